@@ -1,0 +1,98 @@
+"""One asset per declared source table: loads new extracts into ``raw.<system>__<table>``."""
+# No `from __future__ import annotations`: Dagster reads the context and resource annotations
+# of asset functions at definition time and needs real types, not strings.
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from assets.resources import WarehouseResource
+from pipelines.sources.ingest import TableLoad, ingest_table
+from pipelines.sources.spec import SourcesProject, SourceTable
+from pipelines.sql import table as qtable
+
+
+def asset_key(table: SourceTable) -> dg.AssetKey:
+    return dg.AssetKey(["raw", table.key])
+
+
+def _column_schema(table: SourceTable) -> dg.TableSchema:
+    return dg.TableSchema(columns=[
+        dg.TableColumn(
+            name=c.name, type=c.data_type, description=c.description or None,
+            constraints=dg.TableColumnConstraints(nullable=not c.required, unique=c.name in table.primary_key
+                                                  and len(table.primary_key) == 1),
+        )
+        for c in table.columns
+    ])
+
+
+def _definition_metadata(table: SourceTable) -> dict:
+    where = table.location or f"query on connection {table.connection}"
+    return {
+        "system": table.system,
+        "location": where,
+        "format": table.format.type if table.location else "postgres",
+        "primary_key": ", ".join(table.primary_key) or "none",
+        "updated_at": table.updated_at or "none",
+        "declared_in": f"{table.file}:{table.line}",
+        "dagster/column_schema": _column_schema(table),
+        "dagster/table_name": table.raw_table,
+    }
+
+
+def _files_markdown(load: TableLoad) -> str:
+    lines = ["| file | status | batch | read | loaded | quarantined | note |", "|---|---|---|---|---|---|---|"]
+    for f in load.files:
+        note = "; ".join(filter(None, [f.message, *f.notes])).replace("|", "\\|")
+        lines.append(f"| {f.path} | {f.status} | {f.batch_id or ''} | {f.rows_read} | {f.rows_loaded} "
+                     f"| {f.rows_quarantined} | {note} |")
+    return "\n".join(lines)
+
+
+def build_source_asset(table: SourceTable, project: SourcesProject) -> dg.AssetsDefinition:
+    description = table.description or f"{table.system} {table.name}, loaded from {table.location or 'a query'}."
+
+    @dg.asset(
+        key=asset_key(table),
+        group_name="raw",
+        description=description,
+        kinds={"duckdb", table.format.type if table.location else "postgres"},
+        tags={"kontor/system": table.system, "kontor/layer": "raw"},
+        metadata=_definition_metadata(table),
+    )
+    def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        con = warehouse.connect()
+        try:
+            load = ingest_table(
+                con, table, data_dir=Path(warehouse.data_dir), tmp_dir=Path(warehouse.tmp_dir),
+                connections=project.connections, env=dict(os.environ), run_id=context.run_id,
+            )
+            total = con.execute(f"select count(*) from {qtable(table.raw_table)}").fetchone()[0]
+        finally:
+            con.close()
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(total),
+            "rows_read": load.total("rows_read"),
+            "rows_loaded": load.total("rows_loaded"),
+            "rows_quarantined": load.total("rows_quarantined"),
+            "files_loaded": sum(f.status == "loaded" for f in load.files),
+            "files_skipped": sum(f.status == "skipped" for f in load.files),
+            "files_failed": len(load.failures),
+            "files": dg.MetadataValue.md(_files_markdown(load)),
+        }
+        if not load.files:
+            context.log.warning(f"no file matches {table.location!r} in {warehouse.data_dir}")
+        for f in load.files:
+            if f.rows_quarantined:
+                context.log.warning(f"{f.path}: {f.rows_quarantined} of {f.rows_read} rows quarantined (see kontor.quarantine)")
+        if load.failures:
+            raise dg.Failure(description="; ".join(f.message for f in load.failures), metadata=metadata)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _load
+
+
+def build_source_assets(project: SourcesProject) -> list[dg.AssetsDefinition]:
+    return [build_source_asset(t, project) for t in project.tables]

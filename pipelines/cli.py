@@ -1,0 +1,159 @@
+"""The ``kontor`` command line: one program, every command with ``--help``.
+
+Errors end in one line naming the problem and the fix and a non-zero exit code, never a bare
+traceback (``KONTOR_DEBUG=1`` shows it for bug reports).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.errors import KontorError, ProjectError
+from pipelines.settings import load_settings
+
+app = typer.Typer(
+    help="Kontor: declarative back-office data pipeline (CRM, ERP, accounting → DuckDB → master data → reports).",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+console = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Optional[Path], typer.Option(help="Directory for the extracts (default: the project's data_dir).")] = None,
+    scale: Annotated[float, typer.Option(min=0.01, help="1 ≈ 1,800 companies; 250 ≈ 1M master records.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 42,
+    postgres: Annotated[bool, typer.Option("--postgres", help="Also load the ERP tables into the PostgreSQL database in KONTOR_ERP_PG_URL (schema erp).")] = False,
+) -> None:
+    """Write the demo back office's extracts (CRM, ERP, DATEV accounting) and their ground truth."""
+    from pipelines.demo import generate
+
+    settings = load_settings()
+    target = out or settings.data_dir
+    with console.status(f"writing demo data to {target} …"):
+        manifest = generate(target, scale=scale, seed=seed)
+    files = manifest.get("files", {})
+    rows = sum(v if isinstance(v, int) else v.get("rows", 0) for v in files.values()) if isinstance(files, dict) else 0
+    console.print(f"[green]✓[/] demo data in {target} ({len(files)} files, {rows:,} rows, seed {seed}, scale {scale:g})")
+    if postgres:
+        from pipelines.demo.postgres import load_erp_into_postgres
+
+        url = settings.env.get("KONTOR_ERP_PG_URL")
+        if not url:
+            raise KontorError("--postgres needs KONTOR_ERP_PG_URL; fix: export KONTOR_ERP_PG_URL=postgresql://user@host:5432/db")
+        counts = load_erp_into_postgres(target, url)
+        console.print(f"[green]✓[/] ERP tables in PostgreSQL schema erp: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+@app.command()
+def run(
+    select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="Dagster asset selection, e.g. 'group:raw' or 'key:raw/crm__accounts+'. Repeatable.")] = None,
+) -> None:
+    """Materialise the asset graph in-process (the same Definitions as the UI), checks applied."""
+    from pipelines.run import run_pipeline
+
+    settings = load_settings()
+    marks = {"started": "[dim]…[/]", "materialized": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}
+
+    def progress(kind: str, asset: str, detail: str) -> None:
+        if kind != "started":
+            console.print(f"{marks[kind]} {asset}" + (f"  [dim]{detail}[/]" if detail else ""))
+
+    outcome = run_pipeline(settings, select, on_event=progress)
+    if not outcome.success:
+        reasons = "; ".join(outcome.failures) or "see the run in `kontor dev`"
+        raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
+    console.print(f"[green]✓[/] run {outcome.run_id[:8]}: {len(outcome.materialized)} assets materialised; "
+                  f"serving copy at {settings.relative(settings.serving_path)}")
+
+
+@app.command()
+def check() -> None:
+    """Validate every project file; prints `file:line: message` per problem."""
+    from pipelines.check import check_project
+
+    settings = load_settings()
+    problems, summary = check_project(settings)
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/] {summary}")
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run on the serving copy (read-only).")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """Run SQL against the serving copy of the warehouse; works while a run writes."""
+    from pipelines.query import run_query
+
+    settings = load_settings()
+    columns, rows = run_query(settings, sql)
+    if format is OutputFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif format is OutputFormat.json:
+        json.dump([dict(zip(columns, r)) for r in rows], sys.stdout, default=str, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        table = Table(*columns, show_lines=False)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console().print(table)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Start the Dagster UI (`dagster dev` on workspace.yaml)."""
+    settings = load_settings()
+    env = dict(os.environ, KONTOR_PROJECT_DIR=str(settings.project_dir))
+    env.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").touch(exist_ok=True)
+    dagster = Path(sys.executable).with_name("dagster")
+    args = [str(dagster), "dev", "-w", str(settings.project_dir / "workspace.yaml"), "-h", host, "-p", str(port)]
+    console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    os.execve(args[0], args, env)
+
+
+def main() -> None:
+    try:
+        app()
+    except ProjectError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        sys.exit(1)
+    except KontorError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except Exception as exc:  # the CLI promise: one line, never a bare traceback
+        if os.environ.get("KONTOR_DEBUG"):
+            raise
+        console.print(f"[red]error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                      "(set KONTOR_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The one Dagster entry point: every asset, check, job and resource, built from project files.
+
+``dagster dev`` (via ``kontor dev``) and ``kontor run`` load the same ``defs``; nobody keeps a
+list of assets by hand. Loading is lazy (``@dg.definitions``), so importing this module reads
+neither the environment nor the project files.
+"""
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.resources import WarehouseResource
+from assets.serving import build_serving_asset
+from assets.sources import build_source_assets
+from pipelines.settings import Settings, load_settings
+from pipelines.sources.spec import load_sources
+
+ALL_JOB = "kontor_all"
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
+    source_assets = build_source_assets(sources)
+    upstream = [key for a in source_assets for key in a.keys]
+    assets = [*source_assets, build_serving_asset(upstream)]
+    return dg.Definitions(
+        assets=assets,
+        jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),
+                                  description="Everything: ingest, models, entities, gates, serving copy.")],
+        resources={"warehouse": WarehouseResource.from_settings(settings)},
+        # DuckDB has one writer per file: steps run in one process, one after another.
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_settings())

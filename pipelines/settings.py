@@ -1,0 +1,85 @@
+"""Project settings: ``[tool.kontor]`` in pyproject.toml, per-machine values from the environment.
+
+Nothing here runs at import time; callers ask for settings when they need them, so tests and
+the CLI can point Kontor at any project directory.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.errors import KontorError
+
+# The repository this package was installed from: the default project when nothing else is said.
+_PACKAGE_PROJECT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    data_dir: Path
+    target_dir: Path
+    sources_file: Path
+    name: str = "kontor"
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.target_dir / "warehouse.duckdb"
+
+    @property
+    def serving_path(self) -> Path:
+        return self.target_dir / "serving.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(self.env["DAGSTER_HOME"]) if self.env.get("DAGSTER_HOME") else self.target_dir / "dagster"
+
+    def relative(self, path: Path) -> str:
+        """A path as the user wrote it: relative to the project where possible."""
+        try:
+            return str(path.resolve().relative_to(self.project_dir))
+        except ValueError:
+            return str(path)
+
+
+def find_project_dir(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` whose pyproject.toml has ``[tool.kontor]``."""
+    for candidate in [start, *start.parents]:
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "[tool.kontor]" in pyproject.read_text(encoding="utf-8"):
+            return candidate
+    return None
+
+
+def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for a project: explicit dir, else ``KONTOR_PROJECT_DIR``, else the cwd's project,
+    else the repository Kontor was installed from."""
+    env = dict(os.environ if env is None else env)
+    if project_dir is None and env.get("KONTOR_PROJECT_DIR"):
+        project_dir = env["KONTOR_PROJECT_DIR"]
+    root = Path(project_dir).resolve() if project_dir else (find_project_dir(Path.cwd()) or _PACKAGE_PROJECT)
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        raise KontorError(f"{pyproject}: not found; fix: run kontor inside a project or set KONTOR_PROJECT_DIR")
+    try:
+        tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kontor", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise KontorError(f"{pyproject}: {exc}; fix: correct the TOML syntax") from exc
+
+    def path_setting(env_name: str, key: str, default: str) -> Path:
+        value = env.get(env_name) or tool.get(key, default)
+        path = Path(value)
+        return (path if path.is_absolute() else root / path).resolve()
+
+    return Settings(
+        project_dir=root,
+        data_dir=path_setting("KONTOR_DATA_DIR", "data_dir", "data"),
+        target_dir=path_setting("KONTOR_TARGET", "target_dir", "target"),
+        sources_file=(root / tool.get("sources", "models/sources.yml")).resolve(),
+        name=str(tool.get("name", "kontor")),
+        env=env,
+    )

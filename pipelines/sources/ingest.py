@@ -1,0 +1,303 @@
+"""Load a declared source table into ``raw.<system>__<table>``: every row loaded or quarantined.
+
+One file is one batch and one transaction: its good rows go to ``raw`` with lineage columns,
+its bad rows to ``kontor.quarantine`` with line, column and reason, and one ledger row records
+read = loaded + quarantined. A file whose sha256 was loaded before is skipped, so re-running
+is free and a changed file appends a new batch: the history of who delivered what, when.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from pipelines.errors import KontorError, SourceFileError
+from pipelines.sources import readers
+from pipelines.sources.convert import error_expr, value_expr
+from pipelines.sources.spec import Connection, SourceTable
+from pipelines.sql import ident, literal, table as qtable
+from pipelines.warehouse import ensure_bookkeeping
+
+LINEAGE_COLUMNS = {
+    "_system": "varchar",
+    "_source_file": "varchar",
+    "_batch_id": "bigint",
+    "_loaded_at": "timestamp",
+    "_line": "bigint",
+}
+
+
+@dataclass
+class FileLoad:
+    path: str
+    status: str                      # loaded | skipped | failed
+    sha256: str | None = None
+    batch_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TableLoad:
+    table: SourceTable
+    files: list[FileLoad]
+
+    @property
+    def failures(self) -> list[FileLoad]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def total(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files)
+
+
+def resolve_files(table: SourceTable, data_dir: Path) -> list[Path]:
+    """The files matching the table's glob, sorted, never outside the data directory."""
+    root = data_dir.resolve()
+    files = []
+    for path in sorted(root.glob(table.location or "")):
+        real = path.resolve()
+        if not real.is_relative_to(root):
+            raise KontorError(f"{path}: resolves outside the data directory {root}; fix: copy the extract into the data directory")
+        if real.is_file():
+            files.append(path)
+    return files
+
+
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+    ensure_bookkeeping(con)
+    cols = [(c.name, c.data_type) for c in table.columns] + list(LINEAGE_COLUMNS.items())
+    existing = {row[0]: row[1].lower() for row in con.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = 'raw' and table_name = ?",
+        [table.key]).fetchall()}
+    if not existing:
+        body = ", ".join(f"{ident(n)} {t}" for n, t in cols)
+        con.execute(f"create table if not exists {qtable(table.raw_table)} ({body})")
+        return
+    for name, typ in cols:
+        if name not in existing:
+            con.execute(f"alter table {qtable(table.raw_table)} add column {ident(name)} {typ}")
+
+
+def _already_loaded(con: duckdb.DuckDBPyConnection, table: SourceTable, sha256: str) -> int | None:
+    row = con.execute(
+        "select batch_id from kontor.load_ledger where system = ? and table_name = ? and sha256 = ? and status = 'loaded' limit 1",
+        [table.system, table.name, sha256]).fetchone()
+    return row[0] if row else None
+
+
+def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("select coalesce(max(batch_id), 0) + 1 from kontor.load_ledger").fetchone()[0]
+
+
+def _check_columns(table: SourceTable, staged: readers.Staged, display: str) -> list[str]:
+    """File-level column checks: a missing required column makes the file unreadable."""
+    present = set(staged.columns)
+    missing_required = [c.name for c in table.columns if c.required and c.name not in present]
+    if missing_required:
+        lower = {c.lower(): c for c in staged.columns}
+        hints = [f"{m!r} is written {lower[m.lower()]!r}" for m in missing_required if m.lower() in lower]
+        fix = "; ".join(hints) if hints else "add the column to the export, or declare it required: false in sources.yml"
+        raise SourceFileError(display, f"missing required column(s) {', '.join(missing_required)}", fix)
+    notes = []
+    absent = [c.name for c in table.columns if c.name not in present]
+    if absent:
+        notes.append(f"columns absent from the file, loaded as NULL: {', '.join(absent)}")
+    extra = [c for c in staged.columns if table.column(c) is None]
+    if extra:
+        notes.append(f"columns in the file but not declared, not loaded: {', '.join(extra)}")
+    return notes
+
+
+def _typed_sql(table: SourceTable, staged: readers.Staged) -> str:
+    """One pass over ``_stage``: line number, typed values and the list of reasons per row."""
+    selects, errors = [], []
+    for col in table.columns:
+        src = col.name if col.name in staged.types else None
+        stype = staged.types.get(col.name)
+        selects.append(f"{value_expr(col, src, stype, table.format)} as {ident(col.name)}")
+        errors.append(error_expr(col, src, stype, table.format))
+    error_list = f"list_filter([{', '.join(errors)}]::varchar[], lambda x: x is not null)"
+    if staged.has_rejects:
+        # A rejected record still occupies a line: shift each accepted row by the rejects before it.
+        line = f"{staged.first_line} + s.rowid + coalesce(r.n, 0)"
+        source = """(select rowid, * from _stage) s asof left join (
+                       select k, max(n) as n from (
+                         select line - {first} - (row_number() over (order by line) - 1) as k,
+                                row_number() over (order by line) as n
+                         from _rejects) group by k) r on s.rowid >= r.k""".format(first=staged.first_line)
+    else:
+        line = f"{staged.first_line} + s.rowid"
+        source = "(select rowid, * from _stage) s"
+    return (f"create or replace temp table _typed as select s.rowid as _rowid, {line} as _line, "
+            f"{', '.join(selects)}, {error_list} as _errors from {source}")
+
+
+def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged,
+                 display: str, batch_id: int, loaded_at: datetime) -> tuple[int, int, int]:
+    con.execute(_typed_sql(table, staged))
+    if table.primary_key:
+        pk = ", ".join(ident(c) for c in table.primary_key)
+        con.execute(f"""
+            create or replace temp table _dups as
+            select _rowid, _line, _first from (
+                select _rowid, _line, row_number() over w as _rank, first_value(_line) over w as _first
+                from _typed where len(_errors) = 0
+                window w as (partition by {pk} order by _line))
+            where _rank > 1""")
+    else:
+        con.execute("create or replace temp table _dups as select null::bigint as _rowid, null::bigint as _line, null::bigint as _first where false")
+    names = [c.name for c in table.columns]
+    col_list = ", ".join(ident(n) for n in names)
+    raw_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := s.{ident(c)}" for c in staged.columns) + "))::varchar"
+    source = literal(f"{table.system}.{table.name}")
+    file_lit, ts = literal(display), literal(loaded_at.isoformat(sep=" "))
+    loaded = con.execute(f"""
+        insert into {qtable(table.raw_table)} ({col_list}, _system, _source_file, _batch_id, _loaded_at, _line)
+        select {col_list}, {literal(table.system)}, {file_lit}, {batch_id}, {ts}::timestamp, _line
+        from _typed where len(_errors) = 0 and _rowid not in (select _rowid from _dups)""").fetchone()[0]
+    con.execute(f"""
+        insert into kontor.quarantine
+        select {batch_id}, {source}, {file_lit}, t._line,
+               regexp_extract(t._errors[1], '^([^:]+):', 1), array_to_string(t._errors, '; '),
+               {raw_json}, {ts}::timestamp
+        from _typed t join (select rowid, * from _stage) s on s.rowid = t._rowid
+        where len(t._errors) > 0""")
+    con.execute(f"""
+        insert into kontor.quarantine
+        select {batch_id}, {source}, {file_lit}, d._line, {literal(', '.join(table.primary_key))},
+               'duplicate primary key (' || {literal(', '.join(table.primary_key))} || ') in this file; first at line ' || d._first,
+               {raw_json}, {ts}::timestamp
+        from _dups d join (select rowid, * from _stage) s on s.rowid = d._rowid""")
+    if staged.has_rejects:
+        con.execute(f"""
+            insert into kontor.quarantine
+            select {batch_id}, {source}, {file_lit}, line, column_name, reason, raw_text, {ts}::timestamp
+            from _rejects""")
+    quarantined = con.execute(f"select count(*) from kontor.quarantine where batch_id = {batch_id}").fetchone()[0]
+    read = con.execute("select count(*) from _stage").fetchone()[0]
+    if staged.has_rejects:
+        read += con.execute("select count(*) from _rejects").fetchone()[0]
+    if read != loaded + quarantined:
+        raise KontorError(f"{display}: internal error, rows read {read} != loaded {loaded} + quarantined {quarantined}")
+    return read, loaded, quarantined
+
+
+def _ledger(con, table: SourceTable, batch_id: int, result: FileLoad, size: int | None,
+            run_id: str | None, started: datetime) -> None:
+    con.execute(
+        "insert into kontor.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [batch_id, table.system, table.name, result.path, result.sha256, size, result.rows_read,
+         result.rows_loaded, result.rows_quarantined, result.status,
+         "; ".join(filter(None, [result.message, *result.notes])) or None, run_id, started, _now()])
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _stage_file(con, table: SourceTable, path: Path, info: readers.FileDigest, tmp_dir: Path) -> readers.Staged:
+    fmt = table.format
+    kind = fmt.type
+    if kind == "csv":
+        return readers.stage_csv(con, path, fmt, info, [c.name for c in table.columns], tmp_dir)
+    if kind == "parquet":
+        return readers.stage_parquet(con, path)
+    if kind == "json":
+        return readers.stage_json(con, path)
+    return readers.stage_xlsx(con, path, fmt)
+
+
+def _commit_batch(con, table: SourceTable, staged: readers.Staged, result: FileLoad, size: int | None,
+                  run_id: str | None, started: datetime) -> None:
+    result.notes += _check_columns(table, staged, result.path)
+    batch_id = _next_batch_id(con)
+    con.execute("begin transaction")
+    try:
+        read, loaded, quarantined = _load_staged(con, table, staged, result.path, batch_id, started)
+        result.rows_read, result.rows_loaded, result.rows_quarantined = read, loaded, quarantined
+        result.status, result.batch_id = "loaded", batch_id
+        _ledger(con, table, batch_id, result, size, run_id, started)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        result.status, result.batch_id = "failed", None
+        raise
+
+
+def _record_failure(con, table: SourceTable, result: FileLoad, exc: SourceFileError, size: int | None,
+                    run_id: str | None, started: datetime) -> None:
+    result.status, result.message = "failed", f"{exc.problem}; fix: {exc.fix}"
+    _ledger(con, table, _next_batch_id(con), result, size, run_id, started)
+
+
+def ingest_file(con, table: SourceTable, path: Path, data_dir: Path, tmp_dir: Path,
+                run_id: str | None = None) -> FileLoad:
+    display = os.path.relpath(path, data_dir)
+    started = _now()
+    info = readers.digest(path)
+    result = FileLoad(path=display, status="skipped", sha256=info.sha256)
+    previous = _already_loaded(con, table, info.sha256)
+    if previous is not None:
+        result.batch_id, result.message = previous, f"already loaded as batch {previous}"
+        return result
+    try:
+        staged = _stage_file(con, table, path, info, tmp_dir)
+        result.notes += staged.notes
+        _commit_batch(con, table, staged, result, info.size, run_id, started)
+    except SourceFileError as exc:
+        exc = SourceFileError(display, exc.problem, exc.fix)
+        _record_failure(con, table, result, exc, info.size, run_id, started)
+        result.message = str(exc)
+    return result
+
+
+def ingest_query(con, table: SourceTable, connection: Connection, env: dict[str, str],
+                 run_id: str | None = None) -> FileLoad:
+    """Run the table's query on its Postgres connection (via ADBC into Arrow) and load the result."""
+    from pipelines.sources.postgres import fetch_arrow
+
+    display = f"{connection.name}:query"
+    started = _now()
+    url = env.get(connection.url_env)
+    if not url:
+        raise KontorError(f"{table.file}:{table.line}: connection {connection.name!r} needs the environment variable "
+                          f"{connection.url_env} (a postgresql:// URL); fix: export it before the run")
+    try:
+        data = fetch_arrow(url, table.query or "", display)
+    except SourceFileError as exc:
+        result = FileLoad(path=display, status="failed")
+        _record_failure(con, table, result, exc, None, run_id, started)
+        result.message = str(exc)
+        return result
+    sha = readers.arrow_digest(data)
+    result = FileLoad(path=display, status="skipped", sha256=sha)
+    previous = _already_loaded(con, table, sha)
+    if previous is not None:
+        result.batch_id, result.message = previous, f"same result as batch {previous}"
+        return result
+    staged = readers.stage_arrow(con, data, first_line=1)
+    try:
+        _commit_batch(con, table, staged, result, None, run_id, started)
+    except SourceFileError as exc:
+        _record_failure(con, table, result, exc, None, run_id, started)
+        result.message = str(exc)
+    return result
+
+
+def ingest_table(con: duckdb.DuckDBPyConnection, table: SourceTable, data_dir: Path, tmp_dir: Path,
+                 connections: dict[str, Connection] | None = None, env: dict[str, str] | None = None,
+                 run_id: str | None = None) -> TableLoad:
+    """Load every new file (or the query result) of one source table. Never raises for a bad
+    file: failures are in the result and the ledger, so the caller decides."""
+    ensure_raw_table(con, table)
+    if table.query:
+        conn = (connections or {})[table.connection or ""]
+        return TableLoad(table, [ingest_query(con, table, conn, dict(env or {}), run_id)])
+    files = resolve_files(table, data_dir)
+    return TableLoad(table, [ingest_file(con, table, p, data_dir, tmp_dir, run_id) for p in files])

@@ -1,0 +1,227 @@
+"""Read one extract into the temp table ``_stage``, in file order, as faithfully as possible.
+
+Each reader leaves ``_stage`` (row order = file order, so ``rowid`` gives the record's
+position) and, for CSV, ``_rejects``: records DuckDB's parser could not split into the
+header's fields (line, column, reason, raw text). Nothing is typed here; ``convert`` does that.
+A file that cannot be read at all raises ``SourceFileError`` naming the problem and the fix.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.errors import SourceFileError
+from pipelines.sources.spec import FileFormat
+from pipelines.sql import ident, literal
+
+CHUNK = 4 << 20
+_DELIMITERS = [";", ",", "\t", "|"]
+
+
+@dataclass
+class Staged:
+    columns: list[str]                 # stage columns in file order
+    types: dict[str, str]              # stage column -> DuckDB type
+    first_line: int                    # line number of the first record
+    has_rejects: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileDigest:
+    sha256: str
+    size: int
+    utf8_valid: bool
+    ascii_only: bool
+
+
+def digest(path: Path) -> FileDigest:
+    """sha256 and size of a file, and whether it is ASCII or valid UTF-8, in one streaming pass."""
+    sha = hashlib.sha256()
+    size, ascii_only, utf8_valid = 0, True, True
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            sha.update(chunk)
+            size += len(chunk)
+            if ascii_only and not chunk.isascii():
+                ascii_only = False
+            if utf8_valid and not ascii_only:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8_valid = False
+    if utf8_valid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_valid = False
+    return FileDigest(sha.hexdigest(), size, utf8_valid, ascii_only)
+
+
+def _undefined_byte(err: UnicodeDecodeError) -> tuple[str, int]:
+    # cp1252 leaves five bytes undefined; mark them so the row is quarantined, never guessed.
+    return "\ufffd", err.end
+
+
+codecs.register_error("kontor-mark", _undefined_byte)
+
+
+def _transcode(path: Path, encoding: str, out: Path) -> None:
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        for chunk in iter(lambda: src.read(CHUNK), b""):
+            dst.write(chunk.decode(encoding, "kontor-mark").encode("utf-8"))
+
+
+def _first_line(path: Path, encoding: str) -> str | None:
+    with open(path, "r", encoding=encoding, errors="replace", newline="") as fh:
+        line = fh.readline(1 << 20)
+    if not line:
+        return None
+    return line.lstrip("\ufeff").rstrip("\r\n")
+
+
+def _parse_header(line: str, fmt: FileFormat) -> list[str]:
+    return next(csv.reader(io.StringIO(line), delimiter=fmt.delimiter, quotechar=fmt.quote), [])
+
+
+def _delimiter_hint(line: str, fmt: FileFormat) -> str:
+    counts = {d: line.count(d) for d in _DELIMITERS if d != fmt.delimiter}
+    best = max(counts, key=counts.get)
+    if counts[best] > 0:
+        return f"the header seems to use {best!r} as delimiter; set format delimiter: {best!r}"
+    return f"check format delimiter (declared {fmt.delimiter!r})"
+
+
+def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, fmt: FileFormat, info: FileDigest,
+              expected: list[str], tmp_dir: Path) -> Staged:
+    notes: list[str] = []
+    if info.size == 0:
+        raise SourceFileError(path, "the file is empty (not even a header line)", "re-export the extract; an export with no rows still has a header")
+    read_path, encoding = path, fmt.encoding
+    if encoding == "utf-8" and not info.utf8_valid:
+        notes.append("file is not valid UTF-8 as declared; rows with invalid bytes are quarantined "
+                     "(if it is a Windows export, set format encoding: cp1252)")
+    elif encoding in ("cp1252", "latin-1", "iso-8859-15"):
+        if info.utf8_valid and not info.ascii_only:
+            notes.append(f"declared {encoding} but the file is UTF-8; read as UTF-8 (fix: set format encoding: utf-8)")
+            encoding = "utf-8"
+        elif info.ascii_only:
+            encoding = "utf-8"
+        else:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            read_path = tmp_dir / f"{path.name}.{info.sha256[:12]}.utf8"
+            _transcode(path, encoding, read_path)
+            encoding = "utf-8"
+    try:
+        return _read_csv(con, path, read_path, encoding, fmt, expected, notes)
+    finally:
+        if read_path != path:
+            read_path.unlink(missing_ok=True)
+
+
+def _read_csv(con, path: Path, read_path: Path, encoding: str, fmt: FileFormat,
+              expected: list[str], notes: list[str]) -> Staged:
+    first = _first_line(read_path, "utf-16" if encoding == "utf-16" else "utf-8")
+    if first is None or not first.strip():
+        raise SourceFileError(path, "the first line is empty; a header line is expected", "re-export the extract with a header line")
+    if any(ch in first for ch in "\x00\ufffd") or sum(not ch.isprintable() for ch in first) > 2:
+        raise SourceFileError(path, "the header line holds binary data; this is not a CSV text file",
+                              "check that the right file was delivered and its encoding is declared")
+    if fmt.header:
+        header = _parse_header(first, fmt)
+        if len(set(header)) != len(header):
+            dupes = sorted({h for h in header if header.count(h) > 1})
+            raise SourceFileError(path, f"duplicate header columns {dupes}", "rename the columns in the export")
+        if len(header) == 1 and len(expected) > 1:
+            raise SourceFileError(path, f"the header has one column where {len(expected)} are declared", _delimiter_hint(first, fmt))
+    else:
+        header = list(expected)
+    columns = "{" + ", ".join(f"{literal(h)}: 'VARCHAR'" for h in header) + "}"
+    options = [
+        f"columns = {columns}", f"header = {str(fmt.header).lower()}", "auto_detect = false",
+        f"delim = {literal(fmt.delimiter)}", f"quote = {literal(fmt.quote)}",
+        f"escape = {literal(fmt.escape or fmt.quote)}", f"encoding = {literal(encoding)}",
+        "strict_mode = true", "null_padding = false", "store_rejects = true",
+        "rejects_table = '_kontor_rejects'", "rejects_scan = '_kontor_rejects_scan'",
+    ]
+    con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
+    try:
+        con.execute(f"create or replace temp table _stage as select * from read_csv({literal(str(read_path))}, {', '.join(options)})")
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        raise SourceFileError(path, f"cannot be parsed as CSV ({message})",
+                              "check the declared delimiter, quote and encoding, or remove binary content") from exc
+    con.execute("""
+        create or replace temp table _rejects as
+        select line,
+               min(column_name) as column_name,
+               arg_min(lower(error_type::varchar) || ': ' || error_message, column_idx) as reason,
+               any_value(csv_line) as raw_text
+        from _kontor_rejects group by line
+    """)
+    con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
+    return Staged(columns=header, types={h: "varchar" for h in header},
+                  first_line=2 if fmt.header else 1, has_rejects=True, notes=notes)
+
+
+def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return {name: str(typ).lower() for name, typ, *_ in con.execute("describe _stage").fetchall()}
+
+
+def stage_query(con: duckdb.DuckDBPyConnection, sql_from: str, path: Path, what: str, fix: str,
+                first_line: int) -> Staged:
+    try:
+        con.execute(f"create or replace temp table _stage as select * from {sql_from}")
+    except duckdb.Error as exc:
+        raise SourceFileError(path, f"cannot be read as {what} ({str(exc).splitlines()[0]})", fix) from exc
+    types = _describe(con)
+    return Staged(columns=list(types), types=types, first_line=first_line)
+
+
+def stage_parquet(con, path: Path) -> Staged:
+    return stage_query(con, f"read_parquet({literal(str(path))})", path, "Parquet",
+                       "check that the file is a complete Parquet file (not truncated)", first_line=1)
+
+
+def stage_json(con, path: Path) -> Staged:
+    return stage_query(con, f"read_json({literal(str(path))}, format = 'auto')", path, "JSON",
+                       "deliver a JSON array of objects or newline-delimited JSON", first_line=1)
+
+
+def stage_arrow(con: duckdb.DuckDBPyConnection, data: pa.Table, first_line: int) -> Staged:
+    con.register("_kontor_arrow", data)
+    try:
+        con.execute("create or replace temp table _stage as select * from _kontor_arrow")
+    finally:
+        con.unregister("_kontor_arrow")
+    types = _describe(con)
+    return Staged(columns=list(types), types=types, first_line=first_line)
+
+
+def stage_xlsx(con, path: Path, fmt: FileFormat) -> Staged:
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(str(path))
+        sheet = reader.load_sheet(fmt.sheet if fmt.sheet is not None else 0, header_row=0 if fmt.header else None,
+                                  dtypes="string")
+        data = sheet.to_arrow()
+    except Exception as exc:  # fastexcel raises its own exception family for every bad workbook
+        raise SourceFileError(path, f"cannot be read as XLSX ({str(exc).splitlines()[0]})",
+                              "save the workbook as .xlsx and check the sheet name") from exc
+    return stage_arrow(con, data, first_line=2 if fmt.header else 1)
+
+
+def arrow_digest(data: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, data.schema) as writer:
+        writer.write_table(data)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()

@@ -1,0 +1,78 @@
+"""The DuckDB warehouse: connecting, Kontor's own bookkeeping tables, the serving copy.
+
+DuckDB allows one writing process per file, and no other process may open it while the
+writer holds it, so analysts read ``serving.duckdb``: a copy published by rename, so a reader
+opens either the old or the new file, never a half-written one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+BOOKKEEPING_DDL = """
+create schema if not exists raw;
+create schema if not exists kontor;
+create table if not exists kontor.load_ledger (
+    batch_id bigint primary key,
+    system varchar not null,
+    table_name varchar not null,
+    path varchar not null,
+    sha256 varchar,
+    size_bytes bigint,
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_quarantined bigint not null,
+    status varchar not null,          -- loaded | failed
+    message varchar,
+    run_id varchar,
+    started_at timestamp not null,
+    finished_at timestamp not null
+);
+create table if not exists kontor.quarantine (
+    batch_id bigint not null,
+    source varchar not null,          -- <system>.<table>
+    file varchar not null,
+    line bigint,
+    column_name varchar,
+    reason varchar not null,
+    raw_text varchar,
+    quarantined_at timestamp not null
+);
+"""
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    # Extensions are never downloaded at run time: a closed network must behave like this one.
+    con.execute("set autoinstall_known_extensions = false; set autoload_known_extensions = false")
+    return con
+
+
+def ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(BOOKKEEPING_DDL)
+
+
+def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path) -> Path:
+    """Copy the writer's database to ``serving`` atomically: build beside it, fsync, rename.
+
+    Runs on the writer's own connection: a second handle on the warehouse file would hit
+    DuckDB's lock.
+    """
+    from pipelines.sql import ident, literal
+
+    serving.parent.mkdir(parents=True, exist_ok=True)
+    tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    source = con.execute("select current_database()").fetchone()[0]
+    con.execute(f"attach {literal(str(tmp))} as kontor_publish")
+    try:
+        con.execute(f"copy from database {ident(source)} to kontor_publish")
+    finally:
+        con.execute("detach kontor_publish")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, serving)
+    return serving

@@ -1,0 +1,72 @@
+"""YAML that remembers where things were written, so errors can say ``file:line``.
+
+>>> doc = loads("a:\\n  b: 1\\n", "x.yml")
+>>> doc["a"].line, doc["a"].key_line("b")
+(2, 2)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.errors import Problem, ProjectError
+
+
+class LineDict(dict):
+    """A mapping from YAML with the 1-based line of itself and of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+    def key_line(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class LineList(list):
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def loads(text: str, filename: str) -> Any:
+    """Parse YAML text; a syntax error becomes a ``ProjectError`` naming file and line."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ProjectError([Problem(filename, line, f"invalid YAML: {exc.problem or exc}")]) from exc
+
+
+def load(path: Path, display_name: str | None = None) -> Any:
+    return loads(path.read_text(encoding="utf-8"), display_name or str(path))

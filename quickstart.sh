@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up Kontor on a fresh machine and run the main job on the embedded default:
+# demo extracts -> full pipeline -> outputs under target/.
+#   ./quickstart.sh              set-up, demo data, full run
+#   ./quickstart.sh --setup-only only the set-up (used by CI before the tests)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# System libraries WeasyPrint needs (PDF reports) and DejaVu fonts; installed only if missing.
+need_apt=()
+for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Kontor needs Python 3.11+" >&2; exit 1; }
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+[ "${1:-}" = "--setup-only" ] && exit 0
+
+.venv/bin/kontor check
+.venv/bin/kontor demo-data
+.venv/bin/kontor run
+echo
+echo "Done. Try: .venv/bin/kontor query \"select system, table_name, rows_loaded, rows_quarantined from kontor.load_ledger\""
+echo "      .venv/bin/kontor dev    # the Dagster UI on http://127.0.0.1:3000"
