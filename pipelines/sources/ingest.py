@@ -125,12 +125,14 @@ def _typed_sql(table: SourceTable, staged: readers.Staged) -> str:
     error_list = f"list_filter([{', '.join(errors)}]::varchar[], lambda x: x is not null)"
     if staged.has_rejects:
         # A rejected record still occupies a line: shift each accepted row by the rejects before it.
+        # Blank lines (skipped by DuckDB, listed in _blank_lines by the reader) occupy a line too.
         line = f"{staged.first_line} + s.rowid + coalesce(r.n, 0)"
         source = """(select rowid, * from _stage) s asof left join (
                        select k, max(n) as n from (
                          select line - {first} - (row_number() over (order by line) - 1) as k,
                                 row_number() over (order by line) as n
-                         from _rejects) group by k) r on s.rowid >= r.k""".format(first=staged.first_line)
+                         from (select line from _rejects union all select line from _blank_lines))
+                       group by k) r on s.rowid >= r.k""".format(first=staged.first_line)
     else:
         line = f"{staged.first_line} + s.rowid"
         source = "(select rowid, * from _stage) s"

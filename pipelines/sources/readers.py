@@ -162,14 +162,53 @@ def _read_csv(con, path: Path, read_path: Path, encoding: str, fmt: FileFormat,
     con.execute("""
         create or replace temp table _rejects as
         select line,
-               min(column_name) as column_name,
+               -- the column of the first bad field, matching the reason below (was min(column_name):
+               -- alphabetical, so a row bad in 'name' and 'city' said 'city' with the reason for 'name')
+               arg_min(column_name, column_idx) as column_name,
                arg_min(lower(error_type::varchar) || ': ' || error_message, column_idx) as reason,
                any_value(csv_line) as raw_text
         from _kontor_rejects group by line
     """)
     con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
+    # DuckDB skips blank lines silently but still counts them in a reject's line number; record
+    # them so ingest can shift accepted rows past them too (else _line points at the wrong line).
+    blanks = _blank_lines(read_path, encoding, fmt)
+    con.execute("create or replace temp table _blank_lines (line bigint)")
+    if blanks:
+        con.executemany("insert into _blank_lines values (?)", [[n] for n in blanks])
     return Staged(columns=header, types={h: "varchar" for h in header},
                   first_line=2 if fmt.header else 1, has_rejects=True, notes=notes)
+
+
+def _has_blank_line(path: Path) -> bool:
+    """Cheap byte scan: can the file hold a blank line at all? (UTF-16 is not byte-scannable.)"""
+    tail = b""
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            window = tail + chunk
+            if b"\n\n" in window or b"\n\r\n" in window or b"\r\r" in window:
+                return True
+            tail = chunk[-2:]
+    return False
+
+
+def _blank_lines(path: Path, encoding: str, fmt: FileFormat) -> list[int]:
+    """Line numbers, counted as DuckDB counts them (header = 1, a record = 1 line even when a quoted
+    field spans several), of the blank lines outside quoted fields."""
+    if encoding != "utf-16" and not _has_blank_line(path):
+        return []
+    escape = fmt.escape if fmt.escape and fmt.escape != fmt.quote else None
+    blanks: list[int] = []
+    try:
+        with open(path, "r", encoding="utf-16" if encoding == "utf-16" else "utf-8", errors="replace", newline="") as fh:
+            reader = csv.reader(fh, delimiter=fmt.delimiter, quotechar=fmt.quote,
+                                doublequote=escape is None, escapechar=escape)
+            for number, record in enumerate(reader, start=1):
+                if not record:
+                    blanks.append(number)
+    except (csv.Error, TypeError):
+        return blanks  # e.g. a field over csv's size limit: keep the blank lines found so far
+    return blanks
 
 
 def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -221,7 +260,10 @@ def stage_xlsx(con, path: Path, fmt: FileFormat) -> Staged:
 
 
 def arrow_digest(data: pa.Table) -> str:
+    """sha256 of a query result's content. Arrow IPC bytes are not canonical (bytes under null
+    slots vary between two fetches of the same rows), so hash a Parquet rendering instead."""
+    import pyarrow.parquet as pq
+
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, data.schema) as writer:
-        writer.write_table(data)
+    pq.write_table(data, sink, compression="none", write_statistics=False, store_schema=True)
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()

@@ -151,7 +151,8 @@ def _data_type(raw: Any, chk: _Checker, line: int) -> str:
     except (sqlglot.errors.ParseError, ValueError):
         chk.add(line, f"unknown data_type {raw!r}; use varchar, integer, bigint, double, decimal(p,s), date, timestamp or boolean")
         return "varchar"
-    return built.sql(dialect="duckdb").lower()
+    text = built.sql(dialect="duckdb").lower()
+    return "varchar" if text == "text" else text
 
 
 def _format(node: Any, base: FileFormat, chk: _Checker, line: int) -> FileFormat:
@@ -231,7 +232,9 @@ def _table(system: LineDict, node: LineDict, connections: dict[str, Connection],
     if location is not None:
         _check_location(str(location), chk, node.key_line("location"))
     if query is not None:
-        if connection not in connections:
+        if connection is None:
+            chk.add(node.line, f"table {name!r} has a query but no 'connection'; name one declared under 'connections'")
+        elif connection not in connections:
             chk.add(node.key_line("connection") if "connection" in node else node.line,
                     f"unknown connection {connection!r}{did_you_mean(str(connection), set(connections))}; declare it under 'connections'")
         try:
