@@ -1,0 +1,212 @@
+"""Chunked, deterministic file writers (CSV and Parquet) and German number/date formatting."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import refdata as R
+
+# ------------------------------------------------------------------ formatting
+
+
+def de_amount(cents: int) -> str:
+    """1234550 -> '12.345,50' (thousands dot, decimal comma, 2 decimals)."""
+    neg = cents < 0
+    c = -cents if neg else cents
+    s = f"{c // 100:,}".replace(",", ".") + f",{c % 100:02d}"
+    return "-" + s if neg else s
+
+
+def de_amounts(cents: np.ndarray) -> list[str]:
+    return [de_amount(c) for c in cents.tolist()]
+
+
+# date strings for day offsets relative to PERIOD_START (covers due dates beyond the period)
+_DAY_LO = -400
+_DAY_HI = R.N_DAYS + 400
+_DE_DATES = np.array(
+    [(R.PERIOD_START + dt.timedelta(days=d)).strftime("%d.%m.%Y") for d in range(_DAY_LO, _DAY_HI)], dtype=object
+)
+
+
+def de_dates(days: np.ndarray) -> list[str]:
+    return _DE_DATES[np.asarray(days) - _DAY_LO].tolist()
+
+
+def de_date(d: dt.date) -> str:
+    return d.strftime("%d.%m.%Y")
+
+
+# ------------------------------------------------------------------ arrow helpers
+
+
+def decimal_array(cents: np.ndarray, precision: int, scale: int = 2) -> pa.Array:
+    """Exact decimal128 array from integer unscaled values (e.g. cents for scale 2)."""
+    v = np.ascontiguousarray(cents, dtype=np.int64)
+    buf = np.empty((len(v), 2), dtype="<i8")
+    buf[:, 0] = v
+    buf[:, 1] = v >> 63
+    return pa.Array.from_buffers(pa.decimal128(precision, scale), len(v), [None, pa.py_buffer(buf.tobytes())])
+
+
+def date_array(days: np.ndarray) -> pa.Array:
+    """date32 from day offsets relative to PERIOD_START."""
+    base = (R.PERIOD_START - dt.date(1970, 1, 1)).days
+    return pa.array(np.asarray(days, dtype=np.int32) + np.int32(base), pa.int32()).cast(pa.date32())
+
+
+def ts_array(days: np.ndarray, seconds: np.ndarray) -> pa.Array:
+    """timestamp[us] from day offsets relative to PERIOD_START plus seconds of day."""
+    base = (R.PERIOD_START - dt.date(1970, 1, 1)).days
+    us = (np.asarray(days, dtype=np.int64) + base) * 86_400_000_000 + np.asarray(seconds, dtype=np.int64) * 1_000_000
+    return pa.array(us, pa.int64()).cast(pa.timestamp("us"))
+
+
+# ------------------------------------------------------------------ writers
+
+
+class CsvOut:
+    def __init__(self, path: Path, header: Sequence[str], encoding: str, delimiter: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.fh = open(path, "w", encoding=encoding, errors="strict", newline="")
+        self.w = csv.writer(self.fh, delimiter=delimiter, quotechar='"', quoting=csv.QUOTE_MINIMAL,
+                            lineterminator="\n")
+        self.w.writerow(header)
+        self.rows = 0
+
+    def write(self, rows: Iterable[Sequence]) -> None:
+        rows = list(rows)
+        self.w.writerows(rows)
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class ParquetOut:
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.schema = schema
+        self.w = pq.ParquetWriter(
+            path, schema, compression="zstd", compression_level=3, use_dictionary=True,
+            write_statistics=True, version="2.6", data_page_version="1.0",
+        )
+        self.rows = 0
+
+    def write(self, columns: dict) -> None:
+        arrays = []
+        for f in self.schema:
+            col = columns[f.name]
+            arrays.append(col if isinstance(col, pa.Array) else pa.array(col, f.type))
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        if table.num_rows == 0:
+            return
+        self.w.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self.rows == 0:  # keep the file valid with its schema even when empty
+            self.w.write_table(self.schema.empty_table())
+        self.w.close()
+
+
+# ------------------------------------------------------------------ schemas (CONTRACT.md)
+
+
+def _f(name: str, typ: pa.DataType, nullable: bool = False) -> pa.Field:
+    return pa.field(name, typ, nullable=nullable)
+
+
+S = pa.string()
+DEC12 = pa.decimal128(12, 2)
+DEC14 = pa.decimal128(14, 2)
+TS = pa.timestamp("us")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "erp/customers.parquet": pa.schema([
+        _f("customer_no", pa.int64()), _f("name1", S), _f("name2", S, True), _f("street", S), _f("house_no", S),
+        _f("zip", S), _f("city", S), _f("country_code", S), _f("vat_id", S, True), _f("iban", S, True),
+        _f("bic", S, True), _f("payment_terms_days", pa.int32()), _f("credit_limit", DEC12), _f("region", S),
+        _f("blocked", pa.bool_()), _f("created_at", pa.date32()), _f("updated_at", TS),
+    ]),
+    "erp/suppliers.parquet": pa.schema([
+        _f("supplier_no", pa.int64()), _f("name1", S), _f("name2", S, True), _f("street", S), _f("house_no", S),
+        _f("zip", S), _f("city", S), _f("country_code", S), _f("vat_id", S, True), _f("iban", S, True),
+        _f("bic", S, True), _f("payment_terms_days", pa.int32()), _f("updated_at", TS),
+    ]),
+    "erp/items.parquet": pa.schema([
+        _f("item_no", S), _f("description", S), _f("product_group", S), _f("product_group_name", S),
+        _f("unit", S), _f("list_price", DEC12), _f("standard_cost", DEC12), _f("supplier_no", pa.int64()),
+    ]),
+    "erp/orders.parquet": pa.schema([
+        _f("order_no", pa.int64()), _f("customer_no", pa.int64()), _f("order_date", pa.date32()), _f("region", S),
+        _f("status", S), _f("currency", S), _f("updated_at", TS),
+    ]),
+    "erp/order_lines.parquet": pa.schema([
+        _f("order_no", pa.int64()), _f("line_no", pa.int32()), _f("item_no", S), _f("quantity", DEC12),
+        _f("unit_price", DEC12), _f("discount_pct", pa.decimal128(5, 2)), _f("net_amount", DEC14),
+    ]),
+    "erp/purchase_orders.parquet": pa.schema([
+        _f("po_no", pa.int64()), _f("supplier_no", pa.int64()), _f("order_date", pa.date32()), _f("item_no", S),
+        _f("quantity", DEC12), _f("net_amount", DEC14),
+    ]),
+}
+
+CSV_HEADERS: dict[str, tuple[str, ...]] = {
+    "crm/accounts.csv": ("account_id", "account_name", "street", "postal_code", "city", "country", "vat_id",
+                         "email", "phone", "industry", "account_type", "created_at", "modified_at"),
+    "crm/contacts.csv": ("contact_id", "account_id", "salutation", "first_name", "last_name", "email", "phone",
+                         "position", "modified_at"),
+    "accounting/debitoren.csv": ("Konto", "Name", "Strasse", "PLZ", "Ort", "Land", "UStIdNr", "IBAN", "BIC",
+                                 "EMail", "Telefon", "Zahlungsziel", "Kreditlimit", "GeaendertAm"),
+    "accounting/kreditoren.csv": ("Konto", "Name", "Strasse", "PLZ", "Ort", "Land", "UStIdNr", "IBAN", "BIC",
+                                  "EMail", "Telefon", "Zahlungsziel", "Kreditlimit", "GeaendertAm"),
+    "accounting/rechnungen.csv": ("Belegnr", "Belegdatum", "Konto", "Faellig", "Netto", "Steuer", "Brutto",
+                                  "Waehrung", "Auftragsnr"),
+    "accounting/zahlungen.csv": ("ZahlungsNr", "Datum", "Konto", "Belegnr", "Betrag"),
+    "accounting/offene_posten.csv": ("Belegnr", "Konto", "Belegdatum", "Faellig", "Offen", "Stichtag"),
+    "ground_truth/entities.csv": ("entity_type", "true_id", "system", "source_table", "source_id"),
+    "ground_truth/golden.csv": ("entity_type", "true_id", "name", "legal_form", "street", "house_number",
+                                "postcode", "city", "country", "vat_id", "iban", "email", "phone"),
+    "ground_truth/hard_negatives.csv": ("entity_type", "true_id_a", "true_id_b"),
+}
+
+
+def csv_format(rel: str) -> tuple[str, str]:
+    """(encoding, delimiter) for a CSV file of the contract."""
+    if rel.startswith("accounting/"):
+        return "cp1252", ";"
+    return "utf-8", ","
+
+
+class OutputSet:
+    """All output files of one generation run, opened up front and closed at the end."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.csv: dict[str, CsvOut] = {}
+        self.pq: dict[str, ParquetOut] = {}
+        for rel, header in CSV_HEADERS.items():
+            enc, delim = csv_format(rel)
+            self.csv[rel] = CsvOut(out_dir / rel, header, enc, delim)
+        for rel, schema in SCHEMAS.items():
+            self.pq[rel] = ParquetOut(out_dir / rel, schema)
+
+    def close(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rel, w in self.csv.items():
+            w.close()
+            counts[rel] = w.rows
+        for rel, w in self.pq.items():
+            w.close()
+            counts[rel] = w.rows
+        return dict(sorted(counts.items()))
