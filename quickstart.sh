@@ -19,8 +19,12 @@ fi
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Kontor needs Python 3.11+" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+echo "installing Kontor and its dependencies into .venv (log: .venv/install.log) ..."
+if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]'; } >.venv/install.log 2>&1; then
+  tail -30 .venv/install.log >&2
+  echo "installation failed; the whole log is in .venv/install.log" >&2
+  exit 1
+fi
 
 [ "${1:-}" = "--setup-only" ] && exit 0
 

@@ -61,6 +61,7 @@ def build_source_asset(table: SourceTable, project: SourcesProject) -> dg.Assets
         kinds={"duckdb", table.format.type if table.location else "postgres"},
         tags={"kontor/system": table.system, "kontor/layer": "raw"},
         metadata=_definition_metadata(table),
+        owners=[f"team:{table.owner}"] if table.owner else None,
     )
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         con = warehouse.connect()

@@ -126,13 +126,16 @@ def dev(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
     """Start the Dagster UI (`dagster dev` on workspace.yaml)."""
+    from pipelines.run import prepare_dagster_home
+
     settings = load_settings()
     env = dict(os.environ, KONTOR_PROJECT_DIR=str(settings.project_dir))
-    env.setdefault("DAGSTER_HOME", str(settings.dagster_home))
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").touch(exist_ok=True)
+    env.setdefault("DAGSTER_HOME", str(prepare_dagster_home(settings)))
+    workspace = settings.project_dir / "workspace.yaml"
+    # A project without its own workspace.yaml loads Kontor's one code location directly.
+    target = ["-w", str(workspace)] if workspace.is_file() else ["-m", "pipelines.definitions", "-a", "defs"]
     dagster = Path(sys.executable).with_name("dagster")
-    args = [str(dagster), "dev", "-w", str(settings.project_dir / "workspace.yaml"), "-h", host, "-p", str(port)]
+    args = [str(dagster), "dev", *target, "-h", host, "-p", str(port)]
     console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
     os.execve(args[0], args, env)
 

@@ -27,11 +27,19 @@ class RunOutcome:
     skipped: list[str] = field(default_factory=list)
 
 
-def instance_for(settings: Settings) -> dg.DagsterInstance:
+def prepare_dagster_home(settings: Settings) -> Path:
+    """The instance directory, with a dagster.yaml if there is none: local SQLite storage and no
+    telemetry (a closed network must not see failing phone-home calls)."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch(exist_ok=True)
-    return dg.DagsterInstance.from_config(str(home))
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def instance_for(settings: Settings) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))
 
 
 def _failure_reason(event: dg.DagsterEvent) -> str:
