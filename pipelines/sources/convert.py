@@ -24,16 +24,33 @@ def base_type(data_type: str) -> str:
     return data_type.split("(")[0].strip()
 
 
-def _number_pattern(fmt: FileFormat) -> str:
+def _scale(data_type: str) -> int | None:
+    """Decimal places a type keeps: 0 for integers, s for decimal(p,s), None for floats."""
+    kind = base_type(data_type)
+    if kind in _INTEGER:
+        return 0
+    if kind in ("decimal", "numeric"):
+        args = data_type[data_type.find("(") + 1:data_type.rfind(")")].split(",") if "(" in data_type else []
+        return int(args[1]) if len(args) == 2 else 3   # DuckDB's default decimal is (18,3)
+    return None
+
+
+def _number_pattern(fmt: FileFormat, scale: int | None) -> str:
+    """A number as the file writes it. Integers take no decimals and decimals no more places than
+    the column keeps: DuckDB would round ``12,6`` to 13 and ``1,005`` to 1.01 without a word."""
     dec = re.escape(fmt.decimal_separator)
-    if fmt.thousands_separator:
-        th = re.escape(fmt.thousands_separator)
-        return rf"^[+-]?(\d{{1,3}}({th}\d{{3}})+|\d+)({dec}\d+)?$"
-    return rf"^[+-]?\d+({dec}\d+)?$"
+    digits = r"\d+" if not fmt.thousands_separator else rf"(\d{{1,3}}({re.escape(fmt.thousands_separator)}\d{{3}})+|\d+)"
+    fraction = "" if scale == 0 else (rf"({dec}\d+)?" if scale is None else rf"({dec}\d{{1,{scale}}})?")
+    return rf"^[+-]?{digits}{fraction}$"
 
 
 def _needs_number_rewrite(fmt: FileFormat) -> bool:
     return fmt.decimal_separator != "." or bool(fmt.thousands_separator)
+
+
+def _sane_date(expr: str) -> str:
+    # strptime's %Y and ISO casts accept '24' as the year 24: a two-digit year, never a real date here.
+    return f"case when year({expr}) between 1000 and 9999 then {expr} end"
 
 
 def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat) -> str:
@@ -48,18 +65,22 @@ def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
         return src
     text = f"trim({src})"
     kind = base_type(target)
-    if kind in _INTEGER | _FLOAT | {"decimal", "numeric"} and _needs_number_rewrite(fmt):
+    scale = _scale(target)
+    if kind in _INTEGER | {"decimal", "numeric"} or (kind in _FLOAT and _needs_number_rewrite(fmt)):
         plain = text
         if fmt.thousands_separator:
             plain = f"replace({plain}, {literal(fmt.thousands_separator)}, '')"
         if fmt.decimal_separator != ".":
             plain = f"replace({plain}, {literal(fmt.decimal_separator)}, '.')"
-        return (f"case when regexp_full_match({text}, {literal(_number_pattern(fmt))}) "
+        return (f"case when regexp_full_match({text}, {literal(_number_pattern(fmt, scale))}) "
                 f"then try_cast({plain} as {target}) end")
-    if kind == "date" and fmt.date_format:
-        return f"try_cast(try_strptime({text}, {literal(fmt.date_format)}) as date)"
-    if kind.startswith("timestamp") and (fmt.timestamp_format or fmt.date_format):
-        return f"try_strptime({text}, {literal(fmt.timestamp_format or fmt.date_format)})::{target}"
+    if kind == "date":
+        parsed = f"try_strptime({text}, {literal(fmt.date_format)})::date" if fmt.date_format else f"try_cast({text} as date)"
+        return _sane_date(parsed)
+    if kind.startswith("timestamp"):
+        fmt_ts = fmt.timestamp_format or fmt.date_format
+        parsed = f"try_strptime({text}, {literal(fmt_ts)})::{target}" if fmt_ts else f"try_cast({text} as {target})"
+        return _sane_date(parsed)
     return f"try_cast({text} as {target})"
 
 
@@ -69,16 +90,23 @@ def _expected(col: Column, fmt: FileFormat) -> str:
         return f"a date in format {fmt.date_format}"
     if kind.startswith("timestamp") and (fmt.timestamp_format or fmt.date_format):
         return f"a timestamp in format {fmt.timestamp_format or fmt.date_format}"
-    if kind in _INTEGER | _FLOAT | {"decimal", "numeric"} and _needs_number_rewrite(fmt):
-        sep = f"decimal separator '{fmt.decimal_separator}'"
-        if fmt.thousands_separator:
-            sep += f", thousands separator '{fmt.thousands_separator}'"
-        return f"{col.data_type} ({sep})"
+    scale = _scale(col.data_type)
+    if scale is not None or _needs_number_rewrite(fmt) and kind in _FLOAT:
+        parts = ["no decimal places" if scale == 0 else f"at most {scale} decimal places" if scale else ""]
+        if _needs_number_rewrite(fmt):
+            parts.append(f"decimal separator '{fmt.decimal_separator}'")
+            if fmt.thousands_separator:
+                parts.append(f"thousands separator '{fmt.thousands_separator}'")
+        detail = ", ".join(p for p in parts if p)
+        return f"{col.data_type} ({detail})" if detail else col.data_type
     return col.data_type
 
 
-def error_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat) -> str:
-    """SQL yielding a reason when the column's value is missing or unreadable, else NULL."""
+def error_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat,
+               check_control: bool = True) -> str:
+    """SQL yielding a reason when the column's value is missing or unreadable, else NULL.
+
+    ``check_control=False`` when the whole file is known to hold no control characters."""
     name = col.name
     if stage_col is None:
         return "null"
@@ -90,7 +118,7 @@ def error_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
         branches.append(f"when {missing} then {literal(name + ': required value is missing')}")
     else:
         branches.append(f"when {missing} then null")
-    if is_text_stage:
+    if is_text_stage and check_control:
         branches.append(
             f"when regexp_matches({src}, {literal(CONTROL_CHARS)}) then "
             f"{literal(name + ': control characters or bytes invalid in the file encoding (binary data or wrong encoding?)')}"
@@ -101,5 +129,8 @@ def error_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
                 and fmt.decimal_separator == ".":
             hint = literal("; it looks like German number format: set format decimal_separator ',' and thousands_separator '.'")
             reason += f" || case when regexp_full_match(trim({src}), {literal(_GERMAN_NUMBER)}) then {hint} else '' end"
+        if is_text_stage and (base_type(col.data_type) == "date" or base_type(col.data_type).startswith("timestamp")):
+            hint = literal("; a two-digit year? write four digits, or declare the format with %y")
+            reason += f" || case when regexp_matches(trim({src}), '(^|[^0-9])[0-9]{{2}}$') then {hint} else '' end"
         branches.append(f"when ({value_expr(col, stage_col, stage_type, fmt)}) is null then {reason}")
     return "case " + " ".join(branches) + " end"

@@ -32,6 +32,7 @@ class Staged:
     first_line: int                    # line number of the first record
     has_rejects: bool = False
     notes: list[str] = field(default_factory=list)
+    text_clean: bool = False           # no control characters or undefined bytes anywhere: skip that check
 
 
 @dataclass
@@ -40,22 +41,40 @@ class FileDigest:
     size: int
     utf8_valid: bool
     ascii_only: bool
+    control_bytes: bool = True         # C0 controls other than tab/LF/CR, or DEL
+    cp1252_undefined: bool = True      # one of the five bytes cp1252 leaves undefined
+    replacement_char: bool = True      # U+FFFD already in the (UTF-8) text
+    newlines: int = -1
+    ends_with_newline: bool = False
+
+
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
+_CP1252_UNDEFINED = bytes([0x81, 0x8D, 0x8F, 0x90, 0x9D])
+_NOT_SUSPICIOUS = bytes(b for b in range(256) if b not in _CONTROL_BYTES + _CP1252_UNDEFINED)
 
 
 def digest(path: Path) -> FileDigest:
-    """sha256 and size of a file, and whether it is ASCII or valid UTF-8, in one streaming pass."""
+    """One streaming pass: sha256, size, ASCII/UTF-8 validity, suspicious bytes and newlines.
+
+    The facts let the loader skip whole-file work for the common clean file: the per-value
+    control-character check, and the search for blank lines (lines = records means none)."""
     sha = hashlib.sha256()
-    size, ascii_only, utf8_valid = 0, True, True
+    size, ascii_only, utf8_valid, replacement = 0, True, True, False
+    suspicious: set[int] = set()
+    newlines, last = 0, b""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             sha.update(chunk)
             size += len(chunk)
+            suspicious.update(chunk.translate(None, _NOT_SUSPICIOUS))
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
             if ascii_only and not chunk.isascii():
                 ascii_only = False
             if utf8_valid and not ascii_only:
                 try:
-                    decoder.decode(chunk)
+                    replacement = "\ufffd" in decoder.decode(chunk) or replacement
                 except UnicodeDecodeError:
                     utf8_valid = False
     if utf8_valid:
@@ -63,7 +82,12 @@ def digest(path: Path) -> FileDigest:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8_valid = False
-    return FileDigest(sha.hexdigest(), size, utf8_valid, ascii_only)
+    return FileDigest(
+        sha.hexdigest(), size, utf8_valid, ascii_only,
+        control_bytes=bool(suspicious & set(_CONTROL_BYTES)),
+        cp1252_undefined=bool(suspicious & set(_CP1252_UNDEFINED)),
+        replacement_char=replacement, newlines=newlines, ends_with_newline=last == b"\n",
+    )
 
 
 def _undefined_byte(err: UnicodeDecodeError) -> tuple[str, int]:
@@ -120,15 +144,21 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, fmt: FileFormat, info:
             read_path = tmp_dir / f"{path.name}.{info.sha256[:12]}.utf8"
             _transcode(path, encoding, read_path)
             encoding = "utf-8"
+    if read_path != path:      # transcoded: undefined bytes became U+FFFD
+        clean = not info.control_bytes and not (fmt.encoding == "cp1252" and info.cp1252_undefined)
+    else:                      # read as is: DuckDB itself rejects invalid UTF-8 rows
+        clean = encoding == "utf-8" and not info.control_bytes and not info.replacement_char
     try:
-        return _read_csv(con, path, read_path, encoding, fmt, expected, notes)
+        staged = _read_csv(con, path, read_path, encoding, fmt, expected, notes, info)
+        staged.text_clean = clean
+        return staged
     finally:
         if read_path != path:
             read_path.unlink(missing_ok=True)
 
 
 def _read_csv(con, path: Path, read_path: Path, encoding: str, fmt: FileFormat,
-              expected: list[str], notes: list[str]) -> Staged:
+              expected: list[str], notes: list[str], info: FileDigest) -> Staged:
     first = _first_line(read_path, "utf-16" if encoding == "utf-16" else "utf-8")
     if first is None or not first.strip():
         raise SourceFileError(path, "the first line is empty; a header line is expected", "re-export the extract with a header line")
@@ -172,12 +202,21 @@ def _read_csv(con, path: Path, read_path: Path, encoding: str, fmt: FileFormat,
     con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
     # DuckDB skips blank lines silently but still counts them in a reject's line number; record
     # them so ingest can shift accepted rows past them too (else _line points at the wrong line).
-    blanks = _blank_lines(read_path, encoding, fmt)
+    blanks = [] if _one_record_per_line(con, info, fmt, encoding) else _blank_lines(read_path, encoding, fmt)
     con.execute("create or replace temp table _blank_lines (line bigint)")
     if blanks:
         con.executemany("insert into _blank_lines values (?)", [[n] for n in blanks])
     return Staged(columns=header, types={h: "varchar" for h in header},
                   first_line=2 if fmt.header else 1, has_rejects=True, notes=notes)
+
+
+def _one_record_per_line(con, info: FileDigest, fmt: FileFormat, encoding: str) -> bool:
+    """As many lines as records (header included): no blank line, no field spanning lines."""
+    if encoding == "utf-16":
+        return False
+    records = con.execute("select (select count(*) from _stage) + (select count(*) from _rejects)").fetchone()[0]
+    lines = info.newlines + (0 if info.ends_with_newline or info.size == 0 else 1)
+    return lines == records + (1 if fmt.header else 0)
 
 
 def _has_blank_line(path: Path) -> bool:

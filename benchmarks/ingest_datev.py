@@ -1,0 +1,525 @@
+"""Benchmark: Kontor's ingest of a DATEV-style accounting CSV against a bare DuckDB read_csv.
+
+Run:  .venv/bin/python benchmarks/ingest_datev.py [--rows 1000000] [--repeats 5] [--workdir DIR] [--profile]
+
+Prints one JSON object on stdout (progress goes to stderr). Each measurement runs in a fresh
+subprocess with a fresh DuckDB file, Kontor and baseline alternating, so the peak RSS is that
+one measurement's and machine noise is spread over both. The generated file (cp1252, ``;``,
+German numbers and dates, umlauts and cp1252-only characters, ~0.1 % bad rows) is written once
+per row count and seed under the work directory (default: a directory under /tmp) and reused.
+
+With ``--profile`` (or automatically when a target is missed) one more Kontor run is made with
+every phase timed: the real ``ingest_table`` code path, with ``readers.digest`` and
+``readers._transcode`` wrapped and every SQL statement timed through a connection proxy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GENERATOR_VERSION = 2
+SEED = 20240531
+BAD_FRACTION = 0.001
+TARGETS = {"rows_per_s": 500_000, "peak_rss_mb": 2048}
+
+SOURCES_YAML = """
+version: 2
+sources:
+  - name: accounting
+    description: Benchmark copy of the DATEV-style invoice export.
+    format:
+      type: csv
+      delimiter: ";"
+      encoding: cp1252
+      decimal_separator: ","
+      thousands_separator: "."
+      date_format: "%d.%m.%Y"
+    tables:
+      - name: rechnungen
+        location: accounting/rechnungen*.csv
+        primary_key: Belegnr
+        columns:
+          - {name: Belegnr, data_type: varchar}
+          - {name: Belegdatum, data_type: date, required: true}
+          - {name: Konto, data_type: integer, required: true}
+          - {name: Faellig, data_type: date}
+          - {name: Netto, data_type: "decimal(14,2)", required: true}
+          - {name: Steuer, data_type: "decimal(14,2)"}
+          - {name: Brutto, data_type: "decimal(14,2)", required: true}
+          - {name: Waehrung, data_type: varchar}
+          - {name: Auftragsnr, data_type: bigint}
+          - {name: Buchungstext, data_type: varchar}
+"""
+
+HEADER = "Belegnr;Belegdatum;Konto;Faellig;Netto;Steuer;Brutto;Waehrung;Auftragsnr;Buchungstext"
+
+# Umlauts and ß (same byte in cp1252 and latin-1) and cp1252-only characters (€ – „ “ …),
+# which DuckDB's latin-1 reader would turn into C1 control characters.
+TEXTS = [
+    "Rechnung Müller & Söhne GmbH",
+    "Lieferung Öl- und Gasgeräte – Größe XL",
+    "Wartung Kühlaggregat; Anfahrt pauschal",
+    "Gutschrift Überzahlung 50 €",
+    "Beratung „Jahresabschluss“ Büro Köln",
+    "Straßenbau Los 3 … Abschlag",
+    "Schulung Äpfel & Birnen AG",
+    "Miete Lagerfläche Düsseldorf",
+    "Reparatur Förderband Halle 2",
+    "Ersatzteile Getriebe Typ Ü7",
+]
+BAD_AMOUNTS = ["12,34,56", "n/a", "1.2345,00", "12.5O0,00", "--3,00"]
+BAD_DATES = ["31.02.2024", "2024-05-01", "32.13.2023", "1.1.24", "00.00.0000"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- generation
+
+def generate(path: Path, rows: int, seed: int = SEED) -> dict:
+    """Write the cp1252 file; return what was injected. Vectorised: numpy draws, DuckDB formats
+    the lines as UTF-8 text, Python transcodes each chunk to cp1252."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    n = rows
+    i = np.arange(n, dtype=np.int64)
+    n_bad = max(3, round(n * BAD_FRACTION)) if n >= 3 else 0
+    bad_rows = np.sort(rng.choice(n, size=n_bad, replace=False)) if n_bad else np.array([], dtype=np.int64)
+    bad_kind = np.full(n, -1, dtype=np.int8)
+    bad_kind[bad_rows] = np.arange(n_bad) % 3           # 0 amount, 1 date, 2 ragged
+    data = pa.table({
+        "i": i,
+        "day": rng.integers(0, 6 * 365, n),               # days after 2020-01-01
+        "due": rng.choice(np.array([0, 10, 14, 30, 60]), n),
+        "konto": rng.integers(10000, 70000, n),
+        "cents": np.round(np.exp(rng.normal(9.0, 2.0, n))).astype(np.int64).clip(1, 99_999_999_999),
+        "cur": rng.choice(np.array(["EUR", "EUR", "EUR", "EUR", "EUR", "EUR", "EUR", "CHF", "USD", "GBP"]), n),
+        "text": rng.choice(np.array(TEXTS), n),
+        "bad": bad_kind,
+        "bad_pick": rng.integers(0, 5, n),
+        "ragged_long": rng.integers(0, 2, n),
+    })
+    con = duckdb.connect()
+    con.execute("set threads = 1")   # keep row order trivially deterministic
+    con.register("g", data)
+    bad_amount = "[" + ", ".join(f"'{a}'" for a in BAD_AMOUNTS) + "]"
+    bad_date = "[" + ", ".join(f"'{d}'" for d in BAD_DATES) + "]"
+    rel = con.sql(f"""
+        with v as (
+            select i, bad, bad_pick, ragged_long, text,
+                   date '2020-01-01' + day::integer as belegdatum,
+                   date '2020-01-01' + (day + due)::integer as faellig,
+                   konto, cur,
+                   cents::decimal(14,0) / 100 as netto,
+                   round(cents * 0.19)::decimal(14,0) / 100 as steuer
+            from g),
+        f as (
+            select i, bad, ragged_long,
+                   'RE' || (100000000 + i)::varchar as belegnr,
+                   case when bad = 1 then {bad_date}[bad_pick + 1] else strftime(belegdatum, '%d.%m.%Y') end as d1,
+                   konto::varchar as konto,
+                   strftime(faellig, '%d.%m.%Y') as d2,
+                   case when bad = 0 then {bad_amount}[bad_pick + 1]
+                        else translate(format('{{:,.2f}}', netto), ',.', '.,') end as netto,
+                   translate(format('{{:,.2f}}', steuer), ',.', '.,') as steuer,
+                   translate(format('{{:,.2f}}', netto + steuer), ',.', '.,') as brutto,
+                   cur,
+                   (4500000000 + i * 7)::varchar as auftrag,
+                   '"' || text || ' ' || (i % 9973)::varchar || '"' as btext
+            from v)
+        select case
+                 when bad = 2 and ragged_long = 0 then concat_ws(';', belegnr, d1, konto, d2, netto, steuer, brutto, cur, auftrag)
+                 when bad = 2 then concat_ws(';', belegnr, d1, konto, d2, netto, steuer, brutto, cur, auftrag, btext, 'X')
+                 else concat_ws(';', belegnr, d1, konto, d2, netto, steuer, brutto, cur, auftrag, btext)
+               end as line
+        from f order by i""")
+    reader = rel.to_arrow_reader(200_000)
+    tmp = path.with_suffix(".partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(tmp, "wb") as out:
+        out.write((HEADER + "\r\n").encode("cp1252"))
+        for batch in reader:
+            lines = batch.column(0).to_pylist()
+            out.write(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    con.close()
+    os.replace(tmp, path)
+    # DuckDB's latin-1 reader rejects the whole file at the first byte 0x80-0x9F (where cp1252
+    # has € – „ “ …), so the baseline reads a twin with those bytes replaced by '¿' (0xBF):
+    # same size, same rows, same parsing work.
+    twin = latin1_twin(path)
+    twin.parent.mkdir(parents=True, exist_ok=True)
+    c1 = bytes(range(0x80, 0xA0))
+    table = bytes.maketrans(c1, b"\xbf" * len(c1))
+    with open(path, "rb") as src, open(twin, "wb") as dst:
+        for chunk in iter(lambda: src.read(4 << 20), b""):
+            dst.write(chunk.translate(table))
+    counts = np.bincount(bad_kind[bad_kind >= 0], minlength=3) if n_bad else [0, 0, 0]
+    two_digit_year = int(((bad_kind == 1) & (data.column("bad_pick").to_numpy() == BAD_DATES.index("1.1.24"))).sum())
+    return {"bad_date_two_digit_year": two_digit_year,"rows": rows, "seed": seed, "generator": GENERATOR_VERSION, "bad_rows": int(n_bad),
+            "bad_amount": int(counts[0]), "bad_date": int(counts[1]), "ragged": int(counts[2]),
+            "file_bytes": path.stat().st_size}
+
+
+def latin1_twin(path: Path) -> Path:
+    return path.parent.parent / "baseline" / "rechnungen_latin1.csv"
+
+
+def ensure_file(workdir: Path, rows: int) -> tuple[Path, Path, dict]:
+    data_dir = workdir / f"data_{rows}"
+    path = data_dir / "accounting" / "rechnungen.csv"
+    meta_path = data_dir / "generated.json"
+    if path.is_file() and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("generator") == GENERATOR_VERSION and meta.get("seed") == SEED \
+                and meta.get("file_bytes") == path.stat().st_size and latin1_twin(path).is_file():
+            return data_dir, path, meta
+    log(f"generating {rows:,} rows -> {path}")
+    started = time.perf_counter()
+    meta = generate(path, rows)
+    meta_path.write_text(json.dumps(meta))
+    log(f"generated {meta['file_bytes']:,} bytes in {time.perf_counter() - started:.1f}s")
+    return data_dir, path, meta
+
+
+def declared_table():
+    from pipelines import yamlfile
+    from pipelines.sources.spec import parse_sources
+
+    return parse_sources(yamlfile.loads(SOURCES_YAML, "<benchmark>"), "<benchmark>").table("accounting__rechnungen")
+
+
+# --------------------------------------------------------------------------- child processes
+
+def _rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a
+    child would report the parent's peak at fork time; VmHWM belongs to the new address space."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+
+
+def child_kontor(args) -> dict:
+    from pipelines.sources.ingest import ingest_table
+    from pipelines.warehouse import connect
+
+    table = declared_table()
+    rss_before = _rss_mb()
+    started = time.perf_counter()
+    con = connect(Path(args.db))
+    result = ingest_table(con, table, Path(args.data_dir), Path(args.tmp_dir), run_id="benchmark")
+    loaded_s = time.perf_counter() - started
+    con.close()
+    elapsed = time.perf_counter() - started
+    f = result.files[0] if result.files else None
+    return {"elapsed_s": elapsed, "load_s": loaded_s, "peak_rss_mb": _rss_mb(), "rss_before_mb": rss_before,
+            "status": f.status if f else "no file", "message": f.message if f else "",
+            "rows_read": result.total("rows_read"), "rows_loaded": result.total("rows_loaded"),
+            "rows_quarantined": result.total("rows_quarantined")}
+
+
+def child_baseline(args) -> dict:
+    import duckdb
+
+    rss_before = _rss_mb()
+    started = time.perf_counter()
+    con = duckdb.connect(args.db)
+    csv = str(args.csv).replace("'", "''")
+    con.execute(f"create table t as select * from read_csv('{csv}', delim=';', header=true, "
+                "all_varchar=true, encoding='latin-1', ignore_errors=true)")
+    loaded_s = time.perf_counter() - started
+    rows = con.execute("select count(*) from t").fetchone()[0]
+    con.close()
+    elapsed = time.perf_counter() - started
+    return {"elapsed_s": elapsed, "load_s": loaded_s, "peak_rss_mb": _rss_mb(), "rss_before_mb": rss_before,
+            "rows_loaded": rows}
+
+
+class _TimedConnection:
+    """Stands in for a DuckDB connection and times every statement, labelled by what it does."""
+
+    LABELS = [
+        (r"create schema if not exists raw", "bookkeeping DDL"),
+        (r"information_schema\.columns", "raw table check"),
+        (r"create table if not exists", "create raw table"),
+        (r"from kontor\.load_ledger where system", "already-loaded lookup"),
+        (r"max\(batch_id\)", "next batch id"),
+        (r"drop table if exists _kontor_rejects", "drop rejects tables"),
+        (r"read_csv\(", "read_csv staging (_stage)"),
+        (r"create or replace temp table _rejects", "rejects aggregation (_rejects)"),
+        (r"create or replace temp table _typed", "typed conversion (_typed)"),
+        (r"create or replace temp table _dups", "duplicate-key window (_dups)"),
+        (r"^\s*insert into \"raw\"", "insert raw"),
+        (r"from _typed t join", "insert quarantine: conversion errors"),
+        (r"from _dups d join", "insert quarantine: duplicate keys"),
+        (r"from _rejects\s*$", "insert quarantine: parser rejects"),
+        (r"count\(\*\)", "counts (read = loaded + quarantined)"),
+        (r"_blank_lines", "blank-line table"),
+        (r"insert into kontor\.load_ledger", "ledger insert"),
+        (r"^begin", "begin"),
+        (r"^commit", "commit"),
+    ]
+
+    def __init__(self, con):
+        self._con = con
+        self.phases: dict[str, float] = {}
+        self.hwm = _rss_mb()
+        self.hwm_growth: dict[str, float] = {}
+
+    def _label(self, sql: str) -> str:
+        text = sql.strip()
+        for pattern, label in self.LABELS:
+            if re.search(pattern, text, re.IGNORECASE | re.MULTILINE):
+                return label
+        return "other SQL: " + " ".join(text.split())[:40]
+
+    def add(self, label: str, seconds: float) -> None:
+        self.phases[label] = self.phases.get(label, 0.0) + seconds
+        # Which phase pushed the peak RSS up, and by how much (VmHWM only grows).
+        hwm = _rss_mb()
+        if hwm > self.hwm:
+            self.hwm_growth[label] = self.hwm_growth.get(label, 0.0) + hwm - self.hwm
+            self.hwm = hwm
+
+    def execute(self, sql, *params):
+        started = time.perf_counter()
+        self._con.execute(sql, *params)
+        self.add(self._label(sql), time.perf_counter() - started)
+        return self._con
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def child_profile(args) -> dict:
+    from pipelines.sources import ingest, readers
+    from pipelines.warehouse import connect
+
+    table = declared_table()
+    con = connect(Path(args.db))
+    timed = _TimedConnection(con)
+
+    def wrap(module, name, label):
+        original = getattr(module, name)
+
+        def timed_call(*a, **kw):
+            started = time.perf_counter()
+            try:
+                return original(*a, **kw)
+            finally:
+                timed.add(label, time.perf_counter() - started)
+        setattr(module, name, timed_call)
+
+    # Python-side steps of the reader; wrapped only if the (evolving) reader still has them.
+    for name, label in [("digest", "digest (sha256, size, utf-8 check)"),
+                        ("_transcode", "transcode cp1252 -> utf-8 (Python)"),
+                        ("_first_line", "header line"),
+                        ("_blank_lines", "blank-line scan (Python)")]:
+        if hasattr(readers, name):
+            wrap(readers, name, label)
+    if hasattr(ingest, "_check_columns"):
+        wrap(ingest, "_check_columns", "column checks")
+    started = time.perf_counter()
+    result = ingest.ingest_table(timed, table, Path(args.data_dir), Path(args.tmp_dir), run_id="profile")
+    load_s = time.perf_counter() - started
+    before_close = time.perf_counter()
+    con.close()
+    timed.add("close (checkpoint to disk)", time.perf_counter() - before_close)
+    total = time.perf_counter() - started
+    measured = sum(timed.phases.values())
+    timed.add("Python glue (untimed remainder)", max(0.0, total - measured))
+    phases = sorted(timed.phases.items(), key=lambda kv: -kv[1])
+    return {"total_s": round(total, 3), "load_s": round(load_s, 3), "peak_rss_mb": round(_rss_mb(), 1),
+            "peak_rss_growth_mb": {k: round(v, 1) for k, v in sorted(timed.hwm_growth.items(), key=lambda kv: -kv[1])
+                                   if v >= 1},
+            "rows_loaded": result.total("rows_loaded"), "rows_quarantined": result.total("rows_quarantined"),
+            "phases": [{"phase": k, "s": round(v, 3), "share": round(v / total, 3)} for k, v in phases]}
+
+
+def run_child(kind: str, csv: Path, data_dir: Path, workdir: Path, tag: str) -> dict:
+    db = workdir / "db" / f"{kind}_{tag}.duckdb"
+    tmp_dir = workdir / "tmp" / f"{kind}_{tag}"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for p in (db, db.with_name(db.name + ".wal")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--csv", str(csv),
+           "--data-dir", str(data_dir), "--tmp-dir", str(tmp_dir), "--db", str(db)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT),
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if proc.returncode != 0:
+            raise RuntimeError(f"{kind} child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        for p in (db, db.with_name(db.name + ".wal")):
+            p.unlink(missing_ok=True)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- summary
+
+def summarise(runs: list[dict], rows: int) -> dict:
+    times = [r["elapsed_s"] for r in runs]
+    median = statistics.median(times)
+    return {
+        "median_s": round(median, 3),
+        "min_s": round(min(times), 3),
+        "all_s": [round(t, 3) for t in times],
+        "rows_per_s": round(rows / median) if median else None,
+        "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs), 1),
+        "rss_before_load_mb": round(max(r["rss_before_mb"] for r in runs), 1),
+        "load_before_close_median_s": round(statistics.median(r["load_s"] for r in runs), 3),
+    }
+
+
+def code_fingerprint() -> dict[str, str]:
+    """sha256 prefixes of the code under test: the sources package changes while it is benchmarked."""
+    import hashlib
+
+    files = sorted((ROOT / "pipelines" / "sources").glob("*.py")) + [ROOT / "pipelines" / "warehouse.py"]
+    return {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in files}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "kontor-bench-ingest-datev")
+    ap.add_argument("--profile", action="store_true", help="add a per-phase profile of one Kontor run")
+    ap.add_argument("--child", choices=["kontor", "baseline", "profile"], help=argparse.SUPPRESS)
+    ap.add_argument("--csv", help=argparse.SUPPRESS)
+    ap.add_argument("--data-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--tmp-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child:
+        fn = {"kontor": child_kontor, "baseline": child_baseline, "profile": child_profile}[args.child]
+        print(json.dumps(fn(args)))
+        return 0
+
+    workdir = args.workdir.resolve()
+    if workdir == ROOT or ROOT in workdir.parents:
+        ap.error(f"--workdir must be outside the repository ({ROOT})")
+    workdir.mkdir(parents=True, exist_ok=True)
+    if args.rows < 1 or args.repeats < 1:
+        ap.error("--rows and --repeats must be positive")
+
+    code_before = code_fingerprint()
+    declared_table()   # fail early if the declaration does not validate
+    data_dir, csv, meta = ensure_file(workdir, args.rows)
+
+    import duckdb
+
+    try:   # does DuckDB's latin-1 reader take the real cp1252 file? (it does not when it holds € etc.)
+        quoted = str(csv).replace("'", "''")
+        duckdb.connect().execute(f"select count(*) from read_csv('{quoted}', delim=';', header=true, "
+                                 "all_varchar=true, encoding='latin-1', ignore_errors=true)").fetchone()
+        latin1_on_cp1252 = "reads"
+    except duckdb.Error as exc:
+        latin1_on_cp1252 = "fails: " + str(exc).splitlines()[0]
+
+    kontor_runs, baseline_runs = [], []
+    for rep in range(args.repeats):
+        # Alternate the order too, so neither side always runs on a warmer machine.
+        order = ["kontor", "baseline"] if rep % 2 == 0 else ["baseline", "kontor"]
+        for kind in order:
+            run = run_child(kind, csv if kind == "kontor" else latin1_twin(csv), data_dir, workdir, str(rep))
+            (kontor_runs if kind == "kontor" else baseline_runs).append(run)
+            log(f"repeat {rep + 1}/{args.repeats} {kind:8s} {run['elapsed_s']:.3f}s  rss {run['peak_rss_mb']:.0f} MB")
+
+    kontor = summarise(kontor_runs, args.rows)
+    baseline = summarise(baseline_runs, args.rows)
+    last = kontor_runs[-1]
+    consistent = all((r["rows_read"], r["rows_loaded"], r["rows_quarantined"])
+                     == (last["rows_read"], last["rows_loaded"], last["rows_quarantined"]) for r in kontor_runs)
+    checks = {
+        "status": last["status"],
+        "rows_read": last["rows_read"],
+        "rows_loaded": last["rows_loaded"],
+        "rows_quarantined": last["rows_quarantined"],
+        "read_equals_loaded_plus_quarantined": last["rows_read"] == last["rows_loaded"] + last["rows_quarantined"],
+        "read_equals_rows_generated": last["rows_read"] == args.rows,
+        "bad_rows_injected": meta["bad_rows"],
+        "quarantined_equals_injected": last["rows_quarantined"] == meta["bad_rows"],
+        "quarantined_plus_two_digit_year_equals_injected":
+            last["rows_quarantined"] + meta["bad_date_two_digit_year"] == meta["bad_rows"],
+        "same_counts_every_repeat": consistent,
+        "baseline_rows_loaded": baseline_runs[-1]["rows_loaded"],
+    }
+    met = {
+        "rows_per_s": (kontor["rows_per_s"] or 0) >= TARGETS["rows_per_s"],
+        "peak_rss_mb": kontor["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
+    }
+    met["all"] = all(met.values()) and checks["read_equals_loaded_plus_quarantined"] and last["status"] == "loaded"
+    out = {
+        "benchmark": "ingest_datev",
+        "rows": args.rows,
+        "file_bytes": meta["file_bytes"],
+        "injected": {k: meta[k] for k in ("bad_amount", "bad_date", "bad_date_two_digit_year", "ragged")},
+        "repeats": args.repeats,
+        "kontor": kontor,
+        "baseline": baseline,
+        "baseline_file": str(latin1_twin(csv)),
+        "baseline_latin1_on_real_cp1252_file": latin1_on_cp1252,
+        "ratio_kontor_to_baseline": round(kontor["median_s"] / baseline["median_s"], 2),
+        "checks": checks,
+        "targets": TARGETS,
+        "met": met,
+        "notes": [
+            "times are wall clock from connect to close (data checkpointed to the DuckDB file), "
+            "measured inside a fresh subprocess; interpreter start-up and imports are excluded",
+            "peak_rss_mb is the child's VmHWM (peak RSS of that process) and includes its imports "
+            "(rss_before_load_mb)",
+            "injected bad dates include '1.1.24' (two-digit year); strptime '%d.%m.%Y' reads it as "
+            "year 0024, so those rows are loaded, not quarantined: quarantined_equals_injected is false "
+            "by exactly bad_date_two_digit_year while that holds",
+            "baseline reads with encoding='latin-1' because DuckDB cannot read cp1252 natively "
+            "(encoding='cp1252' needs the encodings extension, which Kontor never downloads); DuckDB's "
+            "latin-1 reader rejects the whole file at the first byte 0x80-0x9F (€ – „ “ … in cp1252), so "
+            "the baseline reads a same-size twin of the file with those bytes replaced by 0xBF; it types "
+            "nothing, silently drops ragged rows (ignore_errors) and writes no ledger or quarantine",
+            "Kontor: digest + cp1252 transcode + read_csv (store_rejects) + typed conversion + "
+            "duplicate-key window + raw/quarantine/ledger inserts in one transaction",
+        ],
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "duckdb_threads": duckdb.connect().execute("select current_setting('threads')").fetchone()[0],
+            "platform": platform.platform(),
+        },
+        "workdir": str(workdir),
+        "code": code_before if code_before == code_fingerprint() else "changed during the run",
+    }
+    if args.profile or not met["all"]:
+        log("profiling one Kontor run phase by phase")
+        out["profile"] = run_child("profile", csv, data_dir, workdir, "profile")
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
