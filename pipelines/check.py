@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 from pipelines.errors import Problem, ProjectError
+from pipelines.models.compile import check_documented_columns, compile_project
+from pipelines.models.project import load_models
 from pipelines.settings import Settings
 from pipelines.sources.spec import load_sources
 
 
 def check_project(settings: Settings) -> tuple[list[Problem], str]:
-    problems: list[Problem] = []
     try:
         sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
     except ProjectError as exc:
         return exc.problems, ""
+    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    problems = list(compiled.problems)
+    if not problems:
+        problems += check_documented_columns(compiled)
     systems = {t.system for t in sources.tables}
-    return problems, f"{len(systems)} source systems, {len(sources.tables)} source tables: no problems"
+    summary = (f"{len(systems)} source systems, {len(sources.tables)} source tables, "
+               f"{len(compiled.models)} models, {len(compiled.project.seeds)} seeds: no problems")
+    return problems, summary

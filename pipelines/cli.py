@@ -63,6 +63,7 @@ def demo_data(
 @app.command()
 def run(
     select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="Dagster asset selection, e.g. 'group:raw' or 'key:raw/crm__accounts+'. Repeatable.")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
 ) -> None:
     """Materialise the asset graph in-process (the same Definitions as the UI), checks applied."""
     from pipelines.run import run_pipeline
@@ -74,7 +75,7 @@ def run(
         if kind != "started":
             console.print(f"{marks[kind]} {asset}" + (f"  [dim]{detail}[/]" if detail else ""))
 
-    outcome = run_pipeline(settings, select, on_event=progress)
+    outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh)
     if not outcome.success:
         reasons = "; ".join(outcome.failures) or "see the run in `kontor dev`"
         raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
@@ -94,6 +95,47 @@ def check() -> None:
     if problems:
         raise typer.Exit(1)
     console.print(f"[green]✓[/] {summary}")
+
+
+@app.command()
+def compile(
+    model: Annotated[str, typer.Argument(help="Model name (the .sql file's name).")],
+) -> None:
+    """Print a model's compiled SQL (Jinja rendered, transpiled to DuckDB)."""
+    from pipelines.definitions import compile_models
+    from pipelines.sources.spec import did_you_mean
+
+    compiled = compile_models(load_settings())
+    if model not in compiled.models:
+        raise KontorError(f"unknown model {model!r}{did_you_mean(model, set(compiled.models))}")
+    typer.echo(compiled.models[model].sql)
+
+
+@app.command()
+def lineage(
+    column: Annotated[str, typer.Argument(help="SCHEMA.TABLE.COLUMN, e.g. marts.fct_invoices.net_amount")],
+) -> None:
+    """Print where a column comes from, down to the source files."""
+    from rich.tree import Tree
+
+    from pipelines.definitions import compile_models
+    from pipelines.models.lineage import ColumnRef, LineageNode, trace
+
+    parts = column.split(".")
+    if len(parts) != 3:
+        raise KontorError(f"{column!r}: write SCHEMA.TABLE.COLUMN, e.g. marts.fct_invoices.net_amount")
+    compiled = compile_models(load_settings())
+    root = trace(compiled, ColumnRef(*parts))
+
+    def add(tree: Tree, node: LineageNode) -> None:
+        for up in node.upstream:
+            add(tree.add(str(up.ref) + (f"  [dim]← {up.origin}[/]" if up.origin else "")), up)
+
+    tree = Tree(str(root.ref) + (f"  [dim]← {root.origin}[/]" if root.origin else ""))
+    add(tree, root)
+    if not root.upstream and not root.origin:
+        raise KontorError(f"no lineage for {column}: not a model column Kontor can trace (check the name with kontor compile)")
+    Console().print(tree)
 
 
 @app.command()

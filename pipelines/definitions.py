@@ -8,20 +8,33 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.models import build_model_assets
 from assets.resources import WarehouseResource
 from assets.serving import build_serving_asset
 from assets.sources import build_source_assets
+from pipelines.errors import ProjectError
+from pipelines.models.compile import CompiledProject, compile_project
+from pipelines.models.project import load_models
 from pipelines.settings import Settings, load_settings
 from pipelines.sources.spec import load_sources
 
 ALL_JOB = "kontor_all"
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def compile_models(settings: Settings) -> CompiledProject:
+    """Sources and models of the project, compiled; raises ``ProjectError`` listing every problem."""
     sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
-    source_assets = build_source_assets(sources)
-    upstream = [key for a in source_assets for key in a.keys]
-    assets = [*source_assets, build_serving_asset(upstream)]
+    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    if compiled.problems:
+        raise ProjectError(compiled.problems)
+    return compiled
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    compiled = compile_models(settings)
+    built = [*build_source_assets(compiled.project.sources), *build_model_assets(compiled)]
+    upstream = [key for a in built for key in a.keys]
+    assets = [*built, build_serving_asset(upstream)]
     return dg.Definitions(
         assets=assets,
         jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),

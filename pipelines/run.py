@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.errors import KontorError
@@ -69,7 +70,7 @@ def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.As
 
 
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
-                 on_event: Callable[[str, str, str], None] | None = None) -> RunOutcome:
+                 on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False) -> RunOutcome:
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ALL_JOB)
@@ -111,6 +112,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
             instance=instance, run_id=outcome.run_id, raise_on_error=False,
             asset_selection=_selection(defs, select),
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
         )
     finally:
         instance.dispose()

@@ -1,0 +1,117 @@
+"""One asset per SQL model (and per seed): key ``<schema>/<name>``, group from the folder.
+
+Dependencies come from ``ref`` and ``source``; ``code_version`` from the compiled SQL, so the UI
+marks a model stale when its SQL changes; after each build the row count, the compiled SQL and
+the column lineage are attached as metadata. A run tagged ``kontor/full_refresh=true`` rebuilds
+incremental models from scratch.
+"""
+# No `from __future__ import annotations`: Dagster reads the context and resource annotations
+# of asset functions at definition time and needs real types, not strings.
+import hashlib
+
+import dagster as dg
+
+from assets.resources import WarehouseResource
+from pipelines.models.compile import CompiledModel, CompiledProject
+from pipelines.models.lineage import model_lineage
+from pipelines.models.materialize import build_seed, materialize
+from pipelines.models.project import Seed
+
+FULL_REFRESH_TAG = "kontor/full_refresh"
+
+
+def relation_key(schema: str, name: str) -> dg.AssetKey:
+    return dg.AssetKey([schema, name])
+
+
+def _deps(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
+    keys = []
+    for ref in cm.refs:
+        target = compiled.models.get(ref)
+        keys.append(relation_key(target.model.schema, ref) if target else relation_key("seeds", ref))
+    keys += [relation_key("raw", f"{system}__{table}") for system, table in cm.sources]
+    return list(dict.fromkeys(keys))
+
+
+def _column_schema(cm: CompiledModel) -> dg.TableSchema | None:
+    docs = cm.model.properties.columns
+    if not docs:
+        return None
+    return dg.TableSchema(columns=[dg.TableColumn(c.name, str(c.data_type or "unknown"), description=c.description or None)
+                                   for c in docs])
+
+
+def _column_lineage(compiled: CompiledProject, name: str) -> dg.TableColumnLineage | None:
+    deps = {}
+    for column, refs in model_lineage(compiled, name).items():
+        deps[column] = [dg.TableColumnDep(asset_key=relation_key(r.schema, r.table), column_name=r.column) for r in refs]
+    return dg.TableColumnLineage(deps) if any(deps.values()) else None
+
+
+def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefinition:
+    cm = compiled.models[name]
+    model = cm.model
+    metadata = {
+        "materialized": cm.materialized,
+        "file": model.rel_path,
+        "dagster/table_name": model.relation,
+    }
+    if cm.unique_key:
+        metadata["unique_key"] = ", ".join(cm.unique_key)
+    schema = _column_schema(cm)
+    if schema:
+        metadata["dagster/column_schema"] = schema
+    owner = cm.config.get("owner") or model.properties.meta.get("owner")
+    tags = {str(t): "" for t in cm.config.get("tags", [])}
+
+    @dg.asset(
+        key=relation_key(model.schema, model.name),
+        deps=_deps(cm, compiled),
+        group_name=model.group,
+        description=model.properties.description or f"{cm.materialized} {model.relation} from {model.rel_path}",
+        code_version=cm.code_version,
+        kinds={"duckdb", "sql"},
+        tags={"kontor/layer": model.schema, **tags},
+        owners=[owner if ":" in str(owner) or "@" in str(owner) else f"team:{owner}"] if owner else None,
+        metadata=metadata,
+    )
+    def _build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
+        con = warehouse.connect()
+        try:
+            built = materialize(con, compiled, name, full_refresh=full_refresh)
+        finally:
+            con.close()
+        result_metadata = {
+            "dagster/row_count": dg.MetadataValue.int(built.rows or 0),
+            "materialization": built.kind,
+            "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```"),
+        }
+        if built.detail:
+            result_metadata["detail"] = built.detail
+        lineage = _column_lineage(compiled, name)
+        if lineage is not None:
+            result_metadata["dagster/column_lineage"] = lineage
+        return dg.MaterializeResult(metadata=result_metadata)
+
+    return _build
+
+
+def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
+    @dg.asset(key=relation_key("seeds", seed.name), group_name="seeds", kinds={"duckdb", "csv"},
+              description=f"Seed {seed.rel_path}, loaded as a table.", metadata={"file": seed.rel_path},
+              code_version=hashlib.sha256(seed.path.read_bytes()).hexdigest()[:16])
+    def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        con = warehouse.connect()
+        try:
+            rows = build_seed(con, seed)
+        finally:
+            con.close()
+        return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(rows)})
+
+    return _load
+
+
+def build_model_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
+    return [build_seed_asset(s) for s in compiled.project.seeds.values()] + \
+           [build_model_asset(compiled, name) for name in compiled.order]

@@ -1,0 +1,210 @@
+"""Materialise a compiled model on DuckDB: view, table, incremental, snapshot.
+
+Every change runs in one transaction, so a failed build leaves the previous state: a table is
+built under a temporary name and swapped in; an incremental merge deletes and inserts together;
+a snapshot closes and opens versions together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+
+from pipelines.errors import KontorError
+from pipelines.models.compile import CompiledModel, CompiledProject
+from pipelines.sql import ident, literal
+
+SNAPSHOT_COLUMNS = ("valid_from", "valid_to")
+
+
+@dataclass
+class Materialized:
+    relation: str
+    kind: str          # view | table | incremental (merge/append/full) | snapshot
+    rows: int | None
+    detail: str = ""
+    sql: str = ""
+
+
+def _rel(schema: str, name: str) -> str:
+    return f"{ident(schema)}.{ident(name)}"
+
+
+def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    row = con.execute("select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+                      [schema, name]).fetchone()
+    return None if row is None else ("view" if row[0] == "VIEW" else "table")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(f"describe {relation}").fetchall()]
+
+
+def _drop_any(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+    kind = relation_type(con, schema, name)
+    if kind:
+        con.execute(f"drop {kind} {_rel(schema, name)}")
+
+
+def _transaction(con: duckdb.DuckDBPyConnection, statements) -> None:
+    con.execute("begin transaction")
+    try:
+        statements()
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _count(con, relation: str) -> int:
+    return con.execute(f"select count(*) from {relation}").fetchone()[0]
+
+
+def build_view(con, schema: str, name: str, sql: str) -> Materialized:
+    def swap():
+        if relation_type(con, schema, name) == "table":
+            con.execute(f"drop table {_rel(schema, name)}")
+        con.execute(f"create or replace view {_rel(schema, name)} as\n{sql}")
+    _transaction(con, swap)
+    return Materialized(f"{schema}.{name}", "view", _count(con, _rel(schema, name)), sql=sql)
+
+
+def build_table(con, schema: str, name: str, sql: str, kind: str = "table") -> Materialized:
+    tmp = f"__kontor_new_{name}"
+    con.execute(f"drop table if exists {_rel(schema, tmp)}")
+
+    def swap():
+        con.execute(f"create table {_rel(schema, tmp)} as\n{sql}")
+        _drop_any(con, schema, name)
+        con.execute(f"alter table {_rel(schema, tmp)} rename to {ident(name)}")
+    _transaction(con, swap)
+    return Materialized(f"{schema}.{name}", kind, _count(con, _rel(schema, name)), sql=sql)
+
+
+def _add_new_columns(con, target: str, staged: str) -> list[str]:
+    existing = {c for c, _ in _columns(con, target)}
+    added = []
+    for column, typ in _columns(con, staged):
+        if column not in existing:
+            con.execute(f"alter table {target} add column {ident(column)} {typ}")
+            added.append(column)
+    return added
+
+
+def build_incremental(con, cm: CompiledModel, sql: str) -> Materialized:
+    schema, name = cm.model.schema, cm.model.name
+    target = _rel(schema, name)
+    con.execute("create or replace temp table __kontor_increment as " + sql)
+    new_rows = _count(con, "__kontor_increment")
+    key = cm.unique_key
+    strategy = "append" if cm.config.get("incremental_strategy") == "append" or not key else "merge"
+
+    added: list[str] = []
+
+    def merge():
+        added.extend(_add_new_columns(con, target, "__kontor_increment"))
+        if strategy == "merge":
+            on = " and ".join(f"t.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
+            con.execute(f"delete from {target} t where exists (select 1 from __kontor_increment n where {on})")
+        con.execute(f"insert into {target} by name select * from __kontor_increment")
+    _transaction(con, merge)
+    con.execute("drop table if exists __kontor_increment")
+    detail = f"{strategy}: {new_rows} rows" + (f"; new columns {', '.join(added)}" if added else "")
+    return Materialized(f"{schema}.{name}", f"incremental ({strategy})", _count(con, target), detail, sql)
+
+
+def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None) -> Materialized:
+    """SCD type 2: one row per version with valid_from/valid_to; the current version has valid_to NULL.
+
+    ``strategy='timestamp'`` (with ``updated_at``) opens a version when that column moves forward;
+    ``strategy='check'`` (with ``check_cols``: a list or 'all') when a checked column changes.
+    ``invalidate_hard_deletes=true`` closes the current version of a key that disappeared."""
+    schema, name = cm.model.schema, cm.model.name
+    target = _rel(schema, name)
+    key = cm.unique_key
+    strategy = cm.config.get("strategy", "timestamp")
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now_sql = f"{literal(now.isoformat(sep=' '))}::timestamp"
+    if strategy == "timestamp":
+        updated = cm.config.get("updated_at")
+        if not updated:
+            raise KontorError(f"{cm.model.rel_path}: snapshot with strategy 'timestamp' needs config updated_at")
+        version_start = f"cast(n.{ident(updated)} as timestamp)"
+    elif strategy == "check":
+        version_start = now_sql
+    else:
+        raise KontorError(f"{cm.model.rel_path}: unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'")
+
+    con.execute("create or replace temp table __kontor_snapshot as " + sql)
+    for column in SNAPSHOT_COLUMNS:
+        if column in {c for c, _ in _columns(con, "__kontor_snapshot")}:
+            raise KontorError(f"{cm.model.rel_path}: the query already has a column {column!r}, which snapshots add")
+    source_cols = [c for c, _ in _columns(con, "__kontor_snapshot")]
+    col_list = ", ".join(f"n.{ident(c)}" for c in source_cols)
+    if relation_type(con, schema, name) is None:
+        def first():
+            con.execute(f"create schema if not exists {ident(schema)}")
+            con.execute(f"create table {target} as select {col_list}, {version_start} as valid_from, "
+                        f"null::timestamp as valid_to from __kontor_snapshot n")
+        _transaction(con, first)
+        return Materialized(f"{schema}.{name}", "snapshot", _count(con, target), "first snapshot", sql)
+
+    on = " and ".join(f"c.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
+    if strategy == "timestamp":
+        changed = f"cast(n.{ident(cm.config['updated_at'])} as timestamp) > c.valid_from"
+    else:
+        check = cm.config.get("check_cols", "all")
+        cols = [c for c in source_cols if c not in key] if check == "all" else list(check)
+        changed = " or ".join(f"c.{ident(c)} is distinct from n.{ident(c)}" for c in cols) or "false"
+    current = f"(select * from {target} where valid_to is null) c"
+
+    def update():
+        _add_new_columns(con, target, "__kontor_snapshot")
+        con.execute(f"""create or replace temp table __kontor_changes as
+            select n.*, {version_start} as __start from __kontor_snapshot n join {current} on {on} where {changed}""")
+        close_on = " and ".join(f"t.{ident(k)} is not distinct from x.{ident(k)}" for k in key)
+        con.execute(f"""update {target} t set valid_to = x.__start from __kontor_changes x
+                        where {close_on} and t.valid_to is null""")
+        con.execute(f"""insert into {target} by name
+            select {', '.join(ident(c) for c in source_cols)}, __start as valid_from, null::timestamp as valid_to
+            from __kontor_changes""")
+        con.execute(f"""insert into {target} by name
+            select {col_list}, {version_start} as valid_from, null::timestamp as valid_to
+            from __kontor_snapshot n where not exists (select 1 from {current} where {on})""")
+        if cm.config.get("invalidate_hard_deletes"):
+            gone = " and ".join(f"t.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
+            con.execute(f"""update {target} t set valid_to = {now_sql}
+                where t.valid_to is null and not exists (select 1 from __kontor_snapshot n where {gone})""")
+    _transaction(con, update)
+    changes = _count(con, "__kontor_changes")
+    con.execute("drop table if exists __kontor_changes; drop table if exists __kontor_snapshot")
+    return Materialized(f"{schema}.{name}", "snapshot", _count(con, target), f"{changes} changed keys", sql)
+
+
+def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
+                full_refresh: bool = False) -> Materialized:
+    cm = compiled.models[name]
+    schema, model_name = cm.model.schema, cm.model.name
+    con.execute(f"create schema if not exists {ident(schema)}")
+    kind = cm.materialized
+    existing = relation_type(con, schema, model_name)
+    if kind == "view":
+        return build_view(con, schema, model_name, cm.sql)
+    if kind == "table":
+        return build_table(con, schema, model_name, cm.sql)
+    if kind == "incremental":
+        if existing != "table" or full_refresh:
+            return build_table(con, schema, model_name, cm.sql, kind="incremental (full)")
+        return build_incremental(con, cm, compiled.render_for_run(name, is_incremental=True))
+    if kind == "snapshot":
+        # History is the point of a snapshot: a full refresh never drops it (as in dbt).
+        return build_snapshot(con, cm, cm.sql)
+    raise KontorError(f"{cm.model.rel_path}: unknown materialization {kind!r}")
+
+
+def build_seed(con: duckdb.DuckDBPyConnection, seed) -> int:
+    """A seed CSV as table ``seeds.<name>``, types inferred as dbt does."""
+    con.execute("create schema if not exists seeds")
+    sql = f"select * from read_csv({literal(str(seed.path))}, header = true, auto_detect = true)"
+    return build_table(con, "seeds", seed.name, sql).rows or 0

@@ -1,0 +1,195 @@
+"""Find the project's models, macros, seeds and their YAML properties, like dbt's parser.
+
+One loader globs ``models/**/*.sql``; a model's name is its file name, its schema the first
+folder under ``models/`` (``models/staging/stg_crm__accounts.sql`` → ``staging.stg_crm__accounts``).
+Materialisation defaults per folder come from ``[tool.kontor.models.<folder>]``, then the YAML
+``config:``, then ``{{ config(...) }}`` in the SQL, the last one winning (dbt's order).
+"""
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines import yamlfile
+from pipelines.errors import Problem
+from pipelines.settings import Settings
+from pipelines.sources.spec import SourcesProject, did_you_mean, load_sources
+from pipelines.yamlfile import LineDict
+
+MATERIALIZATIONS = ("view", "table", "incremental", "snapshot")
+FOLDER_DEFAULTS = {"staging": "view", "marts": "table", "snapshots": "snapshot"}
+CONFIG_KEYS = {
+    "materialized", "unique_key", "incremental_strategy", "dialect", "tags", "owner", "strategy",
+    "updated_at", "check_cols", "invalidate_hard_deletes", "schema", "enabled", "full_refresh",
+}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Folders under models/ that hold something other than SQL models.
+NON_MODEL_DIRS = {"macros", "entities"}
+
+
+@dataclass
+class ColumnDoc:
+    name: str
+    description: str = ""
+    data_type: str | None = None
+    line: int = 0
+
+
+@dataclass
+class ModelProperties:
+    description: str = ""
+    columns: list[ColumnDoc] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class Model:
+    name: str
+    schema: str
+    path: Path
+    rel_path: str
+    raw_sql: str
+    folder_config: dict[str, Any] = field(default_factory=dict)
+    properties: ModelProperties = field(default_factory=ModelProperties)
+
+    @property
+    def relation(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def group(self) -> str:
+        return self.schema
+
+
+@dataclass
+class Seed:
+    name: str
+    path: Path
+    rel_path: str
+
+    @property
+    def relation(self) -> str:
+        return f"seeds.{self.name}"
+
+
+@dataclass
+class ModelProject:
+    root: Path
+    models: dict[str, Model]
+    seeds: dict[str, Seed]
+    macro_files: list[Path]
+    sources: SourcesProject
+    vars: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+
+    def model(self, name: str) -> Model:
+        return self.models[name]
+
+
+def _tool_config(settings: Settings) -> dict[str, Any]:
+    text = (settings.project_dir / "pyproject.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text).get("tool", {}).get("kontor", {})
+
+
+def _relative(settings: Settings, path: Path) -> str:
+    return settings.relative(path)
+
+
+def _properties(settings: Settings, models_dir: Path, problems: list[Problem]) -> dict[str, ModelProperties]:
+    """``models:`` entries of every YAML file under models/ (sources.yml and entities aside)."""
+    found: dict[str, ModelProperties] = {}
+    for path in sorted(models_dir.rglob("*.yml")) + sorted(models_dir.rglob("*.yaml")):
+        rel = _relative(settings, path)
+        if path.resolve() == settings.sources_file.resolve() or path.relative_to(models_dir).parts[0] in NON_MODEL_DIRS:
+            continue
+        try:
+            doc = yamlfile.load(path, rel)
+        except Exception as exc:  # ProjectError carries file:line already
+            problems.extend(getattr(exc, "problems", [Problem(rel, None, str(exc))]))
+            continue
+        if not isinstance(doc, LineDict):
+            continue
+        for key in doc:
+            if key not in ("version", "models"):
+                problems.append(Problem(rel, doc.key_line(key), f"unknown key {key!r}; model properties go under 'models:'"
+                                        + (" and sources into models/sources.yml" if key == "sources" else "")))
+        for entry in doc.get("models") or []:
+            if not isinstance(entry, LineDict) or not isinstance(entry.get("name"), str):
+                problems.append(Problem(rel, getattr(entry, "line", doc.line), "a model entry needs a name"))
+                continue
+            name = entry["name"]
+            if name in found:
+                problems.append(Problem(rel, entry.line, f"properties for model {name!r} already given in {found[name].file}:{found[name].line}"))
+                continue
+            for key in entry:
+                if key not in ("name", "description", "columns", "config", "meta", "tags", "docs"):
+                    problems.append(Problem(rel, entry.key_line(key), f"unknown key {key!r} in model properties"
+                                            + did_you_mean(str(key), {"description", "columns", "config", "meta", "tags"})))
+            config = dict(entry.get("config") or {})
+            for key in config:
+                if key not in CONFIG_KEYS:
+                    problems.append(Problem(rel, entry["config"].key_line(key), f"unknown config {key!r}{did_you_mean(str(key), CONFIG_KEYS)}"))
+            if entry.get("tags"):
+                config.setdefault("tags", list(entry["tags"]))
+            columns = []
+            for col in entry.get("columns") or []:
+                if isinstance(col, LineDict) and isinstance(col.get("name"), str):
+                    columns.append(ColumnDoc(col["name"], str(col.get("description") or ""), col.get("data_type"), col.line))
+            found[name] = ModelProperties(str(entry.get("description") or ""), columns, config,
+                                          dict(entry.get("meta") or {}), rel, entry.line)
+    return found
+
+
+def _folder_config(tool: dict[str, Any], schema: str) -> dict[str, Any]:
+    config = {"materialized": FOLDER_DEFAULTS.get(schema, "view")}
+    config.update(tool.get("models", {}).get(schema, {}))
+    return config
+
+
+def load_models(settings: Settings, sources: SourcesProject | None = None) -> ModelProject:
+    """Every model, macro file and seed of the project; problems are collected, not raised."""
+    root = settings.project_dir
+    models_dir = root / "models"
+    tool = _tool_config(settings)
+    problems: list[Problem] = []
+    if sources is None:
+        sources = load_sources(settings.sources_file, settings.relative(settings.sources_file)) \
+            if settings.sources_file.is_file() else SourcesProject((), {})
+    properties = _properties(settings, models_dir, problems) if models_dir.is_dir() else {}
+    models: dict[str, Model] = {}
+    for path in sorted(models_dir.rglob("*.sql")) if models_dir.is_dir() else []:
+        parts = path.relative_to(models_dir).parts
+        if parts[0] in NON_MODEL_DIRS:
+            continue
+        rel = _relative(settings, path)
+        name = path.stem
+        if not _NAME.match(name):
+            problems.append(Problem(rel, None, f"model name {name!r} must be a SQL identifier (letters, digits, _)"))
+            continue
+        if name in models:
+            problems.append(Problem(rel, None, f"duplicate model name {name!r}, also {models[name].rel_path}; model names are unique across folders"))
+            continue
+        schema = parts[0] if len(parts) > 1 else "main"
+        models[name] = Model(name, schema, path, rel, path.read_text(encoding="utf-8"),
+                             folder_config=_folder_config(tool, schema),
+                             properties=properties.get(name, ModelProperties()))
+    for name, props in properties.items():
+        if name not in models:
+            problems.append(Problem(props.file, props.line, f"properties for unknown model {name!r}{did_you_mean(name, set(models))}"))
+    macro_files = sorted((root / "macros").glob("**/*.sql")) + sorted((models_dir / "macros").glob("**/*.sql"))
+    seeds = {p.stem: Seed(p.stem, p, _relative(settings, p)) for p in sorted((root / "seeds").glob("*.csv"))}
+    for name in set(seeds) & set(models):
+        problems.append(Problem(seeds[name].rel_path, None, f"seed {name!r} has the same name as model {models[name].rel_path}"))
+    return ModelProject(root, models, seeds, macro_files, sources, dict(tool.get("vars", {})), problems)
+
+
+def seed_columns(seed: Seed) -> list[str]:
+    with open(seed.path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
