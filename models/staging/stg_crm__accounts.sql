@@ -1,0 +1,56 @@
+-- CRM accounts (customers and prospects), latest delivered version per account.
+-- Street and house number stay in one field, as the CRM keeps them.
+
+with source as (
+
+    select * from {{ source('crm', 'accounts') }}
+
+),
+
+latest as (
+
+    -- raw keeps every delivered batch: the newest delivery of an account wins
+    select *
+    from source
+    where account_id is not null
+    qualify row_number() over (partition by account_id order by _batch_id desc, _line desc) = 1
+
+),
+
+cleaned as (
+
+    -- country names and codes to ISO 3166-1 alpha-2 (the postcode rule below needs it)
+    select
+        *,
+        {{ country_iso('country') }} as country_iso
+    from latest
+
+),
+
+renamed as (
+
+    select
+        upper(trim(account_id)) as account_id,
+        nullif(trim(account_name), '') as name,
+        nullif(trim(street), '') as street,
+        case
+            when country_iso = 'DE' and regexp_matches(trim(postal_code), '^[0-9]{4}$')
+                then lpad(trim(postal_code), 5, '0')
+            else nullif(regexp_replace(trim(postal_code), '^(D|A|CH)-', ''), '')
+        end as postcode,
+        nullif(trim(city), '') as city,
+        country_iso as country_code,
+        nullif(upper(replace(trim(vat_id), ' ', '')), '') as vat_id,
+        nullif(lower(trim(email)), '') as email,
+        nullif(trim(phone), '') as phone,
+        nullif(trim(industry), '') as industry,
+        nullif(lower(trim(account_type)), '') as account_type,
+        created_at,
+        modified_at as updated_at,
+        _source_file as source_file,
+        _batch_id as batch_id
+    from cleaned
+
+)
+
+select * from renamed

@@ -1,0 +1,37 @@
+-- Contact persons of CRM accounts (personal data, GDPR), latest delivered version per contact.
+
+with source as (
+
+    select * from {{ source('crm', 'contacts') }}
+
+),
+
+latest as (
+
+    -- raw keeps every delivered batch: the newest delivery of a contact wins
+    select *
+    from source
+    where contact_id is not null
+    qualify row_number() over (partition by contact_id order by _batch_id desc, _line desc) = 1
+
+),
+
+renamed as (
+
+    select
+        upper(trim(contact_id)) as contact_id,
+        upper(trim(account_id)) as account_id,
+        nullif(trim(salutation), '') as salutation,
+        nullif(trim(first_name), '') as first_name,
+        nullif(trim(last_name), '') as last_name,
+        nullif(lower(trim(email)), '') as email,
+        nullif(trim(phone), '') as phone,
+        nullif(trim("position"), '') as job_title,
+        modified_at as updated_at,
+        _source_file as source_file,
+        _batch_id as batch_id
+    from latest
+
+)
+
+select * from renamed

@@ -1,0 +1,55 @@
+-- ERP suppliers, latest delivered version per supplier number.
+
+with source as (
+
+    select * from {{ source('erp', 'suppliers') }}
+
+),
+
+latest as (
+
+    -- raw keeps every delivered batch: the newest delivery of a record wins
+    select *
+    from source
+    where supplier_no is not null
+    qualify row_number() over (partition by supplier_no order by _batch_id desc, _line desc) = 1
+
+),
+
+cleaned as (
+
+    -- country names and codes to ISO 3166-1 alpha-2 (the postcode rule below needs it)
+    select
+        *,
+        {{ country_iso('country_code') }} as country_iso
+    from latest
+
+),
+
+renamed as (
+
+    select
+        supplier_no,
+        nullif(trim(name1), '') as name,
+        nullif(trim(name2), '') as name_addition,
+        nullif(trim(street), '') as street,
+        nullif(trim(house_no), '') as house_no,
+        case
+            when country_iso = 'DE' and regexp_matches(trim(zip), '^[0-9]{4}$')
+                then lpad(trim(zip), 5, '0')
+            else nullif(regexp_replace(trim(zip), '^(D|A|CH)-', ''), '')
+        end as postcode,
+        nullif(trim(city), '') as city,
+        country_iso as country_code,
+        nullif(upper(replace(trim(vat_id), ' ', '')), '') as vat_id,
+        nullif(upper(replace(trim(iban), ' ', '')), '') as iban,
+        nullif(upper(trim(bic)), '') as bic,
+        payment_terms_days,
+        updated_at,
+        _source_file as source_file,
+        _batch_id as batch_id
+    from cleaned
+
+)
+
+select * from renamed
