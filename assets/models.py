@@ -83,10 +83,11 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
         finally:
             con.close()
         result_metadata = {
-            "dagster/row_count": dg.MetadataValue.int(built.rows or 0),
             "materialization": built.kind,
             "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```"),
         }
+        if built.rows is not None:      # views are not executed to count them
+            result_metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
         if built.detail:
             result_metadata["detail"] = built.detail
         lineage = _column_lineage(compiled, name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import graphlib
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -18,8 +19,8 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from pipelines.errors import Problem
-from pipelines.models.project import MATERIALIZATIONS, Model, ModelProject, seed_columns
-from pipelines.models.render import Rendered, Renderer
+from pipelines.models.project import CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
+from pipelines.models.render import Rendered, Renderer, _line_of
 from pipelines.sources.ingest import LINEAGE_COLUMNS
 from pipelines.sources.spec import did_you_mean
 
@@ -58,21 +59,34 @@ class CompiledProject:
     problems: list[Problem] = field(default_factory=list)
 
     @cached_property
-    def _schema_and_columns(self) -> tuple[MappingSchema, dict[str, list[str] | None]]:
+    def _schema_and_columns(self) -> tuple[MappingSchema, dict[str, list[str] | None], dict[tuple[str, str], dict[str, str]]]:
         schema = MappingSchema(dialect="duckdb")
+        # sqlglot folds unquoted identifiers to lower case; DuckDB keeps the case they were created
+        # with (AccountId, an alias AccountName). names[(schema, table)] maps lower case back to it,
+        # so column lineage names columns that exist (Dagster matches them case-sensitively).
+        names: dict[tuple[str, str], dict[str, str]] = {}
         for table in self.project.sources.tables:
             cols = {c.name: c.data_type for c in table.columns} | LINEAGE_COLUMNS
             schema.add_table(exp.table_("__".join([table.system, table.name]), db="raw"), cols, dialect="duckdb")
+            names[("raw", table.key)] = {c.lower(): c for c in cols}
         for seed in self.project.seeds.values():
             schema.add_table(exp.table_(seed.name, db="seeds"), {c: "varchar" for c in seed_columns(seed)}, dialect="duckdb")
+            names[("seeds", seed.name)] = {c.lower(): c for c in seed_columns(seed)}
         columns: dict[str, list[str] | None] = {}
         for name in self.order:
             cm = self.models[name]
             cols = _output_columns(cm, schema)
+            if cols:
+                cols = _as_created(cm, cols, names, self.models)
+                names[(cm.model.schema, cm.model.name)] = {c.lower(): c for c in cols}
             columns[name] = cols
             if cols:
                 schema.add_table(exp.table_(cm.model.name, db=cm.model.schema), {c: "unknown" for c in cols}, dialect="duckdb")
-        return schema, columns
+        return schema, columns, names
+
+    def column_name(self, schema: str, table: str, column: str) -> str:
+        """A column's name as DuckDB created it (``accountid`` → ``AccountId``)."""
+        return self._schema_and_columns[2].get((schema, table), {}).get(column.lower(), column)
 
     @property
     def schema(self) -> MappingSchema:
@@ -87,6 +101,22 @@ class CompiledProject:
             return cm.sql
         rendered = self.renderer.render(cm.model.raw_sql, cm.model.rel_path, cm.model.relation, is_incremental=True)
         return _to_duckdb(rendered.sql, cm.config.get("dialect", "duckdb"))
+
+
+def _as_created(cm: CompiledModel, columns: list[str], names: dict[tuple[str, str], dict[str, str]],
+                models: dict[str, CompiledModel]) -> list[str]:
+    """Output columns in the case DuckDB gives them: an alias as written (the outermost first, then
+    those of CTEs), else the upstream column's own name (``select Name`` or ``*``)."""
+    aliases: dict[str, str] = {}
+    for alias in cm.ast.find_all(exp.Alias):       # breadth first: the outer select's aliases win
+        aliases.setdefault(alias.alias.lower(), alias.alias)
+    upstream: dict[str, str] = {}
+    for ref in cm.refs:
+        up = models.get(ref)
+        upstream.update(names.get((up.model.schema, up.model.name) if up else ("seeds", ref), {}))
+    for system, table in cm.sources:
+        upstream.update(names.get(("raw", f"{system}__{table}"), {}))
+    return [aliases.get(c.lower()) or upstream.get(c.lower()) or c for c in columns]
 
 
 def _output_columns(cm: CompiledModel, schema: MappingSchema) -> list[str] | None:
@@ -137,6 +167,12 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
         rendered = renderer.render(model.raw_sql, model.rel_path, model.relation)
         config = {**model.folder_config, **model.properties.config, **rendered.config}
         problems += rendered.problems
+        # {{ config(...) }} keys are checked like the YAML ones: a typo such as materialised='table'
+        # would otherwise be ignored silently and the model built as a view.
+        for key in rendered.config:
+            if key not in CONFIG_KEYS:
+                problems.append(Problem(model.rel_path, _line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
+                                        f"unknown config {key!r}{did_you_mean(key, CONFIG_KEYS)}"))
         if config.get("materialized") not in MATERIALIZATIONS:
             problems.append(Problem(model.rel_path, None, f"unknown materialization {config.get('materialized')!r}; "
                                     f"use one of {', '.join(MATERIALIZATIONS)}"))
@@ -145,14 +181,42 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
         problems += parse_problems
         sql = _to_duckdb(rendered.sql, dialect) if ast is not None else rendered.sql
         cm = CompiledModel(model, sql, rendered.refs, rendered.sources, config, ast)
-        if cm.materialized in ("incremental", "snapshot") and cm.config.get("incremental_strategy") != "append" \
+        if cm.materialized == "incremental" and cm.config.get("incremental_strategy") != "append" \
                 and not cm.unique_key:
-            problems.append(Problem(model.rel_path, None, f"{cm.materialized} model needs config unique_key "
+            # The line of the config that makes it incremental, when the SQL says so (else the file).
+            line = _line_of(model.raw_sql, r"materialized\s*=") or _line_of(model.raw_sql, r"\bconfig\s*\(")
+            problems.append(Problem(model.rel_path, line, f"{cm.materialized} model needs config unique_key "
                                     "(or incremental_strategy='append')"))
+        problems += _snapshot_problems(cm)
+        if cm.config.get("enabled", True) is False:
+            continue
         compiled[model.name] = cm
+    for cm in compiled.values():
+        for ref in cm.refs:
+            if ref in project.models and ref not in compiled:
+                problems.append(Problem(cm.model.rel_path, _line_of(cm.model.raw_sql, rf"ref\(\s*['\"]{re.escape(ref)}['\"]"),
+                                        f"ref({ref!r}) points at a disabled model (config enabled=false)"))
     order = _order(compiled, problems)
     result = CompiledProject(project, renderer, compiled, order, problems)
     return result
+
+
+def _snapshot_problems(cm: CompiledModel) -> list[Problem]:
+    """Snapshot settings checked before any run, not discovered half-way through one."""
+    if cm.materialized != "snapshot":
+        return []
+    model, problems = cm.model, []
+    strategy = cm.config.get("strategy", "timestamp")
+    if strategy not in ("timestamp", "check"):
+        problems.append(Problem(model.rel_path, _line_of(model.raw_sql, r"strategy\s*="),
+                                f"unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'"))
+    elif strategy == "timestamp" and not cm.config.get("updated_at"):
+        problems.append(Problem(model.rel_path, _line_of(model.raw_sql, r"\bconfig\s*\("),
+                                "snapshot with strategy 'timestamp' needs config updated_at (or use strategy='check')"))
+    if not cm.unique_key:
+        problems.append(Problem(model.rel_path, _line_of(model.raw_sql, r"\bconfig\s*\("),
+                                "snapshot needs config unique_key"))
+    return problems
 
 
 def _order(compiled: dict[str, CompiledModel], problems: list[Problem]) -> list[str]:
@@ -160,9 +224,11 @@ def _order(compiled: dict[str, CompiledModel], problems: list[Problem]) -> list[
     try:
         return list(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as exc:
-        cycle = exc.args[1]
-        first = compiled[cycle[0]].model
-        problems.append(Problem(first.rel_path, None, "cycle: " + " → ".join(f"ref({n!r})" for n in reversed(cycle))))
+        path = list(reversed(exc.args[1]))     # path[i] refs path[i + 1]; first and last are the same
+        first = compiled[path[0]].model
+        # Point at the ref() in the first model that closes the cycle, so file:line names an edit.
+        line = _line_of(first.raw_sql, rf"ref\(\s*['\"]{re.escape(path[1])}['\"]")
+        problems.append(Problem(first.rel_path, line, "cycle: " + " → ".join(f"ref({n!r})" for n in path)))
         return []
 
 

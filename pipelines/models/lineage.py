@@ -51,10 +51,14 @@ def upstream(compiled: CompiledProject, model: str, column: str) -> list[ColumnR
         if isinstance(node.expression, exp.Table) or (node.source is not None and isinstance(node.source, exp.Table)
                                                        and not node.downstream):
             table = node.source if isinstance(node.source, exp.Table) else node.expression
-            ref = ColumnRef(table.db or "main", table.name, node.name.split(".")[-1])
+            schema = table.db or "main"
+            # The column as DuckDB created it, not sqlglot's lower-cased identifier.
+            ref = ColumnRef(schema, table.name, compiled.column_name(schema, table.name, node.name.split(".")[-1]))
             if ref not in found:
                 found.append(ref)
-    return found
+    # sqlglot walks some sources in set order, which varies with PYTHONHASHSEED: sort, so that
+    # `kontor lineage` and the asset metadata are the same from run to run.
+    return sorted(found, key=str)
 
 
 def model_lineage(compiled: CompiledProject, model: str) -> dict[str, list[ColumnRef]]:

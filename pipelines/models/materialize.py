@@ -62,12 +62,14 @@ def _count(con, relation: str) -> int:
 
 
 def build_view(con, schema: str, name: str, sql: str) -> Materialized:
+    """DuckDB binds the query when the view is created, so unknown tables and columns fail the
+    build; the view is not executed (as in dbt): counting its rows would run the whole query."""
     def swap():
         if relation_type(con, schema, name) == "table":
             con.execute(f"drop table {_rel(schema, name)}")
         con.execute(f"create or replace view {_rel(schema, name)} as\n{sql}")
     _transaction(con, swap)
-    return Materialized(f"{schema}.{name}", "view", _count(con, _rel(schema, name)), sql=sql)
+    return Materialized(f"{schema}.{name}", "view", None, sql=sql)
 
 
 def build_table(con, schema: str, name: str, sql: str, kind: str = "table") -> Materialized:
@@ -194,6 +196,8 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
     if kind == "table":
         return build_table(con, schema, model_name, cm.sql)
     if kind == "incremental":
+        # config(full_refresh=false) protects a model whose history cannot be rebuilt (dbt's rule).
+        full_refresh = full_refresh and cm.config.get("full_refresh", True) is not False
         if existing != "table" or full_refresh:
             return build_table(con, schema, model_name, cm.sql, kind="incremental (full)")
         return build_incremental(con, cm, compiled.render_for_run(name, is_incremental=True))

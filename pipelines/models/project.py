@@ -8,6 +8,7 @@ Materialisation defaults per folder come from ``[tool.kontor.models.<folder>]``,
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -22,9 +23,10 @@ from pipelines.yamlfile import LineDict
 
 MATERIALIZATIONS = ("view", "table", "incremental", "snapshot")
 FOLDER_DEFAULTS = {"staging": "view", "marts": "table", "snapshots": "snapshot"}
+# The schema is always the folder (a rule, no special cases), so dbt's `schema` config is not here.
 CONFIG_KEYS = {
     "materialized", "unique_key", "incremental_strategy", "dialect", "tags", "owner", "strategy",
-    "updated_at", "check_cols", "invalidate_hard_deletes", "schema", "enabled", "full_refresh",
+    "updated_at", "check_cols", "invalidate_hard_deletes", "enabled", "full_refresh",
 }
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Folders under models/ that hold something other than SQL models.
@@ -153,12 +155,31 @@ def _folder_config(tool: dict[str, Any], schema: str) -> dict[str, Any]:
     return config
 
 
+def _folder_config_problems(settings: Settings, tool: dict[str, Any]) -> list[Problem]:
+    """Unknown keys in ``[tool.kontor.models.<folder>]``: a typo there (``materialised``) would
+    otherwise silently build every model of the folder with the default materialisation."""
+    pyproject = settings.project_dir / "pyproject.toml"
+    lines = pyproject.read_text(encoding="utf-8").splitlines()
+    problems = []
+    for folder, config in (tool.get("models") or {}).items():
+        for key in config if isinstance(config, dict) else []:
+            if key in CONFIG_KEYS:
+                continue
+            header = next((i for i, text in enumerate(lines) if text.strip() == f"[tool.kontor.models.{folder}]"), None)
+            section = [] if header is None else \
+                list(itertools.takewhile(lambda i: not lines[i].lstrip().startswith("["), range(header + 1, len(lines))))
+            line = next((i + 1 for i in section if re.match(rf"\s*{re.escape(key)}\s*=", lines[i])), None)
+            problems.append(Problem(_relative(settings, pyproject), line, f"unknown config {key!r} in "
+                                    f"[tool.kontor.models.{folder}]{did_you_mean(str(key), CONFIG_KEYS)}"))
+    return problems
+
+
 def load_models(settings: Settings, sources: SourcesProject | None = None) -> ModelProject:
     """Every model, macro file and seed of the project; problems are collected, not raised."""
     root = settings.project_dir
     models_dir = root / "models"
     tool = _tool_config(settings)
-    problems: list[Problem] = []
+    problems: list[Problem] = _folder_config_problems(settings, tool)
     if sources is None:
         sources = load_sources(settings.sources_file, settings.relative(settings.sources_file)) \
             if settings.sources_file.is_file() else SourcesProject((), {})
