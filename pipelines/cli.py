@@ -135,7 +135,8 @@ def lineage(
     add(tree, root)
     if not root.upstream and not root.origin:
         raise KontorError(f"no lineage for {column}: not a model column Kontor can trace (check the name with kontor compile)")
-    Console().print(tree)
+    # In a pipe, never wrap or crop: the lines get grepped and copied.
+    Console(width=None if sys.stdout.isatty() else 1000).print(tree)
 
 
 @app.command()

@@ -33,12 +33,13 @@ def kontor(project: Path, *args: str, env: dict[str, str] | None = None) -> subp
 @pytest.fixture(scope="module")
 def ran_project(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("e2e")
-    make_project(project)
+    make_project(project, with_models=True)
     generated = kontor(project, "demo-data", "--scale", "0.3", "--seed", "11")
     assert generated.returncode == 0, generated.stderr
     result = kontor(project, "run")
     assert result.returncode == 0, result.stderr
-    assert "raw/accounting__debitoren" in result.stderr and "serving copy" in result.stderr
+    assert "raw/accounting__debitoren" in result.stderr and "marts/fct_invoices" in result.stderr
+    assert "serving copy" in result.stderr
     return project
 
 
@@ -78,3 +79,14 @@ def test_rerun_skips_loaded_files_and_query_reads_the_serving_copy(ran_project: 
     assert {r["status"] for r in json.loads(out.stdout)} == {"loaded"}  # nothing new loaded twice
     as_csv = kontor(ran_project, "query", "select count(*) as n from raw.erp__orders", "--format", "csv")
     assert as_csv.stdout.splitlines()[0] == "n" and int(as_csv.stdout.splitlines()[1]) > 0
+
+
+def test_marts_are_built_and_reconcile_with_the_extracts(ran_project: Path):
+    con = duckdb.connect(str(ran_project / "target" / "serving.duckdb"), read_only=True)
+    invoiced, raw_net = con.execute(
+        "select (select sum(net_amount) from marts.fct_invoices), (select sum(Netto) from raw.accounting__rechnungen)").fetchone()
+    assert invoiced == raw_net > 0
+    months = con.execute("select count(distinct month_start) from marts.revenue_by_product_group_region").fetchone()[0]
+    assert months == 24
+    out = kontor(ran_project, "lineage", "marts.fct_invoices.net_amount")
+    assert out.returncode == 0 and "accounting/rechnungen*.csv column Netto" in out.stdout
