@@ -33,14 +33,10 @@ renamed as (
         upper(trim(account_id)) as account_id,
         nullif(trim(account_name), '') as name,
         nullif(trim(street), '') as street,
-        case
-            when country_iso = 'DE' and regexp_matches(trim(postal_code), '^[0-9]{4}$')
-                then lpad(trim(postal_code), 5, '0')
-            else nullif(regexp_replace(trim(postal_code), '^(D|A|CH)-', ''), '')
-        end as postcode,
+        {{ postcode('postal_code', 'country_iso') }} as postcode,
         nullif(trim(city), '') as city,
         country_iso as country_code,
-        nullif(upper(replace(trim(vat_id), ' ', '')), '') as vat_id,
+        {{ compact_code('vat_id') }} as vat_id,
         nullif(lower(trim(email)), '') as email,
         nullif(trim(phone), '') as phone,
         nullif(trim(industry), '') as industry,

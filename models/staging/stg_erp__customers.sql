@@ -34,15 +34,11 @@ renamed as (
         nullif(trim(name2), '') as name_addition,
         nullif(trim(street), '') as street,
         nullif(trim(house_no), '') as house_no,
-        case
-            when country_iso = 'DE' and regexp_matches(trim(zip), '^[0-9]{4}$')
-                then lpad(trim(zip), 5, '0')
-            else nullif(regexp_replace(trim(zip), '^(D|A|CH)-', ''), '')
-        end as postcode,
+        {{ postcode('zip', 'country_iso') }} as postcode,
         nullif(trim(city), '') as city,
         country_iso as country_code,
-        nullif(upper(replace(trim(vat_id), ' ', '')), '') as vat_id,
-        nullif(upper(replace(trim(iban), ' ', '')), '') as iban,
+        {{ compact_code('vat_id') }} as vat_id,
+        {{ compact_code('iban') }} as iban,
         nullif(upper(trim(bic)), '') as bic,
         payment_terms_days,
         credit_limit,
