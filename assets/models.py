@@ -77,11 +77,8 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
     )
     def _build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
-        con = warehouse.connect()
-        try:
+        with warehouse.connection() as con:
             built = materialize(con, compiled, name, full_refresh=full_refresh)
-        finally:
-            con.close()
         result_metadata = {
             "materialization": built.kind,
             "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```"),
@@ -103,11 +100,8 @@ def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
               description=f"Seed {seed.rel_path}, loaded as a table.", metadata={"file": seed.rel_path},
               code_version=hashlib.sha256(seed.path.read_bytes()).hexdigest()[:16])
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        con = warehouse.connect()
-        try:
+        with warehouse.connection() as con:
             rows = build_seed(con, seed)
-        finally:
-            con.close()
         return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(rows)})
 
     return _load

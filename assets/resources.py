@@ -1,22 +1,29 @@
 """The warehouse as a Dagster resource: where the DuckDB files and extracts live."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from pipelines import warehouse
 from pipelines.settings import Settings
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """DuckDB warehouse (single writer) and the directories around it."""
+    """DuckDB warehouse (single writer) and the directories around it.
+
+    One connection serves the whole run: the in-process executor sets the resource up once per
+    run, and opening and closing DuckDB per asset cost more than the SQL of a small model."""
 
     warehouse_path: str
     serving_path: str
     data_dir: str
     tmp_dir: str
+    _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "WarehouseResource":
@@ -27,5 +34,22 @@ class WarehouseResource(dg.ConfigurableResource):
             tmp_dir=str(settings.target_dir / "tmp"),
         )
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        return warehouse.connect(Path(self.warehouse_path))
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._con = warehouse.connect(Path(self.warehouse_path))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The run's connection (or a fresh one outside a run, closed afterwards)."""
+        if self._con is not None:
+            yield self._con
+            return
+        con = warehouse.connect(Path(self.warehouse_path))
+        try:
+            yield con
+        finally:
+            con.close()

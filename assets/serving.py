@@ -23,14 +23,11 @@ def build_serving_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
                     "(kontor query, DuckDB CLI), replaced atomically after a successful run.",
     )
     def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        con = warehouse.connect()
-        try:
+        with warehouse.connection() as con:
             path = publish_serving(con, Path(warehouse.serving_path))
             tables = con.execute(
                 "select count(*) from information_schema.tables where table_schema not in ('information_schema', 'pg_catalog')"
             ).fetchone()[0]
-        finally:
-            con.close()
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(path)),
             "tables": tables,

@@ -64,15 +64,12 @@ def build_source_asset(table: SourceTable, project: SourcesProject) -> dg.Assets
         owners=[f"team:{table.owner}"] if table.owner else None,
     )
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        con = warehouse.connect()
-        try:
+        with warehouse.connection() as con:
             load = ingest_table(
                 con, table, data_dir=Path(warehouse.data_dir), tmp_dir=Path(warehouse.tmp_dir),
                 connections=project.connections, env=dict(os.environ), run_id=context.run_id,
             )
             total = con.execute(f"select count(*) from {qtable(table.raw_table)}").fetchone()[0]
-        finally:
-            con.close()
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(total),
             "rows_read": load.total("rows_read"),
