@@ -189,7 +189,7 @@ def settings_dict(link_type: str, opts: dict | None = None) -> dict:
     # trunc_levels off by default: measured, the two cut-name levels add no recall (jaro-winkler already
     # rewards the common prefix of a cut name) but lifted a hard negative to p = 0.76 at scale 10
     o = {"m_floors": True, "split_address": False, "trunc_levels": False, "tf": True, "library": False,
-         "lf_floor": True,
+         "lf_floor": True, "id_u_fixed": False,
          **(opts or {})}
     name = copy.deepcopy(NAME_COMPARISON)
     if not o["trunc_levels"]:
@@ -207,6 +207,12 @@ def settings_dict(link_type: str, opts: dict | None = None) -> dict:
                 floor = LF_FLOOR[1]
             if o["m_floors"] and floor is not None:
                 lv.update({"m_probability": floor, "fix_m_probability": True})
+    if o["id_u_fixed"]:   # u of an exact VAT / IBAN match among non-matches: collisions only, not ~lambda
+        for c in comparisons:
+            if c["output_column_name"] in ("vat_id", "iban"):
+                for lv in c["comparison_levels"]:
+                    if lv.get("label_for_charts") == "exact":
+                        lv.update({"u_probability": 1e-6, "fix_u_probability": True})
     if o["library"]:
         comparisons = library_comparisons()
     return {
@@ -240,6 +246,7 @@ VARIANTS = {
     "no_phone_norm": ({"phone_norm": False}, {}),
     "with_trunc_levels": ({}, {"trunc_levels": True}),
     "no_lf_m_floor": ({}, {"lf_floor": False}),
+    "id_u_fixed": ({}, {"id_u_fixed": True}),
     "no_tf": ({}, {"tf": False}),
     "split_address": ({}, {"split_address": True}),
     "library_comparisons": ({}, {"library": True}),
