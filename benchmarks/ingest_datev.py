@@ -275,6 +275,8 @@ class _TimedConnection:
         (r"from _dups d join", "insert quarantine: duplicate keys"),
         (r"from _rejects\s*$", "insert quarantine: parser rejects"),
         (r"count\(\*\)", "counts (read = loaded + quarantined)"),
+        (r"temp table _lines", "line numbers past rejects (_lines)"),
+        (r"select k, max\(n\)", "line-number steps (rejects, blank lines)"),
         (r"_blank_lines", "blank-line table"),
         (r"insert into kontor\.load_ledger", "ledger insert"),
         (r"^begin", "begin"),

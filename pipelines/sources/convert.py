@@ -84,6 +84,22 @@ def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
     return f"try_cast({text} as {target})"
 
 
+def _typed_implies_present(col: Column, stage_type: str | None, fmt: FileFormat) -> bool:
+    """Whether a non-NULL typed value proves the source value present (neither NULL nor blank).
+
+    True for a typed stage (its values convert NULL to NULL), and for numbers (the pattern needs a
+    digit), dates and timestamps (a blank never parses) read from text; not for text columns or
+    the plain ``try_cast`` of other types (a blank string casts to an empty BLOB, say)."""
+    if stage_type is not None and stage_type.lower() != "varchar":
+        return True
+    kind = base_type(col.data_type)
+    if col.is_text:
+        return False
+    if kind in _INTEGER | {"decimal", "numeric"} or (kind in _FLOAT and _needs_number_rewrite(fmt)):
+        return True
+    return kind == "date" or kind.startswith("timestamp")
+
+
 def _expected(col: Column, fmt: FileFormat) -> str:
     kind = base_type(col.data_type)
     if kind == "date" and fmt.date_format:
@@ -103,19 +119,30 @@ def _expected(col: Column, fmt: FileFormat) -> str:
 
 
 def error_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat,
-               check_control: bool = True) -> str:
+               check_control: bool = True, value: str | None = None) -> str:
     """SQL yielding a reason when the column's value is missing or unreadable, else NULL.
 
-    ``check_control=False`` when the whole file is known to hold no control characters."""
+    ``check_control=False`` when the whole file is known to hold no control characters.
+    ``value`` names the typed value when the query already computed it (else ``value_expr`` is
+    inlined): a conversion is the costly part, evaluated once per value, not twice.
+    Returns the literal ``null`` when no value can ever have a reason (an optional text column
+    without the control check), so the caller can leave it out."""
     name = col.name
     if stage_col is None:
         return "null"
     src = ident(stage_col)
     is_text_stage = stage_type is None or stage_type.lower() == "varchar"
     missing = f"{src} is null" + (f" or trim({src}) = ''" if is_text_stage else "")
+    typed = value if value is not None else f"({value_expr(col, stage_col, stage_type, fmt)})"
     branches = []
+    if not (is_text_stage and check_control) and _typed_implies_present(col, stage_type, fmt):
+        # The common case decided by one NULL test: a value that converted is neither missing nor
+        # unreadable (checking for blanks first cost as much as a conversion).
+        branches.append(f"when {typed} is not null then null")
     if col.required:
         branches.append(f"when {missing} then {literal(name + ': required value is missing')}")
+    elif col.is_text and not (is_text_stage and check_control):
+        return "null"
     else:
         branches.append(f"when {missing} then null")
     if is_text_stage and check_control:
@@ -132,5 +159,5 @@ def error_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
         if is_text_stage and (base_type(col.data_type) == "date" or base_type(col.data_type).startswith("timestamp")):
             hint = literal("; a two-digit year? write four digits, or declare the format with %y")
             reason += f" || case when regexp_matches(trim({src}), '(^|[^0-9])[0-9]{{2}}$') then {hint} else '' end"
-        branches.append(f"when ({value_expr(col, stage_col, stage_type, fmt)}) is null then {reason}")
+        branches.append(f"when {typed} is null then {reason}")
     return "case " + " ".join(branches) + " end"

@@ -114,48 +114,86 @@ def _check_columns(table: SourceTable, staged: readers.Staged, display: str) -> 
     return notes
 
 
-def _typed_sql(table: SourceTable, staged: readers.Staged) -> str:
-    """One pass over ``_stage``: line number, typed values and the list of reasons per row."""
-    selects, errors = [], []
-    for col in table.columns:
+def _typed_sql(table: SourceTable, staged: readers.Staged, line: str, source: str) -> str:
+    """One pass over ``_stage``: line number, typed values and, for a row that fails, its reasons.
+
+    ``line`` and ``source`` come from ``_line_numbers``. The inner select converts each value
+    once; the outer one derives the reasons from those values, so no conversion runs twice.
+    ``_errors`` is NULL for a good row: building a list for every row cost more than all the
+    checks, so it is built only where some check failed."""
+    values, outputs, errors = [], [], []
+    for i, col in enumerate(table.columns):
         src = col.name if col.name in staged.types else None
         stype = staged.types.get(col.name)
-        selects.append(f"{value_expr(col, src, stype, table.format)} as {ident(col.name)}")
-        errors.append(error_expr(col, src, stype, table.format, check_control=not staged.text_clean))
-    error_list = f"list_filter([{', '.join(errors)}]::varchar[], lambda x: x is not null)"
-    def typed(line: str) -> str:
-        return f"s.rowid as _rowid, {line} as _line, {', '.join(selects)}, {error_list} as _errors"
-
-    if not staged.has_rejects:
-        return f"create or replace temp table _typed as select {typed(f'{staged.first_line} + s.rowid')} " \
-               f"from (select rowid, * from _stage) s"
-    # A rejected record and a blank line still occupy a line: shift each accepted row by those
-    # before it. Numbered on rowid alone (an ASOF join over the full-width stage costs ~0.4 GB
-    # per million rows), then joined back.
+        value = f"_kontor_v{i}"
+        values.append(f"{value_expr(col, src, stype, table.format)} as {value}")
+        outputs.append(f"{value} as {ident(col.name)}")
+        error = error_expr(col, src, stype, table.format, check_control=not staged.text_clean, value=value)
+        if error != "null":
+            errors.append(error)
+    if errors:
+        reasons = f"list_filter([{', '.join(errors)}]::varchar[], lambda x: x is not null)"
+        error_list = f"case when coalesce({', '.join(errors)}) is not null then {reasons} end"
+    else:
+        error_list = "null::varchar[]"
     return f"""
-        create or replace temp table _lines as
-        select s.rowid as _rowid, {staged.first_line} + s.rowid + coalesce(r.n, 0) as _line
-        from (select rowid from _stage) s asof left join (
-            select k, max(n) as n from (
-                select line - {staged.first_line} - (row_number() over (order by line) - 1) as k,
-                       row_number() over (order by line) as n
-                from (select line from _rejects union all select line from _blank_lines))
-            group by k) r on s.rowid >= r.k;
         create or replace temp table _typed as
-        select {typed('l._line')}
-        from (select rowid, * from _stage) s join _lines l on l._rowid = s.rowid"""
+        select _kontor_rowid as _rowid, _kontor_line as _line, {', '.join(outputs)}, {error_list} as _errors
+        from (select s.rowid as _kontor_rowid, {line} as _kontor_line, {', '.join(values)}, s.* from {source})"""
+
+
+# A rejected record and a blank line still occupy a line: each accepted row moves down by the
+# number of those before it. That shift is a step function of rowid: from rowid k on, n lines.
+_LINE_STEPS = """
+    select k, max(n) as n from (
+        select line - {first} - (row_number() over (order by line) - 1) as k,
+               row_number() over (order by line) as n
+        from (select line from _rejects union all select line from _blank_lines))
+    group by k"""
+# Up to this many steps the typed pass computes the shift itself, with a CASE that bisects the
+# steps. Beyond, planning that CASE costs more than numbering every row in ``_lines`` and joining
+# it back (about even at ~1,000 steps; the join costs ~0.15 s per million rows).
+_INLINE_STEPS_MAX = 512
+
+
+def _line_numbers(con: duckdb.DuckDBPyConnection, staged: readers.Staged) -> tuple[str, str]:
+    """The line of each staged record: (SQL expression, the FROM clause it needs, stage as ``s``)."""
+    stage = "(select rowid, * from _stage) s"
+    first = staged.first_line
+    if not staged.has_rejects:
+        return f"{first} + s.rowid", stage
+    steps = con.execute(_LINE_STEPS.format(first=first) + f" order by k limit {_INLINE_STEPS_MAX + 1}").fetchall()
+    if not steps:
+        return f"{first} + s.rowid", stage
+    if len(steps) <= _INLINE_STEPS_MAX:
+        return f"{first} + s.rowid + {_bisect_steps(steps, 0, len(steps))}", stage
+    # Numbered on rowid alone (an ASOF join over the full-width stage costs ~0.4 GB per million rows).
+    con.execute(f"""
+        create or replace temp table _lines as
+        select s.rowid as _rowid, {first} + s.rowid + coalesce(r.n, 0) as _line
+        from (select rowid from _stage) s asof left join ({_LINE_STEPS.format(first=first)}) r on s.rowid >= r.k""")
+    return "l._line", f"{stage} join _lines l on l._rowid = s.rowid"
+
+
+def _bisect_steps(steps: list[tuple[int, int]], lo: int, hi: int) -> str:
+    """The shift of ``s.rowid`` known to lie in interval ``lo``..``hi`` of the sorted (k, n) steps:
+    interval 0 is before the first step (shift 0), interval i from step i on (its n)."""
+    if lo == hi:
+        return str(steps[lo - 1][1]) if lo else "0"
+    mid = (lo + hi + 1) // 2
+    return f"case when s.rowid < {steps[mid - 1][0]} then {_bisect_steps(steps, lo, mid - 1)} else {_bisect_steps(steps, mid, hi)} end"
 
 
 def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged,
                  display: str, batch_id: int, loaded_at: datetime) -> tuple[int, int, int]:
-    con.execute(_typed_sql(table, staged))
+    con.execute(_typed_sql(table, staged, *_line_numbers(con, staged)))
     if table.primary_key:
         pk = ", ".join(ident(c) for c in table.primary_key)
         con.execute(f"""
             create or replace temp table _dups as
             select _rowid, _line, _first from (
                 select _rowid, _line, row_number() over w as _rank, first_value(_line) over w as _first
-                from _typed where len(_errors) = 0
+                from _typed where _errors is null
                 window w as (partition by {pk} order by _line))
             where _rank > 1""")
     else:
@@ -168,14 +206,14 @@ def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: rea
     loaded = con.execute(f"""
         insert into {qtable(table.raw_table)} ({col_list}, _system, _source_file, _batch_id, _loaded_at, _line)
         select {col_list}, {literal(table.system)}, {file_lit}, {batch_id}, {ts}::timestamp, _line
-        from _typed where len(_errors) = 0 and _rowid not in (select _rowid from _dups)""").fetchone()[0]
+        from _typed where _errors is null and _rowid not in (select _rowid from _dups)""").fetchone()[0]
     con.execute(f"""
         insert into kontor.quarantine
         select {batch_id}, {source}, {file_lit}, t._line,
                regexp_extract(t._errors[1], '^([^:]+):', 1), array_to_string(t._errors, '; '),
                {raw_json}, {ts}::timestamp
         from _typed t join (select rowid, * from _stage) s on s.rowid = t._rowid
-        where len(t._errors) > 0""")
+        where t._errors is not null""")
     con.execute(f"""
         insert into kontor.quarantine
         select {batch_id}, {source}, {file_lit}, d._line, {literal(', '.join(table.primary_key))},
