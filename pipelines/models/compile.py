@@ -20,7 +20,7 @@ from sqlglot.schema import MappingSchema
 
 from pipelines.errors import Problem
 from pipelines.models.project import CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
-from pipelines.models.render import Rendered, Renderer, _line_of
+from pipelines.models.render import Rendered, Renderer, line_of
 from pipelines.sources.ingest import LINEAGE_COLUMNS
 from pipelines.sources.spec import did_you_mean
 
@@ -171,7 +171,7 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
         # would otherwise be ignored silently and the model built as a view.
         for key in rendered.config:
             if key not in CONFIG_KEYS:
-                problems.append(Problem(model.rel_path, _line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
+                problems.append(Problem(model.rel_path, line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
                                         f"unknown config {key!r}{did_you_mean(key, CONFIG_KEYS)}"))
         if config.get("materialized") not in MATERIALIZATIONS:
             problems.append(Problem(model.rel_path, None, f"unknown materialization {config.get('materialized')!r}; "
@@ -184,7 +184,7 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
         if cm.materialized == "incremental" and cm.config.get("incremental_strategy") != "append" \
                 and not cm.unique_key:
             # The line of the config that makes it incremental, when the SQL says so (else the file).
-            line = _line_of(model.raw_sql, r"materialized\s*=") or _line_of(model.raw_sql, r"\bconfig\s*\(")
+            line = line_of(model.raw_sql, r"materialized\s*=") or line_of(model.raw_sql, r"\bconfig\s*\(")
             problems.append(Problem(model.rel_path, line, f"{cm.materialized} model needs config unique_key "
                                     "(or incremental_strategy='append')"))
         problems += _snapshot_problems(cm)
@@ -194,11 +194,10 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
     for cm in compiled.values():
         for ref in cm.refs:
             if ref in project.models and ref not in compiled:
-                problems.append(Problem(cm.model.rel_path, _line_of(cm.model.raw_sql, rf"ref\(\s*['\"]{re.escape(ref)}['\"]"),
+                problems.append(Problem(cm.model.rel_path, line_of(cm.model.raw_sql, rf"ref\(\s*['\"]{re.escape(ref)}['\"]"),
                                         f"ref({ref!r}) points at a disabled model (config enabled=false)"))
     order = _order(compiled, problems)
-    result = CompiledProject(project, renderer, compiled, order, problems)
-    return result
+    return CompiledProject(project, renderer, compiled, order, problems)
 
 
 def _snapshot_problems(cm: CompiledModel) -> list[Problem]:
@@ -208,13 +207,13 @@ def _snapshot_problems(cm: CompiledModel) -> list[Problem]:
     model, problems = cm.model, []
     strategy = cm.config.get("strategy", "timestamp")
     if strategy not in ("timestamp", "check"):
-        problems.append(Problem(model.rel_path, _line_of(model.raw_sql, r"strategy\s*="),
+        problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"strategy\s*="),
                                 f"unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'"))
     elif strategy == "timestamp" and not cm.config.get("updated_at"):
-        problems.append(Problem(model.rel_path, _line_of(model.raw_sql, r"\bconfig\s*\("),
+        problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"\bconfig\s*\("),
                                 "snapshot with strategy 'timestamp' needs config updated_at (or use strategy='check')"))
     if not cm.unique_key:
-        problems.append(Problem(model.rel_path, _line_of(model.raw_sql, r"\bconfig\s*\("),
+        problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"\bconfig\s*\("),
                                 "snapshot needs config unique_key"))
     return problems
 
@@ -227,7 +226,7 @@ def _order(compiled: dict[str, CompiledModel], problems: list[Problem]) -> list[
         path = list(reversed(exc.args[1]))     # path[i] refs path[i + 1]; first and last are the same
         first = compiled[path[0]].model
         # Point at the ref() in the first model that closes the cycle, so file:line names an edit.
-        line = _line_of(first.raw_sql, rf"ref\(\s*['\"]{re.escape(path[1])}['\"]")
+        line = line_of(first.raw_sql, rf"ref\(\s*['\"]{re.escape(path[1])}['\"]")
         problems.append(Problem(first.rel_path, line, "cycle: " + " → ".join(f"ref({n!r})" for n in path)))
         return []
 

@@ -33,7 +33,7 @@ class Rendered:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _line_of(raw: str, pattern: str) -> int | None:
+def line_of(raw: str, pattern: str) -> int | None:
     match = re.search(pattern, raw)
     return raw.count("\n", 0, match.start()) + 1 if match else None
 
@@ -81,7 +81,7 @@ class Renderer:
         def ref(name: str, *more: str) -> str:
             name = more[-1] if more else name   # ref('package', 'model'): one project here
             if name not in self.model_names:
-                line = _line_of(raw, rf"ref\(\s*['\"]{re.escape(name)}['\"]")
+                line = line_of(raw, rf"ref\(\s*['\"]{re.escape(name)}['\"]")
                 out.problems.append(Problem(file, line, f"unknown ref({name!r}){did_you_mean(name, self.model_names)}"))
                 return f"__unknown_ref__{name}"
             out.refs.append(name)
@@ -89,7 +89,7 @@ class Renderer:
 
         def source(system: str, table: str) -> str:
             if (system, table) not in self.source_keys:
-                line = _line_of(raw, rf"source\(\s*['\"]{re.escape(system)}['\"]\s*,\s*['\"]{re.escape(table)}['\"]")
+                line = line_of(raw, rf"source\(\s*['\"]{re.escape(system)}['\"]\s*,\s*['\"]{re.escape(table)}['\"]")
                 known = {f"{s}.{t}" for s, t in self.source_keys}
                 out.problems.append(Problem(file, line, f"unknown source({system!r}, {table!r})"
                                             f"{did_you_mean(f'{system}.{table}', known)}; declare it in models/sources.yml"))
@@ -105,7 +105,7 @@ class Renderer:
             if name in self.vars:
                 return self.vars[name]
             if default is _MISSING:
-                line = _line_of(raw, rf"var\(\s*['\"]{re.escape(name)}['\"]")
+                line = line_of(raw, rf"var\(\s*['\"]{re.escape(name)}['\"]")
                 out.problems.append(Problem(file, line, f"var({name!r}) is not set and has no default; "
                                             "set it under [tool.kontor.vars] in pyproject.toml"))
                 return ""
