@@ -1,6 +1,7 @@
 """``kontor check``: validate every project file before any run, as ``file:line: message``."""
 from __future__ import annotations
 
+from pipelines.entities.spec import load_entities
 from pipelines.errors import Problem, ProjectError
 from pipelines.models.compile import check_documented_columns, compile_project
 from pipelines.models.project import load_models
@@ -17,7 +18,10 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
     problems = list(compiled.problems)
     if not problems:
         problems += check_documented_columns(compiled)
+    entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
+    problems += entities.problems
     systems = {t.system for t in sources.tables}
     summary = (f"{len(systems)} source systems, {len(sources.tables)} source tables, "
-               f"{len(compiled.models)} models, {len(compiled.project.seeds)} seeds: no problems")
+               f"{len(compiled.models)} models, {len(compiled.project.seeds)} seeds, "
+               f"{len(entities.entities)} entities: no problems")
     return problems, summary

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.entities import build_entity_assets
 from assets.models import build_model_assets
 from assets.resources import WarehouseResource
 from assets.serving import build_serving_asset
 from assets.sources import build_source_assets
+from pipelines.entities.spec import EntityProject, load_entities
 from pipelines.errors import ProjectError
 from pipelines.models.compile import CompiledProject, compile_project
 from pipelines.models.project import load_models
@@ -30,9 +32,20 @@ def compile_models(settings: Settings) -> CompiledProject:
     return compiled
 
 
+def compile_entities(settings: Settings, compiled: CompiledProject) -> EntityProject:
+    """Entity files of the project, checked against the models they read; raises on problems."""
+    entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
+    if entities.problems:
+        raise ProjectError(entities.problems)
+    return entities
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     compiled = compile_models(settings)
+    entities = compile_entities(settings, compiled)
     built = [*build_source_assets(compiled.project.sources), *build_model_assets(compiled)]
+    for spec in entities.entities.values():
+        built += build_entity_assets(spec, compiled, settings.target_dir, settings.data_dir)
     upstream = [key for a in built for key in a.keys]
     assets = [*built, build_serving_asset(upstream)]
     return dg.Definitions(

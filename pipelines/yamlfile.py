@@ -25,7 +25,14 @@ class LineDict(dict):
 
 
 class LineList(list):
+    """A sequence from YAML with the 1-based line of itself and of each item."""
+
     line: int = 0
+    item_lines: list[int]
+
+    def item_line(self, index: int) -> int:
+        lines = getattr(self, "item_lines", None) or []
+        return lines[index] if index < len(lines) else self.line
 
 
 class _Loader(yaml.SafeLoader):
@@ -51,6 +58,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     result = LineList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
 

@@ -209,7 +209,8 @@ def test_the_project_checks_clean_as_written(tmp_path):
     shutil.copytree(FIXTURE, tmp_path / "p")
     problems, summary = check_project(load_settings(tmp_path / "p", env={}))
     assert problems == []
-    assert summary == "1 source systems, 1 source tables, 7 models, 3 seeds: no problems"
+    assert summary.startswith("1 source systems, 1 source tables, 7 models, 3 seeds, 0 entities")
+    assert summary.endswith(": no problems")
 
 
 def test_first_run_builds_every_mart_as_expected(project):

@@ -1,0 +1,400 @@
+"""From clusters to master data: stable golden ids, survivorship, conflicts, review queue, xref,
+id history and sync proposals.
+
+Everything is SQL on the warehouse connection, written in one go by :func:`resolve`, so the tables
+of one entity always belong to the same run.
+
+Stable ids: a cluster keeps the golden id that most of its members had before (each old id goes
+to at most one cluster, the one holding most of its members); other clusters get a new id derived
+from their smallest member id, so rebuilding from scratch gives the same ids. Merges, splits,
+new and retired ids are appended to ``entities.<entity>_id_history``.
+
+Survivorship: per attribute, candidates are the members' non-empty values; the rules, in the
+order the entity file lists them, sort the candidates and the first rule that tells the winner
+from a loser is recorded as the reason. A critical attribute (IBAN, VAT ID) on which a cluster's
+valid values disagree gets no winner: the golden value stays empty and the cluster goes to review.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines.entities.spec import Attribute, EntitySpec
+from pipelines.sql import literal
+
+# Matching key per attribute: "most frequent" counts values that are equal after standardisation.
+KEY_OF = {"name": "name_key", "street": "street_key", "city": "city_key", "phone": "phone_key",
+          "email": "email_key", "vat_id": "vat_id", "iban": "iban", "legal_form": "legal_form",
+          "house_number": "house_number", "postcode": "postcode", "country": "country"}
+VALID_OF = {"vat_id": "vat_id_valid", "iban": "iban_valid"}
+
+HISTORY_DDL = """
+create schema if not exists entities;
+create table if not exists entities.{entity}_id_history (
+    run_id varchar,
+    recorded_at timestamp not null,
+    golden_id varchar not null,
+    event varchar not null,          -- created | merged_into | split_from | retired
+    related_id varchar,
+    members integer,
+    detail varchar
+);
+"""
+
+
+@dataclass
+class Resolved:
+    golden: int
+    clusters: int
+    multi_member: int
+    review_items: int
+    conflicts: int
+    sync_proposals: int
+    events: dict[str, int] = field(default_factory=dict)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+                            [schema, name]).fetchall()[0][0])
+
+
+def new_id(prefix: str, seed: str, taken: set[str]) -> str:
+    salt = 0
+    while True:
+        digest = hashlib.sha1(f"{seed}#{salt}".encode() if salt else seed.encode()).hexdigest()[:10]
+        candidate = f"{prefix}-{digest}"
+        if candidate not in taken:
+            return candidate
+        salt += 1
+
+
+def assign_ids(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str) -> dict[str, int]:
+    """``_members`` (unique_id, cluster_id, golden_id, prev_id) with stable golden ids; history appended."""
+    xref = spec.table("xref")
+    history = spec.table("id_history")
+    con.execute(HISTORY_DDL.format(entity=spec.name))
+    prev_join = f"left join {xref} x on x.unique_id = c.unique_id" if _exists(con, xref) else ""
+    prev_col = "x.golden_id" if prev_join else "cast(null as varchar)"
+    con.execute(f"create or replace temp table _members as select c.unique_id, c.cluster_id, {prev_col} as prev_id "
+                f"from {clusters} c {prev_join}")
+    candidates = con.execute("""select cluster_id, prev_id, count(*) as n from _members where prev_id is not null
+                                group by 1, 2 order by n desc, cluster_id, prev_id""").fetchall()
+    assigned: dict[str, str] = {}
+    used: set[str] = set()
+    for cluster, prev, _ in candidates:          # the largest continuations first
+        if cluster not in assigned and prev not in used:
+            assigned[cluster] = prev
+            used.add(prev)
+    taken = set(used) | {r[0] for r in con.execute(f"select distinct golden_id from {history}").fetchall()}
+    if prev_join:
+        taken |= {r[0] for r in con.execute(f"select distinct golden_id from {xref}").fetchall()}
+    rows = con.execute("select cluster_id, min(unique_id) from _members group by 1 order by 2").fetchall()
+    for cluster, first in rows:
+        if cluster not in assigned:
+            assigned[cluster] = new_id(spec.id_prefix, f"{spec.name}:{first}", taken)
+            taken.add(assigned[cluster])
+    con.execute("create or replace temp table _ids (cluster_id varchar, golden_id varchar)")
+    con.executemany("insert into _ids values (?, ?)", [(str(c), g) for c, g in assigned.items()])
+    con.execute("""create or replace temp table _members as
+                   select m.unique_id, m.prev_id, i.golden_id from _members m join _ids i on i.cluster_id = m.cluster_id::varchar""")
+    # history: ids that appear, continue elsewhere, or disappear
+    con.execute(f"""
+    insert into {history}
+    with flows as (select prev_id, golden_id, count(*) as n from _members where prev_id is not null group by 1, 2),
+    prev_ids as (select distinct prev_id from _members where prev_id is not null),
+    old as ({f"select golden_id as prev_id, count(*) as members from {xref} group by 1" if prev_join else
+            "select cast(null as varchar) as prev_id, 0 as members where false"}),
+    now_ids as (select golden_id, count(*) as members from _members group by 1),
+    events as (
+        -- a new id: either from scratch or split off an id that continues elsewhere
+        select n.golden_id, case when f.prev_id is null then 'created' else 'split_from' end as event,
+               f.prev_id as related_id, n.members
+        from now_ids n
+        left join (select * from flows qualify row_number() over (partition by golden_id order by n desc, prev_id) = 1) f
+               on f.golden_id = n.golden_id
+        where n.golden_id not in (select prev_id from prev_ids) and n.golden_id not in (select prev_id from old)
+        union all
+        -- an old id that no cluster continues: merged into where most of its members went, or retired
+        select o.prev_id, case when f.golden_id is null then 'retired' else 'merged_into' end,
+               f.golden_id, o.members
+        from old o
+        left join (select * from flows qualify row_number() over (partition by prev_id order by n desc, golden_id) = 1) f
+               on f.prev_id = o.prev_id
+        where o.prev_id not in (select golden_id from now_ids)
+    )
+    select {literal(run_id)}, now(), golden_id, event, related_id, members, null from events
+    """)
+    counts = con.execute(f"select event, count(*) from {history} where run_id = ? group by 1", [run_id]).fetchall()
+    return dict(counts)
+
+
+def _rule_key(rule: str) -> str:
+    """A sortable key per rule (smaller wins)."""
+    return {"most_frequent": "-freq", "source_priority": "prio", "most_recent": "-coalesce(epoch(updated_at), 0)",
+            "most_complete": "-length(value)", "valid_only": "0",
+            # spelled out rather than abbreviated ('Str.'), mixed rather than upper case, umlauts
+            # rather than their transliteration: the form a person would write in a letter
+            # a typo makes a rare word: prefer the value whose rarest word is most common in the
+            # entity's values of this attribute ("Elstomertechnik" once, "Elastomertechnik" often)
+            "common_spelling": "-rarest",
+            "well_formed": "4 * (value = upper(value) and value <> lower(value))::int"
+                           " + 2 * length(regexp_extract_all(value, '[A-Za-zäöüß]\\.'))"
+                           " - length(regexp_extract_all(value, '[äöüßÄÖÜ]'))"}[rule]
+
+
+def _case(whens: str) -> str:
+    return f"case {whens} else 'tie broken by record id' end" if whens else "'tie broken by record id'"
+
+
+def _candidates_sql(spec: EntitySpec, attr: Attribute) -> str:
+    std = spec.table("standardised")
+    cols = attr.columns
+    value = cols[0] if len(cols) == 1 else "concat_ws(', ', " + ", ".join(f"coalesce({c}, '')" for c in cols) + ")"
+    key = KEY_OF.get(cols[0], cols[0]) if len(cols) == 1 else \
+        "concat_ws('|', " + ", ".join(f"coalesce({KEY_OF.get(c, c)}, '')" for c in cols) + ")"
+    valid = " and ".join(f"coalesce({VALID_OF[c]}, true)" for c in cols if c in VALID_OF) or "true"
+    present = " or ".join(f"{c} is not null" for c in cols)
+    prio = "case s.source_system " + " ".join(f"when {literal(sy)} then {i}" for i, sy in enumerate(attr.source_priority)) \
+        + " else 999 end"
+    return f"""
+        select m.golden_id, {literal(attr.name)} as attribute, s.unique_id, s.source_system, s.source_id,
+               s.updated_at, cast({value} as varchar) as value, cast({key} as varchar) as key, {valid} as valid,
+               {prio} as prio
+        from _members m join {std} s using (unique_id)
+        where ({present})"""
+
+
+def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
+    """``_winners`` (golden_id, attribute, unique_id | null) and ``_cand`` with every candidate's fate."""
+    parts = []
+    for attr in spec.attributes:
+        rules = [r for r in attr.rules if r != "valid_only"]
+        keys = [_rule_key(r) for r in rules]
+        filt = "where valid" if "valid_only" in attr.rules else ""
+        critical = [c for c in attr.columns if c in spec.critical]
+        order = ", ".join([*keys, "unique_id"])
+        rule_cols = ", ".join(f"{k} as r{i}" for i, k in enumerate(keys)) or "0 as r0"
+        decisive = " ".join(f"when c.r{i} <> w.r{i} then {literal(r)}" for i, r in enumerate(rules))
+        runner = " ".join(f"when s2.r{i} <> w.r{i} then {literal(r)}" for i, r in enumerate(rules))
+        parts.append(f"""
+        select * from (
+            with c0 as ({_candidates_sql(spec, attr)}),
+            words as (select unique_id, unnest(regexp_split_to_array(lower(value), '[^a-z0-9äöüß]+')) as word from c0),
+            corpus as (select word, count(*) as n from words where word <> '' group by 1),
+            rarity as (select w.unique_id, min(c.n) as rarest from words w join corpus c using (word) group by 1),
+            c1 as (select c0.*, count(*) over (partition by golden_id, key) as freq, coalesce(r.rarest, 0) as rarest
+                   from c0 left join rarity r using (unique_id)),
+            c as (select *, {rule_cols},
+                         row_number() over (partition by golden_id order by (not valid), {order}) as rank_all,
+                         count(distinct key) filter (where valid) over (partition by golden_id) as distinct_valid,
+                         count(distinct key) over (partition by golden_id) as distinct_all
+                  from c1),
+            ranked as (select *, row_number() over (partition by golden_id order by {order}) as rank_valid from c {filt}),
+            w as (select * from ranked where rank_valid = 1),
+            second as (select * from ranked where rank_valid = 2)
+            select c.golden_id, c.attribute, c.unique_id, c.source_system, c.source_id, c.updated_at, c.value, c.key,
+                   c.valid, c.distinct_all,
+                   {'c.distinct_valid > 1' if critical else 'false'} as critical_conflict,
+                   w.unique_id as winner_uid, w.key as winner_key,
+                   case when {'c.distinct_valid > 1' if critical else 'false'} then 'critical attribute disagrees: sent to review'
+                        when w.unique_id is null then 'no valid value'
+                        when c.unique_id = w.unique_id then
+                             case when c.distinct_all = 1 then 'all candidates agree'
+                                  else coalesce((select {_case(runner)}
+                                                 from second s2 where s2.golden_id = c.golden_id), 'only valid value') end
+                        when not c.valid and {'true' if filt else 'false'} then 'valid_only'
+                        when c.key = w.key then 'same value as the winner'
+                        else {_case(decisive)}
+                   end as reason
+            from c left join w on w.golden_id = c.golden_id
+        )""")
+    con.execute("create or replace temp table _cand as " + "\nunion all\n".join(parts))
+    con.execute("""create or replace temp table _winners as
+                   select golden_id, attribute, any_value(case when not critical_conflict then winner_uid end) as unique_id,
+                          bool_or(critical_conflict) as critical_conflict
+                   from _cand group by 1, 2""")
+
+
+def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str) -> Resolved:
+    """Write golden, xref, clusters, conflicts, review queue and id history for one entity."""
+    events = assign_ids(con, spec, clusters, run_id)
+    survivorship(con, spec)
+    std = spec.table("standardised")
+    selects = []
+    for attr in spec.attributes:
+        for col in attr.columns:
+            selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.{col} end) as {col}")
+            if col == "phone":      # compared by number, not by how it is written
+                selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.phone_key end) as phone_key")
+            if col in VALID_OF:
+                selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.{VALID_OF[col]} end) as {VALID_OF[col]}")
+    con.execute(f"""
+    create or replace table {spec.table('golden')} as
+    with g as (
+        select w.golden_id, {', '.join(selects)},
+               list(distinct w.attribute) filter (where w.critical_conflict) as attributes_in_review
+        from _winners w left join {std} s on s.unique_id = w.unique_id
+        group by 1
+    ),
+    m as (select m.golden_id, count(*) as member_count, list(distinct s.source_system order by s.source_system) as systems,
+                 max(s.updated_at) as updated_at
+          from _members m join {std} s using (unique_id) group by 1)
+    select g.golden_id, trim(concat_ws(' ', g.name, g.legal_form)) as display_name,
+           g.* exclude (golden_id, attributes_in_review), m.member_count, m.systems, m.updated_at,
+           coalesce(g.attributes_in_review, []) as attributes_in_review
+    from m left join g using (golden_id)
+    order by g.golden_id
+    """)
+    con.execute(f"""
+    create or replace table {spec.table('clusters')} as
+    select m.golden_id, m.unique_id, s.source_system, s.source_id, m.prev_id as previous_golden_id,
+           count(*) over (partition by m.golden_id) as cluster_size
+    from _members m join {std} s using (unique_id) order by 1, 2
+    """)
+    con.execute(f"""
+    create or replace table {spec.table('xref')} as
+    with best as (
+        select uid, max(p) as p from (
+            select p.unique_id_l as uid, p.match_probability as p, ml.golden_id = mr.golden_id as same
+            from {spec.table('pairs')} p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
+            union all
+            select p.unique_id_r, p.match_probability, ml.golden_id = mr.golden_id
+            from {spec.table('pairs')} p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
+        ) where same group by 1
+    )
+    select s.source_system as system, s.source_id, s.unique_id, m.golden_id, b.p as match_probability,
+           case when c.cluster_size = 1 then 'singleton' else 'rule' end as matched_by
+    from _members m join {std} s using (unique_id)
+    join (select golden_id, count(*) as cluster_size from _members group by 1) c using (golden_id)
+    left join best b on b.uid = m.unique_id
+    order by 1, 2
+    """)
+    con.execute(f"""
+    create or replace table {spec.table('conflicts')} as
+    select golden_id, attribute, value, source_system as system, source_id, unique_id, updated_at, valid,
+           (unique_id = winner_uid and not critical_conflict) as won, reason
+    from _cand where distinct_all > 1
+    order by golden_id, attribute, won desc, system
+    """)
+    _review_queue(con, spec, run_id)
+    n = lambda t: con.execute(f"select count(*) from {spec.table(t)}").fetchall()[0][0]  # noqa: E731
+    clusters_n, multi = con.execute(f"select count(*), count(*) filter (where member_count > 1) from {spec.table('golden')}").fetchall()[0]
+    for temp in ("_members", "_ids", "_cand", "_winners"):
+        con.execute(f"drop table if exists {temp}")
+    return Resolved(golden=n("golden"), clusters=clusters_n, multi_member=multi, review_items=n("review_queue"),
+                    conflicts=n("conflicts"), sync_proposals=0, events=events)
+
+
+def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> None:
+    """Open items, most important first: critical conflicts, oversized clusters, pairs in the
+    review band that were not merged, records without a usable name."""
+    std, pairs = spec.table("standardised"), spec.table("pairs")
+    lo, hi = spec.thresholds["review_probability"], spec.thresholds["match_probability"]
+    max_size = spec.thresholds["max_cluster_size"]
+    member = ("{'unique_id': s.unique_id, 'system': s.source_system, 'source_id': s.source_id, 'name': s.name_raw, "
+              "'street': concat_ws(' ', s.street, s.house_number), 'postcode': s.postcode, 'city': s.city, "
+              "'vat_id': s.vat_id, 'iban': s.iban, 'email': s.email, 'phone': s.phone}")
+    con.execute(f"""
+    create or replace table {spec.table('review_queue')} as
+    with members as (select m.golden_id, {member} as rec from _members m join {std} s using (unique_id)),
+    by_cluster as (select golden_id, list(rec order by rec.unique_id) as recs from members group by 1),
+    critical as (
+        select 'cluster:' || w.golden_id || ':' || w.attribute as item_id, 'cluster' as kind,
+               'critical attribute ' || w.attribute || ' disagrees inside the cluster' as reason, 1 as priority,
+               [w.golden_id] as golden_ids, null::double as match_probability, b.recs as members
+        from _winners w join by_cluster b using (golden_id) where w.critical_conflict
+    ),
+    oversized as (
+        select 'cluster:' || golden_id || ':size', 'cluster', 'unusual cluster size: ' || len(recs) || ' records (more than {max_size})',
+               2, [golden_id], null::double, recs
+        from by_cluster where len(recs) > {max_size}
+    ),
+    band as (
+        select 'pair:' || p.unique_id_l || '|' || p.unique_id_r, 'pair',
+               'match probability ' || round(p.match_probability, 3) || ' in the review band [{lo}, {hi})', 3,
+               [ml.golden_id, mr.golden_id], p.match_probability,
+               [(select {member} from {std} s where s.unique_id = p.unique_id_l),
+                (select {member} from {std} s where s.unique_id = p.unique_id_r)]
+        from {pairs} p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
+        where p.match_probability >= {lo} and p.match_probability < {hi} and ml.golden_id <> mr.golden_id
+    ),
+    nameless as (
+        select 'record:' || s.unique_id, 'record', 'no usable name: kept as its own golden record, not matched', 4,
+               [m.golden_id], null::double, [{member}]
+        from {std} s join _members m using (unique_id) where s.name_key is null
+    )
+    select item_id, kind, reason, priority, golden_ids, match_probability, members,
+           'open' as status, {literal(run_id)} as run_id, now() as listed_at
+    from (select * from critical union all select * from oversized union all select * from band union all select * from nameless)
+    order by priority, match_probability desc nulls last, item_id
+    """)
+
+
+def sync_proposals(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path) -> dict[str, Path]:
+    """What each system would have to change to agree with the golden record: a table, and one CSV
+    per system for import after sign-off. Attributes a system does not keep are not proposed;
+    values in review (critical conflicts) and invalid golden values are never proposed."""
+    std, golden, xref = spec.table("standardised"), spec.table("golden"), spec.table("xref")
+    parts = []
+    for inp in spec.inputs:
+        mapped = set(inp.columns)
+        checks = []
+        if "name" in mapped:
+            current = "s.name_raw"
+            proposed = "g.display_name" if "legal_form" not in mapped else "g.name"
+            checks.append(("name", inp.columns["name"], current, proposed, "g.name is not null"))
+        if "legal_form" in mapped:
+            checks.append(("legal_form", inp.columns["legal_form"], "s.legal_form", "g.legal_form", "g.legal_form is not null"))
+        if "street" in mapped:
+            if "house_number" in mapped:
+                checks.append(("street", inp.columns["street"], "s.street", "g.street", "g.street is not null"))
+                checks.append(("house_number", inp.columns["house_number"], "s.house_number", "g.house_number", "g.house_number is not null"))
+            else:   # street and number in one field
+                checks.append(("street", inp.columns["street"], "s.street_raw", "concat_ws(' ', g.street, g.house_number)", "g.street is not null"))
+        for attr in ("postcode", "city", "country", "email"):
+            if attr in mapped:
+                checks.append((attr, inp.columns[attr], f"s.{attr}", f"g.{attr}", f"g.{attr} is not null"))
+        if "phone" in mapped:   # "0941/123" and "+49 941 123" are the same number: no proposal
+            checks.append(("phone", inp.columns["phone"], "s.phone", "g.phone",
+                           "g.phone is not null and s.phone_key is distinct from g.phone_key"))
+        for attr in ("vat_id", "iban"):
+            if attr in mapped:
+                checks.append((attr, inp.columns[attr], f"s.{attr}", f"g.{attr}", f"g.{attr} is not null and g.{VALID_OF[attr]}"))
+        for attr, column, current, proposed, guard in checks:
+            critical = attr in spec.critical
+            parts.append(f"""
+                select {literal(inp.system)} as system, s.source_id, {literal(inp.model)} as model, {literal(column)} as column_name,
+                       {literal(attr)} as attribute, cast({current} as varchar) as current_value,
+                       cast({proposed} as varchar) as proposed_value, x.golden_id, {str(critical).lower()} as requires_signoff
+                from {xref} x join {std} s using (unique_id) join {golden} g using (golden_id)
+                where s.source_system = {literal(inp.system)} and {guard}
+                  and not list_contains(g.attributes_in_review, {literal(attr)})
+                  and coalesce(cast({current} as varchar), '') <> cast({proposed} as varchar)""")
+    con.execute(f"create or replace table {spec.table('sync_proposals')} as "
+                + ("\nunion all\n".join(parts) if parts else "select null as system where false")
+                + " order by system, source_id, attribute")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for inp in spec.inputs:
+        rows = con.execute(f"""select source_id, column_name, attribute, current_value, proposed_value, golden_id, requires_signoff
+                               from {spec.table('sync_proposals')} where system = ? order by source_id, attribute""",
+                           [inp.system]).fetchall()
+        path = out_dir / f"{inp.system}.csv"
+        tmp = path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["source_id", "column", "attribute", "current_value", "proposed_value", "golden_id", "requires_signoff"])
+            writer.writerows(rows)
+        tmp.replace(path)
+        written[inp.system] = path
+    return written
+
+
+def summary_json(resolved: Resolved) -> str:
+    return json.dumps(resolved.__dict__, default=str)

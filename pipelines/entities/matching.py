@@ -1,0 +1,265 @@
+"""Splink on the standardised input: train (only when needed), score pairs, cluster.
+
+Splink works on the warehouse connection itself, in a scratch schema that is dropped afterwards,
+so the standardised table is never copied. Records without a usable name are not matched: each
+stays its own cluster and is listed for review.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.entities.spec import EntitySpec
+
+WORK = "_splink"
+# Splink's own loggers are chatty; untrained parameters are reported in the model asset's metadata.
+SPLINK_LOG_LEVEL = logging.ERROR
+
+MODEL_DDL = """
+create schema if not exists entities;
+create table if not exists entities._models (
+    entity varchar not null,
+    version integer not null,
+    trained_at timestamp not null,
+    reason varchar not null,
+    settings_hash varchar not null,
+    fingerprint json not null,
+    training_log json not null,      -- lambda, u sampling and EM sessions with their parameters
+    model json not null,             -- Splink's model (settings with trained m and u)
+    path varchar,
+    primary key (entity, version)
+);
+"""
+
+
+@dataclass
+class TrainedModel:
+    version: int
+    model: dict[str, Any]
+    trained_now: bool
+    reason: str
+    path: str | None
+    training_log: dict[str, Any]
+
+
+def _work(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> list[str]:
+    """Views of the matchable records, one per system (Splink's link types want one table each)."""
+    con.execute(f"drop schema if exists {WORK} cascade; create schema {WORK}")
+    names = []
+    for system in spec.systems:
+        name = f"_kontor_in_{spec.name}_{system}"
+        con.execute(f"""create or replace temp view {name} as select * from {spec.table('standardised')}
+                        where source_system = '{system}' and name_key is not null""")
+        names.append(name)
+    return names
+
+
+def _linker(con: duckdb.DuckDBPyConnection, spec: EntitySpec, settings: dict[str, Any] | str):
+    from splink import DuckDBAPI, Linker
+
+    tables = _work(con, spec)
+    db_api = DuckDBAPI(connection=con, output_schema=WORK)
+    if spec.splink["link_type"] == "dedupe_only":
+        con.execute(f"create or replace temp view _kontor_in_{spec.name}_all as "
+                    + " union all ".join(f"select * from {t}" for t in tables))
+        sdfs = [db_api.register(f"_kontor_in_{spec.name}_all")]
+    else:
+        sdfs = [db_api.register(t, dataset_display_name=system)
+                for t, system in zip(tables, spec.systems)]
+    return Linker(sdfs, settings, log_level=SPLINK_LOG_LEVEL), db_api
+
+
+def cleanup(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"drop schema if exists {WORK} cascade")
+    for (name,) in con.execute("select view_name from duckdb_views() where temporary and view_name like '_kontor_in_%'").fetchall():
+        con.execute(f"drop view if exists {name}")
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> dict[str, Any]:
+    """What the model was trained on: records per system and the share of empty keys, so drift
+    (a new system extract, a column that stopped being filled) triggers retraining."""
+    keys = ["name_key", "street_key", "postcode", "city_key", "vat_key", "iban_key", "email_key", "phone_key"]
+    rows = con.execute(f"""
+        select source_system, count(*), {', '.join(f'avg(({k} is null)::int)' for k in keys)}
+        from {spec.table('standardised')} group by 1 order by 1
+    """).fetchall()
+    return {r[0]: {"records": r[1], **{k: round(float(v), 4) for k, v in zip(keys, r[2:])}} for r in rows}
+
+
+def drift(previous: dict[str, Any], current: dict[str, Any], limits: dict[str, float]) -> str | None:
+    """Why the input has drifted since training, or None."""
+    for system in sorted(set(previous) | set(current)):
+        before, now = previous.get(system), current.get(system)
+        if before is None or now is None:
+            return f"system {system} {'appeared' if before is None else 'disappeared'}"
+        change = abs(now["records"] - before["records"]) / max(before["records"], 1)
+        if change > limits["records_change"]:
+            return f"{system}: records {before['records']} -> {now['records']} ({change:.0%} change)"
+        for key, value in now.items():
+            if key != "records" and abs(value - before.get(key, value)) > limits["null_share_change"]:
+                return f"{system}: empty {key} {before[key]:.0%} -> {value:.0%}"
+    return None
+
+
+def latest_model(con: duckdb.DuckDBPyConnection, entity: str) -> tuple | None:
+    con.execute(MODEL_DDL)
+    rows = con.execute("""select version, settings_hash, fingerprint, model, path, training_log from entities._models
+                          where entity = ? order by version desc limit 1""", [entity]).fetchall()
+    return rows[0] if rows else None
+
+
+def ensure_model(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path, retrain: bool = False) -> TrainedModel:
+    """The current trained model; trains a new version when asked, when there is none, when the
+    settings changed or when the input drifted. Each version is kept (table and JSON file)."""
+    latest = latest_model(con, spec.name)
+    current = fingerprint(con, spec)
+    reason = None
+    if retrain:
+        reason = "retraining requested"
+    elif latest is None:
+        reason = "no trained model yet"
+    elif latest[1] != spec.settings_hash:
+        reason = "settings changed"
+    else:
+        reason = drift(json.loads(latest[2]), current, spec.training["drift"])
+        if reason:
+            reason = f"input drifted: {reason}"
+    if reason is None:
+        return TrainedModel(latest[0], json.loads(latest[3]), False, "model is current", latest[4], json.loads(latest[5]))
+    model, log = train(con, spec)
+    version = (latest[0] if latest else 0) + 1
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"model_v{version}.json"
+    path.write_text(json.dumps(model, indent=2), encoding="utf-8")
+    con.execute("insert into entities._models values (?, ?, now(), ?, ?, ?, ?, ?, ?)",
+                [spec.name, version, reason, spec.settings_hash, json.dumps(current), json.dumps(log),
+                 json.dumps(model), str(path)])
+    return TrainedModel(version, model, True, reason, str(path), log)
+
+
+def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Unsupervised training: λ from deterministic rules, u by random sampling, m by EM."""
+    t = spec.training
+    linker, _ = _linker(con, spec, spec.splink)
+    log: dict[str, Any] = {"sessions": []}
+    started = time.perf_counter()
+    try:
+        if t["deterministic_rules"]:
+            linker.training.estimate_probability_two_random_records_match(t["deterministic_rules"], recall=t["recall"])
+        log["probability_two_random_records_match"] = linker._settings_obj._probability_two_random_records_match
+        linker.training.estimate_u_using_random_sampling(max_pairs=t["u_max_pairs"], seed=t["seed"])
+        log["u_sampling"] = {"max_pairs": t["u_max_pairs"], "seed": t["seed"]}
+        for rule in t["em_blocking_rules"]:
+            session = linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=t["em_max_pairs"])
+            iterations = getattr(session, "_iteration_history", None)
+            log["sessions"].append({"blocking_rule": rule, "max_pairs": t["em_max_pairs"],
+                                    "iterations": len(iterations) if iterations is not None else None})
+        model = linker.misc.save_model_to_json()
+    finally:
+        cleanup(con)
+    log["seconds"] = round(time.perf_counter() - started, 2)
+    log["m_u"] = {c["output_column_name"]: [
+        {"label": lvl.get("label_for_charts"), "m": lvl.get("m_probability"), "u": lvl.get("u_probability")}
+        for lvl in c["comparison_levels"] if not lvl.get("is_null_level")] for c in model["comparisons"]}
+    return model, log
+
+
+def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any],
+            explain_dir: Path | None = None) -> int:
+    """Score candidate pairs (≥ the review threshold) into ``entities.<entity>_pairs``; with
+    ``explain_dir``, also write Splink's charts and dashboards there (see :func:`explain`)."""
+    linker, _ = _linker(con, spec, model)
+    try:
+        df = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
+        if explain_dir is not None:
+            explain(linker, df, spec, explain_dir)
+        gammas = [f"gamma_{c['output_column_name']}" for c in model["comparisons"]]
+        con.execute(f"""
+            create or replace table {spec.table('pairs')} as
+            select least(unique_id_l, unique_id_r) as unique_id_l, greatest(unique_id_l, unique_id_r) as unique_id_r,
+                   match_probability, match_weight,
+                   case when unique_id_l < unique_id_r then source_system_l else source_system_r end as system_l,
+                   case when unique_id_l < unique_id_r then source_system_r else source_system_l end as system_r,
+                   {', '.join(gammas)}, match_key
+            from {df.physical_name}
+            order by match_probability desc, unique_id_l, unique_id_r
+        """)
+    finally:
+        cleanup(con)
+    return con.execute(f"select count(*) from {spec.table('pairs')}").fetchall()[0][0]
+
+
+def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]] = (),
+                         cannot_link: list[tuple[str, str]] = ()) -> str:
+    """Cluster every standardised record (``_clusters_raw``: unique_id, cluster_id) from the pairs
+    at or above the match threshold, plus must-link pairs, minus cannot-link pairs."""
+    from splink import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    threshold = spec.thresholds["match_probability"]
+    con.execute(f"drop schema if exists {WORK} cascade; create schema {WORK}")
+    con.execute(f"create table {WORK}.nodes as select unique_id from {spec.table('standardised')}")
+    con.execute(f"""create table {WORK}.edges as
+                    select unique_id_l, unique_id_r, match_probability from {spec.table('pairs')}
+                    where match_probability >= {threshold}""")
+    con.execute(f"create table {WORK}.must (unique_id_l varchar, unique_id_r varchar)")
+    con.execute(f"create table {WORK}.cannot (unique_id_l varchar, unique_id_r varchar)")
+    if must_link:
+        con.executemany(f"insert into {WORK}.must values (?, ?)", [sorted(p) for p in must_link])
+        con.execute(f"insert into {WORK}.edges select unique_id_l, unique_id_r, 1.0 from {WORK}.must")
+    if cannot_link:
+        con.executemany(f"insert into {WORK}.cannot values (?, ?)", [sorted(p) for p in cannot_link])
+        con.execute(f"""delete from {WORK}.edges e using {WORK}.cannot c
+                        where e.unique_id_l = c.unique_id_l and e.unique_id_r = c.unique_id_r""")
+    db_api = DuckDBAPI(connection=con, output_schema=WORK)
+    try:
+        clusters = cluster_pairwise_predictions_at_threshold(
+            f"{WORK}.nodes", f"{WORK}.edges", db_api, node_id_column_name="unique_id",
+            edge_id_column_name_left="unique_id_l", edge_id_column_name_right="unique_id_r",
+            threshold_match_probability=0.0)
+        con.execute(f"create or replace temp table _clusters_raw as select unique_id, cluster_id from {clusters.physical_name}")
+    finally:
+        cleanup(con)
+    return "_clusters_raw"
+
+
+_EXTERNAL_LINK = re.compile(r"<link[^>]+https?://[^>]*>\s*", re.IGNORECASE)
+
+
+def _offline(path: Path) -> None:
+    """Splink's dashboards inline their scripts but link Google Fonts: opening them would send the
+    reader's address to Google (GDPR) and fail on a closed network. Drop those links."""
+    path.write_text(_EXTERNAL_LINK.sub("", path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def explain(linker, predictions, spec: EntitySpec, out_dir: Path) -> dict[str, Path]:
+    """Match-weight chart, waterfall of the closest calls, comparison viewer and cluster studio,
+    as self-contained HTML (no CDN, no web fonts) under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {name: out_dir / f"{name}.html" for name in
+             ("match_weights", "waterfall", "comparison_viewer", "cluster_studio")}
+    linker.visualisations.match_weights_chart().save(str(files["match_weights"]), inline=True)
+    hi = spec.thresholds["match_probability"]
+    # the waterfall explains the pairs a steward has to look at: those nearest the match threshold
+    closest = predictions.as_duckdbpyrelation().order(f"abs(match_probability - {hi})").limit(10)
+    records = [dict(zip(closest.columns, row)) for row in closest.fetchall()]
+    if records:
+        linker.visualisations.waterfall_chart(records, filter_nulls=False).save(str(files["waterfall"]), inline=True)
+    else:
+        files["waterfall"].write_text("<p>No scored pairs.</p>", encoding="utf-8")
+    linker.visualisations.comparison_viewer_dashboard(predictions, str(files["comparison_viewer"]), overwrite=True,
+                                                      num_example_rows=2)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold_match_probability=hi)
+    linker.visualisations.cluster_studio_dashboard(predictions, clusters, str(files["cluster_studio"]),
+                                                   sampling_method="by_cluster_size", sample_size=20, overwrite=True)
+    for name in ("comparison_viewer", "cluster_studio"):
+        _offline(files[name])
+    return files

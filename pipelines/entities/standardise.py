@@ -1,0 +1,250 @@
+"""Standardise each system's master records into one shared schema, with matching keys.
+
+All of it is DuckDB SQL built from the entity file and ``_reference.yml``, except the check of
+IBANs (schwifty) and VAT IDs (python-stdnum), which runs in Python over the distinct values not
+seen before and is cached in ``entities._id_checks``. Invalid IBANs and VAT IDs are kept and
+flagged (``iban_valid = false``), never dropped; only their matching keys stay empty.
+
+The output keeps two kinds of columns: the values as the system wrote them, cleaned of blanks
+(name without legal form, street without house number, ...), for the golden record; and keys
+(``name_key``, ``street_key``, ...) folded to lower case without umlauts and punctuation, for
+Splink and for "most frequent" in survivorship.
+"""
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from pipelines.entities.spec import EntitySpec
+from pipelines.sql import ident, literal
+
+ID_CHECKS_DDL = """
+create schema if not exists entities;
+create table if not exists entities._id_checks (
+    kind varchar not null,          -- iban | vat_id
+    raw varchar not null,
+    compact varchar,
+    valid boolean not null,
+    primary key (kind, raw)
+);
+"""
+
+
+def fold(sql: str) -> str:
+    """Lower case with umlauts written out: 'Müller' and 'MUELLER' both give 'mueller'."""
+    out = f"lower({sql})"
+    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("é", "e"), ("è", "e")):
+        out = f"replace({out}, '{a}', '{b}')"
+    return out
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text)
+
+
+def legal_form_rows(legal_forms: dict[str, list[str]]) -> list[tuple[str, str | None, bool]]:
+    """(key, canonical form or None when ambiguous, is a full spelling): every spelling's key, and
+    every prefix of one, for names that a system cut off in the middle of the legal form."""
+    full: dict[str, str] = {}
+    for canonical, spellings in legal_forms.items():
+        for spelling in [canonical, *spellings]:
+            full[_key(spelling.lower())] = canonical
+    rows = [(k, c, True) for k, c in full.items() if k]
+    prefixes: dict[str, set[str]] = {}
+    for k, c in full.items():
+        for i in range(1, len(k) + 1):
+            prefixes.setdefault(k[:i], set()).add(c)
+    rows += [(p, next(iter(cs)) if len(cs) == 1 else None, False) for p, cs in prefixes.items()]
+    return rows
+
+
+def _rules(expr: str, rules: list[list[str]]) -> str:
+    for pattern, replacement in rules:
+        expr = f"regexp_replace({expr}, {literal(pattern)}, {literal(replacement)}, 'g')"
+    return expr
+
+
+def _union_sql(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[str]) -> str:
+    """Each system's records in the shared layout (values as written)."""
+    branch = "^(" + "|".join(re.escape(p) for p in branch_prefixes) + ")" if branch_prefixes else None
+    parts = []
+    for inp in spec.inputs:
+        cols = inp.columns
+
+        def col(attr: str, cast: str = "varchar") -> str:
+            return f"cast({ident(cols[attr])} as {cast})" if attr in cols else f"cast(null as {cast})"
+
+        name = f"nullif(trim({col('name')}), '')"
+        if "name_addition" in cols and inp.name_max_length:
+            # a second name line continues the name only if the first line was full: its first word
+            # would not have fitted; a branch ("Filiale Passau") is never part of the name
+            addition = f"nullif(trim({col('name_addition')}), '')"
+            not_branch = f"and not regexp_matches(lower({addition}), {literal(branch)})" if branch else ""
+            name = (f"case when {addition} is not null {not_branch} and length({name}) + 1 + "
+                    f"length(split_part({addition}, ' ', 1)) > {inp.name_max_length} "
+                    f"then {name} || ' ' || {addition} else {name} end")
+        cut = f"coalesce(length({name}) >= {inp.name_cut_at - 1}, false)" if inp.name_cut_at else "false"
+        parts.append(f"""
+            select {literal(inp.system)} as source_system, cast({ident(inp.id)} as varchar) as source_id,
+                   {name} as name_raw, {cut} as name_trunc,
+                   nullif(trim({col('legal_form')}), '') as legal_form_raw,
+                   nullif(trim({col('street')}), '') as street_raw, nullif(trim({col('house_number')}), '') as house_raw,
+                   nullif(trim({col('postcode')}), '') as postcode, nullif(trim({col('city')}), '') as city_raw,
+                   nullif(upper(trim({col('country')})), '') as country,
+                   nullif(upper(regexp_replace({col('vat_id')}, '[^A-Za-z0-9]', '', 'g')), '') as vat_raw,
+                   nullif(upper(regexp_replace({col('iban')}, '[^A-Za-z0-9]', '', 'g')), '') as iban_raw,
+                   nullif(trim({col('email')}), '') as email, nullif(trim({col('phone')}), '') as phone,
+                   {col('updated_at', 'timestamp')} as updated_at
+            from {relations[inp.model]}""")
+    return "\nunion all\n".join(parts)
+
+
+def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> int:
+    """(Re)build ``entities.<entity>_standardised``; returns its row count."""
+    ref = spec.reference
+    out = spec.table("standardised")
+    con.execute(ID_CHECKS_DDL)
+    con.execute("create or replace temp table _lf_lookup (lf_key varchar, legal_form varchar, is_full boolean)")
+    rows = legal_form_rows(ref.get("legal_forms") or {})
+    if rows:
+        con.executemany("insert into _lf_lookup values (?, ?, ?)", rows)
+    con.execute("create or replace temp table _city_alias (k varchar, city_key varchar)")
+    aliases = list((ref.get("city_aliases") or {}).items())
+    if aliases:
+        con.executemany("insert into _city_alias values (?, ?)", aliases)
+    freemail = ", ".join(literal(d) for d in ref.get("freemail_domains") or []) or "''"
+    cc = str(ref.get("default_calling_code") or "49")
+    max_tail = 5 if rows else 0
+
+    con.execute(f"create or replace temp table _std_raw as {_union_sql(spec, relations, ref.get('branch_prefixes') or [])}")
+    con.execute(f"""
+    create or replace temp table _std_names as
+    with t as (
+        select source_system, source_id, name_trunc, legal_form_raw,
+               string_split(trim(regexp_replace(name_raw, '\\s+', ' ', 'g')), ' ') as words,
+               string_split(trim(regexp_replace({fold('name_raw')}, '[\\s"]+', ' ', 'g')), ' ') as tok
+        from _std_raw where name_raw is not null
+    ),
+    tails as (
+        select t.source_system, t.source_id, t.name_trunc, k,
+               -- 'GmbH & Coo. KG': a typo inside the longest legal form
+               regexp_replace(regexp_replace(array_to_string(tok[-k:], ''), '[^a-z0-9]', '', 'g'),
+                              '^(g?mbh)(u|und)?[a-z]{{1,3}}kg$', 'gmbhcokg') as tail_key
+        from t, unnest(range(1, least({max_tail}, len(tok) - 1) + 1)) as r(k)
+    ),
+    hits as (
+        -- the longest tail that is a legal form (for cut names: the beginning of one), else one
+        -- with a single typo ('GmbHH')
+        select * from (
+            select tails.source_system, tails.source_id, tails.k, l.legal_form, 0 as fuzzy,
+                   (l.is_full = tails.name_trunc) as pref
+            from tails join _lf_lookup l on l.lf_key = tails.tail_key and (l.is_full or tails.name_trunc)
+            union all
+            select tails.source_system, tails.source_id, tails.k, l.legal_form, 1, false
+            from tails join _lf_lookup l
+              on l.is_full and length(l.lf_key) >= 4 and abs(length(l.lf_key) - length(tails.tail_key)) <= 1
+             and tails.tail_key <> l.lf_key and damerau_levenshtein(tails.tail_key, l.lf_key) = 1
+        )
+        qualify row_number() over (partition by source_system, source_id order by k desc, fuzzy, pref) = 1
+    )
+    select t.source_system, t.source_id,
+           coalesce(h.legal_form, t.legal_form_raw) as legal_form,
+           array_to_string(case when h.k is null then t.words else t.words[1:len(t.words) - h.k] end, ' ') as name,
+           array_to_string(case when h.k is null then t.tok else t.tok[1:len(t.tok) - h.k] end, ' ') as base
+    from t left join hits h using (source_system, source_id)
+    """)
+    name_key = _rules("n.base", ref.get("name_abbreviations") or [])
+    street = "nullif(c.street0, '')"
+    spelling = (ref.get("display_spellings") or {}).get("street")
+    if spelling:
+        countries = ", ".join(literal(c) for c in spelling.get("countries") or [])
+        fixed = _rules(street, spelling.get("rules") or [])
+        street = f"case when c.country in ({countries}) then {fixed} else {street} end" if countries else fixed
+    street_key = _rules(fold("c.street0"), ref.get("street_abbreviations") or [])
+    house = "\\s(\\d+\\s*[a-zA-Z]?(\\s*-\\s*\\d+\\s*[a-zA-Z]?)?)$"
+    con.execute(f"""
+    create or replace temp table _std as
+    with r as (
+        select r.*,
+               -- street and number in one field: split off a trailing house number
+               coalesce(r.house_raw, nullif(regexp_extract(r.street_raw, '{house}', 1), '')) as house0,
+               case when r.house_raw is null then trim(regexp_replace(r.street_raw, '{house}', ''))
+                    else r.street_raw end as street0,
+               regexp_replace(regexp_replace(regexp_replace(coalesce(r.phone, ''), '\\(0\\)', ''), '-0$', ''),
+                              '[^0-9+]', '', 'g') as ph
+        from _std_raw r
+    ),
+    c as (
+        select r.*,
+               regexp_replace(regexp_replace(regexp_replace({fold('r.city_raw')}, '\\s*(/.*|\\(.*\\))$', ''),
+                   '\\s+((a|i)\\.\\s?d\\.|a\\.|am\\s|an der\\s|in der\\s|im\\s).*$', ''), '[^a-z0-9]', '', 'g') as city0
+        from r
+    )
+    select
+        c.source_system || ':' || c.source_id as unique_id, c.source_system, c.source_id, c.name_raw, c.street_raw,
+        nullif(trim(n.name), '') as name, n.legal_form,
+        {street} as street, nullif(lower(regexp_replace(c.house0, '\\s', '', 'g')), '') as house_number,
+        c.postcode, c.city_raw as city, c.country, c.vat_raw, c.iban_raw, c.email, c.phone, c.updated_at,
+        nullif(regexp_replace(trim(regexp_replace({name_key}, '\\s+', ' ', 'g')), '[^a-z0-9]', '', 'g'), '') as name_key,
+        c.name_trunc,
+        nullif(regexp_replace({street_key}, '[^a-z0-9]', '', 'g'), '') as street_key,
+        nullif(coalesce(a.city_key, c.city0), '') as city_key,
+        nullif(case when c.ph like '+%' then substr(c.ph, 2 + length(case when c.ph like '+{cc}%' then '{cc}' else substr(c.ph, 2, 2) end))
+                    when c.ph like '00%' then substr(c.ph, 5)
+                    when c.ph like '0%' then substr(c.ph, 2) else c.ph end, '') as phone_key,
+        nullif(lower(c.email), '') as email_key,
+        nullif(case when split_part(lower(c.email), '@', 2) in ({freemail}) then null
+                    else split_part(lower(c.email), '@', 2) end, '') as email_domain
+    from c
+    left join _std_names n using (source_system, source_id)
+    left join _city_alias a on a.k = c.city0
+    """)
+    _check_ids(con)
+    con.execute(f"""
+    create or replace table {out} as
+    select s.unique_id, s.source_system, s.source_id, s.name_raw, s.street_raw, s.name, s.legal_form, s.street, s.house_number,
+           s.postcode, s.city, s.country,
+           coalesce(v.compact, s.vat_raw) as vat_id, v.valid as vat_id_valid,
+           coalesce(i.compact, s.iban_raw) as iban, i.valid as iban_valid,
+           s.email, s.phone, s.updated_at,
+           s.name_key, s.name_trunc, s.street_key, s.city_key, s.phone_key, s.email_key, s.email_domain,
+           case when v.valid then v.compact end as vat_key,
+           case when i.valid then i.compact end as iban_key
+    from _std s
+    left join entities._id_checks v on v.kind = 'vat_id' and v.raw = s.vat_raw
+    left join entities._id_checks i on i.kind = 'iban' and i.raw = s.iban_raw
+    order by s.unique_id
+    """)
+    for temp in ("_std_raw", "_std_names", "_std", "_lf_lookup", "_city_alias"):
+        con.execute(f"drop table if exists {temp}")
+    return con.execute(f"select count(*) from {out}").fetchall()[0][0]
+
+
+def _check_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Validate IBANs (schwifty) and VAT IDs (stdnum.vatin: EU and non-EU, e.g. Swiss CHE-...) not
+    seen before; the results are cached, so a re-run checks only new values."""
+    from schwifty import IBAN
+    from stdnum import vatin
+
+    def iban(value: str) -> tuple[str, str, str | None, bool]:
+        try:
+            return "iban", value, IBAN(value).compact, True
+        except Exception:  # schwifty raises several exception classes for invalid values
+            return "iban", value, None, False
+
+    def vat(value: str) -> tuple[str, str, str | None, bool]:
+        try:
+            compact = vatin.compact(value)
+            return "vat_id", value, compact, bool(vatin.is_valid(compact))
+        except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
+            return "vat_id", value, None, False
+
+    for kind, column, check in (("iban", "iban_raw", iban), ("vat_id", "vat_raw", vat)):
+        new = [r[0] for r in con.execute(f"""
+            select distinct s.{column} from _std s
+            where s.{column} is not null
+              and not exists (select 1 from entities._id_checks c where c.kind = '{kind}' and c.raw = s.{column})
+        """).fetchall()]
+        if new:
+            con.executemany("insert into entities._id_checks values (?, ?, ?, ?)", [check(v) for v in new])
