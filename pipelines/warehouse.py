@@ -40,6 +40,28 @@ create table if not exists kontor.quarantine (
     raw_text varchar,
     quarantined_at timestamp not null
 );
+-- quality gates (pipelines/quality): one row per rule evaluation; failing rows of row-level rules
+create table if not exists kontor.gate_results (
+    run_id varchar not null,
+    checked_at timestamp not null,    -- UTC
+    asset varchar not null,           -- <schema>/<name>, e.g. marts/fct_invoices
+    rule varchar not null,            -- the check name
+    severity varchar not null,        -- error | warn
+    success boolean not null,
+    observed_value varchar,
+    unexpected_count bigint,
+    element_count bigint,
+    description varchar
+);
+create table if not exists kontor.gate_quarantine (
+    run_id varchar not null,
+    checked_at timestamp not null,
+    asset varchar not null,
+    rule varchar not null,
+    severity varchar not null,
+    row_key varchar,                  -- the key as text: unique key, or _source_file:_line
+    row_json varchar not null
+);
 """
 
 

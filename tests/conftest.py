@@ -15,13 +15,15 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def make_project(root: Path, sources_yml: str | None = None, env: dict[str, str] | None = None,
-                 with_models: bool = False) -> Settings:
+                 with_models: bool = False, with_expectations: bool = False) -> Settings:
     """A project dir with pyproject.toml and models/sources.yml (the shipped one by default);
-    ``with_models`` copies the shipped SQL models too."""
+    ``with_models`` copies the shipped SQL models too, ``with_expectations`` the quality gates."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text('[tool.kontor]\nname = "test"\ndata_dir = "data"\ntarget_dir = "target"\n')
     if with_models:
         shutil.copytree(REPO / "models", root / "models", dirs_exist_ok=True)
+    if with_expectations:
+        shutil.copytree(REPO / "expectations", root / "expectations", dirs_exist_ok=True)
     (root / "models").mkdir(exist_ok=True)
     if sources_yml is None:
         shutil.copy(REPO / "models" / "sources.yml", root / "models" / "sources.yml")

@@ -33,7 +33,7 @@ def kontor(project: Path, *args: str, env: dict[str, str] | None = None) -> subp
 @pytest.fixture(scope="module")
 def ran_project(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("e2e")
-    make_project(project, with_models=True)
+    make_project(project, with_models=True, with_expectations=True)
     generated = kontor(project, "demo-data", "--scale", "0.3", "--seed", "11")
     assert generated.returncode == 0, generated.stderr
     result = kontor(project, "run")
@@ -90,3 +90,14 @@ def test_marts_are_built_and_reconcile_with_the_extracts(ran_project: Path):
     assert months == 24
     out = kontor(ran_project, "lineage", "marts.fct_invoices.net_amount")
     assert out.returncode == 0 and "accounting/rechnungen*.csv column Netto" in out.stdout
+
+
+def test_the_shipped_quality_gates_pass_on_the_demo_data(ran_project: Path):
+    """Every expectations/*.yml ran; no error rule failed (the run would have failed); evidence kept."""
+    con = duckdb.connect(str(ran_project / "target" / "serving.duckdb"), read_only=True)
+    gated = {a for (a,) in con.execute("select distinct asset from kontor.gate_results").fetchall()}
+    shipped = {p.stem.replace(".", "/", 1) for p in (ran_project / "expectations").glob("*.yml")}
+    assert gated == shipped
+    failed = con.execute("select asset, rule from kontor.gate_results where severity = 'error' and not success").fetchall()
+    assert failed == []
+    assert (ran_project / "target" / "data_docs" / "index.html").is_file()

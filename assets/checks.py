@@ -1,0 +1,100 @@
+"""Quality gates as Dagster asset checks: one multi-asset check per ``expectations/<asset>.yml``.
+
+Every rule is its own check (name = the rule's name), evaluated together in one step so the
+table is scanned once. ``error`` rules are blocking: when one fails, the step fails and the
+assets downstream of the gated asset (reports above all) do not materialise. ``warn`` rules
+report with WARN severity and block nothing. A rule whose ``unexpected_rows_query`` reads other
+assets depends on them too, so it runs after they are built.
+
+Check metadata: observed value, unexpected and element counts, the first failing rows (their
+key and the rule's columns, Markdown) and the path of the GX Data Docs page of the run.
+"""
+# No `from __future__ import annotations`: Dagster reads the context and resource annotations
+# of check functions at definition time and needs real types, not strings.
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import dagster as dg
+
+from assets.resources import WarehouseResource
+from pipelines.errors import Problem, ProjectError
+from pipelines.quality.runner import RuleOutcome, run_suite, sample_markdown
+from pipelines.models.compile import CompiledProject
+from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites_or_raise, referenced_relations
+from pipelines.settings import Settings
+from pipelines.sources.spec import did_you_mean
+
+
+def asset_key(asset: str) -> dg.AssetKey:
+    return dg.AssetKey(asset.split("/"))
+
+
+def _spec(suite: Suite, rule: Rule, known: set[dg.AssetKey]) -> dg.AssetCheckSpec:
+    deps = [asset_key(r.replace(".", "/", 1)) for r in referenced_relations(rule, suite.relation)]
+    return dg.AssetCheckSpec(
+        name=rule.name, asset=asset_key(suite.asset), blocking=rule.blocking,
+        description=rule.description or f"{rule.type} ({rule.severity})",
+        additional_deps=[d for d in dict.fromkeys(deps) if d in known],
+        metadata={"severity": rule.severity, "expectation_type": rule.type, "declared_in": f"{rule.file}:{rule.line}"},
+    )
+
+
+def _metadata(o: RuleOutcome, docs_page: Path | None) -> dict:
+    meta = {
+        "severity": o.rule.severity,
+        "expectation_type": o.rule.type,
+        "observed_value": o.observed,
+        "unexpected_count": o.unexpected_count,
+        "element_count": o.element_count,
+        "unexpected_percent": o.unexpected_percent,
+        "quarantined_rows": o.quarantined or None,
+        "failing_rows": dg.MetadataValue.md(sample_markdown(o)) if o.sample else None,
+        "exception": o.exception,
+        "data_docs": dg.MetadataValue.path(str(docs_page)) if docs_page else None,
+        "declared_in": f"{o.rule.file}:{o.rule.line}",
+    }
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
+                     row_key: Sequence[str] | None = None) -> dg.AssetChecksDefinition:
+    key = asset_key(suite.asset)
+    specs = [_spec(suite, rule, known) for rule in suite.rules]
+    row_key = list(row_key or [])
+
+    @dg.multi_asset_check(specs=specs, name=f"gate__{suite.schema}__{suite.table}",
+                          description=suite.description or f"Quality gate of {suite.asset} ({suite.file}).")
+    def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterable[dg.AssetCheckResult]:
+        with warehouse.connection() as con:
+            outcome = run_suite(con, suite, run_id=context.run.run_id, row_key=row_key, docs_target=target_dir)
+        for o in outcome.rules:
+            if not o.success:
+                log = context.log.error if o.rule.blocking else context.log.warning
+                log(f"{suite.asset}: {o.rule.name} failed ({o.rule.severity}): {o.summary}")
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name=o.rule.name, passed=o.success,
+                severity=dg.AssetCheckSeverity.ERROR if o.rule.blocking else dg.AssetCheckSeverity.WARN,
+                description=o.summary, metadata=_metadata(o, outcome.docs_page))
+
+    return _gate
+
+
+def build_gates(settings: Settings, compiled: CompiledProject,
+                assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
+    """The project's gates: ``expectations/*.yml``; a model's rows are keyed by its unique_key."""
+    suites = load_suites_or_raise(expectations_dir(settings.project_dir), settings.relative)
+    row_keys = {f"{cm.model.schema}/{cm.model.name}": cm.unique_key for cm in compiled.models.values() if cm.unique_key}
+    return build_gate_checks(suites, assets, settings.target_dir, row_keys)
+
+
+def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinition], target_dir: Path,
+                      row_keys: Mapping[str, Sequence[str]] | None = None) -> list[dg.AssetChecksDefinition]:
+    """One check definition per suite; a suite for an asset that does not exist is a project error."""
+    known = {k for a in assets for k in a.keys}
+    names = {k.to_user_string() for k in known}
+    problems = [Problem(s.file, None, f"no asset {s.asset!r} to gate; fix: name the file <schema>.<name>.yml "
+                                      f"after an existing asset{did_you_mean(s.asset, names)}")
+                for s in suites if asset_key(s.asset) not in known]
+    if problems:
+        raise ProjectError(problems)
+    return [build_gate_check(s, known, target_dir, (row_keys or {}).get(s.asset)) for s in suites]

@@ -1,0 +1,320 @@
+"""GX row conditions as DuckDB SQL, with the GX pandas engine's semantics.
+
+A GX *map metric* (``column_values.between``, ``compound_columns.unique`` ...) flags rows as
+unexpected inside a domain (non-missing values, or ``ignore_row_if`` for pairs and column lists).
+``compile_condition`` turns one into a ``Cond``: the domain filter and the "unexpected" predicate as
+SQL over the gated relation. The rules are the ones measured against GX 1.24's pandas engine in
+docs/research/gx_on_duckdb/FINDINGS.md §4 (missing = NULL or NaN; NULL counts as unexpected; regex
+is search, on RE2 unless pandas itself would switch to Python ``re``; lengths in code points ...).
+
+SQL is written as text here: the fragments are built from GX metric names; identifiers go through
+``pipelines.sql.ident`` and values through ``lit``, never through string pasting.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pipelines.sql import ident, literal
+
+FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
+TEXT_TYPES = ("VARCHAR",)
+ROW = "__kontor_row"   # row position (= pandas' RangeIndex of the relation read into a DataFrame)
+
+# Value-wise conditions with no exact SQL twin: GX's own pandas condition runs on the DISTINCT values.
+VIA_GX_PANDAS = {
+    "column_values.match_strftime_format",
+    "column_values.dateutil_parseable",
+    "column_values.json_parseable",
+}
+
+
+class UnsupportedMetric(Exception):
+    """A metric GX asks for that Kontor's gate does not compute (yet)."""
+
+
+class RuleError(Exception):
+    """A rule that cannot run on this relation; ``kwarg`` names the argument at fault."""
+
+    def __init__(self, message: str, kwarg: str | None = None, column: str | None = None):
+        super().__init__(message)
+        self.kwarg, self.column = kwarg, column
+
+
+def lit(v: Any) -> str:
+    """A Python value as a DuckDB literal (regexes must be constants, so no parameters)."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "'nan'::DOUBLE"
+        if math.isinf(v):
+            return "'inf'::DOUBLE" if v > 0 else "'-inf'::DOUBLE"
+        return repr(v) + "::DOUBLE"
+    if isinstance(v, decimal.Decimal):
+        return f"{v}::DOUBLE"
+    if isinstance(v, dt.datetime):
+        return f"TIMESTAMP {literal(v.isoformat(sep=' '))}"
+    if isinstance(v, dt.date):
+        return f"DATE {literal(v.isoformat())}"
+    if isinstance(v, str):
+        return literal(v)
+    raise RuleError(f"cannot use {v!r} ({type(v).__name__}) as a value")
+
+
+@dataclass
+class Cond:
+    """One row-level condition on one domain (a GX map metric such as column_values.between)."""
+
+    key: str                         # alias in the generated SQL
+    metric: str                      # GX condition metric name
+    domain: dict
+    value_kwargs: dict
+    filter_sql: str = "TRUE"         # GX's domain filter (missing values, ignore_row_if)
+    unexpected_sql: str = "FALSE"    # TRUE where GX flags the row as unexpected
+    value_sql: str = ""              # what GX reports as the unexpected value
+    value_kind: str = "scalar"       # scalar | pair | record
+    kind: str = "row"                # row: in the single scan | unique: own sort/group query
+    verify: dict = field(default_factory=dict)   # alias -> SQL flag; TRUE: redo on GX pandas
+    value_types: list = field(default_factory=list)
+    k: int = 20                      # unexpected values / indices to keep
+    complete: bool = False
+    wanted: set = field(default_factory=set)
+    via_gx: bool = False             # evaluated by GX's pandas condition on distinct values
+    re2: str | None = None           # the regex as DuckDB (RE2) runs it
+
+
+class Columns:
+    """The relation's columns and types, and SQL for them as GX's pandas engine sees them."""
+
+    def __init__(self, types: dict[str, str], relation: str):
+        self.types = types
+        self.relation = relation
+
+    def col(self, name: str, kwarg: str | None = None) -> str:
+        if name not in self.types:
+            raise RuleError(f"column {name!r} does not exist in {self.relation}", kwarg=kwarg, column=name)
+        return ident(name)
+
+    def type(self, name: str) -> str:
+        return self.types[name].upper()
+
+    def is_float(self, name: str) -> bool:
+        return self.type(name).startswith(FLOAT_TYPES)
+
+    def is_text(self, name: str) -> bool:
+        return self.type(name) in TEXT_TYPES
+
+    def isnull(self, name: str, kwarg: str | None = None) -> str:
+        # pandas reads a DuckDB NaN as NaN, which it counts as missing
+        c = self.col(name, kwarg)
+        return f"({c} IS NULL OR isnan({c}))" if self.is_float(name) else f"({c} IS NULL)"
+
+    def pv(self, name: str, kwarg: str | None = None) -> str:
+        """The column as a pandas value after DuckDB's .df(): DECIMAL becomes float64."""
+        c = self.col(name, kwarg)
+        return f"CAST({c} AS DOUBLE)" if self.type(name).startswith("DECIMAL") else c
+
+    def txt(self, name: str) -> str:
+        """pandas ``column.astype(str)``."""
+        return self.col(name) if self.is_text(name) else f"CAST({self.pv(name)} AS VARCHAR)"
+
+
+def domain_filter(cols: Columns, metric: str, domain: dict, filters_nulls: bool) -> str:
+    if "column" in domain:
+        return f"NOT {cols.isnull(domain['column'], 'column')}" if filters_nulls else "TRUE"
+    if "column_A" in domain:
+        a, b = cols.isnull(domain["column_A"], "column_A"), cols.isnull(domain["column_B"], "column_B")
+        rule = domain.get("ignore_row_if", "both_values_are_missing")
+        return {"both_values_are_missing": f"NOT ({a} AND {b})",
+                "either_value_is_missing": f"NOT ({a} OR {b})",
+                "neither": "TRUE"}[rule]
+    if "column_list" in domain:
+        nulls = [cols.isnull(c, "column_list") for c in domain["column_list"]]
+        rule = domain.get("ignore_row_if", "all_values_are_missing")
+        return {"all_values_are_missing": "NOT (" + " AND ".join(nulls) + ")",
+                "any_value_is_missing": "NOT (" + " OR ".join(nulls) + ")",
+                "never": "TRUE"}[rule]
+    raise UnsupportedMetric(f"{metric} on domain {sorted(domain)}")
+
+
+def compile_condition(cols: Columns, cond: Cond, filters_nulls: bool) -> None:
+    """Fill ``cond``'s SQL. Conditions evaluated by GX itself (strftime ...) set ``via_gx``."""
+    m, d, kw = cond.metric, cond.domain, cond.value_kwargs
+    if d.get("row_condition") or d.get("condition_parser"):
+        raise UnsupportedMetric("row_condition is not supported by Kontor's gate yet")
+    cond.filter_sql = domain_filter(cols, m, d, filters_nulls)
+    if "column" in d:
+        cond.value_sql, cond.value_types = cols.pv(d["column"]), [cols.types[d["column"]]]
+    elif "column_A" in d:
+        cond.value_kind = "pair"
+        a, b = d["column_A"], d["column_B"]
+        cond.value_sql = f"struct_pack(a := {cols.pv(a)}, b := {cols.pv(b)})"
+        cond.value_types = [cols.types[a], cols.types[b]]
+    else:
+        cond.value_kind = "record"
+        names = d["column_list"]
+        cond.value_sql = "struct_pack(" + ", ".join(f"{ident(c)} := {cols.pv(c)}" for c in names) + ")"
+        cond.value_types = [cols.types[c] for c in names]
+
+    expected = None  # GX's "expected" predicate; NULL counts as unexpected, as in pandas
+    if m == "column_values.nonnull":
+        cond.unexpected_sql = cols.isnull(d["column"])
+        return
+    if m == "column_values.null":
+        cond.unexpected_sql = f"NOT {cols.isnull(d['column'])}"
+        return
+    if m in ("column_values.in_set", "column_values.not_in_set"):
+        values = kw.get("value_set")
+        if values is None:          # GX: no set means every value is expected
+            cond.unexpected_sql = "FALSE"
+            return
+        vals = compatible_values(cols, d["column"], values)
+        inset = f"{cols.pv(d['column'])} IN ({', '.join(lit(v) for v in vals)})" if vals else "FALSE"
+        expected = inset if m.endswith(".in_set") else f"NOT ({inset})"
+    elif m == "column_values.between":
+        expected = between(cols.pv(d["column"]), kw, cols=cols, name=d["column"])
+    elif m in ("column_values.match_regex", "column_values.not_match_regex"):
+        expected = _regex(cols, cond, kw["regex"], negate=m.endswith(".not_match_regex"))
+        if expected is None:
+            return
+    elif m == "column_values.value_length.between":
+        expected = between(f"length({cols.txt(d['column'])})", kw)
+    elif m == "column_values.value_length.equals":
+        expected = f"length({cols.txt(d['column'])}) = {lit(kw['value'])}"
+    elif m in ("column_values.unique", "compound_columns.unique"):
+        # pandas: ~duplicated(keep=False) on the domain: EVERY row of a repeated value is unexpected
+        cond.kind = "unique"
+        return
+    elif m == "column_pair_values.a_greater_than_b":
+        op = ">=" if kw.get("or_equal") else ">"
+        expected = f"{cols.pv(d['column_A'])} {op} {cols.pv(d['column_B'])}"
+    elif m == "column_pair_values.equal":
+        expected = f"{cols.pv(d['column_A'])} = {cols.pv(d['column_B'])}"
+    elif m in VIA_GX_PANDAS:
+        cols.col(d["column"], "column")
+        cond.via_gx = True
+        return
+    else:
+        raise UnsupportedMetric(m)
+    cond.unexpected_sql = f"NOT coalesce({expected}, FALSE)"
+
+
+def compatible_values(cols: Columns, name: str, values) -> list:
+    """pandas ``isin``: values of another type never match (and must not make DuckDB cast)."""
+    t = cols.type(name)
+    if t in TEXT_TYPES:
+        return [v for v in values if isinstance(v, str)]
+    if t == "BOOLEAN":
+        return [v for v in values if isinstance(v, bool)]
+    if t.startswith(("DATE", "TIMESTAMP")):
+        return [v for v in values if isinstance(v, (dt.date, dt.datetime))]
+    return [v for v in values if isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool)]
+
+
+def between(expr: str, kw: dict, cols: Columns | None = None, name: str | None = None) -> str:
+    lo, hi = kw.get("min_value"), kw.get("max_value")
+    if lo is None and hi is None:
+        raise RuleError("min_value and max_value cannot both be None", kwarg="min_value")
+    if lo is not None and hi is not None and lo > hi:
+        raise RuleError(f"min_value {lo!r} is greater than max_value {hi!r}", kwarg="min_value")
+    if cols is not None and name is not None:
+        _check_bound_types(cols, name, lo, hi)
+    parts = []
+    if lo is not None:
+        parts.append(f"{expr} {'>' if kw.get('strict_min') else '>='} {lit(lo)}")
+    if hi is not None:
+        parts.append(f"{expr} {'<' if kw.get('strict_max') else '<='} {lit(hi)}")
+    return "(" + " AND ".join(parts) + ")"
+
+
+def _check_bound_types(cols: Columns, name: str, lo, hi) -> None:
+    """Bounds of another kind than the column fail in GX pandas at run time; say so before."""
+    t = cols.type(name)
+    bounds = [(k, v) for k, v in (("min_value", lo), ("max_value", hi)) if v is not None]
+    for key, v in bounds:
+        if t in TEXT_TYPES and not isinstance(v, str):
+            raise RuleError(f"{key} {v!r} is a number but column {name!r} is text ({t})", kwarg=key)
+        if t.startswith(("DATE", "TIMESTAMP")) and not isinstance(v, (dt.date, dt.datetime)):
+            raise RuleError(f"{key} {v!r} is not a date but column {name!r} is {t}; fix: write a date, "
+                            "e.g. 2024-01-31", kwarg=key)
+        numeric = t.startswith(("DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
+                                "UINTEGER", "USMALLINT", "UTINYINT")) or t.startswith(FLOAT_TYPES)
+        if numeric and not isinstance(v, (int, float, decimal.Decimal)):
+            raise RuleError(f"{key} {v!r} is not a number but column {name!r} is {t}", kwarg=key)
+
+
+def regex_mode(rx: str) -> tuple[dict, str]:
+    """pandas' own RE2-or-Python decision for a pattern, per kind of data it depends on.
+
+    pandas 3 runs ``str.contains`` on pyarrow's RE2 unless the pattern needs Python ``re``
+    (lookaround, ``\\s``; ``\\w``/``\\d``/``\\b`` only on non-ASCII data; ``$`` only with newlines).
+    The probes use pandas' private helpers; if they move, every regex takes the exact path.
+    """
+    try:
+        def probe(vals):
+            return bool(pd.array(vals, dtype="str")._needs_python_regex(rx))
+        mode = {"always": probe(["a"]), "nonascii": probe(["\u00e9"]), "newline": probe(["\n"])}
+        rx2 = pd.array(["a"], dtype="str")._preprocess_re_pattern(rx, True, 0)[0]
+        return mode, rx2
+    except Exception:  # noqa: BLE001 - pandas internals moved: stay exact, only slower
+        return {"always": True, "nonascii": True, "newline": True}, rx
+
+
+def _regex(cols: Columns, cond: Cond, rx: str, negate: bool) -> str | None:
+    try:
+        re.compile(rx)
+    except re.error as e:
+        raise RuleError(f"invalid regex {rx!r}: {e}", kwarg="regex") from e
+    mode, rx2 = regex_mode(rx)
+    if mode["always"]:
+        cols.col(cond.domain["column"], "column")
+        cond.via_gx = True
+        return None
+    txt = cols.txt(cond.domain["column"])
+    if mode["nonascii"]:
+        cond.verify[f"{cond.key}_va"] = f"bool_or(strlen({txt}) <> length({txt})) FILTER (WHERE {cond.filter_sql})"
+    if mode["newline"]:
+        cond.verify[f"{cond.key}_vn"] = f"bool_or(contains({txt}, chr(10))) FILTER (WHERE {cond.filter_sql})"
+    cond.re2 = rx2
+    hit = f"regexp_matches({txt}, {lit(rx2)})"
+    return f"NOT {hit}" if negate else hit
+
+
+def pandas_value(v, duck_type: str):
+    """A DuckDB value as pandas yields it after .df() (what GX puts in partial_unexpected_list)."""
+    t = duck_type.upper()
+    if v is None:
+        if t.startswith(FLOAT_TYPES) or t.startswith("DECIMAL"):
+            return float("nan")   # a fresh NaN each time: Counter keeps them apart, like pandas
+        if t.startswith(("DATE", "TIMESTAMP")):
+            return pd.NaT
+        return None
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, (dt.date, dt.datetime)):
+        return pd.Timestamp(v)
+    return v
+
+
+def convert_values(cond: Cond, structs) -> list:
+    out = []
+    for s in structs:
+        v = s["v"]
+        if cond.value_kind == "scalar":
+            out.append(pandas_value(v, cond.value_types[0]))
+        elif cond.value_kind == "pair":
+            out.append((pandas_value(v["a"], cond.value_types[0]), pandas_value(v["b"], cond.value_types[1])))
+        else:
+            out.append({k: pandas_value(x, t) for (k, x), t in zip(v.items(), cond.value_types)})
+    return out

@@ -1,0 +1,222 @@
+"""Run one suite on its relation: judge every rule, keep the evidence, render the docs.
+
+Evidence lands in the warehouse beside the data (the contract other parts of Kontor read, e.g.
+the reports' trust banner):
+
+- ``kontor.gate_results``: one row per rule and evaluation (run, time, asset, rule, severity,
+  success, observed value, unexpected and element counts, description);
+- ``kontor.gate_quarantine``: the failing rows of row-level rules (asset, rule, severity, the
+  row's key as text, the row as JSON), at most ``quarantine_limit`` per rule and run, in row order.
+
+The engine knows nothing of Dagster: ``assets/checks.py`` turns a ``SuiteOutcome`` into checks.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.quality.suites import GX_SEVERITY, Rule, Suite
+from pipelines.sql import ident
+from pipelines.warehouse import ensure_bookkeeping
+
+QUARANTINE_LIMIT = 10_000
+SAMPLE_ROWS = 5
+
+
+@dataclass
+class RuleOutcome:
+    rule: Rule
+    success: bool
+    observed: str | None
+    unexpected_count: int | None
+    element_count: int | None
+    unexpected_percent: float | None = None
+    exception: str | None = None
+    quarantined: int = 0
+    sample: list[dict] = field(default_factory=list)    # first failing rows: row_key + the row
+    result: Any = None                                  # GX's ExpectationValidationResult
+
+    @property
+    def summary(self) -> str:
+        """One line for the CLI and logs: what failed, by how much."""
+        if self.exception:
+            return f"could not be evaluated: {self.exception}"
+        parts = []
+        if self.unexpected_count is not None and self.element_count is not None:
+            parts.append(f"{self.unexpected_count:,} of {self.element_count:,} rows unexpected")
+        if self.observed is not None and self.unexpected_count is None:
+            parts.append(f"observed {self.observed}")
+        return ", ".join(parts) or ("passed" if self.success else "failed")
+
+
+@dataclass
+class SuiteOutcome:
+    suite: Suite
+    rules: list[RuleOutcome]
+    docs_page: Path | None = None
+
+    @property
+    def failed_errors(self) -> list[RuleOutcome]:
+        return [r for r in self.rules if not r.success and r.rule.blocking]
+
+
+def gx_configs(suite: Suite) -> list:
+    from pipelines.quality.gate import expectation_configuration
+
+    return [expectation_configuration(r.type, r.kwargs, GX_SEVERITY[r.severity], r.description,
+                                      {**r.meta, "kontor": {"name": r.name, "file": f"{r.file}:{r.line}"}})
+            for r in suite.rules]
+
+
+def row_key_sql(columns: list[str], row_key: list[str] | None) -> str:
+    """The row's key as text: the declared key, else the raw lineage (file:line), else its position."""
+    if row_key and all(c in columns for c in row_key):
+        parts = [f"CAST({ident(c)} AS VARCHAR)" for c in row_key]
+        return parts[0] if len(parts) == 1 else f"concat_ws('|', {', '.join(parts)})"
+    if "_source_file" in columns and "_line" in columns:
+        return "_source_file || ':' || CAST(_line AS VARCHAR)"
+    return "'row ' || CAST(__kontor_row AS VARCHAR)"
+
+
+def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_key: list[str] | None = None,
+              docs_target: Path | None = None, checked_at: dt.datetime | None = None,
+              quarantine_limit: int = QUARANTINE_LIMIT) -> SuiteOutcome:
+    """Validate ``suite`` on its relation through ``con`` and write the evidence."""
+    import great_expectations as gx
+
+    from pipelines.quality.gate import DuckDBGate
+
+    checked_at = checked_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    cur = con.cursor()   # the gate registers value sets; keep them off the caller's connection
+    try:
+        ensure_bookkeeping(cur)
+        gate = DuckDBGate(cur, suite.relation, keep_rows=quarantine_limit)
+        configs = gx_configs(suite)
+        result = gate.validate(configs, suite_name=suite.name)
+        key_columns = list(suite.row_key or row_key or [])
+        outcomes = []
+        cur.execute("begin")
+        try:   # the results and their rows land together, or not at all
+            for i, (rule, evr) in enumerate(zip(suite.rules, result.results)):
+                outcome = _outcome(rule, evr, gate.row_count)
+                failing = gate.failing_rows_sql(i)
+                if failing and (outcome.unexpected_count or 0) > 0:
+                    outcome.quarantined = _quarantine(cur, failing, key_columns, suite, rule, run_id, checked_at,
+                                                      quarantine_limit)
+                    outcome.sample = _sample(cur, suite, rule, run_id, checked_at)
+                outcomes.append(outcome)
+            cur.executemany("insert into kontor.gate_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                [run_id, checked_at, suite.asset, o.rule.name, o.rule.severity, o.success, o.observed,
+                 o.unexpected_count, o.element_count, o.rule.description or _describe(o.rule)] for o in outcomes])
+            cur.execute("commit")
+        except BaseException:
+            cur.execute("rollback")
+            raise
+        finally:
+            gate.release()
+    finally:
+        cur.close()
+    page = None
+    if docs_target is not None:
+        from pipelines.quality.datadocs import DataDocs
+
+        page = DataDocs(docs_target).publish(suite.asset, gx.ExpectationSuite(name=suite.name, expectations=_built(configs)),
+                                             result, run_id, checked_at)
+    return SuiteOutcome(suite=suite, rules=outcomes, docs_page=page)
+
+
+def _built(configs: list) -> list:
+    """The expectations GX could construct (a rule it rejects is on the page as a failed result)."""
+    built = []
+    for cfg in configs:
+        try:
+            built.append(cfg.to_domain_obj())
+        except Exception:  # noqa: BLE001 - the failure is in the rule's result already
+            continue
+    return built
+
+
+def _outcome(rule: Rule, evr, row_count: int) -> RuleOutcome:
+    res = evr.result or {}
+    exc = (evr.exception_info or {}) if evr.exception_info else {}
+    if exc and not exc.get("raised_exception"):   # GX keys exception_info by metric on some paths
+        exc = next((v for v in exc.values() if isinstance(v, dict) and v.get("raised_exception")), {})
+    message = exc.get("exception_message") if exc.get("raised_exception") else None
+    unexpected = res.get("unexpected_count")
+    element = res.get("element_count")
+    observed = res.get("observed_value")
+    if rule.type == "unexpected_rows_expectation" and observed is not None:
+        unexpected, element = int(observed), element if element is not None else row_count
+    if element is None and message is None:
+        element = row_count
+    return RuleOutcome(rule=rule, success=bool(evr.success), observed=_text(observed, res),
+                       unexpected_count=None if unexpected is None else int(unexpected),
+                       element_count=None if element is None else int(element),
+                       unexpected_percent=res.get("unexpected_percent"), exception=message, result=evr)
+
+
+def _text(observed, res: dict) -> str | None:
+    if observed is not None:
+        if isinstance(observed, float):
+            return "NaN" if math.isnan(observed) else f"{observed:.6g}"
+        return observed if isinstance(observed, str) else json.dumps(observed, default=str, ensure_ascii=False)
+    pct = res.get("unexpected_percent")
+    if pct is not None:
+        return f"{pct:.4g}% unexpected"
+    return None
+
+
+def _describe(rule: Rule) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in rule.kwargs.items())
+    return f"{rule.type}({args})"
+
+
+def _quarantine(cur, failing: str, key_columns: list[str], suite: Suite, rule: Rule, run_id: str,
+                checked_at: dt.datetime, limit: int) -> int:
+    described = [d[0] for d in cur.execute(f"DESCRIBE {failing}").fetchall()]
+    key_sql = row_key_sql(described, key_columns)   # a query's rows may lack the key (an aggregate)
+    names = [n for n in described if n != "__kontor_row"]
+    row = "{" + ", ".join(f"{_sql_string(n)}: {ident(n)}" for n in names) + "}"
+    cur.execute(
+        f"insert into kontor.gate_quarantine select ?, ?, ?, ?, ?, {key_sql}, to_json({row}) "
+        f"from ({failing} limit {int(limit)})",
+        [run_id, checked_at, suite.asset, rule.name, rule.severity])
+    return int(cur.execute("select count(*) from kontor.gate_quarantine where run_id = ? and asset = ? and rule = ? "
+                           "and checked_at = ?", [run_id, suite.asset, rule.name, checked_at]).fetchall()[0][0])
+
+
+def _sample(cur, suite: Suite, rule: Rule, run_id: str, checked_at: dt.datetime) -> list[dict]:
+    rows = cur.execute("select row_key, row_json from kontor.gate_quarantine where run_id = ? and asset = ? "
+                       "and rule = ? and checked_at = ? limit ?",
+                       [run_id, suite.asset, rule.name, checked_at, SAMPLE_ROWS]).fetchall()
+    return [{"row_key": key, **json.loads(js)} for key, js in rows]
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sample_markdown(outcome: RuleOutcome, max_columns: int = 8) -> str | None:
+    """The first failing rows as a Markdown table: the key, the rule's columns, then others."""
+    if not outcome.sample:
+        return None
+    first = outcome.sample[0]
+    wanted = ["row_key", *[c for c in outcome.rule.columns() if c in first]]
+    wanted += [c for c in first if c not in wanted and not c.startswith("_")]
+    cols = wanted[:max_columns]
+
+    def cell(v) -> str:
+        return ("" if v is None else str(v)).replace("|", "\\|").replace("\n", " ")[:60]
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in outcome.sample]
+    if outcome.quarantined > len(outcome.sample):
+        lines.append(f"\n{outcome.quarantined:,} failing rows in kontor.gate_quarantine "
+                     f"(rule = '{outcome.rule.name}')")
+    return "\n".join(lines)
