@@ -21,7 +21,6 @@ final as (
             when list_price > 0
                 then round(cast((list_price - standard_cost) / list_price * 100 as double), 2)
         end as standard_margin_pct,
-        -- joins to entities.supplier_xref once entity resolution lands
         case when supplier_no is not null then 'erp' end as supplier_system,
         cast(supplier_no as varchar) as supplier_source_id,
         supplier_no
@@ -29,4 +28,8 @@ final as (
 
 )
 
-select * from final
+-- the golden supplier (entity resolution, models/entities/supplier.yml) the record belongs to
+select final.*, xref.golden_id as supplier_golden_id
+from final
+left join {{ ref('supplier_xref') }} as xref
+    on xref.system = final.supplier_system and xref.source_id = final.supplier_source_id

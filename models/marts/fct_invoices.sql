@@ -46,7 +46,6 @@ final as (
         cast(date_trunc('month', invoices.invoice_date) as date) as invoice_month,
         invoices.due_date,
         date_diff('day', invoices.invoice_date, invoices.due_date) as payment_terms_days,
-        -- joins to entities.customer_xref once entity resolution lands
         'accounting' as customer_system,
         cast(invoices.account_no as varchar) as customer_source_id,
         invoices.account_no,
@@ -72,4 +71,8 @@ final as (
 
 )
 
-select * from final
+-- the golden customer (entity resolution, models/entities/customer.yml) the record belongs to
+select final.*, xref.golden_id as customer_golden_id
+from final
+left join {{ ref('customer_xref') }} as xref
+    on xref.system = final.customer_system and xref.source_id = final.customer_source_id

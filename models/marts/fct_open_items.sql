@@ -16,7 +16,6 @@ aged as (
 
     select
         open_items.invoice_no,
-        -- joins to entities.customer_xref once entity resolution lands
         'accounting' as customer_system,
         cast(open_items.account_no as varchar) as customer_source_id,
         open_items.account_no,
@@ -61,4 +60,8 @@ final as (
 
 )
 
-select * from final
+-- the golden customer (entity resolution, models/entities/customer.yml) the record belongs to
+select final.*, xref.golden_id as customer_golden_id
+from final
+left join {{ ref('customer_xref') }} as xref
+    on xref.system = final.customer_system and xref.source_id = final.customer_source_id

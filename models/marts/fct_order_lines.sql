@@ -34,7 +34,6 @@ costed as (
         cast(date_trunc('month', orders.order_date) as date) as order_month,
         orders.status as order_status,
         coalesce(orders.is_cancelled, false) as is_cancelled,
-        -- joins to entities.customer_xref once entity resolution lands
         case when orders.customer_no is not null then 'erp' end as customer_system,
         cast(orders.customer_no as varchar) as customer_source_id,
         orders.customer_no,
@@ -68,4 +67,8 @@ final as (
 
 )
 
-select * from final
+-- the golden customer (entity resolution, models/entities/customer.yml) the record belongs to
+select final.*, xref.golden_id as customer_golden_id
+from final
+left join {{ ref('customer_xref') }} as xref
+    on xref.system = final.customer_system and xref.source_id = final.customer_source_id

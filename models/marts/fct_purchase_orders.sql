@@ -18,7 +18,6 @@ final as (
         purchase_orders.purchase_order_no,
         purchase_orders.order_date,
         cast(date_trunc('month', purchase_orders.order_date) as date) as order_month,
-        -- joins to entities.supplier_xref once entity resolution lands
         case when purchase_orders.supplier_no is not null then 'erp' end as supplier_system,
         cast(purchase_orders.supplier_no as varchar) as supplier_source_id,
         purchase_orders.supplier_no,
@@ -40,4 +39,8 @@ final as (
 
 )
 
-select * from final
+-- the golden supplier (entity resolution, models/entities/supplier.yml) the record belongs to
+select final.*, xref.golden_id as supplier_golden_id
+from final
+left join {{ ref('supplier_xref') }} as xref
+    on xref.system = final.supplier_system and xref.source_id = final.supplier_source_id

@@ -72,6 +72,10 @@ class CompiledProject:
         for seed in self.project.seeds.values():
             schema.add_table(exp.table_(seed.name, db="seeds"), {c: "varchar" for c in seed_columns(seed)}, dialect="duckdb")
             names[("seeds", seed.name)] = {c.lower(): c for c in seed_columns(seed)}
+        for relation, cols in self.project.externals.values():
+            db, table = relation.split(".")
+            schema.add_table(exp.table_(table, db=db), {c: "unknown" for c in cols}, dialect="duckdb")
+            names[(db, table)] = {c.lower(): c for c in cols}
         columns: dict[str, list[str] | None] = {}
         for name in self.order:
             cm = self.models[name]
@@ -158,7 +162,8 @@ def _parse(model: Model, rendered: Rendered, dialect: str) -> tuple[exp.Expressi
 
 def compile_project(project: ModelProject, display=lambda p: str(p)) -> CompiledProject:
     relations = {m.name: m.relation for m in project.models.values()} | \
-                {s.name: s.relation for s in project.seeds.values()}
+                {s.name: s.relation for s in project.seeds.values()} | \
+                {name: relation for name, (relation, _) in project.externals.items()}
     source_keys = {(t.system, t.name) for t in project.sources.tables}
     renderer = Renderer(project.macro_files, relations, set(), source_keys, project.vars, display)
     problems = list(project.problems) + list(renderer.problems)

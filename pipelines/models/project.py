@@ -90,6 +90,9 @@ class ModelProject:
     sources: SourcesProject
     vars: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
+    # Tables built by other stages that models may ref(): name -> (schema.table, columns);
+    # the entity stage's golden records and xref, for example.
+    externals: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     def model(self, name: str) -> Model:
         return self.models[name]
@@ -208,7 +211,13 @@ def load_models(settings: Settings, sources: SourcesProject | None = None) -> Mo
     seeds = {p.stem: Seed(p.stem, p, _relative(settings, p)) for p in sorted((root / "seeds").glob("*.csv"))}
     for name in set(seeds) & set(models):
         problems.append(Problem(seeds[name].rel_path, None, f"seed {name!r} has the same name as model {models[name].rel_path}"))
-    return ModelProject(root, models, seeds, macro_files, sources, dict(tool.get("vars", {})), problems)
+    from pipelines.entities.spec import entity_outputs   # late: the entity spec reads compiled models
+
+    externals = entity_outputs(root)
+    for name in set(externals) & (set(models) | set(seeds)):
+        problems.append(Problem(models[name].rel_path if name in models else seeds[name].rel_path, None,
+                                f"{name!r} is also a table of the entity stage ({externals[name][0]}); rename the model"))
+    return ModelProject(root, models, seeds, macro_files, sources, dict(tool.get("vars", {})), problems, externals)
 
 
 def seed_columns(seed: Seed) -> list[str]:
