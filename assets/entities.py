@@ -16,7 +16,11 @@ import dagster as dg
 
 from assets.resources import WarehouseResource
 from pipelines.entities import golden, matching
+from pipelines.entities.decisions import constraints
 from pipelines.entities.evaluate import evaluate
+from pipelines.entities.golden import _exists
+from pipelines.settings import Settings
+from pipelines.state import StateStore
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise
 from pipelines.models.compile import CompiledProject
@@ -51,7 +55,33 @@ def _md_table(header: list[str], rows: list) -> str:
     return "\n".join(lines)
 
 
-def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, target_dir: Path, data_dir: Path) -> list:
+QUEUE_ATTRIBUTES = ("name", "street", "postcode", "city", "vat_id", "iban", "email", "phone")
+
+
+def queue_markdown(items: list, open_items: int) -> str:
+    """The review queue as a steward reads it: per item why it needs review and the records side
+    by side, one column per record, most important first."""
+    if not items:
+        return "No open items."
+    out = [f"**{open_items} open item(s)**; the first {len(items)} (pending approvals first), most important first. "
+           "Decide with the `steward_decision` job or `kontor steward decide`.", ""]
+    for n, (item_id, reason, probability, members, status) in enumerate(items, 1):
+        p = f" — match probability {probability:.3f}" if probability is not None else ""
+        out += [f"#### {n}. `{item_id}` ({status}){p}", f"{reason}", ""]
+        members = members or []
+        if members:
+            out.append("| | " + " | ".join(f"{m['system']} `{m['source_id']}`" for m in members) + " |")
+            out.append("|---|" + "---|" * len(members))
+            for attr in QUEUE_ATTRIBUTES:
+                values = [str(m.get(attr) or "").replace("|", "\\|") for m in members]
+                out.append(f"| {attr} | " + " | ".join(values) + " |")
+            out.append("")
+    return "\n".join(out)
+
+
+def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: Settings) -> tuple[list, list]:
+    """(assets, asset checks) of one entity."""
+    target_dir, data_dir = settings.target_dir, settings.data_dir
     relations = {name: cm.model.relation for name, cm in compiled.models.items()}
     staging_keys = [dg.AssetKey([compiled.models[i.model].model.schema, i.model]) for i in spec.inputs]
     splink_dir = target_dir / "splink" / spec.name
@@ -125,13 +155,29 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, target_dir:
                for part in RESOLVED_PARTS],
     )
     def _resolve(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        store = StateStore.from_settings(settings)
+        try:
+            decided = constraints(store.decisions(spec.name), spec.name)
+            with warehouse.connection() as con:
+                first_build = not _exists(con, spec.table("golden"))
+                # a warehouse rebuilt from scratch: golden ids as the audit trail last recorded them
+                previous = golden.replay_xref(store.audit(entity=spec.name, kind="xref_change")) \
+                    if not _exists(con, spec.table("xref")) else None
+                clusters = matching.connected_components(con, spec, decided.must_link, decided.cannot_link)
+                resolved = golden.resolve(con, spec, clusters, context.run_id, decided, previous)
+                store.append_audit(resolved.changes or [{
+                    "run_id": context.run_id, "actor": f"rule:{spec.name}", "kind": "golden_change", "entity": spec.name,
+                    "object_id": None, "before": None, "after": {"golden_records": resolved.golden},
+                    "detail": "first build" if first_build else "no golden value changed"}])
+                store.mirror(con)
+        finally:
+            store.close()
         with warehouse.connection() as con:
-            clusters = matching.connected_components(con, spec)
-            resolved = golden.resolve(con, spec, clusters, context.run_id)
             accuracy = evaluate(con, spec, data_dir)
-            queue = con.execute(f"""select item_id, reason, round(match_probability, 3),
-                                          array_to_string(list_transform(members, lambda m: m.system || ' ' || m.source_id || ': ' || coalesce(m.name, '')), '<br>')
-                                   from {spec.table('review_queue')} order by priority, match_probability desc nulls last limit 20""").fetchall()
+            queue = con.execute(f"""select item_id, reason, match_probability, members, status
+                                   from {spec.table('review_queue')} where status in ('open', 'pending')
+                                   order by status = 'open', priority, match_probability desc nulls last, item_id limit 15""").fetchall()
+            open_items = _count(con, spec.table("review_queue"), "status = 'open'")
             counts = {part: _count(con, spec.table(part)) for part in RESOLVED_PARTS}
         accuracy_md = dg.MetadataValue.json(accuracy) if accuracy else "no ground truth"
         golden_meta = {"dagster/row_count": dg.MetadataValue.int(counts["golden"]),
@@ -146,8 +192,8 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, target_dir:
             if part == "golden":
                 meta.update(golden_meta)
             if part == "review_queue":
-                meta["open_items"] = dg.MetadataValue.md(
-                    _md_table(["item", "why", "probability", "records"], queue) if queue else "No open items.")
+                meta["open_items"] = open_items
+                meta["queue"] = dg.MetadataValue.md(queue_markdown(queue, open_items))
             if part == "clusters":
                 meta["cluster_studio"] = dg.MetadataValue.path(str(splink_dir / "cluster_studio.html"))
             yield dg.MaterializeResult(asset_key=key(spec.name, part), metadata=meta)
@@ -170,4 +216,15 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, target_dir:
             **{f"csv_{system}": dg.MetadataValue.path(str(path)) for system, path in files.items()},
         })
 
-    return [_standardised, _model, _pairs, _resolve, _sync]
+    @dg.asset_check(asset=key(spec.name, "review_queue"), name="no_open_review_items",
+                    description="Warns while the review queue holds open items, and says how many.")
+    def _queue_check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connection() as con:
+            open_items = _count(con, spec.table("review_queue"), "status = 'open'")
+            pending = _count(con, spec.table("review_queue"), "status = 'pending'")
+        return dg.AssetCheckResult(
+            passed=open_items == 0, severity=dg.AssetCheckSeverity.WARN,
+            description=f"{open_items} open review item(s), {pending} decision(s) pending approval",
+            metadata={"open_items": open_items, "pending_approvals": pending})
+
+    return [_standardised, _model, _pairs, _resolve, _sync], [_queue_check]

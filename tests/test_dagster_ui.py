@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import make_project
@@ -30,20 +32,50 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def post_graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    """One request to the UI's GraphQL endpoint, as the browser sends it; the answer's ``data``."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql",
+                                     data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = json.loads(response.read())
+    if body.get("errors"):
+        raise ValueError(f"GraphQL errors: {body['errors']}")
+    return body["data"]
+
+
 def graphql(port: int, query: str, deadline: float) -> dict:
+    """``query`` once the UI has loaded the code location (it lists asset nodes)."""
     while True:
         try:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                             headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=10) as response:
-                body = json.loads(response.read())
-            if (body.get("data") or {}).get("assetNodes"):
-                return body["data"]
+            data = post_graphql(port, query)
+            if data.get("assetNodes"):
+                return data
         except (OSError, ValueError):
             pass
         if time.monotonic() > deadline:
             raise TimeoutError("the Dagster UI did not answer in time")
         time.sleep(1)
+
+
+@contextmanager
+def kontor_dev(project: Path, log_path: Path, env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen]]:
+    """`kontor dev` (webserver, daemon, code server) for ``project`` on a free loopback port, in a
+    session of its own; yields (port, process) and stops the whole session afterwards."""
+    port = free_port()
+    with open(log_path, "w") as log:
+        ui = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dev", "--port", str(port)],
+                              env={**env, "KONTOR_PROJECT_DIR": str(project)}, cwd=project,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            yield port, ui
+        finally:
+            os.killpg(ui.pid, signal.SIGTERM)
+            try:
+                ui.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(ui.pid, signal.SIGKILL)
+                ui.wait()
 
 
 def test_kontor_dev_shows_every_source_with_schema_owner_and_row_count(tmp_path: Path):
@@ -53,20 +85,13 @@ def test_kontor_dev_shows_every_source_with_schema_owner_and_row_count(tmp_path:
     ran = kontor(project, "run")
     assert ran.returncode == 0, ran.stderr
 
-    port = free_port()
-    env = {**os.environ, "KONTOR_PROJECT_DIR": str(project)}
+    env = dict(os.environ)
     env.pop("DAGSTER_HOME", None)   # kontor dev must default to the same instance as kontor run
-    log = open(tmp_path / "dev.log", "w")
-    ui = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dev", "--port", str(port)], env=env, cwd=project,
-                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        nodes = graphql(port, QUERY, time.monotonic() + 120)["assetNodes"]
-    except TimeoutError:
-        raise AssertionError((tmp_path / "dev.log").read_text()[-3000:]) from None
-    finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        ui.wait(timeout=30)
-        log.close()
+    with kontor_dev(project, tmp_path / "dev.log", env) as (port, _):
+        try:
+            nodes = graphql(port, QUERY, time.monotonic() + 120)["assetNodes"]
+        except TimeoutError:
+            raise AssertionError((tmp_path / "dev.log").read_text()[-3000:]) from None
 
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     sources = {k: n for k, n in by_key.items() if k.startswith("raw/")}

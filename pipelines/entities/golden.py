@@ -24,7 +24,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.entities.decisions import Constraints
 from pipelines.entities.spec import Attribute, EntitySpec
+from pipelines.entities.standardise import check_value
 from pipelines.sql import literal
 
 # Matching key per attribute: "most frequent" counts values that are equal after standardisation.
@@ -56,6 +58,8 @@ class Resolved:
     conflicts: int
     sync_proposals: int
     events: dict[str, int] = field(default_factory=dict)
+    overridden: int = 0
+    changes: list[dict] = field(default_factory=list)       # audit events: golden values that changed
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -74,12 +78,20 @@ def new_id(prefix: str, seed: str, taken: set[str]) -> str:
         salt += 1
 
 
-def assign_ids(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str) -> dict[str, int]:
-    """``_members`` (unique_id, cluster_id, golden_id, prev_id) with stable golden ids; history appended."""
+def assign_ids(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str,
+               previous: dict[str, str] | None = None) -> dict[str, int]:
+    """``_members`` (unique_id, cluster_id, golden_id, prev_id) with stable golden ids; history appended.
+
+    The previous ids come from the warehouse's xref, or, when the warehouse was rebuilt from
+    scratch, from ``previous`` (record → golden id, replayed from the state store's audit trail)."""
     xref = spec.table("xref")
     history = spec.table("id_history")
     con.execute(HISTORY_DDL.format(entity=spec.name))
-    prev_join = f"left join {xref} x on x.unique_id = c.unique_id" if _exists(con, xref) else ""
+    if not _exists(con, xref) and previous:
+        con.execute("create or replace temp table _previous_xref (unique_id varchar, golden_id varchar)")
+        con.executemany("insert into _previous_xref values (?, ?)", list(previous.items()))
+        xref = "_previous_xref"
+    prev_join = f"left join {xref} x on x.unique_id = c.unique_id" if xref == "_previous_xref" or _exists(con, xref) else ""
     prev_col = "x.golden_id" if prev_join else "cast(null as varchar)"
     con.execute(f"create or replace temp table _members as select c.unique_id, c.cluster_id, {prev_col} as prev_id "
                 f"from {clusters} c {prev_join}")
@@ -221,10 +233,21 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
                    from _cand group by 1, 2""")
 
 
-def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str) -> Resolved:
-    """Write golden, xref, clusters, conflicts, review queue and id history for one entity."""
-    events = assign_ids(con, spec, clusters, run_id)
+def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str,
+            decided: Constraints | None = None, previous: dict[str, str] | None = None) -> Resolved:
+    """Write golden, xref, clusters, conflicts, review queue and id history for one entity,
+    honouring the stewards' effective decisions (``decided``)."""
+    decided = decided or Constraints()
+    had_golden = _exists(con, spec.table("golden"))
+    if had_golden:
+        con.execute(f"create or replace temp table _golden_before as select * from {spec.table('golden')}")
+    events = assign_ids(con, spec, clusters, run_id, previous)
+    id_changes = con.execute("select unique_id, prev_id, golden_id from _members where prev_id is distinct from golden_id "
+                             "order by 1").fetchall()
     survivorship(con, spec)
+    con.execute("create or replace temp table _steward_merged (unique_id varchar, steward varchar)")
+    if decided.merged_by:
+        con.executemany("insert into _steward_merged values (?, ?)", list(decided.merged_by.items()))
     std = spec.table("standardised")
     selects = []
     for attr in spec.attributes:
@@ -269,10 +292,12 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
         ) where same group by 1
     )
     select s.source_system as system, s.source_id, s.unique_id, m.golden_id, b.p as match_probability,
-           case when c.cluster_size = 1 then 'singleton' else 'rule' end as matched_by
+           case when sm.unique_id is not null and c.cluster_size > 1 then 'steward'
+                when c.cluster_size = 1 then 'singleton' else 'rule' end as matched_by
     from _members m join {std} s using (unique_id)
     join (select golden_id, count(*) as cluster_size from _members group by 1) c using (golden_id)
     left join best b on b.uid = m.unique_id
+    left join _steward_merged sm on sm.unique_id = m.unique_id
     order by 1, 2
     """)
     con.execute(f"""
@@ -282,16 +307,23 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
     from _cand where distinct_all > 1
     order by golden_id, attribute, won desc, system
     """)
-    _review_queue(con, spec, run_id)
+    overridden = _apply_overrides(con, spec, decided)
+    _review_queue(con, spec, run_id, decided)
+    changes = _golden_changes(con, spec, run_id, decided) if had_golden else []
+    if id_changes:   # which record belongs to which golden id: replayable after a rebuild from scratch
+        changes.append({"run_id": run_id, "actor": f"rule:{spec.name}", "kind": "xref_change", "entity": spec.name,
+                        "object_id": None, "before": {u: p for u, p, _ in id_changes if p is not None} or None,
+                        "after": {u: g for u, _, g in id_changes}, "detail": f"{len(id_changes)} record(s) got a golden id"})
     n = lambda t: con.execute(f"select count(*) from {spec.table(t)}").fetchall()[0][0]  # noqa: E731
     clusters_n, multi = con.execute(f"select count(*), count(*) filter (where member_count > 1) from {spec.table('golden')}").fetchall()[0]
-    for temp in ("_members", "_ids", "_cand", "_winners"):
+    open_items = con.execute(f"select count(*) from {spec.table('review_queue')} where status = 'open'").fetchall()[0][0]
+    for temp in ("_members", "_ids", "_cand", "_winners", "_golden_before", "_steward_merged", "_previous_xref"):
         con.execute(f"drop table if exists {temp}")
-    return Resolved(golden=n("golden"), clusters=clusters_n, multi_member=multi, review_items=n("review_queue"),
-                    conflicts=n("conflicts"), sync_proposals=0, events=events)
+    return Resolved(golden=n("golden"), clusters=clusters_n, multi_member=multi, review_items=open_items,
+                    conflicts=n("conflicts"), sync_proposals=0, events=events, overridden=overridden, changes=changes)
 
 
-def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str) -> None:
+def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, decided: Constraints) -> None:
     """Open items, most important first: critical conflicts, oversized clusters, pairs in the
     review band that were not merged, records without a usable name."""
     std, pairs = spec.table("standardised"), spec.table("pairs")
@@ -334,6 +366,90 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str)
     from (select * from critical union all select * from oversized union all select * from band union all select * from nameless)
     order by priority, match_probability desc nulls last, item_id
     """)
+    # what stewards decided is no longer open: pairs they merged or kept apart, clusters they merged
+    con.execute("create or replace temp table _decided_pairs (a varchar, b varchar)")
+    pairs = [tuple(sorted(p)) for p in [*decided.must_link, *decided.cannot_link]]
+    if pairs:
+        con.executemany("insert into _decided_pairs values (?, ?)", pairs)
+    con.execute(f"""update {spec.table('review_queue')} q set status = 'decided'
+                    where kind = 'pair' and exists (select 1 from _decided_pairs d
+                        where 'pair:' || d.a || '|' || d.b = q.item_id)""")
+    con.execute(f"""update {spec.table('review_queue')} q set status = 'decided'
+                    where kind = 'cluster' and item_id like '%:size' and not exists (
+                        select 1 from _members m where m.golden_id = q.golden_ids[1]
+                        and m.unique_id not in (select unique_id from _steward_merged))""")
+    con.execute("drop table _decided_pairs")
+    for d in decided.pending:
+        members = ", ".join(d["target_ids"][:6])
+        con.execute(f"""insert into {spec.table('review_queue')} values (?, 'decision', ?, 0, [], null, [], 'pending', ?, now())""",
+                    [f"decision:{d['decision_id']}", f"pending approval: {d['action']} by {d['steward']}"
+                     + (f" ({d['attribute']} = {d['value']})" if d["action"] == "choose_value" else "")
+                     + f" on {members}; a second, different steward approves it (action approve)", run_id])
+
+
+def _apply_overrides(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constraints) -> int:
+    """A steward's choose_value wins over survivorship, on the golden record holding most of the
+    decision's records; the conflict rows say so."""
+    applied = 0
+    golden, conflicts = spec.table("golden"), spec.table("conflicts")
+    for o in decided.overrides:
+        rows = con.execute(f"""select golden_id, count(*) from _members where unique_id in (select unnest(?::varchar[]))
+                               group by 1 order by 2 desc, 1 limit 1""", [o["records"]]).fetchall()
+        if not rows:
+            continue
+        gid, attr, value = rows[0][0], o["attribute"], o["value"]
+        sets = [f"{attr} = ?"]
+        params: list = [value]
+        if attr in VALID_OF:
+            compact, valid = check_value(attr, value)
+            sets = [f"{attr} = ?", f"{VALID_OF[attr]} = ?"]
+            params = [compact or value, valid]
+        con.execute(f"update {golden} set {', '.join(sets)}, attributes_in_review = list_filter(attributes_in_review, "
+                    f"lambda a: a <> '{attr}') where golden_id = ?", [*params, gid])
+        if attr in ("name", "legal_form"):
+            con.execute(f"update {golden} set display_name = trim(concat_ws(' ', name, legal_form)) where golden_id = ?", [gid])
+        reason = f"steward {o['steward']} chose it (decision {o['decision_id']})"
+        con.execute(f"""update {conflicts} set won = (value = ?), reason = case when value = ? then ? else ? end
+                        where golden_id = ? and attribute = ?""", [value, value, reason, reason, gid, attr])
+        applied += 1
+    return applied
+
+
+def _golden_changes(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, decided: Constraints) -> list[dict]:
+    """Golden values that differ from the previous run's, as audit events (before / after)."""
+    cols = [c for a in spec.attributes for c in a.columns]
+    diff = " or ".join(f"b.{c} is distinct from g.{c}" for c in cols)
+    rows = con.execute(f"""
+        select g.golden_id, {', '.join(f'b.{c}' for c in cols)}, {', '.join(f'g.{c}' for c in cols)}, b.golden_id is null
+        from {spec.table('golden')} g left join _golden_before b using (golden_id)
+        where b.golden_id is null or {diff}
+        order by 1""").fetchall()
+    stewards = {}
+    for o in decided.overrides:
+        stewards.setdefault(o["attribute"], o["steward"])
+    events = []
+    n = len(cols)
+    for row in rows:
+        gid, before, after, new = row[0], row[1:1 + n], row[1 + n:1 + 2 * n], row[-1]
+        changed = [c for c, b, a in zip(cols, before, after) if b != a]
+        actor = next((f"steward:{stewards[c]}" for c in changed if c in stewards), f"rule:{spec.name}")
+        events.append({"run_id": run_id, "actor": actor, "kind": "golden_change", "entity": spec.name, "object_id": gid,
+                       "before": None if new else {c: _json(b) for c, b, a in zip(cols, before, after) if b != a},
+                       "after": {c: _json(a) for c, b, a in zip(cols, before, after) if b != a or new},
+                       "detail": "new golden record" if new else f"changed: {', '.join(changed)}"})
+    return events
+
+
+def replay_xref(audit_events: list[dict]) -> dict[str, str]:
+    """Record → golden id as the audit trail's xref changes left it (oldest first)."""
+    mapping: dict[str, str] = {}
+    for event in audit_events:
+        mapping.update(event.get("after") or {})
+    return mapping
+
+
+def _json(value):
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
 def sync_proposals(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path) -> dict[str, Path]:

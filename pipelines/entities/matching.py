@@ -197,6 +197,38 @@ def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, A
     return con.execute(f"select count(*) from {spec.table('pairs')}").fetchall()[0][0]
 
 
+def _enforce_cannot_link(con: duckdb.DuckDBPyConnection) -> None:
+    """Records a steward kept apart can still meet through a third record. Clusters where that
+    happened are rebuilt edge by edge, strongest first, never joining two records kept apart."""
+    bad = [r[0] for r in con.execute(f"""
+        select distinct a.cluster_id from {WORK}.cannot c
+        join _clusters_raw a on a.unique_id = c.unique_id_l join _clusters_raw b on b.unique_id = c.unique_id_r
+        where a.cluster_id = b.cluster_id""").fetchall()]
+    for cluster in bad:
+        members = [r[0] for r in con.execute("select unique_id from _clusters_raw where cluster_id = ? order by 1", [cluster]).fetchall()]
+        edges = con.execute(f"""select e.unique_id_l, e.unique_id_r from {WORK}.edges e
+                                join _clusters_raw a on a.unique_id = e.unique_id_l and a.cluster_id = ?
+                                order by e.match_probability desc, 1, 2""", [cluster]).fetchall()
+        apart = {frozenset(p) for p in con.execute(f"select unique_id_l, unique_id_r from {WORK}.cannot").fetchall()}
+        parent = {m: m for m in members}
+        group = {m: {m} for m in members}
+
+        def root(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for a, b in edges:
+            ra, rb = root(a), root(b)
+            if ra == rb or any(frozenset((x, y)) in apart for x in group[ra] for y in group[rb]):
+                continue
+            parent[rb] = ra
+            group[ra] |= group.pop(rb)
+        con.executemany("update _clusters_raw set cluster_id = ? where unique_id = ?",
+                        [(f"{cluster}/{root(m)}", m) for m in members])
+
+
 def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]] = (),
                          cannot_link: list[tuple[str, str]] = ()) -> str:
     """Cluster every standardised record (``_clusters_raw``: unique_id, cluster_id) from the pairs
@@ -225,7 +257,10 @@ def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_
             f"{WORK}.nodes", f"{WORK}.edges", db_api, node_id_column_name="unique_id",
             edge_id_column_name_left="unique_id_l", edge_id_column_name_right="unique_id_r",
             threshold_match_probability=0.0)
-        con.execute(f"create or replace temp table _clusters_raw as select unique_id, cluster_id from {clusters.physical_name}")
+        con.execute(f"create or replace temp table _clusters_raw as select unique_id, cluster_id::varchar as cluster_id "
+                    f"from {clusters.physical_name}")
+        if cannot_link:
+            _enforce_cannot_link(con)
     finally:
         cleanup(con)
     return "_clusters_raw"

@@ -100,6 +100,29 @@ class EntitySpec:
         return f"entities.{self.name}_{part}"
 
 
+# Tables each entity writes, and their columns: SQL models may ref() them (``ref('customer_xref')``).
+OUTPUT_COLUMNS = {
+    "golden": ["golden_id", "display_name", *ATTRIBUTES, "vat_id_valid", "iban_valid", "phone_key",
+               "member_count", "systems", "updated_at", "attributes_in_review"],
+    "xref": ["system", "source_id", "unique_id", "golden_id", "match_probability", "matched_by"],
+    "clusters": ["golden_id", "unique_id", "source_system", "source_id", "previous_golden_id", "cluster_size"],
+    "standardised": list(STANDARDISED),
+    "conflicts": ["golden_id", "attribute", "value", "system", "source_id", "unique_id", "updated_at", "valid", "won", "reason"],
+    "review_queue": ["item_id", "kind", "reason", "priority", "golden_ids", "match_probability", "members", "status",
+                     "run_id", "listed_at"],
+    "sync_proposals": ["system", "source_id", "model", "column_name", "attribute", "current_value", "proposed_value",
+                       "golden_id", "requires_signoff"],
+}
+
+
+def entity_outputs(project_dir: Path) -> dict[str, tuple[str, list[str]]]:
+    """``<entity>_<part>`` → (relation, columns) for every entity file, read from file names only,
+    so models can be compiled before the entity files are checked against them."""
+    folder = project_dir / "models" / "entities"
+    names = sorted(p.stem for p in folder.glob("*.y*ml") if not p.name.startswith("_")) if folder.is_dir() else []
+    return {f"{e}_{part}": (f"entities.{e}_{part}", cols) for e in names for part, cols in OUTPUT_COLUMNS.items()}
+
+
 @dataclass
 class EntityProject:
     entities: dict[str, EntitySpec]

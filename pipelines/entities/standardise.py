@@ -221,30 +221,38 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     return con.execute(f"select count(*) from {out}").fetchall()[0][0]
 
 
-def _check_ids(con: duckdb.DuckDBPyConnection) -> None:
-    """Validate IBANs (schwifty) and VAT IDs (stdnum.vatin: EU and non-EU, e.g. Swiss CHE-...) not
-    seen before; the results are cached, so a re-run checks only new values."""
+def _iban(value: str) -> tuple[str | None, bool]:
     from schwifty import IBAN
+    try:
+        return IBAN(value).compact, True
+    except Exception:  # schwifty raises several exception classes for invalid values
+        return None, False
+
+
+def _vat(value: str) -> tuple[str | None, bool]:
+    # stdnum.vatin knows non-EU numbers too (Swiss CHE-...), stdnum.eu.vat does not
     from stdnum import vatin
+    try:
+        compact = vatin.compact(value)
+        return compact, bool(vatin.is_valid(compact))
+    except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
+        return None, False
 
-    def iban(value: str) -> tuple[str, str, str | None, bool]:
-        try:
-            return "iban", value, IBAN(value).compact, True
-        except Exception:  # schwifty raises several exception classes for invalid values
-            return "iban", value, None, False
 
-    def vat(value: str) -> tuple[str, str, str | None, bool]:
-        try:
-            compact = vatin.compact(value)
-            return "vat_id", value, compact, bool(vatin.is_valid(compact))
-        except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
-            return "vat_id", value, None, False
+def check_value(kind: str, value: str) -> tuple[str | None, bool]:
+    """(compact form, valid) of an IBAN (``kind='iban'``) or VAT ID (``'vat_id'``)."""
+    return (_iban if kind == "iban" else _vat)(value)
 
-    for kind, column, check in (("iban", "iban_raw", iban), ("vat_id", "vat_raw", vat)):
+
+def _check_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """Validate IBANs (schwifty) and VAT IDs (python-stdnum) not seen before; the results are
+    cached, so a re-run checks only new values."""
+    for kind, column in (("iban", "iban_raw"), ("vat_id", "vat_raw")):
         new = [r[0] for r in con.execute(f"""
             select distinct s.{column} from _std s
             where s.{column} is not null
               and not exists (select 1 from entities._id_checks c where c.kind = '{kind}' and c.raw = s.{column})
         """).fetchall()]
         if new:
-            con.executemany("insert into entities._id_checks values (?, ?, ?, ?)", [check(v) for v in new])
+            con.executemany("insert into entities._id_checks values (?, ?, ?, ?)",
+                            [(kind, v, *check_value(kind, v)) for v in new])

@@ -109,6 +109,26 @@ def test_model_is_retrained_only_when_needed(demo_project):
         con.close()
     assert after == before          # same input, same settings: no retraining
     assert log["u_sampling"]["max_pairs"] > 0 and log["sessions"] and 0 < log["probability_two_random_records_match"] < 1
+    # asked to retrain: a new version, with the reason
+    assert run_pipeline(demo_project, ["key:entities/supplier_model"], retrain=True).success
+    con = duckdb.connect(str(demo_project.warehouse_path), read_only=True)
+    try:
+        version, reason = con.execute("select version, reason from entities._models where entity = 'supplier' "
+                                      "order by version desc limit 1").fetchall()[0]
+    finally:
+        con.close()
+    assert version == dict(before)["supplier"] + 1 and reason == "retraining requested"
+
+
+def test_drift_is_noticed():
+    from pipelines.entities.matching import drift
+
+    limits = {"records_change": 0.25, "null_share_change": 0.10}
+    trained = {"crm": {"records": 1000, "vat_key": 0.3}, "erp": {"records": 900, "vat_key": 0.1}}
+    assert drift(trained, {"crm": {"records": 1100, "vat_key": 0.32}, "erp": {"records": 880, "vat_key": 0.12}}, limits) is None
+    assert "records 1000 -> 1400" in drift(trained, {**trained, "crm": {"records": 1400, "vat_key": 0.3}}, limits)
+    assert "empty vat_key 10% -> 60%" in drift(trained, {**trained, "erp": {"records": 900, "vat_key": 0.6}}, limits)
+    assert "appeared" in drift(trained, {**trained, "accounting": {"records": 5, "vat_key": 0.0}}, limits)
 
 
 def _rewrite_crm(data_dir: Path, changes: dict[str, dict[str, str]], new_rows: list[dict[str, str]]) -> None:
@@ -197,3 +217,24 @@ def test_check_reports_bad_entity_files(tmp_path, old, new, expected, word):
     assert found, [str(p) for p in problems]
     assert found[0].file == "models/entities/customer.yml"
     assert word in path.read_text(encoding="utf-8").splitlines()[found[0].line - 1]
+
+
+def test_models_can_ref_entity_tables(tmp_path):
+    """A mart joins golden ids with ref('customer_xref'): compiled, checked and wired in the graph."""
+    from pipelines.definitions import build_definitions
+
+    settings = make_project(tmp_path / "p", with_models=True)
+    (settings.project_dir / "models" / "marts" / "revenue_by_golden_customer.sql").write_text(
+        "select x.golden_id, g.display_name, sum(i.net_amount) as net_revenue\n"
+        "from {{ ref('fct_invoices') }} i\n"
+        "join {{ ref('customer_xref') }} x on x.system = i.customer_system and x.source_id = i.customer_source_id\n"
+        "join {{ ref('customer_golden') }} g on g.golden_id = x.golden_id\n"
+        "group by all\n", encoding="utf-8")
+    problems, _ = check_project(settings)
+    assert problems == []
+    graph = build_definitions(settings).resolve_asset_graph()
+    deps = graph.get(dg.AssetKey(["marts", "revenue_by_golden_customer"])).parent_keys
+    assert {dg.AssetKey(["entities", "customer_xref"]), dg.AssetKey(["entities", "customer_golden"])} <= deps
+    (settings.project_dir / "models" / "marts" / "customer_xref.sql").write_text("select 1 as x\n", encoding="utf-8")
+    problems, _ = check_project(settings)
+    assert any("also a table of the entity stage" in p.message for p in problems)

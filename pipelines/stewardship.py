@@ -1,0 +1,151 @@
+"""The steward's flow, shared by the Dagster steward job and ``kontor steward``: list what needs a
+decision, show one item, record a decision (checked, appended to the state store with its audit
+event, or refused with nothing stored).
+
+Decisions are checked against the serving copy (the master data of the last successful run), so
+a steward can decide while a pipeline run holds the warehouse.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.entities.decisions import DecisionError, constraints, prepare
+from pipelines.entities.spec import EntitySpec
+from pipelines.errors import KontorError
+from pipelines.settings import Settings
+
+
+def entity_specs(settings: Settings) -> dict[str, EntitySpec]:
+    from pipelines.entities.spec import load_entities
+    from pipelines.errors import ProjectError
+    from pipelines.models.compile import compile_project
+    from pipelines.models.project import load_models
+    from pipelines.sources.spec import load_sources
+
+    sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
+    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
+    if compiled.problems or entities.problems:
+        raise ProjectError(compiled.problems + entities.problems)
+    return entities.entities
+
+
+def _spec(settings: Settings, entity: str) -> EntitySpec:
+    specs = entity_specs(settings)
+    if entity not in specs:
+        raise KontorError(f"unknown entity {entity!r}; entities: {', '.join(sorted(specs)) or 'none'} (models/entities/*.yml)")
+    return specs[entity]
+
+
+@contextmanager
+def master_data(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Read-only view of the last published master data."""
+    path = Path(settings.serving_path)
+    if not path.is_file():
+        raise KontorError("no master data yet: run the pipeline first (kontor run)")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def state_store(settings: Settings):
+    from pipelines.state import StateStore
+
+    return StateStore.from_settings(settings)
+
+
+def decide(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
+    """Check and record one decision; returns it with its id. Raises ``DecisionError`` (nothing stored)."""
+    spec = _spec(settings, str(request.get("entity")))
+    store = state_store(settings)
+    try:
+        with master_data(settings) as con:
+            decision = prepare(con, spec, request, store.decisions(spec.name))
+        with store.transaction():
+            decision_id = store.append_decision(decision)
+            decision = {**decision, "decision_id": decision_id}
+            store.append_audit([{
+                "run_id": decision.get("run_id"), "actor": f"steward:{decision['steward']}", "kind": "decision",
+                "entity": spec.name, "object_id": str(decision_id), "before": None,
+                "after": {k: decision[k] for k in ("action", "target_ids", "attribute", "value", "status", "approves")},
+                "detail": decision.get("comment"),
+            }])
+        return decision
+    finally:
+        store.close()
+
+
+def pending_and_effective(settings: Settings, entity: str) -> tuple[list[dict], list[dict]]:
+    store = state_store(settings)
+    try:
+        c = constraints(store.decisions(entity), entity)
+        return c.pending, c.effective
+    finally:
+        store.close()
+
+
+def queue(settings: Settings, entity: str | None = None, status: str = "open") -> list[dict[str, Any]]:
+    """Review items (``status`` open, pending, decided or all), most important first."""
+    specs = entity_specs(settings)
+    names = [entity] if entity else sorted(specs)
+    items = []
+    with master_data(settings) as con:
+        for name in names:
+            if name not in specs:
+                raise KontorError(f"unknown entity {name!r}; entities: {', '.join(sorted(specs))}")
+            where = "" if status == "all" else f"where status = '{status}'"
+            try:
+                rows = con.execute(f"""select item_id, kind, reason, priority, match_probability, golden_ids, members, status
+                                       from {specs[name].table('review_queue')} {where}
+                                       order by priority, match_probability desc nulls last, item_id""").fetchall()
+            except duckdb.CatalogException:
+                continue
+            for r in rows:
+                items.append({"entity": name, "item_id": r[0], "kind": r[1], "reason": r[2], "priority": r[3],
+                              "match_probability": r[4], "golden_ids": r[5], "members": r[6], "status": r[7]})
+    return items
+
+
+def show(settings: Settings, entity: str, item: str) -> dict[str, Any]:
+    """A review item, a golden id or a record id: the records side by side, with the conflicts."""
+    spec = _spec(settings, entity)
+    with master_data(settings) as con:
+        queued = con.execute(f"select golden_ids, members, reason from {spec.table('review_queue')} where item_id = ?", [item]).fetchall()
+        if queued:
+            golden_ids = list(queued[0][0])
+            reason = queued[0][2]
+        else:
+            golden_ids = [r[0] for r in con.execute(f"""select distinct golden_id from {spec.table('clusters')}
+                                                         where golden_id = ? or unique_id = ?""", [item, item]).fetchall()]
+            reason = None
+        if not golden_ids:
+            raise KontorError(f"{item!r} is neither a review item, a golden id nor a record of {entity}; see kontor steward list")
+        placeholders = ", ".join("?" for _ in golden_ids)
+        records = con.execute(f"""select c.golden_id, s.unique_id, s.source_system, s.name_raw, s.street_raw, s.postcode, s.city,
+                                          s.vat_id, s.vat_id_valid, s.iban, s.iban_valid, s.email, s.phone, s.updated_at
+                                   from {spec.table('clusters')} c join {spec.table('standardised')} s using (unique_id)
+                                   where c.golden_id in ({placeholders}) order by 1, 2""", golden_ids).fetchall()
+        golden = con.execute(f"select golden_id, display_name, street, house_number, postcode, city, vat_id, iban, attributes_in_review "
+                             f"from {spec.table('golden')} where golden_id in ({placeholders})", golden_ids).fetchall()
+        conflicts = con.execute(f"""select golden_id, attribute, value, system, won, reason from {spec.table('conflicts')}
+                                    where golden_id in ({placeholders}) order by 1, 2, won desc""", golden_ids).fetchall()
+    return {"item": item, "reason": reason, "golden": golden, "records": records, "conflicts": conflicts}
+
+
+def load_constraints(settings: Settings, entity: str):
+    """The effective decisions of an entity, for a pipeline run (empty when no store exists yet)."""
+    store = state_store(settings)
+    try:
+        return constraints(store.decisions(entity), entity)
+    finally:
+        store.close()
+
+
+__all__ = ["DecisionError", "decide", "queue", "show", "load_constraints", "pending_and_effective"]

@@ -1,0 +1,141 @@
+"""Steward decisions end to end: recorded (or refused), honoured by the next runs, four eyes on bank
+details, reopen, and rebuilt from the state store after target/ is deleted."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from pipelines.entities.decisions import DecisionError
+from pipelines.run import run_pipeline
+from pipelines.stewardship import decide, queue
+from tests.conftest import make_project
+
+
+def _rows(settings, sql, params=None):
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _golden_of(settings, uid: str) -> str:
+    return _rows(settings, "select golden_id from entities.customer_xref where unique_id = ?", [uid])[0][0]
+
+
+def _store_count(settings) -> int:
+    from pipelines.state import StateStore
+
+    store = StateStore.from_settings(settings)
+    try:
+        return len(store.decisions("customer"))
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, demo_data):
+    settings = make_project(tmp_path_factory.mktemp("steward") / "p", with_models=True)
+    shutil.copytree(demo_data, settings.data_dir, dirs_exist_ok=True)
+    assert run_pipeline(settings, ["+group:entities"]).success
+    return settings
+
+
+def _rerun(settings):
+    outcome = run_pipeline(settings, ["group:entities"])
+    assert outcome.success, outcome.failures
+
+
+def test_decisions_are_honoured_by_later_runs(project):
+    settings = project
+    # a pair in the review band: the steward says they are one company
+    band = [i for i in queue(settings, "customer") if i["kind"] == "pair"]
+    assert band, "the demo data has pairs in the review band"
+    a, b = band[0]["item_id"].removeprefix("pair:").split("|")
+    assert _golden_of(settings, a) != _golden_of(settings, b)
+    merge = decide(settings, {"entity": "customer", "action": "merge", "target_ids": [a, b], "steward": "alice",
+                              "comment": "same company, moved"})
+    # a three-system cluster: one record is split off
+    gid, = _rows(settings, "select golden_id from entities.customer_golden where member_count = 3 order by golden_id limit 1")[0]
+    members = [r[0] for r in _rows(settings, "select unique_id from entities.customer_clusters where golden_id = ? order by 1", [gid])]
+    split = decide(settings, {"entity": "customer", "action": "split", "target_ids": [members[0]], "steward": "alice"})
+    # another pair in the band: two different companies
+    c, d = band[1]["item_id"].removeprefix("pair:").split("|")
+    decide(settings, {"entity": "customer", "action": "distinct", "target_ids": [c, d], "steward": "alice"})
+    _rerun(settings)
+    assert _golden_of(settings, c) != _golden_of(settings, d)
+    assert _rows(settings, "select status from entities.customer_review_queue where item_id = ?", [band[1]["item_id"]]) == [("decided",)]
+
+    assert merge["status"] == "active" or merge["status"] == "pending"
+    if merge["status"] == "active":
+        assert _golden_of(settings, a) == _golden_of(settings, b)
+        assert _rows(settings, "select matched_by from entities.customer_xref where unique_id = ?", [a])[0][0] == "steward"
+        # no longer open: merged pairs leave the queue
+        assert band[0]["item_id"] not in {i["item_id"] for i in queue(settings, "customer")}
+    assert _golden_of(settings, members[0]) != gid                       # split off
+    assert {_golden_of(settings, m) for m in members[1:]} == {gid}        # the rest keeps the id
+
+    # contradicting an effective decision without reopen: refused, nothing stored
+    before = _store_count(settings)
+    with pytest.raises(DecisionError, match="contradicts decision"):
+        decide(settings, {"entity": "customer", "action": "merge", "target_ids": members[:2], "steward": "bob"})
+    with pytest.raises(DecisionError, match="unknown id"):
+        decide(settings, {"entity": "customer", "action": "distinct", "target_ids": ["crm:NOPE", gid], "steward": "bob"})
+    assert _store_count(settings) == before
+
+    # reopen: the split no longer applies, the record rejoins its cluster
+    decide(settings, {"entity": "customer", "action": "reopen", "target_ids": [members[0]], "steward": "bob"})
+    _rerun(settings)
+    assert _golden_of(settings, members[0]) == gid
+    assert split["decision_id"] < _store_count(settings) + 100
+
+
+def test_bank_details_need_a_second_steward(project):
+    settings = project
+    gid, iban = _rows(settings, """select golden_id, iban from entities.customer_golden
+                                   where iban is not null and iban_valid and member_count > 1 order by golden_id limit 1""")[0]
+    new_iban = "DE89370400440532013000"          # a valid IBAN
+    pending = decide(settings, {"entity": "customer", "action": "choose_value", "target_ids": [gid], "attribute": "iban",
+                                "value": new_iban, "steward": "alice", "comment": "customer sent new bank details"})
+    assert pending["status"] == "pending"
+    _rerun(settings)
+    assert _rows(settings, "select iban from entities.customer_golden where golden_id = ?", [gid])[0][0] == iban
+    assert _rows(settings, "select status from entities.customer_review_queue where item_id = ?",
+                 [f"decision:{pending['decision_id']}"]) == [("pending",)]
+    with pytest.raises(DecisionError, match="four eyes"):
+        decide(settings, {"entity": "customer", "action": "approve", "value": str(pending["decision_id"]), "steward": "Alice"})
+    decide(settings, {"entity": "customer", "action": "approve", "value": str(pending["decision_id"]), "steward": "bob"})
+    _rerun(settings)
+    assert _rows(settings, "select iban, iban_valid from entities.customer_golden where golden_id = ?", [gid])[0] == (new_iban, True)
+    reasons = _rows(settings, "select reason from entities.customer_conflicts where golden_id = ? and attribute = 'iban' and won", [gid])
+    assert not reasons or "steward alice" in reasons[0][0]
+    # the audit trail names who changed the golden record, before and after
+    audit = _rows(settings, """select actor, before, after from kontor.audit_log
+                               where kind = 'golden_change' and object_id = ? order by event_id desc limit 1""", [gid])
+    assert audit and audit[0][0] == "steward:alice" and new_iban in audit[0][2] and iban in audit[0][1]
+
+
+def test_deleting_target_restores_the_same_golden_records(project):
+    settings = project
+    before = _rows(settings, "select * exclude (updated_at) from entities.customer_golden order by golden_id")
+    xref = _rows(settings, "select unique_id, golden_id, matched_by from entities.customer_xref order by 1")
+    shutil.rmtree(settings.target_dir)
+    assert run_pipeline(settings, ["+group:entities"]).success
+    assert _rows(settings, "select * exclude (updated_at) from entities.customer_golden order by golden_id") == before
+    assert _rows(settings, "select unique_id, golden_id, matched_by from entities.customer_xref order by 1") == xref
+
+
+def test_the_cli_lists_and_decides(project):
+    env = dict(os.environ, KONTOR_PROJECT_DIR=str(project.project_dir), KONTOR_STEWARD="carol")
+    kontor = [sys.executable, "-m", "pipelines.cli"]
+    listed = subprocess.run([*kontor, "steward", "list", "--entity", "supplier"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert "supplier" in listed.stdout and "item(s)" in listed.stderr
+    refused = subprocess.run([*kontor, "steward", "decide", "merge", "crm:NOPE", "S-0000000000", "--entity", "supplier"],
+                             env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and "unknown id" in refused.stderr and "Traceback" not in refused.stderr

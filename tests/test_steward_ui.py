@@ -1,0 +1,333 @@
+"""The data steward's work in the Dagster UI, for real: `kontor dev` on a loopback port, the steward
+job launched through the UI's GraphQL API, the review queue looked at in headless Chromium.
+
+`kontor dev` rather than a bare `dagster-webserver`: the instance queues launched runs
+(QueuedRunCoordinator), and the daemon that `dagster dev` starts beside the webserver dequeues
+them; the run then executes in a subprocess of the code server, which inherits the environment
+given here (project, DAGSTER_HOME, state store).
+
+Chromium is Debian's `chromium` package (`.ci/run` installs it if missing). It only visits this
+test's own loopback server, so it runs without its sandbox (which needs root-less user
+namespaces that containers often lack).
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import make_project
+from test_dagster_ui import QUERY, graphql, kontor_dev, post_graphql
+from pipelines.run import instance_for, prepare_dagster_home, run_pipeline
+from pipelines.settings import Settings
+from pipelines.state import StateStore
+from pipelines.stewardship import queue
+
+QUEUE_ASSET = ["entities", "customer_review_queue"]
+QUEUE_PAGE = "/assets/entities/customer_review_queue"
+WINDOW = (1400, 1000)
+# values a test must not inherit from the shell: the UI must use the same project, instance and
+# state store as this process (whose settings read no environment)
+PER_MACHINE = ("DAGSTER_HOME", "KONTOR_TARGET", "KONTOR_DATA_DIR", "KONTOR_STATE_URL", "KONTOR_STATE_DIR")
+
+LOCATIONS = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
+    name location { name } jobs { name } } } } }"""
+LAUNCH = """mutation Launch($params: ExecutionParams!) { launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on Error { message } } }"""
+RUN = """query Run($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run { status } } }"""
+STEP_FAILURES = """query Logs($runId: ID!) { logsForRun(runId: $runId) { ... on EventConnection { events {
+    __typename ... on ExecutionStepFailureEvent { stepKey error { message } } } } } }"""
+LATEST_QUEUE = """query Queue($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset {
+    assetMaterializations(limit: 1) { runId metadataEntries {
+        label ... on IntMetadataEntry { intValue } ... on MarkdownMetadataEntry { mdStr } } } } } }"""
+
+
+@dataclass
+class UI:
+    settings: Settings
+    port: int
+    session: int          # session id of kontor dev: the webserver, daemon, code server and run workers
+    job: dict             # the steward job's selector for launchRun
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory, demo_data) -> Iterator[UI]:
+    """`kontor dev` on a project where the entities were resolved once."""
+    root = tmp_path_factory.mktemp("steward_ui")
+    settings = make_project(root / "project", with_models=True)
+    shutil.copytree(demo_data, settings.data_dir, dirs_exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in PER_MACHINE}
+    env["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
+    instance_for(settings).dispose()   # the instance's storage exists before two processes open it
+    log = root / "dev.log"
+    with kontor_dev(settings.project_dir, log, env) as (port, process):
+        # the UI starts while the entities resolve, as it may be open during any run
+        assert run_pipeline(settings, ["+group:entities"]).success
+        try:
+            graphql(port, QUERY, time.monotonic() + 120)
+        except TimeoutError:
+            raise AssertionError(log.read_text()[-3000:]) from None
+        [repo] = [r for r in post_graphql(port, LOCATIONS)["repositoriesOrError"]["nodes"]
+                  if "steward_decision" in {j["name"] for j in r["jobs"]}]
+        # The UI asks a first visitor on a loopback origin to join the community, in a dialog over
+        # the page; this is what the dialog's Skip button sends.
+        post_graphql(port, "mutation { setNuxSeen }")
+        yield UI(settings, port, process.pid, {"repositoryLocationName": repo["location"]["name"],
+                                               "repositoryName": repo["name"], "jobName": "steward_decision"})
+
+
+def launch(ui: UI, decision: dict) -> str:
+    """Launch the steward job with ``decision`` as its typed run config; the run id."""
+    params = {"selector": ui.job, "runConfigData": {"ops": {"record_decision": {"config": decision}}}}
+    launched = post_graphql(ui.port, LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def finished(ui: UI, run_id: str, timeout: float = 60) -> str:
+    """Poll the run until it ends; its status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = post_graphql(ui.port, RUN, {"runId": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} still {status} after {timeout:.0f} s")
+
+
+def step_failures(ui: UI, run_id: str) -> list[str]:
+    events = post_graphql(ui.port, STEP_FAILURES, {"runId": run_id})["logsForRun"]["events"]
+    return [e["error"]["message"] for e in events if e["__typename"] == "ExecutionStepFailureEvent"]
+
+
+def latest_queue(ui: UI) -> dict:
+    """The review queue's latest materialization as the UI reads it: run id and metadata."""
+    [m] = post_graphql(ui.port, LATEST_QUEUE, {"path": QUEUE_ASSET})["assetOrError"]["assetMaterializations"]
+    return {"run_id": m["runId"], **{e["label"]: e.get("intValue", e.get("mdStr")) for e in m["metadataEntries"]}}
+
+
+def stored(settings: Settings) -> tuple[list[dict], list[dict]]:
+    store = StateStore.from_settings(settings)
+    try:
+        return store.decisions("customer"), store.audit()
+    finally:
+        store.close()
+
+
+def duckdb_files_held(session: int, target: Path) -> list[str]:
+    """DuckDB files under ``target`` that a process of ``session`` has open (Linux /proc)."""
+    held, members = [], 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or os.getsid(int(proc.name)) != session:
+                continue
+            members += 1
+            for fd in (proc / "fd").iterdir():
+                path = os.readlink(fd)
+                if path.startswith(str(target)) and ".duckdb" in path:
+                    held.append(f"pid {proc.name}: {path}")
+        except OSError:  # the process ended meanwhile
+            continue
+    assert members >= 3, f"kontor dev's session {session} has {members} processes; expected webserver, daemon, code server"
+    return held
+
+
+def xref(settings: Settings, uid: str) -> tuple[str, str]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute("select golden_id, matched_by from entities.customer_xref where unique_id = ?", [uid]).fetchone()
+    finally:
+        con.close()
+
+
+def test_a_decision_launched_through_graphql_is_honoured_by_the_next_run(ui: UI):
+    settings = ui.settings
+    assert latest_queue(ui)["open_items"] == len(queue(settings, "customer")) > 0   # the UI sees the first run
+    band = [i for i in queue(settings, "customer") if i["kind"] == "pair"]
+    assert band, "the demo data has pairs in the review band"
+    item = band[0]["item_id"]
+    a, b = item.removeprefix("pair:").split("|")
+    assert xref(settings, a)[0] != xref(settings, b)[0]
+    before_decisions, before_audit = stored(settings)
+
+    # both at once: the launcher runs each in a process of its own
+    merge = launch(ui, {"entity": "customer", "action": "merge", "target_ids": [a, b], "steward": "alice",
+                        "comment": f"{item}: same company"})
+    unknown = launch(ui, {"entity": "customer", "action": "merge", "target_ids": ["crm:NOPE", a], "steward": "alice"})
+    assert finished(ui, merge) == "SUCCESS", step_failures(ui, merge)
+    assert finished(ui, unknown) == "FAILURE"
+    [failure] = step_failures(ui, unknown)
+    assert "unknown id" in failure and "crm:NOPE" in failure and "nothing stored" in failure
+
+    decisions, audit = stored(settings)
+    [decision] = decisions[len(before_decisions):]
+    assert (decision["action"], set(decision["target_ids"]), decision["steward"], decision["run_id"], decision["status"]) == \
+           ("merge", {a, b}, "alice", merge, "active"), "a merge of records with two valid VAT IDs waits for four eyes"
+    assert unknown not in {d["run_id"] for d in decisions} | {e["run_id"] for e in audit}   # refused: nothing stored
+    assert len(audit) == len(before_audit) + 1
+
+    # the UI's processes read the serving copy only while a run needs it, never hold the warehouse
+    assert duckdb_files_held(ui.session, settings.target_dir) == []
+    outcome = run_pipeline(settings, ["group:entities"])
+    assert outcome.success, outcome.failures
+    golden_a, matched_a = xref(settings, a)
+    golden_b, matched_b = xref(settings, b)
+    assert golden_a == golden_b and matched_a == matched_b == "steward"
+    assert item not in {i["item_id"] for i in queue(settings, "customer")}
+    assert latest_queue(ui)["run_id"] == outcome.run_id                     # the UI shows the new queue
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("Debian's chromium is not installed; .ci/run installs it: "
+                    "apt-get install -y --no-install-recommends chromium")
+    return path
+
+
+def chromium_args(profile: Path) -> list[str]:
+    return [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+            f"--user-data-dir={profile}", f"--window-size={WINDOW[0]},{WINDOW[1]}"]
+
+
+def page_text(dom: str) -> str:
+    """The visible text of a DOM dump, whitespace collapsed."""
+    from html import unescape
+
+    dom = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", dom)))
+
+
+def assert_screenshot(png: Path) -> None:
+    """A picture of a page, not a blank or single-colour canvas."""
+    from PIL import Image
+
+    assert png.stat().st_size > 20_000, f"{png}: only {png.stat().st_size} bytes"
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size == WINDOW
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 100, f"{png}: {len(colours)} colours"
+
+
+class DevTools:
+    """Chromium's DevTools protocol on one page: just enough to read, click and capture it."""
+
+    def __init__(self, websocket_url: str):
+        from websockets.sync.client import connect   # websockets comes with dagster-webserver (uvicorn[standard])
+
+        self._ws = connect(websocket_url, max_size=None)
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, **params) -> dict:
+        message_id = next(self._ids)
+        self._ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        while True:   # no domain is enabled, so only answers arrive
+            answer = json.loads(self._ws.recv(timeout=30))
+            if answer.get("id") == message_id:
+                assert "error" not in answer, answer["error"]
+                return answer["result"]
+
+    def evaluate(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def wait_for(self, *texts: str, timeout: float = 30) -> str:
+        """The page's visible text, once it holds every one of ``texts``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.evaluate("document.body ? document.body.innerText : ''") or ""
+            if all(t in text for t in texts):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"after {timeout:.0f} s the page lacks {[t for t in texts if t not in text]}: {text[:2000]}")
+            time.sleep(0.25)
+
+    def screenshot(self, png: Path) -> None:
+        png.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+
+    def close(self) -> None:
+        self._ws.close()
+
+
+@contextmanager
+def browser(url: str, profile: Path) -> Iterator[DevTools]:
+    """Headless Chromium showing ``url``, driven over its DevTools port."""
+    process = subprocess.Popen([*chromium_args(profile), "--remote-debugging-port=0", url],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"   # Chromium writes the port it chose here
+        deadline = time.monotonic() + 30
+        while not (port_file.is_file() and port_file.read_text().strip()):
+            assert process.poll() is None and time.monotonic() < deadline, "chromium did not open its DevTools port"
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
+            page = next(t for t in json.loads(response.read()) if t["type"] == "page")
+        tools = DevTools(page["webSocketDebuggerUrl"])
+        try:
+            # the window's size less its (invisible) toolbars otherwise
+            tools.call("Emulation.setDeviceMetricsOverride", width=WINDOW[0], height=WINDOW[1], deviceScaleFactor=1, mobile=False)
+            yield tools
+        finally:
+            tools.close()
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def test_the_review_queue_page_shows_the_queue_in_chromium(ui: UI, tmp_path: Path):
+    latest = latest_queue(ui)
+    open_items = latest["open_items"]
+    items = queue(ui.settings, "customer")
+    assert open_items == len(items) > 0 and f"**{open_items} open item(s)**" in latest["queue"]
+    first = items[0]                               # the queue's most important item, first in the Markdown too
+    member = first["members"][0]
+
+    # 1. The asset page as Chromium renders it (screenshot and DOM after the React app settled):
+    # the metadata table of the latest materialization holds open_items and the queue (as Markdown
+    # behind "[Show Markdown]"; the Events view shows it the same way).
+    page_png = tmp_path / "review_queue_page.png"
+    dumped = subprocess.run([*chromium_args(tmp_path / "cli-profile"), "--virtual-time-budget=15000",
+                             f"--screenshot={page_png}", "--dump-dom", ui.url(QUEUE_PAGE)],
+                            capture_output=True, text=True, timeout=90)
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    text = page_text(dumped.stdout)
+    assert "customer_review_queue" in text and "Open items for data stewards" in text, text[:2000]
+    assert re.search(rf"\bopen_items\b.{{0,40}}\b{open_items}\b.{{0,40}}\bqueue\b.{{0,40}}\[Show Markdown\]", text), text[:3000]
+    assert "Join the Dagster community" not in text     # nothing covers the page in the screenshot
+    assert_screenshot(page_png)
+
+    # 2. What a steward sees after clicking "[Show Markdown]": the queue, records side by side.
+    with browser(ui.url(QUEUE_PAGE), tmp_path / "cdp-profile") as page:
+        page.wait_for("[Show Markdown]")
+        page.evaluate("[...document.querySelectorAll('a')].find(a => a.textContent === '[Show Markdown]').click()")
+        shown = page.wait_for(f"{open_items} open item(s)", first["item_id"], member["source_id"])
+        assert re.search(r"\bname\t.*\n\s*street\t", shown), shown[:3000]        # the records' attribute rows
+        assert first["reason"] in shown
+        # the dialog focuses its Close button, at the bottom: scroll back to the queue's first lines
+        page.evaluate("for (let e = [...document.querySelectorAll('strong')].find(s => s.textContent.endsWith('open item(s)'));"
+                      " e; e = e.parentElement) e.scrollTop = 0")
+        page.screenshot(tmp_path / "review_queue.png")
+        assert_screenshot(tmp_path / "review_queue.png")
+
+        # 3. The asset check on the Checks tab: its name and how many items are open.
+        page.call("Page.navigate", url=ui.url(QUEUE_PAGE + "?view=checks"))
+        page.wait_for("no_open_review_items", f"{open_items} open review item(s)")
