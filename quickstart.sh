@@ -34,3 +34,5 @@ fi
 echo
 echo "Done. Try: .venv/bin/kontor query \"select system, table_name, rows_loaded, rows_quarantined from kontor.load_ledger\""
 echo "      .venv/bin/kontor dev    # the Dagster UI on http://127.0.0.1:3000"
+echo "Reports (PDF):"
+ls -1 target/reports/*/*.pdf 2>/dev/null | sed 's/^/      /' || true

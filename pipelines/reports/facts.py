@@ -1,0 +1,414 @@
+"""The facts engine: every number of a report, computed in SQL, deterministic, before any prose.
+
+A KPI's SQL file returns one row per period and dimension member: ``period_start`` (a date from
+the temporary table ``report_periods``), one column per dimension it names as a driver,
+``value`` and optionally ``denominator``. The KPI is ``sum(value)`` (or ``sum(value) /
+sum(denominator)`` for ratios such as a margin in %); totals and drivers come from the same rows,
+so they always add up. A ``snapshot`` KPI (master-data counts) returns no ``period_start``: its
+value is "now", and its history comes from the facts stored with earlier issues.
+
+``report_periods`` has ``period_key, period_start, period_end, days``: the report's period, its
+comparisons and its history. SQL may also use the parameters ``$period_start``, ``$period_end``,
+``$previous_start``, ``$previous_end``, ``$last_year_start``, ``$last_year_end`` and
+``$data_through``.
+
+Contributions to a change are exact: for a sum, member value minus member value; for a ratio
+r = N/D against r0, member m contributes (n'_m - r0 d'_m)/D' - (n_m - r0 d_m)/D, and the
+contributions add up to r' - r0.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import statistics
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from pipelines.errors import KontorError
+from pipelines.reports import i18n
+from pipelines.reports.periods import Period, history, latest_complete, parse_period
+from pipelines.reports.spec import Kpi, ReportSpec, TableSpec, referenced_relations
+from pipelines.reports.status import data_status, relations
+from pipelines.sql import ident
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CHART_PERIODS = 12                   # periods before the current one that charts show
+_ROWS = "_kontor_kpi_rows"
+
+
+@dataclass
+class Series:
+    """One member's KPI per period, and for a ratio its numerator and denominator per period."""
+
+    values: dict[Period, float | None] = field(default_factory=dict)
+    parts: dict[Period, tuple[float, float]] = field(default_factory=dict)
+
+    def get(self, period: Period) -> float | None:
+        return self.values.get(period)
+
+    def volume(self, period: Period, ratio: bool) -> float:
+        """What a share is measured on: the denominator for a ratio, else the value."""
+        return self.parts.get(period, (0.0, 0.0))[1] if ratio else (self.values.get(period) or 0.0)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def _parameters(sql: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Only the named parameters the SQL uses (DuckDB refuses extra ones)."""
+    used = {p.name for p in sqlglot.parse_one(sql, dialect="duckdb").find_all(exp.Placeholder) if p.name}
+    unknown = used - set(values)
+    if unknown:
+        raise KontorError(f"unknown parameter ${sorted(unknown)[0]}; use one of ${', $'.join(sorted(values))}")
+    return {k: v for k, v in values.items() if k in used}
+
+
+class FactsEngine:
+    """Computes the facts of one report for one period on one warehouse connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: ReportSpec, period: Period | str | None = None,
+                 now: datetime | None = None):
+        self.con, self.spec = con, spec
+        self.now = now or datetime.now(BERLIN).replace(tzinfo=None)      # local time: which period is complete
+        self.now_utc = self.now.replace(tzinfo=BERLIN).astimezone(timezone.utc).replace(tzinfo=None)  # the ledger's clock
+        self.known = relations(con)
+        self.language = spec.language
+        business = spec.calendar == "business_days"
+        self.data_through = self._data_through()
+        if period is None:
+            through = min(self.data_through, self.now.date() - timedelta(days=1))
+            self.period = latest_complete(spec.grain, through, business)
+        elif isinstance(period, str):
+            self.period = parse_period(period, business and len(period) == 10)
+        else:
+            self.period = period
+        self.compared = {"previous_period": self.period.shift(-1),
+                         "same_period_last_year": self.period.same_period_last_year()}
+        depth = max([CHART_PERIODS] + [k.anomalies.history for k in spec.kpis])
+        self.history = history(self.period, depth)
+        self.window = sorted({self.period, *self.compared.values(), *self.history})
+        self.plan = self._plan()
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _data_through(self) -> date:
+        spec = self.spec
+        if spec.data_through is None:
+            return self.now.date() - timedelta(days=1)
+        missing = spec_relations(spec.data_through) - self.known
+        if missing:
+            return self.now.date() - timedelta(days=1)
+        value = self.con.execute(spec.data_through.read_text(encoding="utf-8")).fetchone()
+        if not value or value[0] is None:
+            return self.now.date() - timedelta(days=1)
+        found = value[0]
+        return found.date() if isinstance(found, datetime) else found
+
+    def _plan(self) -> dict[tuple[str, str], float]:
+        if self.spec.plan is None:
+            return {}
+        with self.spec.plan.open(encoding="utf-8", newline="") as fh:
+            return {(r["kpi"], r["period"]): float(r["value"]) for r in csv.DictReader(fh)}
+
+    def parameters(self) -> dict[str, Any]:
+        prev, last_year = self.compared["previous_period"], self.compared["same_period_last_year"]
+        return {"period_start": self.period.start, "period_end": self.period.end,
+                "previous_start": prev.start, "previous_end": prev.end,
+                "last_year_start": last_year.start, "last_year_end": last_year.end,
+                "data_through": self.data_through}
+
+    def _periods_table(self) -> None:
+        self.con.execute("create or replace temp table report_periods "
+                         "(period_key varchar, period_start date, period_end date, days integer)")
+        self.con.executemany("insert into report_periods values (?, ?, ?, ?)",
+                             [(p.key, p.start, p.end, p.days) for p in self.window])
+
+    def _run(self, path: Path, what: str) -> None:
+        sql = path.read_text(encoding="utf-8").strip().rstrip(";")
+        try:
+            self.con.execute(f"create or replace temp table {_ROWS} as {sql}", _parameters(sql, self.parameters()))
+        except (duckdb.Error, KontorError) as exc:
+            raise KontorError(f"{self._shown(path)}: {what} query failed: {str(exc).splitlines()[0]}; "
+                              "fix: run it with `kontor query` and correct it") from exc
+
+    def _shown(self, path: Path) -> str:
+        return f"reports/{self.spec.name}/{path.relative_to(self.spec.dir)}"
+
+    def _missing(self, path: Path) -> set[str]:
+        return spec_relations(path) - self.known
+
+    # -- KPIs -----------------------------------------------------------------------------------
+    def kpi_facts(self, kpi: Kpi) -> dict:
+        text = self.spec.text
+        fact = {"name": kpi.name, "label": text(kpi.label), "unit": kpi.unit, "decimals": kpi.decimals,
+                "good": kpi.good, "headline": kpi.headline, "kind": kpi.kind, "sql_file": kpi.sql_file,
+                "sql_sha256": hashlib.sha256(kpi.sql_path.read_bytes()).hexdigest(),
+                "description": text(kpi.description) if kpi.description else None,
+                "status": "ok", "message": None, "value": None, "comparisons": {}, "drivers": [],
+                "history": [], "zscore": None, "anomalies": []}
+        missing = self._missing(kpi.sql_path)
+        if missing:
+            if not kpi.optional:
+                raise KontorError(f"{kpi.sql_file}: reads {', '.join(sorted(missing))}, which is not in the warehouse; "
+                                  "fix: run `kontor run` first, or mark the KPI 'optional: true'")
+            fact.update(status="missing", message=text(kpi.missing_message) or
+                        f"{i18n.word('missing', self.language)}: {', '.join(sorted(missing))}")
+            return fact
+        self._run(kpi.sql_path, f"KPI {kpi.name!r}")
+        columns = [c[0] for c in self.con.execute(f"select * from {_ROWS} limit 0").description]
+        needed = (["period_start"] if kpi.kind == "periodic" else []) + ["value", *kpi.dimensions]
+        absent = [c for c in needed if c not in columns]
+        if absent:
+            raise KontorError(f"{kpi.sql_file}: the query returns no column {absent[0]!r}; a {kpi.kind} KPI returns "
+                              f"{', '.join(needed)} (and optionally denominator)")
+        ratio = "denominator" in columns
+        if kpi.kind == "snapshot":
+            return self._snapshot(kpi, fact, ratio)
+        series = self._series(ratio, ())[()]
+        fact["value"] = series.get(self.period)
+        fact["history"] = [{"period": p.key, "label": i18n.period_label(p, self.language), "value": series.get(p)}
+                           for p in [*self.history[-CHART_PERIODS:], self.period]]
+        self._compare(kpi, fact, series)
+        fact["zscore"] = _zscore(fact["value"], [series.get(p) for p in self.history[-kpi.anomalies.history:]],
+                                 kpi.anomalies.min_history)
+        self._anomalies(kpi, fact)
+        for dims in kpi.drivers:
+            fact["drivers"] += self._drivers(kpi, dims, ratio, fact, series)
+        return fact
+
+    def _series(self, ratio: bool, dims: tuple[str, ...]) -> dict[tuple, Series]:
+        """Per member (a tuple of dimension values; ``()`` for the total): the KPI per period."""
+        by_start = {p.start: p for p in self.window}
+        keys = "".join(f", cast({ident(d)} as varchar)" for d in dims)
+        den = "sum(denominator)::double" if ratio else "null"
+        rows = self.con.execute(
+            f"select period_start{keys}, sum(value)::double, {den} from {_ROWS} group by all").fetchall()
+        raw: dict[tuple, dict[Period, tuple[float, float | None]]] = {}
+        for row in rows:
+            period = by_start.get(row[0] if isinstance(row[0], date) else None)
+            if period is not None:
+                raw.setdefault(tuple(row[1:1 + len(dims)]), {})[period] = (row[-2], row[-1])
+        first = min((p for member in raw.values() for p in member), default=None)
+        series = {}
+        for member, values in raw.items():
+            series[member] = one = Series()
+            for p in self.window:
+                num, denominator = values.get(p, (0.0, 0.0))
+                if first is None or p < first:
+                    one.values[p] = None             # before the data starts: unknown, not zero
+                elif ratio:
+                    one.values[p] = (num / denominator) if denominator else None
+                    one.parts[p] = (num, denominator or 0.0)
+                else:
+                    one.values[p] = num
+        return series or {(): Series({p: None for p in self.window})}
+
+    def _comparison_value(self, kpi: Kpi, name: str, series: Series | dict) -> tuple[str, float | None]:
+        if name == "plan":
+            value = self.plan.get((kpi.name, self.period.key), kpi.target)
+            return "plan", value
+        return self.compared[name].key, series.get(self.compared[name])
+
+    def _compare(self, kpi: Kpi, fact: dict, series: Series | dict) -> None:
+        value = fact["value"]
+        for name in self.spec.comparisons:
+            key, other = self._comparison_value(kpi, name, series)
+            delta = None if value is None or other is None else value - other
+            pct = None if delta is None or not other or kpi.unit == "%" else delta / abs(other) * 100
+            fact["comparisons"][name] = {"period": key, "value": other, "delta": delta, "delta_pct": pct}
+
+    def _direction(self, kpi: Kpi, delta: float | None) -> str:
+        if kpi.good == "neutral" or not delta:
+            return "neutral"
+        return "good" if (delta > 0) == (kpi.good == "up") else "bad"
+
+    def _anomalies(self, kpi: Kpi, fact: dict) -> None:
+        rules = kpi.anomalies
+        for name, cmp in fact["comparisons"].items():
+            size = cmp["delta"] if kpi.unit == "%" else cmp["delta_pct"]
+            if size is not None and abs(size) >= rules.threshold_pct:
+                fact["anomalies"].append({"rule": "threshold", "comparison": name, "threshold": rules.threshold_pct,
+                                          "delta": cmp["delta"], "delta_pct": cmp["delta_pct"],
+                                          "direction": self._direction(kpi, cmp["delta"])})
+        z = fact["zscore"]
+        if z and abs(z["z"]) >= rules.zscore:
+            fact["anomalies"].append({"rule": "zscore", "z": z["z"], "limit": rules.zscore, "n": z["n"],
+                                      "direction": self._direction(kpi, z["z"])})
+
+    def _drivers(self, kpi: Kpi, dims: tuple[str, ...], ratio: bool, fact: dict, total: dict) -> list[dict]:
+        series = self._series(ratio, dims)
+        personal = any(self.spec.dimensions[d].personal for d in dims)
+        label = " × ".join(self.spec.text(self.spec.dimensions[d].label) for d in dims)
+        out = []
+        for name in self.spec.comparisons:
+            if name == "plan":
+                continue
+            other = self.compared[name]
+            members = [_member(m, s, self.period, other, total, ratio, kpi.unit == "%") for m, s in series.items()]
+            members = [m for m in members if m["contribution"] is not None]
+            members.sort(key=lambda m: (-abs(m["contribution"]), m["member"]))
+            out.append({"dimension": label, "dims": list(dims), "personal": personal, "comparison": name,
+                        "members": members[:self.spec.drivers_top], "member_count": len(members)})
+        if not personal:
+            self._member_anomalies(kpi, fact, label, series, total, ratio)
+        return out
+
+    def _member_anomalies(self, kpi: Kpi, fact: dict, label: str, series: dict, total: dict, ratio: bool) -> None:
+        rules = kpi.anomalies
+        previous = self.compared["previous_period"]
+        past = self.history[-rules.history:]
+        for member, values in series.items():
+            share = max(_share(values, total, p, ratio) for p in (self.period, previous))
+            if share < rules.min_share_pct:
+                continue
+            z = _zscore(values.get(self.period), [values.get(p) for p in past], rules.min_history)
+            if z and abs(z["z"]) >= rules.zscore:
+                now, before = values.get(self.period), values.get(previous)
+                delta = None if now is None or before is None else now - before
+                fact["anomalies"].append({
+                    "rule": "member_zscore", "dimension": label, "member": " / ".join(str(m) for m in member),
+                    "value": now, "compare_value": before, "comparison": "previous_period", "delta": delta,
+                    "delta_pct": None if delta is None or not before or kpi.unit == "%" else delta / abs(before) * 100,
+                    "z": z["z"], "limit": rules.zscore, "share_pct": share,
+                    "direction": self._direction(kpi, z["z"])})
+
+    def _snapshot(self, kpi: Kpi, fact: dict, ratio: bool) -> dict:
+        den = "sum(denominator)::double" if ratio else "null"
+        num, denominator = self.con.execute(f"select sum(value)::double, {den} from {_ROWS}").fetchone()
+        fact["value"] = (num / denominator if denominator else None) if ratio else (num or 0.0)
+        stored = self._stored_values(kpi.name)
+        series = {p: stored.get(p.key) for p in self.window}
+        series[self.period] = fact["value"]
+        fact["history"] = [{"period": p.key, "label": i18n.period_label(p, self.language), "value": series.get(p)}
+                           for p in [*self.history[-CHART_PERIODS:], self.period]]
+        self._compare(kpi, fact, series)
+        fact["zscore"] = _zscore(fact["value"], [series.get(p) for p in self.history[-kpi.anomalies.history:]],
+                                 kpi.anomalies.min_history)
+        self._anomalies(kpi, fact)
+        for dims in kpi.drivers:
+            keys = ", ".join(f"cast({ident(d)} as varchar)" for d in dims)
+            rows = self.con.execute(f"select {keys}, sum(value)::double from {_ROWS} group by all order by 1").fetchall()
+            members = [{"member": " / ".join(str(v) for v in r[:-1]), "value": r[-1]} for r in rows]
+            fact["drivers"].append({
+                "dimension": " × ".join(self.spec.text(self.spec.dimensions[d].label) for d in dims),
+                "dims": list(dims), "personal": any(self.spec.dimensions[d].personal for d in dims),
+                "comparison": None, "members": members, "member_count": len(members)})
+        return fact
+
+    def _stored_values(self, kpi: str) -> dict[str, float]:
+        """Values of a snapshot KPI in earlier issues (latest version per period)."""
+        if "reports.facts" not in self.known:
+            return {}
+        rows = self.con.execute(
+            "select period, arg_max(value, version) from reports.facts where report = ? and kpi = ? "
+            "and measure = 'value' and dimension is null group by period", [self.spec.name, kpi]).fetchall()
+        return dict(rows)
+
+    # -- tables ---------------------------------------------------------------------------------
+    def table_facts(self, table: TableSpec) -> dict:
+        text = self.spec.text
+        fact = {"name": table.name, "title": text(table.title), "sql_file": table.sql_file, "status": "ok",
+                "message": None, "columns": [], "rows": []}
+        missing = self._missing(table.sql_path)
+        if missing:
+            if not table.optional:
+                raise KontorError(f"{table.sql_file}: reads {', '.join(sorted(missing))}, which is not in the "
+                                  "warehouse; fix: run `kontor run` first, or mark the table 'optional: true'")
+            fact.update(status="missing", message=text(table.missing_message) or
+                        f"{i18n.word('missing', self.language)}: {', '.join(sorted(missing))}")
+            return fact
+        sql = table.sql_path.read_text(encoding="utf-8")
+        try:
+            result = self.con.execute(sql, _parameters(sql, self.parameters()))
+        except (duckdb.Error, KontorError) as exc:
+            raise KontorError(f"{table.sql_file}: table query failed: {str(exc).splitlines()[0]}; "
+                              "fix: run it with `kontor query` and correct it") from exc
+        names = [c[0] for c in result.description]
+        rows = result.fetchall()
+        declared = {c.name: c for c in table.columns}
+        fact["columns"] = [{"name": n, "label": text(declared[n].label) if n in declared else n,
+                            "unit": declared[n].unit if n in declared else None,
+                            "decimals": declared[n].decimals if n in declared else 0} for n in names]
+        fact["rows"] = [[_plain(v) for v in row] for row in rows]
+        return fact
+
+    # -- everything -----------------------------------------------------------------------------
+    def compute(self) -> dict:
+        spec, lang = self.spec, self.language
+        self._periods_table()
+        try:
+            kpis = [self.kpi_facts(k) for k in spec.kpis]
+            tables = {t.name: self.table_facts(t) for t in spec.tables}
+        finally:
+            self.con.execute(f"drop table if exists {_ROWS}; drop table if exists report_periods")
+        comparisons = {name: {"key": p.key, "label": i18n.period_label(p, lang), "start": p.start.isoformat(),
+                              "end": p.end.isoformat()} for name, p in self.compared.items() if name in spec.comparisons}
+        if "plan" in spec.comparisons:
+            comparisons["plan"] = {"key": "plan", "label": i18n.word("plan", lang)}
+        return {
+            "report": spec.name, "title": spec.text(spec.title), "language": lang, "grain": self.period.grain,
+            "period": {"key": self.period.key, "grain": self.period.grain, "start": self.period.start.isoformat(),
+                       "end": self.period.end.isoformat(), "label": i18n.period_label(self.period, lang)},
+            "comparisons": comparisons,
+            "data_through": self.data_through.isoformat(),
+            "computed_at": self.now.isoformat(timespec="seconds"),
+            "kpis": kpis,
+            "tables": tables,
+            "data_status": data_status(self.con, self.now_utc, spec.freshness_hours),
+        }
+
+
+def spec_relations(path: Path) -> set[str]:
+    return referenced_relations(path.read_text(encoding="utf-8"))
+
+
+def _zscore(value: float | None, past: list[float | None], minimum: int) -> dict | None:
+    values = [v for v in past if v is not None]
+    if value is None or len(values) < minimum:
+        return None
+    std = statistics.stdev(values)
+    if std == 0:
+        return None
+    mean = statistics.fmean(values)
+    return {"z": (value - mean) / std, "mean": mean, "std": std, "n": len(values)}
+
+
+def _share(member: Series, total: Series, period: Period, ratio: bool) -> float:
+    """A member's share of the KPI's volume (of the denominator for a ratio) in %."""
+    whole = total.volume(period, ratio)
+    return abs(member.volume(period, ratio)) / abs(whole) * 100 if whole else 0.0
+
+
+def _member(member: tuple, series: Series, period: Period, other: Period, total: Series, ratio: bool,
+            in_percent: bool) -> dict:
+    now, before = series.get(period), series.get(other)
+    if ratio:
+        (n1, d1), (n0, d0) = series.parts.get(period, (0.0, 0.0)), series.parts.get(other, (0.0, 0.0))
+        big_d1, big_d0 = total.volume(period, True), total.volume(other, True)
+        r0 = total.get(other)
+        contribution = None if r0 is None or not big_d1 or not big_d0 else \
+            (n1 - r0 * d1) / big_d1 - (n0 - r0 * d0) / big_d0
+    else:
+        contribution = None if total.get(other) is None else (now or 0.0) - (before or 0.0)
+    delta = None if now is None or before is None else now - before
+    return {"member": " / ".join(str(m) for m in member), "value": now, "compare_value": before, "delta": delta,
+            "delta_pct": None if delta is None or not before or in_percent else delta / abs(before) * 100,
+            "contribution": contribution, "share_pct": _share(series, total, period, ratio)}
+
+
+def compute_facts(con: duckdb.DuckDBPyConnection, spec: ReportSpec, period: Period | str | None = None,
+                  now: datetime | None = None) -> dict:
+    """The facts of ``spec`` for ``period`` (default: the latest complete period of its grain)."""
+    return FactsEngine(con, spec, period, now).compute()

@@ -1,0 +1,136 @@
+"""Issue a report: facts → narrative → HTML → PDF → archive (+ facts table, + optional e-mail).
+
+The one function the Dagster asset, ``kontor report`` and the benchmark call.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from pipelines.reports import i18n
+from pipelines.reports.archive import Archive
+from pipelines.reports.delivery import send_report, smtp_config
+from pipelines.reports.facts import BERLIN, compute_facts
+from pipelines.reports.narrative import llm_config, write_narrative
+from pipelines.reports.periods import Period
+from pipelines.reports.render import render_html, render_pdf
+from pipelines.reports.spec import ReportSpec
+from pipelines.reports.store import facts_digest, store_facts
+from pipelines.settings import Settings
+
+
+@dataclass
+class IssueResult:
+    record: dict                       # the manifest entry
+    facts: dict
+    path: str                          # the PDF
+    issued: bool = True                # False: facts unchanged since the latest version, nothing new written
+    narrative: dict = field(default_factory=dict)
+    refused_urls: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    delivery: str = ""
+
+
+def archive_for(settings: Settings, spec: ReportSpec) -> Archive:
+    return Archive(settings.target_dir / "reports", spec.name)
+
+
+def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: ReportSpec,
+                 period: Period | str | None = None, *, reissue: bool = True, now: datetime | None = None) -> IssueResult:
+    """Issue ``spec`` for ``period`` (default: latest complete). ``reissue=False`` (the scheduled
+    asset) keeps the latest version when its facts are unchanged instead of writing a new one."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    facts = compute_facts(con, spec, period, now)
+    timings["facts_s"] = time.perf_counter() - started
+    archive = archive_for(settings, spec)
+    key, digest = facts["period"]["key"], facts_digest(facts)
+    latest = archive.latest(key)
+    if not reissue and latest and latest.get("facts_digest") == digest:
+        return IssueResult(latest, facts, str(archive.dir / latest["pdf"]), issued=False, timings=timings,
+                           delivery="unchanged: no new version")
+
+    mark = time.perf_counter()
+    narrative, messages = write_narrative(facts, spec, llm_config(spec, settings.env, settings.project_dir))
+    timings["narrative_s"] = time.perf_counter() - mark
+    issued_at = (now or datetime.now(BERLIN).replace(tzinfo=None)).isoformat(sep=" ", timespec="seconds")
+    with archive.locked():
+        version = archive.next_version(key)
+        issue = {"version": version, "issued_at": issued_at}
+        mark = time.perf_counter()
+        html = render_html(spec, facts, narrative.as_dict(), issue)
+        pdf, pages, refused = render_pdf(html, spec.dir)
+        timings["pdf_s"] = time.perf_counter() - mark
+        document = {"issue": {"report": spec.name, "period": key, "version": version, "issued_at": issued_at},
+                    "facts": facts, "narrative": narrative.as_dict(), "prompt": messages}
+        needs_approval = bool(spec.email and spec.email.require_approval)
+        record = archive.add(key, version, pdf, json.dumps(document, indent=1, ensure_ascii=False, default=str).encode(), {
+            "issued_at": issued_at, "pages": pages, "narrative": narrative.kind, "narrative_reason": narrative.reason,
+            "facts_digest": digest, "status": "awaiting approval" if needs_approval else "issued",
+        })
+    store_facts(con, facts, version)
+    result = IssueResult(record, facts, str(archive.dir / record["pdf"]), narrative=narrative.as_dict(),
+                         refused_urls=refused, timings=timings)
+    result.delivery = deliver(settings, spec, archive, record)
+    timings["total_s"] = time.perf_counter() - started
+    return result
+
+
+def deliver(settings: Settings, spec: ReportSpec, archive: Archive, record: dict) -> str:
+    """Send an issued version by e-mail if the report asks for it and SMTP is configured."""
+    if spec.email is None:
+        return "no delivery configured"
+    if spec.email.require_approval and not record.get("approved_by"):
+        return "awaiting approval (kontor report-approve)"
+    smtp = smtp_config(settings.env)
+    if smtp is None:
+        return "not sent: KONTOR_SMTP_HOST is not set"
+    pdf = (archive.dir / record["pdf"]).read_bytes()
+    document = json.loads((archive.dir / record["facts"]).read_text(encoding="utf-8"))
+    facts, narrative = document["facts"], document["narrative"]
+    subject = spec.text(spec.email.subject) or f"{facts['title']} – {facts['period']['label']} (v{record['version']})"
+    body = "\n\n".join([f"{facts['title']} – {facts['period']['label']}, {i18n.word('version', spec.language)} "
+                        f"{record['version']}", narrative["text"], f"sha256 {record['sha256']}"])
+    message_id = send_report(smtp, list(spec.email.to), subject, body, pdf, record["pdf"])
+    with archive.locked():
+        archive.update(record["period"], record["version"], status="sent", delivered_to=list(spec.email.to),
+                       delivered_at=datetime.now(BERLIN).replace(tzinfo=None).isoformat(timespec="seconds"),
+                       message_id=message_id)
+    return f"sent to {', '.join(spec.email.to)}"
+
+
+def approve_report(settings: Settings, spec: ReportSpec, period: str, version: int | None, by: str) -> tuple[dict, str]:
+    """Four eyes: record who approved an issued version, then deliver it."""
+    archive = archive_for(settings, spec)
+    record = archive.find(period, version)
+    with archive.locked():
+        record = archive.update(record["period"], record["version"], status="approved", approved_by=by,
+                                approved_at=datetime.now(BERLIN).replace(tzinfo=None).isoformat(timespec="seconds"))
+    return record, deliver(settings, spec, archive, record)
+
+
+def issue_by_hand(settings: Settings, name: str, period: str | None) -> IssueResult:
+    """``kontor report``: open the warehouse, issue a new version, close."""
+    from pipelines import warehouse
+    from pipelines.errors import KontorError
+    from pipelines.reports.periods import parse_period
+    from pipelines.reports.spec import find_report
+
+    spec = find_report(settings.project_dir, name)
+    if period is not None:
+        parse_period(period)                      # a bad period fails before the warehouse is opened
+    if not settings.warehouse_path.is_file():
+        raise KontorError(f"{settings.relative(settings.warehouse_path)} does not exist yet; fix: run `kontor run` first")
+    try:
+        con = warehouse.connect(settings.warehouse_path)
+    except duckdb.IOException as exc:
+        raise KontorError(f"{settings.relative(settings.warehouse_path)} is in use by another process ({exc}); "
+                          "fix: wait for the running pipeline to finish, then try again") from exc
+    try:
+        return issue_report(con, settings, spec, period)
+    finally:
+        con.close()

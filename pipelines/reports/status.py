@@ -1,0 +1,92 @@
+"""Data status for the trust banner: source freshness, quality gates, open steward items.
+
+Every part may be absent (no ledger in a bare warehouse, no gates before the quality issue, no
+review queue before entity resolution); then the status says so instead of failing.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from pipelines.sql import ident
+
+_FRESHNESS = """
+select system, table_name,
+       max(finished_at) filter (where status = 'loaded') as last_loaded,
+       count(*) filter (where status = 'failed') as failed_files
+from kontor.load_ledger
+group by all
+order by system, table_name
+"""
+
+# The latest result of every (asset, rule): gates may run in different runs for different assets.
+_GATES = """
+select asset, rule, severity, success, observed_value, unexpected_count, element_count, description, checked_at, run_id
+from kontor.gate_results
+qualify row_number() over (partition by asset, rule order by checked_at desc) = 1
+order by success, severity, asset, rule
+"""
+
+
+def relations(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Every ``schema.table`` (tables and views) in the warehouse."""
+    rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    return {f"{schema}.{name}" for schema, name in rows}
+
+
+def _freshness(con, known: set[str], now: datetime, stale_hours: float) -> list[dict]:
+    if "kontor.load_ledger" not in known:
+        return []
+    sources = []
+    for system, table, last_loaded, failed in con.execute(_FRESHNESS).fetchall():
+        age = (now - last_loaded).total_seconds() / 3600 if last_loaded else None
+        sources.append({"system": system, "table": table,
+                        "last_loaded": last_loaded.isoformat(timespec="seconds") if last_loaded else None,
+                        "age_hours": None if age is None else round(age, 1),
+                        "stale": age is None or age > stale_hours, "failed_files": failed})
+    return sources
+
+
+def _gates(con, known: set[str]) -> dict:
+    if "kontor.gate_results" not in known:
+        return {"state": "no gates run", "total": 0, "failed": 0, "warned": 0, "problems": []}
+    rows = con.execute(_GATES).fetchall()
+    problems = [
+        {"asset": asset, "rule": rule, "severity": severity, "unexpected_count": unexpected,
+         "element_count": elements, "description": description}
+        for asset, rule, severity, success, _, unexpected, elements, description, _, _ in rows if not success
+    ]
+    failed = sum(1 for p in problems if p["severity"] == "error")
+    warned = len(problems) - failed
+    checked = max((r[8] for r in rows), default=None)
+    return {"state": "failed" if failed else "warn" if warned else "ok" if rows else "no gates run",
+            "total": len(rows), "failed": failed, "warned": warned, "problems": problems[:12],
+            "checked_at": checked.isoformat(timespec="seconds") if checked else None}
+
+
+def _review(con, known: set[str]) -> dict:
+    queues = sorted(r for r in known if r.startswith("entities.") and r.endswith("_review_queue"))
+    if not queues:
+        return {"state": "no review queue", "open": {}, "total_open": 0}
+    open_items = {}
+    for relation in queues:
+        entity = relation.removeprefix("entities.").removesuffix("_review_queue")
+        sql = f"select count(*) from entities.{ident(entity + '_review_queue')} where status = 'open'"
+        open_items[entity] = con.execute(sql).fetchone()[0]
+    total = sum(open_items.values())
+    return {"state": "open items" if total else "clear", "open": open_items, "total_open": total}
+
+
+def data_status(con: duckdb.DuckDBPyConnection, now: datetime, stale_hours: float = 36.0) -> dict:
+    """``now`` and every timestamp here are UTC (the ledger and the gates record UTC)."""
+    known = relations(con)
+    sources = _freshness(con, known, now, stale_hours)
+    loaded = [s["last_loaded"] for s in sources if s["last_loaded"]]
+    return {
+        "loaded_at": max(loaded) if loaded else None,
+        "sources": sources,
+        "stale_sources": [f"{s['system']}.{s['table']}" for s in sources if s["stale"]],
+        "gates": _gates(con, known),
+        "review": _review(con, known),
+    }
