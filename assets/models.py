@@ -28,7 +28,12 @@ def _deps(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
     keys = []
     for ref in cm.refs:
         target = compiled.models.get(ref)
-        keys.append(relation_key(target.model.schema, ref) if target else relation_key("seeds", ref))
+        if target is not None:
+            keys.append(relation_key(target.model.schema, ref))
+        elif ref in compiled.project.externals:       # e.g. entities.customer_xref
+            keys.append(relation_key(*compiled.project.externals[ref][0].split(".")))
+        else:
+            keys.append(relation_key("seeds", ref))
     keys += [relation_key("raw", f"{system}__{table}") for system, table in cm.sources]
     return list(dict.fromkeys(keys))
 

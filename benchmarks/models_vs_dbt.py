@@ -25,15 +25,16 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    and types, row count, and an order-insensitive checksum (``sum(hash(col))`` per column).
 6. With ``--profile`` (or when a target is missed) one more Kontor run is made in-process with its
    phases timed: imports, definition build (compile, column inference, asset construction),
-   Dagster run launch, per-step overhead, DuckDB connect/close, SQL by statement kind (including
-   the row count Kontor takes after every build), column lineage, serving copy; plus the bare
-   engine (``materialize`` in a loop on one connection) as Kontor's floor; and ``what_if``: the same
-   run with one suspected cost removed by monkeypatching (pooled SQLite event storage, one DuckDB
-   connection, no run-time lineage, all models as one ``@multi_asset``, an in-memory instance).
+   Dagster run launch, per-step overhead, Dagster's event writes and asset-record reads, SQL by
+   statement kind, column lineage, serving copy, garbage collection; plus the bare engine
+   (``materialize`` in a loop on one connection) as Kontor's floor; and ``what_if``: the same run
+   with one cost changed by monkeypatching (Dagster's stock SQLite event log, an fsync per commit,
+   no run-time lineage, an in-memory instance, all models as one ``@multi_asset``).
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -643,9 +644,21 @@ def child_profile(args) -> dict:
     timed(definitions, "compile_models", "defs_compile_models")
     timed(definitions, "build_model_assets", "defs_build_model_assets")
     _time_dagster_storage(stats)
+    collector = {"gc_s": 0.0, "gc_collections": 0, "gc_full_collections": 0, "_t": 0.0}
+
+    def on_gc(phase, info):
+        if phase == "start":
+            collector["_t"] = time.perf_counter()
+        else:
+            collector["gc_s"] += time.perf_counter() - collector["_t"]
+            collector["gc_collections"] += 1
+            collector["gc_full_collections"] += info["generation"] == 2
+    gc.callbacks.append(on_gc)
     t = time.perf_counter()
     outcome = run_pipeline(settings, selects)
     wall = time.perf_counter() - t
+    gc.callbacks.remove(on_gc)
+    del collector["_t"]
     if not outcome.success:
         raise SystemExit(f"profile run failed: {outcome.failures[:5]}")
     instance = instance_for(settings)
@@ -653,7 +666,7 @@ def child_profile(args) -> dict:
         steps = _step_timings(instance, outcome.run_id)
     finally:
         instance.dispose()
-    run = {"run_pipeline_wall_s": wall, "assets_materialized": len(outcome.materialized), **steps,
+    run = {"run_pipeline_wall_s": wall, "assets_materialized": len(outcome.materialized), **steps, **collector,
            **{k: v for k, v in stats.items()}}
     in_steps = sum(stats.get(k, 0.0) for k in ("duckdb_connect", "duckdb_close", "materialize_total", "column_lineage", "serving_publish"))
     for key in ("dagster_store_event", "dagster_get_asset_records"):   # storage is touched from run_pipeline only
@@ -685,16 +698,6 @@ def child_profile(args) -> dict:
     (settings.target_dir / "serving_profile.duckdb").unlink(missing_ok=True)
     out["bare_engine"] = {"materialize_all_s": engine, "checkpoint_s": checkpoint, "publish_serving_s": serving,
                           **{k: v for k, v in stats.items()}}
-    # The same without the row count Kontor takes after each build (dbt takes none).
-    fresh_copy(Path(args.snapshot), settings.warehouse_path)
-    import pipelines.models.materialize as mat
-    mat._count = lambda con, relation: None
-    con = real_connect(settings.warehouse_path)
-    t = time.perf_counter()
-    for name in compiled.order:
-        materialize(con, compiled, name)
-    out["bare_engine"]["materialize_all_without_row_counts_s"] = time.perf_counter() - t
-    con.close()
 
     # 4. Column lineage for all models, as the steps compute it (uncached: fresh compile).
     compiled = compile_models(settings)
@@ -709,76 +712,44 @@ def child_profile(args) -> dict:
 
 
 def _time_dagster_storage(stats: dict) -> None:
-    """Time every event write and asset-record read of Dagster's SQL storages."""
+    """Time every event write and asset-record read of Dagster's SQL storages (Dagster's SQLite
+    event log and Kontor's subclass of it; a call from one into the other counts once)."""
     from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
+    from pipelines.dagster_instance import KeptOpenSqliteEventLogStorage
+
+    depth = {"n": 0}
+
     def wrap(cls, attr, label):
-        original = getattr(cls, attr)
+        original = cls.__dict__[attr]
 
         def wrapper(self, *a, **kw):
+            depth["n"] += 1
             t = time.perf_counter()
             try:
                 return original(self, *a, **kw)
             finally:
-                stats[label] = stats.get(label, 0.0) + time.perf_counter() - t
-                stats[label + "__n"] = stats.get(label + "__n", 0) + 1
+                depth["n"] -= 1
+                if depth["n"] == 0:
+                    stats[label] = stats.get(label, 0.0) + time.perf_counter() - t
+                    stats[label + "__n"] = stats.get(label + "__n", 0) + 1
         setattr(cls, attr, wrapper)
     wrap(SqliteEventLogStorage, "store_event", "dagster_store_event")
+    wrap(KeptOpenSqliteEventLogStorage, "store_event", "dagster_store_event")
     wrap(SqlEventLogStorage, "get_asset_records", "dagster_get_asset_records")
-
-
-def __getattr__(name: str):
-    """``PooledSqliteEventLogStorage``, built on first use so that importing this file needs no Dagster."""
-    if name != "PooledSqliteEventLogStorage":
-        raise AttributeError(name)
-    from contextlib import contextmanager
-
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import SingletonThreadPool
-
-    class PooledSqliteEventLogStorage(SqliteEventLogStorage):
-        """Dagster's SQLite event log, but one open connection per shard (run DB, index DB) instead
-        of a new engine, connection and close (= WAL checkpoint + fsync) for every single event.
-        Same journal mode and synchronous setting (durability) as the stock class."""
-
-        @classmethod
-        def from_config_value(cls, inst_data, config_value):
-            return cls(inst_data=inst_data, **config_value)   # the stock one hard-codes its own class
-
-        @contextmanager
-        def _connect(self, shard):
-            with self._db_lock:
-                engines = self.__dict__.setdefault("_kontor_engines", {})
-                engine = engines.get(shard)
-                if engine is None:
-                    engine = create_engine(self.conn_string_for_shard(shard), poolclass=SingletonThreadPool,
-                                           connect_args={"timeout": 15, "check_same_thread": False})
-                    engines[shard] = engine
-                if shard not in self._initialized_dbs:
-                    self._initdb(engine)
-                    self._initialized_dbs.add(shard)
-                with engine.connect() as conn:
-                    with conn.begin():
-                        yield conn
-
-    globals()[name] = PooledSqliteEventLogStorage
-    return PooledSqliteEventLogStorage
 
 
 WHATIF = {
     "as_is": "kontor run's code path in-process (run_pipeline), unchanged",
-    "pooled_sqlite_storage": "Dagster event log on SQLite with one connection per DB file kept open "
-                             "(event_log_storage class in dagster.yaml), same durability",
+    "stock_sqlite_storage": "Dagster's own SQLite event log (a new engine, connection and close per event) "
+                            "instead of Kontor's kept-open one",
+    "sqlite_synchronous_full": "Kontor's event log with SQLite's default synchronous=FULL (an fsync per "
+                               "commit) instead of NORMAL: what the fsyncs cost here",
     "ephemeral_instance": "Dagster instance in memory (no run history: the floor of Dagster's own cost)",
-    "one_duckdb_connection": "the warehouse resource hands every step the same open DuckDB connection "
-                             "(closed once after the run) instead of connect/close per asset",
     "no_run_time_lineage": "no sqlglot column lineage computed inside each step",
-    "all_three": "pooled SQLite storage + one DuckDB connection + no run-time lineage",
-    "multi_asset": "the 200 models as ONE subsettable @multi_asset (one step, one connection, "
-                   "MaterializeResult per model, row counts kept), stock SQLite storage",
-    "multi_asset_pooled": "multi_asset + pooled SQLite storage",
+    "multi_asset": "the 200 models as ONE subsettable @multi_asset (one step; per model a MaterializeResult "
+                   "with the same metadata: row count, compiled SQL, column lineage); rejected, see README",
 }
 
 
@@ -788,55 +759,34 @@ def child_whatif(args) -> dict:
     import dagster as dg
 
     import assets.models as asset_models
+    import pipelines.dagster_instance as kontor_instance
     import pipelines.run as prun
-    import pipelines.warehouse as warehouse
     from pipelines.settings import load_settings
 
-    env = {}
-    if "pooled" in variant or variant == "all_three":
-        home = Path(args.project) / "target" / "dagster"
-        (home / "dagster.yaml").write_text(
-            "telemetry:\n  enabled: false\nevent_log_storage:\n  module: models_vs_dbt\n"
-            f"  class: PooledSqliteEventLogStorage\n  config:\n    base_dir: {home / 'history' / 'runs'}\n")
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-    settings = load_settings(args.project, env=env)
+    settings = load_settings(args.project, env={})
+    if variant == "stock_sqlite_storage":
+        # Without Kontor's marker line the file is the user's: prepare_dagster_home leaves it alone.
+        home = settings.dagster_home
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n# Dagster's own storage (what-if)\n")
+    if variant == "sqlite_synchronous_full":
+        kontor_instance._relax_sync = lambda engine: None
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
     stats: dict = {}
     _time_dagster_storage(stats)
     if variant == "ephemeral_instance":
         prun.instance_for = lambda s: dg.DagsterInstance.ephemeral()
-    shared = []
-    if variant in ("one_duckdb_connection", "all_three"):
-        real_connect = warehouse.connect
-
-        class _Kept:
-            def __init__(self, con):
-                self._con = con
-
-            def close(self):
-                pass
-
-            def __getattr__(self, name):
-                return getattr(self._con, name)
-
-        def connect(path, read_only=False):
-            if not shared:
-                shared.append(real_connect(path, read_only))
-            return _Kept(shared[0])
-        warehouse.connect = connect
-    if variant in ("no_run_time_lineage", "all_three"):
+    if variant == "no_run_time_lineage":
         asset_models._column_lineage = lambda compiled, name: None
     selects = [f"group:{f}" for f in FOLDERS]
     t = time.perf_counter()
-    if variant.startswith("multi_asset"):
+    if variant == "multi_asset":
         materialized = _run_multi_asset(settings)
     else:
         outcome = prun.run_pipeline(settings, selects)
         if not outcome.success:
             raise SystemExit(f"{variant}: {outcome.failures[:3]}")
         materialized = len(outcome.materialized)
-    for con in shared:
-        con.close()
     wall = time.perf_counter() - t
     return {"variant": variant, "run_s": wall, "assets_materialized": materialized,
             "dagster_store_event_s": stats.get("dagster_store_event", 0.0),
@@ -845,10 +795,10 @@ def child_whatif(args) -> dict:
 
 
 def _run_multi_asset(settings) -> int:
-    """Prototype: Definitions with the models as one subsettable multi_asset, executed like kontor run."""
+    """Prototype: the models as one subsettable multi_asset, built and executed like kontor run."""
     import dagster as dg
 
-    from assets.models import _deps, relation_key
+    from assets.models import _column_lineage, _deps, relation_key
     from assets.resources import WarehouseResource
     from assets.serving import SERVING_KEY, build_serving_asset
     from assets.sources import build_source_assets
@@ -858,20 +808,23 @@ def _run_multi_asset(settings) -> int:
 
     compiled = compile_models(settings)
     specs = [dg.AssetSpec(relation_key(compiled.models[n].model.schema, n), deps=_deps(compiled.models[n], compiled),
-                          group_name=compiled.models[n].model.schema, code_version=compiled.models[n].code_version,
+                          group_name=compiled.models[n].model.group, code_version=compiled.models[n].code_version,
                           kinds={"duckdb", "sql"}) for n in compiled.order]
 
     def models(context, warehouse):
-        con = warehouse.connect()
-        try:
+        with warehouse.connection() as con:
             for name in compiled.order:
                 key = relation_key(compiled.models[name].model.schema, name)
                 if key in context.selected_asset_keys:
                     built = materialize(con, compiled, name)
-                    yield dg.MaterializeResult(asset_key=key, metadata={
-                        "dagster/row_count": dg.MetadataValue.int(built.rows or 0), "materialization": built.kind})
-        finally:
-            con.close()
+                    metadata = {"materialization": built.kind,
+                                "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```")}
+                    if built.rows is not None:
+                        metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
+                    lineage = _column_lineage(compiled, name)
+                    if lineage is not None:
+                        metadata["dagster/column_lineage"] = lineage
+                    yield dg.MaterializeResult(asset_key=key, metadata=metadata)
     # Real types, not strings (this module uses `from __future__ import annotations`): Dagster reads them.
     models.__annotations__ = {"context": dg.AssetExecutionContext, "warehouse": WarehouseResource}
     models = dg.multi_asset(specs=specs, can_subset=True, name="kontor_models")(models)

@@ -41,8 +41,10 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, s
     return [(r[0], r[1]) for r in con.execute(f"describe {relation}").fetchall()]
 
 
-def _drop_any(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
-    kind = relation_type(con, schema, name)
+def _drop_any(con: duckdb.DuckDBPyConnection, schema: str, name: str, kind: str | None = "unknown") -> None:
+    """Drop the relation; ``kind`` as looked up by the caller, if it did (a catalog look-up costs
+    as much as building a small model)."""
+    kind = relation_type(con, schema, name) if kind == "unknown" else kind
     if kind:
         con.execute(f"drop {kind} {_rel(schema, name)}")
 
@@ -61,27 +63,30 @@ def _count(con, relation: str) -> int:
     return con.execute(f"select count(*) from {relation}").fetchone()[0]
 
 
-def build_view(con, schema: str, name: str, sql: str) -> Materialized:
+def build_view(con, schema: str, name: str, sql: str, existing: str | None = "unknown") -> Materialized:
     """DuckDB binds the query when the view is created, so unknown tables and columns fail the
     build; the view is not executed (as in dbt): counting its rows would run the whole query."""
     def swap():
-        if relation_type(con, schema, name) == "table":
+        if (relation_type(con, schema, name) if existing == "unknown" else existing) == "table":
             con.execute(f"drop table {_rel(schema, name)}")
         con.execute(f"create or replace view {_rel(schema, name)} as\n{sql}")
     _transaction(con, swap)
     return Materialized(f"{schema}.{name}", "view", None, sql=sql)
 
 
-def build_table(con, schema: str, name: str, sql: str, kind: str = "table") -> Materialized:
+def build_table(con, schema: str, name: str, sql: str, kind: str = "table", existing: str | None = "unknown") -> Materialized:
     tmp = f"__kontor_new_{name}"
     con.execute(f"drop table if exists {_rel(schema, tmp)}")
 
+    rows: list[int] = []
+
     def swap():
-        con.execute(f"create table {_rel(schema, tmp)} as\n{sql}")
-        _drop_any(con, schema, name)
+        # DuckDB answers CREATE TABLE AS with the number of rows written: no count(*) afterwards.
+        rows.append(con.execute(f"create table {_rel(schema, tmp)} as\n{sql}").fetchone()[0])
+        _drop_any(con, schema, name, existing)
         con.execute(f"alter table {_rel(schema, tmp)} rename to {ident(name)}")
     _transaction(con, swap)
-    return Materialized(f"{schema}.{name}", kind, _count(con, _rel(schema, name)), sql=sql)
+    return Materialized(f"{schema}.{name}", kind, rows[0], sql=sql)
 
 
 def _add_new_columns(con, target: str, staged: str) -> list[str]:
@@ -191,15 +196,17 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
     con.execute(f"create schema if not exists {ident(schema)}")
     kind = cm.materialized
     existing = relation_type(con, schema, model_name)
+    # One catalog look-up per model, passed on: the relation cannot change in between, as the
+    # warehouse has this one writer.
     if kind == "view":
-        return build_view(con, schema, model_name, cm.sql)
+        return build_view(con, schema, model_name, cm.sql, existing)
     if kind == "table":
-        return build_table(con, schema, model_name, cm.sql)
+        return build_table(con, schema, model_name, cm.sql, existing=existing)
     if kind == "incremental":
         # config(full_refresh=false) protects a model whose history cannot be rebuilt (dbt's rule).
         full_refresh = full_refresh and cm.config.get("full_refresh", True) is not False
         if existing != "table" or full_refresh:
-            return build_table(con, schema, model_name, cm.sql, kind="incremental (full)")
+            return build_table(con, schema, model_name, cm.sql, kind="incremental (full)", existing=existing)
         return build_incremental(con, cm, compiled.render_for_run(name, is_incremental=True))
     if kind == "snapshot":
         # History is the point of a snapshot: a full refresh never drops it (as in dbt).
