@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.entities.decisions import StewardAction
 from pipelines.errors import KontorError, ProjectError
 from pipelines.settings import load_settings
 
@@ -64,20 +65,28 @@ def demo_data(
 def run(
     select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="Dagster asset selection, e.g. 'group:raw' or 'key:raw/crm__accounts+'. Repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
+    retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
 ) -> None:
     """Materialise the asset graph in-process (the same Definitions as the UI), checks applied."""
+    import gc
+
+    # Modules and definitions live as long as the process: the garbage collector would only
+    # rescan them, again and again (about a second of a 200-model run on a busy machine).
+    # run_pipeline freezes them and turns the collector back on for the run itself.
+    gc.disable()
     from pipelines.run import run_pipeline
 
     settings = load_settings()
-    marks = {"started": "[dim]…[/]", "materialized": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}
+    marks = {"started": "[dim]…[/]", "materialized": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]",
+             "gate_failed": "[red]✗ gate[/]", "gate_warned": "[yellow]! gate[/]"}
 
     def progress(kind: str, asset: str, detail: str) -> None:
         if kind != "started":
             console.print(f"{marks[kind]} {asset}" + (f"  [dim]{detail}[/]" if detail else ""))
 
-    outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh)
+    outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain)
     if not outcome.success:
-        reasons = "; ".join(outcome.failures) or "see the run in `kontor dev`"
+        reasons = "; ".join(outcome.gate_failures + outcome.failures) or "see the run in `kontor dev`"
         raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
     console.print(f"[green]✓[/] run {outcome.run_id[:8]}: {len(outcome.materialized)} assets materialised; "
                   f"serving copy at {settings.relative(settings.serving_path)}")
@@ -161,6 +170,115 @@ def query(
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
         Console().print(table)
+
+
+@app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="A report folder under reports/, e.g. monthly_pack.")],
+    period: Annotated[Optional[str], typer.Option(help="2026-10 (month), 2026-W43 (ISO week), 2026-10-31 (day) or 2026-Q3 (quarter); default: the latest complete period of the report's grain.")] = None,
+) -> None:
+    """Issue one report by hand: facts, checked narrative, PDF; each call writes a new version."""
+    from pipelines.reports.issue import issue_by_hand
+
+    settings = load_settings()
+    with console.status(f"issuing {name} …"):
+        result = issue_by_hand(settings, name, period)
+    record, narrative = result.record, result.narrative
+    kind = f"llm {narrative['model']}" if narrative["kind"] == "llm" else f"template ({narrative['reason']})"
+    console.print(f"[green]✓[/] {name} {record['period']} v{record['version']}: {record['pages']} pages, "
+                  f"narrative {kind}; {result.delivery}", highlight=False, soft_wrap=True)
+    typer.echo(settings.relative(Path(result.path)))
+
+
+@app.command("report-approve")
+def report_approve(
+    name: Annotated[str, typer.Argument(help="The report, e.g. monthly_pack.")],
+    period: Annotated[str, typer.Option(help="The issued period, e.g. 2026-10.")],
+    by: Annotated[str, typer.Option(help="Who approves (recorded in the manifest).")],
+    version: Annotated[Optional[int], typer.Option(help="The version to approve (default: the latest of the period).")] = None,
+) -> None:
+    """Approve an issued report version (four eyes) and send it if the report has e-mail delivery."""
+    from pipelines.reports.issue import approve_report
+    from pipelines.reports.spec import find_report
+
+    settings = load_settings()
+    record, delivery = approve_report(settings, find_report(settings.project_dir, name), period, version, by)
+    console.print(f"[green]✓[/] {name} {record['period']} v{record['version']} approved by {by}; {delivery}",
+                  highlight=False, soft_wrap=True)
+
+
+steward_app = typer.Typer(help="Data stewards: the review queue and decisions, without the UI.", no_args_is_help=True)
+app.add_typer(steward_app, name="steward")
+
+
+@steward_app.command("list")
+def steward_list(
+    entity: Annotated[Optional[str], typer.Option(help="Only this entity (customer, supplier, ...).")] = None,
+    status: Annotated[str, typer.Option(help="open, pending (awaiting a second steward), decided or all.")] = "open",
+) -> None:
+    """Review items, most important first: why each needs a decision and the records involved."""
+    from pipelines.stewardship import queue
+
+    items = queue(load_settings(), entity, status)
+    out = Console(width=1000) if not sys.stdout.isatty() else Console()
+    table = Table("entity", "item", "status", "why", "p", "records")
+    for i in items:
+        records = "; ".join(f"{m['system']} {m['source_id']} {m['name'] or ''}" for m in (i["members"] or []))
+        p = f"{i['match_probability']:.3f}" if i["match_probability"] is not None else ""
+        table.add_row(i["entity"], i["item_id"], i["status"], i["reason"], p, records)
+    out.print(table)
+    console.print(f"{len(items)} item(s) {status if status != 'all' else ''}".rstrip())
+
+
+@steward_app.command("show")
+def steward_show(
+    item: Annotated[str, typer.Argument(help="A review item id, a golden id or a record id (system:source_id).")],
+    entity: Annotated[str, typer.Option(help="The entity.")] = "customer",
+) -> None:
+    """The records of an item side by side, the golden record and the conflicting values."""
+    from pipelines.stewardship import show
+
+    found = show(load_settings(), entity, item)
+    out = Console(width=1000) if not sys.stdout.isatty() else Console()
+    if found["reason"]:
+        out.print(f"[bold]{item}[/]: {found['reason']}")
+    golden = Table("golden id", "name", "street", "no", "postcode", "city", "VAT ID", "IBAN", "in review", title="golden")
+    for g in found["golden"]:
+        golden.add_row(*[", ".join(v) if isinstance(v, list) else str(v if v is not None else "") for v in g])
+    out.print(golden)
+    records = Table("golden id", "record", "system", "name", "street", "postcode", "city", "VAT ID", "valid", "IBAN", "valid",
+                    "e-mail", "phone", "updated", title="records")
+    for r in found["records"]:
+        records.add_row(*[str(v if v is not None else "") for v in r])
+    out.print(records)
+    conflicts = Table("golden id", "attribute", "value", "system", "won", "why", title="conflicts")
+    for c in found["conflicts"]:
+        conflicts.add_row(*[str(v if v is not None else "") for v in c])
+    out.print(conflicts)
+
+
+@steward_app.command("decide")
+def steward_decide(
+    action: Annotated[StewardAction, typer.Argument(help="merge, split, distinct, choose_value, reopen or approve.")],
+    target: Annotated[Optional[list[str]], typer.Argument(help="Golden ids or record ids (system:source_id); for approve the decision id.")] = None,
+    entity: Annotated[str, typer.Option(help="The entity.")] = "customer",
+    steward: Annotated[str, typer.Option(help="Your name, as it goes into the audit trail.", envvar="KONTOR_STEWARD")] = "",
+    attribute: Annotated[Optional[str], typer.Option(help="choose_value: the attribute, e.g. iban.")] = None,
+    value: Annotated[Optional[str], typer.Option(help="choose_value: the value to keep.")] = None,
+    comment: Annotated[Optional[str], typer.Option(help="Why; goes into the audit trail.")] = None,
+) -> None:
+    """Record a decision; the next run honours it. IBAN changes and merges of records with different
+    valid VAT IDs wait for a second steward (approve)."""
+    from pipelines.stewardship import decide
+
+    targets = list(target or [])
+    request = {"entity": entity, "action": action.value, "target_ids": targets, "attribute": attribute,
+               "value": targets[0] if action.value == "approve" and targets else value, "steward": steward,
+               "comment": comment}
+    decision = decide(load_settings(), request)
+    state = "pending a second steward's approval" if decision["status"] == "pending" else "recorded"
+    console.print(f"[green]✓[/] decision {decision['decision_id']} ({decision['action']}) {state}; "
+                  "the next run (kontor run) applies it", highlight=False, soft_wrap=True)
 
 
 @app.command()

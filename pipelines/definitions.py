@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.checks import build_gates
 from assets.entities import build_entity_assets
 from assets.models import build_model_assets
+from assets.reports import build_report_definitions
 from assets.resources import WarehouseResource
 from assets.serving import build_serving_asset
+from assets.steward import build_steward_job
 from assets.sources import build_source_assets
 from pipelines.entities.spec import EntityProject, load_entities
 from pipelines.errors import ProjectError
@@ -44,14 +47,21 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     compiled = compile_models(settings)
     entities = compile_entities(settings, compiled)
     built = [*build_source_assets(compiled.project.sources), *build_model_assets(compiled)]
+    entity_checks = []
     for spec in entities.entities.values():
-        built += build_entity_assets(spec, compiled, settings.target_dir, settings.data_dir)
+        entity_assets, checks = build_entity_assets(spec, compiled, settings)
+        built += entity_assets
+        entity_checks += checks
     upstream = [key for a in built for key in a.keys]
     assets = [*built, build_serving_asset(upstream)]
+    reports = build_report_definitions(settings, assets)
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, *reports.assets],
+        asset_checks=[*build_gates(settings, compiled, assets), *entity_checks],
         jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),
-                                  description="Everything: ingest, models, entities, gates, serving copy.")],
+                                  description="Everything: ingest, models, entities, gates, serving copy, reports."),
+              *reports.jobs, *([build_steward_job(settings)] if entities.entities else [])],
+        schedules=reports.schedules,
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         # DuckDB has one writer per file: steps run in one process, one after another.
         executor=dg.in_process_executor,

@@ -5,6 +5,7 @@ in ``kontor dev`` afterwards. Progress is printed from the instance's event stre
 """
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
+from pipelines.dagster_instance import write_dagster_yaml
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.errors import KontorError
 from pipelines.settings import Settings
@@ -26,16 +29,17 @@ class RunOutcome:
     materialized: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)      # "asset: one-line reason"
     skipped: list[str] = field(default_factory=list)
+    gate_failures: list[str] = field(default_factory=list)  # "asset: check 'rule' failed: summary" (error)
+    gate_warnings: list[str] = field(default_factory=list)  # the same for warn rules
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """The instance directory, with a dagster.yaml if there is none: local SQLite storage and no
-    telemetry (a closed network must not see failing phone-home calls)."""
+    """The instance directory, with Kontor's dagster.yaml (created, or upgraded if Kontor wrote it):
+    local SQLite storage whose event log keeps its files open, and no telemetry (a closed network
+    must not see failing phone-home calls). See ``pipelines/dagster_instance.py``."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    write_dagster_yaml(home)
     return home
 
 
@@ -50,7 +54,31 @@ def _failure_reason(event: dg.DagsterEvent) -> str:
     error = data.error
     while error is not None and error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
         error = error.cause
-    return (error.message.strip().splitlines() or ["unknown error"])[-1] if error else "unknown error"
+    # the first line names the error ("BinderException: Binder Error: Referenced column ..."); the
+    # lines after it are context such as DuckDB's "LINE 27: ..." and a caret line
+    return (error.message.strip().splitlines() or ["unknown error"])[0] if error else "unknown error"
+
+
+def _record_check(check, outcome: RunOutcome, on_event) -> None:
+    """A failed quality gate (expectations/*.yml): blocking (error) or annotating (warn)."""
+    if check.passed:
+        return
+    asset = check.asset_key.to_user_string()
+    blocking = check.severity == dg.AssetCheckSeverity.ERROR
+    line = f"{asset}: check {check.check_name!r} failed" + (f" ({check.description})" if check.description else "")
+    (outcome.gate_failures if blocking else outcome.gate_warnings).append(line)
+    if on_event:
+        on_event("gate_failed" if blocking else "gate_warned", asset,
+                 f"{check.check_name}" + (f": {check.description}" if check.description else ""))
+
+
+def _is_gate_failure(event: dg.DagsterEvent) -> bool:
+    error = event.step_failure_data.error
+    while error is not None:
+        if error.cls_name == "DagsterAssetCheckFailedError":
+            return True
+        error = error.cause
+    return False
 
 
 def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.AssetKey] | None:
@@ -70,7 +98,8 @@ def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.As
 
 
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
-                 on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False) -> RunOutcome:
+                 on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
+                 retrain: bool = False) -> RunOutcome:
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ALL_JOB)
@@ -80,6 +109,8 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
         a.op.name: a.key.to_user_string()
         for a in defs.resolve_asset_graph().assets_defs if a.is_executable and len(a.keys) == 1
     }
+
+    planned: list[str] = []
 
     def listen(entry) -> None:
         event = entry.dagster_event
@@ -96,7 +127,13 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                 on_event("materialized", asset, detail)
         elif kind == "STEP_START" and on_event:
             on_event("started", asset, "")
+        elif kind == "ASSET_MATERIALIZATION_PLANNED":
+            planned.append(event.asset_key.to_user_string())
+        elif kind == "ASSET_CHECK_EVALUATION":
+            _record_check(event.event_specific_data, outcome, on_event)
         elif kind == "STEP_FAILURE":
+            if _is_gate_failure(event) and outcome.gate_failures:
+                return  # already reported per rule by ASSET_CHECK_EVALUATION
             reason = _failure_reason(event)
             outcome.failures.append(f"{asset}: {reason}")
             if on_event:
@@ -107,16 +144,29 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                 on_event("skipped", asset, "an upstream asset failed")
 
     instance.add_event_listener(outcome.run_id, listen)
+    # The definitions and every module outlive the run: frozen, they are no longer rescanned by
+    # each full garbage collection during it (half of the collector's time in a 200-model run).
+    # The collector runs during the run, also where `kontor run` paused it for start-up.
+    gc.freeze()
+    gc.enable()
     try:
         result = job.execute_in_process(
             instance=instance, run_id=outcome.run_id, raise_on_error=False,
             asset_selection=_selection(defs, select),
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
+            tags={**({FULL_REFRESH_TAG: "true"} if full_refresh else {}), **({RETRAIN_TAG: "true"} if retrain else {})} or None,
         )
     finally:
+        gc.unfreeze()
         instance.dispose()
     outcome.success = result.success
+    # Steps below a failed step or a failed blocking gate are not executed and emit no event.
+    failed = {f.split(": ", 1)[0] for f in outcome.failures}
+    for asset in dict.fromkeys(planned):
+        if asset not in outcome.materialized and asset not in failed and asset not in outcome.skipped:
+            outcome.skipped.append(asset)
+            if on_event:
+                on_event("skipped", asset, "not built: an upstream asset or a blocking quality gate failed")
     return outcome
 
 
