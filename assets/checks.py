@@ -3,7 +3,8 @@
 Every rule is its own check (name = the rule's name), evaluated together in one step so the
 table is scanned once. ``error`` rules are blocking: when one fails, the step fails and the
 assets downstream of the gated asset (reports above all) do not materialise. ``warn`` rules
-report with WARN severity and block nothing. A rule whose ``unexpected_rows_query`` reads other
+report with WARN severity and block nothing, but downstream assets still wait for them, so a
+report's trust banner counts every gate of the data it reads. A rule whose ``unexpected_rows_query`` reads other
 assets depends on them too, so it runs after they are built.
 
 Check metadata: observed value, unexpected and element counts, the first failing rows (their
@@ -32,7 +33,10 @@ def asset_key(asset: str) -> dg.AssetKey:
 def _spec(suite: Suite, rule: Rule, known: set[dg.AssetKey]) -> dg.AssetCheckSpec:
     deps = [asset_key(r.replace(".", "/", 1)) for r in referenced_relations(rule, suite.relation)]
     return dg.AssetCheckSpec(
-        name=rule.name, asset=asset_key(suite.asset), blocking=rule.blocking,
+        # Every gate is "blocking" in Dagster's sense, so assets downstream (reports above all) run
+        # only after all of their upstream gates have been evaluated and see every result; only a
+        # failure with ERROR severity (an error rule) stops them, a WARN one does not.
+        name=rule.name, asset=asset_key(suite.asset), blocking=True,
         description=rule.description or f"{rule.type} ({rule.severity})",
         additional_deps=[d for d in dict.fromkeys(deps) if d in known],
         metadata={"severity": rule.severity, "expectation_type": rule.type, "declared_in": f"{rule.file}:{rule.line}"},

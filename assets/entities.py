@@ -165,10 +165,13 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                     if not _exists(con, spec.table("xref")) else None
                 clusters = matching.connected_components(con, spec, decided.must_link, decided.cannot_link)
                 resolved = golden.resolve(con, spec, clusters, context.run_id, decided, previous)
-                store.append_audit(resolved.changes or [{
-                    "run_id": context.run_id, "actor": f"rule:{spec.name}", "kind": "golden_change", "entity": spec.name,
-                    "object_id": None, "before": None, "after": {"golden_records": resolved.golden},
-                    "detail": "first build" if first_build else "no golden value changed"}])
+                events = list(resolved.changes)
+                if not any(e["kind"] == "golden_change" for e in events):
+                    events.append({"run_id": context.run_id, "actor": f"rule:{spec.name}", "kind": "golden_change",
+                                   "entity": spec.name, "object_id": None, "before": None,
+                                   "after": {"golden_records": resolved.golden},
+                                   "detail": "first build" if first_build else "no golden value changed"})
+                store.append_audit(events)
                 store.mirror(con)
         finally:
             store.close()
@@ -216,7 +219,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
             **{f"csv_{system}": dg.MetadataValue.path(str(path)) for system, path in files.items()},
         })
 
-    @dg.asset_check(asset=key(spec.name, "review_queue"), name="no_open_review_items",
+    @dg.asset_check(asset=key(spec.name, "review_queue"), name="no_open_review_items", blocking=True,
                     description="Warns while the review queue holds open items, and says how many.")
     def _queue_check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connection() as con:

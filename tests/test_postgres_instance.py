@@ -28,7 +28,9 @@ def test_the_graph_runs_on_the_production_instance_and_state_store(tmp_path: Pat
                             env={"DAGSTER_HOME": str(home), "KONTOR_STATE_URL": pg_database})
     shutil.copytree(demo_data, settings.data_dir, dirs_exist_ok=True)
 
-    outcome = run_pipeline(settings, ["group:raw"])
+    # ingest, staging and the entity stage, which reads decisions from and writes its audit
+    # events to the PostgreSQL state store
+    outcome = run_pipeline(settings, ["+group:entities"])
     assert outcome.success, outcome.failures
     raw = {a for a in outcome.materialized if a.startswith("raw/")}
     assert "raw/crm__accounts" in raw and "raw/accounting__debitoren" in raw
@@ -57,7 +59,12 @@ def test_the_graph_runs_on_the_production_instance_and_state_store(tmp_path: Pat
     finally:
         instance.dispose()
 
-    # The state store lives in the same database, schema kontor_state, beside Dagster's tables.
+    # The state store lives in the same database, schema kontor_state, beside Dagster's tables;
+    # the run wrote the entity stage's audit trail there.
+    with psycopg.connect(pg_database) as con:
+        kinds = con.execute("select kind, entity, count(*) from kontor_state.audit_log where run_id = %s "
+                            "group by 1, 2 order by 1, 2", (outcome.run_id,)).fetchall()
+    assert ("golden_change", "customer", 1) in kinds and any(k == "xref_change" for k, _, _ in kinds)
     with StateStore.from_settings(settings) as store:
         decision = store.append_decision({"entity": "customer", "action": "distinct", "target_ids": ["a", "b"],
                                           "steward": "anna", "status": "active", "run_id": outcome.run_id})

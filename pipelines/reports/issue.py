@@ -73,6 +73,8 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
             "facts_digest": digest, "status": "awaiting approval" if needs_approval else "issued",
         })
     store_facts(con, facts, version)
+    _audit(settings, "report_issued", "kontor", spec, record,
+           {k: record.get(k) for k in ("pdf", "sha256", "pages", "narrative", "status", "issued_at")})
     result = IssueResult(record, facts, str(archive.dir / record["pdf"]), narrative=narrative.as_dict(),
                          refused_urls=refused, timings=timings)
     result.delivery = deliver(settings, spec, archive, record)
@@ -100,6 +102,7 @@ def deliver(settings: Settings, spec: ReportSpec, archive: Archive, record: dict
         archive.update(record["period"], record["version"], status="sent", delivered_to=list(spec.email.to),
                        delivered_at=datetime.now(BERLIN).replace(tzinfo=None).isoformat(timespec="seconds"),
                        message_id=message_id)
+    _audit(settings, "report_sent", "kontor", spec, record, {"to": list(spec.email.to), "message_id": message_id})
     return f"sent to {', '.join(spec.email.to)}"
 
 
@@ -110,7 +113,18 @@ def approve_report(settings: Settings, spec: ReportSpec, period: str, version: i
     with archive.locked():
         record = archive.update(record["period"], record["version"], status="approved", approved_by=by,
                                 approved_at=datetime.now(BERLIN).replace(tzinfo=None).isoformat(timespec="seconds"))
+    _audit(settings, "report_approved", f"steward:{by}", spec, record, {"approved_by": by})
     return record, deliver(settings, spec, archive, record)
+
+
+def _audit(settings: Settings, kind: str, actor: str, spec: ReportSpec, record: dict, after: dict) -> None:
+    """Every issued, approved and sent report goes into the audit trail (GoBD), beside the archive."""
+    from pipelines.state import StateStore
+
+    with StateStore.from_settings(settings) as store:
+        store.append_audit([{"run_id": None, "actor": actor, "kind": kind, "entity": None,
+                             "object_id": f"{spec.name}/{record['period']}/v{record['version']}", "before": None,
+                             "after": after, "detail": record.get("pdf")}])
 
 
 def issue_by_hand(settings: Settings, name: str, period: str | None) -> IssueResult:

@@ -77,8 +77,11 @@ def test_decisions_are_honoured_by_later_runs(project):
         assert _rows(settings, "select matched_by from entities.customer_xref where unique_id = ?", [a])[0][0] == "steward"
         # no longer open: merged pairs leave the queue
         assert band[0]["item_id"] not in {i["item_id"] for i in queue(settings, "customer")}
-    assert _golden_of(settings, members[0]) != gid                       # split off
+    split_id = _golden_of(settings, members[0])
+    assert split_id != gid                                                # split off
     assert {_golden_of(settings, m) for m in members[1:]} == {gid}        # the rest keeps the id
+    assert ("split_from", gid) in _rows(settings, "select event, related_id from entities.customer_id_history "
+                                                  "where golden_id = ?", [split_id])
 
     # contradicting an effective decision without reopen: refused, nothing stored
     before = _store_count(settings)
@@ -92,6 +95,8 @@ def test_decisions_are_honoured_by_later_runs(project):
     decide(settings, {"entity": "customer", "action": "reopen", "target_ids": [members[0]], "steward": "bob"})
     _rerun(settings)
     assert _golden_of(settings, members[0]) == gid
+    assert ("merged_into", gid) in _rows(settings, "select event, related_id from entities.customer_id_history "
+                                                   "where golden_id = ?", [split_id])
     assert split["decision_id"] < _store_count(settings) + 100
 
 

@@ -134,9 +134,12 @@ def test_a_warn_gate_annotates_and_blocks_nothing(tmp_path):
     assert not checks["amount_not_negative"].passed
 
 
-def test_checks_are_blocking_exactly_for_error_rules(tmp_path):
+def test_every_gate_runs_before_downstream_assets_and_severity_decides(tmp_path):
+    # all checks are "blocking" in Dagster's sense (downstream steps wait for them); a failure
+    # stops downstream assets only with ERROR severity, which error rules have (see the warn test)
     defs = build_definitions(project(tmp_path, "error"))
     specs = {s.name: s for c in defs.asset_checks for s in c.check_specs}
-    assert {n: s.blocking for n, s in specs.items()} == {
-        "amount_not_negative": True, "column_values_to_be_in_set__status": False, "column_values_to_not_be_null__id": True}
+    assert all(s.blocking for s in specs.values())
+    assert {n: s.metadata["severity"] for n, s in specs.items()} == {
+        "amount_not_negative": "error", "column_values_to_be_in_set__status": "warn", "column_values_to_not_be_null__id": "error"}
     assert specs["amount_not_negative"].description == "Refunds belong in credit notes, not in orders."

@@ -134,7 +134,7 @@ def test_the_url_fetcher_serves_only_the_report_folder(demo, tmp_path):
 
 
 def test_reissue_writes_a_new_version_and_never_touches_the_old(demo, tmp_path):
-    settings = isolated(demo, tmp_path)
+    settings = isolated(demo, tmp_path, env={"KONTOR_STATE_DIR": str(tmp_path / "state")})
     spec = find_report(demo.root, "daily_summary")
     con = warehouse.connect(settings.warehouse_path)
     try:
@@ -160,6 +160,12 @@ def test_reissue_writes_a_new_version_and_never_touches_the_old(demo, tmp_path):
     assert [v for v, _ in stored] == [1, 2] and stored[0][1] == stored[1][1] > 50
     with pytest.raises(FileExistsError):
         open(first.path, "xb")
+    # every issued version is in the audit trail (GoBD), with the sha256 of its PDF
+    from pipelines.state import StateStore
+
+    with StateStore.from_settings(settings) as store:
+        issued = [(e["object_id"], e["after"]["sha256"]) for e in store.audit(kind="report_issued")]
+    assert issued == [(f"daily_summary/2026-10-29/v{i['version']}", i["sha256"]) for i in manifest["issues"]]
 
 
 def test_email_goes_out_after_approval_over_smtp(demo, tmp_path):
