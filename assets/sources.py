@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import WarehouseResource
+from pipelines.errors import KontorError
+from pipelines.retries import unreachable_location
 from pipelines.sources.ingest import TableLoad, ingest_table
 from pipelines.sources.spec import SourcesProject, SourceTable
 from pipelines.sql import table as qtable
@@ -51,7 +53,8 @@ def _files_markdown(load: TableLoad) -> str:
     return "\n".join(lines)
 
 
-def build_source_asset(table: SourceTable, project: SourcesProject) -> dg.AssetsDefinition:
+def build_source_asset(table: SourceTable, project: SourcesProject,
+                       retry_policy: dg.RetryPolicy | None = None) -> dg.AssetsDefinition:
     description = table.description or f"{table.system} {table.name}, loaded from {table.location or 'a query'}."
 
     @dg.asset(
@@ -62,13 +65,24 @@ def build_source_asset(table: SourceTable, project: SourcesProject) -> dg.Assets
         tags={"kontor/system": table.system, "kontor/layer": "raw"},
         metadata=_definition_metadata(table),
         owners=[f"team:{table.owner}"] if table.owner else None,
+        retry_policy=retry_policy,
     )
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        # Transient failures (share not mounted, server down) honour the retry policy; a bad
+        # extract fails at once: reading it again gives the same answer.
+        attempt = _attempt(context, retry_policy)
+        unreachable = unreachable_location(table, Path(warehouse.data_dir))
+        if unreachable:
+            raise dg.Failure(description=f"{table.key}: {unreachable}{attempt}; fix: mount the share or "
+                                         f"correct location in {table.file}:{table.line}")
         with warehouse.connection() as con:
-            load = ingest_table(
-                con, table, data_dir=Path(warehouse.data_dir), tmp_dir=Path(warehouse.tmp_dir),
-                connections=project.connections, env=dict(os.environ), run_id=context.run_id,
-            )
+            try:
+                load = ingest_table(
+                    con, table, data_dir=Path(warehouse.data_dir), tmp_dir=Path(warehouse.tmp_dir),
+                    connections=project.connections, env=dict(os.environ), run_id=context.run_id,
+                )
+            except KontorError as exc:        # a configuration error (missing URL variable ...): no retry
+                raise dg.Failure(description=str(exc), allow_retries=False) from exc
             total = con.execute(f"select count(*) from {qtable(table.raw_table)}").fetchone()[0]
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(total),
@@ -86,11 +100,19 @@ def build_source_asset(table: SourceTable, project: SourcesProject) -> dg.Assets
             if f.rows_quarantined:
                 context.log.warning(f"{f.path}: {f.rows_quarantined} of {f.rows_read} rows quarantined (see kontor.quarantine)")
         if load.failures:
-            raise dg.Failure(description="; ".join(f.message for f in load.failures), metadata=metadata)
+            # a query failure is most often an unreachable server: worth a retry
+            raise dg.Failure(description="; ".join(f.message for f in load.failures) + (attempt if table.query else ""),
+                             metadata=metadata, allow_retries=bool(table.query))
         return dg.MaterializeResult(metadata=metadata)
 
     return _load
 
 
-def build_source_assets(project: SourcesProject) -> list[dg.AssetsDefinition]:
-    return [build_source_asset(t, project) for t in project.tables]
+def _attempt(context: dg.AssetExecutionContext, policy: dg.RetryPolicy | None) -> str:
+    if not policy or not policy.max_retries:
+        return ""
+    return f" (attempt {context.retry_number + 1} of {policy.max_retries + 1})"
+
+
+def build_source_assets(project: SourcesProject, retry_policy: dg.RetryPolicy | None = None) -> list[dg.AssetsDefinition]:
+    return [build_source_asset(t, project, retry_policy) for t in project.tables]

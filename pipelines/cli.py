@@ -78,7 +78,8 @@ def run(
 
     settings = load_settings()
     marks = {"started": "[dim]…[/]", "materialized": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]",
-             "gate_failed": "[red]✗ gate[/]", "gate_warned": "[yellow]! gate[/]"}
+             "gate_failed": "[red]✗ gate[/]", "gate_warned": "[yellow]! gate[/]",
+             "alerted": "[yellow]✉ alert[/]", "alert_failed": "[red]✉ alert not sent[/]"}
 
     def progress(kind: str, asset: str, detail: str) -> None:
         if kind != "started":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.automation import build_automation
 from assets.checks import build_gates
 from assets.entities import build_entity_assets
 from assets.models import build_model_assets
@@ -20,6 +21,7 @@ from pipelines.entities.spec import EntityProject, load_entities
 from pipelines.errors import ProjectError
 from pipelines.models.compile import CompiledProject, compile_project
 from pipelines.models.project import load_models
+from pipelines.retries import retry_config
 from pipelines.settings import Settings, load_settings
 from pipelines.sources.spec import load_sources
 
@@ -46,7 +48,10 @@ def compile_entities(settings: Settings, compiled: CompiledProject) -> EntityPro
 def build_definitions(settings: Settings) -> dg.Definitions:
     compiled = compile_models(settings)
     entities = compile_entities(settings, compiled)
-    built = [*build_source_assets(compiled.project.sources), *build_model_assets(compiled)]
+    retries = retry_config(settings)
+    policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
+                            backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
+    built = [*build_source_assets(compiled.project.sources, policy), *build_model_assets(compiled)]
     entity_checks = []
     for spec in entities.entities.values():
         entity_assets, checks = build_entity_assets(spec, compiled, settings)
@@ -55,13 +60,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     upstream = [key for a in built for key in a.keys]
     assets = [*built, build_serving_asset(upstream)]
     reports = build_report_definitions(settings, assets)
+    sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
     return dg.Definitions(
         assets=[*assets, *reports.assets],
         asset_checks=[*build_gates(settings, compiled, assets), *entity_checks],
         jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),
                                   description="Everything: ingest, models, entities, gates, serving copy, reports."),
-              *reports.jobs, *([build_steward_job(settings)] if entities.entities else [])],
-        schedules=reports.schedules,
+              sync_job, *reports.jobs, *([build_steward_job(settings)] if entities.entities else [])],
+        schedules=[sync_schedule, *reports.schedules],
+        sensors=sensors,
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         # DuckDB has one writer per file: steps run in one process, one after another.
         executor=dg.in_process_executor,

@@ -17,6 +17,7 @@ from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.dagster_instance import write_dagster_yaml
+from pipelines.alerts import report_outcome
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.errors import KontorError
 from pipelines.settings import Settings
@@ -167,6 +168,15 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
             outcome.skipped.append(asset)
             if on_event:
                 on_event("skipped", asset, "not built: an upstream asset or a blocking quality gate failed")
+    # The same engine as the run-failure sensor (assets/automation.py); keyed by run id, so a
+    # daemon watching this instance does not alert twice.
+    alerts, problems = report_outcome(settings, outcome.run_id, outcome.failures, outcome.gate_failures,
+                                      outcome.materialized)
+    if on_event:
+        for alert in alerts:
+            on_event("alerted", alert.asset, ", ".join(alert.sent) or "not delivered")
+        for problem in problems:
+            on_event("alert_failed", "", problem)
     return outcome
 
 

@@ -83,3 +83,16 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         name=str(tool.get("name", "kontor")),
         env=env,
     )
+
+
+def tool_table(settings: Settings, name: str) -> dict:
+    """``[tool.kontor.<name>]`` of the project's pyproject.toml (empty when absent), read on demand."""
+    pyproject = settings.project_dir / "pyproject.toml"
+    try:
+        tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kontor", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KontorError(f"{pyproject}: {exc}; fix: correct the TOML syntax") from exc
+    table = tool.get(name, {})
+    if not isinstance(table, dict):
+        raise KontorError(f"{pyproject}: [tool.kontor.{name}] must be a table; fix: write it as a [section]")
+    return table

@@ -1,0 +1,237 @@
+"""Alerts: a failed run or a failed blocking gate tells a person, with what to do about it.
+
+Channels (both optional, configured in ``[tool.kontor.alerts]`` of pyproject.toml; secrets only
+from the environment):
+
+    [tool.kontor.alerts]
+    webhook_env = "KONTOR_ALERT_WEBHOOK"          # env var holding the Slack/Teams webhook URL
+    email = ["controlling@example.com"]           # via KONTOR_SMTP_* (as report delivery)
+    escalate_after = 3                            # N failures of the same asset in a row ...
+    escalation_webhook_env = "KONTOR_ALERT_ESCALATION_WEBHOOK"   # ... go here as well,
+    escalation_email = ["it-lead@example.com"]                    # and here, marked ESCALATED
+
+The webhook body is ``{"text": ...}``, which Slack and Microsoft Teams incoming webhooks both
+accept. Consecutive failures per asset are counted in the state store (``pipelines/state.py``):
+every alert and every recovery is an audit event of kind ``alert`` whose ``entity`` is the asset
+key and whose ``after`` holds ``{"status", "consecutive", "escalated"}``; the count of an asset is
+that of its latest event. A success of the asset appends a ``resolved`` event (count 0). Events
+are keyed by run id, so the run-failure sensor and ``kontor run`` never alert twice for one run.
+
+Sending never raises: an alert that cannot be delivered is returned as a problem, since a broken
+webhook must not hide the failure it reports.
+"""
+from __future__ import annotations
+
+import json
+import re
+import smtplib
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from pipelines.errors import KontorError
+from pipelines.reports.delivery import smtp_config
+from pipelines.settings import Settings, tool_table
+
+KIND = "alert"
+ACTOR = "kontor"
+_KEYS = {"webhook_env", "email", "escalate_after", "escalation_webhook_env", "escalation_email", "timeout_s"}
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    webhook_env: str = "KONTOR_ALERT_WEBHOOK"
+    email: tuple[str, ...] = ()
+    escalate_after: int = 3
+    escalation_webhook_env: str = "KONTOR_ALERT_ESCALATION_WEBHOOK"
+    escalation_email: tuple[str, ...] = ()
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed asset of a run: ``gate`` names the failed blocking rule, if that was the cause."""
+    asset: str
+    error: str
+    gate: str | None = None
+
+
+@dataclass
+class Alert:
+    asset: str
+    run_id: str
+    error: str
+    advice: str
+    consecutive: int
+    escalated: bool
+    text: str = ""
+    sent: list[str] = field(default_factory=list)       # "webhook KONTOR_ALERT_WEBHOOK", "email a@b"
+    problems: list[str] = field(default_factory=list)
+
+
+def alert_config(settings: Settings) -> AlertConfig:
+    raw = tool_table(settings, "alerts")
+    where = f"{settings.relative(settings.project_dir / 'pyproject.toml')} [tool.kontor.alerts]"
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise KontorError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; fix: use {', '.join(sorted(_KEYS))}")
+    for key in ("webhook_env", "escalation_webhook_env"):
+        if "://" in str(raw.get(key, "")):
+            raise KontorError(f"{where}: {key} must name an environment variable, not hold the URL (it carries "
+                              f"a token); fix: {key} = \"KONTOR_ALERT_WEBHOOK\" and export the URL there")
+    try:
+        return AlertConfig(**{k: tuple(v) if k.endswith("email") else v for k, v in raw.items()})
+    except TypeError as exc:
+        raise KontorError(f"{where}: {exc}") from None
+
+
+def advice(asset: str, gate: str | None) -> str:
+    """What the person who runs Kontor should do about a failed asset."""
+    if gate:
+        return (f"Quality gate {gate!r} blocked {asset}: look at the failing rows in kontor.gate_quarantine "
+                f"(kontor query \"select * from kontor.gate_quarantine where asset = '{asset}'\") and the Data Docs "
+                f"page under target/data_docs/; fix the data at its source (or the rule in expectations/), then "
+                f"kontor run --select 'key:{asset}+'.")
+    if asset.startswith("raw/"):
+        return (f"Source {asset} could not be loaded: check the file or server named in the error, "
+                f"kontor.load_ledger and kontor.quarantine; fix the extract (or its entry in models/sources.yml), "
+                f"then kontor run --select 'key:{asset}+'.")
+    return (f"Open the run in the Dagster UI (kontor dev) for the full error; fix the model or its input, "
+            f"then kontor run --select 'key:{asset}+'.")
+
+
+def _text(alert: Alert, project: str) -> str:
+    head = (f"ESCALATED: {alert.asset} failed {alert.consecutive} times in a row" if alert.escalated
+            else f"Kontor alert: {alert.asset} failed")
+    return (f"{head} ({project})\n"
+            f"Asset: {alert.asset}\nError: {alert.error}\nRun: {alert.run_id}\n"
+            f"Failures in a row: {alert.consecutive}\nWhat to do: {alert.advice}")
+
+
+def _post(url: str, text: str, timeout: float) -> None:
+    request = urllib.request.Request(url, data=json.dumps({"text": text}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        response.read()
+
+
+def _mail(settings: Settings, to: Sequence[str], subject: str, text: str, timeout: float) -> None:
+    config = smtp_config(settings.env)
+    if config is None:
+        raise KontorError("KONTOR_SMTP_HOST is not set")
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = config.sender, ", ".join(to), subject
+    message["Date"], message["Message-ID"] = formatdate(localtime=True), make_msgid(domain="kontor")
+    message.set_content(text)
+    with smtplib.SMTP(config.host, config.port, timeout=timeout) as smtp:
+        smtp.ehlo()
+        if config.starttls:
+            smtp.starttls()
+            smtp.ehlo()
+        if config.user:
+            smtp.login(config.user, config.password or "")
+        smtp.send_message(message)
+
+
+def _deliver(settings: Settings, config: AlertConfig, alert: Alert) -> None:
+    targets: list[tuple[str, str | Sequence[str]]] = [("webhook", config.webhook_env), ("email", config.email)]
+    if alert.escalated:
+        targets += [("webhook", config.escalation_webhook_env), ("email", config.escalation_email)]
+    subject = alert.text.splitlines()[0]
+    for channel, target in targets:
+        try:
+            if channel == "webhook":
+                url = settings.env.get(target)
+                if not url:
+                    continue
+                _post(url, alert.text, config.timeout_s)
+                alert.sent.append(f"webhook {target}")
+            elif target:
+                _mail(settings, target, subject, alert.text, config.timeout_s)
+                alert.sent.append(f"email {', '.join(target)}")
+        except Exception as exc:  # any transport error: reported, never raised (the URL is never shown)
+            where = f"webhook from {target}" if channel == "webhook" else f"e-mail to {', '.join(target)}"
+            reason = f"HTTP {exc.code}" if hasattr(exc, "code") and isinstance(exc.code, int) else type(exc).__name__
+            alert.problems.append(f"alert for {alert.asset} not delivered by {where}: {reason}")
+
+
+def configured(settings: Settings, config: AlertConfig) -> bool:
+    return bool(settings.env.get(config.webhook_env) or config.email)
+
+
+def _latest(store, assets: Iterable[str]) -> dict[str, dict]:
+    """The latest alert event per asset, for the given assets."""
+    latest = {}
+    for asset in set(assets):
+        events = store.audit(entity=asset, kind=KIND, limit=1)
+        if events:
+            latest[asset] = events[-1]
+    return latest
+
+
+def report_run(settings: Settings, run_id: str, failures: Sequence[Failure], succeeded: Sequence[str] = (),
+               store=None) -> list[Alert]:
+    """Alert for each failed asset of run ``run_id`` and reset the count of assets that succeeded.
+    Returns the alerts (with what was sent and what could not be). No channel configured: nothing
+    is sent and nothing is counted."""
+    config = alert_config(settings)
+    if not configured(settings, config):
+        return []
+    from pipelines.state import StateStore
+
+    own = store is None
+    store = store or StateStore.from_settings(settings)
+    try:
+        by_asset = {f.asset: f for f in failures}     # one alert per asset and run
+        latest = _latest(store, [*by_asset, *succeeded])
+        alerts, events = [], []
+        for asset, failure in by_asset.items():
+            before = latest.get(asset)
+            if before and before["run_id"] == run_id:
+                continue                              # already alerted for this run
+            count = (before["after"] or {}).get("consecutive", 0) + 1 if before else 1
+            escalated = config.escalate_after > 0 and count >= config.escalate_after
+            alert = Alert(asset, run_id, failure.error, advice(asset, failure.gate), count, escalated)
+            alert.text = _text(alert, settings.name)
+            _deliver(settings, config, alert)
+            alerts.append(alert)
+            events.append({"run_id": run_id, "actor": ACTOR, "kind": KIND, "entity": asset,
+                           "after": {"status": "failed", "consecutive": count, "escalated": escalated,
+                                     "sent": alert.sent},
+                           "detail": failure.error[:500]})
+        for asset in succeeded:
+            before = latest.get(asset)
+            if asset not in by_asset and before and (before["after"] or {}).get("consecutive", 0) > 0:
+                events.append({"run_id": run_id, "actor": ACTOR, "kind": KIND, "entity": asset,
+                               "after": {"status": "resolved", "consecutive": 0, "escalated": False},
+                               "detail": "succeeded again"})
+        if events:
+            store.append_audit(events)
+        return alerts
+    finally:
+        if own:
+            store.close()
+
+
+def split_line(line: str) -> tuple[str, str]:
+    """``"asset: reason"`` (as in ``RunOutcome``) → (asset, reason)."""
+    asset, _, reason = line.partition(": ")
+    return asset, reason or line
+
+
+def report_outcome(settings: Settings, run_id: str, failure_lines: Sequence[str], gate_lines: Sequence[str],
+                   materialized: Sequence[str]) -> tuple[list[Alert], list[str]]:
+    """``report_run`` for the lines of a ``RunOutcome`` (``kontor run``); never raises: returns
+    the alerts and the problems (bad configuration, unreachable state store, undelivered alerts)."""
+    failures = [Failure(*split_line(line)) for line in failure_lines]
+    for line in gate_lines:
+        asset, reason = split_line(line)
+        gate = re.match(r"check '([^']+)'", reason)
+        failures.append(Failure(asset, reason, gate.group(1) if gate else "quality gate"))
+    try:
+        alerts = report_run(settings, run_id, failures, materialized)
+    except KontorError as exc:
+        return [], [f"alerts: {exc}"]
+    return alerts, [p for a in alerts for p in a.problems]
