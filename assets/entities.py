@@ -164,15 +164,25 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                 previous = golden.replay_xref(store.audit(entity=spec.name, kind="xref_change")) \
                     if not _exists(con, spec.table("xref")) else None
                 clusters = matching.connected_components(con, spec, decided.must_link, decided.cannot_link)
-                resolved = golden.resolve(con, spec, clusters, context.run_id, decided, previous)
-                events = list(resolved.changes)
-                if not any(e["kind"] == "golden_change" for e in events):
-                    events.append({"run_id": context.run_id, "actor": f"rule:{spec.name}", "kind": "golden_change",
-                                   "entity": spec.name, "object_id": None, "before": None,
-                                   "after": {"golden_records": resolved.golden},
-                                   "detail": "first build" if first_build else "no golden value changed"})
-                store.append_audit(events)
-                store.mirror(con)
+                # Crash safety: the entity tables change in one warehouse transaction, committed
+                # only after the state store holds the run's events. A kill in between leaves the
+                # old tables and at worst events recorded twice (replaying them is idempotent),
+                # never half-replaced tables or golden ids the audit trail does not know.
+                con.execute("begin transaction")
+                try:
+                    resolved = golden.resolve(con, spec, clusters, context.run_id, decided, previous)
+                    events = list(resolved.changes)
+                    if not any(e["kind"] == "golden_change" for e in events):
+                        events.append({"run_id": context.run_id, "actor": f"rule:{spec.name}", "kind": "golden_change",
+                                       "entity": spec.name, "object_id": None, "before": None,
+                                       "after": {"golden_records": resolved.golden},
+                                       "detail": "first build" if first_build else "no golden value changed"})
+                    store.append_audit(events)
+                    store.mirror(con)
+                    con.execute("commit")
+                except BaseException:
+                    con.execute("rollback")
+                    raise
         finally:
             store.close()
         with warehouse.connection() as con:

@@ -87,7 +87,11 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path) -> Path:
 
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
+    # Only the process holding the warehouse's write lock publishes, so any other temp copy (and
+    # its .wal) is left over from a run killed while publishing: remove it, or each crash leaves a
+    # warehouse-sized file behind.
+    for stale in serving.parent.glob(f".{serving.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     source = con.execute("select current_database()").fetchone()[0]
     con.execute(f"attach {literal(str(tmp))} as kontor_publish")
     try:

@@ -54,6 +54,9 @@ class Archive:
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            # Under the lock no other writer is busy: a temp file here is left by a killed process.
+            for stale in [*self.dir.glob(".*.part"), *self.dir.glob(".manifest.*.tmp")]:
+                stale.unlink(missing_ok=True)
             try:
                 yield
             finally:
@@ -70,11 +73,19 @@ class Archive:
         return f"{self.report}_{period}_v{version}"
 
     def _write_once(self, path: Path, data: bytes) -> None:
-        with open(path, "xb") as fh:          # "x": fail rather than overwrite an issued file
+        """Write beside, fsync, then link into place: a killed process leaves a whole file or none
+        (only a hidden temp file, removed by the next ``locked()``). ``link`` fails rather than
+        overwrite an issued file."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        path.chmod(0o444)
+        tmp.chmod(0o444)
+        try:
+            os.link(tmp, path)
+        finally:
+            tmp.unlink()
 
     def add(self, period: str, version: int, pdf: bytes, facts_json: bytes, entry: dict) -> dict:
         """Call under ``locked()``: store the files and append the issue to the manifest."""

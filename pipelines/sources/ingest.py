@@ -63,7 +63,8 @@ def resolve_files(table: SourceTable, data_dir: Path) -> list[Path]:
     for path in sorted(root.glob(table.location or "")):
         real = path.resolve()
         if not real.is_relative_to(root):
-            raise KontorError(f"{path}: resolves outside the data directory {root}; fix: copy the extract into the data directory")
+            raise KontorError(f"{table.file}:{table.line}: {path}: resolves outside the data directory {root} (a link?); "
+                              "fix: copy the extract into the data directory")
         if real.is_file():
             files.append(path)
     return files
