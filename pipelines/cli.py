@@ -86,6 +86,9 @@ def run(
             console.print(f"{marks[kind]} {asset}" + (f"  [dim]{detail}[/]" if detail else ""))
 
     outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain)
+    # The process ends here, with everything closed and written. Frozen, its objects are left to
+    # the operating system rather than collected on the way out (1.5 s after 200 models).
+    gc.freeze()
     if not outcome.success:
         reasons = "; ".join(outcome.gate_failures + outcome.failures) or "see the run in `kontor dev`"
         raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
