@@ -73,6 +73,19 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows) -> int:
+    """``insert into <table> values (?, ...)`` for many rows as one statement, columns by position.
+    DuckDB runs ``executemany`` as one statement per row, about 2 ms each on a file database
+    (20,000 rows: 42 s); through Arrow the same rows take well under a second."""
+    rows = list(rows)
+    if rows:
+        import pyarrow as pa
+
+        batch = pa.table({f"c{i}": pa.array(list(column)) for i, column in enumerate(zip(*rows))})
+        con.from_arrow(batch).insert_into(table)
+    return len(rows)
+
+
 def ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(BOOKKEEPING_DDL)
 

@@ -11,7 +11,7 @@ import duckdb
 
 from conftest import make_project
 from pipelines.definitions import build_definitions
-from pipelines.warehouse import connect, publish_serving
+from pipelines.warehouse import connect, insert_rows, publish_serving
 from test_end_to_end import kontor
 
 TWO_SOURCES = """
@@ -41,6 +41,17 @@ def read_in_process(serving: Path, times: int = 1) -> subprocess.Popen:
     """An analyst: another process opening the serving copy read-only."""
     return subprocess.Popen([sys.executable, "-c", READER, str(serving), str(times)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_insert_rows_keeps_every_value(tmp_path: Path):
+    """Rows go in through Arrow, by position: NULLs, an all-NULL column, booleans, a schema."""
+    con = connect(tmp_path / "w.duckdb")
+    con.execute("create schema e; create table e.t (kind varchar, raw varchar, compact varchar, valid boolean, n bigint)")
+    rows = [("iban", "DE89 3704", None, None, 1), ("vat_id", "DE123", None, True, None), ("iban", "x'y", None, False, 3)]
+    assert insert_rows(con, "e.t", rows) == 3
+    assert insert_rows(con, "e.t", []) == 0
+    assert con.execute("select * from e.t order by n nulls last").fetchall() == [rows[0], rows[2], rows[1]]
+    con.close()
 
 
 def test_publish_is_atomic_for_readers(tmp_path: Path):

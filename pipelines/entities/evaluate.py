@@ -7,6 +7,10 @@ numbers, IBANs and VAT IDs by their standardised form, since "+49 941 123" and "
 the same number. A true value that no member record holds (an IBAN of a customer known only to
 the CRM, which keeps no IBANs) cannot be in a golden record and is not counted.
 
+``golden_values_ceiling`` is the share of compared values whose true value some member record
+holds exactly: no rule can pick a value no system has, so no golden record can score above it
+(suppliers' e-mail is only in accounting, which holds a billing mailbox for a quarter of them).
+
 ``golden_values_equal_where_reachable`` counts only values whose true value some member record
 holds in a spelling equal to it but for case, umlauts, punctuation and blanks: it measures the
 survivorship rules, apart from drift that left no system with the right value.
@@ -83,7 +87,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
             f"exists (select 1 from {clusters} c join {spec.table('standardised')} s using (unique_id) "
             f"where c.golden_id = g.golden_id and s.{a} is not null) as knowable, "
             f"exists (select 1 from {clusters} c join {spec.table('standardised')} s using (unique_id) "
-            f"where c.golden_id = g.golden_id and {_loose('s.' + a, a)} = {_loose('t.' + a, a)}) as reachable from m "
+            f"where c.golden_id = g.golden_id and {_loose('s.' + a, a)} = {_loose('t.' + a, a)}) as reachable, "
+            f"exists (select 1 from {clusters} c join {spec.table('standardised')} s using (unique_id) "
+            f"where c.golden_id = g.golden_id and {_norm('s.' + a, a)} = {_norm('t.' + a, a)}) as held from m "
             f"join {spec.table('golden')} g using (golden_id) join _true_golden t using (true_id)" for a in ATTRIBUTES)
         rows = con.execute(f"""
             with m as (select golden_id, true_id from (
@@ -91,13 +97,16 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
                        qualify row_number() over (partition by golden_id order by n desc, true_id) = 1),
             v as ({compared})
             select attribute, count(*) filter (where got is not distinct from want), count(*),
-                   count(*) filter (where reachable and got is not distinct from want), count(*) filter (where reachable)
+                   count(*) filter (where reachable and got is not distinct from want), count(*) filter (where reachable),
+                   count(*) filter (where held)
             from v where got is not null or (want is not null and knowable) group by 1 order by 1
         """).fetchall()
         equal = sum(r[1] for r in rows)
         total = sum(r[2] for r in rows)
         result["golden_values_equal"] = round(equal / total, 4) if total else 1.0
         result["golden_values_by_attribute"] = {r[0]: round(r[1] / r[2], 4) for r in rows}
+        # the best any survivorship could do: the share of values some member holds exactly as true
+        result["golden_values_ceiling"] = round(sum(r[5] for r in rows) / total, 4) if total else 1.0
         reach_equal, reach_total = sum(r[3] for r in rows), sum(r[4] for r in rows)
         result["golden_values_reachable"] = reach_total
         result["golden_values_equal_where_reachable"] = round(reach_equal / reach_total, 4) if reach_total else 1.0

@@ -28,6 +28,7 @@ from pipelines.entities.decisions import Constraints
 from pipelines.entities.spec import Attribute, EntitySpec
 from pipelines.entities.standardise import check_value
 from pipelines.sql import literal
+from pipelines.warehouse import insert_rows
 
 # Matching key per attribute: "most frequent" counts values that are equal after standardisation.
 KEY_OF = {"name": "name_key", "street": "street_key", "city": "city_key", "phone": "phone_key",
@@ -89,7 +90,7 @@ def assign_ids(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, 
     con.execute(HISTORY_DDL.format(entity=spec.name))
     if not _exists(con, xref) and previous:
         con.execute("create or replace temp table _previous_xref (unique_id varchar, golden_id varchar)")
-        con.executemany("insert into _previous_xref values (?, ?)", list(previous.items()))
+        insert_rows(con, "_previous_xref", previous.items())
         xref = "_previous_xref"
     prev_join = f"left join {xref} x on x.unique_id = c.unique_id" if xref == "_previous_xref" or _exists(con, xref) else ""
     prev_col = "x.golden_id" if prev_join else "cast(null as varchar)"
@@ -112,7 +113,7 @@ def assign_ids(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, 
             assigned[cluster] = new_id(spec.id_prefix, f"{spec.name}:{first}", taken)
             taken.add(assigned[cluster])
     con.execute("create or replace temp table _ids (cluster_id varchar, golden_id varchar)")
-    con.executemany("insert into _ids values (?, ?)", [(str(c), g) for c, g in assigned.items()])
+    insert_rows(con, "_ids", [(str(c), g) for c, g in assigned.items()])
     con.execute("""create or replace temp table _members as
                    select m.unique_id, m.prev_id, i.golden_id from _members m join _ids i on i.cluster_id = m.cluster_id::varchar""")
     # history: ids that appear, continue elsewhere, or disappear
@@ -146,10 +147,17 @@ def assign_ids(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, 
     return dict(counts)
 
 
+# Keys this many edits apart are one value spelled two ways (a typo), more are two values.
+TYPO_EDITS = 2
+
+
 def _rule_key(rule: str) -> str:
     """A sortable key per rule (smaller wins)."""
     return {"most_frequent": "-freq", "source_priority": "prio", "most_recent": "-coalesce(epoch(updated_at), 0)",
             "most_complete": "-length(value)", "valid_only": "0",
+            # values more than a typo apart are different values (a move, a new mailbox): the one
+            # whose newest record is newest wins; spelling variants of it share its date
+            "latest_change": "-latest",
             # spelled out rather than abbreviated ('Str.'), mixed rather than upper case, umlauts
             # rather than their transliteration: the form a person would write in a letter
             # a typo makes a rare word: prefer the value whose rarest word is most common in the
@@ -182,6 +190,15 @@ def _candidates_sql(spec: EntitySpec, attr: Attribute) -> str:
         where ({present})"""
 
 
+def _latest_sql() -> str:
+    """Per candidate, the newest date among the candidates that spell the same value (keys at
+    most ``TYPO_EDITS`` edits apart): ``latest_change`` ranks by it."""
+    return f"""select a.unique_id, max(coalesce(epoch(b.updated_at), 0)) as latest from c0 a join c0 b
+               on a.golden_id = b.golden_id
+              and damerau_levenshtein(coalesce(a.key, ''), coalesce(b.key, '')) <= {TYPO_EDITS}
+               group by 1"""
+
+
 def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
     """``_winners`` (golden_id, attribute, unique_id | null) and ``_cand`` with every candidate's fate."""
     parts = []
@@ -200,8 +217,10 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
             words as (select unique_id, unnest(regexp_split_to_array(lower(value), '[^a-z0-9äöüß]+')) as word from c0),
             corpus as (select word, count(*) as n from words where word <> '' group by 1),
             rarity as (select w.unique_id, min(c.n) as rarest from words w join corpus c using (word) group by 1),
-            c1 as (select c0.*, count(*) over (partition by golden_id, key) as freq, coalesce(r.rarest, 0) as rarest
-                   from c0 left join rarity r using (unique_id)),
+            latest as ({_latest_sql() if "latest_change" in rules else "select null as unique_id, 0 as latest"}),
+            c1 as (select c0.*, count(*) over (partition by golden_id, key) as freq, coalesce(r.rarest, 0) as rarest,
+                          l.latest
+                   from c0 left join rarity r using (unique_id) left join latest l using (unique_id)),
             c as (select *, {rule_cols},
                          row_number() over (partition by golden_id order by (not valid), {order}) as rank_all,
                          count(distinct key) filter (where valid) over (partition by golden_id) as distinct_valid,
@@ -247,7 +266,7 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
     survivorship(con, spec)
     con.execute("create or replace temp table _steward_merged (unique_id varchar, steward varchar)")
     if decided.merged_by:
-        con.executemany("insert into _steward_merged values (?, ?)", list(decided.merged_by.items()))
+        insert_rows(con, "_steward_merged", decided.merged_by.items())
     std = spec.table("standardised")
     selects = []
     for attr in spec.attributes:
@@ -370,7 +389,7 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
     con.execute("create or replace temp table _decided_pairs (a varchar, b varchar)")
     pairs = [tuple(sorted(p)) for p in [*decided.must_link, *decided.cannot_link]]
     if pairs:
-        con.executemany("insert into _decided_pairs values (?, ?)", pairs)
+        insert_rows(con, "_decided_pairs", pairs)
     con.execute(f"""update {spec.table('review_queue')} q set status = 'decided'
                     where kind = 'pair' and exists (select 1 from _decided_pairs d
                         where 'pair:' || d.a || '|' || d.b = q.item_id)""")

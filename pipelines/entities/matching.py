@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from pipelines.entities.spec import EntitySpec
+from pipelines.warehouse import insert_rows
 
 WORK = "_splink"
 # Splink's own loggers are chatty; untrained parameters are reported in the model asset's metadata.
@@ -225,8 +226,10 @@ def _enforce_cannot_link(con: duckdb.DuckDBPyConnection) -> None:
                 continue
             parent[rb] = ra
             group[ra] |= group.pop(rb)
-        con.executemany("update _clusters_raw set cluster_id = ? where unique_id = ?",
-                        [(f"{cluster}/{root(m)}", m) for m in members])
+        con.execute("create or replace temp table _reclustered (cluster_id varchar, unique_id varchar)")
+        insert_rows(con, "_reclustered", [(f"{cluster}/{root(m)}", m) for m in members])
+        con.execute("""update _clusters_raw set cluster_id = r.cluster_id from _reclustered r
+                       where _clusters_raw.unique_id = r.unique_id""")
 
 
 def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]] = (),
@@ -245,10 +248,10 @@ def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_
     con.execute(f"create table {WORK}.must (unique_id_l varchar, unique_id_r varchar)")
     con.execute(f"create table {WORK}.cannot (unique_id_l varchar, unique_id_r varchar)")
     if must_link:
-        con.executemany(f"insert into {WORK}.must values (?, ?)", [sorted(p) for p in must_link])
+        insert_rows(con, f"{WORK}.must", [sorted(p) for p in must_link])
         con.execute(f"insert into {WORK}.edges select unique_id_l, unique_id_r, 1.0 from {WORK}.must")
     if cannot_link:
-        con.executemany(f"insert into {WORK}.cannot values (?, ?)", [sorted(p) for p in cannot_link])
+        insert_rows(con, f"{WORK}.cannot", [sorted(p) for p in cannot_link])
         con.execute(f"""delete from {WORK}.edges e using {WORK}.cannot c
                         where e.unique_id_l = c.unique_id_l and e.unique_id_r = c.unique_id_r""")
     db_api = DuckDBAPI(connection=con, output_schema=WORK)

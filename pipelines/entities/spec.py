@@ -34,7 +34,8 @@ STANDARDISED = ("unique_id", "source_system", "source_id", "name_raw", "street_r
 # Golden-record attributes chosen by survivorship (``address`` is a group chosen from one record).
 ATTRIBUTES = ("name", "legal_form", "street", "house_number", "postcode", "city", "country",
               "vat_id", "iban", "email", "phone")
-RULES = ("valid_only", "most_frequent", "common_spelling", "well_formed", "source_priority", "most_recent", "most_complete")
+RULES = ("valid_only", "most_frequent", "latest_change", "common_spelling", "well_formed", "source_priority", "most_recent",
+         "most_complete")
 VALIDATED = {"vat_id": "vat_id_valid", "iban": "iban_valid"}
 LINK_TYPES = ("link_and_dedupe", "dedupe_only", "link_only")
 TOP_KEYS = ("entity", "description", "id_prefix", "owner", "like", "inputs", "splink", "training",

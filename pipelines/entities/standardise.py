@@ -18,6 +18,7 @@ import duckdb
 
 from pipelines.entities.spec import EntitySpec
 from pipelines.sql import ident, literal
+from pipelines.warehouse import insert_rows
 
 ID_CHECKS_DDL = """
 create schema if not exists entities;
@@ -108,11 +109,11 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     con.execute("create or replace temp table _lf_lookup (lf_key varchar, legal_form varchar, is_full boolean)")
     rows = legal_form_rows(ref.get("legal_forms") or {})
     if rows:
-        con.executemany("insert into _lf_lookup values (?, ?, ?)", rows)
+        insert_rows(con, "_lf_lookup", rows)
     con.execute("create or replace temp table _city_alias (k varchar, city_key varchar)")
     aliases = list((ref.get("city_aliases") or {}).items())
     if aliases:
-        con.executemany("insert into _city_alias values (?, ?)", aliases)
+        insert_rows(con, "_city_alias", aliases)
     freemail = ", ".join(literal(d) for d in ref.get("freemail_domains") or []) or "''"
     cc = str(ref.get("default_calling_code") or "49")
     max_tail = 5 if rows else 0
@@ -254,5 +255,4 @@ def _check_ids(con: duckdb.DuckDBPyConnection) -> None:
               and not exists (select 1 from entities._id_checks c where c.kind = '{kind}' and c.raw = s.{column})
         """).fetchall()]
         if new:
-            con.executemany("insert into entities._id_checks values (?, ?, ?, ?)",
-                            [(kind, v, *check_value(kind, v)) for v in new])
+            insert_rows(con, "entities._id_checks", [(kind, v, *check_value(kind, v)) for v in new])

@@ -22,6 +22,7 @@ import pyarrow as pa
 from pipelines.errors import SourceFileError
 from pipelines.sources.spec import FileFormat
 from pipelines.sql import ident, literal
+from pipelines.warehouse import insert_rows
 
 # 1 MiB: big enough that per-chunk overhead vanishes, small enough that the several passes over a
 # chunk (and the text decoded from it) stay in the CPU cache: with 4 MiB, transcoding took ~1.6x as long.
@@ -264,7 +265,7 @@ def _read_csv(con, path: Path, read_path: Path, encoding: str, fmt: FileFormat,
     blanks = [] if _one_record_per_line(con, info, fmt, encoding) else _blank_lines(read_path, encoding, fmt)
     con.execute("create or replace temp table _blank_lines (line bigint)")
     if blanks:
-        con.executemany("insert into _blank_lines values (?)", [[n] for n in blanks])
+        insert_rows(con, "_blank_lines", [[n] for n in blanks])
     return Staged(columns=header, types={h: "varchar" for h in header},
                   first_line=2 if fmt.header else 1, has_rejects=True, notes=notes)
 

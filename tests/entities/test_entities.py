@@ -50,8 +50,27 @@ def test_accuracy_against_ground_truth(demo_project, entity):
     assert truth["hard_negatives"] > 0 and truth["hard_negatives_merged"] == 0, truth
     # golden values equal to the true ones where some system holds the true value (see evaluate.py)
     assert truth["golden_values_equal_where_reachable"] >= 0.97, truth
-    if entity == "customer":      # suppliers: see the entity issue's note (e-mail only from accounting)
+    # no rule can beat the ceiling (true values some member holds exactly): suppliers' is 0.966 on
+    # the demo data, their e-mail being only in accounting, a billing mailbox for a quarter of them
+    assert truth["golden_values_equal"] >= min(0.97, truth["golden_values_ceiling"] - 0.01), truth
+    if entity == "customer":
         assert truth["golden_values_equal"] >= 0.97, truth
+
+
+def test_a_move_wins_over_the_stale_address(demo_project):
+    """Two systems with different addresses (not spellings): the newer record's address wins
+    (``latest_change``), and the conflict says so."""
+    con = duckdb.connect(str(demo_project.warehouse_path), read_only=True)
+    try:
+        rows = con.execute("""
+            select golden_id, max(updated_at) filter (where won or reason = 'same value as the winner'),
+                   max(updated_at) filter (where reason = 'latest_change' and not won)
+            from entities.supplier_conflicts where attribute = 'address'
+            group by 1 having bool_or(won and reason = 'latest_change')""").fetchall()
+    finally:
+        con.close()
+    assert len(rows) >= 5, rows
+    assert all(winner > loser for _, winner, loser in rows), rows
 
 
 def test_golden_records_explain_themselves(demo_project):
