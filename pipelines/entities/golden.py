@@ -193,9 +193,12 @@ def _candidates_sql(spec: EntitySpec, attr: Attribute) -> str:
 def _latest_sql() -> str:
     """Per candidate, the newest date among the candidates that spell the same value (keys at
     most ``TYPO_EDITS`` edits apart): ``latest_change`` ranks by it."""
+    # equal keys first, and the length test before the edit distance: both are cheap
     return f"""select a.unique_id, max(coalesce(epoch(b.updated_at), 0)) as latest from c0 a join c0 b
                on a.golden_id = b.golden_id
-              and damerau_levenshtein(coalesce(a.key, ''), coalesce(b.key, '')) <= {TYPO_EDITS}
+              and (a.key is not distinct from b.key
+                   or (abs(length(a.key) - length(b.key)) <= {TYPO_EDITS}
+                       and damerau_levenshtein(a.key, b.key) <= {TYPO_EDITS}))
                group by 1"""
 
 
@@ -221,11 +224,9 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
             c1 as (select c0.*, count(*) over (partition by golden_id, key) as freq, coalesce(r.rarest, 0) as rarest,
                           l.latest
                    from c0 left join rarity r using (unique_id) left join latest l using (unique_id)),
-            c as (select *, {rule_cols},
-                         row_number() over (partition by golden_id order by (not valid), {order}) as rank_all,
-                         count(distinct key) filter (where valid) over (partition by golden_id) as distinct_valid,
-                         count(distinct key) over (partition by golden_id) as distinct_all
-                  from c1),
+            nd as (select golden_id, count(distinct key) filter (where valid) as distinct_valid,
+                          count(distinct key) as distinct_all from c1 group by 1),
+            c as (select c1.*, nd.distinct_valid, nd.distinct_all, {rule_cols} from c1 join nd using (golden_id)),
             ranked as (select *, row_number() over (partition by golden_id order by {order}) as rank_valid from c {filt}),
             w as (select * from ranked where rank_valid = 1),
             second as (select * from ranked where rank_valid = 2)
@@ -237,13 +238,13 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
                         when w.unique_id is null then 'no valid value'
                         when c.unique_id = w.unique_id then
                              case when c.distinct_all = 1 then 'all candidates agree'
-                                  else coalesce((select {_case(runner)}
-                                                 from second s2 where s2.golden_id = c.golden_id), 'only valid value') end
+                                  when s2.golden_id is null then 'only valid value'
+                                  else {_case(runner)} end
                         when not c.valid and {'true' if filt else 'false'} then 'valid_only'
                         when c.key = w.key then 'same value as the winner'
                         else {_case(decisive)}
                    end as reason
-            from c left join w on w.golden_id = c.golden_id
+            from c left join w on w.golden_id = c.golden_id left join second s2 on s2.golden_id = c.golden_id
         )""")
     con.execute("create or replace temp table _cand as " + "\nunion all\n".join(parts))
     con.execute("""create or replace temp table _winners as
@@ -348,12 +349,18 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
     std, pairs = spec.table("standardised"), spec.table("pairs")
     lo, hi = spec.thresholds["review_probability"], spec.thresholds["match_probability"]
     max_size = spec.thresholds["max_cluster_size"]
-    member = ("{'unique_id': s.unique_id, 'system': s.source_system, 'source_id': s.source_id, 'name': s.name_raw, "
-              "'street': concat_ws(' ', s.street, s.house_number), 'postcode': s.postcode, 'city': s.city, "
-              "'vat_id': s.vat_id, 'iban': s.iban, 'email': s.email, 'phone': s.phone}")
+    def member(s: str) -> str:
+        return (f"{{'unique_id': {s}.unique_id, 'system': {s}.source_system, 'source_id': {s}.source_id, "
+                f"'name': {s}.name_raw, 'street': concat_ws(' ', {s}.street, {s}.house_number), "
+                f"'postcode': {s}.postcode, 'city': {s}.city, 'vat_id': {s}.vat_id, 'iban': {s}.iban, "
+                f"'email': {s}.email, 'phone': {s}.phone}}")
     con.execute(f"""
     create or replace table {spec.table('review_queue')} as
-    with members as (select m.golden_id, {member} as rec from _members m join {std} s using (unique_id)),
+    with sizes as (select golden_id, count(*) as n from _members group by 1),
+    listed as (select golden_id from _winners where critical_conflict
+               union select golden_id from sizes where n > {max_size}),
+    members as (select m.golden_id, {member('s')} as rec
+                from _members m semi join listed l on l.golden_id = m.golden_id join {std} s using (unique_id)),
     by_cluster as (select golden_id, list(rec order by rec.unique_id) as recs from members group by 1),
     critical as (
         select 'cluster:' || w.golden_id || ':' || w.attribute as item_id, 'cluster' as kind,
@@ -370,14 +377,14 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
         select 'pair:' || p.unique_id_l || '|' || p.unique_id_r, 'pair',
                'match probability ' || round(p.match_probability, 3) || ' in the review band [{lo}, {hi})', 3,
                [ml.golden_id, mr.golden_id], p.match_probability,
-               [(select {member} from {std} s where s.unique_id = p.unique_id_l),
-                (select {member} from {std} s where s.unique_id = p.unique_id_r)]
+               [{member('sl')}, {member('sr')}]
         from {pairs} p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
+        join {std} sl on sl.unique_id = p.unique_id_l join {std} sr on sr.unique_id = p.unique_id_r
         where p.match_probability >= {lo} and p.match_probability < {hi} and ml.golden_id <> mr.golden_id
     ),
     nameless as (
         select 'record:' || s.unique_id, 'record', 'no usable name: kept as its own golden record, not matched', 4,
-               [m.golden_id], null::double, [{member}]
+               [m.golden_id], null::double, [{member('s')}]
         from {std} s join _members m using (unique_id) where s.name_key is null
     )
     select item_id, kind, reason, priority, golden_ids, match_probability, members,

@@ -8,7 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from email import policy
 from pathlib import Path
 
@@ -24,7 +25,18 @@ from reports.conftest import copy_project, isolated
 from reports.servers import SmtpServer
 
 NOW = datetime(2026, 11, 22, 8, 0)
-PERIODS = {"monthly_pack": "2026-10", "daily_summary": "2026-10-30", "master_data_quality": "2026-W46"}
+
+
+def _last_complete_week() -> str:
+    """Master data has no business dates: its weekly report covers the last ISO week that ended
+    before today in Berlin (the demo's transactions end in October, so the others are fixed)."""
+    yesterday = datetime.now(ZoneInfo("Europe/Berlin")).date() - timedelta(days=1)
+    sunday = yesterday - timedelta(days=yesterday.isoweekday() % 7)
+    year, week, _ = sunday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+PERIODS = {"monthly_pack": "2026-10", "daily_summary": "2026-10-30", "master_data_quality": _last_complete_week()}
 
 
 def read_pdf(path: Path | str) -> tuple[str, int]:
