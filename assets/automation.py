@@ -23,7 +23,7 @@ import dagster as dg
 
 from assets.reports import TIMEZONE
 from assets.sources import asset_key
-from pipelines.alerts import Failure, report_run
+from pipelines.alerts import Failure, report_run, step_failure_reason
 from pipelines.errors import KontorError
 from pipelines.settings import Settings
 from pipelines.sources.ingest import resolve_files
@@ -88,16 +88,6 @@ def _step_assets(assets: Sequence) -> dict[str, str]:
             if isinstance(a, dg.AssetsDefinition) and a.is_executable and len(a.keys) == 1}
 
 
-def _reason(event: dg.DagsterEvent) -> str:
-    data = event.step_failure_data
-    if data.user_failure_data and data.user_failure_data.description:
-        return data.user_failure_data.description
-    error = data.error
-    while error is not None and error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
-        error = error.cause
-    return (error.message.strip().splitlines() or ["unknown error"])[0] if error else "unknown error"
-
-
 def run_failures(instance: dg.DagsterInstance, run_id: str, steps: dict[str, str]) -> tuple[list[Failure], list[str]]:
     """The failed assets (and blocking gates) of a finished run, and the assets it materialised."""
     failures: dict[str, Failure] = {}
@@ -116,7 +106,7 @@ def run_failures(instance: dg.DagsterInstance, run_id: str, steps: dict[str, str
                 failures[asset] = Failure(asset, detail, check.check_name)
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             asset = steps.get(event.step_key or "", event.step_key or "run")
-            failures.setdefault(asset, Failure(asset, _reason(event)))
+            failures.setdefault(asset, Failure(asset, step_failure_reason(event)))
     return list(failures.values()), materialized
 
 

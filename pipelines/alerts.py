@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import smtplib
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from pipelines.errors import KontorError
-from pipelines.reports.delivery import smtp_config
+from pipelines.reports.delivery import send, smtp_config
 from pipelines.settings import Settings, tool_table
 
 KIND = "alert"
@@ -87,6 +86,20 @@ def alert_config(settings: Settings) -> AlertConfig:
         raise KontorError(f"{where}: {exc}") from None
 
 
+def step_failure_reason(event) -> str:
+    """One line on why a Dagster step failed (a ``STEP_FAILURE`` event): the user's description,
+    else the first line of the innermost error."""
+    data = event.step_failure_data
+    if data.user_failure_data and data.user_failure_data.description:
+        return data.user_failure_data.description
+    error = data.error
+    while error is not None and error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    # the first line names the error ("BinderException: Binder Error: Referenced column ..."); the
+    # lines after it are context such as DuckDB's "LINE 27: ..." and a caret line
+    return (error.message.strip().splitlines() or ["unknown error"])[0] if error else "unknown error"
+
+
 def advice(asset: str, gate: str | None) -> str:
     """What the person who runs Kontor should do about a failed asset."""
     if gate:
@@ -125,14 +138,7 @@ def _mail(settings: Settings, to: Sequence[str], subject: str, text: str, timeou
     message["From"], message["To"], message["Subject"] = config.sender, ", ".join(to), subject
     message["Date"], message["Message-ID"] = formatdate(localtime=True), make_msgid(domain="kontor")
     message.set_content(text)
-    with smtplib.SMTP(config.host, config.port, timeout=timeout) as smtp:
-        smtp.ehlo()
-        if config.starttls:
-            smtp.starttls()
-            smtp.ehlo()
-        if config.user:
-            smtp.login(config.user, config.password or "")
-        smtp.send_message(message)
+    send(config, message, timeout)
 
 
 def _deliver(settings: Settings, config: AlertConfig, alert: Alert) -> None:

@@ -17,7 +17,7 @@ from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.dagster_instance import write_dagster_yaml
-from pipelines.alerts import report_outcome
+from pipelines.alerts import report_outcome, step_failure_reason
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.errors import KontorError
 from pipelines.settings import Settings
@@ -46,18 +46,6 @@ def prepare_dagster_home(settings: Settings) -> Path:
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))
-
-
-def _failure_reason(event: dg.DagsterEvent) -> str:
-    data = event.step_failure_data
-    if data.user_failure_data and data.user_failure_data.description:
-        return data.user_failure_data.description
-    error = data.error
-    while error is not None and error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
-        error = error.cause
-    # the first line names the error ("BinderException: Binder Error: Referenced column ..."); the
-    # lines after it are context such as DuckDB's "LINE 27: ..." and a caret line
-    return (error.message.strip().splitlines() or ["unknown error"])[0] if error else "unknown error"
 
 
 def _record_check(check, outcome: RunOutcome, on_event) -> None:
@@ -135,7 +123,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
         elif kind == "STEP_FAILURE":
             if _is_gate_failure(event) and outcome.gate_failures:
                 return  # already reported per rule by ASSET_CHECK_EVALUATION
-            reason = _failure_reason(event)
+            reason = step_failure_reason(event)
             outcome.failures.append(f"{asset}: {reason}")
             if on_event:
                 on_event("failed", asset, reason)

@@ -41,7 +41,13 @@ def send_report(config: SmtpConfig, to: list[str], subject: str, body: str, pdf:
     message["Message-ID"] = make_msgid(domain="kontor")
     message.set_content(body)
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
-    with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s) as smtp:
+    send(config, message)
+    return message["Message-ID"]
+
+
+def send(config: SmtpConfig, message: EmailMessage, timeout: float | None = None) -> None:
+    """Deliver one message through the configured server (STARTTLS and login when configured)."""
+    with smtplib.SMTP(config.host, config.port, timeout=config.timeout_s if timeout is None else timeout) as smtp:
         smtp.ehlo()
         if config.starttls:
             smtp.starttls()
@@ -49,4 +55,3 @@ def send_report(config: SmtpConfig, to: list[str], subject: str, body: str, pdf:
         if config.user:
             smtp.login(config.user, config.password or "")
         smtp.send_message(message)
-    return message["Message-ID"]
