@@ -16,7 +16,6 @@ valid values disagree gets no winner: the golden value stays empty and the clust
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -483,59 +482,72 @@ def sync_proposals(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Pa
     per system for import after sign-off. Attributes a system does not keep are not proposed;
     values in review (critical conflicts) and invalid golden values are never proposed."""
     std, golden, xref = spec.table("standardised"), spec.table("golden"), spec.table("xref")
-    parts = []
+    by_system = []
     for inp in spec.inputs:
-        mapped = set(inp.columns)
-        checks = []
-        if "name" in mapped:
-            current = "s.name_raw"
-            proposed = "g.display_name" if "legal_form" not in mapped else "g.name"
-            checks.append(("name", inp.columns["name"], current, proposed, "g.name is not null"))
-        if "legal_form" in mapped:
-            checks.append(("legal_form", inp.columns["legal_form"], "s.legal_form", "g.legal_form", "g.legal_form is not null"))
-        if "street" in mapped:
-            if "house_number" in mapped:
-                checks.append(("street", inp.columns["street"], "s.street", "g.street", "g.street is not null"))
-                checks.append(("house_number", inp.columns["house_number"], "s.house_number", "g.house_number", "g.house_number is not null"))
-            else:   # street and number in one field
-                checks.append(("street", inp.columns["street"], "s.street_raw", "concat_ws(' ', g.street, g.house_number)", "g.street is not null"))
-        for attr in ("postcode", "city", "country", "email"):
-            if attr in mapped:
-                checks.append((attr, inp.columns[attr], f"s.{attr}", f"g.{attr}", f"g.{attr} is not null"))
-        if "phone" in mapped:   # "0941/123" and "+49 941 123" are the same number: no proposal
-            checks.append(("phone", inp.columns["phone"], "s.phone", "g.phone",
-                           "g.phone is not null and s.phone_key is distinct from g.phone_key"))
-        for attr in ("vat_id", "iban"):
-            if attr in mapped:
-                checks.append((attr, inp.columns[attr], f"s.{attr}", f"g.{attr}", f"g.{attr} is not null and g.{VALID_OF[attr]}"))
-        for attr, column, current, proposed, guard in checks:
-            critical = attr in spec.critical
-            parts.append(f"""
-                select {literal(inp.system)} as system, s.source_id, {literal(inp.model)} as model, {literal(column)} as column_name,
-                       {literal(attr)} as attribute, cast({current} as varchar) as current_value,
-                       cast({proposed} as varchar) as proposed_value, x.golden_id, {str(critical).lower()} as requires_signoff
-                from {xref} x join {std} s using (unique_id) join {golden} g using (golden_id)
-                where s.source_system = {literal(inp.system)} and {guard}
-                  and not list_contains(g.attributes_in_review, {literal(attr)})
-                  and coalesce(cast({current} as varchar), '') <> cast({proposed} as varchar)""")
-    con.execute(f"create or replace table {spec.table('sync_proposals')} as "
-                + ("\nunion all\n".join(parts) if parts else "select null as system where false")
-                + " order by system, source_id, attribute")
+        checks = [f"{{'column_name': {literal(column)}, 'attribute': {literal(attr)}, "
+                  f"'current_value': cast({current} as varchar), 'proposed_value': cast({proposed} as varchar), "
+                  f"'proposable': coalesce({guard}, false), 'requires_signoff': {str(attr in spec.critical).lower()}}}"
+                  for attr, column, current, proposed, guard in _sync_checks(inp)]
+        if checks:
+            by_system.append(f"when {literal(inp.system)} then [{', '.join(checks)}]")
+    models = " ".join(f"when {literal(inp.system)} then {literal(inp.model)}" for inp in spec.inputs)
+    # one pass over the records: each system's list of checks, unnested, kept where it proposes a change
+    con.execute(f"""
+    create or replace table {spec.table('sync_proposals')} as
+    select system, source_id, model, p.column_name, p.attribute, p.current_value, p.proposed_value, golden_id,
+           p.requires_signoff
+    from (
+        select s.source_system as system, s.source_id, case s.source_system {models} end as model, x.golden_id,
+               g.attributes_in_review, unnest(case s.source_system {' '.join(by_system) or 'when null then []'} end) as p
+        from {xref} x join {std} s using (unique_id) join {golden} g using (golden_id)
+    )
+    where p.proposable and not list_contains(attributes_in_review, p.attribute)
+      and coalesce(p.current_value, '') <> p.proposed_value
+    order by system, source_id, p.attribute
+    """)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for inp in spec.inputs:
-        rows = con.execute(f"""select source_id, column_name, attribute, current_value, proposed_value, golden_id, requires_signoff
-                               from {spec.table('sync_proposals')} where system = ? order by source_id, attribute""",
-                           [inp.system]).fetchall()
         path = out_dir / f"{inp.system}.csv"
         tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["source_id", "column", "attribute", "current_value", "proposed_value", "golden_id", "requires_signoff"])
-            writer.writerows(rows)
+        con.execute(f"""copy (select source_id, column_name as "column", attribute, current_value, proposed_value,
+                                     golden_id, requires_signoff
+                              from {spec.table('sync_proposals')} where system = {literal(inp.system)}
+                              order by source_id, attribute)
+                        to {literal(str(tmp))} (format csv, header)""")
         tmp.replace(path)
         written[inp.system] = path
     return written
+
+
+def _sync_checks(inp) -> list[tuple[str, str, str, str, str]]:
+    """(attribute, the system's column, its current value, the proposed value, when to propose) for
+    the attributes a system keeps; ``s`` is its standardised record, ``g`` the golden record."""
+    mapped = set(inp.columns)
+    checks = []
+    if "name" in mapped:
+        proposed = "g.display_name" if "legal_form" not in mapped else "g.name"
+        checks.append(("name", inp.columns["name"], "s.name_raw", proposed, "g.name is not null"))
+    if "legal_form" in mapped:
+        checks.append(("legal_form", inp.columns["legal_form"], "s.legal_form", "g.legal_form", "g.legal_form is not null"))
+    if "street" in mapped:
+        if "house_number" in mapped:
+            checks.append(("street", inp.columns["street"], "s.street", "g.street", "g.street is not null"))
+            checks.append(("house_number", inp.columns["house_number"], "s.house_number", "g.house_number",
+                           "g.house_number is not null"))
+        else:   # street and number in one field
+            checks.append(("street", inp.columns["street"], "s.street_raw", "concat_ws(' ', g.street, g.house_number)",
+                           "g.street is not null"))
+    for attr in ("postcode", "city", "country", "email"):
+        if attr in mapped:
+            checks.append((attr, inp.columns[attr], f"s.{attr}", f"g.{attr}", f"g.{attr} is not null"))
+    if "phone" in mapped:   # "0941/123" and "+49 941 123" are the same number: no proposal
+        checks.append(("phone", inp.columns["phone"], "s.phone", "g.phone",
+                       "g.phone is not null and s.phone_key is distinct from g.phone_key"))
+    for attr in ("vat_id", "iban"):
+        if attr in mapped:
+            checks.append((attr, inp.columns[attr], f"s.{attr}", f"g.{attr}", f"g.{attr} is not null and g.{VALID_OF[attr]}"))
+    return checks
 
 
 def summary_json(resolved: Resolved) -> str:

@@ -13,6 +13,7 @@ Splink and for "most frequent" in survivorship.
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import duckdb
 
@@ -30,6 +31,11 @@ create table if not exists entities._id_checks (
     primary key (kind, raw)
 );
 """
+
+
+# The shortest legal-form spelling in which a one-letter typo is recognised: 'AG' and 'KG' are
+# one letter away from too many words.
+MIN_FUZZY = 4
 
 
 def fold(sql: str) -> str:
@@ -119,6 +125,8 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     max_tail = 5 if rows else 0
 
     con.execute(f"create or replace temp table _std_raw as {_union_sql(spec, relations, ref.get('branch_prefixes') or [])}")
+    # the IBAN/VAT-ID checks are Python: they run on a thread while DuckDB builds the keys
+    checks = _start_id_checks(con)
     con.execute(f"""
     create or replace temp table _std_names as
     with t as (
@@ -134,6 +142,14 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
                               '^(g?mbh)(u|und)?[a-z]{{1,3}}kg$', 'gmbhcokg') as tail_key
         from t, unnest(range(1, least({max_tail}, len(tok) - 1) + 1)) as r(k)
     ),
+    typos as (
+        -- each distinct tail once, against the full spellings of about its length (a hash join)
+        select d.tail_key, l.legal_form
+        from (select distinct tail_key, length(tail_key) as n from tails) d
+        join (select lf_key, legal_form, unnest([length(lf_key) - 1, length(lf_key), length(lf_key) + 1]) as n
+              from _lf_lookup where is_full and length(lf_key) >= {MIN_FUZZY}) l using (n)
+        where d.tail_key <> l.lf_key and damerau_levenshtein(d.tail_key, l.lf_key) = 1
+    ),
     hits as (
         -- the longest tail that is a legal form (for cut names: the beginning of one), else one
         -- with a single typo ('GmbHH')
@@ -142,10 +158,8 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
                    (l.is_full = tails.name_trunc) as pref
             from tails join _lf_lookup l on l.lf_key = tails.tail_key and (l.is_full or tails.name_trunc)
             union all
-            select tails.source_system, tails.source_id, tails.k, l.legal_form, 1, false
-            from tails join _lf_lookup l
-              on l.is_full and length(l.lf_key) >= 4 and abs(length(l.lf_key) - length(tails.tail_key)) <= 1
-             and tails.tail_key <> l.lf_key and damerau_levenshtein(tails.tail_key, l.lf_key) = 1
+            select tails.source_system, tails.source_id, tails.k, f.legal_form, 1, false
+            from tails join typos f using (tail_key)
         )
         qualify row_number() over (partition by source_system, source_id order by k desc, fuzzy, pref) = 1
     )
@@ -201,7 +215,9 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     left join _std_names n using (source_system, source_id)
     left join _city_alias a on a.k = c.city0
     """)
-    _check_ids(con)
+    new_checks = checks.result()
+    if new_checks:
+        insert_rows(con, "entities._id_checks", new_checks)
     con.execute(f"""
     create or replace table {out} as
     select s.unique_id, s.source_system, s.source_id, s.name_raw, s.street_raw, s.name, s.legal_form, s.street, s.house_number,
@@ -234,9 +250,12 @@ def _vat(value: str) -> tuple[str | None, bool]:
     # stdnum.vatin knows non-EU numbers too (Swiss CHE-...), stdnum.eu.vat does not
     from stdnum import vatin
     try:
-        compact = vatin.compact(value)
-        return compact, bool(vatin.is_valid(compact))
+        return vatin.validate(value), True
     except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
+        pass
+    try:
+        return vatin.compact(value), False
+    except Exception:
         return None, False
 
 
@@ -245,14 +264,17 @@ def check_value(kind: str, value: str) -> tuple[str | None, bool]:
     return (_iban if kind == "iban" else _vat)(value)
 
 
-def _check_ids(con: duckdb.DuckDBPyConnection) -> None:
-    """Validate IBANs (schwifty) and VAT IDs (python-stdnum) not seen before; the results are
-    cached, so a re-run checks only new values."""
-    for kind, column in (("iban", "iban_raw"), ("vat_id", "vat_raw")):
-        new = [r[0] for r in con.execute(f"""
-            select distinct s.{column} from _std s
-            where s.{column} is not null
-              and not exists (select 1 from entities._id_checks c where c.kind = '{kind}' and c.raw = s.{column})
-        """).fetchall()]
-        if new:
-            insert_rows(con, "entities._id_checks", [(kind, v, *check_value(kind, v)) for v in new])
+def _start_id_checks(con: duckdb.DuckDBPyConnection) -> Future:
+    """Validate the IBANs (schwifty) and VAT IDs (python-stdnum) of ``_std_raw`` not seen before,
+    on a thread; the result is rows for ``entities._id_checks``, the cache that makes a re-run
+    check only new values."""
+    new = con.execute("""
+        select distinct r.kind, r.raw from (
+            select 'iban' as kind, iban_raw as raw from _std_raw union all select 'vat_id', vat_raw from _std_raw
+        ) r anti join entities._id_checks c on c.kind = r.kind and c.raw = r.raw
+        where r.raw is not null
+    """).fetchall()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kontor-id-checks")
+    checks = pool.submit(lambda: [(kind, raw, *check_value(kind, raw)) for kind, raw in new])
+    pool.shutdown(wait=False)    # the thread ends with its one task; result() waits for it
+    return checks
