@@ -202,7 +202,8 @@ def _latest_sql() -> str:
 
 
 def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
-    """``_winners`` (golden_id, attribute, unique_id | null) and ``_cand`` with every candidate's fate."""
+    """``_winners`` (golden_id, attribute, unique_id | null) and ``_cand``: every candidate's fate
+    where the candidates disagree, the winner alone where they agree."""
     parts = []
     for attr in spec.attributes:
         rules = [r for r in attr.rules if r != "valid_only"]
@@ -244,6 +245,8 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
                         else {_case(decisive)}
                    end as reason
             from c left join w on w.golden_id = c.golden_id left join second s2 on s2.golden_id = c.golden_id
+            -- where all candidates agree, only the winner is kept: nothing to list as a conflict
+            where c.distinct_all > 1 or w.unique_id is null or c.unique_id = w.unique_id
         )""")
     con.execute("create or replace temp table _cand as " + "\nunion all\n".join(parts))
     con.execute("""create or replace temp table _winners as
