@@ -23,6 +23,8 @@ class WarehouseResource(dg.ConfigurableResource):
     serving_path: str
     data_dir: str
     tmp_dir: str
+    memory_limit: str = ""          # [tool.kontor] memory_limit; empty: DuckDB's default
+    threads: int = 0                # [tool.kontor] threads; 0: DuckDB's default
     _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     @classmethod
@@ -32,10 +34,16 @@ class WarehouseResource(dg.ConfigurableResource):
             serving_path=str(settings.serving_path),
             data_dir=str(settings.data_dir),
             tmp_dir=str(settings.target_dir / "tmp"),
+            memory_limit=settings.memory_limit or "",
+            threads=settings.threads or 0,
         )
 
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        return warehouse.connect(Path(self.warehouse_path), memory_limit=self.memory_limit or None,
+                                 threads=self.threads or None)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._con = warehouse.connect(Path(self.warehouse_path))
+        self._con = self._connect()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._con is not None:
@@ -48,7 +56,7 @@ class WarehouseResource(dg.ConfigurableResource):
         if self._con is not None:
             yield self._con
             return
-        con = warehouse.connect(Path(self.warehouse_path))
+        con = self._connect()
         try:
             yield con
         finally:

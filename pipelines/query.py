@@ -7,14 +7,14 @@ import duckdb
 
 from pipelines.errors import KontorError
 from pipelines.settings import Settings
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect_settings
 
 
 def run_query(settings: Settings, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     path = settings.serving_path
     if not path.is_file():
         raise KontorError(f"{settings.relative(path)} does not exist yet; fix: run `kontor run` once")
-    con = connect(path, read_only=True)
+    con = connect_settings(settings, path, read_only=True)
     try:
         cursor = con.execute(sql)
         if cursor.description is None:

@@ -24,6 +24,10 @@ class Settings:
     target_dir: Path
     sources_file: Path
     name: str = "kontor"
+    # DuckDB's memory_limit ("4GB") and threads for the warehouse; None: DuckDB's defaults
+    # (80 % of RAM, one thread per core). Past the limit DuckDB spills to target/tmp.
+    memory_limit: str | None = None
+    threads: int | None = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -75,12 +79,24 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         path = Path(value)
         return (path if path.is_absolute() else root / path).resolve()
 
+    memory_limit = env.get("KONTOR_MEMORY_LIMIT") or tool.get("memory_limit")
+    threads = env.get("KONTOR_THREADS") or tool.get("threads")
+    if threads is not None:
+        try:
+            threads = int(threads)
+            if threads < 1:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise KontorError(f"{pyproject}: threads = {threads!r} is not a positive whole number; "
+                              "fix: write e.g. threads = 2 in [tool.kontor] (or KONTOR_THREADS=2)") from None
     return Settings(
         project_dir=root,
         data_dir=path_setting("KONTOR_DATA_DIR", "data_dir", "data"),
         target_dir=path_setting("KONTOR_TARGET", "target_dir", "target"),
         sources_file=(root / tool.get("sources", "models/sources.yml")).resolve(),
         name=str(tool.get("name", "kontor")),
+        memory_limit=str(memory_limit) if memory_limit else None,
+        threads=threads,
         env=env,
     )
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.errors import KontorError
+
 BOOKKEEPING_DDL = """
 create schema if not exists raw;
 create schema if not exists kontor;
@@ -65,12 +67,30 @@ create table if not exists kontor.gate_quarantine (
 """
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, read_only: bool = False, memory_limit: str | None = None,
+            threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to a warehouse file; ``memory_limit`` and ``threads`` as in ``[tool.kontor]``
+    (None: DuckDB's defaults). Past the limit DuckDB spills to ``<file>.tmp`` beside the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     # Extensions are never downloaded at run time: a closed network must behave like this one.
     con.execute("set autoinstall_known_extensions = false; set autoload_known_extensions = false")
+    try:
+        if memory_limit:
+            con.execute("set memory_limit = '" + memory_limit.replace("'", "''") + "'")
+        if threads:
+            con.execute(f"set threads = {int(threads)}")
+    except duckdb.Error as exc:
+        con.close()
+        raise KontorError(f"pyproject.toml [tool.kontor]: memory_limit = {memory_limit!r}: {str(exc).splitlines()[0]}; "
+                          "fix: write a size such as \"4GB\" or \"500MB\" (or set KONTOR_MEMORY_LIMIT)") from exc
     return con
+
+
+def connect_settings(settings, path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """:func:`connect` with the project's settings (the warehouse file unless ``path`` says otherwise)."""
+    return connect(path or settings.warehouse_path, read_only=read_only, memory_limit=settings.memory_limit,
+                   threads=settings.threads)
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows) -> int:

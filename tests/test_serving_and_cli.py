@@ -130,3 +130,39 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path):
     assert "raw/shop__good" in ran.stderr and "fix:" in ran.stderr
     for args in (["--help"], ["run", "--help"], ["demo-data", "--help"], ["query", "--help"], ["check", "--help"], ["dev", "--help"]):
         assert kontor(good, *args).returncode == 0
+
+
+def test_duckdb_memory_limit_and_threads_come_from_the_project(tmp_path: Path):
+    """``[tool.kontor] memory_limit`` and ``threads`` bound the warehouse connection of a run;
+    the environment overrides them; a value DuckDB cannot take fails with the setting and a fix."""
+    from assets.resources import WarehouseResource
+    from pipelines.errors import KontorError
+    from pipelines.settings import load_settings
+
+    root = tmp_path / "p"
+    make_project(root, TWO_SOURCES)
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'memory_limit = "1GB"\nthreads = 1\n')
+    settings = load_settings(root, env={})
+    assert (settings.memory_limit, settings.threads) == ("1GB", 1)
+    with WarehouseResource.from_settings(settings).connection() as con:
+        limit, threads = con.execute("select current_setting('memory_limit'), current_setting('threads')").fetchone()
+    assert limit in ("953.6 MiB", "1.0 GiB", "1000.0 MB", "1.0 GB") and threads == 1, (limit, threads)
+
+    env = load_settings(root, env={"KONTOR_MEMORY_LIMIT": "512MB", "KONTOR_THREADS": "2"})
+    assert (env.memory_limit, env.threads) == ("512MB", 2)
+
+    pyproject.write_text(pyproject.read_text().replace('"1GB"', '"lots"'))
+    try:
+        WarehouseResource.from_settings(load_settings(root, env={}))._connect()
+    except KontorError as exc:
+        assert "memory_limit = 'lots'" in str(exc) and "fix:" in str(exc)
+    else:
+        raise AssertionError("an unreadable memory_limit was accepted")
+    pyproject.write_text(pyproject.read_text().replace("threads = 1", "threads = 0"))
+    try:
+        load_settings(root, env={})
+    except KontorError as exc:
+        assert "threads = 0" in str(exc) and "fix:" in str(exc)
+    else:
+        raise AssertionError("threads = 0 was accepted")

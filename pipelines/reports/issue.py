@@ -140,7 +140,7 @@ def issue_by_hand(settings: Settings, name: str, period: str | None) -> IssueRes
     if not settings.warehouse_path.is_file():
         raise KontorError(f"{settings.relative(settings.warehouse_path)} does not exist yet; fix: run `kontor run` first")
     try:
-        con = warehouse.connect(settings.warehouse_path)
+        con = warehouse.connect_settings(settings)
     except duckdb.IOException as exc:
         raise KontorError(f"{settings.relative(settings.warehouse_path)} is in use by another process ({exc}); "
                           "fix: wait for the running pipeline to finish, then try again") from exc
