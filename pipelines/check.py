@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pipelines.entities.spec import load_entities
-from pipelines.errors import Problem, ProjectError
+from pipelines.errors import KontorError, Problem, ProjectError
 from pipelines.models.compile import check_documented_columns, compile_project
 from pipelines.models.project import load_models
 from pipelines.quality.checking import check_expectations
@@ -28,8 +28,40 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
     problems += report_problems
     known = {cm.model.relation for cm in compiled.models.values()} | {t.raw_table for t in sources.tables}
     problems += check_relations(reports, known)
+    problems += check_settings(settings)
     systems = {t.system for t in sources.tables}
     summary = (f"{len(systems)} source systems, {len(sources.tables)} source tables, "
                f"{len(compiled.models)} models, {len(compiled.project.seeds)} seeds, "
                f"{len(entities.entities)} entities, {rules} quality rules, {len(reports)} reports: no problems")
     return problems, summary
+
+
+def check_settings(settings: Settings) -> list[Problem]:
+    """``[tool.kontor]`` beyond the paths: the DuckDB memory limit, ``[tool.kontor.alerts]`` and
+    ``[tool.kontor.retries]``, as a run would read them; each problem on its section's line."""
+    import duckdb
+
+    from pipelines.alerts import alert_config
+    from pipelines.retries import retry_config
+    from pipelines.warehouse import set_limits
+
+    pyproject = settings.project_dir / "pyproject.toml"
+    lines = pyproject.read_text(encoding="utf-8").splitlines()
+
+    def line_of(prefix: str) -> int | None:
+        return next((i for i, text in enumerate(lines, 1) if text.strip().startswith(prefix)), None)
+
+    problems = []
+    try:
+        with duckdb.connect() as con:
+            set_limits(con, settings.memory_limit, settings.threads)
+    except KontorError as exc:
+        problems.append(Problem(settings.relative(pyproject), line_of("memory_limit"), str(exc)))
+    for section, read in (("alerts", alert_config), ("retries", retry_config)):
+        try:
+            read(settings)
+        except KontorError as exc:
+            message = str(exc).removeprefix(f"{settings.relative(pyproject)} [tool.kontor.{section}]: ")
+            problems.append(Problem(settings.relative(pyproject), line_of(f"[tool.kontor.{section}]"),
+                                    f"[tool.kontor.{section}]: {message}"))
+    return problems

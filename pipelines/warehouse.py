@@ -76,15 +76,23 @@ def connect(path: Path, read_only: bool = False, memory_limit: str | None = None
     # Extensions are never downloaded at run time: a closed network must behave like this one.
     con.execute("set autoinstall_known_extensions = false; set autoload_known_extensions = false")
     try:
+        set_limits(con, memory_limit, threads)
+    except KontorError as exc:
+        con.close()
+        raise KontorError(f"pyproject.toml [tool.kontor]: {exc} (or set KONTOR_MEMORY_LIMIT)") from exc.__cause__
+    return con
+
+
+def set_limits(con: duckdb.DuckDBPyConnection, memory_limit: str | None, threads: int | None) -> None:
+    """DuckDB's ``memory_limit`` and ``threads`` on ``con`` (None: leave DuckDB's default)."""
+    try:
         if memory_limit:
             con.execute("set memory_limit = '" + memory_limit.replace("'", "''") + "'")
         if threads:
             con.execute(f"set threads = {int(threads)}")
     except duckdb.Error as exc:
-        con.close()
-        raise KontorError(f"pyproject.toml [tool.kontor]: memory_limit = {memory_limit!r}: {str(exc).splitlines()[0]}; "
-                          "fix: write a size such as \"4GB\" or \"500MB\" (or set KONTOR_MEMORY_LIMIT)") from exc
-    return con
+        raise KontorError(f"memory_limit = {memory_limit!r}: {str(exc).splitlines()[0]}; "
+                          "fix: write a size such as \"4GB\" or \"500MB\"") from exc
 
 
 def connect_settings(settings, path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:

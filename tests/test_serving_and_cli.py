@@ -136,6 +136,7 @@ def test_duckdb_memory_limit_and_threads_come_from_the_project(tmp_path: Path):
     """``[tool.kontor] memory_limit`` and ``threads`` bound the warehouse connection of a run;
     the environment overrides them; a value DuckDB cannot take fails with the setting and a fix."""
     from assets.resources import WarehouseResource
+    from pipelines.check import check_settings
     from pipelines.errors import KontorError
     from pipelines.settings import load_settings
 
@@ -152,13 +153,19 @@ def test_duckdb_memory_limit_and_threads_come_from_the_project(tmp_path: Path):
     env = load_settings(root, env={"KONTOR_MEMORY_LIMIT": "512MB", "KONTOR_THREADS": "2"})
     assert (env.memory_limit, env.threads) == ("512MB", 2)
 
-    pyproject.write_text(pyproject.read_text().replace('"1GB"', '"lots"'))
+    pyproject.write_text(pyproject.read_text().replace('"1GB"', '"lots"')
+                         + "\n[tool.kontor.retries]\nmax_retries = 2\nwait = 5\n")
     try:
         WarehouseResource.from_settings(load_settings(root, env={}))._connect()
     except KontorError as exc:
         assert "memory_limit = 'lots'" in str(exc) and "fix:" in str(exc)
     else:
         raise AssertionError("an unreadable memory_limit was accepted")
+    # kontor check finds both before any run, each on its line of pyproject.toml
+    problems = [str(p) for p in check_settings(load_settings(root, env={}))]
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("pyproject.toml:5: memory_limit = 'lots': ") and "fix:" in problems[0]
+    assert problems[1].startswith("pyproject.toml:8: [tool.kontor.retries]: unknown key(s) wait; fix:"), problems[1]
     pyproject.write_text(pyproject.read_text().replace("threads = 1", "threads = 0"))
     try:
         load_settings(root, env={})
