@@ -128,10 +128,14 @@ def build_alert_sensors(settings: Settings, assets: Sequence) -> list[dg.SensorD
 
     @dg.run_status_sensor(name="kontor_alert_reset", run_status=dg.DagsterRunStatus.SUCCESS,
                           default_status=dg.DefaultSensorStatus.RUNNING,
-                          description="Resets the consecutive-failure count of the assets a successful run built.")
+                          description="Resets the consecutive-failure count of the assets a successful run built and "
+                                      "sends an all-clear where they had failed before.")
     def _on_success(context: dg.RunStatusSensorContext) -> None:
         _, materialized = run_failures(context.instance, context.dagster_run.run_id, steps)
-        report_run(settings, context.dagster_run.run_id, [], materialized)
+        for alert in report_run(settings, context.dagster_run.run_id, [], materialized):
+            context.log.info(f"all-clear for {alert.asset}: {', '.join(alert.sent) or 'not sent'}")
+            for problem in alert.problems:
+                context.log.warning(problem)
 
     return [_on_failure, _on_success]
 

@@ -11,7 +11,8 @@ from the environment):
     escalation_email = ["it-lead@example.com"]                    # and here, marked ESCALATED
 
 The webhook body is ``{"text": ...}``, which Slack and Microsoft Teams incoming webhooks both
-accept. Consecutive failures per asset are counted in the state store (``pipelines/state.py``):
+accept. When an asset that failed is built again, the same channels get an all-clear ("recovered").
+Consecutive failures per asset are counted in the state store (``pipelines/state.py``):
 every alert and every recovery is an audit event of kind ``alert`` whose ``entity`` is the asset
 key and whose ``after`` holds ``{"status", "consecutive", "escalated"}``; the count of an asset is
 that of its latest event. A success of the asset appends a ``resolved`` event (count 0). Events
@@ -68,6 +69,7 @@ class Alert:
     text: str = ""
     sent: list[str] = field(default_factory=list)       # "webhook KONTOR_ALERT_WEBHOOK", "email a@b"
     problems: list[str] = field(default_factory=list)
+    recovered: bool = False     # the all-clear: the asset succeeded after ``consecutive`` failures
 
 
 def alert_config(settings: Settings) -> AlertConfig:
@@ -116,6 +118,10 @@ def advice(asset: str, gate: str | None) -> str:
 
 
 def _text(alert: Alert, project: str) -> str:
+    if alert.recovered:
+        return (f"Kontor: {alert.asset} recovered ({project})\n"
+                f"Asset: {alert.asset}\nRun: {alert.run_id}\n"
+                f"It was built again after {alert.consecutive} failed run(s) in a row; no action needed.")
     head = (f"ESCALATED: {alert.asset} failed {alert.consecutive} times in a row" if alert.escalated
             else f"Kontor alert: {alert.asset} failed")
     return (f"{head} ({project})\n"
@@ -207,12 +213,20 @@ def report_run(settings: Settings, run_id: str, failures: Sequence[Failure], suc
                            "after": {"status": "failed", "consecutive": count, "escalated": escalated,
                                      "sent": alert.sent},
                            "detail": failure.error[:500]})
-        for asset in succeeded:
+        for asset in dict.fromkeys(succeeded):
             before = latest.get(asset)
-            if asset not in by_asset and before and (before["after"] or {}).get("consecutive", 0) > 0:
+            failed_before = (before["after"] or {}).get("consecutive", 0) if before else 0
+            if asset not in by_asset and failed_before > 0:
+                # the all-clear goes where the alerts went, the escalation channels included
+                alert = Alert(asset, run_id, "", "", failed_before, bool((before["after"] or {}).get("escalated")),
+                              recovered=True)
+                alert.text = _text(alert, settings.name)
+                _deliver(settings, config, alert)
+                alerts.append(alert)
                 events.append({"run_id": run_id, "actor": ACTOR, "kind": KIND, "entity": asset,
-                               "after": {"status": "resolved", "consecutive": 0, "escalated": False},
-                               "detail": "succeeded again"})
+                               "after": {"status": "resolved", "consecutive": 0, "escalated": False,
+                                         "sent": alert.sent},
+                               "detail": f"succeeded again after {failed_before} failure(s)"})
         if events:
             store.append_audit(events)
         return alerts

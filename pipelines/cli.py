@@ -79,7 +79,7 @@ def run(
     settings = load_settings()
     marks = {"started": "[dim]…[/]", "materialized": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]",
              "gate_failed": "[red]✗ gate[/]", "gate_warned": "[yellow]! gate[/]",
-             "alerted": "[yellow]✉ alert[/]", "alert_failed": "[red]✉ alert not sent[/]"}
+             "alerted": "[yellow]✉ alert[/]", "recovered": "[green]✉ all-clear[/]", "alert_failed": "[red]✉ alert not sent[/]"}
 
     def progress(kind: str, asset: str, detail: str) -> None:
         if kind != "started":

@@ -162,7 +162,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                                       outcome.materialized)
     if on_event:
         for alert in alerts:
-            on_event("alerted", alert.asset, ", ".join(alert.sent) or "not delivered")
+            on_event("recovered" if alert.recovered else "alerted", alert.asset, ", ".join(alert.sent) or "not delivered")
         for problem in problems:
             on_event("alert_failed", "", problem)
     return outcome

@@ -175,8 +175,16 @@ def test_failures_alert_with_context_escalate_on_the_third_and_reset_on_success(
 
         bad.unlink()
         (settings.data_dir / "shop" / "orders_2.csv").write_text(GOOD)
+        events.clear()
+        assert run_pipeline(settings, on_event=lambda *e: events.append(e)).success
+        # one all-clear, where the alerts went (escalation included), and none for the next success
+        assert len(hook.bodies) == 4 and hook.bodies[3]["text"].startswith("Kontor: raw/shop__orders recovered")
+        assert "after 3 failed run(s) in a row" in hook.bodies[3]["text"]
+        assert [m.recipients for m in smtp.mails[-2:]] == [["controlling@example.com"], ["it-lead@example.com"]]
+        assert ("recovered", "raw/shop__orders",
+                "webhook TEST_ALERT_WEBHOOK, email controlling@example.com, email it-lead@example.com") in events
         assert run_pipeline(settings).success
-        assert len(hook.bodies) == 3                                            # no alert for a success
+        assert len(hook.bodies) == 4
         bad.write_text(BAD)
         run_pipeline(settings)
         assert "ESCALATED" not in hook.bodies[-1]["text"] and "Failures in a row: 1" in hook.bodies[-1]["text"]
