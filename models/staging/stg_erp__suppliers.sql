@@ -41,6 +41,7 @@ renamed as (
         {{ compact_code('iban') }} as iban,
         nullif(upper(trim(bic)), '') as bic,
         payment_terms_days,
+        nullif(lower(trim(email)), '') as email,
         updated_at,
         _source_file as source_file,
         _batch_id as batch_id

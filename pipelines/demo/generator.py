@@ -188,19 +188,24 @@ class Generator:
     # ------------------------------------------------------------------ suppliers
     def _supplier_chunk(self, out: OutputSet, lo: int, hi: int) -> None:
         rnd = random.Random(f"{self.seed}:supplier:{lo}")
+        # the ERP's e-mail for purchase orders, drawn from a stream of its own: every other value
+        # is the same as in the files before suppliers had it
+        mail_rnd = random.Random(f"{self.seed}:supplier_email:{lo}")
         ents, pairs = make_entities("supplier", lo, hi, rnd, self.namer, self.ids, hi)
         ent_rows: list[list] = []
         cols: dict[str, list] = {}
-        sup_no = []
+        sup_no, emails = [], []
         for e in ents:  # every supplier is in the ERP, numbered in index order
             no = 700001 + e.idx
             sup_no.append(no)
             self._erp_cols(rnd, e, cols, customer=False)
+            emails.append(Copy(mail_rnd, "erp").email(e.email) or None)
             ent_rows.append([e.etype, e.true_id, "erp", "suppliers", str(no)])
         out.pq["erp/suppliers.parquet"].write({
             "supplier_no": np.array(sup_no, dtype=np.int64),
             **{k: cols[k] for k in ("name1", "name2", "street", "house_no", "zip", "city", "country_code", "vat_id",
                                     "iban", "bic", "payment_terms_days")},
+            "email": emails,
             "updated_at": ts_array(np.array(cols["upd_day"]), np.array(cols["upd_sec"])),
         })
         acc = [e for e in ents if e.in_acc]

@@ -9,7 +9,7 @@ the CRM, which keeps no IBANs) cannot be in a golden record and is not counted.
 
 ``golden_values_ceiling`` is the share of compared values whose true value some member record
 holds exactly: no rule can pick a value no system has, so no golden record can score above it
-(suppliers' e-mail is only in accounting, which holds a billing mailbox for a quarter of them).
+(a supplier known only to the ERP, whose copy of its name has a typo, cannot get its true name).
 
 ``golden_values_equal_where_reachable`` counts only values whose true value some member record
 holds in a spelling equal to it but for case, umlauts, punctuation and blanks: it measures the

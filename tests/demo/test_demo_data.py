@@ -52,7 +52,7 @@ PARQUET_COLUMNS = {
     "erp/suppliers.parquet": [
         ("supplier_no", pa.int64()), ("name1", S), ("name2", S), ("street", S), ("house_no", S), ("zip", S),
         ("city", S), ("country_code", S), ("vat_id", S), ("iban", S), ("bic", S), ("payment_terms_days", pa.int32()),
-        ("updated_at", TS)],
+        ("email", S), ("updated_at", TS)],
     "erp/items.parquet": [
         ("item_no", S), ("description", S), ("product_group", S), ("product_group_name", S), ("unit", S),
         ("list_price", D12), ("standard_cost", D12), ("supplier_no", pa.int64())],
