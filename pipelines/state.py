@@ -199,29 +199,57 @@ class StateStore:
             for row in rows:
                 self._db.insert("audit_log", row, "event_id")
 
-    def audit(self, entity: str | None = None, kind: str | None = None, limit: int | None = None) -> list[dict]:
-        """Audit events (of one entity, of one kind) in ``event_id`` order; with ``limit``, the
-        latest ``limit`` of them (still oldest first)."""
-        rows = self._select("audit_log", "event_id", entity=entity, kind=kind, limit=limit)
+    def audit(self, entity: str | None = None, kind: str | None = None, limit: int | None = None,
+              after: int | None = None) -> list[dict]:
+        """Audit events (of one entity, of one kind, after ``event_id`` ``after``) in ``event_id``
+        order; with ``limit``, the latest ``limit`` of them (still oldest first)."""
+        rows = self._select("audit_log", "event_id", entity=entity, kind=kind, limit=limit,
+                            **({"event_id >": after} if after is not None else {}))
         return [self._event(r) for r in rows]
 
     def mirror(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Replace ``kontor.steward_decisions`` and ``kontor.audit_log`` in the warehouse with
-        copies of the store's rows (for queries; the store stays the record)."""
+        """Bring ``kontor.steward_decisions`` and ``kontor.audit_log`` in the warehouse up to date
+        with the store's rows (for queries; the store stays the record). Decisions change status,
+        so they are copied whole; the audit log only grows, so only the events after the newest
+        copied one are appended, unless the copy is of another store or disagrees with this one
+        at that event (a store restored from a backup): then it is copied whole."""
         decisions = [{**d, "created_at": _naive_utc(d["created_at"]), "target_ids": _dumps(d["target_ids"])}
                      for d in self.decisions()]
-        events = [{**e, "recorded_at": _naive_utc(e["recorded_at"]), "before": _dumps(e["before"]),
-                   "after": _dumps(e["after"])} for e in self.audit()]
         con.execute("create schema if not exists kontor")
-        for name, rows, schema in (("steward_decisions", decisions, DECISIONS_ARROW), ("audit_log", events, AUDIT_ARROW)):
+        comment = f"copy of the state store {self.describe()}; do not edit, every mirror brings it up to date"
+        last = self._mirrored_until(con, comment)
+        events = [{**e, "recorded_at": _naive_utc(e["recorded_at"]), "before": _dumps(e["before"]),
+                   "after": _dumps(e["after"])} for e in self.audit(after=last)]
+        for name, rows, schema, append in (("steward_decisions", decisions, DECISIONS_ARROW, False),
+                                           ("audit_log", events, AUDIT_ARROW, last is not None)):
             view = f"_kontor_state_{name}"
             con.register(view, pa.Table.from_pylist(rows, schema=schema))
             try:
-                con.execute(f"create or replace table kontor.{name} as select * from {view}")
-                con.execute(f"comment on table kontor.{name} is "
-                            f"{_sql_string(f'copy of the state store {self.describe()}; do not edit, every mirror replaces it')}")
+                if append:
+                    con.execute(f"insert into kontor.{name} select * from {view}")
+                else:
+                    con.execute(f"create or replace table kontor.{name} as select * from {view}")
+                    con.execute(f"comment on table kontor.{name} is {_sql_string(comment)}")
             finally:
                 con.unregister(view)
+
+    def _mirrored_until(self, con: duckdb.DuckDBPyConnection, comment: str) -> int | None:
+        """The newest event id in the warehouse's copy of the audit log if it is a copy of this
+        store up to there (0 when empty), else None."""
+        found = con.execute("select comment from duckdb_tables() where schema_name = 'kontor' "
+                            "and table_name = 'audit_log'").fetchall()
+        if not found or found[0][0] != comment:
+            return None
+        last = con.execute("select coalesce(max(event_id), 0) from kontor.audit_log").fetchall()[0][0]
+        if last == 0:
+            return 0
+        copied = con.execute("select event_id, run_id, kind, entity from kontor.audit_log where event_id = ?",
+                             [last]).fetchall()[0]
+        # events are never changed or deleted (the store refuses it), so the same newest event means
+        # the same events up to it
+        here = self._select("audit_log", "event_id", **{"event_id =": last})
+        same = bool(here) and (here[0]["event_id"], here[0]["run_id"], here[0]["kind"], here[0]["entity"]) == copied
+        return last if same else None
 
     def close(self) -> None:
         with self._lock:
@@ -330,7 +358,7 @@ class _Postgres:
 
     def select(self, table: str, order: str, where: dict, limit: int | None) -> list[dict]:
         sql = f"select * from {PG_SCHEMA}.{table}" + "".join(
-            f" {'where' if i == 0 else 'and'} {column} = %s" for i, column in enumerate(where))
+            f" {'where' if i == 0 else 'and'} {_condition(column, '%s')}" for i, column in enumerate(where))
         sql, params = _latest(sql, order, limit, "%s", list(where.values()))
         return self._conn.execute(sql, params).fetchall()
 
@@ -397,7 +425,7 @@ class _Sqlite:
 
     def select(self, table: str, order: str, where: dict, limit: int | None) -> list[dict]:
         sql = f"select * from {table}" + "".join(
-            f" {'where' if i == 0 else 'and'} {column} = ?" for i, column in enumerate(where))
+            f" {'where' if i == 0 else 'and'} {_condition(column, '?')}" for i, column in enumerate(where))
         sql, params = _latest(sql, order, limit, "?", list(where.values()))
         return [dict(r) for r in self._conn.execute(sql, params).fetchall()]
 
@@ -409,6 +437,11 @@ class _Sqlite:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _condition(column: str, mark: str) -> str:
+    """``column = mark``; a key written ``"event_id >"`` compares with ``>``."""
+    return f"{column} {mark}" if column.endswith((" >", " =")) else f"{column} = {mark}"
 
 
 def _latest(sql: str, order: str, limit: int | None, mark: str, params: list) -> tuple[str, list]:

@@ -82,20 +82,25 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
     if golden_csv is not None and golden_csv.is_file():
         con.execute(f"""create or replace temp table _true_golden as select * from read_csv({literal(str(golden_csv))}, all_varchar = true)
                         where entity_type = {literal(spec.name)}""")
-        compared = " union all ".join(
-            f"select {literal(a)} as attribute, {_norm('g.' + a, a)} as got, {_norm('t.' + a, a)} as want, "
-            f"exists (select 1 from {clusters} c join {spec.table('standardised')} s using (unique_id) "
-            f"where c.golden_id = g.golden_id and s.{a} is not null) as knowable, "
-            f"exists (select 1 from {clusters} c join {spec.table('standardised')} s using (unique_id) "
-            f"where c.golden_id = g.golden_id and {_loose('s.' + a, a)} = {_loose('t.' + a, a)}) as reachable, "
-            f"exists (select 1 from {clusters} c join {spec.table('standardised')} s using (unique_id) "
-            f"where c.golden_id = g.golden_id and {_norm('s.' + a, a)} = {_norm('t.' + a, a)}) as held from m "
-            f"join {spec.table('golden')} g using (golden_id) join _true_golden t using (true_id)" for a in ATTRIBUTES)
+        # one pass over the members of every golden record, then per attribute: the golden value,
+        # the true one, and whether some member holds any value / the true one loosely / exactly
+        cols = ", ".join(f"g.{a} as g_{a}, t.{a} as t_{a}, s.{a} as s_{a}" for a in ATTRIBUTES)
+        per_member = " union all ".join(
+            f"select {literal(a)} as attribute, golden_id, {_norm('g_' + a, a)} as got, {_norm('t_' + a, a)} as want, "
+            f"s_{a} is not null as knowable, {_loose('s_' + a, a)} = {_loose('t_' + a, a)} as reachable, "
+            f"{_norm('s_' + a, a)} = {_norm('t_' + a, a)} as held from j" for a in ATTRIBUTES)
         rows = con.execute(f"""
             with m as (select golden_id, true_id from (
                            select c.golden_id, t.true_id, count(*) as n from {clusters} c join _truth t using (unique_id) group by 1, 2)
                        qualify row_number() over (partition by golden_id order by n desc, true_id) = 1),
-            v as ({compared})
+            j as materialized (
+                select g.golden_id, {cols} from m join {spec.table('golden')} g using (golden_id)
+                join _true_golden t using (true_id) join {clusters} c on c.golden_id = g.golden_id
+                join {spec.table('standardised')} s on s.unique_id = c.unique_id),
+            v as (select attribute, golden_id, any_value(got) as got, any_value(want) as want,
+                         bool_or(knowable) as knowable, coalesce(bool_or(reachable), false) as reachable,
+                         coalesce(bool_or(held), false) as held
+                  from ({per_member}) group by 1, 2)
             select attribute, count(*) filter (where got is not distinct from want), count(*),
                    count(*) filter (where reachable and got is not distinct from want), count(*) filter (where reachable),
                    count(*) filter (where held)

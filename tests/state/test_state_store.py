@@ -209,6 +209,35 @@ def test_mirror_copies_the_store_into_warehouse_tables(store: StateStore, tmp_pa
             "select comment from duckdb_tables() where table_name = 'audit_log'").fetchone()[0]
 
 
+def test_mirror_appends_only_new_events_and_recopies_another_store(store: StateStore, backend, tmp_path: Path):
+    """The audit log only grows: a mirror appends what is new (the store is read from the newest
+    copied event on); a copy of another store, or one the store disagrees with, is replaced whole."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    store.append_audit([{**EVENT, "run_id": f"run-{i}"} for i in range(3)])
+    with duckdb.connect(str(warehouse)) as con:
+        store.mirror(con)
+        con.execute("update kontor.audit_log set detail = 'marked' where run_id = 'run-0'")   # a witness
+        store.append_audit([{**EVENT, "run_id": "run-3"}])
+        store.mirror(con)
+        rows = con.execute("select run_id, detail from kontor.audit_log order by event_id").fetchall()
+        assert [r[0] for r in rows] == ["run-0", "run-1", "run-2", "run-3"]
+        assert rows[0][1] == "marked"                      # appended to, not copied again
+        store.mirror(con)
+        assert con.execute("select count(*) from kontor.audit_log").fetchall()[0] == (4,)
+        # the copy's newest event differs from the store's (a store restored from a backup): copied whole
+        con.execute("update kontor.audit_log set run_id = 'elsewhere' where run_id = 'run-3'")
+        store.mirror(con)
+        assert con.execute("select list(run_id order by event_id), count(*) filter (where detail = 'marked') "
+                           "from kontor.audit_log").fetchall()[0] == (["run-0", "run-1", "run-2", "run-3"], 0)
+    other = make_project(tmp_path / "other")
+    with StateStore.from_settings(other) as second, duckdb.connect(str(warehouse)) as con:
+        second.append_audit([{**EVENT, "run_id": "other-1"}])
+        second.mirror(con)                                 # another store's copy is replaced, not extended
+        assert con.execute("select list(run_id) from kontor.audit_log").fetchall()[0] == (["other-1"],)
+        assert second.describe() in con.execute(
+            "select comment from duckdb_tables() where table_name = 'audit_log'").fetchall()[0][0]
+
+
 def test_deleting_target_loses_no_decision(tmp_path: Path):
     settings = make_project(tmp_path / "project")
     with StateStore.from_settings(settings) as store:
