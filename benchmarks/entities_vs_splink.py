@@ -115,6 +115,17 @@ class Steps:
                 self._hwm = hwm
 
 
+def _close_and_report(con, steps: Steps, started: float, cpu0: float, rss_before: float, **extra) -> dict:
+    """Close the connection (timed as a step) and return a child's measurements."""
+    before_close = time.perf_counter()
+    peak_before_close = _rss_mb()
+    steps.run("close", con.close)
+    return {"elapsed_s": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu0,
+            "before_close_s": before_close - started, "peak_rss_mb": _rss_mb(),
+            "peak_rss_before_close_mb": peak_before_close, "rss_before_mb": rss_before,
+            "steps": steps.seconds, "rss_growth_mb": steps.rss_growth, **extra, "loadavg": os.getloadavg()}
+
+
 # --------------------------------------------------------------------------------------------
 # Project, data, snapshots
 # --------------------------------------------------------------------------------------------
@@ -291,14 +302,7 @@ def child_kontor(args) -> dict:
         counts[name] = {"trained": trained.trained_now, "training_s": trained.training_log.get("seconds"),
                         "lambda": trained.training_log.get("probability_two_random_records_match"),
                         "golden": resolved.golden, "multi_member_clusters": resolved.multi_member}
-    before_close = time.perf_counter()
-    peak_before_close = _rss_mb()
-    steps.run("close", con.close)
-    elapsed = time.perf_counter() - started
-    return {"elapsed_s": elapsed, "cpu_s": _cpu_s() - cpu0, "before_close_s": before_close - started, "peak_rss_mb": _rss_mb(),
-            "peak_rss_before_close_mb": peak_before_close, "rss_before_mb": rss_before,
-            "steps": steps.seconds, "rss_growth_mb": steps.rss_growth, "counts": counts, "code": code,
-            "loadavg": os.getloadavg()}
+    return _close_and_report(con, steps, started, cpu0, rss_before, counts=counts, code=code)
 
 
 def child_bare(args) -> dict:
@@ -344,13 +348,7 @@ def child_bare(args) -> dict:
                              threshold_match_probability=th["match_probability"])
         out[name] = {"predictions": pred.physical_name, "clusters": clusters.physical_name,
                      "lambda": linker._settings_obj._probability_two_random_records_match}
-    before_close = time.perf_counter()
-    peak_before_close = _rss_mb()
-    steps.run("close", con.close)
-    elapsed = time.perf_counter() - started
-    return {"elapsed_s": elapsed, "cpu_s": _cpu_s() - cpu0, "before_close_s": before_close - started, "peak_rss_mb": _rss_mb(),
-            "peak_rss_before_close_mb": peak_before_close, "rss_before_mb": rss_before,
-            "steps": steps.seconds, "rss_growth_mb": steps.rss_growth, "tables": out, "loadavg": os.getloadavg()}
+    return _close_and_report(con, steps, started, cpu0, rss_before, tables=out)
 
 
 class _TimedConnection:

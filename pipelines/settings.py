@@ -25,7 +25,7 @@ class Settings:
     sources_file: Path
     name: str = "kontor"
     # DuckDB's memory_limit ("4GB") and threads for the warehouse; None: DuckDB's defaults
-    # (80 % of RAM, one thread per core). Past the limit DuckDB spills to target/tmp.
+    # (80 % of RAM, one thread per core). Past the limit DuckDB spills to <warehouse file>.tmp.
     memory_limit: str | None = None
     threads: int | None = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

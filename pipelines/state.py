@@ -243,13 +243,12 @@ class StateStore:
         last = con.execute("select coalesce(max(event_id), 0) from kontor.audit_log").fetchall()[0][0]
         if last == 0:
             return 0
-        copied = con.execute("select event_id, run_id, kind, entity from kontor.audit_log where event_id = ?",
+        copied = con.execute("select run_id, kind, entity from kontor.audit_log where event_id = ?",
                              [last]).fetchall()[0]
         # events are never changed or deleted (the store refuses it), so the same newest event means
         # the same events up to it
-        here = self._select("audit_log", "event_id", **{"event_id =": last})
-        same = bool(here) and (here[0]["event_id"], here[0]["run_id"], here[0]["kind"], here[0]["entity"]) == copied
-        return last if same else None
+        here = self._select("audit_log", "event_id", event_id=last)
+        return last if here and (here[0]["run_id"], here[0]["kind"], here[0]["entity"]) == copied else None
 
     def close(self) -> None:
         with self._lock:
@@ -441,7 +440,7 @@ class _Sqlite:
 
 def _condition(column: str, mark: str) -> str:
     """``column = mark``; a key written ``"event_id >"`` compares with ``>``."""
-    return f"{column} {mark}" if column.endswith((" >", " =")) else f"{column} = {mark}"
+    return f"{column} {mark}" if column.endswith(" >") else f"{column} = {mark}"
 
 
 def _latest(sql: str, order: str, limit: int | None, mark: str, params: list) -> tuple[str, list]:
