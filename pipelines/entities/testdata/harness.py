@@ -78,7 +78,7 @@ def queue_figures(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Pa
     real conflict inside one entity."""
     truth = data_dir / "ground_truth" / "entities.csv"
     con.execute(f"""create or replace temp table _t as select system || ':' || source_id as unique_id, true_id
-                    from read_csv({literal(str(truth))}, all_varchar = true)""")
+                    from read_csv({literal(str(truth))}, all_varchar = true) where entity_type = {literal(spec.name)}""")
     items = con.execute(f"""
         with q as (select item_id, kind, priority, golden_ids, members from {spec.table('review_queue')} where status = 'open'),
         m as (select q.item_id, q.kind, q.priority, unnest(q.members).unique_id as unique_id from q)
