@@ -7,7 +7,7 @@
 
 Per set: pairwise precision, recall, F1; hard-negative entity pairs and how many were merged;
 review-queue items per 1,000 records and their precision (share of items where a human was
-needed: see ``pipelines.entities.testdata.harness.queue_figures``).
+needed: see ``pipelines.entities.evaluate.queue_figures``).
 
     .venv/bin/python benchmarks/entities_accuracy.py --demo-scale 1 --companies 1500
 """
@@ -28,8 +28,7 @@ def demo(work: Path, scale: float) -> dict:
     import duckdb
 
     from pipelines.demo import generate
-    from pipelines.entities.evaluate import evaluate
-    from pipelines.entities.testdata.harness import queue_figures
+    from pipelines.entities.evaluate import evaluate, queue_figures
     from pipelines.run import run_pipeline
     from pipelines.settings import load_settings
     from pipelines.stewardship import entity_specs
