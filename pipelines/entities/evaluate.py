@@ -138,13 +138,15 @@ def queue_figures(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Pa
         from m join _t t using (unique_id) group by 1 order by any_value(m.priority), 1""").fetchall()
     records = con.execute(f"select count(*) from {spec.table('standardised')}").fetchall()[0][0]
     needed = 0
-    for item_id, kind, _, true_ids, _ in items:
+    for item_id, kind, _, true_ids, members in items:
         if kind == "pair":          # kept apart automatically: a human was needed if they are one entity
             needed += true_ids == 1
         elif item_id.endswith(":size"):
             needed += true_ids > 1  # an oversized cluster that really mixes entities
         elif kind == "cluster":     # critical attribute conflict: a human decides which value (or splits)
             needed += 1
+        elif item_id.endswith(":ambiguous"):
+            needed += true_ids < members     # left on its own, but it belongs to one of the candidates
         else:
             needed += 1             # a record without a usable name
     con.execute("drop table _t")

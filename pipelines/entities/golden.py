@@ -359,7 +359,8 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
     details and invoices go astray; a critical attribute in dispute doubles it). Items: critical
     conflicts, oversized clusters held together by a chain (not every pair a match), pairs in the
     review band that no ``distinct_when`` rule settles, pairs a rule kept apart against Splink's
-    score (when the rule's ``review_when`` holds), records without a usable name."""
+    score (when the rule's ``review_when`` holds), records that match into two groups kept apart
+    (one item each, with the candidates), records without a usable name."""
     from pipelines.entities.matching import distinct_sql
 
     std, pairs = spec.table("standardised"), spec.table("pairs")
@@ -370,6 +371,8 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
         "(select null::varchar as unique_id_l, null::varchar as unique_id_r, null::double as match_probability, " \
         "[]::varchar[] as rules, false as listed where false)"
     fired, listed = distinct_sql(spec, "sl", "sr")
+    bridges = "_bridges" if con.execute("select count(*) from duckdb_tables() where temporary and table_name = '_bridges'"
+                                        ).fetchall()[0][0] else "(select null::varchar as unique_id where false)"
 
     def member(s: str) -> str:
         return (f"{{'unique_id': {s}.unique_id, 'system': {s}.source_system, 'source_id': {s}.source_id, "
@@ -428,6 +431,31 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
         join {std} sl on sl.unique_id = k.unique_id_l join {std} sr on sr.unique_id = k.unique_id_r
         join impact il on il.golden_id = ml.golden_id join impact ir on ir.golden_id = mr.golden_id
         where k.listed and ml.golden_id <> mr.golden_id
+          -- a record matching into several groups is one item (ambiguous), not one per match
+          and (len(k.rules) > 0 or (k.unique_id_l not in (select unique_id from {bridges})
+                                    and k.unique_id_r not in (select unique_id from {bridges})))
+    ),
+    bridge_edges as (
+        select b.unique_id as bridge, case when k.unique_id_l = b.unique_id then k.unique_id_r else k.unique_id_l end as other,
+               k.match_probability
+        from {kept} k join {bridges} b on b.unique_id in (k.unique_id_l, k.unique_id_r)
+        where len(k.rules) = 0      -- the candidates: clusters the record has no rule against
+    ),
+    bridge_best as (   -- per bridge, its strongest match in each cluster it matches into
+        select e.bridge, m.golden_id, arg_max(e.other, e.match_probability) as other, max(e.match_probability) as p
+        from bridge_edges e join _members m on m.unique_id = e.other group by 1, 2
+    ),
+    ambiguous as (
+        select 'record:' || b.bridge || ':ambiguous', 'record',
+               'matches ' || count(*) || ' companies that are kept apart (different entities by a rule): which one is it, '
+               || 'if any?',
+               list_prepend(any_value(mb.golden_id), list(b.golden_id order by b.golden_id)), max(b.p),
+               list_prepend(any_value({member('sb')}), list({member('so')} order by b.golden_id)),
+               {CHANCE_WRONG['conflict']} * (any_value(ib.impact) + sum(io.impact))
+        from bridge_best b join _members mb on mb.unique_id = b.bridge join {std} sb on sb.unique_id = b.bridge
+        join {std} so on so.unique_id = b.other join impact ib on ib.golden_id = mb.golden_id
+        join impact io on io.golden_id = b.golden_id
+        group by b.bridge
     ),
     nameless as (
         select 'record:' || s.unique_id, 'record', 'no usable name: kept as its own golden record, not matched',
@@ -435,7 +463,7 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
         from {std} s join _members m using (unique_id) join impact i on i.golden_id = m.golden_id where s.name_key is null
     ),
     items as (select * from critical union all select * from oversized union all select * from band
-              union all select * from kept_apart union all select * from nameless)
+              union all select * from kept_apart union all select * from ambiguous union all select * from nameless)
     select item_id, kind, reason, row_number() over (order by cost desc, item_id)::integer as priority, golden_ids,
            match_probability, members, 'open' as status, {literal(run_id)} as run_id, now() as listed_at,
            round(cost, 3) as cost

@@ -238,6 +238,7 @@ def _enforce_cannot_link(con: duckdb.DuckDBPyConnection) -> None:
                and any(g != root(m) and not apart.get(m, set()) & groups[g] for g in roots)}
     if bridges:
         root = _join_apart(cluster_of, [(a, b) for a, b in edges if a not in bridges and b not in bridges], apart)
+        insert_rows(con, "_bridges", [(b,) for b in sorted(bridges)])
     con.execute("create or replace temp table _reclustered (cluster_id varchar, unique_id varchar)")
     insert_rows(con, "_reclustered", [(f"{cluster_of[m]}/{root(m)}", m) for m in cluster_of])
     con.execute("""update _clusters_raw set cluster_id = r.cluster_id from _reclustered r
@@ -351,7 +352,8 @@ def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_
     """Cluster every standardised record (``_clusters_raw``: unique_id, cluster_id) from the pairs
     at or above the match threshold, plus must-link pairs, minus cannot-link pairs and pairs a
     ``distinct_when`` rule keeps apart. ``_kept_apart`` lists the edges at or above the match
-    threshold that ended up between clusters because of a rule (for the review queue)."""
+    threshold that ended up between clusters because of a rule, ``_bridges`` the records left on
+    their own because they match into two groups kept apart (both for the review queue)."""
     from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
@@ -378,6 +380,7 @@ def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_
             threshold_match_probability=0.0)
         con.execute(f"create or replace temp table _clusters_raw as select unique_id, cluster_id::varchar as cluster_id "
                     f"from {clusters.physical_name}")
+        con.execute("create or replace temp table _bridges (unique_id varchar)")
         ruled = _rule_conflicts(con, spec, list(must_link))
         if cannot_link or ruled:
             _enforce_cannot_link(con)
