@@ -17,7 +17,7 @@ import dagster as dg
 from assets.resources import WarehouseResource
 from pipelines.entities import golden, matching
 from pipelines.entities.decisions import constraints
-from pipelines.entities.evaluate import evaluate
+from pipelines.entities.evaluate import evaluate, queue_figures
 from pipelines.entities.golden import _exists
 from pipelines.settings import Settings
 from pipelines.state import StateStore
@@ -34,8 +34,9 @@ PART_DESCRIPTIONS = {
     "xref": "Source record (system, source id) → golden id, with match probability and how it was matched.",
     "conflicts": "Attributes on which a cluster's records disagree: every candidate value with system, record, "
                  "updated_at, whether it won and why.",
-    "review_queue": "Open items for data stewards, most important first: critical conflicts, unusual cluster "
-                    "sizes, pairs in the review band, records without a usable name.",
+    "review_queue": "Open items for data stewards, ranked by what a wrong decision would cost (priority 1 first, "
+                    "cost): critical conflicts, clusters held together by a chain, pairs in the review band, "
+                    "pairs a distinct_when rule kept apart against Splink's score, records without a usable name.",
     "id_history": "Append-only: golden ids created, merged into another, split off, retired; per run.",
 }
 
@@ -187,6 +188,8 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
             store.close()
         with warehouse.connection() as con:
             accuracy = evaluate(con, spec, data_dir)
+            if accuracy:    # what the review queue is worth: items per 1,000 records, share needing a human
+                accuracy.update(queue_figures(con, spec, data_dir))
             queue = con.execute(f"""select item_id, reason, match_probability, members, status
                                    from {spec.table('review_queue')} where status in ('open', 'pending')
                                    order by status = 'open', priority, match_probability desc nulls last, item_id limit 15""").fetchall()
@@ -198,6 +201,9 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                        "id_events_this_run": dg.MetadataValue.json(resolved.events)}
         if accuracy:
             golden_meta.update({"precision": accuracy["precision"], "recall": accuracy["recall"], "f1": accuracy["f1"]})
+            for figure in ("hard_negatives_merged", "review_items_per_1000_records", "review_precision"):
+                if figure in accuracy:
+                    golden_meta[figure] = accuracy[figure]
             if "golden_values_equal" in accuracy:
                 golden_meta["golden_values_equal"] = accuracy["golden_values_equal"]
         for part in RESOLVED_PARTS:

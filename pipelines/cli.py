@@ -163,9 +163,11 @@ def query(
     settings = load_settings()
     columns, rows = run_query(settings, sql)
     if format is OutputFormat.csv:
+        from pipelines.csvsafe import neutralise   # opened in spreadsheets: no formula runs
+
         writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerow([neutralise(c) for c in columns])
+        writer.writerows([neutralise(v) for v in row] for row in rows)
     elif format is OutputFormat.json:
         json.dump([dict(zip(columns, r)) for r in rows], sys.stdout, default=str, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")

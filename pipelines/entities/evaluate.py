@@ -118,3 +118,37 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
     for temp in ("_truth", "_true_golden"):
         con.execute(f"drop table if exists {temp}")
     return result
+
+
+def queue_figures(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -> dict[str, Any]:
+    """Review-queue size per 1,000 records and its precision: the share of open items where a
+    human was needed. A pair kept apart needs one if the two are one entity; an oversized cluster
+    if it mixes entities; a critical conflict (which value is right) and a record without a
+    usable name always do. Empty without ground truth."""
+    gt = spec.ground_truth
+    truth = data_dir / gt["entities"] if gt.get("entities") else None
+    if truth is None or not truth.is_file():
+        return {}
+    con.execute(f"""create or replace temp table _t as select system || ':' || source_id as unique_id, true_id
+                    from read_csv({literal(str(truth))}, all_varchar = true) where entity_type = {literal(spec.name)}""")
+    items = con.execute(f"""
+        with q as (select item_id, kind, priority, golden_ids, members from {spec.table('review_queue')} where status = 'open'),
+        m as (select q.item_id, q.kind, q.priority, unnest(q.members).unique_id as unique_id from q)
+        select m.item_id, any_value(m.kind), any_value(m.priority), count(distinct t.true_id), count(*)
+        from m join _t t using (unique_id) group by 1 order by any_value(m.priority), 1""").fetchall()
+    records = con.execute(f"select count(*) from {spec.table('standardised')}").fetchall()[0][0]
+    needed = 0
+    for item_id, kind, _, true_ids, members in items:
+        if kind == "pair":          # kept apart automatically: a human was needed if they are one entity
+            needed += true_ids == 1
+        elif item_id.endswith(":size"):
+            needed += true_ids > 1  # an oversized cluster that really mixes entities
+        elif kind == "cluster":     # critical attribute conflict: a human decides which value (or splits)
+            needed += 1
+        elif item_id.endswith(":ambiguous"):
+            needed += true_ids < members     # left on its own, but it belongs to one of the candidates
+        else:
+            needed += 1             # a record without a usable name
+    con.execute("drop table _t")
+    return {"review_items": len(items), "review_items_per_1000_records": round(1000 * len(items) / records, 1),
+            "review_precision": round(needed / len(items), 4) if items else 1.0}

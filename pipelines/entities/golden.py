@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.csvsafe import neutralise_sql
 from pipelines.entities.decisions import Constraints
 from pipelines.entities.spec import Attribute, EntitySpec
 from pipelines.entities.standardise import check_value
@@ -345,12 +346,34 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
                     conflicts=n("conflicts"), sync_proposals=0, events=events, overridden=overridden, changes=changes)
 
 
+# The chance that the automatic outcome of an item is wrong, by kind of item: a pair in the review
+# band was kept apart, so its match probability is the chance that it is one entity; where a rule
+# and Splink disagree, or a cluster holds together only through a chain, either way may be wrong.
+CHANCE_WRONG = {"critical": 1.0, "chain": 0.5, "conflict": 0.5, "nameless": 0.5}
+
+
 def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, decided: Constraints) -> None:
-    """Open items, most important first: critical conflicts, oversized clusters, pairs in the
-    review band that were not merged, records without a usable name."""
+    """Open items, ranked by what a wrong decision would cost (``cost``, ``priority`` 1 = first):
+    the chance the automatic outcome is wrong times what it affects (the records of the clusters
+    involved, records with a valid IBAN counting three times and with a valid VAT ID twice: bank
+    details and invoices go astray; a critical attribute in dispute doubles it). Items: critical
+    conflicts, oversized clusters held together by a chain (not every pair a match), pairs in the
+    review band that no ``distinct_when`` rule settles, pairs a rule kept apart against Splink's
+    score (when the rule's ``review_when`` holds), records that match into two groups kept apart
+    (one item each, with the candidates), records without a usable name."""
+    from pipelines.entities.matching import distinct_sql
+
     std, pairs = spec.table("standardised"), spec.table("pairs")
     lo, hi = spec.thresholds["review_probability"], spec.thresholds["match_probability"]
     max_size = spec.thresholds["max_cluster_size"]
+    kept = "_kept_apart" if con.execute("select count(*) from duckdb_tables() where temporary and table_name = '_kept_apart'"
+                                        ).fetchall()[0][0] else \
+        "(select null::varchar as unique_id_l, null::varchar as unique_id_r, null::double as match_probability, " \
+        "[]::varchar[] as rules, false as listed where false)"
+    fired, listed = distinct_sql(spec, "sl", "sr")
+    bridges = "_bridges" if con.execute("select count(*) from duckdb_tables() where temporary and table_name = '_bridges'"
+                                        ).fetchall()[0][0] else "(select null::varchar as unique_id where false)"
+
     def member(s: str) -> str:
         return (f"{{'unique_id': {s}.unique_id, 'system': {s}.source_system, 'source_id': {s}.source_id, "
                 f"'name': {s}.name_raw, 'street': concat_ws(' ', {s}.street, {s}.house_number), "
@@ -359,40 +382,93 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
     con.execute(f"""
     create or replace table {spec.table('review_queue')} as
     with sizes as (select golden_id, count(*) as n from _members group by 1),
-    listed as (select golden_id from _winners where critical_conflict
-               union select golden_id from sizes where n > {max_size}),
+    impact as (select m.golden_id, count(*) + 2 * count(*) filter (where s.iban_valid)
+                      + count(*) filter (where s.vat_id_valid) as impact
+               from _members m join {std} s using (unique_id) group by 1),
+    strong as (select ml.golden_id, count(*) as k from {pairs} p
+               join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
+               where ml.golden_id = mr.golden_id and p.match_probability >= {hi} group by 1),
+    chained as (select s.golden_id, s.n from sizes s left join strong k using (golden_id)
+                where s.n > {max_size} and coalesce(k.k, 0) < s.n * (s.n - 1) / 2),
+    listed as (select golden_id from _winners where critical_conflict union select golden_id from chained),
     members as (select m.golden_id, {member('s')} as rec
                 from _members m semi join listed l on l.golden_id = m.golden_id join {std} s using (unique_id)),
     by_cluster as (select golden_id, list(rec order by rec.unique_id) as recs from members group by 1),
     critical as (
         select 'cluster:' || w.golden_id || ':' || w.attribute as item_id, 'cluster' as kind,
-               'critical attribute ' || w.attribute || ' disagrees inside the cluster' as reason, 1 as priority,
-               [w.golden_id] as golden_ids, null::double as match_probability, b.recs as members
-        from _winners w join by_cluster b using (golden_id) where w.critical_conflict
+               'critical attribute ' || w.attribute || ' disagrees inside the cluster' as reason,
+               [w.golden_id] as golden_ids, null::double as match_probability, b.recs as members,
+               {CHANCE_WRONG['critical']} * 2 * i.impact as cost
+        from _winners w join by_cluster b using (golden_id) join impact i using (golden_id) where w.critical_conflict
     ),
     oversized as (
-        select 'cluster:' || golden_id || ':size', 'cluster', 'unusual cluster size: ' || len(recs) || ' records (more than {max_size})',
-               2, [golden_id], null::double, recs
-        from by_cluster where len(recs) > {max_size}
+        select 'cluster:' || c.golden_id || ':size', 'cluster',
+               'unusual cluster size: ' || c.n || ' records (more than {max_size}), held together by a chain of matches',
+               [c.golden_id], null::double, b.recs, {CHANCE_WRONG['chain']} * i.impact
+        from chained c join by_cluster b using (golden_id) join impact i using (golden_id)
     ),
     band as (
         select 'pair:' || p.unique_id_l || '|' || p.unique_id_r, 'pair',
-               'match probability ' || round(p.match_probability, 3) || ' in the review band [{lo}, {hi})', 3,
+               'match probability ' || round(p.match_probability, 3) || ' in the review band [{lo}, {hi})',
                [ml.golden_id, mr.golden_id], p.match_probability,
-               [{member('sl')}, {member('sr')}]
+               [{member('sl')}, {member('sr')}], p.match_probability * (il.impact + ir.impact)
         from {pairs} p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
         join {std} sl on sl.unique_id = p.unique_id_l join {std} sr on sr.unique_id = p.unique_id_r
+        join impact il on il.golden_id = ml.golden_id join impact ir on ir.golden_id = mr.golden_id
         where p.match_probability >= {lo} and p.match_probability < {hi} and ml.golden_id <> mr.golden_id
+          -- a rule that says they are different entities settles it, unless its review_when holds
+          and (len({fired}) = 0 or {listed})
+    ),
+    kept_apart as (
+        -- Splink would have merged them, a distinct_when rule says they are different entities
+        select 'pair:' || k.unique_id_l || '|' || k.unique_id_r, 'pair',
+               'conflicting evidence: match probability ' || round(k.match_probability, 3) || ' but '
+               || coalesce(nullif(array_to_string(k.rules, ', '), ''), 'a rule between their clusters')
+               || ': kept apart',
+               [ml.golden_id, mr.golden_id], k.match_probability,
+               [{member('sl')}, {member('sr')}], {CHANCE_WRONG['conflict']} * (il.impact + ir.impact)
+        from {kept} k join _members ml on ml.unique_id = k.unique_id_l join _members mr on mr.unique_id = k.unique_id_r
+        join {std} sl on sl.unique_id = k.unique_id_l join {std} sr on sr.unique_id = k.unique_id_r
+        join impact il on il.golden_id = ml.golden_id join impact ir on ir.golden_id = mr.golden_id
+        where k.listed and ml.golden_id <> mr.golden_id
+          -- a record matching into several groups is one item (ambiguous), not one per match
+          and (len(k.rules) > 0 or (k.unique_id_l not in (select unique_id from {bridges})
+                                    and k.unique_id_r not in (select unique_id from {bridges})))
+    ),
+    bridge_edges as (
+        select b.unique_id as bridge, case when k.unique_id_l = b.unique_id then k.unique_id_r else k.unique_id_l end as other,
+               k.match_probability
+        from {kept} k join {bridges} b on b.unique_id in (k.unique_id_l, k.unique_id_r)
+        where len(k.rules) = 0      -- the candidates: clusters the record has no rule against
+    ),
+    bridge_best as (   -- per bridge, its strongest match in each cluster it matches into
+        select e.bridge, m.golden_id, arg_max(e.other, e.match_probability) as other, max(e.match_probability) as p
+        from bridge_edges e join _members m on m.unique_id = e.other group by 1, 2
+    ),
+    ambiguous as (
+        select 'record:' || b.bridge || ':ambiguous', 'record',
+               'matches ' || count(*) || ' companies that are kept apart (different entities by a rule): which one is it, '
+               || 'if any?',
+               list_prepend(any_value(mb.golden_id), list(b.golden_id order by b.golden_id)), max(b.p),
+               list_prepend(any_value({member('sb')}), list({member('so')} order by b.golden_id)),
+               {CHANCE_WRONG['conflict']} * (any_value(ib.impact) + sum(io.impact))
+        from bridge_best b join _members mb on mb.unique_id = b.bridge join {std} sb on sb.unique_id = b.bridge
+        join {std} so on so.unique_id = b.other join impact ib on ib.golden_id = mb.golden_id
+        join impact io on io.golden_id = b.golden_id
+        group by b.bridge
     ),
     nameless as (
-        select 'record:' || s.unique_id, 'record', 'no usable name: kept as its own golden record, not matched', 4,
-               [m.golden_id], null::double, [{member('s')}]
-        from {std} s join _members m using (unique_id) where s.name_key is null
-    )
-    select item_id, kind, reason, priority, golden_ids, match_probability, members,
-           'open' as status, {literal(run_id)} as run_id, now() as listed_at
-    from (select * from critical union all select * from oversized union all select * from band union all select * from nameless)
-    order by priority, match_probability desc nulls last, item_id
+        select 'record:' || s.unique_id, 'record', 'no usable name: kept as its own golden record, not matched',
+               [m.golden_id], null::double, [{member('s')}], {CHANCE_WRONG['nameless']} * i.impact
+        from {std} s join _members m using (unique_id) join impact i on i.golden_id = m.golden_id where s.name_key is null
+    ),
+    items as (select * from critical union all select * from oversized union all select * from band
+              union all select * from kept_apart union all select * from ambiguous union all select * from nameless)
+    select item_id, kind, reason, row_number() over (order by cost desc, item_id)::integer as priority, golden_ids,
+           match_probability, members, 'open' as status, {literal(run_id)} as run_id, now() as listed_at,
+           round(cost, 3) as cost
+    from items
+    order by priority
     """)
     # what stewards decided is no longer open: pairs they merged or kept apart, clusters they merged
     con.execute("create or replace temp table _decided_pairs (a varchar, b varchar)")
@@ -409,7 +485,8 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
     con.execute("drop table _decided_pairs")
     for d in decided.pending:
         members = ", ".join(d["target_ids"][:6])
-        con.execute(f"""insert into {spec.table('review_queue')} values (?, 'decision', ?, 0, [], null, [], 'pending', ?, now())""",
+        con.execute(f"""insert into {spec.table('review_queue')} (item_id, kind, reason, priority, golden_ids, match_probability,
+                                members, status, run_id, listed_at, cost) values (?, 'decision', ?, 0, [], null, [], 'pending', ?, now(), null)""",
                     [f"decision:{d['decision_id']}", f"pending approval: {d['action']} by {d['steward']}"
                      + (f" ({d['attribute']} = {d['value']})" if d["action"] == "choose_value" else "")
                      + f" on {members}; a second, different steward approves it (action approve)", run_id])
@@ -513,9 +590,13 @@ def sync_proposals(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Pa
     for inp in spec.inputs:
         path = out_dir / f"{inp.system}.csv"
         tmp = path.with_suffix(".csv.tmp")
-        con.execute(f"""copy (select source_id, column_name as "column", attribute, current_value, proposed_value,
-                                     golden_id, requires_signoff
-                              from {spec.table('sync_proposals')} where system = {literal(inp.system)}
+        # people open these in a spreadsheet: text that would run as a formula is neutralised
+        cells = ", ".join(neutralise_sql(c) for c in ("source_id", "column", "attribute", "current_value",
+                                                      "proposed_value", "golden_id"))
+        con.execute(f"""copy (select {cells}, requires_signoff from (
+                                  select source_id, column_name as "column", attribute, current_value, proposed_value,
+                                         golden_id, requires_signoff
+                                  from {spec.table('sync_proposals')} where system = {literal(inp.system)})
                               order by source_id, attribute)
                         to {literal(str(tmp))} (format csv, header)""")
         tmp.replace(path)

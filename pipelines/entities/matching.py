@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
-from pipelines.entities.spec import EntitySpec
+from pipelines.entities.spec import STANDARDISED, EntitySpec
+from pipelines.sql import literal
 from pipelines.warehouse import insert_rows
 
 WORK = "_splink"
@@ -199,43 +202,158 @@ def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, A
 
 
 def _enforce_cannot_link(con: duckdb.DuckDBPyConnection) -> None:
-    """Records a steward kept apart can still meet through a third record. Clusters where that
-    happened are rebuilt edge by edge, strongest first, never joining two records kept apart."""
-    bad = [r[0] for r in con.execute(f"""
-        select distinct a.cluster_id from {WORK}.cannot c
-        join _clusters_raw a on a.unique_id = c.unique_id_l join _clusters_raw b on b.unique_id = c.unique_id_r
-        where a.cluster_id = b.cluster_id""").fetchall()]
-    for cluster in bad:
-        members = [r[0] for r in con.execute("select unique_id from _clusters_raw where cluster_id = ? order by 1", [cluster]).fetchall()]
-        edges = con.execute(f"""select e.unique_id_l, e.unique_id_r from {WORK}.edges e
-                                join _clusters_raw a on a.unique_id = e.unique_id_l and a.cluster_id = ?
-                                order by e.match_probability desc, 1, 2""", [cluster]).fetchall()
-        apart = {frozenset(p) for p in con.execute(f"select unique_id_l, unique_id_r from {WORK}.cannot").fetchall()}
-        parent = {m: m for m in members}
-        group = {m: {m} for m in members}
+    """Records kept apart (by a steward or a ``distinct_when`` rule) can still meet through a third
+    record. Clusters where that happened are rebuilt edge by edge, strongest first, never joining
+    two groups that hold a pair kept apart. A record whose matches reach two groups kept apart (a
+    name cut before its legal form, matching both the GmbH and the GmbH & Co. KG) could belong to
+    either: it stays on its own, and its pairs go to review. All such clusters in one pass."""
+    bad = f"""select distinct a.cluster_id from {WORK}.cannot c
+              join _clusters_raw a on a.unique_id = c.unique_id_l join _clusters_raw b on b.unique_id = c.unique_id_r
+              where a.cluster_id = b.cluster_id"""
+    members = con.execute(f"select cluster_id, unique_id from _clusters_raw where cluster_id in ({bad}) order by 2").fetchall()
+    if not members:
+        return
+    edges = con.execute(f"""select e.unique_id_l, e.unique_id_r from {WORK}.edges e
+                            join _clusters_raw a on a.unique_id = e.unique_id_l and a.cluster_id in ({bad})
+                            join _clusters_raw b on b.unique_id = e.unique_id_r and b.cluster_id = a.cluster_id
+                            order by e.match_probability desc, 1, 2""").fetchall()
+    cluster_of = dict((m, c) for c, m in members)
+    apart: dict[str, set[str]] = {}
+    for a, b in con.execute(f"select unique_id_l, unique_id_r from {WORK}.cannot").fetchall():
+        if a in cluster_of and b in cluster_of:
+            apart.setdefault(a, set()).add(b)
+            apart.setdefault(b, set()).add(a)
+    steward_linked = {r for pair in con.execute(f"select unique_id_l, unique_id_r from {WORK}.must").fetchall() for r in pair}
+    root = _join_apart(cluster_of, edges, apart)
+    # bridges: records with matches into two groups that are kept apart
+    reach: dict[str, set[str]] = {}
+    for a, b in edges:
+        reach.setdefault(a, set()).add(root(b))
+        reach.setdefault(b, set()).add(root(a))
+    groups: dict[str, set[str]] = {}
+    for m in cluster_of:
+        groups.setdefault(root(m), set()).add(m)
+    # a record is ambiguous when it matches into a group it has no rule against besides its own
+    bridges = {m for m, roots in reach.items() if m not in steward_linked
+               and any(g != root(m) and not apart.get(m, set()) & groups[g] for g in roots)}
+    if bridges:
+        root = _join_apart(cluster_of, [(a, b) for a, b in edges if a not in bridges and b not in bridges], apart)
+        insert_rows(con, "_bridges", [(b,) for b in sorted(bridges)])
+    con.execute("create or replace temp table _reclustered (cluster_id varchar, unique_id varchar)")
+    insert_rows(con, "_reclustered", [(f"{cluster_of[m]}/{root(m)}", m) for m in cluster_of])
+    con.execute("""update _clusters_raw set cluster_id = r.cluster_id from _reclustered r
+                   where _clusters_raw.unique_id = r.unique_id""")
+    con.execute("drop table _reclustered")
 
-        def root(x: str) -> str:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
 
-        for a, b in edges:
-            ra, rb = root(a), root(b)
-            if ra == rb or any(frozenset((x, y)) in apart for x in group[ra] for y in group[rb]):
-                continue
-            parent[rb] = ra
-            group[ra] |= group.pop(rb)
-        con.execute("create or replace temp table _reclustered (cluster_id varchar, unique_id varchar)")
-        insert_rows(con, "_reclustered", [(f"{cluster}/{root(m)}", m) for m in members])
-        con.execute("""update _clusters_raw set cluster_id = r.cluster_id from _reclustered r
-                       where _clusters_raw.unique_id = r.unique_id""")
+def _join_apart(nodes: dict[str, str], edges: list[tuple[str, str]], apart: dict[str, set[str]]):
+    """Union-find over ``edges`` in their order, refusing a join that would put a pair of
+    ``apart`` in one group; returns the find function."""
+    parent = {m: m for m in nodes}
+    group = {m: {m} for m in nodes}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = root(a), root(b)
+        if ra == rb:
+            continue
+        small, big = (ra, rb) if len(group[ra]) <= len(group[rb]) else (rb, ra)
+        if any(apart.get(x, set()) & group[big] for x in group[small]):
+            continue
+        parent[small] = big
+        group[big] |= group.pop(small)
+    return root
+
+
+def _on_pair(condition: str, left: str = "l", right: str = "r") -> str:
+    """A ``distinct_when`` condition on the records aliased ``left`` and ``right``: ``x_l`` becomes
+    ``<left>.x``, ``r.x`` becomes ``<right>.x``."""
+    alias = {"l": left, "r": right}
+
+    def rename(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column):
+            if not node.table and node.name[-2:] in ("_l", "_r") and node.name[:-2] in STANDARDISED:
+                return exp.column(node.name[:-2], table=alias[node.name[-1]])
+            if node.table in alias:
+                return exp.column(node.name, table=alias[node.table])
+        return node
+
+    tree = sqlglot.parse_one(condition, read="duckdb").transform(rename)
+    return tree.sql(dialect="duckdb")
+
+
+def distinct_sql(spec: EntitySpec, left: str = "l", right: str = "r") -> tuple[str, str]:
+    """(the names of the ``distinct_when`` rules that fire, as a list; whether one that fires asks
+    for review) as SQL on two standardised records aliased ``left`` and ``right``."""
+    if not spec.distinct_when:
+        return "[]::varchar[]", "false"
+    fired = ", ".join(f"case when coalesce({_on_pair(r.sql, left, right)}, false) then {literal(r.name)} end"
+                      for r in spec.distinct_when)
+    listed = " or ".join(f"coalesce(({_on_pair(r.sql, left, right)}) and ({_on_pair(r.review_when, left, right)}), false)"
+                         for r in spec.distinct_when)
+    return f"list_filter([{fired}], lambda x: x is not null)", listed
+
+
+def _rule_conflicts(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]]) -> int:
+    """Pairs inside one cluster on which a ``distinct_when`` rule fires (``{WORK}.rule_pairs``:
+    unique_id_l, unique_id_r, rules, listed), added to the cannot-link pairs. Every pair of a
+    cluster is checked, not only the scored edges, so no chain of matches can join two records a
+    rule keeps apart. Records a steward merged are exempt: a steward's decision wins over a rule."""
+    con.execute(f"create or replace table {WORK}.rule_pairs (unique_id_l varchar, unique_id_r varchar, "
+                "rules varchar[], listed boolean)")
+    if not spec.distinct_when:
+        return 0
+    fired, listed = distinct_sql(spec)
+    con.execute(f"""
+        insert into {WORK}.rule_pairs
+        with multi as (select cluster_id from _clusters_raw group by 1 having count(*) > 1),
+        m as (select c.cluster_id, s.* from _clusters_raw c semi join multi using (cluster_id)
+              join {spec.table('standardised')} s using (unique_id))
+        select * from (
+            select l.unique_id, r.unique_id, {fired} as rules, {listed}
+            from m l join m r on l.cluster_id = r.cluster_id and l.unique_id < r.unique_id
+        ) where len(rules) > 0""")
+    if must_link:      # a steward's merge group (must-link pairs, transitively) is never split by a rule
+        group = _groups(must_link)
+        exempt = [(a, b) for a, b in con.execute(f"select unique_id_l, unique_id_r from {WORK}.rule_pairs").fetchall()
+                  if a in group and group.get(a) == group.get(b)]
+        if exempt:
+            con.execute("create or replace temp table _exempt (a varchar, b varchar)")
+            insert_rows(con, "_exempt", exempt)
+            con.execute(f"delete from {WORK}.rule_pairs p using _exempt e where p.unique_id_l = e.a and p.unique_id_r = e.b")
+            con.execute("drop table _exempt")
+    con.execute(f"insert into {WORK}.cannot select unique_id_l, unique_id_r from {WORK}.rule_pairs")
+    return con.execute(f"select count(*) from {WORK}.rule_pairs").fetchall()[0][0]
+
+
+def _groups(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Record -> representative of its group, for pairs joined transitively."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    return {x: root(x) for x in list(parent)}
 
 
 def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]] = (),
                          cannot_link: list[tuple[str, str]] = ()) -> str:
     """Cluster every standardised record (``_clusters_raw``: unique_id, cluster_id) from the pairs
-    at or above the match threshold, plus must-link pairs, minus cannot-link pairs."""
+    at or above the match threshold, plus must-link pairs, minus cannot-link pairs and pairs a
+    ``distinct_when`` rule keeps apart. ``_kept_apart`` lists the edges at or above the match
+    threshold that ended up between clusters because of a rule, ``_bridges`` the records left on
+    their own because they match into two groups kept apart (both for the review queue)."""
     from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
@@ -262,8 +380,18 @@ def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_
             threshold_match_probability=0.0)
         con.execute(f"create or replace temp table _clusters_raw as select unique_id, cluster_id::varchar as cluster_id "
                     f"from {clusters.physical_name}")
-        if cannot_link:
+        con.execute("create or replace temp table _bridges (unique_id varchar)")
+        ruled = _rule_conflicts(con, spec, list(must_link))
+        if cannot_link or ruled:
             _enforce_cannot_link(con)
+        # edges Splink would have merged that a rule kept apart, directly or through a third record
+        con.execute(f"""create or replace temp table _kept_apart as
+            select e.unique_id_l, e.unique_id_r, e.match_probability, coalesce(p.rules, []) as rules,
+                   coalesce(p.listed, true) as listed
+            from {WORK}.edges e join _clusters_raw a on a.unique_id = e.unique_id_l
+            join _clusters_raw b on b.unique_id = e.unique_id_r
+            left join {WORK}.rule_pairs p on p.unique_id_l = e.unique_id_l and p.unique_id_r = e.unique_id_r
+            where a.cluster_id <> b.cluster_id and {'true' if ruled else 'false'}""")
     finally:
         cleanup(con)
     return "_clusters_raw"

@@ -27,7 +27,7 @@ SHARED = ("name", "legal_form", "street", "house_number", "postcode", "city", "c
           "vat_id", "iban", "email", "phone", "updated_at")
 MAPPABLE = (*SHARED, "name_addition")
 # Columns of the standardised input (entities.<entity>_standardised): what Splink may compare.
-KEYS = ("name_key", "name_trunc", "street_key", "city_key", "phone_key", "email_key", "email_domain",
+KEYS = ("name_key", "name_words", "name_trunc", "street_key", "city_key", "phone_key", "email_key", "email_domain",
         "vat_key", "iban_key")
 STANDARDISED = ("unique_id", "source_system", "source_id", "name_raw", "street_raw", *SHARED[:8], "vat_id_valid",
                 "iban", "iban_valid", "email", "phone", "updated_at", *KEYS)
@@ -39,7 +39,10 @@ RULES = ("valid_only", "most_frequent", "latest_change", "common_spelling", "wel
 VALIDATED = {"vat_id": "vat_id_valid", "iban": "iban_valid"}
 LINK_TYPES = ("link_and_dedupe", "dedupe_only", "link_only")
 TOP_KEYS = ("entity", "description", "id_prefix", "owner", "like", "inputs", "splink", "training",
-            "thresholds", "survivorship", "ground_truth")
+            "thresholds", "distinct_when", "survivorship", "ground_truth")
+# A rule of `distinct_when:` keeps two records apart; a pair Splink would have merged is listed for
+# review when `review_when` (SQL on the pair too; default: always) also holds: conflicting evidence.
+RULE_KEYS = ("rule", "sql_condition", "review_when")
 INPUT_KEYS = ("system", "model", "id", "columns", "name_max_length", "name_cut_at")
 TRAINING_DEFAULTS = {"deterministic_rules": [], "recall": 0.85, "u_max_pairs": 2_000_000,
                      "em_blocking_rules": [], "em_max_pairs": 1_000_000, "seed": 1,
@@ -70,6 +73,15 @@ class Attribute:
     source_priority: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class DistinctRule:
+    """Evidence that two records are different entities, as a SQL condition on ``<column>_l`` /
+    ``<column>_r`` of the standardised input; it outweighs any match probability."""
+    name: str
+    sql: str
+    review_when: str = "true"
+
+
 @dataclass
 class EntitySpec:
     name: str
@@ -85,6 +97,7 @@ class EntitySpec:
     critical: tuple[str, ...]
     reference: dict[str, Any]
     ground_truth: dict[str, str] = field(default_factory=dict)
+    distinct_when: list[DistinctRule] = field(default_factory=list)
 
     @property
     def systems(self) -> list[str]:
@@ -93,7 +106,7 @@ class EntitySpec:
     @property
     def settings_hash(self) -> str:
         """Changes when anything that shapes the trained model changes."""
-        text = json.dumps([self.splink, self.training, self.reference,
+        text = json.dumps([self.splink, self.training, self.reference, [r.__dict__ for r in self.distinct_when],
                            [i.__dict__ for i in self.inputs]], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -110,7 +123,7 @@ OUTPUT_COLUMNS = {
     "standardised": list(STANDARDISED),
     "conflicts": ["golden_id", "attribute", "value", "system", "source_id", "unique_id", "updated_at", "valid", "won", "reason"],
     "review_queue": ["item_id", "kind", "reason", "priority", "golden_ids", "match_probability", "members", "status",
-                     "run_id", "listed_at"],
+                     "run_id", "listed_at", "cost"],
     "sync_proposals": ["system", "source_id", "model", "column_name", "attribute", "current_value", "proposed_value",
                        "golden_id", "requires_signoff"],
 }
@@ -216,11 +229,14 @@ def _entity(name: str, rel: str, doc: LineDict, docs: dict[str, tuple[str, LineD
     if splink_doc is None:
         problems.append(Problem(rel, doc.line, "missing 'splink:' settings (or 'like: <entity>' to share them)"))
     training_doc, training_rel, _ = _inherited(doc, docs, "training", rel, problems)
-    training = _training(training_rel, training_doc or LineDict(), problems)
+    training = _training(training_rel, training_doc or _empty(doc.line), problems)
     thresholds_doc, thresholds_rel, _ = _inherited(doc, docs, "thresholds", rel, problems)
-    thresholds = _thresholds(thresholds_rel, thresholds_doc or LineDict(), problems)
+    thresholds = _thresholds(thresholds_rel, thresholds_doc or _empty(doc.line), problems)
+    rules_doc, rules_rel, rules_parent = _inherited(doc, docs, "distinct_when", rel, problems)
+    distinct_when = _distinct_rules(rules_rel, rules_doc, rules_parent, problems)
     surv_doc, surv_rel, _ = _inherited(doc, docs, "survivorship", rel, problems)
-    attributes, critical = _survivorship(surv_rel, surv_doc or LineDict(), systems, problems)
+    attributes, critical = _survivorship(surv_rel, surv_doc or _empty(doc.line), systems, problems,
+                                         inherited=surv_rel != rel)
     gt = doc.get("ground_truth") or {}
     if len(problems) > before or splink is None:
         return None
@@ -228,7 +244,45 @@ def _entity(name: str, rel: str, doc: LineDict, docs: dict[str, tuple[str, LineD
                       id_prefix=str(doc.get("id_prefix") or name[:1].upper()), owner=doc.get("owner"),
                       inputs=inputs, splink=splink, training=training, thresholds=thresholds,
                       attributes=attributes, critical=critical, reference=reference,
-                      ground_truth={k: str(v) for k, v in gt.items()})
+                      ground_truth={k: str(v) for k, v in gt.items()}, distinct_when=distinct_when)
+
+
+def _empty(line: int) -> LineDict:
+    """An absent block: defaults apply, and a problem in it points at the entity's first line."""
+    doc = LineDict()
+    doc.line, doc.key_lines = line, {}
+    return doc
+
+
+def _distinct_rules(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> list[DistinctRule]:
+    """``distinct_when:``: a list of {rule, sql_condition, action}."""
+    if doc is None:
+        return []
+    if not isinstance(doc, list):
+        problems.append(Problem(rel, parent.key_line("distinct_when"), "'distinct_when:' is a list of rules "
+                                "(rule: <name>, sql_condition: <SQL on column_l / column_r>, review_when: <SQL>)"))
+        return []
+    rules = []
+    for index, item in enumerate(doc):
+        line = getattr(item, "line", None) or _item_line(doc, index, parent.key_line("distinct_when"))
+        if not isinstance(item, LineDict) or not isinstance(item.get("sql_condition"), str) or not item.get("rule"):
+            problems.append(Problem(rel, line, "a distinct_when rule needs 'rule' (its name) and 'sql_condition'"))
+            continue
+        for key in item:
+            if key not in RULE_KEYS:
+                problems.append(Problem(rel, item.key_line(key), f"unknown key {key!r} in a distinct_when rule"
+                                        f"{did_you_mean(str(key), set(RULE_KEYS))}"))
+        _check_columns(rel, item.key_line("sql_condition"), item["sql_condition"], "distinct_when", problems)
+        review_when = item.get("review_when", True)
+        if isinstance(review_when, bool):
+            review_when = "true" if review_when else "false"
+        elif not isinstance(review_when, str):
+            problems.append(Problem(rel, item.key_line("review_when"), "review_when is SQL on the pair, or true / false"))
+            review_when = "true"
+        else:
+            _check_columns(rel, item.key_line("review_when"), review_when, "distinct_when review_when", problems)
+        rules.append(DistinctRule(str(item["rule"]), " ".join(item["sql_condition"].split()), " ".join(review_when.split())))
+    return rules
 
 
 def _inputs(rel: str, doc: LineDict, model_columns: dict[str, list[str] | None], problems: list[Problem]) -> list[EntityInput]:
@@ -442,7 +496,10 @@ def _thresholds(rel: str, doc: LineDict, problems: list[Problem]) -> dict[str, A
     return values
 
 
-def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Problem]) -> tuple[list[Attribute], tuple[str, ...]]:
+def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Problem],
+                  inherited: bool = False) -> tuple[list[Attribute], tuple[str, ...]]:
+    """Survivorship rules; absent, defaults apply. Taken from another entity (``like:``), its
+    priorities name systems this entity may not have: those are left out, not reported."""
     for key in doc:
         if key not in ("source_priority", "default", "attributes", "critical"):
             problems.append(Problem(rel, doc.key_line(key), f"unknown survivorship key {key!r}"))
@@ -457,6 +514,8 @@ def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Pr
         return tuple(rules)
 
     def check_priority(order, line) -> tuple[str, ...]:
+        if inherited:
+            return tuple(system for system in order if system in systems)
         for system in order:
             if system not in systems:
                 problems.append(Problem(rel, line, f"source_priority: unknown system {system!r}{did_you_mean(str(system), set(systems))}"))
@@ -465,7 +524,7 @@ def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Pr
     priority = check_priority(priority, doc.key_line("source_priority"))
     default = check_rules(default, doc.key_line("default"))
     configured: dict[str, Attribute] = {}
-    attrs = doc.get("attributes") or LineDict()
+    attrs = doc.get("attributes") or _empty(doc.line)
     for name, value in attrs.items():
         line = attrs.key_line(name)
         if isinstance(value, list):

@@ -47,7 +47,8 @@ def fold(sql: str) -> str:
 
 
 def _key(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text)
+    # '&' and '+' read 'und': a name cut after "GmbH &" is then the start of one form only
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"[&+]", "und", text))
 
 
 def legal_form_rows(legal_forms: dict[str, list[str]]) -> list[tuple[str, str | None, bool]]:
@@ -138,8 +139,9 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     tails as (
         select t.source_system, t.source_id, t.name_trunc, k,
                -- 'GmbH & Coo. KG': a typo inside the longest legal form
-               regexp_replace(regexp_replace(array_to_string(tok[-k:], ''), '[^a-z0-9]', '', 'g'),
-                              '^(g?mbh)(u|und)?[a-z]{{1,3}}kg$', 'gmbhcokg') as tail_key
+               regexp_replace(regexp_replace(regexp_replace(array_to_string(tok[-k:], ''), '[&+]', 'und', 'g'),
+                                             '[^a-z0-9]', '', 'g'),
+                              '^(g?mbh)(u|und)?[a-z]{{1,3}}kg$', 'gmbhundcokg') as tail_key
         from t, unnest(range(1, least({max_tail}, len(tok) - 1) + 1)) as r(k)
     ),
     typos as (
@@ -202,6 +204,9 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
         {street} as street, nullif(lower(regexp_replace(c.house0, '\\s', '', 'g')), '') as house_number,
         c.postcode, c.city_raw as city, c.country, c.vat_raw, c.iban_raw, c.email, c.phone, c.updated_at,
         nullif(regexp_replace(trim(regexp_replace({name_key}, '\\s+', ' ', 'g')), '[^a-z0-9]', '', 'g'), '') as name_key,
+        -- the words of the name (abbreviations written out), for rules on a distinguishing word
+        nullif(list_filter(string_split(trim(regexp_replace({name_key}, '[^a-z0-9]+', ' ', 'g')), ' '), lambda w: w <> ''),
+               []) as name_words,
         c.name_trunc,
         nullif(regexp_replace({street_key}, '[^a-z0-9]', '', 'g'), '') as street_key,
         nullif(coalesce(a.city_key, c.city0), '') as city_key,
@@ -225,7 +230,7 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
            coalesce(v.compact, s.vat_raw) as vat_id, v.valid as vat_id_valid,
            coalesce(i.compact, s.iban_raw) as iban, i.valid as iban_valid,
            s.email, s.phone, s.updated_at,
-           s.name_key, s.name_trunc, s.street_key, s.city_key, s.phone_key, s.email_key, s.email_domain,
+           s.name_key, s.name_words, s.name_trunc, s.street_key, s.city_key, s.phone_key, s.email_key, s.email_domain,
            case when v.valid then v.compact end as vat_key,
            case when i.valid then i.compact end as iban_key
     from _std s

@@ -1,0 +1,108 @@
+"""Run the entity engine on the independent company set and measure it against the truth.
+
+The entity file is the shipped ``models/entities/customer.yml`` (its Splink settings, training,
+thresholds, rules and survivorship as they are) with only ``inputs:`` and ``ground_truth:``
+replaced by the generator's three systems, so what is measured is the shipped configuration.
+The engine functions run as the assets run them: standardise, train, predict, cluster, resolve.
+
+    python -m pipelines.entities.testdata.harness --companies 1500 --seed 1 --out /tmp/gen
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from pipelines.entities import golden, matching
+from pipelines.entities.evaluate import evaluate, queue_figures
+from pipelines.entities.spec import EntitySpec, load_entities
+from pipelines.entities.standardise import standardise
+from pipelines.entities.testdata.companies import COLUMNS, generate
+from pipelines.settings import load_settings
+from pipelines.sql import ident, literal
+
+REPO = Path(__file__).resolve().parents[3]
+INPUTS = [
+    {"system": "crm", "model": "gen_crm", "id": "crm_id",
+     "columns": {"name": "firma", "street": "strasse_hnr", "postcode": "plz", "city": "ort", "country": "land",
+                 "vat_id": "ust_id", "email": "email", "phone": "telefon", "updated_at": "geaendert"}},
+    {"system": "erp", "model": "gen_erp", "id": "kunden_nr", "name_max_length": 40,
+     "columns": {"name": "name1", "name_addition": "name2", "street": "strasse", "house_number": "hnr", "postcode": "plz",
+                 "city": "ort", "country": "land", "vat_id": "ust_id", "iban": "iban", "updated_at": "geaendert"}},
+    {"system": "accounting", "model": "gen_accounting", "id": "konto", "name_cut_at": 30,
+     "columns": {"name": "name", "street": "anschrift", "postcode": "plz", "city": "ort", "country": "land",
+                 "vat_id": "ust_id", "iban": "iban", "email": "email", "phone": "telefon", "updated_at": "geaendert"}},
+]
+
+
+def project(work: Path, entity_file: Path | None = None) -> EntitySpec:
+    """A throw-away project holding the shipped entity file with the generator's inputs."""
+    models = work / "models" / "entities"
+    models.mkdir(parents=True, exist_ok=True)
+    (work / "pyproject.toml").write_text('[tool.kontor]\nname = "generated"\ndata_dir = "data"\ntarget_dir = "target"\n',
+                                         encoding="utf-8")
+    shutil.copy(REPO / "models" / "entities" / "_reference.yml", models / "_reference.yml")
+    doc = yaml.safe_load((entity_file or REPO / "models" / "entities" / "customer.yml").read_text(encoding="utf-8"))
+    doc.update(entity="customer", inputs=INPUTS,
+               ground_truth={"entities": "ground_truth/entities.csv", "hard_negatives": "ground_truth/hard_negatives.csv"})
+    (models / "customer.yml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    settings = load_settings(work, env={})
+    columns = {f"gen_{s}": cols for s, cols in COLUMNS.items()}
+    loaded = load_entities(settings, columns)
+    if loaded.problems:
+        raise ValueError("\n".join(str(p) for p in loaded.problems))
+    return loaded.entities["customer"]
+
+
+def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, str]:
+    con.execute("create schema if not exists raw")
+    relations = {}
+    for system in COLUMNS:
+        table = f"raw.{ident(f'gen_{system}')}"
+        con.execute(f"create or replace table {table} as select * from read_csv({literal(str(data_dir / f'{system}.csv'))}, "
+                    "all_varchar = true, header = true)")
+        relations[f"gen_{system}"] = table
+    return relations
+
+
+def run(data_dir: Path, work: Path, entity_file: Path | None = None) -> dict[str, Any]:
+    spec = project(work, entity_file)
+    con = duckdb.connect(str(work / "warehouse.duckdb"))
+    started = time.perf_counter()
+    try:
+        relations = load(con, data_dir)
+        records = standardise(con, spec, relations)
+        trained = matching.ensure_model(con, spec, work / "splink", retrain=True)
+        pairs = matching.predict(con, spec, trained.model)
+        clusters = matching.connected_components(con, spec)
+        golden.resolve(con, spec, clusters, "harness")
+        result = evaluate(con, spec, data_dir) or {}
+        result.update(queue_figures(con, spec, data_dir))
+        result.update(records=records, scored_pairs=pairs, seconds=round(time.perf_counter() - started, 1))
+        if result.get("hard_negatives"):
+            result["hard_negatives_merged_share"] = round(result["hard_negatives_merged"] / result["hard_negatives"], 4)
+        return result
+    finally:
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--companies", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    counts = generate(args.out / "data", companies=args.companies, seed=args.seed)
+    print(json.dumps({"data": counts, **run(args.out / "data", args.out / "work")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
