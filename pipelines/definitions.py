@@ -3,6 +3,12 @@
 ``dagster dev`` (via ``kontor dev``) and ``kontor run`` load the same ``defs``; nobody keeps a
 list of assets by hand. Loading is lazy (``@dg.definitions``), so importing this module reads
 neither the environment nor the project files.
+
+A broken file breaks only itself in the UI (``defs``): a model with a problem becomes an asset of
+the same key that fails with its ``file:line`` problems (its downstream assets wait on it as
+before), a broken entity, expectation or report file becomes one asset under ``problems/`` that
+fails the same way, and everything else, the steward jobs included, loads and runs. ``kontor run``
+stays strict (``strict=True``): it refuses a broken project before it touches the warehouse.
 """
 from __future__ import annotations
 
@@ -17,8 +23,9 @@ from assets.resources import WarehouseResource
 from assets.serving import build_serving_asset
 from assets.steward import build_steward_job
 from assets.sources import build_source_assets
+from assets.problems import broken_file_asset, broken_model_asset, healthy_models
 from pipelines.entities.spec import EntityProject, load_entities
-from pipelines.errors import ProjectError
+from pipelines.errors import Problem, ProjectError
 from pipelines.models.compile import CompiledProject, compile_project
 from pipelines.models.project import load_models
 from pipelines.retries import retry_config
@@ -45,13 +52,25 @@ def compile_entities(settings: Settings, compiled: CompiledProject) -> EntityPro
     return entities
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    compiled = compile_models(settings)
-    entities = compile_entities(settings, compiled)
+def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions:
+    """Everything of the project. ``strict``: raise ``ProjectError`` on any problem; otherwise each
+    broken file becomes an asset that fails with its problems and the rest is built."""
+    if strict:
+        compiled = compile_models(settings)
+        entities = compile_entities(settings, compiled)
+        problems: list[Problem] = []
+        broken_models: dict[str, list[Problem]] = {}
+    else:
+        sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
+        compiled = compile_project(load_models(settings, sources), display=settings.relative)
+        compiled, broken_models, problems = healthy_models(compiled)
+        entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
+        problems += entities.problems
     retries = retry_config(settings)
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
                             backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
-    built = [*build_source_assets(compiled.project.sources, policy), *build_model_assets(compiled)]
+    built = [*build_source_assets(compiled.project.sources, policy), *build_model_assets(compiled),
+             *(broken_model_asset(compiled.project.models[name], found) for name, found in broken_models.items())]
     entity_checks = []
     for spec in entities.entities.values():
         entity_assets, checks = build_entity_assets(spec, compiled, settings)
@@ -59,14 +78,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         entity_checks += checks
     upstream = [key for a in built for key in a.keys]
     assets = [*built, build_serving_asset(upstream)]
-    reports = build_report_definitions(settings, assets)
+    reports = build_report_definitions(settings, assets, None if strict else problems)
+    gates = build_gates(settings, compiled, assets, None if strict else problems)
     sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
+    by_file: dict[str, list[Problem]] = {}
+    for problem in problems:
+        by_file.setdefault(problem.file, []).append(problem)
     return dg.Definitions(
-        assets=[*assets, *reports.assets],
-        asset_checks=[*build_gates(settings, compiled, assets), *entity_checks],
+        assets=[*assets, *reports.assets, *(broken_file_asset(file, found) for file, found in by_file.items())],
+        asset_checks=[*gates, *entity_checks],
         jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),
                                   description="Everything: ingest, models, entities, gates, serving copy, reports."),
-              sync_job, *reports.jobs, *([build_steward_job(settings)] if entities.entities else [])],
+              sync_job, *reports.jobs, *([build_steward_job(settings)] if entities.entities or not strict else [])],
         schedules=[sync_schedule, *reports.schedules],
         sensors=sensors,
         resources={"warehouse": WarehouseResource.from_settings(settings)},
@@ -77,4 +100,4 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(load_settings())
+    return build_definitions(load_settings(), strict=False)
