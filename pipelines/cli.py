@@ -270,19 +270,44 @@ def steward_decide(
     attribute: Annotated[Optional[str], typer.Option(help="choose_value: the attribute, e.g. iban.")] = None,
     value: Annotated[Optional[str], typer.Option(help="choose_value: the value to keep.")] = None,
     comment: Annotated[Optional[str], typer.Option(help="Why; goes into the audit trail.")] = None,
+    apply: Annotated[bool, typer.Option("--apply/--no-apply", help="Re-resolve the entity now (its clusters, golden records, queue and the serving copy); otherwise the next run does.")] = True,
 ) -> None:
-    """Record a decision; the next run honours it. IBAN changes and merges of records with different
-    valid VAT IDs wait for a second steward (approve)."""
+    """Record a decision and re-resolve the entity at once. IBAN changes and merges of records with
+    different valid VAT IDs wait for a second steward (approve)."""
     from pipelines.stewardship import decide
 
+    settings = load_settings()
     targets = list(target or [])
     request = {"entity": entity, "action": action.value, "target_ids": targets, "attribute": attribute,
                "value": targets[0] if action.value == "approve" and targets else value, "steward": steward,
                "comment": comment}
-    decision = decide(load_settings(), request)
+    decision = decide(settings, request)
+    if decision.get("duplicate"):
+        console.print(f"[yellow]=[/] {decision['message']}", highlight=False, soft_wrap=True)
+        return
     state = "pending a second steward's approval" if decision["status"] == "pending" else "recorded"
-    console.print(f"[green]✓[/] decision {decision['decision_id']} ({decision['action']}) {state}; "
-                  "the next run (kontor run) applies it", highlight=False, soft_wrap=True)
+    console.print(f"[green]✓[/] decision {decision['decision_id']} ({decision['action']}) {state}",
+                  highlight=False, soft_wrap=True)
+    if decision["status"] == "active" and apply:
+        _apply_decisions(settings, entity)
+
+
+def _apply_decisions(settings, entity: str) -> None:
+    """Re-resolve ``entity`` now; a failure (a run holding the warehouse) leaves it to the next run."""
+    from assets.steward import apply_selection
+    from pipelines.run import run_pipeline
+
+    with console.status(f"re-resolving {entity} …"):
+        try:
+            outcome = run_pipeline(settings, [f"key:{k.to_user_string()}" for k in apply_selection(entity)])
+            ok, why = outcome.success, "; ".join(outcome.failures)
+        except KontorError as exc:
+            ok, why = False, str(exc)
+    if ok:
+        console.print(f"[green]✓[/] {entity} re-resolved: golden records, queue and serving copy updated", highlight=False)
+    else:
+        console.print(f"[yellow]![/] decision stored, but {entity} could not be re-resolved now ({why}); "
+                      "the next run (kontor run) applies it", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -21,7 +21,7 @@ from assets.models import build_model_assets
 from assets.reports import build_report_definitions
 from assets.resources import WarehouseResource
 from assets.serving import build_serving_asset
-from assets.steward import build_steward_job
+from assets.steward import build_apply, build_steward_job
 from assets.sources import build_source_assets
 from assets.problems import broken_file_asset, broken_model_asset, healthy_models
 from pipelines.entities.spec import EntityProject, load_entities
@@ -77,10 +77,13 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         built += entity_assets
         entity_checks += checks
     upstream = [key for a in built for key in a.keys]
-    assets = [*built, build_serving_asset(upstream)]
+    serving = build_serving_asset(upstream)
+    assets = [*built, serving]
     reports = build_report_definitions(settings, assets, None if strict else problems)
     gates = build_gates(settings, compiled, assets, None if strict else problems)
     sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
+    steward = [build_steward_job(settings)] if entities.entities or not strict else []
+    apply_jobs, apply_sensors = build_apply(sorted(entities.entities), serving.key, steward[0]) if steward else ([], [])
     by_file: dict[str, list[Problem]] = {}
     for problem in problems:
         by_file.setdefault(problem.file, []).append(problem)
@@ -89,9 +92,9 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         asset_checks=[*gates, *entity_checks],
         jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),
                                   description="Everything: ingest, models, entities, gates, serving copy, reports."),
-              sync_job, *reports.jobs, *([build_steward_job(settings)] if entities.entities or not strict else [])],
+              sync_job, *reports.jobs, *steward, *apply_jobs],
         schedules=[sync_schedule, *reports.schedules],
-        sensors=sensors,
+        sensors=[*sensors, *apply_sensors],
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         # DuckDB has one writer per file: steps run in one process, one after another.
         executor=dg.in_process_executor,

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.entities.decisions import DecisionError, constraints, prepare
+from pipelines.entities.decisions import DecisionError, constraints, item_status, prepare, same_as
 from pipelines.entities.spec import EntitySpec
 from pipelines.errors import KontorError
 from pipelines.settings import Settings
@@ -66,8 +66,12 @@ def decide(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
     spec = _spec(settings, str(request.get("entity")))
     store = state_store(settings)
     try:
+        decisions = store.decisions(spec.name)
         with master_data(settings) as con:
-            decision = prepare(con, spec, request, store.decisions(spec.name))
+            decision = prepare(con, spec, request, decisions)
+        prior = same_as(decision, decisions)
+        if prior is not None:
+            return {**prior, "duplicate": True, "message": _repeated(prior)}
         with store.transaction():
             decision_id = store.append_decision(decision)
             decision = {**decision, "decision_id": decision_id}
@@ -82,6 +86,13 @@ def decide(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
         store.close()
 
 
+def _repeated(prior: dict[str, Any]) -> str:
+    if prior.get("decision_id") is None:
+        return f"nothing to {prior['action']}: no decision applies to {', '.join(prior['target_ids'][:4])}; nothing stored"
+    return (f"same as decision {prior['decision_id']} ({prior['action']} by {prior['steward']}, {prior['status']}); "
+            "nothing stored")
+
+
 def pending_and_effective(settings: Settings, entity: str) -> tuple[list[dict], list[dict]]:
     store = state_store(settings)
     try:
@@ -91,8 +102,17 @@ def pending_and_effective(settings: Settings, entity: str) -> tuple[list[dict], 
         store.close()
 
 
+QUEUE_STATUSES = ("open", "pending", "decided", "all")
+
+
 def queue(settings: Settings, entity: str | None = None, status: str = "open") -> list[dict[str, Any]]:
-    """Review items (``status`` open, pending, decided or all), most important first."""
+    """Review items (``status`` open, pending, decided or all) in the review queue's own order.
+
+    The status is live: the last run's queue joined with the decisions in the state store now, so
+    an item shows as decided (or pending approval) the moment the decision is recorded, and a
+    decision recorded since the run that waits for approval is listed too."""
+    if status not in QUEUE_STATUSES:
+        raise KontorError(f"--status {status!r}: use one of {', '.join(QUEUE_STATUSES)}")
     specs = entity_specs(settings)
     names = [entity] if entity else sorted(specs)
     items = []
@@ -100,17 +120,37 @@ def queue(settings: Settings, entity: str | None = None, status: str = "open") -
         for name in names:
             if name not in specs:
                 raise KontorError(f"unknown entity {name!r}; entities: {', '.join(sorted(specs))}")
-            where = "" if status == "all" else f"where status = '{status}'"
-            try:
-                rows = con.execute(f"""select item_id, kind, reason, priority, match_probability, golden_ids, members, status
-                                       from {specs[name].table('review_queue')} {where}
-                                       order by priority, match_probability desc nulls last, item_id""").fetchall()
-            except duckdb.CatalogException:
-                continue
-            for r in rows:
-                items.append({"entity": name, "item_id": r[0], "kind": r[1], "reason": r[2], "priority": r[3],
-                              "match_probability": r[4], "golden_ids": r[5], "members": r[6], "status": r[7]})
+            items += [i for i in _live_queue(con, specs[name], load_constraints(settings, name))
+                      if status == "all" or i["status"] == status]
     return items
+
+
+def _live_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided) -> list[dict[str, Any]]:
+    try:
+        # rowid: the order the entity stage ranked the items in (most important first)
+        rows = con.execute(f"""select item_id, kind, reason, priority, match_probability, golden_ids, members, status
+                               from {spec.table('review_queue')} order by rowid""").fetchall()
+    except duckdb.CatalogException:
+        return []
+    items, listed = [], set()
+    for rank, r in enumerate(rows, 1):
+        members = r[6] or []
+        live = item_status(r[0], [m["unique_id"] for m in members], decided)
+        items.append({"entity": spec.name, "item_id": r[0], "kind": r[1], "reason": r[2], "priority": r[3],
+                      "match_probability": r[4], "golden_ids": r[5], "members": members, "rank": rank,
+                      "status": live or (r[7] if r[1] != "decision" else "decided")})
+        listed.add(r[0])
+    # four-eyes decisions recorded since the last run: waiting for a second steward, or approved since
+    four_eyes = decided.pending + [d for d in decided.effective if d["status"] == "pending"]
+    for d in (d for d in four_eyes if f"decision:{d['decision_id']}" not in listed):
+        items.append({"entity": spec.name, "item_id": f"decision:{d['decision_id']}", "kind": "decision",
+                      "reason": f"pending approval: {d['action']} by {d['steward']}"
+                                + (f" ({d['attribute']} = {d['value']})" if d["action"] == "choose_value" else "")
+                                + f" on {', '.join(d['target_ids'][:6])}; a second, different steward approves it",
+                      "priority": 0, "match_probability": None, "golden_ids": [], "members": [], "rank": 0,
+                      "status": "pending" if d in decided.pending else "decided"})
+    # approvals first: they are the quickest to settle and block a change already decided
+    return sorted(items, key=lambda i: (i["kind"] != "decision", i["rank"]))
 
 
 def show(settings: Settings, entity: str, item: str) -> dict[str, Any]:

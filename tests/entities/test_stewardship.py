@@ -146,3 +146,63 @@ def test_the_cli_lists_and_decides(project):
     refused = subprocess.run([*kontor, "steward", "decide", "merge", "crm:NOPE", "S-0000000000", "--entity", "supplier"],
                              env=env, capture_output=True, text=True)
     assert refused.returncode == 1 and "unknown id" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _queue_status(settings, item_id: str) -> str | None:
+    found = [i["status"] for i in queue(settings, "customer", "all") if i["item_id"] == item_id]
+    return found[0] if found else None
+
+
+def test_a_decision_shows_at_once_and_its_item_never_comes_back(project):
+    settings = project
+    from assets.steward import apply_selection
+
+    # an IBAN conflict inside a cluster: the steward picks one of the values the records hold
+    item = next(i for i in queue(settings, "customer") if i["item_id"].endswith(":iban"))
+    ibans = sorted({m["iban"] for m in item["members"] if m["iban"]})
+    gid = item["golden_ids"][0]
+    proposal = decide(settings, {"entity": "customer", "action": "choose_value", "target_ids": [gid],
+                                 "attribute": "iban", "value": ibans[0], "steward": "alice"})
+    assert proposal["status"] == "pending"
+    # no run in between: the live queue knows at once
+    assert _queue_status(settings, item["item_id"]) == "pending"
+    assert _queue_status(settings, f"decision:{proposal['decision_id']}") == "pending"
+    assert item["item_id"] not in {i["item_id"] for i in queue(settings, "customer", "open")}
+    before = _store_count(settings)
+    again = decide(settings, {"entity": "customer", "action": "choose_value", "target_ids": [gid],
+                              "attribute": "iban", "value": ibans[0], "steward": "alice"})
+    assert again["duplicate"] and f"same as decision {proposal['decision_id']}" in again["message"]
+    assert _store_count(settings) == before                       # a repeat stores nothing
+    approval = decide(settings, {"entity": "customer", "action": "approve", "value": str(proposal["decision_id"]),
+                                 "steward": "bob"})
+    assert _queue_status(settings, item["item_id"]) == "decided"
+    assert _queue_status(settings, f"decision:{proposal['decision_id']}") == "decided"
+    repeat = decide(settings, {"entity": "customer", "action": "approve", "value": str(proposal["decision_id"]),
+                               "steward": "carol"})
+    assert repeat["duplicate"] and repeat["decision_id"] == approval["decision_id"]
+    # the small run a decision triggers: the resolve step, sync proposals, serving copy
+    outcome = run_pipeline(settings, [f"key:{k.to_user_string()}" for k in apply_selection("customer")])
+    assert outcome.success, outcome.failures
+    assert _rows(settings, "select iban from entities.customer_golden where golden_id = ?", [gid]) == [(ibans[0],)]
+    assert _rows(settings, "select status from entities.customer_review_queue where item_id = ?",
+                 [item["item_id"]]) == [("decided",)]
+    assert _queue_status(settings, item["item_id"]) == "decided"
+    # a pair merged twice: the second time is a no-op
+    band = [i for i in queue(settings, "customer") if i["kind"] == "pair"]
+    if band:
+        a, b = band[-1]["item_id"].removeprefix("pair:").split("|")
+        first = decide(settings, {"entity": "customer", "action": "distinct", "target_ids": [a, b], "steward": "alice"})
+        assert _queue_status(settings, band[-1]["item_id"]) == "decided"
+        second = decide(settings, {"entity": "customer", "action": "distinct", "target_ids": [b, a], "steward": "bob"})
+        assert second["duplicate"] and second["decision_id"] == first["decision_id"]
+
+
+def test_the_status_filter_is_a_value_never_sql(project):
+    from pipelines.errors import KontorError
+
+    with pytest.raises(KontorError, match="use one of open, pending, decided, all"):
+        queue(project, "customer", "open' or '1'='1")
+    env = dict(os.environ, KONTOR_PROJECT_DIR=str(project.project_dir))
+    listed = subprocess.run([sys.executable, "-m", "pipelines.cli", "steward", "list", "--status", "x'; drop table t; --"],
+                            env=env, capture_output=True, text=True)
+    assert listed.returncode == 1 and "use one of" in listed.stderr and "Traceback" not in listed.stderr
