@@ -23,6 +23,7 @@ from pipelines.settings import Settings
 from pipelines.state import StateStore
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise
+from pipelines.identity import steward_settings
 from pipelines.models.compile import CompiledProject
 
 RETRAIN_TAG = "kontor/retrain"
@@ -207,6 +208,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
             if part == "review_queue":
                 meta["open_items"] = open_items
                 meta["queue"] = dg.MetadataValue.md(queue_markdown(queue, open_items))
+                meta["review_page"] = dg.MetadataValue.url(steward_settings(settings).review_url)
             if part == "clusters":
                 meta["cluster_studio"] = dg.MetadataValue.path(str(splink_dir / "cluster_studio.html"))
             yield dg.MaterializeResult(asset_key=key(spec.name, part), metadata=meta)

@@ -21,7 +21,7 @@ from assets.models import build_model_assets
 from assets.reports import build_report_definitions
 from assets.resources import WarehouseResource
 from assets.serving import build_serving_asset
-from assets.steward import build_apply, build_steward_job
+from assets.steward import build_apply, build_spot_checks, build_steward_job
 from assets.sources import build_source_assets
 from assets.problems import broken_file_asset, broken_model_asset, healthy_models
 from pipelines.entities.spec import EntityProject, load_entities
@@ -84,16 +84,18 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
     steward = [build_steward_job(settings)] if entities.entities or not strict else []
     apply_jobs, apply_sensors = build_apply(sorted(entities.entities), serving.key, steward[0]) if steward else ([], [])
+    spot_assets, spot_checks, spot_jobs, spot_schedules = build_spot_checks(settings, entities.entities)
     by_file: dict[str, list[Problem]] = {}
     for problem in problems:
         by_file.setdefault(problem.file, []).append(problem)
     return dg.Definitions(
-        assets=[*assets, *reports.assets, *(broken_file_asset(file, found) for file, found in by_file.items())],
-        asset_checks=[*gates, *entity_checks],
-        jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),
+        assets=[*assets, *reports.assets, *spot_assets, *(broken_file_asset(file, found) for file, found in by_file.items())],
+        asset_checks=[*gates, *entity_checks, *spot_checks],
+        # the weekly spot checks run on their schedule, not with every run
+        jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.groups("steward"),
                                   description="Everything: ingest, models, entities, gates, serving copy, reports."),
-              sync_job, *reports.jobs, *steward, *apply_jobs],
-        schedules=[sync_schedule, *reports.schedules],
+              sync_job, *reports.jobs, *steward, *apply_jobs, *spot_jobs],
+        schedules=[sync_schedule, *reports.schedules, *spot_schedules],
         sensors=[*sensors, *apply_sensors],
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         # DuckDB has one writer per file: steps run in one process, one after another.

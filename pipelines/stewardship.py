@@ -17,7 +17,9 @@ import duckdb
 from pipelines.entities.decisions import DecisionError, constraints, item_status, prepare, same_as
 from pipelines.entities.spec import EntitySpec
 from pipelines.errors import KontorError
+from pipelines.identity import Identity
 from pipelines.settings import Settings
+from pipelines.sql import ident
 
 
 def entity_specs(settings: Settings) -> dict[str, EntitySpec]:
@@ -61,8 +63,10 @@ def state_store(settings: Settings):
     return StateStore.from_settings(settings)
 
 
-def decide(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
-    """Check and record one decision; returns it with its id. Raises ``DecisionError`` (nothing stored)."""
+def decide(settings: Settings, request: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    """Check and record one decision by ``identity`` (authenticated by the caller: the OS user, the
+    review page, a verified token); returns it with its id. Raises ``DecisionError`` (nothing stored)."""
+    request = {**request, "steward": identity.name}
     spec = _spec(settings, str(request.get("entity")))
     store = state_store(settings)
     try:
@@ -78,7 +82,8 @@ def decide(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
             store.append_audit([{
                 "run_id": decision.get("run_id"), "actor": f"steward:{decision['steward']}", "kind": "decision",
                 "entity": spec.name, "object_id": str(decision_id), "before": None,
-                "after": {k: decision[k] for k in ("action", "target_ids", "attribute", "value", "status", "approves")},
+                "after": {**{k: decision[k] for k in ("action", "target_ids", "attribute", "value", "status", "approves")},
+                          **identity.audit()},
                 "detail": decision.get("comment"),
             }])
         return decision
@@ -177,6 +182,64 @@ def show(settings: Settings, entity: str, item: str) -> dict[str, Any]:
         conflicts = con.execute(f"""select golden_id, attribute, value, system, won, reason from {spec.table('conflicts')}
                                     where golden_id in ({placeholders}) order by 1, 2, won desc""", golden_ids).fetchall()
     return {"item": item, "reason": reason, "golden": golden, "records": records, "conflicts": conflicts}
+
+
+def item_with_origins(settings: Settings, entity: str, item_id: str) -> dict[str, Any]:
+    """One item of the live queue with its records as they are now: golden id and where each came
+    from (the extract's file and line when the raw table still holds it, else the system's id)."""
+    spec = _spec(settings, entity)
+    found = [i for i in queue(settings, entity, "all") if i["item_id"] == item_id]
+    if not found:
+        raise KontorError(f"{item_id!r} is not in the review queue of {entity}; see kontor steward list --status all")
+    item = dict(found[0])
+    uids = [m["unique_id"] for m in item["members"] or []]
+    if item["kind"] == "decision":     # an approval: the records of the decision
+        decision = next((d for d in state_decisions(settings, entity) if f"decision:{d['decision_id']}" == item_id), None)
+        uids = list(decision["target_ids"]) if decision else []
+    with master_data(settings) as con:
+        item["members"] = [_origin(con, spec, uid, m) for uid, m in
+                           zip(uids, item["members"] or [None] * len(uids))]
+    return item
+
+
+def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: dict | None) -> dict[str, Any]:
+    row = con.execute(f"""select s.source_system, s.source_id, s.name_raw, concat_ws(' ', s.street, s.house_number),
+                                 s.postcode, s.city, s.vat_id, s.iban, s.email, s.phone, c.golden_id
+                          from {spec.table('standardised')} s left join {spec.table('clusters')} c using (unique_id)
+                          where s.unique_id = ?""", [uid]).fetchone()
+    if row is None:
+        return {"unique_id": uid, "system": uid.partition(":")[0], "source_id": uid.partition(":")[2],
+                "origin": "no longer in the data", "golden_id": None}
+    keys = ("system", "source_id", "name", "street", "postcode", "city", "vat_id", "iban", "email", "phone", "golden_id")
+    out = {**(member or {}), **dict(zip(keys, row)), "unique_id": uid}
+    out["origin"] = _file_line(con, spec, out["system"], out["source_id"]) or f"{out['system']} id {out['source_id']}"
+    return out
+
+
+def _file_line(con: duckdb.DuckDBPyConnection, spec: EntitySpec, system: str, source_id: str) -> str | None:
+    """``file:line`` of the record's latest load, from the raw table of its system that holds its id column."""
+    inp = next((i for i in spec.inputs if i.system == system), None)
+    if inp is None:
+        return None
+    tables = con.execute("""select table_name from information_schema.columns where table_schema = 'raw'
+                            and table_name like ? and column_name = ? and table_name in (select table_name
+                            from information_schema.columns where table_schema = 'raw' and column_name = '_line')
+                            order by 1""", [f"{system}\_\_%", inp.id]).fetchall()
+    for (table,) in tables:
+        hit = con.execute(f"""select _source_file, _line from raw.{ident(table)}
+                              where upper(trim(cast({ident(inp.id)} as varchar))) = upper(?) order by _batch_id desc limit 1""",
+                          [source_id]).fetchone()
+        if hit:
+            return f"{Path(hit[0]).name}:{hit[1]}" if hit[0] else None
+    return None
+
+
+def state_decisions(settings: Settings, entity: str) -> list[dict]:
+    store = state_store(settings)
+    try:
+        return store.decisions(entity)
+    finally:
+        store.close()
 
 
 def load_constraints(settings: Settings, entity: str):
