@@ -39,6 +39,8 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 KEY_ENV, KEY_FILE = "KONTOR_STEWARD_KEY", "steward.key"
 TOKEN_SECONDS = 15 * 60
 METHODS = ("os_user", "proxy_header", "local_account")
+# [tool.kontor.stewards]; the spot_check_* keys are read by pipelines.spotchecks
+KEYS = ("trusted_header", "trusted_proxies", "review_url", "spot_check_size", "spot_check_threshold", "spot_check_weeks")
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,9 @@ class StewardSettings:
 def steward_settings(settings: Settings) -> StewardSettings:
     raw = tool_table(settings, "stewards")
     where = "pyproject.toml [tool.kontor.stewards]"
-    unknown = set(raw) - {"trusted_header", "trusted_proxies", "review_url"}
+    unknown = set(raw) - set(KEYS)
     if unknown:
-        raise KontorError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
-                          "known: trusted_header, trusted_proxies, review_url")
+        raise KontorError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(KEYS)}")
     header = raw.get("trusted_header")
     if header is not None and (not isinstance(header, str) or not re.fullmatch(r"[A-Za-z0-9-]+", header)):
         raise KontorError(f"{where}: trusted_header must be a header name such as \"X-Forwarded-Email\"")

@@ -70,7 +70,8 @@ def wilson(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # rounding must not put the estimate itself outside its interval (p = 1 gives high = 0.99999...)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def _rank(seed: str, key: str) -> str:
@@ -180,10 +181,10 @@ def precision(store: StateStore, entity: str, weeks: int, today: dt.date) -> dic
 
     def estimate(judged: list) -> dict[str, Any]:
         scored = [(v, w) for v, w in judged if v != "unsure"]
-        total = sum(w for _, w in scored)
-        correct = sum(w for v, w in scored if v == "correct")
-        n_eff = total * total / sum(w * w for _, w in scored) if scored else 0.0
-        p = correct / total if total else None
+        total = math.fsum(w for _, w in scored)
+        wrong = math.fsum(w for v, w in scored if v == "wrong")
+        n_eff = total * total / math.fsum(w * w for _, w in scored) if scored else 0.0
+        p = 1.0 - wrong / total if total else None
         low, high = wilson(p * n_eff, n_eff) if p is not None else (None, None)
         return {"judged": len(judged), "correct": sum(v == "correct" for v, _ in judged),
                 "wrong": sum(v == "wrong" for v, _ in judged), "unsure": sum(v == "unsure" for v, _ in judged),
