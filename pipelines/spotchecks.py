@@ -122,16 +122,16 @@ def draw(found: dict[str, list[tuple]], size: int, seed: str) -> list[dict[str, 
 def take_sample(settings: Settings, con: duckdb.DuckDBPyConnection, spec: EntitySpec, store: StateStore,
                 day: dt.date, size: int) -> list[dict]:
     """This week's sample of ``spec`` (drawn once; a second call the same week returns the first)."""
-    from pipelines.stewardship import _origin
+    from pipelines.stewardship import _origin, raw_ids
 
     week = week_of(day)
     existing = [r for r in store.spot_checks(spec.name) if r["sample"] == week and r["verdict"] is None]
     if existing:
         return existing
-    rows = []
+    rows, ids = [], raw_ids(settings, spec)
     for item in draw(candidates(con, spec), size, f"{spec.name}:{week}"):
         uids = _uids(con, spec, item["kind"], item["object_id"])
-        records = [_origin(con, spec, uid, None) for uid in uids]
+        records = [_origin(con, spec, uid, None, ids) for uid in uids]
         rows.append({"entity": spec.name, "sample": week, "kind": item["kind"], "object_id": item["object_id"],
                      "match_probability": item["match_probability"],
                      "detail": {"weight": item["weight"], "stratum": item["stratum"], "records": records,

@@ -196,13 +196,36 @@ def item_with_origins(settings: Settings, entity: str, item_id: str) -> dict[str
     if item["kind"] == "decision":     # an approval: the records of the decision
         decision = next((d for d in state_decisions(settings, entity) if f"decision:{d['decision_id']}" == item_id), None)
         uids = list(decision["target_ids"]) if decision else []
+    ids = raw_ids(settings, spec)
     with master_data(settings) as con:
-        item["members"] = [_origin(con, spec, uid, m) for uid, m in
+        item["members"] = [_origin(con, spec, uid, m, ids) for uid, m in
                            zip(uids, item["members"] or [None] * len(uids))]
     return item
 
 
-def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: dict | None) -> dict[str, Any]:
+def raw_ids(settings: Settings, spec: EntitySpec) -> dict[str, tuple[str, str]]:
+    """Per system, the raw table and column its record ids come from (by column lineage through
+    the staging model, e.g. ``stg_accounting__debitoren.account_no`` ← ``raw.accounting__debitoren.Konto``)."""
+    from pipelines.definitions import compile_models
+    from pipelines.models.lineage import ColumnRef, trace
+
+    compiled = compile_models(settings)
+    found = {}
+    for inp in spec.inputs:
+        cm = compiled.models.get(inp.model)
+        if cm is None:
+            continue
+        todo = [trace(compiled, ColumnRef(cm.model.schema, inp.model, inp.id))]
+        while todo:
+            node = todo.pop()
+            if node.ref.schema == "raw":
+                found.setdefault(inp.system, (node.ref.table, node.ref.column))
+            todo += node.upstream
+    return found
+
+
+def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: dict | None,
+            ids: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
     row = con.execute(f"""select s.source_system, s.source_id, s.name_raw, concat_ws(' ', s.street, s.house_number),
                                  s.postcode, s.city, s.vat_id, s.iban, s.email, s.phone, c.golden_id
                           from {spec.table('standardised')} s left join {spec.table('clusters')} c using (unique_id)
@@ -212,26 +235,20 @@ def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: 
                 "origin": "no longer in the data", "golden_id": None}
     keys = ("system", "source_id", "name", "street", "postcode", "city", "vat_id", "iban", "email", "phone", "golden_id")
     out = {**(member or {}), **dict(zip(keys, row)), "unique_id": uid}
-    out["origin"] = _file_line(con, spec, out["system"], out["source_id"]) or f"{out['system']} id {out['source_id']}"
+    where = (ids or {}).get(out["system"])
+    out["origin"] = (_file_line(con, *where, out["source_id"]) if where else None) or f"{out['system']} id {out['source_id']}"
     return out
 
 
-def _file_line(con: duckdb.DuckDBPyConnection, spec: EntitySpec, system: str, source_id: str) -> str | None:
-    """``file:line`` of the record's latest load, from the raw table of its system that holds its id column."""
-    inp = next((i for i in spec.inputs if i.system == system), None)
-    if inp is None:
-        return None
-    tables = con.execute("""select table_name from information_schema.columns where table_schema = 'raw'
-                            and table_name like ? and column_name = ? and table_name in (select table_name
-                            from information_schema.columns where table_schema = 'raw' and column_name = '_line')
-                            order by 1""", [f"{system}\_\_%", inp.id]).fetchall()
-    for (table,) in tables:
+def _file_line(con: duckdb.DuckDBPyConnection, table: str, column: str, source_id: str) -> str | None:
+    """``file:line`` of the record's latest load in its raw table (ids compared as trimmed text, any case)."""
+    try:
         hit = con.execute(f"""select _source_file, _line from raw.{ident(table)}
-                              where upper(trim(cast({ident(inp.id)} as varchar))) = upper(?) order by _batch_id desc limit 1""",
-                          [source_id]).fetchone()
-        if hit:
-            return f"{Path(hit[0]).name}:{hit[1]}" if hit[0] else None
-    return None
+                              where upper(trim(cast({ident(column)} as varchar))) = upper(?)
+                              order by _batch_id desc limit 1""", [source_id]).fetchone()
+    except duckdb.Error:       # a raw table without lineage columns (or gone): the system's id must do
+        return None
+    return f"{Path(hit[0]).name}:{hit[1]}" if hit and hit[0] else None
 
 
 def state_decisions(settings: Settings, entity: str) -> list[dict]:
