@@ -153,6 +153,24 @@ def test_the_cli_lists_and_decides(project):
     refused = subprocess.run([*kontor, "steward", "decide", "merge", "crm:NOPE", "S-0000000000", "--entity", "supplier"],
                              env=env, capture_output=True, text=True)
     assert refused.returncode == 1 and "unknown id" in refused.stderr and "Traceback" not in refused.stderr
+    # on the command line the steward is the operating-system user, whatever KONTOR_STEWARD says
+    import getpass
+
+    from pipelines.state import StateStore
+
+    pair = next(i for i in queue(project, "supplier", "all") if i["kind"] == "pair" or len(i["members"]) >= 2)
+    a, b = [m["unique_id"] for m in pair["members"][:2]]
+    decided = subprocess.run([*kontor, "steward", "decide", "distinct", a, b, "--entity", "supplier", "--no-apply"],
+                             env=env, capture_output=True, text=True)
+    assert decided.returncode == 0, decided.stderr
+    with StateStore.from_settings(project) as store:
+        [event] = [e for e in store.audit(entity="supplier", kind="decision")][-1:]
+        last = store.decisions("supplier")[-1]
+    assert last["steward"] == getpass.getuser() != "carol"
+    assert event["after"]["authenticated_by"] == "os_user" and event["actor"] == f"steward:{getpass.getuser()}"
+    again = subprocess.run([*kontor, "steward", "decide", "distinct", b, a, "--entity", "supplier", "--no-apply"],
+                           env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and f"same as decision {last['decision_id']}" in again.stderr
 
 
 def _queue_status(settings, item_id: str) -> str | None:
