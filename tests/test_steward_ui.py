@@ -68,6 +68,7 @@ class UI:
     port: int
     session: int          # session id of kontor dev: the webserver, daemon, code server and run workers
     job: dict             # the steward job's selector for launchRun
+    review_port: int      # where the review page is to be served (the review-queue asset links to it)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -101,7 +102,9 @@ def ui(tmp_path_factory, demo_data, state_url) -> Iterator[UI]:
     """`kontor dev` on a project where the entities were resolved once; state store on PostgreSQL."""
     root = tmp_path_factory.mktemp("steward_ui")
     settings = make_project(root / "project", with_models=True, env={"KONTOR_STATE_URL": state_url})
-    (settings.project_dir / "pyproject.toml").write_text((settings.project_dir / "pyproject.toml").read_text() + STEWARDS)
+    review_port = free_port()
+    (settings.project_dir / "pyproject.toml").write_text((settings.project_dir / "pyproject.toml").read_text() + STEWARDS
+                                                         + f'review_url = "http://127.0.0.1:{review_port}/"\n')
     shutil.copytree(demo_data, settings.data_dir, dirs_exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in PER_MACHINE}
     env["KONTOR_STATE_URL"] = state_url
@@ -121,7 +124,8 @@ def ui(tmp_path_factory, demo_data, state_url) -> Iterator[UI]:
         # the page; this is what the dialog's Skip button sends.
         post_graphql(port, "mutation { setNuxSeen }")
         yield UI(settings, port, process.pid, {"repositoryLocationName": repo["location"]["name"],
-                                               "repositoryName": repo["name"], "jobName": "steward_decision"})
+                                               "repositoryName": repo["name"], "jobName": "steward_decision"},
+                 review_port)
 
 
 def launch(ui: UI, decision: dict, identity: Identity | None = None) -> str:
@@ -418,18 +422,22 @@ def test_the_whole_flow_on_the_review_page_in_chromium(ui: UI, tmp_path: Path):
     gid = item["golden_ids"][0]
     value = sorted({m["iban"] for m in item["members"] if m["iban"]})[0]
     assert serving_golden(settings, gid) != value
-    port = free_port()
-    server = serve(settings, "127.0.0.1", port, f"http://127.0.0.1:{ui.port}")
-    home = f"http://127.0.0.1:{port}/"
+    server = serve(settings, "127.0.0.1", ui.review_port, f"http://127.0.0.1:{ui.port}")
+    home = f"http://127.0.0.1:{ui.review_port}/"
     try:
         with pytest.raises(urllib.error.HTTPError) as refused:       # nobody authenticated: nothing shown
             urllib.request.urlopen(home, timeout=10)
         assert refused.value.code == 401
         clicks = {"alice": 0, "bob": 0}
-        with browser(home, tmp_path / "review-profile") as page:
+        with browser(ui.url(QUEUE_PAGE), tmp_path / "review-profile") as page:
             page.call("Network.enable")
             page.call("Network.setExtraHTTPHeaders", headers={"X-Forwarded-Email": "alice@example.com"})
-            page.call("Page.navigate", url=home)
+            # from the review-queue asset in the Dagster UI: its metadata links the review page
+            page.call("Page.navigate", url=ui.url(QUEUE_PAGE))
+            page.wait_for("review_page", timeout=60)
+            href = page.evaluate(f"[...document.querySelectorAll('a')].map(a => a.href).find(h => h.startsWith({json.dumps(home)}))")
+            assert href == home, href
+            page.call("Page.navigate", url=href); clicks["alice"] += 1     # the link (it opens a tab of its own)
             shown = page.wait_for("Review queue", "signed in as alice@example.com", item["item_id"])
             # every open item is on the page, in the queue's order (not only the first 15)
             open_ids = [i["item_id"] for i in queue(settings, "customer")]
@@ -471,16 +479,40 @@ def test_the_whole_flow_on_the_review_page_in_chromium(ui: UI, tmp_path: Path):
             page.wait_for(f"{item['item_id']} (decided)", "Decided.")
             page.screenshot(tmp_path / "review_decided.png")
             assert_screenshot(tmp_path / "review_decided.png")
+            with StateStore.from_settings(settings) as store:
+                approval = store.decisions("customer")[-1]
+            applied(ui, approval["run_id"])       # the golden record changes in the background
+
+            # the weekly spot check: the schedule's job draws the sample, a steward judges it
+            spot = post_graphql(ui.port, LAUNCH, {"params": {"selector": {**ui.job, "jobName": "steward_spot_checks"}}})
+            spot_run = spot["launchRun"]["run"]["runId"]
+            assert finished(ui, spot_run, timeout=180) == "SUCCESS", step_failures(ui, spot_run)
+            page.call("Page.navigate", url=home + "spot-checks")
+            shown = page.wait_for("Weekly spot checks", "these two records are the same company")
+            with StateStore.from_settings(settings) as store:
+                first_merge = next(r for r in store.spot_checks("customer") if r["kind"] == "merge")
+            page.evaluate(f"document.getElementById('check-{first_merge['check_id']}').scrollIntoView()")
+            page.evaluate(f"[...document.querySelectorAll('input[name=check_id][value=\"{first_merge['check_id']}\"]')]"
+                          ".map(i => i.form).find(f => f.verdict.value === 'wrong').querySelector('button').click()")
+            page.wait_for("wrong, by bob", "distinct recorded by bob", timeout=150)
     finally:
         server.shutdown()
-    assert clicks == {"alice": 2, "bob": 2}, clicks
+    assert clicks == {"alice": 3, "bob": 2}, clicks      # from the Dagster UI 3, from the review page 2
 
     decisions, audit = stored(settings)
-    approval = decisions[-1]
     assert (approval["action"], approval["steward"], approval["approves"]) == ("approve", "bob", proposal["decision_id"])
     how = {e["after"]["steward"]: e["after"]["authenticated_by"] for e in audit if e["kind"] == "decision"}
     assert how["alice@example.com"] == "proxy_header" and how["bob"] == "local_account"
     # the golden record changed without waiting for the nightly sync
-    applied(ui, approval["run_id"])
     assert serving_golden(settings, gid) == value
+    # the wrong verdict is in the state store and the pair is kept apart by bob's decision
+    with StateStore.from_settings(settings) as store:
+        verdicts = [r for r in store.spot_checks("customer") if r["answers"] == first_merge["check_id"]]
+    assert [(v["verdict"], v["steward"]) for v in verdicts] == [("wrong", "bob")]
+    kept_apart = decisions[-1]
+    assert (kept_apart["action"], kept_apart["steward"], set(kept_apart["target_ids"])) == \
+           ("distinct", "bob", set(first_merge["object_id"].split("|")))
+    applied(ui, kept_apart["run_id"])
+    a, b = first_merge["object_id"].split("|")
+    assert xref(settings, a)[0] != xref(settings, b)[0]
     assert [i["status"] for i in queue(settings, "customer", "all") if i["item_id"] == item["item_id"]] == ["decided"]
