@@ -22,15 +22,20 @@ from pipelines.settings import Settings
 from pipelines.sql import ident
 
 
-def entity_specs(settings: Settings) -> dict[str, EntitySpec]:
-    from pipelines.entities.spec import load_entities
-    from pipelines.errors import ProjectError
+def _compiled(settings: Settings):
     from pipelines.models.compile import compile_project
     from pipelines.models.project import load_models
     from pipelines.sources.spec import load_sources
 
     sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
-    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    return compile_project(load_models(settings, sources), display=settings.relative)
+
+
+def entity_specs(settings: Settings) -> dict[str, EntitySpec]:
+    from pipelines.entities.spec import load_entities
+    from pipelines.errors import ProjectError
+
+    compiled = _compiled(settings)
     entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
     if compiled.problems or entities.problems:
         raise ProjectError(compiled.problems + entities.problems)
@@ -131,12 +136,15 @@ def queue(settings: Settings, entity: str | None = None, status: str = "open") -
 
 
 def _live_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided) -> list[dict[str, Any]]:
+    table = spec.table("review_queue")
     try:
-        # rowid: the order the entity stage ranked the items in (most important first)
-        rows = con.execute(f"""select item_id, kind, reason, priority, match_probability, golden_ids, members, status
-                               from {spec.table('review_queue')} order by rowid""").fetchall()
+        columns = {c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()}
     except duckdb.CatalogException:
         return []
+    # the entity stage's own ranking: its rank column, else the order it wrote the items in
+    order = "rank, rowid" if "rank" in columns else "rowid"
+    rows = con.execute(f"""select item_id, kind, reason, priority, match_probability, golden_ids, members, status
+                           from {table} order by {order}""").fetchall()
     items, listed = [], set()
     for rank, r in enumerate(rows, 1):
         members = r[6] or []
@@ -206,14 +214,13 @@ def item_with_origins(settings: Settings, entity: str, item_id: str) -> dict[str
 def raw_ids(settings: Settings, spec: EntitySpec) -> dict[str, tuple[str, str]]:
     """Per system, the raw table and column its record ids come from (by column lineage through
     the staging model, e.g. ``stg_accounting__debitoren.account_no`` ← ``raw.accounting__debitoren.Konto``)."""
-    from pipelines.definitions import compile_models
     from pipelines.models.lineage import ColumnRef, trace
 
-    compiled = compile_models(settings)
+    compiled = _compiled(settings)
     found = {}
     for inp in spec.inputs:
         cm = compiled.models.get(inp.model)
-        if cm is None:
+        if cm is None or cm.ast is None:       # a broken model: the system's id must do
             continue
         todo = [trace(compiled, ColumnRef(cm.model.schema, inp.model, inp.id))]
         while todo:
