@@ -123,7 +123,7 @@ def from_request(headers: Mapping[str, str], peer: str, config: StewardSettings,
     if config.trusted_header and peer in config.trusted_proxies:
         value = (headers.get(config.trusted_header) or "").strip()
         if value:
-            return Identity(_check_name(value), "proxy_header")
+            return Identity(value, "proxy_header") if NAME.match(value) else None
     auth = headers.get("Authorization") or ""
     if auth.startswith("Basic "):
         try:

@@ -107,3 +107,16 @@ def test_add_user_on_the_command_line_reads_the_password_without_echo(tmp_path):
     assert "a long enough secret" not in done.stdout + done.stderr
     with StateStore.from_settings(settings) as store:
         assert check_password(store, "anna", "a long enough secret") == Identity("anna", "local_account")
+
+
+def test_kontor_check_names_a_bad_stewards_table(tmp_path):
+    from pipelines.check import check_settings
+
+    settings = make_project(tmp_path / "p")
+    pyproject = settings.project_dir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.kontor.stewards]\ntrusted_header = "X Forwarded"\n')
+    [problem] = check_settings(settings)
+    assert problem.file == "pyproject.toml" and problem.line == 6 and "trusted_header" in problem.message
+    pyproject.write_text(pyproject.read_text().replace('"X Forwarded"', '"X-Forwarded-Email"\nspot_check_threshold = 2'))
+    [problem] = check_settings(settings)
+    assert "spot_check_threshold" in problem.message
