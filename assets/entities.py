@@ -65,7 +65,7 @@ def queue_markdown(items: list, open_items: int) -> str:
     if not items:
         return "No open items."
     out = [f"**{open_items} open item(s)**; the first {len(items)} (pending approvals first), most important first. "
-           "Decide with the `steward_decision` job or `kontor steward decide`.", ""]
+           "Decide on the review page (metadata `review_page`: every item, one click per decision) or with `kontor steward decide`.", ""]
     for n, (item_id, reason, probability, members, status) in enumerate(items, 1):
         p = f" — match probability {probability:.3f}" if probability is not None else ""
         out += [f"#### {n}. `{item_id}` ({status}){p}", f"{reason}", ""]
