@@ -311,4 +311,6 @@ def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     customer = [c for c in checks if c.asset_key == dg.AssetKey(["steward", "customer_spot_checks"])]
     assert customer and not customer[0].passed and "threshold 0.999" in customer[0].description
+    # the blocking gate fails the run: the run-failure sensor (kontor_alert_on_failure) alerts on it
+    assert not result.success
     assert _rows(settings, "select count(*) from entities.customer_spot_check_precision")[0][0] >= 1
