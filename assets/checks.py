@@ -21,7 +21,7 @@ from assets.resources import WarehouseResource
 from pipelines.errors import Problem, ProjectError
 from pipelines.quality.runner import RuleOutcome, run_suite, sample_markdown
 from pipelines.models.compile import CompiledProject
-from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites_or_raise, referenced_relations
+from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, load_suites_or_raise, referenced_relations
 from pipelines.settings import Settings
 from pipelines.sources.spec import did_you_mean
 
@@ -83,12 +83,24 @@ def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
     return _gate
 
 
-def build_gates(settings: Settings, compiled: CompiledProject,
-                assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
-    """The project's gates: ``expectations/*.yml``; a model's rows are keyed by its unique_key."""
-    suites = load_suites_or_raise(expectations_dir(settings.project_dir), settings.relative)
+def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[dg.AssetsDefinition],
+                problems_out: list | None = None) -> list[dg.AssetChecksDefinition]:
+    """The project's gates: ``expectations/*.yml``; a model's rows are keyed by its unique_key.
+    Raises on problems, unless ``problems_out`` collects them (the broken files' gates left out)."""
     row_keys = {f"{cm.model.schema}/{cm.model.name}": cm.unique_key for cm in compiled.models.values() if cm.unique_key}
-    return build_gate_checks(suites, assets, settings.target_dir, row_keys)
+    if problems_out is None:
+        suites = load_suites_or_raise(expectations_dir(settings.project_dir), settings.relative)
+        return build_gate_checks(suites, assets, settings.target_dir, row_keys)
+    suites, problems = load_suites(expectations_dir(settings.project_dir), settings.relative)
+    known = {k for a in assets for k in a.keys}
+    broken = {p.file for p in problems}
+    healthy = [s for s in suites if s.file not in broken and asset_key(s.asset) in known]
+    try:
+        build_gate_checks([s for s in suites if s.file not in broken and s not in healthy], assets, settings.target_dir)
+    except ProjectError as exc:
+        problems += exc.problems
+    problems_out.extend(problems)
+    return build_gate_checks(healthy, assets, settings.target_dir, row_keys)
 
 
 def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinition], target_dir: Path,

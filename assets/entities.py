@@ -23,6 +23,7 @@ from pipelines.settings import Settings
 from pipelines.state import StateStore
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise
+from pipelines.identity import steward_settings
 from pipelines.models.compile import CompiledProject
 
 RETRAIN_TAG = "kontor/retrain"
@@ -65,7 +66,7 @@ def queue_markdown(items: list, open_items: int) -> str:
     if not items:
         return "No open items."
     out = [f"**{open_items} open item(s)**; the first {len(items)} (pending approvals first), most important first. "
-           "Decide with the `steward_decision` job or `kontor steward decide`.", ""]
+           "Decide on the review page (metadata `review_page`: every item, one click per decision) or with `kontor steward decide`.", ""]
     for n, (item_id, reason, probability, members, status) in enumerate(items, 1):
         p = f" — match probability {probability:.3f}" if probability is not None else ""
         out += [f"#### {n}. `{item_id}` ({status}){p}", f"{reason}", ""]
@@ -213,6 +214,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
             if part == "review_queue":
                 meta["open_items"] = open_items
                 meta["queue"] = dg.MetadataValue.md(queue_markdown(queue, open_items))
+                meta["review_page"] = dg.MetadataValue.url(steward_settings(settings).review_url)
             if part == "clusters":
                 meta["cluster_studio"] = dg.MetadataValue.path(str(splink_dir / "cluster_studio.html"))
             yield dg.MaterializeResult(asset_key=key(spec.name, part), metadata=meta)

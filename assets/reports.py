@@ -85,11 +85,15 @@ def build_report_asset(spec: ReportSpec, settings: Settings, known: set[dg.Asset
     return _issue
 
 
-def build_report_definitions(settings: Settings, upstream: Sequence[dg.AssetsDefinition]) -> ReportDefinitions:
-    """Assets, jobs and schedules for every folder under ``reports/``; raises on problems."""
+def build_report_definitions(settings: Settings, upstream: Sequence[dg.AssetsDefinition],
+                             problems_out: list | None = None) -> ReportDefinitions:
+    """Assets, jobs and schedules for every folder under ``reports/``; raises on problems, unless
+    ``problems_out`` collects them (then the broken reports are left out, the others built)."""
     reports, problems = load_reports(settings.project_dir)
-    if problems:
+    if problems and problems_out is None:
         raise ProjectError(problems)
+    if problems_out is not None:
+        problems_out.extend(problems)
     known = {key for a in upstream for key in a.keys}
     built = ReportDefinitions()
     for spec in reports:

@@ -57,7 +57,14 @@ def check_settings(settings: Settings) -> list[Problem]:
             set_limits(con, settings.memory_limit, settings.threads)
     except KontorError as exc:
         problems.append(Problem(settings.relative(pyproject), line_of("memory_limit"), str(exc)))
-    for section, read in (("alerts", alert_config), ("retries", retry_config)):
+    def stewards(settings: Settings) -> None:
+        from pipelines.identity import steward_settings
+        from pipelines.spotchecks import spot_check_settings
+
+        steward_settings(settings)
+        spot_check_settings(settings)
+
+    for section, read in (("alerts", alert_config), ("retries", retry_config), ("stewards", stewards)):
         try:
             read(settings)
         except KontorError as exc:

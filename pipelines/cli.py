@@ -268,23 +268,91 @@ def steward_decide(
     action: Annotated[StewardAction, typer.Argument(help="merge, split, distinct, choose_value, reopen or approve.")],
     target: Annotated[Optional[list[str]], typer.Argument(help="Golden ids or record ids (system:source_id); for approve the decision id.")] = None,
     entity: Annotated[str, typer.Option(help="The entity.")] = "customer",
-    steward: Annotated[str, typer.Option(help="Your name, as it goes into the audit trail.", envvar="KONTOR_STEWARD")] = "",
     attribute: Annotated[Optional[str], typer.Option(help="choose_value: the attribute, e.g. iban.")] = None,
     value: Annotated[Optional[str], typer.Option(help="choose_value: the value to keep.")] = None,
     comment: Annotated[Optional[str], typer.Option(help="Why; goes into the audit trail.")] = None,
+    apply: Annotated[bool, typer.Option("--apply/--no-apply", help="Re-resolve the entity now (its clusters, golden records, queue and the serving copy); otherwise the next run does.")] = True,
 ) -> None:
-    """Record a decision; the next run honours it. IBAN changes and merges of records with different
-    valid VAT IDs wait for a second steward (approve)."""
+    """Record a decision as the operating-system user and re-resolve the entity at once. IBAN changes
+    and merges of records with different valid VAT IDs wait for a second steward (approve)."""
+    from pipelines.identity import os_user
     from pipelines.stewardship import decide
 
+    settings = load_settings()
     targets = list(target or [])
     request = {"entity": entity, "action": action.value, "target_ids": targets, "attribute": attribute,
-               "value": targets[0] if action.value == "approve" and targets else value, "steward": steward,
-               "comment": comment}
-    decision = decide(load_settings(), request)
+               "value": targets[0] if action.value == "approve" and targets else value, "comment": comment}
+    identity = os_user()
+    decision = decide(settings, request, identity)
+    if decision.get("duplicate"):
+        console.print(f"[yellow]=[/] {decision['message']}", highlight=False, soft_wrap=True)
+        return
     state = "pending a second steward's approval" if decision["status"] == "pending" else "recorded"
-    console.print(f"[green]✓[/] decision {decision['decision_id']} ({decision['action']}) {state}; "
-                  "the next run (kontor run) applies it", highlight=False, soft_wrap=True)
+    console.print(f"[green]✓[/] decision {decision['decision_id']} ({decision['action']}) by {identity.name} "
+                  f"(operating-system user) {state}", highlight=False, soft_wrap=True)
+    if decision["status"] == "active" and apply:
+        _apply_decisions(settings, entity)
+
+
+def _apply_decisions(settings, entity: str) -> None:
+    """Re-resolve ``entity`` now; a failure (a run holding the warehouse) leaves it to the next run."""
+    from assets.steward import apply_selection
+    from pipelines.run import run_pipeline
+
+    with console.status(f"re-resolving {entity} …"):
+        try:
+            outcome = run_pipeline(settings, [f"key:{k.to_user_string()}" for k in apply_selection(entity)])
+            ok, why = outcome.success, "; ".join(outcome.failures)
+        except KontorError as exc:
+            ok, why = False, str(exc)
+    if ok:
+        console.print(f"[green]✓[/] {entity} re-resolved: golden records, queue and serving copy updated", highlight=False)
+    else:
+        console.print(f"[yellow]![/] decision stored, but {entity} could not be re-resolved now ({why}); "
+                      "the next run (kontor run) applies it", highlight=False, soft_wrap=True)
+
+
+@steward_app.command("review")
+def steward_review(
+    port: Annotated[int, typer.Option(help="Port of the review page.")] = 3001,
+    host: Annotated[str, typer.Option(help="Interface to listen on (loopback: put the authenticating proxy in front).")] = "127.0.0.1",
+    dagster: Annotated[str, typer.Option(help="The Dagster UI the decisions are launched on.", envvar="KONTOR_DAGSTER_URL")] = "http://127.0.0.1:3000",
+) -> None:
+    """Serve the stewards' review page: the queue, records side by side, one click per decision
+    (each a run of the steward_decision job on the Dagster UI)."""
+    import threading
+
+    from pipelines.review import serve
+
+    server = serve(load_settings(), host, port, dagster)
+    console.print(f"review page on http://{host}:{port}/ (decisions run on {dagster})", highlight=False)
+    try:
+        threading.Event().wait()      # the server runs in its own thread until Ctrl-C
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+@steward_app.command("add-user")
+def steward_add_user(
+    name: Annotated[str, typer.Argument(help="The steward's login name, e.g. anna.schmidt.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input (scripts).")] = False,
+) -> None:
+    """Create a local steward account for the review page, or set a new password; the password is
+    asked twice without echo, stored scrypt-hashed in the state store."""
+    import getpass
+
+    from pipelines.identity import add_account, os_user
+    from pipelines.state import StateStore
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise KontorError("the passwords differ; nothing stored")
+    with StateStore.from_settings(load_settings()) as store:
+        add_account(store, name, password, os_user())
+    console.print(f"[green]✓[/] steward account {name} stored (scrypt); sign in on the review page", highlight=False)
 
 
 @app.command()

@@ -3,6 +3,12 @@
 ``dagster dev`` (via ``kontor dev``) and ``kontor run`` load the same ``defs``; nobody keeps a
 list of assets by hand. Loading is lazy (``@dg.definitions``), so importing this module reads
 neither the environment nor the project files.
+
+A broken file breaks only itself in the UI (``defs``): a model with a problem becomes an asset of
+the same key that fails with its ``file:line`` problems (its downstream assets wait on it as
+before), a broken entity, expectation or report file becomes one asset under ``problems/`` that
+fails the same way, and everything else, the steward jobs included, loads and runs. ``kontor run``
+stays strict (``strict=True``): it refuses a broken project before it touches the warehouse.
 """
 from __future__ import annotations
 
@@ -15,10 +21,11 @@ from assets.models import build_model_assets
 from assets.reports import build_report_definitions
 from assets.resources import WarehouseResource
 from assets.serving import build_serving_asset
-from assets.steward import build_steward_job
+from assets.steward import build_apply, build_spot_checks, build_steward_job
 from assets.sources import build_source_assets
+from assets.problems import broken_file_asset, broken_model_asset, healthy_models
 from pipelines.entities.spec import EntityProject, load_entities
-from pipelines.errors import ProjectError
+from pipelines.errors import Problem, ProjectError
 from pipelines.models.compile import CompiledProject, compile_project
 from pipelines.models.project import load_models
 from pipelines.retries import retry_config
@@ -45,30 +52,51 @@ def compile_entities(settings: Settings, compiled: CompiledProject) -> EntityPro
     return entities
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    compiled = compile_models(settings)
-    entities = compile_entities(settings, compiled)
+def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions:
+    """Everything of the project. ``strict``: raise ``ProjectError`` on any problem; otherwise each
+    broken file becomes an asset that fails with its problems and the rest is built."""
+    if strict:
+        compiled = compile_models(settings)
+        entities = compile_entities(settings, compiled)
+        problems: list[Problem] = []
+        broken_models: dict[str, list[Problem]] = {}
+    else:
+        sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
+        compiled = compile_project(load_models(settings, sources), display=settings.relative)
+        compiled, broken_models, problems = healthy_models(compiled)
+        entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
+        problems += entities.problems
     retries = retry_config(settings)
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
                             backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
-    built = [*build_source_assets(compiled.project.sources, policy), *build_model_assets(compiled)]
+    built = [*build_source_assets(compiled.project.sources, policy), *build_model_assets(compiled),
+             *(broken_model_asset(compiled.project.models[name], found) for name, found in broken_models.items())]
     entity_checks = []
     for spec in entities.entities.values():
         entity_assets, checks = build_entity_assets(spec, compiled, settings)
         built += entity_assets
         entity_checks += checks
     upstream = [key for a in built for key in a.keys]
-    assets = [*built, build_serving_asset(upstream)]
-    reports = build_report_definitions(settings, assets)
+    serving = build_serving_asset(upstream)
+    assets = [*built, serving]
+    reports = build_report_definitions(settings, assets, None if strict else problems)
+    gates = build_gates(settings, compiled, assets, None if strict else problems)
     sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
+    steward = [build_steward_job(settings)] if entities.entities or not strict else []
+    apply_jobs, apply_sensors = build_apply(sorted(entities.entities), serving.key, steward[0]) if steward else ([], [])
+    spot_assets, spot_checks, spot_jobs, spot_schedules = build_spot_checks(settings, entities.entities)
+    by_file: dict[str, list[Problem]] = {}
+    for problem in problems:
+        by_file.setdefault(problem.file, []).append(problem)
     return dg.Definitions(
-        assets=[*assets, *reports.assets],
-        asset_checks=[*build_gates(settings, compiled, assets), *entity_checks],
-        jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),
+        assets=[*assets, *reports.assets, *spot_assets, *(broken_file_asset(file, found) for file, found in by_file.items())],
+        asset_checks=[*gates, *entity_checks, *spot_checks],
+        # the weekly spot checks run on their schedule, not with every run
+        jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.groups("steward"),
                                   description="Everything: ingest, models, entities, gates, serving copy, reports."),
-              sync_job, *reports.jobs, *([build_steward_job(settings)] if entities.entities else [])],
-        schedules=[sync_schedule, *reports.schedules],
-        sensors=sensors,
+              sync_job, *reports.jobs, *steward, *apply_jobs, *spot_jobs],
+        schedules=[sync_schedule, *reports.schedules, *spot_schedules],
+        sensors=[*sensors, *apply_sensors],
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         # DuckDB has one writer per file: steps run in one process, one after another.
         executor=dg.in_process_executor,
@@ -77,4 +105,4 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(load_settings())
+    return build_definitions(load_settings(), strict=False)

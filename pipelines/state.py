@@ -47,6 +47,9 @@ DECISION_KEYS = ("entity", "action", "target_ids", "attribute", "value", "stewar
                  "status", "approves", "run_id")
 AUDIT_KEYS = ("run_id", "actor", "kind", "entity", "object_id", "before", "after", "detail")
 JSON_COLUMNS = frozenset({"target_ids", "before", "after"})
+# steward_accounts: a password change or a disabled account is a new row (the latest counts);
+# spot_checks: the weekly sample and, as rows answering a sample row, the stewards' verdicts.
+TABLES = ("steward_decisions", "audit_log", "steward_accounts", "spot_checks")
 APPEND_ONLY = "is append-only: decisions and the audit trail are evidence; record a new decision instead"
 
 # The warehouse copies (``mirror``): JSON as text, timestamps as UTC like every kontor.* table.
@@ -93,17 +96,37 @@ PG_DDL = [
         after json,
         detail text)""",
     f"create index if not exists audit_log_entity_kind on {PG_SCHEMA}.audit_log (entity, kind, event_id)",
+    f"""create table if not exists {PG_SCHEMA}.steward_accounts (
+        account_id bigint generated always as identity primary key,
+        created_at timestamptz not null default clock_timestamp(),
+        name text not null,
+        salt text,
+        hash text,
+        params text,
+        created_by text not null)""",
+    f"""create table if not exists {PG_SCHEMA}.spot_checks (
+        check_id bigint generated always as identity primary key,
+        created_at timestamptz not null default clock_timestamp(),
+        entity text not null,
+        sample text not null,
+        kind text not null,
+        object_id text not null,
+        match_probability double precision,
+        detail text,
+        verdict text check (verdict in ('correct', 'wrong', 'unsure')),
+        answers bigint references {PG_SCHEMA}.spot_checks (check_id),
+        steward text,
+        decision_id bigint)""",
     f"""create or replace function {PG_SCHEMA}.refuse_change() returns trigger language plpgsql as $$
         begin
             raise exception '{PG_SCHEMA}.% {APPEND_ONLY} (% refused)', TG_TABLE_NAME, TG_OP;
         end $$""",
     *(f"""create or replace trigger {table}_append_only before update or delete on {PG_SCHEMA}.{table}
-          for each row execute function {PG_SCHEMA}.refuse_change()""" for table in ("steward_decisions", "audit_log")),
+          for each row execute function {PG_SCHEMA}.refuse_change()""" for table in TABLES),
     *(f"""create or replace trigger {table}_no_truncate before truncate on {PG_SCHEMA}.{table}
-          for each statement execute function {PG_SCHEMA}.refuse_change()""" for table in ("steward_decisions", "audit_log")),
+          for each statement execute function {PG_SCHEMA}.refuse_change()""" for table in TABLES),
 ]
-PG_TRIGGERS = ("steward_decisions_append_only", "audit_log_append_only",
-               "steward_decisions_no_truncate", "audit_log_no_truncate")
+PG_TRIGGERS = tuple(f"{table}_{kind}" for kind in ("append_only", "no_truncate") for table in TABLES)
 
 _SQLITE_NOW = "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))"
 SQLITE_DDL = [
@@ -133,12 +156,32 @@ SQLITE_DDL = [
         after text,
         detail text) strict""",
     "create index if not exists audit_log_entity_kind on audit_log (entity, kind, event_id)",
+    f"""create table if not exists steward_accounts (
+        account_id integer primary key autoincrement,
+        created_at text not null default {_SQLITE_NOW},
+        name text not null,
+        salt text,
+        hash text,
+        params text,
+        created_by text not null) strict""",
+    f"""create table if not exists spot_checks (
+        check_id integer primary key autoincrement,
+        created_at text not null default {_SQLITE_NOW},
+        entity text not null,
+        sample text not null,
+        kind text not null,
+        object_id text not null,
+        match_probability real,
+        detail text,
+        verdict text check (verdict in ('correct', 'wrong', 'unsure')),
+        answers integer references spot_checks (check_id),
+        steward text,
+        decision_id integer) strict""",
     *(f"""create trigger if not exists {table}_no_{op.lower()} before {op} on {table}
           begin select raise(abort, '{table} {APPEND_ONLY} ({op} refused)'); end"""
-      for table in ("steward_decisions", "audit_log") for op in ("UPDATE", "DELETE")),
+      for table in TABLES for op in ("UPDATE", "DELETE")),
 ]
-SQLITE_TRIGGERS = ("steward_decisions_no_update", "steward_decisions_no_delete",
-                   "audit_log_no_update", "audit_log_no_delete")
+SQLITE_TRIGGERS = tuple(f"{table}_no_{op}" for table in TABLES for op in ("update", "delete"))
 
 
 class StateStore:
@@ -206,6 +249,36 @@ class StateStore:
         rows = self._select("audit_log", "event_id", entity=entity, kind=kind, limit=limit,
                             **({"event_id >": after} if after is not None else {}))
         return [self._event(r) for r in rows]
+
+    def append_account(self, name: str, salt: str | None, hash_: str | None, params: str | None, created_by: str) -> int:
+        """A steward account's new state: a password (salt, scrypt hash, its parameters) or, all None, disabled."""
+        _text("account", {"name": name, "created_by": created_by}, "name", "created_by", required=True)
+        row = {"name": name, "salt": salt, "hash": hash_, "params": params, "created_by": created_by}
+        with self.transaction(), self._errors("could not store the account"):
+            return self._db.insert("steward_accounts", row, "account_id")
+
+    def account(self, name: str) -> dict | None:
+        """The latest row of a steward account, or None."""
+        rows = self._select("steward_accounts", "account_id", name=name, limit=1)
+        return rows[0] if rows else None
+
+    def append_spot_checks(self, rows: list[Mapping[str, Any]]) -> list[int]:
+        """Sampled items or verdicts (``answers`` = the sampled row's ``check_id``); all or none."""
+        keys = ("entity", "sample", "kind", "object_id", "match_probability", "detail", "verdict", "answers",
+                "steward", "decision_id")
+        ids = []
+        with self.transaction(), self._errors("could not store the spot checks"):
+            for i, r in enumerate(rows):
+                _known_keys(f"spot check {i}", r, keys, ("check_id", "created_at"))
+                row = {k: r.get(k) for k in keys}
+                row["detail"] = _dumps(row["detail"])
+                ids.append(self._db.insert("spot_checks", row, "check_id"))
+        return ids
+
+    def spot_checks(self, entity: str | None = None) -> list[dict]:
+        rows = self._select("spot_checks", "check_id", entity=entity)
+        return [{**r, "created_at": _iso(r["created_at"]), "detail": None if r["detail"] is None else json.loads(r["detail"])}
+                for r in rows]
 
     def mirror(self, con: duckdb.DuckDBPyConnection) -> None:
         """Bring ``kontor.steward_decisions`` and ``kontor.audit_log`` in the warehouse up to date

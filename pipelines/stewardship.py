@@ -14,21 +14,28 @@ from typing import Any
 
 import duckdb
 
-from pipelines.entities.decisions import DecisionError, constraints, prepare
+from pipelines.entities.decisions import DecisionError, constraints, item_status, prepare, same_as
 from pipelines.entities.spec import EntitySpec
 from pipelines.errors import KontorError
+from pipelines.identity import Identity
 from pipelines.settings import Settings
+from pipelines.sql import ident
 
 
-def entity_specs(settings: Settings) -> dict[str, EntitySpec]:
-    from pipelines.entities.spec import load_entities
-    from pipelines.errors import ProjectError
+def _compiled(settings: Settings):
     from pipelines.models.compile import compile_project
     from pipelines.models.project import load_models
     from pipelines.sources.spec import load_sources
 
     sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
-    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    return compile_project(load_models(settings, sources), display=settings.relative)
+
+
+def entity_specs(settings: Settings) -> dict[str, EntitySpec]:
+    from pipelines.entities.spec import load_entities
+    from pipelines.errors import ProjectError
+
+    compiled = _compiled(settings)
     entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
     if compiled.problems or entities.problems:
         raise ProjectError(compiled.problems + entities.problems)
@@ -61,25 +68,39 @@ def state_store(settings: Settings):
     return StateStore.from_settings(settings)
 
 
-def decide(settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
-    """Check and record one decision; returns it with its id. Raises ``DecisionError`` (nothing stored)."""
+def decide(settings: Settings, request: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    """Check and record one decision by ``identity`` (authenticated by the caller: the OS user, the
+    review page, a verified token); returns it with its id. Raises ``DecisionError`` (nothing stored)."""
+    request = {**request, "steward": identity.name}
     spec = _spec(settings, str(request.get("entity")))
     store = state_store(settings)
     try:
+        decisions = store.decisions(spec.name)
         with master_data(settings) as con:
-            decision = prepare(con, spec, request, store.decisions(spec.name))
+            decision = prepare(con, spec, request, decisions)
+        prior = same_as(decision, decisions)
+        if prior is not None:
+            return {**prior, "duplicate": True, "message": _repeated(prior)}
         with store.transaction():
             decision_id = store.append_decision(decision)
             decision = {**decision, "decision_id": decision_id}
             store.append_audit([{
                 "run_id": decision.get("run_id"), "actor": f"steward:{decision['steward']}", "kind": "decision",
                 "entity": spec.name, "object_id": str(decision_id), "before": None,
-                "after": {k: decision[k] for k in ("action", "target_ids", "attribute", "value", "status", "approves")},
+                "after": {**{k: decision[k] for k in ("action", "target_ids", "attribute", "value", "status", "approves")},
+                          **identity.audit()},
                 "detail": decision.get("comment"),
             }])
         return decision
     finally:
         store.close()
+
+
+def _repeated(prior: dict[str, Any]) -> str:
+    if prior.get("decision_id") is None:
+        return f"nothing to {prior['action']}: no decision applies to {', '.join(prior['target_ids'][:4])}; nothing stored"
+    return (f"same as decision {prior['decision_id']} ({prior['action']} by {prior['steward']}, {prior['status']}); "
+            "nothing stored")
 
 
 def pending_and_effective(settings: Settings, entity: str) -> tuple[list[dict], list[dict]]:
@@ -91,8 +112,17 @@ def pending_and_effective(settings: Settings, entity: str) -> tuple[list[dict], 
         store.close()
 
 
+QUEUE_STATUSES = ("open", "pending", "decided", "all")
+
+
 def queue(settings: Settings, entity: str | None = None, status: str = "open") -> list[dict[str, Any]]:
-    """Review items (``status`` open, pending, decided or all), most important first."""
+    """Review items (``status`` open, pending, decided or all) in the review queue's own order.
+
+    The status is live: the last run's queue joined with the decisions in the state store now, so
+    an item shows as decided (or pending approval) the moment the decision is recorded, and a
+    decision recorded since the run that waits for approval is listed too."""
+    if status not in QUEUE_STATUSES:
+        raise KontorError(f"--status {status!r}: use one of {', '.join(QUEUE_STATUSES)}")
     specs = entity_specs(settings)
     names = [entity] if entity else sorted(specs)
     items = []
@@ -100,17 +130,40 @@ def queue(settings: Settings, entity: str | None = None, status: str = "open") -
         for name in names:
             if name not in specs:
                 raise KontorError(f"unknown entity {name!r}; entities: {', '.join(sorted(specs))}")
-            where = "" if status == "all" else f"where status = '{status}'"
-            try:
-                rows = con.execute(f"""select item_id, kind, reason, priority, match_probability, golden_ids, members, status
-                                       from {specs[name].table('review_queue')} {where}
-                                       order by priority, match_probability desc nulls last, item_id""").fetchall()
-            except duckdb.CatalogException:
-                continue
-            for r in rows:
-                items.append({"entity": name, "item_id": r[0], "kind": r[1], "reason": r[2], "priority": r[3],
-                              "match_probability": r[4], "golden_ids": r[5], "members": r[6], "status": r[7]})
+            items += [i for i in _live_queue(con, specs[name], load_constraints(settings, name))
+                      if status == "all" or i["status"] == status]
     return items
+
+
+def _live_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided) -> list[dict[str, Any]]:
+    table = spec.table("review_queue")
+    try:
+        columns = {c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()}
+    except duckdb.CatalogException:
+        return []
+    # the entity stage's own ranking: its rank column, else the order it wrote the items in
+    order = "rank, rowid" if "rank" in columns else "rowid"
+    rows = con.execute(f"""select item_id, kind, reason, priority, match_probability, golden_ids, members, status
+                           from {table} order by {order}""").fetchall()
+    items, listed = [], set()
+    for rank, r in enumerate(rows, 1):
+        members = r[6] or []
+        live = item_status(r[0], [m["unique_id"] for m in members], decided)
+        items.append({"entity": spec.name, "item_id": r[0], "kind": r[1], "reason": r[2], "priority": r[3],
+                      "match_probability": r[4], "golden_ids": r[5], "members": members, "rank": rank,
+                      "status": live or (r[7] if r[1] != "decision" else "decided")})
+        listed.add(r[0])
+    # four-eyes decisions recorded since the last run: waiting for a second steward, or approved since
+    four_eyes = decided.pending + [d for d in decided.effective if d["status"] == "pending"]
+    for d in (d for d in four_eyes if f"decision:{d['decision_id']}" not in listed):
+        items.append({"entity": spec.name, "item_id": f"decision:{d['decision_id']}", "kind": "decision",
+                      "reason": f"pending approval: {d['action']} by {d['steward']}"
+                                + (f" ({d['attribute']} = {d['value']})" if d["action"] == "choose_value" else "")
+                                + f" on {', '.join(d['target_ids'][:6])}; a second, different steward approves it",
+                      "priority": 0, "match_probability": None, "golden_ids": [], "members": [], "rank": 0,
+                      "status": "pending" if d in decided.pending else "decided"})
+    # approvals first: they are the quickest to settle and block a change already decided
+    return sorted(items, key=lambda i: (i["kind"] != "decision", i["rank"]))
 
 
 def show(settings: Settings, entity: str, item: str) -> dict[str, Any]:
@@ -137,6 +190,80 @@ def show(settings: Settings, entity: str, item: str) -> dict[str, Any]:
         conflicts = con.execute(f"""select golden_id, attribute, value, system, won, reason from {spec.table('conflicts')}
                                     where golden_id in ({placeholders}) order by 1, 2, won desc""", golden_ids).fetchall()
     return {"item": item, "reason": reason, "golden": golden, "records": records, "conflicts": conflicts}
+
+
+def item_with_origins(settings: Settings, entity: str, item_id: str) -> dict[str, Any]:
+    """One item of the live queue with its records as they are now: golden id and where each came
+    from (the extract's file and line when the raw table still holds it, else the system's id)."""
+    spec = _spec(settings, entity)
+    found = [i for i in queue(settings, entity, "all") if i["item_id"] == item_id]
+    if not found:
+        raise KontorError(f"{item_id!r} is not in the review queue of {entity}; see kontor steward list --status all")
+    item = dict(found[0])
+    uids = [m["unique_id"] for m in item["members"] or []]
+    if item["kind"] == "decision":     # an approval: the records of the decision
+        decision = next((d for d in state_decisions(settings, entity) if f"decision:{d['decision_id']}" == item_id), None)
+        uids = list(decision["target_ids"]) if decision else []
+    ids = raw_ids(settings, spec)
+    with master_data(settings) as con:
+        item["members"] = [_origin(con, spec, uid, m, ids) for uid, m in
+                           zip(uids, item["members"] or [None] * len(uids))]
+    return item
+
+
+def raw_ids(settings: Settings, spec: EntitySpec) -> dict[str, tuple[str, str]]:
+    """Per system, the raw table and column its record ids come from (by column lineage through
+    the staging model, e.g. ``stg_accounting__debitoren.account_no`` ← ``raw.accounting__debitoren.Konto``)."""
+    from pipelines.models.lineage import ColumnRef, trace
+
+    compiled = _compiled(settings)
+    found = {}
+    for inp in spec.inputs:
+        cm = compiled.models.get(inp.model)
+        if cm is None or cm.ast is None:       # a broken model: the system's id must do
+            continue
+        todo = [trace(compiled, ColumnRef(cm.model.schema, inp.model, inp.id))]
+        while todo:
+            node = todo.pop()
+            if node.ref.schema == "raw":
+                found.setdefault(inp.system, (node.ref.table, node.ref.column))
+            todo += node.upstream
+    return found
+
+
+def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: dict | None,
+            ids: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    row = con.execute(f"""select s.source_system, s.source_id, s.name_raw, concat_ws(' ', s.street, s.house_number),
+                                 s.postcode, s.city, s.vat_id, s.iban, s.email, s.phone, c.golden_id
+                          from {spec.table('standardised')} s left join {spec.table('clusters')} c using (unique_id)
+                          where s.unique_id = ?""", [uid]).fetchone()
+    if row is None:
+        return {"unique_id": uid, "system": uid.partition(":")[0], "source_id": uid.partition(":")[2],
+                "origin": "no longer in the data", "golden_id": None}
+    keys = ("system", "source_id", "name", "street", "postcode", "city", "vat_id", "iban", "email", "phone", "golden_id")
+    out = {**(member or {}), **dict(zip(keys, row)), "unique_id": uid}
+    where = (ids or {}).get(out["system"])
+    out["origin"] = (_file_line(con, *where, out["source_id"]) if where else None) or f"{out['system']} id {out['source_id']}"
+    return out
+
+
+def _file_line(con: duckdb.DuckDBPyConnection, table: str, column: str, source_id: str) -> str | None:
+    """``file:line`` of the record's latest load in its raw table (ids compared as trimmed text, any case)."""
+    try:
+        hit = con.execute(f"""select _source_file, _line from raw.{ident(table)}
+                              where upper(trim(cast({ident(column)} as varchar))) = upper(?)
+                              order by _batch_id desc limit 1""", [source_id]).fetchone()
+    except duckdb.Error:       # a raw table without lineage columns (or gone): the system's id must do
+        return None
+    return f"{Path(hit[0]).name}:{hit[1]}" if hit and hit[0] else None
+
+
+def state_decisions(settings: Settings, entity: str) -> list[dict]:
+    store = state_store(settings)
+    try:
+        return store.decisions(entity)
+    finally:
+        store.close()
 
 
 def load_constraints(settings: Settings, entity: str):

@@ -1,5 +1,7 @@
 """The data steward's work in the Dagster UI, for real: `kontor dev` on a loopback port, the steward
-job launched through the UI's GraphQL API, the review queue looked at in headless Chromium.
+job launched through the UI's GraphQL API, the review queue looked at in headless Chromium, and
+the whole flow on the stewards' review page (two identities, four eyes, the golden record
+changed) against the PostgreSQL state store.
 
 `kontor dev` rather than a bare `dagster-webserver`: the instance queues launched runs
 (QueuedRunCoordinator), and the daemon that `dagster dev` starts beside the webserver dequeues
@@ -20,6 +22,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +32,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import make_project
-from test_dagster_ui import QUERY, graphql, kontor_dev, post_graphql
+from conftest import PG_ADMIN_URL, make_project
+from test_dagster_ui import QUERY, free_port, graphql, kontor_dev, post_graphql
+from pipelines.identity import Identity, add_account, sign
 from pipelines.run import instance_for, prepare_dagster_home, run_pipeline
 from pipelines.settings import Settings
 from pipelines.state import StateStore
@@ -64,18 +68,46 @@ class UI:
     port: int
     session: int          # session id of kontor dev: the webserver, daemon, code server and run workers
     job: dict             # the steward job's selector for launchRun
+    review_port: int      # where the review page is to be served (the review-queue asset links to it)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
+STEWARDS = """
+[tool.kontor.stewards]
+trusted_header = "X-Forwarded-Email"   # as oauth2-proxy sets it
+trusted_proxies = ["127.0.0.1"]
+"""
+
+
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, demo_data) -> Iterator[UI]:
-    """`kontor dev` on a project where the entities were resolved once."""
+def state_url() -> Iterator[str]:
+    """A PostgreSQL database of its own for the state store, dropped afterwards."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    name = f"kontor_ui_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
+    admin.execute(f'create database "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'drop database "{name}" with (force)')
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory, demo_data, state_url) -> Iterator[UI]:
+    """`kontor dev` on a project where the entities were resolved once; state store on PostgreSQL."""
     root = tmp_path_factory.mktemp("steward_ui")
-    settings = make_project(root / "project", with_models=True)
+    settings = make_project(root / "project", with_models=True, env={"KONTOR_STATE_URL": state_url})
+    review_port = free_port()
+    (settings.project_dir / "pyproject.toml").write_text((settings.project_dir / "pyproject.toml").read_text() + STEWARDS
+                                                         + f'review_url = "http://127.0.0.1:{review_port}/"\n')
     shutil.copytree(demo_data, settings.data_dir, dirs_exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in PER_MACHINE}
+    env["KONTOR_STATE_URL"] = state_url
     env["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
     instance_for(settings).dispose()   # the instance's storage exists before two processes open it
     log = root / "dev.log"
@@ -92,11 +124,16 @@ def ui(tmp_path_factory, demo_data) -> Iterator[UI]:
         # the page; this is what the dialog's Skip button sends.
         post_graphql(port, "mutation { setNuxSeen }")
         yield UI(settings, port, process.pid, {"repositoryLocationName": repo["location"]["name"],
-                                               "repositoryName": repo["name"], "jobName": "steward_decision"})
+                                               "repositoryName": repo["name"], "jobName": "steward_decision"},
+                 review_port)
 
 
-def launch(ui: UI, decision: dict) -> str:
-    """Launch the steward job with ``decision`` as its typed run config; the run id."""
+def launch(ui: UI, decision: dict, identity: Identity | None = None) -> str:
+    """Launch the steward job with ``decision`` as its typed run config, signed for ``identity``
+    as the review page signs it; the run id."""
+    if identity is not None:
+        fields = {k: decision.get(k) for k in ("entity", "action", "target_ids", "attribute", "value", "comment")}
+        decision = {**decision, "identity_token": sign(ui.settings, identity, fields)}
     params = {"selector": ui.job, "runConfigData": {"ops": {"record_decision": {"config": decision}}}}
     launched = post_graphql(ui.port, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
@@ -112,6 +149,23 @@ def finished(ui: UI, run_id: str, timeout: float = 60) -> str:
             return status
         time.sleep(0.5)
     raise AssertionError(f"run {run_id} still {status} after {timeout:.0f} s")
+
+
+RUNS = """query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs { results {
+    runId status jobName } } } }"""
+
+
+def applied(ui: UI, decision_run: str, timeout: float = 180) -> str:
+    """The run the steward sensor started after ``decision_run``, once it ended: its id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = post_graphql(ui.port, RUNS, {"filter": {"tags": [{"key": "kontor/decision_run", "value": decision_run}]}})
+        done = [r for r in runs["runsOrError"]["results"] if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+        if done:
+            assert done[0]["status"] == "SUCCESS" and done[0]["jobName"] == "steward_apply_customer", done
+            return done[0]["runId"]
+        time.sleep(1)
+    raise AssertionError(f"no apply run after {decision_run} within {timeout:.0f} s")
 
 
 def step_failures(ui: UI, run_id: str) -> list[str]:
@@ -159,7 +213,7 @@ def xref(settings: Settings, uid: str) -> tuple[str, str]:
         con.close()
 
 
-def test_a_decision_launched_through_graphql_is_honoured_by_the_next_run(ui: UI):
+def test_a_decision_launched_through_graphql_is_applied_at_once(ui: UI):
     settings = ui.settings
     assert latest_queue(ui)["open_items"] == len(queue(settings, "customer")) > 0   # the UI sees the first run
     band = [i for i in queue(settings, "customer") if i["kind"] == "pair"]
@@ -168,32 +222,38 @@ def test_a_decision_launched_through_graphql_is_honoured_by_the_next_run(ui: UI)
     a, b = item.removeprefix("pair:").split("|")
     assert xref(settings, a)[0] != xref(settings, b)[0]
     before_decisions, before_audit = stored(settings)
+    alice = Identity("alice", "local_account")
 
-    # both at once: the launcher runs each in a process of its own
-    merge = launch(ui, {"entity": "customer", "action": "merge", "target_ids": [a, b], "steward": "alice",
-                        "comment": f"{item}: same company"})
-    unknown = launch(ui, {"entity": "customer", "action": "merge", "target_ids": ["crm:NOPE", a], "steward": "alice"})
+    # all at once: the launcher runs each in a process of its own
+    merge = launch(ui, {"entity": "customer", "action": "merge", "target_ids": [a, b], "comment": f"{item}: same company"},
+                   alice)
+    unknown = launch(ui, {"entity": "customer", "action": "merge", "target_ids": ["crm:NOPE", a]}, alice)
+    typed = launch(ui, {"entity": "customer", "action": "distinct", "target_ids": [a, b]})     # no identity: refused
     assert finished(ui, merge) == "SUCCESS", step_failures(ui, merge)
-    assert finished(ui, unknown) == "FAILURE"
+    assert finished(ui, unknown) == "FAILURE" and finished(ui, typed) == "FAILURE"
     [failure] = step_failures(ui, unknown)
     assert "unknown id" in failure and "crm:NOPE" in failure and "nothing stored" in failure
+    [failure] = step_failures(ui, typed)
+    assert "typed name is not accepted" in failure and "nothing stored" in failure
 
     decisions, audit = stored(settings)
     [decision] = decisions[len(before_decisions):]
     assert (decision["action"], set(decision["target_ids"]), decision["steward"], decision["run_id"], decision["status"]) == \
            ("merge", {a, b}, "alice", merge, "active"), "a merge of records with two valid VAT IDs waits for four eyes"
-    assert unknown not in {d["run_id"] for d in decisions} | {e["run_id"] for e in audit}   # refused: nothing stored
-    assert len(audit) == len(before_audit) + 1
+    assert {unknown, typed}.isdisjoint({d["run_id"] for d in decisions} | {e["run_id"] for e in audit})   # nothing stored
+    assert audit[len(before_audit)]["after"]["authenticated_by"] == "local_account"
+    # decided at once, before any run
+    assert [i["status"] for i in queue(settings, "customer", "all") if i["item_id"] == item] == ["decided"]
 
-    # the UI's processes read the serving copy only while a run needs it, never hold the warehouse
-    assert duckdb_files_held(ui.session, settings.target_dir) == []
-    outcome = run_pipeline(settings, ["group:entities"])
-    assert outcome.success, outcome.failures
+    # the sensor re-resolves the entity without waiting for the nightly sync
+    apply_run = applied(ui, merge)
     golden_a, matched_a = xref(settings, a)
     golden_b, matched_b = xref(settings, b)
     assert golden_a == golden_b and matched_a == matched_b == "steward"
     assert item not in {i["item_id"] for i in queue(settings, "customer")}
-    assert latest_queue(ui)["run_id"] == outcome.run_id                     # the UI shows the new queue
+    assert latest_queue(ui)["run_id"] == apply_run                          # the UI shows the new queue
+    # the UI's processes read the serving copy only while a run needs it, never hold the warehouse
+    assert duckdb_files_held(ui.session, settings.target_dir) == []
 
 
 def chromium() -> str:
@@ -331,3 +391,128 @@ def test_the_review_queue_page_shows_the_queue_in_chromium(ui: UI, tmp_path: Pat
         # 3. The asset check on the Checks tab: its name and how many items are open.
         page.call("Page.navigate", url=ui.url(QUEUE_PAGE + "?view=checks"))
         page.wait_for("no_open_review_items", f"{open_items} open review item(s)")
+
+
+def click(page: DevTools, tag: str, text: str) -> None:
+    """Click the element ``tag`` whose text is ``text``, as a steward's mouse would."""
+    found = page.evaluate(f"(() => {{ const e = [...document.querySelectorAll({json.dumps(tag)})]"
+                          f".find(e => e.textContent.trim() === {json.dumps(text)}); if (!e) return false; e.click(); return true; }})()")
+    assert found, f"no {tag} {text!r} on the page: {page.evaluate('document.body.innerText')[:1500]}"
+
+
+def serving_golden(settings: Settings, gid: str) -> str | None:
+    con = duckdb.connect(str(settings.serving_path), read_only=True)
+    try:
+        return con.execute("select iban from entities.customer_golden where golden_id = ?", [gid]).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_the_whole_flow_on_the_review_page_in_chromium(ui: UI, tmp_path: Path):
+    """Find the item, decide, see it pending, the proposer cannot approve, a second identity
+    approves, the item is decided and the golden record changed; every decision a Dagster run."""
+    import urllib.error
+
+    from pipelines.review import serve
+
+    settings = ui.settings
+    with StateStore.from_settings(settings) as store:
+        add_account(store, "bob", "bob's long password", Identity("admin", "os_user"))
+    item = next(i for i in queue(settings, "customer") if i["item_id"].endswith(":iban"))
+    gid = item["golden_ids"][0]
+    value = sorted({m["iban"] for m in item["members"] if m["iban"]})[0]
+    assert serving_golden(settings, gid) != value
+    server = serve(settings, "127.0.0.1", ui.review_port, f"http://127.0.0.1:{ui.port}")
+    home = f"http://127.0.0.1:{ui.review_port}/"
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:       # nobody authenticated: nothing shown
+            urllib.request.urlopen(home, timeout=10)
+        assert refused.value.code == 401
+        clicks = {"alice": 0, "bob": 0}
+        with browser(ui.url(QUEUE_PAGE), tmp_path / "review-profile") as page:
+            page.call("Network.enable")
+            page.call("Network.setExtraHTTPHeaders", headers={"X-Forwarded-Email": "alice@example.com"})
+            # from the review-queue asset in the Dagster UI: its metadata links the review page
+            page.call("Page.navigate", url=ui.url(QUEUE_PAGE))
+            page.wait_for("review_page", timeout=60)
+            href = page.evaluate(f"[...document.querySelectorAll('a')].map(a => a.href).find(h => h.startsWith({json.dumps(home)}))")
+            assert href == home, href
+            page.call("Page.navigate", url=href); clicks["alice"] += 1     # the link (it opens a tab of its own)
+            shown = page.wait_for("Review queue", "signed in as alice@example.com", item["item_id"])
+            # every open item is on the page, in the queue's order (not only the first 15)
+            open_ids = [i["item_id"] for i in queue(settings, "customer")]
+            assert open_ids and all(i in shown for i in open_ids)
+            positions = [shown.index(i) for i in open_ids]
+            assert positions == sorted(positions)
+
+            click(page, "a", item["item_id"]); clicks["alice"] += 1
+            shown = page.wait_for(f"Keep iban {value}", "golden id")
+            member = item["members"][0]
+            assert member["source_id"] in shown and re.search(r"\.\w+:\d+", shown), shown[:2000]   # file:line
+            page.screenshot(tmp_path / "review_item.png")
+            assert_screenshot(tmp_path / "review_item.png")
+            click(page, "button", f"Keep iban {value}"); clicks["alice"] += 1
+            page.wait_for("choose_value recorded by alice@example.com", "(pending)", timeout=150)
+            with StateStore.from_settings(settings) as store:
+                proposal = store.decisions("customer")[-1]
+            assert (proposal["action"], proposal["steward"], proposal["status"]) == ("choose_value", "alice@example.com", "pending")
+
+            # the proposer cannot approve her own change of bank details
+            page.call("Page.navigate", url=home)
+            page.wait_for(f"decision:{proposal['decision_id']}")
+            click(page, "a", f"decision:{proposal['decision_id']}")
+            page.wait_for("Approve", value)
+            click(page, "button", "Approve")
+            page.wait_for("four eyes", timeout=150)
+
+            # a second identity, a local account, approves
+            basic = base64.b64encode(b"bob:bob's long password").decode()
+            page.call("Network.setExtraHTTPHeaders", headers={"Authorization": f"Basic {basic}"})
+            page.call("Page.navigate", url=home)
+            page.wait_for("signed in as bob", f"decision:{proposal['decision_id']}")
+            click(page, "a", f"decision:{proposal['decision_id']}"); clicks["bob"] += 1
+            page.wait_for("Approve")
+            click(page, "button", "Approve"); clicks["bob"] += 1
+            page.wait_for("approve recorded by bob", timeout=150)
+            # the item is decided at once
+            page.call("Page.navigate", url=home + "item?entity=customer&id=" + urllib.parse.quote(item["item_id"]))
+            page.wait_for(f"{item['item_id']} (decided)", "Decided.")
+            page.screenshot(tmp_path / "review_decided.png")
+            assert_screenshot(tmp_path / "review_decided.png")
+            with StateStore.from_settings(settings) as store:
+                approval = store.decisions("customer")[-1]
+            applied(ui, approval["run_id"])       # the golden record changes in the background
+
+            # the weekly spot check: the schedule's job draws the sample, a steward judges it
+            spot = post_graphql(ui.port, LAUNCH, {"params": {"selector": {**ui.job, "jobName": "steward_spot_checks"}}})
+            spot_run = spot["launchRun"]["run"]["runId"]
+            assert finished(ui, spot_run, timeout=180) == "SUCCESS", step_failures(ui, spot_run)
+            page.call("Page.navigate", url=home + "spot-checks")
+            shown = page.wait_for("Weekly spot checks", "these two records are the same company")
+            with StateStore.from_settings(settings) as store:
+                first_merge = next(r for r in store.spot_checks("customer") if r["kind"] == "merge")
+            page.evaluate(f"document.getElementById('check-{first_merge['check_id']}').scrollIntoView()")
+            page.evaluate(f"[...document.querySelectorAll('input[name=check_id][value=\"{first_merge['check_id']}\"]')]"
+                          ".map(i => i.form).find(f => f.verdict.value === 'wrong').querySelector('button').click()")
+            page.wait_for("wrong, by bob", "distinct recorded by bob", timeout=150)
+    finally:
+        server.shutdown()
+    assert clicks == {"alice": 3, "bob": 2}, clicks      # from the Dagster UI 3, from the review page 2
+
+    decisions, audit = stored(settings)
+    assert (approval["action"], approval["steward"], approval["approves"]) == ("approve", "bob", proposal["decision_id"])
+    how = {e["after"]["steward"]: e["after"]["authenticated_by"] for e in audit if e["kind"] == "decision"}
+    assert how["alice@example.com"] == "proxy_header" and how["bob"] == "local_account"
+    # the golden record changed without waiting for the nightly sync
+    assert serving_golden(settings, gid) == value
+    # the wrong verdict is in the state store and the pair is kept apart by bob's decision
+    with StateStore.from_settings(settings) as store:
+        verdicts = [r for r in store.spot_checks("customer") if r["answers"] == first_merge["check_id"]]
+    assert [(v["verdict"], v["steward"]) for v in verdicts] == [("wrong", "bob")]
+    kept_apart = decisions[-1]
+    assert (kept_apart["action"], kept_apart["steward"], set(kept_apart["target_ids"])) == \
+           ("distinct", "bob", set(first_merge["object_id"].split("|")))
+    applied(ui, kept_apart["run_id"])
+    a, b = first_merge["object_id"].split("|")
+    assert xref(settings, a)[0] != xref(settings, b)[0]
+    assert [i["status"] for i in queue(settings, "customer", "all") if i["item_id"] == item["item_id"]] == ["decided"]

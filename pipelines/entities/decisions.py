@@ -105,6 +105,63 @@ def constraints(decisions: list[dict[str, Any]], entity: str) -> Constraints:
     return out
 
 
+def _settles(item_id: str, members: set[str], d: dict[str, Any]) -> bool:
+    """Whether decision ``d`` answers the review item ``item_id`` (whose records are ``members``)."""
+    kind, _, rest = item_id.partition(":")
+    records = set(d["target_ids"])
+    if kind == "pair":
+        a, _, b = rest.partition("|")
+        if d["action"] == "merge":
+            return {a, b} <= set(groups_of(d)[0])
+        if d["action"] in ("split", "distinct"):
+            groups = [set(g) for g in groups_of(d)]
+            return any(a in g and b in h or b in g and a in h for i, g in enumerate(groups) for h in groups[i + 1:])
+        return False
+    if kind == "cluster" and not rest.endswith(":size"):
+        attribute = rest.rpartition(":")[2]
+        return d["action"] == "choose_value" and d["attribute"] == attribute and bool(records & members)
+    # an unusual cluster size or a record without a usable name: any grouping decision on its records
+    return d["action"] in ("merge", "split", "distinct") and bool(records & (members or {rest}))
+
+
+def item_status(item_id: str, members: list[str], decided: Constraints) -> str | None:
+    """``decided`` or ``pending`` when the stewards' decisions answer the item, else None (open).
+
+    The one rule for both the pipeline's review queue and the live queue a steward sees between
+    runs, so a decided item shows as decided at once and never comes back open."""
+    kind, _, rest = item_id.partition(":")
+    if kind == "decision":
+        return "pending" if any(str(d["decision_id"]) == rest for d in decided.pending) else "decided"
+    wanted = set(members)
+    if any(_settles(item_id, wanted, d) for d in decided.effective):
+        return "decided"
+    if any(_settles(item_id, wanted, d) for d in decided.pending):
+        return "pending"
+    return None
+
+
+def same_as(decision: dict[str, Any], decisions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The live or pending decision ``decision`` repeats (same action on the same records, same value), if any."""
+    live, pending = effective_decisions([d for d in decisions if d["entity"] == decision["entity"]])
+    if decision.get("duplicate"):
+        return decision
+    if decision["action"] == "approve":     # _approve found no earlier approval of the same decision
+        return None
+    if decision["action"] == "reopen":
+        touched = set(decision["target_ids"])
+        return None if any(touched & set(d["target_ids"]) for d in live + pending) else decision
+
+    def shape(d: dict) -> tuple:
+        if d["action"] == "choose_value":
+            return (d["action"], d["attribute"], d["value"])
+        return (d["action"], frozenset(frozenset(g) for g in groups_of(d)))
+
+    for d in live + pending:
+        if shape(d) == shape(decision) and (d["action"] != "choose_value" or set(d["target_ids"]) & set(decision["target_ids"])):
+            return d
+    return None
+
+
 def prepare(con: duckdb.DuckDBPyConnection, spec: EntitySpec, request: dict[str, Any],
             decisions: list[dict[str, Any]]) -> dict[str, Any]:
     """Check a requested decision against the current master data (``con``: the serving copy or the
@@ -174,6 +231,9 @@ def _approve(base: dict, request: dict, mine: list[dict]) -> dict:
         raise DecisionError("approve: give the id of the pending decision (value or target_ids)") from None
     decision = next((d for d in mine if d["decision_id"] == target), None)
     _, pending = effective_decisions(mine)
+    prior = next((d for d in mine if d["action"] == "approve" and d.get("approves") == target), None)
+    if prior is not None:       # approved already: the same approval again changes nothing
+        return {**prior, "duplicate": True}
     if decision is None:
         raise DecisionError(f"approve: there is no decision {target} for {base['entity']}")
     if decision not in pending:

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.csvsafe import neutralise_sql
-from pipelines.entities.decisions import Constraints
+from pipelines.entities.decisions import Constraints, item_status
 from pipelines.entities.spec import Attribute, EntitySpec
 from pipelines.entities.standardise import check_value
 from pipelines.sql import literal
@@ -483,6 +483,7 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
                         select 1 from _members m where m.golden_id = q.golden_ids[1]
                         and m.unique_id not in (select unique_id from _steward_merged))""")
     con.execute("drop table _decided_pairs")
+    _settle_decided(con, spec.table("review_queue"), decided)
     for d in decided.pending:
         members = ", ".join(d["target_ids"][:6])
         con.execute(f"""insert into {spec.table('review_queue')} (item_id, kind, reason, priority, golden_ids, match_probability,
@@ -490,6 +491,19 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
                     [f"decision:{d['decision_id']}", f"pending approval: {d['action']} by {d['steward']}"
                      + (f" ({d['attribute']} = {d['value']})" if d["action"] == "choose_value" else "")
                      + f" on {members}; a second, different steward approves it (action approve)", run_id])
+
+
+def _settle_decided(con: duckdb.DuckDBPyConnection, table: str, decided: Constraints) -> None:
+    """Items a steward's decision answers are decided (e.g. an IBAN chosen and approved), by the same
+    rule the live queue uses between runs, so a decided item never comes back open."""
+    rows = con.execute(f"select item_id, list_transform(members, lambda m: m.unique_id) from {table} "
+                       "where status = 'open'").fetchall()
+    settled = [(item, status) for item, members in rows if (status := item_status(item, members or [], decided))]
+    if settled:
+        con.execute("create or replace temp table _settled (item_id varchar, status varchar)")
+        insert_rows(con, "_settled", settled)
+        con.execute(f"update {table} q set status = s.status from _settled s where s.item_id = q.item_id")
+        con.execute("drop table _settled")
 
 
 def _apply_overrides(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constraints) -> int:

@@ -12,8 +12,15 @@ import pytest
 
 from pipelines.entities.decisions import DecisionError
 from pipelines.run import run_pipeline
-from pipelines.stewardship import decide, queue
+from pipelines.identity import Identity
+from pipelines.stewardship import decide as record, queue
 from tests.conftest import make_project
+
+
+def decide(settings, request: dict):
+    """A decision by the steward the request names, as if authenticated (the engine trusts its caller)."""
+    request = dict(request)
+    return record(settings, request, Identity(request.pop("steward"), "local_account"))
 
 
 def _rows(settings, sql, params=None):
@@ -146,3 +153,164 @@ def test_the_cli_lists_and_decides(project):
     refused = subprocess.run([*kontor, "steward", "decide", "merge", "crm:NOPE", "S-0000000000", "--entity", "supplier"],
                              env=env, capture_output=True, text=True)
     assert refused.returncode == 1 and "unknown id" in refused.stderr and "Traceback" not in refused.stderr
+    # on the command line the steward is the operating-system user, whatever KONTOR_STEWARD says
+    import getpass
+
+    from pipelines.state import StateStore
+
+    pair = next(i for i in queue(project, "supplier", "all") if i["kind"] == "pair" or len(i["members"]) >= 2)
+    a, b = [m["unique_id"] for m in pair["members"][:2]]
+    decided = subprocess.run([*kontor, "steward", "decide", "distinct", a, b, "--entity", "supplier", "--no-apply"],
+                             env=env, capture_output=True, text=True)
+    assert decided.returncode == 0, decided.stderr
+    with StateStore.from_settings(project) as store:
+        [event] = [e for e in store.audit(entity="supplier", kind="decision")][-1:]
+        last = store.decisions("supplier")[-1]
+    assert last["steward"] == getpass.getuser() != "carol"
+    assert event["after"]["authenticated_by"] == "os_user" and event["actor"] == f"steward:{getpass.getuser()}"
+    again = subprocess.run([*kontor, "steward", "decide", "distinct", b, a, "--entity", "supplier", "--no-apply"],
+                           env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and f"same as decision {last['decision_id']}" in again.stderr
+
+
+def _queue_status(settings, item_id: str) -> str | None:
+    found = [i["status"] for i in queue(settings, "customer", "all") if i["item_id"] == item_id]
+    return found[0] if found else None
+
+
+def test_a_decision_shows_at_once_and_its_item_never_comes_back(project):
+    settings = project
+    from assets.steward import apply_selection
+
+    # an IBAN conflict inside a cluster: the steward picks one of the values the records hold
+    item = next(i for i in queue(settings, "customer") if i["item_id"].endswith(":iban"))
+    ibans = sorted({m["iban"] for m in item["members"] if m["iban"]})
+    gid = item["golden_ids"][0]
+    proposal = decide(settings, {"entity": "customer", "action": "choose_value", "target_ids": [gid],
+                                 "attribute": "iban", "value": ibans[0], "steward": "alice"})
+    assert proposal["status"] == "pending"
+    # no run in between: the live queue knows at once
+    assert _queue_status(settings, item["item_id"]) == "pending"
+    assert _queue_status(settings, f"decision:{proposal['decision_id']}") == "pending"
+    assert item["item_id"] not in {i["item_id"] for i in queue(settings, "customer", "open")}
+    before = _store_count(settings)
+    again = decide(settings, {"entity": "customer", "action": "choose_value", "target_ids": [gid],
+                              "attribute": "iban", "value": ibans[0], "steward": "alice"})
+    assert again["duplicate"] and f"same as decision {proposal['decision_id']}" in again["message"]
+    assert _store_count(settings) == before                       # a repeat stores nothing
+    approval = decide(settings, {"entity": "customer", "action": "approve", "value": str(proposal["decision_id"]),
+                                 "steward": "bob"})
+    assert _queue_status(settings, item["item_id"]) == "decided"
+    assert _queue_status(settings, f"decision:{proposal['decision_id']}") == "decided"
+    repeat = decide(settings, {"entity": "customer", "action": "approve", "value": str(proposal["decision_id"]),
+                               "steward": "carol"})
+    assert repeat["duplicate"] and repeat["decision_id"] == approval["decision_id"]
+    # the small run a decision triggers: the resolve step, sync proposals, serving copy
+    outcome = run_pipeline(settings, [f"key:{k.to_user_string()}" for k in apply_selection("customer")])
+    assert outcome.success, outcome.failures
+    assert _rows(settings, "select iban from entities.customer_golden where golden_id = ?", [gid]) == [(ibans[0],)]
+    assert _rows(settings, "select status from entities.customer_review_queue where item_id = ?",
+                 [item["item_id"]]) == [("decided",)]
+    assert _queue_status(settings, item["item_id"]) == "decided"
+    # a pair merged twice: the second time is a no-op
+    band = [i for i in queue(settings, "customer") if i["kind"] == "pair"]
+    if band:
+        a, b = band[-1]["item_id"].removeprefix("pair:").split("|")
+        first = decide(settings, {"entity": "customer", "action": "distinct", "target_ids": [a, b], "steward": "alice"})
+        assert _queue_status(settings, band[-1]["item_id"]) == "decided"
+        second = decide(settings, {"entity": "customer", "action": "distinct", "target_ids": [b, a], "steward": "bob"})
+        assert second["duplicate"] and second["decision_id"] == first["decision_id"]
+
+
+def test_the_status_filter_is_a_value_never_sql(project):
+    from pipelines.errors import KontorError
+
+    with pytest.raises(KontorError, match="use one of open, pending, decided, all"):
+        queue(project, "customer", "open' or '1'='1")
+    env = dict(os.environ, KONTOR_PROJECT_DIR=str(project.project_dir))
+    listed = subprocess.run([sys.executable, "-m", "pipelines.cli", "steward", "list", "--status", "x'; drop table t; --"],
+                            env=env, capture_output=True, text=True)
+    assert listed.returncode == 1 and "use one of" in listed.stderr and "Traceback" not in listed.stderr
+
+
+def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
+    import csv
+    import datetime as dt
+
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+    from pipelines.spotchecks import precision, record_verdict, take_sample
+    from pipelines.state import StateStore
+    from pipelines.stewardship import entity_specs
+
+    settings = project
+    spec = entity_specs(settings)["customer"]
+    monday = dt.date(2026, 11, 30)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        with StateStore.from_settings(settings) as store:
+            sample = take_sample(settings, con, spec, store, monday, 15)
+            again = take_sample(settings, con, spec, store, monday, 15)      # drawn once a week
+    finally:
+        con.close()
+    assert [r["check_id"] for r in again] == [r["check_id"] for r in sample] and len(sample) == 15
+    kinds = [r["kind"] for r in sample]
+    assert kinds.count("merge") >= 9 and {"golden_value", "sync_proposal"} <= set(kinds)
+    merges = [r for r in sample if r["kind"] == "merge"]
+    assert {r["detail"]["stratum"] for r in merges} == {1, 2, 3}                # every probability third
+    assert all(len(r["detail"]["records"]) == 2 and r["detail"]["records"][0]["origin"] for r in merges)
+
+    # the verdicts of an independent judge: the demo data's ground truth
+    truth = {}
+    with open(settings.data_dir / "ground_truth" / "entities.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["entity_type"] == "customer":
+                truth[f"{row['system']}:{row['source_id']}"] = row["true_id"]
+    anna = Identity("anna", "local_account")
+    for r in merges:
+        a, b = r["object_id"].split("|")
+        ok, _, wrong = record_verdict(settings, anna, {"check_id": str(r["check_id"]),
+                                                        "verdict": "correct" if truth.get(a) == truth.get(b) else "wrong"})
+        assert ok
+    with StateStore.from_settings(settings) as store:
+        estimate = precision(store, "customer", 8, monday)["pooled"]
+    assert estimate["judged"] == len(merges) and estimate["low"] <= estimate["precision"] <= estimate["high"]
+    assert estimate["high"] - estimate["low"] > 0.05       # 9-odd verdicts cannot claim more
+
+    # a steward says one merge is wrong: the verdict is stored, the precision drops, the pair is kept apart
+    target = merges[0]
+    ok, message, wrong = record_verdict(settings, anna, {"check_id": str(target["check_id"]), "verdict": "wrong"})
+    assert ok and wrong is not None and "wrong" in message
+    repeat = record_verdict(settings, anna, {"check_id": str(target["check_id"]), "verdict": "wrong"})
+    assert repeat[2] is None and "nothing stored" in repeat[1]
+    with StateStore.from_settings(settings) as store:
+        after = precision(store, "customer", 8, monday)["pooled"]
+    assert after["wrong"] == estimate["wrong"] + (truth.get(target["object_id"].split("|")[0]) ==
+                                                  truth.get(target["object_id"].split("|")[1]))
+    assert after["precision"] < estimate["precision"] or estimate["wrong"] == after["wrong"]
+    a, b = target["object_id"].split("|")
+    record(settings, {"entity": "customer", "action": "distinct", "target_ids": [a, b],
+                      "comment": f"spot check {target['sample']}: wrong merge"}, anna)
+    _rerun(settings)
+    assert _golden_of(settings, a) != _golden_of(settings, b)
+
+    # the asset: the precision as metadata and a table; the gate fails below the threshold
+    pyproject = settings.project_dir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n[tool.kontor.stewards]\nspot_check_threshold = 0.999\n")
+    try:
+        defs = build_definitions(settings)
+        result = defs.resolve_job_def("steward_spot_checks").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    finally:
+        pyproject.write_text(pyproject.read_text().split("\n[tool.kontor.stewards]")[0])
+    [materialized] = [e for e in result.get_asset_materialization_events()
+                      if e.asset_key == dg.AssetKey(["steward", "customer_spot_checks"])]
+    meta = materialized.materialization.metadata
+    assert meta["judged"].value >= len(merges) and 0 <= meta["precision_low_95"].value <= meta["precision"].value
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    customer = [c for c in checks if c.asset_key == dg.AssetKey(["steward", "customer_spot_checks"])]
+    assert customer and not customer[0].passed and "threshold 0.999" in customer[0].description
+    # the blocking gate fails the run: the run-failure sensor (kontor_alert_on_failure) alerts on it
+    assert not result.success
+    assert _rows(settings, "select count(*) from entities.customer_spot_check_precision")[0][0] >= 1
