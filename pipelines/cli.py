@@ -5,8 +5,6 @@ traceback (``KONTOR_DEBUG=1`` shows it for bug reports).
 """
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from enum import Enum
@@ -15,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.entities.decisions import StewardAction
@@ -32,6 +31,7 @@ class OutputFormat(str, Enum):
     table = "table"
     csv = "csv"
     json = "json"
+    markdown = "markdown"
 
 
 @app.command("demo-data")
@@ -155,25 +155,30 @@ def lineage(
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run on the serving copy (read-only).")],
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")] = OutputFormat.table,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = OutputFormat.table,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="Show at most this many rows (the rest are counted).")] = 100,
+    all_rows: Annotated[bool, typer.Option("--all", help="Show every row.")] = False,
 ) -> None:
     """Run SQL against the serving copy of the warehouse; works while a run writes."""
+    from pipelines import output
     from pipelines.query import run_query
 
-    settings = load_settings()
-    columns, rows = run_query(settings, sql)
+    result = run_query(load_settings(), sql, None if all_rows else limit)
+    notes: list[str] = []
     if format is OutputFormat.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
+        output.write_csv(result.columns, result.rows, sys.stdout)
     elif format is OutputFormat.json:
-        json.dump([dict(zip(columns, r)) for r in rows], sys.stdout, default=str, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
-    else:
-        table = Table(*columns, show_lines=False)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        Console().print(table)
+        output.write_json(result.columns, result.rows, sys.stdout)
+    elif format is OutputFormat.markdown:
+        output.write_markdown(result.columns, result.types, result.rows, sys.stdout)
+    elif result.columns:
+        notes = output.write_table(result.columns, result.types, result.rows)
+    if result.truncated:
+        notes.append(f"showing {len(result.rows):,} of {result.total:,} rows, use --limit N or --all")
+    elif format is OutputFormat.table and result.columns:
+        notes.append(f"{result.total:,} row{'' if result.total == 1 else 's'}")
+    for note in notes:
+        console.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -313,7 +318,7 @@ def main() -> None:
             typer.echo(str(problem), err=True)
         sys.exit(1)
     except KontorError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except Exception as exc:  # the CLI promise: one line, never a bare traceback
         if os.environ.get("KONTOR_DEBUG"):
