@@ -77,4 +77,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    from pipelines.run import quiet_dagster_notices
+
+    quiet_dagster_notices()  # the UI's code server: Dagster's beta notes are not the user's to act on
     return build_definitions(load_settings())

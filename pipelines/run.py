@@ -34,6 +34,19 @@ class RunOutcome:
     gate_warnings: list[str] = field(default_factory=list)  # the same for warn rules
 
 
+# Dagster's notes to developers (an API in beta, superseded, in preview): they name Dagster's
+# internals, which a user of `kontor` neither wrote nor can change.
+DAGSTER_NOTICES = ("BetaWarning", "PreviewWarning", "SupersessionWarning")
+
+
+def quiet_dagster_notices() -> None:
+    """Hide Dagster's beta/preview/supersession warnings in this process."""
+    import warnings
+
+    for name in DAGSTER_NOTICES:
+        warnings.filterwarnings("ignore", category=getattr(dg, name))
+
+
 def prepare_dagster_home(settings: Settings) -> Path:
     """The instance directory, with Kontor's dagster.yaml (created, or upgraded if Kontor wrote it):
     local SQLite storage whose event log keeps its files open, and no telemetry (a closed network
@@ -90,6 +103,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
                  retrain: bool = False) -> RunOutcome:
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
+    quiet_dagster_notices()
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ALL_JOB)
     instance = instance_for(settings)
