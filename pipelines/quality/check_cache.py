@@ -10,6 +10,7 @@ it costs one slow check, never a wrong answer.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -23,7 +24,8 @@ from pipelines.errors import Problem
 _VERSION = 1
 
 
-def _code_fingerprint() -> str:
+@functools.cache
+def code_fingerprint() -> str:
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -43,7 +45,7 @@ class SuiteVerdicts:
 
     def __init__(self, path: Path):
         self.path = path
-        self.code = _code_fingerprint()
+        self.code = code_fingerprint()
         self.used: dict[str, list[list]] = {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
