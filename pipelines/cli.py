@@ -73,7 +73,7 @@ def demo_data(
 
 @app.command()
 def run(
-    select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="Dagster asset selection, e.g. 'group:raw' or 'key:raw/crm__accounts+'. Repeatable.")] = None,
+    select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="An asset or model in any form of its name (fct_invoices, marts.fct_invoices, marts/fct_invoices; + for up/downstream: fct_invoices+), a group (raw, group:raw) or Dagster's selection syntax ('key:raw/*'). Repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
 ) -> None:
@@ -122,33 +122,37 @@ def check() -> None:
 
 @app.command()
 def compile(
-    model: Annotated[str, typer.Argument(help="Model name (the .sql file's name).")],
+    model: Annotated[str, typer.Argument(help="The model: fct_invoices, marts.fct_invoices or marts/fct_invoices.")],
 ) -> None:
     """Print a model's compiled SQL (Jinja rendered, transpiled to DuckDB)."""
     from pipelines.definitions import compile_models
-    from pipelines.sources.spec import did_you_mean
+    from pipelines.names import resolve
 
     compiled = compile_models(load_settings())
-    if model not in compiled.models:
-        raise KontorError(f"unknown model {model!r}{did_you_mean(model, set(compiled.models))}")
-    typer.echo(compiled.models[model].sql)
+    by_key = {f"{cm.model.schema}/{name}": name for name, cm in compiled.models.items()}
+    typer.echo(compiled.models[by_key[resolve(model, by_key)]].sql)
 
 
 @app.command()
 def lineage(
-    column: Annotated[str, typer.Argument(help="SCHEMA.TABLE.COLUMN, e.g. marts.fct_invoices.net_amount")],
+    column: Annotated[str, typer.Argument(help="TABLE.COLUMN in any form of the table's name: fct_invoices.net_amount, "
+                                               "marts.fct_invoices.net_amount, marts/fct_invoices.net_amount")],
 ) -> None:
     """Print where a column comes from, down to the source files."""
     from rich.tree import Tree
 
     from pipelines.definitions import compile_models
     from pipelines.models.lineage import ColumnRef, LineageNode, trace
+    from pipelines.names import resolve
 
-    parts = column.split(".")
-    if len(parts) != 3:
-        raise KontorError(f"{column!r}: write SCHEMA.TABLE.COLUMN, e.g. marts.fct_invoices.net_amount")
+    table, _, name = column.rpartition(".")
+    if not table or not name:
+        raise KontorError(f"{column!r}: write TABLE.COLUMN, e.g. fct_invoices.net_amount or marts.fct_invoices.net_amount")
     compiled = compile_models(load_settings())
-    root = trace(compiled, ColumnRef(*parts))
+    keys = [f"{cm.model.schema}/{n}" for n, cm in compiled.models.items()]
+    keys += [f"raw/{t.key}" for t in compiled.project.sources.tables]
+    schema, _, relation = resolve(table, keys, "model or source table").partition("/")
+    root = trace(compiled, ColumnRef(schema, relation, name))
 
     def add(tree: Tree, node: LineageNode) -> None:
         for up in node.upstream:
@@ -157,7 +161,8 @@ def lineage(
     tree = Tree(str(root.ref) + (f"  [dim]← {root.origin}[/]" if root.origin else ""))
     add(tree, root)
     if not root.upstream and not root.origin:
-        raise KontorError(f"no lineage for {column}: not a model column Kontor can trace (check the name with kontor compile)")
+        raise KontorError(f"no lineage for {column}: not a column of {schema}.{relation} Kontor can trace "
+                          f"(see its columns with kontor compile {relation})")
     # In a pipe, never wrap or crop: the lines get grepped and copied.
     Console(width=None if sys.stdout.isatty() else 1000).print(tree)
 
