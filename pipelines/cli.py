@@ -197,6 +197,53 @@ def query(
 
 
 @app.command()
+def describe(
+    table: Annotated[Optional[str], typer.Argument(help="A table in any form of its name (fct_invoices, marts.fct_invoices); none: every table.")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = OutputFormat.table,
+) -> None:
+    """What a table holds, its grain and every column, from the descriptions the warehouse carries."""
+    from pipelines import output
+    from pipelines.docs import read_comments
+    from pipelines.names import resolve
+    from pipelines.warehouse import connect_settings
+
+    settings = load_settings()
+    if not settings.serving_path.is_file():
+        raise KontorError(f"{settings.relative(settings.serving_path)} does not exist yet; fix: run `kontor run` once")
+    con = connect_settings(settings, settings.serving_path, read_only=True)
+    try:
+        everything = read_comments(con)
+        relation = None
+        if table:
+            keys = [t["relation"].replace(".", "/") for t in everything]
+            relation = resolve(table, keys, "table").replace("/", ".", 1)
+        tables = [t for t in everything if relation is None or t["relation"] == relation]
+    finally:
+        con.close()
+    if relation is None:
+        rows = [(t["relation"], t["kind"], t["rows"], t["comment"]) for t in tables]
+        columns, types = ["table", "kind", "rows", "description"], ["VARCHAR", "VARCHAR", "BIGINT", "VARCHAR"]
+    else:
+        found = tables[0]
+        if format is OutputFormat.table:
+            rows_text = f", about {found['rows']:,} rows" if found["rows"] is not None else ""
+            Console(width=None if sys.stdout.isatty() else 120).print(
+                f"[bold]{found['relation']}[/] ({found['kind']}{rows_text})\n{escape(found['comment'] or '(no description)')}\n",
+                highlight=False)
+        rows = [(c["name"], c["type"], c["comment"]) for c in found["columns"]]
+        columns, types = ["column", "type", "description"], ["VARCHAR"] * 3
+    if format is OutputFormat.csv:
+        output.write_csv(columns, rows, sys.stdout)
+    elif format is OutputFormat.json:
+        output.write_json(columns, rows, sys.stdout)
+    elif format is OutputFormat.markdown:
+        output.write_markdown(columns, types, rows, sys.stdout)
+    else:
+        for note in output.write_table(columns, types, rows):
+            console.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def report(
     name: Annotated[str, typer.Argument(help="A report folder under reports/, e.g. monthly_pack.")],
     period: Annotated[Optional[str], typer.Option(help="2026-10 (month), 2026-W43 (ISO week), 2026-10-31 (day) or 2026-Q3 (quarter); default: the latest complete period of the report's grain.")] = None,

@@ -58,7 +58,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         built += entity_assets
         entity_checks += checks
     upstream = [key for a in built for key in a.keys]
-    assets = [*built, build_serving_asset(upstream)]
+    assets = [*built, build_serving_asset(upstream, built)]
     reports = build_report_definitions(settings, assets)
     sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
     return dg.Definitions(

@@ -67,6 +67,47 @@ create table if not exists kontor.gate_quarantine (
 """
 
 
+def _doc(relation: str, description: str, grain: str, /, **columns: str):
+    from pipelines.docs import TableDoc
+
+    return TableDoc(relation, description, grain, columns)
+
+
+# Kontor's own tables, described like the project's (COMMENT ON, see pipelines/docs.py).
+BOOKKEEPING_DOCS = [
+    _doc("kontor.load_ledger", "Every extract file Kontor read, with its checksum and row counts.", "file and load batch",
+         batch_id="Load batch, the _batch_id of the raw rows it loaded; primary key", system="Source system",
+         table_name="Source table (raw.<system>__<table>)", path="The file, relative to the data directory",
+         sha256="Checksum of the file's bytes: a file with a known checksum is not loaded again",
+         size_bytes="File size in bytes", rows_read="Data rows read", rows_loaded="Rows loaded into raw",
+         rows_quarantined="Rows set aside in kontor.quarantine", status="loaded | failed",
+         message="Why a load failed", run_id="The Dagster run that loaded it", started_at="Load start (UTC)",
+         finished_at="Load end (UTC)"),
+    _doc("kontor.quarantine", "Rows of extracts that could not be loaded as declared, with the reason and the raw text.",
+         "rejected row (and column) of a loaded file",
+         batch_id="Load batch (kontor.load_ledger)", source="<system>.<table>", file="The file",
+         line="Physical line in the file", column_name="The column at fault, if one", reason="Why the row was rejected",
+         raw_text="The row as written in the file", quarantined_at="When (UTC)"),
+    _doc("kontor.gate_results", "Quality gate evaluations (expectations/*.yml): one per rule and evaluation.",
+         "rule per gate evaluation (run_id, checked_at, asset, rule)",
+         run_id="The Dagster run", checked_at="When the rule was evaluated (UTC)",
+         asset="The gated asset, <schema>/<name>", rule="The rule's name (the Dagster check name)",
+         severity="error (blocks everything downstream) | warn", success="Whether the rule passed",
+         observed_value="What the rule observed, as text", unexpected_count="Rows that broke the rule",
+         element_count="Rows the rule looked at", description="The rule's description"),
+    _doc("kontor.gate_quarantine", "The failing rows of row-level quality rules, as JSON with their key.",
+         "failing row per rule and evaluation",
+         run_id="The Dagster run", checked_at="When (UTC)", asset="The gated asset", rule="The rule",
+         severity="error | warn", row_key="The row's key as text: its unique key, or _source_file:_line",
+         row_json="The row as JSON"),
+    _doc("kontor.gate_fingerprints", "Passing gate evaluations by data fingerprint: a gate on unchanged data "
+         "reuses the pass (pipelines/quality/reuse.py).", "passing evaluation of a gate",
+         asset="The gated asset", fingerprint="sha256 of the rules, the data's hashes and shapes, the code and the day",
+         run_id="The evaluation whose results are reused", checked_at="When it was evaluated (UTC)",
+         docs_page="Its Data Docs page"),
+]
+
+
 def connect(path: Path, read_only: bool = False, memory_limit: str | None = None,
             threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """A connection to a warehouse file; ``memory_limit`` and ``threads`` as in ``[tool.kontor]``
