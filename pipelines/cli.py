@@ -84,9 +84,19 @@ def run(
     # rescan them, again and again (about a second of a 200-model run on a busy machine).
     # run_pipeline freezes them and turns the collector back on for the run itself.
     gc.disable()
-    from pipelines.run import run_pipeline
+    from pipelines.runlock import RunLock
 
     settings = load_settings()
+    # Refused at once, before the heavy imports, when another run writes this warehouse.
+    with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
+        _run(settings, select, full_refresh, retrain)
+
+
+def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool) -> None:
+    import gc
+
+    from pipelines.run import run_pipeline
+
     marks = {"started": "[dim]…[/]", "materialized": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]",
              "gate_failed": "[red]✗ gate[/]", "gate_warned": "[yellow]! gate[/]",
              "alerted": "[yellow]✉ alert[/]", "recovered": "[green]✉ all-clear[/]", "alert_failed": "[red]✉ alert not sent[/]"}
@@ -243,6 +253,63 @@ def describe(
             console.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
 
 
+class ExportFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+def _serving(settings) -> Path:
+    if not settings.serving_path.is_file():
+        raise KontorError(f"{settings.relative(settings.serving_path)} does not exist yet; fix: run `kontor run` once")
+    return settings.serving_path
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="A table in any form of its name (fct_invoices, marts.fct_invoices).")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="parquet, csv or xlsx.")] = ExportFormat.parquet,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The file (default: target/exports/<schema>.<table>.<format>).")] = None,
+    german: Annotated[bool, typer.Option("--german", help="CSV for Excel with German settings: ';', decimal comma, DD.MM.YYYY, UTF-8 with BOM.")] = False,
+) -> None:
+    """Write one table of the serving copy as a file for Excel and BI tools."""
+    from pipelines.docs import read_comments
+    from pipelines.export import export_table
+    from pipelines.names import resolve
+    from pipelines.warehouse import connect_settings
+
+    settings = load_settings()
+    if german and format is not ExportFormat.csv:
+        raise KontorError("--german is a CSV dialect; fix: add --format csv")
+    con = connect_settings(settings, _serving(settings), read_only=True)
+    try:
+        keys = [t["relation"].replace(".", "/", 1) for t in read_comments(con)]
+        relation = resolve(table, keys, "table").replace("/", ".", 1)
+        path = out or settings.target_dir / "exports" / f"{relation}.{format.value}"
+        with console.status(f"exporting {relation} …"):
+            rows = export_table(con, relation, path.resolve(), format.value, german)
+    finally:
+        con.close()
+    console.print(f"[green]✓[/] {relation}: {rows:,} rows", highlight=False)
+    typer.echo(settings.relative(path.resolve()))
+
+
+@app.command()
+def sql() -> None:
+    """An interactive SQL shell on the serving copy: the DuckDB CLI if installed, else Kontor's own."""
+    from pipelines.shell import duckdb_cli, exec_duckdb_cli, repl
+    from pipelines.warehouse import connect_settings
+
+    settings = load_settings()
+    serving = _serving(settings)
+    cli = duckdb_cli()
+    if cli and not os.environ.get("KONTOR_SQL_BUILTIN"):
+        exec_duckdb_cli(cli, serving)
+    failures = repl(serving, lambda: connect_settings(settings, serving, read_only=True))
+    if failures and not sys.stdin.isatty():
+        raise typer.Exit(1)
+
+
 @app.command()
 def report(
     name: Annotated[str, typer.Argument(help="A report folder under reports/, e.g. monthly_pack.")],
@@ -357,7 +424,9 @@ def dev(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Start the Dagster UI (`dagster dev` on workspace.yaml)."""
+    """Start the Dagster UI (`dg dev` in a dg project, else `dagster dev` on workspace.yaml); prints
+    the URL when it answers; SIGTERM or Ctrl-C stops it with all its processes."""
+    from pipelines.devserver import dagster_command, serve
     from pipelines.run import prepare_dagster_home
 
     settings = load_settings()
@@ -365,11 +434,10 @@ def dev(
     env.setdefault("DAGSTER_HOME", str(prepare_dagster_home(settings)))
     workspace = settings.project_dir / "workspace.yaml"
     # A project without its own workspace.yaml loads Kontor's one code location directly.
-    target = ["-w", str(workspace)] if workspace.is_file() else ["-m", "pipelines.definitions", "-a", "defs"]
-    dagster = Path(sys.executable).with_name("dagster")
-    args = [str(dagster), "dev", *target, "-h", host, "-p", str(port)]
-    console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
-    os.execve(args[0], args, env)
+    args = dagster_command(settings.project_dir, workspace if workspace.is_file() else None, host, port)
+    console.print(f"starting {Path(args[0]).name} {args[1]} (DAGSTER_HOME={env['DAGSTER_HOME']}) …", highlight=False)
+    code = serve(args, env, f"http://{host}:{port}", lambda text: console.print(text, highlight=False, soft_wrap=True))
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -62,6 +62,8 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None = DEFAULT_
         total = len(rows)
         if total > limit:
             rows, total = rows[:limit], total + _count_rest(cursor)
+        else:
+            cursor.fetchall()  # an empty fetch ends the result: DuckDB 2 keeps the connection busy until then
         return QueryResult(columns, types, rows, total)
     except duckdb.Error as exc:
         # DuckDB's whole message: the "Did you mean", the candidate columns and the caret under the

@@ -134,15 +134,36 @@ def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.As
     return sorted(keys | {SERVING_KEY}, key=lambda k: k.to_user_string())
 
 
+def check_warehouse(settings: Settings, run_id: str) -> None:
+    """Open the warehouse for writing before any asset runs: when it cannot be (another process
+    holds DuckDB's lock, no permission, disk full), one line says why, and the alert goes out,
+    instead of every asset failing on its own."""
+    import duckdb
+
+    from pipelines.runlock import warehouse_problem
+    from pipelines.warehouse import connect_settings
+
+    try:
+        connect_settings(settings).close()
+    except (duckdb.Error, OSError) as exc:
+        reason = warehouse_problem(settings.warehouse_path, settings.relative(settings.warehouse_path), exc)
+        alerts, problems = report_outcome(settings, run_id, [f"kontor/warehouse: {reason}"], [], [])
+        sent = sorted({channel for alert in alerts for channel in alert.sent})
+        note = f" (alert sent: {', '.join(sent)})" if sent else ""
+        note += "".join(f" ({problem})" for problem in problems)
+        raise KontorError(reason + note) from exc
+
+
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
                  retrain: bool = False) -> RunOutcome:
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
     quiet_dagster_notices()
+    outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
+    check_warehouse(settings, outcome.run_id)
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ALL_JOB)
     instance = instance_for(settings)
-    outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
     step_assets = {
         a.op.name: a.key.to_user_string()
         for a in defs.resolve_asset_graph().assets_defs if a.is_executable and len(a.keys) == 1

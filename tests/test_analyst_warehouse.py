@@ -90,3 +90,63 @@ def test_describe_prints_the_comments(built: Path):
     assert "marts.bridge_customer_source,table," in listing
     wrong = kontor(built, "describe", "dim_customers")
     assert wrong.returncode == 1 and "did you mean 'marts/dim_customer'" in wrong.stderr
+
+
+def test_serving_copy_is_in_a_format_the_duckdb_cli_of_today_reads(built: Path):
+    """duckdb-cli 1.5.6, the newest on PyPI, reads storage versions 64-68; DuckDB 2.0 writes 69.
+    (Checked by hand with that CLI and with duckdb 1.1.3 in a throwaway venv: README.)"""
+    header = (built / "target" / "serving.duckdb").read_bytes()[:20]
+    assert header[8:12] == b"DUCK" and 64 <= int.from_bytes(header[12:20], "little") <= 68
+
+
+def test_export_round_trips(built: Path, serving, tmp_path: Path):
+    import csv
+    from decimal import Decimal
+
+    import polars as pl
+
+    count, total = serving.execute("select count(*), sum(net_amount) from marts.fct_invoices").fetchone()
+    for fmt in ("parquet", "csv", "xlsx"):
+        out = tmp_path / f"inv.{fmt}"
+        done = kontor(built, "export", "marts/fct_invoices", "--format", fmt, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        assert f"{count:,} rows" in done.stderr
+        if fmt == "xlsx":
+            frame = pl.read_excel(out)
+            assert frame.height == count and round(Decimal(str(frame["net_amount"].sum())), 2) == total
+        else:
+            reader = f"read_{fmt}"
+            assert duckdb.execute(f"select count(*), sum(net_amount::decimal(18, 2)) from {reader}(?)",
+                                  [str(out)]).fetchone() == (count, total)
+    german = tmp_path / "inv_de.csv"
+    assert kontor(built, "export", "fct_invoices", "-f", "csv", "--german", "-o", str(german)).returncode == 0
+    raw = german.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(raw[3:].decode("utf-8").splitlines(), delimiter=";"))
+    assert len(rows) == count
+    assert sum(Decimal(r["net_amount"].replace(",", ".")) for r in rows) == total
+    first = serving.execute("select invoice_no, invoice_date, net_amount from marts.fct_invoices "
+                            "order by invoice_no limit 1").fetchone()
+    match = next(r for r in rows if r["invoice_no"] == first[0])
+    assert match["invoice_date"] == first[1].strftime("%d.%m.%Y")
+    assert match["net_amount"] == str(first[2]).replace(".", ",")
+    refused = kontor(built, "export", "fct_invoices", "-f", "parquet", "--german")
+    assert refused.returncode == 1 and "--german is a CSV dialect" in refused.stderr
+
+
+def test_sql_shell_without_the_duckdb_cli(built: Path):
+    import os
+    import subprocess
+    import sys
+
+    script = ("select count(*) as n from marts.dim_customer;\n"
+              "select *\n  from range(250);\n"
+              ".describe dim_supplier\n"
+              "select nope from marts.dim_customer;\n")
+    env = {**os.environ, "KONTOR_PROJECT_DIR": str(built), "KONTOR_SQL_BUILTIN": "1"}
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "sql"], input=script, capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 1                                   # one statement failed
+    assert "showing 100 of 250 rows" in done.stderr
+    assert "one row per supplier" in done.stdout and "supplier_key" in done.stdout
+    assert 'Referenced column "nope" not found' in done.stderr and "^^^^" in done.stderr

@@ -35,7 +35,7 @@ create table if not exists kontor.gate_fingerprints (
 def relation_fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> list:
     shape = [list(map(str, row[:2])) for row in con.execute(f"describe {qtable(relation)}").fetchall()]
     counts = con.execute(f"select count(*), sum(hash(t)::hugeint)::varchar, bit_xor(hash(t))::varchar "
-                         f"from {qtable(relation)} as t").fetchone()
+                         f"from {qtable(relation)} as t").fetchall()[0]
     return [shape, list(counts)]
 
 
@@ -56,7 +56,8 @@ def previous_pass(con: duckdb.DuckDBPyConnection, suite: Suite, key: str) -> tup
     con.execute(DDL)
     row = con.execute("select run_id, checked_at, docs_page from kontor.gate_fingerprints "
                       "where asset = ? and fingerprint = ? order by checked_at desc limit 1",
-                      [suite.asset, key]).fetchone()
+                      [suite.asset, key]).fetchall()
+    row = row[0] if row else None
     if row is None:
         return None
     names = {r[0] for r in con.execute("select rule from kontor.gate_results where run_id = ? and asset = ? "
