@@ -105,6 +105,17 @@ BOOKKEEPING_DOCS = [
          asset="The gated asset", fingerprint="sha256 of the rules, the data's hashes and shapes, the code and the day",
          run_id="The evaluation whose results are reused", checked_at="When it was evaluated (UTC)",
          docs_page="Its Data Docs page"),
+    # written by the report assets (pipelines/reports/store.py), described here with Kontor's own
+    _doc("reports.facts", "Every number an issued report printed, with the SQL file it came from.",
+         "number per report, period and version",
+         report="The report (reports/<report>/report.yml)", period="The reported period: 2026-10, 2026-W43, 2026-Q3, 2026-10-31",
+         version="The issued version of the report for the period (1, 2, ...)",
+         kpi="KPI name, or table:<name> for a table's cells",
+         measure="value, compare_value, delta, delta_pct, zscore, history, member_value, ...",
+         comparison="previous_period | same_period_last_year | plan", dimension="Driver dimension (e.g. product_group × region), or 'period' for history",
+         member="Driver member, history period, or a table row's first cell", value="The number",
+         unit="Its unit (EUR, %, count ...)", sql_file="The SQL file under reports/<report>/ that computed it",
+         computed_at="When it was computed"),
 ]
 
 

@@ -44,15 +44,20 @@ def test_grain_is_added_only_when_the_description_lacks_it():
     assert with_grain("Monthly revenue.", "") == "Monthly revenue."
 
 
-def test_bookkeeping_tables_are_described_column_by_column(tmp_path: Path):
+def test_kontor_s_own_tables_are_described_column_by_column(tmp_path: Path):
     con = connect(tmp_path / "w.duckdb")
     ensure_bookkeeping(con)
     from pipelines.quality.reuse import DDL
+    from pipelines.reports.store import FACTS_DDL
 
     con.execute(DDL)
+    con.execute(FACTS_DDL)
     apply_comments(con, BOOKKEEPING_DOCS)
-    for table in read_comments(con):
-        if table["relation"].startswith("kontor."):
+    tables = read_comments(con)
+    assert {t["relation"] for t in tables} >= {"kontor.load_ledger", "kontor.quarantine", "kontor.gate_results",
+                                               "kontor.gate_quarantine", "kontor.gate_fingerprints", "reports.facts"}
+    for table in tables:
+        if table["relation"].startswith(("kontor.", "reports.")):
             assert "one row per" in table["comment"].lower() or "grain" in table["comment"].lower(), table
             assert all(c["comment"] for c in table["columns"]), table["relation"]
 
