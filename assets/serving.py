@@ -8,22 +8,67 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import WarehouseResource
-from pipelines.warehouse import publish_serving
+from pipelines.docs import TableDoc, apply_comments
+from pipelines.sources.ingest import LINEAGE_COLUMNS
+from pipelines.warehouse import BOOKKEEPING_DOCS, publish_serving
 
 SERVING_KEY = dg.AssetKey(["kontor", "serving_copy"])
 
 
-def build_serving_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
+RAW_GRAIN = "row of a delivered file (_source_file, _line); every delivery is kept (_batch_id)"
+LINEAGE_DOCS = {
+    "_system": "Source system the row came from (crm, erp, accounting ...)",
+    "_source_file": "The file the row was read from, relative to the data directory (or the query's connection)",
+    "_batch_id": "Load batch (kontor.load_ledger.batch_id): one per file and load",
+    "_loaded_at": "When the row was loaded (UTC)",
+    "_line": "Physical line of the row in its file (1 = the first line, the header included)",
+}
+assert set(LINEAGE_DOCS) == set(LINEAGE_COLUMNS)
+
+
+def _value(v):
+    return getattr(v, "value", v)
+
+
+def table_docs(assets: Sequence[dg.AssetsDefinition]) -> list[TableDoc]:
+    """The description and column descriptions of every asset that is a warehouse table, as its
+    definition carries them (from sources.yml, the models' YAML, the entity stage); the grain
+    from the model's unique_key, or for raw tables the delivered file's line."""
+    docs = []
+    for assets_def in assets:
+        for spec in assets_def.specs:
+            path = spec.key.path
+            relation = str(_value(spec.metadata.get("dagster/table_name")) or ".".join(path))
+            if len(path) != 2 or relation.count(".") != 1:
+                continue
+            schema = _value(spec.metadata.get("dagster/column_schema"))
+            schema = getattr(schema, "schema", schema)
+            columns = {c.name: c.description or "" for c in (schema.columns if schema is not None else [])}
+            grain = str(_value(spec.metadata.get("unique_key")) or "")
+            if path[0] == "raw":
+                grain, columns = RAW_GRAIN, {**columns, **LINEAGE_DOCS}
+            docs.append(TableDoc(relation, spec.description or "", grain, columns))
+    return docs
+
+
+def build_serving_asset(upstream: Sequence[dg.AssetKey],
+                        documented: Sequence[dg.AssetsDefinition] = ()) -> dg.AssetsDefinition:
+    docs = [*BOOKKEEPING_DOCS, *table_docs(documented)]
+
     @dg.asset(
         key=SERVING_KEY,
         deps=list(upstream),
         group_name="serving",
         kinds={"duckdb"},
         description="target/serving.duckdb: a consistent copy of the warehouse for analysts "
-                    "(kontor query, DuckDB CLI), replaced atomically after a successful run.",
+                    "(kontor query, DuckDB CLI), replaced atomically after a successful run; every table "
+                    "and column described in the project's YAML carries its description as a comment.",
     )
     def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connection() as con:
+            # Models are replaced on every build, and their comments with them: written again here,
+            # so the warehouse and the copy published from it carry every description.
+            tables_commented, columns_commented = apply_comments(con, docs)
             path = publish_serving(con, Path(warehouse.serving_path))
             tables = con.execute(
                 "select count(*) from information_schema.tables where table_schema not in ('information_schema', 'pg_catalog')"
@@ -32,6 +77,8 @@ def build_serving_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
             "path": dg.MetadataValue.path(str(path)),
             "tables": tables,
             "size_bytes": path.stat().st_size,
+            "tables_described": tables_commented,
+            "columns_described": columns_commented,
         })
 
     return _publish

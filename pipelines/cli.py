@@ -5,8 +5,6 @@ traceback (``KONTOR_DEBUG=1`` shows it for bug reports).
 """
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from enum import Enum
@@ -15,9 +13,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from pipelines.entities.decisions import StewardAction
 from pipelines.errors import KontorError, ProjectError
 from pipelines.settings import load_settings
 
@@ -28,10 +26,22 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
+class StewardAction(str, Enum):
+    """The choices of ``pipelines.entities.decisions.StewardAction``, here so that ``kontor --help``
+    does not import the entity stage (DuckDB, sqlglot: 0.2 s); a test keeps the two equal."""
+    merge = "merge"
+    split = "split"
+    distinct = "distinct"
+    choose_value = "choose_value"
+    reopen = "reopen"
+    approve = "approve"
+
+
 class OutputFormat(str, Enum):
     table = "table"
     csv = "csv"
     json = "json"
+    markdown = "markdown"
 
 
 @app.command("demo-data")
@@ -63,7 +73,7 @@ def demo_data(
 
 @app.command()
 def run(
-    select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="Dagster asset selection, e.g. 'group:raw' or 'key:raw/crm__accounts+'. Repeatable.")] = None,
+    select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="An asset or model in any form of its name (fct_invoices, marts.fct_invoices, marts/fct_invoices; + for up/downstream: fct_invoices+), a group (raw, group:raw) or Dagster's selection syntax ('key:raw/*'). Repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
 ) -> None:
@@ -74,9 +84,19 @@ def run(
     # rescan them, again and again (about a second of a 200-model run on a busy machine).
     # run_pipeline freezes them and turns the collector back on for the run itself.
     gc.disable()
-    from pipelines.run import run_pipeline
+    from pipelines.runlock import RunLock
 
     settings = load_settings()
+    # Refused at once, before the heavy imports, when another run writes this warehouse.
+    with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
+        _run(settings, select, full_refresh, retrain)
+
+
+def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool) -> None:
+    import gc
+
+    from pipelines.run import run_pipeline
+
     marks = {"started": "[dim]…[/]", "materialized": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]",
              "gate_failed": "[red]✗ gate[/]", "gate_warned": "[yellow]! gate[/]",
              "alerted": "[yellow]✉ alert[/]", "recovered": "[green]✉ all-clear[/]", "alert_failed": "[red]✉ alert not sent[/]"}
@@ -112,33 +132,37 @@ def check() -> None:
 
 @app.command()
 def compile(
-    model: Annotated[str, typer.Argument(help="Model name (the .sql file's name).")],
+    model: Annotated[str, typer.Argument(help="The model: fct_invoices, marts.fct_invoices or marts/fct_invoices.")],
 ) -> None:
     """Print a model's compiled SQL (Jinja rendered, transpiled to DuckDB)."""
     from pipelines.definitions import compile_models
-    from pipelines.sources.spec import did_you_mean
+    from pipelines.names import resolve
 
     compiled = compile_models(load_settings())
-    if model not in compiled.models:
-        raise KontorError(f"unknown model {model!r}{did_you_mean(model, set(compiled.models))}")
-    typer.echo(compiled.models[model].sql)
+    by_key = {f"{cm.model.schema}/{name}": name for name, cm in compiled.models.items()}
+    typer.echo(compiled.models[by_key[resolve(model, by_key)]].sql)
 
 
 @app.command()
 def lineage(
-    column: Annotated[str, typer.Argument(help="SCHEMA.TABLE.COLUMN, e.g. marts.fct_invoices.net_amount")],
+    column: Annotated[str, typer.Argument(help="TABLE.COLUMN in any form of the table's name: fct_invoices.net_amount, "
+                                               "marts.fct_invoices.net_amount, marts/fct_invoices.net_amount")],
 ) -> None:
     """Print where a column comes from, down to the source files."""
     from rich.tree import Tree
 
     from pipelines.definitions import compile_models
     from pipelines.models.lineage import ColumnRef, LineageNode, trace
+    from pipelines.names import resolve
 
-    parts = column.split(".")
-    if len(parts) != 3:
-        raise KontorError(f"{column!r}: write SCHEMA.TABLE.COLUMN, e.g. marts.fct_invoices.net_amount")
+    table, _, name = column.rpartition(".")
+    if not table or not name:
+        raise KontorError(f"{column!r}: write TABLE.COLUMN, e.g. fct_invoices.net_amount or marts.fct_invoices.net_amount")
     compiled = compile_models(load_settings())
-    root = trace(compiled, ColumnRef(*parts))
+    keys = [f"{cm.model.schema}/{n}" for n, cm in compiled.models.items()]
+    keys += [f"raw/{t.key}" for t in compiled.project.sources.tables]
+    schema, _, relation = resolve(table, keys, "model or source table").partition("/")
+    root = trace(compiled, ColumnRef(schema, relation, name))
 
     def add(tree: Tree, node: LineageNode) -> None:
         for up in node.upstream:
@@ -147,7 +171,8 @@ def lineage(
     tree = Tree(str(root.ref) + (f"  [dim]← {root.origin}[/]" if root.origin else ""))
     add(tree, root)
     if not root.upstream and not root.origin:
-        raise KontorError(f"no lineage for {column}: not a model column Kontor can trace (check the name with kontor compile)")
+        raise KontorError(f"no lineage for {column}: not a column of {schema}.{relation} Kontor can trace "
+                          f"(see its columns with kontor compile {relation})")
     # In a pipe, never wrap or crop: the lines get grepped and copied.
     Console(width=None if sys.stdout.isatty() else 1000).print(tree)
 
@@ -155,27 +180,134 @@ def lineage(
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run on the serving copy (read-only).")],
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json.")] = OutputFormat.table,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = OutputFormat.table,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="Show at most this many rows (the rest are counted).")] = 100,
+    all_rows: Annotated[bool, typer.Option("--all", help="Show every row.")] = False,
 ) -> None:
     """Run SQL against the serving copy of the warehouse; works while a run writes."""
+    from pipelines import output
     from pipelines.query import run_query
 
-    settings = load_settings()
-    columns, rows = run_query(settings, sql)
+    result = run_query(load_settings(), sql, None if all_rows else limit)
+    notes: list[str] = []
     if format is OutputFormat.csv:
-        from pipelines.csvsafe import neutralise   # opened in spreadsheets: no formula runs
-
-        writer = csv.writer(sys.stdout)
-        writer.writerow([neutralise(c) for c in columns])
-        writer.writerows([neutralise(v) for v in row] for row in rows)
+        output.write_csv(result.columns, result.rows, sys.stdout)
     elif format is OutputFormat.json:
-        json.dump([dict(zip(columns, r)) for r in rows], sys.stdout, default=str, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
+        output.write_json(result.columns, result.rows, sys.stdout)
+    elif format is OutputFormat.markdown:
+        output.write_markdown(result.columns, result.types, result.rows, sys.stdout)
+    elif result.columns:
+        notes = output.write_table(result.columns, result.types, result.rows)
+    if result.truncated:
+        notes.append(f"showing {len(result.rows):,} of {result.total:,} rows, use --limit N or --all")
+    elif format is OutputFormat.table and result.columns:
+        notes.append(f"{result.total:,} row{'' if result.total == 1 else 's'}")
+    for note in notes:
+        console.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def describe(
+    table: Annotated[Optional[str], typer.Argument(help="A table in any form of its name (fct_invoices, marts.fct_invoices); none: every table.")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = OutputFormat.table,
+) -> None:
+    """What a table holds, its grain and every column, from the descriptions the warehouse carries."""
+    from pipelines import output
+    from pipelines.docs import read_comments
+    from pipelines.names import resolve
+    from pipelines.warehouse import connect_settings
+
+    settings = load_settings()
+    if not settings.serving_path.is_file():
+        raise KontorError(f"{settings.relative(settings.serving_path)} does not exist yet; fix: run `kontor run` once")
+    con = connect_settings(settings, settings.serving_path, read_only=True)
+    try:
+        everything = read_comments(con)
+        relation = None
+        if table:
+            keys = [t["relation"].replace(".", "/") for t in everything]
+            relation = resolve(table, keys, "table").replace("/", ".", 1)
+        tables = [t for t in everything if relation is None or t["relation"] == relation]
+    finally:
+        con.close()
+    if relation is None:
+        rows = [(t["relation"], t["kind"], t["rows"], t["comment"]) for t in tables]
+        columns, types = ["table", "kind", "rows", "description"], ["VARCHAR", "VARCHAR", "BIGINT", "VARCHAR"]
     else:
-        table = Table(*columns, show_lines=False)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        Console().print(table)
+        found = tables[0]
+        if format is OutputFormat.table:
+            rows_text = f", about {found['rows']:,} rows" if found["rows"] is not None else ""
+            Console(width=None if sys.stdout.isatty() else 120).print(
+                f"[bold]{found['relation']}[/] ({found['kind']}{rows_text})\n{escape(found['comment'] or '(no description)')}\n",
+                highlight=False)
+        rows = [(c["name"], c["type"], c["comment"]) for c in found["columns"]]
+        columns, types = ["column", "type", "description"], ["VARCHAR"] * 3
+    if format is OutputFormat.csv:
+        output.write_csv(columns, rows, sys.stdout)
+    elif format is OutputFormat.json:
+        output.write_json(columns, rows, sys.stdout)
+    elif format is OutputFormat.markdown:
+        output.write_markdown(columns, types, rows, sys.stdout)
+    else:
+        for note in output.write_table(columns, types, rows):
+            console.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
+
+
+class ExportFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+def _serving(settings) -> Path:
+    if not settings.serving_path.is_file():
+        raise KontorError(f"{settings.relative(settings.serving_path)} does not exist yet; fix: run `kontor run` once")
+    return settings.serving_path
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="A table in any form of its name (fct_invoices, marts.fct_invoices).")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="parquet, csv or xlsx.")] = ExportFormat.parquet,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The file (default: target/exports/<schema>.<table>.<format>).")] = None,
+    german: Annotated[bool, typer.Option("--german", help="CSV for Excel with German settings: ';', decimal comma, DD.MM.YYYY, UTF-8 with BOM.")] = False,
+) -> None:
+    """Write one table of the serving copy as a file for Excel and BI tools."""
+    from pipelines.docs import read_comments
+    from pipelines.export import export_table
+    from pipelines.names import resolve
+    from pipelines.warehouse import connect_settings
+
+    settings = load_settings()
+    if german and format is not ExportFormat.csv:
+        raise KontorError("--german is a CSV dialect; fix: add --format csv")
+    con = connect_settings(settings, _serving(settings), read_only=True)
+    try:
+        keys = [t["relation"].replace(".", "/", 1) for t in read_comments(con)]
+        relation = resolve(table, keys, "table").replace("/", ".", 1)
+        path = out or settings.target_dir / "exports" / f"{relation}.{format.value}"
+        with console.status(f"exporting {relation} …"):
+            rows = export_table(con, relation, path.resolve(), format.value, german)
+    finally:
+        con.close()
+    console.print(f"[green]✓[/] {relation}: {rows:,} rows", highlight=False)
+    typer.echo(settings.relative(path.resolve()))
+
+
+@app.command()
+def sql() -> None:
+    """An interactive SQL shell on the serving copy: the DuckDB CLI if installed, else Kontor's own."""
+    from pipelines.shell import duckdb_cli, exec_duckdb_cli, repl
+    from pipelines.warehouse import connect_settings
+
+    settings = load_settings()
+    serving = _serving(settings)
+    cli = duckdb_cli()
+    if cli and not os.environ.get("KONTOR_SQL_BUILTIN"):
+        exec_duckdb_cli(cli, serving)
+    failures = repl(serving, lambda: connect_settings(settings, serving, read_only=True))
+    if failures and not sys.stdin.isatty():
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -360,7 +492,9 @@ def dev(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Start the Dagster UI (`dagster dev` on workspace.yaml)."""
+    """Start the Dagster UI (`dg dev` in a dg project, else `dagster dev` on workspace.yaml); prints
+    the URL when it answers; SIGTERM or Ctrl-C stops it with all its processes."""
+    from pipelines.devserver import dagster_command, serve
     from pipelines.run import prepare_dagster_home
 
     settings = load_settings()
@@ -368,11 +502,10 @@ def dev(
     env.setdefault("DAGSTER_HOME", str(prepare_dagster_home(settings)))
     workspace = settings.project_dir / "workspace.yaml"
     # A project without its own workspace.yaml loads Kontor's one code location directly.
-    target = ["-w", str(workspace)] if workspace.is_file() else ["-m", "pipelines.definitions", "-a", "defs"]
-    dagster = Path(sys.executable).with_name("dagster")
-    args = [str(dagster), "dev", *target, "-h", host, "-p", str(port)]
-    console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
-    os.execve(args[0], args, env)
+    args = dagster_command(settings.project_dir, workspace if workspace.is_file() else None, host, port)
+    console.print(f"starting {Path(args[0]).name} {args[1]} (DAGSTER_HOME={env['DAGSTER_HOME']}) …", highlight=False)
+    code = serve(args, env, f"http://{host}:{port}", lambda text: console.print(text, highlight=False, soft_wrap=True))
+    raise typer.Exit(code)
 
 
 def main() -> None:
@@ -383,7 +516,7 @@ def main() -> None:
             typer.echo(str(problem), err=True)
         sys.exit(1)
     except KontorError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except Exception as exc:  # the CLI promise: one line, never a bare traceback
         if os.environ.get("KONTOR_DEBUG"):

@@ -77,7 +77,7 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         built += entity_assets
         entity_checks += checks
     upstream = [key for a in built for key in a.keys]
-    serving = build_serving_asset(upstream)
+    serving = build_serving_asset(upstream, built)
     assets = [*built, serving]
     reports = build_report_definitions(settings, assets, None if strict else problems)
     gates = build_gates(settings, compiled, assets, None if strict else problems)
@@ -105,4 +105,7 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    from pipelines.run import quiet_dagster_notices
+
+    quiet_dagster_notices()  # the UI's code server: Dagster's beta notes are not the user's to act on
     return build_definitions(load_settings(), strict=False)

@@ -6,6 +6,7 @@ in ``kontor dev`` afterwards. Progress is printed from the instance's event stre
 from __future__ import annotations
 
 import gc
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from pipelines.dagster_instance import write_dagster_yaml
 from pipelines.alerts import report_outcome, step_failure_reason
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.errors import KontorError
+from pipelines.names import candidates, suggestion
+from pipelines.sources.spec import did_you_mean
 from pipelines.settings import Settings
 
 
@@ -32,6 +35,19 @@ class RunOutcome:
     skipped: list[str] = field(default_factory=list)
     gate_failures: list[str] = field(default_factory=list)  # "asset: check 'rule' failed: summary" (error)
     gate_warnings: list[str] = field(default_factory=list)  # the same for warn rules
+
+
+# Dagster's notes to developers (an API in beta, superseded, in preview): they name Dagster's
+# internals, which a user of `kontor` neither wrote nor can change.
+DAGSTER_NOTICES = ("BetaWarning", "PreviewWarning", "SupersessionWarning")
+
+
+def quiet_dagster_notices() -> None:
+    """Hide Dagster's beta/preview/supersession warnings in this process."""
+    import warnings
+
+    for name in DAGSTER_NOTICES:
+        warnings.filterwarnings("ignore", category=getattr(dg, name))
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -70,30 +86,84 @@ def _is_gate_failure(event: dg.DagsterEvent) -> bool:
     return False
 
 
+SELECTION_EXAMPLES = "e.g. fct_invoices, marts.fct_invoices+, +fct_invoices, group:raw, 'key:raw/*'"
+# A selection that is one name with Dagster's up/downstream marks: 2+fct_invoices, fct_invoices+, *x
+_NAME_SELECTION = re.compile(r"^(?P<up>\d*\+|\*)?(?P<name>[A-Za-z_][\w]*(?:[./][A-Za-z_][\w]*)*)(?P<down>\+\d*|\*)?$")
+_GROUP_TERM = re.compile(r"\bgroup:\"?([\w-]+)\"?")
+
+
+def selection_text(text: str, graph) -> str:
+    """Dagster's selection syntax for ``text``; a model name in any of its forms becomes its key."""
+    keys = [k.to_user_string() for k in graph.get_all_asset_keys()]
+    groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()} - {None})
+    hint = f"groups: {', '.join(groups)}; {SELECTION_EXAMPLES}"
+    named = _NAME_SELECTION.match(text.strip())
+    if named:
+        name = named["name"]
+        if name in groups and not candidates(name, keys):
+            return f"{named['up'] or ''}group:{name}{named['down'] or ''}"
+        found = candidates(name, keys)
+        if len(found) > 1:
+            raise KontorError(f"--select {text!r} is ambiguous: {', '.join(found)}; fix: write one of them")
+        if not found:
+            raise KontorError(f"--select {text!r}: no asset or group of that name{suggestion(name, keys + groups)}; {hint}")
+        return f"{named['up'] or ''}key:\"{found[0]}\"{named['down'] or ''}"
+    for group in _GROUP_TERM.findall(text):
+        if group not in groups:
+            raise KontorError(f"--select {text!r}: no group {group!r}{did_you_mean(group, set(groups))}; {hint}")
+    return text
+
+
 def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.AssetKey] | None:
     if not select:
         return None
     graph = defs.resolve_asset_graph()
+    groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()} - {None})
     keys: set[dg.AssetKey] = set()
     for text in select:
+        dagster_text = selection_text(text, graph)
         try:
-            found = dg.AssetSelection.from_string(text).resolve(graph)
+            found = dg.AssetSelection.from_string(dagster_text).resolve(graph)
         except Exception as exc:  # Dagster raises several error types for a bad selection string
-            raise KontorError(f"--select {text!r}: {exc}; fix: use e.g. 'key:raw/crm__accounts', 'group:raw' or 'key:raw/*+'") from exc
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise KontorError(f"--select {text!r}: {reason}; groups: {', '.join(groups)}; "
+                              f"fix: {SELECTION_EXAMPLES}") from exc
         if not found:
-            raise KontorError(f"--select {text!r} matches no asset; fix: see the asset keys in `kontor dev` or README")
+            raise KontorError(f"--select {text!r} matches no asset; groups: {', '.join(groups)}; {SELECTION_EXAMPLES}")
         keys |= found
     return sorted(keys | {SERVING_KEY}, key=lambda k: k.to_user_string())
+
+
+def check_warehouse(settings: Settings, run_id: str) -> None:
+    """Open the warehouse for writing before any asset runs: when it cannot be (another process
+    holds DuckDB's lock, no permission, disk full), one line says why, and the alert goes out,
+    instead of every asset failing on its own."""
+    import duckdb
+
+    from pipelines.runlock import warehouse_problem
+    from pipelines.warehouse import connect_settings
+
+    try:
+        connect_settings(settings).close()
+    except (duckdb.Error, OSError) as exc:
+        reason = warehouse_problem(settings.warehouse_path, settings.relative(settings.warehouse_path), exc)
+        alerts, problems = report_outcome(settings, run_id, [f"kontor/warehouse: {reason}"], [], [])
+        sent = sorted({channel for alert in alerts for channel in alert.sent})
+        note = f" (alert sent: {', '.join(sent)})" if sent else ""
+        note += "".join(f" ({problem})" for problem in problems)
+        raise KontorError(reason + note) from exc
 
 
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
                  retrain: bool = False) -> RunOutcome:
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
+    quiet_dagster_notices()
+    outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
+    check_warehouse(settings, outcome.run_id)
     defs = build_definitions(settings)
     job = defs.resolve_job_def(ALL_JOB)
     instance = instance_for(settings)
-    outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
     step_assets = {
         a.op.name: a.key.to_user_string()
         for a in defs.resolve_asset_graph().assets_defs if a.is_executable and len(a.keys) == 1

@@ -139,8 +139,8 @@ def test_secrets_and_personal_data_stay_where_they_belong(tmp_path: Path, pg_dat
 
         # no personal data in any prompt of the shipped reports
         text = "\n".join(m["content"] for r in prompts for m in r["messages"])
-        names = {n for (n,) in con.execute("select customer_name from marts.dim_customers "
-                                           "union select supplier_name from marts.dim_suppliers").fetchall() if n}
+        names = {n for (n,) in con.execute("select customer_name from marts.bridge_customer_source "
+                                           "union select supplier_name from marts.bridge_supplier_source").fetchall() if n}
         contacts = {f"{f} {l}" for f, l in con.execute("select first_name, last_name from staging.stg_crm__contacts").fetchall()}
         personal = set()
         for table, column in con.execute("select table_name, column_name from information_schema.columns where table_schema = 'staging' "

@@ -15,6 +15,7 @@ from pipelines.errors import Problem
 from pipelines.models.compile import CompiledProject
 from pipelines.models.materialize import SNAPSHOT_COLUMNS
 from pipelines.models.project import seed_columns
+from pipelines.quality.check_cache import SuiteVerdicts
 from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, referenced_relations
 from pipelines.settings import Settings
 from pipelines.sources.ingest import LINEAGE_COLUMNS
@@ -76,11 +77,18 @@ def check_expectations(settings: Settings, compiled: CompiledProject,
     known |= {s.asset: s.relation for s in suites if any(s.asset.startswith(f"entities/{e}_") for e in entities)}
     untyped = untyped_relations(compiled)
     con = empty_catalog(compiled)
+    verdicts = SuiteVerdicts(settings.target_dir / ".cache" / "check_expectations.json")
     try:
         for suite in suites:
-            problems += check_suite(con, suite, known, untyped)
+            key = verdicts.key(suite, known, untyped, con)
+            found = verdicts.get(key)
+            if found is None:   # judged by GX: seconds for its import, so only when something changed
+                found = check_suite(con, suite, known, untyped)
+                verdicts.put(key, found)
+            problems += found
     finally:
         con.close()
+    verdicts.save()
     order = {s.file: i for i, s in enumerate(suites)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.line or 0))
     return problems, sum(len(s.rules) for s in suites)

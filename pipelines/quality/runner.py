@@ -87,12 +87,55 @@ def row_key_sql(columns: list[str], row_key: list[str] | None) -> str:
 def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_key: list[str] | None = None,
               docs_target: Path | None = None, checked_at: dt.datetime | None = None,
               quarantine_limit: int = QUARANTINE_LIMIT) -> SuiteOutcome:
-    """Validate ``suite`` on its relation through ``con`` and write the evidence."""
+    """Validate ``suite`` on its relation through ``con`` and write the evidence. A suite that
+    passed before on the same data passes again without GX (``pipelines/quality/reuse.py``)."""
+    checked_at = checked_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    key, reused = _reuse(con, suite, run_id, row_key, quarantine_limit, checked_at)
+    if reused is not None:
+        return reused
+    outcome = _validate(con, suite, run_id=run_id, row_key=row_key, docs_target=docs_target, checked_at=checked_at,
+                        quarantine_limit=quarantine_limit)
+    if key is not None and all(o.success for o in outcome.rules):
+        from pipelines.quality.reuse import record_pass
+
+        cur = con.cursor()
+        try:
+            record_pass(cur, suite, key, run_id, checked_at, str(outcome.docs_page) if outcome.docs_page else None)
+        finally:
+            cur.close()
+    return outcome
+
+
+def _reuse(con: duckdb.DuckDBPyConnection, suite: Suite, run_id: str, row_key: list[str] | None,
+           quarantine_limit: int, checked_at: dt.datetime) -> tuple[str | None, SuiteOutcome | None]:
+    """The data's fingerprint, and the outcome of an earlier pass on it recorded for this run."""
+    from pipelines.quality.reuse import copy_results, fingerprint, previous_pass
+
+    cur = con.cursor()
+    try:
+        ensure_bookkeeping(cur)
+        key = fingerprint(cur, suite, (row_key, quarantine_limit), checked_at.date())
+        found = previous_pass(cur, suite, key) if key else None
+        if found is None:
+            return key, None
+        rows = {r[0]: r[1:] for r in copy_results(cur, suite, found[:2], run_id, checked_at)}
+    finally:
+        cur.close()
+    outcomes = []
+    for rule in suite.rules:
+        observed, unexpected, element = rows[rule.name]
+        percent = 100.0 * unexpected / element if unexpected is not None and element else None
+        outcomes.append(RuleOutcome(rule=rule, success=True, observed=observed, unexpected_count=unexpected,
+                                    element_count=element, unexpected_percent=percent))
+    return key, SuiteOutcome(suite=suite, rules=outcomes, docs_page=Path(found[2]) if found[2] else None)
+
+
+def _validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_key: list[str] | None,
+              docs_target: Path | None, checked_at: dt.datetime, quarantine_limit: int) -> SuiteOutcome:
     import great_expectations as gx
 
     from pipelines.quality.gate import DuckDBGate
 
-    checked_at = checked_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     cur = con.cursor()   # the gate registers value sets; keep them off the caller's connection
     try:
         ensure_bookkeeping(cur)

@@ -132,7 +132,7 @@ def test_prompts_of_the_shipped_reports_hold_no_personal_data(demo):
     con = duckdb.connect(str(demo.settings.warehouse_path), read_only=True)
     try:
         names = {n for (n,) in con.execute(
-            "select customer_name from marts.dim_customers union select supplier_name from marts.dim_suppliers").fetchall() if n}
+            "select customer_name from marts.bridge_customer_source union select supplier_name from marts.bridge_supplier_source").fetchall() if n}
         contacts = {f"{f} {l}" for f, l in con.execute("select first_name, last_name from staging.stg_crm__contacts").fetchall()}
         ibans = {i for (i,) in con.execute("select iban from staging.stg_erp__customers where iban is not null").fetchall()}
         emails = {e for (e,) in con.execute("select email from staging.stg_crm__accounts where email is not null").fetchall()}

@@ -112,7 +112,7 @@ def test_a_customer_named_like_html_prints_as_text(demo, tmp_path):
     settings = isolated(demo, tmp_path)
     con = warehouse.connect(settings.warehouse_path)
     try:
-        con.execute("update marts.dim_customers set customer_name = ? where customer_name = 'Metzgerei Koelbl KG'", [EVIL])
+        con.execute("update marts.bridge_customer_source set customer_name = ? where customer_name = 'Metzgerei Koelbl KG'", [EVIL])
         result = issue_report(con, settings, find_report(demo.root, "monthly_pack"), "2026-10", now=NOW)
     finally:
         con.close()
@@ -231,7 +231,7 @@ def test_reports_are_assets_with_schedules_in_berlin_time(demo):
     graph = defs.resolve_asset_graph()
     monthly = graph.get(dg.AssetKey(["reports", "monthly_pack"]))
     assert monthly.group_name == "reports"
-    assert {dg.AssetKey(["marts", "fct_order_lines"]), dg.AssetKey(["marts", "dim_customers"]),
+    assert {dg.AssetKey(["marts", "fct_order_lines"]), dg.AssetKey(["marts", "bridge_customer_source"]),
             dg.AssetKey(["marts", "fct_purchase_orders"])} <= set(monthly.parent_keys)
     schedules = {s.name: s for s in defs.schedules if s.name.startswith("report_")}
     expected = {"report_daily_summary_schedule": "0 7 * * *", "report_monthly_pack_schedule": "0 6 1,2 * *",

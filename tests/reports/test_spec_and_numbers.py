@@ -155,7 +155,7 @@ def test_shipped_reports_load_and_kontor_check_reports_relation_typos(tmp_path):
     reports, problems = load_reports(REPO)
     assert problems == [] and {r.name for r in reports} == {"daily_summary", "monthly_pack", "master_data_quality"}
     monthly = next(r for r in reports if r.name == "monthly_pack")
-    assert {"marts.fct_order_lines", "marts.dim_customers", "marts.fct_invoices"} <= monthly.relations()
+    assert {"marts.fct_order_lines", "marts.bridge_customer_source", "marts.fct_invoices"} <= monthly.relations()
 
     settings = make_project(tmp_path / "p", with_models=True)
     shutil.copytree(REPO / "reports", settings.project_dir / "reports")

@@ -9,7 +9,7 @@ with lines as (
 
 customers as (
 
-    select customer_system, customer_source_id, customer_name from marts.dim_customers
+    select customer_system, customer_source_id, customer_name from marts.bridge_customer_source
 
 )
 

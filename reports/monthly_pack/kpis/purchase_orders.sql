@@ -1,7 +1,7 @@
 -- Purchase orders placed, by order date, per product group and supplier.
 with suppliers as (
 
-    select supplier_system, supplier_source_id, supplier_name from marts.dim_suppliers
+    select supplier_system, supplier_source_id, supplier_name from marts.bridge_supplier_source
 
 )
 

@@ -1,7 +1,7 @@
 -- Purchasing volume: net amount of purchase orders by order date, per supplier and product group.
 with suppliers as (
 
-    select supplier_system, supplier_source_id, supplier_name from marts.dim_suppliers
+    select supplier_system, supplier_source_id, supplier_name from marts.bridge_supplier_source
 
 )
 

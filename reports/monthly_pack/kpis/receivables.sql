@@ -36,7 +36,7 @@ open_at_end as (
 
 customers as (
 
-    select customer_system, customer_source_id, customer_name from marts.dim_customers
+    select customer_system, customer_source_id, customer_name from marts.bridge_customer_source
 
 )
 

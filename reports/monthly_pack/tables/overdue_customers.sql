@@ -17,7 +17,7 @@ with open_items as (
 
 customers as (
 
-    select customer_system, customer_source_id, customer_key, customer_name from marts.dim_customers
+    select customer_system, customer_source_id, customer_key, customer_name from marts.bridge_customer_source
 
 )
 

@@ -1,5 +1,5 @@
 -- Purchasing by supplier in the period: volume, share, purchase orders and the price variance to
--- standard cost, with the previous period's volume. Grouped by supplier_key (marts.dim_suppliers).
+-- standard cost, with the previous period's volume. Grouped by supplier_key (marts.bridge_supplier_source).
 with po as (
 
     select * from marts.fct_purchase_orders
@@ -9,7 +9,7 @@ with po as (
 
 suppliers as (
 
-    select supplier_system, supplier_source_id, supplier_key, supplier_name from marts.dim_suppliers
+    select supplier_system, supplier_source_id, supplier_key, supplier_name from marts.bridge_supplier_source
 
 ),
 

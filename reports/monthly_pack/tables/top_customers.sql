@@ -1,6 +1,6 @@
 -- The ten customers with the most net revenue in the period, with the previous period, their
 -- share of all revenue and their margin. Grouped by customer_key (the golden id once entity
--- resolution lands in marts.dim_customers).
+-- resolution lands in marts.bridge_customer_source).
 with lines as (
 
     select * from marts.fct_order_lines
@@ -10,7 +10,7 @@ with lines as (
 
 customers as (
 
-    select customer_system, customer_source_id, customer_key, customer_name from marts.dim_customers
+    select customer_system, customer_source_id, customer_key, customer_name from marts.bridge_customer_source
 
 ),
 

@@ -1,7 +1,8 @@
--- Customers as reports name them: one row per source record (system, source id) with the
--- golden customer's id and name from entity resolution (models/entities/customer.yml). Facts carry
--- customer_system / customer_source_id; reports join here and group by customer_key, the golden id, so one
--- company known to several systems is one customer.
+-- The bridge from customer source records to golden customers: one row per source record (system,
+-- source id) with the golden customer's id and name from entity resolution
+-- (models/entities/customer.yml). Facts carry customer_system / customer_source_id; reports join
+-- here and group by customer_key, the golden id, so one company known to several systems is one
+-- customer. One row per golden customer: dim_customer.
 
 with erp as (
 

@@ -1,7 +1,8 @@
--- Suppliers as reports name them: one row per source record (system, source id) with the
--- golden supplier's id and name from entity resolution (models/entities/supplier.yml). Facts carry
--- supplier_system / supplier_source_id; reports join here and group by supplier_key, the golden id, so one
--- company known to several systems is one supplier.
+-- The bridge from supplier source records to golden suppliers: one row per source record (system,
+-- source id) with the golden supplier's id and name from entity resolution
+-- (models/entities/supplier.yml). Facts carry supplier_system / supplier_source_id; reports join
+-- here and group by supplier_key, the golden id, so one company known to several systems is one
+-- supplier. One row per golden supplier: dim_supplier.
 
 with erp as (
 

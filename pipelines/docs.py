@@ -1,0 +1,112 @@
+"""Descriptions where analysts look: the YAML's table and column descriptions as DuckDB comments.
+
+Every description written in the project (``models/sources.yml``, the models' YAML, entity and
+report descriptions, Kontor's own bookkeeping tables) goes onto the warehouse's tables, views and
+columns with ``COMMENT ON``; the serving copy inherits them (``COPY FROM DATABASE`` copies
+comments), so the DuckDB CLI (``select comment from duckdb_columns()``), DBeaver and
+``kontor describe`` show them. Each table's comment names its grain ("one row per ..."): when
+the description does not, the grain is added from the model's ``unique_key`` or the table kind.
+
+>>> with_grain("Invoices from accounting.", "invoice_no")
+'Invoices from accounting. Grain: one row per invoice_no.'
+>>> with_grain("Calendar, one row per day.", "date_day")
+'Calendar, one row per day.'
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+from sqlglot import exp
+
+# "one row per invoice", "One golden record per cluster", "(one row per ERP item)": the grain said
+_HAS_GRAIN = re.compile(r"\b(one|each)\s+(?:[\w-]+\s+){0,3}?(row|record|line|entry)s?\s+(per|for each)\b|\bone row\b",
+                        re.IGNORECASE)
+
+
+@dataclass
+class TableDoc:
+    relation: str                                   # schema.table
+    description: str = ""
+    grain: str = ""                                 # "invoice_no", "file and batch" ...
+    columns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def comment(self) -> str:
+        return with_grain(self.description, self.grain)
+
+
+def with_grain(description: str, grain: str) -> str:
+    """The description, with "Grain: one row per <grain>." unless it already says its grain."""
+    text = " ".join(description.split())
+    if not grain or _HAS_GRAIN.search(text):
+        return text
+    return (text + " " if text else "") + f"Grain: one row per {grain}."
+
+
+def _comment(kind: str, target: exp.Expression, text: str) -> str:
+    return exp.Comment(this=target, kind=kind, expression=exp.Literal.string(text)).sql("duckdb")
+
+
+def existing_relations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, set[str]]]:
+    """schema.table -> (TABLE or VIEW, its column names) in the current database."""
+    found: dict[str, tuple[str, set[str]]] = {}
+    rows = con.execute(
+        "select t.table_schema, t.table_name, t.table_type, c.column_name from information_schema.tables t "
+        "join information_schema.columns c using (table_catalog, table_schema, table_name) "
+        "where t.table_catalog = current_database() and t.table_schema not in ('information_schema', 'pg_catalog')"
+    ).fetchall()
+    for schema, name, kind, column in rows:
+        entry = found.setdefault(f"{schema}.{name}", ("VIEW" if kind == "VIEW" else "TABLE", set()))
+        entry[1].add(column)
+    return found
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> tuple[int, int]:
+    """``COMMENT ON`` every documented table and column that exists; returns (tables, columns) commented.
+    A documented relation or column the warehouse does not have (yet) is left out, not an error:
+    the YAML's own checks (``kontor check``) say when a described column does not exist."""
+    existing = existing_relations(con)
+    tables = columns = 0
+    statements = []
+    for doc in docs:
+        if doc.relation not in existing:
+            continue
+        kind, names = existing[doc.relation]
+        schema, name = doc.relation.split(".", 1)
+        if doc.comment:
+            statements.append(_comment(kind, exp.table_(name, db=schema, quoted=True), doc.comment))
+            tables += 1
+        for column, text in doc.columns.items():
+            text = " ".join((text or "").split())
+            if text and column in names:
+                statements.append(_comment("COLUMN", exp.column(column, table=name, db=schema, quoted=True), text))
+                columns += 1
+    if statements:
+        con.execute(";\n".join(statements))
+    return tables, columns
+
+
+def read_comments(con: duckdb.DuckDBPyConnection, relation: str | None = None) -> list[dict]:
+    """What the database says about its tables (all, or one ``schema.table``): comment, kind,
+    rows (tables only: DuckDB's estimate), and the columns with type and comment."""
+    where, params = "", []
+    if relation:
+        where, params = " and schema_name = ? and name = ?", relation.split(".", 1)
+    sql = (
+        "select schema_name, name, kind, comment, estimated_size from ("
+        " select schema_name, table_name as name, 'table' as kind, comment, estimated_size from duckdb_tables()"
+        "  where database_name = current_database()"
+        " union all"
+        " select schema_name, view_name, 'view', comment, null from duckdb_views()"
+        "  where database_name = current_database() and not internal) where true" + where + " order by 1, 2")
+    tables = []
+    for schema, name, kind, comment, size in con.execute(sql, params).fetchall():
+        cols = con.execute("select column_name, data_type, comment from duckdb_columns() where database_name = "
+                           "current_database() and schema_name = ? and table_name = ? order by column_index",
+                           [schema, name]).fetchall()
+        tables.append({"relation": f"{schema}.{name}", "kind": kind, "comment": comment or "", "rows": size,
+                       "columns": [{"name": c, "type": t, "comment": d or ""} for c, t, d in cols]})
+    return tables
