@@ -152,7 +152,7 @@ class FactsEngine:
     # -- KPIs -----------------------------------------------------------------------------------
     def kpi_facts(self, kpi: Kpi) -> dict:
         text = self.spec.text
-        fact = {"name": kpi.name, "label": text(kpi.label), "unit": kpi.unit, "decimals": kpi.decimals,
+        fact = {"name": kpi.name, "label": text(kpi.label), "aliases": self.spec.names(kpi.aliases), "unit": kpi.unit, "decimals": kpi.decimals,
                 "good": kpi.good, "headline": kpi.headline, "kind": kpi.kind, "sql_file": kpi.sql_file,
                 "sql_sha256": hashlib.sha256(kpi.sql_path.read_bytes()).hexdigest(),
                 "description": text(kpi.description) if kpi.description else None,

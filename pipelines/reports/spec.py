@@ -36,8 +36,8 @@ _CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 _REPORT_KEYS = {"title", "description", "language", "grain", "calendar", "data_through", "comparisons",
                 "plan", "history", "anomalies", "narrative", "schedule", "dimensions", "kpis", "tables",
                 "delivery", "template", "drivers_top", "freshness_hours"}
-_KPI_KEYS = {"name", "label", "description", "sql", "unit", "decimals", "good", "kind", "drivers", "headline",
-             "target", "anomalies", "optional", "missing_message"}
+_KPI_KEYS = {"name", "label", "aliases", "description", "sql", "unit", "decimals", "good", "kind", "drivers",
+             "headline", "target", "anomalies", "optional", "missing_message"}
 _TABLE_KEYS = {"name", "title", "sql", "columns", "optional", "missing_message"}
 _COLUMN_KEYS = {"name", "label", "unit", "decimals"}
 _ANOMALY_KEYS = {"threshold_pct", "zscore", "history", "min_share_pct", "min_history"}
@@ -96,6 +96,7 @@ class Kpi:
     optional: bool = False
     missing_message: Any = None
     description: Any = None
+    aliases: Any = ()               # other names the commentary may use: a list, or {de: [...], en: [...]}
     line: int = 0
 
     @property
@@ -159,6 +160,12 @@ class ReportSpec:
 
     def text(self, value: Any) -> str:
         return localized(value, self.language)
+
+    def names(self, value: Any) -> list[str]:
+        """A list written plainly or as ``{de: [...], en: [...]}``, in the report's language."""
+        if isinstance(value, dict):
+            value = value.get(self.language) or []
+        return [str(v) for v in value or []]
 
     @property
     def sql_files(self) -> list[Path]:
@@ -300,6 +307,10 @@ def _kpi(node: Any, report_dir: Path, rel_dir: str, spec: dict[str, Any], chk: _
     sql = _sql_file(report_dir, rel_dir, node.get("sql"), node.key_line("sql"), chk)
     if name is None or sql is None:
         return None
+    aliases = node.get("aliases") or []
+    if not (isinstance(aliases, list) or isinstance(aliases, dict) and all(isinstance(v, list) for v in aliases.values())):
+        chk.add(node.key_line("aliases"), "aliases must be a list of names, or {de: [...], en: [...]}")
+        aliases = []
     target = node.get("target")
     if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
         chk.add(node.key_line("target"), f"target must be a number, got {target!r}")
@@ -317,6 +328,7 @@ def _kpi(node: Any, report_dir: Path, rel_dir: str, spec: dict[str, Any], chk: _
         optional=chk.flag(node, "optional", False),
         missing_message=node.get("missing_message"),
         description=node.get("description"),
+        aliases=aliases,
         line=node.line,
     )
 
