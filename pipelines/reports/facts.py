@@ -34,7 +34,7 @@ from sqlglot import exp
 
 from pipelines.errors import KontorError
 from pipelines.reports import i18n
-from pipelines.reports.periods import Period, history, latest_complete, parse_period
+from pipelines.reports.periods import Period, history, latest_complete, parse_period, period_containing
 from pipelines.reports.spec import Kpi, ReportSpec, TableSpec, referenced_relations
 from pipelines.reports.status import data_status, relations
 from pipelines.sql import ident
@@ -87,14 +87,15 @@ class FactsEngine:
         self.known = relations(con)
         self.language = spec.language
         business = spec.calendar == "business_days"
-        self.data_through = self._data_through()
+        self.data_through, self.coverage_source = self._data_through()
         if period is None:
             through = min(self.data_through, self.now.date() - timedelta(days=1))
             self.period = latest_complete(spec.grain, through, business)
         elif isinstance(period, str):
-            self.period = parse_period(period, business and len(period) == 10)
+            self.period = check_period(spec, period)
         else:
             self.period = period
+        self.coverage = self._coverage()
         self.compared = {"previous_period": self.period.shift(-1),
                          "same_period_last_year": self.period.same_period_last_year()}
         depth = max([CHART_PERIODS] + [k.anomalies.history for k in spec.kpis])
@@ -103,18 +104,41 @@ class FactsEngine:
         self.plan = self._plan()
 
     # -- inputs ---------------------------------------------------------------------------------
-    def _data_through(self) -> date:
+    def _data_through(self) -> tuple[date, str]:
+        """The last day the data covers, from the report's ``data_through`` SQL over the data it
+        reads; and where that day comes from (the SQL file, or ``clock`` without one)."""
         spec = self.spec
         if spec.data_through is None:
-            return self.now.date() - timedelta(days=1)
+            return self.now.date() - timedelta(days=1), "clock"
+        shown = self._shown(spec.data_through)
         missing = spec_relations(spec.data_through) - self.known
         if missing:
-            return self.now.date() - timedelta(days=1)
+            raise KontorError(f"{shown}: reads {', '.join(sorted(missing))}, which is not in the warehouse; "
+                              "fix: run `kontor run` first")
         value = self.con.execute(spec.data_through.read_text(encoding="utf-8")).fetchone()
         if not value or value[0] is None:
-            return self.now.date() - timedelta(days=1)
+            raise KontorError(f"{shown}: the data holds no day yet (the query returned null); "
+                              "fix: load extracts with `kontor run`")
         found = value[0]
-        return found.date() if isinstance(found, datetime) else found
+        return (found.date() if isinstance(found, datetime) else found), shown
+
+    def _coverage(self) -> dict:
+        """How much of the period the data covers: refused when none of it, provisional when part."""
+        period, through = self.period, self.data_through
+        if period.start > through:
+            latest = latest_complete(self.spec.grain, through, self.spec.calendar == "business_days")
+            raise KontorError(
+                f"{self.spec.name}: no data for {period.key}: the data ends on {through.isoformat()} "
+                f"({self.coverage_source}); fix: issue {latest.key} or an earlier period, or load newer extracts")
+        if self.spec.kpis and all(k.kind == "snapshot" for k in self.spec.kpis):
+            # A snapshot is the state as of the data's last day: it cannot speak for an earlier period.
+            latest = latest_complete(self.spec.grain, through)
+            if period not in (latest, period_containing(through, self.spec.grain)):
+                raise KontorError(f"{self.spec.name} shows the state as of {through.isoformat()} ({self.coverage_source}), "
+                                  f"not of {period.key}; fix: issue {latest.key}, or read the archived version of {period.key}")
+        covered = (min(period.end, through) - period.start).days + 1
+        return {"complete": period.end <= through, "through": min(period.end, through).isoformat(),
+                "days_covered": covered, "days": period.days, "source": self.coverage_source}
 
     def _plan(self) -> dict[tuple[str, str], float]:
         if self.spec.plan is None:
@@ -353,6 +377,11 @@ class FactsEngine:
             tables = {t.name: self.table_facts(t) for t in spec.tables}
         finally:
             self.con.execute(f"drop table if exists {_ROWS}; drop table if exists report_periods")
+        periodic = [k for k in kpis if k["kind"] == "periodic" and k["status"] == "ok"]
+        if periodic and all(k["value"] is None for k in periodic):
+            raise KontorError(f"{spec.name}: no data for {self.period.key}: the report's KPI queries hold no rows "
+                              f"for it (the data ends on {self.data_through.isoformat()}); fix: choose a period "
+                              "the data covers")
         comparisons = {name: {"key": p.key, "label": i18n.period_label(p, lang), "start": p.start.isoformat(),
                               "end": p.end.isoformat()} for name, p in self.compared.items() if name in spec.comparisons}
         if "plan" in spec.comparisons:
@@ -363,11 +392,34 @@ class FactsEngine:
                        "end": self.period.end.isoformat(), "label": i18n.period_label(self.period, lang)},
             "comparisons": comparisons,
             "data_through": self.data_through.isoformat(),
+            "coverage": self.coverage,
             "computed_at": self.now.isoformat(timespec="seconds"),
             "kpis": kpis,
             "tables": tables,
-            "data_status": data_status(self.con, self.now_utc, spec.freshness_hours),
+            "data_status": data_status(self.con, self.now_utc, spec.freshness_hours, spec.relations()),
         }
+
+
+def check_period(spec: ReportSpec, text: str) -> Period:
+    """A period string of the report's grain (a business day for a business-day report), else an error.
+
+    >>> from pipelines.reports.spec import ReportSpec
+    >>> check_period(ReportSpec("m", Path("."), "f", "t", "de", "month", ()), "2026-W43")
+    Traceback (most recent call last):
+    ...
+    pipelines.errors.KontorError: period '2026-W43' is a week, but report m is issued per month; write a month such as 2026-10
+    """
+    from pipelines.reports.periods import FORMATS
+
+    business = spec.calendar == "business_days"
+    period = parse_period(text, business and len(text.strip()) == 10)
+    if period.grain != spec.grain:
+        raise KontorError(f"period {text!r} is a {period.grain}, but report {spec.name} is issued per {spec.grain}; "
+                          f"write a {spec.grain} such as {FORMATS[spec.grain]}")
+    if business and period.start.isoweekday() > 5:
+        raise KontorError(f"period {text!r} is a {period.start.strftime('%A')}; report {spec.name} covers business "
+                          "days (Monday to Friday)")
+    return period
 
 
 def spec_relations(path: Path) -> set[str]:

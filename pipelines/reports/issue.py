@@ -71,6 +71,7 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
         record = archive.add(key, version, pdf, json.dumps(document, indent=1, ensure_ascii=False, default=str).encode(), {
             "issued_at": issued_at, "pages": pages, "narrative": narrative.kind, "narrative_reason": narrative.reason,
             "facts_digest": digest, "status": "awaiting approval" if needs_approval else "issued",
+            "provisional": not facts["coverage"]["complete"],
         })
     store_facts(con, facts, version)
     _audit(settings, "report_issued", "kontor", spec, record,
@@ -127,16 +128,17 @@ def _audit(settings: Settings, kind: str, actor: str, spec: ReportSpec, record: 
                              "after": after, "detail": record.get("pdf")}])
 
 
-def issue_by_hand(settings: Settings, name: str, period: str | None) -> IssueResult:
-    """``kontor report``: open the warehouse, issue a new version, close."""
+def issue_by_hand(settings: Settings, name: str, period: str | None, force: bool = False) -> IssueResult:
+    """``kontor report``: open the warehouse, issue a new version when the facts changed (or
+    ``force``), publish the serving copy so analysts see the new ``reports.facts`` at once, close."""
     from pipelines import warehouse
     from pipelines.errors import KontorError
-    from pipelines.reports.periods import parse_period
+    from pipelines.reports.facts import check_period
     from pipelines.reports.spec import find_report
 
     spec = find_report(settings.project_dir, name)
     if period is not None:
-        parse_period(period)                      # a bad period fails before the warehouse is opened
+        check_period(spec, period)                # a bad period fails before the warehouse is opened
     if not settings.warehouse_path.is_file():
         raise KontorError(f"{settings.relative(settings.warehouse_path)} does not exist yet; fix: run `kontor run` first")
     try:
@@ -145,6 +147,9 @@ def issue_by_hand(settings: Settings, name: str, period: str | None) -> IssueRes
         raise KontorError(f"{settings.relative(settings.warehouse_path)} is in use by another process ({exc}); "
                           "fix: wait for the running pipeline to finish, then try again") from exc
     try:
-        return issue_report(con, settings, spec, period)
+        result = issue_report(con, settings, spec, period, reissue=force)
+        if result.issued:
+            warehouse.publish_serving(con, settings.serving_path)
+        return result
     finally:
         con.close()

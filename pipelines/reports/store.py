@@ -31,12 +31,15 @@ create table if not exists reports.facts (
 
 
 def facts_digest(facts: dict) -> str:
-    """What the numbers say, without the clock: equal digests mean an identical report content."""
-    status = facts["data_status"]
+    """What the report says, without the clock or run-to-run counters: equal digests mean the
+    same numbers from the same data under the same gate verdicts. The number of gates run, load
+    times and open review items are left out: they change with every run, not with the facts."""
+    gates = facts["data_status"]["gates"]
     stable = {
-        "period": facts["period"], "data_through": facts["data_through"], "kpis": facts["kpis"],
-        "tables": facts["tables"], "gates": {k: v for k, v in status["gates"].items() if k != "checked_at"},
-        "review": status["review"], "loaded": [(s["system"], s["table"], s["last_loaded"]) for s in status["sources"]],
+        "period": facts["period"], "data_through": facts["data_through"], "coverage": facts.get("coverage"),
+        "kpis": facts["kpis"], "tables": facts["tables"],
+        "gate_problems": sorted((p["asset"], p["rule"], p["severity"]) for p in gates["problems"]),
+        "ungated": gates.get("ungated", []),
     }
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
 

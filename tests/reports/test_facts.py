@@ -7,6 +7,8 @@ from datetime import datetime
 import duckdb
 import pytest
 
+from pipelines.errors import KontorError
+
 from pipelines import warehouse
 from pipelines.reports.facts import compute_facts
 from pipelines.reports.issue import issue_report
@@ -170,12 +172,21 @@ def test_master_data_report_without_and_with_entity_tables(demo, tmp_path):
     con = warehouse.connect(settings.warehouse_path)
     try:
         con.execute("drop schema if exists entities cascade")     # as before the entity stage ever ran
+        # Master data is a state: the report covers the week of the latest load, so each week's
+        # issue needs that week's load (a snapshot of today cannot speak for week 45).
+        loaded = "update kontor.load_ledger set finished_at = ?::timestamp"
+        con.execute(loaded, ["2026-11-08 18:00"])
         empty = issue_report(con, settings, spec, "2026-W45", now=NOW)
         assert {k["status"] for k in empty.facts["kpis"]} == {"missing"}
         assert "no entity data yet" in pdf_text(empty.path)
         con.execute(ENTITY_TABLES)
         week45 = issue_report(con, settings, spec, "2026-W45", now=NOW)
+        with pytest.raises(KontorError, match="state as of 2026-11-08"):
+            issue_report(con, settings, spec, "2026-W43", now=NOW)
+        with pytest.raises(KontorError, match="no data for 2026-W46: the data ends on 2026-11-08"):
+            issue_report(con, settings, spec, "2026-W46", now=NOW)
         con.execute("update entities.customer_review_queue set status = 'decided'")
+        con.execute(loaded, ["2026-11-15 18:00"])
         week46 = issue_report(con, settings, spec, "2026-W46", now=NOW)
     finally:
         con.close()
