@@ -240,6 +240,14 @@ def prompt_payload(facts: dict, spec: ReportSpec) -> tuple[dict, list[Fact], _Ps
     return payload, w.facts, names
 
 
+def personal_names_in(messages: list[dict], facts: dict, spec: ReportSpec) -> list[str]:
+    """Members of pseudonymised dimensions (every one the facts hold, not only the top three)
+    that a prompt would still contain."""
+    content = "\n".join(m["content"] for m in messages)
+    members = {m["member"] for k in facts["kpis"] for d in k["drivers"] if _hidden(d, spec) for m in d["members"]}
+    return sorted(n for n in members if len(n) >= 3 and n in content)
+
+
 def scrub(text: str) -> str:
     """Last line of defence: no IBAN or e-mail address leaves in a prompt, whatever the facts hold."""
     return EMAIL.sub("[redacted]", IBAN.sub("[redacted]", text))
@@ -406,6 +414,10 @@ def write_narrative(facts: dict, spec: ReportSpec, config: LlmConfig) -> tuple[N
     payload, _, names = prompt_payload(facts, spec)
     claims = claim_facts(facts, spec, names)
     messages = messages_for(payload, spec)
+    leaks = personal_names_in(messages, facts, spec)
+    if leaks:      # fail closed: whatever put them there, names of persons do not leave
+        return NarrativeResult("template", template, reason=f"personal data would reach the model "
+                               f"({len(leaks)} names); nothing sent"), []
     client = openai.OpenAI(base_url=config.base_url, api_key=config.api_key or "not-needed",
                            timeout=config.timeout_s, max_retries=0)
     result = NarrativeResult("template", template, model=config.model)

@@ -76,7 +76,8 @@ class Narrative:
 class Dimension:
     name: str
     label: Any
-    personal: bool = False          # members may name persons: pseudonymised in LLM prompts
+    personal: bool = True           # members may name persons: pseudonymised in LLM prompts
+    sources: tuple[str, ...] = ()   # the warehouse columns its values come from (privacy.trace)
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,36 @@ def _table(node: Any, report_dir: Path, rel_dir: str, chk: _Checker) -> TableSpe
                      chk.flag(node, "optional", False), node.get("missing_message"), node.line)
 
 
+def _privacy(dimensions: dict[str, Dimension], declared: dict[str, tuple[Any, int]], kpis: list[Kpi],
+             allow_personal: bool, chk: _Checker) -> dict[str, Dimension]:
+    """Personal or not, from the SQL: a dimension whose values come from master-data names
+    (``privacy.trace``), or that cannot be traced, is personal; ``personal: false`` on such a
+    dimension is an error unless the report sends names on purpose (allow_personal_data)."""
+    from pipelines.reports.privacy import MASTER_TABLE, trace
+
+    resolved = {}
+    for name, dim in dimensions.items():
+        flag, line = declared[name]
+        if flag is not None and not isinstance(flag, bool):
+            chk.add(line, f"personal must be true or false, got {flag!r}")
+            flag = None
+        found, sources = [], set()
+        for kpi in kpis:
+            if name in kpi.dimensions:
+                personal, leaves = trace(kpi.sql_path.read_text(encoding="utf-8"), name)
+                sources.update(leaves)
+                if personal:
+                    found.append(f"{kpi.sql_file} ({', '.join(leaves)})")
+        traced = bool(found) or bool(MASTER_TABLE.search(name))
+        if flag is False and traced and not allow_personal:
+            why = found[0] if found else f"the name {name!r}"
+            chk.add(line, f"dimension {name!r} is declared personal: false, but {why} carries master-data names; "
+                          "fix: remove 'personal: false' (its members are then pseudonymised in prompts), or set "
+                          "narrative.allow_personal_data: true to send names to the model on purpose")
+        resolved[name] = Dimension(name, dim.label, traced if flag is None else flag, tuple(sorted(sources)))
+    return resolved
+
+
 def _email(node: Any, line: int, chk: _Checker) -> EmailDelivery | None:
     delivery = chk.mapping(node, line, "delivery")
     chk.keys(delivery, _DELIVERY_KEYS, "delivery")
@@ -405,11 +436,12 @@ def load_report(report_dir: Path, rel_dir: str) -> ReportSpec:
     if calendar == "business_days" and grain != "day":
         chk.add(doc.key_line("calendar"), "calendar business_days needs grain day")
 
-    dimensions = {}
+    dimensions, declared = {}, {}
     for dim, value in chk.mapping(doc.get("dimensions"), doc.key_line("dimensions"), "dimensions").items():
         node = chk.mapping(value, doc.key_line("dimensions"), f"dimension {dim!r}")
         chk.keys(node, _DIMENSION_KEYS, f"dimension {dim!r}")
-        dimensions[dim] = Dimension(dim, node.get("label", dim), chk.flag(node, "personal", False))
+        declared[dim] = (node.get("personal"), node.key_line("personal") if "personal" in node else node.line)
+        dimensions[dim] = Dimension(dim, node.get("label", dim))
     anomalies = _anomalies(doc.get("anomalies"), doc.key_line("anomalies"), Anomalies(), chk)
     context = {"dimensions": dimensions, "anomalies": anomalies}
 
@@ -425,6 +457,9 @@ def load_report(report_dir: Path, rel_dir: str) -> ReportSpec:
             if item.name in seen:
                 chk.add(item.line, f"duplicate {what} {item.name!r}")
             seen.add(item.name)
+
+    allow_personal = isinstance(doc.get("narrative"), LineDict) and doc["narrative"].get("allow_personal_data") is True
+    dimensions.update(_privacy(dimensions, declared, kpis, allow_personal, chk))
 
     comparisons = doc.get("comparisons", list(ReportSpec.comparisons))
     if not isinstance(comparisons, list):

@@ -96,12 +96,13 @@ def test_unreachable_endpoint_falls_back(monthly):
     assert result.kind == "template" and "failed" in result.reason
 
 
-@pytest.mark.parametrize("name,period", [("monthly_pack", None), ("daily_summary", None), ("master_data_quality", "2026-W44")])
+@pytest.mark.parametrize("name,period", [("monthly_pack", None), ("daily_summary", None), ("master_data_quality", None)])
 def test_the_template_narrative_passes_the_same_claim_check(demo, name, period):
     spec = find_report(demo.root, name)
     con = duckdb.connect(str(demo.settings.warehouse_path), read_only=True)
     try:
-        facts = compute_facts(con, spec, period, NOW)
+        # Master data is a state as of its load (today in the demo): its clock is the real one.
+        facts = compute_facts(con, spec, period, None if name == "master_data_quality" else NOW)
     finally:
         con.close()
     text = template_narrative(facts, spec)
