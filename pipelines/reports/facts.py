@@ -343,7 +343,8 @@ class FactsEngine:
     # -- tables ---------------------------------------------------------------------------------
     def table_facts(self, table: TableSpec) -> dict:
         text = self.spec.text
-        fact = {"name": table.name, "title": text(table.title), "sql_file": table.sql_file, "status": "ok",
+        fact = {"name": table.name, "title": text(table.title), "sql_file": table.sql_file,
+                "sql_sha256": hashlib.sha256(table.sql_path.read_bytes()).hexdigest(), "status": "ok",
                 "message": None, "columns": [], "rows": []}
         missing = self._missing(table.sql_path)
         if missing:
@@ -393,6 +394,8 @@ class FactsEngine:
             "comparisons": comparisons,
             "data_through": self.data_through.isoformat(),
             "coverage": self.coverage,
+            "sql_files": [{"file": self._shown(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                          for path in dict.fromkeys(spec.sql_files)],
             "computed_at": self.now.isoformat(timespec="seconds"),
             "kpis": kpis,
             "tables": tables,
@@ -446,18 +449,22 @@ def _share(member: Series, total: Series, period: Period, ratio: bool) -> float:
 def _member(member: tuple, series: Series, period: Period, other: Period, total: Series, ratio: bool,
             in_percent: bool) -> dict:
     now, before = series.get(period), series.get(other)
+    inputs: dict[str, float | None]
     if ratio:
         (n1, d1), (n0, d0) = series.parts.get(period, (0.0, 0.0)), series.parts.get(other, (0.0, 0.0))
         big_d1, big_d0 = total.volume(period, True), total.volume(other, True)
         r0 = total.get(other)
         contribution = None if r0 is None or not big_d1 or not big_d0 else \
             (n1 - r0 * d1) / big_d1 - (n0 - r0 * d0) / big_d0
+        inputs = {"n1": n1, "d1": d1, "n0": n0, "d0": d0, "D1": big_d1, "D0": big_d0, "r0": r0}
     else:
         contribution = None if total.get(other) is None else (now or 0.0) - (before or 0.0)
+        inputs = {"member_value": now or 0.0, "member_compare_value": before or 0.0}
     delta = None if now is None or before is None else now - before
     return {"member": " / ".join(str(m) for m in member), "value": now, "compare_value": before, "delta": delta,
             "delta_pct": None if delta is None or not before or in_percent else delta / abs(before) * 100,
-            "contribution": contribution, "share_pct": _share(series, total, period, ratio)}
+            "contribution": contribution, "contribution_inputs": inputs,
+            "share_pct": _share(series, total, period, ratio)}
 
 
 def compute_facts(con: duckdb.DuckDBPyConnection, spec: ReportSpec, period: Period | str | None = None,
