@@ -223,7 +223,8 @@ class FactsEngine:
         for row in rows:
             period = by_start.get(row[0] if isinstance(row[0], date) else None)
             if period is not None:
-                raw.setdefault(tuple(row[1:1 + len(dims)]), {})[period] = (row[-2], row[-1])
+                member = tuple(self.spec.value_label(self.spec.dimensions[d].values, v) for d, v in zip(dims, row[1:1 + len(dims)]))
+                raw.setdefault(member, {})[period] = (row[-2], row[-1])
         first = min((p for member in raw.values() for p in member), default=None)
         series = {}
         for member, values in raw.items():
@@ -324,7 +325,8 @@ class FactsEngine:
         for dims in kpi.drivers:
             keys = ", ".join(f"cast({ident(d)} as varchar)" for d in dims)
             rows = self.con.execute(f"select {keys}, sum(value)::double from {_ROWS} group by all order by 1").fetchall()
-            members = [{"member": " / ".join(str(v) for v in r[:-1]), "value": r[-1]} for r in rows]
+            members = [{"member": " / ".join(str(self.spec.value_label(self.spec.dimensions[d].values, v))
+                                             for d, v in zip(dims, r[:-1])), "value": r[-1]} for r in rows]
             fact["drivers"].append({
                 "dimension": " × ".join(self.spec.text(self.spec.dimensions[d].label) for d in dims),
                 "dims": list(dims), "personal": any(self.spec.dimensions[d].personal for d in dims),
@@ -337,7 +339,7 @@ class FactsEngine:
             return {}
         rows = self.con.execute(
             "select period, arg_max(value, version) from reports.facts where report = ? and kpi = ? "
-            "and measure = 'value' and dimension is null group by period", [self.spec.name, kpi]).fetchall()
+            "and measure = 'value' and dimension is null group by period", [self.spec.issue_name, kpi]).fetchall()
         return dict(rows)
 
     # -- tables ---------------------------------------------------------------------------------
@@ -366,7 +368,8 @@ class FactsEngine:
         fact["columns"] = [{"name": n, "label": text(declared[n].label) if n in declared else n,
                             "unit": declared[n].unit if n in declared else None,
                             "decimals": declared[n].decimals if n in declared else 0} for n in names]
-        fact["rows"] = [[_plain(v) for v in row] for row in rows]
+        labels = [declared[n].values if n in declared else None for n in names]
+        fact["rows"] = [[_plain(self.spec.value_label(values, v)) for values, v in zip(labels, row)] for row in rows]
         return fact
 
     # -- everything -----------------------------------------------------------------------------
@@ -388,7 +391,7 @@ class FactsEngine:
         if "plan" in spec.comparisons:
             comparisons["plan"] = {"key": "plan", "label": i18n.word("plan", lang)}
         return {
-            "report": spec.name, "title": spec.text(spec.title), "language": lang, "grain": self.period.grain,
+            "report": spec.issue_name, "title": spec.text(spec.title), "language": lang, "grain": self.period.grain,
             "period": {"key": self.period.key, "grain": self.period.grain, "start": self.period.start.isoformat(),
                        "end": self.period.end.isoformat(), "label": i18n.period_label(self.period, lang)},
             "comparisons": comparisons,

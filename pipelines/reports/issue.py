@@ -36,7 +36,7 @@ class IssueResult:
 
 
 def archive_for(settings: Settings, spec: ReportSpec) -> Archive:
-    return Archive(settings.target_dir / "reports", spec.name)
+    return Archive(settings.target_dir / "reports", spec.issue_name)
 
 
 def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: ReportSpec,
@@ -65,7 +65,7 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
         html = render_html(spec, facts, narrative.as_dict(), issue)
         pdf, pages, refused = render_pdf(html, spec.dir)
         timings["pdf_s"] = time.perf_counter() - mark
-        document = {"issue": {"report": spec.name, "period": key, "version": version, "issued_at": issued_at},
+        document = {"issue": {"report": spec.issue_name, "period": key, "version": version, "issued_at": issued_at},
                     "facts": facts, "narrative": narrative.as_dict(), "prompt": messages}
         needs_approval = bool(spec.email and spec.email.require_approval)
         record = archive.add(key, version, pdf, json.dumps(document, indent=1, ensure_ascii=False, default=str).encode(), {
@@ -124,11 +124,12 @@ def _audit(settings: Settings, kind: str, actor: str, spec: ReportSpec, record: 
 
     with StateStore.from_settings(settings) as store:
         store.append_audit([{"run_id": None, "actor": actor, "kind": kind, "entity": None,
-                             "object_id": f"{spec.name}/{record['period']}/v{record['version']}", "before": None,
+                             "object_id": f"{spec.issue_name}/{record['period']}/v{record['version']}", "before": None,
                              "after": after, "detail": record.get("pdf")}])
 
 
-def issue_by_hand(settings: Settings, name: str, period: str | None, force: bool = False) -> IssueResult:
+def issue_by_hand(settings: Settings, name: str, period: str | None, force: bool = False,
+                  language: str | None = None) -> IssueResult:
     """``kontor report``: open the warehouse, issue a new version when the facts changed (or
     ``force``), publish the serving copy so analysts see the new ``reports.facts`` at once, close."""
     from pipelines import warehouse
@@ -137,6 +138,8 @@ def issue_by_hand(settings: Settings, name: str, period: str | None, force: bool
     from pipelines.reports.spec import find_report
 
     spec = find_report(settings.project_dir, name)
+    if language is not None:
+        spec = spec.in_language(language)
     if period is not None:
         check_period(spec, period)                # a bad period fails before the warehouse is opened
     if not settings.warehouse_path.is_file():

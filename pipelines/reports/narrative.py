@@ -67,9 +67,10 @@ class NarrativeResult:
     reason: str | None = None        # why the template was used
     attempts: int = 0
     rejected: list[list[str]] = field(default_factory=list)   # the failed claims of each rejected answer
+    code: str | None = None          # the reason as a key of i18n (reason_<code>), for the reader's language
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "text": self.text, "model": self.model, "reason": self.reason,
+        return {"kind": self.kind, "text": self.text, "model": self.model, "reason": self.reason, "code": self.code,
                 "attempts": self.attempts, "rejected_numbers": self.rejected}
 
 
@@ -406,9 +407,10 @@ def write_narrative(facts: dict, spec: ReportSpec, config: LlmConfig) -> tuple[N
     """The narrative for ``facts`` and the messages sent (for the record; no personal data in them)."""
     template = template_narrative(facts, spec)
     if not spec.narrative.enabled:
-        return NarrativeResult("template", template, reason="narrative disabled in report.yml"), []
+        return NarrativeResult("template", template, reason="narrative disabled in report.yml", code="disabled"), []
     if not config.configured:
-        return NarrativeResult("template", template, reason="no LLM endpoint configured (OPENAI_BASE_URL / OPENAI_API_KEY)"), []
+        return NarrativeResult("template", template, reason="no LLM endpoint configured (OPENAI_BASE_URL / OPENAI_API_KEY)",
+                               code="no_endpoint"), []
     import openai
 
     payload, _, names = prompt_payload(facts, spec)
@@ -417,7 +419,7 @@ def write_narrative(facts: dict, spec: ReportSpec, config: LlmConfig) -> tuple[N
     leaks = personal_names_in(messages, facts, spec)
     if leaks:      # fail closed: whatever put them there, names of persons do not leave
         return NarrativeResult("template", template, reason=f"personal data would reach the model "
-                               f"({len(leaks)} names); nothing sent"), []
+                               f"({len(leaks)} names); nothing sent", code="personal"), []
     client = openai.OpenAI(base_url=config.base_url, api_key=config.api_key or "not-needed",
                            timeout=config.timeout_s, max_retries=0)
     result = NarrativeResult("template", template, model=config.model)
@@ -427,13 +429,13 @@ def write_narrative(facts: dict, spec: ReportSpec, config: LlmConfig) -> tuple[N
             answer = client.chat.completions.create(model=config.model, messages=messages, temperature=0.2)
             text = _clean(answer.choices[0].message.content or "")
         except openai.APITimeoutError:
-            result.reason = f"the model did not answer within {config.timeout_s:g} s"
+            result.reason, result.code = f"the model did not answer within {config.timeout_s:g} s", "timeout"
             return result, messages
         except openai.APIStatusError as exc:
-            result.reason = f"the model endpoint answered HTTP {exc.status_code}"
+            result.reason, result.code = f"the model endpoint answered HTTP {exc.status_code}", "unavailable"
             return result, messages
         except (openai.OpenAIError, ValueError, IndexError, AttributeError) as exc:
-            result.reason = f"the model endpoint failed: {type(exc).__name__}"
+            result.reason, result.code = f"the model endpoint failed: {type(exc).__name__}", "unavailable"
             return result, messages
         wrong = [str(p) for p in check(text, claims)] if text else ["(empty answer)"]
         if not wrong:
@@ -442,5 +444,5 @@ def write_narrative(facts: dict, spec: ReportSpec, config: LlmConfig) -> tuple[N
         result.rejected.append(wrong)
         messages = [*messages, {"role": "assistant", "content": text},
                     {"role": "user", "content": RETRY[spec.language].format(wrong=", ".join(wrong[:10]))}]
-    result.reason = "the model's statements did not match the facts twice"
+    result.reason, result.code = "the model's statements did not match the facts twice", "mismatch"
     return result, messages

@@ -110,6 +110,7 @@ def environment(spec: ReportSpec, facts: dict) -> jinja2.Environment:
 
     env.globals.update(
         lang=lang, word=lambda key, **kw: i18n.word(key, lang, **kw), kpi=lambda name: kpis[name],
+        word_exists=lambda key: key in i18n.WORDS[lang],
         table=lambda name: facts["tables"][name], num=num, kpi_value=kpi_value, delta=delta,
         delta_class=delta_class, history_chart=history_chart, driver_chart=driver_chart, table_chart=table_chart,
         cell=cell, date_label=lambda text: i18n.date_label(text, lang) if text else "–",

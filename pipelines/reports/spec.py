@@ -39,10 +39,10 @@ _REPORT_KEYS = {"title", "description", "language", "grain", "calendar", "data_t
 _KPI_KEYS = {"name", "label", "aliases", "description", "sql", "unit", "decimals", "good", "kind", "drivers",
              "headline", "target", "anomalies", "optional", "missing_message"}
 _TABLE_KEYS = {"name", "title", "sql", "columns", "optional", "missing_message"}
-_COLUMN_KEYS = {"name", "label", "unit", "decimals"}
+_COLUMN_KEYS = {"name", "label", "unit", "decimals", "values"}
 _ANOMALY_KEYS = {"threshold_pct", "zscore", "history", "min_share_pct", "min_history"}
 _NARRATIVE_KEYS = {"enabled", "model", "timeout_s", "allow_personal_data", "max_words"}
-_DIMENSION_KEYS = {"label", "personal"}
+_DIMENSION_KEYS = {"label", "personal", "values"}
 _DELIVERY_KEYS = {"email"}
 _EMAIL_KEYS = {"to", "subject", "require_approval"}
 
@@ -78,6 +78,7 @@ class Dimension:
     label: Any
     personal: bool = True           # members may name persons: pseudonymised in LLM prompts
     sources: tuple[str, ...] = ()   # the warehouse columns its values come from (privacy.trace)
+    values: Any = None              # labels of coded values: {customer: {de: Kunden, en: customers}}
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class TableColumn:
     label: Any
     unit: str | None = None
     decimals: int = 0
+    values: Any = None              # labels of coded values, as for a dimension
 
 
 @dataclass(frozen=True)
@@ -155,12 +157,34 @@ class ReportSpec:
     template: Path | None = None
     drivers_top: int = 5
     freshness_hours: float = 36.0
+    translated: bool = False        # issued in another language than report.yml's (kontor report --language)
+
+    @property
+    def issue_name(self) -> str:
+        """The name its issues are archived and stored under: a translation is its own series."""
+        return f"{self.name}_{self.language}" if self.translated else self.name
+
+    def in_language(self, language: str) -> ReportSpec:
+        """The same report in ``language`` (labels written as {de: ..., en: ...} switch with it)."""
+        from dataclasses import replace
+
+        from pipelines.errors import KontorError
+
+        if language not in LANGUAGES:
+            raise KontorError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+        return self if language == self.language else replace(self, language=language, translated=True)
 
     def kpi(self, name: str) -> Kpi:
         return next(k for k in self.kpis if k.name == name)
 
     def text(self, value: Any) -> str:
         return localized(value, self.language)
+
+    def value_label(self, values: Any, value: Any) -> Any:
+        """A coded value ('customer') as the report's reader reads it ('Kunden'), else as it is."""
+        if isinstance(values, dict) and str(value) in values:
+            return self.text(values[str(value)])
+        return value
 
     def names(self, value: Any) -> list[str]:
         """A list written plainly or as ``{de: [...], en: [...]}``, in the report's language."""
@@ -352,7 +376,7 @@ def _table(node: Any, report_dir: Path, rel_dir: str, chk: _Checker) -> TableSpe
             chk.add(col.key_line("unit"), f"unit {unit!r} is not one of {', '.join(UNITS)}")
             unit = None
         columns.append(TableColumn(col["name"], col.get("label", col["name"]), unit,
-                                   chk.number(col, "decimals", 0, integer=True)))
+                                   chk.number(col, "decimals", 0, integer=True), col.get("values")))
     if name is None or sql is None:
         return None
     return TableSpec(name, node.get("title", name), sql[0], sql[1], tuple(columns),
@@ -385,7 +409,7 @@ def _privacy(dimensions: dict[str, Dimension], declared: dict[str, tuple[Any, in
             chk.add(line, f"dimension {name!r} is declared personal: false, but {why} carries master-data names; "
                           "fix: remove 'personal: false' (its members are then pseudonymised in prompts), or set "
                           "narrative.allow_personal_data: true to send names to the model on purpose")
-        resolved[name] = Dimension(name, dim.label, traced if flag is None else flag, tuple(sorted(sources)))
+        resolved[name] = Dimension(name, dim.label, traced if flag is None else flag, tuple(sorted(sources)), dim.values)
     return resolved
 
 
@@ -441,7 +465,7 @@ def load_report(report_dir: Path, rel_dir: str) -> ReportSpec:
         node = chk.mapping(value, doc.key_line("dimensions"), f"dimension {dim!r}")
         chk.keys(node, _DIMENSION_KEYS, f"dimension {dim!r}")
         declared[dim] = (node.get("personal"), node.key_line("personal") if "personal" in node else node.line)
-        dimensions[dim] = Dimension(dim, node.get("label", dim))
+        dimensions[dim] = Dimension(dim, node.get("label", dim), values=node.get("values"))
     anomalies = _anomalies(doc.get("anomalies"), doc.key_line("anomalies"), Anomalies(), chk)
     context = {"dimensions": dimensions, "anomalies": anomalies}
 

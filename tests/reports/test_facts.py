@@ -178,7 +178,7 @@ def test_master_data_report_without_and_with_entity_tables(demo, tmp_path):
         con.execute(loaded, ["2026-11-08 18:00"])
         empty = issue_report(con, settings, spec, "2026-W45", now=NOW)
         assert {k["status"] for k in empty.facts["kpis"]} == {"missing"}
-        assert "no entity data yet" in pdf_text(empty.path)
+        assert "noch keine Daten der Dublettenprüfung" in pdf_text(empty.path)
         con.execute(ENTITY_TABLES)
         week45 = issue_report(con, settings, spec, "2026-W45", now=NOW)
         with pytest.raises(KontorError, match="state as of 2026-11-08"):
@@ -199,4 +199,4 @@ def test_master_data_report_without_and_with_entity_tables(demo, tmp_path):
     invalid = week45.facts["tables"]["invalid_ids"]["rows"]
     assert ["customer", "Beta KG", "IBAN", "DE00 … 0123"] in invalid      # masked in the PDF too
     text = pdf_text(week45.path)
-    assert "Beta KG" in text and "DE00123" not in text and "no entity data yet" not in text
+    assert "Beta KG" in text and "DE00123" not in text and "noch keine Daten der Dublettenprüfung" not in text

@@ -147,7 +147,7 @@ def test_prompts_of_the_shipped_reports_hold_no_personal_data(demo):
     for request in demo.prompts:
         text = "\n".join(m["content"] for m in request["messages"])
         by_report.setdefault(json.loads(text[text.index("{"):])["report"], []).append(text)
-    assert set(by_report) == {"Controlling-Bericht", "Tageszusammenfassung", "Master data quality"}
+    assert set(by_report) == {"Controlling-Bericht", "Tageszusammenfassung", "Stammdatenqualität"}
     prompts = "\n".join(t for texts in by_report.values() for t in texts)
     assert "[Kunde A]" in prompts                    # customer drivers were there, as placeholders
     con = duckdb.connect(str(demo.settings.warehouse_path), read_only=True)
