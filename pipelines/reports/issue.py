@@ -17,7 +17,7 @@ from pipelines.reports.delivery import send_report, smtp_config
 from pipelines.reports.facts import BERLIN, compute_facts
 from pipelines.reports.narrative import llm_config, write_narrative
 from pipelines.reports.periods import Period
-from pipelines.reports.render import render_html, render_pdf
+from pipelines.reports.render import offline_html, render_html, render_pdf
 from pipelines.reports.spec import ReportSpec
 from pipelines.reports.store import facts_digest, store_facts
 from pipelines.settings import Settings
@@ -68,11 +68,12 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
         document = {"issue": {"report": spec.issue_name, "period": key, "version": version, "issued_at": issued_at},
                     "facts": facts, "narrative": narrative.as_dict(), "prompt": messages}
         needs_approval = bool(spec.email and spec.email.require_approval)
+        offline = offline_html(html, spec.dir).encode()
         record = archive.add(key, version, pdf, json.dumps(document, indent=1, ensure_ascii=False, default=str).encode(), {
             "issued_at": issued_at, "pages": pages, "narrative": narrative.kind, "narrative_reason": narrative.reason,
             "facts_digest": digest, "status": "awaiting approval" if needs_approval else "issued",
             "provisional": not facts["coverage"]["complete"],
-        })
+        }, html=offline)
     store_facts(con, facts, version)
     _audit(settings, "report_issued", "kontor", spec, record,
            {k: record.get(k) for k in ("pdf", "sha256", "pages", "narrative", "status", "issued_at")})

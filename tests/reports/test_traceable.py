@@ -66,3 +66,33 @@ def test_derived_figures_carry_formula_and_inputs_that_give_them_again(demo, tmp
         pdf.close()
     for path in spec.sql_files:
         assert hashlib.sha256(path.read_bytes()).hexdigest() in text, path.name
+
+
+def test_a_self_contained_offline_html_lies_beside_the_pdf(demo, tmp_path):
+    import re
+    import shutil
+    from pathlib import Path
+
+    from reports.conftest import copy_project
+
+    root = copy_project(demo, tmp_path)
+    folder = root / "reports" / "daily_summary"
+    shutil.copy(Path(__file__).parent / "logo.svg", folder / "logo.svg")
+    template = folder / "template.html.j2"
+    template.write_text(template.read_text().replace(
+        "{% block content %}", '{% block content %}<img src="logo.svg"><img src="file:///etc/passwd">'
+                               '<img src="../../pyproject.toml"><a href="https://example.com/x">x</a>'))
+    settings = isolated(demo, tmp_path, project=root)
+    con = warehouse.connect(settings.warehouse_path)
+    try:
+        result = issue_report(con, settings, find_report(root, "daily_summary"), "2026-10-30", now=NOW)
+    finally:
+        con.close()
+    html_path = Path(result.path).with_suffix(".html")
+    html = html_path.read_text(encoding="utf-8")
+    assert result.record["html"] == html_path.name
+    assert result.record["html_sha256"] == hashlib.sha256(html_path.read_bytes()).hexdigest()
+    assert "data:image/svg+xml;base64," in html and "<style>" in html and "<svg" in html   # logo, CSS, charts
+    references = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", html)
+    assert references and all(r.startswith(("data:", "#")) for r in references)
+    assert "Tageszusammenfassung" in html and result.facts["kpis"][0]["label"] in html
