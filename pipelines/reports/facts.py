@@ -146,6 +146,23 @@ class FactsEngine:
         with self.spec.plan.open(encoding="utf-8", newline="") as fh:
             return {(r["kpi"], r["period"]): float(r["value"]) for r in csv.DictReader(fh)}
 
+    def _pro_rated_plan(self, kpi: str) -> float | None:
+        """A day's (or week's) plan from the month's: its share of the month's business days (of all
+        days for a calendar report). The days of a week in another month count for that month."""
+        business = self.spec.calendar == "business_days"
+        total = 0.0
+        found = False
+        day = self.period.start
+        while day <= self.period.end:
+            month = period_containing(day, "month")
+            monthly = self.plan.get((kpi, month.key))
+            counted = [d for d in _days(month) if not business or d.isoweekday() <= 5]
+            if monthly is not None and counted and (not business or day.isoweekday() <= 5):
+                total += monthly / len(counted)
+                found = True
+            day += timedelta(days=1)
+        return total if found else None
+
     def parameters(self) -> dict[str, Any]:
         prev, last_year = self.compared["previous_period"], self.compared["same_period_last_year"]
         return {"period_start": self.period.start, "period_end": self.period.end,
@@ -242,8 +259,10 @@ class FactsEngine:
 
     def _comparison_value(self, kpi: Kpi, name: str, series: Series | dict) -> tuple[str, float | None]:
         if name == "plan":
-            value = self.plan.get((kpi.name, self.period.key), kpi.target)
-            return "plan", value
+            value = self.plan.get((kpi.name, self.period.key))
+            if value is None and self.period.grain in ("day", "week"):
+                value = self._pro_rated_plan(kpi.name)
+            return "plan", kpi.target if value is None else value
         return self.compared[name].key, series.get(self.compared[name])
 
     def _compare(self, kpi: Kpi, fact: dict, series: Series | dict) -> None:
@@ -426,6 +445,10 @@ def check_period(spec: ReportSpec, text: str) -> Period:
         raise KontorError(f"period {text!r} is a {period.start.strftime('%A')}; report {spec.name} covers business "
                           "days (Monday to Friday)")
     return period
+
+
+def _days(period: Period) -> list[date]:
+    return [period.start + timedelta(days=n) for n in range(period.days)]
 
 
 def spec_relations(path: Path) -> set[str]:

@@ -152,3 +152,25 @@ def test_every_model_a_shipped_report_reads_has_a_quality_suite():
     suites = {s.asset.replace("/", ".", 1) for s in load_suites_or_raise(REPO / "expectations")}
     read = {r for spec in reports for r in spec.relations() if r.split(".")[0] in ("marts", "staging", "raw")}
     assert read and sorted(read - suites) == []
+
+
+def test_the_daily_summary_names_deviations_from_the_plan_pro_rated_to_business_days(demo):
+    import csv
+
+    from pipelines.reports.facts import compute_facts
+    from pipelines.reports.narrative import template_narrative
+
+    spec = find_report(demo.root, "daily_summary")
+    with (spec.dir / "plan.csv").open(encoding="utf-8") as fh:
+        monthly = {(r["kpi"], r["period"]): float(r["value"]) for r in csv.DictReader(fh)}
+    con = duckdb.connect(str(demo.settings.warehouse_path), read_only=True)
+    try:
+        facts = compute_facts(con, spec, "2026-10-30", NOW)
+    finally:
+        con.close()
+    october_business_days = 22                    # 31 days, 9 of them Saturdays or Sundays
+    intake = next(k for k in facts["kpis"] if k["name"] == "order_intake")
+    plan = intake["comparisons"]["plan"]
+    assert plan["value"] == pytest.approx(monthly[("order_intake", "2026-10")] / october_business_days)
+    assert plan["delta"] == pytest.approx(intake["value"] - plan["value"])
+    assert "ggü. Plan" in template_narrative(facts, spec)
