@@ -130,7 +130,7 @@ def test_data_status_with_gate_results_and_review_queues(demo, tmp_path):
         ("failed", 3, 1, 1)
     assert status["review"] == {"state": "open items", "open": {"customer": 2, "supplier": 1}, "total_open": 3}
     text = pdf_text(result.path)
-    assert "1 Fehler, 1 Warnungen bei 3 Prüfungen" in text and "customer: 2 offen" in text
+    assert "1 Fehler, 1 Warnungen bei 3 Prüfungen" in text and "Kunden: 2 offen" in text
 
 
 def pdf_text(path: str) -> str:
@@ -197,6 +197,6 @@ def test_master_data_report_without_and_with_entity_tables(demo, tmp_path):
     pending = kpi(week46.facts, "pending_review")
     assert pending["value"] == 0 and pending["comparisons"]["previous_period"]["value"] == 1
     invalid = week45.facts["tables"]["invalid_ids"]["rows"]
-    assert ["customer", "Beta KG", "IBAN", "DE00 … 0123"] in invalid      # masked in the PDF too
+    assert ["Kunden", "Beta KG", "IBAN", "DE00 … 0123"] in invalid        # masked in the PDF too; entity labelled
     text = pdf_text(week45.path)
     assert "Beta KG" in text and "DE00123" not in text and "noch keine Daten der Dublettenprüfung" not in text
