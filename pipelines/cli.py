@@ -313,15 +313,22 @@ def sql() -> None:
 @app.command()
 def report(
     name: Annotated[str, typer.Argument(help="A report folder under reports/, e.g. monthly_pack.")],
-    period: Annotated[Optional[str], typer.Option(help="2026-10 (month), 2026-W43 (ISO week), 2026-10-31 (day) or 2026-Q3 (quarter); default: the latest complete period of the report's grain.")] = None,
+    period: Annotated[Optional[str], typer.Option(help="2026-10 (month), 2026-W43 (ISO week), 2026-10-31 (day) or 2026-Q3 (quarter), of the report's grain; default: the latest complete period the data covers.")] = None,
+    force: Annotated[bool, typer.Option(help="Write a new version even when the facts are unchanged.")] = False,
+    language: Annotated[Optional[str], typer.Option(help="de or en (default: the report's); a translation is archived as <name>_<language>.")] = None,
 ) -> None:
-    """Issue one report by hand: facts, checked narrative, PDF; each call writes a new version."""
+    """Issue one report by hand: facts, checked narrative, PDF; a new version only when the facts changed."""
     from pipelines.reports.issue import issue_by_hand
 
     settings = load_settings()
     with console.status(f"issuing {name} …"):
-        result = issue_by_hand(settings, name, period)
+        result = issue_by_hand(settings, name, period, force, language)
     record, narrative = result.record, result.narrative
+    if not result.issued:
+        console.print(f"[green]✓[/] {name} {record['period']}: facts unchanged, v{record['version']} kept",
+                      highlight=False, soft_wrap=True)
+        typer.echo(settings.relative(Path(result.path)))
+        return
     kind = f"llm {narrative['model']}" if narrative["kind"] == "llm" else f"template ({narrative['reason']})"
     console.print(f"[green]✓[/] {name} {record['period']} v{record['version']}: {record['pages']} pages, "
                   f"narrative {kind}; {result.delivery}", highlight=False, soft_wrap=True)

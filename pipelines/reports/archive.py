@@ -87,13 +87,18 @@ class Archive:
         finally:
             tmp.unlink()
 
-    def add(self, period: str, version: int, pdf: bytes, facts_json: bytes, entry: dict) -> dict:
+    def add(self, period: str, version: int, pdf: bytes, facts_json: bytes, entry: dict,
+            html: bytes | None = None) -> dict:
         """Call under ``locked()``: store the files and append the issue to the manifest."""
         stem = self.stem(period, version)
         self._write_once(self.dir / f"{stem}.pdf", pdf)
         self._write_once(self.dir / f"{stem}.json", facts_json)
+        offline = {}
+        if html is not None:            # the same report as one self-contained HTML file
+            self._write_once(self.dir / f"{stem}.html", html)
+            offline = {"html": f"{stem}.html", "html_sha256": sha256(html)}
         record = {"period": period, "version": version, "pdf": f"{stem}.pdf", "sha256": sha256(pdf),
-                  "facts": f"{stem}.json", "facts_sha256": sha256(facts_json), **entry}
+                  "facts": f"{stem}.json", "facts_sha256": sha256(facts_json), **offline, **entry}
         manifest = self.manifest()
         manifest["issues"].append(record)
         self._save(manifest)

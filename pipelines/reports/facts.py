@@ -34,7 +34,7 @@ from sqlglot import exp
 
 from pipelines.errors import KontorError
 from pipelines.reports import i18n
-from pipelines.reports.periods import Period, history, latest_complete, parse_period
+from pipelines.reports.periods import Period, history, latest_complete, parse_period, period_containing
 from pipelines.reports.spec import Kpi, ReportSpec, TableSpec, referenced_relations
 from pipelines.reports.status import data_status, relations
 from pipelines.sql import ident
@@ -87,14 +87,15 @@ class FactsEngine:
         self.known = relations(con)
         self.language = spec.language
         business = spec.calendar == "business_days"
-        self.data_through = self._data_through()
+        self.data_through, self.coverage_source = self._data_through()
         if period is None:
             through = min(self.data_through, self.now.date() - timedelta(days=1))
             self.period = latest_complete(spec.grain, through, business)
         elif isinstance(period, str):
-            self.period = parse_period(period, business and len(period) == 10)
+            self.period = check_period(spec, period)
         else:
             self.period = period
+        self.coverage = self._coverage()
         self.compared = {"previous_period": self.period.shift(-1),
                          "same_period_last_year": self.period.same_period_last_year()}
         depth = max([CHART_PERIODS] + [k.anomalies.history for k in spec.kpis])
@@ -103,24 +104,64 @@ class FactsEngine:
         self.plan = self._plan()
 
     # -- inputs ---------------------------------------------------------------------------------
-    def _data_through(self) -> date:
+    def _data_through(self) -> tuple[date, str]:
+        """The last day the data covers, from the report's ``data_through`` SQL over the data it
+        reads; and where that day comes from (the SQL file, or ``clock`` without one)."""
         spec = self.spec
         if spec.data_through is None:
-            return self.now.date() - timedelta(days=1)
+            return self.now.date() - timedelta(days=1), "clock"
+        shown = self._shown(spec.data_through)
         missing = spec_relations(spec.data_through) - self.known
         if missing:
-            return self.now.date() - timedelta(days=1)
+            raise KontorError(f"{shown}: reads {', '.join(sorted(missing))}, which is not in the warehouse; "
+                              "fix: run `kontor run` first")
         value = self.con.execute(spec.data_through.read_text(encoding="utf-8")).fetchone()
         if not value or value[0] is None:
-            return self.now.date() - timedelta(days=1)
+            raise KontorError(f"{shown}: the data holds no day yet (the query returned null); "
+                              "fix: load extracts with `kontor run`")
         found = value[0]
-        return found.date() if isinstance(found, datetime) else found
+        return (found.date() if isinstance(found, datetime) else found), shown
+
+    def _coverage(self) -> dict:
+        """How much of the period the data covers: refused when none of it, provisional when part."""
+        period, through = self.period, self.data_through
+        if period.start > through:
+            latest = latest_complete(self.spec.grain, through, self.spec.calendar == "business_days")
+            raise KontorError(
+                f"{self.spec.name}: no data for {period.key}: the data ends on {through.isoformat()} "
+                f"({self.coverage_source}); fix: issue {latest.key} or an earlier period, or load newer extracts")
+        if self.spec.kpis and all(k.kind == "snapshot" for k in self.spec.kpis):
+            # A snapshot is the state as of the data's last day: it cannot speak for an earlier period.
+            latest = latest_complete(self.spec.grain, through)
+            if period not in (latest, period_containing(through, self.spec.grain)):
+                raise KontorError(f"{self.spec.name} shows the state as of {through.isoformat()} ({self.coverage_source}), "
+                                  f"not of {period.key}; fix: issue {latest.key}, or read the archived version of {period.key}")
+        covered = (min(period.end, through) - period.start).days + 1
+        return {"complete": period.end <= through, "through": min(period.end, through).isoformat(),
+                "days_covered": covered, "days": period.days, "source": self.coverage_source}
 
     def _plan(self) -> dict[tuple[str, str], float]:
         if self.spec.plan is None:
             return {}
         with self.spec.plan.open(encoding="utf-8", newline="") as fh:
             return {(r["kpi"], r["period"]): float(r["value"]) for r in csv.DictReader(fh)}
+
+    def _pro_rated_plan(self, kpi: str) -> float | None:
+        """A day's (or week's) plan from the month's: its share of the month's business days (of all
+        days for a calendar report). The days of a week in another month count for that month."""
+        business = self.spec.calendar == "business_days"
+        total = 0.0
+        found = False
+        day = self.period.start
+        while day <= self.period.end:
+            month = period_containing(day, "month")
+            monthly = self.plan.get((kpi, month.key))
+            counted = [d for d in _days(month) if not business or d.isoweekday() <= 5]
+            if monthly is not None and counted and (not business or day.isoweekday() <= 5):
+                total += monthly / len(counted)
+                found = True
+            day += timedelta(days=1)
+        return total if found else None
 
     def parameters(self) -> dict[str, Any]:
         prev, last_year = self.compared["previous_period"], self.compared["same_period_last_year"]
@@ -152,7 +193,7 @@ class FactsEngine:
     # -- KPIs -----------------------------------------------------------------------------------
     def kpi_facts(self, kpi: Kpi) -> dict:
         text = self.spec.text
-        fact = {"name": kpi.name, "label": text(kpi.label), "unit": kpi.unit, "decimals": kpi.decimals,
+        fact = {"name": kpi.name, "label": text(kpi.label), "aliases": self.spec.names(kpi.aliases), "unit": kpi.unit, "decimals": kpi.decimals,
                 "good": kpi.good, "headline": kpi.headline, "kind": kpi.kind, "sql_file": kpi.sql_file,
                 "sql_sha256": hashlib.sha256(kpi.sql_path.read_bytes()).hexdigest(),
                 "description": text(kpi.description) if kpi.description else None,
@@ -199,7 +240,8 @@ class FactsEngine:
         for row in rows:
             period = by_start.get(row[0] if isinstance(row[0], date) else None)
             if period is not None:
-                raw.setdefault(tuple(row[1:1 + len(dims)]), {})[period] = (row[-2], row[-1])
+                member = tuple(self.spec.value_label(self.spec.dimensions[d].values, v) for d, v in zip(dims, row[1:1 + len(dims)]))
+                raw.setdefault(member, {})[period] = (row[-2], row[-1])
         first = min((p for member in raw.values() for p in member), default=None)
         series = {}
         for member, values in raw.items():
@@ -217,8 +259,10 @@ class FactsEngine:
 
     def _comparison_value(self, kpi: Kpi, name: str, series: Series | dict) -> tuple[str, float | None]:
         if name == "plan":
-            value = self.plan.get((kpi.name, self.period.key), kpi.target)
-            return "plan", value
+            value = self.plan.get((kpi.name, self.period.key))
+            if value is None and self.period.grain in ("day", "week"):
+                value = self._pro_rated_plan(kpi.name)
+            return "plan", kpi.target if value is None else value
         return self.compared[name].key, series.get(self.compared[name])
 
     def _compare(self, kpi: Kpi, fact: dict, series: Series | dict) -> None:
@@ -300,7 +344,8 @@ class FactsEngine:
         for dims in kpi.drivers:
             keys = ", ".join(f"cast({ident(d)} as varchar)" for d in dims)
             rows = self.con.execute(f"select {keys}, sum(value)::double from {_ROWS} group by all order by 1").fetchall()
-            members = [{"member": " / ".join(str(v) for v in r[:-1]), "value": r[-1]} for r in rows]
+            members = [{"member": " / ".join(str(self.spec.value_label(self.spec.dimensions[d].values, v))
+                                             for d, v in zip(dims, r[:-1])), "value": r[-1]} for r in rows]
             fact["drivers"].append({
                 "dimension": " × ".join(self.spec.text(self.spec.dimensions[d].label) for d in dims),
                 "dims": list(dims), "personal": any(self.spec.dimensions[d].personal for d in dims),
@@ -313,13 +358,14 @@ class FactsEngine:
             return {}
         rows = self.con.execute(
             "select period, arg_max(value, version) from reports.facts where report = ? and kpi = ? "
-            "and measure = 'value' and dimension is null group by period", [self.spec.name, kpi]).fetchall()
+            "and measure = 'value' and dimension is null group by period", [self.spec.issue_name, kpi]).fetchall()
         return dict(rows)
 
     # -- tables ---------------------------------------------------------------------------------
     def table_facts(self, table: TableSpec) -> dict:
         text = self.spec.text
-        fact = {"name": table.name, "title": text(table.title), "sql_file": table.sql_file, "status": "ok",
+        fact = {"name": table.name, "title": text(table.title), "sql_file": table.sql_file,
+                "sql_sha256": hashlib.sha256(table.sql_path.read_bytes()).hexdigest(), "status": "ok",
                 "message": None, "columns": [], "rows": []}
         missing = self._missing(table.sql_path)
         if missing:
@@ -341,7 +387,8 @@ class FactsEngine:
         fact["columns"] = [{"name": n, "label": text(declared[n].label) if n in declared else n,
                             "unit": declared[n].unit if n in declared else None,
                             "decimals": declared[n].decimals if n in declared else 0} for n in names]
-        fact["rows"] = [[_plain(v) for v in row] for row in rows]
+        labels = [declared[n].values if n in declared else None for n in names]
+        fact["rows"] = [[_plain(self.spec.value_label(values, v)) for values, v in zip(labels, row)] for row in rows]
         return fact
 
     # -- everything -----------------------------------------------------------------------------
@@ -353,21 +400,55 @@ class FactsEngine:
             tables = {t.name: self.table_facts(t) for t in spec.tables}
         finally:
             self.con.execute(f"drop table if exists {_ROWS}; drop table if exists report_periods")
+        periodic = [k for k in kpis if k["kind"] == "periodic" and k["status"] == "ok"]
+        if periodic and all(k["value"] is None for k in periodic):
+            raise KontorError(f"{spec.name}: no data for {self.period.key}: the report's KPI queries hold no rows "
+                              f"for it (the data ends on {self.data_through.isoformat()}); fix: choose a period "
+                              "the data covers")
         comparisons = {name: {"key": p.key, "label": i18n.period_label(p, lang), "start": p.start.isoformat(),
                               "end": p.end.isoformat()} for name, p in self.compared.items() if name in spec.comparisons}
         if "plan" in spec.comparisons:
             comparisons["plan"] = {"key": "plan", "label": i18n.word("plan", lang)}
         return {
-            "report": spec.name, "title": spec.text(spec.title), "language": lang, "grain": self.period.grain,
+            "report": spec.issue_name, "title": spec.text(spec.title), "language": lang, "grain": self.period.grain,
             "period": {"key": self.period.key, "grain": self.period.grain, "start": self.period.start.isoformat(),
                        "end": self.period.end.isoformat(), "label": i18n.period_label(self.period, lang)},
             "comparisons": comparisons,
             "data_through": self.data_through.isoformat(),
+            "coverage": self.coverage,
+            "sql_files": [{"file": self._shown(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+                          for path in dict.fromkeys(spec.sql_files)],
             "computed_at": self.now.isoformat(timespec="seconds"),
             "kpis": kpis,
             "tables": tables,
-            "data_status": data_status(self.con, self.now_utc, spec.freshness_hours),
+            "data_status": data_status(self.con, self.now_utc, spec.freshness_hours, spec.relations()),
         }
+
+
+def check_period(spec: ReportSpec, text: str) -> Period:
+    """A period string of the report's grain (a business day for a business-day report), else an error.
+
+    >>> from pipelines.reports.spec import ReportSpec
+    >>> check_period(ReportSpec("m", Path("."), "f", "t", "de", "month", ()), "2026-W43")
+    Traceback (most recent call last):
+    ...
+    pipelines.errors.KontorError: period '2026-W43' is a week, but report m is issued per month; write a month such as 2026-10
+    """
+    from pipelines.reports.periods import FORMATS
+
+    business = spec.calendar == "business_days"
+    period = parse_period(text, business and len(text.strip()) == 10)
+    if period.grain != spec.grain:
+        raise KontorError(f"period {text!r} is a {period.grain}, but report {spec.name} is issued per {spec.grain}; "
+                          f"write a {spec.grain} such as {FORMATS[spec.grain]}")
+    if business and period.start.isoweekday() > 5:
+        raise KontorError(f"period {text!r} is a {period.start.strftime('%A')}; report {spec.name} covers business "
+                          "days (Monday to Friday)")
+    return period
+
+
+def _days(period: Period) -> list[date]:
+    return [period.start + timedelta(days=n) for n in range(period.days)]
 
 
 def spec_relations(path: Path) -> set[str]:
@@ -394,18 +475,22 @@ def _share(member: Series, total: Series, period: Period, ratio: bool) -> float:
 def _member(member: tuple, series: Series, period: Period, other: Period, total: Series, ratio: bool,
             in_percent: bool) -> dict:
     now, before = series.get(period), series.get(other)
+    inputs: dict[str, float | None]
     if ratio:
         (n1, d1), (n0, d0) = series.parts.get(period, (0.0, 0.0)), series.parts.get(other, (0.0, 0.0))
         big_d1, big_d0 = total.volume(period, True), total.volume(other, True)
         r0 = total.get(other)
         contribution = None if r0 is None or not big_d1 or not big_d0 else \
             (n1 - r0 * d1) / big_d1 - (n0 - r0 * d0) / big_d0
+        inputs = {"n1": n1, "d1": d1, "n0": n0, "d0": d0, "D1": big_d1, "D0": big_d0, "r0": r0}
     else:
         contribution = None if total.get(other) is None else (now or 0.0) - (before or 0.0)
+        inputs = {"member_value": now or 0.0, "member_compare_value": before or 0.0}
     delta = None if now is None or before is None else now - before
     return {"member": " / ".join(str(m) for m in member), "value": now, "compare_value": before, "delta": delta,
             "delta_pct": None if delta is None or not before or in_percent else delta / abs(before) * 100,
-            "contribution": contribution, "share_pct": _share(series, total, period, ratio)}
+            "contribution": contribution, "contribution_inputs": inputs,
+            "share_pct": _share(series, total, period, ratio)}
 
 
 def compute_facts(con: duckdb.DuckDBPyConnection, spec: ReportSpec, period: Period | str | None = None,

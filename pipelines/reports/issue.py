@@ -17,7 +17,7 @@ from pipelines.reports.delivery import send_report, smtp_config
 from pipelines.reports.facts import BERLIN, compute_facts
 from pipelines.reports.narrative import llm_config, write_narrative
 from pipelines.reports.periods import Period
-from pipelines.reports.render import render_html, render_pdf
+from pipelines.reports.render import offline_html, render_html, render_pdf
 from pipelines.reports.spec import ReportSpec
 from pipelines.reports.store import facts_digest, store_facts
 from pipelines.settings import Settings
@@ -36,7 +36,7 @@ class IssueResult:
 
 
 def archive_for(settings: Settings, spec: ReportSpec) -> Archive:
-    return Archive(settings.target_dir / "reports", spec.name)
+    return Archive(settings.target_dir / "reports", spec.issue_name)
 
 
 def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: ReportSpec,
@@ -65,13 +65,15 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
         html = render_html(spec, facts, narrative.as_dict(), issue)
         pdf, pages, refused = render_pdf(html, spec.dir)
         timings["pdf_s"] = time.perf_counter() - mark
-        document = {"issue": {"report": spec.name, "period": key, "version": version, "issued_at": issued_at},
+        document = {"issue": {"report": spec.issue_name, "period": key, "version": version, "issued_at": issued_at},
                     "facts": facts, "narrative": narrative.as_dict(), "prompt": messages}
         needs_approval = bool(spec.email and spec.email.require_approval)
+        offline = offline_html(html, spec.dir).encode()
         record = archive.add(key, version, pdf, json.dumps(document, indent=1, ensure_ascii=False, default=str).encode(), {
             "issued_at": issued_at, "pages": pages, "narrative": narrative.kind, "narrative_reason": narrative.reason,
             "facts_digest": digest, "status": "awaiting approval" if needs_approval else "issued",
-        })
+            "provisional": not facts["coverage"]["complete"],
+        }, html=offline)
     store_facts(con, facts, version)
     _audit(settings, "report_issued", "kontor", spec, record,
            {k: record.get(k) for k in ("pdf", "sha256", "pages", "narrative", "status", "issued_at")})
@@ -123,20 +125,24 @@ def _audit(settings: Settings, kind: str, actor: str, spec: ReportSpec, record: 
 
     with StateStore.from_settings(settings) as store:
         store.append_audit([{"run_id": None, "actor": actor, "kind": kind, "entity": None,
-                             "object_id": f"{spec.name}/{record['period']}/v{record['version']}", "before": None,
+                             "object_id": f"{spec.issue_name}/{record['period']}/v{record['version']}", "before": None,
                              "after": after, "detail": record.get("pdf")}])
 
 
-def issue_by_hand(settings: Settings, name: str, period: str | None) -> IssueResult:
-    """``kontor report``: open the warehouse, issue a new version, close."""
+def issue_by_hand(settings: Settings, name: str, period: str | None, force: bool = False,
+                  language: str | None = None) -> IssueResult:
+    """``kontor report``: open the warehouse, issue a new version when the facts changed (or
+    ``force``), publish the serving copy so analysts see the new ``reports.facts`` at once, close."""
     from pipelines import warehouse
     from pipelines.errors import KontorError
-    from pipelines.reports.periods import parse_period
+    from pipelines.reports.facts import check_period
     from pipelines.reports.spec import find_report
 
     spec = find_report(settings.project_dir, name)
+    if language is not None:
+        spec = spec.in_language(language)
     if period is not None:
-        parse_period(period)                      # a bad period fails before the warehouse is opened
+        check_period(spec, period)                # a bad period fails before the warehouse is opened
     if not settings.warehouse_path.is_file():
         raise KontorError(f"{settings.relative(settings.warehouse_path)} does not exist yet; fix: run `kontor run` first")
     try:
@@ -145,6 +151,9 @@ def issue_by_hand(settings: Settings, name: str, period: str | None) -> IssueRes
         raise KontorError(f"{settings.relative(settings.warehouse_path)} is in use by another process ({exc}); "
                           "fix: wait for the running pipeline to finish, then try again") from exc
     try:
-        return issue_report(con, settings, spec, period)
+        result = issue_report(con, settings, spec, period, reissue=force)
+        if result.issued:
+            warehouse.publish_serving(con, settings.serving_path)
+        return result
     finally:
         con.close()

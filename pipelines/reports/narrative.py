@@ -6,10 +6,13 @@ every number already formatted the way the report writes it. Members of dimensio
 placeholders such as ``[Kunde A]`` unless the report sets ``narrative.allow_personal_data``; the
 placeholders are put back after the check. IBANs and e-mail addresses never reach a prompt.
 
-Every number in the answer must match a number of the prompt within the rounding it is written
-with (``numbers.mismatches``). A mismatch gets one more request naming the wrong numbers; a
-second mismatch, a timeout, an HTTP error or no configured endpoint gives the deterministic
-template narrative. The report never fails because of the model.
+Every claim of the answer is checked against the facts (``claims.check``): each number against
+the figure it states within the precision it is written with, each direction word and sign
+against the sign of the change, each comparison named against the comparison the number belongs
+to, each driver named as main cause against the largest contributor; a sentence with a number
+that matches no fact fails. A failed check gets one more request naming the problems; a second
+failure, a timeout, an HTTP error or no configured endpoint gives the deterministic template
+narrative, which passes the same check. The report never fails because of the model.
 """
 from __future__ import annotations
 
@@ -22,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.reports import i18n
+from pipelines.reports.claims import ClaimFacts, check
 from pipelines.reports.periods import parse_period
-from pipelines.reports.figures import Fact, format_value, mismatches, read_numbers
+from pipelines.reports.figures import Fact, format_value, read_numbers
 from pipelines.reports.spec import ReportSpec
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -47,8 +51,11 @@ SYSTEM = {
            "in square brackets such as [Customer A] unchanged."),
 }
 RETRY = {
-    "de": "Diese Zahlen stehen so nicht in den Fakten: {wrong}. Schreibe den Kommentar neu und verwende nur Zahlen aus den Fakten.",
-    "en": "These numbers are not in the facts: {wrong}. Rewrite the commentary using only numbers from the facts.",
+    "de": "Diese Aussagen stimmen nicht mit den Fakten überein: {wrong}. Schreibe den Kommentar neu; verwende nur "
+          "Zahlen aus den Fakten, mit der richtigen Richtung (stieg/sank), dem richtigen Vergleich und als Haupttreiber "
+          "nur den größten Beitrag.",
+    "en": "These statements do not match the facts: {wrong}. Rewrite the commentary using only numbers from the facts, "
+          "with the right direction (rose/fell), the right comparison and as main driver only the largest contribution.",
 }
 
 
@@ -59,10 +66,11 @@ class NarrativeResult:
     model: str | None = None
     reason: str | None = None        # why the template was used
     attempts: int = 0
-    rejected: list[list[str]] = field(default_factory=list)   # the wrong numbers of each rejected answer
+    rejected: list[list[str]] = field(default_factory=list)   # the failed claims of each rejected answer
+    code: str | None = None          # the reason as a key of i18n (reason_<code>), for the reader's language
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "text": self.text, "model": self.model, "reason": self.reason,
+        return {"kind": self.kind, "text": self.text, "model": self.model, "reason": self.reason, "code": self.code,
                 "attempts": self.attempts, "rejected_numbers": self.rejected}
 
 
@@ -177,6 +185,17 @@ def _status_text(status: dict, w: _Writer, lang: str, data_through: str) -> str:
                      review=review_text)
 
 
+def claim_facts(facts: dict, spec: ReportSpec, names: _Pseudonyms) -> ClaimFacts:
+    """What the model's answer is checked against: the facts, with members as the prompt names them."""
+    def member(driver: dict, name: str) -> str:
+        return names(driver["dims"], name) if _hidden(driver, spec) else name
+    return ClaimFacts.from_facts(facts, member)
+
+
+def _hidden(driver: dict, spec: ReportSpec) -> bool:
+    return bool(driver["personal"]) and not spec.narrative.allow_personal_data
+
+
 def prompt_payload(facts: dict, spec: ReportSpec) -> tuple[dict, list[Fact], _Pseudonyms]:
     """What the model sees: aggregated facts only, numbers formatted; and the numbers it may use."""
     lang = facts["language"]
@@ -203,7 +222,7 @@ def prompt_payload(facts: dict, spec: ReportSpec) -> tuple[dict, list[Fact], _Ps
         for driver in kpi["drivers"]:
             if not driver["members"] or driver["comparison"] is None:
                 continue
-            hidden = driver["personal"] and not spec.narrative.allow_personal_data
+            hidden = _hidden(driver, spec)
             members = [{"member": names(driver["dims"], m["member"]) if hidden else m["member"],
                         "contribution": w.num(m["contribution"], "pp" if kpi["unit"] == "%" else kpi["unit"],
                                               max(kpi["decimals"], 1) if kpi["unit"] == "%" else kpi["decimals"], sign=True)}
@@ -220,6 +239,14 @@ def prompt_payload(facts: dict, spec: ReportSpec) -> tuple[dict, list[Fact], _Ps
     seen = [t for t in read_numbers(json.dumps(payload, ensure_ascii=False), lang) if t.value is not None]
     w.facts += [Fact(t.value, t.marker if t.marker in ("pct", "pp") else "plain") for t in seen]
     return payload, w.facts, names
+
+
+def personal_names_in(messages: list[dict], facts: dict, spec: ReportSpec) -> list[str]:
+    """Members of pseudonymised dimensions (every one the facts hold, not only the top three)
+    that a prompt would still contain."""
+    content = "\n".join(m["content"] for m in messages)
+    members = {m["member"] for k in facts["kpis"] for d in k["drivers"] if _hidden(d, spec) for m in d["members"]}
+    return sorted(n for n in members if len(n) >= 3 and n in content)
 
 
 def scrub(text: str) -> str:
@@ -240,39 +267,132 @@ def _clean(text: str) -> str:
     return "\n\n".join(p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip())
 
 
+def _default_comparison(facts: dict) -> str | None:
+    names = [n for n in ("previous_period", "same_period_last_year", "plan") if n in facts["comparisons"]]
+    return names[0] if names else None
+
+
+def _movement(kpi: dict, cmp: str | None) -> float:
+    """How far a KPI moved against ``cmp``, in % (a KPI in % by its change relative to its value)."""
+    c = kpi["comparisons"].get(cmp) if cmp else None
+    if not c or c.get("delta") is None:
+        return 0.0
+    if kpi["unit"] == "%":
+        return abs(c["delta"]) / abs(kpi["value"]) * 100 if kpi["value"] else 0.0
+    return abs(c["delta_pct"]) if c.get("delta_pct") is not None else 0.0
+
+
+def _is_flat(kpi: dict, c: dict) -> bool:
+    """The claim check's "unverändert": below half a percent, or half a tenth of a point for a KPI in %."""
+    if kpi["unit"] == "%":
+        return abs(c["delta"]) < 0.05
+    return abs(c["delta_pct"]) < 0.5 if c.get("delta_pct") is not None else c["delta"] == 0
+
+
+def _change(kpi: dict, c: dict, w: _Writer) -> str:
+    """``um 12.345 € (2,2 %)``: the size of a change without sign (the verb carries the direction)."""
+    if kpi["unit"] == "%":
+        return w.num(abs(c["delta"]), "pp", max(kpi["decimals"], 1))
+    pct = f" ({w.num(abs(c['delta_pct']), '%', 1)})" if c.get("delta_pct") is not None else ""
+    return w.num(abs(c["delta"]), kpi["unit"], kpi["decimals"]) + pct
+
+
+def _kpi_sentence(kpi: dict, facts: dict, w: _Writer, when: str) -> str:
+    lang, comparisons = facts["language"], facts["comparisons"]
+    value = w.num(kpi["value"], kpi["unit"], kpi["decimals"])
+    moved = [(n, c) for n, c in kpi["comparisons"].items() if c.get("delta") is not None and n in comparisons]
+    if not moved:
+        return i18n.word("kpi_sentence_plain", lang, kpi=kpi["label"], when=when, value=value) + "."
+    clauses = []
+    for index, (name, c) in enumerate(moved):
+        cmp = comparisons[name]["label"]
+        if _is_flat(kpi, c):
+            form = "kpi_flat" if index == 0 else "cmp_flat"
+            clauses.append(i18n.word(form, lang, kpi=kpi["label"], when=when, value=value, cmp=cmp))
+        else:
+            verb = i18n.word("rose" if c["delta"] > 0 else "fell", lang)
+            form = "kpi_move" if index == 0 else "cmp_move"
+            clauses.append(i18n.word(form, lang, kpi=kpi["label"], verb=verb, when=when, cmp=cmp,
+                                     change=_change(kpi, c, w), value=value))
+    return "; ".join(clauses) + "."
+
+
+def _top_driver(kpi: dict, cmp: str, personal: bool) -> tuple[dict, dict] | None:
+    """The largest contributor in the direction the KPI moved (never a member that pulled the other way)."""
+    change = (kpi["comparisons"].get(cmp) or {}).get("delta")
+    if not change:
+        return None
+    best = None
+    for driver in kpi["drivers"]:
+        if driver["comparison"] != cmp or bool(driver["personal"]) != personal or len(driver["dims"]) != 1:
+            continue
+        for m in driver["members"]:
+            c = m.get("contribution")
+            if c is not None and (c > 0) == (change > 0) and (best is None or abs(c) > abs(best[1]["contribution"])):
+                best = (driver, m)
+    return best
+
+
+def _driver_sentence(kpi: dict, facts: dict, w: _Writer, cmp: str) -> str | None:
+    top = _top_driver(kpi, cmp, personal=False)
+    if top is None:
+        return None
+    driver, m = top
+    unit = "pp" if kpi["unit"] == "%" else kpi["unit"]
+    decimals = max(kpi["decimals"], 1) if kpi["unit"] == "%" else kpi["decimals"]
+    return i18n.word("driver_sentence", facts["language"], kpi=kpi["label"], cmp=facts["comparisons"][cmp]["label"],
+                     member=m["member"], dimension=driver["dimension"],
+                     contribution=w.num(m["contribution"], unit, decimals, sign=True))
+
+
+def _customer_sentence(facts: dict, w: _Writer, cmp: str) -> str | None:
+    """The largest movement of a single customer (or supplier) in the headline KPIs, either way."""
+    best = None
+    for kpi in facts["kpis"]:
+        if kpi["status"] != "ok" or kpi["unit"] == "%":
+            continue
+        for driver in kpi["drivers"]:
+            if driver["comparison"] != cmp or not driver["personal"] or len(driver["dims"]) != 1:
+                continue
+            for m in driver["members"]:
+                if m.get("delta") is not None and m.get("compare_value") is not None and m.get("value") is not None \
+                        and (best is None or abs(m["delta"]) > abs(best[2]["delta"])):
+                    best = (kpi, driver, m)
+    if best is None or not best[2]["delta"]:
+        return None
+    kpi, driver, m = best
+    num = lambda v, sign=False: w.num(v, kpi["unit"], kpi["decimals"], sign=sign)   # noqa: E731
+    return i18n.word("member_sentence", facts["language"], kpi=kpi["label"], dimension=driver["dimension"],
+                     cmp=facts["comparisons"][cmp]["label"], member=m["member"], delta=num(m["delta"], True),
+                     before=num(m["compare_value"]), after=num(m["value"]))
+
+
+SUMMARY_LINES = 5
+
+
 def template_narrative(facts: dict, spec: ReportSpec) -> str:
-    """The deterministic narrative: the same facts in fixed sentences (also the model's fallback)."""
+    """The deterministic narrative, written the way a controller writes it and passing the claim check:
+    a summary of at most five sentences, the largest movements first (the largest single customer
+    movement included), then the main driver of each headline KPI, the bad anomalies, and the data
+    status. Also the model's fallback."""
     lang = facts["language"]
     w = _Writer(lang)
     comparisons = facts["comparisons"]
-    paragraphs, anomalies = [], []
+    default = _default_comparison(facts)
     when = i18n.period_phrase(parse_period(facts["period"]["key"]), lang)
-    shown = [k for k in facts["kpis"] if k["status"] == "ok" and (k["headline"] or k["anomalies"])] or \
-        [k for k in facts["kpis"] if k["status"] == "ok"][:3]
-    for kpi in shown:
-        first = next((c for c in kpi["comparisons"].values() if c["delta"] is not None), None)
-        shown_delta = round(first["delta"], max(kpi["decimals"], 1) if kpi["unit"] == "%" else kpi["decimals"]) if first else 0
-        verb = i18n.word("rose" if shown_delta > 0 else "fell", lang)
-        form = "kpi_sentence_plain" if first is None else "kpi_sentence" if shown_delta else "kpi_sentence_flat"
-        sentence = i18n.word(form, lang, kpi=kpi["label"], verb=verb,
-                             when=when, value=w.num(kpi["value"], kpi["unit"], kpi["decimals"]))
-        clauses = [i18n.word("cmp_clause", lang, delta=w.delta(kpi, c), vs=i18n.word("vs", lang),
-                             cmp=comparisons[name]["label"], cmp_value=w.num(c["value"], kpi["unit"], kpi["decimals"]))
-                   for name, c in kpi["comparisons"].items() if c["delta"] is not None]
-        text = sentence + (": " + "; ".join(clauses) if clauses else "") + "."
-        driver = next((d for d in kpi["drivers"] if d["members"] and d["comparison"] and not d["personal"]), None)
-        if driver:
-            top = driver["members"][0]
-            unit = "pp" if kpi["unit"] == "%" else kpi["unit"]
-            text += " " + i18n.word("driver_clause", lang, vs=i18n.word("vs", lang),
-                                    cmp=comparisons[driver["comparison"]]["label"],
-                                    member=f"{driver['dimension']} {top['member']}",
-                                    contribution=w.num(top["contribution"], unit,
-                                                       max(kpi["decimals"], 1) if kpi["unit"] == "%" else kpi["decimals"], sign=True))
-        paragraphs.append(text)
-        anomalies += [_anomaly_text(kpi, a, w, comparisons, lang) for a in kpi["anomalies"] if a["direction"] == "bad"]
+    ok = [k for k in facts["kpis"] if k["status"] == "ok" and k["value"] is not None]
+    ranked = sorted(ok, key=lambda k: (-_movement(k, default), not k["headline"]))
+    customer = _customer_sentence(facts, w, default) if default else None
+    summary = [_kpi_sentence(k, facts, w, when) for k in ranked[:SUMMARY_LINES - (1 if customer else 0)]]
+    if customer:
+        summary.insert(min(2, len(summary)), customer)
+    paragraphs = [" ".join(summary)] if summary else []
+    drivers = [d for k in ok if k["headline"] for d in [_driver_sentence(k, facts, w, default)] if default and d]
+    if drivers:
+        paragraphs.append(" ".join(drivers))
+    anomalies = [_anomaly_text(k, a, w, comparisons, lang) for k in ok for a in k["anomalies"] if a["direction"] == "bad"]
     if anomalies:
-        paragraphs.insert(0, f"{i18n.word('anomalies', lang)}: " + " ".join(anomalies))
+        paragraphs.append(f"{i18n.word('anomalies', lang)}: " + " ".join(anomalies))
     missing: dict[str, list[str]] = {}
     for kpi in facts["kpis"]:
         if kpi["status"] != "ok":
@@ -287,13 +407,19 @@ def write_narrative(facts: dict, spec: ReportSpec, config: LlmConfig) -> tuple[N
     """The narrative for ``facts`` and the messages sent (for the record; no personal data in them)."""
     template = template_narrative(facts, spec)
     if not spec.narrative.enabled:
-        return NarrativeResult("template", template, reason="narrative disabled in report.yml"), []
+        return NarrativeResult("template", template, reason="narrative disabled in report.yml", code="disabled"), []
     if not config.configured:
-        return NarrativeResult("template", template, reason="no LLM endpoint configured (OPENAI_BASE_URL / OPENAI_API_KEY)"), []
+        return NarrativeResult("template", template, reason="no LLM endpoint configured (OPENAI_BASE_URL / OPENAI_API_KEY)",
+                               code="no_endpoint"), []
     import openai
 
-    payload, allowed, names = prompt_payload(facts, spec)
+    payload, _, names = prompt_payload(facts, spec)
+    claims = claim_facts(facts, spec, names)
     messages = messages_for(payload, spec)
+    leaks = personal_names_in(messages, facts, spec)
+    if leaks:      # fail closed: whatever put them there, names of persons do not leave
+        return NarrativeResult("template", template, reason=f"personal data would reach the model "
+                               f"({len(leaks)} names); nothing sent", code="personal"), []
     client = openai.OpenAI(base_url=config.base_url, api_key=config.api_key or "not-needed",
                            timeout=config.timeout_s, max_retries=0)
     result = NarrativeResult("template", template, model=config.model)
@@ -303,23 +429,20 @@ def write_narrative(facts: dict, spec: ReportSpec, config: LlmConfig) -> tuple[N
             answer = client.chat.completions.create(model=config.model, messages=messages, temperature=0.2)
             text = _clean(answer.choices[0].message.content or "")
         except openai.APITimeoutError:
-            result.reason = f"the model did not answer within {config.timeout_s:g} s"
+            result.reason, result.code = f"the model did not answer within {config.timeout_s:g} s", "timeout"
             return result, messages
         except openai.APIStatusError as exc:
-            result.reason = f"the model endpoint answered HTTP {exc.status_code}"
+            result.reason, result.code = f"the model endpoint answered HTTP {exc.status_code}", "unavailable"
             return result, messages
         except (openai.OpenAIError, ValueError, IndexError, AttributeError) as exc:
-            result.reason = f"the model endpoint failed: {type(exc).__name__}"
+            result.reason, result.code = f"the model endpoint failed: {type(exc).__name__}", "unavailable"
             return result, messages
-        if not text:
-            wrong = ["(empty answer)"]
-        else:
-            wrong = mismatches(text, spec.language, allowed)
+        wrong = [str(p) for p in check(text, claims)] if text else ["(empty answer)"]
         if not wrong:
             return NarrativeResult("llm", names.restore(text), model=config.model, attempts=attempt,
                                    rejected=result.rejected), messages
         result.rejected.append(wrong)
         messages = [*messages, {"role": "assistant", "content": text},
                     {"role": "user", "content": RETRY[spec.language].format(wrong=", ".join(wrong[:10]))}]
-    result.reason = "the model's numbers did not match the facts twice"
+    result.reason, result.code = "the model's statements did not match the facts twice", "mismatch"
     return result, messages

@@ -8,7 +8,10 @@ the system (DejaVu); nothing is downloaded.
 """
 from __future__ import annotations
 
+import base64
 import logging
+import mimetypes
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -110,6 +113,7 @@ def environment(spec: ReportSpec, facts: dict) -> jinja2.Environment:
 
     env.globals.update(
         lang=lang, word=lambda key, **kw: i18n.word(key, lang, **kw), kpi=lambda name: kpis[name],
+        word_exists=lambda key: key in i18n.WORDS[lang],
         table=lambda name: facts["tables"][name], num=num, kpi_value=kpi_value, delta=delta,
         delta_class=delta_class, history_chart=history_chart, driver_chart=driver_chart, table_chart=table_chart,
         cell=cell, date_label=lambda text: i18n.date_label(text, lang) if text else "–",
@@ -131,6 +135,28 @@ def render_html(spec: ReportSpec, facts: dict, narrative: dict, issue: dict) -> 
     template = env.get_template(spec.template.name if spec.template else "template.html.j2")
     paragraphs = [p for p in narrative["text"].split("\n\n") if p.strip()]
     return template.render(facts=facts, narrative=narrative, paragraphs=paragraphs, issue=issue, spec=spec)
+
+
+_SOURCE = re.compile(r"""(\b(?:src|href)\s*=\s*)(["'])(.*?)\2""", re.I)
+
+
+def offline_html(html: str, folder: Path) -> str:
+    """The HTML as one self-contained file for reading offline: CSS and charts are inline already;
+    files of the report's folder it refers to (a logo) are inlined as data URIs, any other
+    reference is dropped, so opening it fetches nothing."""
+    root = folder.resolve()
+
+    def inline(match: re.Match) -> str:
+        attribute, quote, url = match.groups()
+        if url.startswith(("data:", "#")):
+            return match.group(0)
+        path = (root / unquote(urlparse(url).path)).resolve() if not urlparse(url).scheme else None
+        if path is None or not path.is_relative_to(root) or not path.is_file():
+            return f"{attribute}{quote}{quote}"
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return f"{attribute}{quote}data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}{quote}"
+
+    return _SOURCE.sub(inline, html)
 
 
 def render_pdf(html: str, folder: Path) -> tuple[bytes, int, list[str]]:

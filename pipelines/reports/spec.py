@@ -36,13 +36,13 @@ _CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 _REPORT_KEYS = {"title", "description", "language", "grain", "calendar", "data_through", "comparisons",
                 "plan", "history", "anomalies", "narrative", "schedule", "dimensions", "kpis", "tables",
                 "delivery", "template", "drivers_top", "freshness_hours"}
-_KPI_KEYS = {"name", "label", "description", "sql", "unit", "decimals", "good", "kind", "drivers", "headline",
-             "target", "anomalies", "optional", "missing_message"}
+_KPI_KEYS = {"name", "label", "aliases", "description", "sql", "unit", "decimals", "good", "kind", "drivers",
+             "headline", "target", "anomalies", "optional", "missing_message"}
 _TABLE_KEYS = {"name", "title", "sql", "columns", "optional", "missing_message"}
-_COLUMN_KEYS = {"name", "label", "unit", "decimals"}
+_COLUMN_KEYS = {"name", "label", "unit", "decimals", "values"}
 _ANOMALY_KEYS = {"threshold_pct", "zscore", "history", "min_share_pct", "min_history"}
 _NARRATIVE_KEYS = {"enabled", "model", "timeout_s", "allow_personal_data", "max_words"}
-_DIMENSION_KEYS = {"label", "personal"}
+_DIMENSION_KEYS = {"label", "personal", "values"}
 _DELIVERY_KEYS = {"email"}
 _EMAIL_KEYS = {"to", "subject", "require_approval"}
 
@@ -76,7 +76,9 @@ class Narrative:
 class Dimension:
     name: str
     label: Any
-    personal: bool = False          # members may name persons: pseudonymised in LLM prompts
+    personal: bool = True           # members may name persons: pseudonymised in LLM prompts
+    sources: tuple[str, ...] = ()   # the warehouse columns its values come from (privacy.trace)
+    values: Any = None              # labels of coded values: {customer: {de: Kunden, en: customers}}
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Kpi:
     optional: bool = False
     missing_message: Any = None
     description: Any = None
+    aliases: Any = ()               # other names the commentary may use: a list, or {de: [...], en: [...]}
     line: int = 0
 
     @property
@@ -109,6 +112,7 @@ class TableColumn:
     label: Any
     unit: str | None = None
     decimals: int = 0
+    values: Any = None              # labels of coded values, as for a dimension
 
 
 @dataclass(frozen=True)
@@ -153,12 +157,40 @@ class ReportSpec:
     template: Path | None = None
     drivers_top: int = 5
     freshness_hours: float = 36.0
+    translated: bool = False        # issued in another language than report.yml's (kontor report --language)
+
+    @property
+    def issue_name(self) -> str:
+        """The name its issues are archived and stored under: a translation is its own series."""
+        return f"{self.name}_{self.language}" if self.translated else self.name
+
+    def in_language(self, language: str) -> ReportSpec:
+        """The same report in ``language`` (labels written as {de: ..., en: ...} switch with it)."""
+        from dataclasses import replace
+
+        from pipelines.errors import KontorError
+
+        if language not in LANGUAGES:
+            raise KontorError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+        return self if language == self.language else replace(self, language=language, translated=True)
 
     def kpi(self, name: str) -> Kpi:
         return next(k for k in self.kpis if k.name == name)
 
     def text(self, value: Any) -> str:
         return localized(value, self.language)
+
+    def value_label(self, values: Any, value: Any) -> Any:
+        """A coded value ('customer') as the report's reader reads it ('Kunden'), else as it is."""
+        if isinstance(values, dict) and str(value) in values:
+            return self.text(values[str(value)])
+        return value
+
+    def names(self, value: Any) -> list[str]:
+        """A list written plainly or as ``{de: [...], en: [...]}``, in the report's language."""
+        if isinstance(value, dict):
+            value = value.get(self.language) or []
+        return [str(v) for v in value or []]
 
     @property
     def sql_files(self) -> list[Path]:
@@ -300,6 +332,10 @@ def _kpi(node: Any, report_dir: Path, rel_dir: str, spec: dict[str, Any], chk: _
     sql = _sql_file(report_dir, rel_dir, node.get("sql"), node.key_line("sql"), chk)
     if name is None or sql is None:
         return None
+    aliases = node.get("aliases") or []
+    if not (isinstance(aliases, list) or isinstance(aliases, dict) and all(isinstance(v, list) for v in aliases.values())):
+        chk.add(node.key_line("aliases"), "aliases must be a list of names, or {de: [...], en: [...]}")
+        aliases = []
     target = node.get("target")
     if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
         chk.add(node.key_line("target"), f"target must be a number, got {target!r}")
@@ -317,6 +353,7 @@ def _kpi(node: Any, report_dir: Path, rel_dir: str, spec: dict[str, Any], chk: _
         optional=chk.flag(node, "optional", False),
         missing_message=node.get("missing_message"),
         description=node.get("description"),
+        aliases=aliases,
         line=node.line,
     )
 
@@ -339,11 +376,41 @@ def _table(node: Any, report_dir: Path, rel_dir: str, chk: _Checker) -> TableSpe
             chk.add(col.key_line("unit"), f"unit {unit!r} is not one of {', '.join(UNITS)}")
             unit = None
         columns.append(TableColumn(col["name"], col.get("label", col["name"]), unit,
-                                   chk.number(col, "decimals", 0, integer=True)))
+                                   chk.number(col, "decimals", 0, integer=True), col.get("values")))
     if name is None or sql is None:
         return None
     return TableSpec(name, node.get("title", name), sql[0], sql[1], tuple(columns),
                      chk.flag(node, "optional", False), node.get("missing_message"), node.line)
+
+
+def _privacy(dimensions: dict[str, Dimension], declared: dict[str, tuple[Any, int]], kpis: list[Kpi],
+             allow_personal: bool, chk: _Checker) -> dict[str, Dimension]:
+    """Personal or not, from the SQL: a dimension whose values come from master-data names
+    (``privacy.trace``), or that cannot be traced, is personal; ``personal: false`` on such a
+    dimension is an error unless the report sends names on purpose (allow_personal_data)."""
+    from pipelines.reports.privacy import MASTER_TABLE, trace
+
+    resolved = {}
+    for name, dim in dimensions.items():
+        flag, line = declared[name]
+        if flag is not None and not isinstance(flag, bool):
+            chk.add(line, f"personal must be true or false, got {flag!r}")
+            flag = None
+        found, sources = [], set()
+        for kpi in kpis:
+            if name in kpi.dimensions:
+                personal, leaves = trace(kpi.sql_path.read_text(encoding="utf-8"), name)
+                sources.update(leaves)
+                if personal:
+                    found.append(f"{kpi.sql_file} ({', '.join(leaves)})")
+        traced = bool(found) or bool(MASTER_TABLE.search(name))
+        if flag is False and traced and not allow_personal:
+            why = found[0] if found else f"the name {name!r}"
+            chk.add(line, f"dimension {name!r} is declared personal: false, but {why} carries master-data names; "
+                          "fix: remove 'personal: false' (its members are then pseudonymised in prompts), or set "
+                          "narrative.allow_personal_data: true to send names to the model on purpose")
+        resolved[name] = Dimension(name, dim.label, traced if flag is None else flag, tuple(sorted(sources)), dim.values)
+    return resolved
 
 
 def _email(node: Any, line: int, chk: _Checker) -> EmailDelivery | None:
@@ -393,11 +460,12 @@ def load_report(report_dir: Path, rel_dir: str) -> ReportSpec:
     if calendar == "business_days" and grain != "day":
         chk.add(doc.key_line("calendar"), "calendar business_days needs grain day")
 
-    dimensions = {}
+    dimensions, declared = {}, {}
     for dim, value in chk.mapping(doc.get("dimensions"), doc.key_line("dimensions"), "dimensions").items():
         node = chk.mapping(value, doc.key_line("dimensions"), f"dimension {dim!r}")
         chk.keys(node, _DIMENSION_KEYS, f"dimension {dim!r}")
-        dimensions[dim] = Dimension(dim, node.get("label", dim), chk.flag(node, "personal", False))
+        declared[dim] = (node.get("personal"), node.key_line("personal") if "personal" in node else node.line)
+        dimensions[dim] = Dimension(dim, node.get("label", dim), values=node.get("values"))
     anomalies = _anomalies(doc.get("anomalies"), doc.key_line("anomalies"), Anomalies(), chk)
     context = {"dimensions": dimensions, "anomalies": anomalies}
 
@@ -413,6 +481,9 @@ def load_report(report_dir: Path, rel_dir: str) -> ReportSpec:
             if item.name in seen:
                 chk.add(item.line, f"duplicate {what} {item.name!r}")
             seen.add(item.name)
+
+    allow_personal = isinstance(doc.get("narrative"), LineDict) and doc["narrative"].get("allow_personal_data") is True
+    dimensions.update(_privacy(dimensions, declared, kpis, allow_personal, chk))
 
     comparisons = doc.get("comparisons", list(ReportSpec.comparisons))
     if not isinstance(comparisons, list):

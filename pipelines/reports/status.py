@@ -20,13 +20,17 @@ group by all
 order by system, table_name
 """
 
-# The latest result of every (asset, rule): gates may run in different runs for different assets.
+# The latest result of every (asset, rule) of the assets a report reads: gates may run in
+# different runs for different assets.
 _GATES = """
 select asset, rule, severity, success, observed_value, unexpected_count, element_count, description, checked_at, run_id
 from kontor.gate_results
+where list_contains($assets, asset)
 qualify row_number() over (partition by asset, rule order by checked_at desc) = 1
 order by success, severity, asset, rule
 """
+# The pipeline's own records, not data: nothing to gate.
+BOOKKEEPING = ("kontor", "reports")
 
 
 def relations(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -48,10 +52,16 @@ def _freshness(con, known: set[str], now: datetime, stale_hours: float) -> list[
     return sources
 
 
-def _gates(con, known: set[str]) -> dict:
-    if "kontor.gate_results" not in known:
-        return {"state": "no gates run", "total": 0, "failed": 0, "warned": 0, "problems": []}
-    rows = con.execute(_GATES).fetchall()
+def _gates(con, known: set[str], reads: set[str]) -> dict:
+    """The gates of exactly the tables a report reads, and the tables it reads that no gate checked."""
+    data = sorted(r for r in reads if r.split(".")[0] not in BOOKKEEPING)
+    rows = con.execute(_GATES, {"assets": [r.replace(".", "/", 1) for r in data]}).fetchall() \
+        if "kontor.gate_results" in known and data else []
+    gated = {r[0].replace("/", ".", 1) for r in rows}
+    ungated = [r for r in data if r not in gated]
+    if not rows:
+        return {"state": "no gates run", "total": 0, "failed": 0, "warned": 0, "problems": [], "ungated": ungated,
+                "tables": len(data)}
     problems = [
         {"asset": asset, "rule": rule, "severity": severity, "unexpected_count": unexpected,
          "element_count": elements, "description": description}
@@ -60,8 +70,9 @@ def _gates(con, known: set[str]) -> dict:
     failed = sum(1 for p in problems if p["severity"] == "error")
     warned = len(problems) - failed
     checked = max((r[8] for r in rows), default=None)
-    return {"state": "failed" if failed else "warn" if warned else "ok" if rows else "no gates run",
+    return {"state": "failed" if failed else "warn" if warned else "ok",
             "total": len(rows), "failed": failed, "warned": warned, "problems": problems[:12],
+            "ungated": ungated, "tables": len(data),
             "checked_at": checked.isoformat(timespec="seconds") if checked else None}
 
 
@@ -78,8 +89,10 @@ def _review(con, known: set[str]) -> dict:
     return {"state": "open items" if total else "clear", "open": open_items, "total_open": total}
 
 
-def data_status(con: duckdb.DuckDBPyConnection, now: datetime, stale_hours: float = 36.0) -> dict:
-    """``now`` and every timestamp here are UTC (the ledger and the gates record UTC)."""
+def data_status(con: duckdb.DuckDBPyConnection, now: datetime, stale_hours: float = 36.0,
+                reads: set[str] | None = None) -> dict:
+    """``now`` and every timestamp here are UTC (the ledger and the gates record UTC). ``reads``:
+    the ``schema.table`` names the report's SQL reads; the gates are theirs."""
     known = relations(con)
     sources = _freshness(con, known, now, stale_hours)
     loaded = [s["last_loaded"] for s in sources if s["last_loaded"]]
@@ -87,6 +100,6 @@ def data_status(con: duckdb.DuckDBPyConnection, now: datetime, stale_hours: floa
         "loaded_at": max(loaded) if loaded else None,
         "sources": sources,
         "stale_sources": [f"{s['system']}.{s['table']}" for s in sources if s["stale"]],
-        "gates": _gates(con, known),
+        "gates": _gates(con, known, reads or set()),
         "review": _review(con, known),
     }

@@ -1,7 +1,12 @@
-"""Facts as a warehouse table, ``reports.facts``: one row per number, with the SQL file it came from.
+"""Facts as a warehouse table, ``reports.facts``: one row per number, with the SQL file (and its
+sha256) it came from, and for a derived figure (change, change in %, z-score, contribution) the
+formula and the inputs it was computed from, so every printed number can be traced.
 
 Analysts can ask which figure a PDF printed (``where report = 'monthly_pack' and period =
 '2026-10' and version = 1``); snapshot KPIs read their own history from here.
+
+>>> [r[:2] for r in _derived({"value": 110.0}, {"value": 100.0, "delta": 10.0, "delta_pct": 10.0}, "EUR")]
+[('delta', 'value - compare_value'), ('delta_pct', '(value - compare_value) / abs(compare_value) * 100')]
 """
 from __future__ import annotations
 
@@ -27,54 +32,104 @@ create table if not exists reports.facts (
     sql_file varchar not null,
     computed_at timestamp not null
 );
+alter table reports.facts add column if not exists sql_sha256 varchar;
+alter table reports.facts add column if not exists formula varchar;   -- how a derived figure is computed
+alter table reports.facts add column if not exists inputs varchar;    -- its inputs, JSON {name: value}
 """
+COLUMNS = ["report", "period", "version", "kpi", "measure", "comparison", "dimension", "member", "value", "unit",
+           "sql_file", "sql_sha256", "formula", "inputs"]
 
 
 def facts_digest(facts: dict) -> str:
-    """What the numbers say, without the clock: equal digests mean an identical report content."""
-    status = facts["data_status"]
+    """What the report says, without the clock or run-to-run counters: equal digests mean the
+    same numbers from the same data under the same gate verdicts. The number of gates run, load
+    times and open review items are left out: they change with every run, not with the facts."""
+    gates = facts["data_status"]["gates"]
     stable = {
-        "period": facts["period"], "data_through": facts["data_through"], "kpis": facts["kpis"],
-        "tables": facts["tables"], "gates": {k: v for k, v in status["gates"].items() if k != "checked_at"},
-        "review": status["review"], "loaded": [(s["system"], s["table"], s["last_loaded"]) for s in status["sources"]],
+        "period": facts["period"], "data_through": facts["data_through"], "coverage": facts.get("coverage"),
+        "kpis": facts["kpis"], "tables": facts["tables"],
+        "gate_problems": sorted((p["asset"], p["rule"], p["severity"]) for p in gates["problems"]),
+        "ungated": gates.get("ungated", []),
     }
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _derived(kpi: dict, cmp: dict, unit: str) -> list[tuple[str, str, dict]]:
+    """(measure, formula, inputs) of a KPI's change against one comparison."""
+    inputs = {"value": kpi["value"], "compare_value": cmp["value"]}
+    out = [("delta", "value - compare_value", inputs)]
+    if cmp.get("delta_pct") is not None:
+        out.append(("delta_pct", "(value - compare_value) / abs(compare_value) * 100", inputs))
+    return out
+
+
+_CONTRIBUTION = {
+    "sum": "member_value - member_compare_value",
+    "ratio": "(n1 - r0 * d1) / D1 - (n0 - r0 * d0) / D0  (n, d: the member's numerator and denominator, "
+             "D: the total denominator, r0: the comparison's ratio; 1 = period, 0 = comparison)",
+}
 
 
 def _rows(facts: dict, version: int) -> list[tuple]:
     base = (facts["report"], facts["period"]["key"], version)
     rows = []
 
-    def add(kpi, measure, value, unit, sql_file, comparison=None, dimension=None, member=None):
+    def add(kpi, measure, value, unit, sql_file, sha, comparison=None, dimension=None, member=None, formula=None,
+            inputs=None):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append((*base, kpi, measure, comparison, dimension, member, float(value), unit, sql_file))
+            rows.append((*base, kpi, measure, comparison, dimension, member, float(value), unit, sql_file, sha,
+                         formula, None if inputs is None else json.dumps(inputs, sort_keys=True)))
 
     for k in facts["kpis"]:
-        name, unit, sql = k["name"], k["unit"], k["sql_file"]
-        add(name, "value", k["value"], unit, sql)
+        name, unit, sql, sha = k["name"], k["unit"], k["sql_file"], k.get("sql_sha256")
+        change_unit = "pp" if unit == "%" else unit
+        add(name, "value", k["value"], unit, sql, sha)
         for cmp, c in k["comparisons"].items():
-            add(name, "compare_value", c["value"], unit, sql, cmp)
-            add(name, "delta", c["delta"], "pp" if unit == "%" else unit, sql, cmp)
-            add(name, "delta_pct", c["delta_pct"], "%", sql, cmp)
+            add(name, "compare_value", c["value"], unit, sql, sha, cmp,
+                formula="plan.csv or the KPI's target" if cmp == "plan" else None)
+            derived = {m: (f, i) for m, f, i in _derived(k, c, unit)} if c.get("delta") is not None else {}
+            add(name, "delta", c["delta"], change_unit, sql, sha, cmp, *(None, None), *derived.get("delta", (None, None)))
+            add(name, "delta_pct", c["delta_pct"], "%", sql, sha, cmp, *(None, None), *derived.get("delta_pct", (None, None)))
         if k["zscore"]:
-            add(name, "zscore", k["zscore"]["z"], None, sql)
+            z = k["zscore"]
+            add(name, "zscore", z["z"], None, sql, sha, formula="(value - mean) / std over the previous n periods",
+                inputs={"value": k["value"], "mean": z["mean"], "std": z["std"], "n": z["n"]})
         for h in k["history"]:
-            add(name, "history", h["value"], unit, sql, dimension="period", member=h["period"])
+            add(name, "history", h["value"], unit, sql, sha, dimension="period", member=h["period"])
         for d in k["drivers"]:
             for m in d["members"]:
-                add(name, "member_value", m["value"], unit, sql, d["comparison"], d["dimension"], m["member"])
+                args = (d["comparison"], d["dimension"], m["member"])
+                add(name, "member_value", m["value"], unit, sql, sha, *args)
                 if "contribution" in m:
-                    add(name, "member_compare_value", m["compare_value"], unit, sql, d["comparison"], d["dimension"], m["member"])
-                    add(name, "contribution", m["contribution"], "pp" if unit == "%" else unit, sql, d["comparison"],
-                        d["dimension"], m["member"])
+                    add(name, "member_compare_value", m["compare_value"], unit, sql, sha, *args)
+                    kind = "ratio" if "r0" in (m.get("contribution_inputs") or {}) else "sum"
+                    add(name, "contribution", m["contribution"], change_unit, sql, sha, *args,
+                        formula=_CONTRIBUTION[kind], inputs=m.get("contribution_inputs"))
+                    if m.get("delta") is not None:
+                        add(name, "member_delta", m["delta"], change_unit, sql, sha, *args,
+                            formula="member_value - member_compare_value",
+                            inputs={"member_value": m["value"], "member_compare_value": m["compare_value"]})
+                    if m.get("delta_pct") is not None:
+                        add(name, "member_delta_pct", m["delta_pct"], "%", sql, sha, *args,
+                            formula="(member_value - member_compare_value) / abs(member_compare_value) * 100",
+                            inputs={"member_value": m["value"], "member_compare_value": m["compare_value"]})
+                    add(name, "share_pct", m.get("share_pct"), "%", sql, sha, None, d["dimension"], m["member"],
+                        formula="abs(member volume) / abs(total volume) * 100 (volume: the denominator of a ratio)")
         for a in k["anomalies"]:
-            add(name, f"anomaly_{a['rule']}", a.get("z", a.get("delta_pct", a.get("delta"))), None, sql,
-                a.get("comparison"), a.get("dimension"), a.get("member"))
+            if a["rule"] == "threshold":
+                add(name, "anomaly_threshold", a.get("delta_pct") if a.get("delta_pct") is not None else a.get("delta"),
+                    None, sql, sha, a.get("comparison"), formula="abs(change) >= threshold",
+                    inputs={"change": a.get("delta_pct") if a.get("delta_pct") is not None else a.get("delta"),
+                            "threshold": a["threshold"]})
+            else:
+                add(name, f"anomaly_{a['rule']}", a.get("z"), None, sql, sha, a.get("comparison"), a.get("dimension"),
+                    a.get("member"), formula="abs(z) >= limit", inputs={"z": a.get("z"), "limit": a.get("limit")})
     for t in facts["tables"].values():
         for row in t["rows"]:
             label = None if not row else str(row[0])
             for column, value in zip(t["columns"], row):
-                add(f"table:{t['name']}", column["name"], value, column["unit"], t["sql_file"], member=label)
+                add(f"table:{t['name']}", column["name"], value, column["unit"], t["sql_file"], t.get("sql_sha256"),
+                    member=label)
     return rows
 
 
@@ -82,7 +137,7 @@ def store_facts(con: duckdb.DuckDBPyConnection, facts: dict, version: int) -> in
     """Replace the rows of this (report, period, version) in ``reports.facts``; returns the row count."""
     con.execute(FACTS_DDL)
     rows = _rows(facts, version)
-    names = ["report", "period", "version", "kpi", "measure", "comparison", "dimension", "member", "value", "unit", "sql_file"]
+    names = COLUMNS
     table = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)},
                      schema=pa.schema([(n, pa.int32() if n == "version" else pa.float64() if n == "value" else pa.string())
                                        for n in names]))
@@ -91,8 +146,8 @@ def store_facts(con: duckdb.DuckDBPyConnection, facts: dict, version: int) -> in
         con.execute("delete from reports.facts where report = ? and period = ? and version = ?",
                     [facts["report"], facts["period"]["key"], version])
         con.register("_kontor_fact_rows", table)
-        con.execute("insert into reports.facts select *, cast(? as timestamp) from _kontor_fact_rows",
-                    [facts["computed_at"]])
+        con.execute(f"insert into reports.facts ({', '.join(COLUMNS)}, computed_at) "
+                    "select *, cast(? as timestamp) from _kontor_fact_rows", [facts["computed_at"]])
         con.execute("commit")
     except Exception:
         con.execute("rollback")

@@ -31,12 +31,12 @@ def correct(request: dict) -> Reply:
     sentences = [f"{kpi['kpi']}: {kpi['value']} in {facts['period']}."]
     placeholder = re.search(r"\[(?:Kunde|Customer|Lieferant|Supplier) [A-Z]+\]", json.dumps(facts, ensure_ascii=False))
     if placeholder:
-        sentences.append(f"{placeholder.group(0)} fällt bei den Beiträgen auf.")
+        sentences.append(f"Unter den Beiträgen ist {placeholder.group(0)}.")
     for label, cmp in kpi["comparisons"].items():
         sentences.append(f"{label}: {cmp['value']}, {cmp['change']}.")
-    for by_comparison in kpi.get("largest_contributions", {}).values():
+    for vs_label, by_comparison in kpi.get("largest_contributions", {}).items():
         for dimension, members in by_comparison.items():
-            sentences.append(f"{dimension}: {members[0]['member']} {members[0]['contribution']}.")
+            sentences.append(f"Beitrag {vs_label} von {members[0]['member']} ({dimension}): {members[0]['contribution']}.")
             break
         break
     sentences.append(facts["data_status"])

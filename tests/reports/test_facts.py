@@ -7,6 +7,8 @@ from datetime import datetime
 import duckdb
 import pytest
 
+from pipelines.errors import KontorError
+
 from pipelines import warehouse
 from pipelines.reports.facts import compute_facts
 from pipelines.reports.issue import issue_report
@@ -128,7 +130,7 @@ def test_data_status_with_gate_results_and_review_queues(demo, tmp_path):
         ("failed", 3, 1, 1)
     assert status["review"] == {"state": "open items", "open": {"customer": 2, "supplier": 1}, "total_open": 3}
     text = pdf_text(result.path)
-    assert "1 Fehler, 1 Warnungen bei 3 Prüfungen" in text and "customer: 2 offen" in text
+    assert "1 Fehler, 1 Warnungen bei 3 Prüfungen" in text and "Kunden: 2 offen" in text
 
 
 def pdf_text(path: str) -> str:
@@ -170,12 +172,21 @@ def test_master_data_report_without_and_with_entity_tables(demo, tmp_path):
     con = warehouse.connect(settings.warehouse_path)
     try:
         con.execute("drop schema if exists entities cascade")     # as before the entity stage ever ran
+        # Master data is a state: the report covers the week of the latest load, so each week's
+        # issue needs that week's load (a snapshot of today cannot speak for week 45).
+        loaded = "update kontor.load_ledger set finished_at = ?::timestamp"
+        con.execute(loaded, ["2026-11-08 18:00"])
         empty = issue_report(con, settings, spec, "2026-W45", now=NOW)
         assert {k["status"] for k in empty.facts["kpis"]} == {"missing"}
-        assert "no entity data yet" in pdf_text(empty.path)
+        assert "noch keine Daten der Dublettenprüfung" in pdf_text(empty.path)
         con.execute(ENTITY_TABLES)
         week45 = issue_report(con, settings, spec, "2026-W45", now=NOW)
+        with pytest.raises(KontorError, match="state as of 2026-11-08"):
+            issue_report(con, settings, spec, "2026-W43", now=NOW)
+        with pytest.raises(KontorError, match="no data for 2026-W46: the data ends on 2026-11-08"):
+            issue_report(con, settings, spec, "2026-W46", now=NOW)
         con.execute("update entities.customer_review_queue set status = 'decided'")
+        con.execute(loaded, ["2026-11-15 18:00"])
         week46 = issue_report(con, settings, spec, "2026-W46", now=NOW)
     finally:
         con.close()
@@ -186,6 +197,6 @@ def test_master_data_report_without_and_with_entity_tables(demo, tmp_path):
     pending = kpi(week46.facts, "pending_review")
     assert pending["value"] == 0 and pending["comparisons"]["previous_period"]["value"] == 1
     invalid = week45.facts["tables"]["invalid_ids"]["rows"]
-    assert ["customer", "Beta KG", "IBAN", "DE00 … 0123"] in invalid      # masked in the PDF too
+    assert ["Kunden", "Beta KG", "IBAN", "DE00 … 0123"] in invalid        # masked in the PDF too; entity labelled
     text = pdf_text(week45.path)
-    assert "Beta KG" in text and "DE00123" not in text and "no entity data yet" not in text
+    assert "Beta KG" in text and "DE00123" not in text and "noch keine Daten der Dublettenprüfung" not in text

@@ -12,8 +12,9 @@ import duckdb
 import pytest
 
 from pipelines.reports.facts import compute_facts
-from pipelines.reports.narrative import EMAIL, IBAN, llm_config, prompt_payload, template_narrative, write_narrative
-from pipelines.reports.figures import mismatches
+from pipelines.reports.claims import ClaimFacts, check, sentences
+from pipelines.reports.narrative import (EMAIL, IBAN, claim_facts, llm_config, prompt_payload, template_narrative,
+                                         write_narrative)
 from pipelines.reports.spec import Narrative, find_report
 from reports.servers import LlmServer, correct, error, sequence, slow, wrong
 
@@ -54,7 +55,7 @@ def test_invented_numbers_get_one_retry_then_the_template(monthly):
     with LlmServer(wrong) as server:
         result, messages = narrate(monthly, server)
     assert (result.kind, result.attempts) == ("template", 2) and "did not match the facts twice" in result.reason
-    assert result.rejected == [["987.654,32"], ["987.654,32"]]
+    assert [[r.split(":")[0] for r in rejected] for rejected in result.rejected] == [["987.654,32"], ["987.654,32"]]
     retry = server.requests[1]["messages"]
     assert retry[-2]["role"] == "assistant" and "987.654,32" in retry[-1]["content"]
     assert result.text == template_narrative(monthly[1], monthly[0])
@@ -95,11 +96,31 @@ def test_unreachable_endpoint_falls_back(monthly):
     assert result.kind == "template" and "failed" in result.reason
 
 
-def test_the_template_narrative_passes_the_same_number_check(monthly):
-    spec, facts = monthly
-    _, allowed, _ = prompt_payload(facts, spec)
+@pytest.mark.parametrize("name,period", [("monthly_pack", None), ("daily_summary", None), ("master_data_quality", None)])
+def test_the_template_narrative_passes_the_same_claim_check(demo, name, period):
+    spec = find_report(demo.root, name)
+    con = duckdb.connect(str(demo.settings.warehouse_path), read_only=True)
+    try:
+        # Master data is a state as of its load (today in the demo): its clock is the real one.
+        facts = compute_facts(con, spec, period, None if name == "master_data_quality" else NOW)
+    finally:
+        con.close()
     text = template_narrative(facts, spec)
-    assert "PG-A Hydraulik / South" in text and mismatches(text, spec.language, allowed) == []
+    assert [str(p) for p in check(text, ClaimFacts.from_facts(facts))] == []
+    assert len(sentences(text)[0]) <= 5                           # the summary: at most five sentences
+
+
+def test_a_false_direction_in_the_models_answer_is_caught(monthly):
+    """The model writes a real number with the wrong direction: rejected, retried, template."""
+    spec, facts = monthly
+    kpi = next(k for k in facts["kpis"] if k["comparisons"]["previous_period"]["delta_pct"])
+    change = kpi["comparisons"]["previous_period"]["delta_pct"]
+    verb = "sank" if change > 0 else "stieg"
+    from pipelines.reports.figures import format_value
+    lie = f"{kpi['label']} {verb} ggü. Vormonat um {format_value(abs(change), '%', 1, 'de')}."
+    with LlmServer(lambda request: (200, lie, 0.0)) as server:
+        result, _ = narrate(monthly, server)
+    assert result.kind == "template" and len(result.rejected) == 2 and verb in result.rejected[0][0]
 
 
 def test_personal_data_only_when_the_report_allows_it(monthly):
@@ -126,7 +147,7 @@ def test_prompts_of_the_shipped_reports_hold_no_personal_data(demo):
     for request in demo.prompts:
         text = "\n".join(m["content"] for m in request["messages"])
         by_report.setdefault(json.loads(text[text.index("{"):])["report"], []).append(text)
-    assert set(by_report) == {"Controlling-Bericht", "Tageszusammenfassung", "Master data quality"}
+    assert set(by_report) == {"Controlling-Bericht", "Tageszusammenfassung", "Stammdatenqualität"}
     prompts = "\n".join(t for texts in by_report.values() for t in texts)
     assert "[Kunde A]" in prompts                    # customer drivers were there, as placeholders
     con = duckdb.connect(str(demo.settings.warehouse_path), read_only=True)
