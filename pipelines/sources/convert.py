@@ -41,7 +41,8 @@ def _number_pattern(fmt: FileFormat, scale: int | None) -> str:
     dec = re.escape(fmt.decimal_separator)
     digits = r"\d+" if not fmt.thousands_separator else rf"(\d{{1,3}}({re.escape(fmt.thousands_separator)}\d{{3}})+|\d+)"
     fraction = "" if scale == 0 else (rf"({dec}\d+)?" if scale is None else rf"({dec}\d{{1,{scale}}})?")
-    return rf"^[+-]?{digits}{fraction}$"
+    # SAP and other ERPs write the sign behind the number: 1.000,00-
+    return rf"^[+-]?{digits}{fraction}$|^{digits}{fraction}-$"
 
 
 def _needs_number_rewrite(fmt: FileFormat) -> bool:
@@ -51,6 +52,21 @@ def _needs_number_rewrite(fmt: FileFormat) -> bool:
 def _sane_date(expr: str) -> str:
     # strptime's %Y and ISO casts accept '24' as the year 24: a two-digit year, never a real date here.
     return f"case when year({expr}) between 1000 and 9999 then {expr} end"
+
+
+def _datev_date(text: str, otherwise: str, period: tuple) -> str:
+    """DATEV writes a Belegdatum as day and month only (``3112``, or ``105`` for 1 May), the year
+    being that of the header's date range; a range across a year end (a fiscal year from July)
+    takes the year in which the day falls inside the range. Eight digits are ``DDMMYYYY``."""
+    start, stop = period
+    bounds = f"between {literal(start.isoformat())}::date and {literal(stop.isoformat())}::date"
+    candidates = []
+    for year in sorted({start.year, stop.year}):
+        day = f"try_strptime(lpad({text}, 4, '0') || '{year}', '%d%m%Y')::date"
+        candidates.append(f"case when {day} {bounds} then {day} end")
+    return (f"case when regexp_full_match({text}, '\\d{{3,4}}') then coalesce({', '.join(candidates)}) "
+            f"when regexp_full_match({text}, '\\d{{8}}') then try_strptime({text}, '%d%m%Y')::date "
+            f"else {otherwise} end")
 
 
 def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat) -> str:
@@ -67,7 +83,7 @@ def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
     kind = base_type(target)
     scale = _scale(target)
     if kind in _INTEGER | {"decimal", "numeric"} or (kind in _FLOAT and _needs_number_rewrite(fmt)):
-        plain = text
+        plain = f"case when ends_with({text}, '-') then '-' || rtrim({text}, '-') else {text} end"
         if fmt.thousands_separator:
             plain = f"replace({plain}, {literal(fmt.thousands_separator)}, '')"
         if fmt.decimal_separator != ".":
@@ -76,6 +92,13 @@ def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
                 f"then try_cast({plain} as {target}) end")
     if kind == "date":
         parsed = f"try_strptime({text}, {literal(fmt.date_format)})::date" if fmt.date_format else f"try_cast({text} as date)"
+        if fmt.date_format and fmt.date_format != "%Y-%m-%d":
+            # An ISO date is unambiguous whatever the declared format: a clerk's hand-fixed row or a
+            # second export tool writes 2026-10-05 into a %d.%m.%Y column.
+            parsed = (f"coalesce({parsed}, case when regexp_full_match({text}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') "
+                      f"then try_strptime({text}, '%Y-%m-%d')::date end)")
+        if fmt.datev_period:
+            parsed = _datev_date(text, parsed, fmt.datev_period)
         return _sane_date(parsed)
     if kind.startswith("timestamp"):
         fmt_ts = fmt.timestamp_format or fmt.date_format
@@ -102,6 +125,10 @@ def _typed_implies_present(col: Column, stage_type: str | None, fmt: FileFormat)
 
 def _expected(col: Column, fmt: FileFormat) -> str:
     kind = base_type(col.data_type)
+    if kind == "date" and fmt.datev_period:
+        start, stop = fmt.datev_period
+        return (f"a DATEV date (DDMM within the file's range {start:%d.%m.%Y} to {stop:%d.%m.%Y}, or DDMMYYYY"
+                + (f", or {fmt.date_format}" if fmt.date_format else "") + ")")
     if kind == "date" and fmt.date_format:
         return f"a date in format {fmt.date_format}"
     if kind.startswith("timestamp") and (fmt.timestamp_format or fmt.date_format):

@@ -7,6 +7,7 @@ is free and a changed file appends a new batch: the history of who delivered wha
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +42,8 @@ class FileLoad:
     rows_quarantined: int = 0
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    meta: dict | None = None
 
 
 @dataclass
@@ -109,7 +112,8 @@ def _check_columns(table: SourceTable, staged: readers.Staged, display: str) -> 
     absent = [c.name for c in table.columns if c.name not in present]
     if absent:
         notes.append(f"columns absent from the file, loaded as NULL: {', '.join(absent)}")
-    extra = [c for c in staged.columns if table.column(c) is None]
+    derived = {readers.TRAILING_COLUMN, readers.DATEV_SIGNED_AMOUNT if staged.meta else ""}
+    extra = [c for c in staged.columns if table.column(c) is None and c not in derived]
     if extra:
         notes.append(f"columns in the file but not declared, not loaded: {', '.join(extra)}")
     return notes
@@ -123,13 +127,14 @@ def _typed_sql(table: SourceTable, staged: readers.Staged, line: str, source: st
     ``_errors`` is NULL for a good row: building a list for every row cost more than all the
     checks, so it is built only where some check failed."""
     values, outputs, errors = [], [], []
+    fmt = staged.fmt or table.format
     for i, col in enumerate(table.columns):
         src = col.name if col.name in staged.types else None
         stype = staged.types.get(col.name)
         value = f"_kontor_v{i}"
-        values.append(f"{value_expr(col, src, stype, table.format)} as {value}")
+        values.append(f"{value_expr(col, src, stype, fmt)} as {value}")
         outputs.append(f"{value} as {ident(col.name)}")
-        error = error_expr(col, src, stype, table.format, check_control=not staged.text_clean, value=value)
+        error = error_expr(col, src, stype, fmt, check_control=not staged.text_clean, value=value)
         if error != "null":
             errors.append(error)
     if errors:
@@ -238,10 +243,13 @@ def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: rea
 def _ledger(con, table: SourceTable, batch_id: int, result: FileLoad, size: int | None,
             run_id: str | None, started: datetime) -> None:
     con.execute(
-        "insert into kontor.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into kontor.load_ledger (batch_id, system, table_name, path, sha256, size_bytes, rows_read, "
+        "rows_loaded, rows_quarantined, status, message, run_id, started_at, finished_at, encoding, file_meta) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, table.system, table.name, result.path, result.sha256, size, result.rows_read,
          result.rows_loaded, result.rows_quarantined, result.status,
-         "; ".join(filter(None, [result.message, *result.notes])) or None, run_id, started, _now()])
+         "; ".join(filter(None, [result.message, *result.notes])) or None, run_id, started, _now(),
+         result.encoding, json.dumps(result.meta, ensure_ascii=False) if result.meta else None])
 
 
 def _now() -> datetime:
@@ -251,7 +259,7 @@ def _now() -> datetime:
 def _stage_file(con, table: SourceTable, path: Path, info: readers.FileDigest, tmp_dir: Path) -> readers.Staged:
     fmt = table.format
     kind = fmt.type
-    if kind == "csv":
+    if fmt.reads_text:
         return readers.stage_csv(con, path, fmt, info, [c.name for c in table.columns], tmp_dir)
     if kind == "parquet":
         return readers.stage_parquet(con, path)
@@ -296,6 +304,7 @@ def ingest_file(con, table: SourceTable, path: Path, data_dir: Path, tmp_dir: Pa
     try:
         staged = _stage_file(con, table, path, info, tmp_dir)
         result.notes += staged.notes
+        result.encoding, result.meta = staged.encoding, staged.meta
         _commit_batch(con, table, staged, result, info.size, run_id, started)
     except SourceFileError as exc:
         exc = SourceFileError(display, exc.problem, exc.fix)
