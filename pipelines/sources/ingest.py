@@ -190,9 +190,19 @@ def _bisect_steps(steps: list[tuple[int, int]], lo: int, hi: int) -> str:
     return f"case when s.rowid < {steps[mid - 1][0]} then {_bisect_steps(steps, lo, mid - 1)} else {_bisect_steps(steps, mid, hi)} end"
 
 
+# From a record spanning several lines on, DuckDB's line count lags the file's by the lines gained.
+_PHYSICAL_LINES = """
+    create or replace temp table {table} as
+    select t.* replace (t.{col} + coalesce(s.shift, 0) as {col})
+    from {table} t asof left join _spans s on t.{col} > s.line"""
+
+
 def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged,
                  display: str, batch_id: int, loaded_at: datetime) -> tuple[int, int, int]:
     con.execute(_typed_sql(table, staged, *_line_numbers(con, staged)))
+    if staged.has_spans:
+        con.execute(_PHYSICAL_LINES.format(table="_typed", col="_line"))
+        con.execute(_PHYSICAL_LINES.format(table="_rejects", col="line"))
     if table.primary_key:
         pk = ", ".join(ident(c) for c in table.primary_key)
         con.execute(f"""

@@ -39,6 +39,7 @@ class Staged:
     has_rejects: bool = False
     notes: list[str] = field(default_factory=list)
     text_clean: bool = False           # no control characters or undefined bytes anywhere: skip that check
+    has_spans: bool = False            # records spanning lines: temp table _spans maps to physical lines
     encoding: str | None = None        # how the text was decoded, for the ledger
     meta: dict | None = None           # the file's own metadata (a DATEV header line), for the ledger
     fmt: FileFormat | None = None      # the format as read (delimiter from the file, DATEV period)
@@ -361,15 +362,20 @@ def _read_csv(con, path: Path, plan: _Plan, expected: list[str]) -> Staged:
     con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
     # DuckDB skips blank lines silently but still counts them in a reject's line number; record
     # them so ingest can shift accepted rows past them too (else _line points at the wrong line).
-    blanks = [] if _one_record_per_line(con, plan.info, fmt, skip) else _blank_lines(plan.read_path, fmt, skip)
+    # A record whose quoted field spans lines counts as one line there; the quarantine names the
+    # physical line, which the clerk finds in an editor, so record those spans too.
+    blanks, spans = ([], []) if _one_record_per_line(con, plan.info, fmt, skip) else _line_layout(plan.read_path, fmt, skip)
     con.execute("create or replace temp table _blank_lines (line bigint)")
     if blanks:
         insert_rows(con, "_blank_lines", [[n] for n in blanks])
+    con.execute("create or replace temp table _spans (line bigint, shift bigint)")
+    if spans:
+        insert_rows(con, "_spans", [list(s) for s in spans])
     types = {h: "varchar" for h in header}
     if _derived_columns(plan, header):
         types[DATEV_SIGNED_AMOUNT] = "varchar"
     return Staged(columns=list(types), types=types, first_line=skip + (2 if fmt.header else 1),
-                  has_rejects=True, notes=notes)
+                  has_rejects=True, notes=notes, has_spans=bool(spans))
 
 
 def _one_record_per_line(con, info: FileDigest, fmt: FileFormat, skip: int) -> bool:
@@ -379,37 +385,32 @@ def _one_record_per_line(con, info: FileDigest, fmt: FileFormat, skip: int) -> b
     return lines == records + skip + (1 if fmt.header else 0)
 
 
-def _has_blank_line(path: Path) -> bool:
-    """Cheap byte scan: can the file hold a blank line at all?"""
-    tail = b""
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            window = tail + chunk
-            if b"\n\n" in window or b"\n\r\n" in window or b"\r\r" in window:
-                return True
-            tail = chunk[-2:]
-    return False
-
-
-def _blank_lines(path: Path, fmt: FileFormat, skip: int) -> list[int]:
-    """Line numbers, counted as DuckDB counts them (first line = 1, a record = 1 line even when a
-    quoted field spans several), of the blank lines outside quoted fields, below the preamble."""
-    if not _has_blank_line(path):
-        return []
+def _line_layout(path: Path, fmt: FileFormat, skip: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """Where DuckDB's line count (first line = 1, a record = 1 line even when a quoted field spans
+    several) and the file's physical lines part: the blank lines outside quoted fields, and each
+    record spanning several lines as (its line as DuckDB counts it, physical lines gained so far)."""
     escape = fmt.escape if fmt.escape and fmt.escape != fmt.quote else None
     blanks: list[int] = []
+    spans: list[tuple[int, int]] = []
+    gained = 0
     try:
         with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
             for _ in range(skip):
                 fh.readline()
             reader = csv.reader(fh, delimiter=fmt.delimiter, quotechar=fmt.quote,
                                 doublequote=escape is None, escapechar=escape)
+            before = 0
             for number, record in enumerate(reader, start=skip + 1):
                 if not record:
                     blanks.append(number)
+                extra = reader.line_num - before - 1
+                before = reader.line_num
+                if extra > 0:
+                    gained += extra
+                    spans.append((number, gained))
     except (csv.Error, TypeError):
-        return blanks  # e.g. a field over csv's size limit: keep the blank lines found so far
-    return blanks
+        pass  # e.g. a field over csv's size limit or an open quote: keep what was found so far
+    return blanks, spans
 
 
 def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
