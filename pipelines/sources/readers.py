@@ -292,7 +292,7 @@ def _header(path: Path, plan: _Plan, expected: list[str]) -> tuple[list[str], li
     where = f"line {skip + 1}"
     if first is None or not first.strip():
         raise SourceFileError(path, f"{where} is empty; a header line is expected", "re-export the extract with a header line")
-    if any(ch in first for ch in "\x00\ufffd") or sum(not ch.isprintable() for ch in first) > 2:
+    if any(ch in first for ch in "\x00\ufffd") or sum(not ch.isprintable() and ch != "\t" for ch in first) > 2:
         raise SourceFileError(path, "the header line holds binary data; this is not a CSV text file",
                               "check that the right file was delivered and its encoding is declared")
     if not fmt.header:
