@@ -22,6 +22,7 @@ from pipelines.errors import ProjectError
 from pipelines.models.compile import CompiledProject, compile_project
 from pipelines.models.project import load_models
 from pipelines.retries import retry_config
+from pipelines.sources.options import ingest_options
 from pipelines.settings import Settings, load_settings
 from pipelines.sources.spec import load_sources
 
@@ -51,7 +52,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     retries = retry_config(settings)
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
                             backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
-    built = [*build_source_assets(compiled.project.sources, policy), *build_model_assets(compiled)]
+    built = [*build_source_assets(compiled.project.sources, policy, ingest_options(settings)), *build_model_assets(compiled)]
     entity_checks = []
     for spec in entities.entities.values():
         entity_assets, checks = build_entity_assets(spec, compiled, settings)

@@ -19,7 +19,9 @@ def make_project(root: Path, sources_yml: str | None = None, env: dict[str, str]
     """A project dir with pyproject.toml and models/sources.yml (the shipped one by default);
     ``with_models`` copies the shipped SQL models too, ``with_expectations`` the quality gates."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text('[tool.kontor]\nname = "test"\ndata_dir = "data"\ntarget_dir = "target"\n')
+    # settle_seconds = 0: the tests' extracts are complete when written (the default waits 30 s)
+    (root / "pyproject.toml").write_text('[tool.kontor]\nname = "test"\ndata_dir = "data"\ntarget_dir = "target"\n'
+                                         'settle_seconds = 0\n')
     if with_models:
         shutil.copytree(REPO / "models", root / "models", dirs_exist_ok=True)
     if with_expectations:

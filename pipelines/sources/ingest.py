@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.errors import KontorError, SourceFileError
-from pipelines.sources import readers
+from pipelines.sources import arrival, deliveries, readers
 from pipelines.sources.convert import error_expr, value_expr
 from pipelines.sources.spec import Connection, SourceTable
 from pipelines.sql import ident, literal, table as qtable
@@ -320,7 +320,28 @@ def ingest_file(con, table: SourceTable, path: Path, data_dir: Path, tmp_dir: Pa
         exc = SourceFileError(display, exc.problem, exc.fix)
         _record_failure(con, table, result, exc, info.size, run_id, started)
         result.message = str(exc)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        # Anything else this file raises will be raised again by the same bytes: fail the file at
+        # once with its own ledger row, and let the table's other files load.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        failure = SourceFileError(display, f"could not be loaded ({type(exc).__name__}: {first})",
+                                  "this is a Kontor defect for this file's content: report it with the file; "
+                                  "the table's other files are loaded")
+        _record_failure(con, table, result, failure, info.size, run_id, started)
+        result.message = str(failure)
     return result
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again later may succeed: the share or the file vanished (unmounted), the
+    database is unreachable or out of disk. A malformed file is never transient."""
+    if isinstance(exc, (FileNotFoundError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, OSError) and not isinstance(exc, PermissionError):
+        return True
+    return isinstance(exc, (duckdb.ConnectionException, duckdb.IOException, duckdb.OutOfMemoryException))
 
 
 def ingest_query(con, table: SourceTable, connection: Connection, env: dict[str, str],
@@ -358,12 +379,24 @@ def ingest_query(con, table: SourceTable, connection: Connection, env: dict[str,
 
 def ingest_table(con: duckdb.DuckDBPyConnection, table: SourceTable, data_dir: Path, tmp_dir: Path,
                  connections: dict[str, Connection] | None = None, env: dict[str, str] | None = None,
-                 run_id: str | None = None) -> TableLoad:
+                 run_id: str | None = None, settle_seconds: float = 0.0) -> TableLoad:
     """Load every new file (or the query result) of one source table. Never raises for a bad
-    file: failures are in the result and the ledger, so the caller decides."""
+    file: failures are in the result and the ledger, so the caller decides. A file still being
+    written (see ``arrival``) is reported as waiting and loaded by a later run."""
     ensure_raw_table(con, table)
     if table.query:
         conn = (connections or {})[table.connection or ""]
-        return TableLoad(table, [ingest_query(con, table, conn, dict(env or {}), run_id)])
-    files = resolve_files(table, data_dir)
-    return TableLoad(table, [ingest_file(con, table, p, data_dir, tmp_dir, run_id) for p in files])
+        load = TableLoad(table, [ingest_query(con, table, conn, dict(env or {}), run_id)])
+    else:
+        results = []
+        for path in arrival.data_files(table, resolve_files(table, data_dir)):
+            waiting = arrival.waiting_reason(table, path, settle_seconds)
+            if waiting:
+                results.append(FileLoad(path=os.path.relpath(path, data_dir), status="waiting", message=waiting))
+            else:
+                results.append(ingest_file(con, table, path, data_dir, tmp_dir, run_id))
+        load = TableLoad(table, results)
+    if table.delivery == "full":
+        deliveries.record_full_delivery(con, table, [f.batch_id for f in load.files if f.status == "loaded"])
+    deliveries.ensure_current_view(con, table)
+    return load

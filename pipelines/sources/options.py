@@ -1,0 +1,36 @@
+"""Project-wide ingest settings from ``[tool.kontor]`` of pyproject.toml.
+
+    [tool.kontor]
+    settle_seconds = 30          # a file loads once unchanged this long (0: at once)
+    quarantine_alert_pct = 5     # the raw asset's check warns above this share of quarantined rows
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+
+from pipelines.errors import KontorError
+from pipelines.settings import Settings
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    settle_seconds: float = 30.0
+    quarantine_alert_pct: float = 5.0
+
+
+def ingest_options(settings: Settings) -> IngestOptions:
+    pyproject = settings.project_dir / "pyproject.toml"
+    try:
+        tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kontor", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KontorError(f"{pyproject}: {exc}; fix: correct the TOML syntax") from exc
+    values = {}
+    for key, default in (("settle_seconds", 30.0), ("quarantine_alert_pct", 5.0)):
+        raw = tool.get(key, default)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0 \
+                or (key == "quarantine_alert_pct" and raw > 100):
+            raise KontorError(f"{pyproject} [tool.kontor]: {key} = {raw!r}; fix: a number of "
+                              + ("seconds >= 0" if key == "settle_seconds" else "percent between 0 and 100"))
+        values[key] = float(raw)
+    return IngestOptions(**values)
