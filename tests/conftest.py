@@ -1,6 +1,7 @@
 """Shared fixtures: throw-away Kontor projects in tmp_path, never the working tree."""
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,9 @@ import pytest
 from pipelines.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
+# The tests' extracts are complete when written: no settle time (the default waits up to 30 s for a
+# file younger than that). Inherited by the `kontor` subprocesses the tests start.
+os.environ.setdefault("KONTOR_SETTLE_SECONDS", "0")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -19,9 +23,7 @@ def make_project(root: Path, sources_yml: str | None = None, env: dict[str, str]
     """A project dir with pyproject.toml and models/sources.yml (the shipped one by default);
     ``with_models`` copies the shipped SQL models too, ``with_expectations`` the quality gates."""
     root.mkdir(parents=True, exist_ok=True)
-    # settle_seconds = 0: the tests' extracts are complete when written (the default waits 30 s)
-    (root / "pyproject.toml").write_text('[tool.kontor]\nname = "test"\ndata_dir = "data"\ntarget_dir = "target"\n'
-                                         'settle_seconds = 0\n')
+    (root / "pyproject.toml").write_text('[tool.kontor]\nname = "test"\ndata_dir = "data"\ntarget_dir = "target"\n')
     if with_models:
         shutil.copytree(REPO / "models", root / "models", dirs_exist_ok=True)
     if with_expectations:

@@ -3,9 +3,13 @@
     [tool.kontor]
     settle_seconds = 30          # a file loads once unchanged this long (0: at once)
     quarantine_alert_pct = 5     # the raw asset's check warns above this share of quarantined rows
+
+``KONTOR_SETTLE_SECONDS`` overrides the settle time per machine (a local disk that nobody writes
+to while Kontor runs, a test machine), like the other ``KONTOR_*`` variables.
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 
@@ -33,4 +37,12 @@ def ingest_options(settings: Settings) -> IngestOptions:
             raise KontorError(f"{pyproject} [tool.kontor]: {key} = {raw!r}; fix: a number of "
                               + ("seconds >= 0" if key == "settle_seconds" else "percent between 0 and 100"))
         values[key] = float(raw)
+    override = settings.env.get("KONTOR_SETTLE_SECONDS", os.environ.get("KONTOR_SETTLE_SECONDS"))
+    if override not in (None, ""):
+        try:
+            values["settle_seconds"] = float(override)
+        except ValueError:
+            raise KontorError(f"KONTOR_SETTLE_SECONDS={override!r}; fix: a number of seconds") from None
+        if values["settle_seconds"] < 0:
+            raise KontorError(f"KONTOR_SETTLE_SECONDS={override!r}; fix: a number of seconds >= 0")
     return IngestOptions(**values)
