@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SEED = 20240531
 BAD_FRACTION = 0.001
 TARGETS = {"rows_per_s": 500_000, "peak_rss_mb": 2048, "ratio_to_baseline": 1.2}
@@ -171,7 +171,9 @@ def generate(path: Path, rows: int, seed: int = SEED) -> dict:
     _write_twin(path)
     counts = np.bincount(bad_kind[bad_kind >= 0], minlength=3) if n_bad else [0, 0, 0]
     two_digit_year = int(((bad_kind == 1) & (data.column("bad_pick").to_numpy() == BAD_DATES.index("1.1.24"))).sum())
-    return {"bad_date_two_digit_year": two_digit_year,"rows": rows, "seed": seed, "generator": GENERATOR_VERSION, "bad_rows": int(n_bad),
+    # an ISO date is unambiguous and loads (issue 15): injected as "bad", it is not quarantined
+    iso = int(((bad_kind == 1) & (data.column("bad_pick").to_numpy() == BAD_DATES.index("2024-05-01"))).sum())
+    return {"bad_date_iso": iso, "bad_date_two_digit_year": two_digit_year,"rows": rows, "seed": seed, "generator": GENERATOR_VERSION, "bad_rows": int(n_bad),
             "bad_amount": int(counts[0]), "bad_date": int(counts[1]), "ragged": int(counts[2]),
             "file_bytes": path.stat().st_size}
 
@@ -250,7 +252,7 @@ def generate_extf(path: Path, rows: int, seed: int = SEED) -> dict:
     os.replace(tmp, path)
     _write_twin(path)
     return {"rows": rows, "seed": seed, "generator": GENERATOR_VERSION, "bad_rows": int(n_bad),
-            "bad_date_two_digit_year": 0, "bad_amount": int((bad_kind == 0).sum()), "bad_date": int((bad_kind == 1).sum()),
+            "bad_date_two_digit_year": 0, "bad_date_iso": 0, "bad_amount": int((bad_kind == 0).sum()), "bad_date": int((bad_kind == 1).sum()),
             "ragged": 0, "file_bytes": path.stat().st_size}
 
 
@@ -579,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         "read_equals_rows_generated": last["rows_read"] == args.rows,
         "bad_rows_injected": meta["bad_rows"],
         "quarantined_equals_injected": last["rows_quarantined"] == meta["bad_rows"],
+        "quarantined_plus_iso_dates_equals_injected":
+            last["rows_quarantined"] + meta.get("bad_date_iso", 0) == meta["bad_rows"],
         "quarantined_plus_two_digit_year_equals_injected":
             last["rows_quarantined"] + meta["bad_date_two_digit_year"] == meta["bad_rows"],
         "same_counts_every_repeat": consistent,

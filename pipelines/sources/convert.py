@@ -41,8 +41,12 @@ def _number_pattern(fmt: FileFormat, scale: int | None) -> str:
     dec = re.escape(fmt.decimal_separator)
     digits = r"\d+" if not fmt.thousands_separator else rf"(\d{{1,3}}({re.escape(fmt.thousands_separator)}\d{{3}})+|\d+)"
     fraction = "" if scale == 0 else (rf"({dec}\d+)?" if scale is None else rf"({dec}\d{{1,{scale}}})?")
-    # SAP and other ERPs write the sign behind the number: 1.000,00-
-    return rf"^[+-]?{digits}{fraction}$|^{digits}{fraction}-$"
+    return rf"^[+-]?{digits}{fraction}$"
+
+
+def _trailing_minus_pattern(fmt: FileFormat, scale: int | None) -> str:
+    """SAP and other ERPs write the sign behind the number: ``1.000,00-``."""
+    return _number_pattern(fmt, scale).replace("^[+-]?", "^").replace("$", "-$")
 
 
 def _needs_number_rewrite(fmt: FileFormat) -> bool:
@@ -59,12 +63,23 @@ def _datev_date(text: str, otherwise: str, period: tuple) -> str:
     being that of the header's date range; a range across a year end (a fiscal year from July)
     takes the year in which the day falls inside the range. Eight digits are ``DDMMYYYY``."""
     start, stop = period
-    bounds = f"between {literal(start.isoformat())}::date and {literal(stop.isoformat())}::date"
-    candidates = []
-    for year in sorted({start.year, stop.year}):
-        day = f"try_strptime(lpad({text}, 4, '0') || '{year}', '%d%m%Y')::date"
-        candidates.append(f"case when {day} {bounds} then {day} end")
-    return (f"case when regexp_full_match({text}, '\\d{{3,4}}') then coalesce({', '.join(candidates)}) "
+    ddmm = f"lpad({text}, 4, '0')"
+    mmdd = f"(substr({ddmm}, 3, 2) || substr({ddmm}, 1, 2))"
+    lo, hi = literal(f"{start:%m%d}"), literal(f"{stop:%m%d}")
+
+    def day(year: int) -> str:
+        return f"try_strptime({ddmm} || '{year}', '%d%m%Y')::date"
+
+    # The range is checked on the text (MMDD), so each value is parsed once.
+    if start.year == stop.year:
+        short = f"case when {mmdd} between {lo} and {hi} then {day(start.year)} end"
+    elif start.year + 1 == stop.year and f"{stop:%m%d}" < f"{start:%m%d}":
+        short = f"case when {mmdd} >= {lo} then {day(start.year)} when {mmdd} <= {hi} then {day(stop.year)} end"
+    else:   # a range over a year long: the day could be in several years; the first in range wins
+        bounds = f"between {literal(start.isoformat())}::date and {literal(stop.isoformat())}::date"
+        short = "coalesce(" + ", ".join(f"case when {day(y)} {bounds} then {day(y)} end"
+                                        for y in range(start.year, stop.year + 1)) + ")"
+    return (f"case when regexp_full_match({text}, '\\d{{3,4}}') then {short} "
             f"when regexp_full_match({text}, '\\d{{8}}') then try_strptime({text}, '%d%m%Y')::date "
             f"else {otherwise} end")
 
@@ -83,13 +98,18 @@ def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
     kind = base_type(target)
     scale = _scale(target)
     if kind in _INTEGER | {"decimal", "numeric"} or (kind in _FLOAT and _needs_number_rewrite(fmt)):
-        plain = f"case when ends_with({text}, '-') then '-' || rtrim({text}, '-') else {text} end"
-        if fmt.thousands_separator:
-            plain = f"replace({plain}, {literal(fmt.thousands_separator)}, '')"
-        if fmt.decimal_separator != ".":
-            plain = f"replace({plain}, {literal(fmt.decimal_separator)}, '.')"
+        def plain(value: str) -> str:
+            if fmt.thousands_separator:
+                value = f"replace({value}, {literal(fmt.thousands_separator)}, '')"
+            if fmt.decimal_separator != ".":
+                value = f"replace({value}, {literal(fmt.decimal_separator)}, '.')"
+            return value
+
+        # the trailing minus is tried only where the usual form did not match: no cost for the rest
         return (f"case when regexp_full_match({text}, {literal(_number_pattern(fmt, scale))}) "
-                f"then try_cast({plain} as {target}) end")
+                f"then try_cast({plain(text)} as {target}) "
+                f"when regexp_full_match({text}, {literal(_trailing_minus_pattern(fmt, scale))}) "
+                f"then -try_cast({plain(f'rtrim({text}, {literal(chr(45))})')} as {target}) end")
     if kind == "date":
         parsed = f"try_strptime({text}, {literal(fmt.date_format)})::date" if fmt.date_format else f"try_cast({text} as date)"
         if fmt.date_format and fmt.date_format != "%Y-%m-%d":
