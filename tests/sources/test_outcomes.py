@@ -227,3 +227,18 @@ def test_run_shows_outcomes_and_the_quarantine_check_warns_or_errs(tmp_path: Pat
 
     outcome = run_pipeline(settings, select=["raw/shop__orders"])
     assert outcome.success and not outcome.gate_failures and not outcome.gate_warnings   # nothing new: skipped
+
+
+def test_ingest_options_from_pyproject_and_environment(tmp_path: Path, monkeypatch):
+    from pipelines.check import check_settings
+    from pipelines.sources.options import ingest_options
+
+    monkeypatch.delenv("KONTOR_SETTLE_SECONDS", raising=False)
+    settings = _project(tmp_path / "p", pyproject_extra="")
+    assert (ingest_options(settings).settle_seconds, ingest_options(settings).quarantine_alert_pct) == (30.0, 5.0)
+    settings = load_settings(settings.project_dir, env={"KONTOR_SETTLE_SECONDS": "2.5"})
+    assert ingest_options(settings).settle_seconds == 2.5
+
+    bad = _project(tmp_path / "q", pyproject_extra="settle_seconds = -1\n")
+    [problem] = [str(p) for p in check_settings(bad)]
+    assert problem.startswith("pyproject.toml:5: [tool.kontor]: settle_seconds = -1; fix: a number of seconds")
