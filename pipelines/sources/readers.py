@@ -259,7 +259,9 @@ def _plan(path: Path, fmt: FileFormat, info: FileDigest, tmp_dir: Path) -> _Plan
                 notes.append(f"declared {declared} but some lines are UTF-8: decoded line by line, {utf8_lines} line(s) "
                              f"as UTF-8, the others as {declared}"
                              + (f"; {mixed} line(s) mixing both encodings quarantined" if mixed else ""))
-            clean = not info.control_bytes and not (declared == "cp1252" and info.cp1252_undefined) and not mixed
+            # UTF-8 lines were not scanned for control characters or an encoded U+FFFD: check values
+            clean = not info.control_bytes and not (declared == "cp1252" and info.cp1252_undefined) \
+                and not mixed and not utf8_lines
             return _Plan(tmp, fmt, pre, info, encoding, clean, notes)
     if pre.bom_name == "utf-8 (BOM)":
         encoding = pre.bom_name
