@@ -23,6 +23,8 @@ FILE_TYPES = ("csv", "parquet", "json", "xlsx", "datev")
 DELIVERIES = ("delta", "full")
 ENCODINGS = ("utf-8", "cp1252", "latin-1", "iso-8859-15", "utf-16")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+# A file name beside the extract with {name} or {stem} and no other placeholder (str.format runs on it).
+_DONE_MARKER = re.compile(r"[^{}/\\]*(\{(name|stem)\}[^{}/\\]*)+")
 
 _FORMAT_KEYS = {
     "type", "delimiter", "quote", "escape", "encoding", "header", "decimal_separator",
@@ -272,9 +274,9 @@ def _table(system: LineDict, node: LineDict, connections: dict[str, Connection],
                                            f"whole table), got {delivery!r}")
         delivery = "delta"
     done_marker = node.get("done_marker")
-    if done_marker is not None and (not isinstance(done_marker, str) or "{name}" not in done_marker or "/" in done_marker):
+    if done_marker is not None and not (isinstance(done_marker, str) and _DONE_MARKER.fullmatch(done_marker)):
         chk.add(node.key_line("done_marker"), f"done_marker must name a file beside the extract using {{name}}, "
-                                              f"e.g. \"{{name}}.ok\", got {done_marker!r}")
+                                              f"e.g. \"{{name}}.ok\" ({{stem}}: the name without extension), got {done_marker!r}")
         done_marker = None
     # Key columns must be present in every row: make them required.
     columns = tuple(Column(**{**c.__dict__, "required": True}) if c.name in pk else c for c in columns)

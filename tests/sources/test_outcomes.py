@@ -242,3 +242,9 @@ def test_ingest_options_from_pyproject_and_environment(tmp_path: Path, monkeypat
     bad = _project(tmp_path / "q", pyproject_extra="settle_seconds = -1\n")
     [problem] = [str(p) for p in check_settings(bad)]
     assert problem.startswith("pyproject.toml:5: [tool.kontor]: settle_seconds = -1; fix: a number of seconds")
+
+
+@pytest.mark.parametrize("marker", ["x.ok", "{name}/../x", "{name.__class__}", "{0}.ok"])
+def test_done_marker_is_validated(marker: str):
+    with pytest.raises(ProjectError, match="done_marker must name a file beside the extract"):
+        _table(f'done_marker: "{marker}"')
