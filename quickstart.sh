@@ -30,7 +30,8 @@ fi
 
 .venv/bin/kontor check
 .venv/bin/kontor demo-data
-.venv/bin/kontor run
+# the demo extracts were just written whole: no need to wait settle_seconds for them to settle
+KONTOR_SETTLE_SECONDS=0 .venv/bin/kontor run
 echo
 echo "Done. Try: .venv/bin/kontor query \"select system, table_name, rows_loaded, rows_quarantined from kontor.load_ledger\""
 echo "      .venv/bin/kontor dev    # the Dagster UI on http://127.0.0.1:3000"

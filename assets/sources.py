@@ -11,6 +11,7 @@ from assets.resources import WarehouseResource
 from pipelines.errors import KontorError
 from pipelines.retries import unreachable_location
 from pipelines.sources.ingest import TableLoad, ingest_table
+from pipelines.sources.options import IngestOptions
 from pipelines.sources.spec import SourcesProject, SourceTable
 from pipelines.sql import table as qtable
 
@@ -53,9 +54,39 @@ def _files_markdown(load: TableLoad) -> str:
     return "\n".join(lines)
 
 
+QUARANTINE_CHECK = "quarantine_share"
+
+
+def outcome_line(load: TableLoad) -> str:
+    """One line per source for ``kontor run``: loaded / quarantined / skipped / waiting."""
+    count = lambda status: sum(f.status == status for f in load.files)  # noqa: E731
+    parts = [f"loaded {count('loaded')} file(s), {load.total('rows_loaded'):,} rows",
+             f"quarantined {load.total('rows_quarantined'):,} rows", f"skipped {count('skipped')} (already loaded)",
+             f"waiting {count('waiting')}"]
+    if load.failures:
+        parts.append(f"failed {len(load.failures)}")
+    return "; ".join(parts)
+
+
+def quarantine_check(table: SourceTable, load: TableLoad, alert_pct: float) -> dg.AssetCheckResult:
+    """Warn when more than ``alert_pct`` % of this run's rows were quarantined; all of them is an error."""
+    read, quarantined = load.total("rows_read"), load.total("rows_quarantined")
+    share = 100.0 * quarantined / read if read else 0.0
+    all_bad = read > 0 and quarantined == read
+    passed = share <= alert_pct and not all_bad
+    description = (f"{quarantined:,} of {read:,} rows quarantined ({share:.1f} %, alert above {alert_pct:g} %)"
+                   + ("; every row was quarantined: see kontor.quarantine for the reasons" if all_bad else ""))
+    return dg.AssetCheckResult(
+        asset_key=asset_key(table), check_name=QUARANTINE_CHECK, passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR if all_bad else dg.AssetCheckSeverity.WARN,
+        description=description, metadata={"rows_read": read, "rows_quarantined": quarantined, "share_pct": round(share, 2)})
+
+
 def build_source_asset(table: SourceTable, project: SourcesProject,
-                       retry_policy: dg.RetryPolicy | None = None) -> dg.AssetsDefinition:
+                       retry_policy: dg.RetryPolicy | None = None,
+                       options: IngestOptions | None = None) -> dg.AssetsDefinition:
     description = table.description or f"{table.system} {table.name}, loaded from {table.location or 'a query'}."
+    options = options or IngestOptions()
 
     @dg.asset(
         key=asset_key(table),
@@ -66,6 +97,9 @@ def build_source_asset(table: SourceTable, project: SourcesProject,
         metadata=_definition_metadata(table),
         owners=[f"team:{table.owner}"] if table.owner else None,
         retry_policy=retry_policy,
+        check_specs=[dg.AssetCheckSpec(QUARANTINE_CHECK, asset=asset_key(table),
+                                       description=f"at most {options.quarantine_alert_pct:g} % of the rows loaded "
+                                                   "in a run are quarantined")],
     )
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         # Transient failures (share not mounted, server down) honour the retry policy; a bad
@@ -80,6 +114,7 @@ def build_source_asset(table: SourceTable, project: SourcesProject,
                 load = ingest_table(
                     con, table, data_dir=Path(warehouse.data_dir), tmp_dir=Path(warehouse.tmp_dir),
                     connections=project.connections, env=dict(os.environ), run_id=context.run_id,
+                    settle_seconds=options.settle_seconds,
                 )
             except KontorError as exc:        # a configuration error (missing URL variable ...): no retry
                 raise dg.Failure(description=str(exc), allow_retries=False) from exc
@@ -91,7 +126,9 @@ def build_source_asset(table: SourceTable, project: SourcesProject,
             "rows_quarantined": load.total("rows_quarantined"),
             "files_loaded": sum(f.status == "loaded" for f in load.files),
             "files_skipped": sum(f.status == "skipped" for f in load.files),
+            "files_waiting": sum(f.status == "waiting" for f in load.files),
             "files_failed": len(load.failures),
+            "kontor/outcome": outcome_line(load),
             "files": dg.MetadataValue.md(_files_markdown(load)),
         }
         if not load.files:
@@ -99,11 +136,13 @@ def build_source_asset(table: SourceTable, project: SourcesProject,
         for f in load.files:
             if f.rows_quarantined:
                 context.log.warning(f"{f.path}: {f.rows_quarantined} of {f.rows_read} rows quarantined (see kontor.quarantine)")
+            if f.status == "waiting":
+                context.log.warning(f"{f.path}: {f.message}; it is loaded by a later run")
         if load.failures:
             # a query failure is most often an unreachable server: worth a retry
             raise dg.Failure(description="; ".join(f.message for f in load.failures) + (attempt if table.query else ""),
                              metadata=metadata, allow_retries=bool(table.query))
-        return dg.MaterializeResult(metadata=metadata)
+        return dg.MaterializeResult(metadata=metadata, check_results=[quarantine_check(table, load, options.quarantine_alert_pct)])
 
     return _load
 
@@ -114,5 +153,6 @@ def _attempt(context: dg.AssetExecutionContext, policy: dg.RetryPolicy | None) -
     return f" (attempt {context.retry_number + 1} of {policy.max_retries + 1})"
 
 
-def build_source_assets(project: SourcesProject, retry_policy: dg.RetryPolicy | None = None) -> list[dg.AssetsDefinition]:
-    return [build_source_asset(t, project, retry_policy) for t in project.tables]
+def build_source_assets(project: SourcesProject, retry_policy: dg.RetryPolicy | None = None,
+                        options: IngestOptions | None = None) -> list[dg.AssetsDefinition]:
+    return [build_source_asset(t, project, retry_policy, options) for t in project.tables]

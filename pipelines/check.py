@@ -57,6 +57,15 @@ def check_settings(settings: Settings) -> list[Problem]:
             set_limits(con, settings.memory_limit, settings.threads)
     except KontorError as exc:
         problems.append(Problem(settings.relative(pyproject), line_of("memory_limit"), str(exc)))
+    from pipelines.sources.options import ingest_options
+
+    try:
+        ingest_options(settings)
+    except KontorError as exc:
+        message = str(exc).removeprefix(f"{pyproject} [tool.kontor]: ")
+        problems.append(Problem(settings.relative(pyproject), line_of("settle_seconds") or line_of("quarantine_alert_pct"),
+                                f"[tool.kontor]: {message}"))
+
     def stewards(settings: Settings) -> None:
         from pipelines.identity import steward_settings
         from pipelines.spotchecks import spot_check_settings

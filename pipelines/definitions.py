@@ -29,6 +29,7 @@ from pipelines.errors import Problem, ProjectError
 from pipelines.models.compile import CompiledProject, compile_project
 from pipelines.models.project import load_models
 from pipelines.retries import retry_config
+from pipelines.sources.options import ingest_options
 from pipelines.settings import Settings, load_settings
 from pipelines.sources.spec import load_sources
 
@@ -69,7 +70,7 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     retries = retry_config(settings)
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
                             backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
-    built = [*build_source_assets(compiled.project.sources, policy), *build_model_assets(compiled),
+    built = [*build_source_assets(compiled.project.sources, policy, ingest_options(settings)), *build_model_assets(compiled),
              *(broken_model_asset(compiled.project.models[name], found) for name, found in broken_models.items())]
     entity_checks = []
     for spec in entities.entities.values():

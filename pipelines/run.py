@@ -180,8 +180,10 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
         if kind == "ASSET_MATERIALIZATION":
             asset = event.asset_key.to_user_string()
             outcome.materialized.append(asset)
-            rows = event.event_specific_data.materialization.metadata.get("dagster/row_count")
-            detail = f"{rows.value:,} rows" if rows is not None else ""
+            metadata = event.event_specific_data.materialization.metadata
+            rows, sources = metadata.get("dagster/row_count"), metadata.get("kontor/outcome")
+            detail = "; ".join(filter(None, [f"{rows.value:,} rows" if rows is not None else "",
+                                             sources.value if sources is not None else ""]))
             if on_event:
                 on_event("materialized", asset, detail)
         elif kind == "STEP_START" and on_event:

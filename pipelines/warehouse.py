@@ -26,12 +26,15 @@ create table if not exists kontor.load_ledger (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_quarantined bigint not null,
-    status varchar not null,          -- loaded | failed
+    status varchar not null,          -- loaded | failed | waiting
     message varchar,
     run_id varchar,
     started_at timestamp not null,
     finished_at timestamp not null
 );
+-- how the file's text was decoded, and its own metadata (a DATEV header line) as JSON
+alter table kontor.load_ledger add column if not exists encoding varchar;
+alter table kontor.load_ledger add column if not exists file_meta varchar;
 create table if not exists kontor.quarantine (
     batch_id bigint not null,
     source varchar not null,          -- <system>.<table>

@@ -89,4 +89,24 @@ def loads(text: str, filename: str) -> Any:
 
 
 def load(path: Path, display_name: str | None = None) -> Any:
-    return loads(path.read_text(encoding="utf-8"), display_name or str(path))
+    """Read a project YAML file, which must be UTF-8 (a UTF-8 BOM is fine); anything else is a
+    ``ProjectError`` naming the file, the line and what the bytes look like."""
+    name = display_name or str(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ProjectError([Problem(name, data.count(b"\n", 0, exc.start) + 1,
+                                    f"not UTF-8 (looks like {_guess_encoding(data)}); save it as UTF-8")]) from None
+    return loads(text, name)
+
+
+def _guess_encoding(data: bytes) -> str:
+    """What a Windows editor most likely saved: UTF-16 (Notepad's "Unicode") or cp1252 ("ANSI")."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[1::2].count(0) > len(data) // 4:
+        return "UTF-16"
+    try:
+        data.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"

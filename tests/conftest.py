@@ -1,6 +1,7 @@
 """Shared fixtures: throw-away Kontor projects in tmp_path, never the working tree."""
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,9 @@ import pytest
 from pipelines.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
+# The tests' extracts are complete when written: no settle time (the default waits up to 30 s for a
+# file younger than that). Inherited by the `kontor` subprocesses the tests start.
+os.environ.setdefault("KONTOR_SETTLE_SECONDS", "0")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

@@ -7,23 +7,13 @@ with source as (
 
 ),
 
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of an account wins
-    select *
-    from source
-    where Konto is not null
-    qualify row_number() over (partition by Konto order by _batch_id desc, _line desc) = 1
-
-),
-
 cleaned as (
 
     -- country names and codes to ISO 3166-1 alpha-2 (the postcode rule below needs it)
     select
         *,
         {{ country_iso('Land') }} as country_iso
-    from latest
+    from source
 
 ),
 

@@ -4,24 +4,15 @@
 
 with source as (
 
-    select * from {{ source('accounting', 'offene_posten') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of an open item wins
-    select *
-    from source
-    where Belegnr is not null
-    qualify row_number() over (partition by Belegnr order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.accounting__offene_posten__current): the newest delivered version per key
+    select * from {{ source('accounting', 'offene_posten__current') }}
 
 ),
 
 at_key_date as (
 
     select *
-    from latest
+    from source
     where Stichtag is not distinct from (select max(Stichtag) from source)
 
 ),

@@ -2,17 +2,8 @@
 
 with source as (
 
-    select * from {{ source('accounting', 'rechnungen') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of an invoice wins
-    select *
-    from source
-    where Belegnr is not null
-    qualify row_number() over (partition by Belegnr order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.accounting__rechnungen__current): the newest delivered version per key
+    select * from {{ source('accounting', 'rechnungen__current') }}
 
 ),
 
@@ -30,7 +21,7 @@ renamed as (
         Auftragsnr as order_no,
         _source_file as source_file,
         _batch_id as batch_id
-    from latest
+    from source
 
 )
 

@@ -2,17 +2,8 @@
 
 with source as (
 
-    select * from {{ source('accounting', 'zahlungen') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of a payment wins
-    select *
-    from source
-    where ZahlungsNr is not null
-    qualify row_number() over (partition by ZahlungsNr order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.accounting__zahlungen__current): the newest delivered version per key
+    select * from {{ source('accounting', 'zahlungen__current') }}
 
 ),
 
@@ -26,7 +17,7 @@ renamed as (
         Betrag as amount,
         _source_file as source_file,
         _batch_id as batch_id
-    from latest
+    from source
 
 )
 

@@ -3,17 +3,8 @@
 
 with source as (
 
-    select * from {{ source('crm', 'accounts') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of an account wins
-    select *
-    from source
-    where account_id is not null
-    qualify row_number() over (partition by account_id order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.crm__accounts__current): the newest delivered version per key
+    select * from {{ source('crm', 'accounts__current') }}
 
 ),
 
@@ -23,7 +14,7 @@ cleaned as (
     select
         *,
         {{ country_iso('country') }} as country_iso
-    from latest
+    from source
 
 ),
 

@@ -2,17 +2,8 @@
 
 with source as (
 
-    select * from {{ source('crm', 'contacts') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of a contact wins
-    select *
-    from source
-    where contact_id is not null
-    qualify row_number() over (partition by contact_id order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.crm__contacts__current): the newest delivered version per key
+    select * from {{ source('crm', 'contacts__current') }}
 
 ),
 
@@ -30,7 +21,7 @@ renamed as (
         modified_at as updated_at,
         _source_file as source_file,
         _batch_id as batch_id
-    from latest
+    from source
 
 )
 

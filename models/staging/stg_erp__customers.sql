@@ -2,17 +2,8 @@
 
 with source as (
 
-    select * from {{ source('erp', 'customers') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of a record wins
-    select *
-    from source
-    where customer_no is not null
-    qualify row_number() over (partition by customer_no order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.erp__customers__current): the newest delivered version per key
+    select * from {{ source('erp', 'customers__current') }}
 
 ),
 
@@ -22,7 +13,7 @@ cleaned as (
     select
         *,
         {{ country_iso('country_code') }} as country_iso
-    from latest
+    from source
 
 ),
 

@@ -2,17 +2,8 @@
 
 with source as (
 
-    select * from {{ source('erp', 'items') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of an item wins
-    select *
-    from source
-    where item_no is not null
-    qualify row_number() over (partition by item_no order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.erp__items__current): the newest delivered version per key
+    select * from {{ source('erp', 'items__current') }}
 
 ),
 
@@ -29,7 +20,7 @@ renamed as (
         supplier_no,
         _source_file as source_file,
         _batch_id as batch_id
-    from latest
+    from source
 
 )
 

@@ -2,17 +2,8 @@
 
 with source as (
 
-    select * from {{ source('erp', 'order_lines') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of a line wins
-    select *
-    from source
-    where order_no is not null and line_no is not null
-    qualify row_number() over (partition by order_no, line_no order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.erp__order_lines__current): the newest delivered version per key
+    select * from {{ source('erp', 'order_lines__current') }}
 
 ),
 
@@ -29,7 +20,7 @@ renamed as (
         net_amount,
         _source_file as source_file,
         _batch_id as batch_id
-    from latest
+    from source
 
 )
 

@@ -2,17 +2,8 @@
 
 with source as (
 
-    select * from {{ source('erp', 'orders') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of an order wins
-    select *
-    from source
-    where order_no is not null
-    qualify row_number() over (partition by order_no order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.erp__orders__current): the newest delivered version per key
+    select * from {{ source('erp', 'orders__current') }}
 
 ),
 
@@ -30,7 +21,7 @@ renamed as (
         updated_at,
         _source_file as source_file,
         _batch_id as batch_id
-    from latest
+    from source
 
 )
 

@@ -2,17 +2,8 @@
 
 with source as (
 
-    select * from {{ source('erp', 'purchase_orders') }}
-
-),
-
-latest as (
-
-    -- raw keeps every delivered batch: the newest delivery of a purchase order wins
-    select *
-    from source
-    where po_no is not null
-    qualify row_number() over (partition by po_no order by _batch_id desc, _line desc) = 1
+    -- the current state (raw.erp__purchase_orders__current): the newest delivered version per key
+    select * from {{ source('erp', 'purchase_orders__current') }}
 
 ),
 
@@ -27,7 +18,7 @@ renamed as (
         net_amount,
         _source_file as source_file,
         _batch_id as batch_id
-    from latest
+    from source
 
 )
 

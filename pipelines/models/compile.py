@@ -67,8 +67,9 @@ class CompiledProject:
         names: dict[tuple[str, str], dict[str, str]] = {}
         for table in self.project.sources.tables:
             cols = {c.name: c.data_type for c in table.columns} | LINEAGE_COLUMNS
-            schema.add_table(exp.table_("__".join([table.system, table.name]), db="raw"), cols, dialect="duckdb")
-            names[("raw", table.key)] = {c.lower(): c for c in cols}
+            for relation in (table.key, f"{table.key}__current"):    # the table, its current-state view
+                schema.add_table(exp.table_(relation, db="raw"), cols, dialect="duckdb")
+                names[("raw", relation)] = {c.lower(): c for c in cols}
         for seed in self.project.seeds.values():
             schema.add_table(exp.table_(seed.name, db="seeds"), {c: "varchar" for c in seed_columns(seed)}, dialect="duckdb")
             names[("seeds", seed.name)] = {c.lower(): c for c in seed_columns(seed)}

@@ -111,7 +111,7 @@ def trace(compiled: CompiledProject, ref: ColumnRef, _seen: frozenset = frozense
         return node
     if ref.schema == "raw":
         for table in compiled.project.sources.tables:
-            if table.key == ref.table:
+            if ref.table in (table.key, f"{table.key}__current"):
                 # sqlglot folds identifiers to lower case (DuckDB ignores case): show the declared name.
                 column = next((c.name for c in table.columns if c.name.lower() == ref.column.lower()), ref.column)
                 node.ref = ColumnRef(ref.schema, ref.table, column)

@@ -88,6 +88,12 @@ class Renderer:
             return self.relations.get(name, name)
 
         def source(system: str, table: str) -> str:
+            # '<table>__current' is the table's current state (raw.<system>__<table>__current, a view
+            # ingest keeps: the newest delivery of a full table, the newest version per key of a delta one)
+            current = table.endswith("__current") and (system, table.removesuffix("__current")) in self.source_keys
+            if current:
+                out.sources.append((system, table.removesuffix("__current")))
+                return f"raw.{system}__{table}"
             if (system, table) not in self.source_keys:
                 line = line_of(raw, rf"source\(\s*['\"]{re.escape(system)}['\"]\s*,\s*['\"]{re.escape(table)}['\"]")
                 known = {f"{s}.{t}" for s, t in self.source_keys}

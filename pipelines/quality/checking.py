@@ -49,6 +49,7 @@ def empty_catalog(compiled: CompiledProject) -> duckdb.DuckDBPyConnection:
     for t in compiled.project.sources.tables:
         cols = [(c.name, c.data_type) for c in t.columns] + list(LINEAGE_COLUMNS.items())
         con.execute(f"create table {qtable(t.raw_table)} ({', '.join(f'{ident(n)} {ty}' for n, ty in cols)})")
+        con.execute(f"create view {qtable(t.raw_table + '__current')} as select * from {qtable(t.raw_table)}")
     for relation, cols in untyped_relations(compiled).items():   # so models that ref them bind
         con.execute(f"create schema if not exists {ident(relation.split('.')[0])}")
         con.execute(f"create table if not exists {qtable(relation)} ({', '.join(f'{ident(c)} varchar' for c in cols)})")

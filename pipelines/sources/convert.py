@@ -44,6 +44,11 @@ def _number_pattern(fmt: FileFormat, scale: int | None) -> str:
     return rf"^[+-]?{digits}{fraction}$"
 
 
+def _trailing_minus_pattern(fmt: FileFormat, scale: int | None) -> str:
+    """SAP and other ERPs write the sign behind the number: ``1.000,00-``."""
+    return _number_pattern(fmt, scale).replace("^[+-]?", "^").replace("$", "-$")
+
+
 def _needs_number_rewrite(fmt: FileFormat) -> bool:
     return fmt.decimal_separator != "." or bool(fmt.thousands_separator)
 
@@ -51,6 +56,32 @@ def _needs_number_rewrite(fmt: FileFormat) -> bool:
 def _sane_date(expr: str) -> str:
     # strptime's %Y and ISO casts accept '24' as the year 24: a two-digit year, never a real date here.
     return f"case when year({expr}) between 1000 and 9999 then {expr} end"
+
+
+def _datev_date(text: str, otherwise: str, period: tuple) -> str:
+    """DATEV writes a Belegdatum as day and month only (``3112``, or ``105`` for 1 May), the year
+    being that of the header's date range; a range across a year end (a fiscal year from July)
+    takes the year in which the day falls inside the range. Eight digits are ``DDMMYYYY``."""
+    start, stop = period
+    ddmm = f"lpad({text}, 4, '0')"
+    mmdd = f"(substr({ddmm}, 3, 2) || substr({ddmm}, 1, 2))"
+    lo, hi = literal(f"{start:%m%d}"), literal(f"{stop:%m%d}")
+
+    def day(year: int) -> str:
+        return f"try_strptime({ddmm} || '{year}', '%d%m%Y')::date"
+
+    # The range is checked on the text (MMDD), so each value is parsed once.
+    if start.year == stop.year:
+        short = f"case when {mmdd} between {lo} and {hi} then {day(start.year)} end"
+    elif start.year + 1 == stop.year and f"{stop:%m%d}" < f"{start:%m%d}":
+        short = f"case when {mmdd} >= {lo} then {day(start.year)} when {mmdd} <= {hi} then {day(stop.year)} end"
+    else:   # a range over a year long: the day could be in several years; the first in range wins
+        bounds = f"between {literal(start.isoformat())}::date and {literal(stop.isoformat())}::date"
+        short = "coalesce(" + ", ".join(f"case when {day(y)} {bounds} then {day(y)} end"
+                                        for y in range(start.year, stop.year + 1)) + ")"
+    return (f"case when regexp_full_match({text}, '\\d{{3,4}}') then {short} "
+            f"when regexp_full_match({text}, '\\d{{8}}') then try_strptime({text}, '%d%m%Y')::date "
+            f"else {otherwise} end")
 
 
 def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat) -> str:
@@ -67,15 +98,27 @@ def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
     kind = base_type(target)
     scale = _scale(target)
     if kind in _INTEGER | {"decimal", "numeric"} or (kind in _FLOAT and _needs_number_rewrite(fmt)):
-        plain = text
-        if fmt.thousands_separator:
-            plain = f"replace({plain}, {literal(fmt.thousands_separator)}, '')"
-        if fmt.decimal_separator != ".":
-            plain = f"replace({plain}, {literal(fmt.decimal_separator)}, '.')"
+        def plain(value: str) -> str:
+            if fmt.thousands_separator:
+                value = f"replace({value}, {literal(fmt.thousands_separator)}, '')"
+            if fmt.decimal_separator != ".":
+                value = f"replace({value}, {literal(fmt.decimal_separator)}, '.')"
+            return value
+
+        # the trailing minus is tried only where the usual form did not match: no cost for the rest
         return (f"case when regexp_full_match({text}, {literal(_number_pattern(fmt, scale))}) "
-                f"then try_cast({plain} as {target}) end")
+                f"then try_cast({plain(text)} as {target}) "
+                f"when regexp_full_match({text}, {literal(_trailing_minus_pattern(fmt, scale))}) "
+                f"then -try_cast({plain(f'rtrim({text}, {literal(chr(45))})')} as {target}) end")
     if kind == "date":
         parsed = f"try_strptime({text}, {literal(fmt.date_format)})::date" if fmt.date_format else f"try_cast({text} as date)"
+        if fmt.date_format and fmt.date_format != "%Y-%m-%d":
+            # An ISO date is unambiguous whatever the declared format: a clerk's hand-fixed row or a
+            # second export tool writes 2026-10-05 into a %d.%m.%Y column.
+            parsed = (f"coalesce({parsed}, case when regexp_full_match({text}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') "
+                      f"then try_strptime({text}, '%Y-%m-%d')::date end)")
+        if fmt.datev_period:
+            parsed = _datev_date(text, parsed, fmt.datev_period)
         return _sane_date(parsed)
     if kind.startswith("timestamp"):
         fmt_ts = fmt.timestamp_format or fmt.date_format
@@ -102,6 +145,10 @@ def _typed_implies_present(col: Column, stage_type: str | None, fmt: FileFormat)
 
 def _expected(col: Column, fmt: FileFormat) -> str:
     kind = base_type(col.data_type)
+    if kind == "date" and fmt.datev_period:
+        start, stop = fmt.datev_period
+        return (f"a DATEV date (DDMM within the file's range {start:%d.%m.%Y} to {stop:%d.%m.%Y}, or DDMMYYYY"
+                + (f", or {fmt.date_format}" if fmt.date_format else "") + ")")
     if kind == "date" and fmt.date_format:
         return f"a date in format {fmt.date_format}"
     if kind.startswith("timestamp") and (fmt.timestamp_format or fmt.date_format):

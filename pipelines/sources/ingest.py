@@ -7,6 +7,7 @@ is free and a changed file appends a new batch: the history of who delivered wha
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.errors import KontorError, SourceFileError
-from pipelines.sources import readers
+from pipelines.sources import arrival, deliveries, readers
 from pipelines.sources.convert import error_expr, value_expr
 from pipelines.sources.spec import Connection, SourceTable
 from pipelines.sql import ident, literal, table as qtable
@@ -41,6 +42,8 @@ class FileLoad:
     rows_quarantined: int = 0
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    meta: dict | None = None
 
 
 @dataclass
@@ -109,7 +112,8 @@ def _check_columns(table: SourceTable, staged: readers.Staged, display: str) -> 
     absent = [c.name for c in table.columns if c.name not in present]
     if absent:
         notes.append(f"columns absent from the file, loaded as NULL: {', '.join(absent)}")
-    extra = [c for c in staged.columns if table.column(c) is None]
+    derived = {readers.TRAILING_COLUMN, readers.DATEV_SIGNED_AMOUNT if staged.meta else ""}
+    extra = [c for c in staged.columns if table.column(c) is None and c not in derived]
     if extra:
         notes.append(f"columns in the file but not declared, not loaded: {', '.join(extra)}")
     return notes
@@ -123,13 +127,14 @@ def _typed_sql(table: SourceTable, staged: readers.Staged, line: str, source: st
     ``_errors`` is NULL for a good row: building a list for every row cost more than all the
     checks, so it is built only where some check failed."""
     values, outputs, errors = [], [], []
+    fmt = staged.fmt or table.format
     for i, col in enumerate(table.columns):
         src = col.name if col.name in staged.types else None
         stype = staged.types.get(col.name)
         value = f"_kontor_v{i}"
-        values.append(f"{value_expr(col, src, stype, table.format)} as {value}")
+        values.append(f"{value_expr(col, src, stype, fmt)} as {value}")
         outputs.append(f"{value} as {ident(col.name)}")
-        error = error_expr(col, src, stype, table.format, check_control=not staged.text_clean, value=value)
+        error = error_expr(col, src, stype, fmt, check_control=not staged.text_clean, value=value)
         if error != "null":
             errors.append(error)
     if errors:
@@ -185,9 +190,19 @@ def _bisect_steps(steps: list[tuple[int, int]], lo: int, hi: int) -> str:
     return f"case when s.rowid < {steps[mid - 1][0]} then {_bisect_steps(steps, lo, mid - 1)} else {_bisect_steps(steps, mid, hi)} end"
 
 
+# From a record spanning several lines on, DuckDB's line count lags the file's by the lines gained.
+_PHYSICAL_LINES = """
+    create or replace temp table {table} as
+    select t.* replace (t.{col} + coalesce(s.shift, 0) as {col})
+    from {table} t asof left join _spans s on t.{col} > s.line"""
+
+
 def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged,
                  display: str, batch_id: int, loaded_at: datetime) -> tuple[int, int, int]:
     con.execute(_typed_sql(table, staged, *_line_numbers(con, staged)))
+    if staged.has_spans:
+        con.execute(_PHYSICAL_LINES.format(table="_typed", col="_line"))
+        con.execute(_PHYSICAL_LINES.format(table="_rejects", col="line"))
     if table.primary_key:
         pk = ", ".join(ident(c) for c in table.primary_key)
         con.execute(f"""
@@ -238,10 +253,13 @@ def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: rea
 def _ledger(con, table: SourceTable, batch_id: int, result: FileLoad, size: int | None,
             run_id: str | None, started: datetime) -> None:
     con.execute(
-        "insert into kontor.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into kontor.load_ledger (batch_id, system, table_name, path, sha256, size_bytes, rows_read, "
+        "rows_loaded, rows_quarantined, status, message, run_id, started_at, finished_at, encoding, file_meta) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, table.system, table.name, result.path, result.sha256, size, result.rows_read,
          result.rows_loaded, result.rows_quarantined, result.status,
-         "; ".join(filter(None, [result.message, *result.notes])) or None, run_id, started, _now()])
+         "; ".join(filter(None, [result.message, *result.notes])) or None, run_id, started, _now(),
+         result.encoding, json.dumps(result.meta, ensure_ascii=False) if result.meta else None])
 
 
 def _now() -> datetime:
@@ -251,7 +269,7 @@ def _now() -> datetime:
 def _stage_file(con, table: SourceTable, path: Path, info: readers.FileDigest, tmp_dir: Path) -> readers.Staged:
     fmt = table.format
     kind = fmt.type
-    if kind == "csv":
+    if fmt.reads_text:
         return readers.stage_csv(con, path, fmt, info, [c.name for c in table.columns], tmp_dir)
     if kind == "parquet":
         return readers.stage_parquet(con, path)
@@ -296,12 +314,34 @@ def ingest_file(con, table: SourceTable, path: Path, data_dir: Path, tmp_dir: Pa
     try:
         staged = _stage_file(con, table, path, info, tmp_dir)
         result.notes += staged.notes
+        result.encoding, result.meta = staged.encoding, staged.meta
         _commit_batch(con, table, staged, result, info.size, run_id, started)
     except SourceFileError as exc:
         exc = SourceFileError(display, exc.problem, exc.fix)
         _record_failure(con, table, result, exc, info.size, run_id, started)
         result.message = str(exc)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        # Anything else this file raises will be raised again by the same bytes: fail the file at
+        # once with its own ledger row, and let the table's other files load.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        failure = SourceFileError(display, f"could not be loaded ({type(exc).__name__}: {first})",
+                                  "this is a Kontor defect for this file's content: report it with the file; "
+                                  "the table's other files are loaded")
+        _record_failure(con, table, result, failure, info.size, run_id, started)
+        result.message = str(failure)
     return result
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again later may succeed: the share or the file vanished (unmounted), the
+    database is unreachable or out of disk. A malformed file is never transient."""
+    if isinstance(exc, (FileNotFoundError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, OSError) and not isinstance(exc, PermissionError):
+        return True
+    return isinstance(exc, (duckdb.ConnectionException, duckdb.IOException, duckdb.OutOfMemoryException))
 
 
 def ingest_query(con, table: SourceTable, connection: Connection, env: dict[str, str],
@@ -339,12 +379,24 @@ def ingest_query(con, table: SourceTable, connection: Connection, env: dict[str,
 
 def ingest_table(con: duckdb.DuckDBPyConnection, table: SourceTable, data_dir: Path, tmp_dir: Path,
                  connections: dict[str, Connection] | None = None, env: dict[str, str] | None = None,
-                 run_id: str | None = None) -> TableLoad:
+                 run_id: str | None = None, settle_seconds: float = 0.0) -> TableLoad:
     """Load every new file (or the query result) of one source table. Never raises for a bad
-    file: failures are in the result and the ledger, so the caller decides."""
+    file: failures are in the result and the ledger, so the caller decides. A file still being
+    written (see ``arrival``) is reported as waiting and loaded by a later run."""
     ensure_raw_table(con, table)
     if table.query:
         conn = (connections or {})[table.connection or ""]
-        return TableLoad(table, [ingest_query(con, table, conn, dict(env or {}), run_id)])
-    files = resolve_files(table, data_dir)
-    return TableLoad(table, [ingest_file(con, table, p, data_dir, tmp_dir, run_id) for p in files])
+        load = TableLoad(table, [ingest_query(con, table, conn, dict(env or {}), run_id)])
+    else:
+        results = []
+        for path in arrival.data_files(table, resolve_files(table, data_dir)):
+            waiting = arrival.waiting_reason(table, path, settle_seconds)
+            if waiting:
+                results.append(FileLoad(path=os.path.relpath(path, data_dir), status="waiting", message=waiting))
+            else:
+                results.append(ingest_file(con, table, path, data_dir, tmp_dir, run_id))
+        load = TableLoad(table, results)
+    if table.delivery == "full":
+        deliveries.record_full_delivery(con, table, [f.batch_id for f in load.files if f.status == "loaded"])
+    deliveries.ensure_current_view(con, table)
+    return load

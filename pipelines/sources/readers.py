@@ -13,13 +13,14 @@ import hashlib
 import io
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from pipelines.errors import SourceFileError
+from pipelines.sources import linecodec, preamble
 from pipelines.sources.spec import FileFormat
 from pipelines.sql import ident, literal
 from pipelines.warehouse import insert_rows
@@ -38,6 +39,10 @@ class Staged:
     has_rejects: bool = False
     notes: list[str] = field(default_factory=list)
     text_clean: bool = False           # no control characters or undefined bytes anywhere: skip that check
+    has_spans: bool = False            # records spanning lines: temp table _spans maps to physical lines
+    encoding: str | None = None        # how the text was decoded, for the ledger
+    meta: dict | None = None           # the file's own metadata (a DATEV header line), for the ledger
+    fmt: FileFormat | None = None      # the format as read (delimiter from the file, DATEV period)
 
 
 @dataclass
@@ -95,77 +100,85 @@ def digest(path: Path) -> FileDigest:
     )
 
 
-def _undefined_byte(err: UnicodeDecodeError) -> tuple[str, int]:
-    # cp1252 leaves five bytes undefined; mark them so the row is quarantined, never guessed.
-    return "\ufffd", err.end
-
-
-codecs.register_error("kontor-mark", _undefined_byte)
-
-
-# A single-byte encoding maps every byte to one character, so a file can be cut anywhere: a large
-# one is cut in half and both halves are transcoded at once. bytes.decode holds the GIL, so the
-# second half goes to a helper interpreter (started bare, ~15 ms). It holds its text until this
-# process, done with the first half, sends the offset to write it at.
+# A single-byte encoding maps every byte to one character, so a file can be cut at any line end: a
+# large one is cut in half and both halves are transcoded at once. Decoding holds the GIL, so the
+# second half goes to a helper interpreter (started bare, ~15 ms, loading only linecodec.py). It
+# holds its text until this process, done with the first half, sends the offset to write it at,
+# and answers with its line counts.
 _SPLIT_MIN_BYTES = 32 << 20
 _HALF_WORKER = """
-import codecs, sys
-codecs.register_error("kontor-mark", lambda err: ("\\ufffd", err.end))  # as readers._undefined_byte
-src, out, encoding, start, stop, chunk = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:7])
+import importlib.util, io, sys
+spec = importlib.util.spec_from_file_location("kontor_linecodec", sys.argv[1])
+codec = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(codec)
+src, out, encoding, start, stop = sys.argv[2], sys.argv[3], sys.argv[4], *map(int, sys.argv[5:7])
+buf = io.BytesIO()
 with open(src, "rb") as fh:
-    fh.seek(start)
-    parts = [fh.read(min(chunk, stop - pos)).decode(encoding, "kontor-mark").encode("utf-8")
-             for pos in range(start, stop, chunk)]
+    counts = codec.transcode_range(fh, buf, encoding, start, stop)
 offset = int(sys.stdin.readline())
 with open(out, "r+b") as fh:
     fh.seek(offset)
-    fh.writelines(parts)
+    fh.write(buf.getbuffer())
+print(*counts)
 """
 
 
-def _transcode(path: Path, encoding: str, out: Path) -> None:
-    """Single-byte ``encoding`` to UTF-8; bytes it leaves undefined become U+FFFD."""
-    size = path.stat().st_size
-    split = size // 2 if size >= _SPLIT_MIN_BYTES and sys.executable else size
+def _transcode(path: Path, encoding: str, out: Path, size: int) -> tuple[int, int]:
+    """Single-byte ``encoding`` to UTF-8, line by line where lines are UTF-8 (see linecodec);
+    returns (lines read as UTF-8, lines valid in neither)."""
+    split = _split_point(path, size) if size >= _SPLIT_MIN_BYTES and sys.executable else size
     helper = _start_half_worker(path, out, encoding, split, size) if split < size else None
     try:
-        with open(out, "wb") as dst:
-            _transcode_range(path, encoding, dst, 0, split)
+        with open(out, "wb") as dst, open(path, "rb") as src:
+            counts = linecodec.transcode_range(src, dst, encoding, 0, split)
             dst.flush()
-            if split < size and not _half_worker_done(helper, dst.tell()):
-                _transcode_range(path, encoding, dst, split, size)   # no helper: do its half here
+            if split < size:
+                more = _half_worker_done(helper, dst.tell())
+                if more is None:        # no helper: do its half here
+                    more = linecodec.transcode_range(src, dst, encoding, split, size)
+                counts = (counts[0] + more[0], counts[1] + more[1])
+        return counts
     finally:
         if helper is not None and helper.poll() is None:   # this half failed: stop the helper
             helper.kill()
             helper.wait()
 
 
-def _transcode_range(path: Path, encoding: str, dst, start: int, stop: int) -> None:
-    with open(path, "rb") as src:
-        src.seek(start)
-        for pos in range(start, stop, CHUNK):
-            dst.write(src.read(min(CHUNK, stop - pos)).decode(encoding, "kontor-mark").encode("utf-8"))
+def _split_point(path: Path, size: int) -> int:
+    """The first line end after the middle of the file (lines must not be cut: each picks its encoding)."""
+    with open(path, "rb") as fh:
+        fh.seek(size // 2)
+        data = fh.read(CHUNK)
+    cut = min((i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0), default=-1)
+    return size if cut < 0 else size // 2 + cut + 1
 
 
 def _start_half_worker(path: Path, out: Path, encoding: str, start: int, stop: int) -> subprocess.Popen | None:
     try:
         return subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _HALF_WORKER, str(path), str(out), encoding, str(start), str(stop), str(CHUNK)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [sys.executable, "-I", "-S", "-c", _HALF_WORKER, linecodec.__file__, str(path), str(out), encoding,
+             str(start), str(stop)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:
         return None
 
 
-def _half_worker_done(helper: subprocess.Popen | None, offset: int) -> bool:
-    """Send the helper its offset and wait: True once it wrote its half there."""
+def _half_worker_done(helper: subprocess.Popen | None, offset: int) -> tuple[int, int] | None:
+    """Send the helper its offset and wait: its line counts once it wrote its half there."""
     if helper is None:
-        return False
-    helper.communicate(f"{offset}\n".encode())
-    return helper.returncode == 0
+        return None
+    out, _ = helper.communicate(f"{offset}\n".encode())
+    if helper.returncode != 0:
+        return None
+    utf8_lines, mixed = map(int, out.split())
+    return utf8_lines, mixed
 
 
-def _first_line(path: Path, encoding: str) -> str | None:
-    with open(path, "r", encoding=encoding, errors="replace", newline="") as fh:
+def _header_line(path: Path, skip: int) -> str | None:
+    """Line ``skip + 1`` of a UTF-8 file (any line end), without BOM and line end."""
+    with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+        for _ in range(skip):
+            fh.readline(1 << 20)
         line = fh.readline(1 << 20)
     if not line:
         return None
@@ -184,130 +197,222 @@ def _delimiter_hint(line: str, fmt: FileFormat) -> str:
     return f"check format delimiter (declared {fmt.delimiter!r})"
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, fmt: FileFormat, info: FileDigest,
-              expected: list[str], tmp_dir: Path) -> Staged:
-    notes: list[str] = []
-    if info.size == 0:
-        raise SourceFileError(path, "the file is empty (not even a header line)", "re-export the extract; an export with no rows still has a header")
-    read_path, encoding = path, fmt.encoding
-    if encoding == "utf-8" and not info.utf8_valid:
+# The stage column standing for the empty last header field of a file whose every line ends with
+# the delimiter (Excel and many ERPs write that); ingest neither loads nor reports it.
+TRAILING_COLUMN = "_kontor_trailing_delimiter"
+# The signed amount a DATEV Buchungsstapel carries in two fields; declare a column of this name.
+DATEV_SIGNED_AMOUNT = "Umsatz"
+_DATEV_AMOUNT, _DATEV_SIGN = "Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen"
+_SINGLE_BYTE = ("cp1252", "latin-1", "iso-8859-15")
+
+
+@dataclass
+class _Plan:
+    """How a CSV file is read: the file DuckDB reads, its encoding, the lines above the header."""
+    read_path: Path
+    fmt: FileFormat
+    pre: preamble.Preamble
+    info: FileDigest                   # facts about read_path (the original's if not transcoded)
+    encoding: str                      # for the ledger
+    clean: bool
+    notes: list[str]
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(1 << 16)
+
+
+def _plan(path: Path, fmt: FileFormat, info: FileDigest, tmp_dir: Path) -> _Plan:
+    pre = preamble.sniff(_head(path), fmt.encoding, datev_declared=fmt.type == "datev")
+    if pre.problem:
+        raise SourceFileError(path, pre.problem, "deliver the file as the DATEV export wrote it, or declare format type: csv")
+    if pre.delimiter and pre.delimiter != fmt.delimiter:
+        fmt = replace(fmt, delimiter=pre.delimiter)
+    if pre.period:
+        fmt = replace(fmt, datev_period=pre.period)
+    notes = list(pre.notes)
+    declared = fmt.encoding
+    tmp = tmp_dir / f"{path.name}.{info.sha256[:12]}.utf8"
+    if pre.bom_encoding and pre.bom_encoding.startswith("utf-16") or declared == "utf-16":
+        codec = pre.bom_encoding if pre.bom_encoding and pre.bom_encoding.startswith("utf-16") else "utf-16-le"
+        if declared != "utf-16":
+            notes.append(f"the file is {codec.upper()} (byte order mark) though declared {declared}; read as {codec.upper()}")
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            linecodec.transcode_utf16(src, dst, codec, len(pre.bom))
+        read_info = digest(tmp)
+        clean = not read_info.control_bytes and not read_info.replacement_char
+        return _Plan(tmp, fmt, pre, read_info, pre.bom_name or codec, clean, notes)
+    encoding = "utf-8"
+    if declared == "utf-8" and not info.utf8_valid:
         notes.append("file is not valid UTF-8 as declared; rows with invalid bytes are quarantined "
                      "(if it is a Windows export, set format encoding: cp1252)")
-    elif encoding in ("cp1252", "latin-1", "iso-8859-15"):
-        if info.utf8_valid and not info.ascii_only:
-            notes.append(f"declared {encoding} but the file is UTF-8; read as UTF-8 (fix: set format encoding: utf-8)")
-            encoding = "utf-8"
-        elif info.ascii_only:
-            encoding = "utf-8"
+    elif declared in _SINGLE_BYTE and not info.ascii_only:
+        if info.utf8_valid:
+            notes.append(f"declared {declared} but the file is UTF-8; read as UTF-8 (fix: set format encoding: utf-8)")
         else:
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            read_path = tmp_dir / f"{path.name}.{info.sha256[:12]}.utf8"
-            _transcode(path, encoding, read_path)
-            encoding = "utf-8"
-    if read_path != path:      # transcoded: undefined bytes became U+FFFD
-        clean = not info.control_bytes and not (fmt.encoding == "cp1252" and info.cp1252_undefined)
-    else:                      # read as is: DuckDB itself rejects invalid UTF-8 rows
-        clean = encoding == "utf-8" and not info.control_bytes and not info.replacement_char
+            utf8_lines, mixed = _transcode(path, declared, tmp, info.size)
+            encoding = declared if not utf8_lines and not mixed else f"{declared}+utf-8 per line"
+            if utf8_lines or mixed:
+                notes.append(f"declared {declared} but some lines are UTF-8: decoded line by line, {utf8_lines} line(s) "
+                             f"as UTF-8, the others as {declared}"
+                             + (f"; {mixed} line(s) mixing both encodings quarantined" if mixed else ""))
+            # UTF-8 lines were not scanned for control characters or an encoded U+FFFD: check values
+            clean = not info.control_bytes and not (declared == "cp1252" and info.cp1252_undefined) \
+                and not mixed and not utf8_lines
+            return _Plan(tmp, fmt, pre, info, encoding, clean, notes)
+    if pre.bom_name == "utf-8 (BOM)":
+        encoding = pre.bom_name
+    clean = encoding.startswith("utf-8") and info.utf8_valid and not info.control_bytes and not info.replacement_char
+    return _Plan(path, fmt, pre, info, encoding if declared not in _SINGLE_BYTE or not info.ascii_only else declared,
+                 clean, notes)
+
+
+def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, fmt: FileFormat, info: FileDigest,
+              expected: list[str], tmp_dir: Path) -> Staged:
+    if info.size == 0:
+        raise SourceFileError(path, "the file is empty (not even a header line)", "re-export the extract; an export with no rows still has a header")
+    plan = _plan(path, fmt, info, tmp_dir)
     try:
-        staged = _read_csv(con, path, read_path, encoding, fmt, expected, notes, info)
-        staged.text_clean = clean
+        staged = _read_csv(con, path, plan, expected)
+        staged.text_clean = plan.clean
+        staged.encoding = plan.encoding
+        staged.meta = plan.pre.datev
+        staged.fmt = plan.fmt
         return staged
     finally:
-        if read_path != path:
-            read_path.unlink(missing_ok=True)
+        if plan.read_path != path:
+            plan.read_path.unlink(missing_ok=True)
 
 
-def _read_csv(con, path: Path, read_path: Path, encoding: str, fmt: FileFormat,
-              expected: list[str], notes: list[str], info: FileDigest) -> Staged:
-    first = _first_line(read_path, "utf-16" if encoding == "utf-16" else "utf-8")
+def _header(path: Path, plan: _Plan, expected: list[str]) -> tuple[list[str], list[str]]:
+    """The header's column names (stage names) and notes about them."""
+    fmt, skip = plan.fmt, plan.pre.skip
+    first = _header_line(plan.read_path, skip)
+    where = f"line {skip + 1}"
     if first is None or not first.strip():
-        raise SourceFileError(path, "the first line is empty; a header line is expected", "re-export the extract with a header line")
-    if any(ch in first for ch in "\x00\ufffd") or sum(not ch.isprintable() for ch in first) > 2:
+        raise SourceFileError(path, f"{where} is empty; a header line is expected", "re-export the extract with a header line")
+    if any(ch in first for ch in "\x00\ufffd") or sum(not ch.isprintable() and ch != "\t" for ch in first) > 2:
         raise SourceFileError(path, "the header line holds binary data; this is not a CSV text file",
                               "check that the right file was delivered and its encoding is declared")
-    if fmt.header:
-        header = _parse_header(first, fmt)
-        if len(set(header)) != len(header):
-            dupes = sorted({h for h in header if header.count(h) > 1})
-            raise SourceFileError(path, f"duplicate header columns {dupes}", "rename the columns in the export")
-        if len(header) == 1 and len(expected) > 1:
-            raise SourceFileError(path, f"the header has one column where {len(expected)} are declared", _delimiter_hint(first, fmt))
-    else:
-        header = list(expected)
+    if not fmt.header:
+        return list(expected), []
+    header = _parse_header(first, fmt)
+    notes = []
+    if len(header) > 1 and header[-1].strip() == "" and all(h.strip() for h in header[:-1]):
+        header[-1] = TRAILING_COLUMN
+        notes.append("every line ends with the delimiter (an empty last header field): that field is ignored")
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        what = "empty header fields" if dupes == [""] else f"duplicate header columns {dupes}"
+        raise SourceFileError(path, f"{what} in {where}", "give every column of the export a distinct name")
+    if len(header) == 1 and len(expected) > 1:
+        raise SourceFileError(path, f"the header has one column where {len(expected)} are declared", _delimiter_hint(first, fmt))
+    return header, notes
+
+
+def _derived_columns(plan: _Plan, header: list[str]) -> str:
+    """Extra stage columns computed while reading: a DATEV Buchungsstapel's signed amount."""
+    meta = plan.pre.datev or {}
+    if meta.get("data_category") != "21" or _DATEV_AMOUNT not in header or _DATEV_SIGN not in header \
+            or DATEV_SIGNED_AMOUNT in header:
+        return ""
+    amount, sign = ident(_DATEV_AMOUNT), ident(_DATEV_SIGN)
+    # S (Soll, debit on Konto) keeps the amount, H (Haben) negates it. Anything else becomes a text
+    # that names the problem, so the row is quarantined with it.
+    return (f", case when {amount} is null or trim({amount}) = '' then null"
+            f" when upper(trim({sign})) = 'S' then trim({amount})"
+            f" when upper(trim({sign})) = 'H' then '-' || trim({amount})"
+            f" else {literal(_DATEV_SIGN + ' ')} || coalesce('''' || {sign} || '''', 'empty') || ' is neither S nor H' end"
+            f" as {ident(DATEV_SIGNED_AMOUNT)}")
+
+
+def _read_csv(con, path: Path, plan: _Plan, expected: list[str]) -> Staged:
+    fmt, skip = plan.fmt, plan.pre.skip
+    header, notes = _header(path, plan, expected)
+    notes = plan.notes + notes
     columns = "{" + ", ".join(f"{literal(h)}: 'VARCHAR'" for h in header) + "}"
     options = [
         f"columns = {columns}", f"header = {str(fmt.header).lower()}", "auto_detect = false",
         f"delim = {literal(fmt.delimiter)}", f"quote = {literal(fmt.quote)}",
-        f"escape = {literal(fmt.escape or fmt.quote)}", f"encoding = {literal(encoding)}",
+        f"escape = {literal(fmt.escape or fmt.quote)}", "encoding = 'utf-8'", f"skip = {skip}",
         "strict_mode = true", "null_padding = false", "store_rejects = true",
         "rejects_table = '_kontor_rejects'", "rejects_scan = '_kontor_rejects_scan'",
     ]
     con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
     try:
-        con.execute(f"create or replace temp table _stage as select * from read_csv({literal(str(read_path))}, {', '.join(options)})")
+        con.execute(f"create or replace temp table _stage as select *{_derived_columns(plan, header)} "
+                    f"from read_csv({literal(str(plan.read_path))}, {', '.join(options)})")
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
         raise SourceFileError(path, f"cannot be parsed as CSV ({message})",
-                              "check the declared delimiter, quote and encoding, or remove binary content") from exc
+                              "check the declared delimiter, quote and encoding") from exc
     con.execute("""
         create or replace temp table _rejects as
         select line,
                -- the column of the first bad field, matching the reason below (was min(column_name):
-               -- alphabetical, so a row bad in 'name' and 'city' said 'city' with the reason for 'name')
-               arg_min(column_name, column_idx) as column_name,
-               arg_min(lower(error_type::varchar) || ': ' || error_message, column_idx) as reason,
+               -- alphabetical, so a row bad in 'name' and 'city' said 'city' with the reason for 'name').
+               -- A line over the size limit has no column: order it first, never drop its reason.
+               arg_min(column_name, coalesce(column_idx, -1)) as column_name,
+               arg_min(lower(replace(error_type::varchar, '_', ' ')) || ': ' || coalesce(error_message, 'unreadable line'),
+                       coalesce(column_idx, -1)) as reason,
                any_value(csv_line) as raw_text
         from _kontor_rejects group by line
     """)
     con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
     # DuckDB skips blank lines silently but still counts them in a reject's line number; record
     # them so ingest can shift accepted rows past them too (else _line points at the wrong line).
-    blanks = [] if _one_record_per_line(con, info, fmt, encoding) else _blank_lines(read_path, encoding, fmt)
+    # A record whose quoted field spans lines counts as one line there; the quarantine names the
+    # physical line, which the clerk finds in an editor, so record those spans too.
+    blanks, spans = ([], []) if _one_record_per_line(con, plan.info, fmt, skip) else _line_layout(plan.read_path, fmt, skip)
     con.execute("create or replace temp table _blank_lines (line bigint)")
     if blanks:
         insert_rows(con, "_blank_lines", [[n] for n in blanks])
-    return Staged(columns=header, types={h: "varchar" for h in header},
-                  first_line=2 if fmt.header else 1, has_rejects=True, notes=notes)
+    con.execute("create or replace temp table _spans (line bigint, shift bigint)")
+    if spans:
+        insert_rows(con, "_spans", [list(s) for s in spans])
+    types = {h: "varchar" for h in header}
+    if _derived_columns(plan, header):
+        types[DATEV_SIGNED_AMOUNT] = "varchar"
+    return Staged(columns=list(types), types=types, first_line=skip + (2 if fmt.header else 1),
+                  has_rejects=True, notes=notes, has_spans=bool(spans))
 
 
-def _one_record_per_line(con, info: FileDigest, fmt: FileFormat, encoding: str) -> bool:
-    """As many lines as records (header included): no blank line, no field spanning lines."""
-    if encoding == "utf-16":
-        return False
+def _one_record_per_line(con, info: FileDigest, fmt: FileFormat, skip: int) -> bool:
+    """As many lines as records (header and preamble included): no blank line, no field spanning lines."""
     records = con.execute("select (select count(*) from _stage) + (select count(*) from _rejects)").fetchone()[0]
     lines = info.newlines + (0 if info.ends_with_newline or info.size == 0 else 1)
-    return lines == records + (1 if fmt.header else 0)
+    return lines == records + skip + (1 if fmt.header else 0)
 
 
-def _has_blank_line(path: Path) -> bool:
-    """Cheap byte scan: can the file hold a blank line at all? (UTF-16 is not byte-scannable.)"""
-    tail = b""
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            window = tail + chunk
-            if b"\n\n" in window or b"\n\r\n" in window or b"\r\r" in window:
-                return True
-            tail = chunk[-2:]
-    return False
-
-
-def _blank_lines(path: Path, encoding: str, fmt: FileFormat) -> list[int]:
-    """Line numbers, counted as DuckDB counts them (header = 1, a record = 1 line even when a quoted
-    field spans several), of the blank lines outside quoted fields."""
-    if encoding != "utf-16" and not _has_blank_line(path):
-        return []
+def _line_layout(path: Path, fmt: FileFormat, skip: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """Where DuckDB's line count (first line = 1, a record = 1 line even when a quoted field spans
+    several) and the file's physical lines part: the blank lines outside quoted fields, and each
+    record spanning several lines as (its line as DuckDB counts it, physical lines gained so far)."""
     escape = fmt.escape if fmt.escape and fmt.escape != fmt.quote else None
     blanks: list[int] = []
+    spans: list[tuple[int, int]] = []
+    gained = 0
     try:
-        with open(path, "r", encoding="utf-16" if encoding == "utf-16" else "utf-8", errors="replace", newline="") as fh:
+        with open(path, "r", encoding="utf-8", errors="replace", newline="") as fh:
+            for _ in range(skip):
+                fh.readline()
             reader = csv.reader(fh, delimiter=fmt.delimiter, quotechar=fmt.quote,
                                 doublequote=escape is None, escapechar=escape)
-            for number, record in enumerate(reader, start=1):
+            before = 0
+            for number, record in enumerate(reader, start=skip + 1):
                 if not record:
                     blanks.append(number)
+                extra = reader.line_num - before - 1
+                before = reader.line_num
+                if extra > 0:
+                    gained += extra
+                    spans.append((number, gained))
     except (csv.Error, TypeError):
-        return blanks  # e.g. a field over csv's size limit: keep the blank lines found so far
-    return blanks
+        pass  # e.g. a field over csv's size limit or an open quote: keep what was found so far
+    return blanks, spans
 
 
 def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

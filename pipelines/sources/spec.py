@@ -19,9 +19,12 @@ from pipelines import yamlfile
 from pipelines.errors import Problem, ProjectError
 from pipelines.yamlfile import LineDict
 
-FILE_TYPES = ("csv", "parquet", "json", "xlsx")
+FILE_TYPES = ("csv", "parquet", "json", "xlsx", "datev")
+DELIVERIES = ("delta", "full")
 ENCODINGS = ("utf-8", "cp1252", "latin-1", "iso-8859-15", "utf-16")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+# A file name beside the extract with {name} or {stem} and no other placeholder (str.format runs on it).
+_DONE_MARKER = re.compile(r"[^{}/\\]*(\{(name|stem)\}[^{}/\\]*)+")
 
 _FORMAT_KEYS = {
     "type", "delimiter", "quote", "escape", "encoding", "header", "decimal_separator",
@@ -29,7 +32,7 @@ _FORMAT_KEYS = {
 }
 _TABLE_KEYS = {
     "name", "description", "location", "query", "connection", "format", "primary_key",
-    "updated_at", "columns", "meta", "tags",
+    "updated_at", "columns", "meta", "tags", "delivery", "done_marker",
 }
 _SYSTEM_KEYS = {"name", "description", "owner", "format", "tables", "meta", "tags"}
 _COLUMN_KEYS = {"name", "data_type", "required", "description", "meta", "tags"}
@@ -48,6 +51,18 @@ class FileFormat:
     date_format: str | None = None
     timestamp_format: str | None = None
     sheet: str | None = None
+    # Not declared: set per file from a DATEV header line, the range a day-and-month date lies in.
+    datev_period: tuple | None = None
+
+    @property
+    def reads_text(self) -> bool:
+        """CSV-like: read as text by Kontor's CSV reader (DATEV exports are CSV with a preamble)."""
+        return self.type in ("csv", "datev")
+
+
+# DATEV's ASCII format: semicolons, Windows-1252, decimal comma, double quotes around text.
+DATEV_DEFAULTS = {"delimiter": ";", "encoding": "cp1252", "decimal_separator": ",", "thousands_separator": None,
+                  "quote": '"', "date_format": "%d%m%Y"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,8 @@ class SourceTable:
     updated_at: str | None = None
     description: str = ""
     owner: str = ""
+    delivery: str = "delta"              # delta: files add to the state; full: each file is the whole state
+    done_marker: str | None = None       # "{name}.ok": load a file only once this file exists beside it
     file: str = ""                       # the YAML file it was declared in
     line: int = 0
 
@@ -177,6 +194,8 @@ def _format(node: Any, base: FileFormat, chk: _Checker, line: int) -> FileFormat
         if key in values and (not isinstance(values[key], str) or len(values[key]) != 1):
             chk.add(fmt.key_line(key), f"format.{key} must be a single character, got {values[key]!r}")
             values.pop(key)
+    if values.get("type") == "datev" and base.type != "datev":
+        base = FileFormat(**{**base.__dict__, **DATEV_DEFAULTS})
     merged = FileFormat(**{**base.__dict__, **values})
     if merged.thousands_separator and merged.thousands_separator == merged.decimal_separator:
         chk.add(fmt.line, "format.thousands_separator equals decimal_separator; they must differ")
@@ -249,13 +268,23 @@ def _table(system: LineDict, node: LineDict, connections: dict[str, Connection],
     updated_at = node.get("updated_at")
     if updated_at is not None and updated_at not in names:
         chk.add(node.key_line("updated_at"), f"updated_at column {updated_at!r} is not declared{did_you_mean(str(updated_at), names)}")
+    delivery = node.get("delivery", "delta")
+    if delivery not in DELIVERIES:
+        chk.add(node.key_line("delivery"), f"delivery must be 'delta' (each file adds rows) or 'full' (each file is the "
+                                           f"whole table), got {delivery!r}")
+        delivery = "delta"
+    done_marker = node.get("done_marker")
+    if done_marker is not None and not (isinstance(done_marker, str) and _DONE_MARKER.fullmatch(done_marker)):
+        chk.add(node.key_line("done_marker"), f"done_marker must name a file beside the extract using {{name}}, "
+                                              f"e.g. \"{{name}}.ok\" ({{stem}}: the name without extension), got {done_marker!r}")
+        done_marker = None
     # Key columns must be present in every row: make them required.
     columns = tuple(Column(**{**c.__dict__, "required": True}) if c.name in pk else c for c in columns)
     return SourceTable(
         system=system["name"], name=name, columns=columns, location=location, query=query,
         connection=connection, format=fmt, primary_key=pk, updated_at=updated_at,
         description=str(node.get("description", "") or ""), owner=str(system.get("owner", "") or ""),
-        file=chk.file, line=node.line,
+        delivery=delivery, done_marker=done_marker, file=chk.file, line=node.line,
     )
 
 

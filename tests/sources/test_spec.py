@@ -372,7 +372,7 @@ CASES = [
                 format: {delimiter: ";;"}
                 columns:
                   - {name: id}
-        """, [f"{FILE}:4: unknown format type 'xls'; use one of csv, parquet, json, xlsx",
+        """, [f"{FILE}:4: unknown format type 'xls'; use one of csv, parquet, json, xlsx, datev",
               f"{FILE}:5: unsupported encoding 'ebcdic'; use one of utf-8, cp1252, latin-1, iso-8859-15, utf-16",
               f"{FILE}:9: format.delimiter must be a single character, got ';;'"]),
 
