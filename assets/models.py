@@ -33,9 +33,21 @@ def _deps(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
         elif ref in compiled.project.externals:       # e.g. entities.customer_xref
             keys.append(relation_key(*compiled.project.externals[ref][0].split(".")))
         else:
-            keys.append(relation_key("seeds", ref))
-    keys += [relation_key("raw", f"{system}__{table}") for system, table in cm.sources]
+            seed = compiled.project.seeds.get(ref)
+            keys.append(relation_key(seed.schema if seed else "seeds", ref))
+    keys += _source_keys(cm, compiled)
     return list(dict.fromkeys(keys))
+
+
+def _source_keys(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
+    """Kontor sources are ingested assets (``raw/<system>__<table>``); a dbt source is an existing
+    relation, which depends on the seed or model that builds it if the project has one."""
+    project = compiled.project
+    if project.dbt is None:
+        return [relation_key("raw", f"{system}__{table}") for system, table in cm.sources]
+    builders = {s.relation: relation_key(s.schema, s.name) for s in project.seeds.values()}
+    builders |= {c.model.relation: relation_key(c.model.schema, c.model.name) for c in compiled.models.values()}
+    return [builders[r] for r in (project.dbt_sources.get(src) for src in cm.sources) if r in builders]
 
 
 def _column_schema(cm: CompiledModel) -> dg.TableSchema | None:
@@ -101,7 +113,7 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
 
 
 def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
-    @dg.asset(key=relation_key("seeds", seed.name), group_name="seeds", kinds={"duckdb", "csv"},
+    @dg.asset(key=relation_key(seed.schema, seed.name), group_name="seeds", kinds={"duckdb", "csv"},
               description=f"Seed {seed.rel_path}, loaded as a table.", metadata={"file": seed.rel_path},
               code_version=hashlib.sha256(seed.path.read_bytes()).hexdigest()[:16])
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

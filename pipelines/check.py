@@ -46,7 +46,7 @@ def check_settings(settings: Settings) -> list[Problem]:
     from pipelines.warehouse import set_limits
 
     pyproject = settings.project_dir / "pyproject.toml"
-    lines = pyproject.read_text(encoding="utf-8").splitlines()
+    lines = pyproject.read_text(encoding="utf-8").splitlines() if pyproject.is_file() else []  # a dbt project may have none
 
     def line_of(prefix: str) -> int | None:
         return next((i for i, text in enumerate(lines, 1) if text.strip().startswith(prefix)), None)

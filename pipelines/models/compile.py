@@ -18,8 +18,8 @@ from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
-from pipelines.errors import Problem
-from pipelines.models.project import CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
+from pipelines.errors import KontorError, Problem
+from pipelines.models.project import CONFIG_KEYS, DBT_CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
 from pipelines.models.render import Rendered, Renderer, line_of
 from pipelines.sources.ingest import LINEAGE_COLUMNS
 from pipelines.sources.spec import did_you_mean
@@ -33,6 +33,7 @@ class CompiledModel:
     sources: list[tuple[str, str]]
     config: dict[str, Any]
     ast: exp.Expression | None = None
+    runtime: bool = False          # its Jinja queries the warehouse: rendered again when it runs
 
     @property
     def materialized(self) -> str:
@@ -99,11 +100,20 @@ class CompiledProject:
     def output_columns(self, name: str) -> list[str] | None:
         return self._schema_and_columns[1].get(name)
 
-    def render_for_run(self, name: str, is_incremental: bool) -> str:
+    def render_for_run(self, name: str, is_incremental: bool, con=None) -> str:
+        """The SQL to run: compiled once, or rendered again when it depends on the run
+        (``is_incremental()``, or ``run_query``/``execute`` which need the warehouse)."""
         cm = self.models[name]
-        if not is_incremental:
+        if not is_incremental and not cm.runtime:
             return cm.sql
-        rendered = self.renderer.render(cm.model.raw_sql, cm.model.rel_path, cm.model.relation, is_incremental=True)
+        self.renderer.con = con
+        try:
+            rendered = self.renderer.render(cm.model.raw_sql, cm.model.rel_path, cm.model.relation,
+                                            is_incremental=is_incremental, node=_node(cm.model))
+        finally:
+            self.renderer.con = None
+        if rendered.problems:
+            raise KontorError("\n".join(str(p) for p in rendered.problems))
         return _to_duckdb(rendered.sql, cm.config.get("dialect", "duckdb"))
 
 
@@ -160,32 +170,57 @@ def _parse(model: Model, rendered: Rendered, dialect: str) -> tuple[exp.Expressi
     return statements[0], []
 
 
+def _renderer(project: ModelProject, relations: dict[str, str], display) -> Renderer:
+    if project.dbt is None:
+        source_keys = {(t.system, t.name) for t in project.sources.tables}
+        return Renderer(project.macro_files, relations, set(), source_keys, project.vars, display)
+    from pipelines.models.dbt_schema import target_context
+
+    return Renderer(project.macro_files, relations, set(), set(), project.vars, display,
+                    packages=project.package_macros, root_package=project.dbt.name,
+                    source_relations=project.dbt_sources, target=target_context(project),
+                    docs=project.docs, package_vars=project.package_vars)
+
+
 def compile_project(project: ModelProject, display=lambda p: str(p)) -> CompiledProject:
     relations = {m.name: m.relation for m in project.models.values()} | \
                 {s.name: s.relation for s in project.seeds.values()} | \
                 {name: relation for name, (relation, _) in project.externals.items()}
-    source_keys = {(t.system, t.name) for t in project.sources.tables}
-    renderer = Renderer(project.macro_files, relations, set(), source_keys, project.vars, display)
+    renderer = _renderer(project, relations, display)
     problems = list(project.problems) + list(renderer.problems)
+    parsed: dict[str, dict[str, Any]] = {}
+    if project.dbt is not None:
+        # dbt's parse phase: every node's config (schema, alias, enabled) before any ref() resolves.
+        from pipelines.models.dbt_schema import resolve_relations
+
+        parsed = resolve_relations(project, renderer, problems)
+        relations.update({m.name: m.relation for m in project.models.values()})
+        relations.update({s.name: s.relation for s in project.seeds.values()})
+    config_keys = DBT_CONFIG_KEYS if project.dbt is not None else CONFIG_KEYS
     compiled: dict[str, CompiledModel] = {}
     for model in project.models.values():
-        rendered = renderer.render(model.raw_sql, model.rel_path, model.relation)
+        if parsed and parsed.get(model.name, {}).get("enabled", True) is False:
+            continue
+        rendered = renderer.render(model.raw_sql, model.rel_path, model.relation, node=_node(model))
         config = {**model.folder_config, **model.properties.config, **rendered.config}
         problems += rendered.problems
         # {{ config(...) }} keys are checked like the YAML ones: a typo such as materialised='table'
         # would otherwise be ignored silently and the model built as a view.
         for key in rendered.config:
-            if key not in CONFIG_KEYS:
+            if key not in config_keys:
                 problems.append(Problem(model.rel_path, line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
-                                        f"unknown config {key!r}{did_you_mean(key, CONFIG_KEYS)}"))
+                                        f"unknown config {key!r}{did_you_mean(key, config_keys)}"))
         if config.get("materialized") not in MATERIALIZATIONS:
-            problems.append(Problem(model.rel_path, None, f"unknown materialization {config.get('materialized')!r}; "
+            problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"materialized\s*="),
+                                    f"unknown materialization {config.get('materialized')!r}; "
                                     f"use one of {', '.join(MATERIALIZATIONS)}"))
         dialect = str(config.get("dialect", "duckdb"))
-        ast, parse_problems = _parse(model, rendered, dialect) if not rendered.problems else (None, [])
+        ast, parse_problems = _parse(model, rendered, dialect) if not rendered.problems and not rendered.runtime \
+            else (None, [])
         problems += parse_problems
         sql = _to_duckdb(rendered.sql, dialect) if ast is not None else rendered.sql
         cm = CompiledModel(model, sql, rendered.refs, rendered.sources, config, ast)
+        cm.runtime = rendered.runtime
         if cm.materialized == "incremental" and cm.config.get("incremental_strategy") != "append" \
                 and not cm.unique_key:
             # The line of the config that makes it incremental, when the SQL says so (else the file).
@@ -193,6 +228,10 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
             problems.append(Problem(model.rel_path, line, f"{cm.materialized} model needs config unique_key "
                                     "(or incremental_strategy='append')"))
         problems += _snapshot_problems(cm)
+        if project.dbt is not None:
+            from pipelines.models.dbt_schema import config_problems
+
+            problems += config_problems(cm)
         if cm.config.get("enabled", True) is False:
             continue
         compiled[model.name] = cm
@@ -203,6 +242,15 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
                                         f"ref({ref!r}) points at a disabled model (config enabled=false)"))
     order = _order(compiled, problems)
     return CompiledProject(project, renderer, compiled, order, problems)
+
+
+def _node(model: Model) -> dict[str, Any]:
+    """dbt's ``model`` in the Jinja context: enough of the node for macros that read it."""
+    return {"name": model.name, "alias": model.alias or model.name, "schema": model.schema,
+            "resource_type": model.resource_type, "fqn": model.fqn or [model.name],
+            "original_file_path": model.rel_path, "path": model.rel_path, "unique_id": f"model.{model.name}",
+            "config": {**model.folder_config, **model.properties.config}, "package_name": (model.fqn or [""])[0],
+            "tags": list(model.folder_config.get("tags", [])), "description": model.properties.description}
 
 
 def _snapshot_problems(cm: CompiledModel) -> list[Problem]:
@@ -241,6 +289,8 @@ def check_documented_columns(compiled: CompiledProject) -> list[Problem]:
     problems = []
     for name in compiled.order:
         cm = compiled.models[name]
+        if compiled.project.dbt is not None:
+            continue    # dbt documents columns without checking them (a contract does: enforced at build)
         produced = compiled.output_columns(name)
         if produced is None:
             continue

@@ -192,30 +192,82 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
 def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
                 full_refresh: bool = False) -> Materialized:
     cm = compiled.models[name]
-    schema, model_name = cm.model.schema, cm.model.name
+    schema, model_name = cm.model.schema, cm.model.alias or cm.model.name
     con.execute(f"create schema if not exists {ident(schema)}")
     kind = cm.materialized
     existing = relation_type(con, schema, model_name)
     # One catalog look-up per model, passed on: the relation cannot change in between, as the
     # warehouse has this one writer.
+    sql = compiled.render_for_run(name, is_incremental=False, con=con) if cm.runtime else cm.sql
     if kind == "view":
-        return build_view(con, schema, model_name, cm.sql, existing)
+        return build_view(con, schema, model_name, sql, existing)
     if kind == "table":
-        return build_table(con, schema, model_name, cm.sql, existing=existing)
+        return build_table(con, schema, model_name, sql, existing=existing)
     if kind == "incremental":
         # config(full_refresh=false) protects a model whose history cannot be rebuilt (dbt's rule).
         full_refresh = full_refresh and cm.config.get("full_refresh", True) is not False
         if existing != "table" or full_refresh:
-            return build_table(con, schema, model_name, cm.sql, kind="incremental (full)", existing=existing)
-        return build_incremental(con, cm, compiled.render_for_run(name, is_incremental=True))
+            return build_table(con, schema, model_name, sql, kind="incremental (full)", existing=existing)
+        return build_incremental(con, cm, compiled.render_for_run(name, is_incremental=True, con=con))
     if kind == "snapshot":
         # History is the point of a snapshot: a full refresh never drops it (as in dbt).
-        return build_snapshot(con, cm, cm.sql)
+        return build_snapshot(con, cm, sql)
     raise KontorError(f"{cm.model.rel_path}: unknown materialization {kind!r}")
 
 
 def build_seed(con: duckdb.DuckDBPyConnection, seed) -> int:
-    """A seed CSV as table ``seeds.<name>``, types inferred as dbt does."""
-    con.execute("create schema if not exists seeds")
-    sql = f"select * from read_csv({literal(str(seed.path))}, header = true, auto_detect = true)"
-    return build_table(con, "seeds", seed.name, sql).rows or 0
+    """A seed CSV as table ``<schema>.<name>``; a dbt project's seed typed as dbt types it."""
+    schema, name = seed.schema, seed.alias or seed.name
+    con.execute(f"create schema if not exists {ident(schema)}")
+    if seed.fqn:     # a dbt project's seed
+        sql = dbt_seed_sql(con, seed.path, seed.config.get("column_types") or {}, seed.config.get("delimiter", ","))
+    else:
+        sql = f"select * from read_csv({literal(str(seed.path))}, header = true, auto_detect = true)"
+    return build_table(con, schema, name, sql).rows or 0
+
+
+# dbt's type inference for seeds (agate's TypeTester as dbt configures it, then dbt-duckdb's type
+# names): a column whose every value is a number with no fractional part is INTEGER (BIGINT past
+# its range, where dbt fails), other numbers DOUBLE; %Y-%m-%d dates DATE; date-times TIMESTAMP;
+# true/false (any case) BOOLEAN; everything else VARCHAR. '' and 'null' are NULL; an empty column
+# is INTEGER, as in dbt.
+_SEED_TESTS = {
+    "number": r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$",
+    "integral": r"^\s*[+-]?\d+(\.0*)?\s*$",
+    "date": r"^\d{4}-\d{2}-\d{2}$",
+    "datetime": r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$",
+}
+
+
+def dbt_seed_sql(con: duckdb.DuckDBPyConnection, path, column_types: dict, delimiter: str = ",") -> str:
+    source = (f"read_csv({literal(str(path))}, header = true, all_varchar = true, delim = {literal(delimiter)}, "
+              "quote = '\"', escape = '\"')")
+    columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
+    checks = []
+    for c in columns:
+        v = f"nullif(nullif({ident(c)}, ''), 'null')"
+        checks += [f"count({v})"] + [f"count_if(regexp_matches({v}, {literal(rx)}))" for rx in _SEED_TESTS.values()]
+        checks += [f"count_if(lower({v}) in ('true', 'false'))",
+                   f"count_if(try_cast({v} as bigint) not between -2147483648 and 2147483647)"]
+    row = con.execute(f"select {', '.join(checks)} from {source}").fetchone()
+    width = 3 + len(_SEED_TESTS)
+    selects = []
+    for i, c in enumerate(columns):
+        n, number, integral, date, datetime_, boolean, wide = row[i * width:(i + 1) * width]
+        if c in column_types:
+            typ = str(column_types[c])
+        elif n == number:
+            typ = ("BIGINT" if wide else "INTEGER") if n == integral else "DOUBLE"
+        elif n == date:
+            typ = "DATE"
+        elif n == datetime_:
+            typ = "TIMESTAMP"
+        elif n == boolean:
+            typ = "BOOLEAN"
+        else:
+            typ = "VARCHAR"
+        value = f"nullif(nullif({ident(c)}, ''), 'null')" if typ != "VARCHAR" or c not in column_types else ident(c)
+        if typ in ("INTEGER", "BIGINT") and c not in column_types:
+            value = f"cast({value} as decimal(38, 6))"   # '1.0' is an integer to dbt
+        selects.append(f"cast({value} as {typ}) as {ident(c)}")
+    return f"select {', '.join(selects)} from {source}"

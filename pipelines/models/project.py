@@ -28,9 +28,28 @@ CONFIG_KEYS = {
     "materialized", "unique_key", "incremental_strategy", "dialect", "tags", "owner", "strategy",
     "updated_at", "check_cols", "invalidate_hard_deletes", "enabled", "full_refresh",
 }
+# What a dbt project may configure on top (dbt's own names and meanings; see pipelines/models/dbt.py).
+DBT_CONFIG_KEYS = CONFIG_KEYS | {
+    "schema", "alias", "pre_hook", "post_hook", "on_schema_change", "contract", "meta", "docs", "persist_docs",
+    "grants", "database", "group", "access", "sql_header", "target_schema", "target_database",
+    "snapshot_meta_column_names", "hard_deletes", "dbt_valid_to_current", "packages", "incremental_predicates",
+    "merge_update_columns", "merge_exclude_columns", "quoting", "on_configuration_change", "column_types",
+    "quote_columns", "delimiter", "file_format",
+}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Folders under models/ that hold something other than SQL models.
 NON_MODEL_DIRS = {"macros", "entities"}
+
+
+@dataclass
+class TestDecl:
+    """One entry of ``data_tests:``/``tests:`` in a properties file, as written."""
+
+    spec: Any                     # "unique" or {"relationships": {...}}
+    column: str | None
+    file: str
+    line: int
+    column_quote: bool = False
 
 
 @dataclass
@@ -39,6 +58,7 @@ class ColumnDoc:
     description: str = ""
     data_type: str | None = None
     line: int = 0
+    constraints: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -49,6 +69,8 @@ class ModelProperties:
     meta: dict[str, Any] = field(default_factory=dict)
     file: str = ""
     line: int = 0
+    tests: list[TestDecl] = field(default_factory=list)
+    constraints: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -60,14 +82,19 @@ class Model:
     raw_sql: str
     folder_config: dict[str, Any] = field(default_factory=dict)
     properties: ModelProperties = field(default_factory=ModelProperties)
+    alias: str | None = None          # dbt's alias config: the relation's name
+    folder: str | None = None         # the group (dbt projects: the first folder under models/)
+    resource_type: str = "model"      # model | snapshot (dbt's node.resource_type)
+    fqn: list[str] = field(default_factory=list)    # [project, folders..., name], dbt's node.fqn
+    line_offset: int = 0              # a snapshot block's first line in its file
 
     @property
     def relation(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return f"{self.schema}.{self.alias or self.name}"
 
     @property
     def group(self) -> str:
-        return self.schema
+        return self.folder or self.schema
 
 
 @dataclass
@@ -75,10 +102,15 @@ class Seed:
     name: str
     path: Path
     rel_path: str
+    schema: str = "seeds"
+    alias: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    properties: ModelProperties = field(default_factory=ModelProperties)
+    fqn: list[str] = field(default_factory=list)
 
     @property
     def relation(self) -> str:
-        return f"seeds.{self.name}"
+        return f"{self.schema}.{self.alias or self.name}"
 
 
 @dataclass
@@ -93,6 +125,16 @@ class ModelProject:
     # Tables built by other stages that models may ref(): name -> (schema.table, columns);
     # the entity stage's golden records and xref, for example.
     externals: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # dbt projects: the settings (dbt_project.yml, target), sources as existing relations
+    # ((source, table) -> schema.identifier) and singular tests (tests/*.sql).
+    dbt: Any = None
+    dbt_sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    singular_tests: list[Path] = field(default_factory=list)
+    unit_tests: list[Any] = field(default_factory=list)
+    docs: dict[str, str] = field(default_factory=dict)                 # {% docs %} blocks
+    target: dict[str, Any] = field(default_factory=dict)               # dbt's `target`
+    package_macros: dict[str, list[Path]] = field(default_factory=dict)    # dbt_packages/<name>
+    package_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def model(self, name: str) -> Model:
         return self.models[name]
@@ -179,6 +221,10 @@ def _folder_config_problems(settings: Settings, tool: dict[str, Any]) -> list[Pr
 
 def load_models(settings: Settings, sources: SourcesProject | None = None) -> ModelProject:
     """Every model, macro file and seed of the project; problems are collected, not raised."""
+    if settings.dbt is not None:
+        from pipelines.models.dbt_load import load_dbt_models   # dbt's layout and rules
+
+        return load_dbt_models(settings)
     root = settings.project_dir
     models_dir = root / "models"
     tool = _tool_config(settings)

@@ -1,0 +1,194 @@
+"""A dbt project directory is a Kontor project: ``tests/fixtures/dbt_native`` (dbt_project.yml,
+profiles.yml, no pyproject.toml) runs as it is, with dbt's paths, folder configs, vars, schemas
+and seed types.
+
+The expected marts are computed here in plain Python from the seed CSVs (``oracle``); the
+expected types are what dbt-duckdb 1.11 gave for the same files (checked by hand once with
+``dbt build`` on a copy; benchmarks/dbt_projects.py repeats that comparison on any project).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.definitions import ALL_JOB, build_definitions
+from pipelines.errors import KontorError, ProjectError
+from pipelines.settings import load_settings
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_native"
+
+
+def copy(tmp_path: Path) -> Path:
+    root = tmp_path / "cafe"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("target", "*.duckdb"))
+    return root
+
+
+def run(root: Path, env: dict | None = None, expect_success: bool = True):
+    settings = load_settings(root, env={"HOME": str(root), **(env or {})})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success is expect_success, [e.message for e in result.all_events if e.is_failure]
+    return settings, result
+
+
+def catalog(db: Path) -> dict[tuple[str, str], tuple[str, dict[str, str]]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rels = con.execute("select table_schema, table_name, table_type from information_schema.tables "
+                           "where table_schema <> 'kontor'").fetchall()
+        return {(s, t): (kind, dict(con.execute("select column_name, data_type from information_schema.columns "
+                                                "where table_schema = ? and table_name = ? order by ordinal_position",
+                                                [s, t]).fetchall())) for s, t, kind in rels}
+    finally:
+        con.close()
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def oracle() -> tuple[dict, dict]:
+    """daily_sales and store_revenue from the seed CSVs, in Python."""
+    with open(FIXTURE / "data" / "raw_sales.csv", newline="") as fh:
+        sales = list(csv.DictReader(fh))
+    with open(FIXTURE / "data" / "lookup" / "stores.csv", newline="") as fh:
+        stores = {int(r["code"]): r["name"] for r in csv.DictReader(fh)}   # raw_sales.store_code is an integer
+    daily: dict = defaultdict(lambda: [0, 0, Decimal(0)])
+    revenue: dict = defaultdict(Decimal)
+    for s in sales:
+        day = dt.datetime.fromisoformat(s["sold_at"]).replace(hour=0, minute=0, second=0)
+        amount = Decimal(s["amount_cents"]) / 100
+        signed = -amount if s["is_refund"] == "true" else amount
+        daily[day][0] += 1
+        daily[day][1] += int(s["amount_cents"]) >= 500          # var min_ticket_cents, scoped to the project
+        daily[day][2] += signed
+        revenue[(int(s["store_code"]), stores[int(s["store_code"])])] += signed
+    expected_daily = {d: (n, full, gross, float((gross / Decimal("1.19")).quantize(Decimal("0.01"), ROUND_HALF_UP)))
+                      for d, (n, full, gross) in daily.items()}
+    return expected_daily, dict(revenue)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = copy(tmp_path_factory.mktemp("dbt"))
+    settings, result = run(root)
+    return root, settings, result
+
+
+def test_settings_come_from_dbt_project_and_profile(built):
+    root, settings, _ = built
+    assert not (root / "pyproject.toml").exists()
+    assert settings.dbt is not None and settings.dbt.name == "cafe"
+    assert settings.warehouse_path == root / "cafe.duckdb"          # profiles.yml path, relative to the project
+    assert settings.threads is None                                  # profile threads are dbt's concurrency
+
+
+def test_relations_land_where_dbt_puts_them(built):
+    root, _, _ = built
+    cat = catalog(root / "cafe.duckdb")
+    assert {k: v[0] for k, v in cat.items()} == {
+        ("main_raw", "raw_sales"): "BASE TABLE", ("main_raw", "stores"): "BASE TABLE",  # seeds: +schema raw
+        ("main", "stg_sales"): "VIEW",                                   # +materialized: view for the project
+        ("main", "daily_sales"): "BASE TABLE",                           # marts: +materialized: table
+        ("main_finance", "store_revenue"): "BASE TABLE",                 # finance: +schema; config(alias=...)
+    }
+
+
+def test_seed_types_follow_dbt_inference_and_column_types(built):
+    root, _, _ = built
+    cat = catalog(root / "cafe.duckdb")
+    assert cat[("main_raw", "raw_sales")][1] == {"id": "INTEGER", "store_code": "INTEGER", "amount_cents": "INTEGER",
+                                                 "sold_at": "TIMESTAMP", "is_refund": "BOOLEAN", "note": "VARCHAR"}
+    # seeds: cafe: lookup: stores: +column_types keeps the leading zeros of the store codes
+    assert cat[("main_raw", "stores")][1] == {"code": "VARCHAR", "name": "VARCHAR", "opened": "DATE",
+                                              "seats": "INTEGER", "rating": "DOUBLE"}
+    assert rows(root / "cafe.duckdb", "select code from main_raw.stores order by 1") == [("007",), ("012",), ("031",)]
+
+
+def test_marts_equal_the_independent_computation(built):
+    root, _, _ = built
+    daily, revenue = oracle()
+    got = {r[0]: tuple(r[1:]) for r in rows(root / "cafe.duckdb", "select * from main.daily_sales")}
+    assert got == daily
+    got = {(c, n): v for c, n, v in rows(root / "cafe.duckdb", "select * from main_finance.store_revenue")}
+    assert got == revenue
+
+
+def test_asset_keys_are_schema_and_model_name(built):
+    _, _, result = built
+    keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"main_raw/raw_sales", "main_raw/stores", "main/stg_sales", "main/daily_sales",
+            "main_finance/revenue_by_store"} <= keys
+
+
+def test_project_generate_schema_name_macro_wins(tmp_path):
+    root = copy(tmp_path)
+    (root / "macros" / "generate_schema_name.sql").write_text(
+        "{% macro generate_schema_name(custom_schema_name, node) -%}\n"
+        "{%- if node.resource_type == 'seed' -%}{{ custom_schema_name | trim }}\n"
+        "{%- elif custom_schema_name is none -%}{{ target.schema }}\n"
+        "{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}\n"
+        "{%- endmacro %}\n")
+    (root / "transform" / "staging" / "_sources.yml").write_text(
+        (root / "transform" / "staging" / "_sources.yml").read_text().replace("schema: main_raw", "schema: raw"))
+    run(root)
+    assert {k for k in catalog(root / "cafe.duckdb")} == {
+        ("raw", "raw_sales"), ("raw", "stores"), ("main", "stg_sales"), ("main", "daily_sales"), ("finance", "store_revenue")}
+
+
+def test_profile_from_dbt_profiles_dir_and_env_var(tmp_path):
+    root = copy(tmp_path)
+    profiles = tmp_path / "elsewhere"
+    profiles.mkdir()
+    (root / "profiles.yml").rename(profiles / "profiles.yml")
+    settings = load_settings(root, env={"DBT_PROFILES_DIR": str(profiles), "CAFE_DB": str(tmp_path / "w.duckdb"),
+                                        "HOME": str(tmp_path)})
+    assert settings.warehouse_path == tmp_path / "w.duckdb"
+
+
+def test_vars_from_the_command_line_override_the_project(tmp_path):
+    root = copy(tmp_path)
+    run(root, env={"KONTOR_VARS": "{vat_rate: 0.07}"})
+    nets = rows(root / "cafe.duckdb", "select gross, net from main.daily_sales")
+    assert all(net == pytest.approx(float(gross) / 1.07, abs=0.006) for gross, net in nets)
+
+
+def test_a_profile_that_is_not_duckdb_is_refused_at_its_line(tmp_path):
+    root = copy(tmp_path)
+    (root / "profiles.yml").write_text("cafe:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n      host: x\n")
+    with pytest.raises(ProjectError) as err:
+        load_settings(root, env={"HOME": str(tmp_path)})
+    assert str(err.value) == (f"{root / 'profiles.yml'}:5: target 'dev' is type 'postgres'; Kontor runs dbt projects "
+                              "on DuckDB only; fix: add a duckdb output")
+
+
+def test_a_declared_package_that_is_not_installed_is_named(tmp_path):
+    root = copy(tmp_path)
+    (root / "packages.yml").write_text("packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n")
+    with pytest.raises(KontorError, match=r"packages.yml:2: package 'dbt-labs/dbt_utils' is not installed under "
+                                          r"dbt_packages/; fix: run `dbt deps` once"):
+        load_settings(root, env={"HOME": str(tmp_path)})
+
+
+def test_python_models_and_unknown_properties_are_refused(tmp_path):
+    root = copy(tmp_path)
+    (root / "transform" / "marts" / "py_model.py").write_text("def model(dbt, session):\n    return None\n")
+    (root / "transform" / "marts" / "_props.yml").write_text("version: 2\nmodles:\n  - name: daily_sales\n")
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert [str(p) for p in err.value.problems] == [
+        "transform/marts/_props.yml:2: unknown key 'modles'; did you mean 'models'?",
+        "transform/marts/py_model.py: Python models are not supported; fix: write the model in SQL"]
