@@ -176,21 +176,25 @@ def _properties(settings: Settings, models_dir: Path, problems: list[Problem]) -
                 problems.append(Problem(rel, entry.line, f"properties for model {name!r} already given in {found[name].file}:{found[name].line}"))
                 continue
             for key in entry:
-                if key not in ("name", "description", "columns", "config", "meta", "tags", "docs"):
+                if key not in ("name", "description", "columns", "config", "meta", "tags", "docs", "data_tests", "tests"):
                     problems.append(Problem(rel, entry.key_line(key), f"unknown key {key!r} in model properties"
-                                            + did_you_mean(str(key), {"description", "columns", "config", "meta", "tags"})))
+                                            + did_you_mean(str(key), {"description", "columns", "config", "meta", "tags",
+                                                                      "data_tests"})))
             config = dict(entry.get("config") or {})
             for key in config:
                 if key not in CONFIG_KEYS:
                     problems.append(Problem(rel, entry["config"].key_line(key), f"unknown config {key!r}{did_you_mean(str(key), CONFIG_KEYS)}"))
             if entry.get("tags"):
                 config.setdefault("tags", list(entry["tags"]))
-            columns = []
+            from pipelines.models.dbt_load import _tests   # dbt's data_tests:/tests: keys, run as gates
+
+            columns, tests = [], _tests(entry, None, rel, problems)
             for col in entry.get("columns") or []:
                 if isinstance(col, LineDict) and isinstance(col.get("name"), str):
                     columns.append(ColumnDoc(col["name"], str(col.get("description") or ""), col.get("data_type"), col.line))
+                    tests += _tests(col, col["name"], rel, problems, bool(col.get("quote")))
             found[name] = ModelProperties(str(entry.get("description") or ""), columns, config,
-                                          dict(entry.get("meta") or {}), rel, entry.line)
+                                          dict(entry.get("meta") or {}), rel, entry.line, tests)
     return found
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import jinja2
 import jinja2.ext
+from jinja2.debug import rewrite_traceback_stack
 import yaml
 from sqlglot import exp
 
@@ -220,8 +221,9 @@ class Renderer:
                                        "incremental": False, "model": {}}
         self.namespaces: dict[str, dict[str, MacroCall]] = {}
         self.env.globals.update(self._context())
-        if self.dbt_mode:
-            self._load_macros(BUILTINS, "dbt/dbt_builtins.sql", "dbt")
+        # dbt's namespace (cross-database macros, the generic tests) in every project; a
+        # project's own macro of the same name wins.
+        self._load_macros(BUILTINS, "dbt/dbt_builtins.sql", "dbt")
         for package, files in (packages or {}).items():
             for path in files:
                 self._load_macros(path, display(path), package)
@@ -378,18 +380,32 @@ class Renderer:
 
     def render(self, raw: str, file: str, this: str, is_incremental: bool = False,
                node: Mapping[str, Any] | None = None) -> Rendered:
+        def run() -> str:
+            code = self.env.compile(dbt_jinja(raw), name=file, filename=file)
+            return jinja2.Template.from_code(self.env, code, self.env.make_globals(None)).render()
+        return self._rendering(run, raw, file, this, is_incremental, node)
+
+    def call(self, macro: MacroCall, file: str, kwargs: Mapping[str, Any]) -> Rendered:
+        """A macro called with Python values (a generic test with its arguments), as a render."""
+        return self._rendering(lambda: str(macro(**kwargs)), "", file, "", False, None)
+
+    def _rendering(self, run: Callable[[], str], raw: str, file: str, this: str, is_incremental: bool,
+                   node: Mapping[str, Any] | None) -> Rendered:
         out = Rendered(sql="")
         previous = dict(self._state)      # a macro may render another node (nested calls)
         self._state.update(out=out, raw=raw, file=file, this=Relation.parse(this) if this else Relation("", ""),
                            incremental=is_incremental, model=dict(node or {}), package=None)
         try:
-            code = self.env.compile(dbt_jinja(raw), name=file, filename=file)
-            out.sql = jinja2.Template.from_code(self.env, code, self.env.make_globals(None)).render()
+            out.sql = run()
         except jinja2.TemplateSyntaxError as exc:
             out.problems.append(Problem(exc.filename or file, exc.lineno, f"Jinja syntax error: {exc.message}"))
         except _Return as ret:                 # return() at the top level of a model: its value is the SQL
             out.sql = str(ret.value)
         except Exception as exc:  # noqa: BLE001 - an error raised inside a macro, a filter or the project
+            try:    # template lines for the frames (Jinja does this itself only inside Template.render)
+                exc = rewrite_traceback_stack() or exc
+            except Exception:  # noqa: BLE001 - keep the original traceback
+                pass
             where, line = _template_line(exc, self.files | {file})
             kind = "" if isinstance(exc, CompilerError) else ("Jinja error: " if isinstance(exc, jinja2.TemplateError)
                                                               else "error while rendering: ")

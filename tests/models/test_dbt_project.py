@@ -104,6 +104,7 @@ def test_relations_land_where_dbt_puts_them(built):
         ("main", "stg_sales"): "VIEW",                                   # +materialized: view for the project
         ("main", "daily_sales"): "BASE TABLE",                           # marts: +materialized: table
         ("main_finance", "store_revenue"): "BASE TABLE",                 # finance: +schema; config(alias=...)
+        ("main_dbt_test__audit", "few_small_tickets"): "BASE TABLE",     # a test's store_failures
     }
 
 
@@ -146,7 +147,8 @@ def test_project_generate_schema_name_macro_wins(tmp_path):
         (root / "transform" / "staging" / "_sources.yml").read_text().replace("schema: main_raw", "schema: raw"))
     run(root)
     assert {k for k in catalog(root / "cafe.duckdb")} == {
-        ("raw", "raw_sales"), ("raw", "stores"), ("main", "stg_sales"), ("main", "daily_sales"), ("finance", "store_revenue")}
+        ("raw", "raw_sales"), ("raw", "stores"), ("main", "stg_sales"), ("main", "daily_sales"), ("finance", "store_revenue"),
+        ("main_dbt_test__audit", "few_small_tickets")}
 
 
 def test_profile_from_dbt_profiles_dir_and_env_var(tmp_path):

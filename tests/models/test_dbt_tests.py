@@ -1,0 +1,170 @@
+"""dbt tests are gates: ``tests/fixtures/dbt_native``'s generic tests (dbt's four, a package's,
+with ``arguments:``/``config:``/legacy forms, ``where``), its singular test, ``severity``,
+``warn_if``/``error_if`` and ``store_failures`` run as blocking Dagster asset checks through the
+quality gate; an error stops what is downstream, as ``dbt build`` does.
+
+Outcomes expected here follow from the seed files (counted in Python below); the same project
+under dbt-duckdb 1.11 ``dbt build`` gave PASS=16 WARN=2 with the same two warnings.
+"""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.definitions import ALL_JOB, build_definitions
+from pipelines.errors import ProjectError
+from pipelines.run import run_pipeline
+from pipelines.settings import load_settings
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_native"
+KONTOR_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_project"
+
+
+def copy(tmp_path: Path) -> Path:
+    root = tmp_path / "cafe"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("target", "*.duckdb"))
+    return root
+
+
+def execute(root: Path):
+    settings = load_settings(root, env={"HOME": str(root)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    return settings, result
+
+
+def checks(result) -> dict[str, tuple[bool, str]]:
+    out = {}
+    for e in result.get_asset_check_evaluations():
+        out[e.check_name] = (e.passed, e.severity.value)
+    return out
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = copy(tmp_path_factory.mktemp("tests"))
+    settings, result = execute(root)
+    return root, settings, result
+
+
+def test_every_test_runs_as_an_asset_check_named_as_dbt_names_it(built):
+    _, _, result = built
+    assert result.success
+    with open(FIXTURE / "data" / "lookup" / "stores.csv", newline="") as fh:
+        unexpected_store = any(r["name"] not in ("Altstadt", "Hafen") for r in csv.DictReader(fh))
+    assert unexpected_store      # the fixture's warn test has something to warn about
+    assert checks(result) == {
+        "not_null_raw_sales_note": (False, "WARN"),                                    # seed test, severity warn
+        "cafe_checks_expression_is_true_stg_sales_amount_0": (True, "ERROR"),          # package test, arguments:
+        "cafe_checks_at_most_rows_stg_sales_1000": (True, "ERROR"),                    # legacy top-level argument
+        "accepted_values_stg_sales_is_refund__False__True__False": (True, "ERROR"),
+        "not_null_stg_sales_sale_id": (True, "ERROR"), "unique_stg_sales_sale_id": (True, "ERROR"),
+        "not_null_stg_sales_store_code": (True, "ERROR"), "not_null_stg_sales_sold_at": (True, "ERROR"),
+        "relationships_stg_sales_store_code__cast_code_as_integer___ref_stores_": (True, "ERROR"),
+        "unique_daily_sales_sold_on": (True, "ERROR"),
+        "few_small_tickets": (True, "ERROR"), "few_small_tickets__warn": (True, "WARN"),
+        "assert_net_below_gross": (True, "ERROR"),                                     # singular test
+        "accepted_values_revenue_by_store_store_name__Altstadt__Hafen": (False, "WARN"),
+    }
+
+
+def test_failing_counts_are_dbt_failures(built):
+    root, settings, _ = built
+    with open(FIXTURE / "data" / "raw_sales.csv", newline="") as fh:
+        null_notes = sum(1 for r in csv.DictReader(fh) if r["note"] in ("", "null"))
+    got = dict(query(settings.warehouse_path, "select rule, unexpected_count from kontor.gate_results "
+                                              "where not success"))
+    assert got == {"not_null_raw_sales_note": null_notes,
+                   "accepted_values_revenue_by_store_store_name__Altstadt__Hafen": 1}
+
+
+def test_store_failures_writes_the_failing_rows_where_dbt_does(built):
+    root, settings, _ = built
+    stored = query(settings.warehouse_path, "select sold_on, tickets, full_tickets from main_dbt_test__audit.few_small_tickets")
+    expected = query(settings.warehouse_path, "select sold_on, tickets, full_tickets from main.daily_sales "
+                                              "where tickets > full_tickets")
+    assert stored == expected and len(stored) == 1
+
+
+def test_nulls_in_a_not_null_column_fail_the_run_and_stop_downstream(tmp_path):
+    root = copy(tmp_path)
+    sales = root / "data" / "raw_sales.csv"
+    lines = sales.read_text().splitlines()
+    lines[2] = "," + lines[2].split(",", 1)[1]          # sale 2 and 5 lose their id
+    lines[5] = "," + lines[5].split(",", 1)[1]
+    sales.write_text("\n".join(lines) + "\n")
+    settings = load_settings(root, env={"HOME": str(root)})
+    outcome = run_pipeline(settings, None)
+    assert not outcome.success
+    assert any("not_null_stg_sales_sale_id" in g and "2 of" in g for g in outcome.gate_failures), outcome.gate_failures
+    assert "main/stg_sales" in outcome.materialized
+    assert "main/daily_sales" not in outcome.materialized          # downstream of the failed error test
+    assert "main_finance/revenue_by_store" not in outcome.materialized
+
+
+def test_error_if_turns_the_threshold_into_an_error(tmp_path):
+    root = copy(tmp_path)
+    marts = root / "transform" / "marts" / "_marts.yml"
+    marts.write_text(marts.read_text().replace('error_if: ">10"', 'error_if: ">0"'))
+    _, result = execute(root)
+    assert not result.success
+    assert checks(result)["few_small_tickets"] == (False, "ERROR")
+
+
+def test_warn_severity_blocks_nothing(tmp_path):
+    root = copy(tmp_path)
+    staging = root / "transform" / "staging" / "_staging.yml"
+    staging.write_text(staging.read_text().replace("values: [true, false]", "values: [true]")
+                       .replace("quote: false", "quote: false\n              config: {severity: warn}"))
+    _, result = execute(root)
+    assert result.success
+    assert checks(result)["accepted_values_stg_sales_is_refund__False__True"] == (False, "WARN")
+
+
+def test_an_unknown_test_is_refused_at_its_line(tmp_path):
+    root = copy(tmp_path)
+    staging = root / "transform" / "staging" / "_staging.yml"
+    staging.write_text(staging.read_text().replace("data_tests: [unique, not_null]", "data_tests: [uniqe, not_null]"))
+    with pytest.raises(ProjectError) as err:
+        execute(root)
+    assert [str(p) for p in err.value.problems] == [
+        "transform/staging/_staging.yml:14: unknown test 'uniqe'; did you mean 'unique'?"]
+
+
+def test_an_error_inside_a_package_macro_names_the_macro_file_and_line(tmp_path):
+    root = copy(tmp_path)
+    macros = root / "dbt_packages" / "cafe_checks" / "macros" / "tests.sql"
+    macros.write_text(macros.read_text().replace("{{ max_rows }}", "{{ exceptions.raise_compiler_error('max_rows must be > 0') if max_rows < 1 else max_rows }}"))
+    staging = root / "transform" / "staging" / "_staging.yml"
+    staging.write_text(staging.read_text().replace("max_rows: 1000", "max_rows: 0"))
+    with pytest.raises(ProjectError) as err:
+        execute(root)
+    assert [str(p) for p in err.value.problems] == [
+        "dbt_packages/cafe_checks/macros/tests.sql:12: max_rows must be > 0 (while rendering transform/staging/_staging.yml)"]
+
+
+def test_data_tests_of_a_kontor_project_run_too(tmp_path):
+    root = tmp_path / "jaffle"
+    shutil.copytree(KONTOR_FIXTURE, root, ignore=shutil.ignore_patterns("target"))
+    (root / "seeds" / "raw_customers.csv").write_text(
+        (root / "seeds" / "raw_customers.csv").read_text() + ",Nobody,Known\n")
+    settings = load_settings(root, env={})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    assert checks(result)["not_null_stg_customers_customer_id"] == (False, "ERROR")
+    skipped = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "staging/stg_customers" in skipped and "marts/customers" not in skipped
