@@ -144,11 +144,13 @@ def _check_packages(project: DbtProject, packages_dir: Path) -> None:
         if not path.is_file():
             continue
         doc = yamlfile.load(path, name)
-        installed = {p.root.name for p in project.packages} | {p.name for p in project.packages}
+        def norm(name: str) -> str:     # dbt-audit-helper (the repository) installs as audit_helper
+            return name.lower().replace("-", "_").removeprefix("dbt_")
+        installed = {norm(p.root.name) for p in project.packages} | {norm(p.name) for p in project.packages}
         for entry in (doc or {}).get("packages") or []:
             spec = str(entry.get("package") or entry.get("git") or entry.get("local") or "")
             short = spec.rstrip("/").split("/")[-1].removesuffix(".git")
-            if short and not ({short, short.replace("-", "_"), short.replace("dbt-", "dbt_")} & installed):
+            if short and norm(short) not in installed:
                 raise ProjectError([Problem(name, getattr(entry, "line", None),
                                             f"package {spec!r} is not installed under {packages_dir.name}/; "
                                             "fix: run `dbt deps` once (Kontor downloads nothing)")])

@@ -164,7 +164,8 @@ class TestBuilder:
         model = Relation.parse(relation)
         if config.get("where"):
             model = _Where(f"(select * from {relation} where {config['where']}) dbt_subquery", model)
-        rendered = self.renderer.call(macro, decl.file, kwargs | {"model": model})
+        rendered = self.renderer.call(macro, decl.file, kwargs | {"model": model},
+                                      node={"name": name, "resource_type": "test", "config": config})
         if rendered.problems:
             self.problems.extend(rendered.problems)
             return None

@@ -361,7 +361,23 @@ class Renderer:
             names = [d[0] for d in cur.description or []]
             return AgateLikeTable(names, cur.fetchall() if names else [])
 
+        results: dict[str, Any] = {}
+
+        def statement(name: str | None = None, fetch_result: bool = False, auto_begin: bool = True,
+                      language: str = "sql", caller: Callable | None = None) -> str:
+            """``{% call statement('x', fetch_result=True) %} sql {% endcall %}`` then ``load_result('x')``."""
+            sql = caller() if caller else ""
+            table = run_query(sql)
+            if name:
+                results[name] = None if table is None else \
+                    {"data": [tuple(r) for r in table.rows], "table": table, "response": "OK"}
+            return ""
+
         return {
+            "statement": statement, "load_result": lambda name: results.get(name),
+            "should_store_failures": lambda: bool((st["model"].get("config") or {}).get("store_failures")),
+            "should_full_refresh": lambda: bool((st["model"].get("config") or {}).get("full_refresh")),
+            "get_where_subquery": lambda relation: relation,
             "ref": ref, "source": source, "config": _Config(config, st), "var": var, "env_var": env_var,
             "is_incremental": lambda: st["incremental"], "this": _This(st),
             "target": _Target(self), "return": do_return, "log": dbt_log, "doc": doc,
@@ -385,9 +401,9 @@ class Renderer:
             return jinja2.Template.from_code(self.env, code, self.env.make_globals(None)).render()
         return self._rendering(run, raw, file, this, is_incremental, node)
 
-    def call(self, macro: MacroCall, file: str, kwargs: Mapping[str, Any]) -> Rendered:
+    def call(self, macro: MacroCall, file: str, kwargs: Mapping[str, Any], node: Mapping[str, Any] | None = None) -> Rendered:
         """A macro called with Python values (a generic test with its arguments), as a render."""
-        return self._rendering(lambda: str(macro(**kwargs)), "", file, "", False, None)
+        return self._rendering(lambda: str(macro(**kwargs)), "", file, "", False, node)
 
     def _rendering(self, run: Callable[[], str], raw: str, file: str, this: str, is_incremental: bool,
                    node: Mapping[str, Any] | None) -> Rendered:
@@ -603,6 +619,10 @@ class _Adapter:
         row = con.execute("select 1 from information_schema.tables where table_schema = ? and table_name = ?",
                           [schema, identifier]).fetchone()
         return Relation(schema, identifier) if row else None
+
+    def load_relation(self, relation: Any) -> Relation | None:
+        rel = Relation.parse(str(relation))
+        return self.get_relation(None, rel.schema, rel.identifier)
 
     def type(self) -> str:
         return "duckdb"
