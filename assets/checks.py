@@ -143,4 +143,6 @@ def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets:
                 s, known, settings.target_dir, row_keys.get(s.asset),
                 name=f"dbt_tests__{s.schema}__{s.table}" + ("" if blocking else "__late"), blocking=blocking,
                 after=storing([t for t in group if t.asset == s.asset and t.store_failures])))
-    return checks
+    from assets.models import build_unit_test_checks   # dbt's unit_tests: comparisons, not failing rows
+
+    return checks + build_unit_test_checks(compiled)

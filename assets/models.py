@@ -127,3 +127,44 @@ def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
 def build_model_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
     return [build_seed_asset(s) for s in compiled.project.seeds.values()] + \
            [build_model_asset(compiled, name) for name in compiled.order]
+
+
+def build_unit_test_checks(compiled: CompiledProject) -> list[dg.AssetChecksDefinition]:
+    """dbt's unit_tests: one blocking check per test on its model (pipelines/models/dbt_unit.py)."""
+    from pipelines.errors import ProjectError
+    from pipelines.models.dbt_unit import collect_unit_tests, run_unit_test
+    from pipelines.warehouse import ensure_bookkeeping
+
+    tests, problems = collect_unit_tests(compiled)
+    if problems:
+        raise ProjectError(problems)
+    by_asset: dict[str, list] = {}
+    for t in tests:
+        by_asset.setdefault(t.asset, []).append(t)
+    checks = []
+    for asset, group in by_asset.items():
+        key = dg.AssetKey(asset.split("/"))
+        specs = [dg.AssetCheckSpec(name=t.name, asset=key, blocking=True, description=f"dbt unit test ({t.file}:{t.line})",
+                                   metadata={"declared_in": f"{t.file}:{t.line}"}) for t in group]
+
+        def _make(group=group, key=key):
+            @dg.multi_asset_check(specs=specs, name=f"dbt_unit_tests__{'__'.join(key.path)}")
+            def _unit(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+                with warehouse.connection() as con:
+                    ensure_bookkeeping(con)
+                    for t in group:
+                        try:
+                            passed, detail = run_unit_test(con, compiled, t)
+                        except Exception as exc:  # noqa: BLE001 - reported as the test's failure
+                            passed, detail = False, f"could not run: {exc}"
+                        # Evidence beside the gates' (kontor.gate_results), as every check keeps it.
+                        con.execute("insert into kontor.gate_results values (?, now()::timestamp, ?, ?, 'error', ?, ?, null, null, ?)",
+                                    [context.run.run_id, key.to_user_string(), t.name, passed, detail[:500],
+                                     f"dbt unit test {t.file}:{t.line}"])
+                        if not passed:
+                            context.log.error(f"{key.to_user_string()}: unit test {t.name} failed: {detail}")
+                        yield dg.AssetCheckResult(asset_key=key, check_name=t.name, passed=passed,
+                                                  severity=dg.AssetCheckSeverity.ERROR, description=detail[:2000])
+            return _unit
+        checks.append(_make())
+    return checks

@@ -4,7 +4,8 @@ with ``arguments:``/``config:``/legacy forms, ``where``), its singular test, ``s
 quality gate; an error stops what is downstream, as ``dbt build`` does.
 
 Outcomes expected here follow from the seed files (counted in Python below); the same project
-under dbt-duckdb 1.11 ``dbt build`` gave PASS=16 WARN=2 with the same two warnings.
+under dbt-duckdb 1.11 ``dbt build`` gave PASS=18 WARN=2 (5 nodes, 13 data tests, 2 unit tests) with
+the same two warnings.
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def test_every_test_runs_as_an_asset_check_named_as_dbt_names_it(built):
         "few_small_tickets": (True, "ERROR"), "few_small_tickets__warn": (True, "WARN"),
         "assert_net_below_gross": (True, "ERROR"),                                     # singular test
         "accepted_values_revenue_by_store_store_name__Altstadt__Hafen": (False, "WARN"),
+        "refunds_count_against_gross": (True, "ERROR"), "vat_override": (True, "ERROR"),   # unit tests
     }
 
 
@@ -168,3 +170,17 @@ def test_data_tests_of_a_kontor_project_run_too(tmp_path):
     assert checks(result)["not_null_stg_customers_customer_id"] == (False, "ERROR")
     skipped = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "staging/stg_customers" in skipped and "marts/customers" not in skipped
+
+
+def test_unit_tests_run_as_blocking_checks(built, tmp_path):
+    _, _, result = built
+    assert checks(result)["refunds_count_against_gross"] == (True, "ERROR")
+    assert checks(result)["vat_override"] == (True, "ERROR")
+    root = copy(tmp_path)
+    marts = root / "transform" / "marts" / "_marts.yml"
+    marts.write_text(marts.read_text().replace("gross: 7.00}", "gross: 13.00}"))   # as if refunds added up
+    settings, result = execute(root)
+    assert not result.success
+    assert checks(result)["refunds_count_against_gross"] == (False, "ERROR")
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "refunds_count_against_gross")
+    assert "13.00" in evaluation.description and "7.00" in evaluation.description
