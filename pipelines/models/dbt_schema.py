@@ -110,6 +110,10 @@ def config_problems(cm) -> list[Problem]:
     osc = config.get("on_schema_change", "ignore")
     if osc not in ON_SCHEMA_CHANGE:
         refuse("on_schema_change", f"on_schema_change {osc!r} is not one of {', '.join(ON_SCHEMA_CHANGE)}")
+    if config.get("hard_deletes") not in (None, "ignore", "invalidate"):
+        refuse("hard_deletes", f"hard_deletes {config['hard_deletes']!r} is not supported; use 'ignore' or 'invalidate'")
+    if config.get("dbt_valid_to_current") is not None:
+        refuse("dbt_valid_to_current", "dbt_valid_to_current is not supported; current versions have dbt_valid_to NULL")
     if config.get("persist_docs"):
         refuse("persist_docs", "persist_docs is not supported (DuckDB comments); fix: remove it")
     if config.get("grants"):

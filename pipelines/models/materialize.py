@@ -121,30 +121,56 @@ def build_incremental(con, cm: CompiledModel, sql: str) -> Materialized:
     return Materialized(f"{schema}.{name}", f"incremental ({strategy})", _count(con, target), detail, sql)
 
 
+def _snapshot_names(cm: CompiledModel) -> dict[str, str | None]:
+    """Kontor's own two columns, or dbt's four (``snapshot_meta_column_names`` may rename them)."""
+    if cm.model.resource_type != "snapshot" or not cm.model.fqn:
+        return {"valid_from": "valid_from", "valid_to": "valid_to", "scd_id": None, "updated_at": None}
+    names = {"valid_from": "dbt_valid_from", "valid_to": "dbt_valid_to", "scd_id": "dbt_scd_id",
+             "updated_at": "dbt_updated_at"}
+    for key, value in (cm.config.get("snapshot_meta_column_names") or {}).items():
+        names[key.removeprefix("dbt_")] = value
+    return names
+
+
 def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None) -> Materialized:
     """SCD type 2: one row per version with valid_from/valid_to; the current version has valid_to NULL.
 
     ``strategy='timestamp'`` (with ``updated_at``) opens a version when that column moves forward;
     ``strategy='check'`` (with ``check_cols``: a list or 'all') when a checked column changes.
-    ``invalidate_hard_deletes=true`` closes the current version of a key that disappeared."""
-    schema, name = cm.model.schema, cm.model.name
+    ``invalidate_hard_deletes=true`` (dbt 1.9: ``hard_deletes='invalidate'``) closes the current
+    version of a key that disappeared. A dbt project's snapshot has dbt's columns: dbt_scd_id
+    (md5 of key and version start, as dbt hashes them), dbt_updated_at, dbt_valid_from, dbt_valid_to."""
+    schema, name = cm.model.schema, cm.model.alias or cm.model.name
     target = _rel(schema, name)
     key = cm.unique_key
     strategy = cm.config.get("strategy", "timestamp")
+    names = _snapshot_names(cm)
+    vf, vt = ident(names["valid_from"]), ident(names["valid_to"])
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
     now_sql = f"{literal(now.isoformat(sep=' '))}::timestamp"
     if strategy == "timestamp":
         updated = cm.config.get("updated_at")
         if not updated:
             raise KontorError(f"{cm.model.rel_path}: snapshot with strategy 'timestamp' needs config updated_at")
-        version_start = f"cast(n.{ident(updated)} as timestamp)"
+        # dbt keeps updated_at's own type in the version columns; Kontor's snapshots use timestamps
+        version_start = f"n.{ident(updated)}" if names["scd_id"] else f"cast(n.{ident(updated)} as timestamp)"
     elif strategy == "check":
         version_start = now_sql
     else:
         raise KontorError(f"{cm.model.rel_path}: unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'")
 
+    def meta(start: str) -> str:
+        """The version columns of a new row; dbt's scd id hashes the key and the version start."""
+        null_end = f"nullif({start}, {start})" if names["scd_id"] else "null::timestamp"   # typed as the start
+        cols = f"{start} as {vf}, {null_end} as {vt}"
+        if names["scd_id"]:
+            parts = " || '|' || ".join(f"coalesce(cast({p} as varchar), '')" for p in [*(f"n.{ident(k)}" for k in key), start])
+            cols = f"md5({parts}) as {ident(names['scd_id'])}, {start} as {ident(names['updated_at'])}, " + cols
+        return cols
+
     con.execute("create or replace temp table __kontor_snapshot as " + sql)
-    for column in SNAPSHOT_COLUMNS:
+    meta_cols = {v for v in names.values() if v}
+    for column in meta_cols:
         if column in {c for c, _ in _columns(con, "__kontor_snapshot")}:
             raise KontorError(f"{cm.model.rel_path}: the query already has a column {column!r}, which snapshots add")
     source_cols = [c for c, _ in _columns(con, "__kontor_snapshot")]
@@ -152,37 +178,37 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
     if relation_type(con, schema, name) is None:
         def first():
             con.execute(f"create schema if not exists {ident(schema)}")
-            con.execute(f"create table {target} as select {col_list}, {version_start} as valid_from, "
-                        f"null::timestamp as valid_to from __kontor_snapshot n")
+            con.execute(f"create table {target} as select {col_list}, {meta(version_start)} from __kontor_snapshot n")
         _transaction(con, first)
         return Materialized(f"{schema}.{name}", "snapshot", _count(con, target), "first snapshot", sql)
 
     on = " and ".join(f"c.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
     if strategy == "timestamp":
-        changed = f"cast(n.{ident(cm.config['updated_at'])} as timestamp) > c.valid_from"
+        changed = f"{version_start} > c.{vf}"
     else:
         check = cm.config.get("check_cols", "all")
         cols = [c for c in source_cols if c not in key] if check == "all" else list(check)
         changed = " or ".join(f"c.{ident(c)} is distinct from n.{ident(c)}" for c in cols) or "false"
-    current = f"(select * from {target} where valid_to is null) c"
+    current = f"(select * from {target} where {vt} is null) c"
+    hard_deletes = cm.config.get("invalidate_hard_deletes") or cm.config.get("hard_deletes") == "invalidate"
 
     def update():
         _add_new_columns(con, target, "__kontor_snapshot")
         con.execute(f"""create or replace temp table __kontor_changes as
             select n.*, {version_start} as __start from __kontor_snapshot n join {current} on {on} where {changed}""")
         close_on = " and ".join(f"t.{ident(k)} is not distinct from x.{ident(k)}" for k in key)
-        con.execute(f"""update {target} t set valid_to = x.__start from __kontor_changes x
-                        where {close_on} and t.valid_to is null""")
+        con.execute(f"""update {target} t set {vt} = x.__start from __kontor_changes x
+                        where {close_on} and t.{vt} is null""")
         con.execute(f"""insert into {target} by name
-            select {', '.join(ident(c) for c in source_cols)}, __start as valid_from, null::timestamp as valid_to
-            from __kontor_changes""")
+            select {', '.join(f'n.{ident(c)}' for c in source_cols)}, {meta('n.__start')}
+            from __kontor_changes n""")
         con.execute(f"""insert into {target} by name
-            select {col_list}, {version_start} as valid_from, null::timestamp as valid_to
+            select {col_list}, {meta(version_start)}
             from __kontor_snapshot n where not exists (select 1 from {current} where {on})""")
-        if cm.config.get("invalidate_hard_deletes"):
+        if hard_deletes:
             gone = " and ".join(f"t.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
-            con.execute(f"""update {target} t set valid_to = {now_sql}
-                where t.valid_to is null and not exists (select 1 from __kontor_snapshot n where {gone})""")
+            con.execute(f"""update {target} t set {vt} = {now_sql}
+                where t.{vt} is null and not exists (select 1 from __kontor_snapshot n where {gone})""")
     _transaction(con, update)
     changes = _count(con, "__kontor_changes")
     con.execute("drop table if exists __kontor_changes; drop table if exists __kontor_snapshot")

@@ -105,6 +105,7 @@ def test_relations_land_where_dbt_puts_them(built):
         ("main", "daily_sales"): "BASE TABLE",                           # marts: +materialized: table
         ("main_finance", "store_revenue"): "BASE TABLE",                 # finance: +schema; config(alias=...)
         ("main_dbt_test__audit", "few_small_tickets"): "BASE TABLE",     # a test's store_failures
+        ("snapshots", "stores_history"): "BASE TABLE",                   # {% snapshot %}, target_schema
     }
 
 
@@ -148,7 +149,7 @@ def test_project_generate_schema_name_macro_wins(tmp_path):
     run(root)
     assert {k for k in catalog(root / "cafe.duckdb")} == {
         ("raw", "raw_sales"), ("raw", "stores"), ("main", "stg_sales"), ("main", "daily_sales"), ("finance", "store_revenue"),
-        ("main_dbt_test__audit", "few_small_tickets")}
+        ("main_dbt_test__audit", "few_small_tickets"), ("snapshots", "stores_history")}
 
 
 def test_profile_from_dbt_profiles_dir_and_env_var(tmp_path):
@@ -194,3 +195,25 @@ def test_python_models_and_unknown_properties_are_refused(tmp_path):
     assert [str(p) for p in err.value.problems] == [
         "transform/marts/_props.yml:2: unknown key 'modles'; did you mean 'models'?",
         "transform/marts/py_model.py: Python models are not supported; fix: write the model in SQL"]
+
+
+def test_snapshot_blocks_keep_history_in_dbt_columns(tmp_path):
+    """Checked once against dbt-duckdb 1.11 (dbt snapshot on the same two deliveries): identical
+    tables, dbt_scd_id included."""
+    root = copy(tmp_path)
+    run(root)
+    stores = root / "data" / "lookup" / "stores.csv"
+    stores.write_text(stores.read_text().replace("012,Hafen,2021-11-15", "012,Hafen Nord,2022-01-10"))
+    run(root)
+    db = root / "cafe.duckdb"
+    cols = [c for c, *_ in rows(db, "describe snapshots.stores_history")]
+    assert cols == ["code", "name", "opened", "seats", "rating", "dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to"]
+    history = rows(db, "select code, name, dbt_valid_from, dbt_valid_to from snapshots.stores_history order by 1, 3")
+    assert history == [
+        ("007", "Altstadt", dt.date(2019, 5, 1), None),
+        ("012", "Hafen", dt.date(2021, 11, 15), dt.date(2022, 1, 10)),        # closed by the newer version
+        ("012", "Hafen Nord", dt.date(2022, 1, 10), None),
+        ("031", "Bahnhof", dt.date(2023, 2, 1), None)]
+    import hashlib
+    scd = dict(((c, f), h) for c, f, h in rows(db, "select code, dbt_valid_from, dbt_scd_id from snapshots.stores_history"))
+    assert scd[("012", dt.date(2022, 1, 10))] == hashlib.md5(b"012|2022-01-10").hexdigest()   # dbt's hash of key|start
