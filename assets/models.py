@@ -28,7 +28,9 @@ def _deps(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
     keys = []
     for ref in cm.refs:
         target = compiled.models.get(ref)
-        if target is not None:
+        if target is not None and target.materialized == "ephemeral":
+            keys += _deps(target, compiled)        # an ephemeral model is no asset: its inputs are
+        elif target is not None:
             keys.append(relation_key(target.model.schema, ref))
         elif ref in compiled.project.externals:       # e.g. entities.customer_xref
             keys.append(relation_key(*compiled.project.externals[ref][0].split(".")))
@@ -126,7 +128,7 @@ def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
 
 def build_model_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
     return [build_seed_asset(s) for s in compiled.project.seeds.values()] + \
-           [build_model_asset(compiled, name) for name in compiled.order]
+           [build_model_asset(compiled, name) for name in compiled.order if compiled.models[name].materialized != "ephemeral"]
 
 
 def build_unit_test_checks(compiled: CompiledProject) -> list[dg.AssetChecksDefinition]:

@@ -34,6 +34,7 @@ class CompiledModel:
     config: dict[str, Any]
     ast: exp.Expression | None = None
     runtime: bool = False          # its Jinja queries the warehouse: rendered again when it runs
+    ephemerals: list[str] = field(default_factory=list)   # ephemeral models inlined as CTEs
 
     @property
     def materialized(self) -> str:
@@ -99,6 +100,20 @@ class CompiledProject:
 
     def output_columns(self, name: str) -> list[str] | None:
         return self._schema_and_columns[1].get(name)
+
+    def hooks(self, name: str, kind: str) -> list[str]:
+        """dbt's pre_hook/post_hook statements of a model (a string, a list, or {sql: ...}), rendered."""
+        cm = self.models[name]
+        raw = cm.config.get(kind) or []
+        out = []
+        for hook in raw if isinstance(raw, list) else [raw]:
+            text = hook.get("sql", "") if isinstance(hook, dict) else str(hook)
+            rendered = self.renderer.render(text, cm.model.rel_path, cm.model.relation, node=_node(cm.model))
+            if rendered.problems:
+                raise KontorError("\n".join(str(p) for p in rendered.problems))
+            if rendered.sql.strip():
+                out.append(rendered.sql)
+        return out
 
     def render_for_run(self, name: str, is_incremental: bool, con=None) -> str:
         """The SQL to run: compiled once, or rendered again when it depends on the run
@@ -196,6 +211,9 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
         parsed = resolve_relations(project, renderer, problems)
         relations.update({m.name: m.relation for m in project.models.values()})
         relations.update({s.name: s.relation for s in project.seeds.values()})
+        # An ephemeral model is no relation: a ref() to it names a CTE the referring model gets.
+        relations.update({name: EPHEMERAL_PREFIX + name for name, config in parsed.items()
+                          if config.get("materialized") == "ephemeral"})
     config_keys = DBT_CONFIG_KEYS if project.dbt is not None else CONFIG_KEYS
     compiled: dict[str, CompiledModel] = {}
     for model in project.models.values():
@@ -210,7 +228,7 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
             if key not in config_keys:
                 problems.append(Problem(model.rel_path, line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
                                         f"unknown config {key!r}{did_you_mean(key, config_keys)}"))
-        if config.get("materialized") not in MATERIALIZATIONS:
+        if config.get("materialized") not in MATERIALIZATIONS + (("ephemeral",) if project.dbt is not None else ()):
             problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"materialized\s*="),
                                     f"unknown materialization {config.get('materialized')!r}; "
                                     f"use one of {', '.join(MATERIALIZATIONS)}"))
@@ -222,7 +240,7 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
         cm = CompiledModel(model, sql, rendered.refs, rendered.sources, config, ast)
         cm.runtime = rendered.runtime
         if cm.materialized == "incremental" and cm.config.get("incremental_strategy") != "append" \
-                and not cm.unique_key:
+                and not cm.unique_key and project.dbt is None:   # dbt-duckdb appends without a unique_key
             # The line of the config that makes it incremental, when the SQL says so (else the file).
             line = line_of(model.raw_sql, r"materialized\s*=") or line_of(model.raw_sql, r"\bconfig\s*\(")
             problems.append(Problem(model.rel_path, line, f"{cm.materialized} model needs config unique_key "
@@ -241,7 +259,30 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
                 problems.append(Problem(cm.model.rel_path, line_of(cm.model.raw_sql, rf"ref\(\s*['\"]{re.escape(ref)}['\"]"),
                                         f"ref({ref!r}) points at a disabled model (config enabled=false)"))
     order = _order(compiled, problems)
+    _inline_ephemerals(compiled, order)
     return CompiledProject(project, renderer, compiled, order, problems)
+
+
+EPHEMERAL_PREFIX = "__dbt__cte__"
+
+
+def _inline_ephemerals(compiled: dict[str, CompiledModel], order: list[str]) -> None:
+    """Each model that refs ephemeral models (directly or through others) gets them as CTEs, in
+    dependency order, in front of its own query (as dbt does; DuckDB lets the query's own WITH
+    nest inside)."""
+    def needed(name: str, seen: list[str]) -> list[str]:
+        for ref in compiled[name].refs:
+            if ref in compiled and compiled[ref].materialized == "ephemeral" and ref not in seen:
+                needed(ref, seen)
+                seen.append(ref)
+        return seen
+    rank = {n: i for i, n in enumerate(order)}
+    for name, cm in compiled.items():
+        ephemerals = sorted(needed(name, []), key=lambda n: rank.get(n, 0))
+        if ephemerals and cm.materialized != "ephemeral":
+            ctes = ", ".join(f"{EPHEMERAL_PREFIX}{e} as (\n{compiled[e].sql}\n)" for e in ephemerals)
+            cm.sql = f"with {ctes}\nselect * from (\n{cm.sql}\n) as {EPHEMERAL_PREFIX}outer"
+            cm.ephemerals = ephemerals
 
 
 def _node(model: Model) -> dict[str, Any]:

@@ -36,7 +36,7 @@ KNOWN_CONFIGS = {
     "packages", "file_format", "batch_size", "lookback", "event_time", "begin", "concurrent_batches",
     "incremental_predicates", "merge_update_columns", "merge_exclude_columns", "quoting", "docs",
 }
-ADDITIVE = {"tags"}              # dbt appends tags down the tree; meta and others are replaced
+ADDITIVE = {"tags", "pre_hook", "post_hook"}   # dbt accumulates these down the tree; others are replaced
 
 
 @dataclass

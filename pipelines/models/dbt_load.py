@@ -77,10 +77,12 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
             if entry.get("versions"):
                 problems.append(Problem(file, entry.key_line("versions"), "model versions are not supported; "
                                         "fix: one file per model"))
-            config = dict(entry.get("config") or {})
+            config = {str(k).replace("pre-hook", "pre_hook").replace("post-hook", "post_hook"): v
+                      for k, v in (entry.get("config") or {}).items()}
             for key in config:
                 if key not in DBT_CONFIG_KEYS:
-                    problems.append(Problem(file, entry["config"].key_line(key),
+                    problems.append(Problem(file, entry["config"].key_line(key.replace("_hook", "-hook")) if "hook" in key
+                                            else entry["config"].key_line(key),
                                             f"unknown config {key!r}{did_you_mean(str(key), DBT_CONFIG_KEYS)}"))
             if entry.get("tags"):
                 config.setdefault("tags", list(entry["tags"]))
@@ -157,6 +159,10 @@ def load_dbt_models(settings: Settings) -> ModelProject:
         for path in sorted(d.rglob("*.yml")) + sorted(d.rglob("*.yaml")) if d.is_dir() else []:
             _properties(path, _rel(settings, path), props, sources, source_tests, unit_tests, target.schema, problems)
 
+    for key in ("on-run-start", "on-run-end"):
+        if dbt.doc is not None and dbt.doc.get(key):
+            problems.append(Problem(dbt.file, dbt.doc.key_line(key), f"{key} hooks are not supported yet; fix: move "
+                                    "the statements into a model's pre-hook/post-hook or a macro the models call"))
     models: dict[str, Model] = {}
     vars_ = project_vars(dbt, settings.env)
 

@@ -69,7 +69,9 @@ def resolve_relations(project: ModelProject, renderer: Renderer, problems: list[
         # Render to read config(); problems are reported by the real compile pass that follows.
         rendered = renderer.render(model.raw_sql, model.rel_path, model.relation, node=_node(model))
         config = {**model.folder_config, **model.properties.config, **rendered.config}
-        config = {k: _render_value(renderer, v, model.rel_path) for k, v in config.items()}
+        # Hooks are rendered when they run (they use `this`); other Jinja values now, as dbt parses them.
+        config = {k: v if k in ("pre_hook", "post_hook") else _render_value(renderer, v, model.rel_path)
+                  for k, v in config.items()}
         model.folder_config = {**model.folder_config, **{k: config[k] for k in model.folder_config}}
         node = _node(model) | {"config": config}
         custom = config.get("schema") if model.resource_type == "model" else \

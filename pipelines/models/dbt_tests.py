@@ -211,6 +211,10 @@ def collect_tests(compiled: CompiledProject, display=lambda p: str(p)) -> tuple[
     nodes = [(name, cm.model.properties) for name, cm in compiled.models.items()]
     nodes += [(name, seed.properties) for name, seed in compiled.project.seeds.items()]
     for name, props in nodes:
+        if name in compiled.models and compiled.models[name].materialized == "ephemeral" and props.tests:
+            builder.problems.append(Problem(props.tests[0].file, props.tests[0].line, f"{name} is ephemeral: "
+                                            "there is no relation to test (dbt refuses this too); fix: test a model that refs it"))
+            continue
         asset, relation = _asset(compiled, name)
         for decl in props.tests:
             test = builder.generic(decl, name, asset, relation)

@@ -100,21 +100,35 @@ def _add_new_columns(con, target: str, staged: str) -> list[str]:
 
 
 def build_incremental(con, cm: CompiledModel, sql: str) -> Materialized:
-    schema, name = cm.model.schema, cm.model.name
+    """Merge (delete the rows of keys that arrive, insert the new ones: dbt's delete+insert and,
+    for the result, its merge) or append. New columns: ``on_schema_change`` as in dbt (a dbt
+    project's default is ignore, Kontor's append_new_columns)."""
+    schema, name = cm.model.schema, cm.model.alias or cm.model.name
     target = _rel(schema, name)
     con.execute("create or replace temp table __kontor_increment as " + sql)
     new_rows = _count(con, "__kontor_increment")
     key = cm.unique_key
     strategy = "append" if cm.config.get("incremental_strategy") == "append" or not key else "merge"
+    on_change = cm.config.get("on_schema_change", "ignore" if cm.model.fqn else "append_new_columns")
+    old_cols = [c for c, _ in _columns(con, target)]
+    new_cols = [c for c, _ in _columns(con, "__kontor_increment")]
+    if on_change == "fail" and set(old_cols) != set(new_cols):
+        raise KontorError(f"{cm.model.rel_path}: the columns changed (now {new_cols}, the table has {old_cols}) and "
+                          "on_schema_change is 'fail'; fix: run with --full-refresh or set on_schema_change")
 
     added: list[str] = []
 
     def merge():
-        added.extend(_add_new_columns(con, target, "__kontor_increment"))
+        if on_change in ("append_new_columns", "sync_all_columns"):
+            added.extend(_add_new_columns(con, target, "__kontor_increment"))
+        if on_change == "sync_all_columns":
+            for column in (c for c in old_cols if c not in new_cols):
+                con.execute(f"alter table {target} drop column {ident(column)}")
         if strategy == "merge":
             on = " and ".join(f"t.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
             con.execute(f"delete from {target} t where exists (select 1 from __kontor_increment n where {on})")
-        con.execute(f"insert into {target} by name select * from __kontor_increment")
+        kept = [c for c in new_cols if c in old_cols or c in added]      # ignore: new columns stay out
+        con.execute(f"insert into {target} by name select {', '.join(ident(c) for c in kept)} from __kontor_increment")
     _transaction(con, merge)
     con.execute("drop table if exists __kontor_increment")
     detail = f"{strategy}: {new_rows} rows" + (f"; new columns {', '.join(added)}" if added else "")
@@ -225,6 +239,17 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
     # One catalog look-up per model, passed on: the relation cannot change in between, as the
     # warehouse has this one writer.
     sql = compiled.render_for_run(name, is_incremental=False, con=con) if cm.runtime else cm.sql
+    for hook in compiled.hooks(name, "pre_hook"):      # dbt's pre-hooks, rendered with this
+        con.execute(hook)
+    built = _build(con, compiled, cm, kind, sql, existing, full_refresh)
+    for hook in compiled.hooks(name, "post_hook"):
+        con.execute(hook)
+    return built
+
+
+def _build(con, compiled: CompiledProject, cm: CompiledModel, kind: str, sql: str, existing: str | None,
+           full_refresh: bool) -> Materialized:
+    schema, model_name, name = cm.model.schema, cm.model.alias or cm.model.name, cm.model.name
     if kind == "view":
         return build_view(con, schema, model_name, sql, existing)
     if kind == "table":

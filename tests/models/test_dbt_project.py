@@ -106,6 +106,8 @@ def test_relations_land_where_dbt_puts_them(built):
         ("main_finance", "store_revenue"): "BASE TABLE",                 # finance: +schema; config(alias=...)
         ("main_dbt_test__audit", "few_small_tickets"): "BASE TABLE",     # a test's store_failures
         ("snapshots", "stores_history"): "BASE TABLE",                   # {% snapshot %}, target_schema
+        ("main", "refunds"): "BASE TABLE", ("main", "hook_log"): "BASE TABLE",   # its hooks made the log
+        ("main", "sales_log"): "BASE TABLE",                             # incremental, delete+insert
     }
 
 
@@ -149,7 +151,8 @@ def test_project_generate_schema_name_macro_wins(tmp_path):
     run(root)
     assert {k for k in catalog(root / "cafe.duckdb")} == {
         ("raw", "raw_sales"), ("raw", "stores"), ("main", "stg_sales"), ("main", "daily_sales"), ("finance", "store_revenue"),
-        ("main_dbt_test__audit", "few_small_tickets"), ("snapshots", "stores_history")}
+        ("main_dbt_test__audit", "few_small_tickets"), ("snapshots", "stores_history"), ("main", "refunds"),
+        ("main", "hook_log"), ("main", "sales_log")}
 
 
 def test_profile_from_dbt_profiles_dir_and_env_var(tmp_path):
@@ -217,3 +220,30 @@ def test_snapshot_blocks_keep_history_in_dbt_columns(tmp_path):
     import hashlib
     scd = dict(((c, f), h) for c, f, h in rows(db, "select code, dbt_valid_from, dbt_scd_id from snapshots.stores_history"))
     assert scd[("012", dt.date(2022, 1, 10))] == hashlib.md5(b"012|2022-01-10").hexdigest()   # dbt's hash of key|start
+
+
+def test_ephemeral_models_are_inlined_and_hooks_run(built):
+    root, _, result = built
+    keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "main/int_refunds" not in keys and ("main", "int_refunds") not in catalog(root / "cafe.duckdb")
+    with open(FIXTURE / "data" / "raw_sales.csv", newline="") as fh:
+        refunds = sorted(int(r["id"]) for r in csv.DictReader(fh) if r["is_refund"] == "true")
+    assert [r[0] for r in rows(root / "cafe.duckdb", "select sale_id from main.refunds order by 1")] == refunds
+    assert rows(root / "cafe.duckdb", "select * from main.hook_log") == [("main.refunds", "post")]
+
+
+def test_incremental_delete_insert_and_on_schema_change_ignore(tmp_path):
+    root = copy(tmp_path)
+    run(root)
+    sales = root / "data" / "raw_sales.csv"
+    sales.write_text(sales.read_text() + "8,012,700,2024-03-03 09:00:00,false,\n")
+    model = root / "transform" / "marts" / "sales_log.sql"
+    model.write_text(model.read_text().replace("select sale_id, store_code,", "select sale_id, store_code, is_refund,"))
+    _, result = run(root)
+    meta = next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                if e.asset_key.to_user_string() == "main/sales_log")
+    assert meta["materialization"].value == "incremental (merge)"
+    assert meta["detail"].value == "merge: 2 rows"            # sale 7 (the latest so far, >=) and the new sale 8
+    assert [c for c, *_ in rows(root / "cafe.duckdb", "describe main.sales_log")] == \
+        ["sale_id", "store_code", "amount", "sold_at"]          # on_schema_change: ignore (dbt's default)
+    assert rows(root / "cafe.duckdb", "select count(*), count(distinct sale_id) from main.sales_log") == [(8, 8)]
