@@ -105,6 +105,22 @@ def config_problems(cm) -> list[Problem]:
         file, where = (model.rel_path, line) if line else (model.properties.file or model.rel_path, model.properties.line or None)
         problems.append(Problem(file, where, message))
 
+    contract = config.get("contract") or {}
+    if contract.get("enforced"):
+        props = model.properties
+        if not props.columns:
+            refuse("contract", "an enforced contract needs the model's columns with data_type in its properties")
+        for column in props.columns:
+            if not column.data_type:
+                problems.append(Problem(props.file, column.line, f"column {column.name!r} of {model.name} needs a "
+                                        "data_type: its contract is enforced"))
+            for c in column.constraints:
+                if (c or {}).get("type") != "not_null":
+                    problems.append(Problem(props.file, column.line, f"constraint {(c or {}).get('type')!r} is not "
+                                            "supported yet (only not_null); fix: a data test (unique, relationships)"))
+        if props.constraints:
+            problems.append(Problem(props.file, props.line, "model-level constraints are not supported yet; "
+                                    "fix: use data tests"))
     strategy = config.get("incremental_strategy")
     if cm.materialized == "incremental" and strategy not in (None, *STRATEGIES):
         refuse("incremental_strategy", f"incremental_strategy {strategy!r} is not supported on DuckDB; "

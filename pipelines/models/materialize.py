@@ -241,10 +241,35 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
     sql = compiled.render_for_run(name, is_incremental=False, con=con) if cm.runtime else cm.sql
     for hook in compiled.hooks(name, "pre_hook"):      # dbt's pre-hooks, rendered with this
         con.execute(hook)
+    if (cm.config.get("contract") or {}).get("enforced"):
+        sql = enforce_contract(con, cm, sql)
     built = _build(con, compiled, cm, kind, sql, existing, full_refresh)
+    if (cm.config.get("contract") or {}).get("enforced") and kind != "view":
+        for column in cm.model.properties.columns:
+            if any((c or {}).get("type") == "not_null" for c in column.constraints):
+                con.execute(f"alter table {_rel(schema, model_name)} alter column {ident(column.name)} set not null")
     for hook in compiled.hooks(name, "post_hook"):
         con.execute(hook)
     return built
+
+
+def enforce_contract(con, cm: CompiledModel, sql: str) -> str:
+    """dbt's enforced contract: the query's columns are exactly the declared ones, each of the
+    declared type (as DuckDB names it); the relation gets them in the declared order."""
+    declared = [(c.name, str(c.data_type)) for c in cm.model.properties.columns]
+    actual = {name: typ for name, typ in _columns(con, f"({sql})")}
+    canonical = {}
+    for name, typ in declared:
+        canonical[name] = con.execute(f"select typeof(cast(null as {typ}))").fetchone()[0]
+    missing = [n for n, _ in declared if n not in actual]
+    extra = [n for n in actual if n not in canonical]
+    wrong = [f"{n}: declared {canonical[n]}, the query gives {actual[n]}" for n, _ in declared
+             if n in actual and actual[n] != canonical[n]]
+    if missing or extra or wrong:
+        parts = ([f"missing {missing}"] if missing else []) + ([f"not declared {extra}"] if extra else []) + wrong
+        raise KontorError(f"{cm.model.rel_path}: the contract of {cm.model.name} ({cm.model.properties.file}:"
+                          f"{cm.model.properties.line}) is broken: {'; '.join(parts)}; fix: the query or the columns' data_type")
+    return "select " + ", ".join(f"cast({ident(n)} as {t}) as {ident(n)}" for n, t in declared) + f" from ({sql}) __contract"
 
 
 def _build(con, compiled: CompiledProject, cm: CompiledModel, kind: str, sql: str, existing: str | None,

@@ -127,7 +127,7 @@ def test_marts_equal_the_independent_computation(built):
     daily, revenue = oracle()
     got = {r[0]: tuple(r[1:]) for r in rows(root / "cafe.duckdb", "select * from main.daily_sales")}
     assert got == daily
-    got = {(c, n): v for c, n, v in rows(root / "cafe.duckdb", "select * from main_finance.store_revenue")}
+    got = {(c, n): v for c, n, v in rows(root / "cafe.duckdb", "select store_code, store_name, revenue from main_finance.store_revenue")}
     assert got == revenue
 
 
@@ -247,3 +247,35 @@ def test_incremental_delete_insert_and_on_schema_change_ignore(tmp_path):
     assert [c for c, *_ in rows(root / "cafe.duckdb", "describe main.sales_log")] == \
         ["sale_id", "store_code", "amount", "sold_at"]          # on_schema_change: ignore (dbt's default)
     assert rows(root / "cafe.duckdb", "select count(*), count(distinct sale_id) from main.sales_log") == [(8, 8)]
+
+
+def test_an_enforced_contract_orders_columns_and_refuses_a_wrong_type(built, tmp_path):
+    root, _, _ = built
+    assert [c for c, *_ in rows(root / "cafe.duckdb", "describe main_finance.store_revenue")] == \
+        ["store_code", "revenue", "store_name"]                     # the contract's order, not the query's
+    assert rows(root / "cafe.duckdb", "select is_nullable from information_schema.columns where table_name = "
+                                      "'store_revenue' and column_name = 'store_code'") == [("NO",)]
+    broken = copy(tmp_path)
+    marts = broken / "transform" / "marts" / "_marts.yml"
+    marts.write_text(marts.read_text().replace("data_type: decimal(38, 2)", "data_type: integer"))
+    settings = load_settings(broken, env={"HOME": str(broken)})
+    from pipelines.run import run_pipeline
+
+    outcome = run_pipeline(settings, None)
+    assert not outcome.success
+    assert any("the contract of revenue_by_store (transform/marts/_marts.yml:18) is broken: revenue: declared "
+               "INTEGER, the query gives DECIMAL(38,2)" in f for f in outcome.failures), outcome.failures
+
+
+def test_unsupported_configs_are_refused_at_their_line(tmp_path):
+    root = copy(tmp_path)
+    model = root / "transform" / "marts" / "sales_log.sql"
+    model.write_text(model.read_text().replace("incremental_strategy='delete+insert'", "incremental_strategy='insert_overwrite'"))
+    (root / "dbt_project.yml").write_text((root / "dbt_project.yml").read_text() + "\non-run-start:\n  - \"select 1\"\n")
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(root)}))
+    assert [str(p) for p in err.value.problems] == [
+        "dbt_project.yml:35: on-run-start hooks are not supported yet; fix: move the statements into a model's "
+        "pre-hook/post-hook or a macro the models call",
+        "transform/marts/sales_log.sql:1: incremental_strategy 'insert_overwrite' is not supported on DuckDB; "
+        "use one of append, merge, delete+insert"]
