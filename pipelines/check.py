@@ -19,7 +19,9 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
     compiled = compile_project(load_models(settings, sources), display=settings.relative)
     problems = list(compiled.problems)
     if not problems:
-        problems += check_documented_columns(compiled)
+        from pipelines.models.dbt_tests import check_tests   # dbt's data_tests and unit_tests
+
+        problems += check_documented_columns(compiled) + check_tests(compiled, settings.relative)
     entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
     problems += entities.problems
     gate_problems, rules = check_expectations(settings, compiled, entities=list(entities.entities))

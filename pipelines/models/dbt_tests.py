@@ -315,3 +315,10 @@ def late_tests(compiled: CompiledProject, tests: list[DbtTest]) -> set[str]:
         if below & set(t.deps):
             late.add(t.name)
     return late
+
+
+def check_tests(compiled: CompiledProject, display=lambda p: str(p)) -> list[Problem]:
+    """``kontor check`` for dbt's data tests and unit tests: every problem a run would raise."""
+    from pipelines.models.dbt_unit import collect_unit_tests
+
+    return collect_tests(compiled, display)[1] + collect_unit_tests(compiled)[1]

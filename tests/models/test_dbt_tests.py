@@ -184,3 +184,18 @@ def test_unit_tests_run_as_blocking_checks(built, tmp_path):
     assert checks(result)["refunds_count_against_gross"] == (False, "ERROR")
     evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "refunds_count_against_gross")
     assert "13.00" in evaluation.description and "7.00" in evaluation.description
+
+
+def test_kontor_check_reports_test_problems_before_any_run(tmp_path):
+    from pipelines.check import check_project
+
+    root = copy(tmp_path)
+    assert check_project(load_settings(root, env={"HOME": str(root)}))[0] == []
+    staging = root / "transform" / "staging" / "_staging.yml"
+    staging.write_text(staging.read_text().replace("max_rows: 1000", "max_rows: 1000\n          severity: fatal"))
+    marts = root / "transform" / "marts" / "_marts.yml"
+    marts.write_text(marts.read_text().replace("    model: daily_sales\n    overrides:", "    model: daily_sale\n    overrides:"))
+    problems, _ = check_project(load_settings(root, env={"HOME": str(root)}))
+    assert [str(p) for p in problems] == [
+        "transform/staging/_staging.yml:10: severity 'fatal': use error or warn",
+        "transform/marts/_marts.yml:58: unit test 'vat_override' is for unknown model 'daily_sale'; did you mean 'daily_sales'?"]
