@@ -48,6 +48,8 @@ def _tests(entry: LineDict, column: str | None, file: str, problems: list[Proble
         items = entry.get(key) or []
         for i, spec in enumerate(items):
             line = items.item_line(i) if hasattr(items, "item_line") else entry.key_line(key)
+            if isinstance(spec, LineDict) and spec:
+                line = spec.key_line(next(iter(spec)))     # the test's name, not its first argument
             found.append(TestDecl(spec, column, file, line, quote))
     return found
 
@@ -211,9 +213,6 @@ def load_dbt_models(settings: Settings) -> ModelProject:
     for name, p in props["seeds"].items():
         if name not in seeds:
             problems.append(Problem(p.file, p.line, f"properties for unknown seed {name!r}{did_you_mean(name, set(seeds))}"))
-    for src, table, decl in source_tests:
-        problems.append(Problem(decl.file, decl.line, f"tests on sources ({src}.{table}) are not run yet; fix: test "
-                                "the staging model that selects from it"))
     for package in dbt.packages:
         for d in package.dirs("model"):
             if d.is_dir() and any(d.rglob("*.sql")):
@@ -228,7 +227,8 @@ def load_dbt_models(settings: Settings) -> ModelProject:
         for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
             (macro_files if "generic" in path.relative_to(d).parts[:-1] else singular).append(path)
     project = ModelProject(settings.project_dir, models, seeds, macro_files, SourcesProject((), {}), vars_, problems,
-                           {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests)
+                           {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests,
+                           source_tests=source_tests)
     project.target = {"name": target.name, "schema": target.schema, "type": "duckdb", "path": str(target.path),
                       "threads": target.threads or 1, "database": target.path.stem, "profile_name": dbt.profile}
     project.docs = _docs_blocks(dbt.dirs("model") + dbt.dirs("macro") + dbt.dirs("seed"))

@@ -135,7 +135,7 @@ class TestBuilder:
             return [self._arg(v, decl, refs) for v in value]
         return value
 
-    def generic(self, decl: TestDecl, node: str, asset: str, relation: str) -> DbtTest | None:
+    def generic(self, decl: TestDecl, node: str, asset: str, relation: str, prefix: str = "") -> DbtTest | None:
         test, args, custom = _split(decl)
         if test is None:
             self.problems.append(Problem(decl.file, decl.line, "a test is a name (unique) or a mapping "
@@ -156,7 +156,7 @@ class TestBuilder:
             if key not in TEST_CONFIGS:
                 self.problems.append(Problem(decl.file, decl.line, f"unknown test config {key!r}{did_you_mean(key, TEST_CONFIGS)}"))
         naming = dict(args) | ({"column_name": decl.column} if decl.column else {})
-        name = str(custom) if custom else test_name(short, namespace or None, node, naming)
+        name = str(custom) if custom else prefix + test_name(short, namespace or None, node, naming)
         refs: list[str] = []
         kwargs = {k: self._arg(v, decl, refs) for k, v in args.items()}
         if decl.column:
@@ -170,7 +170,7 @@ class TestBuilder:
             self.problems.extend(rendered.problems)
             return None
         return DbtTest(name, asset, relation, rendered.sql.strip(), config, decl.file, decl.line, refs + rendered.refs,
-                       str(custom) if custom else test_name(short, namespace or None, node, naming, short=True))
+                       str(custom) if custom else prefix + test_name(short, namespace or None, node, naming, short=True))
 
     def singular(self, path: Path, display: str) -> DbtTest | None:
         raw = path.read_text(encoding="utf-8")
@@ -220,6 +220,22 @@ def collect_tests(compiled: CompiledProject, display=lambda p: str(p)) -> tuple[
             test = builder.generic(decl, name, asset, relation)
             if test is not None:
                 tests.append(test)
+    # Tests on a source run on the seed or model of the project that builds its relation (a
+    # source nothing here builds has no asset to gate: refused, not skipped).
+    builders = {seed.relation: name for name, seed in compiled.project.seeds.items()}
+    builders |= {cm.model.relation: name for name, cm in compiled.models.items()}
+    for src, table, decl in compiled.project.source_tests:
+        relation = compiled.project.dbt_sources[(src, table)]
+        node = builders.get(str(Relation.parse(relation))) or builders.get(relation)
+        if node is None:
+            builder.problems.append(Problem(decl.file, decl.line, f"test on source {src}.{table} ({relation}): no seed "
+                                            "or model of the project builds it, so there is no asset to gate; fix: "
+                                            "test the staging model that selects from it"))
+            continue
+        asset, _ = _asset(compiled, node)
+        test = builder.generic(decl, f"{src}_{table}", asset, relation, prefix="source_")
+        if test is not None:
+            tests.append(test)
     for path in compiled.project.singular_tests:
         test = builder.singular(path, display(path))
         if test is not None:

@@ -131,6 +131,7 @@ class ModelProject:
     dbt_sources: dict[tuple[str, str], str] = field(default_factory=dict)
     singular_tests: list[Path] = field(default_factory=list)
     unit_tests: list[Any] = field(default_factory=list)
+    source_tests: list[Any] = field(default_factory=list)     # (source, table, TestDecl)
     docs: dict[str, str] = field(default_factory=dict)                 # {% docs %} blocks
     target: dict[str, Any] = field(default_factory=dict)               # dbt's `target`
     package_macros: dict[str, list[Path]] = field(default_factory=dict)    # dbt_packages/<name>

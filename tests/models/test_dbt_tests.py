@@ -4,8 +4,8 @@ with ``arguments:``/``config:``/legacy forms, ``where``), its singular test, ``s
 quality gate; an error stops what is downstream, as ``dbt build`` does.
 
 Outcomes expected here follow from the seed files (counted in Python below); the same project
-under dbt-duckdb 1.11 ``dbt build`` gave PASS=18 WARN=2 (5 nodes, 13 data tests, 2 unit tests) with
-the same two warnings.
+under dbt-duckdb 1.11 ``dbt build`` gave PASS=23 WARN=2 (8 nodes, 15 data tests, 2 unit tests) with
+the same two warnings and the same test names.
 """
 from __future__ import annotations
 
@@ -80,6 +80,7 @@ def test_every_test_runs_as_an_asset_check_named_as_dbt_names_it(built):
         "assert_net_below_gross": (True, "ERROR"),                                     # singular test
         "accepted_values_revenue_by_store_store_name__Altstadt__Hafen": (False, "WARN"),
         "refunds_count_against_gross": (True, "ERROR"), "vat_override": (True, "ERROR"),   # unit tests
+        "source_not_null_pos_stores_code": (True, "ERROR"), "source_unique_pos_stores_code": (True, "ERROR"),
     }
 
 
@@ -199,3 +200,15 @@ def test_kontor_check_reports_test_problems_before_any_run(tmp_path):
     assert [str(p) for p in problems] == [
         "transform/staging/_staging.yml:10: severity 'fatal': use error or warn",
         "transform/marts/_marts.yml:58: unit test 'vat_override' is for unknown model 'daily_sale'; did you mean 'daily_sales'?"]
+
+
+def test_a_test_on_a_source_nothing_builds_is_refused(tmp_path):
+    root = copy(tmp_path)
+    sources = root / "transform" / "staging" / "_sources.yml"
+    sources.write_text(sources.read_text() + "      - name: loyalty_cards\n        data_tests:\n          - at_most_rows:\n"
+                                              "              max_rows: 5\n")
+    with pytest.raises(ProjectError) as err:
+        execute(root)
+    assert [str(p) for p in err.value.problems] == [
+        "transform/staging/_sources.yml:15: test on source pos.loyalty_cards (main_raw.loyalty_cards): no seed or "
+        "model of the project builds it, so there is no asset to gate; fix: test the staging model that selects from it"]
