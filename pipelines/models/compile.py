@@ -72,8 +72,9 @@ class CompiledProject:
             schema.add_table(exp.table_("__".join([table.system, table.name]), db="raw"), cols, dialect="duckdb")
             names[("raw", table.key)] = {c.lower(): c for c in cols}
         for seed in self.project.seeds.values():
-            schema.add_table(exp.table_(seed.name, db="seeds"), {c: "varchar" for c in seed_columns(seed)}, dialect="duckdb")
-            names[("seeds", seed.name)] = {c.lower(): c for c in seed_columns(seed)}
+            table = seed.alias or seed.name
+            schema.add_table(exp.table_(table, db=seed.schema), {c: "varchar" for c in seed_columns(seed)}, dialect="duckdb")
+            names[(seed.schema, table)] = {c.lower(): c for c in seed_columns(seed)}
         for relation, cols in self.project.externals.values():
             db, table = relation.split(".")
             schema.add_table(exp.table_(table, db=db), {c: "unknown" for c in cols}, dialect="duckdb")

@@ -279,3 +279,15 @@ def test_unsupported_configs_are_refused_at_their_line(tmp_path):
         "pre-hook/post-hook or a macro the models call",
         "transform/marts/sales_log.sql:1: incremental_strategy 'insert_overwrite' is not supported on DuckDB; "
         "use one of append, merge, delete+insert"]
+
+
+def test_column_lineage_reaches_the_seed_file(tmp_path):
+    from pipelines.definitions import compile_models
+    from pipelines.models.lineage import ColumnRef, trace
+
+    root = copy(tmp_path)
+    compiled = compile_models(load_settings(root, env={"HOME": str(root)}))
+    node = trace(compiled, ColumnRef("main", "daily_sales", "gross"))
+    leaves = sorted((u.upstream[0].ref.column, u.upstream[0].origin) for u in node.upstream)
+    assert leaves == [("amount_cents", "data/raw_sales.csv column amount_cents"),
+                      ("is_refund", "data/raw_sales.csv column is_refund")]
