@@ -195,7 +195,8 @@ def _renderer(project: ModelProject, relations: dict[str, str], display) -> Rend
     return Renderer(project.macro_files, relations, set(), set(), project.vars, display,
                     packages=project.package_macros, root_package=project.dbt.name,
                     source_relations=project.dbt_sources, target=target_context(project),
-                    docs=project.docs, package_vars=project.package_vars)
+                    docs=project.docs, package_vars=project.package_vars,
+                    dispatch=(project.dbt.doc or {}).get("dispatch"))
 
 
 def compile_project(project: ModelProject, display=lambda p: str(p)) -> CompiledProject:

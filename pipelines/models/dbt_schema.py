@@ -132,6 +132,11 @@ def config_problems(cm) -> list[Problem]:
         refuse("hard_deletes", f"hard_deletes {config['hard_deletes']!r} is not supported; use 'ignore' or 'invalidate'")
     if config.get("dbt_valid_to_current") is not None:
         refuse("dbt_valid_to_current", "dbt_valid_to_current is not supported; current versions have dbt_valid_to NULL")
+    if config.get("sql_header"):
+        refuse("sql_header", "sql_header is not supported yet; fix: put the statement in a pre_hook")
+    for key in ("database", "target_database"):
+        if config.get(key):
+            refuse(key, f"{key} is not supported: a dbt project on Kontor has one DuckDB file; fix: remove it")
     if config.get("persist_docs"):
         refuse("persist_docs", "persist_docs is not supported (DuckDB comments); fix: remove it")
     if config.get("grants"):

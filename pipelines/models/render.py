@@ -199,7 +199,8 @@ class Renderer:
                  packages: Mapping[str, list[Path]] | None = None, root_package: str = "",
                  source_relations: Mapping[tuple[str, str], str] | None = None,
                  target: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-                 docs: Mapping[str, str] | None = None, package_vars: Mapping[str, dict] | None = None):
+                 docs: Mapping[str, str] | None = None, package_vars: Mapping[str, dict] | None = None,
+                 dispatch: list | None = None):
         self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                       autoescape=False,  # SQL, not HTML
                                       extensions=[jinja2.ext.do, jinja2.ext.loopcontrols])
@@ -213,6 +214,8 @@ class Renderer:
         self.environ = dict(os.environ if env is None else env)
         self.docs = dict(docs or {})
         self.dbt_mode = packages is not None
+        self.dispatch_order = {str(d.get("macro_namespace")): [str(p) for p in d.get("search_order") or []]
+                               for d in dispatch or [] if isinstance(d, Mapping)}
         self.root_package = root_package
         self.problems: list[Problem] = []
         self.files: set[str] = set()
@@ -591,6 +594,9 @@ class _Adapter:
         r = self._r
         root = r.root_package or "__root__"
         packages = [root if macro_namespace in (None, r.root_package) else macro_namespace, "dbt"]
+        order = r.dispatch_order.get(macro_namespace or "")
+        if order:               # dbt_project.yml dispatch: search_order for this namespace
+            packages = [root if p == r.root_package else p for p in order] + ["dbt"]
         for package in packages:
             for prefix in ("duckdb__", "default__"):
                 found = r.namespaces.get(package, {}).get(prefix + macro_name)

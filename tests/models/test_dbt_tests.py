@@ -212,3 +212,14 @@ def test_a_test_on_a_source_nothing_builds_is_refused(tmp_path):
     assert [str(p) for p in err.value.problems] == [
         "transform/staging/_sources.yml:15: test on source pos.loyalty_cards (main_raw.loyalty_cards): no seed or "
         "model of the project builds it, so there is no asset to gate; fix: test the staging model that selects from it"]
+
+
+def test_dispatch_search_order_lets_the_project_override_a_package_macro(tmp_path):
+    root = copy(tmp_path)
+    (root / "dbt_project.yml").write_text((root / "dbt_project.yml").read_text() +
+                                          "\ndispatch:\n  - macro_namespace: cafe_checks\n    search_order: [cafe, cafe_checks]\n")
+    (root / "macros" / "strict.sql").write_text(
+        "{% macro default__test_expression_is_true(model, expression, column_name) -%}\n"
+        "select * from {{ model }} where not ({{ expression }}) or sale_id = 3\n{%- endmacro %}\n")
+    _, result = execute(root)
+    assert checks(result)["cafe_checks_expression_is_true_stg_sales_amount_0"] == (False, "ERROR")   # the project's
