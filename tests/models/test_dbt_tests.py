@@ -223,3 +223,20 @@ def test_dispatch_search_order_lets_the_project_override_a_package_macro(tmp_pat
         "select * from {{ model }} where not ({{ expression }}) or sale_id = 3\n{%- endmacro %}\n")
     _, result = execute(root)
     assert checks(result)["cafe_checks_expression_is_true_stg_sales_amount_0"] == (False, "ERROR")   # the project's
+
+
+def test_a_test_towards_a_downstream_model_blocks_nothing_but_fails_the_run(tmp_path):
+    """orders.customer_id -> customers: customers is built from orders, so dbt runs that test after
+    both and blocks nothing with it; a failure still fails the run."""
+    root = tmp_path / "jaffle"
+    shutil.copytree(KONTOR_FIXTURE, root, ignore=shutil.ignore_patterns("target"))
+    orders = root / "seeds" / "raw_orders.csv"
+    header = orders.read_text().splitlines()[0].split(",")
+    row = {"id": "900", "user_id": "999", "order_date": "2018-04-09", "status": "placed", "updated_at": "2018-04-09 10:00:00"}
+    orders.write_text(orders.read_text() + ",".join(row[c] for c in header) + "\n")
+    settings = load_settings(root, env={})
+    outcome = run_pipeline(settings, None)
+    assert not outcome.success
+    assert any("relationships_orders_customer_id__customer_id__ref_customers_" in f and "1 of" in f
+               for f in outcome.failures), outcome.failures
+    assert "marts/customers" in outcome.materialized and "marts/fct_orders" in outcome.materialized
