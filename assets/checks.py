@@ -134,6 +134,9 @@ def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets:
                 con.execute(sql)
         return after if suite_tests else None
 
+    if compiled.project.one_step:    # tests of models run inside the model layer's step (assets/models.py)
+        models = {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items()}
+        tests = [t for t in tests if t.asset not in models]
     late = late_tests(compiled, tests)   # they read a model downstream of their own: dbt runs them last
     checks = []
     for group, blocking in ((t for t in tests if t.name not in late), True), ((t for t in tests if t.name in late), False):

@@ -32,6 +32,8 @@ class Settings:
     # (80 % of RAM, one thread per core). Past the limit DuckDB spills to <warehouse file>.tmp.
     memory_limit: str | None = None
     threads: int | None = None
+    # Every SQL model in one Dagster step (dagster-dbt's pattern; KONTOR_MODELS_IN_ONE_STEP=1).
+    models_in_one_step: bool = False
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # A dbt project (dbt_project.yml, no [tool.kontor]): its files and the profile's DuckDB target.
     dbt: "DbtProject | None" = field(default=None, repr=False, compare=False)
@@ -87,7 +89,12 @@ def _dbt_settings(root: Path, env: dict[str, str]) -> Settings:
         sources_file=Path(__file__).resolve().parent / "models" / "dbt_no_sources.yml", name=project.name,
         memory_limit=env.get("KONTOR_MEMORY_LIMIT") or None,
         threads=int(env["KONTOR_THREADS"]) if env.get("KONTOR_THREADS") else None,  # profile threads: dbt's concurrency
+        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP")),
         env=env, dbt=project, dbt_target=target)
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +137,7 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         name=str(tool.get("name", "kontor")),
         memory_limit=str(memory_limit) if memory_limit else None,
         threads=threads,
+        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP") or tool.get("models_in_one_step", False)),
         env=env,
     )
 

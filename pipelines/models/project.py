@@ -132,6 +132,7 @@ class ModelProject:
     singular_tests: list[Path] = field(default_factory=list)
     unit_tests: list[Any] = field(default_factory=list)
     source_tests: list[Any] = field(default_factory=list)     # (source, table, TestDecl)
+    one_step: bool = False      # every model in one Dagster step (assets/models.py build_model_layer)
     docs: dict[str, str] = field(default_factory=dict)                 # {% docs %} blocks
     target: dict[str, Any] = field(default_factory=dict)               # dbt's `target`
     package_macros: dict[str, list[Path]] = field(default_factory=dict)    # dbt_packages/<name>
@@ -229,7 +230,9 @@ def load_models(settings: Settings, sources: SourcesProject | None = None) -> Mo
     if settings.dbt is not None:
         from pipelines.models.dbt_load import load_dbt_models   # dbt's layout and rules
 
-        return load_dbt_models(settings)
+        project = load_dbt_models(settings)
+        project.one_step = settings.models_in_one_step
+        return project
     root = settings.project_dir
     models_dir = root / "models"
     tool = _tool_config(settings)
@@ -268,7 +271,8 @@ def load_models(settings: Settings, sources: SourcesProject | None = None) -> Mo
     for name in set(externals) & (set(models) | set(seeds)):
         problems.append(Problem(models[name].rel_path if name in models else seeds[name].rel_path, None,
                                 f"{name!r} is also a table of the entity stage ({externals[name][0]}); rename the model"))
-    return ModelProject(root, models, seeds, macro_files, sources, dict(tool.get("vars", {})), problems, externals)
+    return ModelProject(root, models, seeds, macro_files, sources, dict(tool.get("vars", {})), problems, externals,
+                        one_step=settings.models_in_one_step)
 
 
 def seed_columns(seed: Seed) -> list[str]:

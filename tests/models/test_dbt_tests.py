@@ -240,3 +240,39 @@ def test_a_test_towards_a_downstream_model_blocks_nothing_but_fails_the_run(tmp_
     assert any("relationships_orders_customer_id__customer_id__ref_customers_" in f and "1 of" in f
                for f in outcome.failures), outcome.failures
     assert "marts/customers" in outcome.materialized and "marts/fct_orders" in outcome.materialized
+
+
+def execute_one_step(root: Path):
+    settings = load_settings(root, env={"HOME": str(root), "KONTOR_MODELS_IN_ONE_STEP": "1"})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    return settings, result
+
+
+def test_one_step_model_layer_gives_the_same_outcomes(built, tmp_path):
+    _, _, per_model = built
+    root = copy(tmp_path)
+    settings, result = execute_one_step(root)
+    assert result.success
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+    assert "sql_models" in steps and not any(s.startswith("main__") for s in steps)    # one step for the models
+    assert checks(result) == checks(per_model)
+    materialized = lambda r: sorted(e.asset_key.to_user_string() for e in r.get_asset_materialization_events())  # noqa: E731
+    assert materialized(result) == materialized(per_model)
+    assert len(query(settings.warehouse_path, "select * from main_dbt_test__audit.few_small_tickets")) == 1
+
+
+def test_one_step_skips_only_what_is_downstream_of_a_failed_test(tmp_path):
+    root = copy(tmp_path)
+    sales = root / "data" / "raw_sales.csv"
+    lines = sales.read_text().splitlines()
+    lines[2] = "," + lines[2].split(",", 1)[1]
+    sales.write_text("\n".join(lines) + "\n")
+    snapshot = root / "snapshots" / "stores_history.sql"          # independent of stg_sales: still built
+    settings = load_settings(root, env={"HOME": str(root), "KONTOR_MODELS_IN_ONE_STEP": "1"})
+    outcome = run_pipeline(settings, None)
+    assert not outcome.success
+    assert snapshot.is_file() and "snapshots/stores_history" in outcome.materialized
+    assert "main/stg_sales" in outcome.materialized
+    assert not {"main/daily_sales", "main/sales_log", "main/refunds", "main_finance/revenue_by_store"} & set(outcome.materialized)
+    assert any("not_null_stg_sales_sale_id" in f for f in outcome.gate_failures + outcome.failures)
