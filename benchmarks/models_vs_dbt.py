@@ -405,10 +405,11 @@ def write_models(models_dir: Path, models: list[dict]) -> None:
         path.write_text(m["sql"], encoding="utf-8")
 
 
-def write_kontor_project(project: Path, data_dir: Path, models: list[dict]) -> None:
+def write_kontor_project(project: Path, data_dir: Path, models: list[dict], one_step: bool = False) -> None:
     (project / "models").mkdir(parents=True, exist_ok=True)
     (project / "pyproject.toml").write_text(
-        f'[tool.kontor]\nname = "models_vs_dbt"\ndata_dir = "{data_dir}"\ntarget_dir = "target"\n', encoding="utf-8")
+        f'[tool.kontor]\nname = "models_vs_dbt"\ndata_dir = "{data_dir}"\ntarget_dir = "target"\n'
+        + ("models_in_one_step = true\n" if one_step else ""), encoding="utf-8")
     shutil.copy(ROOT / "models" / "sources.yml", project / "models" / "sources.yml")
     write_models(project / "models", models)
 
@@ -1009,6 +1010,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="dbt's threads (Kontor runs one step at a time; DuckDB parallelises within a query)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "kontor-bench-models-vs-dbt")
     ap.add_argument("--profile", action="store_true", help="add a phase-by-phase profile of one Kontor run")
+    ap.add_argument("--one-step", action="store_true",
+                    help="Kontor's models as one multi-asset step (models_in_one_step = true), dagster-dbt's pattern")
     ap.add_argument("--whatif-repeats", type=int, default=2,
                     help="repeats of each what-if variant of the profile (monkeypatched in-process runs)")
     ap.add_argument("--child", choices=["compile", "profile", "whatif"], help=argparse.SUPPRESS)
@@ -1045,7 +1048,7 @@ def main(argv: list[str] | None = None) -> int:
         generate(data_dir, scale=args.scale)
     models = generate_project(args.models)
     shutil.rmtree(args.project_dir / "target", ignore_errors=True)
-    write_kontor_project(args.project_dir, data_dir, models)
+    write_kontor_project(args.project_dir, data_dir, models, one_step=args.one_step)
     from pipelines.run import run_pipeline
     from pipelines.settings import load_settings
     settings = load_settings(args.project_dir, env={})
@@ -1120,6 +1123,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_mix": mix,
         "refs_per_model": {str(k): sum(1 for m in models if len(set(m.get("refs", []))) == k) for k in (1, 2)},
         "scale": args.scale,
+        "one_step": args.one_step,
         "repeats": args.repeats,
         "raw_load_s": round(raw_load_s, 3),
         "compile": {**summary(compile_s),
