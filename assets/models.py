@@ -207,11 +207,8 @@ def build_model_layer(compiled: CompiledProject, suites: dict, late: set[str], t
     specs = []
     for name in names:
         asset = build_model_asset(compiled, name)        # the same spec as the one-asset-per-model layer
-        spec = next(iter(asset.specs))
-        specs.append(spec._replace(skippable=True) if hasattr(spec, "_replace") else
-                     dg.AssetSpec(key=spec.key, deps=spec.deps, group_name=spec.group_name, description=spec.description,
-                                  code_version=spec.code_version, kinds=spec.kinds, tags=spec.tags, owners=spec.owners,
-                                  metadata=spec.metadata, skippable=True))
+        # skippable: a model downstream of a failure is not yielded, and what depends on it is skipped
+        specs.append(next(iter(asset.specs)).replace_attributes(skippable=True))
     check_specs = [dg.AssetCheckSpec(name=rule.name, asset=dg.AssetKey(s.asset.split("/")), description=rule.description)
                    for s in suites.values() for rule in s.rules]
 
