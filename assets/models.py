@@ -281,6 +281,9 @@ def build_model_layer(compiled: CompiledProject, suites: dict, late: set[str], t
                     metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
                 if built.detail:
                     metadata["detail"] = built.detail
+                lineage = _column_lineage(compiled, name)     # as the one-asset-per-model layer does
+                if lineage is not None:
+                    metadata["dagster/column_lineage"] = lineage
                 yield dg.MaterializeResult(asset_key=key, metadata=metadata)
                 built_assets.append(asset)
                 yield from judge(con, asset, only_late=False)
