@@ -24,19 +24,21 @@ from pipelines.models.compile import CompiledProject
 from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, load_suites_or_raise, referenced_relations
 from pipelines.settings import Settings
 from pipelines.sources.spec import did_you_mean
+from pipelines.sql import ident
 
 
 def asset_key(asset: str) -> dg.AssetKey:
     return dg.AssetKey(asset.split("/"))
 
 
-def _spec(suite: Suite, rule: Rule, known: set[dg.AssetKey]) -> dg.AssetCheckSpec:
+def _spec(suite: Suite, rule: Rule, known: set[dg.AssetKey], blocking: bool = True) -> dg.AssetCheckSpec:
     deps = [asset_key(r.replace(".", "/", 1)) for r in referenced_relations(rule, suite.relation)]
+    deps += [asset_key(a) for a in rule.meta.get("deps", [])]      # a dbt test's ref()s
     return dg.AssetCheckSpec(
         # Every gate is "blocking" in Dagster's sense, so assets downstream (reports above all) run
         # only after all of their upstream gates have been evaluated and see every result; only a
         # failure with ERROR severity (an error rule) stops them, a WARN one does not.
-        name=rule.name, asset=asset_key(suite.asset), blocking=True,
+        name=rule.name, asset=asset_key(suite.asset), blocking=blocking,
         description=rule.description or f"{rule.type} ({rule.severity})",
         additional_deps=[d for d in dict.fromkeys(deps) if d in known],
         metadata={"severity": rule.severity, "expectation_type": rule.type, "declared_in": f"{rule.file}:{rule.line}"},
@@ -61,16 +63,22 @@ def _metadata(o: RuleOutcome, docs_page: Path | None) -> dict:
 
 
 def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
-                     row_key: Sequence[str] | None = None) -> dg.AssetChecksDefinition:
+                     row_key: Sequence[str] | None = None, name: str | None = None,
+                     after=None, blocking: bool = True) -> dg.AssetChecksDefinition:
+    """``after(con, outcome)`` runs once the suite is judged (dbt's store_failures). A suite that
+    cannot block (``blocking=False``: it reads assets downstream of its own) fails its step
+    instead when an error rule fails, so the run still fails as ``dbt build`` does."""
     key = asset_key(suite.asset)
-    specs = [_spec(suite, rule, known) for rule in suite.rules]
+    specs = [_spec(suite, rule, known, blocking) for rule in suite.rules]
     row_key = list(row_key or [])
 
-    @dg.multi_asset_check(specs=specs, name=f"gate__{suite.schema}__{suite.table}",
+    @dg.multi_asset_check(specs=specs, name=name or f"gate__{suite.schema}__{suite.table}",
                           description=suite.description or f"Quality gate of {suite.asset} ({suite.file}).")
     def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterable[dg.AssetCheckResult]:
         with warehouse.connection() as con:
             outcome = run_suite(con, suite, run_id=context.run.run_id, row_key=row_key, docs_target=target_dir)
+            if after is not None:
+                after(con, outcome)
         for o in outcome.rules:
             if not o.success:
                 log = context.log.error if o.rule.blocking else context.log.warning
@@ -79,6 +87,8 @@ def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
                 asset_key=key, check_name=o.rule.name, passed=o.success,
                 severity=dg.AssetCheckSeverity.ERROR if o.rule.blocking else dg.AssetCheckSeverity.WARN,
                 description=o.summary, metadata=_metadata(o, outcome.docs_page))
+        if not blocking and outcome.failed_errors:
+            raise dg.Failure(f"{suite.asset}: " + "; ".join(f"{o.rule.name} failed: {o.summary}" for o in outcome.failed_errors))
 
     return _gate
 
@@ -90,7 +100,13 @@ def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[
     row_keys = {f"{cm.model.schema}/{cm.model.name}": cm.unique_key for cm in compiled.models.values() if cm.unique_key}
     if problems_out is None:
         suites = load_suites_or_raise(expectations_dir(settings.project_dir), settings.relative)
-        return build_gate_checks(suites, assets, settings.target_dir, row_keys)
+        return build_gate_checks(suites, assets, settings.target_dir, row_keys) + \
+            build_dbt_test_checks(settings, compiled, assets, row_keys)
+    try:
+        dbt_tests = build_dbt_test_checks(settings, compiled, assets, row_keys)
+    except ProjectError as exc:      # a broken dbt test leaves the other gates loadable
+        dbt_tests = []
+        problems_out.extend(exc.problems)
     suites, problems = load_suites(expectations_dir(settings.project_dir), settings.relative)
     known = {k for a in assets for k in a.keys}
     broken = {p.file for p in problems}
@@ -100,7 +116,7 @@ def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[
     except ProjectError as exc:
         problems += exc.problems
     problems_out.extend(problems)
-    return build_gate_checks(healthy, assets, settings.target_dir, row_keys)
+    return build_gate_checks(healthy, assets, settings.target_dir, row_keys) + dbt_tests
 
 
 def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinition], target_dir: Path,
@@ -114,3 +130,39 @@ def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinit
     if problems:
         raise ProjectError(problems)
     return [build_gate_check(s, known, target_dir, (row_keys or {}).get(s.asset)) for s in suites]
+
+
+def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets: Sequence[dg.AssetsDefinition],
+                          row_keys: Mapping[str, Sequence[str]]) -> list[dg.AssetChecksDefinition]:
+    """dbt's data_tests/tests and singular tests: one more gate per tested asset (pipelines/models/dbt_tests.py)."""
+    from pipelines.models.dbt_tests import collect_tests, late_tests, store_failures_sql, test_suites
+
+    tests, problems = collect_tests(compiled, settings.relative)
+    if problems:
+        raise ProjectError(problems)
+    known = {k for a in assets for k in a.keys}
+    target_schema = (compiled.project.target or {}).get("schema", "main")
+
+    def storing(suite_tests):
+        def after(con, outcome):
+            for test in suite_tests:
+                schema, sql = store_failures_sql(test, target_schema)
+                con.execute(f"create schema if not exists {ident(schema)}")
+                con.execute(sql)
+        return after if suite_tests else None
+
+    if compiled.project.one_step:    # tests of models run inside the model layer's step (assets/models.py)
+        models = {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items()}
+        tests = [t for t in tests if t.asset not in models]
+    late = late_tests(compiled, tests)   # they read a model downstream of their own: dbt runs them last
+    checks = []
+    for group, blocking in ((t for t in tests if t.name not in late), True), ((t for t in tests if t.name in late), False):
+        group = list(group)
+        for s in test_suites(group):
+            checks.append(build_gate_check(
+                s, known, settings.target_dir, row_keys.get(s.asset),
+                name=f"dbt_tests__{s.schema}__{s.table}" + ("" if blocking else "__late"), blocking=blocking,
+                after=storing([t for t in group if t.asset == s.asset and t.store_failures])))
+    from assets.models import build_unit_test_checks   # dbt's unit_tests: comparisons, not failing rows
+
+    return checks + build_unit_test_checks(compiled)

@@ -28,14 +28,28 @@ def _deps(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
     keys = []
     for ref in cm.refs:
         target = compiled.models.get(ref)
-        if target is not None:
+        if target is not None and target.materialized == "ephemeral":
+            keys += _deps(target, compiled)        # an ephemeral model is no asset: its inputs are
+        elif target is not None:
             keys.append(relation_key(target.model.schema, ref))
         elif ref in compiled.project.externals:       # e.g. entities.customer_xref
             keys.append(relation_key(*compiled.project.externals[ref][0].split(".")))
         else:
-            keys.append(relation_key("seeds", ref))
-    keys += [relation_key("raw", f"{system}__{table}") for system, table in cm.sources]
+            seed = compiled.project.seeds.get(ref)
+            keys.append(relation_key(seed.schema if seed else "seeds", ref))
+    keys += _source_keys(cm, compiled)
     return list(dict.fromkeys(keys))
+
+
+def _source_keys(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
+    """Kontor sources are ingested assets (``raw/<system>__<table>``); a dbt source is an existing
+    relation, which depends on the seed or model that builds it if the project has one."""
+    project = compiled.project
+    if project.dbt is None:
+        return [relation_key("raw", f"{system}__{table}") for system, table in cm.sources]
+    builders = {s.relation: relation_key(s.schema, s.name) for s in project.seeds.values()}
+    builders |= {c.model.relation: relation_key(c.model.schema, c.model.name) for c in compiled.models.values()}
+    return [builders[r] for r in (project.dbt_sources.get(src) for src in cm.sources) if r in builders]
 
 
 def _column_schema(cm: CompiledModel) -> dg.TableSchema | None:
@@ -101,7 +115,7 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
 
 
 def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
-    @dg.asset(key=relation_key("seeds", seed.name), group_name="seeds", kinds={"duckdb", "csv"},
+    @dg.asset(key=relation_key(seed.schema, seed.name), group_name="seeds", kinds={"duckdb", "csv"},
               description=f"Seed {seed.rel_path}, loaded as a table.", metadata={"file": seed.rel_path},
               code_version=hashlib.sha256(seed.path.read_bytes()).hexdigest()[:16])
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -113,5 +127,169 @@ def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
 
 
 def build_model_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
-    return [build_seed_asset(s) for s in compiled.project.seeds.values()] + \
-           [build_model_asset(compiled, name) for name in compiled.order]
+    seeds = [build_seed_asset(s) for s in compiled.project.seeds.values()]
+    if compiled.project.one_step:
+        from pipelines.models.dbt_tests import collect_tests, late_tests, test_suites
+
+        tests, _ = collect_tests(compiled)      # problems are raised by build_gates, with the rest
+        model_tests = [t for t in tests if t.asset in {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items()}]
+        suites = {s.asset: s for s in test_suites(model_tests)}
+        from pipelines.models.dbt_tests import store_failures_sql
+        from pipelines.sql import ident
+
+        target = compiled.project.root / "target"
+        stored: dict = {}
+        for t in model_tests:
+            if t.store_failures:
+                schema, sql = store_failures_sql(t, (compiled.project.target or {}).get("schema", "main"))
+                stored.setdefault(t.asset, []).append([f"create schema if not exists {ident(schema)}", sql])
+        return seeds + [build_model_layer(compiled, suites, late_tests(compiled, model_tests), target, stored)]
+    return seeds + [build_model_asset(compiled, name) for name in compiled.order
+                    if compiled.models[name].materialized != "ephemeral"]
+
+
+def build_unit_test_checks(compiled: CompiledProject) -> list[dg.AssetChecksDefinition]:
+    """dbt's unit_tests: one blocking check per test on its model (pipelines/models/dbt_unit.py)."""
+    from pipelines.errors import ProjectError
+    from pipelines.models.dbt_unit import collect_unit_tests, run_unit_test
+    from pipelines.warehouse import ensure_bookkeeping
+
+    tests, problems = collect_unit_tests(compiled)
+    if problems:
+        raise ProjectError(problems)
+    by_asset: dict[str, list] = {}
+    for t in tests:
+        by_asset.setdefault(t.asset, []).append(t)
+    checks = []
+    for asset, group in by_asset.items():
+        key = dg.AssetKey(asset.split("/"))
+        specs = [dg.AssetCheckSpec(name=t.name, asset=key, blocking=True, description=f"dbt unit test ({t.file}:{t.line})",
+                                   metadata={"declared_in": f"{t.file}:{t.line}"}) for t in group]
+
+        def _make(group=group, key=key):
+            @dg.multi_asset_check(specs=specs, name=f"dbt_unit_tests__{'__'.join(key.path)}")
+            def _unit(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+                with warehouse.connection() as con:
+                    ensure_bookkeeping(con)
+                    for t in group:
+                        try:
+                            passed, detail = run_unit_test(con, compiled, t)
+                        except Exception as exc:  # noqa: BLE001 - reported as the test's failure
+                            passed, detail = False, f"could not run: {exc}"
+                        # Evidence beside the gates' (kontor.gate_results), as every check keeps it.
+                        con.execute("insert into kontor.gate_results values (?, now()::timestamp, ?, ?, 'error', ?, ?, null, null, ?)",
+                                    [context.run.run_id, key.to_user_string(), t.name, passed, detail[:500],
+                                     f"dbt unit test {t.file}:{t.line}"])
+                        if not passed:
+                            context.log.error(f"{key.to_user_string()}: unit test {t.name} failed: {detail}")
+                        yield dg.AssetCheckResult(asset_key=key, check_name=t.name, passed=passed,
+                                                  severity=dg.AssetCheckSeverity.ERROR, description=detail[:2000])
+            return _unit
+        checks.append(_make())
+    return checks
+
+
+def build_model_layer(compiled: CompiledProject, suites: dict, late: set[str], target_dir,
+                      stored: dict | None = None) -> dg.AssetsDefinition:
+    """dagster-dbt's pattern: every SQL model in one subsettable multi-asset, executed in one step.
+
+    Models are built in dependency order; each yields its materialisation, then its dbt tests'
+    check results (``suites``: asset key string -> DbtSuite) as it finishes. A failed model or a
+    failed error test skips only what is downstream of it (dbt build's rule); the step fails at
+    the end if anything failed. ``late`` tests (reading a model downstream of their own) run last.
+    Opt-in: ``[tool.kontor] models_in_one_step = true`` or ``KONTOR_MODELS_IN_ONE_STEP=1``.
+    """
+    from pipelines.quality.runner import run_suite
+    from assets.checks import _metadata
+
+    names = [n for n in compiled.order if compiled.models[n].materialized != "ephemeral"]
+    keys = {n: relation_key(compiled.models[n].model.schema, n) for n in names}
+    specs = []
+    for name in names:
+        asset = build_model_asset(compiled, name)        # the same spec as the one-asset-per-model layer
+        # skippable: a model downstream of a failure is not yielded, and what depends on it is skipped
+        specs.append(next(iter(asset.specs)).replace_attributes(skippable=True))
+    check_specs = [dg.AssetCheckSpec(name=rule.name, asset=dg.AssetKey(s.asset.split("/")), description=rule.description)
+                   for s in suites.values() for rule in s.rules]
+
+    def upstream_models(name: str) -> set[str]:
+        out, todo = set(), list(compiled.models[name].refs)
+        while todo:
+            ref = todo.pop()
+            cm = compiled.models.get(ref)
+            if cm is None or ref in out:
+                continue
+            if cm.materialized == "ephemeral":
+                todo += cm.refs
+            else:
+                out.add(ref)
+        return out
+
+    @dg.multi_asset(specs=specs, check_specs=check_specs, can_subset=True, name="sql_models")
+    def _layer(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
+        selected = set(context.selected_asset_keys)
+        selected_checks = set(context.selected_asset_check_keys)
+        blocked: set[str] = set()
+        failures: list[str] = []
+
+        def judge(con, asset: str, only_late: bool):
+            suite = suites.get(asset)
+            if suite is None:
+                return
+            rules = tuple(r for r in suite.rules if (r.meta.get("dbt_test") in late) == only_late
+                          and dg.AssetCheckKey(dg.AssetKey(asset.split("/")), r.name) in selected_checks)
+            if not rules:
+                return
+            sub = type(suite)(**{**suite.__dict__, "rules": rules})
+            outcome = run_suite(con, sub, run_id=context.run.run_id, docs_target=target_dir)
+            for statement in (stored or {}).get(asset, []):      # dbt's store_failures
+                for sql in statement:
+                    con.execute(sql)
+            for o in outcome.rules:
+                if not o.success:
+                    (context.log.error if o.rule.blocking else context.log.warning)(
+                        f"{asset}: {o.rule.name} failed ({o.rule.severity}): {o.summary}")
+                yield dg.AssetCheckResult(asset_key=dg.AssetKey(asset.split("/")), check_name=o.rule.name, passed=o.success,
+                                          severity=dg.AssetCheckSeverity.ERROR if o.rule.blocking else dg.AssetCheckSeverity.WARN,
+                                          description=o.summary, metadata=_metadata(o, outcome.docs_page))
+            for o in outcome.failed_errors:
+                failures.append(f"{asset}: check {o.rule.name!r} failed ({o.summary})")
+            if outcome.failed_errors:
+                blocked.add(asset)
+
+        with warehouse.connection() as con:
+            built_assets = []
+            for name in names:
+                key = keys[name]
+                if key not in selected:
+                    continue
+                asset = key.to_user_string()
+                if any(keys[u].to_user_string() in blocked for u in upstream_models(name) if u in keys):
+                    blocked.add(asset)
+                    context.log.warning(f"{asset}: skipped, an upstream model or error test failed")
+                    continue
+                try:
+                    built = materialize(con, compiled, name, full_refresh=full_refresh)
+                except Exception as exc:  # noqa: BLE001 - dbt build's rule: the rest goes on
+                    blocked.add(asset)
+                    failures.append(f"{asset}: {str(exc).splitlines()[0][:300]}")
+                    context.log.error(f"{asset}: {exc}")
+                    continue
+                metadata = {"materialization": built.kind, "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```")}
+                if built.rows is not None:
+                    metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
+                if built.detail:
+                    metadata["detail"] = built.detail
+                lineage = _column_lineage(compiled, name)     # as the one-asset-per-model layer does
+                if lineage is not None:
+                    metadata["dagster/column_lineage"] = lineage
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+                built_assets.append(asset)
+                yield from judge(con, asset, only_late=False)
+            for asset in built_assets:
+                yield from judge(con, asset, only_late=True)
+        if failures:
+            raise dg.Failure("; ".join(failures)[:4000])
+
+    return _layer

@@ -19,7 +19,9 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
     compiled = compile_project(load_models(settings, sources), display=settings.relative)
     problems = list(compiled.problems)
     if not problems:
-        problems += check_documented_columns(compiled)
+        from pipelines.models.dbt_tests import check_tests   # dbt's data_tests and unit_tests
+
+        problems += check_documented_columns(compiled) + check_tests(compiled, settings.relative)
     entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
     problems += entities.problems
     gate_problems, rules = check_expectations(settings, compiled, entities=list(entities.entities))
@@ -46,7 +48,7 @@ def check_settings(settings: Settings) -> list[Problem]:
     from pipelines.warehouse import set_limits
 
     pyproject = settings.project_dir / "pyproject.toml"
-    lines = pyproject.read_text(encoding="utf-8").splitlines()
+    lines = pyproject.read_text(encoding="utf-8").splitlines() if pyproject.is_file() else []  # a dbt project may have none
 
     def line_of(prefix: str) -> int | None:
         return next((i for i, text in enumerate(lines, 1) if text.strip().startswith(prefix)), None)

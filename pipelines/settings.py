@@ -10,8 +10,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.errors import KontorError
+
+if TYPE_CHECKING:
+    from pipelines.models.dbt import DbtProject, DbtTarget
 
 # The repository this package was installed from: the default project when nothing else is said.
 _PACKAGE_PROJECT = Path(__file__).resolve().parent.parent
@@ -28,10 +32,17 @@ class Settings:
     # (80 % of RAM, one thread per core). Past the limit DuckDB spills to <warehouse file>.tmp.
     memory_limit: str | None = None
     threads: int | None = None
+    # Every SQL model in one Dagster step (dagster-dbt's pattern; KONTOR_MODELS_IN_ONE_STEP=1).
+    models_in_one_step: bool = False
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # A dbt project (dbt_project.yml, no [tool.kontor]): its files and the profile's DuckDB target.
+    dbt: "DbtProject | None" = field(default=None, repr=False, compare=False)
+    dbt_target: "DbtTarget | None" = field(default=None, repr=False, compare=False)
 
     @property
     def warehouse_path(self) -> Path:
+        if self.dbt_target is not None:     # dbt's profile says where the warehouse is
+            return self.dbt_target.path
         return self.target_dir / "warehouse.duckdb"
 
     @property
@@ -50,13 +61,40 @@ class Settings:
             return str(path)
 
 
+def _has_tool_kontor(root: Path) -> bool:
+    pyproject = root / "pyproject.toml"
+    return pyproject.is_file() and "[tool.kontor" in pyproject.read_text(encoding="utf-8")
+
+
 def find_project_dir(start: Path) -> Path | None:
-    """The nearest directory at or above ``start`` whose pyproject.toml has ``[tool.kontor]``."""
+    """The nearest directory at or above ``start`` whose pyproject.toml has ``[tool.kontor]``, or
+    that holds a ``dbt_project.yml`` (a dbt project is a Kontor project as it is)."""
     for candidate in [start, *start.parents]:
-        pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and "[tool.kontor]" in pyproject.read_text(encoding="utf-8"):
+        if _has_tool_kontor(candidate) or (candidate / "dbt_project.yml").is_file():
             return candidate
     return None
+
+
+def _dbt_settings(root: Path, env: dict[str, str]) -> Settings:
+    """dbt's files say everything: paths in dbt_project.yml, the warehouse in profiles.yml."""
+    from pipelines.models.dbt import load_dbt_project, load_target
+
+    project = load_dbt_project(root)
+    target = load_target(root, project.profile, env)
+    target_path = str(project.doc.get("target-path", "target")) if project.doc else "target"
+    target_dir = Path(env.get("KONTOR_TARGET") or target_path)
+    return Settings(
+        project_dir=root, data_dir=root / "data",
+        target_dir=(target_dir if target_dir.is_absolute() else root / target_dir).resolve(),
+        sources_file=Path(__file__).resolve().parent / "models" / "dbt_no_sources.yml", name=project.name,
+        memory_limit=env.get("KONTOR_MEMORY_LIMIT") or None,
+        threads=int(env["KONTOR_THREADS"]) if env.get("KONTOR_THREADS") else None,  # profile threads: dbt's concurrency
+        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP")),
+        env=env, dbt=project, dbt_target=target)
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +105,8 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         project_dir = env["KONTOR_PROJECT_DIR"]
     root = Path(project_dir).resolve() if project_dir else (find_project_dir(Path.cwd()) or _PACKAGE_PROJECT)
     pyproject = root / "pyproject.toml"
+    if (root / "dbt_project.yml").is_file() and not _has_tool_kontor(root):
+        return _dbt_settings(root, env)
     if not pyproject.is_file():
         raise KontorError(f"{pyproject}: not found; fix: run kontor inside a project or set KONTOR_PROJECT_DIR")
     try:
@@ -97,6 +137,7 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         name=str(tool.get("name", "kontor")),
         memory_limit=str(memory_limit) if memory_limit else None,
         threads=threads,
+        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP") or tool.get("models_in_one_step", False)),
         env=env,
     )
 
@@ -104,6 +145,8 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
 def tool_table(settings: Settings, name: str) -> dict:
     """``[tool.kontor.<name>]`` of the project's pyproject.toml (empty when absent), read on demand."""
     pyproject = settings.project_dir / "pyproject.toml"
+    if settings.dbt is not None and not pyproject.is_file():
+        return {}       # a dbt project: Kontor's own settings keep their defaults
     try:
         tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kontor", {})
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -18,8 +18,8 @@ from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
-from pipelines.errors import Problem
-from pipelines.models.project import CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
+from pipelines.errors import KontorError, Problem
+from pipelines.models.project import CONFIG_KEYS, DBT_CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
 from pipelines.models.render import Rendered, Renderer, line_of
 from pipelines.sources.ingest import LINEAGE_COLUMNS
 from pipelines.sources.spec import did_you_mean
@@ -33,6 +33,8 @@ class CompiledModel:
     sources: list[tuple[str, str]]
     config: dict[str, Any]
     ast: exp.Expression | None = None
+    runtime: bool = False          # its Jinja queries the warehouse: rendered again when it runs
+    ephemerals: list[str] = field(default_factory=list)   # ephemeral models inlined as CTEs
 
     @property
     def materialized(self) -> str:
@@ -71,8 +73,9 @@ class CompiledProject:
                 schema.add_table(exp.table_(relation, db="raw"), cols, dialect="duckdb")
                 names[("raw", relation)] = {c.lower(): c for c in cols}
         for seed in self.project.seeds.values():
-            schema.add_table(exp.table_(seed.name, db="seeds"), {c: "varchar" for c in seed_columns(seed)}, dialect="duckdb")
-            names[("seeds", seed.name)] = {c.lower(): c for c in seed_columns(seed)}
+            table = seed.alias or seed.name
+            schema.add_table(exp.table_(table, db=seed.schema), {c: "varchar" for c in seed_columns(seed)}, dialect="duckdb")
+            names[(seed.schema, table)] = {c.lower(): c for c in seed_columns(seed)}
         for relation, cols in self.project.externals.values():
             db, table = relation.split(".")
             schema.add_table(exp.table_(table, db=db), {c: "unknown" for c in cols}, dialect="duckdb")
@@ -100,11 +103,34 @@ class CompiledProject:
     def output_columns(self, name: str) -> list[str] | None:
         return self._schema_and_columns[1].get(name)
 
-    def render_for_run(self, name: str, is_incremental: bool) -> str:
+    def hooks(self, name: str, kind: str) -> list[str]:
+        """dbt's pre_hook/post_hook statements of a model (a string, a list, or {sql: ...}), rendered."""
         cm = self.models[name]
-        if not is_incremental:
+        raw = cm.config.get(kind) or []
+        out = []
+        for hook in raw if isinstance(raw, list) else [raw]:
+            text = hook.get("sql", "") if isinstance(hook, dict) else str(hook)
+            rendered = self.renderer.render(text, cm.model.rel_path, cm.model.relation, node=_node(cm.model))
+            if rendered.problems:
+                raise KontorError("\n".join(str(p) for p in rendered.problems))
+            if rendered.sql.strip():
+                out.append(rendered.sql)
+        return out
+
+    def render_for_run(self, name: str, is_incremental: bool, con=None) -> str:
+        """The SQL to run: compiled once, or rendered again when it depends on the run
+        (``is_incremental()``, or ``run_query``/``execute`` which need the warehouse)."""
+        cm = self.models[name]
+        if not is_incremental and not cm.runtime:
             return cm.sql
-        rendered = self.renderer.render(cm.model.raw_sql, cm.model.rel_path, cm.model.relation, is_incremental=True)
+        self.renderer.con = con
+        try:
+            rendered = self.renderer.render(cm.model.raw_sql, cm.model.rel_path, cm.model.relation,
+                                            is_incremental=is_incremental, node=_node(cm.model))
+        finally:
+            self.renderer.con = None
+        if rendered.problems:
+            raise KontorError("\n".join(str(p) for p in rendered.problems))
         return _to_duckdb(rendered.sql, cm.config.get("dialect", "duckdb"))
 
 
@@ -161,39 +187,72 @@ def _parse(model: Model, rendered: Rendered, dialect: str) -> tuple[exp.Expressi
     return statements[0], []
 
 
+def _renderer(project: ModelProject, relations: dict[str, str], display) -> Renderer:
+    if project.dbt is None:
+        source_keys = {(t.system, t.name) for t in project.sources.tables}
+        return Renderer(project.macro_files, relations, set(), source_keys, project.vars, display)
+    from pipelines.models.dbt_schema import target_context
+
+    return Renderer(project.macro_files, relations, set(), set(), project.vars, display,
+                    packages=project.package_macros, root_package=project.dbt.name,
+                    source_relations=project.dbt_sources, target=target_context(project),
+                    docs=project.docs, package_vars=project.package_vars,
+                    dispatch=(project.dbt.doc or {}).get("dispatch"))
+
+
 def compile_project(project: ModelProject, display=lambda p: str(p)) -> CompiledProject:
     relations = {m.name: m.relation for m in project.models.values()} | \
                 {s.name: s.relation for s in project.seeds.values()} | \
                 {name: relation for name, (relation, _) in project.externals.items()}
-    source_keys = {(t.system, t.name) for t in project.sources.tables}
-    renderer = Renderer(project.macro_files, relations, set(), source_keys, project.vars, display)
+    renderer = _renderer(project, relations, display)
     problems = list(project.problems) + list(renderer.problems)
+    parsed: dict[str, dict[str, Any]] = {}
+    if project.dbt is not None:
+        # dbt's parse phase: every node's config (schema, alias, enabled) before any ref() resolves.
+        from pipelines.models.dbt_schema import resolve_relations
+
+        parsed = resolve_relations(project, renderer, problems)
+        relations.update({m.name: m.relation for m in project.models.values()})
+        relations.update({s.name: s.relation for s in project.seeds.values()})
+        # An ephemeral model is no relation: a ref() to it names a CTE the referring model gets.
+        relations.update({name: EPHEMERAL_PREFIX + name for name, config in parsed.items()
+                          if config.get("materialized") == "ephemeral"})
+    config_keys = DBT_CONFIG_KEYS if project.dbt is not None else CONFIG_KEYS
     compiled: dict[str, CompiledModel] = {}
     for model in project.models.values():
-        rendered = renderer.render(model.raw_sql, model.rel_path, model.relation)
+        if parsed and parsed.get(model.name, {}).get("enabled", True) is False:
+            continue
+        rendered = renderer.render(model.raw_sql, model.rel_path, model.relation, node=_node(model))
         config = {**model.folder_config, **model.properties.config, **rendered.config}
         problems += rendered.problems
         # {{ config(...) }} keys are checked like the YAML ones: a typo such as materialised='table'
         # would otherwise be ignored silently and the model built as a view.
         for key in rendered.config:
-            if key not in CONFIG_KEYS:
+            if key not in config_keys:
                 problems.append(Problem(model.rel_path, line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
-                                        f"unknown config {key!r}{did_you_mean(key, CONFIG_KEYS)}"))
-        if config.get("materialized") not in MATERIALIZATIONS:
-            problems.append(Problem(model.rel_path, None, f"unknown materialization {config.get('materialized')!r}; "
+                                        f"unknown config {key!r}{did_you_mean(key, config_keys)}"))
+        if config.get("materialized") not in MATERIALIZATIONS + (("ephemeral",) if project.dbt is not None else ()):
+            problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"materialized\s*="),
+                                    f"unknown materialization {config.get('materialized')!r}; "
                                     f"use one of {', '.join(MATERIALIZATIONS)}"))
         dialect = str(config.get("dialect", "duckdb"))
-        ast, parse_problems = _parse(model, rendered, dialect) if not rendered.problems else (None, [])
+        ast, parse_problems = _parse(model, rendered, dialect) if not rendered.problems and not rendered.runtime \
+            else (None, [])
         problems += parse_problems
         sql = _to_duckdb(rendered.sql, dialect) if ast is not None else rendered.sql
         cm = CompiledModel(model, sql, rendered.refs, rendered.sources, config, ast)
+        cm.runtime = rendered.runtime
         if cm.materialized == "incremental" and cm.config.get("incremental_strategy") != "append" \
-                and not cm.unique_key:
+                and not cm.unique_key and project.dbt is None:   # dbt-duckdb appends without a unique_key
             # The line of the config that makes it incremental, when the SQL says so (else the file).
             line = line_of(model.raw_sql, r"materialized\s*=") or line_of(model.raw_sql, r"\bconfig\s*\(")
             problems.append(Problem(model.rel_path, line, f"{cm.materialized} model needs config unique_key "
                                     "(or incremental_strategy='append')"))
         problems += _snapshot_problems(cm)
+        if project.dbt is not None:
+            from pipelines.models.dbt_schema import config_problems
+
+            problems += config_problems(cm)
         if cm.config.get("enabled", True) is False:
             continue
         compiled[model.name] = cm
@@ -203,7 +262,39 @@ def compile_project(project: ModelProject, display=lambda p: str(p)) -> Compiled
                 problems.append(Problem(cm.model.rel_path, line_of(cm.model.raw_sql, rf"ref\(\s*['\"]{re.escape(ref)}['\"]"),
                                         f"ref({ref!r}) points at a disabled model (config enabled=false)"))
     order = _order(compiled, problems)
+    _inline_ephemerals(compiled, order)
     return CompiledProject(project, renderer, compiled, order, problems)
+
+
+EPHEMERAL_PREFIX = "__dbt__cte__"
+
+
+def _inline_ephemerals(compiled: dict[str, CompiledModel], order: list[str]) -> None:
+    """Each model that refs ephemeral models (directly or through others) gets them as CTEs, in
+    dependency order, in front of its own query (as dbt does; DuckDB lets the query's own WITH
+    nest inside)."""
+    def needed(name: str, seen: list[str]) -> list[str]:
+        for ref in compiled[name].refs:
+            if ref in compiled and compiled[ref].materialized == "ephemeral" and ref not in seen:
+                needed(ref, seen)
+                seen.append(ref)
+        return seen
+    rank = {n: i for i, n in enumerate(order)}
+    for name, cm in compiled.items():
+        ephemerals = sorted(needed(name, []), key=lambda n: rank.get(n, 0))
+        if ephemerals and cm.materialized != "ephemeral":
+            ctes = ", ".join(f"{EPHEMERAL_PREFIX}{e} as (\n{compiled[e].sql}\n)" for e in ephemerals)
+            cm.sql = f"with {ctes}\nselect * from (\n{cm.sql}\n) as {EPHEMERAL_PREFIX}outer"
+            cm.ephemerals = ephemerals
+
+
+def _node(model: Model) -> dict[str, Any]:
+    """dbt's ``model`` in the Jinja context: enough of the node for macros that read it."""
+    return {"name": model.name, "alias": model.alias or model.name, "schema": model.schema,
+            "resource_type": model.resource_type, "fqn": model.fqn or [model.name],
+            "original_file_path": model.rel_path, "path": model.rel_path, "unique_id": f"model.{model.name}",
+            "config": {**model.folder_config, **model.properties.config}, "package_name": (model.fqn or [""])[0],
+            "tags": list(model.folder_config.get("tags", [])), "description": model.properties.description}
 
 
 def _snapshot_problems(cm: CompiledModel) -> list[Problem]:
@@ -242,6 +333,8 @@ def check_documented_columns(compiled: CompiledProject) -> list[Problem]:
     problems = []
     for name in compiled.order:
         cm = compiled.models[name]
+        if compiled.project.dbt is not None:
+            continue    # dbt documents columns without checking them (a contract does: enforced at build)
         produced = compiled.output_columns(name)
         if produced is None:
             continue

@@ -118,8 +118,10 @@ def trace(compiled: CompiledProject, ref: ColumnRef, _seen: frozenset = frozense
                 where = table.location or f"query on connection {table.connection}"
                 node.origin = f"{where} column {column} ({table.file}:{table.line})"
         return node
-    if ref.schema == "seeds" and ref.table in compiled.project.seeds:
-        node.origin = f"{compiled.project.seeds[ref.table].rel_path} column {ref.column}"
+    seed = next((s for s in compiled.project.seeds.values()
+                 if (s.schema, s.alias or s.name) == (ref.schema, ref.table)), None)   # dbt seeds: any schema
+    if seed is not None:
+        node.origin = f"{seed.rel_path} column {ref.column}"
         return node
     model = _model_by_relation(compiled, ref.schema, ref.table)
     if model is not None:

@@ -100,25 +100,50 @@ def _add_new_columns(con, target: str, staged: str) -> list[str]:
 
 
 def build_incremental(con, cm: CompiledModel, sql: str) -> Materialized:
-    schema, name = cm.model.schema, cm.model.name
+    """Merge (delete the rows of keys that arrive, insert the new ones: dbt's delete+insert and,
+    for the result, its merge) or append. New columns: ``on_schema_change`` as in dbt (a dbt
+    project's default is ignore, Kontor's append_new_columns)."""
+    schema, name = cm.model.schema, cm.model.alias or cm.model.name
     target = _rel(schema, name)
     con.execute("create or replace temp table __kontor_increment as " + sql)
     new_rows = _count(con, "__kontor_increment")
     key = cm.unique_key
     strategy = "append" if cm.config.get("incremental_strategy") == "append" or not key else "merge"
+    on_change = cm.config.get("on_schema_change", "ignore" if cm.model.fqn else "append_new_columns")
+    old_cols = [c for c, _ in _columns(con, target)]
+    new_cols = [c for c, _ in _columns(con, "__kontor_increment")]
+    if on_change == "fail" and set(old_cols) != set(new_cols):
+        raise KontorError(f"{cm.model.rel_path}: the columns changed (now {new_cols}, the table has {old_cols}) and "
+                          "on_schema_change is 'fail'; fix: run with --full-refresh or set on_schema_change")
 
     added: list[str] = []
 
     def merge():
-        added.extend(_add_new_columns(con, target, "__kontor_increment"))
+        if on_change in ("append_new_columns", "sync_all_columns"):
+            added.extend(_add_new_columns(con, target, "__kontor_increment"))
+        if on_change == "sync_all_columns":
+            for column in (c for c in old_cols if c not in new_cols):
+                con.execute(f"alter table {target} drop column {ident(column)}")
         if strategy == "merge":
             on = " and ".join(f"t.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
             con.execute(f"delete from {target} t where exists (select 1 from __kontor_increment n where {on})")
-        con.execute(f"insert into {target} by name select * from __kontor_increment")
+        kept = [c for c in new_cols if c in old_cols or c in added]      # ignore: new columns stay out
+        con.execute(f"insert into {target} by name select {', '.join(ident(c) for c in kept)} from __kontor_increment")
     _transaction(con, merge)
     con.execute("drop table if exists __kontor_increment")
     detail = f"{strategy}: {new_rows} rows" + (f"; new columns {', '.join(added)}" if added else "")
     return Materialized(f"{schema}.{name}", f"incremental ({strategy})", _count(con, target), detail, sql)
+
+
+def _snapshot_names(cm: CompiledModel) -> dict[str, str | None]:
+    """Kontor's own two columns, or dbt's four (``snapshot_meta_column_names`` may rename them)."""
+    if cm.model.resource_type != "snapshot" or not cm.model.fqn:
+        return {"valid_from": "valid_from", "valid_to": "valid_to", "scd_id": None, "updated_at": None}
+    names = {"valid_from": "dbt_valid_from", "valid_to": "dbt_valid_to", "scd_id": "dbt_scd_id",
+             "updated_at": "dbt_updated_at"}
+    for key, value in (cm.config.get("snapshot_meta_column_names") or {}).items():
+        names[key.removeprefix("dbt_")] = value
+    return names
 
 
 def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None) -> Materialized:
@@ -126,25 +151,40 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
 
     ``strategy='timestamp'`` (with ``updated_at``) opens a version when that column moves forward;
     ``strategy='check'`` (with ``check_cols``: a list or 'all') when a checked column changes.
-    ``invalidate_hard_deletes=true`` closes the current version of a key that disappeared."""
-    schema, name = cm.model.schema, cm.model.name
+    ``invalidate_hard_deletes=true`` (dbt 1.9: ``hard_deletes='invalidate'``) closes the current
+    version of a key that disappeared. A dbt project's snapshot has dbt's columns: dbt_scd_id
+    (md5 of key and version start, as dbt hashes them), dbt_updated_at, dbt_valid_from, dbt_valid_to."""
+    schema, name = cm.model.schema, cm.model.alias or cm.model.name
     target = _rel(schema, name)
     key = cm.unique_key
     strategy = cm.config.get("strategy", "timestamp")
+    names = _snapshot_names(cm)
+    vf, vt = ident(names["valid_from"]), ident(names["valid_to"])
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
     now_sql = f"{literal(now.isoformat(sep=' '))}::timestamp"
     if strategy == "timestamp":
         updated = cm.config.get("updated_at")
         if not updated:
             raise KontorError(f"{cm.model.rel_path}: snapshot with strategy 'timestamp' needs config updated_at")
-        version_start = f"cast(n.{ident(updated)} as timestamp)"
+        # dbt keeps updated_at's own type in the version columns; Kontor's snapshots use timestamps
+        version_start = f"n.{ident(updated)}" if names["scd_id"] else f"cast(n.{ident(updated)} as timestamp)"
     elif strategy == "check":
         version_start = now_sql
     else:
         raise KontorError(f"{cm.model.rel_path}: unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'")
 
+    def meta(start: str) -> str:
+        """The version columns of a new row; dbt's scd id hashes the key and the version start."""
+        null_end = f"nullif({start}, {start})" if names["scd_id"] else "null::timestamp"   # typed as the start
+        cols = f"{start} as {vf}, {null_end} as {vt}"
+        if names["scd_id"]:
+            parts = " || '|' || ".join(f"coalesce(cast({p} as varchar), '')" for p in [*(f"n.{ident(k)}" for k in key), start])
+            cols = f"md5({parts}) as {ident(names['scd_id'])}, {start} as {ident(names['updated_at'])}, " + cols
+        return cols
+
     con.execute("create or replace temp table __kontor_snapshot as " + sql)
-    for column in SNAPSHOT_COLUMNS:
+    meta_cols = {v for v in names.values() if v}
+    for column in meta_cols:
         if column in {c for c, _ in _columns(con, "__kontor_snapshot")}:
             raise KontorError(f"{cm.model.rel_path}: the query already has a column {column!r}, which snapshots add")
     source_cols = [c for c, _ in _columns(con, "__kontor_snapshot")]
@@ -152,37 +192,37 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
     if relation_type(con, schema, name) is None:
         def first():
             con.execute(f"create schema if not exists {ident(schema)}")
-            con.execute(f"create table {target} as select {col_list}, {version_start} as valid_from, "
-                        f"null::timestamp as valid_to from __kontor_snapshot n")
+            con.execute(f"create table {target} as select {col_list}, {meta(version_start)} from __kontor_snapshot n")
         _transaction(con, first)
         return Materialized(f"{schema}.{name}", "snapshot", _count(con, target), "first snapshot", sql)
 
     on = " and ".join(f"c.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
     if strategy == "timestamp":
-        changed = f"cast(n.{ident(cm.config['updated_at'])} as timestamp) > c.valid_from"
+        changed = f"{version_start} > c.{vf}"
     else:
         check = cm.config.get("check_cols", "all")
         cols = [c for c in source_cols if c not in key] if check == "all" else list(check)
         changed = " or ".join(f"c.{ident(c)} is distinct from n.{ident(c)}" for c in cols) or "false"
-    current = f"(select * from {target} where valid_to is null) c"
+    current = f"(select * from {target} where {vt} is null) c"
+    hard_deletes = cm.config.get("invalidate_hard_deletes") or cm.config.get("hard_deletes") == "invalidate"
 
     def update():
         _add_new_columns(con, target, "__kontor_snapshot")
         con.execute(f"""create or replace temp table __kontor_changes as
             select n.*, {version_start} as __start from __kontor_snapshot n join {current} on {on} where {changed}""")
         close_on = " and ".join(f"t.{ident(k)} is not distinct from x.{ident(k)}" for k in key)
-        con.execute(f"""update {target} t set valid_to = x.__start from __kontor_changes x
-                        where {close_on} and t.valid_to is null""")
+        con.execute(f"""update {target} t set {vt} = x.__start from __kontor_changes x
+                        where {close_on} and t.{vt} is null""")
         con.execute(f"""insert into {target} by name
-            select {', '.join(ident(c) for c in source_cols)}, __start as valid_from, null::timestamp as valid_to
-            from __kontor_changes""")
+            select {', '.join(f'n.{ident(c)}' for c in source_cols)}, {meta('n.__start')}
+            from __kontor_changes n""")
         con.execute(f"""insert into {target} by name
-            select {col_list}, {version_start} as valid_from, null::timestamp as valid_to
+            select {col_list}, {meta(version_start)}
             from __kontor_snapshot n where not exists (select 1 from {current} where {on})""")
-        if cm.config.get("invalidate_hard_deletes"):
+        if hard_deletes:
             gone = " and ".join(f"t.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
-            con.execute(f"""update {target} t set valid_to = {now_sql}
-                where t.valid_to is null and not exists (select 1 from __kontor_snapshot n where {gone})""")
+            con.execute(f"""update {target} t set {vt} = {now_sql}
+                where t.{vt} is null and not exists (select 1 from __kontor_snapshot n where {gone})""")
     _transaction(con, update)
     changes = _count(con, "__kontor_changes")
     con.execute("drop table if exists __kontor_changes; drop table if exists __kontor_snapshot")
@@ -192,30 +232,118 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
 def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
                 full_refresh: bool = False) -> Materialized:
     cm = compiled.models[name]
-    schema, model_name = cm.model.schema, cm.model.name
+    schema, model_name = cm.model.schema, cm.model.alias or cm.model.name
     con.execute(f"create schema if not exists {ident(schema)}")
     kind = cm.materialized
     existing = relation_type(con, schema, model_name)
     # One catalog look-up per model, passed on: the relation cannot change in between, as the
     # warehouse has this one writer.
+    sql = compiled.render_for_run(name, is_incremental=False, con=con) if cm.runtime else cm.sql
+    for hook in compiled.hooks(name, "pre_hook"):      # dbt's pre-hooks, rendered with this
+        con.execute(hook)
+    if (cm.config.get("contract") or {}).get("enforced"):
+        sql = enforce_contract(con, cm, sql)
+    built = _build(con, compiled, cm, kind, sql, existing, full_refresh)
+    if (cm.config.get("contract") or {}).get("enforced") and kind != "view":
+        for column in cm.model.properties.columns:
+            if any((c or {}).get("type") == "not_null" for c in column.constraints):
+                con.execute(f"alter table {_rel(schema, model_name)} alter column {ident(column.name)} set not null")
+    for hook in compiled.hooks(name, "post_hook"):
+        con.execute(hook)
+    return built
+
+
+def enforce_contract(con, cm: CompiledModel, sql: str) -> str:
+    """dbt's enforced contract: the query's columns are exactly the declared ones, each of the
+    declared type (as DuckDB names it); the relation gets them in the declared order."""
+    declared = [(c.name, str(c.data_type)) for c in cm.model.properties.columns]
+    actual = {name: typ for name, typ in _columns(con, f"({sql})")}
+    canonical = {}
+    for name, typ in declared:
+        canonical[name] = con.execute(f"select typeof(cast(null as {typ}))").fetchone()[0]
+    missing = [n for n, _ in declared if n not in actual]
+    extra = [n for n in actual if n not in canonical]
+    wrong = [f"{n}: declared {canonical[n]}, the query gives {actual[n]}" for n, _ in declared
+             if n in actual and actual[n] != canonical[n]]
+    if missing or extra or wrong:
+        parts = ([f"missing {missing}"] if missing else []) + ([f"not declared {extra}"] if extra else []) + wrong
+        raise KontorError(f"{cm.model.rel_path}: the contract of {cm.model.name} ({cm.model.properties.file}:"
+                          f"{cm.model.properties.line}) is broken: {'; '.join(parts)}; fix: the query or the columns' data_type")
+    return "select " + ", ".join(f"cast({ident(n)} as {t}) as {ident(n)}" for n, t in declared) + f" from ({sql}) __contract"
+
+
+def _build(con, compiled: CompiledProject, cm: CompiledModel, kind: str, sql: str, existing: str | None,
+           full_refresh: bool) -> Materialized:
+    schema, model_name, name = cm.model.schema, cm.model.alias or cm.model.name, cm.model.name
     if kind == "view":
-        return build_view(con, schema, model_name, cm.sql, existing)
+        return build_view(con, schema, model_name, sql, existing)
     if kind == "table":
-        return build_table(con, schema, model_name, cm.sql, existing=existing)
+        return build_table(con, schema, model_name, sql, existing=existing)
     if kind == "incremental":
         # config(full_refresh=false) protects a model whose history cannot be rebuilt (dbt's rule).
         full_refresh = full_refresh and cm.config.get("full_refresh", True) is not False
         if existing != "table" or full_refresh:
-            return build_table(con, schema, model_name, cm.sql, kind="incremental (full)", existing=existing)
-        return build_incremental(con, cm, compiled.render_for_run(name, is_incremental=True))
+            return build_table(con, schema, model_name, sql, kind="incremental (full)", existing=existing)
+        return build_incremental(con, cm, compiled.render_for_run(name, is_incremental=True, con=con))
     if kind == "snapshot":
         # History is the point of a snapshot: a full refresh never drops it (as in dbt).
-        return build_snapshot(con, cm, cm.sql)
+        return build_snapshot(con, cm, sql)
     raise KontorError(f"{cm.model.rel_path}: unknown materialization {kind!r}")
 
 
 def build_seed(con: duckdb.DuckDBPyConnection, seed) -> int:
-    """A seed CSV as table ``seeds.<name>``, types inferred as dbt does."""
-    con.execute("create schema if not exists seeds")
-    sql = f"select * from read_csv({literal(str(seed.path))}, header = true, auto_detect = true)"
-    return build_table(con, "seeds", seed.name, sql).rows or 0
+    """A seed CSV as table ``<schema>.<name>``; a dbt project's seed typed as dbt types it."""
+    schema, name = seed.schema, seed.alias or seed.name
+    con.execute(f"create schema if not exists {ident(schema)}")
+    if seed.fqn:     # a dbt project's seed
+        sql = dbt_seed_sql(con, seed.path, seed.config.get("column_types") or {}, seed.config.get("delimiter", ","))
+    else:
+        sql = f"select * from read_csv({literal(str(seed.path))}, header = true, auto_detect = true)"
+    return build_table(con, schema, name, sql).rows or 0
+
+
+# dbt's type inference for seeds (agate's TypeTester as dbt configures it, then dbt-duckdb's type
+# names): a column whose every value is a number with no fractional part is INTEGER (BIGINT past
+# its range, where dbt fails), other numbers DOUBLE; %Y-%m-%d dates DATE; date-times TIMESTAMP;
+# true/false (any case) BOOLEAN; everything else VARCHAR. '' and 'null' are NULL; an empty column
+# is INTEGER, as in dbt.
+_SEED_TESTS = {
+    "number": r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$",
+    "integral": r"^\s*[+-]?\d+(\.0*)?\s*$",
+    "date": r"^\d{4}-\d{2}-\d{2}$",
+    "datetime": r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$",
+}
+
+
+def dbt_seed_sql(con: duckdb.DuckDBPyConnection, path, column_types: dict, delimiter: str = ",") -> str:
+    source = (f"read_csv({literal(str(path))}, header = true, all_varchar = true, delim = {literal(delimiter)}, "
+              "quote = '\"', escape = '\"')")
+    columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
+    checks = []
+    for c in columns:
+        v = f"nullif(nullif({ident(c)}, ''), 'null')"
+        checks += [f"count({v})"] + [f"count_if(regexp_matches({v}, {literal(rx)}))" for rx in _SEED_TESTS.values()]
+        checks += [f"count_if(lower({v}) in ('true', 'false'))",
+                   f"count_if(try_cast({v} as bigint) not between -2147483648 and 2147483647)"]
+    row = con.execute(f"select {', '.join(checks)} from {source}").fetchone()
+    width = 3 + len(_SEED_TESTS)
+    selects = []
+    for i, c in enumerate(columns):
+        n, number, integral, date, datetime_, boolean, wide = row[i * width:(i + 1) * width]
+        if c in column_types:
+            typ = str(column_types[c])
+        elif n == number:
+            typ = ("BIGINT" if wide else "INTEGER") if n == integral else "DOUBLE"
+        elif n == date:
+            typ = "DATE"
+        elif n == datetime_:
+            typ = "TIMESTAMP"
+        elif n == boolean:
+            typ = "BOOLEAN"
+        else:
+            typ = "VARCHAR"
+        value = f"nullif(nullif({ident(c)}, ''), 'null')" if typ != "VARCHAR" or c not in column_types else ident(c)
+        if typ in ("INTEGER", "BIGINT") and c not in column_types:
+            value = f"cast({value} as decimal(38, 6))"   # '1.0' is an integer to dbt
+        selects.append(f"cast({value} as {typ}) as {ident(c)}")
+    return f"select {', '.join(selects)} from {source}"

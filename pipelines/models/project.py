@@ -28,9 +28,28 @@ CONFIG_KEYS = {
     "materialized", "unique_key", "incremental_strategy", "dialect", "tags", "owner", "strategy",
     "updated_at", "check_cols", "invalidate_hard_deletes", "enabled", "full_refresh",
 }
+# What a dbt project may configure on top (dbt's own names and meanings; see pipelines/models/dbt.py).
+DBT_CONFIG_KEYS = CONFIG_KEYS | {
+    "schema", "alias", "pre_hook", "post_hook", "on_schema_change", "contract", "meta", "docs", "persist_docs",
+    "grants", "database", "group", "access", "sql_header", "target_schema", "target_database",
+    "snapshot_meta_column_names", "hard_deletes", "dbt_valid_to_current", "packages", "incremental_predicates",
+    "merge_update_columns", "merge_exclude_columns", "quoting", "on_configuration_change", "column_types",
+    "quote_columns", "delimiter", "file_format",
+}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Folders under models/ that hold something other than SQL models.
 NON_MODEL_DIRS = {"macros", "entities"}
+
+
+@dataclass
+class TestDecl:
+    """One entry of ``data_tests:``/``tests:`` in a properties file, as written."""
+
+    spec: Any                     # "unique" or {"relationships": {...}}
+    column: str | None
+    file: str
+    line: int
+    column_quote: bool = False
 
 
 @dataclass
@@ -39,6 +58,7 @@ class ColumnDoc:
     description: str = ""
     data_type: str | None = None
     line: int = 0
+    constraints: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -49,6 +69,8 @@ class ModelProperties:
     meta: dict[str, Any] = field(default_factory=dict)
     file: str = ""
     line: int = 0
+    tests: list[TestDecl] = field(default_factory=list)
+    constraints: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -60,14 +82,19 @@ class Model:
     raw_sql: str
     folder_config: dict[str, Any] = field(default_factory=dict)
     properties: ModelProperties = field(default_factory=ModelProperties)
+    alias: str | None = None          # dbt's alias config: the relation's name
+    folder: str | None = None         # the group (dbt projects: the first folder under models/)
+    resource_type: str = "model"      # model | snapshot (dbt's node.resource_type)
+    fqn: list[str] = field(default_factory=list)    # [project, folders..., name], dbt's node.fqn
+    line_offset: int = 0              # a snapshot block's first line in its file
 
     @property
     def relation(self) -> str:
-        return f"{self.schema}.{self.name}"
+        return f"{self.schema}.{self.alias or self.name}"
 
     @property
     def group(self) -> str:
-        return self.schema
+        return self.folder or self.schema
 
 
 @dataclass
@@ -75,10 +102,15 @@ class Seed:
     name: str
     path: Path
     rel_path: str
+    schema: str = "seeds"
+    alias: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    properties: ModelProperties = field(default_factory=ModelProperties)
+    fqn: list[str] = field(default_factory=list)
 
     @property
     def relation(self) -> str:
-        return f"seeds.{self.name}"
+        return f"{self.schema}.{self.alias or self.name}"
 
 
 @dataclass
@@ -93,6 +125,18 @@ class ModelProject:
     # Tables built by other stages that models may ref(): name -> (schema.table, columns);
     # the entity stage's golden records and xref, for example.
     externals: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # dbt projects: the settings (dbt_project.yml, target), sources as existing relations
+    # ((source, table) -> schema.identifier) and singular tests (tests/*.sql).
+    dbt: Any = None
+    dbt_sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    singular_tests: list[Path] = field(default_factory=list)
+    unit_tests: list[Any] = field(default_factory=list)
+    source_tests: list[Any] = field(default_factory=list)     # (source, table, TestDecl)
+    one_step: bool = False      # every model in one Dagster step (assets/models.py build_model_layer)
+    docs: dict[str, str] = field(default_factory=dict)                 # {% docs %} blocks
+    target: dict[str, Any] = field(default_factory=dict)               # dbt's `target`
+    package_macros: dict[str, list[Path]] = field(default_factory=dict)    # dbt_packages/<name>
+    package_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def model(self, name: str) -> Model:
         return self.models[name]
@@ -134,21 +178,25 @@ def _properties(settings: Settings, models_dir: Path, problems: list[Problem]) -
                 problems.append(Problem(rel, entry.line, f"properties for model {name!r} already given in {found[name].file}:{found[name].line}"))
                 continue
             for key in entry:
-                if key not in ("name", "description", "columns", "config", "meta", "tags", "docs"):
+                if key not in ("name", "description", "columns", "config", "meta", "tags", "docs", "data_tests", "tests"):
                     problems.append(Problem(rel, entry.key_line(key), f"unknown key {key!r} in model properties"
-                                            + did_you_mean(str(key), {"description", "columns", "config", "meta", "tags"})))
+                                            + did_you_mean(str(key), {"description", "columns", "config", "meta", "tags",
+                                                                      "data_tests"})))
             config = dict(entry.get("config") or {})
             for key in config:
                 if key not in CONFIG_KEYS:
                     problems.append(Problem(rel, entry["config"].key_line(key), f"unknown config {key!r}{did_you_mean(str(key), CONFIG_KEYS)}"))
             if entry.get("tags"):
                 config.setdefault("tags", list(entry["tags"]))
-            columns = []
+            from pipelines.models.dbt_load import _tests   # dbt's data_tests:/tests: keys, run as gates
+
+            columns, tests = [], _tests(entry, None, rel, problems)
             for col in entry.get("columns") or []:
                 if isinstance(col, LineDict) and isinstance(col.get("name"), str):
                     columns.append(ColumnDoc(col["name"], str(col.get("description") or ""), col.get("data_type"), col.line))
+                    tests += _tests(col, col["name"], rel, problems, bool(col.get("quote")))
             found[name] = ModelProperties(str(entry.get("description") or ""), columns, config,
-                                          dict(entry.get("meta") or {}), rel, entry.line)
+                                          dict(entry.get("meta") or {}), rel, entry.line, tests)
     return found
 
 
@@ -179,6 +227,12 @@ def _folder_config_problems(settings: Settings, tool: dict[str, Any]) -> list[Pr
 
 def load_models(settings: Settings, sources: SourcesProject | None = None) -> ModelProject:
     """Every model, macro file and seed of the project; problems are collected, not raised."""
+    if settings.dbt is not None:
+        from pipelines.models.dbt_load import load_dbt_models   # dbt's layout and rules
+
+        project = load_dbt_models(settings)
+        project.one_step = settings.models_in_one_step
+        return project
     root = settings.project_dir
     models_dir = root / "models"
     tool = _tool_config(settings)
@@ -217,7 +271,8 @@ def load_models(settings: Settings, sources: SourcesProject | None = None) -> Mo
     for name in set(externals) & (set(models) | set(seeds)):
         problems.append(Problem(models[name].rel_path if name in models else seeds[name].rel_path, None,
                                 f"{name!r} is also a table of the entity stage ({externals[name][0]}); rename the model"))
-    return ModelProject(root, models, seeds, macro_files, sources, dict(tool.get("vars", {})), problems, externals)
+    return ModelProject(root, models, seeds, macro_files, sources, dict(tool.get("vars", {})), problems, externals,
+                        one_step=settings.models_in_one_step)
 
 
 def seed_columns(seed: Seed) -> list[str]:

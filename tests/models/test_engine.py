@@ -233,7 +233,7 @@ CHECK_CASES = {
     "unknown materialization": (
         {"models/marts/m.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as x\n"},
         "",
-        ["models/marts/m.sql: unknown materialization 'ephemeral'; use one of view, table, incremental, snapshot"]),
+        ["models/marts/m.sql:1: unknown materialization 'ephemeral'; use one of view, table, incremental, snapshot"]),
     "properties for a model that does not exist": (
         {"models/marts/customers.sql": "select 1 as x\n",
          "models/marts/_marts.yml": "version: 2\nmodels:\n  - name: customer\n    description: typo\n"},

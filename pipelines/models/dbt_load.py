@@ -1,0 +1,238 @@
+"""Load a dbt project's nodes as dbt's parser does: models, snapshots, seeds, sources, tests, docs.
+
+Paths come from ``dbt_project.yml`` (``model-paths`` ...), folder configs from its ``models:`` /
+``seeds:`` / ``snapshots:`` trees, properties from every ``.yml`` beside the nodes. A model's
+schema is the target's until ``compile`` applies ``+schema`` through ``generate_schema_name``.
+Keys dbt reads but that change nothing in what is built (``semantic_models``, ``metrics``,
+``exposures``, ``docs`` ...) are accepted; anything Kontor cannot honour is a problem at its line.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pipelines import yamlfile
+from pipelines.errors import Problem
+from pipelines.models.dbt import DbtProject, folder_config, project_vars
+from pipelines.models.project import (
+    DBT_CONFIG_KEYS,
+    ColumnDoc,
+    Model,
+    ModelProject,
+    ModelProperties,
+    Seed,
+    TestDecl,
+)
+from pipelines.settings import Settings
+from pipelines.sources.spec import SourcesProject, did_you_mean
+from pipelines.yamlfile import LineDict
+
+# Top-level keys of a properties file: the ones Kontor reads, and those describing things that
+# are not built by dbt run/build (the semantic layer, exposures, docs) and need nothing here.
+READ_KEYS = {"version", "models", "seeds", "snapshots", "sources", "unit_tests", "data_tests", "macros"}
+METADATA_KEYS = {"semantic_models", "metrics", "saved_queries", "exposures", "groups", "analyses"}
+MODEL_KEYS = {"name", "description", "columns", "config", "meta", "tags", "docs", "data_tests", "tests",
+              "constraints", "access", "group", "latest_version", "versions", "deprecation_date", "time_spine"}
+_SNAPSHOT = re.compile(r"{%-?\s*snapshot\s+(\w+)\s*-?%}(.*?){%-?\s*endsnapshot\s*-?%}", re.S)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _rel(settings: Settings, path: Path) -> str:
+    return settings.relative(path)
+
+
+def _tests(entry: LineDict, column: str | None, file: str, problems: list[Problem], quote: bool = False) -> list[TestDecl]:
+    found = []
+    for key in ("data_tests", "tests"):
+        items = entry.get(key) or []
+        for i, spec in enumerate(items):
+            line = items.item_line(i) if hasattr(items, "item_line") else entry.key_line(key)
+            if isinstance(spec, LineDict) and spec:
+                line = spec.key_line(next(iter(spec)))     # the test's name, not its first argument
+            found.append(TestDecl(spec, column, file, line, quote))
+    return found
+
+
+def _properties(path: Path, file: str, props: dict[str, dict[str, ModelProperties]],
+                sources: dict[tuple[str, str], str], source_tests: list, unit_tests: list,
+                target_schema: str, problems: list[Problem]) -> None:
+    try:
+        doc = yamlfile.load(path, file)
+    except Exception as exc:  # ProjectError carries file:line already
+        problems.extend(getattr(exc, "problems", [Problem(file, None, str(exc))]))
+        return
+    if not isinstance(doc, LineDict):
+        return
+    for key in doc:
+        if key not in READ_KEYS | METADATA_KEYS:
+            problems.append(Problem(file, doc.key_line(key), f"unknown key {key!r}{did_you_mean(str(key), READ_KEYS | METADATA_KEYS)}"))
+    for kind in ("models", "seeds", "snapshots"):
+        for entry in doc.get(kind) or []:
+            if not isinstance(entry, LineDict) or not isinstance(entry.get("name"), str):
+                problems.append(Problem(file, getattr(entry, "line", doc.line), f"an entry of {kind}: needs a name"))
+                continue
+            for key in entry:
+                if key not in MODEL_KEYS:
+                    problems.append(Problem(file, entry.key_line(key), f"unknown key {key!r} in {kind[:-1]} properties"
+                                            + did_you_mean(str(key), MODEL_KEYS)))
+            if entry.get("versions"):
+                problems.append(Problem(file, entry.key_line("versions"), "model versions are not supported; "
+                                        "fix: one file per model"))
+            config = {str(k).replace("pre-hook", "pre_hook").replace("post-hook", "post_hook"): v
+                      for k, v in (entry.get("config") or {}).items()}
+            for key in config:
+                if key not in DBT_CONFIG_KEYS:
+                    problems.append(Problem(file, entry["config"].key_line(key.replace("_hook", "-hook")) if "hook" in key
+                                            else entry["config"].key_line(key),
+                                            f"unknown config {key!r}{did_you_mean(str(key), DBT_CONFIG_KEYS)}"))
+            if entry.get("tags"):
+                config.setdefault("tags", list(entry["tags"]))
+            columns, tests = [], _tests(entry, None, file, problems)
+            for col in entry.get("columns") or []:
+                if isinstance(col, LineDict) and isinstance(col.get("name"), str):
+                    columns.append(ColumnDoc(col["name"], str(col.get("description") or ""), col.get("data_type"),
+                                             col.line, list(col.get("constraints") or [])))
+                    tests += _tests(col, col["name"], file, problems, bool(col.get("quote")))
+            name = entry["name"]
+            if name in props[kind]:
+                other = props[kind][name]
+                problems.append(Problem(file, entry.line, f"properties for {name!r} already given in {other.file}:{other.line}"))
+                continue
+            props[kind][name] = ModelProperties(str(entry.get("description") or ""), columns, config,
+                                                dict(entry.get("meta") or {}), file, entry.line, tests,
+                                                list(entry.get("constraints") or []))
+    for src in doc.get("sources") or []:
+        if not isinstance(src, LineDict) or not isinstance(src.get("name"), str):
+            problems.append(Problem(file, getattr(src, "line", doc.line), "a source needs a name"))
+            continue
+        schema = str(src.get("schema") or src["name"])
+        for table in src.get("tables") or []:
+            if not isinstance(table, LineDict) or not isinstance(table.get("name"), str):
+                problems.append(Problem(file, getattr(table, "line", src.line), "a source table needs a name"))
+                continue
+            sources[(src["name"], table["name"])] = f"{schema}.{table.get('identifier') or table['name']}"
+            decls = _tests(table, None, file, problems)
+            for col in table.get("columns") or []:
+                if isinstance(col, LineDict) and isinstance(col.get("name"), str):
+                    decls += _tests(col, col["name"], file, problems, bool(col.get("quote")))
+            source_tests += [(src["name"], table["name"], d) for d in decls]
+    for ut in doc.get("unit_tests") or []:
+        unit_tests.append((file, ut))
+
+
+def _docs_blocks(dirs: list[Path]) -> dict[str, str]:
+    from pipelines.models.render import _DOCS_BLOCK
+
+    docs = {}
+    for d in dirs:
+        for path in sorted(d.rglob("*.md")) if d.is_dir() else []:
+            for match in _DOCS_BLOCK.finditer(path.read_text(encoding="utf-8")):
+                docs[match.group(1)] = match.group(2).strip()
+    return docs
+
+
+def _snapshots(settings: Settings, dbt: DbtProject, problems: list[Problem]) -> list[tuple[str, Path, str, str, int, list[str]]]:
+    """``{% snapshot name %} ... {% endsnapshot %}`` blocks: (name, path, rel, body, first line, folders)."""
+    found = []
+    for d in dbt.dirs("snapshot"):
+        for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
+            text, rel = path.read_text(encoding="utf-8"), _rel(settings, path)
+            blocks = list(_SNAPSHOT.finditer(text))
+            if not blocks:
+                problems.append(Problem(rel, None, "a file under snapshot-paths needs a {% snapshot name %} ... "
+                                        "{% endsnapshot %} block"))
+            for m in blocks:
+                line = text.count("\n", 0, m.start(2)) + 1
+                found.append((m.group(1), path, rel, m.group(2), line - 1, list(path.relative_to(d).parts[:-1])))
+    return found
+
+
+def load_dbt_models(settings: Settings) -> ModelProject:
+    dbt: DbtProject = settings.dbt
+    target = settings.dbt_target
+    problems: list[Problem] = []
+    props: dict[str, dict[str, ModelProperties]] = {"models": {}, "seeds": {}, "snapshots": {}}
+    sources: dict[tuple[str, str], str] = {}
+    source_tests: list = []
+    unit_tests: list = []
+    yaml_dirs = dbt.dirs("model") + dbt.dirs("seed") + dbt.dirs("snapshot") + dbt.dirs("macro") + dbt.dirs("test")
+    for d in yaml_dirs:
+        for path in sorted(d.rglob("*.yml")) + sorted(d.rglob("*.yaml")) if d.is_dir() else []:
+            _properties(path, _rel(settings, path), props, sources, source_tests, unit_tests, target.schema, problems)
+
+    for key in ("on-run-start", "on-run-end"):
+        if dbt.doc is not None and dbt.doc.get(key):
+            problems.append(Problem(dbt.file, dbt.doc.key_line(key), f"{key} hooks are not supported yet; fix: move "
+                                    "the statements into a model's pre-hook/post-hook or a macro the models call"))
+    models: dict[str, Model] = {}
+    vars_ = project_vars(dbt, settings.env)
+
+    def add(name: str, path: Path, rel: str, raw: str, folders: list[str], kind: str, offset: int = 0) -> None:
+        if not _NAME.match(name):
+            problems.append(Problem(rel, None, f"model name {name!r} must be a SQL identifier (letters, digits, _)"))
+            return
+        if name in models:
+            problems.append(Problem(rel, None, f"duplicate model name {name!r}, also {models[name].rel_path}"))
+            return
+        tree = dbt.configs["models" if kind == "model" else "snapshots"]
+        config = folder_config(tree, dbt.name, [*folders, name])   # fqn: the name is the last level
+        config.setdefault("materialized", "view" if kind == "model" else "snapshot")
+        if kind == "snapshot":
+            config["materialized"] = "snapshot"
+        models[name] = Model(name, target.schema, path, rel, raw, folder_config=config,
+                             properties=props["snapshots" if kind == "snapshot" else "models"].get(name, ModelProperties()),
+                             folder=folders[0] if folders else "default", resource_type=kind,
+                             fqn=[dbt.name, *folders, name], line_offset=offset)
+
+    for d in dbt.dirs("model"):
+        for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
+            add(path.stem, path, _rel(settings, path), path.read_text(encoding="utf-8"),
+                list(path.relative_to(d).parts[:-1]), "model")
+        for path in sorted(d.rglob("*.py")) if d.is_dir() else []:
+            problems.append(Problem(_rel(settings, path), None, "Python models are not supported; fix: write the model in SQL"))
+    for name, path, rel, body, offset, folders in _snapshots(settings, dbt, problems):
+        add(name, path, rel, "\n" * offset + body, folders, "snapshot", offset)
+    for kind in ("models", "snapshots"):
+        for name, p in props[kind].items():
+            if name not in models:
+                problems.append(Problem(p.file, p.line, f"properties for unknown {kind[:-1]} {name!r}{did_you_mean(name, set(models))}"))
+
+    seeds: dict[str, Seed] = {}
+    for d in dbt.dirs("seed"):
+        for path in sorted(d.rglob("*.csv")) if d.is_dir() else []:
+            folders = list(path.relative_to(d).parts[:-1])
+            config = folder_config(dbt.configs["seeds"], dbt.name, [*folders, path.stem])
+            rel = _rel(settings, path)
+            if path.stem in seeds or path.stem in models:
+                problems.append(Problem(rel, None, f"duplicate name {path.stem!r}: seeds and models share one namespace"))
+                continue
+            seeds[path.stem] = Seed(path.stem, path, rel, target.schema, config=config,
+                                    properties=props["seeds"].get(path.stem, ModelProperties()),
+                                    fqn=[dbt.name, *folders, path.stem])
+    for name, p in props["seeds"].items():
+        if name not in seeds:
+            problems.append(Problem(p.file, p.line, f"properties for unknown seed {name!r}{did_you_mean(name, set(seeds))}"))
+    for package in dbt.packages:
+        for d in package.dirs("model"):
+            if d.is_dir() and any(d.rglob("*.sql")):
+                problems.append(Problem(package.file, None, f"package {package.name!r} has models; building package "
+                                        "models is not supported yet"))
+                break
+
+    macro_files = [p for d in dbt.dirs("macro") for p in (sorted(d.rglob("*.sql")) if d.is_dir() else [])]
+    # Generic tests may live under tests/generic/ as {% test %} blocks: macros, not singular tests.
+    singular: list[Path] = []
+    for d in dbt.dirs("test"):
+        for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
+            (macro_files if "generic" in path.relative_to(d).parts[:-1] else singular).append(path)
+    project = ModelProject(settings.project_dir, models, seeds, macro_files, SourcesProject((), {}), vars_, problems,
+                           {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests,
+                           source_tests=source_tests)
+    project.target = {"name": target.name, "schema": target.schema, "type": "duckdb", "path": str(target.path),
+                      "threads": target.threads or 1, "database": target.path.stem, "profile_name": dbt.profile}
+    project.docs = _docs_blocks(dbt.dirs("model") + dbt.dirs("macro") + dbt.dirs("seed"))
+    project.package_macros = {p.name: [m for d in p.dirs("macro") for m in (sorted(d.rglob("*.sql")) if d.is_dir() else [])]
+                              for p in dbt.packages}
+    project.package_vars = {p.name: project_vars(dbt, settings.env, p.name) for p in dbt.packages}
+    return project

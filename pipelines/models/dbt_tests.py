@@ -1,0 +1,340 @@
+"""dbt tests as quality gates: every ``data_tests:``/``tests:`` entry and every singular test
+becomes a rule of the asset's gate, run by the gate machinery (``pipelines/quality``) as a
+blocking Dagster asset check.
+
+A dbt test is a query returning failing rows (dbt's own definition); here it is rendered once
+with the project's Jinja (generic tests are ``{% test %}`` macros: dbt's four built in, a
+package's such as ``dbt_utils.expression_is_true``, or the project's own) and judged by Great
+Expectations' ``unexpected_rows_expectation``. dbt's status rules map onto it:
+
+- ``severity: error`` (default): an error rule whose query returns the failing rows when
+  ``<fail_calc> <error_if>`` holds (``count(*) != 0`` by default); it blocks downstream assets;
+- ``warn_if`` (and ``severity: warn``): a warn rule on ``<fail_calc> <warn_if>``, blocking nothing;
+  with both the default thresholds one rule is enough;
+- ``where``/``limit`` wrap the model and the result as dbt does; ``store_failures`` writes the
+  failing rows to ``<target schema>_dbt_test__audit.<test name>``, as dbt does.
+
+Check names are dbt's test names (``not_null_orders_order_id``), so outcomes compare one to one.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.errors import Problem
+from pipelines.models.compile import CompiledProject
+from pipelines.models.project import TestDecl
+from pipelines.models.render import Relation
+from pipelines.quality.suites import Rule, Suite
+from pipelines.sources.spec import did_you_mean
+
+TEST_CONFIGS = {"severity", "warn_if", "error_if", "fail_calc", "store_failures", "store_failures_as", "where",
+                "limit", "enabled", "tags", "meta", "alias", "schema", "database"}
+_THRESHOLD = re.compile(r"^\s*(==|=|!=|<>|>=|<=|>|<)\s*(-?\d+(\.\d+)?)\s*$")
+_JINJA_ARG = re.compile(r"^\s*(ref|source)\s*\(.*\)\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class DbtSuite(Suite):
+    """A gate on a relation whose name is not its asset key's (an alias, a seed's schema)."""
+
+    table_relation: str = ""
+
+    @property
+    def relation(self) -> str:
+        return self.table_relation or super().relation
+
+
+@dataclass
+class DbtTest:
+    name: str
+    asset: str                      # "<schema>/<name>" of the node it tests
+    relation: str
+    sql: str
+    config: dict[str, Any]
+    file: str
+    line: int
+    refs: list[str] = field(default_factory=list)
+    table_name: str = ""          # store_failures: dbt's relation name for it
+    deps: list[str] = field(default_factory=list)       # asset keys of the other nodes it reads
+
+    @property
+    def severity(self) -> str:
+        return str(self.config.get("severity", "error")).lower()
+
+    @property
+    def store_failures(self) -> bool:
+        return bool(self.config.get("store_failures")) or self.config.get("store_failures_as") in ("table", "view")
+
+
+def test_name(test: str, namespace: str | None, node: str, args: dict[str, Any], short: bool = False) -> str:
+    """dbt's name for a generic test (``synthesize_generic_test_names``); ``short``: the name of its
+    relation (store_failures), where names of 64 characters and more are hashed.
+
+    >>> test_name("relationships", None, "orders", {"column_name": "customer_id", "to": "ref('customers')", "field": "id"})
+    'relationships_orders_customer_id__id__ref_customers_'
+    """
+    flat: list[str] = []
+    for key in sorted(args):
+        value = args[key]
+        parts = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else [value]
+        flat += [str(p) for p in parts]
+    unique = "__".join(re.sub(r"[^0-9a-zA-Z_]+", "_", a) for a in flat)
+    ident = f"{namespace}_{test}" if namespace else test
+    full = f"{ident}_{node}_{unique}"
+    if short and len(full) >= 64:
+        return f"{ident[:30]}_{hashlib.md5(full.encode()).hexdigest()}"
+    return full
+
+
+def _split(decl: TestDecl) -> tuple[str | None, dict[str, Any], str | None]:
+    """(test name, its arguments, a custom name) of one entry: ``unique`` or ``{relationships: {...}}``."""
+    spec = decl.spec
+    if isinstance(spec, str):
+        return spec, {}, None
+    if isinstance(spec, dict) and len(spec) >= 1:
+        if "test_name" in spec:
+            args = {k: v for k, v in spec.items() if k not in ("test_name", "name")}
+            return str(spec["test_name"]), args, spec.get("name")
+        if len(spec) == 1:
+            (name, args), = spec.items()
+            args = dict(args or {})
+            return str(name), args, args.pop("name", None)
+    return None, {}, None
+
+
+class TestBuilder:
+    def __init__(self, compiled: CompiledProject):
+        self.compiled = compiled
+        self.renderer = compiled.renderer
+        project = compiled.project
+        self.tests_tree = project.dbt.configs.get("data_tests") if project.dbt is not None else {}
+        self.target_schema = (project.target or {}).get("schema", "main")
+        self.problems: list[Problem] = []
+
+    def _project_config(self, test: str) -> dict[str, Any]:
+        from pipelines.models.dbt import folder_config
+
+        project = self.compiled.project
+        if project.dbt is None:
+            return {}
+        return folder_config(self.tests_tree, project.dbt.name, [])
+
+    def _arg(self, value: Any, decl: TestDecl, refs: list[str]) -> Any:
+        """``to: ref('customers')`` and Jinja strings are rendered as dbt renders test arguments."""
+        if isinstance(value, str) and (_JINJA_ARG.match(value) or "{{" in value):
+            text = value if "{{" in value else "{{ " + value + " }}"
+            rendered = self.renderer.render(text, decl.file, "")
+            self.problems.extend(Problem(decl.file, decl.line, p.message) for p in rendered.problems)
+            refs.extend(rendered.refs)
+            return rendered.sql.strip()
+        if isinstance(value, list):
+            return [self._arg(v, decl, refs) for v in value]
+        return value
+
+    def generic(self, decl: TestDecl, node: str, asset: str, relation: str, prefix: str = "") -> DbtTest | None:
+        test, args, custom = _split(decl)
+        if test is None:
+            self.problems.append(Problem(decl.file, decl.line, "a test is a name (unique) or a mapping "
+                                         "{test_name: {arguments}}"))
+            return None
+        namespace, _, short = test.rpartition(".")
+        macro = self.renderer.macro(f"test_{short}", namespace or None)
+        if macro is None:
+            known = {m.removeprefix("test_") for ns in self.renderer.namespaces.values() for m in ns if m.startswith("test_")}
+            self.problems.append(Problem(decl.file, decl.line, f"unknown test {test!r}{did_you_mean(short, known)}"
+                                         + ("; fix: install the package under dbt_packages/" if namespace else "")))
+            return None
+        args = dict(args)
+        config = {**self._project_config(test), **dict(args.pop("config", None) or {})}
+        config.update({k: args.pop(k) for k in list(args) if k in TEST_CONFIGS})   # dbt's legacy top-level form
+        args.update(args.pop("arguments", None) or {})
+        for key in config:
+            if key not in TEST_CONFIGS:
+                self.problems.append(Problem(decl.file, decl.line, f"unknown test config {key!r}{did_you_mean(key, TEST_CONFIGS)}"))
+        naming = dict(args) | ({"column_name": decl.column} if decl.column else {})
+        name = str(custom) if custom else prefix + test_name(short, namespace or None, node, naming)
+        refs: list[str] = []
+        kwargs = {k: self._arg(v, decl, refs) for k, v in args.items()}
+        if decl.column:
+            kwargs["column_name"] = f'"{decl.column}"' if decl.column_quote else decl.column
+        model = Relation.parse(relation)
+        if config.get("where"):
+            model = _Where(f"(select * from {relation} where {config['where']}) dbt_subquery", model)
+        rendered = self.renderer.call(macro, decl.file, kwargs | {"model": model},
+                                      node={"name": name, "resource_type": "test", "config": config})
+        if rendered.problems:
+            self.problems.extend(rendered.problems)
+            return None
+        return DbtTest(name, asset, relation, rendered.sql.strip(), config, decl.file, decl.line, refs + rendered.refs,
+                       str(custom) if custom else prefix + test_name(short, namespace or None, node, naming, short=True))
+
+    def singular(self, path: Path, display: str) -> DbtTest | None:
+        raw = path.read_text(encoding="utf-8")
+        rendered = self.renderer.render(raw, display, "")
+        if rendered.problems:
+            self.problems.extend(rendered.problems)
+            return None
+        nodes = [r for r in rendered.refs if r in self.compiled.models or r in self.compiled.project.seeds]
+        if not nodes:
+            self.problems.append(Problem(display, None, "a singular test must ref() the model it tests"))
+            return None
+        asset, relation = _asset(self.compiled, nodes[0])
+        config = {**self._project_config(path.stem), **rendered.config}
+        return DbtTest(path.stem, asset, relation, rendered.sql.strip(), config, display, 1, nodes)
+
+
+class _Where(str):
+    """The model argument of a test with a ``where`` config: dbt's subquery, with the relation's attributes."""
+
+    def __new__(cls, text: str, relation: Relation):
+        obj = super().__new__(cls, text)
+        obj.schema, obj.identifier, obj.name, obj.database = relation.schema, relation.identifier, relation.identifier, None
+        return obj
+
+
+def _asset(compiled: CompiledProject, node: str) -> tuple[str, str]:
+    if node in compiled.models:
+        model = compiled.models[node].model
+        return f"{model.schema}/{model.name}", model.relation
+    seed = compiled.project.seeds[node]
+    return f"{seed.schema}/{seed.name}", seed.relation
+
+
+def collect_tests(compiled: CompiledProject, display=lambda p: str(p)) -> tuple[list[DbtTest], list[Problem]]:
+    """Every test of the project, rendered; disabled ones left out; problems at their lines."""
+    builder = TestBuilder(compiled)
+    tests: list[DbtTest] = []
+    nodes = [(name, cm.model.properties) for name, cm in compiled.models.items()]
+    nodes += [(name, seed.properties) for name, seed in compiled.project.seeds.items()]
+    for name, props in nodes:
+        if name in compiled.models and compiled.models[name].materialized == "ephemeral" and props.tests:
+            builder.problems.append(Problem(props.tests[0].file, props.tests[0].line, f"{name} is ephemeral: "
+                                            "there is no relation to test (dbt refuses this too); fix: test a model that refs it"))
+            continue
+        asset, relation = _asset(compiled, name)
+        for decl in props.tests:
+            test = builder.generic(decl, name, asset, relation)
+            if test is not None:
+                tests.append(test)
+    # Tests on a source run on the seed or model of the project that builds its relation (a
+    # source nothing here builds has no asset to gate: refused, not skipped).
+    builders = {seed.relation: name for name, seed in compiled.project.seeds.items()}
+    builders |= {cm.model.relation: name for name, cm in compiled.models.items()}
+    for src, table, decl in compiled.project.source_tests:
+        relation = compiled.project.dbt_sources[(src, table)]
+        node = builders.get(str(Relation.parse(relation))) or builders.get(relation)
+        if node is None:
+            builder.problems.append(Problem(decl.file, decl.line, f"test on source {src}.{table} ({relation}): no seed "
+                                            "or model of the project builds it, so there is no asset to gate; fix: "
+                                            "test the staging model that selects from it"))
+            continue
+        asset, _ = _asset(compiled, node)
+        test = builder.generic(decl, f"{src}_{table}", asset, relation, prefix="source_")
+        if test is not None:
+            tests.append(test)
+    for path in compiled.project.singular_tests:
+        test = builder.singular(path, display(path))
+        if test is not None:
+            tests.append(test)
+    tests = [t for t in tests if t.config.get("enabled", True) is not False]
+    for t in tests:
+        t.deps = list(dict.fromkeys(a for a, _ in (_asset(compiled, r) for r in t.refs
+                                                   if r in compiled.models or r in compiled.project.seeds) if a != t.asset))
+    seen: dict[str, DbtTest] = {}
+    for t in tests:
+        if t.name in seen:
+            builder.problems.append(Problem(t.file, t.line, f"test name {t.name!r} is used twice (also "
+                                            f"{seen[t.name].file}:{seen[t.name].line}); fix: give one a name:"))
+        seen[t.name] = t
+    for t in tests:
+        for key in ("severity",):
+            if t.severity not in ("error", "warn"):
+                builder.problems.append(Problem(t.file, t.line, f"severity {t.config[key]!r}: use error or warn"))
+        for key in ("warn_if", "error_if"):
+            if key in t.config and not _THRESHOLD.match(str(t.config[key])):
+                builder.problems.append(Problem(t.file, t.line, f"{key} {t.config[key]!r}: write a comparison "
+                                                "such as '>10' or '!=0'"))
+    return tests, builder.problems
+
+
+def _gated(test: DbtTest, condition: str) -> str:
+    """The failing rows when ``<fail_calc> <condition>`` holds, else none; GX's braces escaped."""
+    calc = test.config.get("fail_calc", "count(*)")
+    op, value = _THRESHOLD.match(condition).group(1, 2)
+    op = {"==": "=", "<>": "!="}.get(op, op)
+    limit = f" limit {int(test.config['limit'])}" if test.config.get("limit") else ""
+    sql = (f"select * from ({test.sql}{limit}) dbt_internal_test "
+           f"where (select {calc} from ({test.sql}{limit}) dbt_internal_calc) {op} {value}")
+    # GX wants the batch named in the query; the test's SQL names its relations itself.
+    return sql.replace("{", "{{").replace("}", "}}") + " /* tests {batch} */"
+
+
+def _rules(test: DbtTest) -> list[Rule]:
+    warn_if = str(test.config.get("warn_if", "!=0"))
+    error_if = str(test.config.get("error_if", "!=0"))
+    meta = {"dbt_test": test.name, "deps": test.deps}
+    description = f"dbt test {test.name} ({test.file}:{test.line})"
+    rule = lambda name, cond, severity: Rule(  # noqa: E731 - three fields differ
+        name=name, type="unexpected_rows_expectation", kwargs={"unexpected_rows_query": _gated(test, cond)},
+        severity=severity, description=description, file=test.file, line=test.line, meta=meta)
+    if test.severity == "warn":
+        return [rule(test.name, warn_if, "warn")]
+    rules = [rule(test.name, error_if, "error")]
+    if warn_if != error_if:      # failures that warn without erroring: their own non-blocking check
+        rules.append(rule(f"{test.name}__warn", warn_if, "warn"))
+    return rules
+
+
+def test_suites(tests: list[DbtTest]) -> list[DbtSuite]:
+    by_asset: dict[str, list[DbtTest]] = {}
+    for t in tests:
+        by_asset.setdefault(t.asset, []).append(t)
+    return [DbtSuite(asset=asset, file=ts[0].file, rules=tuple(r for t in ts for r in _rules(t)),
+                     description=f"dbt tests of {asset}", table_relation=ts[0].relation)
+            for asset, ts in by_asset.items()]
+
+
+def store_failures_sql(test: DbtTest, target_schema: str) -> tuple[str, str]:
+    """(schema, statement) writing the failing rows where dbt writes them."""
+    from pipelines.sql import ident
+
+    schema = f"{target_schema}_dbt_test__audit"
+    return schema, f"create or replace table {ident(schema)}.{ident(test.table_name or test.name)} as {test.sql}"
+
+
+def late_tests(compiled: CompiledProject, tests: list[DbtTest]) -> set[str]:
+    """Tests that read a node downstream of the one they test (a relationships test from orders
+    to customers, where customers refs orders). Blocking the tested node's children on them would
+    be a cycle; dbt runs them after all their parents and blocks nothing with them."""
+    children: dict[str, set[str]] = {}
+    for name, cm in compiled.models.items():
+        for ref in cm.refs:
+            children.setdefault(ref, set()).add(name)
+    by_asset = {_asset(compiled, n)[0]: n for n in [*compiled.models, *compiled.project.seeds]}
+
+    def descendants(node: str) -> set[str]:
+        seen, todo = set(), [node]
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        return seen
+
+    late = set()
+    for t in tests:
+        below = {_asset(compiled, n)[0] for n in descendants(by_asset[t.asset])}
+        if below & set(t.deps):
+            late.add(t.name)
+    return late
+
+
+def check_tests(compiled: CompiledProject, display=lambda p: str(p)) -> list[Problem]:
+    """``kontor check`` for dbt's data tests and unit tests: every problem a run would raise."""
+    from pipelines.models.dbt_unit import collect_unit_tests
+
+    return collect_tests(compiled, display)[1] + collect_unit_tests(compiled)[1]
