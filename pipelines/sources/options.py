@@ -26,7 +26,9 @@ class IngestOptions:
 def ingest_options(settings: Settings) -> IngestOptions:
     pyproject = settings.project_dir / "pyproject.toml"
     try:
-        tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kontor", {})
+        # a dbt project directory has no pyproject.toml: the defaults apply
+        text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+        tool = tomllib.loads(text).get("tool", {}).get("kontor", {})
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise KontorError(f"{pyproject}: {exc}; fix: correct the TOML syntax") from exc
     values = {}
