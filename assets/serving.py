@@ -16,6 +16,9 @@ SERVING_KEY = dg.AssetKey(["kontor", "serving_copy"])
 
 
 RAW_GRAIN = "row of a delivered file (_source_file, _line); every delivery is kept (_batch_id)"
+CURRENT_DOC = ("Current state of {relation}: for a full delivery the rows of the newest file, for a delta "
+               "delivery the newest version of each key. Models read this view; the table keeps every delivery.")
+CURRENT_GRAIN = "row of the current delivery (_source_file, _line)"
 LINEAGE_DOCS = {
     "_system": "Source system the row came from (crm, erp, accounting ...)",
     "_source_file": "The file the row was read from, relative to the data directory (or the query's connection)",
@@ -47,6 +50,8 @@ def table_docs(assets: Sequence[dg.AssetsDefinition]) -> list[TableDoc]:
             grain = str(_value(spec.metadata.get("unique_key")) or "")
             if path[0] == "raw":
                 grain, columns = RAW_GRAIN, {**columns, **LINEAGE_DOCS}
+                # the table's current state (pipelines/sources/deliveries.py), what models read
+                docs.append(TableDoc(f"{relation}__current", CURRENT_DOC.format(relation=relation), CURRENT_GRAIN, columns))
             docs.append(TableDoc(relation, spec.description or "", grain, columns))
     return docs
 

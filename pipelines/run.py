@@ -160,8 +160,8 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
     quiet_dagster_notices()
     outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
+    defs = build_definitions(settings)          # a broken project is refused before the warehouse is touched
     check_warehouse(settings, outcome.run_id)
-    defs = build_definitions(settings)
     job = defs.resolve_job_def(ALL_JOB)
     instance = instance_for(settings)
     step_assets = {

@@ -83,9 +83,12 @@ BOOKKEEPING_DOCS = [
          table_name="Source table (raw.<system>__<table>)", path="The file, relative to the data directory",
          sha256="Checksum of the file's bytes: a file with a known checksum is not loaded again",
          size_bytes="File size in bytes", rows_read="Data rows read", rows_loaded="Rows loaded into raw",
-         rows_quarantined="Rows set aside in kontor.quarantine", status="loaded | failed",
-         message="Why a load failed", run_id="The Dagster run that loaded it", started_at="Load start (UTC)",
-         finished_at="Load end (UTC)"),
+         rows_quarantined="Rows set aside in kontor.quarantine", status="loaded | failed | waiting",
+         message="Why a load failed, or a note on how the file was read", run_id="The Dagster run that loaded it",
+         started_at="Load start (UTC)", finished_at="Load end (UTC)",
+         encoding="How the file's text was decoded (e.g. cp1252, utf-16-le from its BOM, cp1252+utf-8 per line)",
+         file_meta="The file's own metadata as JSON (a DATEV header line: format, version, category, date range, "
+                   "consultant and client number)"),
     _doc("kontor.quarantine", "Rows of extracts that could not be loaded as declared, with the reason and the raw text.",
          "rejected row (and column) of a loaded file",
          batch_id="Load batch (kontor.load_ledger)", source="<system>.<table>", file="The file",
@@ -109,6 +112,11 @@ BOOKKEEPING_DOCS = [
          run_id="The evaluation whose results are reused", checked_at="When it was evaluated (UTC)",
          docs_page="Its Data Docs page"),
     # written by the report assets (pipelines/reports/store.py), described here with Kontor's own
+    _doc("kontor.removed_rows", "Rows that disappeared from a full delivery: in the delivery before, not in the "
+         "newest (pipelines/sources/deliveries.py).", "key that vanished per full delivery",
+         system="Source system", table_name="Source table (raw.<system>__<table>)",
+         batch_id="The full delivery that no longer has the row", previous_batch_id="The delivery before it, which had it",
+         key_json="The row's primary key, as JSON", detected_at="When it was noticed (UTC)"),
     _doc("reports.facts", "Every number an issued report printed, with the SQL file it came from.",
          "number per report, period and version",
          report="The report (reports/<report>/report.yml)", period="The reported period: 2026-10, 2026-W43, 2026-Q3, 2026-10-31",

@@ -126,7 +126,10 @@ def assert_consistent(project: Path) -> None:
         issues = json.loads(manifest_path.read_text())["issues"]
         listed = {".lock", "manifest.json"}
         for issue in issues:
-            for name, digest in ((issue["pdf"], issue["sha256"]), (issue["facts"], issue["facts_sha256"])):
+            files = [(issue["pdf"], issue["sha256"]), (issue["facts"], issue["facts_sha256"])]
+            if "html" in issue:                                     # the offline HTML beside the PDF
+                files.append((issue["html"], issue["html_sha256"]))
+            for name, digest in files:
                 assert __import__("hashlib").sha256((folder / name).read_bytes()).hexdigest() == digest, name
                 listed.add(name)
         assert {p.name for p in folder.iterdir()} == listed      # no temp file, no unlisted half issue

@@ -187,13 +187,30 @@ def stored(settings: Settings) -> tuple[list[dict], list[dict]]:
         store.close()
 
 
-def duckdb_files_held(session: int, target: Path) -> list[str]:
-    """DuckDB files under ``target`` that a process of ``session`` has open (Linux /proc)."""
-    held, members = [], 0
+def _descendants(root: int) -> set[int]:
+    """``root`` and every process below it (Linux /proc), whatever session a child started."""
+    parent_of = {}
     for proc in Path("/proc").iterdir():
         try:
-            if not proc.name.isdigit() or os.getsid(int(proc.name)) != session:
-                continue
+            if proc.name.isdigit():
+                parent_of[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # the process ended meanwhile
+            continue
+    tree, grown = {root}, True
+    while grown:
+        below = {pid for pid, parent in parent_of.items() if parent in tree} - tree
+        tree |= below
+        grown = bool(below)
+    return tree
+
+
+def duckdb_files_held(session: int, target: Path) -> list[str]:
+    """DuckDB files under ``target`` that ``kontor dev`` (the leader of ``session``) or a process it
+    started has open (Linux /proc)."""
+    held, members = [], 0
+    for pid in _descendants(session):
+        proc = Path("/proc") / str(pid)
+        try:
             members += 1
             for fd in (proc / "fd").iterdir():
                 path = os.readlink(fd)

@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 22, 8, 0)
 # A report somebody adds later: a customer dimension under a name no rule knows ("abnehmer"),
 # built through a CTE, a subquery and `select *`.
 KPI = """
-with kunden as (select * from marts.dim_customer),
+with kunden as (select * from marts.bridge_customer_source),
      zeilen as (select * from (select * from marts.fct_order_lines) where not is_cancelled)
 select report_periods.period_start, k.customer_name as abnehmer, z.region as gebiet, sum(z.net_amount) as value
 from report_periods
@@ -48,11 +48,11 @@ def test_a_new_customer_dimension_is_pseudonymised_without_a_flag(demo, tmp_path
     add_report(root, "abnehmer: {label: Abnehmer}\ngebiet: {label: Gebiet}")
     spec = find_report(root, "abnehmer")
     assert spec.dimensions["abnehmer"].personal and not spec.dimensions["gebiet"].personal
-    assert "marts.dim_customer.customer_name" in spec.dimensions["abnehmer"].sources
+    assert "marts.bridge_customer_source.customer_name" in spec.dimensions["abnehmer"].sources
     con = duckdb.connect(str(demo.settings.warehouse_path), read_only=True)
     try:
         facts = compute_facts(con, spec, "2026-10", NOW)
-        names = {n for (n,) in con.execute("select customer_name from marts.dim_customer").fetchall()}
+        names = {n for (n,) in con.execute("select customer_name from marts.bridge_customer_source").fetchall()}
     finally:
         con.close()
     with LlmServer(correct) as server:
@@ -70,7 +70,7 @@ def test_opting_out_of_pseudonyms_for_master_data_names_is_an_error_naming_the_s
         find_report(root, "abnehmer")
     message = str(error.value)
     assert "reports/abnehmer/report.yml:6" in message and "reports/abnehmer/kpis/umsatz.sql" in message
-    assert "marts.dim_customer.customer_name" in message and "allow_personal_data" in message
+    assert "marts.bridge_customer_source.customer_name" in message and "allow_personal_data" in message
 
 
 def test_a_report_may_send_names_on_purpose(demo, tmp_path):
