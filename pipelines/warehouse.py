@@ -126,7 +126,9 @@ BOOKKEEPING_DOCS = [
          comparison="previous_period | same_period_last_year | plan", dimension="Driver dimension (e.g. product_group × region), or 'period' for history",
          member="Driver member, history period, or a table row's first cell", value="The number",
          unit="Its unit (EUR, %, count ...)", sql_file="The SQL file under reports/<report>/ that computed it",
-         computed_at="When it was computed"),
+         sql_sha256="sha256 of that SQL file as it was when the figure was computed",
+         formula="How a derived figure (delta, percentage, z-score, driver contribution) follows from its inputs",
+         inputs="The derived figure's inputs, as JSON {name: value}", computed_at="When it was computed"),
 ]
 
 
