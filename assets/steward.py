@@ -138,17 +138,14 @@ def build_spot_checks(settings: Settings, specs: dict) -> tuple[list, list, list
         def _spot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
             from pipelines.spotchecks import precision, spot_check_settings, take_sample
             from pipelines.state import StateStore
-            from pipelines.warehouse import insert_rows
+            from pipelines.spotchecks import write_precision_table
 
             config = spot_check_settings(settings)
             today = dt.date.today()
             with StateStore.from_settings(settings) as store, warehouse.connection() as con:
                 sample = take_sample(settings, con, spec, store, today, config.size)
                 found = precision(store, spec.name, config.weeks, today)
-                con.execute(f"""create or replace table {table} (week varchar, judged integer, correct integer,
-                                wrong integer, unsure integer, precision double, low double, high double)""")
-                insert_rows(con, table, [(w["week"], w["judged"], w["correct"], w["wrong"], w["unsure"], w["precision"],
-                                          w["low"], w["high"]) for w in found["weeks"]])
+                write_precision_table(con, spec.name, found)
             pooled = found["pooled"]
             rows = "\n".join(f"| {w['week']} | {w['judged']} | {w['wrong']} | "
                              + (f"{w['precision']:.3f} | [{w['low']:.3f}, {w['high']:.3f}]" if w["precision"] is not None else "– | –")
