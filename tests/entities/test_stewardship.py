@@ -327,3 +327,8 @@ def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
     assert customer and not customer[0].passed and "threshold 0.999" in customer[0].description
     assert not result.success           # the blocking gate fails the run
     assert _rows(settings, "select count(*) from entities.customer_spot_check_precision")[0][0] >= 1
+    # the gate's evidence names the table the master-data report reads, so its data status shows it
+    evidence = _rows(settings, "select asset, success, element_count from kontor.gate_results "
+                               "where run_id = ? and rule = 'merge_precision' order by asset", [result.run_id])
+    assert evidence == [("entities/customer_spot_check_precision", False, meta["judged"].value),
+                        ("entities/supplier_spot_check_precision", True, 0)]
