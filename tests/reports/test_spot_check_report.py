@@ -106,3 +106,8 @@ def test_the_report_shows_the_precision_of_automatic_merges_or_that_none_was_jud
     for figure in ("90,0", "59,6", "98,2"):
         assert figure in html
     assert NO_SAMPLE in html and NO_SAMPLE in _words(judged.path)
+
+    english = _issue(settings, spec.in_language("en"))
+    customer, supplier = english.facts["tables"]["merge_precision"]["rows"]
+    assert customer[:6] == ["customers", 8, 10, 90.0, 59.6, 98.2] and supplier[6] == "no sample judged yet"
+    assert "Estimated precision of automatic merges (95 % interval)" in _words(english.path)
