@@ -88,6 +88,17 @@ def _step_assets(assets: Sequence) -> dict[str, str]:
             if isinstance(a, dg.AssetsDefinition) and a.is_executable and len(a.keys) == 1}
 
 
+def _blocking_check_failure(event) -> bool:
+    """A step that failed only because a blocking check failed: a check in its own step (such as the
+    spot checks' merge_precision) would otherwise alert a second time under its step key."""
+    error = event.step_failure_data.error if event.step_failure_data else None
+    while error is not None:
+        if error.cls_name == "DagsterAssetCheckFailedError":
+            return True
+        error = error.cause
+    return False
+
+
 def run_failures(instance: dg.DagsterInstance, run_id: str, steps: dict[str, str]) -> tuple[list[Failure], list[str]]:
     """The failed assets (and blocking gates) of a finished run, and the assets it materialised."""
     failures: dict[str, Failure] = {}
@@ -105,6 +116,8 @@ def run_failures(instance: dg.DagsterInstance, run_id: str, steps: dict[str, str
                 detail = f"check {check.check_name!r} failed" + (f" ({check.description})" if check.description else "")
                 failures[asset] = Failure(asset, detail, check.check_name)
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            if _blocking_check_failure(event):
+                continue        # the failed checks alert from their own evaluations above, by asset
             asset = steps.get(event.step_key or "", event.step_key or "run")
             failures.setdefault(asset, Failure(asset, step_failure_reason(event)))
     return list(failures.values()), materialized

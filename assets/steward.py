@@ -138,17 +138,14 @@ def build_spot_checks(settings: Settings, specs: dict) -> tuple[list, list, list
         def _spot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
             from pipelines.spotchecks import precision, spot_check_settings, take_sample
             from pipelines.state import StateStore
-            from pipelines.warehouse import insert_rows
+            from pipelines.spotchecks import write_precision_table
 
             config = spot_check_settings(settings)
             today = dt.date.today()
             with StateStore.from_settings(settings) as store, warehouse.connection() as con:
                 sample = take_sample(settings, con, spec, store, today, config.size)
                 found = precision(store, spec.name, config.weeks, today)
-                con.execute(f"""create or replace table {table} (week varchar, judged integer, correct integer,
-                                wrong integer, unsure integer, precision double, low double, high double)""")
-                insert_rows(con, table, [(w["week"], w["judged"], w["correct"], w["wrong"], w["unsure"], w["precision"],
-                                          w["low"], w["high"]) for w in found["weeks"]])
+                write_precision_table(con, spec.name, found)
             pooled = found["pooled"]
             rows = "\n".join(f"| {w['week']} | {w['judged']} | {w['wrong']} | "
                              + (f"{w['precision']:.3f} | [{w['low']:.3f}, {w['high']:.3f}]" if w["precision"] is not None else "– | –")
@@ -167,19 +164,29 @@ def build_spot_checks(settings: Settings, specs: dict) -> tuple[list, list, list
         @dg.asset_check(asset=asset_key, name="merge_precision", blocking=True,
                         description="Fails (and alerts) when the spot-checked precision of the automatic merges over "
                                     "the last weeks is below the threshold ([tool.kontor.stewards] spot_check_threshold).")
-        def _gate(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
             from pipelines.spotchecks import precision, spot_check_settings
             from pipelines.state import StateStore
+            from pipelines.warehouse import ensure_bookkeeping
 
             config = spot_check_settings(settings)
             with StateStore.from_settings(settings) as store:
                 pooled = precision(store, spec.name, config.weeks, dt.date.today())["pooled"]
             p = pooled["precision"]
+            passed = p is None or p >= config.threshold
+            description = ("no verdicts yet" if p is None else
+                           f"precision {p:.3f} (95 % {pooled['low']:.3f}–{pooled['high']:.3f}) from {pooled['judged']} "
+                           f"verdict(s), threshold {config.threshold}")
+            # Evidence beside the other gates', on the table the master-data report reads, so its
+            # data status names this gate (and a failure) instead of an ungated table.
+            with warehouse.connection() as con:
+                ensure_bookkeeping(con)
+                con.execute("insert into kontor.gate_results values (?, now()::timestamp, ?, 'merge_precision', 'error', "
+                            "?, ?, ?, ?, ?)", [context.run.run_id, table.replace(".", "/", 1), passed,
+                                               None if p is None else f"{p:.3f}", pooled["wrong"], pooled["judged"],
+                                               description])
             return dg.AssetCheckResult(
-                passed=p is None or p >= config.threshold, severity=dg.AssetCheckSeverity.ERROR,
-                description=("no verdicts yet" if p is None else
-                             f"precision {p:.3f} (95 % {pooled['low']:.3f}–{pooled['high']:.3f}) from {pooled['judged']} "
-                             f"verdict(s), threshold {config.threshold}"),
+                passed=passed, severity=dg.AssetCheckSeverity.ERROR, description=description,
                 metadata={"judged": pooled["judged"], "wrong": pooled["wrong"]})
 
         assets.append(_spot)

@@ -195,6 +195,25 @@ def precision(store: StateStore, entity: str, weeks: int, today: dt.date) -> dic
     return {"weeks": table, "pooled": pooled, "window_weeks": weeks}
 
 
+PRECISION_COLUMNS = ("week", "weeks", "judged", "correct", "wrong", "unsure", "precision", "low", "high")
+
+
+def write_precision_table(con: duckdb.DuckDBPyConnection, entity: str, found: dict[str, Any]) -> str:
+    """``entities.<entity>_spot_check_precision``: one row per judged week (``weeks`` = 1) and always
+    one pooled row (``week`` null, ``weeks`` = the window) that the master-data report reads, with
+    ``judged`` 0 and a null precision while no verdict exists (never a made-up 0 % or 100 %)."""
+    from pipelines.warehouse import insert_rows
+
+    table = f"entities.{entity}_spot_check_precision"
+    con.execute("create schema if not exists entities")
+    con.execute(f"""create or replace table {table} (week varchar, weeks integer, judged integer, correct integer,
+                    wrong integer, unsure integer, precision double, low double, high double)""")
+    rows = [(w["week"], 1, *(w[c] for c in PRECISION_COLUMNS[2:])) for w in found["weeks"]]
+    rows.append((None, found["window_weeks"], *(found["pooled"][c] for c in PRECISION_COLUMNS[2:])))
+    insert_rows(con, table, rows)
+    return table
+
+
 def record_verdict(settings: Settings, identity: Identity, form: dict[str, str]) -> tuple[bool, str, dict | None]:
     """Append a verdict; returns (ok, message, the sampled row when the verdict is ``wrong`` on a merge)."""
     verdict = form.get("verdict", "")

@@ -14,6 +14,8 @@ from pipelines.entities.decisions import DecisionError
 from pipelines.run import run_pipeline
 from pipelines.identity import Identity
 from pipelines.stewardship import decide as record, queue
+from pipelines.settings import load_settings
+from tests.automation.test_automation import Webhook
 from tests.conftest import make_project
 
 
@@ -297,13 +299,25 @@ def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
 
     # the asset: the precision as metadata and a table; the gate fails below the threshold
     pyproject = settings.project_dir / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + "\n[tool.kontor.stewards]\nspot_check_threshold = 0.999\n")
+    pyproject.write_text(pyproject.read_text() + "\n[tool.kontor.stewards]\nspot_check_threshold = 0.999\n"
+                         "[tool.kontor.alerts]\nwebhook_env = \"TEST_ALERT_WEBHOOK\"\n")
     try:
-        defs = build_definitions(settings)
-        result = defs.resolve_job_def("steward_spot_checks").execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        with Webhook() as hook, dg.instance_for_test() as instance:
+            alerting = load_settings(settings.project_dir, env={"TEST_ALERT_WEBHOOK": hook.url})
+            defs = build_definitions(alerting)
+            result = defs.resolve_job_def("steward_spot_checks").execute_in_process(
+                instance=instance, raise_on_error=False)
+            # the run-failure sensor, as the daemon runs it, alerts over the real webhook on loopback
+            failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+            sensor = defs.resolve_sensor_def("kontor_alert_on_failure")
+            sensor(dg.build_run_status_sensor_context(
+                sensor_name=sensor.name, dagster_event=failure, dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(result.run_id)).for_run_failure())
     finally:
         pyproject.write_text(pyproject.read_text().split("\n[tool.kontor.stewards]")[0])
+    [alert] = hook.bodies
+    assert "steward/customer_spot_checks" in alert["text"] and "merge_precision" in alert["text"]
+    assert "threshold 0.999" in alert["text"] and result.run_id in alert["text"]
     [materialized] = [e for e in result.get_asset_materialization_events()
                       if e.asset_key == dg.AssetKey(["steward", "customer_spot_checks"])]
     meta = materialized.materialization.metadata
@@ -311,6 +325,10 @@ def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     customer = [c for c in checks if c.asset_key == dg.AssetKey(["steward", "customer_spot_checks"])]
     assert customer and not customer[0].passed and "threshold 0.999" in customer[0].description
-    # the blocking gate fails the run: the run-failure sensor (kontor_alert_on_failure) alerts on it
-    assert not result.success
+    assert not result.success           # the blocking gate fails the run
     assert _rows(settings, "select count(*) from entities.customer_spot_check_precision")[0][0] >= 1
+    # the gate's evidence names the table the master-data report reads, so its data status shows it
+    evidence = _rows(settings, "select asset, success, element_count from kontor.gate_results "
+                               "where run_id = ? and rule = 'merge_precision' order by asset", [result.run_id])
+    assert evidence == [("entities/customer_spot_check_precision", False, meta["judged"].value),
+                        ("entities/supplier_spot_check_precision", True, 0)]
