@@ -103,6 +103,8 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
     target_dir, data_dir = settings.target_dir, settings.data_dir
     relations = {name: cm.model.relation for name, cm in compiled.models.items()}
     staging_keys = [dg.AssetKey([compiled.models[i.model].model.schema, i.model]) for i in spec.inputs]
+    # an attribute referring to another entity (a contact's company) is looked up in its xref
+    staging_keys += [key(a.options["entity"], "xref") for a in spec.declared or [] if a.type == "reference"]
     splink_dir = target_dir / "splink" / spec.name
     owners = [spec.owner if ":" in str(spec.owner) or "@" in str(spec.owner) else f"team:{spec.owner}"] if spec.owner else None
     common = {"group_name": "entities", "kinds": {"duckdb", "splink"}, "owners": owners}

@@ -161,8 +161,33 @@ def entity_outputs(project_dir: Path) -> dict[str, tuple[str, list[str]]]:
     """``<entity>_<part>`` → (relation, columns) for every entity file, read from file names only,
     so models can be compiled before the entity files are checked against them."""
     folder = project_dir / "models" / "entities"
-    names = sorted(p.stem for p in folder.glob("*.y*ml") if not p.name.startswith("_")) if folder.is_dir() else []
-    return {f"{e}_{part}": (f"entities.{e}_{part}", cols) for e in names for part, cols in OUTPUT_COLUMNS.items()}
+    paths = sorted(p for p in folder.glob("*.y*ml") if not p.name.startswith("_")) if folder.is_dir() else []
+    out = {}
+    for path in paths:
+        columns = {**OUTPUT_COLUMNS, **_declared_outputs(path)}
+        out.update({f"{path.stem}_{part}": (f"entities.{path.stem}_{part}", cols) for part, cols in columns.items()})
+    return out
+
+
+def _declared_outputs(path: Path) -> dict[str, list[str]]:
+    """Golden and standardised columns of an entity file that declares its attributes (names and
+    types only; a broken file is reported by :func:`load_entities`, here it keeps the defaults)."""
+    try:
+        doc = yamlfile.load(path, path.name)
+    except ProjectError:
+        return {}
+    attrs = doc.get("attributes") if isinstance(doc, dict) else None
+    if not isinstance(attrs, dict):
+        return {}
+    declared = []
+    for name, value in attrs.items():
+        kind = value if isinstance(value, str) else value.get("type") if isinstance(value, dict) else None
+        if isinstance(name, str) and kind in TYPES:
+            declared.append(AttributeDecl(name, kind))
+    attributes = [c for a in declared for c in (a.name, f"{a.name}_valid")[:2 if a.kind.validates else 1]]
+    return {"golden": ["golden_id", "display_name", *attributes, "member_count", "systems",
+                       "updated_at", "attributes_in_review"],
+            "standardised": list(generic_columns(declared))}
 
 
 @dataclass
@@ -252,6 +277,11 @@ def _entity(name: str, rel: str, doc: LineDict, docs: dict[str, tuple[str, LineD
             problems.append(Problem(rel, doc.key_line(key), f"unknown key {key!r}{did_you_mean(str(key), set(TOP_KEYS))}"))
     attrs_doc, attrs_rel, attrs_parent = _inherited(doc, docs, "attributes", rel, problems)
     declared = None if attrs_doc is None else _declared(attrs_rel, attrs_doc, attrs_parent, problems)
+    for a in declared or []:
+        other = a.options.get("entity")
+        if a.type == "reference" and (other not in docs or other == name):
+            problems.append(Problem(attrs_rel, attrs_doc.key_line(a.name), f"attribute {a.name!r}: a reference needs "
+                                    f"'entity:' naming another entity file{did_you_mean(str(other), set(docs) - {name})}"))
     # the fixed company schema when no attributes are declared; the declared ones otherwise
     columns = STANDARDISED if declared is None else generic_columns(declared)
     names = ATTRIBUTES if declared is None else tuple(a.name for a in declared)

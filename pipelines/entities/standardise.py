@@ -319,6 +319,12 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
     for index, a in enumerate(declared):
         raw = f"r.{ident(a.name + '__raw')}"
         kind = a.kind
+        if a.type == "reference":      # the other entity's golden id, through its xref
+            ref = f"_x{index}"
+            joins.append(f"left join entities.{ident(a.options['entity'] + '_xref')} {ref} "
+                         f"on {ref}.system = r.source_system and {ref}.source_id = {raw}")
+            selects += [f"{ref}.golden_id as {ident(a.name)}", f"{ref}.golden_id as {ident(a.key)}"]
+            continue
         if kind.python_check:
             check = f"_c{index}"
             joins.append(f"left join entities._id_checks {check} on {check}.kind = {literal(kind.python_check)} "

@@ -292,6 +292,19 @@ class Date(AttributeType):
                               ("substr({k}_l, 1, 6) = substr({k}_r, 1, 6)", "same month")])
 
 
+class Reference(AttributeType):
+    """A record of another entity, by that system's id (a contact's CRM account): the value and the
+    key are the other entity's golden id, looked up in ``entities.<entity>_xref`` for the input's
+    system, so two records pointing at one golden company agree whatever ids they used. The lookup
+    is a join ``standardise.py`` writes; the type gives the comparison."""
+    name = "reference"
+    options = ("entity",)
+    survivorship = ("most_frequent", "source_priority", "most_recent")
+
+    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
+        return _levels(attr, [("{k}_l = {k}_r", "same golden record")])
+
+
 class Number(AttributeType):
     name = "number"
 
@@ -304,7 +317,7 @@ class Number(AttributeType):
 
 TYPES: dict[str, AttributeType] = {t.name: t() for t in (
     CompanyName, PersonName, Street, Postcode, City, Country, Iban, VatId, Email, Phone, Date, Identifier, Text,
-    Number)}
+    Number, Reference)}
 ATTRIBUTE_KEYS = ("type", "block", "critical", "tf", "formats")
 
 
