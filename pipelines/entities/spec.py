@@ -305,6 +305,9 @@ def _entity(name: str, rel: str, doc: LineDict, docs: dict[str, tuple[str, LineD
     thresholds = _thresholds(thresholds_rel, thresholds_doc or _empty(doc.line), problems)
     rules_doc, rules_rel, rules_parent = _inherited(doc, docs, "distinct_when", rel, problems)
     distinct_when = _distinct_rules(rules_rel, rules_doc, rules_parent, problems, columns)
+    # the types' own "different" rules, for attributes declared distinct: true
+    distinct_when += [DistinctRule(f"different {a.name}", a.kind.different(a)) for a in declared or []
+                      if a.distinct and a.kind.different(a)]
     surv_doc, surv_rel, _ = _inherited(doc, docs, "survivorship", rel, problems)
     attributes, critical = _survivorship(surv_rel, surv_doc or _empty(doc.line), systems, problems,
                                          inherited=surv_rel != rel, names=names)
@@ -366,14 +369,14 @@ def _declared(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> 
                                     f"attribute {name!r}: unknown type {kind!r}{did_you_mean(kind, set(TYPES))}; "
                                     f"types: {', '.join(TYPES)}"))
             continue
-        allowed = ("type", "block", "critical", "tf", *TYPES[kind].options)
+        allowed = ("type", "block", "critical", "tf", "distinct", *TYPES[kind].options)
         for key in value:
             if key not in allowed:
                 problems.append(Problem(rel, value.key_line(key) if isinstance(value, LineDict) else line,
                                         f"attribute {name!r}: unknown key {key!r}"
                                         f"{did_you_mean(str(key), set(allowed) | set(ATTRIBUTE_KEYS))}"))
         flags = {}
-        for key in ("block", "critical", "tf"):
+        for key in ("block", "critical", "tf", "distinct"):
             flag = value.get(key, False)
             if not isinstance(flag, bool):
                 problems.append(Problem(rel, value.key_line(key), f"attribute {name!r}: {key} is true or false"))
@@ -383,7 +386,11 @@ def _declared(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> 
         if formats is not None and not (isinstance(formats, list) and formats and all(isinstance(f, str) for f in formats)):
             problems.append(Problem(rel, value.key_line("formats"), f"attribute {name!r}: formats is a list of strptime "
                                     "formats such as ['%Y%m%d', '%d.%m.%Y']"))
-        declared.append(AttributeDecl(name, kind, options=options, **flags))
+        decl = AttributeDecl(name, kind, options=options, **flags)
+        if decl.distinct and decl.kind.different(decl) is None:
+            problems.append(Problem(rel, value.key_line("distinct"), f"attribute {name!r}: type {kind!r} has no rule for "
+                                    "'different entities' (types with one: date, identifier, vat_id); remove 'distinct'"))
+        declared.append(decl)
     return declared
 
 

@@ -52,6 +52,7 @@ class AttributeDecl:
     critical: bool = False
     tf: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    distinct: bool = False          # the type's "different" rule keeps two records apart (distinct_when)
 
     @property
     def kind(self) -> "AttributeType":
@@ -105,6 +106,11 @@ class AttributeType:
         return _levels(attr, [("{k}_l = {k}_r", "exact"),
                               ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.92", "jaro-winkler >= 0.92"),
                               ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.8", "jaro-winkler >= 0.8")])
+
+    def different(self, attr: AttributeDecl) -> str | None:
+        """SQL on ``_l``/``_r``: evidence that two records are different entities (``distinct: true``),
+        or None where the type has none (two spellings of a name are no such evidence)."""
+        return None
 
 
 class Text(AttributeType):
@@ -217,6 +223,10 @@ class Identifier(AttributeType):
     def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
         return _levels(attr, [("{k}_l = {k}_r", "exact"), ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit")])
 
+    def different(self, attr: AttributeDecl) -> str | None:
+        # more than a typo apart: another id, so another entity
+        return f"damerau_levenshtein({attr.key}_l, {attr.key}_r) > 1"
+
 
 class Iban(Identifier):
     """An IBAN, checked by schwifty; only valid ones get a key."""
@@ -228,6 +238,9 @@ class Iban(Identifier):
     def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
         return _levels(attr, [("{k}_l = {k}_r", "exact")])
 
+    def different(self, attr: AttributeDecl) -> str | None:
+        return None         # companies change banks and keep two accounts: no evidence of two entities
+
 
 class VatId(Iban):
     """A VAT ID, checked by python-stdnum; only valid ones get a key. Two different valid ids are
@@ -237,6 +250,9 @@ class VatId(Iban):
 
     def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
         return _levels(attr, [("{k}_l = {k}_r", "exact")], {"different": 0.01})
+
+    def different(self, attr: AttributeDecl) -> str | None:
+        return f"{attr.key}_l <> {attr.key}_r"        # keys are valid ids only
 
 
 class Email(AttributeType):
@@ -291,6 +307,12 @@ class Date(AttributeType):
                               ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one typo"),
                               ("substr({k}_l, 1, 6) = substr({k}_r, 1, 6)", "same month")])
 
+    def different(self, attr: AttributeDecl) -> str | None:
+        # two valid dates more than a typo apart: a person's birthday does not change (namesakes:
+        # father and son at one address)
+        return (f"{attr.name}_valid_l and {attr.name}_valid_r "
+                f"and damerau_levenshtein({attr.key}_l, {attr.key}_r) > 1")
+
 
 class Reference(AttributeType):
     """A record of another entity, by that system's id (a contact's CRM account): the value and the
@@ -318,7 +340,7 @@ class Number(AttributeType):
 TYPES: dict[str, AttributeType] = {t.name: t() for t in (
     CompanyName, PersonName, Street, Postcode, City, Country, Iban, VatId, Email, Phone, Date, Identifier, Text,
     Number, Reference)}
-ATTRIBUTE_KEYS = ("type", "block", "critical", "tf", "formats")
+ATTRIBUTE_KEYS = ("type", "block", "critical", "tf", "distinct", "formats", "entity")
 
 
 def default_splink(attrs: list[AttributeDecl], inputs: int) -> dict[str, Any]:

@@ -38,7 +38,7 @@ inputs:
 """
 
 
-def _project(root: Path, frames: dict[str, object]):
+def _project(root: Path, frames: dict[str, object], person: str = PERSON):
     """A project with one CSV source per FEBRL file, a staging model each and ``person.yml``."""
     columns = "\n".join(f"          - {{name: {c}, data_type: varchar}}" for c in ("rec_id", *COLUMNS))
     tables = "\n".join(f"""      - name: {part}
@@ -67,11 +67,11 @@ sources:
             f"select rec_id, {', '.join(COLUMNS)} from {{{{ source('febrl', '{part}') }}}}\n")
         mapping = ", ".join(f"{c}: {c}" for c in COLUMNS)
         inputs.append(f"  - {{system: febrl_{part}, model: stg_febrl__{part}, id: rec_id, columns: {{{mapping}}}}}")
-    (root / "models" / "entities" / "person.yml").write_text(PERSON + "\n".join(inputs) + "\n")
+    (root / "models" / "entities" / "person.yml").write_text(person + "\n".join(inputs) + "\n")
     return settings
 
 
-def _resolve(settings) -> dict[str, float]:
+def _resolve(settings, namesakes: set[str] = frozenset()) -> dict[str, float]:
     """Run sources, staging and the whole entity stage (Dagster), and score the golden records'
     clusters pairwise against the rec_id ground truth."""
     problems, _ = check_project(settings)
@@ -85,6 +85,8 @@ def _resolve(settings) -> dict[str, float]:
         golden_columns = [r[0] for r in con.execute("describe entities.person_golden").fetchall()]
         assert {"display_name", "given_name", "surname", "date_of_birth", "date_of_birth_valid", "soc_sec_id"} \
             <= set(golden_columns), golden_columns
+        queued = {tuple(sorted(ids)) for (ids,) in con.execute(
+            "select golden_ids from entities.person_review_queue where len(golden_ids) = 2").fetchall()}
         named = con.execute("select count(*) filter (where display_name is not null) / count(*) "
                             "from entities.person_golden").fetchall()[0][0]
         assert named > 0.99, named
@@ -98,11 +100,17 @@ def _resolve(settings) -> dict[str, float]:
     found = {tuple(sorted(p)) for m in members.values() for p in itertools.combinations(m, 2)}
     truth = {tuple(sorted(p)) for m in truth_groups.values() for p in itertools.combinations(m, 2)}
     tp = len(found & truth)
+    # pairs of an original and its namesake that ended in one golden record
+    golden_of = dict(clusters)
+    missed = truth - found
+    missed_in_review = sum(1 for a, b in missed if tuple(sorted((golden_of[a], golden_of[b]))) in queued)
+    merged_namesakes = sum(1 for p in found if any(u.split(":", 1)[1] in namesakes for u in p) and p not in truth)
     precision, recall = tp / max(len(found), 1), tp / len(truth)
     f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
     print(f"F1 {f1:.4f} precision {precision:.4f} recall {recall:.4f} ({tp} of {len(truth)} true pairs, "
-          f"{len(found)} found)")
-    return {"f1": f1, "precision": precision, "recall": recall, "records": len(clusters), "true_pairs": len(truth)}
+          f"{len(found)} found; {len(missed)} missed, {missed_in_review} of them in the review queue)")
+    return {"f1": f1, "precision": precision, "recall": recall, "records": len(clusters), "true_pairs": len(truth),
+            "merged_namesakes": merged_namesakes, "missed": len(missed), "missed_in_review": missed_in_review}
 
 
 def test_febrl3_dedupe_declared_by_types(tmp_path):
@@ -116,3 +124,48 @@ def test_febrl4_link_declared_by_types(tmp_path):
     figures = _resolve(_project(tmp_path / "p", {"a": a, "b": b}))
     assert figures["records"] == 10000 and figures["true_pairs"] == 5000, figures
     assert figures["f1"] >= 0.999, figures
+
+
+def _namesakes(frame, count: int, seed: int):
+    """Adversarial records: for ``count`` originals, another person of the same name at the same
+    address (father and son), with his own birthday (valid, years apart) and id. Ground truth:
+    a new entity each (rec-<100000+i>-org)."""
+    import random
+
+    import pandas as pd
+
+    rnd = random.Random(seed)
+    originals = [i for i in frame.index if i.endswith("-org")]
+    rows, ids = [], []
+    for n, rec_id in enumerate(rnd.sample(sorted(originals), count)):
+        row = frame.loc[rec_id].copy()
+        row["date_of_birth"] = f"{rnd.randint(1920, 2005)}{rnd.randint(1, 12):02d}{rnd.randint(1, 28):02d}"
+        row["soc_sec_id"] = str(rnd.randint(1_000_000, 9_999_999))
+        rows.append(row)
+        ids.append(f"rec-{100000 + n}-org")
+    extra = pd.DataFrame(rows, index=pd.Index(ids, name=frame.index.name))
+    return pd.concat([frame, extra]), set(ids)
+
+
+def test_namesakes_with_another_birthday_stay_apart(tmp_path):
+    """A ``distinct_when`` rule on the declared columns: two valid birthdays more than a typo apart
+    and ids more than a typo apart are two persons, so a father and son of one name at one address
+    stay apart, while FEBRL duplicates whose birthday was replaced (FEBRL's noise does that in
+    about 400 of 6,538 true pairs, so a different birthday alone is no proof) still merge."""
+    frame, namesakes = _namesakes(datasets.load_febrl3(), 200, seed=18)
+    without = _resolve(_project(tmp_path / "without", {"a": frame}), namesakes)
+    person = PERSON.replace("inputs:\n", """distinct_when:
+  - rule: another person of the same name
+    sql_condition: >
+      date_of_birth_valid_l and date_of_birth_valid_r
+      and damerau_levenshtein(date_of_birth_key_l, date_of_birth_key_r) > 1
+      and damerau_levenshtein(soc_sec_id_key_l, soc_sec_id_key_r) > 1
+inputs:
+""")
+    figures = _resolve(_project(tmp_path / "with", {"a": frame}, person), namesakes)
+    assert figures["records"] == 5200, figures
+    assert without["merged_namesakes"] > 0, without          # the hard case is hard without the rule
+    assert figures["merged_namesakes"] == 0, figures
+    # the rule costs the true pairs whose birthday and id FEBRL both replaced: the issue's F1 bar
+    # for the demo set, and better than without the rule
+    assert figures["f1"] >= 0.99 and figures["f1"] > without["f1"], (figures, without)
