@@ -91,3 +91,40 @@ def test_written_splink_block_is_checked_against_declared_columns(tmp_path):
 """
     problems = [str(p) for p in _load(tmp_path, text).problems]
     assert any(":16:" in p and "unknown column 'name_key'" in p for p in problems), problems
+
+
+def test_distinct_brings_the_types_different_rule(tmp_path):
+    text = GOOD.replace("{type: date, formats: ['%d.%m.%Y'], block: true}",
+                        "{type: date, formats: ['%d.%m.%Y'], block: true, distinct: true}")
+    spec = _load(tmp_path / "a", text).entities["person"]
+    assert [(r.name, r.sql) for r in spec.distinct_when] == [
+        ("different born", "born_valid_l and born_valid_r and damerau_levenshtein(born_key_l, born_key_r) > 1")]
+    # a name type has no such rule: two spellings of a name are no evidence of two persons
+    problems = [str(p) for p in _load(tmp_path / "b", GOOD.replace("{type: person_name, block: true, tf: true}",
+                                                                   "{type: person_name, distinct: true}")).problems]
+    assert any(p.startswith("models/entities/person.yml:4:") and "has no rule" in p for p in problems), problems
+
+
+def test_steward_decisions_know_the_declared_attributes(tmp_path):
+    """choose_value names a declared attribute; an attribute of type iban needs four eyes; merge
+    works without the company schema's VAT column."""
+    import pytest
+
+    from pipelines.entities.decisions import DecisionError, prepare
+
+    spec = _load(tmp_path, GOOD).entities["person"]
+    con = duckdb.connect()
+    con.execute("""create table people as select * from (values
+        ('1', 'Anna', 'Huber', '03.02.1971', null, null, null, null),
+        ('2', 'Anna', 'Hueber', '03.02.1971', null, null, null, null)) t(id, first, last, born, iban, mail, city, changed)""")
+    standardise(con, spec, {"stg_people": "people"})
+    con.execute("create table entities.person_clusters as select 'P-1' as golden_id, unique_id from entities.person_standardised")
+    ask = {"steward": "eva", "target_ids": ["P-1"]}
+    chosen = prepare(con, spec, {**ask, "action": "choose_value", "attribute": "surname", "value": "Huber"}, [])
+    assert (chosen["attribute"], chosen["status"]) == ("surname", "active")
+    assert prepare(con, spec, {**ask, "action": "choose_value", "attribute": "iban", "value": "DE89370400440532013000"},
+                   [])["status"] == "pending"
+    with pytest.raises(DecisionError, match="one of given_name, surname"):
+        prepare(con, spec, {**ask, "action": "choose_value", "attribute": "name", "value": "x"}, [])
+    merged = prepare(con, spec, {"steward": "eva", "action": "merge", "target_ids": ["hr:1", "hr:2"]}, [])
+    assert merged["status"] == "active"
