@@ -81,11 +81,30 @@ def queue_markdown(items: list, open_items: int) -> str:
     return "\n".join(out)
 
 
+def _declared_standardised_result(con, spec: EntitySpec, rows: int) -> dg.MaterializeResult:
+    """Metadata of an entity declaring its attributes: records without any key, and the invalid
+    values of each validating attribute."""
+    valid = [c for c in spec.columns if c.endswith("_valid")]
+    counts = ", ".join([f"count(*) filter (where not ({spec.matchable}))",
+                        *[f"count(*) filter (where {c} = false)" for c in valid]])
+    per_system = con.execute(f"select source_system, count(*), {counts} from {spec.table('standardised')} "
+                             "group by 1 order by 1").fetchall()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "by_system": dg.MetadataValue.md(_md_table(["system", "records", "no key at all",
+                                                    *[f"invalid {c[:-6]}" for c in valid]], per_system)),
+        "no_usable_key": sum(r[2] for r in per_system),
+        **{f"invalid_{c[:-6]}": sum(r[3 + i] for r in per_system) for i, c in enumerate(valid)},
+    })
+
+
 def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: Settings) -> tuple[list, list]:
     """(assets, asset checks) of one entity."""
     target_dir, data_dir = settings.target_dir, settings.data_dir
     relations = {name: cm.model.relation for name, cm in compiled.models.items()}
     staging_keys = [dg.AssetKey([compiled.models[i.model].model.schema, i.model]) for i in spec.inputs]
+    # an attribute referring to another entity (a contact's company) is looked up in its xref
+    staging_keys += [key(a.options["entity"], "xref") for a in spec.declared or [] if a.type == "reference"]
     splink_dir = target_dir / "splink" / spec.name
     owners = [spec.owner if ":" in str(spec.owner) or "@" in str(spec.owner) else f"team:{spec.owner}"] if spec.owner else None
     common = {"group_name": "entities", "kinds": {"duckdb", "splink"}, "owners": owners}
@@ -98,6 +117,8 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
     def _standardised(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connection() as con:
             rows = standardise(con, spec, relations)
+            if spec.declared is not None:
+                return _declared_standardised_result(con, spec, rows)
             per_system = con.execute(f"""
                 select source_system, count(*), count(*) filter (where name_key is null),
                        count(*) filter (where iban_valid = false), count(*) filter (where vat_id_valid = false)

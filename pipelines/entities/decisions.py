@@ -189,8 +189,10 @@ def prepare(con: duckdb.DuckDBPyConnection, spec: EntitySpec, request: dict[str,
         if len(records) < 2:
             raise DecisionError("merge: name at least two records or golden ids")
         _contradiction(live, records, ("split", "distinct"), "merge")
-        vats = {v for (v,) in _rows(con, f"select distinct vat_id from {spec.table('standardised')} "
-                                        f"where vat_id_valid and unique_id in ({_in(records)})")}
+        # records with different valid VAT IDs are two legal entities on paper: four eyes
+        vat_columns = ["vat_id"] if spec.declared is None else [a.name for a in spec.declared if a.type == "vat_id"]
+        vats = {v for c in vat_columns for (v,) in _rows(con, f"select distinct {c} from {spec.table('standardised')} "
+                                                             f"where {c}_valid and unique_id in ({_in(records)})")}
         status = "pending" if len(vats) > 1 else "active"
         return {**base, "target_ids": records, "value": json.dumps([records]), "status": status,
                 "comment": _note(request.get("comment"), f"records with different valid VAT IDs ({', '.join(sorted(vats))}): "
@@ -212,14 +214,18 @@ def prepare(con: duckdb.DuckDBPyConnection, spec: EntitySpec, request: dict[str,
     # choose_value
     attribute = request.get("attribute")
     value = request.get("value")
-    if attribute not in ATTRIBUTES:
-        raise DecisionError(f"choose_value: unknown attribute {attribute!r}; one of {', '.join(ATTRIBUTES)}")
+    known = ATTRIBUTES if spec.declared is None else tuple(a.name for a in spec.declared)
+    if attribute not in known:
+        raise DecisionError(f"choose_value: unknown attribute {attribute!r}; one of {', '.join(known)}")
     if value is None or str(value).strip() == "":
         raise DecisionError("choose_value: give the value to keep (value)")
     goldens = {g for (g,) in _rows(con, f"select distinct golden_id from {spec.table('clusters')} where unique_id in ({_in(records)})")}
     if len(goldens) != 1:
         raise DecisionError(f"choose_value: the targets belong to {len(goldens)} golden records; name one golden record")
-    status = "pending" if attribute in FOUR_EYES_ATTRIBUTES else "active"
+    # bank details need four eyes: the IBAN, or an attribute declared of type iban
+    four_eyes = FOUR_EYES_ATTRIBUTES if spec.declared is None else \
+        tuple(a.name for a in spec.declared if a.type in FOUR_EYES_ATTRIBUTES)
+    status = "pending" if attribute in four_eyes else "active"
     return {**base, "target_ids": records, "attribute": attribute, "value": str(value).strip(), "status": status,
             "comment": _note(request.get("comment"), "bank details: needs a second steward's approval" if status == "pending" else None)}
 

@@ -82,13 +82,18 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
     if golden_csv is not None and golden_csv.is_file():
         con.execute(f"""create or replace temp table _true_golden as select * from read_csv({literal(str(golden_csv))}, all_varchar = true)
                         where entity_type = {literal(spec.name)}""")
+        # a declared entity: its attributes the ground truth has a column for (a reference's golden
+        # id is no value a ground truth can know)
+        given = {c for (c,) in con.execute("select column_name from (describe _true_golden)").fetchall()}
+        names = ATTRIBUTES if spec.declared is None else \
+            tuple(a.name for a in spec.declared if a.type != "reference" and a.name in given)
         # one pass over the members of every golden record, then per attribute: the golden value,
         # the true one, and whether some member holds any value / the true one loosely / exactly
-        cols = ", ".join(f"g.{a} as g_{a}, t.{a} as t_{a}, s.{a} as s_{a}" for a in ATTRIBUTES)
+        cols = ", ".join(f"g.{a} as g_{a}, t.{a} as t_{a}, s.{a} as s_{a}" for a in names)
         per_member = " union all ".join(
             f"select {literal(a)} as attribute, golden_id, {_norm('g_' + a, a)} as got, {_norm('t_' + a, a)} as want, "
             f"s_{a} is not null as knowable, {_loose('s_' + a, a)} = {_loose('t_' + a, a)} as reachable, "
-            f"{_norm('s_' + a, a)} = {_norm('t_' + a, a)} as held from j" for a in ATTRIBUTES)
+            f"{_norm('s_' + a, a)} = {_norm('t_' + a, a)} as held from j" for a in names)
         rows = con.execute(f"""
             with m as (select golden_id, true_id from (
                            select c.golden_id, t.true_id, count(*) as n from {clusters} c join _truth t using (unique_id) group by 1, 2)

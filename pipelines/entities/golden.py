@@ -36,6 +36,27 @@ KEY_OF = {"name": "name_key", "street": "street_key", "city": "city_key", "phone
           "house_number": "house_number", "postcode": "postcode", "country": "country"}
 VALID_OF = {"vat_id": "vat_id_valid", "iban": "iban_valid"}
 
+
+def key_of(spec: EntitySpec) -> dict[str, str]:
+    """Attribute -> its matching key: the company schema's, or ``<attr>_key`` of declared ones."""
+    return KEY_OF if spec.declared is None else {a.name: a.key for a in spec.declared}
+
+
+def valid_of(spec: EntitySpec) -> dict[str, str]:
+    """Attribute -> its validity flag, for attributes whose type validates."""
+    if spec.declared is None:
+        return VALID_OF
+    return {a.name: f"{a.name}_valid" for a in spec.declared if a.kind.validates}
+
+
+def display_sql(spec: EntitySpec, alias: str | None = "g") -> str:
+    """The golden record's display name: company name with legal form, or the declared name
+    attributes (company or person name parts) in their order, else the first attribute."""
+    names = ["name", "legal_form"] if spec.declared is None else \
+        [a.name for a in spec.declared if a.type in ("company_name", "person_name")] or [spec.declared[0].name]
+    parts = ", ".join(f"{alias}.{n}" if alias else n for n in names)
+    return f"trim(concat_ws(' ', {parts}))" if spec.declared is None else f"nullif(trim(concat_ws(' ', {parts})), '')"
+
 HISTORY_DDL = """
 create schema if not exists entities;
 create table if not exists entities.{entity}_id_history (
@@ -176,9 +197,10 @@ def _candidates_sql(spec: EntitySpec, attr: Attribute) -> str:
     std = spec.table("standardised")
     cols = attr.columns
     value = cols[0] if len(cols) == 1 else "concat_ws(', ', " + ", ".join(f"coalesce({c}, '')" for c in cols) + ")"
-    key = KEY_OF.get(cols[0], cols[0]) if len(cols) == 1 else \
-        "concat_ws('|', " + ", ".join(f"coalesce({KEY_OF.get(c, c)}, '')" for c in cols) + ")"
-    valid = " and ".join(f"coalesce({VALID_OF[c]}, true)" for c in cols if c in VALID_OF) or "true"
+    keys, valids = key_of(spec), valid_of(spec)
+    key = keys.get(cols[0], cols[0]) if len(cols) == 1 else \
+        "concat_ws('|', " + ", ".join(f"coalesce({keys.get(c, c)}, '')" for c in cols) + ")"
+    valid = " and ".join(f"coalesce({valids[c]}, true)" for c in cols if c in valids) or "true"
     present = " or ".join(f"{c} is not null" for c in cols)
     prio = "case s.source_system " + " ".join(f"when {literal(sy)} then {i}" for i, sy in enumerate(attr.source_priority)) \
         + " else 999 end"
@@ -273,13 +295,14 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
         insert_rows(con, "_steward_merged", decided.merged_by.items())
     std = spec.table("standardised")
     selects = []
+    valids = valid_of(spec)
     for attr in spec.attributes:
         for col in attr.columns:
             selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.{col} end) as {col}")
-            if col == "phone":      # compared by number, not by how it is written
+            if col == "phone" and spec.declared is None:      # compared by number, not by how it is written
                 selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.phone_key end) as phone_key")
-            if col in VALID_OF:
-                selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.{VALID_OF[col]} end) as {VALID_OF[col]}")
+            if col in valids:
+                selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.{valids[col]} end) as {valids[col]}")
     con.execute(f"""
     create or replace table {spec.table('golden')} as
     with g as (
@@ -291,7 +314,7 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
     m as (select m.golden_id, count(*) as member_count, list(distinct s.source_system order by s.source_system) as systems,
                  max(s.updated_at) as updated_at
           from _members m join {std} s using (unique_id) group by 1)
-    select g.golden_id, trim(concat_ws(' ', g.name, g.legal_form)) as display_name,
+    select g.golden_id, {display_sql(spec)} as display_name,
            g.* exclude (golden_id, attributes_in_review), m.member_count, m.systems, m.updated_at,
            coalesce(g.attributes_in_review, []) as attributes_in_review
     from m left join g using (golden_id)
@@ -375,6 +398,9 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
                                         ).fetchall()[0][0] else "(select null::varchar as unique_id where false)"
 
     def member(s: str) -> str:
+        if spec.declared is not None:       # the declared attributes as written
+            return (f"{{'unique_id': {s}.unique_id, 'system': {s}.source_system, 'source_id': {s}.source_id, "
+                    + ", ".join(f"{literal(a.name)}: cast({s}.{a.name} as varchar)" for a in spec.declared) + "}")
         return (f"{{'unique_id': {s}.unique_id, 'system': {s}.source_system, 'source_id': {s}.source_id, "
                 f"'name': {s}.name_raw, 'street': concat_ws(' ', {s}.street, {s}.house_number), "
                 f"'postcode': {s}.postcode, 'city': {s}.city, 'vat_id': {s}.vat_id, 'iban': {s}.iban, "
@@ -382,8 +408,7 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
     con.execute(f"""
     create or replace table {spec.table('review_queue')} as
     with sizes as (select golden_id, count(*) as n from _members group by 1),
-    impact as (select m.golden_id, count(*) + 2 * count(*) filter (where s.iban_valid)
-                      + count(*) filter (where s.vat_id_valid) as impact
+    impact as (select m.golden_id, count(*) {_impact_sql(spec)} as impact
                from _members m join {std} s using (unique_id) group by 1),
     strong as (select ml.golden_id, count(*) as k from {pairs} p
                join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
@@ -460,7 +485,7 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
     nameless as (
         select 'record:' || s.unique_id, 'record', 'no usable name: kept as its own golden record, not matched',
                [m.golden_id], null::double, [{member('s')}], {CHANCE_WRONG['nameless']} * i.impact
-        from {std} s join _members m using (unique_id) join impact i on i.golden_id = m.golden_id where s.name_key is null
+        from {std} s join _members m using (unique_id) join impact i on i.golden_id = m.golden_id where not ({spec.matchable})
     ),
     items as (select * from critical union all select * from oversized union all select * from band
               union all select * from kept_apart union all select * from ambiguous union all select * from nameless)
@@ -493,6 +518,16 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
                      + f" on {members}; a second, different steward approves it (action approve)", run_id])
 
 
+def _impact_sql(spec: EntitySpec) -> str:
+    """What a wrong decision on a record costs beyond the record itself: a valid IBAN three times,
+    a valid VAT ID twice (bank details and invoices go astray)."""
+    if spec.declared is None:
+        return "+ 2 * count(*) filter (where s.iban_valid) + count(*) filter (where s.vat_id_valid)"
+    weight = {"iban": 2, "vat_id": 1}
+    return " ".join(f"+ {weight[a.type]} * count(*) filter (where s.{a.name}_valid)"
+                    for a in spec.declared if a.type in weight)
+
+
 def _settle_decided(con: duckdb.DuckDBPyConnection, table: str, decided: Constraints) -> None:
     """Items a steward's decision answers are decided (e.g. an IBAN chosen and approved), by the same
     rule the live queue uses between runs, so a decided item never comes back open."""
@@ -519,14 +554,17 @@ def _apply_overrides(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: 
         gid, attr, value = rows[0][0], o["attribute"], o["value"]
         sets = [f"{attr} = ?"]
         params: list = [value]
-        if attr in VALID_OF:
-            compact, valid = check_value(attr, value)
-            sets = [f"{attr} = ?", f"{VALID_OF[attr]} = ?"]
+        valids = valid_of(spec)
+        kinds = {attr: attr for attr in VALID_OF} if spec.declared is None else \
+            {a.name: a.kind.python_check for a in spec.declared if a.kind.python_check}
+        if attr in kinds:
+            compact, valid = check_value(kinds[attr], value)
+            sets = [f"{attr} = ?", f"{valids[attr]} = ?"]
             params = [compact or value, valid]
         con.execute(f"update {golden} set {', '.join(sets)}, attributes_in_review = list_filter(attributes_in_review, "
                     f"lambda a: a <> '{attr}') where golden_id = ?", [*params, gid])
-        if attr in ("name", "legal_form"):
-            con.execute(f"update {golden} set display_name = trim(concat_ws(' ', name, legal_form)) where golden_id = ?", [gid])
+        if attr in ("name", "legal_form") or spec.declared is not None:
+            con.execute(f"update {golden} set display_name = {display_sql(spec, None)} where golden_id = ?", [gid])
         reason = f"steward {o['steward']} chose it (decision {o['decision_id']})"
         con.execute(f"""update {conflicts} set won = (value = ?), reason = case when value = ? then ? else ? end
                         where golden_id = ? and attribute = ?""", [value, value, reason, reason, gid, attr])
@@ -581,7 +619,7 @@ def sync_proposals(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Pa
         checks = [f"{{'column_name': {literal(column)}, 'attribute': {literal(attr)}, "
                   f"'current_value': cast({current} as varchar), 'proposed_value': cast({proposed} as varchar), "
                   f"'proposable': coalesce({guard}, false), 'requires_signoff': {str(attr in spec.critical).lower()}}}"
-                  for attr, column, current, proposed, guard in _sync_checks(inp)]
+                  for attr, column, current, proposed, guard in _sync_checks(inp, spec)]
         if checks:
             by_system.append(f"when {literal(inp.system)} then [{', '.join(checks)}]")
     models = " ".join(f"when {literal(inp.system)} then {literal(inp.model)}" for inp in spec.inputs)
@@ -618,11 +656,21 @@ def sync_proposals(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Pa
     return written
 
 
-def _sync_checks(inp) -> list[tuple[str, str, str, str, str]]:
+def _sync_checks(inp, spec: EntitySpec | None = None) -> list[tuple[str, str, str, str, str]]:
     """(attribute, the system's column, its current value, the proposed value, when to propose) for
     the attributes a system keeps; ``s`` is its standardised record, ``g`` the golden record."""
     mapped = set(inp.columns)
     checks = []
+    if spec is not None and spec.declared is not None:
+        # declared attributes: proposed where the golden value is present (and valid, for types
+        # that validate) and the system's value differs from it
+        valids = valid_of(spec)
+        for a in spec.declared:
+            # a reference holds another entity's golden id: never proposed into a system's id column
+            if a.name in mapped and a.type != "reference":
+                guard = f"g.{a.name} is not null" + (f" and g.{valids[a.name]}" if a.name in valids else "")
+                checks.append((a.name, inp.columns[a.name], f"s.{a.name}", f"g.{a.name}", guard))
+        return checks
     if "name" in mapped:
         proposed = "g.display_name" if "legal_form" not in mapped else "g.name"
         checks.append(("name", inp.columns["name"], "s.name_raw", proposed, "g.name is not null"))

@@ -60,7 +60,7 @@ def _work(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> list[str]:
     for system in spec.systems:
         name = f"_kontor_in_{spec.name}_{system}"
         con.execute(f"""create or replace temp view {name} as select * from {spec.table('standardised')}
-                        where source_system = '{system}' and name_key is not null""")
+                        where source_system = '{system}' and {spec.matchable}""")
         names.append(name)
     return names
 
@@ -89,7 +89,7 @@ def cleanup(con: duckdb.DuckDBPyConnection) -> None:
 def fingerprint(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> dict[str, Any]:
     """What the model was trained on: records per system and the share of empty keys, so drift
     (a new system extract, a column that stopped being filled) triggers retraining."""
-    keys = ["name_key", "street_key", "postcode", "city_key", "vat_key", "iban_key", "email_key", "phone_key"]
+    keys = spec.fingerprint_keys
     rows = con.execute(f"""
         select source_system, count(*), {', '.join(f'avg(({k} is null)::int)' for k in keys)}
         from {spec.table('standardised')} group by 1 order by 1
@@ -270,14 +270,14 @@ def _join_apart(nodes: dict[str, str], edges: list[tuple[str, str]], apart: dict
     return root
 
 
-def _on_pair(condition: str, left: str = "l", right: str = "r") -> str:
+def _on_pair(condition: str, left: str = "l", right: str = "r", columns: tuple[str, ...] = STANDARDISED) -> str:
     """A ``distinct_when`` condition on the records aliased ``left`` and ``right``: ``x_l`` becomes
     ``<left>.x``, ``r.x`` becomes ``<right>.x``."""
     alias = {"l": left, "r": right}
 
     def rename(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column):
-            if not node.table and node.name[-2:] in ("_l", "_r") and node.name[:-2] in STANDARDISED:
+            if not node.table and node.name[-2:] in ("_l", "_r") and node.name[:-2] in columns:
                 return exp.column(node.name[:-2], table=alias[node.name[-1]])
             if node.table in alias:
                 return exp.column(node.name, table=alias[node.table])
@@ -292,9 +292,9 @@ def distinct_sql(spec: EntitySpec, left: str = "l", right: str = "r") -> tuple[s
     for review) as SQL on two standardised records aliased ``left`` and ``right``."""
     if not spec.distinct_when:
         return "[]::varchar[]", "false"
-    fired = ", ".join(f"case when coalesce({_on_pair(r.sql, left, right)}, false) then {literal(r.name)} end"
+    fired = ", ".join(f"case when coalesce({_on_pair(r.sql, left, right, spec.columns)}, false) then {literal(r.name)} end"
                       for r in spec.distinct_when)
-    listed = " or ".join(f"coalesce(({_on_pair(r.sql, left, right)}) and ({_on_pair(r.review_when, left, right)}), false)"
+    listed = " or ".join(f"coalesce(({_on_pair(r.sql, left, right, spec.columns)}) and ({_on_pair(r.review_when, left, right, spec.columns)}), false)"
                          for r in spec.distinct_when)
     return f"list_filter([{fired}], lambda x: x is not null)", listed
 

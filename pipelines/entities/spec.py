@@ -21,6 +21,7 @@ from pipelines.errors import Problem, ProjectError
 from pipelines.settings import Settings
 from pipelines.sources.spec import did_you_mean
 from pipelines.yamlfile import LineDict, LineList
+from pipelines.entities.types import ATTRIBUTE_KEYS, TYPES, AttributeDecl, default_splink, default_training
 
 # The shared schema every system's record is mapped onto.
 SHARED = ("name", "legal_form", "street", "house_number", "postcode", "city", "country",
@@ -38,7 +39,7 @@ RULES = ("valid_only", "most_frequent", "latest_change", "common_spelling", "wel
          "most_complete")
 VALIDATED = {"vat_id": "vat_id_valid", "iban": "iban_valid"}
 LINK_TYPES = ("link_and_dedupe", "dedupe_only", "link_only")
-TOP_KEYS = ("entity", "description", "id_prefix", "owner", "like", "inputs", "splink", "training",
+TOP_KEYS = ("entity", "description", "id_prefix", "owner", "like", "attributes", "inputs", "splink", "training",
             "thresholds", "distinct_when", "survivorship", "ground_truth")
 # A rule of `distinct_when:` keeps two records apart; a pair Splink would have merged is listed for
 # review when `review_when` (SQL on the pair too; default: always) also holds: conflicting evidence.
@@ -98,6 +99,26 @@ class EntitySpec:
     reference: dict[str, Any]
     ground_truth: dict[str, str] = field(default_factory=dict)
     distinct_when: list[DistinctRule] = field(default_factory=list)
+    # declared attributes (``attributes:``); None: the fixed company schema (SHARED, STANDARDISED)
+    declared: list[AttributeDecl] | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Columns of the standardised input."""
+        return STANDARDISED if self.declared is None else generic_columns(self.declared)
+
+    @property
+    def matchable(self) -> str:
+        """SQL: a standardised record Splink can match (others stay alone and go to review)."""
+        if self.declared is None:
+            return "name_key is not null"
+        return "coalesce(" + ", ".join(a.key for a in self.declared) + ") is not null"
+
+    @property
+    def fingerprint_keys(self) -> list[str]:
+        if self.declared is None:
+            return ["name_key", "street_key", "postcode", "city_key", "vat_key", "iban_key", "email_key", "phone_key"]
+        return [a.key for a in self.declared]
 
     @property
     def systems(self) -> list[str]:
@@ -106,8 +127,11 @@ class EntitySpec:
     @property
     def settings_hash(self) -> str:
         """Changes when anything that shapes the trained model changes."""
-        text = json.dumps([self.splink, self.training, self.reference, [r.__dict__ for r in self.distinct_when],
-                           [i.__dict__ for i in self.inputs]], sort_keys=True, default=str)
+        parts = [self.splink, self.training, self.reference, [r.__dict__ for r in self.distinct_when],
+                 [i.__dict__ for i in self.inputs]]
+        if self.declared is not None:       # the company path's hash stays as it was
+            parts.append([a.__dict__ for a in self.declared])
+        text = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def table(self, part: str) -> str:
@@ -129,12 +153,41 @@ OUTPUT_COLUMNS = {
 }
 
 
+def generic_columns(declared: list[AttributeDecl]) -> tuple[str, ...]:
+    return ("unique_id", "source_system", "source_id", "updated_at", *[c for a in declared for c in a.columns()])
+
+
 def entity_outputs(project_dir: Path) -> dict[str, tuple[str, list[str]]]:
     """``<entity>_<part>`` → (relation, columns) for every entity file, read from file names only,
     so models can be compiled before the entity files are checked against them."""
     folder = project_dir / "models" / "entities"
-    names = sorted(p.stem for p in folder.glob("*.y*ml") if not p.name.startswith("_")) if folder.is_dir() else []
-    return {f"{e}_{part}": (f"entities.{e}_{part}", cols) for e in names for part, cols in OUTPUT_COLUMNS.items()}
+    paths = sorted(p for p in folder.glob("*.y*ml") if not p.name.startswith("_")) if folder.is_dir() else []
+    out = {}
+    for path in paths:
+        columns = {**OUTPUT_COLUMNS, **_declared_outputs(path)}
+        out.update({f"{path.stem}_{part}": (f"entities.{path.stem}_{part}", cols) for part, cols in columns.items()})
+    return out
+
+
+def _declared_outputs(path: Path) -> dict[str, list[str]]:
+    """Golden and standardised columns of an entity file that declares its attributes (names and
+    types only; a broken file is reported by :func:`load_entities`, here it keeps the defaults)."""
+    try:
+        doc = yamlfile.load(path, path.name)
+    except ProjectError:
+        return {}
+    attrs = doc.get("attributes") if isinstance(doc, dict) else None
+    if not isinstance(attrs, dict):
+        return {}
+    declared = []
+    for name, value in attrs.items():
+        kind = value if isinstance(value, str) else value.get("type") if isinstance(value, dict) else None
+        if isinstance(name, str) and kind in TYPES:
+            declared.append(AttributeDecl(name, kind))
+    attributes = [c for a in declared for c in (a.name, f"{a.name}_valid")[:2 if a.kind.validates else 1]]
+    return {"golden": ["golden_id", "display_name", *attributes, "member_count", "systems",
+                       "updated_at", "attributes_in_review"],
+            "standardised": list(generic_columns(declared))}
 
 
 @dataclass
@@ -222,21 +275,46 @@ def _entity(name: str, rel: str, doc: LineDict, docs: dict[str, tuple[str, LineD
     for key in doc:
         if key not in TOP_KEYS:
             problems.append(Problem(rel, doc.key_line(key), f"unknown key {key!r}{did_you_mean(str(key), set(TOP_KEYS))}"))
-    inputs = _inputs(rel, doc, model_columns, problems)
+    attrs_doc, attrs_rel, attrs_parent = _inherited(doc, docs, "attributes", rel, problems)
+    declared = None if attrs_doc is None else _declared(attrs_rel, attrs_doc, attrs_parent, problems)
+    for a in declared or []:
+        other = a.options.get("entity")
+        if a.type == "reference" and (other not in docs or other == name):
+            problems.append(Problem(attrs_rel, attrs_doc.key_line(a.name), f"attribute {a.name!r}: a reference needs "
+                                    f"'entity:' naming another entity file{did_you_mean(str(other), set(docs) - {name})}"))
+    # the fixed company schema when no attributes are declared; the declared ones otherwise
+    columns = STANDARDISED if declared is None else generic_columns(declared)
+    names = ATTRIBUTES if declared is None else tuple(a.name for a in declared)
+    inputs = _inputs(rel, doc, model_columns, problems,
+                     mappable=MAPPABLE if declared is None else (*names, "updated_at"),
+                     required=("name",) if declared is None else ())
     systems = [i.system for i in inputs]
     splink_doc, splink_rel, splink_parent = _inherited(doc, docs, "splink", rel, problems)
-    splink = _splink(splink_rel, splink_doc, splink_parent, problems) if splink_doc is not None else None
-    if splink_doc is None:
-        problems.append(Problem(rel, doc.line, "missing 'splink:' settings (or 'like: <entity>' to share them)"))
+    splink = _splink(splink_rel, splink_doc, splink_parent, problems, columns) if splink_doc is not None else None
+    if splink_doc is None and declared is None:
+        problems.append(Problem(rel, doc.line, "missing 'splink:' settings (or 'like: <entity>' to share them, "
+                                "or 'attributes:' with types that bring their comparisons)"))
+    elif splink_doc is None and declared:
+        splink = _splink(rel, _as_lines(default_splink(declared, len(inputs)), doc.line), _lines({"splink": 0}, doc.line),
+                         problems, columns)
     training_doc, training_rel, _ = _inherited(doc, docs, "training", rel, problems)
-    training = _training(training_rel, training_doc or _empty(doc.line), problems)
+    if training_doc is None and declared:
+        training_doc = _as_lines(default_training(declared), doc.line)
+    training = _training(training_rel, training_doc or _empty(doc.line), problems, columns)
     thresholds_doc, thresholds_rel, _ = _inherited(doc, docs, "thresholds", rel, problems)
     thresholds = _thresholds(thresholds_rel, thresholds_doc or _empty(doc.line), problems)
     rules_doc, rules_rel, rules_parent = _inherited(doc, docs, "distinct_when", rel, problems)
-    distinct_when = _distinct_rules(rules_rel, rules_doc, rules_parent, problems)
+    distinct_when = _distinct_rules(rules_rel, rules_doc, rules_parent, problems, columns)
+    # the types' own "different" rules, for attributes declared distinct: true
+    distinct_when += [DistinctRule(f"different {a.name}", a.kind.different(a)) for a in declared or []
+                      if a.distinct and a.kind.different(a)]
     surv_doc, surv_rel, _ = _inherited(doc, docs, "survivorship", rel, problems)
     attributes, critical = _survivorship(surv_rel, surv_doc or _empty(doc.line), systems, problems,
-                                         inherited=surv_rel != rel)
+                                         inherited=surv_rel != rel, names=names)
+    if declared is not None and surv_doc is None:
+        # defaults from the types: each attribute's own rules, critical as declared
+        attributes = [Attribute(a.name, (a.name,), a.kind.survivorship, tuple(systems)) for a in declared]
+        critical = tuple(a.name for a in declared if a.critical)
     gt = doc.get("ground_truth") or {}
     if len(problems) > before or splink is None:
         return None
@@ -244,7 +322,76 @@ def _entity(name: str, rel: str, doc: LineDict, docs: dict[str, tuple[str, LineD
                       id_prefix=str(doc.get("id_prefix") or name[:1].upper()), owner=doc.get("owner"),
                       inputs=inputs, splink=splink, training=training, thresholds=thresholds,
                       attributes=attributes, critical=critical, reference=reference,
-                      ground_truth={k: str(v) for k, v in gt.items()}, distinct_when=distinct_when)
+                      ground_truth={k: str(v) for k, v in gt.items()}, distinct_when=distinct_when, declared=declared)
+
+
+def _lines(value: Any, line: int) -> Any:
+    """Plain dicts and lists as LineDict/LineList at ``line``: defaults built from the types go
+    through the same checks as a written block, and a problem points at the entity's first line."""
+    if isinstance(value, dict):
+        out = LineDict()
+        out.line, out.key_lines = line, {}
+        for k, v in value.items():
+            out[k] = _lines(v, line)
+            out.key_lines[k] = line
+        return out
+    if isinstance(value, list):
+        items = LineList(_lines(v, line) for v in value)
+        items.line = line
+        items.item_lines = [line] * len(value)
+        return items
+    return value
+
+
+_as_lines = _lines
+
+
+def _declared(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> list[AttributeDecl] | None:
+    """``attributes:``: name -> type, or {type, block, critical, tf, <type options>}."""
+    if not isinstance(doc, LineDict) or not doc:
+        problems.append(Problem(rel, parent.key_line("attributes"), "'attributes:' maps each attribute name to its type "
+                                f"({', '.join(TYPES)}) or to {{type: ..., block: true, critical: true, tf: true}}"))
+        return None
+    declared = []
+    for name, value in doc.items():
+        line = doc.key_line(name)
+        if not isinstance(name, str) or not name.isidentifier() or name.lower() != name:
+            problems.append(Problem(rel, line, f"attribute name {name!r} must be a lower-case identifier (it becomes a column)"))
+            continue
+        if isinstance(value, str):
+            value = {"type": value}
+        if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+            problems.append(Problem(rel, line, f"attribute {name!r} needs 'type:' (one of {', '.join(TYPES)})"))
+            continue
+        kind = value["type"]
+        if kind not in TYPES:
+            problems.append(Problem(rel, value.key_line("type") if isinstance(value, LineDict) else line,
+                                    f"attribute {name!r}: unknown type {kind!r}{did_you_mean(kind, set(TYPES))}; "
+                                    f"types: {', '.join(TYPES)}"))
+            continue
+        allowed = ("type", "block", "critical", "tf", "distinct", *TYPES[kind].options)
+        for key in value:
+            if key not in allowed:
+                problems.append(Problem(rel, value.key_line(key) if isinstance(value, LineDict) else line,
+                                        f"attribute {name!r}: unknown key {key!r}"
+                                        f"{did_you_mean(str(key), set(allowed) | set(ATTRIBUTE_KEYS))}"))
+        flags = {}
+        for key in ("block", "critical", "tf", "distinct"):
+            flag = value.get(key, False)
+            if not isinstance(flag, bool):
+                problems.append(Problem(rel, value.key_line(key), f"attribute {name!r}: {key} is true or false"))
+            flags[key] = bool(flag)
+        options = {k: _plain(value[k]) for k in TYPES[kind].options if k in value}
+        formats = options.get("formats")
+        if formats is not None and not (isinstance(formats, list) and formats and all(isinstance(f, str) for f in formats)):
+            problems.append(Problem(rel, value.key_line("formats"), f"attribute {name!r}: formats is a list of strptime "
+                                    "formats such as ['%Y%m%d', '%d.%m.%Y']"))
+        decl = AttributeDecl(name, kind, options=options, **flags)
+        if decl.distinct and decl.kind.different(decl) is None:
+            problems.append(Problem(rel, value.key_line("distinct"), f"attribute {name!r}: type {kind!r} has no rule for "
+                                    "'different entities' (types with one: date, identifier, vat_id); remove 'distinct'"))
+        declared.append(decl)
+    return declared
 
 
 def _empty(line: int) -> LineDict:
@@ -254,7 +401,8 @@ def _empty(line: int) -> LineDict:
     return doc
 
 
-def _distinct_rules(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> list[DistinctRule]:
+def _distinct_rules(rel: str, doc: Any, parent: LineDict, problems: list[Problem],
+                    columns: tuple[str, ...] = STANDARDISED) -> list[DistinctRule]:
     """``distinct_when:``: a list of {rule, sql_condition, action}."""
     if doc is None:
         return []
@@ -272,7 +420,7 @@ def _distinct_rules(rel: str, doc: Any, parent: LineDict, problems: list[Problem
             if key not in RULE_KEYS:
                 problems.append(Problem(rel, item.key_line(key), f"unknown key {key!r} in a distinct_when rule"
                                         f"{did_you_mean(str(key), set(RULE_KEYS))}"))
-        _check_columns(rel, item.key_line("sql_condition"), item["sql_condition"], "distinct_when", problems)
+        _check_columns(rel, item.key_line("sql_condition"), item["sql_condition"], "distinct_when", problems, columns)
         review_when = item.get("review_when", True)
         if isinstance(review_when, bool):
             review_when = "true" if review_when else "false"
@@ -280,12 +428,13 @@ def _distinct_rules(rel: str, doc: Any, parent: LineDict, problems: list[Problem
             problems.append(Problem(rel, item.key_line("review_when"), "review_when is SQL on the pair, or true / false"))
             review_when = "true"
         else:
-            _check_columns(rel, item.key_line("review_when"), review_when, "distinct_when review_when", problems)
+            _check_columns(rel, item.key_line("review_when"), review_when, "distinct_when review_when", problems, columns)
         rules.append(DistinctRule(str(item["rule"]), " ".join(item["sql_condition"].split()), " ".join(review_when.split())))
     return rules
 
 
-def _inputs(rel: str, doc: LineDict, model_columns: dict[str, list[str] | None], problems: list[Problem]) -> list[EntityInput]:
+def _inputs(rel: str, doc: LineDict, model_columns: dict[str, list[str] | None], problems: list[Problem],
+            mappable: tuple[str, ...] = MAPPABLE, required: tuple[str, ...] = ("name",)) -> list[EntityInput]:
     raw = doc.get("inputs")
     if not raw:
         problems.append(Problem(rel, doc.key_line("inputs") if "inputs" in doc else doc.line,
@@ -315,9 +464,9 @@ def _inputs(rel: str, doc: LineDict, model_columns: dict[str, list[str] | None],
         mapping = {}
         for attr, column in columns.items():
             attr_line = columns.key_line(attr) if isinstance(columns, LineDict) else item.key_line("columns")
-            if attr not in MAPPABLE:
-                problems.append(Problem(rel, attr_line, f"unknown attribute {attr!r}; the shared schema is "
-                                        f"{', '.join(MAPPABLE)}{did_you_mean(str(attr), set(MAPPABLE))}"))
+            if attr not in mappable:
+                problems.append(Problem(rel, attr_line, f"unknown attribute {attr!r}; the attributes are "
+                                        f"{', '.join(mappable)}{did_you_mean(str(attr), set(mappable))}"))
             elif available is not None and column not in available:
                 problems.append(Problem(rel, attr_line, f"unknown column {column!r} of model {model!r} for {attr!r}"
                                         f"{did_you_mean(str(column), set(available))}"))
@@ -326,9 +475,13 @@ def _inputs(rel: str, doc: LineDict, model_columns: dict[str, list[str] | None],
         if available is not None and id_col not in available:
             problems.append(Problem(rel, item.key_line("id"), f"unknown id column {id_col!r} of model {model!r}"
                                     f"{did_you_mean(id_col, set(available))}"))
-        if "name" not in mapping:
+        for attr in required:
+            if attr not in mapping:
+                problems.append(Problem(rel, item.key_line("columns") if "columns" in item else line,
+                                        f"input {system!r} must map {attr!r}"))
+        if not mapping:
             problems.append(Problem(rel, item.key_line("columns") if "columns" in item else line,
-                                    f"input {system!r} must map 'name'"))
+                                    f"input {system!r} maps no attribute ('columns: {{attribute: column}}')"))
         ints = {}
         for key in ("name_max_length", "name_cut_at"):
             value = item.get(key)
@@ -356,18 +509,20 @@ def referenced_columns(sql: str) -> set[str]:
     return names
 
 
-def _check_columns(rel: str, line: int, sql: str, what: str, problems: list[Problem]) -> None:
+def _check_columns(rel: str, line: int, sql: str, what: str, problems: list[Problem],
+                   columns: tuple[str, ...] = STANDARDISED) -> None:
     try:
         used = referenced_columns(sql)
     except sqlglot.errors.ParseError as exc:
         problems.append(Problem(rel, line, f"{what}: cannot parse {sql!r}: {str(exc).splitlines()[0]}"))
         return
-    for column in sorted(used - set(STANDARDISED)):
-        problems.append(Problem(rel, line, f"{what}: unknown column {column!r}{did_you_mean(column, set(STANDARDISED))}; "
+    for column in sorted(used - set(columns)):
+        problems.append(Problem(rel, line, f"{what}: unknown column {column!r}{did_you_mean(column, set(columns))}; "
                                 "comparable columns are those of the standardised input"))
 
 
-def _splink(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> dict[str, Any] | None:
+def _splink(rel: str, doc: Any, parent: LineDict, problems: list[Problem],
+            columns: tuple[str, ...] = STANDARDISED) -> dict[str, Any] | None:
     """The Splink settings dictionary, with named library comparisons expanded to their levels."""
     import splink.comparison_library as cl
     from splink import SettingsCreator
@@ -401,9 +556,9 @@ def _splink(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> di
                 continue
             args = {k: v for k, v in item.items() if k not in ("comparison", "configure")}
             for arg in ("col_name", "col_name_l"):
-                if isinstance(args.get(arg), str) and args[arg] not in STANDARDISED:
+                if isinstance(args.get(arg), str) and args[arg] not in columns:
                     problems.append(Problem(rel, item.key_line(arg), f"comparison {name}: unknown column {args[arg]!r}"
-                                            f"{did_you_mean(args[arg], set(STANDARDISED))}"))
+                                            f"{did_you_mean(args[arg], set(columns))}"))
             try:
                 built = creator(**args)
                 if item.get("configure"):
@@ -421,11 +576,11 @@ def _splink(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> di
             if not isinstance(level, LineDict) or not isinstance(level.get("sql_condition"), str):
                 problems.append(Problem(rel, level_line, "a comparison level needs 'sql_condition'"))
                 continue
-            _check_columns(rel, level_line, level["sql_condition"], "sql_condition", problems)
+            _check_columns(rel, level_line, level["sql_condition"], "sql_condition", problems, columns)
             tf = level.get("tf_adjustment_column")
-            if tf is not None and tf not in STANDARDISED:
+            if tf is not None and tf not in columns:
                 problems.append(Problem(rel, level.key_line("tf_adjustment_column"), f"unknown column {tf!r} for term-frequency adjustment"
-                                        f"{did_you_mean(str(tf), set(STANDARDISED))}"))
+                                        f"{did_you_mean(str(tf), set(columns))}"))
             for key in ("m_probability", "u_probability"):
                 if key in level and not (isinstance(level[key], (int, float)) and 0 < level[key] <= 1):
                     problems.append(Problem(rel, level.key_line(key), f"{key} must be a number in (0, 1]"))
@@ -440,11 +595,13 @@ def _splink(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> di
         if not isinstance(text, str):
             problems.append(Problem(rel, rule_line, "a blocking rule is SQL text such as 'l.postcode = r.postcode'"))
             continue
-        _check_columns(rel, rule_line, text, "blocking rule", problems)
+        _check_columns(rel, rule_line, text, "blocking rule", problems, columns)
         rules.append(_plain(rule) if isinstance(rule, dict) else {"blocking_rule": text, "sql_dialect": "duckdb"})
     if not rules:
         problems.append(Problem(rel, doc.line, "'splink:' needs blocking_rules_to_generate_predictions (without them every pair is compared)"))
-    result = {**_plain(settings), **FIXED_SPLINK, "comparisons": comparisons, "blocking_rules_to_generate_predictions": rules}
+    fixed = FIXED_SPLINK if columns is STANDARDISED else \
+        {**FIXED_SPLINK, "additional_columns_to_retain": ["source_system", "source_id"]}
+    result = {**_plain(settings), **fixed, "comparisons": comparisons, "blocking_rules_to_generate_predictions": rules}
     if len(problems) == before:
         try:
             SettingsCreator.from_path_or_dict(result).get_settings("duckdb")
@@ -466,14 +623,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _training(rel: str, doc: LineDict, problems: list[Problem]) -> dict[str, Any]:
+def _training(rel: str, doc: LineDict, problems: list[Problem], columns: tuple[str, ...] = STANDARDISED) -> dict[str, Any]:
     for key in doc:
         if key not in TRAINING_DEFAULTS:
             problems.append(Problem(rel, doc.key_line(key), f"unknown training key {key!r}{did_you_mean(str(key), set(TRAINING_DEFAULTS))}"))
     training = {**TRAINING_DEFAULTS, **_plain(doc)}
     for key in ("deterministic_rules", "em_blocking_rules"):
         for index, rule in enumerate(training[key]):
-            _check_columns(rel, _item_line(doc.get(key), index, doc.key_line(key)), str(rule), f"training {key}", problems)
+            _check_columns(rel, _item_line(doc.get(key), index, doc.key_line(key)), str(rule), f"training {key}", problems, columns)
     if not (isinstance(training["recall"], (int, float)) and 0 < training["recall"] <= 1):
         problems.append(Problem(rel, doc.key_line("recall"), "recall must be a number in (0, 1]"))
     return training
@@ -497,7 +654,7 @@ def _thresholds(rel: str, doc: LineDict, problems: list[Problem]) -> dict[str, A
 
 
 def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Problem],
-                  inherited: bool = False) -> tuple[list[Attribute], tuple[str, ...]]:
+                  inherited: bool = False, names: tuple[str, ...] = ATTRIBUTES) -> tuple[list[Attribute], tuple[str, ...]]:
     """Survivorship rules; absent, defaults apply. Taken from another entity (``like:``), its
     priorities name systems this entity may not have: those are left out, not reported."""
     for key in doc:
@@ -534,8 +691,8 @@ def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Pr
             continue
         columns = tuple(value.get("columns") or (name,))
         for column in columns:
-            if column not in ATTRIBUTES:
-                problems.append(Problem(rel, line, f"unknown attribute {column!r}{did_you_mean(str(column), set(ATTRIBUTES))}"))
+            if column not in names:
+                problems.append(Problem(rel, line, f"unknown attribute {column!r}{did_you_mean(str(column), set(names))}"))
         configured[name] = Attribute(name, columns, check_rules(value.get("rules") or default, line),
                                      check_priority(value.get("source_priority") or priority, line))
     grouped = {c for a in configured.values() for c in a.columns}
@@ -543,9 +700,9 @@ def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Pr
         overlap = [c for c in a.columns if sum(c in b.columns for b in configured.values()) > 1]
         if overlap:
             problems.append(Problem(rel, attrs.key_line(a.name), f"attribute(s) {', '.join(overlap)} chosen twice"))
-    attributes = list(configured.values()) + [Attribute(c, (c,), default, priority) for c in ATTRIBUTES if c not in grouped]
+    attributes = list(configured.values()) + [Attribute(c, (c,), default, priority) for c in names if c not in grouped]
     critical = tuple(doc.get("critical") or ())
     for c in critical:
-        if c not in ATTRIBUTES:
-            problems.append(Problem(rel, doc.key_line("critical"), f"critical: unknown attribute {c!r}{did_you_mean(str(c), set(ATTRIBUTES))}"))
+        if c not in names:
+            problems.append(Problem(rel, doc.key_line("critical"), f"critical: unknown attribute {c!r}{did_you_mean(str(c), set(names))}"))
     return attributes, critical

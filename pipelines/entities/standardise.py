@@ -110,6 +110,8 @@ def _union_sql(spec: EntitySpec, relations: dict[str, str], branch_prefixes: lis
 
 def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> int:
     """(Re)build ``entities.<entity>_standardised``; returns its row count."""
+    if spec.declared is not None:
+        return standardise_declared(con, spec, relations)
     ref = spec.reference
     out = spec.table("standardised")
     con.execute(ID_CHECKS_DDL)
@@ -283,3 +285,59 @@ def _start_id_checks(con: duckdb.DuckDBPyConnection) -> Future:
     checks = pool.submit(lambda: [(kind, raw, *check_value(kind, raw)) for kind, raw in new])
     pool.shutdown(wait=False)    # the thread ends with its one task; result() waits for it
     return checks
+
+
+def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> int:
+    """The standardised input of an entity that declares its attributes (``attributes:``): per
+    attribute the value as written, ``<attr>_key`` and, for validating types, ``<attr>_valid``,
+    each from its type (``types.py``). IBANs and VAT IDs are checked as in the company path (the
+    ``entities._id_checks`` cache); an invalid one is kept and flagged, only its key stays empty."""
+    out = spec.table("standardised")
+    declared = spec.declared or []
+    parts = []
+    for inp in spec.inputs:
+        cols = [f"{literal(inp.system)} as source_system", f"cast({ident(inp.id)} as varchar) as source_id",
+                (f"try_cast({ident(inp.columns['updated_at'])} as timestamp)" if "updated_at" in inp.columns
+                 else "cast(null as timestamp)") + " as updated_at"]
+        for a in declared:
+            raw = f"nullif(trim(cast({ident(inp.columns[a.name])} as varchar)), '')" if a.name in inp.columns \
+                else "cast(null as varchar)"
+            cols.append(f"{raw} as {ident(a.name + '__raw')}")
+        parts.append(f"select {', '.join(cols)} from {relations[inp.model]}")
+    con.execute(ID_CHECKS_DDL)
+    con.execute("create or replace temp table _std_raw as " + "\nunion all\n".join(parts))
+    checked = [a for a in declared if a.kind.python_check]
+    if checked:
+        new = con.execute(" union ".join(
+            f"select distinct {literal(a.kind.python_check)} as kind, {ident(a.name + '__raw')} as raw from _std_raw "
+            f"where {ident(a.name + '__raw')} is not null" for a in checked)
+            + " except select kind, raw from entities._id_checks").fetchall()
+        if new:
+            insert_rows(con, "entities._id_checks", [(kind, raw, *check_value(kind, raw)) for kind, raw in new])
+    selects, joins = ["r.source_system || ':' || r.source_id as unique_id", "r.source_system", "r.source_id",
+                      "r.updated_at"], []
+    for index, a in enumerate(declared):
+        raw = f"r.{ident(a.name + '__raw')}"
+        kind = a.kind
+        if a.type == "reference":      # the other entity's golden id, through its xref
+            ref = f"_x{index}"
+            joins.append(f"left join entities.{ident(a.options['entity'] + '_xref')} {ref} "
+                         f"on {ref}.system = r.source_system and {ref}.source_id = {raw}")
+            selects += [f"{ref}.golden_id as {ident(a.name)}", f"{ref}.golden_id as {ident(a.key)}"]
+            continue
+        if kind.python_check:
+            check = f"_c{index}"
+            joins.append(f"left join entities._id_checks {check} on {check}.kind = {literal(kind.python_check)} "
+                         f"and {check}.raw = {raw}")
+            selects += [f"coalesce({check}.compact, {raw}) as {ident(a.name)}",
+                        f"case when {check}.valid then {check}.compact end as {ident(a.key)}",
+                        f"{check}.valid as {ident(a.name + '_valid')}"]
+            continue
+        selects += [f"{kind.value(raw, a, spec.reference)} as {ident(a.name)}",
+                    f"{kind.key(raw, a, spec.reference)} as {ident(a.key)}"]
+        if kind.validates:
+            selects.append(f"case when {raw} is not null then {kind.valid(raw, a)} end as {ident(a.name + '_valid')}")
+    con.execute(f"create or replace table {out} as select {', '.join(selects)} from _std_raw r {' '.join(joins)} "
+                "order by unique_id")
+    con.execute("drop table if exists _std_raw")
+    return con.execute(f"select count(*) from {out}").fetchall()[0][0]

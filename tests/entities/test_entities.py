@@ -257,3 +257,27 @@ def test_models_can_ref_entity_tables(tmp_path):
     (settings.project_dir / "models" / "marts" / "customer_xref.sql").write_text("select 1 as x\n", encoding="utf-8")
     problems, _ = check_project(settings)
     assert any("also a table of the entity stage" in p.message for p in problems)
+
+
+def test_contacts_are_persons_linked_to_their_golden_company(demo_project):
+    """``contact.yml`` declares its attributes by type (no Splink block): every CRM contact is
+    linked to the golden customer of its account, and contacts sharing the firm's mailbox or
+    switchboard are not merged into one person (the demo's contacts are all different people)."""
+    con = duckdb.connect(str(demo_project.warehouse_path), read_only=True)
+    try:
+        linked = con.execute("""
+            select count(*), count(*) filter (where s.company = x.golden_id), count(*) filter (where s.company is null)
+            from entities.contact_standardised s join staging.stg_crm__contacts c on c.contact_id = s.source_id
+            left join entities.customer_xref x on x.system = 'crm' and x.source_id = c.account_id""").fetchall()[0]
+        shared_mailbox = con.execute("""select count(*) from (select email from entities.contact_standardised
+                                        where email is not null group by 1 having count(*) > 1)""").fetchall()[0][0]
+        merged = con.execute("select count(*) filter (where member_count > 1), count(*) from entities.contact_golden").fetchall()[0]
+        golden_company = con.execute("""select count(*) from entities.contact_golden g
+                                        join entities.customer_golden c on c.golden_id = g.company""").fetchall()[0][0]
+    finally:
+        con.close()
+    total, same, missing = linked
+    assert total > 100 and same == total and missing == 0, linked
+    assert shared_mailbox > 10            # the hard case is there
+    assert merged[0] == 0 and merged[1] == total, merged
+    assert golden_company == total

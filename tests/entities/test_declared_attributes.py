@@ -1,0 +1,130 @@
+"""Entity files that declare their attributes (``attributes:``): defaults from the types, and
+bad declarations reported as ``file:line`` with a did-you-mean."""
+from __future__ import annotations
+
+import duckdb
+
+from pipelines.entities.spec import load_entities
+from pipelines.entities.standardise import standardise
+from tests.conftest import make_project
+
+MODEL = {"stg_people": ["id", "first", "last", "born", "iban", "mail", "city", "changed"]}
+GOOD = """entity: person
+attributes:
+  given_name: {type: person_name, block: true}
+  surname:    {type: person_name, block: true, tf: true}
+  born:       {type: date, formats: ['%d.%m.%Y'], block: true}
+  iban:       {type: iban, critical: true}
+  email:      email
+  city:       city
+inputs:
+  - {system: hr, model: stg_people, id: id,
+     columns: {given_name: first, surname: last, born: born, iban: iban, email: mail, city: city, updated_at: changed}}
+"""
+
+
+def _load(tmp_path, text: str):
+    settings = make_project(tmp_path / "p")
+    (settings.project_dir / "models" / "entities").mkdir(parents=True)
+    (settings.project_dir / "models" / "entities" / "person.yml").write_text(text)
+    return load_entities(settings, MODEL)
+
+
+def test_defaults_come_from_the_types(tmp_path):
+    project = _load(tmp_path, GOOD)
+    assert project.problems == []
+    spec = project.entities["person"]
+    assert spec.splink["link_type"] == "dedupe_only"              # one input
+    rules = [r["blocking_rule"] for r in spec.splink["blocking_rules_to_generate_predictions"]]
+    assert "l.given_name_key = r.given_name_key AND l.surname_key = r.surname_key" in rules
+    assert "l.given_name_key = r.surname_key AND l.surname_key = r.given_name_key" in rules      # swapped names
+    assert "l.iban_key = r.iban_key" in rules                     # a critical identifier blocks alone
+    assert not any(r == "l.surname_key = r.surname_key" for r in rules)    # no block on one common value
+    assert [c["output_column_name"] for c in spec.splink["comparisons"]] == \
+        ["given_name", "surname", "born", "iban", "email", "city"]
+    surname = spec.splink["comparisons"][1]["comparison_levels"]
+    assert surname[1].get("tf_adjustment_column") == "surname_key"
+    assert "l.iban_key = r.iban_key" in spec.training["deterministic_rules"]
+    assert spec.training["em_blocking_rules"] == ["l.given_name_key = r.given_name_key",
+                                                  "l.surname_key = r.surname_key", "l.born_key = r.born_key"]
+    assert spec.critical == ("iban",)
+    assert {a.name for a in spec.attributes} == {"given_name", "surname", "born", "iban", "email", "city"}
+    assert "name_key" not in spec.columns and "born_valid" in spec.columns and "iban_valid" in spec.columns
+
+
+def test_standardiser_from_the_types(tmp_path):
+    spec = _load(tmp_path, GOOD).entities["person"]
+    con = duckdb.connect()
+    con.execute("""create table people as select * from (values
+        ('1', ' Jürgen ', 'MÜLLER', '03.02.1971', 'DE89 3704 0044 0532 0130 00', 'J.Mueller@Example.org', 'München', '2024-01-02'),
+        ('2', 'jurgen', 'Mueller', '31.02.1971', 'DE89 3704 0044 0532 0130 01', 'not an address', null, null))
+        t(id, first, last, born, iban, mail, city, changed)""")
+    assert standardise(con, spec, {"stg_people": "people"}) == 2
+    rows = con.execute("""select given_name, given_name_key, surname_key, born_key, born_valid, iban_key, iban_valid,
+                                 email_key, email_valid, city_key, updated_at is not null
+                          from entities.person_standardised order by source_id""").fetchall()
+    assert rows[0] == ("Jürgen", "juergen", "mueller", "19710203", True, "DE89370400440532013000", True,
+                       "j.mueller@example.org", True, "muenchen", True)
+    # an impossible date and a bad IBAN are kept and flagged, never dropped; only the IBAN loses its key
+    assert rows[1] == ("jurgen", "jurgen", "mueller", "31021971", False, None, False, "not an address", False, None, False)
+
+
+def test_bad_declarations_name_file_line_and_fix(tmp_path):
+    text = GOOD.replace("{type: date, formats: ['%d.%m.%Y'], block: true}", "{type: datum, block: true}") \
+               .replace("email:      email", "email:      {type: email, critcal: true}") \
+               .replace("given_name: first,", "given_nam: first,")
+    problems = [str(p) for p in _load(tmp_path, text).problems]
+    assert any(p.startswith("models/entities/person.yml:5:") and "unknown type 'datum'" in p and "'date'" in p
+               for p in problems), problems
+    assert any(p.startswith("models/entities/person.yml:7:") and "'critcal'" in p and "'critical'" in p
+               for p in problems), problems
+    assert any("unknown attribute 'given_nam'" in p and "'given_name'" in p for p in problems), problems
+
+
+def test_written_splink_block_is_checked_against_declared_columns(tmp_path):
+    text = GOOD + """splink:
+  link_type: dedupe_only
+  comparisons:
+    - comparison: ExactMatch
+      col_name: name_key
+  blocking_rules_to_generate_predictions: [l.surname_key = r.surname_key]
+"""
+    problems = [str(p) for p in _load(tmp_path, text).problems]
+    assert any(":16:" in p and "unknown column 'name_key'" in p for p in problems), problems
+
+
+def test_distinct_brings_the_types_different_rule(tmp_path):
+    text = GOOD.replace("{type: date, formats: ['%d.%m.%Y'], block: true}",
+                        "{type: date, formats: ['%d.%m.%Y'], block: true, distinct: true}")
+    spec = _load(tmp_path / "a", text).entities["person"]
+    assert [(r.name, r.sql) for r in spec.distinct_when] == [
+        ("different born", "born_valid_l and born_valid_r and damerau_levenshtein(born_key_l, born_key_r) > 1")]
+    # a name type has no such rule: two spellings of a name are no evidence of two persons
+    problems = [str(p) for p in _load(tmp_path / "b", GOOD.replace("{type: person_name, block: true, tf: true}",
+                                                                   "{type: person_name, distinct: true}")).problems]
+    assert any(p.startswith("models/entities/person.yml:4:") and "has no rule" in p for p in problems), problems
+
+
+def test_steward_decisions_know_the_declared_attributes(tmp_path):
+    """choose_value names a declared attribute; an attribute of type iban needs four eyes; merge
+    works without the company schema's VAT column."""
+    import pytest
+
+    from pipelines.entities.decisions import DecisionError, prepare
+
+    spec = _load(tmp_path, GOOD).entities["person"]
+    con = duckdb.connect()
+    con.execute("""create table people as select * from (values
+        ('1', 'Anna', 'Huber', '03.02.1971', null, null, null, null),
+        ('2', 'Anna', 'Hueber', '03.02.1971', null, null, null, null)) t(id, first, last, born, iban, mail, city, changed)""")
+    standardise(con, spec, {"stg_people": "people"})
+    con.execute("create table entities.person_clusters as select 'P-1' as golden_id, unique_id from entities.person_standardised")
+    ask = {"steward": "eva", "target_ids": ["P-1"]}
+    chosen = prepare(con, spec, {**ask, "action": "choose_value", "attribute": "surname", "value": "Huber"}, [])
+    assert (chosen["attribute"], chosen["status"]) == ("surname", "active")
+    assert prepare(con, spec, {**ask, "action": "choose_value", "attribute": "iban", "value": "DE89370400440532013000"},
+                   [])["status"] == "pending"
+    with pytest.raises(DecisionError, match="one of given_name, surname"):
+        prepare(con, spec, {**ask, "action": "choose_value", "attribute": "name", "value": "x"}, [])
+    merged = prepare(con, spec, {"steward": "eva", "action": "merge", "target_ids": ["hr:1", "hr:2"]}, [])
+    assert merged["status"] == "active"
