@@ -28,10 +28,15 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def neutralise_sql(column: str) -> str:
-    """The same for a text column in a DuckDB ``COPY ... TO`` query, as SQL."""
+def neutralise_expr(column: str) -> exp.Expression:
+    """The same for a text column in a DuckDB query, as a sqlglot projection named like the column."""
     col = exp.column(column, quoted=True)
     starts = exp.func("regexp_matches", col, exp.Literal.string(FORMULA_START))
     number = exp.func("regexp_matches", col, exp.Literal.string(PLAIN_NUMBER))
     case = exp.Case().when(exp.and_(starts, exp.not_(number)), exp.DPipe(this=exp.Literal.string("'"), expression=col))
-    return exp.alias_(case.else_(col), column, quoted=True).sql(dialect="duckdb")
+    return exp.alias_(case.else_(col), column, quoted=True)
+
+
+def neutralise_sql(column: str) -> str:
+    """``neutralise_expr`` as DuckDB SQL, for a ``COPY ... TO`` query written as text."""
+    return neutralise_expr(column).sql(dialect="duckdb")

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from pipelines.csvsafe import neutralise_sql
+from pipelines.csvsafe import neutralise_expr
 from pipelines.errors import KontorError
 
 EXCEL_MAX_ROWS = 1_048_575
@@ -40,7 +40,7 @@ def csv_select(con: duckdb.DuckDBPyConnection, table: exp.Table, german: bool = 
     for name, type_name in _columns(con, table):
         column = exp.column(name, quoted=True)
         if type_name == "VARCHAR":
-            projections.append(exp.maybe_parse(neutralise_sql(name), dialect="duckdb"))
+            projections.append(neutralise_expr(name))
             continue
         if not german:
             projections.append(column)
