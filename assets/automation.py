@@ -9,7 +9,7 @@
   so the same change never runs twice. Stopped by default: turn it on in the UI (Automation) for
   a data directory that receives extracts during the day.
 - ``kontor_alert_on_failure`` / ``kontor_alert_reset``: on a failed run, alert per failed asset
-  or blocking gate through ``pipelines/alerts.py``; on a successful run, reset the count of
+  or blocking gate through ``pipelines/core/alerts.py``; on a successful run, reset the count of
   consecutive failures of the assets it built.
 """
 # No `from __future__ import annotations`: Dagster reads the sensor context annotations at
@@ -23,9 +23,9 @@ import dagster as dg
 
 from assets.reports import TIMEZONE
 from assets.sources import asset_key
-from pipelines.alerts import Failure, report_run, step_failure_reason
-from pipelines.errors import KontorError
-from pipelines.settings import Settings
+from pipelines.core.alerts import Failure, report_run, step_failure_reason
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import Settings
 from pipelines.sources.ingest import resolve_files
 from pipelines.sources.spec import SourcesProject
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import WarehouseResource
-from pipelines.errors import Problem, ProjectError
+from pipelines.core.errors import Problem, ProjectError
 from pipelines.quality.runner import RuleOutcome, run_suite, sample_markdown
 from pipelines.models.compile import CompiledProject
 from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, load_suites_or_raise, referenced_relations
-from pipelines.settings import Settings
-from pipelines.sources.spec import did_you_mean
-from pipelines.sql import ident
+from pipelines.core.settings import Settings
+from pipelines.core.errors import did_you_mean
+from pipelines.core.sql import ident
 
 
 def asset_key(asset: str) -> dg.AssetKey:

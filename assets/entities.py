@@ -19,11 +19,11 @@ from pipelines.entities import golden, matching
 from pipelines.entities.decisions import constraints
 from pipelines.entities.evaluate import evaluate, queue_figures
 from pipelines.entities.golden import _exists
-from pipelines.settings import Settings
-from pipelines.state import StateStore
+from pipelines.core.settings import Settings
+from pipelines.core.state import StateStore
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise
-from pipelines.identity import steward_settings
+from pipelines.stewards.identity import steward_settings
 from pipelines.models.compile import CompiledProject
 
 RETRAIN_TAG = "kontor/retrain"

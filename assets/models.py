@@ -135,7 +135,7 @@ def build_model_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
         model_tests = [t for t in tests if t.asset in {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items()}]
         suites = {s.asset: s for s in test_suites(model_tests)}
         from pipelines.models.dbt_tests import store_failures_sql
-        from pipelines.sql import ident
+        from pipelines.core.sql import ident
 
         target = compiled.project.root / "target"
         stored: dict = {}
@@ -150,9 +150,9 @@ def build_model_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
 
 def build_unit_test_checks(compiled: CompiledProject) -> list[dg.AssetChecksDefinition]:
     """dbt's unit_tests: one blocking check per test on its model (pipelines/models/dbt_unit.py)."""
-    from pipelines.errors import ProjectError
+    from pipelines.core.errors import ProjectError
     from pipelines.models.dbt_unit import collect_unit_tests, run_unit_test
-    from pipelines.warehouse import ensure_bookkeeping
+    from pipelines.core.warehouse import ensure_bookkeeping
 
     tests, problems = collect_unit_tests(compiled)
     if problems:

@@ -11,7 +11,7 @@ import re
 
 import dagster as dg
 
-from pipelines.errors import Problem
+from pipelines.core.errors import Problem
 from pipelines.models.compile import CompiledProject, _order
 from pipelines.models.project import Model
 

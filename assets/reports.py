@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from assets.resources import WarehouseResource
-from pipelines.errors import ProjectError
+from pipelines.core.errors import ProjectError
 from pipelines.reports.issue import issue_report
 from pipelines.reports.render import TEMPLATES
 from pipelines.reports.spec import ReportSpec, load_reports
-from pipelines.settings import Settings
+from pipelines.core.settings import Settings
 
 PERIOD_TAG = "kontor/report_period"
 TIMEZONE = "Europe/Berlin"

@@ -9,8 +9,8 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from pipelines import warehouse
-from pipelines.settings import Settings
+from pipelines.core import warehouse
+from pipelines.core.settings import Settings
 
 
 class WarehouseResource(dg.ConfigurableResource):

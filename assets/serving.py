@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import WarehouseResource
-from pipelines.docs import TableDoc, apply_comments
+from pipelines.analysts.docs import TableDoc, apply_comments
 from pipelines.sources.ingest import LINEAGE_COLUMNS
-from pipelines.warehouse import BOOKKEEPING_DOCS, publish_serving
+from pipelines.core.warehouse import BOOKKEEPING_DOCS, publish_serving
 
 SERVING_KEY = dg.AssetKey(["kontor", "serving_copy"])
 

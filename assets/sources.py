@@ -8,12 +8,12 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import WarehouseResource
-from pipelines.errors import KontorError
-from pipelines.retries import unreachable_location
+from pipelines.core.errors import KontorError
+from pipelines.core.retries import unreachable_location
 from pipelines.sources.ingest import TableLoad, ingest_table
 from pipelines.sources.options import IngestOptions
 from pipelines.sources.spec import SourcesProject, SourceTable
-from pipelines.sql import table as qtable
+from pipelines.core.sql import table as qtable
 
 
 def asset_key(table: SourceTable) -> dg.AssetKey:

@@ -17,8 +17,8 @@ import dagster as dg
 from pydantic import Field
 
 from pipelines.entities.decisions import DecisionError, StewardAction
-from pipelines.identity import steward_settings
-from pipelines.settings import Settings
+from pipelines.stewards.identity import steward_settings
+from pipelines.core.settings import Settings
 
 STEWARD_JOB = "steward_decision"
 APPLY_TAG = "kontor/apply_entity"       # set by a steward run that changed an entity's decisions
@@ -39,10 +39,10 @@ class StewardDecision(dg.Config):
 def build_steward_job(settings: Settings) -> dg.JobDefinition:
     @dg.op(name="record_decision", description="Check the decision and append it to the state store with its audit event.")
     def record_decision(context: dg.OpExecutionContext, config: StewardDecision) -> None:
-        from pipelines.stewardship import decide
+        from pipelines.stewards.stewardship import decide
 
-        from pipelines.errors import KontorError
-        from pipelines.identity import verify
+        from pipelines.core.errors import KontorError
+        from pipelines.stewards.identity import verify
 
         targets = list(config.target_ids)
         request = {"entity": config.entity, "action": config.action.value, "target_ids": targets,
@@ -136,9 +136,9 @@ def build_spot_checks(settings: Settings, specs: dict) -> tuple[list, list, list
                               "with a 95 % Wilson interval, per week and over the last weeks.",
                   metadata={"dagster/table_name": table})
         def _spot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-            from pipelines.spotchecks import precision, spot_check_settings, take_sample
-            from pipelines.state import StateStore
-            from pipelines.spotchecks import write_precision_table
+            from pipelines.stewards.spotchecks import precision, spot_check_settings, take_sample
+            from pipelines.core.state import StateStore
+            from pipelines.stewards.spotchecks import write_precision_table
 
             config = spot_check_settings(settings)
             today = dt.date.today()
@@ -165,9 +165,9 @@ def build_spot_checks(settings: Settings, specs: dict) -> tuple[list, list, list
                         description="Fails (and alerts) when the spot-checked precision of the automatic merges over "
                                     "the last weeks is below the threshold ([tool.kontor.stewards] spot_check_threshold).")
         def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-            from pipelines.spotchecks import precision, spot_check_settings
-            from pipelines.state import StateStore
-            from pipelines.warehouse import ensure_bookkeeping
+            from pipelines.stewards.spotchecks import precision, spot_check_settings
+            from pipelines.core.state import StateStore
+            from pipelines.core.warehouse import ensure_bookkeeping
 
             config = spot_check_settings(settings)
             with StateStore.from_settings(settings) as store:

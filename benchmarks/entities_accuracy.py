@@ -30,8 +30,8 @@ def demo(work: Path, scale: float) -> dict:
     from pipelines.demo import generate
     from pipelines.entities.evaluate import evaluate, queue_figures
     from pipelines.run import run_pipeline
-    from pipelines.settings import load_settings
-    from pipelines.stewardship import entity_specs
+    from pipelines.core.settings import load_settings
+    from pipelines.stewards.stewardship import entity_specs
 
     repo = Path(__file__).resolve().parent.parent
     root = work / "demo"

@@ -135,7 +135,7 @@ def load_project(project: Path):
     from pipelines.entities.spec import load_entities
     from pipelines.models.compile import compile_project
     from pipelines.models.project import load_models
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
     from pipelines.sources.spec import load_sources
 
     settings = load_settings(project, env={})
@@ -161,7 +161,7 @@ def write_project(project: Path) -> None:
 
 def connect(path: Path, tmp: Path):
     """Kontor's connection, with DuckDB's spill directory in the work directory."""
-    from pipelines.warehouse import connect as kontor_connect
+    from pipelines.core.warehouse import connect as kontor_connect
 
     con = kontor_connect(path)
     tmp.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ def prepare(scale_dir: Path, scale: float, rebuild: bool) -> dict:
         manifest = generate(project / "data", scale=scale, seed=SEED)
         gen_s = time.perf_counter() - t
         from pipelines.run import run_pipeline
-        from pipelines.settings import load_settings
+        from pipelines.core.settings import load_settings
 
         settings = load_settings(project, env={})
         log(f"scale {scale}: loading raw + staging with Kontor (generated in {gen_s:.0f}s)")
@@ -422,7 +422,7 @@ def child_standardise_profile(args) -> dict:
 def child_dagster(args) -> dict:
     """``run_pipeline(settings, ['group:entities'])``, as ``kontor run --select group:entities``."""
     from pipelines.run import instance_for, run_pipeline
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
 
     project = Path(args.project)
     code = code_fingerprint(project)

@@ -302,7 +302,7 @@ def ensure_file(workdir: Path, rows: int, kind: str = "plain") -> tuple[Path, Pa
 
 
 def declared_table(kind: str = "plain"):
-    from pipelines import yamlfile
+    from pipelines.core import yamlfile
     from pipelines.sources.spec import parse_sources
 
     _, _, yaml_text, key, _ = INPUTS[kind]
@@ -331,7 +331,7 @@ def _rss_mb() -> float:
 
 def child_kontor(args) -> dict:
     from pipelines.sources.ingest import ingest_table
-    from pipelines.warehouse import connect
+    from pipelines.core.warehouse import connect
 
     table = declared_table(args.input)
     rss_before = _rss_mb()
@@ -427,7 +427,7 @@ class _TimedConnection:
 
 def child_profile(args) -> dict:
     from pipelines.sources import ingest, readers
-    from pipelines.warehouse import connect
+    from pipelines.core.warehouse import connect
 
     table = declared_table(args.input)
     con = connect(Path(args.db))

@@ -492,7 +492,7 @@ def child_compile(args) -> dict:
     t0 = time.perf_counter()
     from pipelines.models.compile import compile_project
     from pipelines.models.project import load_models
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
     t1 = time.perf_counter()
     settings = load_settings(args.project, env={})
     t2 = time.perf_counter()
@@ -589,10 +589,10 @@ def child_profile(args) -> dict:
     import assets.models as asset_models
     import assets.serving as asset_serving
     import pipelines.definitions as definitions
-    import pipelines.warehouse as warehouse
+    import pipelines.core.warehouse as warehouse
     from pipelines.models.materialize import materialize
     from pipelines.run import build_definitions, instance_for, run_pipeline
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
     t2 = time.perf_counter()
     out["import_dagster_s"] = t1 - t0
     out["import_kontor_rest_s"] = t2 - t1
@@ -718,7 +718,7 @@ def _time_dagster_storage(stats: dict) -> None:
     from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-    from pipelines.dagster_instance import KeptOpenSqliteEventLogStorage
+    from pipelines.core.dagster_instance import KeptOpenSqliteEventLogStorage
 
     depth = {"n": 0}
 
@@ -760,9 +760,9 @@ def child_whatif(args) -> dict:
     import dagster as dg
 
     import assets.models as asset_models
-    import pipelines.dagster_instance as kontor_instance
+    import pipelines.core.dagster_instance as kontor_instance
     import pipelines.run as prun
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
 
     settings = load_settings(args.project, env={})
     if variant == "stock_sqlite_storage":
@@ -1050,7 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(args.project_dir / "target", ignore_errors=True)
     write_kontor_project(args.project_dir, data_dir, models, one_step=args.one_step)
     from pipelines.run import run_pipeline
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
     settings = load_settings(args.project_dir, env={})
     log("loading the raw layer with Kontor (group:raw)")
     t = time.perf_counter()

@@ -42,7 +42,7 @@ def prepare(workdir: Path, scale: float) -> Path:
     """A project with the shipped models and reports and a built demo warehouse (reused)."""
     from pipelines.demo import generate
     from pipelines.run import run_pipeline
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
 
     root = workdir / f"project-scale{scale:g}"
     ready = root / ".built"
@@ -82,7 +82,7 @@ def main() -> None:
     from assets.reports import build_report_asset
     from assets.resources import WarehouseResource
     from pipelines.reports.spec import find_report
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
     from reports.servers import LlmServer
 
     root = prepare(args.workdir, args.scale)

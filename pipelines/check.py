@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from pipelines.entities.spec import load_entities
-from pipelines.errors import KontorError, Problem, ProjectError
+from pipelines.core.errors import KontorError, Problem, ProjectError
 from pipelines.models.compile import check_documented_columns, compile_project
 from pipelines.models.project import load_models
 from pipelines.quality.checking import check_expectations
 from pipelines.reports.spec import check_relations, load_reports
-from pipelines.settings import Settings
+from pipelines.core.settings import Settings
 from pipelines.sources.spec import load_sources
 
 
@@ -43,9 +43,9 @@ def check_settings(settings: Settings) -> list[Problem]:
     ``[tool.kontor.retries]``, as a run would read them; each problem on its section's line."""
     import duckdb
 
-    from pipelines.alerts import alert_config
-    from pipelines.retries import retry_config
-    from pipelines.warehouse import set_limits
+    from pipelines.core.alerts import alert_config
+    from pipelines.core.retries import retry_config
+    from pipelines.core.warehouse import set_limits
 
     pyproject = settings.project_dir / "pyproject.toml"
     lines = pyproject.read_text(encoding="utf-8").splitlines() if pyproject.is_file() else []  # a dbt project may have none
@@ -69,8 +69,8 @@ def check_settings(settings: Settings) -> list[Problem]:
                                 f"[tool.kontor]: {message}"))
 
     def stewards(settings: Settings) -> None:
-        from pipelines.identity import steward_settings
-        from pipelines.spotchecks import spot_check_settings
+        from pipelines.stewards.identity import steward_settings
+        from pipelines.stewards.spotchecks import spot_check_settings
 
         steward_settings(settings)
         spot_check_settings(settings)

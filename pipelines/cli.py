@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.errors import KontorError, ProjectError
-from pipelines.settings import load_settings
+from pipelines.core.errors import KontorError, ProjectError
+from pipelines.core.settings import load_settings
 
 app = typer.Typer(
     help="Kontor: declarative back-office data pipeline (CRM, ERP, accounting → DuckDB → master data → reports).",
@@ -84,7 +84,7 @@ def run(
     # rescan them, again and again (about a second of a 200-model run on a busy machine).
     # run_pipeline freezes them and turns the collector back on for the run itself.
     gc.disable()
-    from pipelines.runlock import RunLock
+    from pipelines.core.runlock import RunLock
 
     settings = load_settings()
     # Refused at once, before the heavy imports, when another run writes this warehouse.
@@ -136,7 +136,7 @@ def compile(
 ) -> None:
     """Print a model's compiled SQL (Jinja rendered, transpiled to DuckDB)."""
     from pipelines.definitions import compile_models
-    from pipelines.names import resolve
+    from pipelines.core.names import resolve
 
     compiled = compile_models(load_settings())
     by_key = {f"{cm.model.schema}/{name}": name for name, cm in compiled.models.items()}
@@ -153,7 +153,7 @@ def lineage(
 
     from pipelines.definitions import compile_models
     from pipelines.models.lineage import ColumnRef, LineageNode, trace
-    from pipelines.names import resolve
+    from pipelines.core.names import resolve
 
     table, _, name = column.rpartition(".")
     if not table or not name:
@@ -185,8 +185,8 @@ def query(
     all_rows: Annotated[bool, typer.Option("--all", help="Show every row.")] = False,
 ) -> None:
     """Run SQL against the serving copy of the warehouse; works while a run writes."""
-    from pipelines import output
-    from pipelines.query import run_query
+    from pipelines.analysts import output
+    from pipelines.analysts.query import run_query
 
     result = run_query(load_settings(), sql, None if all_rows else limit)
     notes: list[str] = []
@@ -212,10 +212,10 @@ def describe(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")] = OutputFormat.table,
 ) -> None:
     """What a table holds, its grain and every column, from the descriptions the warehouse carries."""
-    from pipelines import output
-    from pipelines.docs import read_comments
-    from pipelines.names import resolve
-    from pipelines.warehouse import connect_settings
+    from pipelines.analysts import output
+    from pipelines.analysts.docs import read_comments
+    from pipelines.core.names import resolve
+    from pipelines.core.warehouse import connect_settings
 
     settings = load_settings()
     if not settings.serving_path.is_file():
@@ -273,10 +273,10 @@ def export(
     german: Annotated[bool, typer.Option("--german", help="CSV for Excel with German settings: ';', decimal comma, DD.MM.YYYY, UTF-8 with BOM.")] = False,
 ) -> None:
     """Write one table of the serving copy as a file for Excel and BI tools."""
-    from pipelines.docs import read_comments
-    from pipelines.export import export_table
-    from pipelines.names import resolve
-    from pipelines.warehouse import connect_settings
+    from pipelines.analysts.docs import read_comments
+    from pipelines.analysts.export import export_table
+    from pipelines.core.names import resolve
+    from pipelines.core.warehouse import connect_settings
 
     settings = load_settings()
     if german and format is not ExportFormat.csv:
@@ -297,8 +297,8 @@ def export(
 @app.command()
 def sql() -> None:
     """An interactive SQL shell on the serving copy: the DuckDB CLI if installed, else Kontor's own."""
-    from pipelines.shell import duckdb_cli, exec_duckdb_cli, repl
-    from pipelines.warehouse import connect_settings
+    from pipelines.analysts.shell import duckdb_cli, exec_duckdb_cli, repl
+    from pipelines.core.warehouse import connect_settings
 
     settings = load_settings()
     serving = _serving(settings)
@@ -362,7 +362,7 @@ def steward_list(
     status: Annotated[str, typer.Option(help="open, pending (awaiting a second steward), decided or all.")] = "open",
 ) -> None:
     """Review items, most important first: why each needs a decision and the records involved."""
-    from pipelines.stewardship import queue
+    from pipelines.stewards.stewardship import queue
 
     items = queue(load_settings(), entity, status)
     out = Console(width=1000) if not sys.stdout.isatty() else Console()
@@ -381,7 +381,7 @@ def steward_show(
     entity: Annotated[str, typer.Option(help="The entity.")] = "customer",
 ) -> None:
     """The records of an item side by side, the golden record and the conflicting values."""
-    from pipelines.stewardship import show
+    from pipelines.stewards.stewardship import show
 
     found = show(load_settings(), entity, item)
     out = Console(width=1000) if not sys.stdout.isatty() else Console()
@@ -414,8 +414,8 @@ def steward_decide(
 ) -> None:
     """Record a decision as the operating-system user and re-resolve the entity at once. IBAN changes
     and merges of records with different valid VAT IDs wait for a second steward (approve)."""
-    from pipelines.identity import os_user
-    from pipelines.stewardship import decide
+    from pipelines.stewards.identity import os_user
+    from pipelines.stewards.stewardship import decide
 
     settings = load_settings()
     targets = list(target or [])
@@ -461,7 +461,7 @@ def steward_review(
     (each a run of the steward_decision job on the Dagster UI)."""
     import threading
 
-    from pipelines.review import serve
+    from pipelines.stewards.review import serve
 
     server = serve(load_settings(), host, port, dagster)
     console.print(f"review page on http://{host}:{port}/ (decisions run on {dagster})", highlight=False)
@@ -480,8 +480,8 @@ def steward_add_user(
     asked twice without echo, stored scrypt-hashed in the state store."""
     import getpass
 
-    from pipelines.identity import add_account, os_user
-    from pipelines.state import StateStore
+    from pipelines.stewards.identity import add_account, os_user
+    from pipelines.core.state import StateStore
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

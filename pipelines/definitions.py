@@ -25,12 +25,12 @@ from assets.steward import build_apply, build_spot_checks, build_steward_job
 from assets.sources import build_source_assets
 from assets.problems import broken_file_asset, broken_model_asset, healthy_models
 from pipelines.entities.spec import EntityProject, load_entities
-from pipelines.errors import Problem, ProjectError
+from pipelines.core.errors import Problem, ProjectError
 from pipelines.models.compile import CompiledProject, compile_project
 from pipelines.models.project import load_models
-from pipelines.retries import retry_config
+from pipelines.core.retries import retry_config
 from pipelines.sources.options import ingest_options
-from pipelines.settings import Settings, load_settings
+from pipelines.core.settings import Settings, load_settings
 from pipelines.sources.spec import load_sources
 
 ALL_JOB = "kontor_all"

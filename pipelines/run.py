@@ -17,13 +17,13 @@ import dagster as dg
 from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
-from pipelines.dagster_instance import write_dagster_yaml
-from pipelines.alerts import report_outcome, step_failure_reason
+from pipelines.core.dagster_instance import write_dagster_yaml
+from pipelines.core.alerts import report_outcome, step_failure_reason
 from pipelines.definitions import ALL_JOB, build_definitions
-from pipelines.errors import KontorError
-from pipelines.names import candidates, suggestion
-from pipelines.sources.spec import did_you_mean
-from pipelines.settings import Settings
+from pipelines.core.errors import KontorError
+from pipelines.core.names import candidates, suggestion
+from pipelines.core.errors import did_you_mean
+from pipelines.core.settings import Settings
 
 
 @dataclass
@@ -53,7 +53,7 @@ def quiet_dagster_notices() -> None:
 def prepare_dagster_home(settings: Settings) -> Path:
     """The instance directory, with Kontor's dagster.yaml (created, or upgraded if Kontor wrote it):
     local SQLite storage whose event log keeps its files open, and no telemetry (a closed network
-    must not see failing phone-home calls). See ``pipelines/dagster_instance.py``."""
+    must not see failing phone-home calls). See ``pipelines/core/dagster_instance.py``."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     write_dagster_yaml(home)
@@ -140,8 +140,8 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
     instead of every asset failing on its own."""
     import duckdb
 
-    from pipelines.runlock import warehouse_problem
-    from pipelines.warehouse import connect_settings
+    from pipelines.core.runlock import warehouse_problem
+    from pipelines.core.warehouse import connect_settings
 
     try:
         connect_settings(settings).close()

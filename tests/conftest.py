@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import Settings, load_settings
+from pipelines.core.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 # The tests' extracts are complete when written: no settle time (the default waits up to 30 s for a

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO, make_project
 from pipelines.definitions import build_definitions
-from pipelines.errors import ProjectError
+from pipelines.core.errors import ProjectError
 
 
 @pytest.fixture()

@@ -46,7 +46,7 @@ def test_cli_steward_choices_are_the_engine_s():
 CHECK_PROBE = """
 import sys
 from pipelines.check import check_project
-from pipelines.settings import load_settings
+from pipelines.core.settings import load_settings
 problems, _ = check_project(load_settings(sys.argv[1], env={{}}))
 for p in problems:
     print(p)

@@ -1,5 +1,5 @@
 """The local Dagster instance: Kontor's dagster.yaml, and the event log that keeps its SQLite files
-open (pipelines/dagster_instance.py) seen from a second instance, as `kontor dev` sees `kontor run`."""
+open (pipelines/core/dagster_instance.py) seen from a second instance, as `kontor dev` sees `kontor run`."""
 from __future__ import annotations
 
 import shutil
@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from conftest import make_project
-from pipelines.dagster_instance import KeptOpenSqliteEventLogStorage, dagster_yaml
+from pipelines.core.dagster_instance import KeptOpenSqliteEventLogStorage, dagster_yaml
 from pipelines.run import instance_for, prepare_dagster_home
 
 OLD_DEFAULT = "telemetry:\n  enabled: false\n"      # what Kontor wrote before the kept-open event log

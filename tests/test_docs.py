@@ -6,12 +6,12 @@ from pathlib import Path
 import duckdb
 
 from conftest import REPO
-from pipelines.docs import TableDoc, apply_comments, read_comments, with_grain
+from pipelines.analysts.docs import TableDoc, apply_comments, read_comments, with_grain
 from pipelines.models.compile import compile_project
 from pipelines.models.project import load_models
-from pipelines.settings import load_settings
+from pipelines.core.settings import load_settings
 from pipelines.sources.spec import load_sources
-from pipelines.warehouse import BOOKKEEPING_DOCS, connect, ensure_bookkeeping, publish_serving
+from pipelines.core.warehouse import BOOKKEEPING_DOCS, connect, ensure_bookkeeping, publish_serving
 
 
 def test_comments_reach_tables_views_columns_and_the_serving_copy(tmp_path: Path):

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.errors import KontorError
-from pipelines.export import export_table
+from pipelines.core.errors import KontorError
+from pipelines.analysts.export import export_table
 
 
 @pytest.fixture()

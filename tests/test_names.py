@@ -8,8 +8,8 @@ import pytest
 
 from conftest import make_project
 from pipelines.definitions import build_definitions
-from pipelines.errors import KontorError
-from pipelines.names import candidates, resolve
+from pipelines.core.errors import KontorError
+from pipelines.core.names import candidates, resolve
 from pipelines.run import _selection
 from test_end_to_end import kontor
 
@@ -69,7 +69,7 @@ def test_compile_and_lineage_take_every_form(project: Path):
 
 
 def test_run_select_takes_every_form(project: Path):
-    from pipelines.settings import load_settings
+    from pipelines.core.settings import load_settings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

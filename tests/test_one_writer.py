@@ -13,8 +13,8 @@ import pytest
 
 from automation.test_automation import Webhook
 from conftest import make_project
-from pipelines.errors import KontorError
-from pipelines.runlock import RunLock
+from pipelines.core.errors import KontorError
+from pipelines.core.runlock import RunLock
 from test_end_to_end import kontor
 
 SOURCES = """
@@ -30,7 +30,7 @@ sources:
 HOLD_RUN_LOCK = """
 import sys, time
 from pathlib import Path
-from pipelines.runlock import RunLock
+from pipelines.core.runlock import RunLock
 with RunLock(Path(sys.argv[1]), sys.argv[2]):
     print("holding", flush=True)
     time.sleep(600)

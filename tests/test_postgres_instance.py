@@ -12,7 +12,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 
 from conftest import REPO, make_project
 from pipelines.run import run_pipeline
-from pipelines.state import StateStore
+from pipelines.core.state import StateStore
 
 PRODUCTION_YAML = REPO / "deploy" / "dagster.yaml"
 

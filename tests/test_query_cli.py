@@ -11,8 +11,8 @@ import duckdb
 import pytest
 
 from conftest import make_project
-from pipelines.output import format_value
-from pipelines.query import fetch
+from pipelines.analysts.output import format_value
+from pipelines.analysts.query import fetch
 from test_end_to_end import kontor
 
 LONG_ID = "DE89370400440532013000-" + "x" * 70  # longer than any terminal column

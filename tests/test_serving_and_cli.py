@@ -11,7 +11,7 @@ import duckdb
 
 from conftest import make_project
 from pipelines.definitions import build_definitions
-from pipelines.warehouse import connect, insert_rows, publish_serving
+from pipelines.core.warehouse import connect, insert_rows, publish_serving
 from test_end_to_end import kontor
 
 TWO_SOURCES = """
@@ -137,8 +137,8 @@ def test_duckdb_memory_limit_and_threads_come_from_the_project(tmp_path: Path):
     the environment overrides them; a value DuckDB cannot take fails with the setting and a fix."""
     from assets.resources import WarehouseResource
     from pipelines.check import check_settings
-    from pipelines.errors import KontorError
-    from pipelines.settings import load_settings
+    from pipelines.core.errors import KontorError
+    from pipelines.core.settings import load_settings
 
     root = tmp_path / "p"
     make_project(root, TWO_SOURCES)

@@ -34,11 +34,11 @@ import pytest
 
 from conftest import PG_ADMIN_URL, make_project
 from test_dagster_ui import QUERY, free_port, graphql, kontor_dev, post_graphql
-from pipelines.identity import Identity, add_account, sign
+from pipelines.stewards.identity import Identity, add_account, sign
 from pipelines.run import instance_for, prepare_dagster_home, run_pipeline
-from pipelines.settings import Settings
-from pipelines.state import StateStore
-from pipelines.stewardship import queue
+from pipelines.core.settings import Settings
+from pipelines.core.state import StateStore
+from pipelines.stewards.stewardship import queue
 
 QUEUE_ASSET = ["entities", "customer_review_queue"]
 QUEUE_PAGE = "/assets/entities/customer_review_queue"
@@ -430,7 +430,7 @@ def test_the_whole_flow_on_the_review_page_in_chromium(ui: UI, tmp_path: Path):
     approves, the item is decided and the golden record changed; every decision a Dagster run."""
     import urllib.error
 
-    from pipelines.review import serve
+    from pipelines.stewards.review import serve
 
     settings = ui.settings
     with StateStore.from_settings(settings) as store:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
 ERP_TABLES = ("customers", "suppliers", "items", "orders", "order_lines", "purchase_orders")
 

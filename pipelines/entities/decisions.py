@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 
 from pipelines.entities.spec import ATTRIBUTES, EntitySpec
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
 class StewardAction(str, Enum):
     """What a steward can decide (the launchpad's and the CLI's choices)."""

@@ -24,7 +24,7 @@ import duckdb
 
 from pipelines.entities.spec import ATTRIBUTES, EntitySpec
 from pipelines.entities.standardise import fold
-from pipelines.sql import literal
+from pipelines.core.sql import literal
 
 
 def _norm(col: str, attr: str) -> str:

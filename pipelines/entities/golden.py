@@ -23,12 +23,12 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.csvsafe import neutralise_sql
+from pipelines.core.csvsafe import neutralise_sql
 from pipelines.entities.decisions import Constraints, item_status
 from pipelines.entities.spec import Attribute, EntitySpec
 from pipelines.entities.standardise import check_value
-from pipelines.sql import literal
-from pipelines.warehouse import insert_rows
+from pipelines.core.sql import literal
+from pipelines.core.warehouse import insert_rows
 
 # Matching key per attribute: "most frequent" counts values that are equal after standardisation.
 KEY_OF = {"name": "name_key", "street": "street_key", "city": "city_key", "phone": "phone_key",

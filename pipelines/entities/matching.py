@@ -19,8 +19,8 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.entities.spec import STANDARDISED, EntitySpec
-from pipelines.sql import literal
-from pipelines.warehouse import insert_rows
+from pipelines.core.sql import literal
+from pipelines.core.warehouse import insert_rows
 
 WORK = "_splink"
 # Splink's own loggers are chatty; untrained parameters are reported in the model asset's metadata.

@@ -16,11 +16,11 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from pipelines import yamlfile
-from pipelines.errors import Problem, ProjectError
-from pipelines.settings import Settings
-from pipelines.sources.spec import did_you_mean
-from pipelines.yamlfile import LineDict, LineList
+from pipelines.core import yamlfile
+from pipelines.core.errors import Problem, ProjectError
+from pipelines.core.settings import Settings
+from pipelines.core.errors import did_you_mean
+from pipelines.core.yamlfile import LineDict, LineList
 from pipelines.entities.types import ATTRIBUTE_KEYS, TYPES, AttributeDecl, default_splink, default_training
 
 # The shared schema every system's record is mapped onto.

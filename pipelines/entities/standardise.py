@@ -18,8 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import duckdb
 
 from pipelines.entities.spec import EntitySpec
-from pipelines.sql import ident, literal
-from pipelines.warehouse import insert_rows
+from pipelines.core.sql import ident, literal
+from pipelines.core.warehouse import insert_rows
 
 ID_CHECKS_DDL = """
 create schema if not exists entities;

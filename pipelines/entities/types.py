@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pipelines.sql import literal
+from pipelines.core.sql import literal
 
 # Types whose equal keys identify one entity (used for deterministic training rules and as
 # blocking rules on their own).

@@ -18,11 +18,11 @@ from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
-from pipelines.errors import KontorError, Problem
+from pipelines.core.errors import KontorError, Problem
 from pipelines.models.project import CONFIG_KEYS, DBT_CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
 from pipelines.models.render import Rendered, Renderer, line_of
 from pipelines.sources.ingest import LINEAGE_COLUMNS
-from pipelines.sources.spec import did_you_mean
+from pipelines.core.errors import did_you_mean
 
 
 @dataclass

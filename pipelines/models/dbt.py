@@ -19,9 +19,9 @@ from typing import Any, Mapping
 import jinja2
 import yaml
 
-from pipelines import yamlfile
-from pipelines.errors import KontorError, Problem, ProjectError
-from pipelines.yamlfile import LineDict
+from pipelines.core import yamlfile
+from pipelines.core.errors import KontorError, Problem, ProjectError
+from pipelines.core.yamlfile import LineDict
 
 PROJECT_FILE = "dbt_project.yml"
 # Config names dbt accepts without a leading "+" in dbt_project.yml (a key that is none of these

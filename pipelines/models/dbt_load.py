@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pipelines import yamlfile
-from pipelines.errors import Problem
+from pipelines.core import yamlfile
+from pipelines.core.errors import Problem
 from pipelines.models.dbt import DbtProject, folder_config, project_vars
 from pipelines.models.project import (
     DBT_CONFIG_KEYS,
@@ -24,9 +24,10 @@ from pipelines.models.project import (
     Seed,
     TestDecl,
 )
-from pipelines.settings import Settings
-from pipelines.sources.spec import SourcesProject, did_you_mean
-from pipelines.yamlfile import LineDict
+from pipelines.core.settings import Settings
+from pipelines.core.errors import did_you_mean
+from pipelines.sources.spec import SourcesProject
+from pipelines.core.yamlfile import LineDict
 
 # Top-level keys of a properties file: the ones Kontor reads, and those describing things that
 # are not built by dbt run/build (the semantic layer, exposures, docs) and need nothing here.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.errors import Problem
+from pipelines.core.errors import Problem
 from pipelines.models.project import ModelProject
 from pipelines.models.render import Renderer, line_of
 

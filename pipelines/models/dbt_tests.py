@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import Problem
+from pipelines.core.errors import Problem
 from pipelines.models.compile import CompiledProject
 from pipelines.models.project import TestDecl
 from pipelines.models.render import Relation
 from pipelines.quality.suites import Rule, Suite
-from pipelines.sources.spec import did_you_mean
+from pipelines.core.errors import did_you_mean
 
 TEST_CONFIGS = {"severity", "warn_if", "error_if", "fail_calc", "store_failures", "store_failures_as", "where",
                 "limit", "enabled", "tags", "meta", "alias", "schema", "database"}
@@ -300,7 +300,7 @@ def test_suites(tests: list[DbtTest]) -> list[DbtSuite]:
 
 def store_failures_sql(test: DbtTest, target_schema: str) -> tuple[str, str]:
     """(schema, statement) writing the failing rows where dbt writes them."""
-    from pipelines.sql import ident
+    from pipelines.core.sql import ident
 
     schema = f"{target_schema}_dbt_test__audit"
     return schema, f"create or replace table {ident(schema)}.{ident(test.table_name or test.name)} as {test.sql}"

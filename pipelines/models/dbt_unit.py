@@ -19,11 +19,11 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from pipelines.errors import KontorError, Problem
+from pipelines.core.errors import KontorError, Problem
 from pipelines.models.compile import CompiledProject, _node
 from pipelines.models.render import Relation
-from pipelines.sources.spec import did_you_mean
-from pipelines.sql import ident
+from pipelines.core.errors import did_you_mean
+from pipelines.core.sql import ident
 
 _INPUT = re.compile(r"^\s*(ref|source)\s*\((.*)\)\s*$")
 UNIT_KEYS = {"name", "model", "given", "expect", "description", "overrides", "config", "versions"}

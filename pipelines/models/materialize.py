@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 from pipelines.models.compile import CompiledModel, CompiledProject
-from pipelines.sql import ident, literal
+from pipelines.core.sql import ident, literal
 
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to")
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines import yamlfile
-from pipelines.errors import Problem
-from pipelines.settings import Settings
-from pipelines.sources.spec import SourcesProject, did_you_mean, load_sources
-from pipelines.yamlfile import LineDict
+from pipelines.core import yamlfile
+from pipelines.core.errors import Problem
+from pipelines.core.settings import Settings
+from pipelines.core.errors import did_you_mean
+from pipelines.sources.spec import SourcesProject, load_sources
+from pipelines.core.yamlfile import LineDict
 
 MATERIALIZATIONS = ("view", "table", "incremental", "snapshot")
 FOLDER_DEFAULTS = {"staging": "view", "marts": "table", "snapshots": "snapshot"}

@@ -33,8 +33,8 @@ from jinja2.debug import rewrite_traceback_stack
 import yaml
 from sqlglot import exp
 
-from pipelines.errors import Problem
-from pipelines.sources.spec import did_you_mean
+from pipelines.core.errors import Problem
+from pipelines.core.errors import did_you_mean
 
 _MISSING = object()
 BUILTINS = Path(__file__).resolve().parent / "dbt_builtins.sql"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.errors import Problem
+from pipelines.core.errors import Problem
 
 _VERSION = 1
 
@@ -56,7 +56,7 @@ class SuiteVerdicts:
 
     @staticmethod
     def key(suite, known: dict[str, str], untyped: dict[str, list[str]], con: duckdb.DuckDBPyConnection) -> str:
-        from pipelines.sql import table as qtable
+        from pipelines.core.sql import table as qtable
 
         try:
             shape = con.execute(f"describe {qtable(suite.relation)}").fetchall()

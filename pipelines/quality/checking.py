@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.errors import Problem
+from pipelines.core.errors import Problem
 from pipelines.models.compile import CompiledProject
 from pipelines.models.materialize import SNAPSHOT_COLUMNS
 from pipelines.models.project import seed_columns
 from pipelines.quality.check_cache import SuiteVerdicts
 from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, referenced_relations
-from pipelines.settings import Settings
+from pipelines.core.settings import Settings
 from pipelines.sources.ingest import LINEAGE_COLUMNS
-from pipelines.sources.spec import did_you_mean
-from pipelines.sql import ident, table as qtable
+from pipelines.core.errors import did_you_mean
+from pipelines.core.sql import ident, table as qtable
 
 
 def known_relations(compiled: CompiledProject) -> dict[str, str]:

@@ -8,7 +8,7 @@ docs/research/gx_on_duckdb/FINDINGS.md §4 (missing = NULL or NaN; NULL counts a
 is search, on RE2 unless pandas itself would switch to Python ``re``; lengths in code points ...).
 
 SQL is written as text here: the fragments are built from GX metric names; identifiers go through
-``pipelines.sql.ident`` and values through ``lit``, never through string pasting.
+``pipelines.core.sql.ident`` and values through ``lit``, never through string pasting.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.sql import ident, literal
+from pipelines.core.sql import ident, literal
 
 FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
 TEXT_TYPES = ("VARCHAR",)

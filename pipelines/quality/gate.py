@@ -60,7 +60,7 @@ from pipelines.quality.conditions import (
     convert_values,
     lit,
 )
-from pipelines.sql import table as qtable
+from pipelines.core.sql import table as qtable
 
 # Expectation types the gate computes (tests/quality/fixtures/parity.yml checks each against GX's
 # pandas engine). Any other GX type whose metrics are among those compiled works as well; the rest

@@ -19,7 +19,7 @@ import duckdb
 
 from pipelines.quality.check_cache import code_fingerprint
 from pipelines.quality.suites import Suite, referenced_relations
-from pipelines.sql import table as qtable
+from pipelines.core.sql import table as qtable
 
 DDL = """
 create table if not exists kontor.gate_fingerprints (

@@ -22,8 +22,8 @@ from typing import Any
 import duckdb
 
 from pipelines.quality.suites import GX_SEVERITY, Rule, Suite
-from pipelines.sql import ident
-from pipelines.warehouse import ensure_bookkeeping
+from pipelines.core.sql import ident
+from pipelines.core.warehouse import ensure_bookkeeping
 
 QUARANTINE_LIMIT = 10_000
 SAMPLE_ROWS = 5

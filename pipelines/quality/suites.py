@@ -30,9 +30,9 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from pipelines.errors import Problem, ProjectError
-from pipelines.sources.spec import did_you_mean
-from pipelines.yamlfile import LineDict, load
+from pipelines.core.errors import Problem, ProjectError
+from pipelines.core.errors import did_you_mean
+from pipelines.core.yamlfile import LineDict, load
 
 SEVERITIES = ("error", "warn")
 GX_SEVERITY = {"error": "critical", "warn": "warning"}

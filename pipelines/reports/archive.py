@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
 
 def sha256(data: bytes) -> str:

@@ -32,12 +32,12 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 from pipelines.reports import i18n
 from pipelines.reports.periods import Period, history, latest_complete, parse_period, period_containing
 from pipelines.reports.spec import Kpi, ReportSpec, TableSpec, referenced_relations
 from pipelines.reports.status import data_status, relations
-from pipelines.sql import ident
+from pipelines.core.sql import ident
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CHART_PERIODS = 12                   # periods before the current one that charts show
@@ -432,7 +432,7 @@ def check_period(spec: ReportSpec, text: str) -> Period:
     >>> check_period(ReportSpec("m", Path("."), "f", "t", "de", "month", ()), "2026-W43")
     Traceback (most recent call last):
     ...
-    pipelines.errors.KontorError: period '2026-W43' is a week, but report m is issued per month; write a month such as 2026-10
+    pipelines.core.errors.KontorError: period '2026-W43' is a week, but report m is issued per month; write a month such as 2026-10
     """
     from pipelines.reports.periods import FORMATS
 

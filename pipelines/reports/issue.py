@@ -20,7 +20,7 @@ from pipelines.reports.periods import Period
 from pipelines.reports.render import offline_html, render_html, render_pdf
 from pipelines.reports.spec import ReportSpec
 from pipelines.reports.store import facts_digest, store_facts
-from pipelines.settings import Settings
+from pipelines.core.settings import Settings
 
 
 @dataclass
@@ -121,7 +121,7 @@ def approve_report(settings: Settings, spec: ReportSpec, period: str, version: i
 
 def _audit(settings: Settings, kind: str, actor: str, spec: ReportSpec, record: dict, after: dict) -> None:
     """Every issued, approved and sent report goes into the audit trail (GoBD), beside the archive."""
-    from pipelines.state import StateStore
+    from pipelines.core.state import StateStore
 
     with StateStore.from_settings(settings) as store:
         store.append_audit([{"run_id": None, "actor": actor, "kind": kind, "entity": None,
@@ -133,8 +133,8 @@ def issue_by_hand(settings: Settings, name: str, period: str | None, force: bool
                   language: str | None = None) -> IssueResult:
     """``kontor report``: open the warehouse, issue a new version when the facts changed (or
     ``force``), publish the serving copy so analysts see the new ``reports.facts`` at once, close."""
-    from pipelines import warehouse
-    from pipelines.errors import KontorError
+    from pipelines.core import warehouse
+    from pipelines.core.errors import KontorError
     from pipelines.reports.facts import check_period
     from pipelines.reports.spec import find_report
 

@@ -18,10 +18,10 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from pipelines import yamlfile
-from pipelines.errors import Problem, ProjectError
-from pipelines.sources.spec import did_you_mean
-from pipelines.yamlfile import LineDict
+from pipelines.core import yamlfile
+from pipelines.core.errors import Problem, ProjectError
+from pipelines.core.errors import did_you_mean
+from pipelines.core.yamlfile import LineDict
 
 GRAINS = ("day", "week", "month", "quarter")
 CALENDARS = ("calendar", "business_days")
@@ -168,7 +168,7 @@ class ReportSpec:
         """The same report in ``language`` (labels written as {de: ..., en: ...} switch with it)."""
         from dataclasses import replace
 
-        from pipelines.errors import KontorError
+        from pipelines.core.errors import KontorError
 
         if language not in LANGUAGES:
             raise KontorError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
@@ -562,7 +562,7 @@ def load_reports(project_dir: Path) -> tuple[list[ReportSpec], list[Problem]]:
 
 
 def find_report(project_dir: Path, name: str) -> ReportSpec:
-    from pipelines.errors import KontorError
+    from pipelines.core.errors import KontorError
 
     names = [p.name for p in report_dirs(project_dir)]
     if name not in names:

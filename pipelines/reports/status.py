@@ -9,7 +9,7 @@ from datetime import datetime
 
 import duckdb
 
-from pipelines.sql import ident
+from pipelines.core.sql import ident
 
 _FRESHNESS = """
 select system, table_name,

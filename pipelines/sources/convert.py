@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from pipelines.sources.spec import Column, FileFormat
-from pipelines.sql import ident, literal
+from pipelines.core.sql import ident, literal
 
 _INTEGER = {"tinyint", "smallint", "integer", "int", "bigint", "hugeint", "ubigint", "uinteger"}
 _FLOAT = {"double", "float", "real"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.sources.spec import SourceTable
-from pipelines.sql import ident, literal, table as qtable
+from pipelines.core.sql import ident, literal, table as qtable
 
 REMOVED_DDL = """
 create table if not exists kontor.removed_rows (

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.errors import KontorError, SourceFileError
+from pipelines.core.errors import KontorError, SourceFileError
 from pipelines.sources import arrival, deliveries, readers
 from pipelines.sources.convert import error_expr, value_expr
 from pipelines.sources.spec import Connection, SourceTable
-from pipelines.sql import ident, literal, table as qtable
-from pipelines.warehouse import ensure_bookkeeping
+from pipelines.core.sql import ident, literal, table as qtable
+from pipelines.core.warehouse import ensure_bookkeeping
 
 LINEAGE_COLUMNS = {
     "_system": "varchar",

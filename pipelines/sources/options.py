@@ -13,8 +13,8 @@ import os
 import tomllib
 from dataclasses import dataclass
 
-from pipelines.errors import KontorError
-from pipelines.settings import Settings
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import Settings
 
 
 @dataclass(frozen=True)

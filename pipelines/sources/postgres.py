@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipelines.errors import SourceFileError
+from pipelines.core.errors import SourceFileError
 
 
 def fetch_arrow(url: str, query: str, display: str) -> pa.Table:

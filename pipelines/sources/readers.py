@@ -19,11 +19,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipelines.errors import SourceFileError
+from pipelines.core.errors import SourceFileError
 from pipelines.sources import linecodec, preamble
 from pipelines.sources.spec import FileFormat
-from pipelines.sql import ident, literal
-from pipelines.warehouse import insert_rows
+from pipelines.core.sql import ident, literal
+from pipelines.core.warehouse import insert_rows
 
 # 1 MiB: big enough that per-chunk overhead vanishes, small enough that the several passes over a
 # chunk (and the text decoded from it) stay in the CPU cache: with 4 MiB, transcoding took ~1.6x as long.

@@ -6,7 +6,6 @@ column types. A system-level ``format`` is the default for its tables.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -15,9 +14,9 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from pipelines import yamlfile
-from pipelines.errors import Problem, ProjectError
-from pipelines.yamlfile import LineDict
+from pipelines.core import yamlfile
+from pipelines.core.errors import Problem, ProjectError, did_you_mean
+from pipelines.core.yamlfile import LineDict
 
 FILE_TYPES = ("csv", "parquet", "json", "xlsx", "datev")
 DELIVERIES = ("delta", "full")
@@ -126,11 +125,6 @@ class SourcesProject:
             if t.key == key:
                 return t
         raise KeyError(key)
-
-
-def did_you_mean(word: str, candidates: list[str] | set[str]) -> str:
-    match = difflib.get_close_matches(word, sorted(candidates), n=1)
-    return f"; did you mean {match[0]!r}?" if match else ""
 
 
 class _Checker:

@@ -17,7 +17,7 @@ import pytest
 from conftest import make_project
 from pipelines.definitions import build_definitions
 from pipelines.run import run_pipeline
-from pipelines.settings import load_settings
+from pipelines.core.settings import load_settings
 from reports.servers import SmtpServer
 
 

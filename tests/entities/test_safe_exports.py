@@ -8,7 +8,7 @@ import sys
 
 import duckdb
 
-from pipelines.csvsafe import neutralise
+from pipelines.core.csvsafe import neutralise
 from pipelines.entities import golden, matching
 from pipelines.entities.standardise import standardise
 from pipelines.entities.testdata.companies import COLUMNS

@@ -12,9 +12,9 @@ import pytest
 
 from pipelines.entities.decisions import DecisionError
 from pipelines.run import run_pipeline
-from pipelines.identity import Identity
-from pipelines.stewardship import decide as record, queue
-from pipelines.settings import load_settings
+from pipelines.stewards.identity import Identity
+from pipelines.stewards.stewardship import decide as record, queue
+from pipelines.core.settings import load_settings
 from tests.automation.test_automation import Webhook
 from tests.conftest import make_project
 
@@ -38,7 +38,7 @@ def _golden_of(settings, uid: str) -> str:
 
 
 def _store_count(settings) -> int:
-    from pipelines.state import StateStore
+    from pipelines.core.state import StateStore
 
     store = StateStore.from_settings(settings)
     try:
@@ -158,7 +158,7 @@ def test_the_cli_lists_and_decides(project):
     # on the command line the steward is the operating-system user, whatever KONTOR_STEWARD says
     import getpass
 
-    from pipelines.state import StateStore
+    from pipelines.core.state import StateStore
 
     pair = next(i for i in queue(project, "supplier", "all") if i["kind"] == "pair" or len(i["members"]) >= 2)
     a, b = [m["unique_id"] for m in pair["members"][:2]]
@@ -225,7 +225,7 @@ def test_a_decision_shows_at_once_and_its_item_never_comes_back(project):
 
 
 def test_the_status_filter_is_a_value_never_sql(project):
-    from pipelines.errors import KontorError
+    from pipelines.core.errors import KontorError
 
     with pytest.raises(KontorError, match="use one of open, pending, decided, all"):
         queue(project, "customer", "open' or '1'='1")
@@ -242,9 +242,9 @@ def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
     import dagster as dg
 
     from pipelines.definitions import build_definitions
-    from pipelines.spotchecks import precision, record_verdict, take_sample
-    from pipelines.state import StateStore
-    from pipelines.stewardship import entity_specs
+    from pipelines.stewards.spotchecks import precision, record_verdict, take_sample
+    from pipelines.core.state import StateStore
+    from pipelines.stewards.stewardship import entity_specs
 
     settings = project
     spec = entity_specs(settings)["customer"]

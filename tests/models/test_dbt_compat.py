@@ -29,7 +29,7 @@ from assets.models import FULL_REFRESH_TAG
 from pipelines.check import check_project
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.models.materialize import relation_type
-from pipelines.settings import Settings, load_settings
+from pipelines.core.settings import Settings, load_settings
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_project"
 MARTS = ("customers", "orders", "fct_orders")

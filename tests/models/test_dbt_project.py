@@ -20,8 +20,8 @@ import duckdb
 import pytest
 
 from pipelines.definitions import ALL_JOB, build_definitions
-from pipelines.errors import KontorError, ProjectError
-from pipelines.settings import load_settings
+from pipelines.core.errors import KontorError, ProjectError
+from pipelines.core.settings import load_settings
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_native"
 

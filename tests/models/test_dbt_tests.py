@@ -18,9 +18,9 @@ import duckdb
 import pytest
 
 from pipelines.definitions import ALL_JOB, build_definitions
-from pipelines.errors import ProjectError
+from pipelines.core.errors import ProjectError
 from pipelines.run import run_pipeline
-from pipelines.settings import load_settings
+from pipelines.core.settings import load_settings
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_native"
 KONTOR_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_project"

@@ -18,11 +18,11 @@ import duckdb
 import pytest
 
 from conftest import make_project
-from pipelines import warehouse
+from pipelines.core import warehouse
 from pipelines.check import check_project
 from pipelines.definitions import build_definitions, compile_models
 from pipelines.models.materialize import build_seed, build_snapshot, materialize, relation_type
-from pipelines.settings import Settings
+from pipelines.core.settings import Settings
 
 SOURCES = """\
 version: 2

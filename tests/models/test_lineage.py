@@ -13,7 +13,7 @@ from conftest import make_project
 from pipelines.definitions import compile_models
 from pipelines.models import lineage
 from pipelines.models.lineage import ColumnRef, model_lineage, upstream
-from pipelines.settings import load_settings
+from pipelines.core.settings import load_settings
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "dbt_project"
 

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import make_project
 from pipelines.definitions import ALL_JOB, build_definitions, compile_models
-from pipelines.settings import Settings
+from pipelines.core.settings import Settings
 
 SOURCES = """\
 version: 2

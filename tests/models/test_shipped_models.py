@@ -24,7 +24,7 @@ from pipelines.definitions import ALL_JOB, build_definitions, compile_models
 from pipelines.demo import generate
 from pipelines.demo import refdata
 from pipelines.demo.transactions import DROP_GROUP, DROP_REGION
-from pipelines.settings import Settings
+from pipelines.core.settings import Settings
 
 BUCKETS = ("not due", "1-30", "31-60", "61-90", ">90")
 # Which source each staging model is built from: stg_<system>__<table>.

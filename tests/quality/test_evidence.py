@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.quality.runner import run_suite, sample_markdown
 from pipelines.quality.suites import Rule, Suite
-from pipelines.warehouse import ensure_bookkeeping
+from pipelines.core.warehouse import ensure_bookkeeping
 
 TABLE = """
 create schema marts;

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.quality.runner import run_suite
 from pipelines.quality.suites import Rule, Suite
-from pipelines.warehouse import ensure_bookkeeping
+from pipelines.core.warehouse import ensure_bookkeeping
 
 
 def rule(name: str, type_: str, **kwargs) -> Rule:

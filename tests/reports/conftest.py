@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, make_project
-from pipelines.settings import Settings, load_settings
+from pipelines.core.settings import Settings, load_settings
 from reports.servers import LlmServer
 
 

@@ -7,9 +7,9 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
-from pipelines import warehouse
+from pipelines.core import warehouse
 from pipelines.reports.facts import compute_facts
 from pipelines.reports.issue import issue_report
 from pipelines.reports.spec import find_report

@@ -16,7 +16,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from pipelines import warehouse
+from pipelines.core import warehouse
 from pipelines.reports.issue import approve_report, issue_report
 from pipelines.reports.figures import format_value
 from pipelines.reports.render import folder_fetcher
@@ -173,7 +173,7 @@ def test_reissue_writes_a_new_version_and_never_touches_the_old(demo, tmp_path):
     with pytest.raises(FileExistsError):
         open(first.path, "xb")
     # every issued version is in the audit trail (GoBD), with the sha256 of its PDF
-    from pipelines.state import StateStore
+    from pipelines.core.state import StateStore
 
     with StateStore.from_settings(settings) as store:
         issued = [(e["object_id"], e["after"]["sha256"]) for e in store.audit(kind="report_issued")]

@@ -14,8 +14,8 @@ import pypdfium2 as pdfium
 import pytest
 
 from conftest import REPO
-from pipelines import warehouse
-from pipelines.errors import KontorError
+from pipelines.core import warehouse
+from pipelines.core.errors import KontorError
 from pipelines.quality.suites import load_suites_or_raise
 from pipelines.reports.issue import issue_by_hand, issue_report
 from pipelines.reports.spec import find_report, load_reports

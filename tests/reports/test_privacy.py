@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from pipelines.errors import ProjectError
+from pipelines.core.errors import ProjectError
 from pipelines.reports.facts import compute_facts
 from pipelines.reports.narrative import llm_config, write_narrative
 from pipelines.reports.privacy import trace

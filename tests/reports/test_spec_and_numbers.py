@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO, make_project
 from pipelines.check import check_project
-from pipelines.errors import KontorError, ProjectError
+from pipelines.core.errors import KontorError, ProjectError
 from pipelines.reports.figures import Fact, format_value, mismatches, read_numbers
 from pipelines.reports.periods import latest_complete, parse_period
 from pipelines.reports.spec import load_report, load_reports

@@ -7,13 +7,13 @@ import datetime as dt
 import math
 from pathlib import Path
 
-from pipelines import warehouse
-from pipelines.identity import Identity
+from pipelines.core import warehouse
+from pipelines.stewards.identity import Identity
 from pipelines.reports.issue import issue_report
 from pipelines.reports.spec import find_report
-from pipelines.spotchecks import precision, record_verdict, take_sample, write_precision_table
-from pipelines.state import StateStore
-from pipelines.stewardship import entity_specs
+from pipelines.stewards.spotchecks import precision, record_verdict, take_sample, write_precision_table
+from pipelines.core.state import StateStore
+from pipelines.stewards.stewardship import entity_specs
 from reports.conftest import isolated
 from reports.test_facts import pdf_text
 

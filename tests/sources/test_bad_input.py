@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.errors import SourceFileError
+from pipelines.core.errors import SourceFileError
 from pipelines.sources import ingest
 from pipelines.sources.ingest import ingest_table
 from pipelines.sources.spec import SourceTable, load_sources
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "bad_input"
 EXPECTED: dict[str, dict] = yaml.safe_load((CORPUS / "expected.yml").read_text(encoding="utf-8"))["files"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import yamlfile
+from pipelines.core import yamlfile
 from pipelines.sources.ingest import ingest_table
 from pipelines.sources.spec import parse_sources
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 
 # Field order of the EXTF line and of the Buchungsstapel columns per DATEV's format description
 # (format 700, category 21, format version 13); fiscal year from July, so the range crosses a year end.

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import yamlfile
+from pipelines.core import yamlfile
 from pipelines.sources.ingest import ingest_table
 from pipelines.sources.spec import parse_sources
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "exports"
 SIDECARS = sorted(CORPUS.glob("*.expected.yml"))

@@ -7,8 +7,8 @@ import polars as pl
 
 from pipelines.sources.ingest import ingest_table
 from pipelines.sources.spec import parse_sources
-from pipelines import yamlfile
-from pipelines.warehouse import connect
+from pipelines.core import yamlfile
+from pipelines.core.warehouse import connect
 
 SPEC = """
 sources:

@@ -9,14 +9,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import yamlfile
-from pipelines.errors import ProjectError
+from pipelines.core import yamlfile
+from pipelines.core.errors import ProjectError
 from pipelines.run import run_pipeline
-from pipelines.settings import load_settings
+from pipelines.core.settings import load_settings
 from pipelines.sources import ingest
 from pipelines.sources.ingest import ingest_table
 from pipelines.sources.spec import load_sources, parse_sources
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 from tests.conftest import make_project
 
 SOURCES = """

@@ -12,7 +12,7 @@ from pipelines.definitions import build_definitions
 from pipelines.demo.postgres import load_erp_into_postgres
 from pipelines.sources.ingest import ingest_table
 from pipelines.sources.spec import load_sources
-from pipelines.warehouse import connect
+from pipelines.core.warehouse import connect
 
 SOURCES = """
 connections:

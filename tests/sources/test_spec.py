@@ -9,9 +9,9 @@ from textwrap import dedent
 
 import pytest
 
-from pipelines.errors import ProjectError
+from pipelines.core.errors import ProjectError
 from pipelines.sources.spec import FileFormat, load_sources, parse_sources
-from pipelines.yamlfile import loads
+from pipelines.core.yamlfile import loads
 
 FILE = "models/sources.yml"
 

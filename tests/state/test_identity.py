@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from conftest import make_project
-from pipelines.errors import KontorError
-from pipelines.identity import (Identity, StewardSettings, add_account, check_password, from_request, sign,
+from pipelines.core.errors import KontorError
+from pipelines.stewards.identity import (Identity, StewardSettings, add_account, check_password, from_request, sign,
                                 steward_settings, verify)
-from pipelines.state import StateStore
+from pipelines.core.state import StateStore
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from conftest import REPO, make_project
-from pipelines.errors import KontorError
-from pipelines.settings import Settings
-from pipelines.state import StateStore
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import Settings
+from pipelines.core.state import StateStore
 
 MERGE = {"entity": "customer", "action": "merge", "target_ids": ["crm:1", "erp:7"], "attribute": None,
          "value": None, "steward": "anna", "comment": "same VAT id", "status": "active", "approves": None,
@@ -148,8 +148,8 @@ def test_a_malformed_decision_is_refused_and_nothing_is_stored(tmp_path: Path, c
 WRITER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
-    from pipelines.settings import load_settings
-    from pipelines.state import StateStore
+    from pipelines.core.settings import load_settings
+    from pipelines.core.state import StateStore
 
     project, url, go, name = sys.argv[1:]
     while not Path(go).exists():

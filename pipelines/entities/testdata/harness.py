@@ -24,8 +24,8 @@ from pipelines.entities.evaluate import evaluate, queue_figures
 from pipelines.entities.spec import EntitySpec, load_entities
 from pipelines.entities.standardise import standardise
 from pipelines.entities.testdata.companies import COLUMNS, generate
-from pipelines.settings import load_settings
-from pipelines.sql import ident, literal
+from pipelines.core.settings import load_settings
+from pipelines.core.sql import ident, literal
 
 REPO = Path(__file__).resolve().parents[3]
 INPUTS = [

@@ -26,10 +26,10 @@ import duckdb
 from markupsafe import escape
 
 from pipelines.entities.spec import EntitySpec
-from pipelines.errors import KontorError
-from pipelines.identity import Identity
-from pipelines.settings import Settings, tool_table
-from pipelines.state import StateStore
+from pipelines.core.errors import KontorError
+from pipelines.stewards.identity import Identity
+from pipelines.core.settings import Settings, tool_table
+from pipelines.core.state import StateStore
 
 VERDICTS = ("correct", "wrong", "unsure")
 STRATA = 3
@@ -122,7 +122,7 @@ def draw(found: dict[str, list[tuple]], size: int, seed: str) -> list[dict[str, 
 def take_sample(settings: Settings, con: duckdb.DuckDBPyConnection, spec: EntitySpec, store: StateStore,
                 day: dt.date, size: int) -> list[dict]:
     """This week's sample of ``spec`` (drawn once; a second call the same week returns the first)."""
-    from pipelines.stewardship import _origin, raw_ids
+    from pipelines.stewards.stewardship import _origin, raw_ids
 
     week = week_of(day)
     existing = [r for r in store.spot_checks(spec.name) if r["sample"] == week and r["verdict"] is None]
@@ -202,7 +202,7 @@ def write_precision_table(con: duckdb.DuckDBPyConnection, entity: str, found: di
     """``entities.<entity>_spot_check_precision``: one row per judged week (``weeks`` = 1) and always
     one pooled row (``week`` null, ``weeks`` = the window) that the master-data report reads, with
     ``judged`` 0 and a null precision while no verdict exists (never a made-up 0 % or 100 %)."""
-    from pipelines.warehouse import insert_rows
+    from pipelines.core.warehouse import insert_rows
 
     table = f"entities.{entity}_spot_check_precision"
     con.execute("create schema if not exists entities")

@@ -32,8 +32,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipelines.errors import KontorError
-from pipelines.settings import Settings
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import Settings
 
 URL_ENV, DIR_ENV = "KONTOR_STATE_URL", "KONTOR_STATE_DIR"
 SQLITE_FILE = "kontor_state.sqlite"

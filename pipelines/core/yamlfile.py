@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.errors import Problem, ProjectError
+from pipelines.core.errors import Problem, ProjectError
 
 
 class LineDict(dict):

@@ -46,12 +46,12 @@ OPEN_SHARDS = 16     # run databases stay open while used; the least recently us
 def dagster_yaml(home: Path) -> str:
     """The instance configuration Kontor writes: SQLite storage under ``home``, no telemetry."""
     return (
-        f"{MARKER} (pipelines/dagster_instance.py). Edit freely: once this first line is gone,\n"
+        f"{MARKER} (pipelines/core/dagster_instance.py). Edit freely: once this first line is gone,\n"
         "# kontor leaves the file alone (e.g. storage: postgres: ... for production).\n"
         "telemetry:\n"
         "  enabled: false\n"
         "event_log_storage:\n"
-        "  module: pipelines.dagster_instance\n"
+        "  module: pipelines.core.dagster_instance\n"
         "  class: KeptOpenSqliteEventLogStorage\n"
         "  config:\n"
         f"    base_dir: {json.dumps(str(home / 'history' / 'runs'))}\n"    # JSON strings are YAML

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from pipelines.errors import KontorError
-from pipelines.settings import Settings, tool_table
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import Settings, tool_table
 
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}     # hashlib's scrypt; about 50 ms and 16 MB per check
 MIN_PASSWORD = 10
@@ -39,7 +39,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 KEY_ENV, KEY_FILE = "KONTOR_STEWARD_KEY", "steward.key"
 TOKEN_SECONDS = 15 * 60
 METHODS = ("os_user", "proxy_header", "local_account")
-# [tool.kontor.stewards]; the spot_check_* keys are read by pipelines.spotchecks
+# [tool.kontor.stewards]; the spot_check_* keys are read by pipelines.stewards.spotchecks
 KEYS = ("trusted_header", "trusted_proxies", "review_url", "spot_check_size", "spot_check_threshold", "spot_check_weeks")
 
 
@@ -136,7 +136,7 @@ def from_request(headers: Mapping[str, str], peer: str, config: StewardSettings,
 
 def signing_key(settings: Settings) -> bytes:
     """The key that signs identities for steward runs: ``KONTOR_STEWARD_KEY`` or a file in the state directory."""
-    from pipelines.state import state_dir
+    from pipelines.core.state import state_dir
 
     if settings.env.get(KEY_ENV):
         return settings.env[KEY_ENV].encode()

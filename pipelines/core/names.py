@@ -13,7 +13,7 @@ import difflib
 import re
 from collections.abc import Iterable
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
 # A name as users write it: table, schema.table or schema/table (a key of more parts with '/').
 NAME = re.compile(r"^[A-Za-z_][\w]*(?:[./][A-Za-z_][\w]*)*$")

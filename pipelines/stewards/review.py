@@ -4,7 +4,7 @@ each came from, and one button per decision; every decision is launched as a run
 
 ``kontor steward review`` serves it (loopback by default); the review-queue asset links to it.
 Who decides comes from the trusted proxy header or a local account (HTTP Basic), see
-:mod:`pipelines.identity`; a request with neither is answered 401. A decision needs at most two
+:mod:`pipelines.stewards.identity`; a request with neither is answered 401. A decision needs at most two
 clicks from the queue: the item, then the button.
 """
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from pipelines.errors import KontorError
-from pipelines.identity import Identity, from_request, sign, steward_settings
-from pipelines.settings import Settings
-from pipelines.state import StateStore
+from pipelines.core.errors import KontorError
+from pipelines.stewards.identity import Identity, from_request, sign, steward_settings
+from pipelines.core.settings import Settings
+from pipelines.core.state import StateStore
 
 JOB = "steward_decision"
 ATTRIBUTES = ("name", "street", "postcode", "city", "vat_id", "iban", "email", "phone")
@@ -157,7 +157,7 @@ class ReviewApp:
             return from_request(headers, peer, self.config, store)
 
     def queue_page(self) -> str:
-        from pipelines.stewardship import queue
+        from pipelines.stewards.stewardship import queue
 
         items = queue(self.settings, None, "all")
         order = {"pending": 0, "open": 1, "decided": 2}
@@ -167,7 +167,7 @@ class ReviewApp:
         return QUEUE.render(groups=list(groups.items()))
 
     def item_page(self, entity: str, item_id: str) -> str:
-        from pipelines.stewardship import item_with_origins
+        from pipelines.stewards.stewardship import item_with_origins
 
         item = item_with_origins(self.settings, entity, item_id)
         differing = [a for a in ATTRIBUTES if len({str(m.get(a) or "") for m in item["members"]}) > 1]
@@ -228,7 +228,7 @@ def serve(settings: Settings, host: str, port: int, dagster_url: str) -> Threadi
                 elif url.path == "/item":
                     title, body = query.get("id", ""), app.item_page(query.get("entity", ""), query.get("id", ""))
                 elif url.path == "/spot-checks":
-                    from pipelines.spotchecks import spot_check_page
+                    from pipelines.stewards.spotchecks import spot_check_page
 
                     title, body = "Spot checks", spot_check_page(settings)
                 else:
@@ -253,7 +253,7 @@ def serve(settings: Settings, host: str, port: int, dagster_url: str) -> Threadi
                     ok, message = app.decide(who, form)
                     back = f"/item?{urllib.parse.urlencode({'entity': form.get('entity', ''), 'id': form.get('item', '')})}"
                 elif self.path == "/verdict":
-                    from pipelines.spotchecks import record_verdict
+                    from pipelines.stewards.spotchecks import record_verdict
 
                     ok, message, wrong = record_verdict(settings, who, form)
                     if wrong is not None:     # the pair the model merged is kept apart, as a steward run

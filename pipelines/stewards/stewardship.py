@@ -16,10 +16,10 @@ import duckdb
 
 from pipelines.entities.decisions import DecisionError, constraints, item_status, prepare, same_as
 from pipelines.entities.spec import EntitySpec
-from pipelines.errors import KontorError
-from pipelines.identity import Identity
-from pipelines.settings import Settings
-from pipelines.sql import ident
+from pipelines.core.errors import KontorError
+from pipelines.stewards.identity import Identity
+from pipelines.core.settings import Settings
+from pipelines.core.sql import ident
 
 
 def _compiled(settings: Settings):
@@ -33,7 +33,7 @@ def _compiled(settings: Settings):
 
 def entity_specs(settings: Settings) -> dict[str, EntitySpec]:
     from pipelines.entities.spec import load_entities
-    from pipelines.errors import ProjectError
+    from pipelines.core.errors import ProjectError
 
     compiled = _compiled(settings)
     entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
@@ -63,7 +63,7 @@ def master_data(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def state_store(settings: Settings):
-    from pipelines.state import StateStore
+    from pipelines.core.state import StateStore
 
     return StateStore.from_settings(settings)
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import duckdb
 
-from pipelines.errors import KontorError
-from pipelines.settings import Settings
-from pipelines.warehouse import connect_settings
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import Settings
+from pipelines.core.warehouse import connect_settings
 
 DEFAULT_LIMIT = 100
 _BATCH_ROWS = 65_536

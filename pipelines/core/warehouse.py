@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
 BOOKKEEPING_DDL = """
 create schema if not exists raw;
@@ -71,12 +71,12 @@ create table if not exists kontor.gate_quarantine (
 
 
 def _doc(relation: str, description: str, grain: str, /, **columns: str):
-    from pipelines.docs import TableDoc
+    from pipelines.analysts.docs import TableDoc
 
     return TableDoc(relation, description, grain, columns)
 
 
-# Kontor's own tables, described like the project's (COMMENT ON, see pipelines/docs.py).
+# Kontor's own tables, described like the project's (COMMENT ON, see pipelines/analysts/docs.py).
 BOOKKEEPING_DOCS = [
     _doc("kontor.load_ledger", "Every extract file Kontor read, with its checksum and row counts.", "file and load batch",
          batch_id="Load batch, the _batch_id of the raw rows it loaded; primary key", system="Source system",
@@ -198,7 +198,7 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
     Runs on the writer's own connection: a second handle on the warehouse file would hit
     DuckDB's lock.
     """
-    from pipelines.sql import ident, literal
+    from pipelines.core.sql import ident, literal
 
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
 PROMPT, MORE = "kontor> ", "   ...> "
 
@@ -30,9 +30,9 @@ def exec_duckdb_cli(cli: str, serving: Path) -> None:
 
 def repl(serving: Path, connect, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """Kontor's own shell; returns how many statements failed."""
-    from pipelines import output
-    from pipelines.docs import read_comments
-    from pipelines.query import DEFAULT_LIMIT, fetch
+    from pipelines.analysts import output
+    from pipelines.analysts.docs import read_comments
+    from pipelines.analysts.query import DEFAULT_LIMIT, fetch
 
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     interactive = stdin.isatty()

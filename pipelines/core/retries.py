@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipelines.errors import KontorError
-from pipelines.settings import Settings, tool_table
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import Settings, tool_table
 from pipelines.sources.spec import SourceTable
 
 _GLOB = re.compile(r"[*?\[]")

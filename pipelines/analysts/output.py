@@ -61,7 +61,7 @@ def _json_value(value: Any) -> Any:
 
 def write_csv(columns: list[str], rows: list[tuple], out: TextIO) -> None:
     """CSV opened in spreadsheets: text cells that would run as formulas are neutralised."""
-    from pipelines.csvsafe import neutralise
+    from pipelines.core.csvsafe import neutralise
 
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([neutralise(c) for c in columns])

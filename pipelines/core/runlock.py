@@ -18,7 +18,7 @@ import os
 import re
 from pathlib import Path
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
 LOCK_NAME = "run.lock"
 

@@ -9,7 +9,7 @@
 - ``xlsx``: one sheet, typed cells, header row frozen (xlsxwriter through polars); at most
   Excel's 1,048,575 data rows, else an error that says to use Parquet or CSV.
 
-Both CSV dialects neutralise text cells a spreadsheet would run as a formula (``pipelines.csvsafe``);
+Both CSV dialects neutralise text cells a spreadsheet would run as a formula (``pipelines.core.csvsafe``);
 xlsx cells are typed strings, which Excel never evaluates.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from pipelines.csvsafe import neutralise_expr
-from pipelines.errors import KontorError
+from pipelines.core.csvsafe import neutralise_expr
+from pipelines.core.errors import KontorError
 
 EXCEL_MAX_ROWS = 1_048_575
 _NUMBER = ("DECIMAL", "DOUBLE", "FLOAT", "REAL")
@@ -34,7 +34,7 @@ def _columns(con: duckdb.DuckDBPyConnection, table: exp.Table) -> list[tuple[str
 
 def csv_select(con: duckdb.DuckDBPyConnection, table: exp.Table, german: bool = False) -> exp.Select:
     """``select`` of every column for a CSV people open in a spreadsheet: text cells that would run
-    as a formula neutralised (``pipelines.csvsafe``); with ``german`` numbers in decimal comma and
+    as a formula neutralised (``pipelines.core.csvsafe``); with ``german`` numbers in decimal comma and
     dates as DD.MM.YYYY."""
     projections = []
     for name, type_name in _columns(con, table):

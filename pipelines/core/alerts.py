@@ -12,7 +12,7 @@ from the environment):
 
 The webhook body is ``{"text": ...}``, which Slack and Microsoft Teams incoming webhooks both
 accept. When an asset that failed is built again, the same channels get an all-clear ("recovered").
-Consecutive failures per asset are counted in the state store (``pipelines/state.py``):
+Consecutive failures per asset are counted in the state store (``pipelines/core/state.py``):
 every alert and every recovery is an audit event of kind ``alert`` whose ``entity`` is the asset
 key and whose ``after`` holds ``{"status", "consecutive", "escalated"}``; the count of an asset is
 that of its latest event. A success of the asset appends a ``resolved`` event (count 0). Events
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 from pipelines.reports.delivery import send, smtp_config
-from pipelines.settings import Settings, tool_table
+from pipelines.core.settings import Settings, tool_table
 
 KIND = "alert"
 ACTOR = "kontor"
@@ -191,7 +191,7 @@ def report_run(settings: Settings, run_id: str, failures: Sequence[Failure], suc
     config = alert_config(settings)
     if not configured(settings, config):
         return []
-    from pipelines.state import StateStore
+    from pipelines.core.state import StateStore
 
     own = store is None
     store = store or StateStore.from_settings(settings)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.errors import KontorError
+from pipelines.core.errors import KontorError
 
 if TYPE_CHECKING:
     from pipelines.models.dbt import DbtProject, DbtTarget

@@ -1,6 +1,7 @@
 """Errors a user can act on: they name the file, the line and the fix."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,3 +37,15 @@ class SourceFileError(KontorError):
     def __init__(self, path: Path | str, problem: str, fix: str):
         self.path, self.problem, self.fix = str(path), problem, fix
         super().__init__(f"{path}: {problem}; fix: {fix}")
+
+
+def did_you_mean(word: str, candidates: list[str] | set[str]) -> str:
+    """The closest candidate as a message suffix, or nothing.
+
+    >>> did_you_mean("formt", {"format", "encoding"})
+    "; did you mean 'format'?"
+    >>> did_you_mean("zzz", {"format"})
+    ''
+    """
+    match = difflib.get_close_matches(word, sorted(candidates), n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""

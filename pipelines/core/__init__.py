@@ -1,0 +1,15 @@
+"""Shared utilities and services every stage uses; none of them imports a stage or Dagster's assets.
+
+- ``errors``: ``Problem`` (file, line, message), ``KontorError``, ``did_you_mean``
+- ``yamlfile``: YAML with line numbers, UTF-8 or a clear error
+- ``settings``: ``[tool.kontor]`` and the environment, read only when asked
+- ``sql``: quoting through sqlglot; ``csvsafe``: CSV cells that never run as formulas
+- ``names``: one name for one model in every command
+- ``warehouse``: DuckDB connections, bookkeeping tables, the serving copy
+- ``state``: the state store (steward decisions, audit log; PostgreSQL or SQLite)
+- ``alerts``, ``retries``, ``runlock``, ``dagster_instance``: running (alerts, retry policy, one
+  writer, the local Dagster instance)
+
+Modules are imported by their full name (``from pipelines.core.errors import Problem``); this
+package imports nothing itself, so ``kontor --help`` stays light.
+"""
