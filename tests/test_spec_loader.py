@@ -193,3 +193,47 @@ def test_a_spec_is_an_ordinary_pydantic_model_outside_the_loader():
     assert (part.size, part.line) == (3, 0)
     with pytest.raises(ValueError):
         Part(name="a", colour="red")
+
+
+def test_tool_kontor_goes_through_the_same_loader():
+    """``[tool.kontor]`` is TOML: its lines come from a scan of the text, its values from tomllib."""
+    from pipelines.core.settings import read_tool_kontor
+
+    text = dedent("""\
+        [project]
+        name = "p"
+
+        [tool.kontor]
+        name = "demo"
+        data_dirr = "extracts"   # a typo: the default would be used silently
+        threads = "many"
+        models_in_one_step = true
+
+        [tool.kontor.retries]
+        max_retries = 2
+
+        [tool.kontor.alertz]
+        webhook_env = "X"
+        """)
+    table, problems = read_tool_kontor(text, "pyproject.toml")
+    assert [str(p) for p in problems] == [
+        "pyproject.toml:6: unknown key 'data_dirr' in [tool.kontor]; did you mean 'data_dir'?",
+        "pyproject.toml:13: unknown key 'alertz' in [tool.kontor]; did you mean 'alerts'?",
+        "pyproject.toml:7: threads = 'many' is not a positive whole number; fix: write e.g. threads = 2 in "
+        "[tool.kontor] (or KONTOR_THREADS=2)"]
+    assert (table.name, table.data_dir, table.threads, table.models_in_one_step) == ("demo", "data", None, True)
+    assert table.retries == {"max_retries": 2}
+
+
+def test_kontor_check_names_an_unknown_setting(tmp_path):
+    from pipelines.check import check_settings
+    from pipelines.core.errors import KontorError
+    from pipelines.core.settings import load_settings
+
+    (tmp_path / "pyproject.toml").write_text('[tool.kontor]\nname = "t"\nsoruces = "s.yml"\n')
+    settings = load_settings(tmp_path, env={})      # an unknown key does not stop a run ...
+    assert [str(p) for p in check_settings(settings)] == [   # ... kontor check names it
+        "pyproject.toml:3: unknown key 'soruces' in [tool.kontor]; did you mean 'sources'?"]
+    (tmp_path / "pyproject.toml").write_text('[tool.kontor]\nname = "t"\nthreads = 0\n')
+    with pytest.raises(KontorError, match=r"pyproject.toml:3: threads = 0 is not a positive whole number; fix:"):
+        load_settings(tmp_path, env={})
