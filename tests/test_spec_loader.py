@@ -188,6 +188,35 @@ def test_an_empty_document_is_an_empty_mapping():
     assert check("") == (None, [f"{FILE}:1: parts must be a list"])
 
 
+class Window(Spec):
+    what: ClassVar[str] = "window"
+
+    start: int | None = None
+    end: int | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise SpecError("end comes before start", self.key_line("end"))
+        return self
+
+    def problems(self):
+        if (self.start is None and not self.rejected("start")) != (self.end is None and not self.rejected("end")):
+            yield self.line, "a window has both start and end"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("start: 1\nend: 2\n", []),
+    ("start: 1\n", [f"{FILE}:1: a window has both start and end"]),
+    # a start that is written but wrong is reported once, not again as missing
+    ("start: soon\nend: 2\n", [f"{FILE}:1: start must be a whole number, not 'soon'"]),
+    # the document's own model_validator, at the line it names
+    ("start: 5\n\nend: 2\n", [f"{FILE}:3: end comes before start"]),
+])
+def test_rules_across_fields(text: str, expected: list[str]):
+    assert [str(p) for p in validate(Window, loads(text, FILE), FILE)[1]] == expected
+
+
 def test_a_spec_is_an_ordinary_pydantic_model_outside_the_loader():
     part = Part(name="a", size=3)
     assert (part.size, part.line) == (3, 0)

@@ -31,9 +31,10 @@ out) and is built from the rest, so the rules of the parts around it still run::
     [('a', 'text', 2), ('a', 'text', 3)]
 
 Rules across fields go in ``problems()``: it runs on the valid parts and yields ``(line,
-message)``, the model is kept. A ``model_validator`` raising ``ValueError`` rejects the model
-instead (its message is reported at the model's line). A field validator raising ``ValueError``
-words its own message in full.
+message)``, the model is kept. A ``model_validator(mode="after")`` raising ``ValueError`` (or
+``SpecError`` with a line) rejects the model instead; its message is reported at the model's
+line, by the parent after the parent's other parts. A field validator raising ``ValueError`` words
+its own message in full.
 """
 from __future__ import annotations
 
@@ -126,10 +127,8 @@ class Spec(BaseModel):
             errors = exc.errors()
             if "problems" not in context or not isinstance(data, dict):
                 raise       # not a mapping: the parent knows the line and says so
-            for error in sorted(errors, key=lambda e: e["type"] != "extra_forbidden"):
-                if found is not None and not isinstance((error.get("ctx") or {}).get("error"), _Reported):
-                    line = getattr((error.get("ctx") or {}).get("error"), "line", None) or _line_at(data, error["loc"])
-                    found.append(Problem(context["file"], line or None, _message(cls, error)))
+            if found is not None:
+                found += _problems(cls, data, errors, context["file"])
             data = None if cls.all_or_nothing else _without(data, [e["loc"] for e in errors])
             if data is None:
                 raise _Reported() from None
@@ -158,10 +157,23 @@ def validate(model: type[M], doc: Any, file: str) -> tuple[M | None, list[Proble
         result = model.model_validate(doc, context={"file": file, "problems": found})
     except ValidationError as exc:
         for error in exc.errors():
-            if not isinstance((error.get("ctx") or {}).get("error"), _Reported):
+            if not error["loc"] and error["type"] in ("model_type", "dict_type"):
                 found.append(Problem(file, getattr(doc, "line", 0) or 1, f"expected {model.shape}"))
+            else:   # what the document's own model_validator says
+                found += _problems(model, doc, [error], file)
         return None, found
     return result, found
+
+
+def _problems(model: type[Spec], data: Any, errors: list[dict], file: str) -> list[Problem]:
+    """The errors of one mapping as problems at their lines, unknown keys first."""
+    found = []
+    for error in sorted(errors, key=lambda e: e["type"] != "extra_forbidden"):
+        raised = (error.get("ctx") or {}).get("error")
+        if not isinstance(raised, _Reported):
+            line = getattr(raised, "line", None) or _line_at(data, error["loc"])
+            found.append(Problem(file, line or None, _message(model, error)))
+    return found
 
 
 def plain(value: Any) -> Any:
