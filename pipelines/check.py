@@ -7,7 +7,7 @@ from pipelines.models.compile import check_documented_columns, compile_project
 from pipelines.models.project import load_models
 from pipelines.quality.checking import check_expectations
 from pipelines.reports.spec import check_relations, load_reports
-from pipelines.core.settings import Settings
+from pipelines.core.settings import Settings, settings_problems
 from pipelines.sources.spec import load_sources
 
 
@@ -39,8 +39,8 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
 
 
 def check_settings(settings: Settings) -> list[Problem]:
-    """``[tool.kontor]`` beyond the paths: the DuckDB memory limit, ``[tool.kontor.alerts]`` and
-    ``[tool.kontor.retries]``, as a run would read them; each problem on its section's line."""
+    """``[tool.kontor]``: unknown keys and wrong types, the DuckDB memory limit, ``[tool.kontor.alerts]``
+    and ``[tool.kontor.retries]``, as a run would read them; each problem on its line."""
     import duckdb
 
     from pipelines.core.alerts import alert_config
@@ -53,7 +53,7 @@ def check_settings(settings: Settings) -> list[Problem]:
     def line_of(prefix: str) -> int | None:
         return next((i for i, text in enumerate(lines, 1) if text.strip().startswith(prefix)), None)
 
-    problems = []
+    problems = settings_problems(settings)
     try:
         with duckdb.connect() as con:
             set_limits(con, settings.memory_limit, settings.threads)

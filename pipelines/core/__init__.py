@@ -2,6 +2,8 @@
 
 - ``errors``: ``Problem`` (file, line, message), ``KontorError``, ``did_you_mean``
 - ``yamlfile``: YAML with line numbers, UTF-8 or a clear error
+- ``spec``: ``Spec`` (pydantic base of every project file's models) and ``validate``, the one loader
+  that reports every problem as ``file:line: message``
 - ``settings``: ``[tool.kontor]`` and the environment, read only when asked
 - ``sql``: quoting through sqlglot; ``csvsafe``: CSV cells that never run as formulas
 - ``names``: one name for one model in every command

@@ -25,19 +25,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import sqlglot
+from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
 
 from pipelines.core.errors import Problem, ProjectError
-from pipelines.core.errors import did_you_mean
-from pipelines.core.yamlfile import LineDict, load
+from pipelines.core.spec import Mapping, Spec, SpecError, plain, validate
+from pipelines.core.yamlfile import load
 
 SEVERITIES = ("error", "warn")
 GX_SEVERITY = {"error": "critical", "warn": "warning"}
-SUITE_KEYS = {"description", "row_key", "expectations", "meta"}
-RULE_KEYS = {"type", "kwargs", "severity", "description", "name", "meta"}
 FILE_NAME = re.compile(r"^(?P<schema>[A-Za-z_][A-Za-z0-9_]*)\.(?P<name>[A-Za-z0-9_]+)\.yml$")
 CHECK_NAME = re.compile(r"^[A-Za-z0-9_]+$")  # Dagster's rule for check names
 
@@ -133,6 +132,83 @@ def expectations_dir(project_dir: Path) -> Path:
     return project_dir / "expectations"
 
 
+class RuleSpec(Spec):
+    """One item of ``expectations:`` as written."""
+
+    what: ClassVar[str] = "expectation"
+    shape: ClassVar[str] = "a mapping with 'type:' and 'kwargs:'"
+    unknown_hint: ClassVar[str] = "; fix: an expectation's arguments go under 'kwargs:'"
+    all_or_nothing: ClassVar[bool] = True   # a rule with a problem is not judged further
+
+    type: str = Field(min_length=1, description="a Great Expectations expectation type, "
+                                                "e.g. expect_column_values_to_not_be_null")
+    kwargs: Mapping = Field(default_factory=dict, description="a mapping of argument: value")
+    severity: Literal["error", "warn"] = Field("error", description="'error' (blocks downstream assets) or "
+                                                                    "'warn' (annotates)")
+    description: str | None = None
+    name: str | None = None
+    meta: Mapping = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str | None) -> str | None:
+        if name is not None and not CHECK_NAME.match(name):
+            raise ValueError(f"name {name!r} may only contain letters, digits and _")
+        return name
+
+    @model_validator(mode="after")
+    def _written_values(self) -> RuleSpec:
+        for key, value in self.kwargs.items():
+            if isinstance(value, dict) and "$PARAMETER" in value:
+                raise SpecError(f"{key}: suite parameters ($PARAMETER) are not supported; fix: write the value",
+                                self.kwargs.key_line(key) if hasattr(self.kwargs, "key_line") else None)
+        if self.name is None and self.type == "unexpected_rows_expectation":
+            raise SpecError("an unexpected_rows_expectation needs a 'name:' (it has no column to name it by)")
+        return self
+
+    def rule(self, file: str) -> Rule:
+        return Rule(name=self.name or default_rule_name(self.type, self.kwargs), type=self.type,
+                    kwargs=plain(self.kwargs), severity=self.severity, description=self.description,
+                    file=file, line=self.line, kwarg_lines=dict(getattr(self.kwargs, "key_lines", {})),
+                    meta=plain(self.meta))
+
+
+class SuiteSpec(Spec):
+    """An expectation file as written."""
+
+    what: ClassVar[str] = "expectation file"
+    shape: ClassVar[str] = "a mapping with 'expectations:'"
+
+    description: str | None = None
+    row_key: list[str] | None = None
+    expectations: list[RuleSpec] = Field(None, validate_default=True)
+    meta: Mapping = Field(default_factory=dict)
+
+    @field_validator("row_key", mode="before")
+    @classmethod
+    def _one_or_more_columns(cls, value: Any) -> Any:
+        value = [value] if isinstance(value, str) else value
+        if value is not None and (not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value)):
+            raise ValueError("row_key is a column name or a list of column names")
+        return value
+
+    @field_validator("expectations", mode="before")
+    @classmethod
+    def _non_empty(cls, value: Any) -> Any:
+        if not isinstance(value, list) or not value:
+            raise ValueError("'expectations:' must be a non-empty list of {type, kwargs, severity}")
+        return value
+
+    def problems(self):
+        seen: dict[str, int] = {}
+        for spec in self.expectations:   # a name used twice: both rules are still judged
+            name = spec.name or default_rule_name(spec.type, spec.kwargs)
+            if name in seen:
+                yield spec.line, (f"check name {name!r} is used twice (first at line {seen[name]}); "
+                                  "fix: give one of them its own 'name:'")
+            seen.setdefault(name, spec.line)
+
+
 def load_suites(directory: Path, display=lambda p: str(p)) -> tuple[list[Suite], list[Problem]]:
     """Every ``*.yml`` in ``directory`` (sorted); problems instead of exceptions, like a compiler."""
     suites, problems = [], []
@@ -162,92 +238,14 @@ def load_suites_or_raise(directory: Path, display=lambda p: str(p)) -> list[Suit
 
 
 def _load_suite(path: Path, shown: str) -> tuple[Suite | None, list[Problem]]:
-    problems: list[Problem] = []
     m = FILE_NAME.match(path.name)
     if not m:
         return None, [Problem(shown, None, "an expectation file is named <schema>.<name>.yml after the asset "
                                            "<schema>/<name>; fix: rename it, e.g. marts.fct_invoices.yml")]
-    doc = load(path, shown)
-    if doc is None:
-        doc = LineDict()
-        doc.line, doc.key_lines = 1, {}
-    if not isinstance(doc, LineDict):
-        return None, [Problem(shown, getattr(doc, "line", 1) or 1, "expected a mapping with 'expectations:'")]
-    for key in doc:
-        if key not in SUITE_KEYS:
-            problems.append(Problem(shown, doc.key_line(key), f"unknown key {key!r}{did_you_mean(str(key), SUITE_KEYS)}"))
-    raw_rules = doc.get("expectations")
-    if not isinstance(raw_rules, list) or not raw_rules:
-        problems.append(Problem(shown, doc.key_line("expectations") or 1,
-                                "'expectations:' must be a non-empty list of {type, kwargs, severity}"))
-        raw_rules = []
-    row_key = doc.get("row_key")
-    if row_key is not None:
-        row_key = [row_key] if isinstance(row_key, str) else row_key
-        if not isinstance(row_key, list) or not row_key or not all(isinstance(c, str) for c in row_key):
-            problems.append(Problem(shown, doc.key_line("row_key"), "row_key is a column name or a list of column names"))
-            row_key = None
-    rules, seen = [], {}
-    for raw in raw_rules:
-        rule = _load_rule(raw, shown, problems)
-        if rule is None:
-            continue
-        if rule.name in seen:   # still kept, so its arguments are checked too
-            problems.append(Problem(shown, rule.line, f"check name {rule.name!r} is used twice (first at line "
-                                                      f"{seen[rule.name]}); fix: give one of them its own 'name:'"))
-        seen.setdefault(rule.name, rule.line)
-        rules.append(rule)
-    suite = Suite(asset=f"{m['schema']}/{m['name']}", file=shown, rules=tuple(rules),
-                  description=str(doc.get("description") or ""),
-                  row_key=tuple(row_key) if row_key else None, row_key_line=doc.key_line("row_key"))
+    spec, problems = validate(SuiteSpec, load(path, shown), shown)
+    if spec is None:
+        return None, problems
+    suite = Suite(asset=f"{m['schema']}/{m['name']}", file=shown, rules=tuple(r.rule(shown) for r in spec.expectations),
+                  description=spec.description or "", row_key=tuple(spec.row_key) if spec.row_key else None,
+                  row_key_line=spec.key_line("row_key"))
     return suite, problems
-
-
-def _load_rule(raw: Any, shown: str, problems: list[Problem]) -> Rule | None:
-    line = getattr(raw, "line", 0) or None
-    if not isinstance(raw, LineDict):
-        problems.append(Problem(shown, line, "each expectation is a mapping with 'type:' and 'kwargs:'"))
-        return None
-    before = len(problems)
-    for key in raw:
-        if key not in RULE_KEYS:
-            hint = did_you_mean(str(key), RULE_KEYS) or "; fix: an expectation's arguments go under 'kwargs:'"
-            problems.append(Problem(shown, raw.key_line(key), f"unknown key {key!r}{hint}"))
-    type_ = raw.get("type")
-    if not isinstance(type_, str) or not type_:
-        problems.append(Problem(shown, raw.line, "missing 'type:' (a Great Expectations expectation type, "
-                                                 "e.g. expect_column_values_to_not_be_null)"))
-    kwargs = raw.get("kwargs", {})
-    if not isinstance(kwargs, dict):
-        problems.append(Problem(shown, raw.key_line("kwargs"), "'kwargs:' must be a mapping of argument: value"))
-        kwargs = {}
-    for key, value in kwargs.items():
-        if isinstance(value, dict) and "$PARAMETER" in value:
-            problems.append(Problem(shown, kwargs.key_line(key) if isinstance(kwargs, LineDict) else raw.line,
-                                    f"{key}: suite parameters ($PARAMETER) are not supported; fix: write the value"))
-    severity = raw.get("severity", "error")
-    if severity not in SEVERITIES:
-        problems.append(Problem(shown, raw.key_line("severity"),
-                                f"severity must be 'error' (blocks downstream assets) or 'warn' (annotates), not {severity!r}"))
-    name = raw.get("name")
-    if name is not None and (not isinstance(name, str) or not CHECK_NAME.match(name)):
-        problems.append(Problem(shown, raw.key_line("name"), f"name {name!r} may only contain letters, digits and _"))
-    if len(problems) > before:
-        return None
-    if name is None and type_ == "unexpected_rows_expectation":
-        problems.append(Problem(shown, raw.line, "an unexpected_rows_expectation needs a 'name:' (it has no column to name it by)"))
-        return None
-    kwarg_lines = kwargs.key_lines if isinstance(kwargs, LineDict) else {}
-    meta = raw.get("meta") or {}
-    return Rule(name=name or default_rule_name(type_, kwargs), type=type_, kwargs=_plain(kwargs),
-                severity=severity, description=raw.get("description"), file=shown, line=raw.line,
-                kwarg_lines=dict(kwarg_lines), meta=_plain(meta) if isinstance(meta, dict) else {})
-
-
-def _plain(value: Any) -> Any:
-    """LineDict/LineList back to dict/list: GX copies and serialises kwargs."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

@@ -1,22 +1,25 @@
-"""The source declarations of ``models/sources.yml``, validated with ``file:line`` problems.
+"""The source declarations of ``models/sources.yml``: pydantic models, read by the one loader.
 
 The shape follows dbt's sources (``sources: - name: <system>, tables: - name: ...``) with the
 extras an extract needs: where the data is, how the file is written, key, ``updated_at`` and
-column types. A system-level ``format`` is the default for its tables.
+column types. A system-level ``format`` is the default for its tables. The ``*Spec`` models are
+the file as written; the frozen dataclasses below them (``SourceTable``, ``FileFormat``) are what
+the engine reads, with the formats merged and the key columns required.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import sqlglot
+from pydantic import Field, field_validator
 from sqlglot import exp
 
 from pipelines.core import yamlfile
 from pipelines.core.errors import Problem, ProjectError, did_you_mean
-from pipelines.core.yamlfile import LineDict
+from pipelines.core.spec import Mapping, Spec, validate
 
 FILE_TYPES = ("csv", "parquet", "json", "xlsx", "datev")
 DELIVERIES = ("delta", "full")
@@ -25,16 +28,7 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 # A file name beside the extract with {name} or {stem} and no other placeholder (str.format runs on it).
 _DONE_MARKER = re.compile(r"[^{}/\\]*(\{(name|stem)\}[^{}/\\]*)+")
 
-_FORMAT_KEYS = {
-    "type", "delimiter", "quote", "escape", "encoding", "header", "decimal_separator",
-    "thousands_separator", "date_format", "timestamp_format", "sheet",
-}
-_TABLE_KEYS = {
-    "name", "description", "location", "query", "connection", "format", "primary_key",
-    "updated_at", "columns", "meta", "tags", "delivery", "done_marker",
-}
-_SYSTEM_KEYS = {"name", "description", "owner", "format", "tables", "meta", "tags"}
-_COLUMN_KEYS = {"name", "data_type", "required", "description", "meta", "tags"}
+_ENCODING_ALIASES = {"utf8": "utf-8", "windows-1252": "cp1252", "latin1": "latin-1", "iso-8859-1": "latin-1"}
 
 
 @dataclass(frozen=True)
@@ -127,216 +121,242 @@ class SourcesProject:
         raise KeyError(key)
 
 
-class _Checker:
-    """Collects problems instead of stopping at the first, like a compiler."""
-
-    def __init__(self, file: str):
-        self.file = file
-        self.problems: list[Problem] = []
-
-    def add(self, line: int | None, message: str) -> None:
-        self.problems.append(Problem(self.file, line, message))
-
-    def unknown_keys(self, node: LineDict, allowed: set[str], what: str) -> None:
-        for key in node:
-            if key not in allowed:
-                self.add(node.key_line(key), f"unknown key {key!r} in {what}{did_you_mean(str(key), allowed)}")
-
-    def mapping(self, value: Any, line: int, what: str) -> LineDict | None:
-        if isinstance(value, LineDict):
-            return value
-        self.add(line, f"{what} must be a mapping")
-        return None
-
-    def sequence(self, value: Any, line: int, what: str) -> list:
-        if isinstance(value, list):
-            return value
-        self.add(line, f"{what} must be a list")
-        return []
+def _snake_case(what: str):
+    def check(cls, name: str) -> str:
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"{what} name {name!r} must be lower snake_case")
+        return name
+    return field_validator("name")(classmethod(check))
 
 
-def _data_type(raw: Any, chk: _Checker, line: int) -> str:
-    text = str(raw).strip().lower()
-    try:
-        built = exp.DataType.build(text, dialect="duckdb")
-    except (sqlglot.errors.ParseError, ValueError):
-        chk.add(line, f"unknown data_type {raw!r}; use varchar, integer, bigint, double, decimal(p,s), date, timestamp or boolean")
-        return "varchar"
-    text = built.sql(dialect="duckdb").lower()
-    return "varchar" if text == "text" else text
+class FormatSpec(Spec):
+    """``format:`` of a system or a table; what it does not say comes from the level above."""
 
+    what: ClassVar[str] = "format"
 
-def _format(node: Any, base: FileFormat, chk: _Checker, line: int) -> FileFormat:
-    if node is None:
-        return base
-    fmt = chk.mapping(node, line, "format")
-    if fmt is None:
-        return base
-    chk.unknown_keys(fmt, _FORMAT_KEYS, "format")
-    values = {k: v for k, v in fmt.items() if k in _FORMAT_KEYS}
-    if "type" in values and values["type"] not in FILE_TYPES:
-        chk.add(fmt.key_line("type"), f"unknown format type {values['type']!r}; use one of {', '.join(FILE_TYPES)}")
-        values.pop("type")
-    if "encoding" in values:
-        enc = str(values["encoding"]).lower().replace("_", "-")
-        enc = {"utf8": "utf-8", "windows-1252": "cp1252", "latin1": "latin-1", "iso-8859-1": "latin-1"}.get(enc, enc)
+    type: str | None = None
+    delimiter: str | None = None
+    quote: str | None = None
+    escape: str | None = None
+    encoding: str | None = None
+    header: bool | None = None
+    decimal_separator: str | None = None
+    thousands_separator: str | None = None
+    date_format: str | None = None
+    timestamp_format: str | None = None
+    sheet: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in FILE_TYPES:
+            raise ValueError(f"unknown format type {value!r}; use one of {', '.join(FILE_TYPES)}")
+        return value
+
+    @field_validator("encoding", mode="before")
+    @classmethod
+    def _known_encoding(cls, value: Any) -> str:
+        enc = str(value).lower().replace("_", "-")
+        enc = _ENCODING_ALIASES.get(enc, enc)
         if enc not in ENCODINGS:
-            chk.add(fmt.key_line("encoding"), f"unsupported encoding {values['encoding']!r}; use one of {', '.join(ENCODINGS)}")
-            enc = "utf-8"
-        values["encoding"] = enc
-    for key in ("delimiter", "quote", "decimal_separator"):
-        if key in values and (not isinstance(values[key], str) or len(values[key]) != 1):
-            chk.add(fmt.key_line(key), f"format.{key} must be a single character, got {values[key]!r}")
-            values.pop(key)
-    if values.get("type") == "datev" and base.type != "datev":
-        base = FileFormat(**{**base.__dict__, **DATEV_DEFAULTS})
-    merged = FileFormat(**{**base.__dict__, **values})
-    if merged.thousands_separator and merged.thousands_separator == merged.decimal_separator:
-        chk.add(fmt.line, "format.thousands_separator equals decimal_separator; they must differ")
-    return merged
+            raise ValueError(f"unsupported encoding {value!r}; use one of {', '.join(ENCODINGS)}")
+        return enc
+
+    @field_validator("delimiter", "quote", "decimal_separator", mode="before")
+    @classmethod
+    def _one_character(cls, value: Any, info) -> Any:
+        if not isinstance(value, str) or len(value) != 1:
+            raise ValueError(f"format.{info.field_name} must be a single character, got {value!r}")
+        return value
+
+    def over(self, base: FileFormat) -> FileFormat:
+        """``base`` with what this format says (a DATEV type brings DATEV's defaults first)."""
+        values = {key: getattr(self, key) for key in self.model_fields_set}
+        if values.get("type") == "datev" and base.type != "datev":
+            base = replace(base, **DATEV_DEFAULTS)
+        return replace(base, **values)
 
 
-def _columns(node: Any, chk: _Checker, line: int) -> tuple[Column, ...]:
-    columns: list[Column] = []
-    seen: set[str] = set()
-    for item in chk.sequence(node, line, "columns"):
-        col = chk.mapping(item, line, "a column")
-        if col is None:
-            continue
-        chk.unknown_keys(col, _COLUMN_KEYS, "column")
-        name = col.get("name")
-        if not isinstance(name, str) or not name:
-            chk.add(col.line, "column without a name")
-            continue
-        if name in seen:
-            chk.add(col.key_line("name"), f"duplicate column {name!r}")
-        seen.add(name)
-        columns.append(Column(
-            name=name,
-            data_type=_data_type(col.get("data_type", "varchar"), chk, col.key_line("data_type")),
-            required=bool(col.get("required", False)),
-            description=str(col.get("description", "") or ""),
-            line=col.line,
-        ))
-    if not columns:
-        chk.add(line, "a source table needs at least one column under 'columns'")
-    return tuple(columns)
+class ColumnSpec(Spec):
+    what: ClassVar[str] = "column"
 
+    name: str = Field(min_length=1, description="the column's name")
+    data_type: str = "varchar"
+    required: bool = False
+    description: str | None = None
+    meta: Mapping = Field(default_factory=dict)
+    tags: Any = None
 
-def _check_location(location: str, chk: _Checker, line: int) -> None:
-    path = PurePosixPath(location)
-    if path.is_absolute() or ".." in path.parts or location.startswith("~"):
-        chk.add(line, f"location {location!r} must be a glob relative to the data directory, without '..'")
-
-
-def _table(system: LineDict, node: LineDict, connections: dict[str, Connection], chk: _Checker) -> SourceTable | None:
-    chk.unknown_keys(node, _TABLE_KEYS, "table")
-    name = node.get("name")
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
-        chk.add(node.line, f"table name {name!r} must be lower snake_case")
-        return None
-    sys_format = _format(system.get("format"), FileFormat(), chk, system.key_line("format"))
-    fmt = _format(node.get("format"), sys_format, chk, node.key_line("format"))
-    columns = _columns(node.get("columns"), chk, node.key_line("columns") if "columns" in node else node.line)
-    names = {c.name for c in columns}
-    location, query, connection = node.get("location"), node.get("query"), node.get("connection")
-    if bool(location) == bool(query):
-        chk.add(node.line, f"table {name!r} needs exactly one of 'location' (a file glob) or 'query' (SQL on a connection)")
-    if location is not None:
-        _check_location(str(location), chk, node.key_line("location"))
-    if query is not None:
-        if connection is None:
-            chk.add(node.line, f"table {name!r} has a query but no 'connection'; name one declared under 'connections'")
-        elif connection not in connections:
-            chk.add(node.key_line("connection") if "connection" in node else node.line,
-                    f"unknown connection {connection!r}{did_you_mean(str(connection), set(connections))}; declare it under 'connections'")
+    @field_validator("data_type", mode="before")
+    @classmethod
+    def _duckdb_type(cls, raw: Any) -> str:
         try:
-            sqlglot.parse_one(str(query), read="postgres")
+            built = exp.DataType.build(str(raw).strip().lower(), dialect="duckdb")
+        except (sqlglot.errors.ParseError, ValueError):
+            raise ValueError(f"unknown data_type {raw!r}; use varchar, integer, bigint, double, decimal(p,s), "
+                             "date, timestamp or boolean") from None
+        text = built.sql(dialect="duckdb").lower()
+        return "varchar" if text == "text" else text
+
+
+class TableSpec(Spec):
+    what: ClassVar[str] = "table"
+
+    name: str
+    description: str | None = None
+    format: FormatSpec | None = None
+    columns: list[ColumnSpec] = Field(None, validate_default=True)
+    location: str | None = None
+    query: str | None = None
+    connection: str | None = None
+    primary_key: list[str] = []
+    updated_at: str | None = None
+    delivery: Literal["delta", "full"] = Field(
+        "delta", description="'delta' (each file adds rows) or 'full' (each file is the whole table)")
+    done_marker: str | None = None
+    meta: Mapping = Field(default_factory=dict)
+    tags: Any = None
+
+    _name = _snake_case("table")
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _some_columns(cls, value: Any) -> Any:
+        if value is None or value == []:
+            raise ValueError("a source table needs at least one column under 'columns'")
+        return value
+
+    @field_validator("location")
+    @classmethod
+    def _relative(cls, location: str) -> str:
+        path = PurePosixPath(location)
+        if path.is_absolute() or ".." in path.parts or location.startswith("~"):
+            raise ValueError(f"location {location!r} must be a glob relative to the data directory, without '..'")
+        return location
+
+    @field_validator("query")
+    @classmethod
+    def _sql(cls, query: str) -> str:
+        try:
+            sqlglot.parse_one(query, read="postgres")
         except sqlglot.errors.ParseError as exc:
-            chk.add(node.key_line("query"), f"query is not valid SQL: {str(exc).splitlines()[0]}")
-    pk = node.get("primary_key") or ()
-    pk = (pk,) if isinstance(pk, str) else tuple(pk)
-    for col in pk:
-        if col not in names:
-            chk.add(node.key_line("primary_key"), f"primary_key column {col!r} is not declared{did_you_mean(col, names)}")
-    updated_at = node.get("updated_at")
-    if updated_at is not None and updated_at not in names:
-        chk.add(node.key_line("updated_at"), f"updated_at column {updated_at!r} is not declared{did_you_mean(str(updated_at), names)}")
-    delivery = node.get("delivery", "delta")
-    if delivery not in DELIVERIES:
-        chk.add(node.key_line("delivery"), f"delivery must be 'delta' (each file adds rows) or 'full' (each file is the "
-                                           f"whole table), got {delivery!r}")
-        delivery = "delta"
-    done_marker = node.get("done_marker")
-    if done_marker is not None and not (isinstance(done_marker, str) and _DONE_MARKER.fullmatch(done_marker)):
-        chk.add(node.key_line("done_marker"), f"done_marker must name a file beside the extract using {{name}}, "
-                                              f"e.g. \"{{name}}.ok\" ({{stem}}: the name without extension), got {done_marker!r}")
-        done_marker = None
-    # Key columns must be present in every row: make them required.
-    columns = tuple(Column(**{**c.__dict__, "required": True}) if c.name in pk else c for c in columns)
-    return SourceTable(
-        system=system["name"], name=name, columns=columns, location=location, query=query,
-        connection=connection, format=fmt, primary_key=pk, updated_at=updated_at,
-        description=str(node.get("description", "") or ""), owner=str(system.get("owner", "") or ""),
-        delivery=delivery, done_marker=done_marker, file=chk.file, line=node.line,
-    )
+            raise ValueError(f"query is not valid SQL: {str(exc).splitlines()[0]}") from None
+        return query
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value or []
+
+    @field_validator("done_marker")
+    @classmethod
+    def _beside_the_extract(cls, marker: str) -> str:
+        if not _DONE_MARKER.fullmatch(marker):
+            raise ValueError(f"done_marker must name a file beside the extract using {{name}}, e.g. \"{{name}}.ok\" "
+                             f"({{stem}}: the name without extension), got {marker!r}")
+        return marker
+
+    def problems(self):
+        names: set[str] = set()
+        for col in self.columns:
+            if col.name in names:
+                yield col.key_line("name"), f"duplicate column {col.name!r}"
+            names.add(col.name)
+        given = {key for key in ("location", "query", "connection") if getattr(self, key) or self.rejected(key)}
+        if ("location" in given) == ("query" in given):
+            yield self.line, (f"table {self.name!r} needs exactly one of 'location' (a file glob) or "
+                              "'query' (SQL on a connection)")
+        if "query" in given and "connection" not in given:
+            yield self.line, f"table {self.name!r} has a query but no 'connection'; name one declared under 'connections'"
+        for col in self.primary_key:
+            if col not in names:
+                yield self.key_line("primary_key"), f"primary_key column {col!r} is not declared{did_you_mean(col, names)}"
+        if self.updated_at is not None and self.updated_at not in names:
+            yield self.key_line("updated_at"), (f"updated_at column {self.updated_at!r} is not declared"
+                                                f"{did_you_mean(self.updated_at, names)}")
 
 
-def _connections(node: Any, chk: _Checker) -> dict[str, Connection]:
-    result: dict[str, Connection] = {}
-    if node is None:
-        return result
-    conns = chk.mapping(node, 1, "connections")
-    for name, spec in (conns or {}).items():
-        spec = chk.mapping(spec, conns.key_line(name), f"connection {name!r}")
-        if spec is None:
-            continue
-        chk.unknown_keys(spec, {"kind", "url_env", "description"}, "connection")
-        if spec.get("kind", "postgres") != "postgres":
-            chk.add(spec.key_line("kind"), f"unknown connection kind {spec.get('kind')!r}; use postgres")
-        url_env = spec.get("url_env")
-        if not isinstance(url_env, str) or not url_env:
-            chk.add(spec.line, f"connection {name!r} needs url_env: the environment variable holding its URL")
-            continue
-        result[name] = Connection(name=name, kind="postgres", url_env=url_env)
-    return result
+class SystemSpec(Spec):
+    what: ClassVar[str] = "source system"
+
+    name: str
+    description: str | None = None
+    owner: str | None = None
+    format: FormatSpec | None = None
+    tables: list[TableSpec] = Field(None, validate_default=True)
+    meta: Mapping = Field(default_factory=dict)
+    tags: Any = None
+
+    _name = _snake_case("source")
+
+    def problems(self):
+        seen: set[str] = set()
+        for table in self.tables:
+            if table.name in seen:
+                yield table.key_line("name"), f"duplicate table {table.name!r} in source {self.name!r}"
+            seen.add(table.name)
+
+
+class ConnectionSpec(Spec):
+    what: ClassVar[str] = "connection"
+
+    kind: Literal["postgres"] = Field("postgres", description="'postgres'")
+    url_env: str = Field(min_length=1, description="the environment variable holding its URL")
+    description: str | None = None
+
+
+class SourcesSpec(Spec):
+    """``models/sources.yml`` as written."""
+
+    what: ClassVar[str] = "sources file"
+    shape: ClassVar[str] = "a mapping with a 'sources' list"
+
+    version: Any = None
+    connections: dict[str, ConnectionSpec] = {}
+    sources: list[SystemSpec] = Field(None, validate_default=True)
+
+    def problems(self):
+        seen: set[str] = set()
+        for system in self.sources:
+            if system.name in seen:
+                yield system.key_line("name"), f"duplicate source {system.name!r}"
+            seen.add(system.name)
+            for table in system.tables:
+                if table.connection is not None and table.connection not in self.connections:
+                    yield table.key_line("connection"), (
+                        f"unknown connection {table.connection!r}{did_you_mean(table.connection, set(self.connections))}"
+                        "; declare it under 'connections'")
+                fmt = self.format_of(system, table)
+                if fmt.thousands_separator and fmt.thousands_separator == fmt.decimal_separator:
+                    yield (table.format or system.format).line, \
+                        "format.thousands_separator equals decimal_separator; they must differ"
+
+    @staticmethod
+    def format_of(system: SystemSpec, table: TableSpec) -> FileFormat:
+        fmt = system.format.over(FileFormat()) if system.format else FileFormat()
+        return table.format.over(fmt) if table.format else fmt
+
+    def project(self, file: str) -> SourcesProject:
+        """The engine's view: formats merged, key columns required."""
+        connections = {name: Connection(name, c.kind, c.url_env) for name, c in self.connections.items()}
+        return SourcesProject(tables=tuple(
+            SourceTable(
+                system=system.name, name=t.name, location=t.location, query=t.query, connection=t.connection,
+                # Key columns must be present in every row: they are required.
+                columns=tuple(Column(c.name, c.data_type, c.required or c.name in t.primary_key,
+                                     c.description or "", c.line) for c in t.columns),
+                format=self.format_of(system, t), primary_key=tuple(t.primary_key), updated_at=t.updated_at,
+                description=t.description or "", owner=system.owner or "", delivery=t.delivery,
+                done_marker=t.done_marker, file=file, line=t.line)
+            for system in self.sources for t in system.tables), connections=connections)
 
 
 def parse_sources(doc: Any, file: str) -> SourcesProject:
-    chk = _Checker(file)
-    if not isinstance(doc, LineDict):
-        raise ProjectError([Problem(file, 1, "expected a mapping with a 'sources' list")])
-    chk.unknown_keys(doc, {"version", "sources", "connections"}, "sources file")
-    connections = _connections(doc.get("connections"), chk)
-    tables: list[SourceTable] = []
-    systems_seen: set[str] = set()
-    for system in chk.sequence(doc.get("sources"), doc.key_line("sources"), "sources"):
-        system = chk.mapping(system, doc.line, "a source system")
-        if system is None:
-            continue
-        chk.unknown_keys(system, _SYSTEM_KEYS, "source system")
-        sys_name = system.get("name")
-        if not isinstance(sys_name, str) or not _IDENTIFIER.match(sys_name):
-            chk.add(system.line, f"source name {sys_name!r} must be lower snake_case")
-            continue
-        if sys_name in systems_seen:
-            chk.add(system.key_line("name"), f"duplicate source {sys_name!r}")
-        systems_seen.add(sys_name)
-        table_names: set[str] = set()
-        for node in chk.sequence(system.get("tables"), system.key_line("tables"), "tables"):
-            node = chk.mapping(node, system.line, "a table")
-            if node is None:
-                continue
-            table = _table(system, node, connections, chk)
-            if table is None:
-                continue
-            if table.name in table_names:
-                chk.add(node.key_line("name"), f"duplicate table {table.name!r} in source {sys_name!r}")
-            table_names.add(table.name)
-            tables.append(table)
-    if chk.problems:
-        raise ProjectError(chk.problems)
-    return SourcesProject(tables=tuple(tables), connections=connections)
+    """A parsed sources file; raises ``ProjectError`` listing every problem."""
+    spec, problems = validate(SourcesSpec, doc, file)
+    if problems:
+        raise ProjectError(problems)
+    return spec.project(file)
 
 
 def load_sources(path: Path, display_name: str | None = None) -> SourcesProject:
