@@ -221,8 +221,12 @@ def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: rea
     line_of = _line_numbers(con, staged)
     if staged.has_spans:
         con.execute(_PHYSICAL_LINES.format(table="_rejects", col="line"))
-    if table.primary_key:
-        pk = ", ".join(ident(c) for c in table.primary_key)
+    pk = ", ".join(ident(c) for c in table.primary_key)
+    # Most files repeat no key: a grouping tells (NULL keys group as the window partitions them),
+    # at a fraction of the window's sort.
+    has_dups = bool(table.primary_key) and con.execute(
+        f"select count(*) from (select 1 from _typed where _errors is null group by {pk} having count(*) > 1)").fetchone()[0] > 0
+    if has_dups:
         con.execute(f"""
             create or replace temp table _dups as
             select _rowid, _first from (
@@ -230,8 +234,6 @@ def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: rea
                 from _typed where _errors is null
                 window w as (partition by {pk} order by rowid))
             where _rank > 1""")
-    else:
-        con.execute("create or replace temp table _dups as select null::bigint as _rowid, null::bigint as _first where false")
     names = [c.name for c in table.columns]
     col_list = ", ".join(ident(n) for n in names)
     source = literal(f"{table.system}.{table.name}")
@@ -240,7 +242,7 @@ def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: rea
     loaded = con.execute(f"""
         insert into {qtable(table.raw_table)} ({col_list}, _system, _source_file, _batch_id, _loaded_at, _line)
         select {', '.join(f't.{ident(n)}' for n in names)}, {literal(table.system)}, {file_lit}, {batch_id}, {ts}::timestamp, {line}
-        from _typed t {join} where t._errors is null and t.rowid not in (select _rowid from _dups)""").fetchone()[0]
+        from _typed t {join} where t._errors is null{" and t.rowid not in (select _rowid from _dups)" if has_dups else ""}""").fetchone()[0]
     con.execute(f"""
         insert into kontor.quarantine
         select {batch_id}, {source}, {file_lit}, {line},
@@ -249,7 +251,8 @@ def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: rea
     # A later duplicate converted fine, so it has no _raw: its values as read (typed, as text) stand for it.
     first_line, first_join = line_of("f")
     dup_json = "to_json(struct_pack(" + ", ".join(f"{ident(n)} := t.{ident(n)}::varchar" for n in names) + "))::varchar"
-    con.execute(f"""
+    if has_dups:
+        con.execute(f"""
         insert into kontor.quarantine
         select {batch_id}, {source}, {file_lit}, {line}, {literal(', '.join(table.primary_key))},
                'duplicate primary key (' || {literal(', '.join(table.primary_key))} || ') in this file; first at line ' || {first_line},
