@@ -23,7 +23,7 @@ import dagster as dg
 
 from assets.reports import TIMEZONE
 from assets.sources import asset_key
-from pipelines.core.alerts import Failure, report_run, step_failure_reason
+from pipelines.core.alerts import ALERT_METADATA, Failure, report_run, step_failure_reason
 from pipelines.core.errors import KontorError
 from pipelines.core.settings import Settings
 from pipelines.sources.ingest import resolve_files
@@ -111,15 +111,19 @@ def run_failures(instance: dg.DagsterInstance, run_id: str, steps: dict[str, str
             materialized.append(event.asset_key.to_user_string())
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             check = event.event_specific_data
+            asset = check.asset_key.to_user_string()
+            detail = f"check {check.check_name!r} failed" + (f" ({check.description})" if check.description else "")
             if not check.passed and check.severity == dg.AssetCheckSeverity.ERROR:
-                asset = check.asset_key.to_user_string()
-                detail = f"check {check.check_name!r} failed" + (f" ({check.description})" if check.description else "")
                 failures[asset] = Failure(asset, detail, check.check_name)
+            elif not check.passed and getattr((check.metadata or {}).get(ALERT_METADATA), "value", False):
+                # a warn check that alerts (a source's quarantine share): built, but look at it
+                failures.setdefault(asset, Failure(asset, detail, check.check_name, warning=True))
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             if _blocking_check_failure(event):
                 continue        # the failed checks alert from their own evaluations above, by asset
             asset = steps.get(event.step_key or "", event.step_key or "run")
-            failures.setdefault(asset, Failure(asset, step_failure_reason(event)))
+            if asset not in failures or failures[asset].warning:
+                failures[asset] = Failure(asset, step_failure_reason(event))
     return list(failures.values()), materialized
 
 
@@ -142,11 +146,15 @@ def build_alert_sensors(settings: Settings, assets: Sequence) -> list[dg.SensorD
     @dg.run_status_sensor(name="kontor_alert_reset", run_status=dg.DagsterRunStatus.SUCCESS,
                           default_status=dg.DefaultSensorStatus.RUNNING,
                           description="Resets the consecutive-failure count of the assets a successful run built and "
-                                      "sends an all-clear where they had failed before.")
+                                      "sends an all-clear where they had failed before; alerts for the checks "
+                                      "of a successful run that alert (a source's quarantine share).")
     def _on_success(context: dg.RunStatusSensorContext) -> None:
-        _, materialized = run_failures(context.instance, context.dagster_run.run_id, steps)
-        for alert in report_run(settings, context.dagster_run.run_id, [], materialized):
-            context.log.info(f"all-clear for {alert.asset}: {', '.join(alert.sent) or 'not sent'}")
+        # a successful run can still carry checks that alert: a non-blocking error check, or a warn
+        # check flagged to alert (a source's quarantine share)
+        failures, materialized = run_failures(context.instance, context.dagster_run.run_id, steps)
+        for alert in report_run(settings, context.dagster_run.run_id, failures, materialized):
+            kind = "all-clear" if alert.recovered else "warning" if alert.warning else "alert"
+            context.log.info(f"{kind} for {alert.asset}: {', '.join(alert.sent) or 'not sent'}")
             for problem in alert.problems:
                 context.log.warning(problem)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import WarehouseResource
+from pipelines.core.alerts import ALERT_METADATA, QUARANTINE_CHECK
 from pipelines.core.errors import KontorError
 from pipelines.core.retries import unreachable_location
 from pipelines.sources.ingest import TableLoad, ingest_table
@@ -54,7 +55,6 @@ def _files_markdown(load: TableLoad) -> str:
     return "\n".join(lines)
 
 
-QUARANTINE_CHECK = "quarantine_share"
 
 
 def outcome_line(load: TableLoad) -> str:
@@ -79,7 +79,9 @@ def quarantine_check(table: SourceTable, load: TableLoad, alert_pct: float) -> d
     return dg.AssetCheckResult(
         asset_key=asset_key(table), check_name=QUARANTINE_CHECK, passed=passed,
         severity=dg.AssetCheckSeverity.ERROR if all_bad else dg.AssetCheckSeverity.WARN,
-        description=description, metadata={"rows_read": read, "rows_quarantined": quarantined, "share_pct": round(share, 2)})
+        description=description, metadata={"rows_read": read, "rows_quarantined": quarantined, "share_pct": round(share, 2),
+                                           # a warning that alerts all the same (pipelines/core/alerts.py)
+                                           ALERT_METADATA: True})
 
 
 def build_source_asset(table: SourceTable, project: SourcesProject,

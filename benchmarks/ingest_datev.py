@@ -377,12 +377,11 @@ class _TimedConnection:
         (r"from kontor\.load_ledger where system", "already-loaded lookup"),
         (r"max\(batch_id\)", "next batch id"),
         (r"drop table if exists _kontor_rejects", "drop rejects tables"),
-        (r"read_csv\(", "read_csv staging (_stage)"),
+        (r"create or replace temp table _typed", "read_csv + typed conversion in one pass (_typed)"),
         (r"create or replace temp table _rejects", "rejects aggregation (_rejects)"),
-        (r"create or replace temp table _typed", "typed conversion (_typed)"),
         (r"create or replace temp table _dups", "duplicate-key window (_dups)"),
         (r"^\s*insert into \"raw\"", "insert raw"),
-        (r"from _typed t join", "insert quarantine: conversion errors"),
+        (r"where t\._errors is not null", "insert quarantine: conversion errors"),
         (r"from _dups d join", "insert quarantine: duplicate keys"),
         (r"from _rejects\s*$", "insert quarantine: parser rejects"),
         (r"count\(\*\)", "counts (read = loaded + quarantined)"),
@@ -513,7 +512,7 @@ def code_fingerprint() -> dict[str, str]:
     """sha256 prefixes of the code under test: the sources package changes while it is benchmarked."""
     import hashlib
 
-    files = sorted((ROOT / "pipelines" / "sources").glob("*.py")) + [ROOT / "pipelines" / "warehouse.py"]
+    files = sorted((ROOT / "pipelines" / "sources").glob("*.py")) + [ROOT / "pipelines" / "core" / "warehouse.py"]
     return {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in files}
 
 

@@ -93,7 +93,7 @@ from {{ source('accounting', 'kreditoren') }}""",
     "accounting__rechnungen": """select Belegnr as belegnr, Belegdatum as belegdatum, Konto as konto, Faellig as faellig,
        Netto as netto, Steuer as steuer, Brutto as brutto, Waehrung as waehrung, Auftragsnr as auftragsnr
 from {{ source('accounting', 'rechnungen') }}""",
-    "accounting__zahlungen": """select ZahlungsNr as zahlungsnr, Datum as datum, Konto as konto, Belegnr as belegnr, Betrag as betrag
+    "accounting__zahlungen": """select "Belegfeld 2" as zahlungsnr, Belegdatum as datum, Konto as konto, "Belegfeld 1" as belegnr, -Umsatz as betrag
 from {{ source('accounting', 'zahlungen') }}""",
     "accounting__offene_posten": """select Belegnr as belegnr, Konto as konto, Belegdatum as belegdatum, Faellig as faellig,
        Offen as offen, Stichtag as stichtag

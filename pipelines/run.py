@@ -18,7 +18,7 @@ from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.core.dagster_instance import write_dagster_yaml
-from pipelines.core.alerts import report_outcome, step_failure_reason
+from pipelines.core.alerts import ALERT_METADATA, report_outcome, step_failure_reason
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.core.errors import KontorError
 from pipelines.core.names import candidates, suggestion
@@ -35,6 +35,7 @@ class RunOutcome:
     skipped: list[str] = field(default_factory=list)
     gate_failures: list[str] = field(default_factory=list)  # "asset: check 'rule' failed: summary" (error)
     gate_warnings: list[str] = field(default_factory=list)  # the same for warn rules
+    alert_warnings: list[str] = field(default_factory=list)  # those warnings that alert (quarantine share)
 
 
 # Dagster's notes to developers (an API in beta, superseded, in preview): they name Dagster's
@@ -72,9 +73,17 @@ def _record_check(check, outcome: RunOutcome, on_event) -> None:
     blocking = check.severity == dg.AssetCheckSeverity.ERROR
     line = f"{asset}: check {check.check_name!r} failed" + (f" ({check.description})" if check.description else "")
     (outcome.gate_failures if blocking else outcome.gate_warnings).append(line)
+    if not blocking and _alerts(check):
+        outcome.alert_warnings.append(line)
     if on_event:
         on_event("gate_failed" if blocking else "gate_warned", asset,
                  f"{check.check_name}" + (f": {check.description}" if check.description else ""))
+
+
+def _alerts(check) -> bool:
+    """A failed warn check that alerts all the same (``pipelines/core/alerts.py`` ALERT_METADATA)."""
+    flag = (check.metadata or {}).get(ALERT_METADATA)
+    return bool(flag is not None and getattr(flag, "value", flag))
 
 
 def _is_gate_failure(event: dg.DagsterEvent) -> bool:
@@ -231,7 +240,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     # The same engine as the run-failure sensor (assets/automation.py); keyed by run id, so a
     # daemon watching this instance does not alert twice.
     alerts, problems = report_outcome(settings, outcome.run_id, outcome.failures, outcome.gate_failures,
-                                      outcome.materialized)
+                                      outcome.materialized, outcome.alert_warnings)
     if on_event:
         for alert in alerts:
             on_event("recovered" if alert.recovered else "alerted", alert.asset, ", ".join(alert.sent) or "not delivered")

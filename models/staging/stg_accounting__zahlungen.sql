@@ -1,4 +1,4 @@
--- Incoming payments from accounting, latest delivered version per payment.
+-- Incoming payments from accounting (DATEV Buchungsstapel), latest delivered version per payment.
 
 with source as (
 
@@ -10,11 +10,13 @@ with source as (
 renamed as (
 
     select
-        trim(ZahlungsNr) as payment_no,
-        Datum as payment_date,
+        trim("Belegfeld 2") as payment_no,
+        Belegdatum as payment_date,
         Konto as account_no,
-        nullif(trim(Belegnr), '') as invoice_no,
-        Betrag as amount,
+        nullif(trim("Belegfeld 1"), '') as invoice_no,
+        -- DATEV's Buchungsstapel: Umsatz is signed from its S/H flag, and a payment received is
+        -- credited (H) to the debtor's account, so the amount paid is its negation
+        -Umsatz as amount,
         _source_file as source_file,
         _batch_id as batch_id
     from source

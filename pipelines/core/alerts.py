@@ -50,12 +50,21 @@ class AlertConfig:
     timeout_s: float = 10.0
 
 
+# A check whose failure at severity WARN still alerts (its metadata carries ``ALERT_METADATA: True``):
+# the asset was built, but a person should look, e.g. a source whose extract lost many rows to
+# quarantine (``assets/sources.py``'s ``quarantine_share``). Other warn rules only annotate.
+ALERT_METADATA = "kontor/alert"
+QUARANTINE_CHECK = "quarantine_share"
+
+
 @dataclass(frozen=True)
 class Failure:
-    """One failed asset of a run: ``gate`` names the failed blocking rule, if that was the cause."""
+    """One failed asset of a run: ``gate`` names the failed blocking rule, if that was the cause.
+    ``warning``: not a failure but a failed warn check that alerts (the asset was built)."""
     asset: str
     error: str
     gate: str | None = None
+    warning: bool = False
 
 
 @dataclass
@@ -70,6 +79,7 @@ class Alert:
     sent: list[str] = field(default_factory=list)       # "webhook KONTOR_ALERT_WEBHOOK", "email a@b"
     problems: list[str] = field(default_factory=list)
     recovered: bool = False     # the all-clear: the asset succeeded after ``consecutive`` failures
+    warning: bool = False       # built, but a warn check that alerts failed (``consecutive``: failures before)
 
 
 def alert_config(settings: Settings) -> AlertConfig:
@@ -104,6 +114,12 @@ def step_failure_reason(event) -> str:
 
 def advice(asset: str, gate: str | None) -> str:
     """What the person who runs Kontor should do about a failed asset."""
+    if gate == QUARANTINE_CHECK:
+        source = asset.removeprefix("raw/").replace("__", ".", 1)
+        return (f"Rows of the extract were quarantined, not loaded: see file, line and reason with "
+                f"kontor query \"select file, line, column_name, reason from kontor.quarantine where source = '{source}'\"; "
+                f"have the extract corrected at its source (or fix the column's type or format in models/sources.yml) "
+                f"and deliver it again.")
     if gate:
         return (f"Quality gate {gate!r} blocked {asset}: look at the failing rows in kontor.gate_quarantine "
                 f"(kontor query \"select * from kontor.gate_quarantine where asset = '{asset}'\") and the Data Docs "
@@ -122,6 +138,10 @@ def _text(alert: Alert, project: str) -> str:
         return (f"Kontor: {alert.asset} recovered ({project})\n"
                 f"Asset: {alert.asset}\nRun: {alert.run_id}\n"
                 f"It was built again after {alert.consecutive} failed run(s) in a row; no action needed.")
+    if alert.warning:
+        again = f"\nIt was built again after {alert.consecutive} failed run(s) in a row." if alert.consecutive else ""
+        return (f"Kontor warning: {alert.asset} built, but {alert.error} ({project})\n"
+                f"Asset: {alert.asset}\nWarning: {alert.error}\nRun: {alert.run_id}{again}\nWhat to do: {alert.advice}")
     head = (f"ESCALATED: {alert.asset} failed {alert.consecutive} times in a row" if alert.escalated
             else f"Kontor alert: {alert.asset} failed")
     return (f"{head} ({project})\n"
@@ -196,14 +216,29 @@ def report_run(settings: Settings, run_id: str, failures: Sequence[Failure], suc
     own = store is None
     store = store or StateStore.from_settings(settings)
     try:
-        by_asset = {f.asset: f for f in failures}     # one alert per asset and run
+        by_asset: dict[str, Failure] = {}             # one alert per asset and run; a failure wins over a warning
+        for failure in failures:
+            if failure.asset not in by_asset or by_asset[failure.asset].warning:
+                by_asset[failure.asset] = failure
         latest = _latest(store, [*by_asset, *succeeded])
         alerts, events = [], []
         for asset, failure in by_asset.items():
             before = latest.get(asset)
             if before and before["run_id"] == run_id:
                 continue                              # already alerted for this run
-            count = (before["after"] or {}).get("consecutive", 0) + 1 if before else 1
+            failed_before = (before["after"] or {}).get("consecutive", 0) if before else 0
+            if failure.warning:
+                # the asset was built: its failure count ends, the warning goes to the usual channels
+                alert = Alert(asset, run_id, failure.error, advice(asset, failure.gate), failed_before, False,
+                              warning=True)
+                alert.text = _text(alert, settings.name)
+                _deliver(settings, config, alert)
+                alerts.append(alert)
+                events.append({"run_id": run_id, "actor": ACTOR, "kind": KIND, "entity": asset,
+                               "after": {"status": "warned", "consecutive": 0, "escalated": False, "sent": alert.sent},
+                               "detail": failure.error[:500]})
+                continue
+            count = failed_before + 1
             escalated = config.escalate_after > 0 and count >= config.escalate_after
             alert = Alert(asset, run_id, failure.error, advice(asset, failure.gate), count, escalated)
             alert.text = _text(alert, settings.name)
@@ -242,14 +277,16 @@ def split_line(line: str) -> tuple[str, str]:
 
 
 def report_outcome(settings: Settings, run_id: str, failure_lines: Sequence[str], gate_lines: Sequence[str],
-                   materialized: Sequence[str]) -> tuple[list[Alert], list[str]]:
+                   materialized: Sequence[str], warning_lines: Sequence[str] = ()) -> tuple[list[Alert], list[str]]:
     """``report_run`` for the lines of a ``RunOutcome`` (``kontor run``); never raises: returns
-    the alerts and the problems (bad configuration, unreachable state store, undelivered alerts)."""
+    the alerts and the problems (bad configuration, unreachable state store, undelivered alerts).
+    ``warning_lines``: the failed warn checks that alert (``ALERT_METADATA``)."""
     failures = [Failure(*split_line(line)) for line in failure_lines]
-    for line in gate_lines:
-        asset, reason = split_line(line)
-        gate = re.match(r"check '([^']+)'", reason)
-        failures.append(Failure(asset, reason, gate.group(1) if gate else "quality gate"))
+    for lines, warning in ((gate_lines, False), (warning_lines, True)):
+        for line in lines:
+            asset, reason = split_line(line)
+            gate = re.match(r"check '([^']+)'", reason)
+            failures.append(Failure(asset, reason, gate.group(1) if gate else "quality gate", warning=warning))
     try:
         alerts = report_run(settings, run_id, failures, materialized)
     except KontorError as exc:

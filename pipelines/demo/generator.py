@@ -106,7 +106,8 @@ class Generator:
     # ------------------------------------------------------------------ main
     def run(self) -> dict:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        out = OutputSet(self.out_dir)
+        # DATEV's Sachkontenlaenge: personal accounts have one digit more than general ledger accounts
+        out = OutputSet(self.out_dir, account_length=self.digits - 1)
         try:
             items, item_cols = make_items(self.n_items, self.n_supp, self.seed)
             self.items = items
@@ -341,10 +342,11 @@ class Generator:
             ["EUR"] * len(iv["belegnr"]), iv["auftragsnr"].tolist(),
         ))
         p = s["payments"]
-        out.csv["accounting/zahlungen.csv"].write(zip(
-            p["zahlungsnr"].tolist(), de_dates(p["datum"]), p["konto"].tolist(), p["belegnr"].tolist(),
-            de_amounts(p["betrag"]),
-        ))
+        # a payment received: credited (H) to the debtor's account against the bank account
+        # (SKR03 1200, as long as the general ledger accounts); Belegfeld 1 the invoice it settles
+        # (DATEV's open-item matching), Belegfeld 2 the payment number
+        out.payments.write(p["datum"], p["betrag"], True, p["konto"], int("1200".ljust(self.digits - 1, "0")),
+                           p["belegnr"], p["zahlungsnr"], "Zahlungseingang")
         op = s["open_items"]
         out.csv["accounting/offene_posten.csv"].write(zip(
             op["belegnr"].tolist(), op["konto"].tolist(), de_dates(op["belegdatum"]), de_dates(op["faellig"]),

@@ -91,6 +91,70 @@ class CsvOut:
         self.fh.close()
 
 
+# DATEV's Buchungsstapel (EXTF 700, data category 21, format version 13): the first columns of its
+# column header, exactly as DATEV writes them (the full header has over 100; an export may stop
+# after the last column it fills).
+DATEV_BUCHUNGSSTAPEL_HEADER = (
+    "Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen", "WKZ Umsatz", "Kurs", "Basis-Umsatz",
+    "WKZ Basis-Umsatz", "Konto", "Gegenkonto (ohne BU-Schlüssel)", "BU-Schlüssel", "Belegdatum", "Belegfeld 1",
+    "Belegfeld 2", "Skonto", "Buchungstext",
+)
+
+
+def datev_amount(cents: int) -> str:
+    """1234550 -> '12345,50': DATEV's amount field, decimal comma, no thousands separator, no sign."""
+    return f"{abs(cents) // 100},{abs(cents) % 100:02d}"
+
+
+def datev_text(value: str) -> str:
+    """A DATEV text field: always in double quotes, a quote inside doubled."""
+    return '"' + value.replace('"', '""') + '"'
+
+
+class DatevBuchungsstapelOut:
+    """Bookings as DATEV Rechnungswesen exports them: one EXTF Buchungsstapel per fiscal year
+    (``{stem}_{year}.csv``), cp1252, ``;``, CRLF, the EXTF metadata line above the column header.
+    A DATEV batch never spans fiscal years, and its Belegdatum (day and month only, ``DDMM``)
+    takes its year from the batch's date range in that line; so rows are routed by their date.
+
+    ``fiscal_years``: (first day, last day) of each file's date range, in order."""
+
+    def __init__(self, out_dir: Path, stem: str, fiscal_years: Sequence[tuple[dt.date, dt.date]],
+                 account_length: int, description: str, consultant: int, client: int, created: dt.datetime) -> None:
+        self.years = list(fiscal_years)
+        self.rels = [f"{stem}_{start.year}.csv" for start, _ in self.years]
+        self.rows = [0] * len(self.years)
+        self.fhs = []
+        for rel, (start, stop) in zip(self.rels, self.years):
+            path = out_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "w", encoding="cp1252", errors="strict", newline="")
+            fields = ['"EXTF"', "700", "21", '"Buchungsstapel"', "13", created.strftime("%Y%m%d%H%M%S") + "000", "",
+                      '"RE"', '""', '""', str(consultant), str(client), start.replace(month=1, day=1).strftime("%Y%m%d"),
+                      str(account_length), start.strftime("%Y%m%d"), stop.strftime("%Y%m%d"), datev_text(description),
+                      '""', "1", "0", "0", '"EUR"', "", '""', "", "", '"03"', "", "", '""', '""']
+            fh.write(";".join(fields) + "\r\n" + ";".join(DATEV_BUCHUNGSSTAPEL_HEADER) + "\r\n")
+            self.fhs.append(fh)
+        # the day offset (relative to PERIOD_START) where each file's range begins
+        self._bounds = np.array([(start - R.PERIOD_START).days for start, _ in self.years[1:]], dtype=np.int64)
+
+    def write(self, days: np.ndarray, cents: np.ndarray, haben: bool, konto: np.ndarray, gegenkonto: int,
+              belegfeld1: np.ndarray, belegfeld2: np.ndarray, text: str) -> None:
+        """One booking per element; ``haben`` for all: the amount is credited (H) to ``konto``."""
+        which = np.searchsorted(self._bounds, np.asarray(days), side="right")
+        ddmm = [(R.PERIOD_START + dt.timedelta(days=d)).strftime("%d%m") for d in np.asarray(days).tolist()]
+        sign, fixed = '"H"' if haben else '"S"', datev_text(text)
+        for w, d, c, k, b1, b2 in zip(which.tolist(), ddmm, np.asarray(cents).tolist(), np.asarray(konto).tolist(),
+                                      np.asarray(belegfeld1).tolist(), np.asarray(belegfeld2).tolist()):
+            self.fhs[w].write(f'{datev_amount(c)};{sign};"EUR";;;;{k};{gegenkonto};"";{d};"{b1}";"{b2}";;{fixed}\r\n')
+            self.rows[w] += 1
+
+    def close(self) -> dict[str, int]:
+        for fh in self.fhs:
+            fh.close()
+        return dict(zip(self.rels, self.rows))
+
+
 class ParquetOut:
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,7 +236,6 @@ CSV_HEADERS: dict[str, tuple[str, ...]] = {
                                   "EMail", "Telefon", "Zahlungsziel", "Kreditlimit", "GeaendertAm"),
     "accounting/rechnungen.csv": ("Belegnr", "Belegdatum", "Konto", "Faellig", "Netto", "Steuer", "Brutto",
                                   "Waehrung", "Auftragsnr"),
-    "accounting/zahlungen.csv": ("ZahlungsNr", "Datum", "Konto", "Belegnr", "Betrag"),
     "accounting/offene_posten.csv": ("Belegnr", "Konto", "Belegdatum", "Faellig", "Offen", "Stichtag"),
     "ground_truth/entities.csv": ("entity_type", "true_id", "system", "source_table", "source_id"),
     "ground_truth/golden.csv": ("entity_type", "true_id", "name", "legal_form", "street", "house_number",
@@ -191,8 +254,15 @@ def csv_format(rel: str) -> tuple[str, str]:
 class OutputSet:
     """All output files of one generation run, opened up front and closed at the end."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, account_length: int = 4) -> None:
         self.out_dir = out_dir
+        # payments come from DATEV as Buchungsstapel, one per fiscal year (calendar year here)
+        years = range(R.PERIOD_START.year, R.PERIOD_END.year + 1)
+        self.payments = DatevBuchungsstapelOut(
+            out_dir, "accounting/EXTF_Buchungsstapel_Zahlungen",
+            [(max(R.PERIOD_START, dt.date(y, 1, 1)), min(R.PERIOD_END, dt.date(y, 12, 31))) for y in years],
+            account_length=account_length, description="Zahlungseingänge", consultant=29098, client=10001,
+            created=dt.datetime.combine(R.PERIOD_END + dt.timedelta(days=1), dt.time(6, 30)))
         self.csv: dict[str, CsvOut] = {}
         self.pq: dict[str, ParquetOut] = {}
         for rel, header in CSV_HEADERS.items():
@@ -209,4 +279,5 @@ class OutputSet:
         for rel, w in self.pq.items():
             w.close()
             counts[rel] = w.rows
+        counts.update(self.payments.close())
         return dict(sorted(counts.items()))

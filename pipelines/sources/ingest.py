@@ -119,13 +119,14 @@ def _check_columns(table: SourceTable, staged: readers.Staged, display: str) -> 
     return notes
 
 
-def _typed_sql(table: SourceTable, staged: readers.Staged, line: str, source: str) -> str:
-    """One pass over ``_stage``: line number, typed values and, for a row that fails, its reasons.
+def _typed_sql(table: SourceTable, staged: readers.Staged) -> str:
+    """One pass over the stage (``_stage``, or a CSV's ``read_csv`` itself): typed values and,
+    for a row that fails, its reasons and its text as JSON (``_raw``). Row order is file order,
+    so ``_typed.rowid`` is the record's position; ``_line_numbers`` turns it into its line.
 
-    ``line`` and ``source`` come from ``_line_numbers``. The inner select converts each value
-    once; the outer one derives the reasons from those values, so no conversion runs twice.
-    ``_errors`` is NULL for a good row: building a list for every row cost more than all the
-    checks, so it is built only where some check failed."""
+    The inner select converts each value once; the outer one derives the reasons from those
+    values, so no conversion runs twice. ``_errors`` is NULL for a good row: building a list for
+    every row cost more than all the checks, so it is built only where some check failed."""
     values, outputs, errors = [], [], []
     fmt = staged.fmt or table.format
     for i, col in enumerate(table.columns):
@@ -137,15 +138,17 @@ def _typed_sql(table: SourceTable, staged: readers.Staged, line: str, source: st
         error = error_expr(col, src, stype, fmt, check_control=not staged.text_clean, value=value)
         if error != "null":
             errors.append(error)
+    raw_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in staged.columns) + "))::varchar"
     if errors:
+        failed = f"coalesce({', '.join(errors)}) is not null"
         reasons = f"list_filter([{', '.join(errors)}]::varchar[], lambda x: x is not null)"
-        error_list = f"case when coalesce({', '.join(errors)}) is not null then {reasons} end"
+        error_list, raw = f"case when {failed} then {reasons} end", f"case when {failed} then {raw_json} end"
     else:
-        error_list = "null::varchar[]"
+        error_list, raw = "null::varchar[]", "null::varchar"
     return f"""
         create or replace temp table _typed as
-        select _kontor_rowid as _rowid, _kontor_line as _line, {', '.join(outputs)}, {error_list} as _errors
-        from (select s.rowid as _kontor_rowid, {line} as _kontor_line, {', '.join(values)}, s.* from {source})"""
+        select {', '.join(outputs)}, {error_list} as _errors, {raw} as _raw
+        from (select {', '.join(values)}, s.* from {staged.scan or '_stage'} s)"""
 
 
 # A rejected record and a blank line still occupy a line: each accepted row moves down by the
@@ -156,38 +159,41 @@ _LINE_STEPS = """
                row_number() over (order by line) as n
         from (select line from _rejects union all select line from _blank_lines))
     group by k"""
-# Up to this many steps the typed pass computes the shift itself, with a CASE that bisects the
+# Up to this many steps the statements compute the shift themselves, with a CASE that bisects the
 # steps. Beyond, planning that CASE costs more than numbering every row in ``_lines`` and joining
 # it back (about even at ~1,000 steps; the join costs ~0.15 s per million rows).
 _INLINE_STEPS_MAX = 512
 
 
-def _line_numbers(con: duckdb.DuckDBPyConnection, staged: readers.Staged) -> tuple[str, str]:
-    """The line of each staged record: (SQL expression, the FROM clause it needs, stage as ``s``)."""
-    stage = "(select rowid, * from _stage) s"
+def _line_numbers(con: duckdb.DuckDBPyConnection, staged: readers.Staged):
+    """The line of each row of ``_typed``: a function of a table alias of ``_typed`` giving the
+    SQL expression and the join it needs (empty, or ``_lines`` joined on rowid)."""
     first = staged.first_line
-    if not staged.has_rejects:
-        return f"{first} + s.rowid", stage
-    steps = con.execute(_LINE_STEPS.format(first=first) + f" order by k limit {_INLINE_STEPS_MAX + 1}").fetchall()
-    if not steps:
-        return f"{first} + s.rowid", stage
-    if len(steps) <= _INLINE_STEPS_MAX:
-        return f"{first} + s.rowid + {_bisect_steps(steps, 0, len(steps))}", stage
-    # Numbered on rowid alone (an ASOF join over the full-width stage costs ~0.4 GB per million rows).
+    steps = []
+    if staged.has_rejects:
+        steps = con.execute(_LINE_STEPS.format(first=first) + f" order by k limit {_INLINE_STEPS_MAX + 1}").fetchall()
+    if not staged.has_spans and not steps:
+        return lambda a: (f"{first} + {a}.rowid", "")
+    if not staged.has_spans and len(steps) <= _INLINE_STEPS_MAX:
+        return lambda a: (f"{first} + {a}.rowid + {_bisect_steps(steps, 0, len(steps), a)}", "")
+    # Numbered on rowid alone (an ASOF join over the full-width rows costs ~0.4 GB per million rows).
     con.execute(f"""
         create or replace temp table _lines as
-        select s.rowid as _rowid, {first} + s.rowid + coalesce(r.n, 0) as _line
-        from (select rowid from _stage) s asof left join ({_LINE_STEPS.format(first=first)}) r on s.rowid >= r.k""")
-    return "l._line", f"{stage} join _lines l on l._rowid = s.rowid"
+        select t.rowid as _rowid, {first} + t.rowid + coalesce(r.n, 0) as _line
+        from (select rowid from _typed) t asof left join ({_LINE_STEPS.format(first=first)}) r on t.rowid >= r.k""")
+    if staged.has_spans:
+        con.execute(_PHYSICAL_LINES.format(table="_lines", col="_line"))
+    return lambda a: (f"{a}_l._line", f"join _lines {a}_l on {a}_l._rowid = {a}.rowid")
 
 
-def _bisect_steps(steps: list[tuple[int, int]], lo: int, hi: int) -> str:
-    """The shift of ``s.rowid`` known to lie in interval ``lo``..``hi`` of the sorted (k, n) steps:
-    interval 0 is before the first step (shift 0), interval i from step i on (its n)."""
+def _bisect_steps(steps: list[tuple[int, int]], lo: int, hi: int, alias: str = "s") -> str:
+    """The shift of ``<alias>.rowid`` known to lie in interval ``lo``..``hi`` of the sorted (k, n)
+    steps: interval 0 is before the first step (shift 0), interval i from step i on (its n)."""
     if lo == hi:
         return str(steps[lo - 1][1]) if lo else "0"
     mid = (lo + hi + 1) // 2
-    return f"case when s.rowid < {steps[mid - 1][0]} then {_bisect_steps(steps, lo, mid - 1)} else {_bisect_steps(steps, mid, hi)} end"
+    return (f"case when {alias}.rowid < {steps[mid - 1][0]} then {_bisect_steps(steps, lo, mid - 1, alias)} "
+            f"else {_bisect_steps(steps, mid, hi, alias)} end")
 
 
 # From a record spanning several lines on, DuckDB's line count lags the file's by the lines gained.
@@ -197,52 +203,68 @@ _PHYSICAL_LINES = """
     from {table} t asof left join _spans s on t.{col} > s.line"""
 
 
+def _type_rows(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged, display: str) -> None:
+    """``_typed`` (and, for a CSV, what its parser rejected). Outside the load's transaction: a
+    table created inside one numbers its rows from 2**55 on until commit, not from 0."""
+    try:
+        con.execute(_typed_sql(table, staged))
+    except duckdb.Error as exc:
+        if staged.scan is None:
+            raise
+        raise SourceFileError(display, f"cannot be parsed as CSV ({str(exc).splitlines()[0]})", staged.scan_fix) from exc
+    if staged.finish:
+        staged.finish(con, staged)
+
+
 def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged,
                  display: str, batch_id: int, loaded_at: datetime) -> tuple[int, int, int]:
-    con.execute(_typed_sql(table, staged, *_line_numbers(con, staged)))
+    line_of = _line_numbers(con, staged)
     if staged.has_spans:
-        con.execute(_PHYSICAL_LINES.format(table="_typed", col="_line"))
         con.execute(_PHYSICAL_LINES.format(table="_rejects", col="line"))
-    if table.primary_key:
-        pk = ", ".join(ident(c) for c in table.primary_key)
+    pk = ", ".join(ident(c) for c in table.primary_key)
+    # Most files repeat no key: a grouping tells (NULL keys group as the window partitions them),
+    # at a fraction of the window's sort.
+    has_dups = bool(table.primary_key) and con.execute(
+        f"select count(*) from (select 1 from _typed where _errors is null group by {pk} having count(*) > 1)").fetchone()[0] > 0
+    if has_dups:
         con.execute(f"""
             create or replace temp table _dups as
-            select _rowid, _line, _first from (
-                select _rowid, _line, row_number() over w as _rank, first_value(_line) over w as _first
+            select _rowid, _first from (
+                select rowid as _rowid, row_number() over w as _rank, first_value(rowid) over w as _first
                 from _typed where _errors is null
-                window w as (partition by {pk} order by _line))
+                window w as (partition by {pk} order by rowid))
             where _rank > 1""")
-    else:
-        con.execute("create or replace temp table _dups as select null::bigint as _rowid, null::bigint as _line, null::bigint as _first where false")
     names = [c.name for c in table.columns]
     col_list = ", ".join(ident(n) for n in names)
-    raw_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := s.{ident(c)}" for c in staged.columns) + "))::varchar"
     source = literal(f"{table.system}.{table.name}")
     file_lit, ts = literal(display), literal(loaded_at.isoformat(sep=" "))
+    line, join = line_of("t")
     loaded = con.execute(f"""
         insert into {qtable(table.raw_table)} ({col_list}, _system, _source_file, _batch_id, _loaded_at, _line)
-        select {col_list}, {literal(table.system)}, {file_lit}, {batch_id}, {ts}::timestamp, _line
-        from _typed where _errors is null and _rowid not in (select _rowid from _dups)""").fetchone()[0]
+        select {', '.join(f't.{ident(n)}' for n in names)}, {literal(table.system)}, {file_lit}, {batch_id}, {ts}::timestamp, {line}
+        from _typed t {join} where t._errors is null{" and t.rowid not in (select _rowid from _dups)" if has_dups else ""}""").fetchone()[0]
     con.execute(f"""
         insert into kontor.quarantine
-        select {batch_id}, {source}, {file_lit}, t._line,
-               regexp_extract(t._errors[1], '^([^:]+):', 1), array_to_string(t._errors, '; '),
-               {raw_json}, {ts}::timestamp
-        from _typed t join (select rowid, * from _stage) s on s.rowid = t._rowid
-        where t._errors is not null""")
-    con.execute(f"""
+        select {batch_id}, {source}, {file_lit}, {line},
+               regexp_extract(t._errors[1], '^([^:]+):', 1), array_to_string(t._errors, '; '), t._raw, {ts}::timestamp
+        from _typed t {join} where t._errors is not null""")
+    # A later duplicate converted fine, so it has no _raw: its values as read (typed, as text) stand for it.
+    first_line, first_join = line_of("f")
+    dup_json = "to_json(struct_pack(" + ", ".join(f"{ident(n)} := t.{ident(n)}::varchar" for n in names) + "))::varchar"
+    if has_dups:
+        con.execute(f"""
         insert into kontor.quarantine
-        select {batch_id}, {source}, {file_lit}, d._line, {literal(', '.join(table.primary_key))},
-               'duplicate primary key (' || {literal(', '.join(table.primary_key))} || ') in this file; first at line ' || d._first,
-               {raw_json}, {ts}::timestamp
-        from _dups d join (select rowid, * from _stage) s on s.rowid = d._rowid""")
+        select {batch_id}, {source}, {file_lit}, {line}, {literal(', '.join(table.primary_key))},
+               'duplicate primary key (' || {literal(', '.join(table.primary_key))} || ') in this file; first at line ' || {first_line},
+               {dup_json}, {ts}::timestamp
+        from _dups d join _typed t on t.rowid = d._rowid {join} join _typed f on f.rowid = d._first {first_join}""")
     if staged.has_rejects:
         con.execute(f"""
             insert into kontor.quarantine
             select {batch_id}, {source}, {file_lit}, line, column_name, reason, raw_text, {ts}::timestamp
             from _rejects""")
     quarantined = con.execute(f"select count(*) from kontor.quarantine where batch_id = {batch_id}").fetchone()[0]
-    read = con.execute("select count(*) from _stage").fetchone()[0]
+    read = con.execute("select count(*) from _typed").fetchone()[0]
     if staged.has_rejects:
         read += con.execute("select count(*) from _rejects").fetchone()[0]
     if read != loaded + quarantined:
@@ -281,6 +303,7 @@ def _stage_file(con, table: SourceTable, path: Path, info: readers.FileDigest, t
 def _commit_batch(con, table: SourceTable, staged: readers.Staged, result: FileLoad, size: int | None,
                   run_id: str | None, started: datetime) -> None:
     result.notes += _check_columns(table, staged, result.path)
+    _type_rows(con, table, staged, result.path)
     batch_id = _next_batch_id(con)
     con.execute("begin transaction")
     try:
@@ -311,6 +334,7 @@ def ingest_file(con, table: SourceTable, path: Path, data_dir: Path, tmp_dir: Pa
     if previous is not None:
         result.batch_id, result.message = previous, f"already loaded as batch {previous}"
         return result
+    staged = None
     try:
         staged = _stage_file(con, table, path, info, tmp_dir)
         result.notes += staged.notes
@@ -331,6 +355,9 @@ def ingest_file(con, table: SourceTable, path: Path, data_dir: Path, tmp_dir: Pa
                                   "the table's other files are loaded")
         _record_failure(con, table, result, failure, info.size, run_id, started)
         result.message = str(failure)
+    finally:
+        for tmp in staged.cleanup if staged else ():
+            tmp.unlink(missing_ok=True)
     return result
 
 

@@ -1,8 +1,10 @@
-"""Read one extract into the temp table ``_stage``, in file order, as faithfully as possible.
+"""Read one extract, in file order, as faithfully as possible; nothing is typed here.
 
-Each reader leaves ``_stage`` (row order = file order, so ``rowid`` gives the record's
-position) and, for CSV, ``_rejects``: records DuckDB's parser could not split into the
-header's fields (line, column, reason, raw text). Nothing is typed here; ``convert`` does that.
+Parquet, JSON, XLSX and query results land in the temp table ``_stage`` (row order = file
+order). A CSV file is not staged: ``Staged.scan`` is its ``read_csv``, which ``ingest`` reads in
+the same pass that types the values (a text copy of every row cost more than parsing it), and
+``Staged.finish`` then leaves ``_rejects``: records DuckDB's parser could not split into the
+header's fields (line, column, reason, raw text). ``convert`` types the values.
 A file that cannot be read at all raises ``SourceFileError`` naming the problem and the fix.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import io
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,6 +46,10 @@ class Staged:
     encoding: str | None = None        # how the text was decoded, for the ledger
     meta: dict | None = None           # the file's own metadata (a DATEV header line), for the ledger
     fmt: FileFormat | None = None      # the format as read (delimiter from the file, DATEV period)
+    scan: str | None = None            # SQL relation to read instead of _stage (a CSV's read_csv)
+    scan_fix: str = ""                 # the fix when that scan fails (the file cannot be parsed)
+    finish: Callable[[duckdb.DuckDBPyConnection, "Staged"], None] | None = None   # after the scan ran
+    cleanup: list[Path] = field(default_factory=list)   # temporary files to remove after the load
 
 
 @dataclass
@@ -259,9 +266,11 @@ def _plan(path: Path, fmt: FileFormat, info: FileDigest, tmp_dir: Path) -> _Plan
                 notes.append(f"declared {declared} but some lines are UTF-8: decoded line by line, {utf8_lines} line(s) "
                              f"as UTF-8, the others as {declared}"
                              + (f"; {mixed} line(s) mixing both encodings quarantined" if mixed else ""))
-            # UTF-8 lines were not scanned for control characters or an encoded U+FFFD: check values
+            # Control bytes are the same bytes in both encodings (the digest saw them all); a U+FFFD
+            # comes from a byte cp1252 leaves undefined, a line mixing both, or a UTF-8 line that
+            # holds one: then every value is checked, else the file is clean as it stands.
             clean = not info.control_bytes and not (declared == "cp1252" and info.cp1252_undefined) \
-                and not mixed and not utf8_lines
+                and not mixed and not (utf8_lines and _contains(path, _UTF8_REPLACEMENT))
             return _Plan(tmp, fmt, pre, info, encoding, clean, notes)
     if pre.bom_name == "utf-8 (BOM)":
         encoding = pre.bom_name
@@ -270,21 +279,38 @@ def _plan(path: Path, fmt: FileFormat, info: FileDigest, tmp_dir: Path) -> _Plan
                  clean, notes)
 
 
+_UTF8_REPLACEMENT = "\ufffd".encode()
+
+
+def _contains(path: Path, needle: bytes) -> bool:
+    """Whether the file holds ``needle`` (a few bytes; one fast pass, chunks overlapping)."""
+    tail = b""
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            if needle in tail + chunk[:len(needle)] or needle in chunk:
+                return True
+            tail = chunk[-(len(needle) - 1):]
+    return False
+
+
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, fmt: FileFormat, info: FileDigest,
               expected: list[str], tmp_dir: Path) -> Staged:
     if info.size == 0:
         raise SourceFileError(path, "the file is empty (not even a header line)", "re-export the extract; an export with no rows still has a header")
     plan = _plan(path, fmt, info, tmp_dir)
+    temporary = [plan.read_path] if plan.read_path != path else []
     try:
         staged = _read_csv(con, path, plan, expected)
-        staged.text_clean = plan.clean
-        staged.encoding = plan.encoding
-        staged.meta = plan.pre.datev
-        staged.fmt = plan.fmt
-        return staged
-    finally:
-        if plan.read_path != path:
-            plan.read_path.unlink(missing_ok=True)
+    except BaseException:
+        for tmp in temporary:
+            tmp.unlink(missing_ok=True)
+        raise
+    staged.text_clean = plan.clean
+    staged.encoding = plan.encoding
+    staged.meta = plan.pre.datev
+    staged.fmt = plan.fmt
+    staged.cleanup = temporary      # read by the scan: removed by ingest after the load
+    return staged
 
 
 def _header(path: Path, plan: _Plan, expected: list[str]) -> tuple[list[str], list[str]]:
@@ -330,6 +356,8 @@ def _derived_columns(plan: _Plan, header: list[str]) -> str:
 
 
 def _read_csv(con, path: Path, plan: _Plan, expected: list[str]) -> Staged:
+    """The file's ``read_csv`` as a relation (``Staged.scan``), not yet run: ingest types the
+    values in the same pass; ``_finish_csv`` then collects what the parser rejected."""
     fmt, skip = plan.fmt, plan.pre.skip
     header, notes = _header(path, plan, expected)
     notes = plan.notes + notes
@@ -342,13 +370,22 @@ def _read_csv(con, path: Path, plan: _Plan, expected: list[str]) -> Staged:
         "rejects_table = '_kontor_rejects'", "rejects_scan = '_kontor_rejects_scan'",
     ]
     con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
-    try:
-        con.execute(f"create or replace temp table _stage as select *{_derived_columns(plan, header)} "
-                    f"from read_csv({literal(str(plan.read_path))}, {', '.join(options)})")
-    except duckdb.Error as exc:
-        message = str(exc).splitlines()[0]
-        raise SourceFileError(path, f"cannot be parsed as CSV ({message})",
-                              "check the declared delimiter, quote and encoding") from exc
+    scan = (f"(select *{_derived_columns(plan, header)} "
+            f"from read_csv({literal(str(plan.read_path))}, {', '.join(options)}))")
+    types = {h: "varchar" for h in header}
+    if _derived_columns(plan, header):
+        types[DATEV_SIGNED_AMOUNT] = "varchar"
+
+    def finish(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+        staged.has_spans = _finish_csv(con, plan, fmt, skip)
+
+    return Staged(columns=list(types), types=types, first_line=skip + (2 if fmt.header else 1),
+                  has_rejects=True, notes=notes, scan=scan, scan_fix="check the declared delimiter, quote and encoding",
+                  finish=finish)
+
+
+def _finish_csv(con, plan: _Plan, fmt: FileFormat, skip: int) -> bool:
+    """After the scan: ``_rejects``, ``_blank_lines`` and ``_spans``; whether records span lines."""
     con.execute("""
         create or replace temp table _rejects as
         select line,
@@ -373,16 +410,12 @@ def _read_csv(con, path: Path, plan: _Plan, expected: list[str]) -> Staged:
     con.execute("create or replace temp table _spans (line bigint, shift bigint)")
     if spans:
         insert_rows(con, "_spans", [list(s) for s in spans])
-    types = {h: "varchar" for h in header}
-    if _derived_columns(plan, header):
-        types[DATEV_SIGNED_AMOUNT] = "varchar"
-    return Staged(columns=list(types), types=types, first_line=skip + (2 if fmt.header else 1),
-                  has_rejects=True, notes=notes, has_spans=bool(spans))
+    return bool(spans)
 
 
 def _one_record_per_line(con, info: FileDigest, fmt: FileFormat, skip: int) -> bool:
     """As many lines as records (header and preamble included): no blank line, no field spanning lines."""
-    records = con.execute("select (select count(*) from _stage) + (select count(*) from _rejects)").fetchone()[0]
+    records = con.execute("select (select count(*) from _typed) + (select count(*) from _rejects)").fetchone()[0]
     lines = info.newlines + (0 if info.ends_with_newline or info.size == 0 else 1)
     return lines == records + skip + (1 if fmt.header else 0)
 

@@ -204,6 +204,73 @@ def test_a_failed_blocking_gate_alerts_with_rule_and_quarantine_advice(tmp_path)
         assert "amount_not_negative" in text and "kontor.gate_quarantine" in text and outcome.run_id in text
 
 
+def test_a_quarantine_share_above_the_threshold_warns_and_alerts_and_all_quarantined_is_an_error(tmp_path):
+    """Issue 15 item 7: more than quarantine_alert_pct (default 5) % of a run's rows quarantined is
+    a warning that alerts (the asset is built); every row quarantined is an error (and alerts)."""
+    with Webhook() as hook, SmtpServer() as smtp:
+        env = {"TEST_ALERT_WEBHOOK": hook.url, "KONTOR_SMTP_HOST": "127.0.0.1", "KONTOR_SMTP_PORT": str(smtp.port),
+               "KONTOR_SMTP_FROM": "kontor@example.com"}
+        settings = alert_project(tmp_path / "p", env)
+        shop = settings.data_dir / "shop"
+        # 1 of 20 rows bad: 5.0 %, not above the default threshold: no alert
+        (shop / "orders_1.csv").write_text("id,amount\n" + "".join(f"{n},1.00\n" for n in range(1, 20)) + "x,1.00\n")
+        events = []
+        outcome = run_pipeline(settings, select=["raw/shop__orders"], on_event=lambda *e: events.append(e))
+        assert outcome.success and not outcome.gate_warnings and hook.bodies == [] and smtp.mails == []
+
+        # 2 of 10 bad: 20 %, a warning that alerts on every channel; the asset is built
+        (shop / "orders_2.csv").write_text("id,amount\n" + "".join(f"{n},1.00\n" for n in range(21, 29)) + "y,1.00\nz,2.00\n")
+        events.clear()
+        outcome = run_pipeline(settings, select=["raw/shop__orders"], on_event=lambda *e: events.append(e))
+        assert outcome.success and "raw/shop__orders" in outcome.materialized and not outcome.gate_failures
+        [warning] = outcome.gate_warnings
+        assert "2 of 10 rows quarantined (20.0 %, alert above 5 %)" in warning
+        assert len(hook.bodies) == 1
+        text = hook.bodies[0]["text"]
+        assert text.startswith("Kontor warning: raw/shop__orders built, but check 'quarantine_share' failed")
+        assert outcome.run_id in text and "kontor.quarantine where source = 'shop.orders'" in text
+        assert "gate_quarantine" not in text
+        assert ("alerted", "raw/shop__orders", "webhook TEST_ALERT_WEBHOOK, email controlling@example.com") in events
+        [mail] = smtp.mails
+        assert mail.recipients == ["controlling@example.com"]
+        assert "20.0 %" in email.message_from_bytes(mail.data).get_payload(decode=True).decode()
+
+        # nothing new: the files are skipped, no check fails, no alert
+        assert run_pipeline(settings, select=["raw/shop__orders"]).success and len(hook.bodies) == 1
+
+        # every row quarantined: an error, and an alert that says it failed
+        (shop / "orders_3.csv").write_text("id,amount\na,1.00\nb,2.00\n")
+        outcome = run_pipeline(settings, select=["raw/shop__orders"])
+        [failure] = outcome.gate_failures
+        assert "every row was quarantined" in failure and not outcome.gate_warnings
+        assert len(hook.bodies) == 2
+        text = hook.bodies[1]["text"]
+        assert text.startswith("Kontor alert: raw/shop__orders failed") and "every row was quarantined" in text
+        assert "kontor.quarantine where source = 'shop.orders'" in text
+
+
+def test_the_alert_sensors_send_a_quarantine_warning_once_per_run(tmp_path):
+    """The daemon's path: a successful run whose source check warns alerts from kontor_alert_reset,
+    and `kontor run`'s own alert for the same run is not repeated."""
+    with Webhook() as hook:
+        settings = alert_project(tmp_path / "p", {"TEST_ALERT_WEBHOOK": hook.url})
+        (settings.data_dir / "shop" / "orders_1.csv").write_text("id,amount\n1,1.00\n2,2.00\nx,3.00\n")
+        defs = build_definitions(settings)
+        with dg.instance_for_test() as instance:
+            result = defs.resolve_job_def("kontor_sync").execute_in_process(instance=instance, raise_on_error=False)
+            assert result.success
+            run = instance.get_run_by_id(result.run_id)
+            success = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS)
+            sensor = defs.resolve_sensor_def("kontor_alert_reset")
+            for _ in range(2):
+                sensor(dg.build_run_status_sensor_context(
+                    sensor_name=sensor.name, dagster_event=success, dagster_instance=instance, dagster_run=run))
+        assert len(hook.bodies) == 1
+        text = hook.bodies[0]["text"]
+        assert text.startswith("Kontor warning: raw/shop__orders built") and "1 of 3 rows quarantined" in text
+        assert result.run_id in text
+
+
 def test_run_failure_sensor_alerts_once_per_run(tmp_path):
     with Webhook() as hook:
         settings = alert_project(tmp_path / "p", {"TEST_ALERT_WEBHOOK": hook.url})

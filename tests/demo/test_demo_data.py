@@ -35,7 +35,6 @@ CSV_COLUMNS = {
                                   "EMail", "Telefon", "Zahlungsziel", "Kreditlimit", "GeaendertAm"],
     "accounting/rechnungen.csv": ["Belegnr", "Belegdatum", "Konto", "Faellig", "Netto", "Steuer", "Brutto",
                                   "Waehrung", "Auftragsnr"],
-    "accounting/zahlungen.csv": ["ZahlungsNr", "Datum", "Konto", "Belegnr", "Betrag"],
     "accounting/offene_posten.csv": ["Belegnr", "Konto", "Belegdatum", "Faellig", "Offen", "Stichtag"],
     "ground_truth/entities.csv": ["entity_type", "true_id", "system", "source_table", "source_id"],
     "ground_truth/golden.csv": ["entity_type", "true_id", "name", "legal_form", "street", "house_number", "postcode",
@@ -66,8 +65,16 @@ PARQUET_COLUMNS = {
         ("po_no", pa.int64()), ("supplier_no", pa.int64()), ("order_date", pa.date32()), ("item_no", S),
         ("quantity", D12), ("net_amount", D14)],
 }
-ALL_FILES = sorted([*CSV_COLUMNS, *PARQUET_COLUMNS, "ground_truth/manifest.json"])
-ACCOUNTING = [f for f in CSV_COLUMNS if f.startswith("accounting/")]
+# Payments come from DATEV as it exports them: a Buchungsstapel per fiscal year (the demo's months
+# 2024-11 .. 2026-10 fall in three calendar years).
+DATEV_PAYMENTS = {f"accounting/EXTF_Buchungsstapel_Zahlungen_{y}.csv": (f"{y}0101" if y > 2024 else "20241101",
+                                                                       f"{y}1231" if y < 2026 else "20261031")
+                  for y in (2024, 2025, 2026)}
+DATEV_HEADER = ["Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen", "WKZ Umsatz", "Kurs", "Basis-Umsatz",
+                "WKZ Basis-Umsatz", "Konto", "Gegenkonto (ohne BU-Schlüssel)", "BU-Schlüssel", "Belegdatum",
+                "Belegfeld 1", "Belegfeld 2", "Skonto", "Buchungstext"]
+ALL_FILES = sorted([*CSV_COLUMNS, *PARQUET_COLUMNS, *DATEV_PAYMENTS, "ground_truth/manifest.json"])
+ACCOUNTING = [f for f in [*CSV_COLUMNS, *DATEV_PAYMENTS] if f.startswith("accounting/")]
 AMOUNT_RE = re.compile(r"^\d{1,3}(\.\d{3})*,\d{2}$")
 DATE_RE = re.compile(r"^\d{2}\.\d{2}\.\d{4}$")
 
@@ -82,6 +89,30 @@ def read_csv(root: Path, rel: str) -> pl.DataFrame:
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim, quotechar='"'))
     header, body = rows[0], rows[1:]
     return pl.DataFrame({h: [r[i] for r in body] for i, h in enumerate(header)}, schema={h: pl.String for h in header})
+
+
+def read_datev(root: Path, rel: str) -> tuple[list[str], pl.DataFrame]:
+    """A DATEV EXTF file: its metadata line's fields and the rows below its column header."""
+    text = (root / rel).read_bytes().decode("cp1252")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"'))
+    meta, header, body = rows[0], rows[1], rows[2:]
+    return meta, pl.DataFrame({h: [r[i] for r in body] for i, h in enumerate(header)},
+                              schema={h: pl.String for h in header})
+
+
+def datev_payments(root: Path) -> pl.DataFrame:
+    """The payments of all Buchungsstapel files in the shape of the columns they carry: payment
+    number, date (DDMM completed with the year of the file's range), account, invoice, amount."""
+    frames = []
+    for rel in DATEV_PAYMENTS:
+        meta, df = read_datev(root, rel)
+        year = meta[14][:4]
+        frames.append(df.select(
+            pl.col("Belegfeld 2").alias("ZahlungsNr"),
+            (pl.col("Belegdatum").str.slice(0, 2) + "." + pl.col("Belegdatum").str.slice(2, 2) + "." + year).alias("Datum"),
+            "Konto", pl.col("Belegfeld 1").alias("Belegnr"), pl.col("Umsatz (ohne Soll/Haben-Kz)").alias("Betrag"),
+            pl.col("Soll/Haben-Kennzeichen").alias("SH")))
+    return pl.concat(frames)
 
 
 def cents(col: str) -> pl.Expr:
@@ -108,6 +139,7 @@ def frames(data) -> dict[str, pl.DataFrame]:
     root, _ = data
     f = {rel: read_csv(root, rel) for rel in CSV_COLUMNS}
     f.update({rel: pl.read_parquet(root / rel) for rel in PARQUET_COLUMNS})
+    f["payments"] = datev_payments(root)
     return f
 
 
@@ -144,6 +176,8 @@ def test_manifest(data) -> None:
         assert manifest["files"][rel]["rows"] == n_lines, rel
     for rel in PARQUET_COLUMNS:
         assert manifest["files"][rel]["rows"] == pq.ParquetFile(root / rel).metadata.num_rows, rel
+    for rel in DATEV_PAYMENTS:
+        assert manifest["files"][rel]["rows"] == len(read_datev(root, rel)[1]) > 0, rel
     # rough size expectations at scale 1
     rows = {k: v["rows"] for k, v in manifest["files"].items()}
     assert 1300 <= rows["erp/customers.parquet"] <= 1550
@@ -166,6 +200,32 @@ def test_csv_headers(data) -> None:
         with open(root / rel, encoding=enc, newline="") as fh:
             header = next(csv.reader(fh, delimiter=delim))
         assert header == cols, rel
+
+
+def test_payments_are_datev_buchungsstapel(data, frames) -> None:
+    """Each file as DATEV Rechnungswesen writes it: the EXTF 700 line (Buchungsstapel, category 21,
+    format version 13, fiscal year, date range, consultant and client), its column header, CRLF,
+    amounts without sign and decimal comma, S/H, Belegdatum DDMM within the file's range."""
+    root, _ = data
+    for rel, (date_from, date_to) in DATEV_PAYMENTS.items():
+        raw = (root / rel).read_bytes()
+        assert raw.count(b"\r\n") == raw.count(b"\n") and raw.endswith(b"\r\n"), rel
+        meta, df = read_datev(root, rel)
+        assert meta[:5] == ["EXTF", "700", "21", "Buchungsstapel", "13"], rel
+        assert (meta[10], meta[11], meta[12], meta[13]) == ("29098", "10001", date_from[:4] + "0101", "4"), rel
+        assert (meta[14], meta[15], meta[21]) == (date_from, date_to, "EUR"), rel
+        assert list(df.columns) == DATEV_HEADER, rel
+        assert df["Umsatz (ohne Soll/Haben-Kz)"].str.contains(r"^\d+,\d{2}$").all(), rel
+        assert (df["Soll/Haben-Kennzeichen"] == "H").all() and (df["WKZ Umsatz"] == "EUR").all(), rel
+        assert (df["Gegenkonto (ohne BU-Schlüssel)"] == "1200").all(), rel
+        ddmm = df["Belegdatum"]
+        assert ddmm.str.contains(r"^\d{4}$").all(), rel
+        mmdd = ddmm.str.slice(2, 2) + ddmm.str.slice(0, 2)
+        assert mmdd.is_between(date_from[4:], date_to[4:]).all(), rel
+    # the text fields are quoted as DATEV quotes them: a line of the body
+    line = (root / next(iter(DATEV_PAYMENTS))).read_bytes().split(b"\r\n")[2].decode("cp1252")
+    assert re.fullmatch(r'\d+,\d{2};"H";"EUR";;;;\d{5};1200;"";\d{4};"\d+";"\d+";;"Zahlungseingang"', line), line
+    assert frames["payments"]["ZahlungsNr"].is_unique().all()
 
 
 def test_parquet_schemas(data) -> None:
@@ -236,8 +296,8 @@ def test_accounting_encoding_and_formats(data, frames) -> None:
     assert deb["Kreditlimit"].str.contains(AMOUNT_RE.pattern).all()
 
     amount_cols = {"accounting/rechnungen.csv": ("Netto", "Steuer", "Brutto"),
-                   "accounting/zahlungen.csv": ("Betrag",), "accounting/offene_posten.csv": ("Offen",)}
-    date_cols = {"accounting/rechnungen.csv": ("Belegdatum", "Faellig"), "accounting/zahlungen.csv": ("Datum",),
+                   "accounting/offene_posten.csv": ("Offen",)}
+    date_cols = {"accounting/rechnungen.csv": ("Belegdatum", "Faellig"),
                  "accounting/offene_posten.csv": ("Belegdatum", "Faellig", "Stichtag")}
     for rel, cols in amount_cols.items():
         for c in cols:
@@ -423,7 +483,7 @@ def test_referential_integrity(frames) -> None:
     sup = frames["erp/suppliers.parquet"]
     po = frames["erp/purchase_orders.parquet"]
     inv = frames["accounting/rechnungen.csv"]
-    pay = frames["accounting/zahlungen.csv"]
+    pay = frames["payments"]
     op = frames["accounting/offene_posten.csv"]
     deb = frames["accounting/debitoren.csv"]
 
@@ -476,7 +536,7 @@ def test_referential_integrity(frames) -> None:
 
 def test_payments_and_open_items(frames) -> None:
     inv = frames["accounting/rechnungen.csv"].with_columns(cents("Brutto").alias("brutto"))
-    pay = frames["accounting/zahlungen.csv"].with_columns(cents("Betrag").alias("betrag"))
+    pay = frames["payments"].with_columns(cents("Betrag").alias("betrag"))
     op = frames["accounting/offene_posten.csv"].with_columns(cents("Offen").alias("offen"))
     paid = pay.group_by("Belegnr").agg(pl.col("betrag").sum().alias("paid"))
     t = inv.join(paid, on="Belegnr", how="left").with_columns(pl.col("paid").fill_null(0))

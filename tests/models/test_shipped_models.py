@@ -10,6 +10,7 @@ at 0.83 of the months before); at 1.0 it is clear (0.22), and the run takes abou
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -102,8 +103,9 @@ def test_staging_has_one_row_per_primary_key(project: Settings, con):
         rows, keys = con.execute(
             f"select count(*), (select count(*) from (select distinct {', '.join(key)} from {cm.model.relation})) "
             f"from {cm.model.relation}").fetchone()
-        raw_keys = one(con, f"select count(*) from (select distinct {', '.join(table.primary_key)} from raw.{table.key} "
-                            f"where {' and '.join(f'{k} is not null' for k in table.primary_key)})")
+        keys_sql = [f'"{k}"' for k in table.primary_key]
+        raw_keys = one(con, f"select count(*) from (select distinct {', '.join(keys_sql)} from raw.{table.key} "
+                            f"where {' and '.join(f'{k} is not null' for k in keys_sql)})")
         assert rows == keys == raw_keys > 0, cm.model.name
         assert one(con, f"select count(*) from {cm.model.relation} where source_file is null or batch_id is null") == 0
 
@@ -139,11 +141,31 @@ def test_amounts_reconcile(con):
     assert one(con, "select sum(net_amount) from marts.fct_orders") == one(con, "select sum(net_amount) from raw.erp__order_lines")
     assert one(con, "select sum(open_amount) from marts.fct_open_items") == \
         one(con, "select sum(Offen) from raw.accounting__offene_posten") > 0
-    assert one(con, "select sum(amount) from marts.fct_payments") == one(con, "select sum(Betrag) from raw.accounting__zahlungen")
+    # payments arrive as a DATEV Buchungsstapel: credited (H) to the debtor, so Umsatz is negative
+    assert one(con, "select sum(amount) from marts.fct_payments") == \
+        -one(con, "select sum(Umsatz) from raw.accounting__zahlungen") > 0
     assert one(con, "select sum(net_amount) from marts.fct_purchase_orders") == \
         one(con, "select sum(net_amount) from raw.erp__purchase_orders")
     # Every invoice of the demo belongs to an ERP order, so every invoice has a region.
     assert one(con, "select count(*) from marts.fct_invoices where region is null or not is_matched_to_order") == 0
+
+
+def test_payments_are_read_from_datev_buchungsstapel(con):
+    """The demo's payments are DATEV EXTF files: the ledger keeps each one's metadata line, and
+    every Belegdatum (DDMM) took its year from that file's date range."""
+    rows = con.execute(
+        "select path, file_meta, rows_read, rows_loaded from kontor.load_ledger "
+        "where table_name = 'zahlungen' order by path").fetchall()
+    assert [r[0].rsplit("/", 1)[-1] for r in rows] == [f"EXTF_Buchungsstapel_Zahlungen_{y}.csv" for y in (2024, 2025, 2026)]
+    for path, meta_json, read, loaded in rows:
+        meta = json.loads(meta_json)
+        assert (meta["marker"], meta["data_category_name"], meta["format_version"]) == ("EXTF", "Buchungsstapel", "13")
+        assert read == loaded > 0
+        first, last = one(con, f"select min(Belegdatum) || ' ' || max(Belegdatum) from raw.accounting__zahlungen "
+                               f"where _source_file = '{path}'").split()
+        assert meta["date_from"] <= first <= last <= meta["date_to"], path
+    assert one(con, "select min(payment_date) from staging.stg_accounting__zahlungen") >= refdata.PERIOD_START
+    assert one(con, "select max(payment_date) from staging.stg_accounting__zahlungen") <= refdata.PERIOD_END
 
 
 def test_ageing_buckets_cover_every_open_item(con):
