@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -516,6 +517,9 @@ def dev(
 
 
 def main() -> None:
+    # pyspark (installed for the Spark engine; Great Expectations imports it when present) warns on
+    # import that it does not yet support pandas 3: advice to its developers, not to a user.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
     try:
         app()
     except ProjectError as exc:

@@ -194,11 +194,32 @@ def _properties(settings: Settings, models_dir: Path, problems: list[Problem]) -
             columns, tests = [], _tests(entry, None, rel, problems)
             for col in entry.get("columns") or []:
                 if isinstance(col, LineDict) and isinstance(col.get("name"), str):
+                    for key in col:
+                        if key not in COLUMN_KEYS:
+                            problems.append(Problem(rel, col.key_line(key), _unknown_column_key(key, col[key], col["name"])))
                     columns.append(ColumnDoc(col["name"], str(col.get("description") or ""), col.get("data_type"), col.line))
                     tests += _tests(col, col["name"], rel, problems, bool(col.get("quote")))
             found[name] = ModelProperties(str(entry.get("description") or ""), columns, config,
                                           dict(entry.get("meta") or {}), rel, entry.line, tests)
     return found
+
+
+# The keys dbt accepts on a column; anything else is a typo or a description split by a comma.
+COLUMN_KEYS = {"name", "description", "data_type", "meta", "tags", "tests", "data_tests", "quote",
+               "constraints", "config", "policy_tags", "granularity", "docs"}
+
+
+def _unknown_column_key(key: Any, value: Any, column: str) -> str:
+    """The message for a key a column does not have, with the usual cause when it is a comma.
+
+    >>> _unknown_column_key("ISO 4217", None, "currency_code")  # doctest: +NORMALIZE_WHITESPACE
+    "unknown key 'ISO 4217' in column 'currency_code'; fix: quote the description: in
+    {description: a, b} the comma ends the text and 'b' becomes a key"
+    """
+    if value is None and " " in str(key):
+        return (f"unknown key {key!r} in column {column!r}; fix: quote the description: in "
+                "{description: a, b} the comma ends the text and 'b' becomes a key")
+    return f"unknown key {key!r} in column {column!r}{did_you_mean(str(key), COLUMN_KEYS)}"
 
 
 def _folder_config(tool: dict[str, Any], schema: str) -> dict[str, Any]:

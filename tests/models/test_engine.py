@@ -138,6 +138,19 @@ CHECK_CASES = {
         "",
         ["models/staging/_staging.yml:5: column 'nmae' is documented for stg_customers but the query "
          "does not produce it; did you mean 'name'?"]),
+    "a description split by an unquoted comma, and a typo in a column key": (
+        {"models/marts/m.sql": "select 'EUR' as currency_code, 1 as x\n",
+         "models/marts/m.yml": """
+            models:
+              - name: m
+                columns:
+                  - {name: currency_code, description: Currency, ISO 4217}
+                  - {name: x, descripton: a number}
+            """},
+        "",
+        ["models/marts/m.yml:4: unknown key 'ISO 4217' in column 'currency_code'; fix: quote the description: "
+         "in {description: a, b} the comma ends the text and 'b' becomes a key",
+         "models/marts/m.yml:5: unknown key 'descripton' in column 'x'; did you mean 'description'?"]),
     "unknown config key in YAML": (
         {"models/marts/m.sql": "select 1 as x\n",
          "models/marts/m.yml": """
