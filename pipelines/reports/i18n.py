@@ -32,7 +32,7 @@ WORDS = {
         "actual": "Ist", "sources": "Herkunft der Zahlen", "sql_file": "SQL-Datei", "missing": "keine Daten",
         "zscore": "z-Wert", "threshold": "Schwelle", "data_status": "Datenstatus", "none": "keine",
         "vs": "ggü.", "rose": "stieg", "fell": "sank", "unchanged": "blieb unverändert",
-        "anomaly_member": "{kpi} bei {member}: {value} ({delta} {vs} {cmp}; z-Wert {z}).",
+        "anomaly_member": "{kpi} bei {member}: {delta} {vs} {cmp} auf {value}, z-Wert {z}.",
         "anomaly_kpi_z": "{kpi}: {value}, z-Wert {z} gegenüber den letzten {n} Perioden.",
         "anomaly_kpi_threshold": "{kpi}: {delta} {vs} {cmp} (Schwelle {threshold}).",
         "kpi_sentence": "{kpi} {verb} {when} auf {value}",
@@ -59,6 +59,7 @@ WORDS = {
         "cmp_flat": "ggü. {cmp} blieb der Wert unverändert",
         "driver_sentence": "{kpi}: größter Beitrag ggü. {cmp} von {member} ({dimension}) mit {contribution}.",
         "member_sentence": "{kpi}, {dimension} {member}: {delta} ggü. {cmp} ({before} → {after}).",
+        "snapshot_when": "am {date}",
     },
     "en": {
         "previous_period": "previous period", "same_period_last_year": "last year", "plan": "plan",
@@ -75,7 +76,7 @@ WORDS = {
         "actual": "Actual", "sources": "Where the numbers come from", "sql_file": "SQL file", "missing": "no data",
         "zscore": "z-score", "threshold": "threshold", "data_status": "Data status", "none": "none",
         "vs": "vs", "rose": "rose", "fell": "fell", "unchanged": "was unchanged",
-        "anomaly_member": "{kpi} for {member}: {value} ({delta} {vs} {cmp}; z-score {z}).",
+        "anomaly_member": "{kpi} for {member}: {delta} {vs} {cmp} to {value}, z-score {z}.",
         "anomaly_kpi_z": "{kpi}: {value}, z-score {z} against the last {n} periods.",
         "anomaly_kpi_threshold": "{kpi}: {delta} {vs} {cmp} (threshold {threshold}).",
         "kpi_sentence": "{kpi} {verb} {when} to {value}",
@@ -102,6 +103,7 @@ WORDS = {
         "cmp_flat": "against {cmp} it was unchanged",
         "driver_sentence": "{kpi}: largest contribution against {cmp} from {member} ({dimension}) with {contribution}.",
         "member_sentence": "{kpi}, {dimension} {member}: {delta} against {cmp} ({before} → {after}).",
+        "snapshot_when": "as of {date}",
     },
 }
 
