@@ -25,8 +25,8 @@ WORDS = {
         "no_gates": "keine Prüfungen gelaufen", "no_review": "keine Prüfliste vorhanden",
         "gates_ok": "alle {n} Prüfungen bestanden", "gates_failed": "{failed} Fehler, {warned} Warnungen bei {n} Prüfungen",
         "open_items": "{n} offen", "stale": "veraltet", "fresh": "aktuell", "loaded": "geladen",
-        "narrative_llm": "Kommentar: vom Sprachmodell {model} geschrieben; jede Zahl (mit ihrer Genauigkeit), jede Richtungsangabe, jeder genannte Vergleich und jeder als Hauptursache genannte Treiber gegen die Fakten geprüft.",
-        "narrative_template": "Kommentar: Textvorlage (kein Sprachmodell: {reason}).",
+        "narrative_llm": "vom Sprachmodell {model} geschrieben; jede Zahl (mit ihrer Genauigkeit), jede Richtungsangabe, jeder genannte Vergleich und jeder als Hauptursache genannte Treiber gegen die Fakten geprüft.",
+        "narrative_template": "Textvorlage (kein Sprachmodell: {reason}).",
         "commentary": "Kommentar", "drivers": "Treiber", "contribution": "Beitrag", "member": "Ausprägung",
         "anomalies": "Auffälligkeiten", "no_anomalies": "Keine Auffälligkeiten.", "history": "Verlauf",
         "actual": "Ist", "sources": "Herkunft der Zahlen", "sql_file": "SQL-Datei", "missing": "keine Daten",
@@ -60,6 +60,7 @@ WORDS = {
         "driver_sentence": "{kpi}: größter Beitrag ggü. {cmp} von {member} ({dimension}) mit {contribution}.",
         "member_sentence": "{kpi}, {dimension} {member}: {delta} ggü. {cmp} ({before} → {after}).",
         "snapshot_when": "am {date}",
+        "plan_deviations": "Abweichungen vom Plan (Monatsplan anteilig auf die Geschäftstage)",
     },
     "en": {
         "previous_period": "previous period", "same_period_last_year": "last year", "plan": "plan",
@@ -69,8 +70,8 @@ WORDS = {
         "no_gates": "no gates run", "no_review": "no review queue",
         "gates_ok": "all {n} gates passed", "gates_failed": "{failed} failed, {warned} warnings in {n} gates",
         "open_items": "{n} open", "stale": "stale", "fresh": "fresh", "loaded": "loaded",
-        "narrative_llm": "Commentary: written by the language model {model}; every number (with its precision), every direction, every comparison named and every driver named as main cause checked against the facts.",
-        "narrative_template": "Commentary: template text (no language model: {reason}).",
+        "narrative_llm": "written by the language model {model}; every number (with its precision), every direction, every comparison named and every driver named as main cause checked against the facts.",
+        "narrative_template": "template text (no language model: {reason}).",
         "commentary": "Commentary", "drivers": "Drivers", "contribution": "Contribution", "member": "Member",
         "anomalies": "Anomalies", "no_anomalies": "No anomalies.", "history": "History",
         "actual": "Actual", "sources": "Where the numbers come from", "sql_file": "SQL file", "missing": "no data",
@@ -104,6 +105,7 @@ WORDS = {
         "driver_sentence": "{kpi}: largest contribution against {cmp} from {member} ({dimension}) with {contribution}.",
         "member_sentence": "{kpi}, {dimension} {member}: {delta} against {cmp} ({before} → {after}).",
         "snapshot_when": "as of {date}",
+        "plan_deviations": "Deviations from plan (the monthly plan pro-rated to business days)",
     },
 }
 

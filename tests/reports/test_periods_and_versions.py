@@ -185,3 +185,15 @@ def test_the_daily_summary_names_deviations_from_the_plan_pro_rated_to_business_
     assert plan["value"] == pytest.approx(monthly[("order_intake", "2026-10")] / october_business_days)
     assert plan["delta"] == pytest.approx(intake["value"] - plan["value"])
     assert "ggü. Plan" in template_narrative(facts, spec)
+    # the PDF names them under "Abweichungen": actual against the pro-rated plan, with the deviation
+    from pipelines.reports.figures import format_value
+    from pipelines.reports.narrative import write_narrative, llm_config
+    from pipelines.reports.render import render_html
+
+    narrative, _ = write_narrative(facts, spec, llm_config(spec, {}))
+    html = render_html(spec, facts, narrative.as_dict(), {"version": 1, "issued_at": "2026-11-02 07:00:00"})
+    deviations = html.split("Abweichungen vom Plan (Monatsplan anteilig auf die Geschäftstage)")[1].split("</p>")[0]
+    for kpi in (k for k in facts["kpis"] if k["headline"] and k["comparisons"]["plan"]["delta"] is not None):
+        plan = kpi["comparisons"]["plan"]
+        assert f"{kpi['label']} {format_value(kpi['value'], 'EUR', 0, 'de')}" in deviations
+        assert format_value(plan["delta"], "EUR", 0, "de", True) in deviations
