@@ -105,3 +105,21 @@ def test_kontor_run_issued_each_report_for_its_latest_complete_period(demo):
     finally:
         instance.dispose()
     assert partitions == {"monthly_pack": ["2026-10"], "daily_summary": ["2026-10-30"]}
+
+
+@pytest.mark.parametrize("failed", [{"failures": ["marts/fct_orders: Binder Error"]},
+                                    {"gate_failures": ["raw/erp__orders: check 'order_no_unique' failed"]},
+                                    {"skipped": ["marts/fct_invoices"]}])
+def test_kontor_run_does_not_issue_a_report_when_something_it_reads_failed(demo, tmp_path, failed):
+    from pipelines.run import RunOutcome, _run_report, report_assets
+
+    settings = isolated(demo, tmp_path)
+    defs = build_definitions(settings)
+    key = dg.AssetKey(["reports", "daily_summary"])
+    outcome = RunOutcome(run_id="test", success=False, **failed)
+    events: list[tuple] = []
+    _run_report(settings, defs, defs.resolve_asset_graph(), key, report_assets(settings, defs)[key],
+                dg.DagsterInstance.ephemeral(), outcome, lambda entry: None, lambda *event: events.append(event), None)
+    assert "reports/daily_summary" in outcome.skipped and not (settings.target_dir / "reports").exists()
+    assert events == [("skipped", "reports/daily_summary",
+                       "not issued: an upstream asset or a blocking quality gate failed")]
