@@ -19,6 +19,8 @@ MONTHS = {
 WORDS = {
     "de": {
         "previous_period": "Vorperiode", "same_period_last_year": "Vorjahr", "plan": "Plan",
+        "previous_day": "Vortag", "previous_week": "Vorwoche", "previous_month": "Vormonat",
+        "previous_quarter": "Vorquartal",
         "value": "Wert", "delta": "Abw.", "delta_pct": "Abw. %", "kpi": "Kennzahl", "period": "Zeitraum",
         "version": "Version", "page": "Seite", "of": "von", "as_of": "Datenstand", "issued": "erstellt",
         "gates": "Qualitätsprüfungen", "review": "Offene Prüffälle", "freshness": "Aktualität der Quellen",
@@ -64,6 +66,8 @@ WORDS = {
     },
     "en": {
         "previous_period": "previous period", "same_period_last_year": "last year", "plan": "plan",
+        "previous_day": "previous day", "previous_week": "previous week", "previous_month": "previous month",
+        "previous_quarter": "previous quarter",
         "value": "Value", "delta": "Δ", "delta_pct": "Δ %", "kpi": "KPI", "period": "Period",
         "version": "version", "page": "Page", "of": "of", "as_of": "Data as of", "issued": "issued",
         "gates": "Quality gates", "review": "Open review items", "freshness": "Source freshness",
