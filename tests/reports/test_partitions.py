@@ -89,6 +89,8 @@ def test_kontor_report_materialises_the_partition_in_the_instance(demo, tmp_path
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     try:
         records = instance.fetch_materializations(dg.AssetKey(["reports", "master_data_quality"]), limit=5).records
+        # a backfill of many periods from the UI: one run at a time (one writer of the warehouse)
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
     finally:
         instance.dispose()
     week = parse_period(result.facts["period"]["key"])
