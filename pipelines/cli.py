@@ -319,7 +319,7 @@ def report(
     language: Annotated[Optional[str], typer.Option(help="de or en (default: the report's); a translation is archived as <name>_<language>.")] = None,
 ) -> None:
     """Issue one report by hand: facts, checked narrative, PDF; a new version only when the facts changed."""
-    from pipelines.reports.issue import issue_by_hand
+    from pipelines.run import issue_by_hand
 
     settings = load_settings()
     with console.status(f"issuing {name} …"):

@@ -24,6 +24,7 @@ from pipelines.core.errors import KontorError
 from pipelines.core.names import candidates, suggestion
 from pipelines.core.errors import did_you_mean
 from pipelines.core.settings import Settings
+from pipelines.reports.spec import ReportSpec
 
 
 @dataclass
@@ -166,17 +167,27 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
                  retrain: bool = False) -> RunOutcome:
-    """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
+    """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress.
+
+    The reports are partitioned by their periods and run after the rest, each in its own run of
+    its job for the latest complete period the data covers (``facts.default_period``); a report
+    any of whose upstream assets failed, was skipped or failed a blocking gate is not issued."""
     quiet_dagster_notices()
     outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
     defs = build_definitions(settings)          # a broken project is refused before the warehouse is touched
     check_warehouse(settings, outcome.run_id)
     job = defs.resolve_job_def(ALL_JOB)
     instance = instance_for(settings)
+    graph = defs.resolve_asset_graph()
     step_assets = {
         a.op.name: a.key.to_user_string()
-        for a in defs.resolve_asset_graph().assets_defs if a.is_executable and len(a.keys) == 1
+        for a in graph.assets_defs if a.is_executable and len(a.keys) == 1
     }
+    reports = report_assets(settings, defs)
+    selected = _selection(defs, select)
+    main = None if selected is None else [k for k in selected if k not in reports]
+    wanted = sorted(reports, key=lambda k: k.to_user_string()) if selected is None else \
+        [k for k in selected if k in reports]
 
     planned: list[str] = []
 
@@ -191,8 +202,10 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
             outcome.materialized.append(asset)
             metadata = event.event_specific_data.materialization.metadata
             rows, sources = metadata.get("dagster/row_count"), metadata.get("kontor/outcome")
+            period = metadata.get("period")
             detail = "; ".join(filter(None, [f"{rows.value:,} rows" if rows is not None else "",
-                                             sources.value if sources is not None else ""]))
+                                             sources.value if sources is not None else "",
+                                             period.value if period is not None else ""]))
             if on_event:
                 on_event("materialized", asset, detail)
         elif kind == "STEP_START" and on_event:
@@ -219,24 +232,26 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     # The collector runs during the run, also where `kontor run` paused it for start-up.
     gc.freeze()
     gc.enable()
+    tags = {**({FULL_REFRESH_TAG: "true"} if full_refresh else {}), **({RETRAIN_TAG: "true"} if retrain else {})} or None
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     try:
-        result = job.execute_in_process(
-            instance=instance, run_id=outcome.run_id, raise_on_error=False,
-            asset_selection=_selection(defs, select),
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-            tags={**({FULL_REFRESH_TAG: "true"} if full_refresh else {}), **({RETRAIN_TAG: "true"} if retrain else {})} or None,
-        )
+        result = job.execute_in_process(instance=instance, run_id=outcome.run_id, raise_on_error=False,
+                                        asset_selection=main, run_config=quiet, tags=tags)
+        success = result.success
+        # Steps below a failed step or a failed blocking gate are not executed and emit no event.
+        failed = {f.split(": ", 1)[0] for f in outcome.failures}
+        for asset in dict.fromkeys(planned):
+            if asset not in outcome.materialized and asset not in failed and asset not in outcome.skipped:
+                outcome.skipped.append(asset)
+                if on_event:
+                    on_event("skipped", asset, "not built: an upstream asset or a blocking quality gate failed")
+        for key in wanted:
+            success = _run_report(settings, defs, graph, key, reports[key], instance, outcome, listen, on_event,
+                                  quiet) and success
     finally:
         gc.unfreeze()
         instance.dispose()
-    outcome.success = result.success
-    # Steps below a failed step or a failed blocking gate are not executed and emit no event.
-    failed = {f.split(": ", 1)[0] for f in outcome.failures}
-    for asset in dict.fromkeys(planned):
-        if asset not in outcome.materialized and asset not in failed and asset not in outcome.skipped:
-            outcome.skipped.append(asset)
-            if on_event:
-                on_event("skipped", asset, "not built: an upstream asset or a blocking quality gate failed")
+    outcome.success = success
     # The same engine as the run-failure sensor (assets/automation.py); keyed by run id, so a
     # daemon watching this instance does not alert twice.
     alerts, problems = report_outcome(settings, outcome.run_id, outcome.failures, outcome.gate_failures,
@@ -247,6 +262,108 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
         for problem in problems:
             on_event("alert_failed", "", problem)
     return outcome
+
+
+def report_assets(settings: Settings, defs: dg.Definitions) -> dict[dg.AssetKey, ReportSpec]:
+    """The report assets of ``defs`` and the report each issues."""
+    from assets.reports import report_key
+    from pipelines.reports.spec import load_reports
+
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    return {report_key(spec): spec for spec in load_reports(settings.project_dir)[0] if report_key(spec) in keys}
+
+
+def _run_report(settings: Settings, defs: dg.Definitions, graph, key: dg.AssetKey, spec: ReportSpec,
+                instance: dg.DagsterInstance, outcome: RunOutcome, listen, on_event, run_config) -> bool:
+    """Issue one report for its latest complete period, in its own run of its job; False if it failed."""
+    from assets.reports import job_name, partition_key, partitions_for
+    from pipelines.core.warehouse import connect_settings
+    from pipelines.reports.facts import default_period
+
+    asset = key.to_user_string()
+    upstream = {k.to_user_string() for k in dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)}
+    broken = {f.split(": ", 1)[0] for f in [*outcome.failures, *outcome.gate_failures]} | set(outcome.skipped)
+    if upstream & broken:
+        outcome.skipped.append(asset)
+        if on_event:
+            on_event("skipped", asset, "not issued: an upstream asset or a blocking quality gate failed")
+        return True
+    try:
+        con = connect_settings(settings)
+        try:
+            period = default_period(con, spec)
+        finally:
+            con.close()
+    except KontorError as exc:
+        outcome.failures.append(f"{asset}: {exc}")
+        if on_event:
+            on_event("failed", asset, str(exc))
+        return False
+    key_text = partition_key(spec, period)
+    if not partitions_for(spec).has_partition_key(key_text):
+        outcome.skipped.append(asset)
+        if on_event:
+            on_event("skipped", asset, f"{period.key} is before the report's first period (first_period in {spec.file})")
+        return True
+    run_id = str(uuid.uuid4())
+    instance.add_event_listener(run_id, listen)
+    result = defs.resolve_job_def(job_name(spec)).execute_in_process(
+        instance=instance, run_id=run_id, raise_on_error=False, partition_key=key_text, run_config=run_config)
+    return result.success
+
+
+def issue_by_hand(settings: Settings, name: str, period: str | None = None, force: bool = False,
+                  language: str | None = None):
+    """``kontor report``: materialise the report's partition for ``period`` (default: the latest
+    complete period the data covers) in this process, recorded in the Dagster instance like a run
+    of the UI. The asset writes a new version only when the facts changed (or ``force``) and puts
+    its facts into the serving copy at once. A period of another grain, or one the data does not
+    cover, is refused before anything is archived."""
+    import duckdb
+
+    from assets.reports import FORCE_TAG, build_report_asset, partition_key, partitions_for
+    from assets.resources import WarehouseResource
+    from pipelines.core.warehouse import connect_settings
+    from pipelines.reports.facts import check_period, compute_facts, default_period
+    from pipelines.reports.issue import issued_result
+    from pipelines.reports.spec import find_report
+
+    quiet_dagster_notices()
+    spec = find_report(settings.project_dir, name)
+    if language is not None:
+        spec = spec.in_language(language)
+    chosen = check_period(spec, period) if period is not None else None   # before the warehouse is opened
+    if not settings.warehouse_path.is_file():
+        raise KontorError(f"{settings.relative(settings.warehouse_path)} does not exist yet; fix: run `kontor run` first")
+    try:
+        con = connect_settings(settings)
+    except duckdb.IOException as exc:
+        raise KontorError(f"{settings.relative(settings.warehouse_path)} is in use by another process ({exc}); "
+                          "fix: wait for the running pipeline to finish, then try again") from exc
+    try:
+        chosen = chosen or default_period(con, spec)
+        key = partition_key(spec, chosen)
+        if not partitions_for(spec).has_partition_key(key):
+            compute_facts(con, spec, chosen)     # refuses a period the data does not cover, naming its last day
+            raise KontorError(f"{spec.name}: {chosen.key} is before the report's first period; fix: set "
+                              f"'first_period: {chosen.key}' in {spec.file}")
+    finally:
+        con.close()
+    asset = build_report_asset(spec, settings, set())
+    instance = instance_for(settings)
+    try:
+        result = dg.materialize([asset], instance=instance, partition_key=key, raise_on_error=False,
+                                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                                resources={"warehouse": WarehouseResource.from_settings(settings)},
+                                tags={FORCE_TAG: "true"} if force else None)
+    finally:
+        instance.dispose()
+    if not result.success:
+        reasons = [step_failure_reason(event) for event in result.get_step_failure_events()] or ["the run failed"]
+        raise KontorError(re.sub(r"^[\w.]*KontorError: ", "", reasons[0]))
+    metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
+    return issued_result(settings, spec, metadata["period"].value, metadata["version"].value,
+                         metadata["issued"].value, metadata["delivery"].value)
 
 
 def serving_exists(settings: Settings) -> bool:

@@ -86,11 +86,9 @@ class FactsEngine:
         self.now_utc = self.now.replace(tzinfo=BERLIN).astimezone(timezone.utc).replace(tzinfo=None)  # the ledger's clock
         self.known = relations(con)
         self.language = spec.language
-        business = spec.calendar == "business_days"
-        self.data_through, self.coverage_source = self._data_through()
+        self.data_through, self.coverage_source = data_through(con, spec, self.now, self.known)
         if period is None:
-            through = min(self.data_through, self.now.date() - timedelta(days=1))
-            self.period = latest_complete(spec.grain, through, business)
+            self.period = latest_period(spec, self.data_through, self.now)
         elif isinstance(period, str):
             self.period = check_period(spec, period)
         else:
@@ -104,24 +102,6 @@ class FactsEngine:
         self.plan = self._plan()
 
     # -- inputs ---------------------------------------------------------------------------------
-    def _data_through(self) -> tuple[date, str]:
-        """The last day the data covers, from the report's ``data_through`` SQL over the data it
-        reads; and where that day comes from (the SQL file, or ``clock`` without one)."""
-        spec = self.spec
-        if spec.data_through is None:
-            return self.now.date() - timedelta(days=1), "clock"
-        shown = self._shown(spec.data_through)
-        missing = spec_relations(spec.data_through) - self.known
-        if missing:
-            raise KontorError(f"{shown}: reads {', '.join(sorted(missing))}, which is not in the warehouse; "
-                              "fix: run `kontor run` first")
-        value = self.con.execute(spec.data_through.read_text(encoding="utf-8")).fetchone()
-        if not value or value[0] is None:
-            raise KontorError(f"{shown}: the data holds no day yet (the query returned null); "
-                              "fix: load extracts with `kontor run`")
-        found = value[0]
-        return (found.date() if isinstance(found, datetime) else found), shown
-
     def _coverage(self) -> dict:
         """How much of the period the data covers: refused when none of it, provisional when part."""
         period, through = self.period, self.data_through
@@ -423,6 +403,38 @@ class FactsEngine:
             "tables": tables,
             "data_status": data_status(self.con, self.now_utc, spec.freshness_hours, spec.relations()),
         }
+
+
+def data_through(con: duckdb.DuckDBPyConnection, spec: ReportSpec, now: datetime,
+                 known: set[str] | None = None) -> tuple[date, str]:
+    """The last day the data covers, from the report's ``data_through`` SQL over the data it reads;
+    and where that day comes from (the SQL file, or ``clock`` without one: yesterday)."""
+    if spec.data_through is None:
+        return now.date() - timedelta(days=1), "clock"
+    shown = f"reports/{spec.name}/{spec.data_through.relative_to(spec.dir)}"
+    missing = spec_relations(spec.data_through) - (relations(con) if known is None else known)
+    if missing:
+        raise KontorError(f"{shown}: reads {', '.join(sorted(missing))}, which is not in the warehouse; "
+                          "fix: run `kontor run` first")
+    value = con.execute(spec.data_through.read_text(encoding="utf-8")).fetchone()
+    if not value or value[0] is None:
+        raise KontorError(f"{shown}: the data holds no day yet (the query returned null); "
+                          "fix: load extracts with `kontor run`")
+    found = value[0]
+    return (found.date() if isinstance(found, datetime) else found), shown
+
+
+def latest_period(spec: ReportSpec, through: date, now: datetime) -> Period:
+    """The period issued when none is named: the latest complete one the data covers (and the clock:
+    never today)."""
+    return latest_complete(spec.grain, min(through, now.date() - timedelta(days=1)), spec.calendar == "business_days")
+
+
+def default_period(con: duckdb.DuckDBPyConnection, spec: ReportSpec, now: datetime | None = None) -> Period:
+    """``latest_period`` on this warehouse: what ``kontor run`` and ``kontor report`` without
+    ``--period`` issue."""
+    now = now or datetime.now(BERLIN).replace(tzinfo=None)
+    return latest_period(spec, data_through(con, spec, now)[0], now)
 
 
 def check_period(spec: ReportSpec, text: str) -> Period:

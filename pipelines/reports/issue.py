@@ -1,6 +1,7 @@
 """Issue a report: facts → narrative → HTML → PDF → archive (+ facts table, + optional e-mail).
 
-The one function the Dagster asset, ``kontor report`` and the benchmark call.
+The one function the Dagster asset (which ``kontor run`` and ``kontor report`` materialise) and the
+benchmark call.
 """
 from __future__ import annotations
 
@@ -129,31 +130,12 @@ def _audit(settings: Settings, kind: str, actor: str, spec: ReportSpec, record: 
                              "after": after, "detail": record.get("pdf")}])
 
 
-def issue_by_hand(settings: Settings, name: str, period: str | None, force: bool = False,
-                  language: str | None = None) -> IssueResult:
-    """``kontor report``: open the warehouse, issue a new version when the facts changed (or
-    ``force``), publish the serving copy so analysts see the new ``reports.facts`` at once, close."""
-    from pipelines.core import warehouse
-    from pipelines.core.errors import KontorError
-    from pipelines.reports.facts import check_period
-    from pipelines.reports.spec import find_report
-
-    spec = find_report(settings.project_dir, name)
-    if language is not None:
-        spec = spec.in_language(language)
-    if period is not None:
-        check_period(spec, period)                # a bad period fails before the warehouse is opened
-    if not settings.warehouse_path.is_file():
-        raise KontorError(f"{settings.relative(settings.warehouse_path)} does not exist yet; fix: run `kontor run` first")
-    try:
-        con = warehouse.connect_settings(settings)
-    except duckdb.IOException as exc:
-        raise KontorError(f"{settings.relative(settings.warehouse_path)} is in use by another process ({exc}); "
-                          "fix: wait for the running pipeline to finish, then try again") from exc
-    try:
-        result = issue_report(con, settings, spec, period, reissue=force)
-        if result.issued:
-            warehouse.publish_serving(con, settings.serving_path)
-        return result
-    finally:
-        con.close()
+def issued_result(settings: Settings, spec: ReportSpec, period: str, version: int, issued: bool,
+                  delivery: str = "") -> IssueResult:
+    """An issued version as ``IssueResult``, read back from the archive (its manifest entry and JSON):
+    what ``kontor report`` prints after the Dagster run that issued it."""
+    archive = archive_for(settings, spec)
+    record = archive.find(period, version)
+    document = json.loads((archive.dir / record["facts"]).read_text(encoding="utf-8"))
+    return IssueResult(record, document["facts"], str(archive.dir / record["pdf"]), issued=issued,
+                       narrative=document["narrative"], delivery=delivery)

@@ -38,15 +38,17 @@ _PLACEHOLDER_WORD = {"de": {"customer": "Kunde", "supplier": "Lieferant"}, "en":
 SYSTEM = {
     "de": ("Du bist Controller in einem mittelständischen Unternehmen und schreibst den Kommentar zu einem "
            "Kennzahlenbericht. Schreibe höchstens {words} Wörter in zwei bis vier kurzen Absätzen, sachlich, auf "
-           "Deutsch, ohne Überschriften, Aufzählungen oder Markdown. Nenne zuerst, was sich am stärksten bewegt "
-           "hat und warum (Treiber, Auffälligkeiten), dann die übrigen Kennzahlen, zuletzt Einschränkungen aus "
-           "dem Datenstatus. Verwende ausschließlich Zahlen aus den Fakten, genau so geschrieben wie dort "
+           "Deutsch, ohne Überschriften, Aufzählungen oder Markdown. Der erste Absatz ist eine Zusammenfassung "
+           "für die Geschäftsführung in höchstens fünf Sätzen: die wichtigsten Bewegungen zuerst (die Kennzahlen "
+           "mit headline: true), einschließlich der größten Bewegung eines einzelnen Kunden. Danach, warum "
+           "(Treiber, Auffälligkeiten), dann die übrigen Kennzahlen, zuletzt Einschränkungen aus dem Datenstatus. Verwende ausschließlich Zahlen aus den Fakten, genau so geschrieben wie dort "
            "(deutsches Zahlenformat), oder gerundet mit weniger Nachkommastellen; rechne nichts selbst aus. "
            "Platzhalter in eckigen Klammern wie [Kunde A] übernimmst du unverändert."),
     "en": ("You are a controller at a mid-sized company writing the commentary for a KPI report. Write at most "
            "{words} words in two to four short paragraphs, factual, in English, without headings, bullet points "
-           "or Markdown. Start with what moved most and why (drivers, anomalies), then the other KPIs, then any "
-           "caveats from the data status. Use only numbers from the facts, written exactly as there (English "
+           "or Markdown. The first paragraph is an executive summary of at most five sentences: the most important "
+           "movements first (the KPIs with headline: true), including the largest movement of a single customer. "
+           "Then why (drivers, anomalies), then the other KPIs, then any caveats from the data status. Use only numbers from the facts, written exactly as there (English "
            "number format), or rounded to fewer decimals; do not calculate anything yourself. Keep placeholders "
            "in square brackets such as [Customer A] unchanged."),
 }
@@ -112,12 +114,14 @@ class _Writer:
         self.facts.append(Fact(value, kind or ("pct" if unit == "%" else "pp" if unit == "pp" else "plain")))
         return text
 
-    def delta(self, kpi: dict, cmp: dict) -> str:
+    def delta(self, kpi: dict, cmp: dict, nested: bool = True) -> str:
+        """``+1.898 € (+0,3 %)``; ``nested=False`` inside parentheses: ``+1.898 €, +0,3 %``."""
         if cmp.get("delta") is None:
             return "–"
         if kpi["unit"] == "%":
             return self.num(cmp["delta"], "pp", max(kpi["decimals"], 1), sign=True)
-        pct = f" ({self.num(cmp['delta_pct'], '%', 1, sign=True)})" if cmp.get("delta_pct") is not None else ""
+        pct = self.num(cmp['delta_pct'], '%', 1, sign=True) if cmp.get("delta_pct") is not None else ""
+        pct = "" if not pct else f" ({pct})" if nested else f", {pct}"
         return self.num(cmp["delta"], kpi["unit"], kpi["decimals"], sign=True) + pct
 
     def dates(self, *days: str) -> None:
@@ -299,6 +303,9 @@ def _change(kpi: dict, c: dict, w: _Writer) -> str:
 
 def _kpi_sentence(kpi: dict, facts: dict, w: _Writer, when: str) -> str:
     lang, comparisons = facts["language"], facts["comparisons"]
+    if kpi["kind"] == "snapshot":      # a stock as of the data's last day, not a flow of the period
+        w.dates(facts["data_through"])
+        when = i18n.word("snapshot_when", lang, date=i18n.date_label(facts["data_through"], lang))
     value = w.num(kpi["value"], kpi["unit"], kpi["decimals"])
     moved = [(n, c) for n, c in kpi["comparisons"].items() if c.get("delta") is not None and n in comparisons]
     if not moved:
@@ -334,6 +341,10 @@ def _top_driver(kpi: dict, cmp: str, personal: bool) -> tuple[dict, dict] | None
 
 
 def _driver_sentence(kpi: dict, facts: dict, w: _Writer, cmp: str) -> str | None:
+    """The main driver of a KPI that moved, in the direction it moved (none for an unchanged KPI)."""
+    moved = kpi["comparisons"].get(cmp)
+    if not moved or moved.get("delta") is None or _is_flat(kpi, moved):
+        return None
     top = _top_driver(kpi, cmp, personal=False)
     if top is None:
         return None
@@ -346,11 +357,17 @@ def _driver_sentence(kpi: dict, facts: dict, w: _Writer, cmp: str) -> str | None
 
 
 def _customer_sentence(facts: dict, w: _Writer, cmp: str) -> str | None:
-    """The largest movement of a single customer (or supplier) in the headline KPIs, either way."""
+    """The largest movement of a single customer, either way: in a headline KPI if one has a
+    customer driver, else in any KPI (a supplier only where no KPI has customers)."""
+    kpis = [k for k in facts["kpis"] if k["status"] == "ok" and k["unit"] != "%"]
+    with_customers = [k for k in kpis if any(d["personal"] and "customer" in d["dims"] for d in k["drivers"])]
+    headline = [k for k in with_customers if k["headline"]]
+    return _member_movement(headline or with_customers or kpis, facts, w, cmp)
+
+
+def _member_movement(kpis: list[dict], facts: dict, w: _Writer, cmp: str) -> str | None:
     best = None
-    for kpi in facts["kpis"]:
-        if kpi["status"] != "ok" or kpi["unit"] == "%":
-            continue
+    for kpi in kpis:
         for driver in kpi["drivers"]:
             if driver["comparison"] != cmp or not driver["personal"] or len(driver["dims"]) != 1:
                 continue
@@ -370,6 +387,16 @@ def _customer_sentence(facts: dict, w: _Writer, cmp: str) -> str | None:
 SUMMARY_LINES = 5
 
 
+def _member_anomaly_sentence(kpis: list[dict], facts: dict, w: _Writer) -> str | None:
+    """The strongest bad movement of one member (a product group in a region, ...), by |z|."""
+    found = [(abs(a["z"]), k, a) for k in kpis for a in k["anomalies"]
+             if a["rule"] == "member_zscore" and a["direction"] == "bad"]
+    if not found:
+        return None
+    _, kpi, a = max(found, key=lambda f: f[0])
+    return _anomaly_text(kpi, a, w, facts["comparisons"], facts["language"])
+
+
 def template_narrative(facts: dict, spec: ReportSpec) -> str:
     """The deterministic narrative, written the way a controller writes it and passing the claim check:
     a summary of at most five sentences, the largest movements first (the largest single customer
@@ -381,16 +408,22 @@ def template_narrative(facts: dict, spec: ReportSpec) -> str:
     default = _default_comparison(facts)
     when = i18n.period_phrase(parse_period(facts["period"]["key"]), lang)
     ok = [k for k in facts["kpis"] if k["status"] == "ok" and k["value"] is not None]
-    ranked = sorted(ok, key=lambda k: (-_movement(k, default), not k["headline"]))
-    customer = _customer_sentence(facts, w, default) if default else None
-    summary = [_kpi_sentence(k, facts, w, when) for k in ranked[:SUMMARY_LINES - (1 if customer else 0)]]
-    if customer:
-        summary.insert(min(2, len(summary)), customer)
+    # what a controller leads with: the headline KPIs (largest movement first), the largest single
+    # customer movement, the largest member anomaly; other KPIs only where lines are left
+    ranked = sorted(ok, key=lambda k: (not k["headline"], -_movement(k, default)))
+    extras = [x for x in (_customer_sentence(facts, w, default) if default else None,
+                          _member_anomaly_sentence(ok, facts, w)) if x]
+    headline = [k for k in ranked if k["headline"]][:SUMMARY_LINES - len(extras)] or ranked[:SUMMARY_LINES - len(extras)]
+    others = [k for k in ranked if k not in headline and any(
+        a["rule"] == "threshold" and a["comparison"] == default for a in k["anomalies"])]
+    summary = [_kpi_sentence(k, facts, w, when) for k in headline] + extras
+    summary += [_kpi_sentence(k, facts, w, when) for k in others[:max(0, SUMMARY_LINES - len(summary))]]
     paragraphs = [" ".join(summary)] if summary else []
     drivers = [d for k in ok if k["headline"] for d in [_driver_sentence(k, facts, w, default)] if default and d]
     if drivers:
         paragraphs.append(" ".join(drivers))
-    anomalies = [_anomaly_text(k, a, w, comparisons, lang) for k in ok for a in k["anomalies"] if a["direction"] == "bad"]
+    anomalies = [text for k in ok for a in k["anomalies"] if a["direction"] == "bad"
+                 for text in [_anomaly_text(k, a, w, comparisons, lang)] if text not in summary]
     if anomalies:
         paragraphs.append(f"{i18n.word('anomalies', lang)}: " + " ".join(anomalies))
     missing: dict[str, list[str]] = {}

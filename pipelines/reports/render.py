@@ -112,7 +112,9 @@ def environment(spec: ReportSpec, facts: dict) -> jinja2.Environment:
         return "–" if value is None else value
 
     env.globals.update(
-        lang=lang, word=lambda key, **kw: i18n.word(key, lang, **kw), kpi=lambda name: kpis[name],
+        # "Vormonat" in a monthly report, "Vortag" in a daily one: the reader's word for the comparison
+        lang=lang, word=lambda key, **kw: i18n.word(f"previous_{facts['grain']}" if key == "previous_period" else key,
+                                                    lang, **kw), kpi=lambda name: kpis[name],
         word_exists=lambda key: key in i18n.WORDS[lang],
         table=lambda name: facts["tables"][name], num=num, kpi_value=kpi_value, delta=delta,
         delta_class=delta_class, history_chart=history_chart, driver_chart=driver_chart, table_chart=table_chart,

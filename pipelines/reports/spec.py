@@ -24,6 +24,7 @@ from pipelines.core.errors import did_you_mean
 from pipelines.core.yamlfile import LineDict
 
 GRAINS = ("day", "week", "month", "quarter")
+FIRST_PERIOD_DEFAULT = "2020-01-01"   # reports' partitions start with the period holding this day, unless first_period
 CALENDARS = ("calendar", "business_days")
 COMPARISONS = ("previous_period", "same_period_last_year", "plan")
 LANGUAGES = ("de", "en")
@@ -35,7 +36,7 @@ _CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 
 _REPORT_KEYS = {"title", "description", "language", "grain", "calendar", "data_through", "comparisons",
                 "plan", "history", "anomalies", "narrative", "schedule", "dimensions", "kpis", "tables",
-                "delivery", "template", "drivers_top", "freshness_hours"}
+                "delivery", "template", "drivers_top", "freshness_hours", "first_period"}
 _KPI_KEYS = {"name", "label", "aliases", "description", "sql", "unit", "decimals", "good", "kind", "drivers",
              "headline", "target", "anomalies", "optional", "missing_message"}
 _TABLE_KEYS = {"name", "title", "sql", "columns", "optional", "missing_message"}
@@ -157,6 +158,7 @@ class ReportSpec:
     template: Path | None = None
     drivers_top: int = 5
     freshness_hours: float = 36.0
+    first_period: str = ""          # the first Dagster partition (a period key of the grain); "" = FIRST_PERIOD_DEFAULT
     translated: bool = False        # issued in another language than report.yml's (kontor report --language)
 
     @property
@@ -516,6 +518,21 @@ def load_report(report_dir: Path, rel_dir: str) -> ReportSpec:
         chk.add(doc.key_line("schedule"), f"schedule {schedule!r} is not a cron expression like '0 7 * * *' (minute hour day month weekday)")
         schedule = None
 
+    first_period = doc.get("first_period", "")
+    if first_period:
+        from pipelines.core.errors import KontorError
+        from pipelines.reports.periods import FORMATS, parse_period
+
+        try:
+            grain_of = parse_period(str(first_period)).grain
+        except KontorError as exc:
+            grain_of = None
+            chk.add(doc.key_line("first_period"), f"first_period: {exc}")
+        if grain_of is not None and grain_of != grain:
+            chk.add(doc.key_line("first_period"), f"first_period {first_period!r} is a {grain_of}, but the report is "
+                                                  f"issued per {grain}; write a {grain} such as {FORMATS[grain]}")
+            first_period = ""
+
     narrative_node = chk.mapping(doc.get("narrative"), doc.key_line("narrative"), "narrative")
     chk.keys(narrative_node, _NARRATIVE_KEYS, "narrative")
     model = narrative_node.get("model")
@@ -541,7 +558,7 @@ def load_report(report_dir: Path, rel_dir: str) -> ReportSpec:
         anomalies=anomalies, narrative=narrative, schedule=schedule,
         email=_email(doc.get("delivery"), doc.key_line("delivery"), chk), template=template,
         drivers_top=chk.number(doc, "drivers_top", 5, low=1, integer=True),
-        freshness_hours=chk.number(doc, "freshness_hours", 36.0),
+        freshness_hours=chk.number(doc, "freshness_hours", 36.0), first_period=str(first_period or ""),
     )
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -155,3 +158,37 @@ def store_facts(con: duckdb.DuckDBPyConnection, facts: dict, version: int) -> in
     finally:
         con.unregister("_kontor_fact_rows")
     return len(rows)
+
+
+def publish_facts(con: duckdb.DuckDBPyConnection, serving: Path) -> bool:
+    """Put ``reports.facts`` into the analysts' serving copy now, and nothing else: a copy of the
+    serving file gets the writer's ``reports.facts`` (the table, its comments and every other
+    table of the copy as they were) and replaces it atomically, like ``publish_serving``. The rest
+    of the serving copy stays what the last successful run published, so a report issued after a
+    failed run never publishes that run's unchecked tables. Returns False when there is no serving
+    copy yet (the first successful run publishes everything)."""
+    from pipelines.core.sql import literal
+
+    if not serving.is_file():
+        return False
+    # the temp name publish_serving cleans up after a crash
+    tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+    shutil.copyfile(serving, tmp)
+    con.execute(f"attach {literal(str(tmp))} as kontor_facts_publish")
+    try:
+        con.execute("create schema if not exists kontor_facts_publish.reports")
+        columns = "select list(column_name order by column_name) from duckdb_columns() where database_name = ? " \
+                  "and schema_name = 'reports' and table_name = 'facts'"
+        here = con.execute(columns, [con.execute("select current_database()").fetchone()[0]]).fetchone()[0]
+        there = con.execute(columns, ["kontor_facts_publish"]).fetchone()[0]
+        if there == here:           # keep the table and the comments the serving asset put on it
+            con.execute("delete from kontor_facts_publish.reports.facts")
+            con.execute("insert into kontor_facts_publish.reports.facts by name select * from reports.facts")
+        else:
+            con.execute("create or replace table kontor_facts_publish.reports.facts as select * from reports.facts")
+    finally:
+        con.execute("detach kontor_facts_publish")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, serving)
+    return True

@@ -7,7 +7,7 @@ import re
 import pypdfium2 as pdfium
 import pytest
 
-from pipelines.reports.issue import issue_by_hand
+from pipelines.run import issue_by_hand
 from reports.conftest import isolated
 from reports.test_pdf import PERIODS, issued
 

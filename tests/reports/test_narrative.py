@@ -164,3 +164,45 @@ def test_prompts_of_the_shipped_reports_hold_no_personal_data(demo):
     assert not [c for c in contacts if c in prompts]
     assert not [i for i in ibans if i in prompts] and not IBAN.search(prompts)
     assert not [e for e in emails if e in prompts] and not EMAIL.search(prompts)
+
+
+def _nesting(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def test_the_template_summary_leads_with_the_headline_kpis_the_largest_customer_move_and_the_worst_anomaly(monthly):
+    spec, facts = monthly
+    text = template_narrative(facts, spec)
+    summary = sentences(text.split("\n\n")[0])[0]
+    assert len(summary) <= 5
+    headline = [k["label"] for k in facts["kpis"] if k["headline"]]
+    assert all(any(s.startswith(label) for s in summary[:len(headline)]) for label in headline)
+    # the largest single customer movement of revenue against the previous month (the demo: a
+    # customer lost, 30.087 € → 0 €), and the demo's drop of product group A in the South
+    revenue = next(k for k in facts["kpis"] if k["name"] == "net_revenue")
+    customers = next(d for d in revenue["drivers"] if d["dims"] == ["customer"] and d["comparison"] == "previous_period")
+    largest = max(customers["members"], key=lambda m: abs(m["delta"] or 0))
+    assert any(largest["member"] in s for s in summary)
+    worst = max((a for a in revenue["anomalies"] if a["rule"] == "member_zscore" and a["direction"] == "bad"),
+                key=lambda a: abs(a["z"]))
+    assert any(worst["member"] in s for s in summary)
+    assert _nesting(text) <= 1                                         # no nested parentheses
+
+
+def test_a_driver_named_in_the_template_moved_the_kpi_the_way_it_moved(demo, monthly):
+    spec, facts = monthly
+    text = template_narrative(facts, spec)
+    by_label = {k["label"]: k for k in facts["kpis"]}
+    named = re.findall(r"([^.]+?): größter Beitrag ggü\. .*? mit ([+−])", text)
+    assert named
+    for label, sign in named:
+        change = by_label[label.strip()]["comparisons"]["previous_period"]
+        assert (sign == "+") == (change["delta"] > 0)
+        assert abs(change["delta_pct"] if change["delta_pct"] is not None else change["delta"]) >= 0.05
+    # an unchanged KPI names no main driver (the demo's margin in %: 0,0 PP against September)
+    flat = [k["label"] for k in facts["kpis"] if k["unit"] == "%" and abs(k["comparisons"]["previous_period"]["delta"]) < 0.05]
+    assert flat and not any(label.strip() in flat for label, _ in named)

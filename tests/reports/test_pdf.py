@@ -8,8 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 from email import policy
 from pathlib import Path
 
@@ -27,16 +26,8 @@ from reports.servers import SmtpServer
 NOW = datetime(2026, 11, 22, 8, 0)
 
 
-def _last_complete_week() -> str:
-    """Master data has no business dates: its weekly report covers the last ISO week that ended
-    before today in Berlin (the demo's transactions end in October, so the others are fixed)."""
-    yesterday = datetime.now(ZoneInfo("Europe/Berlin")).date() - timedelta(days=1)
-    sunday = yesterday - timedelta(days=yesterday.isoweekday() % 7)
-    year, week, _ = sunday.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-PERIODS = {"monthly_pack": "2026-10", "daily_summary": "2026-10-30", "master_data_quality": _last_complete_week()}
+# master data is dated by its latest business change (31.10.2026, a Saturday): the last complete week
+PERIODS = {"monthly_pack": "2026-10", "daily_summary": "2026-10-30", "master_data_quality": "2026-W43"}
 
 
 def read_pdf(path: Path | str) -> tuple[str, int]:
@@ -87,7 +78,7 @@ def test_monthly_pack_pages_and_tables(demo):
     facts = json.loads((folder / record["facts"]).read_text())["facts"]
     top = facts["tables"]["top_customers"]
     assert top["rows"][0][0] in text and format_value(top["rows"][0][1], "EUR", 0, "de") in text
-    assert "PG-A Hydraulik / South" in text                      # the drop, in the anomaly list
+    assert "PG-A Hydraulik / Süd" in text                      # the drop, in the anomaly list
 
 
 def test_page_one_renders_to_an_image(demo, tmp_path):

@@ -17,7 +17,8 @@ from conftest import REPO
 from pipelines.core import warehouse
 from pipelines.core.errors import KontorError
 from pipelines.quality.suites import load_suites_or_raise
-from pipelines.reports.issue import issue_by_hand, issue_report
+from pipelines.reports.issue import issue_report
+from pipelines.run import issue_by_hand
 from pipelines.reports.spec import find_report, load_reports
 from reports.conftest import isolated
 
@@ -129,15 +130,25 @@ def test_one_version_per_change_and_the_banner_counts_only_the_gates_of_the_tabl
 
 
 def test_a_report_issued_by_hand_is_in_the_serving_copy_at_once(demo, tmp_path):
+    import shutil
+
     settings = isolated(demo, tmp_path)
+    shutil.copy(demo.settings.serving_path, settings.serving_path)      # what the last successful run published
+    con = warehouse.connect(settings.warehouse_path)
+    try:   # a table written since, by a run that did not succeed: the serving copy must not get it
+        con.execute("create table marts.written_by_a_failed_run as select 1 as x")
+    finally:
+        con.close()
     result = issue_by_hand(settings, "daily_summary", "2026-10-27")
     con = duckdb.connect(str(settings.serving_path), read_only=True)
     try:
         rows = con.execute("select count(*) from reports.facts where report = 'daily_summary' and period = '2026-10-27' "
                            "and version = ?", [result.record["version"]]).fetchone()[0]
+        leaked = con.execute("select count(*) from information_schema.tables "
+                             "where table_name = 'written_by_a_failed_run'").fetchone()[0]
     finally:
         con.close()
-    assert rows > 20
+    assert rows > 20 and leaked == 0
     unchanged = issue_by_hand(settings, "daily_summary", "2026-10-27")      # a rerun on unchanged data
     assert unchanged.issued is False and unchanged.record["version"] == 1
     manifest = json.loads((settings.target_dir / "reports" / "daily_summary" / "manifest.json").read_text())
@@ -174,3 +185,15 @@ def test_the_daily_summary_names_deviations_from_the_plan_pro_rated_to_business_
     assert plan["value"] == pytest.approx(monthly[("order_intake", "2026-10")] / october_business_days)
     assert plan["delta"] == pytest.approx(intake["value"] - plan["value"])
     assert "ggü. Plan" in template_narrative(facts, spec)
+    # the PDF names them under "Abweichungen": actual against the pro-rated plan, with the deviation
+    from pipelines.reports.figures import format_value
+    from pipelines.reports.narrative import write_narrative, llm_config
+    from pipelines.reports.render import render_html
+
+    narrative, _ = write_narrative(facts, spec, llm_config(spec, {}))
+    html = render_html(spec, facts, narrative.as_dict(), {"version": 1, "issued_at": "2026-11-02 07:00:00"})
+    deviations = html.split("Abweichungen vom Plan (Monatsplan anteilig auf die Geschäftstage)")[1].split("</p>")[0]
+    for kpi in (k for k in facts["kpis"] if k["headline"] and k["comparisons"]["plan"]["delta"] is not None):
+        plan = kpi["comparisons"]["plan"]
+        assert f"{kpi['label']} {format_value(kpi['value'], 'EUR', 0, 'de')}" in deviations
+        assert format_value(plan["delta"], "EUR", 0, "de", True) in deviations

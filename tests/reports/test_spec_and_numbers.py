@@ -129,6 +129,9 @@ BROKEN = [  # report.yml, the problem expected (line: text)
     ("comparisons: [plan]\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n", (1, "comparison 'plan' needs a plan file")),
     ("kpis: [{name: revenue, sql: kpis/revenue.sql}\n", (2, "invalid YAML")),
     ("kpis: []\n", (1, "needs a list 'kpis'")),
+    ("grain: month\nfirst_period: 2024-W01\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n",
+     (2, "first_period '2024-W01' is a week, but the report is issued per month; write a month such as 2026-10")),
+    ("first_period: 2024-13\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n", (1, "is not a valid period")),
 ]
 
 

@@ -1,5 +1,6 @@
--- Purchasing by supplier in the period: volume, share, purchase orders and the price variance to
--- standard cost, with the previous period's volume. Grouped by supplier_key (marts.bridge_supplier_source).
+-- Purchasing by supplier in the period: volume, share and purchase orders, with the previous
+-- period's volume. No price variance to standard cost: the demo buys at standard cost (see
+-- report.yml); add sum(po.cost_variance) / sum(po.standard_cost_amount) where prices differ. Grouped by supplier_key (marts.bridge_supplier_source).
 with po as (
 
     select * from marts.fct_purchase_orders
@@ -20,9 +21,7 @@ by_supplier as (
         any_value(coalesce(suppliers.supplier_name, po.supplier_source_id)) as supplier,
         count(*) filter (where po.order_date >= $period_start) as purchase_orders,
         sum(po.net_amount) filter (where po.order_date >= $period_start) as volume,
-        sum(po.net_amount) filter (where po.order_date <= $previous_end) as previous_volume,
-        sum(po.cost_variance) filter (where po.order_date >= $period_start) as variance,
-        sum(po.standard_cost_amount) filter (where po.order_date >= $period_start) as standard_cost
+        sum(po.net_amount) filter (where po.order_date <= $previous_end) as previous_volume
     from po
     left join suppliers
         on suppliers.supplier_system = po.supplier_system
@@ -36,8 +35,7 @@ select
     purchase_orders,
     volume,
     previous_volume,
-    round(volume * 100.0 / sum(volume) over (), 1) as share_pct,
-    round(variance * 100.0 / nullif(standard_cost, 0), 1) as variance_pct
+    round(volume * 100.0 / sum(volume) over (), 1) as share_pct
 from by_supplier
 where volume is not null
 order by volume desc, supplier
