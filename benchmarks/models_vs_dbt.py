@@ -49,8 +49,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KONTOR_PY = ROOT / ".venv" / "bin" / "python"
-KONTOR_CLI = ROOT / ".venv" / "bin" / "kontor"
+KONTOR_PY = Path(sys.executable)                 # the venv this script runs in (a worktree has none of its own)
+KONTOR_CLI = KONTOR_PY.parent / "kontor"
 TARGETS = {"compile_s": 2.0, "ratio_kontor_to_dbt": 0.5}
 FOLDERS = ("staging", "intermediate", "marts")
 DBT_PROJECT_NAME = "kontor_bench"

@@ -86,7 +86,7 @@ def _dbt_settings(root: Path, env: dict[str, str]) -> Settings:
     return Settings(
         project_dir=root, data_dir=root / "data",
         target_dir=(target_dir if target_dir.is_absolute() else root / target_dir).resolve(),
-        sources_file=Path(__file__).resolve().parent / "models" / "dbt_no_sources.yml", name=project.name,
+        sources_file=Path(__file__).resolve().parent.parent / "models" / "dbt_no_sources.yml", name=project.name,
         memory_limit=env.get("KONTOR_MEMORY_LIMIT") or None,
         threads=int(env["KONTOR_THREADS"]) if env.get("KONTOR_THREADS") else None,  # profile threads: dbt's concurrency
         models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP")),
