@@ -632,9 +632,9 @@ def child_profile(args) -> dict:
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
     real_connect = warehouse.connect
 
-    def connect(path, read_only=False):
+    def connect(path, read_only=False, **limits):
         t = time.perf_counter()
-        con = real_connect(path, read_only)
+        con = real_connect(path, read_only, **limits)
         stats["duckdb_connect"] = stats.get("duckdb_connect", 0.0) + time.perf_counter() - t
         stats["duckdb_connect__n"] = stats.get("duckdb_connect__n", 0) + 1
         return _TimedCon(con, stats)
@@ -661,7 +661,7 @@ def child_profile(args) -> dict:
     gc.callbacks.remove(on_gc)
     del collector["_t"]
     if not outcome.success:
-        raise SystemExit(f"profile run failed: {outcome.failures[:5]}")
+        raise SystemExit(f"profile run failed: {(outcome.failures + outcome.gate_failures)[:5]}")
     instance = instance_for(settings)
     try:
         steps = _step_timings(instance, outcome.run_id)
