@@ -519,7 +519,7 @@ class _TimedCon:
         s = " ".join(sql.split()).lower()
         for prefix, label in (("select count(*)", "sql_row_count"), ("create or replace view", "sql_create_view"),
                               ("create table", "sql_create_table"), ("create or replace temp table", "sql_incremental_stage"),
-                              ("create schema", "sql_create_schema"), ("select table_type from information_schema", "sql_relation_lookup"),
+                              ("create schema", "sql_create_schema"), ("select 'table' from duckdb_tables()", "sql_relation_lookup"),
                               ("begin", "sql_transaction"), ("commit", "sql_transaction"), ("drop", "sql_drop"),
                               ("alter table", "sql_rename"), ("attach", "serving_attach"), ("copy from database", "serving_copy_database"),
                               ("detach", "serving_detach"), ("set ", "sql_settings"), ("insert", "sql_insert"), ("delete", "sql_delete")):
@@ -1172,7 +1172,7 @@ def main(argv: list[str] | None = None) -> int:
             out["profile"] = {k: (round(v, 4) if isinstance(v, float) else
                                   {kk: round(vv, 4) if isinstance(vv, float) else vv for kk, vv in v.items()}
                                   if isinstance(v, dict) else v) for k, v in prof.items()}
-            whatif: dict = {name: [] for name in WHATIF}
+            whatif: dict = {name: [] for name in WHATIF} if args.whatif_repeats > 0 else {}
             for rep in range(args.whatif_repeats):
                 for name in WHATIF:
                     fresh_dagster_home(args)
@@ -1181,7 +1181,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"what-if {rep + 1}/{args.whatif_repeats} {name:24s} {r['run_s']:.2f}s "
                         f"(event writes {r['dagster_store_event_s']:.2f}s / {r['dagster_store_event_n']})")
             fresh_dagster_home(args)
-            out["what_if"] = {
+            out["what_if"] = None if not whatif else {
                 "method": "each variant: fresh process, fresh warehouse and Dagster-instance copies, in-process run of the "
                           "same selection timed from run start to end (imports excluded); variants interleaved; medians",
                 "variants": {name: {"what": WHATIF[name],
