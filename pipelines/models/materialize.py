@@ -31,26 +31,14 @@ def _rel(schema: str, name: str) -> str:
     return f"{ident(schema)}.{ident(name)}"
 
 
-_LOOKUP = ("select 'table' from duckdb_tables() where database_name = current_database() "
-           "and schema_name = $1 and table_name = $2 union all select 'view' from duckdb_views() "
-           "where database_name = current_database() and schema_name = $1 and view_name = $2")
-
-
 def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
     # DuckDB's catalog functions, not information_schema.tables (a view over both, with every
     # column of both): a third of the time, once per model.
-    row = con.execute(_LOOKUP, [schema, name]).fetchone()
+    row = con.execute("select 'table' from duckdb_tables() where database_name = current_database() "
+                      "and schema_name = $1 and table_name = $2 union all select 'view' from duckdb_views() "
+                      "where database_name = current_database() and schema_name = $1 and view_name = $2",
+                      [schema, name]).fetchone()
     return None if row is None else row[0]
-
-
-def _schema_and_relation(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
-    """The relation's kind, the schema created first if it is missing: one catalog query per model
-    where ``create schema if not exists`` would cost a statement of its own every time."""
-    row = con.execute(f"select (select count(*) from duckdb_schemas() where database_name = current_database() "
-                      f"and schema_name = $1), ({_LOOKUP})", [schema, name]).fetchone()
-    if not row[0]:
-        con.execute(f"create schema if not exists {ident(schema)}")
-    return row[1]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
@@ -249,8 +237,9 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
                 full_refresh: bool = False) -> Materialized:
     cm = compiled.models[name]
     schema, model_name = cm.model.schema, cm.model.alias or cm.model.name
+    con.execute(f"create schema if not exists {ident(schema)}")
     kind = cm.materialized
-    existing = _schema_and_relation(con, schema, model_name)
+    existing = relation_type(con, schema, model_name)
     # One catalog look-up per model, passed on: the relation cannot change in between, as the
     # warehouse has this one writer.
     sql = compiled.render_for_run(name, is_incremental=False, con=con) if cm.runtime else cm.sql
