@@ -32,8 +32,9 @@ def _rel(schema: str, name: str) -> str:
 
 
 def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
-    # DuckDB's catalog functions, not information_schema.tables (a view over both, with every
-    # column of both): a third of the time, once per model.
+    # DuckDB's catalog functions of the warehouse itself (information_schema.tables also lists
+    # temporary and attached relations); in a 200-model run as fast as information_schema
+    # (about 5 ms per model either way).
     row = con.execute("select 'table' from duckdb_tables() where database_name = current_database() "
                       "and schema_name = $1 and table_name = $2 union all select 'view' from duckdb_views() "
                       "where database_name = current_database() and schema_name = $1 and view_name = $2",
