@@ -13,7 +13,6 @@ import dagster as dg
 
 from assets.resources import WarehouseResource
 from pipelines.models.compile import CompiledModel, CompiledProject
-from pipelines.models.lineage import model_lineage
 from pipelines.models.materialize import build_seed, materialize
 from pipelines.models.project import Seed
 
@@ -60,9 +59,14 @@ def _column_schema(cm: CompiledModel) -> dg.TableSchema | None:
                                    for c in docs])
 
 
-def _column_lineage(compiled: CompiledProject, name: str) -> dg.TableColumnLineage | None:
+def _column_lineage(compiled: CompiledProject, name: str, save: bool = True) -> dg.TableColumnLineage | None:
+    """Lineage as Dagster metadata, from the lineage cache (kept in target/ while the files do not
+    change); ``save``: write a newly computed entry at once (the one-step layer saves at its end)."""
     deps = {}
-    for column, refs in model_lineage(compiled, name).items():
+    found = compiled.lineage.get(name)
+    if save:
+        compiled.lineage.save()
+    for column, refs in found.items():
         deps[column] = [dg.TableColumnDep(asset_key=relation_key(r.schema, r.table), column_name=r.column) for r in refs]
     return dg.TableColumnLineage(deps) if any(deps.values()) else None
 
@@ -281,7 +285,7 @@ def build_model_layer(compiled: CompiledProject, suites: dict, late: set[str], t
                     metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
                 if built.detail:
                     metadata["detail"] = built.detail
-                lineage = _column_lineage(compiled, name)     # as the one-asset-per-model layer does
+                lineage = _column_lineage(compiled, name, save=False)     # as the one-asset-per-model layer does
                 if lineage is not None:
                     metadata["dagster/column_lineage"] = lineage
                 yield dg.MaterializeResult(asset_key=key, metadata=metadata)
@@ -289,6 +293,7 @@ def build_model_layer(compiled: CompiledProject, suites: dict, late: set[str], t
                 yield from judge(con, asset, only_late=False)
             for asset in built_assets:
                 yield from judge(con, asset, only_late=True)
+        compiled.lineage.save()
         if failures:
             raise dg.Failure("; ".join(failures)[:4000])
 

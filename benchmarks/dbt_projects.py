@@ -45,7 +45,13 @@ def log(msg: str) -> None:
 
 
 def synthesize_jaffle_orders(seeds: Path, n_orders: int, seed: int = 20) -> bool:
-    """raw_orders.csv and raw_items.csv for jaffle-shop when its repository copy lacks them."""
+    """raw_orders.csv and raw_items.csv for jaffle-shop when its repository copy lacks them.
+
+    A customer orders at most once a day: jaffle-shop's ``orders.customer_order_number`` is
+    ``row_number() over (partition by customer_id order by ordered_at)`` with ``ordered_at``
+    truncated to the day, and DuckDB numbers tied rows differently from one execution to the next
+    (the same ``create table`` in the same warehouse, twice, disagrees), so with ties no two runs,
+    of dbt or of Kontor, need to agree on that column."""
     orders_csv, items_csv = seeds / "raw_orders.csv", seeds / "raw_items.csv"
     if orders_csv.is_file() and items_csv.is_file():
         return False
@@ -57,17 +63,22 @@ def synthesize_jaffle_orders(seeds: Path, n_orders: int, seed: int = 20) -> bool
     customers, stores, products = rows("raw_customers.csv"), rows("raw_stores.csv"), rows("raw_products.csv")
     start = min(s["opened_at"] for s in stores)
     t0 = time.mktime(time.strptime(start[:10], "%Y-%m-%d"))
-    orders, items = [], []
+    orders, items, days = [], [], set()
     for _ in range(n_orders):
-        ts = t0 + rng.uniform(0, 3 * 365 * 86400)
-        ordered_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+        customer = rng.choice(customers)["id"]
+        while True:
+            ts = t0 + rng.uniform(0, 3 * 365 * 86400)
+            ordered_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+            if (customer, ordered_at[:10]) not in days:
+                days.add((customer, ordered_at[:10]))
+                break
         open_stores = [s for s in stores if s["opened_at"] <= ordered_at] or stores[:1]
         store = rng.choice(open_stores)
         chosen = [rng.choice(products) for _ in range(rng.choice([1, 1, 2, 2, 3, 4]))]
         subtotal = sum(int(p["price"]) for p in chosen)
         tax = round(subtotal * float(store["tax_rate"]))
         oid = str(uuid.UUID(int=rng.getrandbits(128)))
-        orders.append({"id": oid, "customer": rng.choice(customers)["id"], "ordered_at": ordered_at,
+        orders.append({"id": oid, "customer": customer, "ordered_at": ordered_at,
                        "store_id": store["id"], "subtotal": subtotal, "tax_paid": tax, "order_total": subtotal + tax})
         items += [{"id": str(uuid.UUID(int=rng.getrandbits(128))), "order_id": oid, "sku": p["sku"]} for p in chosen]
     for path, data in ((orders_csv, orders), (items_csv, items)):

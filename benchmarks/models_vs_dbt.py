@@ -49,8 +49,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KONTOR_PY = ROOT / ".venv" / "bin" / "python"
-KONTOR_CLI = ROOT / ".venv" / "bin" / "kontor"
+KONTOR_PY = Path(sys.executable)                 # the venv this script runs in (a worktree has none of its own)
+KONTOR_CLI = KONTOR_PY.parent / "kontor"
 TARGETS = {"compile_s": 2.0, "ratio_kontor_to_dbt": 0.5}
 FOLDERS = ("staging", "intermediate", "marts")
 DBT_PROJECT_NAME = "kontor_bench"
@@ -519,7 +519,7 @@ class _TimedCon:
         s = " ".join(sql.split()).lower()
         for prefix, label in (("select count(*)", "sql_row_count"), ("create or replace view", "sql_create_view"),
                               ("create table", "sql_create_table"), ("create or replace temp table", "sql_incremental_stage"),
-                              ("create schema", "sql_create_schema"), ("select table_type from information_schema", "sql_relation_lookup"),
+                              ("create schema", "sql_create_schema"), ("select 'table' from duckdb_tables()", "sql_relation_lookup"),
                               ("begin", "sql_transaction"), ("commit", "sql_transaction"), ("drop", "sql_drop"),
                               ("alter table", "sql_rename"), ("attach", "serving_attach"), ("copy from database", "serving_copy_database"),
                               ("detach", "serving_detach"), ("set ", "sql_settings"), ("insert", "sql_insert"), ("delete", "sql_delete")):
@@ -632,9 +632,9 @@ def child_profile(args) -> dict:
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
     real_connect = warehouse.connect
 
-    def connect(path, read_only=False):
+    def connect(path, read_only=False, **limits):
         t = time.perf_counter()
-        con = real_connect(path, read_only)
+        con = real_connect(path, read_only, **limits)
         stats["duckdb_connect"] = stats.get("duckdb_connect", 0.0) + time.perf_counter() - t
         stats["duckdb_connect__n"] = stats.get("duckdb_connect__n", 0) + 1
         return _TimedCon(con, stats)
@@ -661,7 +661,7 @@ def child_profile(args) -> dict:
     gc.callbacks.remove(on_gc)
     del collector["_t"]
     if not outcome.success:
-        raise SystemExit(f"profile run failed: {outcome.failures[:5]}")
+        raise SystemExit(f"profile run failed: {(outcome.failures + outcome.gate_failures)[:5]}")
     instance = instance_for(settings)
     try:
         steps = _step_timings(instance, outcome.run_id)
@@ -1172,7 +1172,7 @@ def main(argv: list[str] | None = None) -> int:
             out["profile"] = {k: (round(v, 4) if isinstance(v, float) else
                                   {kk: round(vv, 4) if isinstance(vv, float) else vv for kk, vv in v.items()}
                                   if isinstance(v, dict) else v) for k, v in prof.items()}
-            whatif: dict = {name: [] for name in WHATIF}
+            whatif: dict = {name: [] for name in WHATIF} if args.whatif_repeats > 0 else {}
             for rep in range(args.whatif_repeats):
                 for name in WHATIF:
                     fresh_dagster_home(args)
@@ -1181,7 +1181,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"what-if {rep + 1}/{args.whatif_repeats} {name:24s} {r['run_s']:.2f}s "
                         f"(event writes {r['dagster_store_event_s']:.2f}s / {r['dagster_store_event_n']})")
             fresh_dagster_home(args)
-            out["what_if"] = {
+            out["what_if"] = None if not whatif else {
                 "method": "each variant: fresh process, fresh warehouse and Dagster-instance copies, in-process run of the "
                           "same selection timed from run start to end (imports excluded); variants interleaved; medians",
                 "variants": {name: {"what": WHATIF[name],

@@ -12,6 +12,8 @@ stays strict (``strict=True``): it refuses a broken project before it touches th
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import dagster as dg
 
 from assets.automation import build_automation
@@ -42,12 +44,32 @@ def compile_models(settings: Settings) -> CompiledProject:
     compiled = compile_project(load_models(settings, sources), display=settings.relative)
     if compiled.problems:
         raise ProjectError(compiled.problems)
+    compiled.cache_dir = settings.target_dir
     return compiled
+
+
+class _ModelColumns(Mapping):
+    """Each model's output columns, inferred only when an entity file asks for them: inference
+    runs sqlglot over every model (seconds for 200 models), for nothing in a project without entities."""
+
+    def __init__(self, compiled: CompiledProject):
+        self.compiled = compiled
+
+    def __getitem__(self, name: str) -> list[str] | None:
+        if name not in self.compiled.models:
+            raise KeyError(name)
+        return self.compiled.output_columns(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.compiled.models)
+
+    def __len__(self) -> int:
+        return len(self.compiled.models)
 
 
 def compile_entities(settings: Settings, compiled: CompiledProject) -> EntityProject:
     """Entity files of the project, checked against the models they read; raises on problems."""
-    entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
+    entities = load_entities(settings, _ModelColumns(compiled))
     if entities.problems:
         raise ProjectError(entities.problems)
     return entities
@@ -65,7 +87,8 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
         compiled = compile_project(load_models(settings, sources), display=settings.relative)
         compiled, broken_models, problems = healthy_models(compiled)
-        entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
+        compiled.cache_dir = settings.target_dir
+        entities = load_entities(settings, _ModelColumns(compiled))
         problems += entities.problems
     retries = retry_config(settings)
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,

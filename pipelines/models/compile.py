@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import sqlglot
@@ -59,6 +60,7 @@ class CompiledProject:
     models: dict[str, CompiledModel]
     order: list[str]
     problems: list[Problem] = field(default_factory=list)
+    cache_dir: Path | None = None     # where run-time results computed from the files alone are kept (target/)
 
     @cached_property
     def _schema_and_columns(self) -> tuple[MappingSchema, dict[str, list[str] | None], dict[tuple[str, str], dict[str, str]]]:
@@ -91,6 +93,13 @@ class CompiledProject:
             if cols:
                 schema.add_table(exp.table_(cm.model.name, db=cm.model.schema), {c: "unknown" for c in cols}, dialect="duckdb")
         return schema, columns, names
+
+    @cached_property
+    def lineage(self):
+        """Column lineage per model, cached in ``cache_dir`` (``pipelines.models.lineage.LineageCache``)."""
+        from pipelines.models.lineage import LineageCache   # lineage imports this module
+
+        return LineageCache(self)
 
     def column_name(self, schema: str, table: str, column: str) -> str:
         """A column's name as DuckDB created it (``accountid`` → ``AccountId``)."""

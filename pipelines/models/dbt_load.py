@@ -222,11 +222,14 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                 break
 
     macro_files = [p for d in dbt.dirs("macro") for p in (sorted(d.rglob("*.sql")) if d.is_dir() else [])]
-    # Generic tests may live under tests/generic/ as {% test %} blocks: macros, not singular tests.
+    # Generic tests may live under tests/generic/ as {% test %} blocks: macros, not singular tests;
+    # tests/fixtures/ holds unit tests' fixture files (pipelines/models/dbt_unit.py).
     singular: list[Path] = []
     for d in dbt.dirs("test"):
         for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
-            (macro_files if "generic" in path.relative_to(d).parts[:-1] else singular).append(path)
+            folders = path.relative_to(d).parts[:-1]
+            if folders[:1] != ("fixtures",):
+                (macro_files if "generic" in folders else singular).append(path)
     project = ModelProject(settings.project_dir, models, seeds, macro_files, SourcesProject((), {}), vars_, problems,
                            {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests,
                            source_tests=source_tests)

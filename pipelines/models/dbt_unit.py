@@ -1,11 +1,16 @@
 """dbt's ``unit_tests:``: a model's SQL run on given input rows, its output compared with expected rows.
 
-As in dbt: each ``given`` input (``ref('x')`` or ``source('s', 't')``) becomes a CTE of its rows,
-columns not given are NULL, and every value is cast to the input relation's column type (read
-from the warehouse when the test runs, so the inputs are built first); the model's result,
-restricted to the expected rows' columns, must equal the expected rows as a multiset. Rows come
-as ``dict`` (default), ``csv`` or ``sql``; ``overrides`` may set ``vars`` and ``is_incremental``.
-A unit test is a blocking check of its model: a failure stops what is downstream.
+As in dbt: each ``given`` input (``ref('x')``, ``source('s', 't')``, or ``this`` for an
+incremental model's existing rows) becomes a CTE of its rows, columns not given are NULL, and
+every value is cast to the input relation's column type (read from the warehouse when the test
+runs, so the inputs are built first); the model's result, restricted to the expected rows'
+columns, must equal the expected rows as a multiset. Rows come as ``dict`` (default), ``csv`` or
+``sql``, inline (``rows:``) or from a fixture file (``fixture: name`` reads
+``<test-path>/fixtures/**/name.csv`` or ``.sql``). ``overrides`` sets ``vars``, ``env_vars``
+and ``macros`` (``is_incremental``, or any macro by name or ``package.name``, which then returns
+the given value). ``config`` may say ``enabled``, ``tags`` and ``meta``. What else a test says
+(``versions``, other config) is refused at its line. A unit test is a blocking check of its
+model: a failure stops what is downstream.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -26,7 +32,11 @@ from pipelines.core.errors import did_you_mean
 from pipelines.core.sql import ident
 
 _INPUT = re.compile(r"^\s*(ref|source)\s*\((.*)\)\s*$")
-UNIT_KEYS = {"name", "model", "given", "expect", "description", "overrides", "config", "versions"}
+UNIT_KEYS = {"name", "model", "given", "expect", "description", "overrides", "config"}
+ROW_KEYS = {"input", "rows", "format", "fixture"}
+OVERRIDE_KEYS = {"vars", "macros", "env_vars"}
+CONFIG_KEYS = {"enabled", "tags", "meta"}
+FORMATS = {"dict", "csv", "sql"}
 
 
 @dataclass
@@ -35,6 +45,7 @@ class Given:
     placeholder: str             # the CTE that stands for it
     rows: list[dict[str, Any]] | None
     sql: str | None = None
+    this: bool = False           # the incremental model's own existing rows (input: this)
 
 
 @dataclass
@@ -50,53 +61,130 @@ class UnitTest:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def _rows(entry: dict, file: str, line: int) -> tuple[list[dict] | None, str | None]:
+def _line(node: Any, key: str | None, default: int | None) -> int | None:
+    if key is not None and hasattr(node, "key_line"):
+        return node.key_line(key) or default
+    return getattr(node, "line", None) or default
+
+
+def _fixture(name: str, fmt: str, dirs: list[Path], file: str, line: int | None) -> str:
+    """dbt's fixture files: ``<test-path>/fixtures/**/<name>.csv`` (or ``.sql`` for format sql)."""
+    suffix = ".sql" if fmt == "sql" else ".csv"
+    found = [p for d in dirs for p in sorted((d / "fixtures").rglob(f"{name}{suffix}")) if (d / "fixtures").is_dir()]
+    if not found:
+        raise KontorError(f"{file}:{line}: fixture {name!r}: no {name}{suffix} under "
+                          f"{', '.join(str(d.name) + '/fixtures/' for d in dirs) or 'tests/fixtures/'}; "
+                          f"fix: add the file or give the rows inline (rows:)")
+    if len(found) > 1:
+        raise KontorError(f"{file}:{line}: fixture {name!r} is ambiguous: {', '.join(map(str, found))}")
+    return found[0].read_text(encoding="utf-8")
+
+
+def _rows(entry: Any, file: str, line: int | None, fixture_dirs: list[Path]) -> tuple[list[dict] | None, str | None]:
+    for key in entry:
+        if key not in ROW_KEYS:
+            raise KontorError(f"{file}:{_line(entry, key, line)}: unknown key {key!r} in a unit test's given/expect"
+                              f"{did_you_mean(str(key), ROW_KEYS)}")
     fmt = entry.get("format", "dict")
-    rows = entry.get("rows")
+    if fmt not in FORMATS:
+        raise KontorError(f"{file}:{_line(entry, 'format', line)}: unit test rows format {fmt!r}; use dict, csv or sql")
+    if "fixture" in entry:
+        if "rows" in entry:
+            raise KontorError(f"{file}:{_line(entry, 'fixture', line)}: give rows or a fixture, not both")
+        if fmt == "dict":
+            raise KontorError(f"{file}:{_line(entry, 'fixture', line)}: a fixture file is csv or sql; "
+                              "fix: add format: csv (or sql)")
+        rows: Any = _fixture(str(entry["fixture"]), fmt, fixture_dirs, file, _line(entry, "fixture", line))
+    else:
+        rows = entry.get("rows")
     if fmt == "dict":
+        if rows is not None and not (isinstance(rows, list) and all(isinstance(r, dict) for r in rows)):
+            raise KontorError(f"{file}:{_line(entry, 'rows', line)}: format dict: rows is a list of mappings "
+                              "(- {column: value}); for text rows say format: csv")
         return [dict(r) for r in rows or []], None
     if fmt == "csv":
         return [dict(r) for r in csv.DictReader(io.StringIO(str(rows or "").strip()))], None
-    if fmt == "sql":
-        return None, str(rows)
-    raise KontorError(f"{file}:{line}: unit test rows format {fmt!r}; use dict, csv or sql")
+    return None, str(rows)
+
+
+def _overrides(raw: Any, file: str, line: int | None) -> dict[str, dict]:
+    overrides = raw.get("overrides") or {}
+    where = _line(raw, "overrides", line)
+    if not isinstance(overrides, dict):
+        raise KontorError(f"{file}:{where}: overrides is a mapping of vars, macros and env_vars")
+    for key in overrides:
+        if key not in OVERRIDE_KEYS:
+            raise KontorError(f"{file}:{_line(overrides, key, where)}: unknown unit test override {key!r}; "
+                              f"dbt overrides vars, macros and env_vars{did_you_mean(str(key), OVERRIDE_KEYS)}")
+    out = {}
+    for key in OVERRIDE_KEYS:
+        value = overrides.get(key) or {}
+        if not isinstance(value, dict):
+            raise KontorError(f"{file}:{_line(overrides, key, where)}: overrides.{key} is a mapping (name: value)")
+        out[key] = dict(value)
+    return out
 
 
 def collect_unit_tests(compiled: CompiledProject) -> tuple[list[UnitTest], list[Problem]]:
     tests, problems = [], []
     renderer = compiled.renderer
-    for file, raw in compiled.project.unit_tests:
+    project = compiled.project
+    fixture_dirs = project.dbt.dirs("test") if project.dbt is not None else [project.root / "tests"]
+    for file, raw in project.unit_tests:
         line = getattr(raw, "line", None)
         try:
             for key in raw:
+                if key == "versions":
+                    raise KontorError(f"{file}:{raw.key_line(key)}: unit tests of model versions are not supported "
+                                      "(Kontor has no versioned models); fix: remove versions:")
                 if key not in UNIT_KEYS:
                     raise KontorError(f"{file}:{raw.key_line(key)}: unknown key {key!r} in a unit test{did_you_mean(str(key), UNIT_KEYS)}")
+            config = raw.get("config") or {}
+            for key in config:
+                if key not in CONFIG_KEYS:
+                    raise KontorError(f"{file}:{_line(config, key, line)}: unit test config {key!r} is not supported; "
+                                      f"it may say {', '.join(sorted(CONFIG_KEYS))}")
+            if config.get("enabled") is False:
+                continue
             model = raw.get("model")
             if model not in compiled.models:
                 raise KontorError(f"{file}:{line}: unit test {raw.get('name')!r} is for unknown model {model!r}"
                                   f"{did_you_mean(str(model), set(compiled.models))}")
-            overrides = dict(raw.get("overrides") or {})
-            macros = dict(overrides.get("macros") or {})
-            unknown = set(macros) - {"is_incremental"}
-            if unknown or set(overrides) - {"vars", "macros"}:
-                raise KontorError(f"{file}:{line}: unit test overrides other than vars and macros.is_incremental "
-                                  f"are not supported ({', '.join(sorted(unknown | (set(overrides) - {'vars', 'macros'})))})")
+            cm = compiled.models[model]
+            overrides = _overrides(raw, file, line)
+            macros = overrides["macros"]
+            for name in macros:
+                known = name == "is_incremental" or (
+                    name.rpartition(".")[2] in renderer.namespaces.get(name.rpartition(".")[0], {}) if "." in name
+                    else any(name in ns for ns in renderer.namespaces.values()) or name in renderer.env.globals)
+                if not known:
+                    raise KontorError(f"{file}:{_line(raw, 'overrides', line)}: overrides.macros: "
+                                      f"no macro {name!r} to override")
             given = []
             for i, g in enumerate(raw.get("given") or []):
-                m = _INPUT.match(str(g.get("input", "")))
-                if not m:
-                    raise KontorError(f"{file}:{getattr(g, 'line', line)}: a given input is ref('model') or source('s', 't')")
-                rendered = renderer.render("{{ " + g["input"] + " }}", file, "")
-                if rendered.problems:
-                    raise KontorError(str(rendered.problems[0]))
-                rows, sql = _rows(g, file, getattr(g, "line", line))
-                given.append(Given(rendered.sql.strip(), f"__dbt_unit_input_{i}", rows, sql))
-            expect_rows, expect_sql = _rows(raw.get("expect") or {}, file, line)
-            cm = compiled.models[model]
+                g_line = _line(g, None, line)
+                text = str(g.get("input", "")).strip()
+                if text == "this":
+                    if cm.materialized != "incremental":
+                        raise KontorError(f"{file}:{g_line}: input: this is the existing table of an incremental model; "
+                                          f"{model} is {cm.materialized}")
+                    relation = cm.model.relation
+                else:
+                    if not _INPUT.match(text):
+                        raise KontorError(f"{file}:{g_line}: a given input is ref('model'), source('s', 't') or this")
+                    rendered = renderer.render("{{ " + text + " }}", file, "")
+                    if rendered.problems:
+                        raise KontorError(str(rendered.problems[0]))
+                    relation = rendered.sql.strip()
+                rows, sql = _rows(g, file, g_line, fixture_dirs)
+                given.append(Given(relation, f"__dbt_unit_input_{i}", rows, sql, this=text == "this"))
+            expect_rows, expect_sql = _rows(raw.get("expect") or {}, file, _line(raw, "expect", line), fixture_dirs)
             tests.append(UnitTest(str(raw["name"]), model, f"{cm.model.schema}/{cm.model.name}", file, line or 0,
                                   given, expect_rows, expect_sql, overrides))
         except KontorError as exc:
-            problems.append(Problem(file, line, str(exc).split(": ", 1)[-1] if str(exc).startswith(file) else str(exc)))
+            found = re.match(rf"{re.escape(file)}:(\d+|None): (.*)", str(exc), re.S)
+            problems.append(Problem(file, int(found.group(1)) if found and found.group(1).isdigit() else line,
+                                    found.group(2) if found else str(exc)))
     return tests, problems
 
 
@@ -129,15 +217,18 @@ def run_unit_test(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, tes
     cm = compiled.models[test.model]
     renderer = compiled.renderer
     saved_vars, saved_rel, saved_src = dict(renderer.vars), dict(renderer.relations), dict(renderer.source_relations)
+    macros = dict(test.overrides.get("macros") or {})
+    incremental = bool(macros.pop("is_incremental", False))
+    this = next((g.placeholder for g in test.given if g.this), cm.model.relation)
     try:
         renderer.vars.update((test.overrides.get("vars") or {}))
-        swap = {g.relation: g.placeholder for g in test.given}
+        swap = {g.relation: g.placeholder for g in test.given if not g.this}
         renderer.relations = {k: swap.get(str(Relation.parse(v)), v) if isinstance(v, str) else v for k, v in saved_rel.items()}
         renderer.source_relations = {k: swap.get(str(Relation.parse(v)), v) for k, v in saved_src.items()}
-        incremental = bool((test.overrides.get("macros") or {}).get("is_incremental", False))
         renderer.con = con
-        rendered = renderer.render(cm.model.raw_sql, cm.model.rel_path, cm.model.relation, is_incremental=incremental,
-                                   node=_node(cm.model))
+        with renderer.overriding(macros, test.overrides.get("env_vars") or {}):
+            rendered = renderer.render(cm.model.raw_sql, cm.model.rel_path, this, is_incremental=incremental,
+                                       node=_node(cm.model))
     finally:
         renderer.vars.clear()
         renderer.vars.update(saved_vars)

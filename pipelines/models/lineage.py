@@ -5,6 +5,9 @@
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -13,6 +16,7 @@ from sqlglot.lineage import lineage as sqlglot_lineage
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from pipelines.models.compile import CompiledProject
+from pipelines.models.project import seed_columns
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,61 @@ def model_lineage(compiled: CompiledProject, model: str) -> dict[str, list[Colum
         root = roots.get(_lineage_name(col))
         result[col] = _table_columns(compiled, root) if root is not None else upstream(compiled, model, col)
     return result
+
+
+class LineageCache:
+    """``model_lineage`` of every model, kept in ``<cache_dir>/column_lineage.json`` under a
+    fingerprint of all it is computed from (every model's compiled SQL and relation, the declared
+    source columns, seed headers, external relations). A run attaches each model's lineage as
+    metadata; computing it needs sqlglot to infer every model's output columns (a second or more
+    for 200 models), while the project's files have not changed since the last run: the cache is
+    dbt's partial parse for lineage. Any change to any file of the project computes it afresh.
+    """
+
+    FILE = "column_lineage.json"
+
+    def __init__(self, compiled: CompiledProject):
+        self.compiled = compiled
+        self.path = compiled.cache_dir / self.FILE if compiled.cache_dir else None
+        self.fingerprint = self._fingerprint()
+        self.entries: dict[str, dict[str, list[list[str]]]] = {}
+        self.dirty = False
+        if self.path is not None and self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):      # a damaged cache is recomputed, never trusted
+                data = {}
+            if data.get("fingerprint") == self.fingerprint:
+                self.entries = data.get("models") or {}
+
+    def _fingerprint(self) -> str:
+        c = self.compiled
+        parts = [
+            [(t.key, [(col.name, str(col.data_type)) for col in t.columns]) for t in c.project.sources.tables],
+            [(s.schema, s.alias or s.name, seed_columns(s)) for s in c.project.seeds.values()],
+            sorted((k, v[0], list(v[1])) for k, v in c.project.externals.items()),
+            [(n, c.models[n].model.schema, c.models[n].model.name, c.models[n].code_version) for n in sorted(c.models)],
+        ]
+        return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+    def get(self, model: str) -> dict[str, list[ColumnRef]]:
+        found = self.entries.get(model)
+        if found is None:
+            computed = model_lineage(self.compiled, model)
+            self.entries[model] = {col: [[r.schema, r.table, r.column] for r in refs] for col, refs in computed.items()}
+            self.dirty = True
+            return computed
+        return {col: [ColumnRef(*r) for r in refs] for col, refs in found.items()}
+
+    def save(self) -> None:
+        """Written beside, then renamed: a run killed while writing leaves the old file or none."""
+        if not self.dirty or self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.FILE}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "models": self.entries}), encoding="utf-8")
+        os.replace(tmp, self.path)
+        self.dirty = False
 
 
 def _lineage_name(column: str) -> str | None:

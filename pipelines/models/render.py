@@ -15,6 +15,7 @@ and an error inside one names the macro's file and line.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -22,7 +23,7 @@ import logging
 import os
 import re
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,16 @@ class MacroCall:
             return self.macro(*args, **kwargs)
         except _Return as ret:
             return ret.value
+
+
+class MacroOverride:
+    """A macro replaced by a unit test's ``overrides: macros:``: every call returns the value."""
+
+    def __init__(self, name: str, value: Any):
+        self.name, self.value = name, value
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.value
 
 
 class Namespace:
@@ -276,6 +287,40 @@ class Renderer:
             if name in self.namespaces.get(pkg, {}):
                 return self.namespaces[pkg][name]
         return None
+
+    @contextlib.contextmanager
+    def overriding(self, macros: Mapping[str, Any], environ: Mapping[str, Any]) -> Iterator[None]:
+        """dbt unit tests' ``overrides``: each named macro returns the given value instead (``name``
+        replaces every macro of that name, ``package.name`` only that package's), and ``env_var``
+        sees ``environ`` first. Restored afterwards. Raises ``KeyError`` naming an unknown macro."""
+        saved_environ = dict(self.environ)
+        restore: list[tuple[dict, str, Any]] = []
+        try:
+            for name, value in macros.items():
+                package, _, macro = str(name).rpartition(".")
+                fake = MacroOverride(str(name), value)
+                if package:
+                    if macro not in self.namespaces.get(package, {}):
+                        raise KeyError(name)
+                    targets = [self.namespaces[package]]
+                    if self.env.globals.get(macro) is self.namespaces[package][macro]:
+                        targets.append(self.env.globals)
+                else:
+                    targets = [ns for ns in self.namespaces.values() if macro in ns]
+                    if macro in self.env.globals:
+                        targets.append(self.env.globals)
+                    if not targets:
+                        raise KeyError(name)
+                for target in targets:
+                    restore.append((target, macro, target[macro]))
+                    target[macro] = fake
+            self.environ.update({str(k): str(v) for k, v in environ.items()})
+            yield
+        finally:
+            for target, macro, original in reversed(restore):
+                target[macro] = original
+            self.environ.clear()
+            self.environ.update(saved_environ)
 
     # -- the context -----------------------------------------------------------------------------
 

@@ -94,6 +94,7 @@ def test_settings_come_from_dbt_project_and_profile(built):
     assert settings.dbt is not None and settings.dbt.name == "cafe"
     assert settings.warehouse_path == root / "cafe.duckdb"          # profiles.yml path, relative to the project
     assert settings.threads is None                                  # profile threads are dbt's concurrency
+    assert settings.sources_file.is_file()                           # kontor run/check refuse a missing one
 
 
 def test_relations_land_where_dbt_puts_them(built):

@@ -276,3 +276,102 @@ def test_one_step_skips_only_what_is_downstream_of_a_failed_test(tmp_path):
     assert "main/stg_sales" in outcome.materialized
     assert not {"main/daily_sales", "main/sales_log", "main/refunds", "main_finance/revenue_by_store"} & set(outcome.materialized)
     assert any("not_null_stg_sales_sale_id" in f for f in outcome.gate_failures + outcome.failures)
+
+
+UNIT_YML = """\
+unit_tests:
+  - name: stamped_with_overrides
+    model: stamped_sales
+    overrides:
+      env_vars: {CAFE_REGION: south}
+      macros:
+        dbt.current_timestamp: "timestamp '2024-01-01 00:00:00'"
+        cents_to_euros: "1.00"
+    given:
+      - input: ref('stg_sales')
+        format: csv
+        fixture: two_sales
+    expect:
+      format: sql
+      fixture: stamped_expected
+  - name: only_newer_sales_are_appended
+    model: sales_log
+    overrides:
+      macros: {is_incremental: true}
+    given:
+      - input: this
+        rows:
+          - {sale_id: 1, sold_at: "2024-03-01 09:00:00"}
+      - input: ref('stg_sales')
+        rows:
+          - {sale_id: 1, amount: 1.00, sold_at: "2024-03-01 08:00:00"}
+          - {sale_id: 2, amount: 2.00, sold_at: "2024-03-01 10:00:00"}
+    expect:
+      rows:
+        - {sale_id: 2, amount: 2.00}
+  - name: switched_off
+    model: sales_log
+    config: {enabled: false, tags: [slow]}
+    given: []
+    expect: {rows: [{sale_id: 99}]}
+"""
+
+
+def unit_project(tmp_path: Path) -> Path:
+    root = copy(tmp_path)
+    (root / "transform" / "marts" / "stamped_sales.sql").write_text(
+        "select sale_id, {{ cents_to_euros('amount * 100') }} as amount_eur,\n"
+        "       '{{ env_var(\"CAFE_REGION\", \"north\") }}' as region, {{ dbt.current_timestamp() }} as loaded_at\n"
+        "from {{ ref('stg_sales') }}\n")
+    (root / "transform" / "marts" / "_unit.yml").write_text(UNIT_YML)
+    fixtures = root / "checks" / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "two_sales.csv").write_text("sale_id,amount\n1,12.50\n2,3.00\n")
+    (fixtures / "stamped_expected.sql").write_text(
+        "select 1 as sale_id, 1.00 as amount_eur, 'south' as region, timestamp '2024-01-01 00:00:00' as loaded_at\n"
+        "union all select 2, 1.00, 'south', timestamp '2024-01-01 00:00:00'\n")
+    return root
+
+
+def test_unit_tests_with_overrides_fixtures_and_this(tmp_path):
+    root = unit_project(tmp_path)
+    settings, result = execute(root)
+    found = checks(result)
+    assert found["stamped_with_overrides"] == (True, "ERROR"), found
+    assert found["only_newer_sales_are_appended"] == (True, "ERROR"), found
+    assert "switched_off" not in found                               # config: enabled: false
+    assert not any("stamped_expected" in name for name in found)     # a fixture file is no singular test
+    # The overrides held only inside the unit test: the model itself saw the real macro and env.
+    assert query(settings.warehouse_path, "select distinct region from main.stamped_sales") == [("north",)]
+    # A wrong expectation fails, naming the rows.
+    (root / "checks" / "fixtures" / "stamped_expected.sql").write_text(
+        "select 1 as sale_id, 1.00 as amount_eur, 'north' as region, timestamp '2024-01-01 00:00:00' as loaded_at\n")
+    _, result = execute(root)
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "stamped_with_overrides")
+    assert not evaluation.passed and "'south'" in evaluation.description
+
+
+@pytest.mark.parametrize("change, problem", [
+    ("    model: stamped_sales\n", "    model: stamped_sales\n    versions: {include: [2]}\n",),
+    ("      env_vars: {CAFE_REGION: south}\n", "      env_var: {CAFE_REGION: south}\n"),
+    ("        cents_to_euros: \"1.00\"\n", "        cents_to_euro: \"1.00\"\n"),
+    ("        fixture: two_sales\n", "        fixture: three_sales\n"),
+    ("    config: {enabled: false, tags: [slow]}\n", "    config: {enabled: false, schema: x}\n"),
+], ids=["versions", "override_key", "unknown_macro", "missing_fixture", "config_key"])
+def test_unsupported_unit_test_parts_are_refused_at_their_line(tmp_path, change, problem):
+    from pipelines.check import check_project
+
+    root = unit_project(tmp_path)
+    unit = root / "transform" / "marts" / "_unit.yml"
+    unit.write_text(unit.read_text().replace(change, problem))
+    problems, _ = check_project(load_settings(root, env={"HOME": str(root)}))
+    expected = {
+        "versions": "transform/marts/_unit.yml:4: unit tests of model versions are not supported",
+        "override_key": "transform/marts/_unit.yml:5: unknown unit test override 'env_var'",
+        "unknown_macro": "transform/marts/_unit.yml:4: overrides.macros: no macro 'cents_to_euro' to override",
+        "missing_fixture": "transform/marts/_unit.yml:12: fixture 'three_sales': no three_sales.csv under checks/fixtures/",
+        "config_key": "transform/marts/_unit.yml:33: unit test config 'schema' is not supported",
+    }
+    key = next(k for k, v in {"versions": "versions", "override_key": "env_var:", "unknown_macro": "cents_to_euro:",
+                              "missing_fixture": "three_sales", "config_key": "schema: x"}.items() if v in problem)
+    assert any(str(p).startswith(expected[key]) for p in problems), [str(p) for p in problems]

@@ -59,3 +59,26 @@ def test_a_column_the_one_pass_cannot_key_is_traced_on_its_own(tmp_path: Path, m
 
     monkeypatch.setattr(lineage, "_lineage", failing_for_all_columns)
     assert model_lineage(compiled, "stg_accounts") == expected
+
+
+def test_the_lineage_cache_is_reused_until_a_file_changes(tmp_path: Path):
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURE, root)
+    settings = load_settings(root, env={})
+    first = compile_models(settings)
+    expected = {name: model_lineage(first, name) for name in first.order}
+    for name in first.order:
+        assert first.lineage.get(name) == expected[name]
+    first.lineage.save()
+    assert (settings.target_dir / "column_lineage.json").is_file()
+
+    again = compile_models(settings)                 # a new run, the files unchanged: read, not computed
+    assert set(again.lineage.entries) == set(expected)
+    assert {name: again.lineage.get(name) for name in again.order} == expected
+    assert not again.lineage.dirty
+
+    orders = root / "models" / "marts" / "orders.sql"
+    orders.write_text(orders.read_text().replace("select * from final", "select *, 1 as extra_one from final"))
+    changed = compile_models(settings)              # any file changed: everything computed afresh
+    assert changed.lineage.entries == {}
+    assert "extra_one" in changed.lineage.get("orders")
