@@ -44,3 +44,18 @@ def test_an_unknown_engine_or_spark_key_is_refused_with_a_suggestion(tmp_path):
     problems, _ = check_project(settings)
     assert [str(p) for p in problems] == [
         "pyproject.toml:8: [tool.kontor.spark]: unknown key 'mastr'; did you mean 'master'?"]
+
+
+def test_the_spark_resource_is_configured_from_the_project(tmp_path):
+    settings = _spark_project(tmp_path, '\n[tool.kontor.spark]\nmaster = "local[1]"\nconf = {"spark.sql.shuffle.partitions" = "3"}\n')
+    from pipelines.definitions import build_definitions
+
+    resource = build_definitions(settings).resources["spark"]
+    config = resource.config()
+    assert (config.master, config.remote, config.conf) == ("local[1]", None, {"spark.sql.shuffle.partitions": "3"})
+    assert config.warehouse_dir == str(settings.target_dir / "spark" / "warehouse")
+    settings = _spark_project(tmp_path / "connect")
+    env_settings = load_settings(tmp_path / "connect", env={"KONTOR_SPARK_REMOTE": "sc://spark.example:15002/;token=secret"})
+    assert "spark" not in build_definitions(make_project(tmp_path / "duck", with_models=True)).resources
+    resource = build_definitions(env_settings).resources["spark"]
+    assert "secret" not in repr(resource)        # an EnvVar, resolved only when the run starts
