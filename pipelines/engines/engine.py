@@ -122,8 +122,11 @@ class SparkEngine(Engine):
         return self.spark.sql(spark_sql)
 
     def _kind(self, schema: str, name: str) -> str | None:
-        found = [r for r in self.tables(schema) if r.name == name]
-        return found[0].kind if found else None
+        # one look-up: listing the schema's tables reads every table's metadata
+        qualified = f"{_spark_ident(schema)}.{_spark_ident(name)}"
+        if not self.spark.catalog.tableExists(qualified):
+            return None
+        return "view" if self.spark.catalog.getTable(qualified).tableType == "VIEW" else "table"
 
     def create_or_replace(self, schema: str, name: str, sql: str, kind: str = "table") -> int | None:
         query = self.transpile(sql)

@@ -145,7 +145,7 @@ def list_length(node: exp.Expression) -> exp.Expression:
     arg = node.this
     if isinstance(arg, _LIST_MAKERS) or (isinstance(arg, exp.Bracket) and isinstance(arg.expressions[0], exp.Slice)) \
             or (isinstance(arg, exp.Anonymous) and arg.name.upper() in ("FILTER", "SEQUENCE", "SLICE")):
-        return exp.ArraySize(this=arg.copy())
+        return exp.Anonymous(this="ARRAY_SIZE", expressions=[arg.copy()])    # NULL for NULL, as len; SIZE gives -1 without ANSI
     return node
 
 
