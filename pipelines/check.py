@@ -1,6 +1,8 @@
 """``kontor check``: validate every project file before any run, as ``file:line: message``."""
 from __future__ import annotations
 
+import re
+
 from pipelines.entities.spec import load_entities
 from pipelines.core.errors import KontorError, Problem, ProjectError
 from pipelines.models.compile import check_documented_columns, compile_project
@@ -22,6 +24,7 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
         from pipelines.models.dbt_tests import check_tests   # dbt's data_tests and unit_tests
 
         problems += check_documented_columns(compiled) + check_tests(compiled, settings.relative)
+        problems += engine_problems(settings, compiled)
     entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
     problems += entities.problems
     gate_problems, rules = check_expectations(settings, compiled, entities=list(entities.entities))
@@ -36,6 +39,29 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
                f"{len(compiled.models)} models, {len(compiled.project.seeds)} seeds, "
                f"{len(entities.entities)} entities, {rules} quality rules, {len(reports)} reports: no problems")
     return problems, summary
+
+
+def engine_problems(settings: Settings, compiled) -> list[Problem]:
+    """``[tool.kontor] engine = "spark"``: its settings read as a run would, and every model
+    transpiled to Spark SQL (``file:line`` for what cannot be)."""
+    from pipelines.engines.spark_session import engine_name, spark_config
+
+    pyproject = settings.relative(settings.project_dir / "pyproject.toml")
+    try:
+        if engine_name(settings) != "spark":
+            return []
+        spark_config(settings)
+    except KontorError as exc:
+        path = settings.project_dir / "pyproject.toml"
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        # the offending key's line (an unknown key), else the line the setting's section starts
+        key = re.search(r"unknown key '([^']+)'", str(exc))
+        starts = (key.group(1),) if key else ("[tool.kontor.spark]",) if "[tool.kontor.spark]" in str(exc) else ("engine",)
+        line = next((i for i, text in enumerate(lines, 1) if text.strip().startswith(starts)), None)
+        return [Problem(pyproject, line, str(exc).removeprefix(f"{pyproject} "))]
+    from pipelines.models.on_engine import transpile_problems
+
+    return transpile_problems(compiled, settings.relative)
 
 
 def check_settings(settings: Settings) -> list[Problem]:

@@ -123,10 +123,22 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
               sync_job, *reports.jobs, *steward, *apply_jobs, *spot_jobs],
         schedules=[sync_schedule, *reports.schedules, *spot_schedules],
         sensors=[*sensors, *apply_sensors],
-        resources={"warehouse": WarehouseResource.from_settings(settings)},
+        resources={"warehouse": WarehouseResource.from_settings(settings), **_engine_resources(settings)},
         # DuckDB has one writer per file: steps run in one process, one after another.
         executor=dg.in_process_executor,
     )
+
+
+def _engine_resources(settings: Settings) -> dict:
+    """``spark`` when ``[tool.kontor] engine = "spark"`` (first step: the session and engine for
+    code that asks for it; the stages' assets still run on the DuckDB warehouse)."""
+    from pipelines.engines.spark_session import engine_name
+
+    if engine_name(settings) != "spark":
+        return {}
+    from assets.spark import SparkResource
+
+    return {"spark": SparkResource.from_settings(settings)}
 
 
 @dg.definitions

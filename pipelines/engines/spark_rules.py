@@ -1,0 +1,233 @@
+"""DuckDB SQL as Spark SQL: sqlglot's transpiler plus Kontor's rules for what it gets wrong.
+
+Each rule is a function on one sqlglot node of a query parsed in DuckDB's dialect; it returns the
+node Spark needs or the node unchanged. sqlglot then writes Spark SQL. The rules exist because the
+plain transpilation runs and gives other results (silently), or fails on Spark:
+
+>>> to_spark("select isodow(d) from t")
+'SELECT EXTRACT(DAYOFWEEK_ISO FROM d) FROM t'
+>>> to_spark("select l[-2:] from t")
+'SELECT FILTER(l, (__kx, __ki) -> __ki + 1 >= SIZE(l) + -2 + 1) FROM t'
+
+What no rule can translate raises ``Untranslatable`` naming the construct; ``kontor check`` turns
+it into ``file:line``.
+"""
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+
+class Untranslatable(ValueError):
+    """A DuckDB construct Kontor cannot run on Spark; ``node`` is where it is."""
+
+    def __init__(self, message: str, node: exp.Expression | None = None):
+        super().__init__(message)
+        self.node = node
+
+
+def _spark(template: str, **parts: exp.Expression) -> exp.Expression:
+    """A Spark expression from a template whose ``__name`` placeholders become ``parts``."""
+    tree = sqlglot.parse_one(template, read="spark")
+
+    def fill(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name.startswith("__p_"):
+            return parts[node.name.removeprefix("__p_")].copy()
+        return node
+    return tree.transform(fill)
+
+
+def _double(node: exp.Expression) -> exp.Expression:
+    return exp.cast(node, exp.DataType.build("double"))
+
+
+def generate_series(node: exp.Expression) -> exp.Expression:
+    """``FROM x, generate_series(a, b, interval 1 day) AS s(d)`` is a table function in DuckDB;
+    Spark explodes a ``sequence`` laterally. DuckDB's series over dates is of TIMESTAMPs, so the
+    bounds are cast to TIMESTAMP when the step is an interval (sqlglot writes ``_u(series)``,
+    which Spark cannot parse)."""
+    if not (isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries)):
+        return node
+    series = node.this
+    if series.args.get("is_end_exclusive"):
+        raise Untranslatable("range(...) (end-exclusive series) is not translated to Spark; write generate_series", node)
+    step = series.args.get("step")
+    start, end = series.args["start"].copy(), series.args["end"].copy()
+    if isinstance(step, exp.Interval):
+        start, end = (exp.cast(v, exp.DataType.build("timestamp")) for v in (start, end))
+    args = [start, end] + ([step.copy()] if step is not None else [])
+    alias = node.args.get("alias")
+    lateral = exp.Lateral(this=exp.Explode(this=exp.Anonymous(this="SEQUENCE", expressions=args)),
+                          alias=alias.copy() if alias else exp.TableAlias(this=exp.to_identifier("generate_series")))
+    return lateral
+
+
+def iso_calendar(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``isodow`` (sqlglot writes ``(DAYOFWEEK(d) % 7) + 1``: Sunday 2, Saturday 1),
+    ``isoyear`` and ``week`` (no such functions in Spark), ``dayofweek``/``weekday`` (DuckDB:
+    Sunday 0; Spark's ``dayofweek``: Sunday 1, its ``weekday``: Monday 0)."""
+    if isinstance(node, exp.DayOfWeekIso):
+        return _spark("EXTRACT(DAYOFWEEK_ISO FROM __p_d)", d=node.this)
+    if isinstance(node, (exp.Week, exp.WeekOfYear)):
+        return exp.Anonymous(this="WEEKOFYEAR", expressions=[node.this.copy()])
+    if isinstance(node, exp.DayOfWeek):
+        return _spark("(DAYOFWEEK(__p_d) - 1)", d=node.this)
+    if isinstance(node, exp.Anonymous) and node.name.lower() in ("isoyear", "weekday"):
+        (arg,) = node.expressions
+        if node.name.lower() == "isoyear":
+            return _spark("EXTRACT(YEAROFWEEK FROM __p_d)", d=arg)
+        return _spark("(DAYOFWEEK(__p_d) - 1)", d=arg)
+    return node
+
+
+def decimal_division(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``/`` is a DOUBLE division whatever the operands (DECIMAL / DECIMAL too); Spark
+    keeps DECIMAL / DECIMAL a DECIMAL, rounded to its own scale. Both operands become DOUBLE.
+    (Division by zero: DuckDB gives ±inf, Spark's ANSI mode fails the query: loud, not silent.)"""
+    if not isinstance(node, exp.Div) or node.args.get("typed") or node.meta.get("kontor_double"):
+        return node
+    if any(isinstance(side, exp.Interval) for side in (node.this, node.expression)):
+        return node
+    out = exp.Div(this=_double(node.this.copy()), expression=_double(node.expression.copy()))
+    out.meta["kontor_double"] = True
+    return out
+
+
+def _index_bound(value: exp.Expression | None, size: exp.Expression, default: exp.Expression) -> exp.Expression:
+    if value is None:
+        return default
+    if isinstance(value, exp.Neg) or (isinstance(value, exp.Literal) and value.is_int):
+        literal = int(value.sql()) if not isinstance(value, exp.Neg) else -int(value.this.sql())
+        return exp.Add(this=exp.Add(this=size.copy(), expression=exp.Literal.number(literal)),
+                       expression=exp.Literal.number(1)) if literal < 0 else exp.Literal.number(literal)
+    return _spark("CASE WHEN __p_v < 0 THEN __p_n + __p_v + 1 ELSE __p_v END", v=value, n=size)
+
+
+def list_index(node: exp.Expression) -> exp.Expression:
+    """DuckDB lists: ``l[a:b]`` is 1-based and inclusive with negative positions from the end
+    (``l[-2:]`` the last two; sqlglot writes ``l[-2:]``, which Spark cannot parse); ``l[-1]`` is
+    the last element (sqlglot writes ``l[-2]``); an index past the end is NULL (Spark's ANSI mode
+    fails). Strings are sliced the same way in DuckDB: a slice of a string column is not known
+    here and becomes a list slice, which Spark rejects (loud)."""
+    if not isinstance(node, exp.Bracket) or len(node.expressions) != 1:
+        return node
+    index = node.expressions[0]
+    if isinstance(index, exp.Slice):
+        arr = node.this
+        size = exp.Anonymous(this="SIZE", expressions=[arr.copy()])
+        low = _index_bound(index.this, size, exp.Literal.number(1))
+        high = _index_bound(index.expression, size, size)
+        conditions = []
+        if index.this is not None:
+            conditions.append(f"__ki + 1 >= __p_lo")
+        if index.expression is not None:
+            conditions.append(f"__ki + 1 <= __p_hi")
+        if not conditions:
+            return arr.copy()
+        return _spark(f"FILTER(__p_arr, (__kx, __ki) -> {' AND '.join(conditions)})", arr=arr, lo=low, hi=high)
+    if isinstance(index, exp.Literal) and index.is_string:
+        return node                                           # a struct field or a map key
+    if isinstance(index, exp.Literal) or (isinstance(index, exp.Neg) and isinstance(index.this, exp.Literal)):
+        # sqlglot's DuckDB parser stores a literal index 0-based (l[-1] as -2): DuckDB's own back
+        index = exp.Literal.number(int(index.sql()) + 1) if isinstance(index, exp.Literal) else \
+            exp.Literal.number(-int(index.this.sql()) + 1)
+    return exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[node.this.copy(), index.copy()])
+
+
+_LIST_MAKERS = (exp.Split, exp.Array, exp.ArrayAgg, exp.RegexpSplit, exp.StringToArray, exp.Filter, exp.ArrayFilter)
+
+
+def list_length(node: exp.Expression) -> exp.Expression:
+    """``len(list)`` in DuckDB; sqlglot writes ``LENGTH``, which Spark has for strings only.
+    Known as a list when the argument makes one (``string_split``, a slice, ``list``)."""
+    if not isinstance(node, exp.Length):
+        return node
+    arg = node.this
+    if isinstance(arg, _LIST_MAKERS) or (isinstance(arg, exp.Bracket) and isinstance(arg.expressions[0], exp.Slice)) \
+            or (isinstance(arg, exp.Anonymous) and arg.name.upper() in ("FILTER", "SEQUENCE", "SLICE")):
+        return exp.Anonymous(this="ARRAY_SIZE", expressions=[arg.copy()])    # NULL for NULL, as len; SIZE gives -1 without ANSI
+    return node
+
+
+def regex_replacement(node: exp.Expression) -> exp.Expression:
+    """DuckDB (RE2): back-references ``\\1`` and a literal ``$``; Java: ``$1`` and ``\\$``. Left as
+    they are, Java reads ``\\1`` as a literal 1. DuckDB replaces the first match unless the options
+    say ``'g'``; Spark replaces all: a first-only replacement is anchored to the first match."""
+    if not isinstance(node, exp.RegexpReplace):
+        return node
+    replacement, pattern, modifiers = node.args.get("replacement"), node.expression, node.args.get("modifiers")
+    options = modifiers.this if isinstance(modifiers, exp.Literal) else ("" if modifiers is None else None)
+    if options is None or not isinstance(replacement, exp.Literal) or not isinstance(pattern, exp.Literal):
+        raise Untranslatable("regexp_replace with a computed pattern, replacement or options is not translated to Spark", node)
+    unknown = set(options) - set("gic")
+    if unknown:
+        raise Untranslatable(f"regexp_replace option(s) {''.join(sorted(unknown))!r} are not translated to Spark", node)
+    first_only = "g" not in options
+    shift = 1 if first_only else 0
+
+    def java(text: str) -> str:
+        out, i = [], 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "\\" and i + 1 < len(text) and text[i + 1].isdigit():
+                out.append(f"${int(text[i + 1]) + shift}")
+                i += 2
+            elif ch == "\\" and i + 1 < len(text):
+                out.append(text[i:i + 2])
+                i += 2
+            elif ch == "$":
+                out.append("\\$")
+                i += 1
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
+    regex = pattern.this
+    if options.rfind("i") > options.rfind("c"):      # the last of 'i' and 'c' wins
+        regex = "(?i)" + regex
+    new_replacement = java(replacement.this)
+    if first_only:
+        # Only one match can start at ^ without MULTILINE: the lazy prefix keeps the text before it.
+        regex, new_replacement = f"(?s)^(.*?)(?:{regex})", "$1" + new_replacement
+    return exp.Anonymous(this="REGEXP_REPLACE", expressions=[node.this.copy(), exp.Literal.string(regex),
+                                                              exp.Literal.string(new_replacement)])
+
+
+def min_max_by_count(node: exp.Expression) -> exp.Expression:
+    """``min_by(x, y, k)``: sqlglot drops ``k`` for Spark (one value instead of a list of ``k``);
+    Spark 4 has the three-argument form itself."""
+    if isinstance(node, (exp.ArgMin, exp.ArgMax)) and node.args.get("count") is not None:
+        name = "MIN_BY" if isinstance(node, exp.ArgMin) else "MAX_BY"
+        return exp.Anonymous(this=name, expressions=[node.this.copy(), node.expression.copy(), node.args["count"].copy()])
+    return node
+
+
+RULES = (generate_series, iso_calendar, decimal_division, list_index, list_length,
+         regex_replacement, min_max_by_count)
+
+
+def rewrite(tree: exp.Expression) -> exp.Expression:
+    """Kontor's rules applied to a query parsed in DuckDB's dialect, one pass per rule."""
+    for rule in RULES:
+        tree = tree.transform(rule)
+    return tree
+
+
+def to_spark(sql: str, pretty: bool = False) -> str:
+    """One DuckDB statement as Spark SQL; ``Untranslatable`` or sqlglot's ``UnsupportedError``
+    when a part cannot be written for Spark."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    return rewrite(tree).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+def node_line(node: exp.Expression | None) -> int | None:
+    """The line (1-based, in the parsed SQL) of the first identifier at or under ``node``."""
+    if node is None:
+        return None
+    for sub in [node, *node.walk()]:
+        line = sub.meta.get("line") if hasattr(sub, "meta") else None
+        if line:
+            return int(line)
+    return None
+

@@ -1,0 +1,139 @@
+"""``[tool.kontor.spark]``: how Kontor reaches Spark, and the session it starts.
+
+```toml
+[tool.kontor]
+engine = "spark"            # "duckdb" (default) or "spark"
+
+[tool.kontor.spark]
+master = "local[2]"         # classic Spark: local[N] or spark://host:7077 (needs Java 17+)
+# remote = "sc://host:15002" # or Spark Connect (no JVM on this machine); KONTOR_SPARK_REMOTE wins
+driver_memory = "1g"
+conf = {"spark.sql.shuffle.partitions" = "4"}   # any Spark setting
+```
+
+Secrets (a Spark Connect token in the URL) come only from the environment: ``KONTOR_SPARK_REMOTE``.
+A local master keeps its catalog for the session only (Spark's in-memory catalog): its warehouse
+directory, ``<target>/spark/warehouse`` by default, is emptied when a session starts, so no table
+directory of an earlier session blocks a new table of the same name.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import Settings, tool_table
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+ENGINES = ("duckdb", "spark")
+KEYS = ("master", "remote", "app_name", "driver_memory", "warehouse_dir", "conf")
+
+# What makes Spark answer as DuckDB does: timestamps without time zone, UTC, ANSI casts and
+# overflow errors; no progress bars in a log.
+DEFAULT_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.ansi.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
+}
+# Only for a local master: a small machine, no web UI to serve.
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+}
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    master: str = "local[2]"
+    remote: str | None = None
+    app_name: str = "kontor"
+    driver_memory: str = "1g"
+    warehouse_dir: str | None = None
+    conf: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def local(self) -> bool:
+        return self.remote is None and self.master.startswith("local")
+
+
+def engine_name(settings: Settings) -> str:
+    """``[tool.kontor] engine``: "duckdb" unless the project says "spark" (``KONTOR_ENGINE`` wins)."""
+    import tomllib
+
+    pyproject = settings.project_dir / "pyproject.toml"
+    value = settings.env.get("KONTOR_ENGINE")
+    if value is None and pyproject.is_file():
+        value = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kontor", {}).get("engine")
+    value = str(value or "duckdb")
+    if value not in ENGINES:
+        from pipelines.core.errors import did_you_mean
+
+        raise KontorError(f"{settings.relative(pyproject)} [tool.kontor]: engine = {value!r} is not an engine"
+                          f"{did_you_mean(value, set(ENGINES))}; fix: write \"duckdb\" or \"spark\"")
+    return value
+
+
+def spark_config(settings: Settings) -> SparkConfig:
+    """``[tool.kontor.spark]`` checked: unknown keys are refused with a did-you-mean."""
+    from pipelines.core.errors import did_you_mean
+
+    table = tool_table(settings, "spark")
+    where = f"{settings.relative(settings.project_dir / 'pyproject.toml')} [tool.kontor.spark]"
+    for key in table:
+        if key not in KEYS:
+            raise KontorError(f"{where}: unknown key {key!r}{did_you_mean(key, set(KEYS))}")
+    if "remote" in table and "master" in table:
+        raise KontorError(f"{where}: both master and remote are set; fix: keep one (remote for Spark Connect)")
+    conf = table.get("conf", {})
+    if not isinstance(conf, dict):
+        raise KontorError(f"{where}: conf must be a table of Spark settings, e.g. conf = {{\"spark.sql.shuffle.partitions\" = \"4\"}}")
+    remote = settings.env.get("KONTOR_SPARK_REMOTE") or table.get("remote")
+    warehouse = table.get("warehouse_dir")
+    if warehouse is None and not remote:
+        warehouse = str(settings.target_dir / "spark" / "warehouse")
+    elif warehouse is not None and not Path(warehouse).is_absolute():
+        warehouse = str(settings.project_dir / warehouse)
+    return SparkConfig(master=str(table.get("master", "local[2]")), remote=str(remote) if remote else None,
+                       app_name=str(table.get("app_name", f"kontor {settings.name}")),
+                       driver_memory=str(table.get("driver_memory", "1g")), warehouse_dir=warehouse,
+                       conf={str(k): str(v) for k, v in conf.items()})
+
+
+def start_session(config: SparkConfig) -> "SparkSession":
+    """A Spark session as configured (Spark Connect when ``remote`` is set); a missing pyspark or
+    Java is a ``KontorError`` that says how to install it."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise KontorError("engine = \"spark\" needs pyspark; fix: pip install 'kontor[spark]' "
+                          "(and Java 17: apt-get install openjdk-17-jre-headless)") from exc
+    if config.remote:
+        builder = SparkSession.builder.remote(config.remote)
+    else:
+        if shutil.which("java") is None:
+            raise KontorError("a classic Spark session needs Java 17 or later; fix: apt-get install "
+                              "openjdk-17-jre-headless (or set remote = \"sc://...\" for Spark Connect)")
+        builder = SparkSession.builder.master(config.master).config("spark.driver.memory", config.driver_memory)
+        for key, value in LOCAL_CONF.items() if config.local else ():
+            builder = builder.config(key, value)
+        if config.warehouse_dir:
+            if config.local:
+                # Spark's in-memory catalog forgets tables with the session; their directories must go too.
+                shutil.rmtree(config.warehouse_dir, ignore_errors=True)
+            Path(config.warehouse_dir).mkdir(parents=True, exist_ok=True)
+            builder = builder.config("spark.sql.warehouse.dir", str(Path(config.warehouse_dir).resolve()))
+    builder = builder.appName(config.app_name)
+    for key, value in {**DEFAULT_CONF, **config.conf}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    if not config.remote:
+        session.sparkContext.setLogLevel("ERROR")     # Spark's INFO/WARN lines are not the user's to act on
+    # pyspark logs every failed query's JVM stack trace as JSON; Kontor reports the error itself.
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    return session
