@@ -1,24 +1,34 @@
 """Project settings: ``[tool.kontor]`` in pyproject.toml, per-machine values from the environment.
 
 Nothing here runs at import time; callers ask for settings when they need them, so tests and
-the CLI can point Kontor at any project directory.
+the CLI can point Kontor at any project directory. ``[tool.kontor]`` is a pydantic model read by
+the one loader of project files, so an unknown key is named at its line with a did-you-mean::
+
+    >>> table, problems = read_tool_kontor('[tool.kontor]\\nname = "x"\\ndata_dirr = "d"\\n', "pyproject.toml")
+    >>> table.name, [str(p) for p in problems]
+    ('x', ["pyproject.toml:3: unknown key 'data_dirr' in [tool.kontor]; did you mean 'data_dir'?"])
 """
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pipelines.core.errors import KontorError
+from pydantic import field_validator
+
+from pipelines.core.errors import KontorError, Problem
+from pipelines.core.spec import Spec, validate
+from pipelines.core.yamlfile import LineDict
 
 if TYPE_CHECKING:
     from pipelines.models.dbt import DbtProject, DbtTarget
 
 # The repository this package was installed from: the default project when nothing else is said.
-_PACKAGE_PROJECT = Path(__file__).resolve().parent.parent
+_PACKAGE_PROJECT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,85 @@ class Settings:
             return str(path.resolve().relative_to(self.project_dir))
         except ValueError:
             return str(path)
+
+
+class KontorTable(Spec):
+    """``[tool.kontor]``. The sub-tables and the keys typed ``Any`` are checked by the modules
+    that read them (``alerts``, ``retries``, ``stewards``, ``models``, ``sources.options``, ...)."""
+
+    what: ClassVar[str] = "[tool.kontor]"
+
+    name: str = "kontor"
+    data_dir: str = "data"
+    target_dir: str = "target"
+    sources: str = "models/sources.yml"
+    memory_limit: str | None = None
+    threads: int | None = None
+    models_in_one_step: bool = False
+    settle_seconds: Any = None
+    quarantine_alert_pct: Any = None
+    llm_model: Any = None
+    models: Any = None
+    vars: Any = None
+    alerts: Any = None
+    retries: Any = None
+    stewards: Any = None
+    engine: Any = None      # checked with its own messages by pipelines.check.engine_problems
+    spark: Any = None
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _positive(cls, threads: Any) -> int | None:
+        return None if threads is None else _threads(threads)
+
+
+def _threads(threads: Any) -> int:
+    try:
+        if isinstance(threads, bool) or int(threads) < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f"threads = {threads!r} is not a positive whole number; "
+                         "fix: write e.g. threads = 2 in [tool.kontor] (or KONTOR_THREADS=2)") from None
+    return int(threads)
+
+
+_TOML_HEADER = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
+_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
+
+
+def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The line of each table header and key, by path: enough to point at a setting (values
+    come from tomllib)."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        if m := _TOML_HEADER.match(line):
+            table = tuple(part.strip().strip("\"'") for part in m[1].split("."))
+            lines.setdefault(table, number)
+        elif m := _TOML_KEY.match(line):
+            lines.setdefault(table + tuple(part.strip().strip("\"'") for part in m[1].split(".")), number)
+    return lines
+
+
+def _with_lines(value: Any, lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    result = LineDict()
+    result.line, result.key_lines = lines.get(path, 0), {}
+    for key, item in value.items():
+        result[key] = _with_lines(item, lines, (*path, key))
+        result.key_lines[key] = lines.get((*path, key), result.line)
+    return result
+
+
+def read_tool_kontor(text: str, shown: str) -> tuple[KontorTable, list[Problem]]:
+    """``[tool.kontor]`` of a pyproject.toml's text, and its problems at their lines."""
+    try:
+        tool = tomllib.loads(text).get("tool", {}).get("kontor", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise KontorError(f"{shown}: {exc}; fix: correct the TOML syntax") from exc
+    table, problems = validate(KontorTable, _with_lines(tool, _toml_lines(text), ("tool", "kontor")), shown)
+    return table or KontorTable(), problems
 
 
 def _has_tool_kontor(root: Path) -> bool:
@@ -109,37 +198,40 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         return _dbt_settings(root, env)
     if not pyproject.is_file():
         raise KontorError(f"{pyproject}: not found; fix: run kontor inside a project or set KONTOR_PROJECT_DIR")
-    try:
-        tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kontor", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise KontorError(f"{pyproject}: {exc}; fix: correct the TOML syntax") from exc
+    tool, problems = read_tool_kontor(pyproject.read_text(encoding="utf-8"), str(pyproject))
+    unusable = [p for p in problems if not p.message.startswith("unknown key")]   # those: kontor check
+    if unusable:
+        raise KontorError("\n".join(map(str, unusable)))
 
-    def path_setting(env_name: str, key: str, default: str) -> Path:
-        value = env.get(env_name) or tool.get(key, default)
-        path = Path(value)
+    def path_setting(env_name: str, value: str) -> Path:
+        path = Path(env.get(env_name) or value)
         return (path if path.is_absolute() else root / path).resolve()
 
-    memory_limit = env.get("KONTOR_MEMORY_LIMIT") or tool.get("memory_limit")
-    threads = env.get("KONTOR_THREADS") or tool.get("threads")
-    if threads is not None:
+    threads = tool.threads
+    if env.get("KONTOR_THREADS"):
         try:
-            threads = int(threads)
-            if threads < 1:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise KontorError(f"{pyproject}: threads = {threads!r} is not a positive whole number; "
-                              "fix: write e.g. threads = 2 in [tool.kontor] (or KONTOR_THREADS=2)") from None
+            threads = _threads(env["KONTOR_THREADS"])
+        except ValueError as exc:
+            raise KontorError(f"KONTOR_THREADS: {exc}") from None
     return Settings(
         project_dir=root,
-        data_dir=path_setting("KONTOR_DATA_DIR", "data_dir", "data"),
-        target_dir=path_setting("KONTOR_TARGET", "target_dir", "target"),
-        sources_file=(root / tool.get("sources", "models/sources.yml")).resolve(),
-        name=str(tool.get("name", "kontor")),
-        memory_limit=str(memory_limit) if memory_limit else None,
+        data_dir=path_setting("KONTOR_DATA_DIR", tool.data_dir),
+        target_dir=path_setting("KONTOR_TARGET", tool.target_dir),
+        sources_file=(root / tool.sources).resolve(),
+        name=tool.name,
+        memory_limit=env.get("KONTOR_MEMORY_LIMIT") or tool.memory_limit or None,
         threads=threads,
-        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP") or tool.get("models_in_one_step", False)),
+        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP") or tool.models_in_one_step),
         env=env,
     )
+
+
+def settings_problems(settings: Settings) -> list[Problem]:
+    """Problems of ``[tool.kontor]`` itself (unknown keys, wrong types), at their lines."""
+    pyproject = settings.project_dir / "pyproject.toml"
+    if not pyproject.is_file():
+        return []
+    return read_tool_kontor(pyproject.read_text(encoding="utf-8"), settings.relative(pyproject))[1]
 
 
 def tool_table(settings: Settings, name: str) -> dict:
