@@ -76,6 +76,7 @@ def run(
     select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="An asset or model in any form of its name (fct_invoices, marts.fct_invoices, marts/fct_invoices; + for up/downstream: fct_invoices+), a group (raw, group:raw) or Dagster's selection syntax ('key:raw/*'). Repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
+    history: Annotated[bool, typer.Option("--history/--no-history", help="Record the run in the Dagster instance (DAGSTER_HOME), where kontor dev shows it; --no-history runs on an in-memory instance, a little faster.")] = True,
 ) -> None:
     """Materialise the asset graph in-process (the same Definitions as the UI), checks applied."""
     import gc
@@ -89,10 +90,10 @@ def run(
     settings = load_settings()
     # Refused at once, before the heavy imports, when another run writes this warehouse.
     with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
-        _run(settings, select, full_refresh, retrain)
+        _run(settings, select, full_refresh, retrain, history)
 
 
-def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool) -> None:
+def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool, history: bool = True) -> None:
     import gc
 
     from pipelines.run import run_pipeline
@@ -105,12 +106,14 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
         if kind != "started":
             console.print(f"{marks[kind]} {asset}" + (f"  [dim]{detail}[/]" if detail else ""))
 
-    outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain)
+    outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain,
+                           history=history)
     # The process ends here, with everything closed and written. Frozen, its objects are left to
     # the operating system rather than collected on the way out (1.5 s after 200 models).
     gc.freeze()
     if not outcome.success:
-        reasons = "; ".join(outcome.gate_failures + outcome.failures) or "see the run in `kontor dev`"
+        reasons = "; ".join(outcome.gate_failures + outcome.failures) or (
+            "see the run in `kontor dev`" if history else "run again without --no-history to see it in `kontor dev`")
         raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
     console.print(f"[green]✓[/] run {outcome.run_id[:8]}: {len(outcome.materialized)} assets materialised; "
                   f"serving copy at {settings.relative(settings.serving_path)}")

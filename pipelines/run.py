@@ -52,8 +52,8 @@ def quiet_dagster_notices() -> None:
 
 def prepare_dagster_home(settings: Settings) -> Path:
     """The instance directory, with Kontor's dagster.yaml (created, or upgraded if Kontor wrote it):
-    local SQLite storage whose event log keeps its files open, and no telemetry (a closed network
-    must not see failing phone-home calls). See ``pipelines/core/dagster_instance.py``."""
+    Dagster's own SQLite storage, and no telemetry (a closed network must not see failing
+    phone-home calls). See ``pipelines/core/dagster_instance.py``."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     write_dagster_yaml(home)
@@ -156,14 +156,16 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
 
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
-                 retrain: bool = False) -> RunOutcome:
-    """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
+                 retrain: bool = False, history: bool = True) -> RunOutcome:
+    """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress.
+    ``history=False``: on an in-memory Dagster instance, so the run is not in the UI's history
+    (faster by what the history costs; ``benchmarks/dagster_storage.py``)."""
     quiet_dagster_notices()
     outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
     defs = build_definitions(settings)          # a broken project is refused before the warehouse is touched
     check_warehouse(settings, outcome.run_id)
     job = defs.resolve_job_def(ALL_JOB)
-    instance = instance_for(settings)
+    instance = instance_for(settings) if history else dg.DagsterInstance.ephemeral()
     step_assets = {
         a.op.name: a.key.to_user_string()
         for a in defs.resolve_asset_graph().assets_defs if a.is_executable and len(a.keys) == 1
