@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from assets.resources import WarehouseResource
+from assets.resources import LlmResource, MailerResource, StateStoreResource, WarehouseResource, services
 from pipelines.core.errors import ProjectError
 from pipelines.reports.issue import issue_report
 from pipelines.reports.render import TEMPLATES
@@ -59,10 +59,12 @@ def build_report_asset(spec: ReportSpec, settings: Settings, known: set[dg.Asset
         metadata={"folder": f"reports/{spec.name}", "grain": spec.grain, "language": spec.language,
                   "schedule": spec.schedule or "none", "kpis": ", ".join(k.name for k in spec.kpis)},
     )
-    def _issue(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _issue(context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource,
+               mailer: MailerResource, state_store: StateStoreResource) -> dg.MaterializeResult:
         period = context.run.tags.get(PERIOD_TAG) or None
         with warehouse.connection() as con:
-            result = issue_report(con, settings, spec, period, reissue=False)
+            result = issue_report(con, settings, spec, period, reissue=False,
+                                  services=services(llm, mailer, state_store=state_store))
         record = result.record
         metadata = {
             "period": result.facts["period"]["key"],

@@ -321,11 +321,12 @@ def report(
     language: Annotated[Optional[str], typer.Option(help="de or en (default: the report's); a translation is archived as <name>_<language>.")] = None,
 ) -> None:
     """Issue one report by hand: facts, checked narrative, PDF; a new version only when the facts changed."""
+    from pipelines.core.services import services_for
     from pipelines.reports.issue import issue_by_hand
 
     settings = load_settings()
     with console.status(f"issuing {name} …"):
-        result = issue_by_hand(settings, name, period, force, language)
+        result = issue_by_hand(settings, name, period, force, language, services=services_for(settings))
     record, narrative = result.record, result.narrative
     if not result.issued:
         console.print(f"[green]✓[/] {name} {record['period']}: facts unchanged, v{record['version']} kept",
@@ -346,11 +347,13 @@ def report_approve(
     version: Annotated[Optional[int], typer.Option(help="The version to approve (default: the latest of the period).")] = None,
 ) -> None:
     """Approve an issued report version (four eyes) and send it if the report has e-mail delivery."""
+    from pipelines.core.services import services_for
     from pipelines.reports.issue import approve_report
     from pipelines.reports.spec import find_report
 
     settings = load_settings()
-    record, delivery = approve_report(settings, find_report(settings.project_dir, name), period, version, by)
+    record, delivery = approve_report(settings, find_report(settings.project_dir, name), period, version, by,
+                                      services=services_for(settings))
     console.print(f"[green]✓[/] {name} {record['period']} v{record['version']} approved by {by}; {delivery}",
                   highlight=False, soft_wrap=True)
 
@@ -417,6 +420,7 @@ def steward_decide(
 ) -> None:
     """Record a decision as the operating-system user and re-resolve the entity at once. IBAN changes
     and merges of records with different valid VAT IDs wait for a second steward (approve)."""
+    from pipelines.core.services import services_for
     from pipelines.stewards.identity import os_user
     from pipelines.stewards.stewardship import decide
 
@@ -425,7 +429,7 @@ def steward_decide(
     request = {"entity": entity, "action": action.value, "target_ids": targets, "attribute": attribute,
                "value": targets[0] if action.value == "approve" and targets else value, "comment": comment}
     identity = os_user()
-    decision = decide(settings, request, identity)
+    decision = decide(settings, request, identity, services_for(settings).state)
     if decision.get("duplicate"):
         console.print(f"[yellow]=[/] {decision['message']}", highlight=False, soft_wrap=True)
         return

@@ -19,6 +19,7 @@ from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.core.dagster_instance import write_dagster_yaml
 from pipelines.core.alerts import report_outcome, step_failure_reason
+from pipelines.core.services import services_for
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.core.errors import KontorError
 from pipelines.core.names import candidates, suggestion
@@ -147,7 +148,8 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
         connect_settings(settings).close()
     except (duckdb.Error, OSError) as exc:
         reason = warehouse_problem(settings.warehouse_path, settings.relative(settings.warehouse_path), exc)
-        alerts, problems = report_outcome(settings, run_id, [f"kontor/warehouse: {reason}"], [], [])
+        alerts, problems = report_outcome(settings, run_id, [f"kontor/warehouse: {reason}"], [], [],
+                                          services=services_for(settings))
         sent = sorted({channel for alert in alerts for channel in alert.sent})
         note = f" (alert sent: {', '.join(sent)})" if sent else ""
         note += "".join(f" ({problem})" for problem in problems)
@@ -233,7 +235,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     # The same engine as the run-failure sensor (assets/automation.py); keyed by run id, so a
     # daemon watching this instance does not alert twice.
     alerts, problems = report_outcome(settings, outcome.run_id, outcome.failures, outcome.gate_failures,
-                                      outcome.materialized)
+                                      outcome.materialized, services=services_for(settings))
     if on_event:
         for alert in alerts:
             on_event("recovered" if alert.recovered else "alerted", alert.asset, ", ".join(alert.sent) or "not delivered")
