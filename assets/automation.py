@@ -10,7 +10,8 @@
   a data directory that receives extracts during the day.
 - ``kontor_alert_on_failure`` / ``kontor_alert_reset``: on a failed run, alert per failed asset
   or blocking gate through ``pipelines/core/alerts.py``; on a successful run, reset the count of
-  consecutive failures of the assets it built.
+  consecutive failures of the assets it built. Webhooks, mailer and state store are the
+  resources ``alert_webhooks``, ``mailer`` and ``state_store`` (``assets/resources.py``).
 """
 # No `from __future__ import annotations`: Dagster reads the sensor context annotations at
 # definition time and needs real types, not strings.
@@ -22,6 +23,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.reports import TIMEZONE
+from assets.resources import AlertWebhooksResource, MailerResource, StateStoreResource, services
 from assets.sources import asset_key
 from pipelines.core.alerts import ALERT_METADATA, Failure, report_run, step_failure_reason
 from pipelines.core.errors import KontorError
@@ -133,12 +135,14 @@ def build_alert_sensors(settings: Settings, assets: Sequence) -> list[dg.SensorD
     @dg.run_failure_sensor(name="kontor_alert_on_failure", default_status=dg.DefaultSensorStatus.RUNNING,
                            description="Alerts (webhook, e-mail; [tool.kontor.alerts]) for each failed asset or "
                                        "blocking gate of a failed run; escalates repeated failures.")
-    def _on_failure(context: dg.RunFailureSensorContext) -> None:
+    def _on_failure(context: dg.RunFailureSensorContext, alert_webhooks: AlertWebhooksResource,
+                    mailer: MailerResource, state_store: StateStoreResource) -> None:
         run_id = context.dagster_run.run_id
         failures, materialized = run_failures(context.instance, run_id, steps)
         if not failures:
             failures = [Failure(context.dagster_run.job_name, context.failure_event.message or "run failed")]
-        for alert in report_run(settings, run_id, failures, materialized):
+        for alert in report_run(settings, run_id, failures, materialized,
+                                services=services(mailer=mailer, alert_webhooks=alert_webhooks, state_store=state_store)):
             context.log.info(f"alert for {alert.asset}: {', '.join(alert.sent) or 'not sent'}")
             for problem in alert.problems:
                 context.log.warning(problem)
@@ -148,11 +152,13 @@ def build_alert_sensors(settings: Settings, assets: Sequence) -> list[dg.SensorD
                           description="Resets the consecutive-failure count of the assets a successful run built and "
                                       "sends an all-clear where they had failed before; alerts for the checks "
                                       "of a successful run that alert (a source's quarantine share).")
-    def _on_success(context: dg.RunStatusSensorContext) -> None:
+    def _on_success(context: dg.RunStatusSensorContext, alert_webhooks: AlertWebhooksResource,
+                    mailer: MailerResource, state_store: StateStoreResource) -> None:
         # a successful run can still carry checks that alert: a non-blocking error check, or a warn
         # check flagged to alert (a source's quarantine share)
         failures, materialized = run_failures(context.instance, context.dagster_run.run_id, steps)
-        for alert in report_run(settings, context.dagster_run.run_id, failures, materialized):
+        for alert in report_run(settings, context.dagster_run.run_id, failures, materialized,
+                                services=services(mailer=mailer, alert_webhooks=alert_webhooks, state_store=state_store)):
             kind = "all-clear" if alert.recovered else "warning" if alert.warning else "alert"
             context.log.info(f"{kind} for {alert.asset}: {', '.join(alert.sent) or 'not sent'}")
             for problem in alert.problems:

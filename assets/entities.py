@@ -14,13 +14,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.resources import WarehouseResource
+from assets.resources import StateStoreResource, WarehouseResource
 from pipelines.entities import golden, matching
 from pipelines.entities.decisions import constraints
 from pipelines.entities.evaluate import evaluate, queue_figures
 from pipelines.entities.golden import _exists
 from pipelines.core.settings import Settings
-from pipelines.core.state import StateStore
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise
 from pipelines.stewards.identity import steward_settings
@@ -177,8 +176,8 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                             metadata={"dagster/table_name": spec.table(part)})
                for part in RESOLVED_PARTS],
     )
-    def _resolve(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        store = StateStore.from_settings(settings)
+    def _resolve(context: dg.AssetExecutionContext, warehouse: WarehouseResource, state_store: StateStoreResource):
+        store = state_store.open(settings)
         try:
             decided = constraints(store.decisions(spec.name), spec.name)
             with warehouse.connection() as con:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from assets.resources import WarehouseResource
+from assets.resources import LlmResource, MailerResource, StateStoreResource, WarehouseResource, services
 from pipelines.core.errors import ProjectError
 from pipelines.reports.issue import issue_report
 from pipelines.reports.periods import Period, latest_complete, parse_period, period_containing
@@ -108,11 +108,13 @@ def build_report_asset(spec: ReportSpec, settings: Settings, known: set[dg.Asset
         metadata={"folder": f"reports/{spec.name}", "grain": spec.grain, "language": spec.language,
                   "schedule": spec.schedule or "none", "kpis": ", ".join(k.name for k in spec.kpis)},
     )
-    def _issue(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _issue(context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource,
+               mailer: MailerResource, state_store: StateStoreResource) -> dg.MaterializeResult:
         period = period_of_partition(spec, context.partition_key)
         force = context.run.tags.get(FORCE_TAG) == "true"
         with warehouse.connection() as con:
-            result = issue_report(con, settings, spec, period, reissue=force)
+            result = issue_report(con, settings, spec, period, reissue=force,
+                                  services=services(llm, mailer, state_store=state_store))
             if result.issued:       # published at once: the serving copy gets the new facts now
                 publish_facts(con, settings.serving_path)
         record = result.record

@@ -16,6 +16,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
+from assets.resources import StateStoreResource, WarehouseResource
 from pipelines.entities.decisions import DecisionError, StewardAction
 from pipelines.stewards.identity import steward_settings
 from pipelines.core.settings import Settings
@@ -38,7 +39,7 @@ class StewardDecision(dg.Config):
 
 def build_steward_job(settings: Settings) -> dg.JobDefinition:
     @dg.op(name="record_decision", description="Check the decision and append it to the state store with its audit event.")
-    def record_decision(context: dg.OpExecutionContext, config: StewardDecision) -> None:
+    def record_decision(context: dg.OpExecutionContext, config: StewardDecision, state_store: StateStoreResource) -> None:
         from pipelines.stewards.stewardship import decide
 
         from pipelines.core.errors import KontorError
@@ -54,7 +55,7 @@ def build_steward_job(settings: Settings) -> dg.JobDefinition:
         if config.action.value == "approve":
             request["value"] = config.value or (targets[0] if targets else None)
         try:
-            decision = decide(settings, {**request, "run_id": context.run_id}, identity)
+            decision = decide(settings, {**request, "run_id": context.run_id}, identity, state_store.location())
         except DecisionError as exc:
             raise dg.Failure(description=f"decision refused, nothing stored: {exc}") from None
         if decision.get("duplicate"):
@@ -117,7 +118,6 @@ def build_spot_checks(settings: Settings, specs: dict) -> tuple[list, list, list
     and its weekly schedule (Monday 06:00 Europe/Berlin)."""
     import datetime as dt
 
-    from assets.resources import WarehouseResource
     from pipelines.entities.spec import EntitySpec
 
     if not specs:
@@ -135,14 +135,14 @@ def build_spot_checks(settings: Settings, specs: dict) -> tuple[list, list, list
                               "stewards (review page, Weekly spot checks) and the precision of the automatic merges "
                               "with a 95 % Wilson interval, per week and over the last weeks.",
                   metadata={"dagster/table_name": table})
-        def _spot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        def _spot(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                  state_store: StateStoreResource) -> dg.MaterializeResult:
             from pipelines.stewards.spotchecks import precision, spot_check_settings, take_sample
-            from pipelines.core.state import StateStore
             from pipelines.stewards.spotchecks import write_precision_table
 
             config = spot_check_settings(settings)
             today = dt.date.today()
-            with StateStore.from_settings(settings) as store, warehouse.connection() as con:
+            with state_store.open(settings) as store, warehouse.connection() as con:
                 sample = take_sample(settings, con, spec, store, today, config.size)
                 found = precision(store, spec.name, config.weeks, today)
                 write_precision_table(con, spec.name, found)
@@ -164,13 +164,13 @@ def build_spot_checks(settings: Settings, specs: dict) -> tuple[list, list, list
         @dg.asset_check(asset=asset_key, name="merge_precision", blocking=True,
                         description="Fails (and alerts) when the spot-checked precision of the automatic merges over "
                                     "the last weeks is below the threshold ([tool.kontor.stewards] spot_check_threshold).")
-        def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                  state_store: StateStoreResource) -> dg.AssetCheckResult:
             from pipelines.stewards.spotchecks import precision, spot_check_settings
-            from pipelines.core.state import StateStore
             from pipelines.core.warehouse import ensure_bookkeeping
 
             config = spot_check_settings(settings)
-            with StateStore.from_settings(settings) as store:
+            with state_store.open(settings) as store:
                 pooled = precision(store, spec.name, config.weeks, dt.date.today())["pooled"]
             p = pooled["precision"]
             passed = p is None or p >= config.threshold

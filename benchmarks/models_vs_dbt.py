@@ -28,8 +28,8 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    Dagster run launch, per-step overhead, Dagster's event writes and asset-record reads, SQL by
    statement kind, column lineage, serving copy, garbage collection; plus the bare engine
    (``materialize`` in a loop on one connection) as Kontor's floor; and ``what_if``: the same run
-   with one cost changed by monkeypatching (Dagster's stock SQLite event log, an fsync per commit,
-   no run-time lineage, an in-memory instance, all models as one ``@multi_asset``).
+   with one cost changed by monkeypatching (no run-time lineage, an in-memory instance, all models
+   as one ``@multi_asset``).
 """
 from __future__ import annotations
 
@@ -713,12 +713,10 @@ def child_profile(args) -> dict:
 
 
 def _time_dagster_storage(stats: dict) -> None:
-    """Time every event write and asset-record read of Dagster's SQL storages (Dagster's SQLite
-    event log and Kontor's subclass of it; a call from one into the other counts once)."""
+    """Time every event write and asset-record read of Dagster's SQL storages (a call from one
+    into another counts once)."""
     from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-
-    from pipelines.core.dagster_instance import KeptOpenSqliteEventLogStorage
 
     depth = {"n": 0}
 
@@ -737,16 +735,11 @@ def _time_dagster_storage(stats: dict) -> None:
                     stats[label + "__n"] = stats.get(label + "__n", 0) + 1
         setattr(cls, attr, wrapper)
     wrap(SqliteEventLogStorage, "store_event", "dagster_store_event")
-    wrap(KeptOpenSqliteEventLogStorage, "store_event", "dagster_store_event")
     wrap(SqlEventLogStorage, "get_asset_records", "dagster_get_asset_records")
 
 
 WHATIF = {
     "as_is": "kontor run's code path in-process (run_pipeline), unchanged",
-    "stock_sqlite_storage": "Dagster's own SQLite event log (a new engine, connection and close per event) "
-                            "instead of Kontor's kept-open one",
-    "sqlite_synchronous_full": "Kontor's event log with SQLite's default synchronous=FULL (an fsync per "
-                               "commit) instead of NORMAL: what the fsyncs cost here",
     "ephemeral_instance": "Dagster instance in memory (no run history: the floor of Dagster's own cost)",
     "no_run_time_lineage": "no sqlglot column lineage computed inside each step",
     "multi_asset": "the 200 models as ONE subsettable @multi_asset (one step; per model a MaterializeResult "
@@ -760,18 +753,10 @@ def child_whatif(args) -> dict:
     import dagster as dg
 
     import assets.models as asset_models
-    import pipelines.core.dagster_instance as kontor_instance
     import pipelines.run as prun
     from pipelines.core.settings import load_settings
 
     settings = load_settings(args.project, env={})
-    if variant == "stock_sqlite_storage":
-        # Without Kontor's marker line the file is the user's: prepare_dagster_home leaves it alone.
-        home = settings.dagster_home
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n# Dagster's own storage (what-if)\n")
-    if variant == "sqlite_synchronous_full":
-        kontor_instance._relax_sync = lambda engine: None
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
     stats: dict = {}
     _time_dagster_storage(stats)

@@ -80,7 +80,7 @@ def main() -> None:
     import weasyprint
 
     from assets.reports import build_report_asset
-    from assets.resources import WarehouseResource
+    from assets.resources import WarehouseResource, service_resources
     from pipelines.reports.spec import find_report
     from pipelines.core.settings import load_settings
     from reports.servers import LlmServer
@@ -97,7 +97,8 @@ def main() -> None:
         for repeat in range(args.repeats + 1):
             shutil.rmtree(archive, ignore_errors=True)
             started = time.perf_counter()
-            result = dg.materialize([asset], resources={"warehouse": resource}, raise_on_error=True,
+            result = dg.materialize([asset], resources={"warehouse": resource, **service_resources(settings)},
+                                    raise_on_error=True,
                                     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
             asset_s = time.perf_counter() - started
             [event] = result.get_asset_materialization_events()

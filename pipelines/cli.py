@@ -77,6 +77,7 @@ def run(
     select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="An asset or model in any form of its name (fct_invoices, marts.fct_invoices, marts/fct_invoices; + for up/downstream: fct_invoices+), a group (raw, group:raw) or Dagster's selection syntax ('key:raw/*'). Repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
+    history: Annotated[bool, typer.Option("--history/--no-history", help="Record the run in the Dagster instance (DAGSTER_HOME), where kontor dev shows it; --no-history runs on an in-memory instance, a little faster.")] = True,
 ) -> None:
     """Materialise the asset graph in-process (the same Definitions as the UI), checks applied."""
     import gc
@@ -90,10 +91,10 @@ def run(
     settings = load_settings()
     # Refused at once, before the heavy imports, when another run writes this warehouse.
     with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
-        _run(settings, select, full_refresh, retrain)
+        _run(settings, select, full_refresh, retrain, history)
 
 
-def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool) -> None:
+def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool, history: bool = True) -> None:
     import gc
 
     from pipelines.run import run_pipeline
@@ -106,12 +107,14 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
         if kind != "started":
             console.print(f"{marks[kind]} {asset}" + (f"  [dim]{detail}[/]" if detail else ""))
 
-    outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain)
+    outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain,
+                           history=history)
     # The process ends here, with everything closed and written. Frozen, its objects are left to
     # the operating system rather than collected on the way out (1.5 s after 200 models).
     gc.freeze()
     if not outcome.success:
-        reasons = "; ".join(outcome.gate_failures + outcome.failures) or "see the run in `kontor dev`"
+        reasons = "; ".join(outcome.gate_failures + outcome.failures) or (
+            "see the run in `kontor dev`" if history else "run again without --no-history to see it in `kontor dev`")
         raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
     console.print(f"[green]✓[/] run {outcome.run_id[:8]}: {len(outcome.materialized)} assets materialised; "
                   f"serving copy at {settings.relative(settings.serving_path)}")
@@ -344,11 +347,13 @@ def report_approve(
     version: Annotated[Optional[int], typer.Option(help="The version to approve (default: the latest of the period).")] = None,
 ) -> None:
     """Approve an issued report version (four eyes) and send it if the report has e-mail delivery."""
+    from pipelines.core.services import services_for
     from pipelines.reports.issue import approve_report
     from pipelines.reports.spec import find_report
 
     settings = load_settings()
-    record, delivery = approve_report(settings, find_report(settings.project_dir, name), period, version, by)
+    record, delivery = approve_report(settings, find_report(settings.project_dir, name), period, version, by,
+                                      services=services_for(settings))
     console.print(f"[green]✓[/] {name} {record['period']} v{record['version']} approved by {by}; {delivery}",
                   highlight=False, soft_wrap=True)
 
@@ -415,6 +420,7 @@ def steward_decide(
 ) -> None:
     """Record a decision as the operating-system user and re-resolve the entity at once. IBAN changes
     and merges of records with different valid VAT IDs wait for a second steward (approve)."""
+    from pipelines.core.services import services_for
     from pipelines.stewards.identity import os_user
     from pipelines.stewards.stewardship import decide
 
@@ -423,7 +429,7 @@ def steward_decide(
     request = {"entity": entity, "action": action.value, "target_ids": targets, "attribute": attribute,
                "value": targets[0] if action.value == "approve" and targets else value, "comment": comment}
     identity = os_user()
-    decision = decide(settings, request, identity)
+    decision = decide(settings, request, identity, services_for(settings).state)
     if decision.get("duplicate"):
         console.print(f"[yellow]=[/] {decision['message']}", highlight=False, soft_wrap=True)
         return

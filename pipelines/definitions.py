@@ -21,7 +21,7 @@ from assets.checks import build_gates
 from assets.entities import build_entity_assets
 from assets.models import build_model_assets
 from assets.reports import build_report_definitions
-from assets.resources import WarehouseResource
+from assets.resources import WarehouseResource, service_resources
 from assets.serving import build_serving_asset
 from assets.steward import build_apply, build_spot_checks, build_steward_job
 from assets.sources import build_source_assets
@@ -123,7 +123,8 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
               sync_job, *reports.jobs, *steward, *apply_jobs, *spot_jobs],
         schedules=[sync_schedule, *reports.schedules, *spot_schedules],
         sensors=[*sensors, *apply_sensors],
-        resources={"warehouse": WarehouseResource.from_settings(settings), **_engine_resources(settings)},
+        resources={"warehouse": WarehouseResource.from_settings(settings), **service_resources(settings),
+                   **_engine_resources(settings)},
         # DuckDB has one writer per file: steps run in one process, one after another.
         executor=dg.in_process_executor,
     )

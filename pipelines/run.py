@@ -19,6 +19,7 @@ from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.core.dagster_instance import write_dagster_yaml
 from pipelines.core.alerts import ALERT_METADATA, report_outcome, step_failure_reason
+from pipelines.core.services import services_for
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.core.errors import KontorError
 from pipelines.core.names import candidates, suggestion
@@ -54,8 +55,8 @@ def quiet_dagster_notices() -> None:
 
 def prepare_dagster_home(settings: Settings) -> Path:
     """The instance directory, with Kontor's dagster.yaml (created, or upgraded if Kontor wrote it):
-    local SQLite storage whose event log keeps its files open, and no telemetry (a closed network
-    must not see failing phone-home calls). See ``pipelines/core/dagster_instance.py``."""
+    Dagster's own SQLite storage, and no telemetry (a closed network must not see failing
+    phone-home calls). See ``pipelines/core/dagster_instance.py``."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     write_dagster_yaml(home)
@@ -157,7 +158,8 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
         connect_settings(settings).close()
     except (duckdb.Error, OSError) as exc:
         reason = warehouse_problem(settings.warehouse_path, settings.relative(settings.warehouse_path), exc)
-        alerts, problems = report_outcome(settings, run_id, [f"kontor/warehouse: {reason}"], [], [])
+        alerts, problems = report_outcome(settings, run_id, [f"kontor/warehouse: {reason}"], [], [],
+                                          services=services_for(settings))
         sent = sorted({channel for alert in alerts for channel in alert.sent})
         note = f" (alert sent: {', '.join(sent)})" if sent else ""
         note += "".join(f" ({problem})" for problem in problems)
@@ -166,18 +168,20 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
 
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
-                 retrain: bool = False) -> RunOutcome:
+                 retrain: bool = False, history: bool = True) -> RunOutcome:
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress.
 
     The reports are partitioned by their periods and run after the rest, each in its own run of
     its job for the latest complete period the data covers (``facts.default_period``); a report
-    any of whose upstream assets failed, was skipped or failed a blocking gate is not issued."""
+    any of whose upstream assets failed, was skipped or failed a blocking gate is not issued.
+    ``history=False``: on an in-memory Dagster instance, so the run is not in the UI's history
+    (faster by what the history costs; ``benchmarks/dagster_storage.py``)."""
     quiet_dagster_notices()
     outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
     defs = build_definitions(settings)          # a broken project is refused before the warehouse is touched
     check_warehouse(settings, outcome.run_id)
     job = defs.resolve_job_def(ALL_JOB)
-    instance = instance_for(settings)
+    instance = instance_for(settings) if history else dg.DagsterInstance.ephemeral()
     graph = defs.resolve_asset_graph()
     step_assets = {
         a.op.name: a.key.to_user_string()
@@ -255,7 +259,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     # The same engine as the run-failure sensor (assets/automation.py); keyed by run id, so a
     # daemon watching this instance does not alert twice.
     alerts, problems = report_outcome(settings, outcome.run_id, outcome.failures, outcome.gate_failures,
-                                      outcome.materialized, outcome.alert_warnings)
+                                      outcome.materialized, outcome.alert_warnings, services=services_for(settings))
     if on_event:
         for alert in alerts:
             on_event("recovered" if alert.recovered else "alerted", alert.asset, ", ".join(alert.sent) or "not delivered")
@@ -322,7 +326,7 @@ def issue_by_hand(settings: Settings, name: str, period: str | None = None, forc
     import duckdb
 
     from assets.reports import FORCE_TAG, build_report_asset, partition_key, partitions_for
-    from assets.resources import WarehouseResource
+    from assets.resources import WarehouseResource, service_resources
     from pipelines.core.warehouse import connect_settings
     from pipelines.reports.facts import check_period, compute_facts, default_period
     from pipelines.reports.issue import issued_result
@@ -354,7 +358,8 @@ def issue_by_hand(settings: Settings, name: str, period: str | None = None, forc
     try:
         result = dg.materialize([asset], instance=instance, partition_key=key, raise_on_error=False,
                                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-                                resources={"warehouse": WarehouseResource.from_settings(settings)},
+                                resources={"warehouse": WarehouseResource.from_settings(settings),
+                                           **service_resources(settings)},
                                 tags={FORCE_TAG: "true"} if force else None)
     finally:
         instance.dispose()

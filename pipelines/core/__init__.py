@@ -9,6 +9,8 @@
 - ``names``: one name for one model in every command
 - ``warehouse``: DuckDB connections, bookkeeping tables, the serving copy
 - ``state``: the state store (steward decisions, audit log; PostgreSQL or SQLite)
+- ``services``: the ``Services`` bundle the engine is handed (LLM, mailer, alert webhooks, state
+  store location), and ``services_for``, which builds it from the environment for the CLI
 - ``alerts``, ``retries``, ``runlock``, ``dagster_instance``: running (alerts, retry policy, one
   writer, the local Dagster instance)
 

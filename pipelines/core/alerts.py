@@ -32,7 +32,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from pipelines.core.errors import KontorError
-from pipelines.reports.delivery import send, smtp_config
+from pipelines.core.services import Services, services_for
+from pipelines.reports.delivery import send
 from pipelines.core.settings import Settings, tool_table
 
 KIND = "alert"
@@ -156,8 +157,8 @@ def _post(url: str, text: str, timeout: float) -> None:
         response.read()
 
 
-def _mail(settings: Settings, to: Sequence[str], subject: str, text: str, timeout: float) -> None:
-    config = smtp_config(settings.env)
+def _mail(services: Services, to: Sequence[str], subject: str, text: str, timeout: float) -> None:
+    config = services.smtp
     if config is None:
         raise KontorError("KONTOR_SMTP_HOST is not set")
     message = EmailMessage()
@@ -167,7 +168,7 @@ def _mail(settings: Settings, to: Sequence[str], subject: str, text: str, timeou
     send(config, message, timeout)
 
 
-def _deliver(settings: Settings, config: AlertConfig, alert: Alert) -> None:
+def _deliver(services: Services, config: AlertConfig, alert: Alert) -> None:
     targets: list[tuple[str, str | Sequence[str]]] = [("webhook", config.webhook_env), ("email", config.email)]
     if alert.escalated:
         targets += [("webhook", config.escalation_webhook_env), ("email", config.escalation_email)]
@@ -175,13 +176,13 @@ def _deliver(settings: Settings, config: AlertConfig, alert: Alert) -> None:
     for channel, target in targets:
         try:
             if channel == "webhook":
-                url = settings.env.get(target)
+                url = services.webhooks.get(target)
                 if not url:
                     continue
                 _post(url, alert.text, config.timeout_s)
                 alert.sent.append(f"webhook {target}")
             elif target:
-                _mail(settings, target, subject, alert.text, config.timeout_s)
+                _mail(services, target, subject, alert.text, config.timeout_s)
                 alert.sent.append(f"email {', '.join(target)}")
         except Exception as exc:  # any transport error: reported, never raised (the URL is never shown)
             where = f"webhook from {target}" if channel == "webhook" else f"e-mail to {', '.join(target)}"
@@ -189,8 +190,8 @@ def _deliver(settings: Settings, config: AlertConfig, alert: Alert) -> None:
             alert.problems.append(f"alert for {alert.asset} not delivered by {where}: {reason}")
 
 
-def configured(settings: Settings, config: AlertConfig) -> bool:
-    return bool(settings.env.get(config.webhook_env) or config.email)
+def configured(services: Services, config: AlertConfig) -> bool:
+    return bool(services.webhooks.get(config.webhook_env) or config.email)
 
 
 def _latest(store, assets: Iterable[str]) -> dict[str, dict]:
@@ -204,17 +205,19 @@ def _latest(store, assets: Iterable[str]) -> dict[str, dict]:
 
 
 def report_run(settings: Settings, run_id: str, failures: Sequence[Failure], succeeded: Sequence[str] = (),
-               store=None) -> list[Alert]:
+               store=None, services: Services | None = None) -> list[Alert]:
     """Alert for each failed asset of run ``run_id`` and reset the count of assets that succeeded.
     Returns the alerts (with what was sent and what could not be). No channel configured: nothing
-    is sent and nothing is counted."""
+    is sent and nothing is counted. ``services``: the webhooks, the mailer and the state store
+    (none given: ``services_for(settings)``)."""
     config = alert_config(settings)
-    if not configured(settings, config):
+    services = services or services_for(settings)
+    if not configured(services, config):
         return []
     from pipelines.core.state import StateStore
 
     own = store is None
-    store = store or StateStore.from_settings(settings)
+    store = store or StateStore.at(settings, services.state)
     try:
         by_asset: dict[str, Failure] = {}             # one alert per asset and run; a failure wins over a warning
         for failure in failures:
@@ -242,7 +245,7 @@ def report_run(settings: Settings, run_id: str, failures: Sequence[Failure], suc
             escalated = config.escalate_after > 0 and count >= config.escalate_after
             alert = Alert(asset, run_id, failure.error, advice(asset, failure.gate), count, escalated)
             alert.text = _text(alert, settings.name)
-            _deliver(settings, config, alert)
+            _deliver(services, config, alert)
             alerts.append(alert)
             events.append({"run_id": run_id, "actor": ACTOR, "kind": KIND, "entity": asset,
                            "after": {"status": "failed", "consecutive": count, "escalated": escalated,
@@ -256,7 +259,7 @@ def report_run(settings: Settings, run_id: str, failures: Sequence[Failure], suc
                 alert = Alert(asset, run_id, "", "", failed_before, bool((before["after"] or {}).get("escalated")),
                               recovered=True)
                 alert.text = _text(alert, settings.name)
-                _deliver(settings, config, alert)
+                _deliver(services, config, alert)
                 alerts.append(alert)
                 events.append({"run_id": run_id, "actor": ACTOR, "kind": KIND, "entity": asset,
                                "after": {"status": "resolved", "consecutive": 0, "escalated": False,
@@ -277,7 +280,8 @@ def split_line(line: str) -> tuple[str, str]:
 
 
 def report_outcome(settings: Settings, run_id: str, failure_lines: Sequence[str], gate_lines: Sequence[str],
-                   materialized: Sequence[str], warning_lines: Sequence[str] = ()) -> tuple[list[Alert], list[str]]:
+                   materialized: Sequence[str], warning_lines: Sequence[str] = (),
+                   services: Services | None = None) -> tuple[list[Alert], list[str]]:
     """``report_run`` for the lines of a ``RunOutcome`` (``kontor run``); never raises: returns
     the alerts and the problems (bad configuration, unreachable state store, undelivered alerts).
     ``warning_lines``: the failed warn checks that alert (``ALERT_METADATA``)."""
@@ -288,7 +292,7 @@ def report_outcome(settings: Settings, run_id: str, failure_lines: Sequence[str]
             gate = re.match(r"check '([^']+)'", reason)
             failures.append(Failure(asset, reason, gate.group(1) if gate else "quality gate", warning=warning))
     try:
-        alerts = report_run(settings, run_id, failures, materialized)
+        alerts = report_run(settings, run_id, failures, materialized, services=services)
     except KontorError as exc:
         return [], [f"alerts: {exc}"]
     return alerts, [p for a in alerts for p in a.problems]

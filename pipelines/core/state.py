@@ -33,9 +33,10 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.core.errors import KontorError
+from pipelines.core.services import STATE_ENV, StateLocation, services_from_env
 from pipelines.core.settings import Settings
 
-URL_ENV, DIR_ENV = "KONTOR_STATE_URL", "KONTOR_STATE_DIR"
+URL_ENV, DIR_ENV = STATE_ENV["url"], STATE_ENV["dir"]
 SQLITE_FILE = "kontor_state.sqlite"
 PG_SCHEMA = "kontor_state"
 BUSY_TIMEOUT_SECONDS = 30        # SQLite: how long a writer waits for another process's write
@@ -194,11 +195,16 @@ class StateStore:
         self._depth = 0
 
     @classmethod
+    def at(cls, settings: Settings, location: StateLocation) -> StateStore:
+        """The store at ``location`` (the Dagster resource's, or ``services_from_env``'s)."""
+        if location.url:
+            return cls(_Postgres(location.url))
+        return cls(_Sqlite(state_dir(settings, location) / SQLITE_FILE))
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> StateStore:
-        url = settings.env.get(URL_ENV)
-        if url:
-            return cls(_Postgres(url))
-        return cls(_Sqlite(state_dir(settings) / SQLITE_FILE))
+        """The command line's store: its location from the environment the project was loaded with."""
+        return cls.at(settings, services_from_env(settings.env, ()).state)
 
     def describe(self) -> str:
         """Where the store is, safe to print: ``postgresql://host:port/db`` or the SQLite path."""
@@ -352,10 +358,12 @@ class StateStore:
                 "before": self._db.load_json(row["before"]), "after": self._db.load_json(row["after"])}
 
 
-def state_dir(settings: Settings) -> Path:
+def state_dir(settings: Settings, location: StateLocation | None = None) -> Path:
     """The SQLite store's directory: ``KONTOR_STATE_DIR`` (relative to the project) or ``state/``.
     Never inside the target directory, whose contents are rebuildable and may be deleted."""
-    value = settings.env.get(DIR_ENV) or "state"
+    if location is None:
+        location = services_from_env(settings.env, ()).state
+    value = location.dir or "state"
     path = Path(value)
     path = (path if path.is_absolute() else settings.project_dir / path).resolve()
     if path.is_relative_to(settings.target_dir):

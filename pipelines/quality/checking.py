@@ -97,7 +97,7 @@ def check_expectations(settings: Settings, compiled: CompiledProject,
 
 def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, known: dict[str, str],
                 untyped: dict[str, list[str]] | None = None) -> list[Problem]:
-    from pipelines.quality.gate import DuckDBGate
+    from pipelines.quality.gate import DuckDBGate, format_query
     from pipelines.quality.runner import gx_configs
 
     if suite.asset not in known:
@@ -121,13 +121,11 @@ def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, known: dict[str, s
                 problems.append(Problem(suite.file, suite.row_key_line, f"row_key column {col!r} does not exist in "
                                         f"{suite.relation}{did_you_mean(col, set(gate.columns))}"))
     if gate is None:   # GX fills {batch} only at run time; a stray brace must fail here all the same
-        from great_expectations.expectations.metrics.query_metric_provider import QueryMetricProvider
-
         for rule in suite.rules:
             query = rule.kwargs.get("unexpected_rows_query")
             if rule.type == "unexpected_rows_expectation" and isinstance(query, str):
                 try:
-                    QueryMetricProvider._format_query(query, batch=suite.relation)
+                    format_query(query, batch=suite.relation)
                 except Exception as exc:  # noqa: BLE001 - GX's message says what to do
                     problems.append(Problem(suite.file, rule.kwarg_line("unexpected_rows_query"), f"{rule.name}: {exc}"))
     configs = gx_configs(suite)

@@ -254,21 +254,51 @@ def _check_bound_types(cols: Columns, name: str, lo, hi) -> None:
             raise RuleError(f"{key} {v!r} is not a number but column {name!r} is {t}", kwarg=key)
 
 
-def regex_mode(rx: str) -> tuple[dict, str]:
-    """pandas' own RE2-or-Python decision for a pattern, per kind of data it depends on.
+# What in a pattern makes pandas 3 leave pyarrow's RE2 for Python's ``re`` (see ``regex_mode``).
+_ESCAPES_ALWAYS = set("sSuUNgZ0123456789")   # \s \S: RE2 misses e.g. "\x0b"; unicode escapes,
+#                                              backreferences, octal; \Z (RE2 spells it \z)
+_ESCAPES_NONASCII = set("wWdDbB")             # ASCII-only in RE2, Unicode-aware in Python
+_ESCAPES_SAME = set("Aafnrtvx")               # the same in both
 
-    pandas 3 runs ``str.contains`` on pyarrow's RE2 unless the pattern needs Python ``re``
-    (lookaround, ``\\s``; ``\\w``/``\\d``/``\\b`` only on non-ASCII data; ``$`` only with newlines).
-    The probes use pandas' private helpers; if they move, every regex takes the exact path.
+
+def regex_mode(rx: str) -> tuple[dict, str]:
+    """Where DuckDB's RE2 may not give what GX's pandas engine gives for a pattern, per kind of data.
+
+    pandas 3 runs ``str.contains`` on pyarrow's RE2 unless the pattern needs Python ``re``:
+    lookaround, backreferences, unicode escapes and ``\\s`` always; ``\\w``/``\\d``/``\\b`` on
+    non-ASCII data; ``$`` on data with newlines (pandas' documented reasons; its own test of them
+    is private). This scan over the pattern's text finds the same constructs, erring towards
+    Python: ``(?`` groups other than ``(?:`` and ``(?P<name>``, an escape it does not know to be
+    the same in both, and any ``$`` also count. ``always`` sends the rule through GX's own pandas
+    condition (exact, slower); ``nonascii``/``newline`` make the gate check the data and do the
+    same when it holds such values. Erring costs only time: the answer is GX's either way.
+    Returns the flags and the pattern for RE2 (unchanged).
+
+    >>> regex_mode(r"^\\w+@")[0]
+    {'always': False, 'nonascii': True, 'newline': False}
+    >>> regex_mode(r"(?<=user)\\d+")[0]["always"], regex_mode(r"[a-z]{2,}$")[0]["newline"]
+    (True, True)
     """
-    try:
-        def probe(vals):
-            return bool(pd.array(vals, dtype="str")._needs_python_regex(rx))
-        mode = {"always": probe(["a"]), "nonascii": probe(["\u00e9"]), "newline": probe(["\n"])}
-        rx2 = pd.array(["a"], dtype="str")._preprocess_re_pattern(rx, True, 0)[0]
-        return mode, rx2
-    except Exception:  # noqa: BLE001 - pandas internals moved: stay exact, only slower
-        return {"always": True, "nonascii": True, "newline": True}, rx
+    mode = {"always": False, "nonascii": False, "newline": False}
+    i = 0
+    while i < len(rx):
+        char = rx[i]
+        if char == "\\" and i + 1 < len(rx):
+            escaped = rx[i + 1]
+            if escaped in _ESCAPES_ALWAYS:
+                mode["always"] = True
+            elif escaped in _ESCAPES_NONASCII:
+                mode["nonascii"] = True
+            elif escaped.isalnum() and escaped not in _ESCAPES_SAME:
+                mode["always"] = True
+            i += 2
+            continue
+        if char == "(" and rx.startswith("(?", i) and not rx.startswith(("(?:", "(?P<"), i):
+            mode["always"] = True
+        elif char == "$":
+            mode["newline"] = True
+        i += 1
+    return mode, rx
 
 
 def _regex(cols: Columns, cond: Cond, rx: str, negate: bool) -> str | None:

@@ -43,8 +43,9 @@ from great_expectations.core.expectation_validation_result import (
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.execution_engine.pandas_batch_data import PandasBatchData
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-from great_expectations.expectations.metrics.query_metric_provider import QueryMetricProvider
-from great_expectations.expectations.registry import _registered_metrics
+from great_expectations.exceptions import MetricProviderError
+from great_expectations.expectations.metrics.query_metric_provider import UnsubstitutableQueryBraceError
+from great_expectations.expectations.registry import get_metric_provider
 from great_expectations.validator.metric_configuration import MetricConfiguration
 from great_expectations.validator.metrics_calculator import MetricsCalculator
 from great_expectations.validator.validation_statistics import calc_validation_statistics
@@ -107,6 +108,28 @@ class Plan:
     queries: dict[str, str] = field(default_factory=dict)         # key -> unexpected_rows_query SQL
     where: dict[Any, tuple[str, str | None]] = field(default_factory=dict)  # metric id -> (key, suffix)
     signatures: dict[str, str] = field(default_factory=dict)      # condition + kwargs -> cond key
+
+
+def format_query(query: str, batch: str) -> str:
+    """``query`` with ``{batch}`` replaced by ``batch``, as GX's ``UnexpectedRowsExpectation`` does.
+
+    GX fills the placeholder with ``str.format``, so every other brace is a field too and must be
+    doubled (``{{`` for a literal ``{``); a query GX would refuse is refused here, with GX's own
+    error class and a reason that names the fix.
+
+    >>> format_query("select * from {batch} where tags = '{{a}}'", batch="marts.t")
+    "select * from marts.t where tags = '{a}'"
+    """
+    try:
+        return query.format(batch=batch)
+    except KeyError as exc:
+        reason = f"`{exc.args[0]}` is not a placeholder of unexpected_rows_query (only `{{batch}}` is)."
+    except IndexError:
+        reason = ("The query contains a positional placeholder such as `{}` or `{3}`; a regex "
+                  "quantifier like `x{3}` is the usual cause.")
+    except ValueError as exc:
+        reason = f"The query contains an unpaired or malformed brace: {exc}."
+    raise UnsubstitutableQueryBraceError(query, reason)
 
 
 class DuckDBGate:
@@ -172,8 +195,10 @@ class DuckDBGate:
             if cond is None:
                 cond = Cond(key=self._key("c"), metric=head, domain=dom, value_kwargs=vk)
                 plan.signatures[signature] = cond.key
-                provider = _registered_metrics[f"{head}.condition"]["providers"]["PandasExecutionEngine"][0] \
-                    if f"{head}.condition" in _registered_metrics else None
+                try:
+                    provider = get_metric_provider(f"{head}.condition", self._engine)[0]
+                except MetricProviderError:
+                    provider = None
                 compile_condition(self.cols, cond, getattr(provider, "filter_column_isnull", True))
                 if cond.re2 is not None:
                     self._check_re2(cond.re2)
@@ -211,11 +236,11 @@ class DuckDBGate:
             raise RuleError(f"invalid regex {rx!r} for DuckDB's RE2: {e}", kwarg="regex") from e
 
     def _query(self, mc: MetricConfiguration) -> str:
-        """An unexpected_rows_query with {batch} substituted by GX's own formatter; bound, not run."""
+        """An unexpected_rows_query with {batch} substituted as GX does; bound, not run."""
         if mc.metric_domain_kwargs.get("row_condition"):
             raise UnsupportedMetric("row_condition is not supported by Kontor's gate yet")
         try:
-            query = QueryMetricProvider._format_query(mc.metric_value_kwargs["unexpected_rows_query"], batch=self.rel_sql)
+            query = format_query(mc.metric_value_kwargs["unexpected_rows_query"], batch=self.rel_sql)
         except Exception as e:  # noqa: BLE001 - GX's message names the brace and the fix
             raise RuleError(str(e), kwarg="unexpected_rows_query") from e
         try:

@@ -1,36 +1,12 @@
-"""E-mail delivery of an issued report over SMTP (optional; configured by the environment).
-
-``KONTOR_SMTP_HOST`` (unset: no delivery), ``KONTOR_SMTP_PORT`` (25), ``KONTOR_SMTP_FROM``,
-``KONTOR_SMTP_USER`` / ``KONTOR_SMTP_PASSWORD`` (login when set), ``KONTOR_SMTP_STARTTLS=1``.
-"""
+"""E-mail delivery of an issued report over SMTP (optional: the ``SmtpConfig`` of the services
+bundle, ``pipelines/core/services.py``; no host, no delivery)."""
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Mapping
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    port: int = 25
-    sender: str = "kontor@localhost"
-    user: str | None = None
-    password: str | None = None
-    starttls: bool = False
-    timeout_s: float = 30.0
-
-
-def smtp_config(env: Mapping[str, str]) -> SmtpConfig | None:
-    host = env.get("KONTOR_SMTP_HOST")
-    if not host:
-        return None
-    return SmtpConfig(host=host, port=int(env.get("KONTOR_SMTP_PORT") or 25),
-                      sender=env.get("KONTOR_SMTP_FROM") or "kontor@localhost",
-                      user=env.get("KONTOR_SMTP_USER") or None, password=env.get("KONTOR_SMTP_PASSWORD") or None,
-                      starttls=env.get("KONTOR_SMTP_STARTTLS", "") in ("1", "true", "yes"))
+from pipelines.core.services import SmtpConfig
 
 
 def send_report(config: SmtpConfig, to: list[str], subject: str, body: str, pdf: bytes, filename: str) -> str:

@@ -14,7 +14,8 @@ import duckdb
 
 from pipelines.reports import i18n
 from pipelines.reports.archive import Archive
-from pipelines.reports.delivery import send_report, smtp_config
+from pipelines.core.services import Services, services_for
+from pipelines.reports.delivery import send_report
 from pipelines.reports.facts import BERLIN, compute_facts
 from pipelines.reports.narrative import llm_config, write_narrative
 from pipelines.reports.periods import Period
@@ -41,9 +42,12 @@ def archive_for(settings: Settings, spec: ReportSpec) -> Archive:
 
 
 def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: ReportSpec,
-                 period: Period | str | None = None, *, reissue: bool = True, now: datetime | None = None) -> IssueResult:
+                 period: Period | str | None = None, *, reissue: bool = True, now: datetime | None = None,
+                 services: Services | None = None) -> IssueResult:
     """Issue ``spec`` for ``period`` (default: latest complete). ``reissue=False`` (the scheduled
-    asset) keeps the latest version when its facts are unchanged instead of writing a new one."""
+    asset) keeps the latest version when its facts are unchanged instead of writing a new one.
+    ``services``: the LLM, the mailer and the state store (none given: ``services_for(settings)``)."""
+    services = services or services_for(settings)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     facts = compute_facts(con, spec, period, now)
@@ -56,7 +60,7 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
                            delivery="unchanged: no new version")
 
     mark = time.perf_counter()
-    narrative, messages = write_narrative(facts, spec, llm_config(spec, settings.env, settings.project_dir))
+    narrative, messages = write_narrative(facts, spec, llm_config(spec, services.llm, settings.project_dir))
     timings["narrative_s"] = time.perf_counter() - mark
     issued_at = (now or datetime.now(BERLIN).replace(tzinfo=None)).isoformat(sep=" ", timespec="seconds")
     with archive.locked():
@@ -76,22 +80,22 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
             "provisional": not facts["coverage"]["complete"],
         }, html=offline)
     store_facts(con, facts, version)
-    _audit(settings, "report_issued", "kontor", spec, record,
+    _audit(settings, services, "report_issued", "kontor", spec, record,
            {k: record.get(k) for k in ("pdf", "sha256", "pages", "narrative", "status", "issued_at")})
     result = IssueResult(record, facts, str(archive.dir / record["pdf"]), narrative=narrative.as_dict(),
                          refused_urls=refused, timings=timings)
-    result.delivery = deliver(settings, spec, archive, record)
+    result.delivery = deliver(settings, services, spec, archive, record)
     timings["total_s"] = time.perf_counter() - started
     return result
 
 
-def deliver(settings: Settings, spec: ReportSpec, archive: Archive, record: dict) -> str:
+def deliver(settings: Settings, services: Services, spec: ReportSpec, archive: Archive, record: dict) -> str:
     """Send an issued version by e-mail if the report asks for it and SMTP is configured."""
     if spec.email is None:
         return "no delivery configured"
     if spec.email.require_approval and not record.get("approved_by"):
         return "awaiting approval (kontor report-approve)"
-    smtp = smtp_config(settings.env)
+    smtp = services.smtp
     if smtp is None:
         return "not sent: KONTOR_SMTP_HOST is not set"
     pdf = (archive.dir / record["pdf"]).read_bytes()
@@ -105,26 +109,28 @@ def deliver(settings: Settings, spec: ReportSpec, archive: Archive, record: dict
         archive.update(record["period"], record["version"], status="sent", delivered_to=list(spec.email.to),
                        delivered_at=datetime.now(BERLIN).replace(tzinfo=None).isoformat(timespec="seconds"),
                        message_id=message_id)
-    _audit(settings, "report_sent", "kontor", spec, record, {"to": list(spec.email.to), "message_id": message_id})
+    _audit(settings, services, "report_sent", "kontor", spec, record, {"to": list(spec.email.to), "message_id": message_id})
     return f"sent to {', '.join(spec.email.to)}"
 
 
-def approve_report(settings: Settings, spec: ReportSpec, period: str, version: int | None, by: str) -> tuple[dict, str]:
+def approve_report(settings: Settings, spec: ReportSpec, period: str, version: int | None, by: str,
+                   services: Services | None = None) -> tuple[dict, str]:
     """Four eyes: record who approved an issued version, then deliver it."""
+    services = services or services_for(settings)
     archive = archive_for(settings, spec)
     record = archive.find(period, version)
     with archive.locked():
         record = archive.update(record["period"], record["version"], status="approved", approved_by=by,
                                 approved_at=datetime.now(BERLIN).replace(tzinfo=None).isoformat(timespec="seconds"))
-    _audit(settings, "report_approved", f"steward:{by}", spec, record, {"approved_by": by})
-    return record, deliver(settings, spec, archive, record)
+    _audit(settings, services, "report_approved", f"steward:{by}", spec, record, {"approved_by": by})
+    return record, deliver(settings, services, spec, archive, record)
 
 
-def _audit(settings: Settings, kind: str, actor: str, spec: ReportSpec, record: dict, after: dict) -> None:
+def _audit(settings: Settings, services: Services, kind: str, actor: str, spec: ReportSpec, record: dict, after: dict) -> None:
     """Every issued, approved and sent report goes into the audit trail (GoBD), beside the archive."""
     from pipelines.core.state import StateStore
 
-    with StateStore.from_settings(settings) as store:
+    with StateStore.at(settings, services.state) as store:
         store.append_audit([{"run_id": None, "actor": actor, "kind": kind, "entity": None,
                              "object_id": f"{spec.issue_name}/{record['period']}/v{record['version']}", "before": None,
                              "after": after, "detail": record.get("pdf")}])

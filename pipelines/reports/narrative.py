@@ -20,10 +20,10 @@ import json
 import re
 import string
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.core.services import LlmEndpoint
 from pipelines.reports import i18n
 from pipelines.reports.claims import ClaimFacts, check
 from pipelines.reports.periods import parse_period
@@ -88,16 +88,15 @@ class LlmConfig:
         return bool(self.base_url or self.api_key)
 
 
-def llm_config(spec: ReportSpec, env: Mapping[str, str], project_dir: Path | None = None) -> LlmConfig:
-    """Endpoint and key from OPENAI_BASE_URL / OPENAI_API_KEY; the model from KONTOR_LLM_MODEL, else
+def llm_config(spec: ReportSpec, llm: LlmEndpoint, project_dir: Path | None = None) -> LlmConfig:
+    """The endpoint of the services bundle; the model from its ``model`` (KONTOR_LLM_MODEL), else
     report.yml's narrative.model, else ``llm_model`` in [tool.kontor], else gpt-4o-mini."""
     tool_model = None
     if project_dir and (project_dir / "pyproject.toml").is_file():
         tool = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8")).get("tool", {})
         tool_model = tool.get("kontor", {}).get("llm_model")
-    model = env.get("KONTOR_LLM_MODEL") or spec.narrative.model or tool_model or DEFAULT_MODEL
-    return LlmConfig(env.get("OPENAI_BASE_URL") or None, env.get("OPENAI_API_KEY") or None, model,
-                     spec.narrative.timeout_s)
+    model = llm.model or spec.narrative.model or tool_model or DEFAULT_MODEL
+    return LlmConfig(llm.base_url or None, llm.api_key or None, model, spec.narrative.timeout_s)
 
 
 class _Writer:

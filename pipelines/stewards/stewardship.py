@@ -17,6 +17,7 @@ import duckdb
 from pipelines.entities.decisions import DecisionError, constraints, item_status, prepare, same_as
 from pipelines.entities.spec import EntitySpec
 from pipelines.core.errors import KontorError
+from pipelines.core.services import StateLocation
 from pipelines.stewards.identity import Identity
 from pipelines.core.settings import Settings
 from pipelines.core.sql import ident
@@ -62,18 +63,21 @@ def master_data(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def state_store(settings: Settings):
+def state_store(settings: Settings, location: StateLocation | None = None):
+    """The state store at ``location`` (the Dagster resource's), else where the command line's is."""
     from pipelines.core.state import StateStore
 
-    return StateStore.from_settings(settings)
+    return StateStore.at(settings, location) if location is not None else StateStore.from_settings(settings)
 
 
-def decide(settings: Settings, request: dict[str, Any], identity: Identity) -> dict[str, Any]:
+def decide(settings: Settings, request: dict[str, Any], identity: Identity,
+           location: StateLocation | None = None) -> dict[str, Any]:
     """Check and record one decision by ``identity`` (authenticated by the caller: the OS user, the
-    review page, a verified token); returns it with its id. Raises ``DecisionError`` (nothing stored)."""
+    review page, a verified token) in the state store at ``location``; returns it with its id.
+    Raises ``DecisionError`` (nothing stored)."""
     request = {**request, "steward": identity.name}
     spec = _spec(settings, str(request.get("entity")))
-    store = state_store(settings)
+    store = state_store(settings, location)
     try:
         decisions = store.decisions(spec.name)
         with master_data(settings) as con:

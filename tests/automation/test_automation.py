@@ -19,6 +19,7 @@ from pipelines.definitions import build_definitions
 from pipelines.run import run_pipeline
 from pipelines.core.settings import load_settings
 from reports.servers import SmtpServer
+from assets.resources import service_resources
 
 
 class Webhook:
@@ -285,7 +286,7 @@ def test_run_failure_sensor_alerts_once_per_run(tmp_path):
             for _ in range(2):
                 sensor(dg.build_run_status_sensor_context(
                     sensor_name=sensor.name, dagster_event=failure, dagster_instance=instance,
-                    dagster_run=run).for_run_failure())
+                    dagster_run=run, resources=service_resources(settings)).for_run_failure())
         assert len(hook.bodies) == 1
         assert "raw/shop__orders" in hook.bodies[0]["text"] and result.run_id in hook.bodies[0]["text"]
 

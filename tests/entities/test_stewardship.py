@@ -17,6 +17,7 @@ from pipelines.stewards.stewardship import decide as record, queue
 from pipelines.core.settings import load_settings
 from tests.automation.test_automation import Webhook
 from tests.conftest import make_project
+from assets.resources import service_resources
 
 
 def decide(settings, request: dict):
@@ -312,7 +313,7 @@ def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
             sensor = defs.resolve_sensor_def("kontor_alert_on_failure")
             sensor(dg.build_run_status_sensor_context(
                 sensor_name=sensor.name, dagster_event=failure, dagster_instance=instance,
-                dagster_run=instance.get_run_by_id(result.run_id)).for_run_failure())
+                dagster_run=instance.get_run_by_id(result.run_id), resources=service_resources(alerting)).for_run_failure())
     finally:
         pyproject.write_text(pyproject.read_text().split("\n[tool.kontor.stewards]")[0])
     [alert] = hook.bodies

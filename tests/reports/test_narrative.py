@@ -13,6 +13,7 @@ import pytest
 
 from pipelines.reports.facts import compute_facts
 from pipelines.reports.claims import ClaimFacts, check, sentences
+from pipelines.core.services import services_from_env
 from pipelines.reports.narrative import (EMAIL, IBAN, claim_facts, llm_config, prompt_payload, template_narrative,
                                          write_narrative)
 from pipelines.reports.spec import Narrative, find_report
@@ -34,7 +35,7 @@ def monthly(demo):
 def narrate(monthly, server: LlmServer | None, timeout_s: float = 10):
     spec, facts = monthly
     spec = dataclasses.replace(spec, narrative=dataclasses.replace(spec.narrative, timeout_s=timeout_s))
-    return write_narrative(facts, spec, llm_config(spec, server.env() if server else {}))
+    return write_narrative(facts, spec, llm_config(spec, services_from_env(server.env() if server else {}).llm))
 
 
 def test_a_correct_answer_is_used_and_placeholders_get_their_names_back(monthly):
@@ -92,7 +93,7 @@ def test_no_endpoint_means_the_template_and_no_request(monthly):
 def test_unreachable_endpoint_falls_back(monthly):
     spec, facts = monthly
     env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "x"}   # discard port: refused
-    result, _ = write_narrative(facts, spec, llm_config(spec, env))
+    result, _ = write_narrative(facts, spec, llm_config(spec, services_from_env(env).llm))
     assert result.kind == "template" and "failed" in result.reason
 
 
@@ -134,10 +135,10 @@ def test_personal_data_only_when_the_report_allows_it(monthly):
 
 def test_model_setting_order(demo):
     spec = find_report(demo.root, "monthly_pack")
-    assert llm_config(spec, {}).model == "gpt-4o-mini" and not llm_config(spec, {}).configured
+    assert llm_config(spec, services_from_env({}).llm).model == "gpt-4o-mini" and not llm_config(spec, services_from_env({}).llm).configured
     own = dataclasses.replace(spec, narrative=Narrative(model="llama3.1:8b"))
-    assert llm_config(own, {"OPENAI_BASE_URL": "http://x/v1"}).model == "llama3.1:8b"
-    assert llm_config(own, {"KONTOR_LLM_MODEL": "qwen2.5"}).model == "qwen2.5"
+    assert llm_config(own, services_from_env({"OPENAI_BASE_URL": "http://x/v1"}).llm).model == "llama3.1:8b"
+    assert llm_config(own, services_from_env({"KONTOR_LLM_MODEL": "qwen2.5"}).llm).model == "qwen2.5"
 
 
 def test_prompts_of_the_shipped_reports_hold_no_personal_data(demo):

@@ -10,6 +10,7 @@ import pytest
 
 from pipelines.core.errors import ProjectError
 from pipelines.reports.facts import compute_facts
+from pipelines.core.services import services_from_env
 from pipelines.reports.narrative import llm_config, write_narrative
 from pipelines.reports.privacy import trace
 from pipelines.reports.spec import find_report
@@ -56,7 +57,7 @@ def test_a_new_customer_dimension_is_pseudonymised_without_a_flag(demo, tmp_path
     finally:
         con.close()
     with LlmServer(correct) as server:
-        result, _ = write_narrative(facts, spec, llm_config(spec, server.env()))
+        result, _ = write_narrative(facts, spec, llm_config(spec, services_from_env(server.env()).llm))
     prompt = json.dumps(server.requests[0]["messages"], ensure_ascii=False)
     top = [m["member"] for d in facts["kpis"][0]["drivers"] if d["dims"] == ["abnehmer"] for m in d["members"]]
     assert top and "[Kunde A]" in prompt and not [n for n in names if n in prompt]
