@@ -235,7 +235,7 @@ def report_run(settings: Settings, run_id: str, failures: Sequence[Failure], suc
                 alert = Alert(asset, run_id, failure.error, advice(asset, failure.gate), failed_before, False,
                               warning=True)
                 alert.text = _text(alert, settings.name)
-                _deliver(settings, config, alert)
+                _deliver(services, config, alert)
                 alerts.append(alert)
                 events.append({"run_id": run_id, "actor": ACTOR, "kind": KIND, "entity": asset,
                                "after": {"status": "warned", "consecutive": 0, "escalated": False, "sent": alert.sent},

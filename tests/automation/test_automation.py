@@ -265,7 +265,8 @@ def test_the_alert_sensors_send_a_quarantine_warning_once_per_run(tmp_path):
             sensor = defs.resolve_sensor_def("kontor_alert_reset")
             for _ in range(2):
                 sensor(dg.build_run_status_sensor_context(
-                    sensor_name=sensor.name, dagster_event=success, dagster_instance=instance, dagster_run=run))
+                    sensor_name=sensor.name, dagster_event=success, dagster_instance=instance, dagster_run=run,
+                    resources=service_resources(settings)))
         assert len(hook.bodies) == 1
         text = hook.bodies[0]["text"]
         assert text.startswith("Kontor warning: raw/shop__orders built") and "1 of 3 rows quarantined" in text
