@@ -290,7 +290,8 @@ def _run_report(settings: Settings, defs: dg.Definitions, graph, key: dg.AssetKe
     if upstream & broken:
         outcome.skipped.append(asset)
         if on_event:
-            on_event("skipped", asset, "not issued: an upstream asset or a blocking quality gate failed")
+            on_event("skipped", asset, "not issued: an upstream asset or a blocking quality gate failed: "
+                                       + ", ".join(sorted(upstream & broken)))
         return True
     try:
         con = connect_settings(settings)

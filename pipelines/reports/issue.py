@@ -12,6 +12,7 @@ from datetime import datetime
 
 import duckdb
 
+from pipelines.core.errors import KontorError
 from pipelines.reports import i18n
 from pipelines.reports.archive import Archive
 from pipelines.core.services import Services, services_for
@@ -20,7 +21,8 @@ from pipelines.reports.facts import BERLIN, compute_facts
 from pipelines.reports.narrative import llm_config, write_narrative
 from pipelines.reports.periods import Period
 from pipelines.reports.render import offline_html, render_html, render_pdf
-from pipelines.reports.spec import ReportSpec
+from pipelines.reports.spec import ReportSpec, referenced_relations
+from pipelines.reports.status import failed_blocking_gates
 from pipelines.reports.store import facts_digest, store_facts
 from pipelines.core.settings import Settings
 
@@ -50,6 +52,7 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
     services = services or services_for(settings)
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    refuse_failed_gates(con, settings, spec)
     facts = compute_facts(con, spec, period, now)
     timings["facts_s"] = time.perf_counter() - started
     archive = archive_for(settings, spec)
@@ -87,6 +90,42 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
     result.delivery = deliver(settings, services, spec, archive, record)
     timings["total_s"] = time.perf_counter() - started
     return result
+
+
+def refuse_failed_gates(con: duckdb.DuckDBPyConnection, settings: Settings, spec: ReportSpec) -> None:
+    """No report from data whose blocking gate failed: every path (schedule, backfill, ``kontor
+    report``, ``kontor run``) issues through ``issue_report``, which calls this before anything is
+    computed or archived. The tables are those the report's SQL reads; warn rules only annotate the
+    banner (``status.data_status``)."""
+    failed = failed_blocking_gates(con, spec.relations())
+    if not failed:
+        return
+    from pipelines.quality.suites import expectations_dir, load_suites
+
+    suites, _ = load_suites(expectations_dir(settings.project_dir), settings.relative)
+    written = {(suite.asset, rule.name): f"{rule.file}:{rule.line}" for suite in suites for rule in suite.rules}
+    read_by = {}
+    for path in spec.sql_files:
+        for relation in referenced_relations(path.read_text(encoding="utf-8")):
+            read_by.setdefault(relation, settings.relative(path))
+    parts = []
+    for gate in failed:
+        rows = (f"on {gate['unexpected_count']:,} of {gate['element_count']:,} rows" if gate["element_count"] is not None
+                else f"on {gate['unexpected_count']:,} rows") if gate["unexpected_count"] is not None \
+            else f"(observed {gate['observed_value']})" if gate["observed_value"] is not None else ""
+        where = written.get((gate["asset"], gate["rule"]))
+        parts.append(" ".join(filter(None, [
+            f"{gate['relation']} (read by {read_by.get(gate['relation'], spec.file)}): rule {gate['rule']!r}"
+            + (f" ({where})" if where else ""), "failed", rows,
+            f"– {gate['description']}" if gate["description"] else "",
+            f"(checked {gate['checked_at']:%Y-%m-%d %H:%M} UTC, run {gate['run_id']})"])))
+    assets = ", ".join(f"'{a}'" for a in dict.fromkeys(g["asset"] for g in failed))
+    raise KontorError(
+        f"{spec.file}: {spec.name} not issued: {len(failed)} blocking quality gate(s) failed on the data its SQL "
+        f"reads: {'; '.join(parts)}; fix: look at the results (kontor query \"select * from kontor.gate_results where "
+        f"asset in ({assets}) and not success order by checked_at desc\"), the failing rows in kontor.gate_quarantine "
+        f"and {settings.relative(settings.target_dir / 'data_docs' / 'index.html')}, correct the data at its source "
+        f"(or the rule in expectations/), rerun `kontor run` so the gates pass, then issue the report again")
 
 
 def deliver(settings: Settings, services: Services, spec: ReportSpec, archive: Archive, record: dict) -> str:

@@ -52,11 +52,38 @@ def _freshness(con, known: set[str], now: datetime, stale_hours: float) -> list[
     return sources
 
 
+def _data(reads: set[str]) -> list[str]:
+    return sorted(r for r in reads if r.split(".")[0] not in BOOKKEEPING)
+
+
+def _latest_gates(con, known: set[str], data: list[str]) -> list[tuple]:
+    return con.execute(_GATES, {"assets": [r.replace(".", "/", 1) for r in data]}).fetchall() \
+        if "kontor.gate_results" in known and data else []
+
+
+def failed_blocking_gates(con: duckdb.DuckDBPyConnection, reads: set[str]) -> list[dict]:
+    """The blocking (error) rules whose latest result failed, on the ``schema.table`` names in
+    ``reads``: a report must not be issued from that data.
+
+    >>> con = duckdb.connect(); _ = con.execute("create schema kontor; create table kontor.gate_results as "
+    ...     "select 'r1' run_id, timestamp '2026-11-22 05:00' checked_at, 'marts/fct_orders' asset, "
+    ...     "'order_no_unique' rule, 'error' severity, false success, null observed_value, "
+    ...     "2::bigint unexpected_count, 100::bigint element_count, 'duplicates' description")
+    >>> [(g["relation"], g["rule"], g["unexpected_count"]) for g in failed_blocking_gates(con, {"marts.fct_orders"})]
+    [('marts.fct_orders', 'order_no_unique', 2)]
+    """
+    rows = _latest_gates(con, relations(con), _data(reads))
+    return [{"relation": asset.replace("/", ".", 1), "asset": asset, "rule": rule, "observed_value": observed,
+             "unexpected_count": unexpected, "element_count": elements, "description": description,
+             "checked_at": checked_at, "run_id": run_id}
+            for asset, rule, severity, success, observed, unexpected, elements, description, checked_at, run_id in rows
+            if severity == "error" and not success]
+
+
 def _gates(con, known: set[str], reads: set[str]) -> dict:
     """The gates of exactly the tables a report reads, and the tables it reads that no gate checked."""
-    data = sorted(r for r in reads if r.split(".")[0] not in BOOKKEEPING)
-    rows = con.execute(_GATES, {"assets": [r.replace(".", "/", 1) for r in data]}).fetchall() \
-        if "kontor.gate_results" in known and data else []
+    data = _data(reads)
+    rows = _latest_gates(con, known, data)
     gated = {r[0].replace("/", ".", 1) for r in rows}
     ungated = [r for r in data if r not in gated]
     if not rows:

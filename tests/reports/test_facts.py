@@ -122,15 +122,30 @@ def test_data_status_with_gate_results_and_review_queues(demo, tmp_path):
             create or replace table entities.supplier_review_queue (item_id varchar, status varchar);
             insert into entities.supplier_review_queue values ('d', 'open');
         """)
-        result = issue_report(con, settings, find_report(demo.root, "daily_summary"), "2026-10-30", now=NOW)
+        spec = find_report(demo.root, "daily_summary")
+        # A blocking rule whose latest result failed stops the report before anything is archived;
+        # the old failure of net_not_null, passed since, does not.
+        with pytest.raises(KontorError) as refused:
+            issue_report(con, settings, spec, "2026-10-30", now=NOW)
+        assert not (settings.target_dir / "reports").exists()
+        message = str(refused.value)
+        assert message.startswith("reports/daily_summary/report.yml: daily_summary not issued: 1 blocking quality gate(s)")
+        assert "marts.fct_orders (read by reports/daily_summary/kpis/" in message
+        assert "rule 'order_no_unique' failed on 2 of 100 rows – duplicates" in message
+        assert "net_not_null" not in message and "region_in_set" not in message      # passed since; a warning
+        assert "fix: look at the results (kontor query" in message and "rerun `kontor run`" in message
+        con.execute("insert into kontor.gate_results values "
+                    "('r3', '2026-11-22 06:00', 'marts/fct_orders', 'order_no_unique', 'error', true, null, 0, 100, 'fixed')")
+        result = issue_report(con, settings, spec, "2026-10-30", now=NOW)
     finally:
         con.close()
     status = result.facts["data_status"]
+    # Warnings still only annotate the banner.
     assert (status["gates"]["state"], status["gates"]["total"], status["gates"]["failed"], status["gates"]["warned"]) == \
-        ("failed", 3, 1, 1)
+        ("warn", 3, 0, 1)
     assert status["review"] == {"state": "open items", "open": {"customer": 2, "supplier": 1}, "total_open": 3}
     text = pdf_text(result.path)
-    assert "1 Fehler, 1 Warnungen bei 3 Prüfungen" in text and "Kunden: 2 offen" in text
+    assert "0 Fehler, 1 Warnungen bei 3 Prüfungen" in text and "Kunden: 2 offen" in text
 
 
 def pdf_text(path: str) -> str:

@@ -15,7 +15,7 @@ from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.reports.periods import parse_period
 from pipelines.reports.spec import find_report
 from pipelines.run import issue_by_hand
-from reports.conftest import isolated
+from reports.conftest import copy_project, isolated
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -118,10 +118,86 @@ def test_kontor_run_does_not_issue_a_report_when_something_it_reads_failed(demo,
     settings = isolated(demo, tmp_path)
     defs = build_definitions(settings)
     key = dg.AssetKey(["reports", "daily_summary"])
-    outcome = RunOutcome(run_id="test", success=False, **failed)
+    [broken] = [line.split(": ", 1)[0] for lines in failed.values() for line in lines]
+    outcome = RunOutcome(run_id="test", success=False, **{kind: list(lines) for kind, lines in failed.items()})
     events: list[tuple] = []
     _run_report(settings, defs, defs.resolve_asset_graph(), key, report_assets(settings, defs)[key],
                 dg.DagsterInstance.ephemeral(), outcome, lambda entry: None, lambda *event: events.append(event), None)
     assert "reports/daily_summary" in outcome.skipped and not (settings.target_dir / "reports").exists()
     assert events == [("skipped", "reports/daily_summary",
-                       "not issued: an upstream asset or a blocking quality gate failed")]
+                       f"not issued: an upstream asset or a blocking quality gate failed: {broken}")]
+
+
+def _gated(demo, tmp_path):
+    """Settings on a copy of the demo warehouse, in a project with the shipped gate of marts.fct_orders."""
+    import shutil
+
+    from conftest import REPO
+
+    root = copy_project(demo, tmp_path)
+    shutil.copytree(demo.root / "models", root / "models")
+    (root / "expectations").mkdir()
+    shutil.copy(REPO / "expectations" / "marts.fct_orders.yml", root / "expectations")
+    return isolated(demo, tmp_path, project=root)
+
+
+def _break_the_orders_gate(settings) -> int:
+    """A real failing blocking gate: an order twice in marts.fct_orders, judged by the shipped suite
+    (expectations/marts.fct_orders.yml, order_no unique) through the engine the asset check runs."""
+    from pipelines.core.warehouse import connect_settings
+    from pipelines.quality.runner import run_suite
+    from pipelines.quality.suites import expectations_dir, load_suites_or_raise
+
+    [suite] = [s for s in load_suites_or_raise(expectations_dir(settings.project_dir)) if s.asset == "marts/fct_orders"]
+    con = connect_settings(settings)
+    try:
+        con.execute("insert into marts.fct_orders select * from marts.fct_orders limit 1")
+        outcome = run_suite(con, suite, run_id="broken-orders")
+        failed = [o for o in outcome.rules if not o.success]
+        assert ("column_values_to_be_unique__order_no", "error", 2) in \
+            [(o.rule.name, o.rule.severity, o.unexpected_count) for o in failed]
+        return con.execute("select count(*) from marts.fct_orders").fetchone()[0]
+    finally:
+        con.close()
+
+
+GATE_REFUSAL = (r"^reports/daily_summary/report\.yml: daily_summary not issued: \d+ blocking quality gate\(s\) failed "
+                r"on the data its SQL reads: .*marts\.fct_orders \(read by reports/daily_summary/kpis/\w+\.sql\): "
+                r"rule 'column_values_to_be_unique__order_no' \(expectations/marts\.fct_orders\.yml:5\) "
+                r"failed on 2 of {rows:,} rows")
+
+
+def test_kontor_report_refuses_a_period_when_a_blocking_gate_of_a_table_it_reads_failed(demo, tmp_path):
+    settings = _gated(demo, tmp_path)
+    rows = _break_the_orders_gate(settings)
+    with pytest.raises(KontorError, match=GATE_REFUSAL.format(rows=rows)) as refused:
+        issue_by_hand(settings, "daily_summary", "2026-10-28")
+    assert "kontor.gate_results" in str(refused.value) and "rerun `kontor run`" in str(refused.value)
+    assert not (settings.target_dir / "reports").exists()       # nothing archived
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    try:
+        key = dg.AssetKey(["reports", "daily_summary"])
+        assert instance.fetch_materializations(key, limit=5).records == []
+        assert str(instance.get_status_by_partition(key, ["2026-10-28"], partitions_for(
+            find_report(demo.root, "daily_summary")))["2026-10-28"]) == "AssetPartitionStatus.FAILED"
+    finally:
+        instance.dispose()
+
+
+def test_a_partition_run_fails_without_archiving_when_a_blocking_gate_failed(demo, tmp_path):
+    """The path of a schedule tick or a backfill: the report's job for one partition, on the real graph."""
+    import re
+
+    from pipelines.core.alerts import step_failure_reason
+
+    settings = _gated(demo, tmp_path)
+    rows = _break_the_orders_gate(settings)
+    asset = build_definitions(settings).resolve_assets_def(dg.AssetKey(["reports", "daily_summary"]))
+    instance = dg.DagsterInstance.ephemeral()
+    refused = dg.materialize([asset], partition_key="2026-10-28", instance=instance, raise_on_error=False)
+    assert not refused.success
+    [reason] = [step_failure_reason(e) for e in refused.get_step_failure_events()]
+    assert re.search(GATE_REFUSAL.format(rows=rows), reason.removeprefix("pipelines.core.errors.KontorError: ")), reason
+    assert not (settings.target_dir / "reports").exists()
+    status = instance.get_status_by_partition(asset.key, ["2026-10-28"], asset.partitions_def)
+    assert str(status["2026-10-28"]) == "AssetPartitionStatus.FAILED"

@@ -111,8 +111,9 @@ def test_one_version_per_change_and_the_banner_counts_only_the_gates_of_the_tabl
         _gate(con, "marts/fct_orders", "status_in_set", True)
         again = issue_report(con, settings, spec, "2026-10-29", now=NOW, reissue=False)
         gates = again.facts["data_status"]["gates"]
-        # A gate of a table it reads fails: that changes what the reader must know.
-        _gate(con, "marts/fct_invoices", "amount_positive", False)
+        # A warn gate of a table it reads fails: that changes what the reader must know (a failed
+        # blocking gate refuses the report, tests/reports/test_partitions.py).
+        _gate(con, "marts/fct_invoices", "amount_positive", False, severity="warn")
         changed = issue_report(con, settings, spec, "2026-10-29", now=NOW, reissue=False)
         versions = con.execute("select distinct version from reports.facts where report = 'daily_summary' "
                                "order by 1").fetchall()
