@@ -23,7 +23,7 @@ import dagster as dg
 
 from assets.reports import TIMEZONE
 from assets.sources import asset_key
-from pipelines.core.alerts import Failure, report_run, step_failure_reason
+from pipelines.core.alerts import WAREHOUSE, Failure, init_failure_reason, report_run, step_failure_reason
 from pipelines.core.errors import KontorError
 from pipelines.core.settings import Settings
 from pipelines.sources.ingest import resolve_files
@@ -115,6 +115,9 @@ def run_failures(instance: dg.DagsterInstance, run_id: str, steps: dict[str, str
                 asset = check.asset_key.to_user_string()
                 detail = f"check {check.check_name!r} failed" + (f" ({check.description})" if check.description else "")
                 failures[asset] = Failure(asset, detail, check.check_name)
+        elif event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE:
+            # the warehouse resource could not start: locked by another run or process, no space ...
+            failures.setdefault(WAREHOUSE, Failure(WAREHOUSE, init_failure_reason(event)))
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             if _blocking_check_failure(event):
                 continue        # the failed checks alert from their own evaluations above, by asset

@@ -76,23 +76,60 @@ def run(
     select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="An asset or model in any form of its name (fct_invoices, marts.fct_invoices, marts/fct_invoices; + for up/downstream: fct_invoices+), a group (raw, group:raw) or Dagster's selection syntax ('key:raw/*'). Repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run even when nothing changed since the last complete run.")] = False,
 ) -> None:
-    """Materialise the asset graph in-process (the same Definitions as the UI), checks applied."""
+    """Materialise the asset graph in-process (the same Definitions as the UI), checks applied.
+    Ends at once, per source "skipped (already loaded)", when nothing changed since the last complete run."""
     import gc
 
     # Modules and definitions live as long as the process: the garbage collector would only
     # rescan them, again and again (about a second of a 200-model run on a busy machine).
     # run_pipeline freezes them and turns the collector back on for the run itself.
     gc.disable()
+    from pipelines.core import uptodate
     from pipelines.core.runlock import RunLock
 
     settings = load_settings()
     # Refused at once, before the heavy imports, when another run writes this warehouse.
     with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
-        _run(settings, select, full_refresh, retrain)
+        taken = uptodate.fingerprint(settings)
+        if not (full_refresh or retrain or force) and _nothing_new(settings, select, uptodate.last_run(settings, taken)):
+            return
+        outcome = _run(settings, select, full_refresh, retrain)
+        if not (select or full_refresh or retrain or outcome.files_waiting) and _reads_files_only(settings):
+            uptodate.record(settings, taken, outcome.run_id, outcome.assets)
 
 
-def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool) -> None:
+def _nothing_new(settings, select: Optional[list[str]], last: Optional[dict]) -> bool:
+    """Say so and return True when the last complete run left everything as a run would make it."""
+    import re
+
+    from pipelines.core.names import selection_text
+
+    if last is None:
+        return False
+    groups = {g for g in last["assets"].values() if g}
+    for text in select or []:
+        if selection_text(text, list(last["assets"]), groups) == text and not re.fullmatch(r'group:"?[\w-]+"?', text):
+            return False       # Dagster's own selection syntax: Dagster resolves it, in a real run
+    for key, group in sorted(last["assets"].items()):
+        if group == "raw":
+            console.print(f"[yellow]-[/] {key}  [dim]skipped (already loaded)[/]", highlight=False)
+    finished = last["finished_at"].replace("T", " ").replace("+00:00", " UTC")
+    console.print(f"[green]✓[/] nothing new since run {last['run_id'][:8]} ({finished}): extracts, project files, "
+                  f"steward decisions and Kontor unchanged; the serving copy {settings.relative(settings.serving_path)} "
+                  "is current (--force runs anyway)", highlight=False, soft_wrap=True)
+    return True
+
+
+def _reads_files_only(settings) -> bool:
+    """A source read from a database may change without a file changing: such a project always runs."""
+    from pipelines.sources.spec import load_sources
+
+    return all(t.location for t in load_sources(settings.sources_file, settings.relative(settings.sources_file)).tables)
+
+
+def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool):
     import gc
 
     from pipelines.run import run_pipeline
@@ -103,7 +140,8 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
 
     def progress(kind: str, asset: str, detail: str) -> None:
         if kind != "started":
-            console.print(f"{marks[kind]} {asset}" + (f"  [dim]{detail}[/]" if detail else ""))
+            # one line per asset even in a pipe, where it gets grepped
+            console.print(f"{marks[kind]} {asset}" + (f"  [dim]{escape(detail)}[/]" if detail else ""), soft_wrap=True)
 
     outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain)
     # The process ends here, with everything closed and written. Frozen, its objects are left to
@@ -114,6 +152,7 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
         raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
     console.print(f"[green]✓[/] run {outcome.run_id[:8]}: {len(outcome.materialized)} assets materialised; "
                   f"serving copy at {settings.relative(settings.serving_path)}")
+    return outcome
 
 
 @app.command()

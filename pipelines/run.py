@@ -6,7 +6,6 @@ in ``kontor dev`` afterwards. Progress is printed from the instance's event stre
 from __future__ import annotations
 
 import gc
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +17,10 @@ from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.core.dagster_instance import write_dagster_yaml
-from pipelines.core.alerts import report_outcome, step_failure_reason
+from pipelines.core.alerts import WAREHOUSE, init_failure_reason, report_outcome, step_failure_reason
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.core.errors import KontorError
-from pipelines.core.names import candidates, suggestion
-from pipelines.core.errors import did_you_mean
+from pipelines.core.names import SELECTION_EXAMPLES, selection_text
 from pipelines.core.settings import Settings
 
 
@@ -35,6 +33,8 @@ class RunOutcome:
     skipped: list[str] = field(default_factory=list)
     gate_failures: list[str] = field(default_factory=list)  # "asset: check 'rule' failed: summary" (error)
     gate_warnings: list[str] = field(default_factory=list)  # the same for warn rules
+    files_waiting: int = 0                                  # extracts not loaded yet (settling, no marker)
+    assets: dict[str, str | None] = field(default_factory=dict)  # every asset key of the project -> group
 
 
 # Dagster's notes to developers (an API in beta, superseded, in preview): they name Dagster's
@@ -86,34 +86,6 @@ def _is_gate_failure(event: dg.DagsterEvent) -> bool:
     return False
 
 
-SELECTION_EXAMPLES = "e.g. fct_invoices, marts.fct_invoices+, +fct_invoices, group:raw, 'key:raw/*'"
-# A selection that is one name with Dagster's up/downstream marks: 2+fct_invoices, fct_invoices+, *x
-_NAME_SELECTION = re.compile(r"^(?P<up>\d*\+|\*)?(?P<name>[A-Za-z_][\w]*(?:[./][A-Za-z_][\w]*)*)(?P<down>\+\d*|\*)?$")
-_GROUP_TERM = re.compile(r"\bgroup:\"?([\w-]+)\"?")
-
-
-def selection_text(text: str, graph) -> str:
-    """Dagster's selection syntax for ``text``; a model name in any of its forms becomes its key."""
-    keys = [k.to_user_string() for k in graph.get_all_asset_keys()]
-    groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()} - {None})
-    hint = f"groups: {', '.join(groups)}; {SELECTION_EXAMPLES}"
-    named = _NAME_SELECTION.match(text.strip())
-    if named:
-        name = named["name"]
-        if name in groups and not candidates(name, keys):
-            return f"{named['up'] or ''}group:{name}{named['down'] or ''}"
-        found = candidates(name, keys)
-        if len(found) > 1:
-            raise KontorError(f"--select {text!r} is ambiguous: {', '.join(found)}; fix: write one of them")
-        if not found:
-            raise KontorError(f"--select {text!r}: no asset or group of that name{suggestion(name, keys + groups)}; {hint}")
-        return f"{named['up'] or ''}key:\"{found[0]}\"{named['down'] or ''}"
-    for group in _GROUP_TERM.findall(text):
-        if group not in groups:
-            raise KontorError(f"--select {text!r}: no group {group!r}{did_you_mean(group, set(groups))}; {hint}")
-    return text
-
-
 def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.AssetKey] | None:
     if not select:
         return None
@@ -121,7 +93,7 @@ def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.As
     groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()} - {None})
     keys: set[dg.AssetKey] = set()
     for text in select:
-        dagster_text = selection_text(text, graph)
+        dagster_text = selection_text(text, [k.to_user_string() for k in graph.get_all_asset_keys()], groups)
         try:
             found = dg.AssetSelection.from_string(dagster_text).resolve(graph)
         except Exception as exc:  # Dagster raises several error types for a bad selection string
@@ -147,7 +119,7 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
         connect_settings(settings).close()
     except (duckdb.Error, OSError) as exc:
         reason = warehouse_problem(settings.warehouse_path, settings.relative(settings.warehouse_path), exc)
-        alerts, problems = report_outcome(settings, run_id, [f"kontor/warehouse: {reason}"], [], [])
+        alerts, problems = report_outcome(settings, run_id, [f"{WAREHOUSE}: {reason}"], [], [])
         sent = sorted({channel for alert in alerts for channel in alert.sent})
         note = f" (alert sent: {', '.join(sent)})" if sent else ""
         note += "".join(f" ({problem})" for problem in problems)
@@ -164,6 +136,8 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     check_warehouse(settings, outcome.run_id)
     job = defs.resolve_job_def(ALL_JOB)
     instance = instance_for(settings)
+    graph = defs.resolve_asset_graph()
+    outcome.assets = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     step_assets = {
         a.op.name: a.key.to_user_string()
         for a in defs.resolve_asset_graph().assets_defs if a.is_executable and len(a.keys) == 1
@@ -184,6 +158,8 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
             rows, sources = metadata.get("dagster/row_count"), metadata.get("kontor/outcome")
             detail = "; ".join(filter(None, [f"{rows.value:,} rows" if rows is not None else "",
                                              sources.value if sources is not None else ""]))
+            waiting = metadata.get("files_waiting")
+            outcome.files_waiting += waiting.value if waiting is not None else 0
             if on_event:
                 on_event("materialized", asset, detail)
         elif kind == "STEP_START" and on_event:
@@ -192,6 +168,11 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
             planned.append(event.asset_key.to_user_string())
         elif kind == "ASSET_CHECK_EVALUATION":
             _record_check(event.event_specific_data, outcome, on_event)
+        elif kind == "RESOURCE_INIT_FAILURE":   # nothing runs: the warehouse could not be opened or locked
+            reason = init_failure_reason(event)
+            outcome.failures.append(f"{WAREHOUSE}: {reason}")
+            if on_event:
+                on_event("failed", WAREHOUSE, reason)
         elif kind == "STEP_FAILURE":
             if _is_gate_failure(event) and outcome.gate_failures:
                 return  # already reported per rule by ASSET_CHECK_EVALUATION
@@ -223,7 +204,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     outcome.success = result.success
     # Steps below a failed step or a failed blocking gate are not executed and emit no event.
     failed = {f.split(": ", 1)[0] for f in outcome.failures}
-    for asset in dict.fromkeys(planned):
+    for asset in dict.fromkeys(planned if WAREHOUSE not in failed else []):
         if asset not in outcome.materialized and asset not in failed and asset not in outcome.skipped:
             outcome.skipped.append(asset)
             if on_event:
