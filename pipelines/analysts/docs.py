@@ -32,10 +32,15 @@ class TableDoc:
     description: str = ""
     grain: str = ""                                 # "invoice_no", "file and batch" ...
     columns: dict[str, str] = field(default_factory=dict)
+    keep_table_comment: bool = False                # the table's writer sets its comment (the state store's mirrors)
 
     @property
     def comment(self) -> str:
         return with_grain(self.description, self.grain)
+
+    def describe(self, column: str) -> str:
+        """The column's description ('' when none)."""
+        return self.columns.get(column, "")
 
 
 def with_grain(description: str, grain: str) -> str:
@@ -76,12 +81,12 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> 
             continue
         kind, names = existing[doc.relation]
         schema, name = doc.relation.split(".", 1)
-        if doc.comment:
+        if doc.comment and not doc.keep_table_comment:
             statements.append(_comment(kind, exp.table_(name, db=schema, quoted=True), doc.comment))
             tables += 1
-        for column, text in doc.columns.items():
-            text = " ".join((text or "").split())
-            if text and column in names:
+        for column in sorted(names):
+            text = " ".join((doc.describe(column) or "").split())
+            if text:
                 statements.append(_comment("COLUMN", exp.column(column, table=name, db=schema, quoted=True), text))
                 columns += 1
     if statements:
