@@ -158,15 +158,16 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
 @app.command()
 def check() -> None:
     """Validate every project file; prints `file:line: message` per problem."""
-    from pipelines.check import check_project
+    from pipelines.check import check_remembered
 
     settings = load_settings()
-    problems, summary = check_project(settings)
+    problems, summary, remembered = check_remembered(settings)
     for problem in problems:
         typer.echo(str(problem))
     if problems:
         raise typer.Exit(1)
-    console.print(f"[green]✓[/] {summary}")
+    console.print(f"[green]✓[/] {summary}" + (" (no file changed since the last check)" if remembered else ""),
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -63,14 +63,22 @@ def _stat(path: Path) -> str:
 
 
 def _versions() -> dict[str, str]:
-    from importlib import metadata
+    """The installed versions of ``LIBRARIES``, from the names of their dist-info directories on
+    sys.path (importlib.metadata would scan every distribution: 0.1 s)."""
+    import re
+    import sys
 
-    found = {}
-    for name in LIBRARIES:
+    wanted = re.compile(rf"^({'|'.join(LIBRARIES)})-([^-]+)\.dist-info$", re.IGNORECASE)
+    found = {name: "absent" for name in LIBRARIES}
+    for folder in sys.path:
         try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "absent"
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        for entry in names:
+            match = wanted.match(entry)
+            if match and found[match.group(1).lower()] == "absent":
+                found[match.group(1).lower()] = match.group(2)
     return found
 
 
@@ -107,19 +115,26 @@ def _state(settings: Settings) -> str:
     return ":".join(counts)
 
 
-def fingerprint(settings: Settings) -> dict[str, str]:
-    """What a run reads, as of now (see the module's docstring)."""
+def project_fingerprint(settings: Settings) -> dict[str, str]:
+    """The project's files, Kontor's code, the libraries and the environment: what ``kontor check`` reads."""
     code = Path(__file__).resolve().parent.parent
     env = sorted((k, v) for k, v in settings.env.items()
                  if (k.startswith(ENV_PREFIXES) or k == "DAGSTER_HOME") and k not in ENV_IGNORED)
     state_dir = settings.project_dir / (settings.env.get("KONTOR_STATE_DIR") or "state")
     return {
-        "day": dt.datetime.now(dt.timezone.utc).date().isoformat(),
-        "data": _tree(settings.data_dir, set()),
         "project": _tree(settings.project_dir, {settings.target_dir, settings.data_dir, state_dir.resolve()}),
         "kontor": _tree(code, set()) + ":" + _tree(code.parent / "assets", set()),
         "libraries": json.dumps(_versions(), sort_keys=True),
         "environment": hashlib.sha256(json.dumps(env).encode()).hexdigest(),
+    }
+
+
+def fingerprint(settings: Settings) -> dict[str, str]:
+    """What a run reads, as of now (see the module's docstring)."""
+    return {
+        "day": dt.datetime.now(dt.timezone.utc).date().isoformat(),
+        "data": _tree(settings.data_dir, set()),
+        **project_fingerprint(settings),
         "state": _state(settings),
     }
 
