@@ -88,9 +88,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def time_dev(project: Path, timeout: float = 180.0) -> tuple[float, float]:
-    """Seconds until ``kontor dev`` answers HTTP, and until it has exited after SIGTERM."""
+def time_dev(project: Path, timeout: float = 180.0) -> tuple[float, float, float]:
+    """Seconds until ``kontor dev`` answers HTTP, until it has exited after SIGTERM, and the CPU
+    seconds its process tree used from start to exit (start-up, then idle until the SIGTERM)."""
     port = free_port()
+    cpu = cpu_seconds()
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "dev", "--port", str(port)], cwd=project,
                             env=env_for(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -117,7 +119,7 @@ def time_dev(project: Path, timeout: float = 180.0) -> tuple[float, float]:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    return answered, time.perf_counter() - stop
+    return answered, time.perf_counter() - stop, cpu_seconds() - cpu
 
 
 def main() -> None:
@@ -136,9 +138,10 @@ def main() -> None:
         values, stops, cpus = [], [], []
         for i in range(args.repeats):
             if name == "dev":
-                answered, stopped = time_dev(project)
+                answered, stopped, cpu = time_dev(project)
                 values.append(answered)
                 stops.append(stopped)
+                cpus.append(cpu)
             else:
                 if name == "check_cold":
                     (project / "target" / "check.json").unlink(missing_ok=True)

@@ -541,8 +541,8 @@ def dev(
 ) -> None:
     """Start the Dagster UI (`dg dev` in a dg project, else `dagster dev` on workspace.yaml); prints
     the URL when it answers; SIGTERM or Ctrl-C stops it with all its processes."""
+    from pipelines.core.dagster_home import prepare_dagster_home   # not pipelines.run: no Dagster here
     from pipelines.devserver import dagster_command, serve
-    from pipelines.run import prepare_dagster_home
 
     settings = load_settings()
     env = dict(os.environ, KONTOR_PROJECT_DIR=str(settings.project_dir))

@@ -16,7 +16,7 @@ import dagster as dg
 from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
-from pipelines.core.dagster_instance import write_dagster_yaml
+from pipelines.core.dagster_home import prepare_dagster_home  # noqa: F401  (tests import it from here)
 from pipelines.core.alerts import WAREHOUSE, init_failure_reason, report_outcome, step_failure_reason
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.core.errors import KontorError
@@ -48,16 +48,6 @@ def quiet_dagster_notices() -> None:
 
     for name in DAGSTER_NOTICES:
         warnings.filterwarnings("ignore", category=getattr(dg, name))
-
-
-def prepare_dagster_home(settings: Settings) -> Path:
-    """The instance directory, with Kontor's dagster.yaml (created, or upgraded if Kontor wrote it):
-    local SQLite storage whose event log keeps its files open, and no telemetry (a closed network
-    must not see failing phone-home calls). See ``pipelines/core/dagster_instance.py``."""
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    write_dagster_yaml(home)
-    return home
 
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:

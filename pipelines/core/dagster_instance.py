@@ -23,7 +23,6 @@ included, when it is out of date; a file edited by hand (e.g. for dagster-postgr
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -37,38 +36,9 @@ from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-MARKER = "# Written by kontor"
-# What Kontor wrote before the event log kept its files open: still Kontor's, so it is upgraded.
-LEGACY_CONFIGS = ("telemetry:\n  enabled: false\n",)
+from pipelines.core.dagster_home import LEGACY_CONFIGS, MARKER, dagster_yaml, write_dagster_yaml  # noqa: F401  (here before)
+
 OPEN_SHARDS = 16     # run databases stay open while used; the least recently used one is closed
-
-
-def dagster_yaml(home: Path) -> str:
-    """The instance configuration Kontor writes: SQLite storage under ``home``, no telemetry."""
-    return (
-        f"{MARKER} (pipelines/core/dagster_instance.py). Edit freely: once this first line is gone,\n"
-        "# kontor leaves the file alone (e.g. storage: postgres: ... for production).\n"
-        "telemetry:\n"
-        "  enabled: false\n"
-        "event_log_storage:\n"
-        "  module: pipelines.core.dagster_instance\n"
-        "  class: KeptOpenSqliteEventLogStorage\n"
-        "  config:\n"
-        f"    base_dir: {json.dumps(str(home / 'history' / 'runs'))}\n"    # JSON strings are YAML
-    )
-
-
-def write_dagster_yaml(home: Path) -> bool:
-    """Create or upgrade ``home/dagster.yaml`` if Kontor owns it; True if it was written."""
-    config = home / "dagster.yaml"
-    wanted = dagster_yaml(home)
-    current = config.read_text(encoding="utf-8") if config.exists() else None
-    if current == wanted or not (current is None or current in LEGACY_CONFIGS or current.startswith(MARKER)):
-        return False
-    tmp = config.with_name(f".{config.name}.tmp")
-    tmp.write_text(wanted, encoding="utf-8")
-    tmp.replace(config)        # a concurrent reader sees the old file or the new one, never half
-    return True
 
 
 class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
