@@ -119,7 +119,17 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
                  retrain: bool = False) -> RunOutcome:
-    """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress."""
+    """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress.
+    Holds the one-writer lock (joined when ``kontor run`` took it already): while another run
+    writes, refused at once naming it (a steward's re-resolve included), before anything alerts."""
+    from pipelines.core.runlock import RunLock
+
+    with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
+        return _run_pipeline(settings, select, on_event, full_refresh, retrain)
+
+
+def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Callable[[str, str, str], None] | None,
+                  full_refresh: bool, retrain: bool) -> RunOutcome:
     quiet_dagster_notices()
     outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
     defs = build_definitions(settings)          # a broken project is refused before the warehouse is touched
