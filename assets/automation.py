@@ -25,7 +25,7 @@ import dagster as dg
 from assets.reports import TIMEZONE
 from assets.resources import AlertWebhooksResource, MailerResource, StateStoreResource, services
 from assets.sources import asset_key
-from pipelines.core.alerts import ALERT_METADATA, Failure, report_run, step_failure_reason
+from pipelines.core.alerts import ALERT_METADATA, WAREHOUSE, Failure, init_failure_reason, report_run, step_failure_reason
 from pipelines.core.errors import KontorError
 from pipelines.core.settings import Settings
 from pipelines.sources.ingest import resolve_files
@@ -120,6 +120,9 @@ def run_failures(instance: dg.DagsterInstance, run_id: str, steps: dict[str, str
             elif not check.passed and getattr((check.metadata or {}).get(ALERT_METADATA), "value", False):
                 # a warn check that alerts (a source's quarantine share): built, but look at it
                 failures.setdefault(asset, Failure(asset, detail, check.check_name, warning=True))
+        elif event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE:
+            # the warehouse resource could not start: locked by another run or process, no space ...
+            failures.setdefault(WAREHOUSE, Failure(WAREHOUSE, init_failure_reason(event)))
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             if _blocking_check_failure(event):
                 continue        # the failed checks alert from their own evaluations above, by asset

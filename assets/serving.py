@@ -33,11 +33,12 @@ def _value(v):
     return getattr(v, "value", v)
 
 
-def table_docs(assets: Sequence[dg.AssetsDefinition]) -> list[TableDoc]:
+def table_docs(assets: Sequence[dg.AssetsDefinition], extra: Sequence[TableDoc] = ()) -> list[TableDoc]:
     """The description and column descriptions of every asset that is a warehouse table, as its
     definition carries them (from sources.yml, the models' YAML, the entity stage); the grain
-    from the model's unique_key, or for raw tables the delivered file's line."""
-    docs = []
+    from the model's unique_key, or for raw tables the delivered file's line. ``extra``: tables
+    described in code (the entity stage's), taking the asset's description where it has one."""
+    docs, described = [], {doc.relation for doc in extra}
     for assets_def in assets:
         for spec in assets_def.specs:
             path = spec.key.path
@@ -52,13 +53,18 @@ def table_docs(assets: Sequence[dg.AssetsDefinition]) -> list[TableDoc]:
                 grain, columns = RAW_GRAIN, {**columns, **LINEAGE_DOCS}
                 # the table's current state (pipelines/sources/deliveries.py), what models read
                 docs.append(TableDoc(f"{relation}__current", CURRENT_DOC.format(relation=relation), CURRENT_GRAIN, columns))
+            if relation in described:
+                for doc in extra:
+                    if doc.relation == relation and spec.description:
+                        doc.description = spec.description
+                continue
             docs.append(TableDoc(relation, spec.description or "", grain, columns))
-    return docs
+    return [*docs, *extra]
 
 
-def build_serving_asset(upstream: Sequence[dg.AssetKey],
-                        documented: Sequence[dg.AssetsDefinition] = ()) -> dg.AssetsDefinition:
-    docs = [*BOOKKEEPING_DOCS, *table_docs(documented)]
+def build_serving_asset(upstream: Sequence[dg.AssetKey], documented: Sequence[dg.AssetsDefinition] = (),
+                        described: Sequence[TableDoc] = ()) -> dg.AssetsDefinition:
+    docs = [*BOOKKEEPING_DOCS, *table_docs(documented, described)]
 
     @dg.asset(
         key=SERVING_KEY,

@@ -1,19 +1,51 @@
-"""``kontor check``: validate every project file before any run, as ``file:line: message``."""
+"""``kontor check``: validate every project file before any run, as ``file:line: message``.
+
+A project that passed is remembered in ``target/check.json`` with the fingerprint of what the
+check read (``pipelines/core/uptodate.py``: the project's files, Kontor's code, the libraries,
+the environment); while that fingerprint holds, ``kontor check`` answers from it without
+parsing anything. A project with problems is checked every time.
+"""
 from __future__ import annotations
 
+import json
 import re
 
-from pipelines.entities.spec import load_entities
 from pipelines.core.errors import KontorError, Problem, ProjectError
-from pipelines.models.compile import check_documented_columns, compile_project
-from pipelines.models.project import load_models
-from pipelines.quality.checking import check_expectations
-from pipelines.reports.spec import check_relations, load_reports
 from pipelines.core.settings import Settings, settings_problems
-from pipelines.sources.spec import load_sources
+
+CHECKED = "check.json"
+
+
+def check_remembered(settings: Settings) -> tuple[list[Problem], str, bool]:
+    """``check_project``, or the remembered verdict of an unchanged project: (problems, summary, remembered)."""
+    from pipelines.core.uptodate import project_fingerprint
+
+    taken = project_fingerprint(settings)
+    path = settings.target_dir / CHECKED
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if body.get("inputs") == taken:
+            return [], body["summary"], True
+    except (OSError, ValueError, KeyError):
+        pass
+    problems, summary = check_project(settings)
+    if not problems:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"inputs": taken, "summary": summary}), encoding="utf-8")
+        except OSError:
+            pass          # a read-only target directory: checked, just not remembered
+    return problems, summary, False
 
 
 def check_project(settings: Settings) -> tuple[list[Problem], str]:
+    from pipelines.entities.spec import load_entities
+    from pipelines.models.compile import check_documented_columns, compile_project
+    from pipelines.models.project import load_models
+    from pipelines.quality.checking import check_expectations
+    from pipelines.reports.spec import check_relations, load_reports
+    from pipelines.sources.spec import load_sources
+
     try:
         sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
     except ProjectError as exc:

@@ -78,23 +78,60 @@ def run(
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
     history: Annotated[bool, typer.Option("--history/--no-history", help="Record the run in the Dagster instance (DAGSTER_HOME), where kontor dev shows it; --no-history runs on an in-memory instance, a little faster.")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Run even when nothing changed since the last complete run.")] = False,
 ) -> None:
-    """Materialise the asset graph in-process (the same Definitions as the UI), checks applied."""
+    """Materialise the asset graph in-process (the same Definitions as the UI), checks applied.
+    Ends at once, per source "skipped (already loaded)", when nothing changed since the last complete run."""
     import gc
 
     # Modules and definitions live as long as the process: the garbage collector would only
     # rescan them, again and again (about a second of a 200-model run on a busy machine).
     # run_pipeline freezes them and turns the collector back on for the run itself.
     gc.disable()
+    from pipelines.core import uptodate
     from pipelines.core.runlock import RunLock
 
     settings = load_settings()
     # Refused at once, before the heavy imports, when another run writes this warehouse.
     with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
-        _run(settings, select, full_refresh, retrain, history)
+        taken = uptodate.fingerprint(settings)
+        if not (full_refresh or retrain or force) and _nothing_new(settings, select, uptodate.last_run(settings, taken)):
+            return
+        outcome = _run(settings, select, full_refresh, retrain, history)
+        if not (select or full_refresh or retrain or outcome.files_waiting) and _reads_files_only(settings):
+            uptodate.record(settings, taken, outcome.run_id, outcome.assets)
 
 
-def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool, history: bool = True) -> None:
+def _nothing_new(settings, select: Optional[list[str]], last: Optional[dict]) -> bool:
+    """Say so and return True when the last complete run left everything as a run would make it."""
+    import re
+
+    from pipelines.core.names import selection_text
+
+    if last is None:
+        return False
+    groups = {g for g in last["assets"].values() if g}
+    for text in select or []:
+        if selection_text(text, list(last["assets"]), groups) == text and not re.fullmatch(r'group:"?[\w-]+"?', text):
+            return False       # Dagster's own selection syntax: Dagster resolves it, in a real run
+    for key, group in sorted(last["assets"].items()):
+        if group == "raw":
+            console.print(f"[yellow]-[/] {key}  [dim]skipped (already loaded)[/]", highlight=False)
+    finished = last["finished_at"].replace("T", " ").replace("+00:00", " UTC")
+    console.print(f"[green]✓[/] nothing new since run {last['run_id'][:8]} ({finished}): extracts, project files, "
+                  f"steward decisions and Kontor unchanged; the serving copy {settings.relative(settings.serving_path)} "
+                  "is current (--force runs anyway)", highlight=False, soft_wrap=True)
+    return True
+
+
+def _reads_files_only(settings) -> bool:
+    """A source read from a database may change without a file changing: such a project always runs."""
+    from pipelines.sources.spec import load_sources
+
+    return all(t.location for t in load_sources(settings.sources_file, settings.relative(settings.sources_file)).tables)
+
+
+def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool, history: bool = True):
     import gc
 
     from pipelines.run import run_pipeline
@@ -105,7 +142,8 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
 
     def progress(kind: str, asset: str, detail: str) -> None:
         if kind != "started":
-            console.print(f"{marks[kind]} {asset}" + (f"  [dim]{detail}[/]" if detail else ""))
+            # one line per asset even in a pipe, where it gets grepped
+            console.print(f"{marks[kind]} {asset}" + (f"  [dim]{escape(detail)}[/]" if detail else ""), soft_wrap=True)
 
     outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain,
                            history=history)
@@ -118,20 +156,22 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
         raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
     console.print(f"[green]✓[/] run {outcome.run_id[:8]}: {len(outcome.materialized)} assets materialised; "
                   f"serving copy at {settings.relative(settings.serving_path)}")
+    return outcome
 
 
 @app.command()
 def check() -> None:
     """Validate every project file; prints `file:line: message` per problem."""
-    from pipelines.check import check_project
+    from pipelines.check import check_remembered
 
     settings = load_settings()
-    problems, summary = check_project(settings)
+    problems, summary, remembered = check_remembered(settings)
     for problem in problems:
         typer.echo(str(problem))
     if problems:
         raise typer.Exit(1)
-    console.print(f"[green]✓[/] {summary}")
+    console.print(f"[green]✓[/] {summary}" + (" (no file changed since the last check)" if remembered else ""),
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -508,8 +548,8 @@ def dev(
 ) -> None:
     """Start the Dagster UI (`dg dev` in a dg project, else `dagster dev` on workspace.yaml); prints
     the URL when it answers; SIGTERM or Ctrl-C stops it with all its processes."""
+    from pipelines.core.dagster_instance import prepare_dagster_home   # not pipelines.run: no Dagster here
     from pipelines.devserver import dagster_command, serve
-    from pipelines.run import prepare_dagster_home
 
     settings = load_settings()
     env = dict(os.environ, KONTOR_PROJECT_DIR=str(settings.project_dir))

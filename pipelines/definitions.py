@@ -38,6 +38,14 @@ from pipelines.sources.spec import load_sources
 ALL_JOB = "kontor_all"
 
 
+def entity_docs(entities: EntityProject) -> list:
+    """The entity stage's tables described (pipelines/entities/docs.py), for the warehouse's comments."""
+    from pipelines.entities.docs import INTERNAL, entity_table_docs
+
+    docs = [doc for spec in entities.entities.values() for doc in entity_table_docs(spec.name, spec.declared)]
+    return [*docs, *INTERNAL.values()] if docs else []
+
+
 def compile_models(settings: Settings) -> CompiledProject:
     """Sources and models of the project, compiled; raises ``ProjectError`` listing every problem."""
     sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
@@ -101,7 +109,7 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         built += entity_assets
         entity_checks += checks
     upstream = [key for a in built for key in a.keys]
-    serving = build_serving_asset(upstream, built)
+    serving = build_serving_asset(upstream, built, entity_docs(entities))
     assets = [*built, serving]
     reports = build_report_definitions(settings, assets, None if strict else problems)
     gates = build_gates(settings, compiled, assets, None if strict else problems)

@@ -17,13 +17,12 @@ import dagster as dg
 from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
-from pipelines.core.dagster_instance import write_dagster_yaml
-from pipelines.core.alerts import ALERT_METADATA, report_outcome, step_failure_reason
+from pipelines.core.dagster_instance import prepare_dagster_home  # noqa: F401  (tests import it from here)
+from pipelines.core.alerts import ALERT_METADATA, WAREHOUSE, init_failure_reason, report_outcome, step_failure_reason
 from pipelines.core.services import services_for
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.core.errors import KontorError
-from pipelines.core.names import candidates, suggestion
-from pipelines.core.errors import did_you_mean
+from pipelines.core.names import SELECTION_EXAMPLES, selection_text
 from pipelines.core.settings import Settings
 from pipelines.reports.spec import ReportSpec
 
@@ -38,6 +37,8 @@ class RunOutcome:
     gate_failures: list[str] = field(default_factory=list)  # "asset: check 'rule' failed: summary" (error)
     gate_warnings: list[str] = field(default_factory=list)  # the same for warn rules
     alert_warnings: list[str] = field(default_factory=list)  # those warnings that alert (quarantine share)
+    files_waiting: int = 0                                  # extracts not loaded yet (settling, no marker)
+    assets: dict[str, str | None] = field(default_factory=dict)  # every asset key of the project -> group
 
 
 # Dagster's notes to developers (an API in beta, superseded, in preview): they name Dagster's
@@ -51,16 +52,6 @@ def quiet_dagster_notices() -> None:
 
     for name in DAGSTER_NOTICES:
         warnings.filterwarnings("ignore", category=getattr(dg, name))
-
-
-def prepare_dagster_home(settings: Settings) -> Path:
-    """The instance directory, with Kontor's dagster.yaml (created, or upgraded if Kontor wrote it):
-    Dagster's own SQLite storage, and no telemetry (a closed network must not see failing
-    phone-home calls). See ``pipelines/core/dagster_instance.py``."""
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    write_dagster_yaml(home)
-    return home
 
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
@@ -97,34 +88,6 @@ def _is_gate_failure(event: dg.DagsterEvent) -> bool:
     return False
 
 
-SELECTION_EXAMPLES = "e.g. fct_invoices, marts.fct_invoices+, +fct_invoices, group:raw, 'key:raw/*'"
-# A selection that is one name with Dagster's up/downstream marks: 2+fct_invoices, fct_invoices+, *x
-_NAME_SELECTION = re.compile(r"^(?P<up>\d*\+|\*)?(?P<name>[A-Za-z_][\w]*(?:[./][A-Za-z_][\w]*)*)(?P<down>\+\d*|\*)?$")
-_GROUP_TERM = re.compile(r"\bgroup:\"?([\w-]+)\"?")
-
-
-def selection_text(text: str, graph) -> str:
-    """Dagster's selection syntax for ``text``; a model name in any of its forms becomes its key."""
-    keys = [k.to_user_string() for k in graph.get_all_asset_keys()]
-    groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()} - {None})
-    hint = f"groups: {', '.join(groups)}; {SELECTION_EXAMPLES}"
-    named = _NAME_SELECTION.match(text.strip())
-    if named:
-        name = named["name"]
-        if name in groups and not candidates(name, keys):
-            return f"{named['up'] or ''}group:{name}{named['down'] or ''}"
-        found = candidates(name, keys)
-        if len(found) > 1:
-            raise KontorError(f"--select {text!r} is ambiguous: {', '.join(found)}; fix: write one of them")
-        if not found:
-            raise KontorError(f"--select {text!r}: no asset or group of that name{suggestion(name, keys + groups)}; {hint}")
-        return f"{named['up'] or ''}key:\"{found[0]}\"{named['down'] or ''}"
-    for group in _GROUP_TERM.findall(text):
-        if group not in groups:
-            raise KontorError(f"--select {text!r}: no group {group!r}{did_you_mean(group, set(groups))}; {hint}")
-    return text
-
-
 def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.AssetKey] | None:
     if not select:
         return None
@@ -132,7 +95,7 @@ def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.As
     groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()} - {None})
     keys: set[dg.AssetKey] = set()
     for text in select:
-        dagster_text = selection_text(text, graph)
+        dagster_text = selection_text(text, [k.to_user_string() for k in graph.get_all_asset_keys()], groups)
         try:
             found = dg.AssetSelection.from_string(dagster_text).resolve(graph)
         except Exception as exc:  # Dagster raises several error types for a bad selection string
@@ -158,7 +121,7 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
         connect_settings(settings).close()
     except (duckdb.Error, OSError) as exc:
         reason = warehouse_problem(settings.warehouse_path, settings.relative(settings.warehouse_path), exc)
-        alerts, problems = report_outcome(settings, run_id, [f"kontor/warehouse: {reason}"], [], [],
+        alerts, problems = report_outcome(settings, run_id, [f"{WAREHOUSE}: {reason}"], [], [],
                                           services=services_for(settings))
         sent = sorted({channel for alert in alerts for channel in alert.sent})
         note = f" (alert sent: {', '.join(sent)})" if sent else ""
@@ -175,7 +138,17 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     its job for the latest complete period the data covers (``facts.default_period``); a report
     any of whose upstream assets failed, was skipped or failed a blocking gate is not issued.
     ``history=False``: on an in-memory Dagster instance, so the run is not in the UI's history
-    (faster by what the history costs; ``benchmarks/dagster_storage.py``)."""
+    (faster by what the history costs; ``benchmarks/dagster_storage.py``).
+    Holds the one-writer lock (joined when ``kontor run`` took it already): while another run
+    writes, refused at once naming it (a steward's re-resolve included), before anything alerts."""
+    from pipelines.core.runlock import RunLock
+
+    with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
+        return _run_pipeline(settings, select, on_event, full_refresh, retrain, history)
+
+
+def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Callable[[str, str, str], None] | None,
+                  full_refresh: bool, retrain: bool, history: bool) -> RunOutcome:
     quiet_dagster_notices()
     outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
     defs = build_definitions(settings)          # a broken project is refused before the warehouse is touched
@@ -183,6 +156,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
     job = defs.resolve_job_def(ALL_JOB)
     instance = instance_for(settings) if history else dg.DagsterInstance.ephemeral()
     graph = defs.resolve_asset_graph()
+    outcome.assets = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     step_assets = {
         a.op.name: a.key.to_user_string()
         for a in graph.assets_defs if a.is_executable and len(a.keys) == 1
@@ -210,6 +184,8 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
             detail = "; ".join(filter(None, [f"{rows.value:,} rows" if rows is not None else "",
                                              sources.value if sources is not None else "",
                                              period.value if period is not None else ""]))
+            waiting = metadata.get("files_waiting")
+            outcome.files_waiting += waiting.value if waiting is not None else 0
             if on_event:
                 on_event("materialized", asset, detail)
         elif kind == "STEP_START" and on_event:
@@ -218,6 +194,11 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
             planned.append(event.asset_key.to_user_string())
         elif kind == "ASSET_CHECK_EVALUATION":
             _record_check(event.event_specific_data, outcome, on_event)
+        elif kind == "RESOURCE_INIT_FAILURE":   # nothing runs: the warehouse could not be opened or locked
+            reason = init_failure_reason(event)
+            outcome.failures.append(f"{WAREHOUSE}: {reason}")
+            if on_event:
+                on_event("failed", WAREHOUSE, reason)
         elif kind == "STEP_FAILURE":
             if _is_gate_failure(event) and outcome.gate_failures:
                 return  # already reported per rule by ASSET_CHECK_EVALUATION
@@ -244,7 +225,7 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
         success = result.success
         # Steps below a failed step or a failed blocking gate are not executed and emit no event.
         failed = {f.split(": ", 1)[0] for f in outcome.failures}
-        for asset in dict.fromkeys(planned):
+        for asset in dict.fromkeys(planned if WAREHOUSE not in failed else []):
             if asset not in outcome.materialized and asset not in failed and asset not in outcome.skipped:
                 outcome.skipped.append(asset)
                 if on_event:

@@ -81,6 +81,33 @@ def test_every_mart_table_and_column_is_described_with_its_grain(serving):
     assert "file and load batch" in ledger
 
 
+GRAIN_WORDS = ("one row per", "grain:", "one golden record per", "one row for each")
+
+
+def test_every_shipped_table_view_and_column_carries_a_comment_with_its_grain(serving):
+    """Every relation a run of the shipped project builds, in every schema (raw, staging, marts,
+    entities, kontor, reports), and every one of its columns. Left out: only DuckDB's own catalog
+    views (duckdb_columns(), sqlite_master ... in main, information_schema, pg_catalog), which are
+    DuckDB's and not in the file. The mirrors of the state store keep the comment the mirror
+    writes (it also identifies the store they copy); it names their grain as well."""
+    relations = serving.execute(
+        "select schema_name, table_name, comment from duckdb_tables() where database_name = current_database() "
+        "union all select schema_name, view_name, comment from duckdb_views() "
+        "where database_name = current_database() and not internal").fetchall()
+    assert {s for s, _, _ in relations} >= {"raw", "staging", "marts", "entities", "kontor"}
+    assert len(relations) >= 80
+    without_grain = [(s, t, c) for s, t, c in relations if not c or not any(w in c.lower() for w in GRAIN_WORDS)]
+    assert without_grain == []
+    undescribed = serving.execute(
+        "select schema_name || '.' || table_name || '.' || column_name from duckdb_columns() "
+        "where database_name = current_database() and schema_name not in ('main', 'information_schema', 'pg_catalog') "
+        "and coalesce(trim(comment), '') = '' order by 1").fetchall()
+    assert undescribed == []
+    described = serving.execute("select count(*) from duckdb_columns() where database_name = current_database() "
+                                "and schema_name = 'entities'").fetchone()[0]
+    assert described > 200                                  # the entity tables are in it, all described
+
+
 def test_describe_prints_the_comments(built: Path):
     out = kontor(built, "describe", "marts.dim_customer")
     assert out.returncode == 0, out.stderr

@@ -101,3 +101,17 @@ sources:
     ran = kontor(settings.project_dir, "run", "--select", "group:raw")
     assert ran.returncode == 0, ran.stderr
     assert "Warning" not in ran.stderr and "raw/shop__good" in ran.stderr
+
+
+def test_check_answers_from_the_last_check_while_no_file_changed(tmp_path: Path):
+    project = tmp_path / "p"
+    make_project(project, with_models=True)
+    first = kontor(project, "check")
+    assert first.returncode == 0 and "no problems" in first.stderr and "no file changed" not in first.stderr
+    again = kontor(project, "check")
+    assert again.returncode == 0 and "no problems (no file changed since the last check)" in again.stderr
+    model = project / "models" / "marts" / "fct_payments.sql"
+    model.write_text(model.read_text().replace("from", "frm", 1))       # a broken model: judged again
+    broken = kontor(project, "check")
+    assert broken.returncode == 1 and "models/marts/fct_payments.sql" in broken.stdout
+    assert kontor(project, "check").returncode == 1                      # a failed check is never remembered

@@ -72,8 +72,12 @@ def test_master_records_match_the_ground_truth(ran_project: Path):
 
 
 def test_rerun_skips_loaded_files_and_query_reads_the_serving_copy(ran_project: Path):
-    again = kontor(ran_project, "run", "--select", "group:raw")
+    again = kontor(ran_project, "run", "--select", "group:raw")   # nothing new: decided without a run
     assert again.returncode == 0, again.stderr
+    assert "raw/erp__orders  skipped (already loaded)" in again.stderr and "nothing new since run" in again.stderr
+    forced = kontor(ran_project, "run", "--select", "group:raw", "--force")   # a real run: the ledger says loaded
+    assert forced.returncode == 0, forced.stderr
+    assert "raw/erp__orders" in forced.stderr and "skipped 1 (already loaded)" in forced.stderr
     out = kontor(ran_project, "query", "select status, count(*) as n from kontor.load_ledger group by all", "--format", "json")
     assert out.returncode == 0, out.stderr
     assert {r["status"] for r in json.loads(out.stdout)} == {"loaded"}  # nothing new loaded twice

@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
-from sqlglot import exp
 
 # "one row per invoice", "One golden record per cluster", "(one row per ERP item)": the grain said
 _HAS_GRAIN = re.compile(r"\b(one|each)\s+(?:[\w-]+\s+){0,3}?(row|record|line|entry)s?\s+(per|for each)\b|\bone row\b",
@@ -32,10 +31,15 @@ class TableDoc:
     description: str = ""
     grain: str = ""                                 # "invoice_no", "file and batch" ...
     columns: dict[str, str] = field(default_factory=dict)
+    keep_table_comment: bool = False                # the table's writer sets its comment (the state store's mirrors)
 
     @property
     def comment(self) -> str:
         return with_grain(self.description, self.grain)
+
+    def describe(self, column: str) -> str:
+        """The column's description ('' when none)."""
+        return self.columns.get(column, "")
 
 
 def with_grain(description: str, grain: str) -> str:
@@ -46,8 +50,16 @@ def with_grain(description: str, grain: str) -> str:
     return (text + " " if text else "") + f"Grain: one row per {grain}."
 
 
-def _comment(kind: str, target: exp.Expression, text: str) -> str:
+def _comment(kind: str, target, text: str) -> str:
+    from sqlglot import exp   # only where comments are written: kontor query must not load sqlglot
+
     return exp.Comment(this=target, kind=kind, expression=exp.Literal.string(text)).sql("duckdb")
+
+
+def _exp():
+    from sqlglot import exp
+
+    return exp
 
 
 def existing_relations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, set[str]]]:
@@ -76,13 +88,13 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> 
             continue
         kind, names = existing[doc.relation]
         schema, name = doc.relation.split(".", 1)
-        if doc.comment:
-            statements.append(_comment(kind, exp.table_(name, db=schema, quoted=True), doc.comment))
+        if doc.comment and not doc.keep_table_comment:
+            statements.append(_comment(kind, _exp().table_(name, db=schema, quoted=True), doc.comment))
             tables += 1
-        for column, text in doc.columns.items():
-            text = " ".join((text or "").split())
-            if text and column in names:
-                statements.append(_comment("COLUMN", exp.column(column, table=name, db=schema, quoted=True), text))
+        for column in sorted(names):
+            text = " ".join((doc.describe(column) or "").split())
+            if text:
+                statements.append(_comment("COLUMN", _exp().column(column, table=name, db=schema, quoted=True), text))
                 columns += 1
     if statements:
         con.execute(";\n".join(statements))

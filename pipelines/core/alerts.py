@@ -113,6 +113,22 @@ def step_failure_reason(event) -> str:
     return (error.message.strip().splitlines() or ["unknown error"])[0] if error else "unknown error"
 
 
+WAREHOUSE = "kontor/warehouse"   # a run that could not open (or lock) the warehouse fails under this name
+
+
+def init_failure_reason(event) -> str:
+    """One line on why a run's resources could not start (a ``RESOURCE_INIT_FAILURE`` event): the
+    innermost error's first line, without its class's module path."""
+    data = event.event_specific_data
+    error = getattr(data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return "the run's resources could not be set up"
+    line = (error.message.strip().splitlines() or [error.cls_name])[0]
+    return re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", line)
+
+
 def advice(asset: str, gate: str | None) -> str:
     """What the person who runs Kontor should do about a failed asset."""
     if gate == QUARANTINE_CHECK:
@@ -126,6 +142,9 @@ def advice(asset: str, gate: str | None) -> str:
                 f"(kontor query \"select * from kontor.gate_quarantine where asset = '{asset}'\") and the Data Docs "
                 f"page under target/data_docs/; fix the data at its source (or the rule in expectations/), then "
                 f"kontor run --select 'key:{asset}+'.")
+    if asset == WAREHOUSE:
+        return ("Nothing was built: the warehouse could not be opened for writing (the reason names the process "
+                "holding it, or what the system said). Fix that, then run again (kontor run).")
     if asset.startswith("raw/"):
         return (f"Source {asset} could not be loaded: check the file or server named in the error, "
                 f"kontor.load_ledger and kontor.quarantine; fix the extract (or its entry in models/sources.yml), "

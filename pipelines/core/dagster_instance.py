@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelines.core.settings import Settings
+
 MARKER = "# Written by kontor"
 # What earlier Kontor versions wrote without the marker line: still Kontor's, so it is upgraded.
 LEGACY_CONFIGS = ("telemetry:\n  enabled: false\n",)
@@ -49,3 +51,12 @@ def write_dagster_yaml(home: Path) -> bool:
     tmp.write_text(wanted, encoding="utf-8")
     tmp.replace(config)        # a concurrent reader sees the old file or the new one, never half
     return True
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """The instance directory, with Kontor's dagster.yaml (created, or upgraded if Kontor wrote it).
+    Imports nothing of Dagster: ``kontor dev`` calls it before handing the directory to ``dagster dev``."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    write_dagster_yaml(home)
+    return home

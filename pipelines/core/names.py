@@ -55,3 +55,39 @@ def resolve(name: str, keys: Iterable[str], what: str = "model") -> str:
     if found:
         raise KontorError(f"{name!r} is ambiguous: {', '.join(found)}; fix: write one of them")
     raise KontorError(f"unknown {what} {name!r}{suggestion(name, keys)}")
+
+
+SELECTION_EXAMPLES = "e.g. fct_invoices, marts.fct_invoices+, +fct_invoices, group:raw, 'key:raw/*'"
+# A selection that is one name with Dagster's up/downstream marks: 2+fct_invoices, fct_invoices+, *x
+_NAME_SELECTION = re.compile(r"^(?P<up>\d*\+|\*)?(?P<name>[A-Za-z_][\w]*(?:[./][A-Za-z_][\w]*)*)(?P<down>\+\d*|\*)?$")
+_GROUP_TERM = re.compile(r"\bgroup:\"?([\w-]+)\"?")
+
+
+def selection_text(text: str, keys: Iterable[str], groups: Iterable[str]) -> str:
+    """Dagster's selection syntax for ``text``; a model name in any of its forms becomes its key,
+    a group's bare name its ``group:``. Needs only the keys and groups, not Dagster.
+
+    >>> selection_text("fct_invoices+", ["marts/fct_invoices", "raw/erp__orders"], ["marts", "raw"])
+    'key:"marts/fct_invoices"+'
+    >>> selection_text("raw", ["marts/fct_invoices", "raw/erp__orders"], ["marts", "raw"])
+    'group:raw'
+    """
+    from pipelines.core.errors import did_you_mean
+
+    keys, groups = list(keys), sorted(groups)
+    hint = f"groups: {', '.join(groups)}; {SELECTION_EXAMPLES}"
+    named = _NAME_SELECTION.match(text.strip())
+    if named:
+        name = named["name"]
+        if name in groups and not candidates(name, keys):
+            return f"{named['up'] or ''}group:{name}{named['down'] or ''}"
+        found = candidates(name, keys)
+        if len(found) > 1:
+            raise KontorError(f"--select {text!r} is ambiguous: {', '.join(found)}; fix: write one of them")
+        if not found:
+            raise KontorError(f"--select {text!r}: no asset or group of that name{suggestion(name, keys + groups)}; {hint}")
+        return f"{named['up'] or ''}key:\"{found[0]}\"{named['down'] or ''}"
+    for group in _GROUP_TERM.findall(text):
+        if group not in groups:
+            raise KontorError(f"--select {text!r}: no group {group!r}{did_you_mean(group, set(groups))}; {hint}")
+    return text

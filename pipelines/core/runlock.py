@@ -1,8 +1,10 @@
-"""One writer: a ``kontor run`` holds ``target/run.lock`` while it runs, and says what it builds.
+"""One writer: a run holds ``target/run.lock`` while it writes, and says what it builds.
 
-DuckDB lets one process write the warehouse; a second run would fail somewhere inside, asset by
-asset. Instead it is refused at once, naming the run that holds the lock: its pid, start time and
-selection. The lock is an ``flock`` on the file, so the operating system releases it when the
+``kontor run`` takes it first thing; every Dagster run (the UI's, a schedule's, a sensor's, and
+``kontor run``'s own, which joins the lock its process holds) takes it when its warehouse
+resource is set up (``assets/resources.py``). DuckDB lets one process write the warehouse; a
+second run would fail somewhere inside, asset by asset. Instead it is refused at once, naming the
+run that holds the lock: its pid, start time and what it builds. The lock is an ``flock`` on the file, so the operating system releases it when the
 holder ends in any way (even ``kill -9``): a lock file left behind never blocks anyone.
 
 And a run that cannot open the warehouse (another process holds DuckDB's lock, the disk is full,
@@ -21,17 +23,25 @@ from pathlib import Path
 from pipelines.core.errors import KontorError
 
 LOCK_NAME = "run.lock"
+# The locks this process holds, by file: `kontor run` takes the lock, then its Dagster run's
+# warehouse resource asks again (as every Dagster run's does, from the UI too) and joins it.
+_HELD: dict[Path, "RunLock"] = {}
 
 
 class RunLock:
-    """``with RunLock(target_dir, building="group:raw"):`` (raises ``KontorError`` when held)."""
+    """``with RunLock(target_dir, building="group:raw"):`` (raises ``KontorError`` when another
+    process holds it; within the process that holds it, a second ``RunLock`` joins the first)."""
 
     def __init__(self, target_dir: Path, building: str):
-        self.path = Path(target_dir) / LOCK_NAME
+        self.path = (Path(target_dir) / LOCK_NAME).resolve()
         self.building = building
         self._fd: int | None = None
+        self._joined = False
 
     def __enter__(self) -> RunLock:
+        if self.path in _HELD:
+            self._joined = True
+            return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -48,10 +58,15 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
         self._fd = fd
+        _HELD[self.path] = self
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._joined:
+            self._joined = False
+            return
         if self._fd is not None:
+            _HELD.pop(self.path, None)
             os.ftruncate(self._fd, 0)   # the next run must not read this one's record as a holder
             os.close(self._fd)          # closing releases the flock
             self._fd = None

@@ -66,6 +66,9 @@ AUDIT_ARROW = pa.schema([
     ("before", pa.string()), ("after", pa.string()), ("detail", pa.string()),
 ])
 
+# the mirrors' grain, in their table comment (which also tells a mirror which store it copies)
+MIRROR_GRAINS = {"steward_decisions": "steward decision (decision_id)", "audit_log": "audit event (event_id)"}
+
 _CHECKS = (f"action in ({', '.join(repr(a) for a in ACTIONS)})",
            f"status in ({', '.join(repr(s) for s in STATUSES)})")
 
@@ -295,8 +298,9 @@ class StateStore:
         decisions = [{**d, "created_at": _naive_utc(d["created_at"]), "target_ids": _dumps(d["target_ids"])}
                      for d in self.decisions()]
         con.execute("create schema if not exists kontor")
-        comment = f"copy of the state store {self.describe()}; do not edit, every mirror brings it up to date"
-        last = self._mirrored_until(con, comment)
+        comments = {name: f"Copy of the state store {self.describe()}, one row per {grain}; do not edit, every "
+                          f"mirror brings it up to date" for name, grain in MIRROR_GRAINS.items()}
+        last = self._mirrored_until(con, comments["audit_log"])
         events = [{**e, "recorded_at": _naive_utc(e["recorded_at"]), "before": _dumps(e["before"]),
                    "after": _dumps(e["after"])} for e in self.audit(after=last)]
         for name, rows, schema, append in (("steward_decisions", decisions, DECISIONS_ARROW, False),
@@ -308,7 +312,7 @@ class StateStore:
                     con.execute(f"insert into kontor.{name} select * from {view}")
                 else:
                     con.execute(f"create or replace table kontor.{name} as select * from {view}")
-                    con.execute(f"comment on table kontor.{name} is {_sql_string(comment)}")
+                    con.execute(f"comment on table kontor.{name} is {_sql_string(comments[name])}")
             finally:
                 con.unregister(view)
 

@@ -70,10 +70,10 @@ create table if not exists kontor.gate_quarantine (
 """
 
 
-def _doc(relation: str, description: str, grain: str, /, **columns: str):
+def _doc(relation: str, description: str, grain: str, /, keep_table_comment: bool = False, **columns: str):
     from pipelines.analysts.docs import TableDoc
 
-    return TableDoc(relation, description, grain, columns)
+    return TableDoc(relation, description, grain, columns, keep_table_comment)
 
 
 # Kontor's own tables, described like the project's (COMMENT ON, see pipelines/analysts/docs.py).
@@ -117,6 +117,21 @@ BOOKKEEPING_DOCS = [
          system="Source system", table_name="Source table (raw.<system>__<table>)",
          batch_id="The full delivery that no longer has the row", previous_batch_id="The delivery before it, which had it",
          key_json="The row's primary key, as JSON", detected_at="When it was noticed (UTC)"),
+    # mirrored from the state store (pipelines/core/state.py), whose comment on each table stays
+    _doc("kontor.steward_decisions", "", "", keep_table_comment=True,
+         decision_id="The decision's id in the state store", created_at="When it was recorded (UTC)",
+         entity="The entity (customer, supplier ...)", action="merge, split, distinct, choose_value, reopen or approve",
+         target_ids="The records (system:source_id) or golden ids it is about, as JSON",
+         attribute="choose_value: the attribute", value="choose_value: the value kept; approve: the decision approved",
+         steward="Who decided (authenticated: operating-system user, proxy identity or local account)",
+         comment="Why, in the steward's words", status="active, or pending a second steward's approval",
+         approves="approve: the id of the decision it approves", run_id="The Dagster run that recorded it, if one"),
+    _doc("kontor.audit_log", "", "", keep_table_comment=True,
+         event_id="The event's id in the state store", recorded_at="When it was recorded (UTC)",
+         run_id="The run that caused it, if one", actor="steward:<name>, run, rule or report",
+         kind="What happened: decision, golden-record change, report issued, alert ...",
+         entity="The entity concerned, if one", object_id="The golden id, decision or report concerned",
+         before="The state before, as JSON", after="The state after, as JSON", detail="In words"),
     _doc("reports.facts", "Every number an issued report printed, with the SQL file it came from.",
          "number per report, period and version",
          report="The report (reports/<report>/report.yml)", period="The reported period: 2026-10, 2026-W43, 2026-Q3, 2026-10-31",

@@ -189,9 +189,10 @@ def test_the_daily_summary_names_deviations_from_the_plan_pro_rated_to_business_
     # the PDF names them under "Abweichungen": actual against the pro-rated plan, with the deviation
     from pipelines.reports.figures import format_value
     from pipelines.reports.narrative import write_narrative, llm_config
+    from pipelines.core.services import LlmEndpoint
     from pipelines.reports.render import render_html
 
-    narrative, _ = write_narrative(facts, spec, llm_config(spec, {}))
+    narrative, _ = write_narrative(facts, spec, llm_config(spec, LlmEndpoint()))
     html = render_html(spec, facts, narrative.as_dict(), {"version": 1, "issued_at": "2026-11-02 07:00:00"})
     deviations = html.split("Abweichungen vom Plan (Monatsplan anteilig auf die Geschäftstage)")[1].split("</p>")[0]
     for kpi in (k for k in facts["kpis"] if k["headline"] and k["comparisons"]["plan"]["delta"] is not None):
