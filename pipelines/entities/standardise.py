@@ -233,6 +233,21 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
                          f"on {ref}.system = r.source_system and {ref}.source_id = {raw}")
             selects += [f"{ref}.golden_id as {ident(a.name)}", f"{ref}.golden_id as {ident(a.key)}"]
             continue
+        if a.type == "company_name" and spec.reference.get("legal_forms"):
+            # the company schema's legal-form split (a typo in the form, 'GmbH & Co. KG' whole), by
+            # the type: the key is the name without it, abbreviations written out
+            names = f"_names{index}"
+            if index == min(i for i, b in enumerate(declared) if b.type == "company_name"):
+                con.execute("create or replace temp table _lf_lookup (lf_key varchar, legal_form varchar, is_full boolean)")
+                insert_rows(con, "_lf_lookup", COMPANY_NAME.legal_form_rows(spec.reference["legal_forms"]))
+            source = (f"(select source_system, source_id, {ident(a.name + '__raw')} as name_raw, false as name_trunc, "
+                      "cast(null as varchar) as legal_form_raw from _std_raw)")
+            con.execute(f"create or replace temp table {names} as {COMPANY_NAME.split_sql(source, '_lf_lookup', 5)}")
+            joins.append(f"left join {names} on {names}.source_system = r.source_system and {names}.source_id = r.source_id")
+            key = _rules(f"{names}.base", spec.reference.get("name_abbreviations") or [])
+            selects += [f"{kind.value(raw, a, spec.reference)} as {ident(a.name)}",
+                        f"nullif(regexp_replace({key}, '[^a-z0-9]', '', 'g'), '') as {ident(a.key)}"]
+            continue
         if kind.python_check:
             check = f"_c{index}"
             joins.append(f"left join entities._id_checks {check} on {check}.kind = {literal(kind.python_check)} "
@@ -247,5 +262,6 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
             selects.append(f"case when {raw} is not null then {kind.valid(raw, a)} end as {ident(a.name + '_valid')}")
     con.execute(f"create or replace table {out} as select {', '.join(selects)} from _std_raw r {' '.join(joins)} "
                 "order by unique_id")
-    con.execute("drop table if exists _std_raw")
+    for temp in ["_std_raw", "_lf_lookup", *(f"_names{i}" for i in range(len(declared)))]:
+        con.execute(f"drop table if exists {temp}")
     return con.execute(f"select count(*) from {out}").fetchall()[0][0]

@@ -156,9 +156,11 @@ class PersonName(AttributeType):
 
 
 class CompanyName(AttributeType):
-    """A company name: the legal form (``_reference.yml``'s legal_forms) is cut from the key and the
-    name abbreviations written out. (The company path of customer/supplier does more: cut names,
-    typos in the legal form, a second name line.)"""
+    """A company name: the legal form (``_reference.yml``'s legal_forms) is split off the key, with a
+    typo in it or written in parts ('GmbH & Co. KG'), and the name abbreviations written out
+    (:meth:`split_sql`, run by ``standardise.py``; :meth:`key` is the plain fallback without legal
+    forms). The company schema of customer/supplier uses the same split, and cut names and second
+    name lines besides."""
     name = "company_name"
 
     # The shortest legal-form spelling in which a one-letter typo is recognised: 'AG' and 'KG' are

@@ -2,11 +2,13 @@
 bad declarations reported as ``file:line`` with a did-you-mean."""
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 
 from pipelines.entities.spec import load_entities
 from pipelines.entities.standardise import standardise
-from tests.conftest import make_project
+from tests.conftest import REPO, make_project
 
 MODEL = {"stg_people": ["id", "first", "last", "born", "iban", "mail", "city", "changed"]}
 GOOD = """entity: person
@@ -147,6 +149,7 @@ inputs:
     settings = make_project(tmp_path / "p")
     (settings.project_dir / "models" / "entities").mkdir(parents=True)
     (settings.project_dir / "models" / "entities" / "firm.yml").write_text(text)
+    shutil.copy(REPO / "models" / "entities" / "_reference.yml", settings.project_dir / "models" / "entities")
     project = load_entities(settings, model)
     assert project.problems == []
     spec = project.entities["firm"]
@@ -161,6 +164,8 @@ inputs:
     assert con.execute("select source_id, register_key, register_valid from entities.firm_standardised order by 1"
                        ).fetchall() == [("1", "HRB12345B", True), ("2", "HRB12345B", True), ("3", "HRA4711", True),
                                         ("4", None, False)]
+    # the company-name type splits the whole legal form off, 'GmbH & Co. KG' too
+    assert {k for (k,) in con.execute("select name_key from entities.firm_standardised").fetchall()} == {"huberbau"}
     fired, _ = distinct_sql(spec)
     apart = con.execute(f"""select l.source_id, r.source_id from entities.firm_standardised l
                             join entities.firm_standardised r on l.source_id < r.source_id
