@@ -59,9 +59,10 @@ def _md_table(header: list[str], rows: list) -> str:
 QUEUE_ATTRIBUTES = ("name", "street", "postcode", "city", "vat_id", "iban", "email", "phone")
 
 
-def queue_markdown(items: list, open_items: int) -> str:
+def queue_markdown(items: list, open_items: int, attributes: tuple[str, ...] = QUEUE_ATTRIBUTES) -> str:
     """The review queue as a steward reads it: per item why it needs review and the records side
-    by side, one column per record, most important first."""
+    by side, one column per record (a row per attribute: the company schema's, or the entity's
+    declared ones), most important first."""
     if not items:
         return "No open items."
     out = [f"**{open_items} open item(s)**; the first {len(items)} (pending approvals first), most important first. "
@@ -73,7 +74,7 @@ def queue_markdown(items: list, open_items: int) -> str:
         if members:
             out.append("| | " + " | ".join(f"{m['system']} `{m['source_id']}`" for m in members) + " |")
             out.append("|---|" + "---|" * len(members))
-            for attr in QUEUE_ATTRIBUTES:
+            for attr in attributes:
                 values = [str(m.get(attr) or "").replace("|", "\\|") for m in members]
                 out.append(f"| {attr} | " + " | ".join(values) + " |")
             out.append("")
@@ -233,7 +234,8 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                 meta.update(golden_meta)
             if part == "review_queue":
                 meta["open_items"] = open_items
-                meta["queue"] = dg.MetadataValue.md(queue_markdown(queue, open_items))
+                attributes = QUEUE_ATTRIBUTES if spec.declared is None else tuple(a.name for a in spec.declared)
+                meta["queue"] = dg.MetadataValue.md(queue_markdown(queue, open_items, attributes))
                 meta["review_page"] = dg.MetadataValue.url(steward_settings(settings).review_url)
             if part == "clusters":
                 meta["cluster_studio"] = dg.MetadataValue.path(str(splink_dir / "cluster_studio.html"))

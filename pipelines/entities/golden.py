@@ -663,12 +663,17 @@ def _sync_checks(inp, spec: EntitySpec | None = None) -> list[tuple[str, str, st
     checks = []
     if spec is not None and spec.declared is not None:
         # declared attributes: proposed where the golden value is present (and valid, for types
-        # that validate) and the system's value differs from it
+        # that validate) and the system's value differs from it once standardised: 'MÜLLER' and
+        # 'Müller', '0941/123' and '+49 941 123' are one value, a typo is another
         valids = valid_of(spec)
         for a in spec.declared:
             # a reference holds another entity's golden id: never proposed into a system's id column
             if a.name in mapped and a.type != "reference":
-                guard = f"g.{a.name} is not null" + (f" and g.{valids[a.name]}" if a.name in valids else "")
+                # the golden value's key by the type's own standardiser (IBAN/VAT ID: the compact
+                # form, which is the key of a valid one)
+                golden_key = f"g.{a.name}" if a.kind.python_check else a.kind.key(f"g.{a.name}", a, spec.reference)
+                guard = f"g.{a.name} is not null" + (f" and g.{valids[a.name]}" if a.name in valids else "") \
+                    + f" and s.{a.key} is distinct from {golden_key}"
                 checks.append((a.name, inp.columns[a.name], f"s.{a.name}", f"g.{a.name}", guard))
         return checks
     if "name" in mapped:

@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.entities.spec import STANDARDISED, EntitySpec
+from pipelines.core.errors import KontorError
 from pipelines.core.sql import literal
 from pipelines.core.warehouse import insert_rows
 
@@ -66,6 +67,7 @@ def _work(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> list[str]:
 
 
 def _linker(con: duckdb.DuckDBPyConnection, spec: EntitySpec, settings: dict[str, Any] | str):
+    """A Splink linker on the matchable records, and the registered input tables."""
     from splink import DuckDBAPI, Linker
 
     tables = _work(con, spec)
@@ -77,7 +79,7 @@ def _linker(con: duckdb.DuckDBPyConnection, spec: EntitySpec, settings: dict[str
     else:
         sdfs = [db_api.register(t, dataset_display_name=system)
                 for t, system in zip(tables, spec.systems)]
-    return Linker(sdfs, settings, log_level=SPLINK_LOG_LEVEL), db_api
+    return Linker(sdfs, settings, log_level=SPLINK_LOG_LEVEL), sdfs
 
 
 def cleanup(con: duckdb.DuckDBPyConnection) -> None:
@@ -148,32 +150,143 @@ def ensure_model(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path
     return TrainedModel(version, model, True, reason, str(path), log)
 
 
+# Fewer pairs than this in an EM block and EM estimates nothing but noise (Splink's own floor for
+# the pairs per level when sampling u is 100); the types' priors stand in instead.
+MIN_EM_PAIRS = 100
+# Splink's m for a level it never observed; an m below it is an EM artefact, not evidence.
+M_FLOOR = 1e-6
+
+
+class TrainingError(KontorError):
+    """A model that cannot be trained: names the entity file and the fix."""
+
+
 def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Unsupervised training: λ from deterministic rules, u by random sampling, m by EM."""
+    """Unsupervised training: λ from deterministic rules, u by random sampling, m by EM.
+
+    EM needs duplicates to learn from. On small or degenerate data (a few hundred records, no
+    duplicates at all, a block without pairs) it drives λ to 0 and m probabilities below what a
+    float holds, and Splink refuses the model. So each step is guarded: a λ estimate of 0 or 1
+    keeps the settings' λ; an EM session that fails is dropped (the linker is rebuilt from the
+    model as it was before it); for an entity declared by attribute types, a block with fewer
+    than ``MIN_EM_PAIRS`` pairs is not used, and a comparison EM could not estimate, or estimated
+    against its type (agreement weighing against a match, an m below ``M_FLOOR``), takes its m
+    from the type's priors (``types.AttributeType.priors``). What happened is in the training log.
+    A model that still cannot be used raises :class:`TrainingError`."""
+    from splink import SettingsCreator
+
     t = spec.training
-    linker, _ = _linker(con, spec, spec.splink)
     log: dict[str, Any] = {"sessions": []}
     started = time.perf_counter()
+    linker, _ = _linker(con, spec, spec.splink)
     try:
-        if t["deterministic_rules"]:
-            linker.training.estimate_probability_two_random_records_match(t["deterministic_rules"], recall=t["recall"])
-        log["probability_two_random_records_match"] = linker._settings_obj._probability_two_random_records_match
-        linker.training.estimate_u_using_random_sampling(max_pairs=t["u_max_pairs"], seed=t["seed"])
-        log["u_sampling"] = {"max_pairs": t["u_max_pairs"], "seed": t["seed"]}
-        for rule in t["em_blocking_rules"]:
-            session = linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, max_pairs=t["em_max_pairs"])
-            iterations = getattr(session, "_iteration_history", None)
-            log["sessions"].append({"blocking_rule": rule, "max_pairs": t["em_max_pairs"],
-                                    "iterations": len(iterations) if iterations is not None else None})
         model = linker.misc.save_model_to_json()
+        records = con.execute(f"select count(*) from {spec.table('standardised')} where {spec.matchable}").fetchall()[0][0]
+        if records < 2:
+            log["untrained"] = f"{records} matchable record(s): no pair to learn from"
+        elif t["deterministic_rules"]:
+            try:
+                linker.training.estimate_probability_two_random_records_match(t["deterministic_rules"], recall=t["recall"])
+                estimated = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+                problem = None if 0 < estimated < 1 else f"the deterministic rules gave {estimated}"
+            except ValueError as exc:       # Splink: more deterministic matches than the recall allows
+                problem = str(exc).splitlines()[0]
+            if problem:
+                log["probability_two_random_records_match_kept"] = problem
+                linker, _ = _linker(con, spec, model)
+            else:
+                model = linker.misc.save_model_to_json()
+        log["probability_two_random_records_match"] = model["probability_two_random_records_match"]
+        if records >= 2:
+            linker.training.estimate_u_using_random_sampling(max_pairs=t["u_max_pairs"], seed=t["seed"])
+            log["u_sampling"] = {"max_pairs": t["u_max_pairs"], "seed": t["seed"]}
+            model = linker.misc.save_model_to_json()
+        for rule in t["em_blocking_rules"] if records >= 2 else []:
+            session: dict[str, Any] = {"blocking_rule": rule, "max_pairs": t["em_max_pairs"]}
+            log["sessions"].append(session)
+            if spec.declared is not None:
+                session["pairs"] = _count_pairs(con, rule, spec)
+                if session["pairs"] < MIN_EM_PAIRS:
+                    session["skipped"] = f"{session['pairs']} pairs, fewer than {MIN_EM_PAIRS}"
+                    continue
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=t["em_max_pairs"])
+            except Exception as exc:  # Splink: no pairs (EMTrainingException), λ or m out of range (ValueError)
+                session["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+                linker, _ = _linker(con, spec, model)     # the session left the linker half-updated
+                continue
+            model = linker.misc.save_model_to_json()
+    except TrainingError:
+        raise
+    except Exception as exc:  # anything else Splink raises: the file and what to change, no traceback
+        raise TrainingError(f"{spec.file}: training the {spec.name} model failed: {str(exc).splitlines()[0]}; "
+                            f"fix: {_TRAINING_FIX}") from exc
     finally:
         cleanup(con)
+    if spec.declared is not None:
+        log["priors"] = apply_priors(model, spec)
+    try:
+        SettingsCreator.from_path_or_dict(model).get_settings("duckdb")
+    except Exception as exc:  # Splink's validation of m and u
+        raise TrainingError(f"{spec.file}: the trained {spec.name} model is unusable: {str(exc).splitlines()[0]}; "
+                            f"fix: {_TRAINING_FIX}") from exc
     log["seconds"] = round(time.perf_counter() - started, 2)
     log["m_u"] = {c["output_column_name"]: [
         {"label": lvl.get("label_for_charts"), "m": lvl.get("m_probability"), "u": lvl.get("u_probability")}
         for lvl in c["comparison_levels"] if not lvl.get("is_null_level")] for c in model["comparisons"]}
     return model, log
+
+
+_TRAINING_FIX = ("check the comparison levels and blocking rules of 'splink:' against this error; where the data "
+                 "has few or no duplicates, give each comparison level its m_probability there (attribute types "
+                 "bring theirs), or change 'training:' em_blocking_rules to blocks with a few hundred pairs")
+
+
+def _count_pairs(con: duckdb.DuckDBPyConnection, rule: str, spec: EntitySpec) -> int:
+    """Pairs of matchable records an EM blocking rule (SQL on ``l.``/``r.``) yields."""
+    cross = " and l.source_system <> r.source_system" if spec.splink["link_type"] == "link_only" else ""
+    records = f"(select * from {spec.table('standardised')} where {spec.matchable})"
+    return con.execute(f"select count(*) from {records} l join {records} r on ({rule}) "
+                       f"and l.unique_id < r.unique_id{cross}").fetchall()[0][0]
+
+
+def apply_priors(model: dict[str, Any], spec: EntitySpec) -> dict[str, str]:
+    """Give a declared entity's comparisons that EM could not estimate, or estimated against
+    their type, the type's prior m (in place); returns comparison -> why. A comparison's estimate
+    is kept when its first agreement level was trained with m above u (agreement is evidence of
+    a match) and no level's m is below ``M_FLOOR``; levels EM never saw take the prior alone."""
+    declared = {a.name: a for a in spec.declared or []}
+    why: dict[str, str] = {}
+    for comparison in model["comparisons"]:
+        attr = declared.get(comparison["output_column_name"])
+        levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+        if attr is None:
+            continue
+        priors = attr.kind.priors(attr)
+        if [lvl.get("label_for_charts") for lvl in levels] != list(priors):
+            continue            # levels written in 'splink:', not the type's: no priors to give
+        first = levels[0]
+        m, u = first.get("m_probability"), first.get("u_probability")
+        reason = None
+        if not isinstance(m, (int, float)):
+            reason = f"{first['label_for_charts']} not trained"
+        elif not isinstance(u, (int, float)) or m <= u:
+            reason = f"EM gave agreement ({first['label_for_charts']}) m {m:.3g} <= u {u if u is None else f'{u:.3g}'}"
+        else:
+            low = [lvl for lvl in levels if isinstance(lvl.get("m_probability"), (int, float))
+                   and lvl["m_probability"] < M_FLOOR and not lvl.get("fix_m_probability")]
+            if low:
+                reason = f"EM gave {low[0]['label_for_charts']} m {low[0]['m_probability']:.3g}"
+        for lvl in levels:
+            if lvl.get("fix_m_probability"):
+                continue
+            if reason or not isinstance(lvl.get("m_probability"), (int, float)):
+                lvl["m_probability"] = priors[lvl["label_for_charts"]]
+                if not reason:
+                    why.setdefault(comparison["output_column_name"], f"{lvl['label_for_charts']} not trained: prior")
+        if reason:
+            why[comparison["output_column_name"]] = f"{reason}: the type's priors"
+    return why
 
 
 def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any],

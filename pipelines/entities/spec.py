@@ -389,7 +389,7 @@ def _declared(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> 
         decl = AttributeDecl(name, kind, options=options, **flags)
         if decl.distinct and decl.kind.different(decl) is None:
             problems.append(Problem(rel, value.key_line("distinct"), f"attribute {name!r}: type {kind!r} has no rule for "
-                                    "'different entities' (types with one: date, identifier, vat_id); remove 'distinct'"))
+                                    "'different entities' (types with one: date, identifier, vat_id, register_number); remove 'distinct'"))
         declared.append(decl)
     return declared
 
@@ -526,7 +526,6 @@ def _splink(rel: str, doc: Any, parent: LineDict, problems: list[Problem],
     """The Splink settings dictionary, with named library comparisons expanded to their levels."""
     import splink.comparison_library as cl
     from splink import SettingsCreator
-    from splink.internals.comparison_creator import ComparisonCreator
 
     line = parent.key_line("splink")
     if not isinstance(doc, LineDict):
@@ -548,9 +547,10 @@ def _splink(rel: str, doc: Any, parent: LineDict, problems: list[Problem],
             continue
         if "comparison" in item:
             name = item["comparison"]
-            creator = getattr(cl, str(name), None)
-            if not (isinstance(creator, type) and issubclass(creator, ComparisonCreator)):
-                known = {n for n in dir(cl) if isinstance(getattr(cl, n), type) and issubclass(getattr(cl, n), ComparisonCreator)}
+            # the comparisons splink.comparison_library exports (its public surface)
+            known = set(cl.__all__)
+            creator = getattr(cl, str(name)) if name in known else None
+            if creator is None:
                 problems.append(Problem(rel, item.key_line("comparison"), f"unknown comparison {name!r}{did_you_mean(str(name), known)}; "
                                         "use a class of splink.comparison_library or write comparison_levels"))
                 continue

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import duckdb
 
 from pipelines.entities.spec import EntitySpec
+from pipelines.entities.types import TYPES, fold
 from pipelines.core.sql import ident, literal
 from pipelines.core.warehouse import insert_rows
 
@@ -33,38 +34,8 @@ create table if not exists entities._id_checks (
 """
 
 
-# The shortest legal-form spelling in which a one-letter typo is recognised: 'AG' and 'KG' are
-# one letter away from too many words.
-MIN_FUZZY = 4
-
-
-def fold(sql: str) -> str:
-    """Lower case with umlauts written out: 'Müller' and 'MUELLER' both give 'mueller'."""
-    out = f"lower({sql})"
-    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("é", "e"), ("è", "e")):
-        out = f"replace({out}, '{a}', '{b}')"
-    return out
-
-
-def _key(text: str) -> str:
-    # '&' and '+' read 'und': a name cut after "GmbH &" is then the start of one form only
-    return re.sub(r"[^a-z0-9]", "", re.sub(r"[&+]", "und", text))
-
-
-def legal_form_rows(legal_forms: dict[str, list[str]]) -> list[tuple[str, str | None, bool]]:
-    """(key, canonical form or None when ambiguous, is a full spelling): every spelling's key, and
-    every prefix of one, for names that a system cut off in the middle of the legal form."""
-    full: dict[str, str] = {}
-    for canonical, spellings in legal_forms.items():
-        for spelling in [canonical, *spellings]:
-            full[_key(spelling.lower())] = canonical
-    rows = [(k, c, True) for k, c in full.items() if k]
-    prefixes: dict[str, set[str]] = {}
-    for k, c in full.items():
-        for i in range(1, len(k) + 1):
-            prefixes.setdefault(k[:i], set()).add(c)
-    rows += [(p, next(iter(cs)) if len(cs) == 1 else None, False) for p, cs in prefixes.items()]
-    return rows
+# the company schema's name: legal forms from ``_reference.yml``, by the company-name type
+COMPANY_NAME = TYPES["company_name"]
 
 
 def _rules(expr: str, rules: list[list[str]]) -> str:
@@ -116,7 +87,7 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     out = spec.table("standardised")
     con.execute(ID_CHECKS_DDL)
     con.execute("create or replace temp table _lf_lookup (lf_key varchar, legal_form varchar, is_full boolean)")
-    rows = legal_form_rows(ref.get("legal_forms") or {})
+    rows = COMPANY_NAME.legal_form_rows(ref.get("legal_forms") or {})
     if rows:
         insert_rows(con, "_lf_lookup", rows)
     con.execute("create or replace temp table _city_alias (k varchar, city_key varchar)")
@@ -130,49 +101,7 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     con.execute(f"create or replace temp table _std_raw as {_union_sql(spec, relations, ref.get('branch_prefixes') or [])}")
     # the IBAN/VAT-ID checks are Python: they run on a thread while DuckDB builds the keys
     checks = _start_id_checks(con)
-    con.execute(f"""
-    create or replace temp table _std_names as
-    with t as (
-        select source_system, source_id, name_trunc, legal_form_raw,
-               string_split(trim(regexp_replace(name_raw, '\\s+', ' ', 'g')), ' ') as words,
-               string_split(trim(regexp_replace({fold('name_raw')}, '[\\s"]+', ' ', 'g')), ' ') as tok
-        from _std_raw where name_raw is not null
-    ),
-    tails as (
-        select t.source_system, t.source_id, t.name_trunc, k,
-               -- 'GmbH & Coo. KG': a typo inside the longest legal form
-               regexp_replace(regexp_replace(regexp_replace(array_to_string(tok[-k:], ''), '[&+]', 'und', 'g'),
-                                             '[^a-z0-9]', '', 'g'),
-                              '^(g?mbh)(u|und)?[a-z]{{1,3}}kg$', 'gmbhundcokg') as tail_key
-        from t, unnest(range(1, least({max_tail}, len(tok) - 1) + 1)) as r(k)
-    ),
-    typos as (
-        -- each distinct tail once, against the full spellings of about its length (a hash join)
-        select d.tail_key, l.legal_form
-        from (select distinct tail_key, length(tail_key) as n from tails) d
-        join (select lf_key, legal_form, unnest([length(lf_key) - 1, length(lf_key), length(lf_key) + 1]) as n
-              from _lf_lookup where is_full and length(lf_key) >= {MIN_FUZZY}) l using (n)
-        where d.tail_key <> l.lf_key and damerau_levenshtein(d.tail_key, l.lf_key) = 1
-    ),
-    hits as (
-        -- the longest tail that is a legal form (for cut names: the beginning of one), else one
-        -- with a single typo ('GmbHH')
-        select * from (
-            select tails.source_system, tails.source_id, tails.k, l.legal_form, 0 as fuzzy,
-                   (l.is_full = tails.name_trunc) as pref
-            from tails join _lf_lookup l on l.lf_key = tails.tail_key and (l.is_full or tails.name_trunc)
-            union all
-            select tails.source_system, tails.source_id, tails.k, f.legal_form, 1, false
-            from tails join typos f using (tail_key)
-        )
-        qualify row_number() over (partition by source_system, source_id order by k desc, fuzzy, pref) = 1
-    )
-    select t.source_system, t.source_id,
-           coalesce(h.legal_form, t.legal_form_raw) as legal_form,
-           array_to_string(case when h.k is null then t.words else t.words[1:len(t.words) - h.k] end, ' ') as name,
-           array_to_string(case when h.k is null then t.tok else t.tok[1:len(t.tok) - h.k] end, ' ') as base
-    from t left join hits h using (source_system, source_id)
-    """)
+    con.execute(f"create or replace temp table _std_names as {COMPANY_NAME.split_sql('_std_raw', '_lf_lookup', max_tail)}")
     name_key = _rules("n.base", ref.get("name_abbreviations") or [])
     street = "nullif(c.street0, '')"
     spelling = (ref.get("display_spellings") or {}).get("street")
@@ -245,30 +174,9 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     return con.execute(f"select count(*) from {out}").fetchall()[0][0]
 
 
-def _iban(value: str) -> tuple[str | None, bool]:
-    from schwifty import IBAN
-    try:
-        return IBAN(value).compact, True
-    except Exception:  # schwifty raises several exception classes for invalid values
-        return None, False
-
-
-def _vat(value: str) -> tuple[str | None, bool]:
-    # stdnum.vatin knows non-EU numbers too (Swiss CHE-...), stdnum.eu.vat does not
-    from stdnum import vatin
-    try:
-        return vatin.validate(value), True
-    except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
-        pass
-    try:
-        return vatin.compact(value), False
-    except Exception:
-        return None, False
-
-
 def check_value(kind: str, value: str) -> tuple[str | None, bool]:
-    """(compact form, valid) of an IBAN (``kind='iban'``) or VAT ID (``'vat_id'``)."""
-    return (_iban if kind == "iban" else _vat)(value)
+    """(compact form, valid) of an IBAN (``kind='iban'``) or VAT ID (``'vat_id'``), by its type."""
+    return TYPES[kind].check(value)
 
 
 def _start_id_checks(con: duckdb.DuckDBPyConnection) -> Future:
@@ -325,6 +233,21 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
                          f"on {ref}.system = r.source_system and {ref}.source_id = {raw}")
             selects += [f"{ref}.golden_id as {ident(a.name)}", f"{ref}.golden_id as {ident(a.key)}"]
             continue
+        if a.type == "company_name" and spec.reference.get("legal_forms"):
+            # the company schema's legal-form split (a typo in the form, 'GmbH & Co. KG' whole), by
+            # the type: the key is the name without it, abbreviations written out
+            names = f"_names{index}"
+            if index == min(i for i, b in enumerate(declared) if b.type == "company_name"):
+                con.execute("create or replace temp table _lf_lookup (lf_key varchar, legal_form varchar, is_full boolean)")
+                insert_rows(con, "_lf_lookup", COMPANY_NAME.legal_form_rows(spec.reference["legal_forms"]))
+            source = (f"(select source_system, source_id, {ident(a.name + '__raw')} as name_raw, false as name_trunc, "
+                      "cast(null as varchar) as legal_form_raw from _std_raw)")
+            con.execute(f"create or replace temp table {names} as {COMPANY_NAME.split_sql(source, '_lf_lookup', 5)}")
+            joins.append(f"left join {names} on {names}.source_system = r.source_system and {names}.source_id = r.source_id")
+            key = _rules(f"{names}.base", spec.reference.get("name_abbreviations") or [])
+            selects += [f"{kind.value(raw, a, spec.reference)} as {ident(a.name)}",
+                        f"nullif(regexp_replace({key}, '[^a-z0-9]', '', 'g'), '') as {ident(a.key)}"]
+            continue
         if kind.python_check:
             check = f"_c{index}"
             joins.append(f"left join entities._id_checks {check} on {check}.kind = {literal(kind.python_check)} "
@@ -339,5 +262,6 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
             selects.append(f"case when {raw} is not null then {kind.valid(raw, a)} end as {ident(a.name + '_valid')}")
     con.execute(f"create or replace table {out} as select {', '.join(selects)} from _std_raw r {' '.join(joins)} "
                 "order by unique_id")
-    con.execute("drop table if exists _std_raw")
+    for temp in ["_std_raw", "_lf_lookup", *(f"_names{i}" for i in range(len(declared)))]:
+        con.execute(f"drop table if exists {temp}")
     return con.execute(f"select count(*) from {out}").fetchall()[0][0]

@@ -10,7 +10,9 @@ Each type is one small class that knows three things about a value of its kind:
 An entity file without ``attributes:`` keeps the fixed company schema of ``spec.py``
 (``SHARED``/``STANDARDISED``) and ``standardise.py``; these types are used only when an entity
 declares its attributes. IBANs and VAT IDs are checked in Python (schwifty, python-stdnum) by
-``standardise.py``; their type only says so (``python_check``).
+``standardise.py`` with the type's own ``check`` (``python_check`` names it). The company schema of
+``customer.yml``/``supplier.yml`` uses the same types for its company name (the legal form split
+off by :class:`CompanyName`), IBAN and VAT ID.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from pipelines.core.sql import literal
 
 # Types whose equal keys identify one entity (used for deterministic training rules and as
 # blocking rules on their own).
-IDENTIFYING = ("identifier", "iban", "vat_id", "email")
+IDENTIFYING = ("identifier", "iban", "vat_id", "register_number", "email")
 
 
 def fold(sql: str) -> str:
@@ -31,6 +33,11 @@ def fold(sql: str) -> str:
     for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("é", "e"), ("è", "e")):
         out = f"replace({out}, '{a}', '{b}')"
     return out
+
+
+def _form_key(text: str) -> str:
+    # '&' and '+' read 'und': a name cut after "GmbH &" is then the start of one form only
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"[&+]", "und", text))
 
 
 def alnum(sql: str) -> str:
@@ -66,20 +73,19 @@ class AttributeDecl:
         return [self.name, self.key] + ([f"{self.name}_valid"] if self.kind.validates else [])
 
 
-def _levels(attr: AttributeDecl, levels: list[tuple[str, str]], fixed_m: dict[str, float] | None = None) -> dict[str, Any]:
-    """A comparison on ``<attr>_key``: null level, the given (condition, label) levels, else."""
+def _levels(attr: AttributeDecl, levels: list[tuple[str, str, float]], fixed_else: float | None = None) -> dict[str, Any]:
+    """A comparison on ``<attr>_key``: null level, the given (condition, label, prior m) levels, else."""
     k = attr.key
     out: list[dict[str, Any]] = [{"sql_condition": f"{k}_l IS NULL OR {k}_r IS NULL", "is_null_level": True,
                                   "label_for_charts": "null"}]
-    for index, (condition, label) in enumerate(levels):
+    for index, (condition, label, _) in enumerate(levels):
         level: dict[str, Any] = {"sql_condition": condition.format(k=k), "label_for_charts": label}
         if index == 0 and attr.tf:
             level.update(tf_adjustment_column=k, tf_adjustment_weight=1.0)
         out.append(level)
     last: dict[str, Any] = {"sql_condition": "ELSE", "label_for_charts": "different"}
-    for label, m in (fixed_m or {}).items():
-        if label == "different":
-            last.update(m_probability=m, fix_m_probability=True)
+    if fixed_else is not None:
+        last.update(m_probability=fixed_else, fix_m_probability=True)
     out.append(last)
     return {"output_column_name": attr.name, "comparison_description": f"{attr.name} ({attr.type})",
             "comparison_levels": out}
@@ -102,10 +108,29 @@ class AttributeType:
     def valid(self, raw: str, attr: AttributeDecl) -> str | None:
         return None
 
+    # m of the "different" level before training: how often one entity's records disagree on it
+    m_different: ClassVar[float] = 0.3
+    # a fixed m for "different" (never trained): strong evidence the type owns
+    fixed_different: ClassVar[float | None] = None
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        """(condition on ``{k}_l``/``{k}_r``, label, prior m) per agreement level, best first; the
+        prior m is the share of one entity's record pairs expected at that level (job titles, say,
+        change)."""
+        return [("{k}_l = {k}_r", "exact", 0.5),
+                ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.92", "jaro-winkler >= 0.92", 0.1),
+                ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.8", "jaro-winkler >= 0.8", 0.1)]
+
     def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.92", "jaro-winkler >= 0.92"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.8", "jaro-winkler >= 0.8")])
+        return _levels(attr, self.levels(attr), self.fixed_different)
+
+    def priors(self, attr: AttributeDecl) -> dict[str, float]:
+        """label -> prior m of every non-null level of :meth:`comparison` (summing to 1): the
+        model's m where training cannot estimate it (see ``matching.train``)."""
+        m = {label: prior for _, label, prior in self.levels(attr)}
+        m["different"] = self.fixed_different if self.fixed_different is not None else self.m_different
+        total = sum(m.values())
+        return {label: value / total for label, value in m.items()}
 
     def different(self, attr: AttributeDecl) -> str | None:
         """SQL on ``_l``/``_r``: evidence that two records are different entities (``distinct: true``),
@@ -121,18 +146,93 @@ class PersonName(AttributeType):
     """A given name or surname: typos, transpositions and nicknames' first letters."""
     name = "person_name"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"),
-                              ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "jaro-winkler >= 0.9"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.75", "jaro-winkler >= 0.75")])
+    m_different = 0.02
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.88),
+                ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit", 0.06),
+                ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "jaro-winkler >= 0.9", 0.02),
+                ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.75", "jaro-winkler >= 0.75", 0.02)]
 
 
 class CompanyName(AttributeType):
-    """A company name: the legal form (``_reference.yml``'s legal_forms) is cut from the key and the
-    name abbreviations written out. (The company path of customer/supplier does more: cut names,
-    typos in the legal form, a second name line.)"""
+    """A company name: the legal form (``_reference.yml``'s legal_forms) is split off the key, with a
+    typo in it or written in parts ('GmbH & Co. KG'), and the name abbreviations written out
+    (:meth:`split_sql`, run by ``standardise.py``; :meth:`key` is the plain fallback without legal
+    forms). The company schema of customer/supplier uses the same split, and cut names and second
+    name lines besides."""
     name = "company_name"
+
+    # The shortest legal-form spelling in which a one-letter typo is recognised: 'AG' and 'KG' are
+    # one letter away from too many words.
+    MIN_FUZZY: ClassVar[int] = 4
+
+    @staticmethod
+    def legal_form_rows(legal_forms: dict[str, list[str]]) -> list[tuple[str, str | None, bool]]:
+        """(key, canonical form or None when ambiguous, is a full spelling): every spelling's key
+        (``_reference.yml``'s legal_forms), and every prefix of one, for names that a system cut
+        off in the middle of the legal form."""
+        full: dict[str, str] = {}
+        for canonical, spellings in legal_forms.items():
+            for spelling in [canonical, *spellings]:
+                full[_form_key(spelling.lower())] = canonical
+        rows = [(k, c, True) for k, c in full.items() if k]
+        prefixes: dict[str, set[str]] = {}
+        for k, c in full.items():
+            for i in range(1, len(k) + 1):
+                prefixes.setdefault(k[:i], set()).add(c)
+        rows += [(p, next(iter(cs)) if len(cs) == 1 else None, False) for p, cs in prefixes.items()]
+        return rows
+
+    def split_sql(self, source: str, lookup: str, max_tail: int) -> str:
+        """SQL: the legal form split off each name of ``source`` (source_system, source_id,
+        name_raw, name_trunc, legal_form_raw), read against ``lookup`` (the rows of
+        :meth:`legal_form_rows` as lf_key, legal_form, is_full): the longest tail of at most
+        ``max_tail`` words that is a legal form, the beginning of one where the system cut the name
+        (name_trunc), or one with a single typo ('GmbHH'). Gives source_system, source_id,
+        legal_form, name (the name as written without it) and base (its folded words)."""
+        return f"""
+        with t as (
+            select source_system, source_id, name_trunc, legal_form_raw,
+                   string_split(trim(regexp_replace(name_raw, '\\s+', ' ', 'g')), ' ') as words,
+                   string_split(trim(regexp_replace({fold('name_raw')}, '[\\s"]+', ' ', 'g')), ' ') as tok
+            from {source} where name_raw is not null
+        ),
+        tails as (
+            select t.source_system, t.source_id, t.name_trunc, k,
+                   -- 'GmbH & Coo. KG': a typo inside the longest legal form
+                   regexp_replace(regexp_replace(regexp_replace(array_to_string(tok[-k:], ''), '[&+]', 'und', 'g'),
+                                                 '[^a-z0-9]', '', 'g'),
+                                  '^(g?mbh)(u|und)?[a-z]{{1,3}}kg$', 'gmbhundcokg') as tail_key
+            from t, unnest(range(1, least({max_tail}, len(tok) - 1) + 1)) as r(k)
+        ),
+        typos as (
+            -- each distinct tail once, against the full spellings of about its length (a hash join)
+            select d.tail_key, l.legal_form
+            from (select distinct tail_key, length(tail_key) as n from tails) d
+            join (select lf_key, legal_form, unnest([length(lf_key) - 1, length(lf_key), length(lf_key) + 1]) as n
+                  from {lookup} where is_full and length(lf_key) >= {self.MIN_FUZZY}) l using (n)
+            where d.tail_key <> l.lf_key and damerau_levenshtein(d.tail_key, l.lf_key) = 1
+        ),
+        hits as (
+            -- the longest tail that is a legal form (for cut names: the beginning of one), else one
+            -- with a single typo ('GmbHH')
+            select * from (
+                select tails.source_system, tails.source_id, tails.k, l.legal_form, 0 as fuzzy,
+                       (l.is_full = tails.name_trunc) as pref
+                from tails join {lookup} l on l.lf_key = tails.tail_key and (l.is_full or tails.name_trunc)
+                union all
+                select tails.source_system, tails.source_id, tails.k, f.legal_form, 1, false
+                from tails join typos f using (tail_key)
+            )
+            qualify row_number() over (partition by source_system, source_id order by k desc, fuzzy, pref) = 1
+        )
+        select t.source_system, t.source_id,
+               coalesce(h.legal_form, t.legal_form_raw) as legal_form,
+               array_to_string(case when h.k is null then t.words else t.words[1:len(t.words) - h.k] end, ' ') as name,
+               array_to_string(case when h.k is null then t.tok else t.tok[1:len(t.tok) - h.k] end, ' ') as base
+        from t left join hits h using (source_system, source_id)
+        """
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         spellings = sorted({s.lower() for c, ss in (reference.get("legal_forms") or {}).items() for s in [c, *ss]},
@@ -143,12 +243,14 @@ class CompanyName(AttributeType):
             folded = f"regexp_replace({folded}, {literal(pattern)}, '')"
         return alnum(_rules(folded, reference.get("name_abbreviations") or []))
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.85 AND damerau_levenshtein({k}_l, {k}_r) <= 1",
-                               "one edit"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.92", "jaro-winkler >= 0.92"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.8", "jaro-winkler >= 0.8")])
+    m_different = 0.04
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.8),
+                ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.85 AND damerau_levenshtein({k}_l, {k}_r) <= 1",
+                 "one edit", 0.07),
+                ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.92", "jaro-winkler >= 0.92", 0.05),
+                ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.8", "jaro-winkler >= 0.8", 0.04)]
 
 
 class Street(AttributeType):
@@ -158,10 +260,12 @@ class Street(AttributeType):
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return alnum(_rules(fold(raw), reference.get("street_abbreviations") or []))
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"),
-                              ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "jaro-winkler >= 0.9")])
+    m_different = 0.08        # moves
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.8),
+                ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit", 0.08),
+                ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "jaro-winkler >= 0.9", 0.04)]
 
 
 class Postcode(AttributeType):
@@ -170,10 +274,12 @@ class Postcode(AttributeType):
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return f"nullif(upper(regexp_replace({raw}, '[^A-Za-z0-9]', '', 'g')), '')"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"),
-                              ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit"),
-                              ("substr({k}_l, 1, 3) = substr({k}_r, 1, 3)", "same area (first 3)")])
+    m_different = 0.08
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.85),
+                ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit", 0.03),
+                ("substr({k}_l, 1, 3) = substr({k}_r, 1, 3)", "same area (first 3)", 0.04)]
 
 
 class City(AttributeType):
@@ -188,9 +294,10 @@ class City(AttributeType):
             key = f"coalesce(case {key} {whens} end, {key})"
         return key
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"),
-                              ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "jaro-winkler >= 0.9")])
+    m_different = 0.08
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.88), ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "jaro-winkler >= 0.9", 0.04)]
 
 
 class Country(AttributeType):
@@ -206,8 +313,10 @@ class Country(AttributeType):
     def valid(self, raw: str, attr: AttributeDecl) -> str | None:
         return f"regexp_full_match(upper({raw}), '[A-Z]{{2}}')"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact")])
+    m_different = 0.03
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.97)]
 
 
 class Identifier(AttributeType):
@@ -220,8 +329,10 @@ class Identifier(AttributeType):
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return f"nullif(upper(regexp_replace({raw}, '[^A-Za-z0-9]', '', 'g')), '')"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"), ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit")])
+    m_different = 0.02
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.95), ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit", 0.03)]
 
     def different(self, attr: AttributeDecl) -> str | None:
         # more than a typo apart: another id, so another entity
@@ -235,11 +346,21 @@ class Iban(Identifier):
     python_check = "iban"
     survivorship = ("valid_only", "most_frequent", "source_priority", "most_recent")
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact")])
+    m_different = 0.3         # new bank accounts
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.7)]
 
     def different(self, attr: AttributeDecl) -> str | None:
         return None         # companies change banks and keep two accounts: no evidence of two entities
+
+    def check(self, value: str) -> tuple[str | None, bool]:
+        """(compact form, valid) by schwifty."""
+        from schwifty import IBAN
+        try:
+            return IBAN(value).compact, True
+        except Exception:  # schwifty raises several exception classes for invalid values
+            return None, False
 
 
 class VatId(Iban):
@@ -248,11 +369,56 @@ class VatId(Iban):
     name = "vat_id"
     python_check = "vat_id"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact")], {"different": 0.01})
+    fixed_different = 0.01
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.99)]
 
     def different(self, attr: AttributeDecl) -> str | None:
         return f"{attr.key}_l <> {attr.key}_r"        # keys are valid ids only
+
+    def check(self, value: str) -> tuple[str | None, bool]:
+        """(compact form, valid) by python-stdnum; stdnum.vatin knows non-EU numbers too (Swiss
+        CHE-...), stdnum.eu.vat does not."""
+        from stdnum import vatin
+        try:
+            return vatin.validate(value), True
+        except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
+            pass
+        try:
+            return vatin.compact(value), False
+        except Exception:
+            return None, False
+
+
+class RegisterNumber(AttributeType):
+    """A German commercial register number (Handelsregister: HRA, HRB; Genossenschafts-, Partnerschafts-,
+    Vereinsregister: GnR, PR, VR), 'HRB 12345 B, Amtsgericht Charlottenburg': the key is the register
+    and the number ('HRB12345B'), the court left out (one company writes it three ways). Valid when it
+    reads as one. Two different valid register numbers are two legal entities (a GmbH and its GmbH &
+    Co. KG share name, address and phone, never their HRB): fixed m, and the type's 'different' rule
+    for ``distinct: true``."""
+    name = "register_number"
+    validates = True
+    fixed_different = 0.01
+    PATTERN: ClassVar[str] = r"\b(HRA|HRB|GNR|PR|VR)\s*\.?\s*(\d+)\s*([A-Z])?\b"
+
+    def value(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
+        return raw
+
+    def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
+        parts = f"regexp_extract(upper({raw}), {literal(self.PATTERN)}, ['register', 'number', 'suffix'])"
+        return (f"case when regexp_matches(upper({raw}), {literal(self.PATTERN)}) then "
+                f"{parts}.register || {parts}.number || coalesce({parts}.suffix, '') end")
+
+    def valid(self, raw: str, attr: AttributeDecl) -> str | None:
+        return f"regexp_matches(upper({raw}), {literal(self.PATTERN)})"
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.99)]
+
+    def different(self, attr: AttributeDecl) -> str | None:
+        return f"{attr.key}_l <> {attr.key}_r"        # keys are valid register numbers only
 
 
 class Email(AttributeType):
@@ -265,22 +431,28 @@ class Email(AttributeType):
     def valid(self, raw: str, attr: AttributeDecl) -> str | None:
         return f"regexp_full_match({raw}, '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"),
-                              ("split_part({k}_l, '@', 2) = split_part({k}_r, '@', 2) AND "
-                               "jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "same domain, similar")])
+    m_different = 0.2
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.7),
+                ("split_part({k}_l, '@', 2) = split_part({k}_r, '@', 2) AND "
+                 "jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "same domain, similar", 0.1)]
 
 
 class Phone(AttributeType):
-    """A phone number: digits only, without the trunk or international prefix; compared on the
-    last eight digits too (one number written with and without country code)."""
+    """A phone number: digits only, without the trunk prefix and without the home country's code
+    (``_reference.yml``'s default_calling_code, 49), so '0941 123' and '+49 941 123' are one key;
+    compared on the last eight digits too (a foreign number written with and without its code)."""
     name = "phone"
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return f"nullif(ltrim(regexp_replace({raw}, '[^0-9]', '', 'g'), '0'), '')"
+        home = literal(r"^\s*(\+|00)\s*" + str(reference.get("default_calling_code") or "49"))
+        return f"nullif(ltrim(regexp_replace(regexp_replace({raw}, {home}, ''), '[^0-9]', '', 'g'), '0'), '')"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"), ("right({k}_l, 8) = right({k}_r, 8)", "last 8 digits")])
+    m_different = 0.3
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.6), ("right({k}_l, 8) = right({k}_r, 8)", "last 8 digits", 0.1)]
 
 
 class Date(AttributeType):
@@ -302,10 +474,12 @@ class Date(AttributeType):
     def valid(self, raw: str, attr: AttributeDecl) -> str | None:
         return f"{self._parsed(raw, attr)} is not null"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact"),
-                              ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one typo"),
-                              ("substr({k}_l, 1, 6) = substr({k}_r, 1, 6)", "same month")])
+    m_different = 0.02
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.93),
+                ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one typo", 0.04),
+                ("substr({k}_l, 1, 6) = substr({k}_r, 1, 6)", "same month", 0.01)]
 
     def different(self, attr: AttributeDecl) -> str | None:
         # two valid dates more than a typo apart: a person's birthday does not change (namesakes:
@@ -323,8 +497,10 @@ class Reference(AttributeType):
     options = ("entity",)
     survivorship = ("most_frequent", "source_priority", "most_recent")
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "same golden record")])
+    m_different = 0.2
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "same golden record", 0.8)]
 
 
 class Number(AttributeType):
@@ -333,13 +509,15 @@ class Number(AttributeType):
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return f"cast(try_cast(replace({raw}, ',', '.') as double) as varchar)"
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
-        return _levels(attr, [("{k}_l = {k}_r", "exact")])
+    m_different = 0.2
+
+    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+        return [("{k}_l = {k}_r", "exact", 0.8)]
 
 
 TYPES: dict[str, AttributeType] = {t.name: t() for t in (
-    CompanyName, PersonName, Street, Postcode, City, Country, Iban, VatId, Email, Phone, Date, Identifier, Text,
-    Number, Reference)}
+    CompanyName, PersonName, Street, Postcode, City, Country, Iban, VatId, RegisterNumber, Email, Phone, Date,
+    Identifier, Text, Number, Reference)}
 ATTRIBUTE_KEYS = ("type", "block", "critical", "tf", "distinct", "formats", "entity")
 
 

@@ -2,11 +2,13 @@
 bad declarations reported as ``file:line`` with a did-you-mean."""
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 
 from pipelines.entities.spec import load_entities
 from pipelines.entities.standardise import standardise
-from tests.conftest import make_project
+from tests.conftest import REPO, make_project
 
 MODEL = {"stg_people": ["id", "first", "last", "born", "iban", "mail", "city", "changed"]}
 GOOD = """entity: person
@@ -128,3 +130,44 @@ def test_steward_decisions_know_the_declared_attributes(tmp_path):
         prepare(con, spec, {**ask, "action": "choose_value", "attribute": "name", "value": "x"}, [])
     merged = prepare(con, spec, {"steward": "eva", "action": "merge", "target_ids": ["hr:1", "hr:2"]}, [])
     assert merged["status"] == "active"
+
+
+def test_register_numbers_keep_two_legal_entities_apart(tmp_path):
+    """A GmbH and its GmbH & Co. KG share name, address and phone, never their HRB: the register
+    number type reads it wherever the court is written, and with ``distinct: true`` two different
+    valid ones keep the records apart (and its comparison weighs them by a fixed m)."""
+    from pipelines.entities.matching import distinct_sql
+
+    model = {"stg_firms": ["id", "name", "reg"]}
+    text = """entity: firm
+attributes:
+  name: {type: company_name, block: true}
+  register: {type: register_number, distinct: true}
+inputs:
+  - {system: erp, model: stg_firms, id: id, columns: {name: name, register: reg}}
+"""
+    settings = make_project(tmp_path / "p")
+    (settings.project_dir / "models" / "entities").mkdir(parents=True)
+    (settings.project_dir / "models" / "entities" / "firm.yml").write_text(text)
+    shutil.copy(REPO / "models" / "entities" / "_reference.yml", settings.project_dir / "models" / "entities")
+    project = load_entities(settings, model)
+    assert project.problems == []
+    spec = project.entities["firm"]
+    assert spec.splink["comparisons"][1]["comparison_levels"][-1]["m_probability"] == 0.01
+    con = duckdb.connect()
+    con.execute("""create table firms as select * from (values
+        ('1', 'Huber Bau GmbH', 'HRB 12345 B, Amtsgericht Charlottenburg'),
+        ('2', 'Huber Bau GmbH', 'Amtsgericht Charlottenburg, HRB 12345 B'),
+        ('3', 'Huber Bau GmbH & Co. KG', 'HRA 4711'),
+        ('4', 'Huber Bau GmbH', 'beantragt')) t(id, name, reg)""")
+    standardise(con, spec, {"stg_firms": "firms"})
+    assert con.execute("select source_id, register_key, register_valid from entities.firm_standardised order by 1"
+                       ).fetchall() == [("1", "HRB12345B", True), ("2", "HRB12345B", True), ("3", "HRA4711", True),
+                                        ("4", None, False)]
+    # the company-name type splits the whole legal form off, 'GmbH & Co. KG' too
+    assert {k for (k,) in con.execute("select name_key from entities.firm_standardised").fetchall()} == {"huberbau"}
+    fired, _ = distinct_sql(spec)
+    apart = con.execute(f"""select l.source_id, r.source_id from entities.firm_standardised l
+                            join entities.firm_standardised r on l.source_id < r.source_id
+                            where len({fired}) > 0 order by all""").fetchall()
+    assert apart == [("1", "3"), ("2", "3")]        # an unreadable number is no evidence either way

@@ -26,8 +26,6 @@ def demo_project(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("entities")
     settings = make_project(root / "project", with_models=True)
-    # the contact entity is an example, not shipped yet (docs/examples/contact.yml says why)
-    shutil.copy(REPO / "docs" / "examples" / "contact.yml", settings.project_dir / "models" / "entities")
     generate(settings.data_dir, scale=1, seed=42)
     outcome = run_pipeline(settings, UPSTREAM_OF_ENTITIES)
     assert outcome.success, outcome.failures

@@ -331,5 +331,6 @@ def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
     # the gate's evidence names the table the master-data report reads, so its data status shows it
     evidence = _rows(settings, "select asset, success, element_count from kontor.gate_results "
                                "where run_id = ? and rule = 'merge_precision' order by asset", [result.run_id])
-    assert evidence == [("entities/customer_spot_check_precision", False, meta["judged"].value),
+    assert evidence == [("entities/contact_spot_check_precision", True, 0),    # shipped entities, none judged
+                        ("entities/customer_spot_check_precision", False, meta["judged"].value),
                         ("entities/supplier_spot_check_precision", True, 0)]
