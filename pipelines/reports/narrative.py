@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pipelines.core.services import LlmEndpoint
 from pipelines.reports import i18n
-from pipelines.reports.claims import ClaimFacts, check
+from pipelines.reports.claims import ClaimFacts, check, sentences
 from pipelines.reports.periods import parse_period
 from pipelines.reports.figures import Fact, format_value, read_numbers
 from pipelines.reports.spec import ReportSpec
@@ -396,6 +396,23 @@ def _member_anomaly_sentence(kpis: list[dict], facts: dict, w: _Writer) -> str |
     return _anomaly_text(kpi, a, w, facts["comparisons"], facts["language"])
 
 
+def limit_summary(text: str, lines: int = SUMMARY_LINES) -> str:
+    r"""The first paragraph (the executive summary) cut to ``lines`` sentences; the rest opens the
+    body as its own paragraph, so no checked statement is lost.
+
+    >>> limit_summary("A1. A2. A3.\n\nB.", lines=2)
+    'A1. A2.\n\nA3.\n\nB.'
+    >>> limit_summary("A1. A2.\n\nB.", lines=2)
+    'A1. A2.\n\nB.'
+    """
+    # cut as the claim check cuts (claims.sentences), so the sentences are the ones checked
+    paragraphs = sentences(text)
+    if not paragraphs or len(paragraphs[0]) <= lines:
+        return text
+    first = paragraphs[0]
+    return "\n\n".join([" ".join(first[:lines]), " ".join(first[lines:]), *(" ".join(p) for p in paragraphs[1:])])
+
+
 def template_narrative(facts: dict, spec: ReportSpec) -> str:
     """The deterministic narrative, written the way a controller writes it and passing the claim check:
     a summary of at most five sentences, the largest movements first (the largest single customer
@@ -471,7 +488,9 @@ def write_narrative(facts: dict, spec: ReportSpec, config: LlmConfig) -> tuple[N
             return result, messages
         wrong = [str(p) for p in check(text, claims)] if text else ["(empty answer)"]
         if not wrong:
-            return NarrativeResult("llm", names.restore(text), model=config.model, attempts=attempt,
+            # the summary is at most SUMMARY_LINES sentences whatever the model wrote; sentences
+            # beyond move into the body (all of them were checked)
+            return NarrativeResult("llm", limit_summary(names.restore(text)), model=config.model, attempts=attempt,
                                    rejected=result.rejected), messages
         result.rejected.append(wrong)
         messages = [*messages, {"role": "assistant", "content": text},

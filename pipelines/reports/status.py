@@ -103,8 +103,12 @@ def _gates(con, known: set[str], reads: set[str]) -> dict:
             "checked_at": checked.isoformat(timespec="seconds") if checked else None}
 
 
-def _review(con, known: set[str]) -> dict:
+def _review(con, known: set[str], reads: set[str] | None = None) -> dict:
+    """Open review items per entity: of the queues the report reads when it reads any (a report on
+    companies counts their queues, so its status and its KPIs name the same items), else of all."""
     queues = sorted(r for r in known if r.startswith("entities.") and r.endswith("_review_queue"))
+    if reads and set(queues) & set(reads):
+        queues = [q for q in queues if q in reads]
     if not queues:
         return {"state": "no review queue", "open": {}, "total_open": 0}
     open_items = {}
@@ -128,5 +132,5 @@ def data_status(con: duckdb.DuckDBPyConnection, now: datetime, stale_hours: floa
         "sources": sources,
         "stale_sources": [f"{s['system']}.{s['table']}" for s in sources if s["stale"]],
         "gates": _gates(con, known, reads or set()),
-        "review": _review(con, known),
+        "review": _review(con, known, reads),
     }

@@ -121,6 +121,8 @@ def test_data_status_with_gate_results_and_review_queues(demo, tmp_path):
             insert into entities.customer_review_queue values ('a', 'open'), ('b', 'open'), ('c', 'decided');
             create or replace table entities.supplier_review_queue (item_id varchar, status varchar);
             insert into entities.supplier_review_queue values ('d', 'open');
+            create or replace table entities.contact_review_queue (item_id varchar, status varchar);
+            insert into entities.contact_review_queue values ('e', 'open'), ('f', 'decided');
         """)
         spec = find_report(demo.root, "daily_summary")
         # A blocking rule whose latest result failed stops the report before anything is archived;
@@ -143,7 +145,8 @@ def test_data_status_with_gate_results_and_review_queues(demo, tmp_path):
     # Warnings still only annotate the banner.
     assert (status["gates"]["state"], status["gates"]["total"], status["gates"]["failed"], status["gates"]["warned"]) == \
         ("warn", 3, 0, 1)
-    assert status["review"] == {"state": "open items", "open": {"customer": 2, "supplier": 1}, "total_open": 3}
+    assert status["review"] == {"state": "open items", "open": {"contact": 1, "customer": 2, "supplier": 1},
+                                "total_open": 4}
     text = pdf_text(result.path)
     assert "0 Fehler, 1 Warnungen bei 3 Prüfungen" in text and "Kunden: 2 offen" in text
 

@@ -52,6 +52,22 @@ def test_a_correct_answer_is_used_and_placeholders_get_their_names_back(monthly)
     assert any(name in result.text for name in customers)
 
 
+def test_the_models_summary_is_cut_to_five_sentences_and_nothing_checked_is_lost(monthly):
+    """Issue 17 item 6: an executive summary of at most five lines, whatever the model writes. The
+    test server's correct answer is one paragraph of more sentences than that."""
+    from pipelines.reports.narrative import SUMMARY_LINES
+
+    with LlmServer(correct) as server:
+        result, _ = narrate(monthly, server)
+        [request] = server.requests
+    assert result.kind == "llm"
+    answer = [s for paragraph in sentences(correct(request)[1]) for s in paragraph]
+    assert len(answer) > SUMMARY_LINES                 # else this test would prove nothing
+    paragraphs = sentences(result.text)
+    assert len(paragraphs[0]) == SUMMARY_LINES
+    assert len([s for p in paragraphs for s in p]) == len(answer)   # every sentence kept, in the body
+
+
 def test_invented_numbers_get_one_retry_then_the_template(monthly):
     with LlmServer(wrong) as server:
         result, messages = narrate(monthly, server)
