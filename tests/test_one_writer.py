@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from assets.automation import run_failures
+from assets.resources import service_resources
 from automation.test_automation import Webhook
 from conftest import make_project
 from pipelines.core.errors import KontorError
@@ -126,7 +127,8 @@ def _failed_run_alert(settings, defs, instance, result) -> None:
     failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
     sensor = defs.resolve_sensor_def("kontor_alert_on_failure")
     sensor(dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=failure,
-                                              dagster_instance=instance, dagster_run=run).for_run_failure())
+                                              dagster_instance=instance, dagster_run=run,
+                                              resources=service_resources(settings)).for_run_failure())
 
 
 def test_a_dagster_run_is_refused_while_kontor_run_writes_and_alerts(project: Path):
