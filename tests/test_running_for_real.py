@@ -23,6 +23,8 @@ import pytest
 from conftest import REPO, make_project
 from test_end_to_end import kontor
 
+pytestmark = pytest.mark.slow     # minutes: a step of its own in .ci/run (pytest -m slow)
+
 # Kill points: during ingest, during the models, during entity resolution (reports follow it).
 KILL_AFTER = ("✓ raw/accounting__zahlungen", "✓ staging/stg_erp__customers", "✓ entities/customer_golden")
 # Columns that legitimately differ between two runs of the same data: batch and run ids, load

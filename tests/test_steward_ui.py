@@ -40,6 +40,8 @@ from pipelines.core.settings import Settings
 from pipelines.core.state import StateStore
 from pipelines.stewards.stewardship import queue
 
+pytestmark = pytest.mark.slow     # minutes: a step of its own in .ci/run (pytest -m slow)
+
 QUEUE_ASSET = ["entities", "customer_review_queue"]
 QUEUE_PAGE = "/assets/entities/customer_review_queue"
 WINDOW = (1400, 1000)
