@@ -216,7 +216,7 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
     from pipelines.core.sql import ident, literal
 
     serving.parent.mkdir(parents=True, exist_ok=True)
-    tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+    tmp = serving_tmp(serving)
     # Only the process holding the warehouse's write lock publishes, so any other temp copy (and
     # its .wal) is left over from a run killed while publishing: remove it, or each crash leaves a
     # warehouse-sized file behind.
@@ -229,7 +229,18 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
         con.execute(f"copy from database {ident(source)} to kontor_publish")
     finally:
         con.execute("detach kontor_publish")
+    replace_serving(tmp, serving)
+    return serving
+
+
+def serving_tmp(serving: Path) -> Path:
+    """Where a new serving copy is built beside the old one (``publish_serving`` removes leftovers)."""
+    return serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+
+
+def replace_serving(tmp: Path, serving: Path) -> None:
+    """Make ``tmp`` durable, then put it in place of ``serving`` in one rename: readers see the old
+    copy or the new one, never half of either."""
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, serving)
-    return serving

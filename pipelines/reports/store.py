@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -168,11 +167,11 @@ def publish_facts(con: duckdb.DuckDBPyConnection, serving: Path) -> bool:
     failed run never publishes that run's unchecked tables. Returns False when there is no serving
     copy yet (the first successful run publishes everything)."""
     from pipelines.core.sql import literal
+    from pipelines.core.warehouse import replace_serving, serving_tmp
 
     if not serving.is_file():
         return False
-    # the temp name publish_serving cleans up after a crash
-    tmp = serving.with_name(f".{serving.name}.{os.getpid()}.tmp")
+    tmp = serving_tmp(serving)          # the temp name publish_serving cleans up after a crash
     shutil.copyfile(serving, tmp)
     con.execute(f"attach {literal(str(tmp))} as kontor_facts_publish")
     try:
@@ -188,7 +187,5 @@ def publish_facts(con: duckdb.DuckDBPyConnection, serving: Path) -> bool:
             con.execute("create or replace table kontor_facts_publish.reports.facts as select * from reports.facts")
     finally:
         con.execute("detach kontor_facts_publish")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, serving)
+    replace_serving(tmp, serving)
     return True
