@@ -115,6 +115,13 @@ class Spec(BaseModel):
         """Rules across fields, as ``(line, message)``; run once the fields are valid."""
         return ()
 
+    @classmethod
+    def unknown_key(cls, key: str, value: Any, data: Any) -> str:
+        """What is said of ``key: value``, a key this mapping does not have (``data``: the mapping
+        as written); override to name the mapping by its content or to give the usual cause."""
+        hint = did_you_mean(key, {f.alias or n for n, f in cls.model_fields.items()}) or cls.unknown_hint
+        return f"unknown key {key!r} in {cls.what}{hint}"
+
     @model_validator(mode="wrap")
     @classmethod
     def _report_at_lines(cls, data: Any, handler, info: ValidationInfo):
@@ -172,7 +179,7 @@ def _problems(model: type[Spec], data: Any, errors: list[dict], file: str) -> li
         raised = (error.get("ctx") or {}).get("error")
         if not isinstance(raised, _Reported):
             line = getattr(raised, "line", None) or _line_at(data, error["loc"])
-            found.append(Problem(file, line or None, _message(model, error)))
+            found.append(Problem(file, line or None, _message(model, error, data)))
     return found
 
 
@@ -207,13 +214,12 @@ def _path(loc: tuple) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
-def _message(model: type[Spec], error: dict) -> str:
+def _message(model: type[Spec], error: dict, data: Any) -> str:
     loc, kind, ctx = error["loc"], error["type"], error.get("ctx") or {}
     key = str(loc[-1]) if loc else model.what
     field = model.model_fields.get(str(loc[0])) if len(loc) == 1 else None
     if kind == "extra_forbidden" and len(loc) == 1:
-        hint = did_you_mean(key, {f.alias or n for n, f in model.model_fields.items()}) or model.unknown_hint
-        return f"unknown key {key!r} in {model.what}{hint}"
+        return model.unknown_key(key, error["input"], data)
     if kind == "missing":
         described = f" ({field.description})" if field is not None and field.description else ""
         return f"missing '{key}:'{described}"
