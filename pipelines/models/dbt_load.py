@@ -16,7 +16,6 @@ from pipelines.core import yamlfile
 from pipelines.core.errors import Problem
 from pipelines.models.dbt import DbtProject, folder_config, project_vars
 from pipelines.models.project import (
-    DBT_CONFIG_KEYS,
     ColumnDoc,
     Model,
     ModelProject,
@@ -26,15 +25,11 @@ from pipelines.models.project import (
 )
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
+from pipelines.core.spec import validate
+from pipelines.models.spec import DbtPropertiesYml, dbt_config
 from pipelines.sources.spec import SourcesProject
 from pipelines.core.yamlfile import LineDict
 
-# Top-level keys of a properties file: the ones Kontor reads, and those describing things that
-# are not built by dbt run/build (the semantic layer, exposures, docs) and need nothing here.
-READ_KEYS = {"version", "models", "seeds", "snapshots", "sources", "unit_tests", "data_tests", "macros"}
-METADATA_KEYS = {"semantic_models", "metrics", "saved_queries", "exposures", "groups", "analyses"}
-MODEL_KEYS = {"name", "description", "columns", "config", "meta", "tags", "docs", "data_tests", "tests",
-              "constraints", "access", "group", "latest_version", "versions", "deprecation_date", "time_spine"}
 _SNAPSHOT = re.compile(r"{%-?\s*snapshot\s+(\w+)\s*-?%}(.*?){%-?\s*endsnapshot\s*-?%}", re.S)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -43,10 +38,12 @@ def _rel(settings: Settings, path: Path) -> str:
     return settings.relative(path)
 
 
-def _tests(entry: LineDict, column: str | None, file: str, problems: list[Problem], quote: bool = False) -> list[TestDecl]:
+def _tests(entry: Any, column: str | None, file: str, quote: bool = False) -> list[TestDecl]:
+    """The ``data_tests:``/``tests:`` of a node or column (a properties model or, for sources, a
+    mapping as written), each at the line of the test's name."""
     found = []
     for key in ("data_tests", "tests"):
-        items = entry.get(key) or []
+        items = (entry.get(key) if isinstance(entry, dict) else getattr(entry, key)) or []
         for i, spec in enumerate(items):
             line = items.item_line(i) if hasattr(items, "item_line") else entry.key_line(key)
             if isinstance(spec, LineDict) and spec:
@@ -63,47 +60,28 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
     except Exception as exc:  # ProjectError carries file:line already
         problems.extend(getattr(exc, "problems", [Problem(file, None, str(exc))]))
         return
-    if not isinstance(doc, LineDict):
+    parsed, found = validate(DbtPropertiesYml, doc, file)
+    problems += sorted(found, key=lambda p: p.line or 0)     # as the file reads
+    if parsed is None:
         return
-    for key in doc:
-        if key not in READ_KEYS | METADATA_KEYS:
-            problems.append(Problem(file, doc.key_line(key), f"unknown key {key!r}{did_you_mean(str(key), READ_KEYS | METADATA_KEYS)}"))
     for kind in ("models", "seeds", "snapshots"):
-        for entry in doc.get(kind) or []:
-            if not isinstance(entry, LineDict) or not isinstance(entry.get("name"), str):
-                problems.append(Problem(file, getattr(entry, "line", doc.line), f"an entry of {kind}: needs a name"))
+        for entry in getattr(parsed, kind):
+            config = {dbt_config(k): v for k, v in entry.config.items()}
+            if entry.tags:
+                config.setdefault("tags", list(entry.tags))
+            columns, tests = [], _tests(entry, None, file)
+            for col in entry.columns:
+                columns.append(ColumnDoc(col.name, str(col.description or ""), col.data_type, col.line,
+                                         list(col.constraints or [])))
+                tests += _tests(col, col.name, file, bool(col.quote))
+            if entry.name in props[kind]:
+                other = props[kind][entry.name]
+                problems.append(Problem(file, entry.line, f"properties for {entry.name!r} already given in "
+                                                          f"{other.file}:{other.line}"))
                 continue
-            for key in entry:
-                if key not in MODEL_KEYS:
-                    problems.append(Problem(file, entry.key_line(key), f"unknown key {key!r} in {kind[:-1]} properties"
-                                            + did_you_mean(str(key), MODEL_KEYS)))
-            if entry.get("versions"):
-                problems.append(Problem(file, entry.key_line("versions"), "model versions are not supported; "
-                                        "fix: one file per model"))
-            config = {str(k).replace("pre-hook", "pre_hook").replace("post-hook", "post_hook"): v
-                      for k, v in (entry.get("config") or {}).items()}
-            for key in config:
-                if key not in DBT_CONFIG_KEYS:
-                    problems.append(Problem(file, entry["config"].key_line(key.replace("_hook", "-hook")) if "hook" in key
-                                            else entry["config"].key_line(key),
-                                            f"unknown config {key!r}{did_you_mean(str(key), DBT_CONFIG_KEYS)}"))
-            if entry.get("tags"):
-                config.setdefault("tags", list(entry["tags"]))
-            columns, tests = [], _tests(entry, None, file, problems)
-            for col in entry.get("columns") or []:
-                if isinstance(col, LineDict) and isinstance(col.get("name"), str):
-                    columns.append(ColumnDoc(col["name"], str(col.get("description") or ""), col.get("data_type"),
-                                             col.line, list(col.get("constraints") or [])))
-                    tests += _tests(col, col["name"], file, problems, bool(col.get("quote")))
-            name = entry["name"]
-            if name in props[kind]:
-                other = props[kind][name]
-                problems.append(Problem(file, entry.line, f"properties for {name!r} already given in {other.file}:{other.line}"))
-                continue
-            props[kind][name] = ModelProperties(str(entry.get("description") or ""), columns, config,
-                                                dict(entry.get("meta") or {}), file, entry.line, tests,
-                                                list(entry.get("constraints") or []))
-    for src in doc.get("sources") or []:
+            props[kind][entry.name] = ModelProperties(str(entry.description or ""), columns, config, dict(entry.meta),
+                                                      file, entry.line, tests, list(entry.constraints or []))
+    for src in parsed.sources or []:
         if not isinstance(src, LineDict) or not isinstance(src.get("name"), str):
             problems.append(Problem(file, getattr(src, "line", doc.line), "a source needs a name"))
             continue
@@ -113,12 +91,12 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
                 problems.append(Problem(file, getattr(table, "line", src.line), "a source table needs a name"))
                 continue
             sources[(src["name"], table["name"])] = f"{schema}.{table.get('identifier') or table['name']}"
-            decls = _tests(table, None, file, problems)
+            decls = _tests(table, None, file)
             for col in table.get("columns") or []:
                 if isinstance(col, LineDict) and isinstance(col.get("name"), str):
-                    decls += _tests(col, col["name"], file, problems, bool(col.get("quote")))
+                    decls += _tests(col, col["name"], file, bool(col.get("quote")))
             source_tests += [(src["name"], table["name"], d) for d in decls]
-    for ut in doc.get("unit_tests") or []:
+    for ut in parsed.unit_tests or []:
         unit_tests.append((file, ut))
 
 

@@ -19,24 +19,12 @@ from pipelines.core import yamlfile
 from pipelines.core.errors import Problem
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
+from pipelines.core.spec import validate
+from pipelines.models.spec import CONFIG_KEYS, DBT_CONFIG_KEYS, PropertiesYml  # noqa: F401 - compile.py reads the keys here
 from pipelines.sources.spec import SourcesProject, load_sources
-from pipelines.core.yamlfile import LineDict
 
 MATERIALIZATIONS = ("view", "table", "incremental", "snapshot")
 FOLDER_DEFAULTS = {"staging": "view", "marts": "table", "snapshots": "snapshot"}
-# The schema is always the folder (a rule, no special cases), so dbt's `schema` config is not here.
-CONFIG_KEYS = {
-    "materialized", "unique_key", "incremental_strategy", "dialect", "tags", "owner", "strategy",
-    "updated_at", "check_cols", "invalidate_hard_deletes", "enabled", "full_refresh",
-}
-# What a dbt project may configure on top (dbt's own names and meanings; see pipelines/models/dbt.py).
-DBT_CONFIG_KEYS = CONFIG_KEYS | {
-    "schema", "alias", "pre_hook", "post_hook", "on_schema_change", "contract", "meta", "docs", "persist_docs",
-    "grants", "database", "group", "access", "sql_header", "target_schema", "target_database",
-    "snapshot_meta_column_names", "hard_deletes", "dbt_valid_to_current", "packages", "incremental_predicates",
-    "merge_update_columns", "merge_exclude_columns", "quoting", "on_configuration_change", "column_types",
-    "quote_columns", "delimiter", "file_format",
-}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Folders under models/ that hold something other than SQL models.
 NON_MODEL_DIRS = {"macros", "entities"}
@@ -154,6 +142,8 @@ def _relative(settings: Settings, path: Path) -> str:
 
 def _properties(settings: Settings, models_dir: Path, problems: list[Problem]) -> dict[str, ModelProperties]:
     """``models:`` entries of every YAML file under models/ (sources.yml and entities aside)."""
+    from pipelines.models.dbt_load import _tests   # dbt's data_tests:/tests: keys, run as gates
+
     found: dict[str, ModelProperties] = {}
     for path in sorted(models_dir.rglob("*.yml")) + sorted(models_dir.rglob("*.yaml")):
         rel = _relative(settings, path)
@@ -164,62 +154,24 @@ def _properties(settings: Settings, models_dir: Path, problems: list[Problem]) -
         except Exception as exc:  # ProjectError carries file:line already
             problems.extend(getattr(exc, "problems", [Problem(rel, None, str(exc))]))
             continue
-        if not isinstance(doc, LineDict):
-            continue
-        for key in doc:
-            if key not in ("version", "models"):
-                problems.append(Problem(rel, doc.key_line(key), f"unknown key {key!r}; model properties go under 'models:'"
-                                        + (" and sources into models/sources.yml" if key == "sources" else "")))
-        for entry in doc.get("models") or []:
-            if not isinstance(entry, LineDict) or not isinstance(entry.get("name"), str):
-                problems.append(Problem(rel, getattr(entry, "line", doc.line), "a model entry needs a name"))
+        props, found_here = validate(PropertiesYml, doc, rel)
+        problems += sorted(found_here, key=lambda p: p.line or 0)     # as the file reads
+        for entry in props.models if props is not None else []:
+            if entry.name in found:
+                other = found[entry.name]
+                problems.append(Problem(rel, entry.line, f"properties for model {entry.name!r} already given in "
+                                                         f"{other.file}:{other.line}"))
                 continue
-            name = entry["name"]
-            if name in found:
-                problems.append(Problem(rel, entry.line, f"properties for model {name!r} already given in {found[name].file}:{found[name].line}"))
-                continue
-            for key in entry:
-                if key not in ("name", "description", "columns", "config", "meta", "tags", "docs", "data_tests", "tests"):
-                    problems.append(Problem(rel, entry.key_line(key), f"unknown key {key!r} in model properties"
-                                            + did_you_mean(str(key), {"description", "columns", "config", "meta", "tags",
-                                                                      "data_tests"})))
-            config = dict(entry.get("config") or {})
-            for key in config:
-                if key not in CONFIG_KEYS:
-                    problems.append(Problem(rel, entry["config"].key_line(key), f"unknown config {key!r}{did_you_mean(str(key), CONFIG_KEYS)}"))
-            if entry.get("tags"):
-                config.setdefault("tags", list(entry["tags"]))
-            from pipelines.models.dbt_load import _tests   # dbt's data_tests:/tests: keys, run as gates
-
-            columns, tests = [], _tests(entry, None, rel, problems)
-            for col in entry.get("columns") or []:
-                if isinstance(col, LineDict) and isinstance(col.get("name"), str):
-                    for key in col:
-                        if key not in COLUMN_KEYS:
-                            problems.append(Problem(rel, col.key_line(key), _unknown_column_key(key, col[key], col["name"])))
-                    columns.append(ColumnDoc(col["name"], str(col.get("description") or ""), col.get("data_type"), col.line))
-                    tests += _tests(col, col["name"], rel, problems, bool(col.get("quote")))
-            found[name] = ModelProperties(str(entry.get("description") or ""), columns, config,
-                                          dict(entry.get("meta") or {}), rel, entry.line, tests)
+            config = dict(entry.config)
+            if entry.tags:
+                config.setdefault("tags", list(entry.tags))
+            columns, tests = [], _tests(entry, None, rel)
+            for col in entry.columns:
+                columns.append(ColumnDoc(col.name, str(col.description or ""), col.data_type, col.line))
+                tests += _tests(col, col.name, rel, bool(col.quote))
+            found[entry.name] = ModelProperties(str(entry.description or ""), columns, config, dict(entry.meta),
+                                                rel, entry.line, tests)
     return found
-
-
-# The keys dbt accepts on a column; anything else is a typo or a description split by a comma.
-COLUMN_KEYS = {"name", "description", "data_type", "meta", "tags", "tests", "data_tests", "quote",
-               "constraints", "config", "policy_tags", "granularity", "docs"}
-
-
-def _unknown_column_key(key: Any, value: Any, column: str) -> str:
-    """The message for a key a column does not have, with the usual cause when it is a comma.
-
-    >>> _unknown_column_key("ISO 4217", None, "currency_code")  # doctest: +NORMALIZE_WHITESPACE
-    "unknown key 'ISO 4217' in column 'currency_code'; fix: quote the description: in
-    {description: a, b} the comma ends the text and 'b' becomes a key"
-    """
-    if value is None and " " in str(key):
-        return (f"unknown key {key!r} in column {column!r}; fix: quote the description: in "
-                "{description: a, b} the comma ends the text and 'b' becomes a key")
-    return f"unknown key {key!r} in column {column!r}{did_you_mean(str(key), COLUMN_KEYS)}"
 
 
 def _folder_config(tool: dict[str, Any], schema: str) -> dict[str, Any]:

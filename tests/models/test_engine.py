@@ -151,6 +151,20 @@ CHECK_CASES = {
         ["models/marts/m.yml:4: unknown key 'ISO 4217' in column 'currency_code'; fix: quote the description: "
          "in {description: a, b} the comma ends the text and 'b' becomes a key",
          "models/marts/m.yml:5: unknown key 'descripton' in column 'x'; did you mean 'description'?"]),
+    "a column that is not a mapping, one without a name, and a typo in the model's keys": (
+        {"models/marts/m.sql": "select 1 as x\n",
+         "models/marts/m.yml": """
+            models:
+              - name: m
+                descripion: one row
+                columns:
+                  - x
+                  - {description: a number}
+            """},
+        "",
+        ["models/marts/m.yml:3: unknown key 'descripion' in model properties; did you mean 'description'?",
+         "models/marts/m.yml:5: each item of columns must be a mapping with a 'name'",
+         "models/marts/m.yml:6: missing 'name:' (the column's name)"]),
     "unknown config key in YAML": (
         {"models/marts/m.sql": "select 1 as x\n",
          "models/marts/m.yml": """
