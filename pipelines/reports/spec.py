@@ -1,8 +1,13 @@
-"""``reports/<name>/report.yml``: what a report computes, read with line numbers for ``kontor check``.
+"""``reports/<name>/report.yml``: pydantic models of what a report computes, read by the one loader.
 
 A report is a folder (Evidence's idea): ``report.yml`` (KPIs, dimensions, comparisons, anomaly
 rules, narrative and delivery settings), the KPI and table SQL files it names, a Jinja template
 and optionally a plan CSV. The YAML declares data; the template decides the layout.
+
+The ``*Yml`` models are ``report.yml`` as written, validated by ``pipelines.core.spec`` (every
+problem at its line, unknown keys with did-you-mean); ``load_report`` then checks what the file
+names in the folder (SQL files, plan, template, which dimensions carry names) and builds the
+frozen dataclasses the engine reads (``ReportSpec``, ``Kpi``, ``TableSpec`` ...).
 
 >>> localized({"de": "Umsatz", "en": "Revenue"}, "en"), localized("Umsatz", "en")
 ('Revenue', 'Umsatz')
@@ -11,17 +16,17 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlglot
+from pydantic import Field, field_validator
 from sqlglot import exp
 
 from pipelines.core import yamlfile
-from pipelines.core.errors import Problem, ProjectError
-from pipelines.core.errors import did_you_mean
-from pipelines.core.yamlfile import LineDict
+from pipelines.core.errors import Problem, ProjectError, did_you_mean
+from pipelines.core.spec import Spec, validate
 
 GRAINS = ("day", "week", "month", "quarter")
 FIRST_PERIOD_DEFAULT = "2020-01-01"   # reports' partitions start with the period holding this day, unless first_period
@@ -33,19 +38,6 @@ GOOD = ("up", "down", "neutral")
 KINDS = ("periodic", "snapshot")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
-
-_REPORT_KEYS = {"title", "description", "language", "grain", "calendar", "data_through", "comparisons",
-                "plan", "history", "anomalies", "narrative", "schedule", "dimensions", "kpis", "tables",
-                "delivery", "template", "drivers_top", "freshness_hours", "first_period"}
-_KPI_KEYS = {"name", "label", "aliases", "description", "sql", "unit", "decimals", "good", "kind", "drivers",
-             "headline", "target", "anomalies", "optional", "missing_message"}
-_TABLE_KEYS = {"name", "title", "sql", "columns", "optional", "missing_message"}
-_COLUMN_KEYS = {"name", "label", "unit", "decimals", "values"}
-_ANOMALY_KEYS = {"threshold_pct", "zscore", "history", "min_share_pct", "min_history"}
-_NARRATIVE_KEYS = {"enabled", "model", "timeout_s", "allow_personal_data", "max_words"}
-_DIMENSION_KEYS = {"label", "personal", "values"}
-_DELIVERY_KEYS = {"email"}
-_EMAIL_KEYS = {"to", "subject", "require_approval"}
 
 
 def localized(text: Any, language: str) -> str:
@@ -217,187 +209,394 @@ def referenced_relations(sql: str) -> set[str]:
     return {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db}
 
 
-class _Checker:
-    def __init__(self, file: str):
-        self.file = file
-        self.problems: list[Problem] = []
+# -- report.yml as written ------------------------------------------------------------------------
+# Messages keep the words ``kontor check`` has always used ("unit 'x' is not one of ...", "... must
+# be true or false, got ..."); the loader puts each at its line and leaves the bad value out.
 
-    def add(self, line: int | None, message: str) -> None:
-        self.problems.append(Problem(self.file, line, message))
-
-    def keys(self, node: LineDict, allowed: set[str], what: str) -> None:
-        for key in node:
-            if key not in allowed:
-                self.add(node.key_line(key), f"unknown key {key!r} in {what}{did_you_mean(str(key), allowed)}")
-
-    def mapping(self, value: Any, line: int, what: str) -> LineDict:
-        if value is None:
-            return _empty(line)
-        if isinstance(value, LineDict):
-            return value
-        self.add(line, f"{what} must be a mapping")
-        return _empty(line)
-
-    def choice(self, node: LineDict, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = node.get(key, default)
+def _choice(choices: tuple[str, ...], *fields: str):
+    def check(cls, value: Any, info) -> Any:
         if value not in choices:
-            self.add(node.key_line(key), f"{key} {value!r} is not one of {', '.join(choices)}{did_you_mean(str(value), set(choices))}")
-            return default
+            raise ValueError(f"{info.field_name} {value!r} is not one of {', '.join(choices)}"
+                             f"{did_you_mean(str(value), set(choices))}")
         return value
+    return field_validator(*fields, mode="before")(classmethod(check))
 
-    def number(self, node: LineDict, key: str, default: float, low: float = 0, integer: bool = False) -> Any:
-        value = node.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (integer and int(value) != value):
+
+def _number(*fields: str, low: float = 0, integer: bool = False):
+    def check(cls, value: Any, info) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low \
+                or (integer and int(value) != value):
             kind = "a whole number" if integer else "a number"
-            self.add(node.key_line(key), f"{key} must be {kind} ≥ {low:g}, got {value!r}")
-            return default
+            raise ValueError(f"{info.field_name} must be {kind} ≥ {low:g}, got {value!r}")
         return int(value) if integer else float(value)
+    return field_validator(*fields, mode="before")(classmethod(check))
 
-    def flag(self, node: LineDict, key: str, default: bool) -> bool:
-        value = node.get(key, default)
-        if not isinstance(value, bool):
-            self.add(node.key_line(key), f"{key} must be true or false, got {value!r}")
-            return default
+
+def _flag(*fields: str, unset: bool = False):
+    def check(cls, value: Any, info) -> Any:
+        if not isinstance(value, bool) and not (unset and value is None):
+            raise ValueError(f"{info.field_name} must be true or false, got {value!r}")
         return value
-
-    def name(self, node: LineDict, what: str) -> str | None:
-        value = node.get("name")
-        if not isinstance(value, str) or not NAME.match(value):
-            self.add(node.key_line("name"), f"{what} name {value!r} must be lower snake_case (a-z, 0-9, _)")
-            return None
-        return value
+    return field_validator(*fields, mode="before")(classmethod(check))
 
 
-def _empty(line: int) -> LineDict:
-    node = LineDict()
-    node.line, node.key_lines = line, {}
-    return node
+def _bad_name(what: str, value: Any) -> str | None:
+    if not isinstance(value, str) or not NAME.match(value):
+        return f"{what} name {value!r} must be lower snake_case (a-z, 0-9, _)"
+    return None
 
 
-def _sql_file(report_dir: Path, rel_dir: str, value: Any, line: int, chk: _Checker) -> tuple[Path, str] | None:
+def _bad_sql(value: Any) -> str | None:
     if not isinstance(value, str) or not value.endswith(".sql"):
-        chk.add(line, f"sql must name a .sql file in the report folder, got {value!r}")
-        return None
+        return f"sql must name a .sql file in the report folder, got {value!r}"
     if PurePosixPath(value).is_absolute() or ".." in PurePosixPath(value).parts:
-        chk.add(line, f"{value!r} must be a path inside the report folder, without '..'")
-        return None
-    path = report_dir / value
-    shown = f"{rel_dir}/{value}"
+        return f"{value!r} must be a path inside the report folder, without '..'"
+    return None
+
+
+class _Named(Spec):
+    """A KPI or a table: a snake_case name and a SQL file. Either missing or wrong, the rest of it
+    is still checked (its SQL file too), and the engine leaves it out."""
+
+    name: Any = None
+    sql: Any = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _snake_case(cls, value: Any) -> Any:
+        if (problem := _bad_name(cls.what, value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("sql", mode="before")
+    @classmethod
+    def _sql(cls, value: Any) -> Any:
+        if (problem := _bad_sql(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    def problems(self):
+        if "name" not in self._key_lines:
+            yield self.line, _bad_name(self.what, None)
+        if "sql" not in self._key_lines:
+            yield self.line, _bad_sql(None)
+
+
+class AnomaliesYml(Spec):
+    """``anomalies:`` of the report or of a KPI; what a KPI does not say comes from the report."""
+
+    what: ClassVar[str] = "anomalies"
+
+    threshold_pct: float | None = None
+    zscore: float | None = None
+    history: int | None = None
+    min_share_pct: float | None = None
+    min_history: int | None = None
+
+    _numbers = _number("threshold_pct", "zscore", "min_share_pct")
+    _counts = _number("history", "min_history", low=2, integer=True)
+
+    def over(self, base: Anomalies) -> Anomalies:
+        return replace(base, **{key: getattr(self, key) for key in self.model_fields_set})
+
+
+class NarrativeYml(Spec):
+    what: ClassVar[str] = "narrative"
+
+    enabled: bool = True
+    model: Any = None
+    timeout_s: float = 30.0
+    allow_personal_data: bool = False
+    max_words: int = 180
+
+    _flags = _flag("enabled", "allow_personal_data")
+    _timeout = _number("timeout_s")
+    _words = _number("max_words", low=20, integer=True)
+
+
+class DimensionYml(Spec):
+    what: ClassVar[str] = "dimension"
+
+    label: Any = None
+    personal: bool | None = None
+    values: Any = None
+
+    _personal = _flag("personal", unset=True)     # null: as if not written
+
+
+class KpiYml(_Named):
+    what: ClassVar[str] = "kpi"
+
+    label: Any = None
+    aliases: Any = Field(default_factory=list)
+    description: Any = None
+    unit: str = "number"
+    decimals: int = 0
+    good: str = "up"
+    kind: str = "periodic"
+    drivers: Any = ()              # as written (a LineList knows its line): checked against the dimensions
+    headline: bool = False
+    target: float | None = None
+    anomalies: AnomaliesYml | None = None
+    optional: bool = False
+    missing_message: Any = None
+
+    _unit = _choice(UNITS, "unit")
+    _good = _choice(GOOD, "good")
+    _kind = _choice(KINDS, "kind")
+    _decimals = _number("decimals", integer=True)
+    _flags = _flag("headline", "optional")
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _aliases(cls, value: Any) -> Any:
+        value = value or []
+        if not (isinstance(value, list) or isinstance(value, dict) and all(isinstance(v, list) for v in value.values())):
+            raise ValueError("aliases must be a list of names, or {de: [...], en: [...]}")
+        return value
+
+    @field_validator("drivers", mode="before")
+    @classmethod
+    def _drivers(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError("drivers must be a list of dimensions or of [dimension, dimension] pairs")
+        return value
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"target must be a number, got {value!r}")
+        return value
+
+
+class TableColumnYml(Spec):
+    what: ClassVar[str] = "table column"
+    shape: ClassVar[str] = "a mapping with a 'name'"
+
+    name: str = Field(description="the column's name")
+    label: Any = None
+    unit: str | None = None
+    decimals: int = 0
+    values: Any = None
+
+    _decimals = _number("decimals", integer=True)
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _unit(cls, value: Any) -> Any:
+        if value is not None and value not in UNITS:
+            raise ValueError(f"unit {value!r} is not one of {', '.join(UNITS)}{did_you_mean(str(value), set(UNITS))}")
+        return value
+
+
+class TableYml(_Named):
+    what: ClassVar[str] = "table"
+
+    title: Any = None
+    columns: list[TableColumnYml] = []
+    optional: bool = False
+    missing_message: Any = None
+
+    _optional = _flag("optional")
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _no_columns(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class EmailYml(Spec):
+    what: ClassVar[str] = "delivery.email"
+
+    to: Any = Field(None, validate_default=True)
+    subject: Any = None
+    require_approval: bool = False
+
+    _approval = _flag("require_approval")
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _addresses(cls, value: Any) -> Any:
+        to = [] if value is None else [value] if isinstance(value, str) else value
+        if not to or not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+            raise ValueError(f"delivery.email.to must list e-mail addresses, got {to!r}")
+        return tuple(to)
+
+
+class DeliveryYml(Spec):
+    what: ClassVar[str] = "delivery"
+
+    email: EmailYml | None = None
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _written(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("delivery.email.to must list e-mail addresses, got []")
+        return value
+
+
+_NEEDS_KPIS = "a report needs a list 'kpis' with at least one KPI"
+
+
+class ReportYml(Spec):
+    """``report.yml`` as written."""
+
+    what: ClassVar[str] = "report.yml"
+    shape: ClassVar[str] = "a mapping with 'kpis'"
+
+    title: Any = None
+    description: Any = None
+    language: str = "en"
+    grain: str = "month"
+    calendar: str = "calendar"
+    data_through: Any = None
+    comparisons: Any = ("previous_period", "same_period_last_year")
+    plan: Any = None
+    history: Any = None            # accepted and unused, as always (the periods of history: anomalies.history)
+    anomalies: AnomaliesYml | None = None
+    narrative: NarrativeYml | None = None
+    schedule: Any = None
+    dimensions: dict[str, DimensionYml] = {}
+    kpis: list[KpiYml] = []
+    tables: list[TableYml] = []
+    delivery: DeliveryYml | None = None
+    template: Any = "template.html.j2"
+    drivers_top: int = 5
+    freshness_hours: float = 36.0
+    first_period: Any = ""
+
+    _language = _choice(LANGUAGES, "language")
+    _grain = _choice(GRAINS, "grain")
+    _calendar = _choice(CALENDARS, "calendar")
+    _top = _number("drivers_top", low=1, integer=True)
+    _freshness = _number("freshness_hours")
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _empty_dimensions(cls, value: Any) -> Any:
+        """``dimensions:`` and ``region:`` written without a value: nothing declared."""
+        if value is None:
+            return {}
+        return {k: {} if v is None else v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("kpis", mode="before")
+    @classmethod
+    def _some_kpis(cls, value: Any) -> Any:
+        if not isinstance(value, list) or not value:
+            raise ValueError(_NEEDS_KPIS)
+        return value
+
+    @field_validator("tables", mode="before")
+    @classmethod
+    def _no_tables(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("data_through", mode="before")
+    @classmethod
+    def _data_through(cls, value: Any) -> Any:
+        if value is not None and (problem := _bad_sql(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("comparisons", mode="before")
+    @classmethod
+    def _comparisons(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError("comparisons must be a list")
+        return value
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _cron(cls, value: Any) -> Any:
+        if value is not None and (not isinstance(value, str) or len(value.split()) != 5
+                                  or not all(_CRON_FIELD.match(f) for f in value.split())):
+            raise ValueError(f"schedule {value!r} is not a cron expression like '0 7 * * *' "
+                             "(minute hour day month weekday)")
+        return value
+
+    def problems(self):
+        if "kpis" not in self._key_lines:
+            yield 1, _NEEDS_KPIS
+        if self.calendar == "business_days" and self.grain != "day":
+            yield self.key_line("calendar"), "calendar business_days needs grain day"
+        for kpi in self.kpis:
+            for item in kpi.drivers:
+                for dim in tuple(item) if isinstance(item, list) else (item,):
+                    if dim not in self.dimensions:
+                        yield (getattr(kpi.drivers, "line", 0) or kpi.key_line("drivers"),
+                               f"driver {dim!r} is not declared under 'dimensions'"
+                               f"{did_you_mean(str(dim), set(self.dimensions))}")
+                        break
+        for what, items in (("kpi", self.kpis), ("table", self.tables)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name is not None and item.name in seen:
+                    yield item.line, f"duplicate {what} {item.name!r}"
+                seen.add(item.name)
+        for c in self.comparisons:
+            if c not in COMPARISONS:
+                yield self.key_line("comparisons"), (f"unknown comparison {c!r}; use {', '.join(COMPARISONS)}"
+                                                     f"{did_you_mean(str(c), set(COMPARISONS))}")
+        if self.first_period:
+            from pipelines.core.errors import KontorError
+            from pipelines.reports.periods import FORMATS, parse_period
+
+            try:
+                grain_of = parse_period(str(self.first_period)).grain
+            except KontorError as exc:
+                yield self.key_line("first_period"), f"first_period: {exc}"
+            else:
+                if grain_of != self.grain:
+                    yield self.key_line("first_period"), (
+                        f"first_period {self.first_period!r} is a {grain_of}, but the report is issued per "
+                        f"{self.grain}; write a {self.grain} such as {FORMATS[self.grain]}")
+
+
+# -- the folder: files report.yml names, and the engine's view --------------------------------------
+
+def _sql_file(report_dir: Path, rel_dir: str, value: str, line: int, problems: list[Problem]) -> tuple[Path, str] | None:
+    """The SQL file ``value`` names, when it exists and parses; else a problem."""
+    path, shown = report_dir / value, f"{rel_dir}/{value}"
     if not path.is_file():
-        chk.add(line, f"{shown} not found; fix: create it or correct the path")
+        problems.append(Problem(f"{rel_dir}/report.yml", line, f"{shown} not found; fix: create it or correct the path"))
         return None
     try:
         sqlglot.parse_one(path.read_text(encoding="utf-8"), dialect="duckdb")
     except sqlglot.errors.ParseError as exc:
         where = exc.errors[0].get("line") if exc.errors else None
-        chk.problems.append(Problem(shown, where, f"SQL syntax error: {exc.errors[0]['description'] if exc.errors else exc}"))
+        problems.append(Problem(shown, where, f"SQL syntax error: {exc.errors[0]['description'] if exc.errors else exc}"))
         return None
     return path, shown
 
 
-def _anomalies(node: Any, line: int, base: Anomalies, chk: _Checker) -> Anomalies:
-    node = chk.mapping(node, line, "anomalies")
-    chk.keys(node, _ANOMALY_KEYS, "anomalies")
-    return Anomalies(
-        threshold_pct=chk.number(node, "threshold_pct", base.threshold_pct),
-        zscore=chk.number(node, "zscore", base.zscore),
-        history=chk.number(node, "history", base.history, low=2, integer=True),
-        min_share_pct=chk.number(node, "min_share_pct", base.min_share_pct),
-        min_history=chk.number(node, "min_history", base.min_history, low=2, integer=True),
-    )
-
-
-def _drivers(node: LineDict, dimensions: dict[str, Dimension], chk: _Checker) -> tuple[tuple[str, ...], ...]:
-    raw = node.get("drivers", [])
-    if not isinstance(raw, list):
-        chk.add(node.key_line("drivers"), "drivers must be a list of dimensions or of [dimension, dimension] pairs")
-        return ()
-    drivers = []
-    for item in raw:
-        dims = tuple(item) if isinstance(item, list) else (item,)
-        for dim in dims:
-            if dim not in dimensions:
-                chk.add(getattr(raw, "line", node.key_line("drivers")),
-                        f"driver {dim!r} is not declared under 'dimensions'{did_you_mean(str(dim), set(dimensions))}")
-                break
-        else:
-            drivers.append(dims)
-    return tuple(drivers)
-
-
-def _kpi(node: Any, report_dir: Path, rel_dir: str, spec: dict[str, Any], chk: _Checker) -> Kpi | None:
-    if not isinstance(node, LineDict):
-        chk.add(None, "each entry under 'kpis' must be a mapping")
-        return None
-    chk.keys(node, _KPI_KEYS, "kpi")
-    name = chk.name(node, "kpi")
-    sql = _sql_file(report_dir, rel_dir, node.get("sql"), node.key_line("sql"), chk)
-    if name is None or sql is None:
-        return None
-    aliases = node.get("aliases") or []
-    if not (isinstance(aliases, list) or isinstance(aliases, dict) and all(isinstance(v, list) for v in aliases.values())):
-        chk.add(node.key_line("aliases"), "aliases must be a list of names, or {de: [...], en: [...]}")
-        aliases = []
-    target = node.get("target")
-    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, float))):
-        chk.add(node.key_line("target"), f"target must be a number, got {target!r}")
-        target = None
+def _kpi(kpi: KpiYml, sql: tuple[Path, str], base: Anomalies) -> Kpi:
     return Kpi(
-        name=name, label=node.get("label", name), sql_path=sql[0], sql_file=sql[1],
-        unit=chk.choice(node, "unit", UNITS, "number"),
-        decimals=chk.number(node, "decimals", 0, integer=True),
-        good=chk.choice(node, "good", GOOD, "up"),
-        kind=chk.choice(node, "kind", KINDS, "periodic"),
-        drivers=_drivers(node, spec["dimensions"], chk),
-        headline=chk.flag(node, "headline", False),
-        target=None if target is None else float(target),
-        anomalies=_anomalies(node.get("anomalies"), node.key_line("anomalies"), spec["anomalies"], chk),
-        optional=chk.flag(node, "optional", False),
-        missing_message=node.get("missing_message"),
-        description=node.get("description"),
-        aliases=aliases,
-        line=node.line,
-    )
+        name=kpi.name, label=kpi.label if "label" in kpi.model_fields_set else kpi.name,
+        sql_path=sql[0], sql_file=sql[1], unit=kpi.unit, decimals=kpi.decimals, good=kpi.good, kind=kpi.kind,
+        drivers=tuple(tuple(item) if isinstance(item, list) else (item,) for item in kpi.drivers),
+        headline=kpi.headline, target=None if kpi.target is None else float(kpi.target),
+        anomalies=kpi.anomalies.over(base) if kpi.anomalies else base, optional=kpi.optional,
+        missing_message=kpi.missing_message, description=kpi.description, aliases=kpi.aliases, line=kpi.line)
 
 
-def _table(node: Any, report_dir: Path, rel_dir: str, chk: _Checker) -> TableSpec | None:
-    if not isinstance(node, LineDict):
-        chk.add(None, "each entry under 'tables' must be a mapping")
-        return None
-    chk.keys(node, _TABLE_KEYS, "table")
-    name = chk.name(node, "table")
-    sql = _sql_file(report_dir, rel_dir, node.get("sql"), node.key_line("sql"), chk)
-    columns = []
-    for col in node.get("columns", []) or []:
-        if not isinstance(col, LineDict) or not isinstance(col.get("name"), str):
-            chk.add(node.key_line("columns"), "each table column needs a name")
-            continue
-        chk.keys(col, _COLUMN_KEYS, "table column")
-        unit = col.get("unit")
-        if unit is not None and unit not in UNITS:
-            chk.add(col.key_line("unit"), f"unit {unit!r} is not one of {', '.join(UNITS)}")
-            unit = None
-        columns.append(TableColumn(col["name"], col.get("label", col["name"]), unit,
-                                   chk.number(col, "decimals", 0, integer=True), col.get("values")))
-    if name is None or sql is None:
-        return None
-    return TableSpec(name, node.get("title", name), sql[0], sql[1], tuple(columns),
-                     chk.flag(node, "optional", False), node.get("missing_message"), node.line)
+def _table(table: TableYml, sql: tuple[Path, str]) -> TableSpec:
+    columns = tuple(TableColumn(c.name, c.label if "label" in c.model_fields_set else c.name, c.unit, c.decimals,
+                                c.values) for c in table.columns)
+    return TableSpec(table.name, table.title if "title" in table.model_fields_set else table.name, sql[0], sql[1],
+                     columns, table.optional, table.missing_message, table.line)
 
 
-def _privacy(dimensions: dict[str, Dimension], declared: dict[str, tuple[Any, int]], kpis: list[Kpi],
-             allow_personal: bool, chk: _Checker) -> dict[str, Dimension]:
+def _privacy(doc: ReportYml, kpis: list[Kpi], file: str, problems: list[Problem]) -> dict[str, Dimension]:
     """Personal or not, from the SQL: a dimension whose values come from master-data names
     (``privacy.trace``), or that cannot be traced, is personal; ``personal: false`` on such a
     dimension is an error unless the report sends names on purpose (allow_personal_data)."""
     from pipelines.reports.privacy import MASTER_TABLE, trace
 
+    allow_personal = doc.narrative is not None and doc.narrative.allow_personal_data
     resolved = {}
-    for name, dim in dimensions.items():
-        flag, line = declared[name]
-        if flag is not None and not isinstance(flag, bool):
-            chk.add(line, f"personal must be true or false, got {flag!r}")
-            flag = None
+    for name, dim in doc.dimensions.items():
         found, sources = [], set()
         for kpi in kpis:
             if name in kpi.dimensions:
@@ -406,159 +605,93 @@ def _privacy(dimensions: dict[str, Dimension], declared: dict[str, tuple[Any, in
                 if personal:
                     found.append(f"{kpi.sql_file} ({', '.join(leaves)})")
         traced = bool(found) or bool(MASTER_TABLE.search(name))
-        if flag is False and traced and not allow_personal:
+        if dim.personal is False and traced and not allow_personal:
             why = found[0] if found else f"the name {name!r}"
-            chk.add(line, f"dimension {name!r} is declared personal: false, but {why} carries master-data names; "
-                          "fix: remove 'personal: false' (its members are then pseudonymised in prompts), or set "
-                          "narrative.allow_personal_data: true to send names to the model on purpose")
-        resolved[name] = Dimension(name, dim.label, traced if flag is None else flag, tuple(sorted(sources)), dim.values)
+            problems.append(Problem(file, dim.key_line("personal"), (
+                f"dimension {name!r} is declared personal: false, but {why} carries master-data names; "
+                "fix: remove 'personal: false' (its members are then pseudonymised in prompts), or set "
+                "narrative.allow_personal_data: true to send names to the model on purpose")))
+        label = dim.label if "label" in dim.model_fields_set else name
+        resolved[name] = Dimension(name, label, traced if dim.personal is None else dim.personal,
+                                   tuple(sorted(sources)), dim.values)
     return resolved
 
 
-def _email(node: Any, line: int, chk: _Checker) -> EmailDelivery | None:
-    delivery = chk.mapping(node, line, "delivery")
-    chk.keys(delivery, _DELIVERY_KEYS, "delivery")
-    if "email" not in delivery:
-        return None
-    email = chk.mapping(delivery["email"], delivery.key_line("email"), "delivery.email")
-    chk.keys(email, _EMAIL_KEYS, "delivery.email")
-    to = email.get("to", [])
-    to = [to] if isinstance(to, str) else to
-    if not to or not all(isinstance(a, str) and "@" in a for a in to):
-        chk.add(email.key_line("to"), f"delivery.email.to must list e-mail addresses, got {to!r}")
-        return None
-    return EmailDelivery(tuple(to), email.get("subject"), chk.flag(email, "require_approval", False))
-
-
-def _plan(path: Path, shown: str, kpis: set[str], chk: _Checker) -> None:
+def _plan(path: Path, shown: str, kpis: set[str], problems: list[Problem]) -> None:
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         if set(reader.fieldnames or []) != {"kpi", "period", "value"}:
-            chk.problems.append(Problem(shown, 1, "the plan needs exactly the columns kpi,period,value"))
+            problems.append(Problem(shown, 1, "the plan needs exactly the columns kpi,period,value"))
             return
         for line, row in enumerate(reader, start=2):
             if row["kpi"] not in kpis:
-                chk.problems.append(Problem(shown, line, f"unknown kpi {row['kpi']!r}{did_you_mean(row['kpi'], kpis)}"))
+                problems.append(Problem(shown, line, f"unknown kpi {row['kpi']!r}{did_you_mean(row['kpi'], kpis)}"))
             try:
                 float(row["value"])
             except (TypeError, ValueError):
-                chk.problems.append(Problem(shown, line, f"value {row['value']!r} is not a number (write 1234.5)"))
+                problems.append(Problem(shown, line, f"value {row['value']!r} is not a number (write 1234.5)"))
 
 
 def load_report(report_dir: Path, rel_dir: str) -> ReportSpec:
     """Read ``report_dir/report.yml``; raises ``ProjectError`` listing every problem."""
     shown = f"{rel_dir}/report.yml"
-    doc = yamlfile.load(report_dir / "report.yml", shown)
-    chk = _Checker(shown)
-    if not isinstance(doc, LineDict):
-        raise ProjectError([Problem(shown, 1, "report.yml must be a mapping with 'kpis'")])
-    chk.keys(doc, _REPORT_KEYS, "report.yml")
+    doc, problems = validate(ReportYml, yamlfile.load(report_dir / "report.yml", shown), shown)
+    if doc is None:
+        raise ProjectError(problems)
     name = report_dir.name
     if not NAME.match(name):
-        chk.add(1, f"report folder {name!r} must be lower snake_case: it becomes the asset reports/{name}")
-    language = chk.choice(doc, "language", LANGUAGES, "en")
-    grain = chk.choice(doc, "grain", GRAINS, "month")
-    calendar = chk.choice(doc, "calendar", CALENDARS, "calendar")
-    if calendar == "business_days" and grain != "day":
-        chk.add(doc.key_line("calendar"), "calendar business_days needs grain day")
-
-    dimensions, declared = {}, {}
-    for dim, value in chk.mapping(doc.get("dimensions"), doc.key_line("dimensions"), "dimensions").items():
-        node = chk.mapping(value, doc.key_line("dimensions"), f"dimension {dim!r}")
-        chk.keys(node, _DIMENSION_KEYS, f"dimension {dim!r}")
-        declared[dim] = (node.get("personal"), node.key_line("personal") if "personal" in node else node.line)
-        dimensions[dim] = Dimension(dim, node.get("label", dim), values=node.get("values"))
-    anomalies = _anomalies(doc.get("anomalies"), doc.key_line("anomalies"), Anomalies(), chk)
-    context = {"dimensions": dimensions, "anomalies": anomalies}
-
-    kpi_nodes = doc.get("kpis")
-    if not isinstance(kpi_nodes, list) or not kpi_nodes:
-        chk.add(doc.key_line("kpis") if "kpis" in doc else 1, "a report needs a list 'kpis' with at least one KPI")
-        kpi_nodes = []
-    kpis = [k for k in (_kpi(n, report_dir, rel_dir, context, chk) for n in kpi_nodes) if k]
-    tables = [t for t in (_table(n, report_dir, rel_dir, chk) for n in doc.get("tables", []) or []) if t]
-    for what, items in (("kpi", kpis), ("table", tables)):
-        seen: set[str] = set()
-        for item in items:
-            if item.name in seen:
-                chk.add(item.line, f"duplicate {what} {item.name!r}")
-            seen.add(item.name)
-
-    allow_personal = isinstance(doc.get("narrative"), LineDict) and doc["narrative"].get("allow_personal_data") is True
-    dimensions.update(_privacy(dimensions, declared, kpis, allow_personal, chk))
-
-    comparisons = doc.get("comparisons", list(ReportSpec.comparisons))
-    if not isinstance(comparisons, list):
-        chk.add(doc.key_line("comparisons"), "comparisons must be a list")
-        comparisons = []
-    for c in comparisons:
-        if c not in COMPARISONS:
-            chk.add(doc.key_line("comparisons"), f"unknown comparison {c!r}; use {', '.join(COMPARISONS)}{did_you_mean(str(c), set(COMPARISONS))}")
-    comparisons = [c for c in comparisons if c in COMPARISONS]
+        problems.append(Problem(shown, 1, f"report folder {name!r} must be lower snake_case: it becomes the asset "
+                                          f"reports/{name}"))
+    anomalies = doc.anomalies.over(Anomalies()) if doc.anomalies else Anomalies()
+    kpis, tables = [], []
+    for kpi in doc.kpis:
+        sql = kpi.sql and _sql_file(report_dir, rel_dir, kpi.sql, kpi.key_line("sql"), problems)
+        if sql and kpi.name:
+            kpis.append(_kpi(kpi, sql, anomalies))
+    for table in doc.tables:
+        sql = table.sql and _sql_file(report_dir, rel_dir, table.sql, table.key_line("sql"), problems)
+        if sql and table.name:
+            tables.append(_table(table, sql))
+    dimensions = _privacy(doc, kpis, shown, problems)
+    comparisons = tuple(c for c in doc.comparisons if c in COMPARISONS)
 
     plan = None
-    if doc.get("plan") is not None:
-        plan_path = report_dir / str(doc["plan"])
-        if not plan_path.is_file() or ".." in PurePosixPath(str(doc["plan"])).parts:
-            chk.add(doc.key_line("plan"), f"plan file {rel_dir}/{doc['plan']} not found; fix: a CSV with columns kpi,period,value")
+    if doc.plan is not None:
+        plan_path = report_dir / str(doc.plan)
+        if not plan_path.is_file() or ".." in PurePosixPath(str(doc.plan)).parts:
+            problems.append(Problem(shown, doc.key_line("plan"), f"plan file {rel_dir}/{doc.plan} not found; "
+                                                                 "fix: a CSV with columns kpi,period,value"))
         else:
             plan = plan_path
-            _plan(plan_path, f"{rel_dir}/{doc['plan']}", {k.name for k in kpis}, chk)
+            _plan(plan_path, f"{rel_dir}/{doc.plan}", {k.name for k in kpis}, problems)
     if "plan" in comparisons and plan is None and not any(k.target is not None for k in kpis):
-        chk.add(doc.key_line("comparisons"), "comparison 'plan' needs a plan file ('plan: plan.csv') or a KPI 'target'")
+        problems.append(Problem(shown, doc.key_line("comparisons"),
+                                "comparison 'plan' needs a plan file ('plan: plan.csv') or a KPI 'target'"))
 
     data_through = None
-    if doc.get("data_through") is not None:
-        found = _sql_file(report_dir, rel_dir, doc["data_through"], doc.key_line("data_through"), chk)
+    if doc.data_through is not None:
+        found = _sql_file(report_dir, rel_dir, doc.data_through, doc.key_line("data_through"), problems)
         data_through = found[0] if found else None
 
-    schedule = doc.get("schedule")
-    if schedule is not None and (not isinstance(schedule, str) or len(schedule.split()) != 5
-                                 or not all(_CRON_FIELD.match(f) for f in schedule.split())):
-        chk.add(doc.key_line("schedule"), f"schedule {schedule!r} is not a cron expression like '0 7 * * *' (minute hour day month weekday)")
-        schedule = None
-
-    first_period = doc.get("first_period", "")
-    if first_period:
-        from pipelines.core.errors import KontorError
-        from pipelines.reports.periods import FORMATS, parse_period
-
-        try:
-            grain_of = parse_period(str(first_period)).grain
-        except KontorError as exc:
-            grain_of = None
-            chk.add(doc.key_line("first_period"), f"first_period: {exc}")
-        if grain_of is not None and grain_of != grain:
-            chk.add(doc.key_line("first_period"), f"first_period {first_period!r} is a {grain_of}, but the report is "
-                                                  f"issued per {grain}; write a {grain} such as {FORMATS[grain]}")
-            first_period = ""
-
-    narrative_node = chk.mapping(doc.get("narrative"), doc.key_line("narrative"), "narrative")
-    chk.keys(narrative_node, _NARRATIVE_KEYS, "narrative")
-    model = narrative_node.get("model")
-    narrative = Narrative(
-        enabled=chk.flag(narrative_node, "enabled", True),
-        model=str(model) if model else None,
-        timeout_s=chk.number(narrative_node, "timeout_s", 30.0),
-        allow_personal_data=chk.flag(narrative_node, "allow_personal_data", False),
-        max_words=chk.number(narrative_node, "max_words", 180, low=20, integer=True),
-    )
-
-    template = report_dir / str(doc.get("template", "template.html.j2"))
+    template = report_dir / str(doc.template)
     if not template.is_file():
-        chk.add(doc.key_line("template") if "template" in doc else 1,
-                f"template {rel_dir}/{template.name} not found; fix: create it (see reports/README.md)")
-
-    if chk.problems:
-        raise ProjectError(chk.problems)
+        problems.append(Problem(shown, doc.key_line("template") if "template" in doc.model_fields_set else 1,
+                                f"template {rel_dir}/{template.name} not found; fix: create it (see reports/README.md)"))
+    if problems:
+        raise ProjectError(problems)
+    written = doc.narrative or NarrativeYml()
+    narrative = Narrative(enabled=written.enabled, model=str(written.model) if written.model else None,
+                          timeout_s=written.timeout_s, allow_personal_data=written.allow_personal_data,
+                          max_words=written.max_words)
+    email = doc.delivery.email if doc.delivery else None
     return ReportSpec(
-        name=name, dir=report_dir, file=shown, title=doc.get("title", name), language=language, grain=grain,
-        kpis=tuple(kpis), tables=tuple(tables), dimensions=dimensions, description=doc.get("description"),
-        calendar=calendar, data_through=data_through, comparisons=tuple(comparisons), plan=plan,
-        anomalies=anomalies, narrative=narrative, schedule=schedule,
-        email=_email(doc.get("delivery"), doc.key_line("delivery"), chk), template=template,
-        drivers_top=chk.number(doc, "drivers_top", 5, low=1, integer=True),
-        freshness_hours=chk.number(doc, "freshness_hours", 36.0), first_period=str(first_period or ""),
+        name=name, dir=report_dir, file=shown, title=doc.title if "title" in doc.model_fields_set else name,
+        language=doc.language, grain=doc.grain, kpis=tuple(kpis), tables=tuple(tables), dimensions=dimensions,
+        description=doc.description, calendar=doc.calendar, data_through=data_through, comparisons=comparisons,
+        plan=plan, anomalies=anomalies, narrative=narrative, schedule=doc.schedule,
+        email=EmailDelivery(email.to, email.subject, email.require_approval) if email else None,
+        template=template, drivers_top=doc.drivers_top, freshness_hours=doc.freshness_hours,
+        first_period=str(doc.first_period or ""),
     )
 
 

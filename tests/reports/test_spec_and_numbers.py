@@ -132,6 +132,15 @@ BROKEN = [  # report.yml, the problem expected (line: text)
     ("grain: month\nfirst_period: 2024-W01\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n",
      (2, "first_period '2024-W01' is a week, but the report is issued per month; write a month such as 2026-10")),
     ("first_period: 2024-13\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n", (1, "is not a valid period")),
+    # every problem of a KPI at once, not only the first
+    ("kpis:\n  - name: Revenue\n    sql: kpis/revenue.sql\n    unit: eur\n", (4, "unit 'eur' is not one of EUR")),
+    ("kpis:\n  - name: Revenue\n    sql: kpis/missing.sql\n", (3, "reports/broken/kpis/missing.sql not found")),
+    ("tables: 5\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n", (1, "tables must be a list")),
+    ("drivers_top: 0\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n", (1, "drivers_top must be a whole number ≥ 1")),
+    ("delivery:\n  email: {to: controlling}\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n",
+     (2, "delivery.email.to must list e-mail addresses")),
+    ("delivery: {email: {to: a@b.de, cc: c@b.de}}\nkpis: [{name: revenue, sql: kpis/revenue.sql}]\n",
+     (1, "unknown key 'cc' in delivery.email")),
 ]
 
 
