@@ -15,16 +15,22 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from pipelines.core.errors import KontorError, ProjectError
-from pipelines.core.settings import load_settings
 
 app = typer.Typer(
     help="Kontor: declarative back-office data pipeline (CRM, ERP, accounting → DuckDB → master data → reports).",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
 )
 console = Console(stderr=True)
+
+
+def load_settings():
+    """``pipelines.core.settings.load_settings``, imported when a command runs: the settings are
+    pydantic models, and pydantic's import alone is most of what ``kontor --help`` would load."""
+    from pipelines.core.settings import load_settings as load
+
+    return load()
 
 
 class StewardAction(str, Enum):
@@ -408,6 +414,8 @@ def steward_list(
     status: Annotated[str, typer.Option(help="open, pending (awaiting a second steward), decided or all.")] = "open",
 ) -> None:
     """Review items, most important first: why each needs a decision and the records involved."""
+    from rich.table import Table
+
     from pipelines.stewards.stewardship import queue
 
     items = queue(load_settings(), entity, status)
@@ -427,6 +435,8 @@ def steward_show(
     entity: Annotated[str, typer.Option(help="The entity.")] = "customer",
 ) -> None:
     """The records of an item side by side, the golden record and the conflicting values."""
+    from rich.table import Table
+
     from pipelines.stewards.stewardship import show
 
     found = show(load_settings(), entity, item)
