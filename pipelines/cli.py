@@ -556,20 +556,28 @@ def dev(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Start the Dagster UI (`dg dev` in a dg project, else `dagster dev` on workspace.yaml); prints
-    the URL when it answers; SIGTERM or Ctrl-C stops it with all its processes."""
+    """Start the Dagster UI (`dg dev` in a dg project, else Dagster's code server, webserver and
+    daemon on workspace.yaml); prints the URL when it answers; SIGTERM or Ctrl-C stops it with all
+    its processes."""
     from pipelines.core.dagster_instance import prepare_dagster_home   # not pipelines.run: no Dagster here
-    from pipelines.devserver import dagster_command, serve
+    from pipelines.devserver import code_servers, dagster_command, serve, serve_direct
 
     settings = load_settings()
     env = dict(os.environ, KONTOR_PROJECT_DIR=str(settings.project_dir))
     env.setdefault("DAGSTER_HOME", str(prepare_dagster_home(settings)))
     workspace = settings.project_dir / "workspace.yaml"
+    workspace = workspace if workspace.is_file() else None
+    say = lambda text: console.print(text, highlight=False, soft_wrap=True)   # noqa: E731
     # A project without its own workspace.yaml loads Kontor's one code location directly.
-    args = dagster_command(settings.project_dir, workspace if workspace.is_file() else None, host, port)
+    args = dagster_command(settings.project_dir, workspace, host, port)
+    servers = code_servers(workspace) if Path(args[0]).name != "dg" else None
+    if servers:
+        console.print(f"starting the Dagster code server{'s' if len(servers) > 1 else ''} ("
+                      f"{', '.join(s.name for s in servers)}), then the UI (DAGSTER_HOME={env['DAGSTER_HOME']}) …",
+                      highlight=False)
+        raise typer.Exit(serve_direct(servers, host, port, env, f"http://{host}:{port}", say))
     console.print(f"starting {Path(args[0]).name} {args[1]} (DAGSTER_HOME={env['DAGSTER_HOME']}) …", highlight=False)
-    code = serve(args, env, f"http://{host}:{port}", lambda text: console.print(text, highlight=False, soft_wrap=True))
-    raise typer.Exit(code)
+    raise typer.Exit(serve(args, env, f"http://{host}:{port}", say))
 
 
 def main() -> None:
