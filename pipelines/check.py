@@ -44,8 +44,10 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
     from pipelines.models.project import load_models
     from pipelines.quality.checking import check_expectations
     from pipelines.reports.spec import check_relations, load_reports
+    from pipelines.core import parsed
     from pipelines.sources.spec import load_sources
 
+    parsed.remember_in(settings.target_dir / ".cache" / "sqlglot")
     try:
         sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
     except ProjectError as exc:

@@ -15,16 +15,22 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from pipelines.core.errors import KontorError, ProjectError
-from pipelines.core.settings import load_settings
 
 app = typer.Typer(
     help="Kontor: declarative back-office data pipeline (CRM, ERP, accounting → DuckDB → master data → reports).",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
 )
 console = Console(stderr=True)
+
+
+def load_settings():
+    """``pipelines.core.settings.load_settings``, imported when a command runs: the settings are
+    pydantic models, and pydantic's import alone is most of what ``kontor --help`` would load."""
+    from pipelines.core.settings import load_settings as load
+
+    return load()
 
 
 class StewardAction(str, Enum):
@@ -408,6 +414,8 @@ def steward_list(
     status: Annotated[str, typer.Option(help="open, pending (awaiting a second steward), decided or all.")] = "open",
 ) -> None:
     """Review items, most important first: why each needs a decision and the records involved."""
+    from rich.table import Table
+
     from pipelines.stewards.stewardship import queue
 
     items = queue(load_settings(), entity, status)
@@ -427,6 +435,8 @@ def steward_show(
     entity: Annotated[str, typer.Option(help="The entity.")] = "customer",
 ) -> None:
     """The records of an item side by side, the golden record and the conflicting values."""
+    from rich.table import Table
+
     from pipelines.stewards.stewardship import show
 
     found = show(load_settings(), entity, item)
@@ -546,20 +556,28 @@ def dev(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Start the Dagster UI (`dg dev` in a dg project, else `dagster dev` on workspace.yaml); prints
-    the URL when it answers; SIGTERM or Ctrl-C stops it with all its processes."""
+    """Start the Dagster UI (`dg dev` in a dg project, else Dagster's code server, webserver and
+    daemon on workspace.yaml); prints the URL when it answers; SIGTERM or Ctrl-C stops it with all
+    its processes."""
     from pipelines.core.dagster_instance import prepare_dagster_home   # not pipelines.run: no Dagster here
-    from pipelines.devserver import dagster_command, serve
+    from pipelines.devserver import code_servers, dagster_command, serve, serve_direct
 
     settings = load_settings()
     env = dict(os.environ, KONTOR_PROJECT_DIR=str(settings.project_dir))
     env.setdefault("DAGSTER_HOME", str(prepare_dagster_home(settings)))
     workspace = settings.project_dir / "workspace.yaml"
+    workspace = workspace if workspace.is_file() else None
+    say = lambda text: console.print(text, highlight=False, soft_wrap=True)   # noqa: E731
     # A project without its own workspace.yaml loads Kontor's one code location directly.
-    args = dagster_command(settings.project_dir, workspace if workspace.is_file() else None, host, port)
+    args = dagster_command(settings.project_dir, workspace, host, port)
+    servers = code_servers(workspace) if Path(args[0]).name != "dg" else None
+    if servers:
+        console.print(f"starting the Dagster code server{'s' if len(servers) > 1 else ''} ("
+                      f"{', '.join(s.name for s in servers)}), then the UI (DAGSTER_HOME={env['DAGSTER_HOME']}) …",
+                      highlight=False)
+        raise typer.Exit(serve_direct(servers, host, port, env, f"http://{host}:{port}", say))
     console.print(f"starting {Path(args[0]).name} {args[1]} (DAGSTER_HOME={env['DAGSTER_HOME']}) …", highlight=False)
-    code = serve(args, env, f"http://{host}:{port}", lambda text: console.print(text, highlight=False, soft_wrap=True))
-    raise typer.Exit(code)
+    raise typer.Exit(serve(args, env, f"http://{host}:{port}", say))
 
 
 def main() -> None:

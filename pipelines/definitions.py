@@ -27,6 +27,7 @@ from assets.steward import build_apply, build_spot_checks, build_steward_job
 from assets.sources import build_source_assets
 from assets.problems import broken_file_asset, broken_model_asset, healthy_models
 from pipelines.entities.spec import EntityProject, load_entities
+from pipelines.core import parsed
 from pipelines.core.errors import Problem, ProjectError
 from pipelines.models.compile import CompiledProject, compile_project
 from pipelines.models.project import load_models
@@ -48,6 +49,7 @@ def entity_docs(entities: EntityProject) -> list:
 
 def compile_models(settings: Settings) -> CompiledProject:
     """Sources and models of the project, compiled; raises ``ProjectError`` listing every problem."""
+    parsed.remember_in(settings.target_dir / ".cache" / "sqlglot")
     sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
     compiled = compile_project(load_models(settings, sources), display=settings.relative)
     if compiled.problems:
@@ -92,6 +94,7 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         problems: list[Problem] = []
         broken_models: dict[str, list[Problem]] = {}
     else:
+        parsed.remember_in(settings.target_dir / ".cache" / "sqlglot")
         sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
         compiled = compile_project(load_models(settings, sources), display=settings.relative)
         compiled, broken_models, problems = healthy_models(compiled)

@@ -93,6 +93,22 @@ def test_what_a_run_reads_makes_the_next_run_real(project: Path):
     assert not nothing_new(kontor(project, "run"))
 
 
+def test_only_what_a_run_reads_counts(project: Path):
+    """The project's tests, docs and README are not read by a run: editing them skips it; a file
+    in a folder a run reads (a macro) does not."""
+    assert not nothing_new(kontor(project, "run"))
+    (project / "docs").mkdir()
+    (project / "docs" / "notes.md").write_text("# how we run it\n")
+    (project / "tests").mkdir()
+    (project / "tests" / "test_goods.py").write_text("def test_nothing():\n    pass\n")
+    (project / "README.md").write_text("the goods pipeline\n")
+    assert nothing_new(kontor(project, "run"))
+    (project / "macros").mkdir()
+    (project / "macros" / "upper_label.sql").write_text("{% macro upper_label(c) %}upper({{ c }}){% endmacro %}\n")
+    assert not nothing_new(kontor(project, "run"))
+    assert nothing_new(kontor(project, "run"))
+
+
 def test_a_run_that_leaves_an_extract_waiting_is_not_complete(project: Path):
     sources = project / "models" / "sources.yml"
     sources.write_text(SOURCES.replace("location: good*.csv", 'location: good*.csv\n        done_marker: "{name}.ok"'))
@@ -102,3 +118,20 @@ def test_a_run_that_leaves_an_extract_waiting_is_not_complete(project: Path):
     assert ran.returncode == 0 and "waiting 1" in ran.stderr, ran.stderr
     assert not (project / "target" / "last_run.json").exists()
     assert not nothing_new(kontor(project, "run"))                     # it is looked at again
+
+
+def test_the_fingerprint_covers_each_folder_a_run_reads(project: Path):
+    from pipelines.core.uptodate import PROJECT_READS, project_fingerprint
+
+    settings = load_settings(project, env={})
+    before = project_fingerprint(settings)["project"]
+    (project / "docs").mkdir()
+    (project / "docs" / "notes.md").write_text("x\n")
+    assert project_fingerprint(settings)["project"] == before
+    for name in PROJECT_READS:
+        path = project / name / "extra.yml" if name.endswith("/") else project / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text((path.read_text() if path.is_file() else "") + "\n# edited\n")
+        now = project_fingerprint(settings)["project"]
+        assert now != before, name
+        before = now

@@ -266,3 +266,17 @@ def test_kontor_check_names_an_unknown_setting(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.kontor]\nname = "t"\nthreads = 0\n')
     with pytest.raises(KontorError, match=r"pyproject.toml:3: threads = 0 is not a positive whole number; fix:"):
         load_settings(tmp_path, env={})
+
+
+def test_plain_settings_read_without_pydantic_as_the_model_reads_them():
+    """load_settings takes [tool.kontor] without its pydantic model when every key it uses has its
+    plain TOML type: the values are the model's, and anything else goes through the model."""
+    from pipelines.core.settings import PLAIN_KEYS, _plain_tool_kontor, read_tool_kontor
+
+    for body in ("", 'name = "demo"\ndata_dir = "x"\ntarget_dir = "/t"\nsources = "s.yml"\nmemory_limit = "1GB"\n'
+                     "threads = 2\nmodels_in_one_step = true\nunknown_key = 1\n[tool.kontor.retries]\nmax_retries = 2\n"):
+        text = f"[tool.kontor]\n{body}"
+        plain, (table, _) = _plain_tool_kontor(text, "p"), read_tool_kontor(text, "p")
+        assert {k: getattr(plain, k) for k in PLAIN_KEYS} == {k: getattr(table, k) for k in PLAIN_KEYS}
+    for bad in ('threads = "2"', "threads = 0", "threads = true", "name = 5", 'models_in_one_step = "yes"'):
+        assert _plain_tool_kontor(f"[tool.kontor]\n{bad}\n", "p") is None, bad

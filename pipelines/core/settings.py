@@ -16,15 +16,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
-
-from pydantic import field_validator
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from pipelines.core.errors import KontorError, Problem
-from pipelines.core.spec import Spec, validate
-from pipelines.core.yamlfile import LineDict
 
 if TYPE_CHECKING:
+    from pipelines.core.settings_spec import KontorTable
     from pipelines.models.dbt import DbtProject, DbtTarget
 
 # The repository this package was installed from: the default project when nothing else is said.
@@ -71,36 +69,6 @@ class Settings:
             return str(path)
 
 
-class KontorTable(Spec):
-    """``[tool.kontor]``. The sub-tables and the keys typed ``Any`` are checked by the modules
-    that read them (``alerts``, ``retries``, ``stewards``, ``models``, ``sources.options``, ...)."""
-
-    what: ClassVar[str] = "[tool.kontor]"
-
-    name: str = "kontor"
-    data_dir: str = "data"
-    target_dir: str = "target"
-    sources: str = "models/sources.yml"
-    memory_limit: str | None = None
-    threads: int | None = None
-    models_in_one_step: bool = False
-    settle_seconds: Any = None
-    quarantine_alert_pct: Any = None
-    llm_model: Any = None
-    models: Any = None
-    vars: Any = None
-    alerts: Any = None
-    retries: Any = None
-    stewards: Any = None
-    engine: Any = None      # checked with its own messages by pipelines.check.engine_problems
-    spark: Any = None
-
-    @field_validator("threads", mode="before")
-    @classmethod
-    def _positive(cls, threads: Any) -> int | None:
-        return None if threads is None else _threads(threads)
-
-
 def _threads(threads: Any) -> int:
     try:
         if isinstance(threads, bool) or int(threads) < 1:
@@ -130,6 +98,8 @@ def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
 
 
 def _with_lines(value: Any, lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> Any:
+    from pipelines.core.yamlfile import LineDict
+
     if not isinstance(value, dict):
         return value
     result = LineDict()
@@ -140,14 +110,45 @@ def _with_lines(value: Any, lines: dict[tuple[str, ...], int], path: tuple[str, 
     return result
 
 
-def read_tool_kontor(text: str, shown: str) -> tuple[KontorTable, list[Problem]]:
-    """``[tool.kontor]`` of a pyproject.toml's text, and its problems at their lines."""
+def _tool_kontor(text: str, shown: str) -> dict[str, Any]:
     try:
-        tool = tomllib.loads(text).get("tool", {}).get("kontor", {})
+        return tomllib.loads(text).get("tool", {}).get("kontor", {})
     except tomllib.TOMLDecodeError as exc:
         raise KontorError(f"{shown}: {exc}; fix: correct the TOML syntax") from exc
+
+
+def read_tool_kontor(text: str, shown: str) -> tuple[KontorTable, list[Problem]]:
+    """``[tool.kontor]`` of a pyproject.toml's text, and its problems at their lines."""
+    from pipelines.core.settings_spec import KontorTable
+    from pipelines.core.spec import validate
+
+    tool = _tool_kontor(text, shown)
     table, problems = validate(KontorTable, _with_lines(tool, _toml_lines(text), ("tool", "kontor")), shown)
     return table or KontorTable(), problems
+
+
+# The keys of [tool.kontor] a Settings is made of, their TOML type and default (KontorTable's).
+PLAIN_KEYS: dict[str, tuple[type, Any]] = {
+    "name": (str, "kontor"), "data_dir": (str, "data"), "target_dir": (str, "target"),
+    "sources": (str, "models/sources.yml"), "memory_limit": (str, None), "threads": (int, None),
+    "models_in_one_step": (bool, False),
+}
+
+
+def _plain_tool_kontor(text: str, shown: str) -> SimpleNamespace | None:
+    """``[tool.kontor]``'s keys of ``PLAIN_KEYS`` when each is absent or a TOML value of its type
+    (``threads`` a whole number from 1): KontorTable would take them as they are, so the values
+    need no pydantic (whose import is a third of ``kontor query "select 1"``). None otherwise:
+    then ``read_tool_kontor`` words what is wrong. Unknown keys are ``kontor check``'s either way."""
+    tool = _tool_kontor(text, shown)
+    values = {key: default for key, (_, default) in PLAIN_KEYS.items()}
+    for key, (kind, _) in PLAIN_KEYS.items():
+        if key in tool:
+            value = tool[key]
+            if type(value) is not kind or (kind is int and value < 1):
+                return None
+            values[key] = value
+    return SimpleNamespace(**values)
 
 
 def _has_tool_kontor(root: Path) -> bool:
@@ -198,10 +199,13 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         return _dbt_settings(root, env)
     if not pyproject.is_file():
         raise KontorError(f"{pyproject}: not found; fix: run kontor inside a project or set KONTOR_PROJECT_DIR")
-    tool, problems = read_tool_kontor(pyproject.read_text(encoding="utf-8"), str(pyproject))
-    unusable = [p for p in problems if not p.message.startswith("unknown key")]   # those: kontor check
-    if unusable:
-        raise KontorError("\n".join(map(str, unusable)))
+    text = pyproject.read_text(encoding="utf-8")
+    tool = _plain_tool_kontor(text, str(pyproject))
+    if tool is None:
+        tool, problems = read_tool_kontor(text, str(pyproject))
+        unusable = [p for p in problems if not p.message.startswith("unknown key")]   # those: kontor check
+        if unusable:
+            raise KontorError("\n".join(map(str, unusable)))
 
     def path_setting(env_name: str, value: str) -> Path:
         path = Path(env.get(env_name) or value)

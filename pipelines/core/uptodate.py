@@ -9,8 +9,11 @@ loaded)" and ends, with no Dagster run (``--force`` runs anyway). The fingerprin
 only sizes and modification times:
 
 - every file under the data directory (the extracts);
-- every file of the project (models, entities, expectations, reports, ``pyproject.toml`` ...),
-  outside the target, data and state directories and hidden ones;
+- the project files a run reads (``PROJECT_READS``: ``pyproject.toml``, the sources file,
+  ``models/`` with its entities and macros, ``macros/``, ``seeds/``, ``expectations/``,
+  ``reports/``); editing the project's tests, docs or README changes nothing a run builds. A dbt
+  project's paths are its ``dbt_project.yml``'s to say (tests among them): there every file of
+  the project counts, outside the target, data and state directories and hidden ones;
 - Kontor's own code and the versions of the libraries that compute;
 - the steward decisions and spot-check verdicts in the state store (how many, the last id);
 - the environment variables Kontor reads (``KONTOR_*``, ``OPENAI_*``, ``DAGSTER_HOME``), hashed;
@@ -35,6 +38,9 @@ LIBRARIES = ("dagster", "duckdb", "sqlglot", "splink", "great_expectations", "ji
 ENV_PREFIXES = ("KONTOR_", "OPENAI_")
 ENV_IGNORED = {"KONTOR_DEBUG", "KONTOR_PROJECT_DIR"}
 SKIP_DIRS = {"__pycache__", "node_modules"}
+# What a run (and `kontor check`) reads of a Kontor project besides the sources file: files, then
+# folders (pipelines/models/project.py, entities/spec.py, quality/suites.py, reports/spec.py).
+PROJECT_READS = ("pyproject.toml", "models/", "macros/", "seeds/", "expectations/", "reports/")
 
 
 def _tree(root: Path, skip: set[Path]) -> str:
@@ -113,14 +119,27 @@ def _state(settings: Settings) -> str:
     return ":".join(counts)
 
 
+def _project_files(settings: Settings) -> str:
+    """The project's files a run reads (``PROJECT_READS``), or a dbt project's every file."""
+    root = settings.project_dir
+    if settings.dbt is not None:
+        state_dir = root / (settings.env.get("KONTOR_STATE_DIR") or "state")
+        return _tree(root, {settings.target_dir, settings.data_dir, state_dir.resolve()})
+    skip = {settings.target_dir, settings.data_dir}     # inside models/, say: fingerprinted on their own
+    parts = [f"sources\0{settings.sources_file}\0{_stat(settings.sources_file)}"]
+    for name in PROJECT_READS:
+        path = root / name
+        parts.append(f"{name}\0{_tree(path, skip) if name.endswith('/') else _stat(path)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 def project_fingerprint(settings: Settings) -> dict[str, str]:
     """The project's files, Kontor's code, the libraries and the environment: what ``kontor check`` reads."""
     code = Path(__file__).resolve().parent.parent
     env = sorted((k, v) for k, v in settings.env.items()
                  if (k.startswith(ENV_PREFIXES) or k == "DAGSTER_HOME") and k not in ENV_IGNORED)
-    state_dir = settings.project_dir / (settings.env.get("KONTOR_STATE_DIR") or "state")
     return {
-        "project": _tree(settings.project_dir, {settings.target_dir, settings.data_dir, state_dir.resolve()}),
+        "project": _project_files(settings),
         "kontor": _tree(code, set()) + ":" + _tree(code.parent / "assets", set()),
         "libraries": json.dumps(_versions(), sort_keys=True),
         "environment": hashlib.sha256(json.dumps(env).encode()).hexdigest(),

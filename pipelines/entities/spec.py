@@ -16,7 +16,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from pipelines.core import yamlfile
+from pipelines.core import parsed, yamlfile
 from pipelines.core.errors import Problem, ProjectError
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
@@ -496,7 +496,7 @@ def referenced_columns(sql: str) -> set[str]:
     """Column names a Splink SQL condition or blocking rule uses, ``_l``/``_r`` and ``l.``/``r.`` removed."""
     if sql.strip().upper() == "ELSE":
         return set()
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = parsed.parse_one(sql, read="duckdb")
     names = set()
     for col in tree.find_all(exp.Column):
         name = col.name

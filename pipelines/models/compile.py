@@ -19,10 +19,11 @@ from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
+from pipelines.core import parsed
 from pipelines.core.errors import KontorError, Problem
 from pipelines.models.project import CONFIG_KEYS, DBT_CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
 from pipelines.models.render import Rendered, Renderer, line_of
-from pipelines.sources.ingest import LINEAGE_COLUMNS
+from pipelines.sources.spec import LINEAGE_COLUMNS
 from pipelines.core.errors import did_you_mean
 
 
@@ -181,7 +182,7 @@ def _to_duckdb(sql: str, dialect: str) -> str:
 def _parse(model: Model, rendered: Rendered, dialect: str) -> tuple[exp.Expression | None, list[Problem]]:
     raw_lines, sql_lines = model.raw_sql.count("\n"), rendered.sql.count("\n")
     try:
-        statements = [s for s in sqlglot.parse(rendered.sql, read=dialect) if s is not None]
+        statements = [s for s in parsed.parse(rendered.sql, read=dialect) if s is not None]
     except sqlglot.errors.ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
         line, message = err.get("line"), err.get("description") or str(exc).splitlines()[0]

@@ -21,6 +21,8 @@ import re
 import sqlglot
 from sqlglot import exp
 
+from pipelines.core import parsed
+
 MASTER_TABLE = re.compile(r"customer|supplier|vendor|client|contact|person|employee|debitor|kreditor|partner|"
                           r"account|golden|member|kunde|lieferant|kontakt|mitarbeiter", re.I)
 PERSONAL_COLUMN = re.compile(r"name|first|last|e_?mail|phone|contact|person|street|address|iban|owner|"
@@ -32,7 +34,7 @@ def trace(sql: str, column: str) -> tuple[bool, list[str]]:
     """Whether output ``column`` of ``sql`` carries master-data names, and the ``table.column``
     sources found (``?`` where a source cannot be told)."""
     try:
-        tree = sqlglot.parse_one(sql, dialect="duckdb")
+        tree = parsed.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError:
         return True, [UNKNOWN]
     ctes = {cte.alias_or_name: cte.this for cte in tree.find_all(exp.CTE)}

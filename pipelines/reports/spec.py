@@ -24,6 +24,8 @@ import sqlglot
 from pydantic import Field, field_validator
 from sqlglot import exp
 
+from pipelines.core import parsed
+
 from pipelines.core import yamlfile
 from pipelines.core.errors import Problem, ProjectError, did_you_mean
 from pipelines.core.spec import Spec, validate
@@ -205,7 +207,7 @@ def referenced_relations(sql: str) -> set[str]:
     >>> sorted(referenced_relations("with x as (select 1) select * from marts.a join x on true"))
     ['marts.a']
     """
-    tree = sqlglot.parse_one(sql, dialect="duckdb")
+    tree = parsed.parse_one(sql, read="duckdb")
     return {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db}
 
 
@@ -563,7 +565,7 @@ def _sql_file(report_dir: Path, rel_dir: str, value: str, line: int, problems: l
         problems.append(Problem(f"{rel_dir}/report.yml", line, f"{shown} not found; fix: create it or correct the path"))
         return None
     try:
-        sqlglot.parse_one(path.read_text(encoding="utf-8"), dialect="duckdb")
+        parsed.parse_one(path.read_text(encoding="utf-8"), read="duckdb")
     except sqlglot.errors.ParseError as exc:
         where = exc.errors[0].get("line") if exc.errors else None
         problems.append(Problem(shown, where, f"SQL syntax error: {exc.errors[0]['description'] if exc.errors else exc}"))

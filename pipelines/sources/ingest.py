@@ -18,17 +18,11 @@ import duckdb
 from pipelines.core.errors import KontorError, SourceFileError
 from pipelines.sources import arrival, deliveries, readers
 from pipelines.sources.convert import error_expr, value_expr
-from pipelines.sources.spec import Connection, SourceTable
+from pipelines.sources.spec import LINEAGE_COLUMNS, Connection, SourceTable
 from pipelines.core.sql import ident, literal, table as qtable
 from pipelines.core.warehouse import ensure_bookkeeping
 
-LINEAGE_COLUMNS = {
-    "_system": "varchar",
-    "_source_file": "varchar",
-    "_batch_id": "bigint",
-    "_loaded_at": "timestamp",
-    "_line": "bigint",
-}
+__all__ = ["LINEAGE_COLUMNS"]   # defined beside the spec, so that compiling models need not load the readers
 
 
 @dataclass

@@ -24,6 +24,14 @@ from pipelines.core.spec import Mapping, Spec, validate
 FILE_TYPES = ("csv", "parquet", "json", "xlsx", "datev")
 DELIVERIES = ("delta", "full")
 ENCODINGS = ("utf-8", "cp1252", "latin-1", "iso-8859-15", "utf-16")
+# The columns the ingest adds to every raw table (its name, type): which file, batch and line a row came from.
+LINEAGE_COLUMNS = {
+    "_system": "varchar",
+    "_source_file": "varchar",
+    "_batch_id": "bigint",
+    "_loaded_at": "timestamp",
+    "_line": "bigint",
+}
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 # A file name beside the extract with {name} or {stem} and no other placeholder (str.format runs on it).
 _DONE_MARKER = re.compile(r"[^{}/\\]*(\{(name|stem)\}[^{}/\\]*)+")
