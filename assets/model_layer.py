@@ -97,6 +97,9 @@ def build_model_layer(compiled: CompiledProject, gates: Sequence[LayerGate], uni
     def _layer(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         run = _LayerRun(context, compiled, gates, units, target_dir)
         with warehouse.connection() as con:
+            from pipelines.models.materialize import Catalog
+
+            run.catalog = Catalog(con)        # read once: this step is the warehouse's one writer
             for name in models:
                 asset = assets[name]
                 if keys[name] not in run.selected:
@@ -133,6 +136,7 @@ class _LayerRun:
         self.failures: dict[str, str] = {}
         self.in_step = {k.to_user_string() for k in self.selected}
         self.pending: list[LayerGate] = []
+        self.catalog = None
         for gate in gates:   # only the rules of this step: a split of the layer (a cycle through entities) runs the rest
             rules = tuple(r for r in gate.suite.rules if dg.AssetCheckKey(_key(gate.suite.asset), r.name) in checks)
             if rules:
@@ -148,11 +152,11 @@ class _LayerRun:
         self.context.log.warning(f"{asset}: skipped, upstream {', '.join(because)} failed")
 
     def build(self, con, name: str, key: dg.AssetKey) -> Iterator:
-        from pipelines.models.materialize import materialize
+        from pipelines.models.materialize import materialize_in
 
         asset = key.to_user_string()
         try:
-            built = materialize(con, self.compiled, name, full_refresh=self.full_refresh)
+            built = materialize_in(self.catalog, con, self.compiled, name, full_refresh=self.full_refresh)
         except Exception as exc:  # noqa: BLE001 - dbt build's rule: the rest goes on
             self.fail(asset, str(exc).strip() or type(exc).__name__)
             return
