@@ -29,7 +29,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.models import FULL_REFRESH_TAG, _column_lineage, _deps, build_model_asset, relation_key
+from assets.models import FULL_REFRESH_TAG, _column_lineage, _deps, model_spec_args, relation_key
 from assets.resources import WarehouseResource
 from pipelines.core.alerts import FAILED_ASSETS
 from pipelines.core.errors import Problem
@@ -79,9 +79,9 @@ def build_model_layer(compiled: CompiledProject, gates: Sequence[LayerGate], uni
                                   tags={"kontor/broken": "true"}, metadata={"file": model.rel_path},
                                   description=f"model {model.rel_path} has problems; fix the file, then reload."))
     for name in names:
-        asset = build_model_asset(compiled, name)          # the same spec as the one-step-per-model layer
-        # skippable: a model downstream of a failure is not yielded, and what depends on it is skipped
-        specs.append(next(iter(asset.specs)).replace_attributes(skippable=True))
+        # the same spec as the one-step-per-model layer's; skippable: a model downstream of a
+        # failure is not yielded, and what depends on it is skipped
+        specs.append(dg.AssetSpec(**model_spec_args(compiled, name), skippable=True))
     parents = {n: {d.to_user_string() for d in _deps(compiled.models[n], compiled)} & in_layer for n in names}
     check_specs = [_spec(g.suite, rule, known | set(keys.values()), blocking=not g.late)
                    for g in gates for rule in g.suite.rules]

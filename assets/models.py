@@ -74,7 +74,9 @@ def _column_lineage(compiled: CompiledProject, name: str, save: bool = True) -> 
     return dg.TableColumnLineage(deps) if any(deps.values()) else None
 
 
-def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefinition:
+def model_spec_args(compiled: CompiledProject, name: str) -> dict:
+    """What the UI shows of a model (key, deps, group, description, code version, kinds, tags,
+    owners, metadata): the arguments of ``dg.asset`` and ``dg.AssetSpec`` alike."""
     cm = compiled.models[name]
     model = cm.model
     metadata = {
@@ -89,8 +91,7 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
         metadata["dagster/column_schema"] = schema
     owner = cm.config.get("owner") or model.properties.meta.get("owner")
     tags = {str(t): "" for t in cm.config.get("tags", [])}
-
-    @dg.asset(
+    return dict(
         key=relation_key(model.schema, model.name),
         deps=_deps(cm, compiled),
         group_name=model.group,
@@ -101,6 +102,10 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
         owners=[owner if ":" in str(owner) or "@" in str(owner) else f"team:{owner}"] if owner else None,
         metadata=metadata,
     )
+
+
+def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefinition:
+    @dg.asset(**model_spec_args(compiled, name))
     def _build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
         with warehouse.connection() as con:

@@ -51,7 +51,7 @@ def entity_docs(entities: EntityProject) -> list:
 def compile_models(settings: Settings) -> CompiledProject:
     """Sources and models of the project, compiled; raises ``ProjectError`` listing every problem."""
     sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
-    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    compiled = compile_project(load_models(settings, sources), display=settings.relative, cache_dir=settings.target_dir)
     if compiled.problems:
         raise ProjectError(compiled.problems)
     compiled.cache_dir = settings.target_dir
