@@ -129,7 +129,7 @@ class _LayerRun:
                  units: Mapping[str, list], target_dir: Path):
         self.context, self.compiled, self.units, self.target_dir = context, compiled, units, target_dir
         self.selected = set(context.selected_asset_keys)
-        checks = set(context.selected_asset_check_keys)
+        self.checks = checks = set(context.selected_asset_check_keys)
         self.full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
         self.done: set[str] = set()         # models processed by this step: built, failed or skipped
         self.blocked: set[str] = set()      # ... and those that stop their downstream models
@@ -175,8 +175,7 @@ class _LayerRun:
         from pipelines.core.warehouse import ensure_bookkeeping
         from pipelines.models.dbt_unit import run_unit_test
 
-        checks = set(self.context.selected_asset_check_keys)
-        tests = [t for t in self.units.get(asset, []) if dg.AssetCheckKey(key, t.name) in checks]
+        tests = [t for t in self.units.get(asset, []) if dg.AssetCheckKey(key, t.name) in self.checks]
         if tests:
             ensure_bookkeeping(con)
         for t in tests:
