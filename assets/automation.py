@@ -25,7 +25,8 @@ import dagster as dg
 from assets.reports import TIMEZONE
 from assets.resources import AlertWebhooksResource, MailerResource, StateStoreResource, services
 from assets.sources import asset_key
-from pipelines.core.alerts import ALERT_METADATA, WAREHOUSE, Failure, init_failure_reason, report_run, step_failure_reason
+from pipelines.core.alerts import (ALERT_METADATA, WAREHOUSE, Failure, failed_assets, init_failure_reason, report_run,
+                                   step_failure_reason)
 from pipelines.core.errors import KontorError
 from pipelines.core.settings import Settings
 from pipelines.sources.ingest import resolve_files
@@ -126,6 +127,11 @@ def run_failures(instance: dg.DagsterInstance, run_id: str, steps: dict[str, str
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             if _blocking_check_failure(event):
                 continue        # the failed checks alert from their own evaluations above, by asset
+            for asset, why in failed_assets(event).items():     # the model layer: one alert per model
+                if asset not in failures or failures[asset].warning:
+                    failures[asset] = Failure(asset, why)
+            if failed_assets(event):
+                continue
             asset = steps.get(event.step_key or "", event.step_key or "run")
             if asset not in failures or failures[asset].warning:
                 failures[asset] = Failure(asset, step_failure_reason(event))

@@ -21,7 +21,7 @@ from assets.resources import WarehouseResource
 from pipelines.core.errors import Problem, ProjectError
 from pipelines.quality.runner import RuleOutcome, run_suite, sample_markdown
 from pipelines.models.compile import CompiledProject
-from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, load_suites_or_raise, referenced_relations
+from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, referenced_relations
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
 from pipelines.core.sql import ident
@@ -93,21 +93,70 @@ def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
     return _gate
 
 
+def layer_models(compiled: CompiledProject) -> set[str]:
+    """The assets (``schema/name``) of the model layer when it runs in one step, else none."""
+    if not compiled.project.one_step:
+        return set()
+    return {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items() if cm.materialized != "ephemeral"}
+
+
+def layer_gates(settings: Settings, compiled: CompiledProject, loaded: tuple[list, list] | None = None) -> tuple[list, list]:
+    """(the gates the one-step model layer runs inside its step, its unit tests): ``expectations/*.yml``
+    and dbt's data tests on models, healthy files only (``build_gates`` reports the problems).
+    ``loaded``: ``load_suites``' result, read once for both."""
+    from assets.model_layer import LayerGate
+    from pipelines.models.dbt_tests import collect_tests, late_tests, store_failures_sql, test_suites
+    from pipelines.models.dbt_unit import collect_unit_tests
+
+    models = layer_models(compiled)
+    if not models:
+        return [], []
+    suites, problems = loaded or load_suites(expectations_dir(settings.project_dir), settings.relative)
+    broken = {p.file for p in problems}
+    row_keys = {f"{cm.model.schema}/{cm.model.name}": tuple(cm.unique_key) for cm in compiled.models.values() if cm.unique_key}
+
+    def waits_for(suite: Suite) -> frozenset:
+        read = {r.replace(".", "/", 1) for rule in suite.rules for r in referenced_relations(rule, suite.relation)}
+        read |= {a for rule in suite.rules for a in rule.meta.get("deps", [])}
+        return frozenset(read & models - {suite.asset})
+
+    gates = [LayerGate(s, row_keys.get(s.asset, ()), waits_for=waits_for(s))
+             for s in suites if s.file not in broken and s.asset in models]
+    tests, problems = collect_tests(compiled, settings.relative)
+    tests = [] if problems else [t for t in tests if t.asset in models]
+    late = late_tests(compiled, tests)
+    target_schema = (compiled.project.target or {}).get("schema", "main")
+    for group, is_late in ([t for t in tests if t.name not in late], False), ([t for t in tests if t.name in late], True):
+        for s in test_suites(group):
+            after = []
+            for t in group:
+                if t.asset == s.asset and t.store_failures:
+                    schema, sql = store_failures_sql(t, target_schema)
+                    after += [f"create schema if not exists {ident(schema)}", sql]
+            gates.append(LayerGate(s, row_keys.get(s.asset, ()), tuple(after), waits_for(s), late=is_late))
+    unit, problems = collect_unit_tests(compiled)
+    return gates, [] if problems else [t for t in unit if t.asset in models]
+
+
 def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[dg.AssetsDefinition],
-                problems_out: list | None = None) -> list[dg.AssetChecksDefinition]:
+                problems_out: list | None = None, loaded: tuple[list, list] | None = None) -> list[dg.AssetChecksDefinition]:
     """The project's gates: ``expectations/*.yml``; a model's rows are keyed by its unique_key.
-    Raises on problems, unless ``problems_out`` collects them (the broken files' gates left out)."""
+    Raises on problems, unless ``problems_out`` collects them (the broken files' gates left out).
+    The gates of models the one-step layer runs itself are left out (``layer_gates``)."""
     row_keys = {f"{cm.model.schema}/{cm.model.name}": cm.unique_key for cm in compiled.models.values() if cm.unique_key}
+    in_layer = layer_models(compiled)
+    suites, problems = loaded or load_suites(expectations_dir(settings.project_dir), settings.relative)
     if problems_out is None:
-        suites = load_suites_or_raise(expectations_dir(settings.project_dir), settings.relative)
-        return build_gate_checks(suites, assets, settings.target_dir, row_keys) + \
+        if problems:
+            raise ProjectError(problems)
+        return build_gate_checks([s for s in suites if s.asset not in in_layer], assets, settings.target_dir, row_keys) + \
             build_dbt_test_checks(settings, compiled, assets, row_keys)
     try:
         dbt_tests = build_dbt_test_checks(settings, compiled, assets, row_keys)
     except ProjectError as exc:      # a broken dbt test leaves the other gates loadable
         dbt_tests = []
         problems_out.extend(exc.problems)
-    suites, problems = load_suites(expectations_dir(settings.project_dir), settings.relative)
+    problems = list(problems)
     known = {k for a in assets for k in a.keys}
     broken = {p.file for p in problems}
     healthy = [s for s in suites if s.file not in broken and asset_key(s.asset) in known]
@@ -116,7 +165,7 @@ def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[
     except ProjectError as exc:
         problems += exc.problems
     problems_out.extend(problems)
-    return build_gate_checks(healthy, assets, settings.target_dir, row_keys) + dbt_tests
+    return build_gate_checks([s for s in healthy if s.asset not in in_layer], assets, settings.target_dir, row_keys) + dbt_tests
 
 
 def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinition], target_dir: Path,
@@ -151,9 +200,8 @@ def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets:
                 con.execute(sql)
         return after if suite_tests else None
 
-    if compiled.project.one_step:    # tests of models run inside the model layer's step (assets/models.py)
-        models = {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items()}
-        tests = [t for t in tests if t.asset not in models]
+    in_layer = layer_models(compiled)     # tests of models run inside the model layer's step (assets/model_layer.py)
+    tests = [t for t in tests if t.asset not in in_layer]
     late = late_tests(compiled, tests)   # they read a model downstream of their own: dbt runs them last
     checks = []
     for group, blocking in ((t for t in tests if t.name not in late), True), ((t for t in tests if t.name in late), False):
@@ -165,4 +213,4 @@ def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets:
                 after=storing([t for t in group if t.asset == s.asset and t.store_failures])))
     from assets.models import build_unit_test_checks   # dbt's unit_tests: comparisons, not failing rows
 
-    return checks + build_unit_test_checks(compiled)
+    return checks + build_unit_test_checks(compiled, skip=in_layer)

@@ -1,5 +1,8 @@
 """One asset per SQL model (and per seed): key ``<schema>/<name>``, group from the folder.
 
+By default the models' assets run together in one step (``assets/model_layer.py``, which takes
+each model's spec from here); ``models_in_one_step = false`` makes each its own step.
+
 Dependencies come from ``ref`` and ``source``; ``code_version`` from the compiled SQL, so the UI
 marks a model stale when its SQL changes; after each build the row count, the compiled SQL and
 the column lineage are attached as metadata. A run tagged ``kontor/full_refresh=true`` rebuilds
@@ -71,7 +74,9 @@ def _column_lineage(compiled: CompiledProject, name: str, save: bool = True) -> 
     return dg.TableColumnLineage(deps) if any(deps.values()) else None
 
 
-def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefinition:
+def model_spec_args(compiled: CompiledProject, name: str) -> dict:
+    """What the UI shows of a model (key, deps, group, description, code version, kinds, tags,
+    owners, metadata): the arguments of ``dg.asset`` and ``dg.AssetSpec`` alike."""
     cm = compiled.models[name]
     model = cm.model
     metadata = {
@@ -86,8 +91,7 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
         metadata["dagster/column_schema"] = schema
     owner = cm.config.get("owner") or model.properties.meta.get("owner")
     tags = {str(t): "" for t in cm.config.get("tags", [])}
-
-    @dg.asset(
+    return dict(
         key=relation_key(model.schema, model.name),
         deps=_deps(cm, compiled),
         group_name=model.group,
@@ -98,6 +102,10 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
         owners=[owner if ":" in str(owner) or "@" in str(owner) else f"team:{owner}"] if owner else None,
         metadata=metadata,
     )
+
+
+def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefinition:
+    @dg.asset(**model_spec_args(compiled, name))
     def _build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
         with warehouse.connection() as con:
@@ -131,29 +139,16 @@ def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
 
 
 def build_model_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
+    """One asset per model and seed: the layer of one step per model (``models_in_one_step = false``).
+    The default, every model in one step, is ``assets/model_layer.py``."""
     seeds = [build_seed_asset(s) for s in compiled.project.seeds.values()]
-    if compiled.project.one_step:
-        from pipelines.models.dbt_tests import collect_tests, late_tests, test_suites
-
-        tests, _ = collect_tests(compiled)      # problems are raised by build_gates, with the rest
-        model_tests = [t for t in tests if t.asset in {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items()}]
-        suites = {s.asset: s for s in test_suites(model_tests)}
-        from pipelines.models.dbt_tests import store_failures_sql
-        from pipelines.core.sql import ident
-
-        target = compiled.project.root / "target"
-        stored: dict = {}
-        for t in model_tests:
-            if t.store_failures:
-                schema, sql = store_failures_sql(t, (compiled.project.target or {}).get("schema", "main"))
-                stored.setdefault(t.asset, []).append([f"create schema if not exists {ident(schema)}", sql])
-        return seeds + [build_model_layer(compiled, suites, late_tests(compiled, model_tests), target, stored)]
     return seeds + [build_model_asset(compiled, name) for name in compiled.order
                     if compiled.models[name].materialized != "ephemeral"]
 
 
-def build_unit_test_checks(compiled: CompiledProject) -> list[dg.AssetChecksDefinition]:
-    """dbt's unit_tests: one blocking check per test on its model (pipelines/models/dbt_unit.py)."""
+def build_unit_test_checks(compiled: CompiledProject, skip: set[str] = frozenset()) -> list[dg.AssetChecksDefinition]:
+    """dbt's unit_tests: one blocking check per test on its model (pipelines/models/dbt_unit.py);
+    not those of ``skip``'s models (the one-step layer runs them in its step)."""
     from pipelines.core.errors import ProjectError
     from pipelines.models.dbt_unit import collect_unit_tests, run_unit_test
     from pipelines.core.warehouse import ensure_bookkeeping
@@ -163,7 +158,8 @@ def build_unit_test_checks(compiled: CompiledProject) -> list[dg.AssetChecksDefi
         raise ProjectError(problems)
     by_asset: dict[str, list] = {}
     for t in tests:
-        by_asset.setdefault(t.asset, []).append(t)
+        if t.asset not in skip:
+            by_asset.setdefault(t.asset, []).append(t)
     checks = []
     for asset, group in by_asset.items():
         key = dg.AssetKey(asset.split("/"))
@@ -191,110 +187,3 @@ def build_unit_test_checks(compiled: CompiledProject) -> list[dg.AssetChecksDefi
             return _unit
         checks.append(_make())
     return checks
-
-
-def build_model_layer(compiled: CompiledProject, suites: dict, late: set[str], target_dir,
-                      stored: dict | None = None) -> dg.AssetsDefinition:
-    """dagster-dbt's pattern: every SQL model in one subsettable multi-asset, executed in one step.
-
-    Models are built in dependency order; each yields its materialisation, then its dbt tests'
-    check results (``suites``: asset key string -> DbtSuite) as it finishes. A failed model or a
-    failed error test skips only what is downstream of it (dbt build's rule); the step fails at
-    the end if anything failed. ``late`` tests (reading a model downstream of their own) run last.
-    Opt-in: ``[tool.kontor] models_in_one_step = true`` or ``KONTOR_MODELS_IN_ONE_STEP=1``.
-    """
-    from pipelines.quality.runner import run_suite
-    from assets.checks import _metadata
-
-    names = [n for n in compiled.order if compiled.models[n].materialized != "ephemeral"]
-    keys = {n: relation_key(compiled.models[n].model.schema, n) for n in names}
-    specs = []
-    for name in names:
-        asset = build_model_asset(compiled, name)        # the same spec as the one-asset-per-model layer
-        # skippable: a model downstream of a failure is not yielded, and what depends on it is skipped
-        specs.append(next(iter(asset.specs)).replace_attributes(skippable=True))
-    check_specs = [dg.AssetCheckSpec(name=rule.name, asset=dg.AssetKey(s.asset.split("/")), description=rule.description)
-                   for s in suites.values() for rule in s.rules]
-
-    def upstream_models(name: str) -> set[str]:
-        out, todo = set(), list(compiled.models[name].refs)
-        while todo:
-            ref = todo.pop()
-            cm = compiled.models.get(ref)
-            if cm is None or ref in out:
-                continue
-            if cm.materialized == "ephemeral":
-                todo += cm.refs
-            else:
-                out.add(ref)
-        return out
-
-    @dg.multi_asset(specs=specs, check_specs=check_specs, can_subset=True, name="sql_models")
-    def _layer(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
-        selected = set(context.selected_asset_keys)
-        selected_checks = set(context.selected_asset_check_keys)
-        blocked: set[str] = set()
-        failures: list[str] = []
-
-        def judge(con, asset: str, only_late: bool):
-            suite = suites.get(asset)
-            if suite is None:
-                return
-            rules = tuple(r for r in suite.rules if (r.meta.get("dbt_test") in late) == only_late
-                          and dg.AssetCheckKey(dg.AssetKey(asset.split("/")), r.name) in selected_checks)
-            if not rules:
-                return
-            sub = type(suite)(**{**suite.__dict__, "rules": rules})
-            outcome = run_suite(con, sub, run_id=context.run.run_id, docs_target=target_dir)
-            for statement in (stored or {}).get(asset, []):      # dbt's store_failures
-                for sql in statement:
-                    con.execute(sql)
-            for o in outcome.rules:
-                if not o.success:
-                    (context.log.error if o.rule.blocking else context.log.warning)(
-                        f"{asset}: {o.rule.name} failed ({o.rule.severity}): {o.summary}")
-                yield dg.AssetCheckResult(asset_key=dg.AssetKey(asset.split("/")), check_name=o.rule.name, passed=o.success,
-                                          severity=dg.AssetCheckSeverity.ERROR if o.rule.blocking else dg.AssetCheckSeverity.WARN,
-                                          description=o.summary, metadata=_metadata(o, outcome.docs_page))
-            for o in outcome.failed_errors:
-                failures.append(f"{asset}: check {o.rule.name!r} failed ({o.summary})")
-            if outcome.failed_errors:
-                blocked.add(asset)
-
-        with warehouse.connection() as con:
-            built_assets = []
-            for name in names:
-                key = keys[name]
-                if key not in selected:
-                    continue
-                asset = key.to_user_string()
-                if any(keys[u].to_user_string() in blocked for u in upstream_models(name) if u in keys):
-                    blocked.add(asset)
-                    context.log.warning(f"{asset}: skipped, an upstream model or error test failed")
-                    continue
-                try:
-                    built = materialize(con, compiled, name, full_refresh=full_refresh)
-                except Exception as exc:  # noqa: BLE001 - dbt build's rule: the rest goes on
-                    blocked.add(asset)
-                    failures.append(f"{asset}: {str(exc).splitlines()[0][:300]}")
-                    context.log.error(f"{asset}: {exc}")
-                    continue
-                metadata = {"materialization": built.kind, "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```")}
-                if built.rows is not None:
-                    metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
-                if built.detail:
-                    metadata["detail"] = built.detail
-                lineage = _column_lineage(compiled, name, save=False)     # as the one-asset-per-model layer does
-                if lineage is not None:
-                    metadata["dagster/column_lineage"] = lineage
-                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
-                built_assets.append(asset)
-                yield from judge(con, asset, only_late=False)
-            for asset in built_assets:
-                yield from judge(con, asset, only_late=True)
-        compiled.lineage.save()
-        if failures:
-            raise dg.Failure("; ".join(failures)[:4000])
-
-    return _layer

@@ -25,11 +25,14 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    and types, row count, and an order-insensitive checksum (``sum(hash(col))`` per column).
 6. With ``--profile`` (or when a target is missed) one more Kontor run is made in-process with its
    phases timed: imports, definition build (compile, column inference, asset construction),
-   Dagster run launch, per-step overhead, Dagster's event writes and asset-record reads, SQL by
-   statement kind, column lineage, serving copy, garbage collection; plus the bare engine
-   (``materialize`` in a loop on one connection) as Kontor's floor; and ``what_if``: the same run
-   with one cost changed by monkeypatching (no run-time lineage, an in-memory instance, all models
-   as one ``@multi_asset``).
+   Dagster run launch, per-step overhead, SQL by statement kind, column lineage, serving copy,
+   garbage collection; the run goes under cProfile, which gives Dagster's event writes and
+   asset-record reads (by module path and function name, no private import) and the hot spots
+   (own and cumulative time); plus the bare engine (``materialize`` in a loop on one connection)
+   as Kontor's floor; and ``what_if``: the same run with one cost changed (no run-time lineage, an
+   in-memory instance, one step per model).
+
+Kontor's models run as one step (the default); ``--per-model`` measures one step per model.
 """
 from __future__ import annotations
 
@@ -405,11 +408,11 @@ def write_models(models_dir: Path, models: list[dict]) -> None:
         path.write_text(m["sql"], encoding="utf-8")
 
 
-def write_kontor_project(project: Path, data_dir: Path, models: list[dict], one_step: bool = False) -> None:
+def write_kontor_project(project: Path, data_dir: Path, models: list[dict], per_model: bool = False) -> None:
     (project / "models").mkdir(parents=True, exist_ok=True)
     (project / "pyproject.toml").write_text(
         f'[tool.kontor]\nname = "models_vs_dbt"\ndata_dir = "{data_dir}"\ntarget_dir = "target"\n'
-        + ("models_in_one_step = true\n" if one_step else ""), encoding="utf-8")
+        + ("models_in_one_step = false\n" if per_model else ""), encoding="utf-8")
     shutil.copy(ROOT / "models" / "sources.yml", project / "models" / "sources.yml")
     write_models(project / "models", models)
 
@@ -586,8 +589,10 @@ def child_profile(args) -> dict:
     t0 = time.perf_counter()
     import dagster  # noqa: F401
     t1 = time.perf_counter()
+    import assets.model_layer as asset_layer
     import assets.models as asset_models
     import assets.serving as asset_serving
+    import pipelines.models.materialize as engine_materialize
     import pipelines.definitions as definitions
     import pipelines.core.warehouse as warehouse
     from pipelines.models.materialize import materialize
@@ -639,12 +644,13 @@ def child_profile(args) -> dict:
         stats["duckdb_connect__n"] = stats.get("duckdb_connect__n", 0) + 1
         return _TimedCon(con, stats)
     warehouse.connect = connect
-    timed(asset_models, "materialize", "materialize_total")
+    timed(engine_materialize, "materialize_in", "materialize_total")  # the layer looks it up at each call
+    timed(asset_models, "materialize", "materialize_total")           # a step per model
+    timed(asset_layer, "_column_lineage", "column_lineage")
     timed(asset_models, "_column_lineage", "column_lineage")
     timed(asset_serving, "publish_serving", "serving_publish")
     timed(definitions, "compile_models", "defs_compile_models")
     timed(definitions, "build_model_assets", "defs_build_model_assets")
-    _time_dagster_storage(stats)
     collector = {"gc_s": 0.0, "gc_collections": 0, "gc_full_collections": 0, "_t": 0.0}
 
     def on_gc(phase, info):
@@ -656,9 +662,11 @@ def child_profile(args) -> dict:
             collector["gc_full_collections"] += info["generation"] == 2
     gc.callbacks.append(on_gc)
     t = time.perf_counter()
-    outcome = run_pipeline(settings, selects)
+    outcome, profile = _profiled(run_pipeline, settings, selects)     # under cProfile: slower, but where it goes
     wall = time.perf_counter() - t
     gc.callbacks.remove(on_gc)
+    stats.update(storage_times(profile))
+    out["hotspots"] = hotspots(profile)
     del collector["_t"]
     if not outcome.success:
         raise SystemExit(f"profile run failed: {(outcome.failures + outcome.gate_failures)[:5]}")
@@ -712,38 +720,51 @@ def child_profile(args) -> dict:
     return out
 
 
-def _time_dagster_storage(stats: dict) -> None:
-    """Time every event write and asset-record read of Dagster's SQL storages (a call from one
-    into another counts once)."""
-    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+def _profiled(fn, *a, **kw):
+    """``fn(*a, **kw)`` under cProfile: (its result, the profile's pstats.Stats)."""
+    import cProfile
+    import pstats
 
-    depth = {"n": 0}
+    prof = cProfile.Profile()
+    try:
+        result = prof.runcall(fn, *a, **kw)
+    finally:
+        stats = pstats.Stats(prof)
+    return result, stats
 
-    def wrap(cls, attr, label):
-        original = cls.__dict__[attr]
 
-        def wrapper(self, *a, **kw):
-            depth["n"] += 1
-            t = time.perf_counter()
-            try:
-                return original(self, *a, **kw)
-            finally:
-                depth["n"] -= 1
-                if depth["n"] == 0:
-                    stats[label] = stats.get(label, 0.0) + time.perf_counter() - t
-                    stats[label + "__n"] = stats.get(label + "__n", 0) + 1
-        setattr(cls, attr, wrapper)
-    wrap(SqliteEventLogStorage, "store_event", "dagster_store_event")
-    wrap(SqlEventLogStorage, "get_asset_records", "dagster_get_asset_records")
+# Dagster's storage, found in a cProfile by module path and function name (no private import):
+# every event write, every read of asset records (data versions). A call from one into another
+# (the SQLite storage's store_event calls the SQL one's) counts once: the outermost has the most time.
+STORAGE_CALLS = {"dagster_store_event": ("/storage/event_log/", "store_event"),
+                 "dagster_get_asset_records": ("/storage/event_log/", "get_asset_records")}
+
+
+def storage_times(stats) -> dict:
+    out = {}
+    for label, (path, func) in STORAGE_CALLS.items():
+        found = [(ct, nc) for (file, _, name), (_, nc, _, ct, _) in stats.stats.items()
+                 if name == func and path in file.replace("\\", "/")]
+        ct, nc = max(found, default=(0.0, 0))
+        out[label], out[label + "__n"] = ct, nc
+    return out
+
+
+def hotspots(stats, top: int = 25) -> dict:
+    """The functions with the most own time and the most cumulative time (file:line(function))."""
+    rows = [(f"{Path(file).name}:{line}({name})", tt, ct, nc) for (file, line, name), (_, nc, tt, ct, _) in stats.stats.items()]
+    own = sorted(rows, key=lambda r: -r[1])[:top]
+    cumulative = sorted(rows, key=lambda r: -r[2])[:top]
+    return {"own_time": [{"function": f, "own_s": round(tt, 3), "cumulative_s": round(ct, 3), "calls": nc} for f, tt, ct, nc in own],
+            "cumulative_time": [{"function": f, "own_s": round(tt, 3), "cumulative_s": round(ct, 3), "calls": nc}
+                                for f, tt, ct, nc in cumulative]}
 
 
 WHATIF = {
     "as_is": "kontor run's code path in-process (run_pipeline), unchanged",
     "ephemeral_instance": "Dagster instance in memory (no run history: the floor of Dagster's own cost)",
-    "no_run_time_lineage": "no sqlglot column lineage computed inside each step",
-    "multi_asset": "the 200 models as ONE subsettable @multi_asset (one step; per model a MaterializeResult "
-                   "with the same metadata: row count, compiled SQL, column lineage); rejected, see README",
+    "no_run_time_lineage": "no column lineage metadata on the materialisations",
+    "per_model": "one Dagster step per model (models_in_one_step = false), the layer before the one-step default",
 }
 
 
@@ -752,85 +773,24 @@ def child_whatif(args) -> dict:
     variant = args.variant
     import dagster as dg
 
+    import assets.model_layer as asset_layer
     import assets.models as asset_models
     import pipelines.run as prun
     from pipelines.core.settings import load_settings
 
-    settings = load_settings(args.project, env={})
+    settings = load_settings(args.project, env={"KONTOR_MODELS_IN_ONE_STEP": "0"} if variant == "per_model" else {})
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
-    stats: dict = {}
-    _time_dagster_storage(stats)
     if variant == "ephemeral_instance":
         prun.instance_for = lambda s: dg.DagsterInstance.ephemeral()
     if variant == "no_run_time_lineage":
-        asset_models._column_lineage = lambda compiled, name: None
+        asset_models._column_lineage = asset_layer._column_lineage = lambda compiled, name, save=True: None
     selects = [f"group:{f}" for f in FOLDERS]
     t = time.perf_counter()
-    if variant == "multi_asset":
-        materialized = _run_multi_asset(settings)
-    else:
-        outcome = prun.run_pipeline(settings, selects)
-        if not outcome.success:
-            raise SystemExit(f"{variant}: {outcome.failures[:3]}")
-        materialized = len(outcome.materialized)
+    outcome = prun.run_pipeline(settings, selects)
+    if not outcome.success:
+        raise SystemExit(f"{variant}: {outcome.failures[:3]}")
     wall = time.perf_counter() - t
-    return {"variant": variant, "run_s": wall, "assets_materialized": materialized,
-            "dagster_store_event_s": stats.get("dagster_store_event", 0.0),
-            "dagster_store_event_n": stats.get("dagster_store_event__n", 0),
-            "dagster_get_asset_records_s": stats.get("dagster_get_asset_records", 0.0)}
-
-
-def _run_multi_asset(settings) -> int:
-    """Prototype: the models as one subsettable multi_asset, built and executed like kontor run."""
-    import dagster as dg
-
-    from assets.models import _column_lineage, _deps, relation_key
-    from assets.resources import WarehouseResource
-    from assets.serving import SERVING_KEY, build_serving_asset
-    from assets.sources import build_source_assets
-    from pipelines.definitions import compile_models
-    from pipelines.models.materialize import materialize
-    from pipelines.run import instance_for
-
-    compiled = compile_models(settings)
-    specs = [dg.AssetSpec(relation_key(compiled.models[n].model.schema, n), deps=_deps(compiled.models[n], compiled),
-                          group_name=compiled.models[n].model.group, code_version=compiled.models[n].code_version,
-                          kinds={"duckdb", "sql"}) for n in compiled.order]
-
-    def models(context, warehouse):
-        with warehouse.connection() as con:
-            for name in compiled.order:
-                key = relation_key(compiled.models[name].model.schema, name)
-                if key in context.selected_asset_keys:
-                    built = materialize(con, compiled, name)
-                    metadata = {"materialization": built.kind,
-                                "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```")}
-                    if built.rows is not None:
-                        metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
-                    lineage = _column_lineage(compiled, name)
-                    if lineage is not None:
-                        metadata["dagster/column_lineage"] = lineage
-                    yield dg.MaterializeResult(asset_key=key, metadata=metadata)
-    # Real types, not strings (this module uses `from __future__ import annotations`): Dagster reads them.
-    models.__annotations__ = {"context": dg.AssetExecutionContext, "warehouse": WarehouseResource}
-    models = dg.multi_asset(specs=specs, can_subset=True, name="kontor_models")(models)
-
-    sources = build_source_assets(compiled.project.sources)
-    upstream = [k for a in [*sources, models] for k in a.keys]
-    defs = dg.Definitions(assets=[*sources, models, build_serving_asset(upstream)],
-                          jobs=[dg.define_asset_job("all", selection=dg.AssetSelection.all())],
-                          resources={"warehouse": WarehouseResource.from_settings(settings)},
-                          executor=dg.in_process_executor)
-    selection = sorted(dg.AssetSelection.groups(*FOLDERS).resolve(defs.resolve_asset_graph()) | {SERVING_KEY},
-                       key=lambda k: k.to_user_string())
-    instance = instance_for(settings)
-    try:
-        result = defs.resolve_job_def("all").execute_in_process(
-            instance=instance, asset_selection=selection,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-    finally:
-        instance.dispose()
-    return len(result.get_asset_materialization_events())
+    return {"variant": variant, "run_s": wall, "assets_materialized": len(outcome.materialized)}
 
 
 def _run_child(kind: str, args: argparse.Namespace, extra: list[str]) -> dict:
@@ -995,8 +955,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="dbt's threads (Kontor runs one step at a time; DuckDB parallelises within a query)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "kontor-bench-models-vs-dbt")
     ap.add_argument("--profile", action="store_true", help="add a phase-by-phase profile of one Kontor run")
-    ap.add_argument("--one-step", action="store_true",
-                    help="Kontor's models as one multi-asset step (models_in_one_step = true), dagster-dbt's pattern")
+    ap.add_argument("--per-model", action="store_true",
+                    help="one Dagster step per Kontor model (models_in_one_step = false) instead of the default one step")
     ap.add_argument("--whatif-repeats", type=int, default=2,
                     help="repeats of each what-if variant of the profile (monkeypatched in-process runs)")
     ap.add_argument("--child", choices=["compile", "profile", "whatif"], help=argparse.SUPPRESS)
@@ -1033,7 +993,7 @@ def main(argv: list[str] | None = None) -> int:
         generate(data_dir, scale=args.scale)
     models = generate_project(args.models)
     shutil.rmtree(args.project_dir / "target", ignore_errors=True)
-    write_kontor_project(args.project_dir, data_dir, models, one_step=args.one_step)
+    write_kontor_project(args.project_dir, data_dir, models, per_model=args.per_model)
     from pipelines.run import run_pipeline
     from pipelines.core.settings import load_settings
     settings = load_settings(args.project_dir, env={})
@@ -1108,7 +1068,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_mix": mix,
         "refs_per_model": {str(k): sum(1 for m in models if len(set(m.get("refs", []))) == k) for k in (1, 2)},
         "scale": args.scale,
-        "one_step": args.one_step,
+        "one_step": not args.per_model,
         "repeats": args.repeats,
         "raw_load_s": round(raw_load_s, 3),
         "compile": {**summary(compile_s),
@@ -1163,17 +1123,13 @@ def main(argv: list[str] | None = None) -> int:
                     fresh_dagster_home(args)
                     r = _run_child("whatif", args, ["--snapshot", str(snapshot), "--variant", name])
                     whatif[name].append(r)
-                    log(f"what-if {rep + 1}/{args.whatif_repeats} {name:24s} {r['run_s']:.2f}s "
-                        f"(event writes {r['dagster_store_event_s']:.2f}s / {r['dagster_store_event_n']})")
+                    log(f"what-if {rep + 1}/{args.whatif_repeats} {name:24s} {r['run_s']:.2f}s")
             fresh_dagster_home(args)
             out["what_if"] = None if not whatif else {
                 "method": "each variant: fresh process, fresh warehouse and Dagster-instance copies, in-process run of the "
                           "same selection timed from run start to end (imports excluded); variants interleaved; medians",
                 "variants": {name: {"what": WHATIF[name],
                                     "run_s": summary([r["run_s"] for r in runs]),
-                                    "dagster_event_writes_s_median": round(statistics.median(r["dagster_store_event_s"] for r in runs), 3),
-                                    "dagster_event_writes_n": runs[-1]["dagster_store_event_n"],
-                                    "dagster_get_asset_records_s_median": round(statistics.median(r["dagster_get_asset_records_s"] for r in runs), 3),
                                     "assets_materialized": runs[-1]["assets_materialized"]}
                              for name, runs in whatif.items()},
             }

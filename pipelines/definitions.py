@@ -17,9 +17,10 @@ from collections.abc import Iterator, Mapping
 import dagster as dg
 
 from assets.automation import build_automation
-from assets.checks import build_gates
+from assets.checks import build_gates, layer_gates
+from assets.model_layer import build_model_layer
 from assets.entities import build_entity_assets
-from assets.models import build_model_assets
+from assets.models import build_model_assets, build_seed_asset
 from assets.reports import build_report_definitions
 from assets.resources import WarehouseResource, service_resources
 from assets.serving import build_serving_asset
@@ -35,6 +36,7 @@ from pipelines.core.retries import retry_config
 from pipelines.sources.options import ingest_options
 from pipelines.core.settings import Settings, load_settings
 from pipelines.sources.spec import load_sources
+from pipelines.quality.suites import expectations_dir, load_suites
 
 ALL_JOB = "kontor_all"
 
@@ -51,7 +53,7 @@ def compile_models(settings: Settings) -> CompiledProject:
     """Sources and models of the project, compiled; raises ``ProjectError`` listing every problem."""
     parsed.remember_in(settings.target_dir / ".cache" / "sqlglot")
     sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
-    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    compiled = compile_project(load_models(settings, sources), display=settings.relative, cache_dir=settings.target_dir)
     if compiled.problems:
         raise ProjectError(compiled.problems)
     compiled.cache_dir = settings.target_dir
@@ -104,18 +106,27 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     retries = retry_config(settings)
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
                             backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
-    built = [*build_source_assets(compiled.project.sources, policy, ingest_options(settings)), *build_model_assets(compiled),
-             *(broken_model_asset(compiled.project.models[name], found) for name, found in broken_models.items())]
+    built = build_source_assets(compiled.project.sources, policy, ingest_options(settings))
     entity_checks = []
     for spec in entities.entities.values():
         entity_assets, checks = build_entity_assets(spec, compiled, settings)
         built += entity_assets
         entity_checks += checks
+    suites = load_suites(expectations_dir(settings.project_dir), settings.relative)   # read once for both
+    if compiled.project.one_step:
+        seeds = [build_seed_asset(s) for s in compiled.project.seeds.values()]
+        known = {key for a in [*built, *seeds] for key in a.keys}
+        gates_in_step, unit_tests = layer_gates(settings, compiled, suites)
+        built = [*built, *seeds, build_model_layer(compiled, gates_in_step, unit_tests, known, settings.target_dir,
+                                                   broken_models)]
+    else:
+        built = [*built, *build_model_assets(compiled),
+                 *(broken_model_asset(compiled.project.models[name], found) for name, found in broken_models.items())]
     upstream = [key for a in built for key in a.keys]
     serving = build_serving_asset(upstream, built, entity_docs(entities))
     assets = [*built, serving]
     reports = build_report_definitions(settings, assets, None if strict else problems)
-    gates = build_gates(settings, compiled, assets, None if strict else problems)
+    gates = build_gates(settings, compiled, assets, None if strict else problems, suites)
     sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
     steward = [build_steward_job(settings)] if entities.entities or not strict else []
     apply_jobs, apply_sensors = build_apply(sorted(entities.entities), serving.key, steward[0]) if steward else ([], [])

@@ -18,7 +18,8 @@ from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.core.dagster_instance import prepare_dagster_home  # noqa: F401  (tests import it from here)
-from pipelines.core.alerts import ALERT_METADATA, WAREHOUSE, init_failure_reason, report_outcome, step_failure_reason
+from pipelines.core.alerts import (ALERT_METADATA, WAREHOUSE, failed_assets, init_failure_reason, report_outcome,
+                                   step_failure_reason)
 from pipelines.core.services import services_for
 from pipelines.definitions import ALL_JOB, build_definitions
 from pipelines.core.errors import KontorError
@@ -202,6 +203,12 @@ def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Ca
         elif kind == "STEP_FAILURE":
             if _is_gate_failure(event) and outcome.gate_failures:
                 return  # already reported per rule by ASSET_CHECK_EVALUATION
+            for failed, why in failed_assets(event).items():   # the model layer: one line per model
+                outcome.failures.append(f"{failed}: {why}")
+                if on_event:
+                    on_event("failed", failed, why)
+            if failed_assets(event):
+                return
             reason = step_failure_reason(event)
             outcome.failures.append(f"{asset}: {reason}")
             if on_event:

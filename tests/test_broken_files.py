@@ -35,7 +35,9 @@ def broken(tmp_path):
 
 
 def _fail_text(defs: dg.Definitions, key: dg.AssetKey, settings) -> str:
-    result = dg.materialize([defs.resolve_assets_def(key)], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    # selection: a model's assets definition is the whole model layer (one step for every model)
+    result = dg.materialize([defs.resolve_assets_def(key)], selection=[key], instance=dg.DagsterInstance.ephemeral(),
+                            raise_on_error=False)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     return failure.step_failure_data.user_failure_data.description
@@ -64,7 +66,7 @@ def test_the_code_location_loads_around_broken_files(broken):
 
     # a healthy asset builds; the broken ones fail naming file and line
     healthy = dg.materialize([defs.resolve_assets_def(dg.AssetKey(["marts", "healthy_answer"]))],
-                             instance=dg.DagsterInstance.ephemeral())
+                             selection=[dg.AssetKey(["marts", "healthy_answer"])], instance=dg.DagsterInstance.ephemeral())
     assert healthy.success
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     assert con.execute("select answer from marts.healthy_answer").fetchall() == [(42,)]

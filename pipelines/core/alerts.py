@@ -113,6 +113,19 @@ def step_failure_reason(event) -> str:
     return (error.message.strip().splitlines() or ["unknown error"])[0] if error else "unknown error"
 
 
+FAILED_ASSETS = "kontor/failed_assets"   # a step of several assets (the model layer): asset -> why it failed
+
+
+def failed_assets(event) -> dict[str, str]:
+    """The assets a failed step of several assets names in its failure's metadata (``FAILED_ASSETS``),
+    each with a one-line reason; empty for any other step."""
+    data = event.step_failure_data
+    user = data.user_failure_data if data else None
+    value = (user.metadata or {}).get(FAILED_ASSETS) if user else None
+    found = getattr(value, "value", None)
+    return {str(a): (str(r).strip().splitlines() or ["failed"])[0] for a, r in found.items()} if isinstance(found, dict) else {}
+
+
 WAREHOUSE = "kontor/warehouse"   # a run that could not open (or lock) the warehouse fails under this name
 
 

@@ -40,8 +40,9 @@ class Settings:
     # (80 % of RAM, one thread per core). Past the limit DuckDB spills to <warehouse file>.tmp.
     memory_limit: str | None = None
     threads: int | None = None
-    # Every SQL model in one Dagster step (dagster-dbt's pattern; KONTOR_MODELS_IN_ONE_STEP=1).
-    models_in_one_step: bool = False
+    # Every SQL model in one Dagster step (dagster-dbt's pattern), the default; false (or
+    # KONTOR_MODELS_IN_ONE_STEP=0): one step per model.
+    models_in_one_step: bool = True
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # A dbt project (dbt_project.yml, no [tool.kontor]): its files and the profile's DuckDB target.
     dbt: "DbtProject | None" = field(default=None, repr=False, compare=False)
@@ -131,7 +132,7 @@ def read_tool_kontor(text: str, shown: str) -> tuple[KontorTable, list[Problem]]
 PLAIN_KEYS: dict[str, tuple[type, Any]] = {
     "name": (str, "kontor"), "data_dir": (str, "data"), "target_dir": (str, "target"),
     "sources": (str, "models/sources.yml"), "memory_limit": (str, None), "threads": (int, None),
-    "models_in_one_step": (bool, False),
+    "models_in_one_step": (bool, None),   # None: the default, one step
 }
 
 
@@ -179,11 +180,13 @@ def _dbt_settings(root: Path, env: dict[str, str]) -> Settings:
         sources_file=Path(__file__).resolve().parent.parent / "models" / "dbt_no_sources.yml", name=project.name,
         memory_limit=env.get("KONTOR_MEMORY_LIMIT") or None,
         threads=int(env["KONTOR_THREADS"]) if env.get("KONTOR_THREADS") else None,  # profile threads: dbt's concurrency
-        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP")),
+        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP"), default=True),
         env=env, dbt=project, dbt_target=target)
 
 
-def _flag(value) -> bool:
+def _flag(value, default: bool = False) -> bool:
+    if value is None or str(value).strip() == "":
+        return default
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -225,7 +228,7 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         name=tool.name,
         memory_limit=env.get("KONTOR_MEMORY_LIMIT") or tool.memory_limit or None,
         threads=threads,
-        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP") or tool.models_in_one_step),
+        models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP") or tool.models_in_one_step, default=True),
         env=env,
     )
 

@@ -25,7 +25,7 @@ class KontorTable(Spec):
     sources: str = PLAIN_KEYS["sources"][1]
     memory_limit: str | None = PLAIN_KEYS["memory_limit"][1]
     threads: int | None = PLAIN_KEYS["threads"][1]
-    models_in_one_step: bool = PLAIN_KEYS["models_in_one_step"][1]
+    models_in_one_step: bool | None = PLAIN_KEYS["models_in_one_step"][1]
     settle_seconds: Any = None
     quarantine_alert_pct: Any = None
     llm_model: Any = None

@@ -210,11 +210,20 @@ def _renderer(project: ModelProject, relations: dict[str, str], display) -> Rend
                     dispatch=(project.dbt.doc or {}).get("dispatch"))
 
 
-def compile_project(project: ModelProject, display=lambda p: str(p)) -> CompiledProject:
+def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: Path | None = None) -> CompiledProject:
+    """``cache_dir``: where Jinja's compiled templates are kept between runs (``target/``)."""
     relations = {m.name: m.relation for m in project.models.values()} | \
                 {s.name: s.relation for s in project.seeds.values()} | \
                 {name: relation for name, (relation, _) in project.externals.items()}
     renderer = _renderer(project, relations, display)
+    if cache_dir is not None:
+        import jinja2
+
+        try:
+            (Path(cache_dir) / "jinja").mkdir(parents=True, exist_ok=True)
+            renderer.bytecode_cache = jinja2.FileSystemBytecodeCache(str(Path(cache_dir) / "jinja"))
+        except OSError:
+            pass
     problems = list(project.problems) + list(renderer.problems)
     parsed: dict[str, dict[str, Any]] = {}
     if project.dbt is not None:

@@ -234,15 +234,35 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
     return Materialized(f"{schema}.{name}", "snapshot", _count(con, target), f"{changes} changed keys", sql)
 
 
+class Catalog:
+    """The warehouse's schemas and relations, read once for many models built one after another
+    on one connection (the model layer's step): the warehouse has one writer, so what this run
+    builds is all that changes. Saves a schema statement and a catalog look-up per model."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.refresh(con)
+
+    def refresh(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.schemas = {r[0] for r in con.execute(
+            "select schema_name from duckdb_schemas() where database_name = current_database()").fetchall()}
+        self.relations = {(r[0], r[1]): r[2] for r in con.execute(
+            "select schema_name, table_name, 'table' from duckdb_tables() where database_name = current_database() "
+            "union all select schema_name, view_name, 'view' from duckdb_views() "
+            "where database_name = current_database() and not internal").fetchall()}
+
+
 def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
-                full_refresh: bool = False) -> Materialized:
+                full_refresh: bool = False, catalog: Catalog | None = None) -> Materialized:
+    """Build model ``name``; ``catalog``: the warehouse's relations as known to the caller, who
+    keeps them (``materialize_in``), instead of a look-up."""
     cm = compiled.models[name]
     schema, model_name = cm.model.schema, cm.model.alias or cm.model.name
-    con.execute(f"create schema if not exists {ident(schema)}")
+    if catalog is None or schema not in catalog.schemas:
+        con.execute(f"create schema if not exists {ident(schema)}")
     kind = cm.materialized
-    existing = relation_type(con, schema, model_name)
     # One catalog look-up per model, passed on: the relation cannot change in between, as the
     # warehouse has this one writer.
+    existing = relation_type(con, schema, model_name) if catalog is None else catalog.relations.get((schema, model_name))
     sql = compiled.render_for_run(name, is_incremental=False, con=con) if cm.runtime else cm.sql
     for hook in compiled.hooks(name, "pre_hook"):      # dbt's pre-hooks, rendered with this
         con.execute(hook)
@@ -255,7 +275,23 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
                 con.execute(f"alter table {_rel(schema, model_name)} alter column {ident(column.name)} set not null")
     for hook in compiled.hooks(name, "post_hook"):
         con.execute(hook)
+    if catalog is not None:
+        catalog.schemas.add(schema)
+        catalog.relations[(schema, model_name)] = "view" if kind == "view" else "table"
     return built
+
+
+def materialize_in(catalog: Catalog, con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
+                   full_refresh: bool = False) -> Materialized:
+    """``materialize`` with ``catalog`` kept up to date, for a run of many models on one connection
+    (a model with hooks, which may run any SQL, has the catalog read again after it)."""
+    cm = compiled.models[name]
+    hooked = bool(cm.config.get("pre_hook") or cm.config.get("post_hook"))
+    try:
+        return materialize(con, compiled, name, full_refresh, None if hooked else catalog)
+    finally:
+        if hooked:
+            catalog.refresh(con)
 
 
 def enforce_contract(con, cm: CompiledModel, sql: str) -> str:

@@ -121,7 +121,7 @@ class ModelProject:
     singular_tests: list[Path] = field(default_factory=list)
     unit_tests: list[Any] = field(default_factory=list)
     source_tests: list[Any] = field(default_factory=list)     # (source, table, TestDecl)
-    one_step: bool = False      # every model in one Dagster step (assets/models.py build_model_layer)
+    one_step: bool = True       # every model in one Dagster step (assets/model_layer.py); False: a step per model
     docs: dict[str, str] = field(default_factory=dict)                 # {% docs %} blocks
     target: dict[str, Any] = field(default_factory=dict)               # dbt's `target`
     package_macros: dict[str, list[Path]] = field(default_factory=dict)    # dbt_packages/<name>

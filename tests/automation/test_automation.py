@@ -292,6 +292,32 @@ def test_run_failure_sensor_alerts_once_per_run(tmp_path):
         assert "raw/shop__orders" in hook.bodies[0]["text"] and result.run_id in hook.bodies[0]["text"]
 
 
+def test_the_failure_sensor_alerts_per_failed_model_of_the_model_layer(tmp_path):
+    """Every model runs in one step; a model that fails there alerts under its own name, and its
+    sibling that was built does not alert."""
+    with Webhook() as hook:
+        settings = alert_project(tmp_path / "p", {"TEST_ALERT_WEBHOOK": hook.url})
+        (settings.data_dir / "shop" / "orders_1.csv").write_text(GOOD)
+        staging = settings.project_dir / "models" / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        (staging / "stg_shop__orders.sql").write_text("select id, amount from {{ source('shop', 'orders') }}\n")
+        (staging / "stg_shop__broken.sql").write_text("select no_such_column from {{ source('shop', 'orders') }}\n")
+        defs = build_definitions(settings)
+        with dg.instance_for_test() as instance:
+            result = defs.resolve_job_def("kontor_sync").execute_in_process(instance=instance, raise_on_error=False)
+            assert not result.success
+            assert "sql_models" in {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+            run = instance.get_run_by_id(result.run_id)
+            failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+            sensor = defs.resolve_sensor_def("kontor_alert_on_failure")
+            sensor(dg.build_run_status_sensor_context(
+                sensor_name=sensor.name, dagster_event=failure, dagster_instance=instance,
+                dagster_run=run, resources=service_resources(settings)).for_run_failure())
+        [body] = hook.bodies
+        assert "staging/stg_shop__broken" in body["text"] and "no_such_column" in body["text"]
+        assert "staging/stg_shop__orders" not in body["text"] and "sql_models" not in body["text"]
+
+
 # -- retries -------------------------------------------------------------------------------------
 
 def test_a_share_that_appears_late_is_loaded_on_retry_and_a_missing_one_fails_clearly(tmp_path):

@@ -242,20 +242,20 @@ def test_a_test_towards_a_downstream_model_blocks_nothing_but_fails_the_run(tmp_
     assert "marts/customers" in outcome.materialized and "marts/fct_orders" in outcome.materialized
 
 
-def execute_one_step(root: Path):
-    settings = load_settings(root, env={"HOME": str(root), "KONTOR_MODELS_IN_ONE_STEP": "1"})
+def execute_per_model(root: Path):
+    settings = load_settings(root, env={"HOME": str(root), "KONTOR_MODELS_IN_ONE_STEP": "0"})
     result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     return settings, result
 
 
-def test_one_step_model_layer_gives_the_same_outcomes(built, tmp_path):
-    _, _, per_model = built
-    root = copy(tmp_path)
-    settings, result = execute_one_step(root)
-    assert result.success
+def test_one_step_model_layer_gives_the_same_outcomes_as_a_step_per_model(built, tmp_path):
+    _, settings, result = built                                     # the default: every model in one step
     steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
     assert "sql_models" in steps and not any(s.startswith("main__") for s in steps)    # one step for the models
+    _, per_model = execute_per_model(copy(tmp_path))
+    assert per_model.success
+    assert any(s.startswith("main__") for s in {e.step_key for e in per_model.all_events})
     assert checks(result) == checks(per_model)
     materialized = lambda r: sorted(e.asset_key.to_user_string() for e in r.get_asset_materialization_events())  # noqa: E731
     assert materialized(result) == materialized(per_model)
@@ -269,13 +269,46 @@ def test_one_step_skips_only_what_is_downstream_of_a_failed_test(tmp_path):
     lines[2] = "," + lines[2].split(",", 1)[1]
     sales.write_text("\n".join(lines) + "\n")
     snapshot = root / "snapshots" / "stores_history.sql"          # independent of stg_sales: still built
-    settings = load_settings(root, env={"HOME": str(root), "KONTOR_MODELS_IN_ONE_STEP": "1"})
+    settings = load_settings(root, env={"HOME": str(root)})
     outcome = run_pipeline(settings, None)
     assert not outcome.success
     assert snapshot.is_file() and "snapshots/stores_history" in outcome.materialized
     assert "main/stg_sales" in outcome.materialized
     assert not {"main/daily_sales", "main/sales_log", "main/refunds", "main_finance/revenue_by_store"} & set(outcome.materialized)
+    assert {"main/daily_sales", "main/sales_log", "main/refunds", "main_finance/revenue_by_store"} <= set(outcome.skipped)
     assert any("not_null_stg_sales_sale_id" in f for f in outcome.gate_failures + outcome.failures)
+
+
+def test_one_step_names_each_failed_model_and_skips_only_its_downstream(tmp_path):
+    """A model that fails inside the step is one failure line of its own (not the step's); the
+    other models are built, and an expectations/ gate on a model runs in the step."""
+    root = copy(tmp_path)
+    (root / "transform" / "marts" / "refunds.sql").write_text("select no_such_column from {{ ref('stg_sales') }}\n")
+    (root / "expectations").mkdir()
+    (root / "expectations" / "main.daily_sales.yml").write_text(
+        "expectations:\n  - name: few_days\n    type: expect_table_row_count_to_be_between\n"
+        "    kwargs: {max_value: 0}\n")
+    settings = load_settings(root, env={"HOME": str(root)})
+    outcome = run_pipeline(settings, None)
+    assert not outcome.success
+    [failure] = outcome.failures
+    assert failure.startswith("main/refunds: ") and "no_such_column" in failure, outcome.failures
+    assert outcome.gate_failures == [g for g in outcome.gate_failures if g.startswith("main/daily_sales: check 'few_days' failed")]
+    assert len(outcome.gate_failures) == 1
+    assert "main/sales_log" in outcome.materialized and "main/daily_sales" in outcome.materialized
+    assert "main/refunds" not in outcome.materialized and "kontor/serving_copy" in outcome.skipped
+    rows = query(settings.warehouse_path, "select rule, success from kontor.gate_results where asset = 'main/daily_sales' "
+                                          "and rule = 'few_days'")
+    assert rows == [("few_days", False)]
+
+
+def test_one_step_select_builds_only_the_selected_models(tmp_path):
+    root = copy(tmp_path)
+    settings = load_settings(root, env={"HOME": str(root)})
+    assert run_pipeline(settings, None).success
+    outcome = run_pipeline(settings, ["main/daily_sales"])
+    assert outcome.success, outcome.failures
+    assert [a for a in outcome.materialized if a != "kontor/serving_copy"] == ["main/daily_sales"]
 
 
 UNIT_YML = """\
@@ -336,6 +369,7 @@ def unit_project(tmp_path: Path) -> Path:
 def test_unit_tests_with_overrides_fixtures_and_this(tmp_path):
     root = unit_project(tmp_path)
     settings, result = execute(root)
+    assert "sql_models" in {e.step_key for e in result.all_events}     # unit tests run inside the model layer's step
     found = checks(result)
     assert found["stamped_with_overrides"] == (True, "ERROR"), found
     assert found["only_newer_sales_are_appended"] == (True, "ERROR"), found
@@ -349,6 +383,7 @@ def test_unit_tests_with_overrides_fixtures_and_this(tmp_path):
     _, result = execute(root)
     evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "stamped_with_overrides")
     assert not evaluation.passed and "'south'" in evaluation.description
+    assert not result.success                                       # a failed unit test is a blocking check
 
 
 @pytest.mark.parametrize("change, problem", [
