@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from pipelines.entities.spec import ATTRIBUTES, EntitySpec
-from pipelines.entities.standardise import fold
+from pipelines.entities.types import fold
 from pipelines.core.sql import literal
 
 
