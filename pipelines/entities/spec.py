@@ -35,15 +35,17 @@ from pipelines.entities.types import TYPES, AttributeDecl, default_splink, defau
 # The shared schema every system's record is mapped onto.
 SHARED = ("name", "legal_form", "street", "house_number", "postcode", "city", "country",
           "vat_id", "iban", "email", "phone", "updated_at")
-MAPPABLE = (*SHARED, "name_addition")
+# A system that has them maps a second name line and the commercial register number too.
+MAPPABLE = (*SHARED, "name_addition", "register_number")
 # Columns of the standardised input (entities.<entity>_standardised): what Splink may compare.
 KEYS = ("name_key", "name_words", "name_trunc", "street_key", "city_key", "phone_key", "email_key", "email_domain",
         "vat_key", "iban_key")
 STANDARDISED = ("unique_id", "source_system", "source_id", "name_raw", "street_raw", *SHARED[:8], "vat_id_valid",
-                "iban", "iban_valid", "email", "phone", "updated_at", *KEYS)
+                "iban", "iban_valid", "email", "phone", "updated_at", *KEYS,
+                "register_number", "register_number_valid", "register_key")
 # Golden-record attributes chosen by survivorship (``address`` is a group chosen from one record).
 ATTRIBUTES = ("name", "legal_form", "street", "house_number", "postcode", "city", "country",
-              "vat_id", "iban", "email", "phone")
+              "vat_id", "iban", "email", "phone", "register_number")
 RULES = ("valid_only", "most_frequent", "latest_change", "common_spelling", "well_formed", "source_priority", "most_recent",
          "most_complete")
 VALIDATED = {"vat_id": "vat_id_valid", "iban": "iban_valid"}

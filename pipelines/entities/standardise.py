@@ -68,7 +68,8 @@ def _union_sql(spec: EntitySpec, relations: dict[str, str], branch_prefixes: lis
                    nullif(upper(regexp_replace({col('vat_id')}, '[^A-Za-z0-9]', '', 'g')), '') as vat_raw,
                    nullif(upper(regexp_replace({col('iban')}, '[^A-Za-z0-9]', '', 'g')), '') as iban_raw,
                    nullif(trim({col('email')}), '') as email, nullif(trim({col('phone')}), '') as phone,
-                   {col('updated_at', 'timestamp')} as updated_at
+                   {col('updated_at', 'timestamp')} as updated_at,
+                   nullif(trim({col('register_number')}), '') as register_raw
             from {relations[inp.model]}""")
     return "\nunion all\n".join(parts)
 
@@ -110,7 +111,7 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
         c.source_system || ':' || c.source_id as unique_id, c.source_system, c.source_id, c.name_raw, c.street_raw,
         nullif(trim(n.name), '') as name, n.legal_form,
         {STREET.display('c.street0', 'c.country', ref)} as street, {STREET.house_key('c.house0')} as house_number,
-        c.postcode, c.city_raw as city, c.country, c.vat_raw, c.iban_raw, c.email, c.phone, c.updated_at,
+        c.postcode, c.city_raw as city, c.country, c.vat_raw, c.iban_raw, c.email, c.phone, c.updated_at, c.register_raw,
         {COMPANY_NAME.base_key('n.base', ref)} as name_key,
         {COMPANY_NAME.words('n.base', ref)} as name_words,
         c.name_trunc,
@@ -135,7 +136,10 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
            s.email, s.phone, s.updated_at,
            s.name_key, s.name_words, s.name_trunc, s.street_key, s.city_key, s.phone_key, s.email_key, s.email_domain,
            case when v.valid then v.compact end as vat_key,
-           case when i.valid then i.compact end as iban_key
+           case when i.valid then i.compact end as iban_key,
+           s.register_raw as register_number,
+           case when s.register_raw is not null then {REGISTER.valid('s.register_raw', no_decl)} end as register_number_valid,
+           {REGISTER.key('s.register_raw', no_decl, ref)} as register_key
     from _std s
     left join entities._id_checks v on v.kind = 'vat_id' and v.raw = s.vat_raw
     left join entities._id_checks i on i.kind = 'iban' and i.raw = s.iban_raw

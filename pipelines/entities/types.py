@@ -7,12 +7,14 @@ Each type is one small class that knows three things about a value of its kind:
 - its default Splink comparison (levels on ``<attr>_key``, null level first, ``else`` last);
 - its default survivorship rules.
 
-An entity file without ``attributes:`` keeps the fixed company schema of ``spec.py``
-(``SHARED``/``STANDARDISED``) and ``standardise.py``; these types are used only when an entity
-declares its attributes. IBANs and VAT IDs are checked in Python (schwifty, python-stdnum) by
-``standardise.py`` with the type's own ``check`` (``python_check`` names it). The company schema of
-``customer.yml``/``supplier.yml`` uses the same types for its company name (the legal form split
-off by :class:`CompanyName`), IBAN and VAT ID.
+An entity file without ``attributes:`` maps onto the fixed company schema (the column names in
+``spec.py``: ``SHARED``/``STANDARDISED``), whose company-specific rules are these types' too:
+``standardise.py`` only assembles them (the legal-form split, second name lines and cut names of
+:class:`CompanyName`, the house-number split and display spelling of :class:`Street`, the city
+qualifiers of :class:`City`, the phone key of :class:`Phone`, the mail domain of :class:`Email`,
+the register number of :class:`RegisterNumber`). IBANs and VAT IDs are checked in Python
+(schwifty, python-stdnum) by ``standardise.py`` with the type's own ``check`` (``python_check``
+names it).
 """
 from __future__ import annotations
 
