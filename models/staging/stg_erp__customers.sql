@@ -37,6 +37,7 @@ renamed as (
         coalesce(blocked, false) as is_blocked,
         created_at,
         updated_at,
+        nullif(trim(register_no), '') as register_no,
         _source_file as source_file,
         _batch_id as batch_id
     from cleaned

@@ -34,6 +34,7 @@ renamed as (
         payment_terms_days,
         nullif(lower(trim(email)), '') as email,
         updated_at,
+        nullif(trim(register_no), '') as register_no,
         _source_file as source_file,
         _batch_id as batch_id
     from cleaned

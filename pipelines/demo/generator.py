@@ -74,6 +74,29 @@ class _Times:
         return day, rnd.randint(7 * 3600, 19 * 3600)
 
 
+# The register a legal form is entered in (a GbR is in none): capital companies in HRB,
+# partnerships and merchants in HRA.
+_REGISTER = {"GmbH": "HRB", "UG": "HRB", "AG": "HRB", "GmbH & Co. KG": "HRA", "KG": "HRA", "OHG": "HRA", "e.K.": "HRA"}
+
+
+def _register_nos(seed: int, kind: str, lo: int, ents: list[Entity]) -> dict[str, str | None]:
+    """The ERP's commercial register number of each entity ('HRB 12345', sometimes with the court),
+    or None where the clerk left it empty (about half) or the company is in no German register.
+    Drawn from a stream of its own, so every other value is the same as before the ERP had them."""
+    rnd = random.Random(f"{seed}:register:{kind}:{lo}")
+    out: dict[str, str | None] = {}
+    for e in ents:
+        # one number per entity: its index spread out, so no two entities share one
+        number, shown, style = 1_000 + 7 * e.idx + rnd.randrange(7), rnd.random() < 0.5, rnd.randrange(4)
+        register = _REGISTER.get(e.legal_form) if e.addr.country == "DE" else None
+        if register is None or not shown:
+            out[e.true_id] = None
+            continue
+        text = f"{register} {number}"
+        out[e.true_id] = [text, text, f"{text}, Amtsgericht {e.addr.city}", text.replace(" ", "")][style]
+    return out
+
+
 def _addr_iban(e: Entity, system: str):
     addr = e.old_addr if (e.stale_sys == system and e.old_addr is not None) else e.addr
     if e.stale_sys == system and e.old_iban:
@@ -193,6 +216,7 @@ class Generator:
         # is the same as in the files before suppliers had it
         mail_rnd = random.Random(f"{self.seed}:supplier_email:{lo}")
         ents, pairs = make_entities("supplier", lo, hi, rnd, self.namer, self.ids, hi)
+        registers = _register_nos(self.seed, "supplier", lo, ents)
         ent_rows: list[list] = []
         cols: dict[str, list] = {}
         sup_no, emails = [], []
@@ -208,6 +232,7 @@ class Generator:
                                     "iban", "bic", "payment_terms_days")},
             "email": emails,
             "updated_at": ts_array(np.array(cols["upd_day"]), np.array(cols["upd_sec"])),
+            "register_no": [registers[e.true_id] for e in ents],
         })
         acc = [e for e in ents if e.in_acc]
         rnd.shuffle(acc)
@@ -228,6 +253,7 @@ class Generator:
         rnd = random.Random(f"{self.seed}:customer:{lo}")
         rng = np.random.default_rng([self.seed, 1, lo])
         ents, pairs = make_entities("customer", lo, hi, rnd, self.namer, self.ids, n_total, self.n_prosp)
+        registers = _register_nos(self.seed, "customer", lo, ents)
         ent_rows: list[list] = []
 
         # CRM accounts + contacts
@@ -283,6 +309,7 @@ class Generator:
                 "credit_limit": decimal_array(np.array(cols["credit_limit"], dtype=np.int64), 12),
                 "created_at": date_array(np.array(cols["created_day"])),
                 "updated_at": ts_array(np.array(cols["upd_day"]), np.array(cols["upd_sec"])),
+                "register_no": [registers[e.true_id] for e in erp],
             })
 
         # accounting debitoren (exactly the invoiced customers)

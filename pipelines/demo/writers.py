@@ -200,12 +200,13 @@ SCHEMAS: dict[str, pa.Schema] = {
         _f("customer_no", pa.int64()), _f("name1", S), _f("name2", S, True), _f("street", S), _f("house_no", S),
         _f("zip", S), _f("city", S), _f("country_code", S), _f("vat_id", S, True), _f("iban", S, True),
         _f("bic", S, True), _f("payment_terms_days", pa.int32()), _f("credit_limit", DEC12), _f("region", S),
-        _f("blocked", pa.bool_()), _f("created_at", pa.date32()), _f("updated_at", TS),
+        _f("blocked", pa.bool_()), _f("created_at", pa.date32()), _f("updated_at", TS), _f("register_no", S, True),
     ]),
     "erp/suppliers.parquet": pa.schema([
         _f("supplier_no", pa.int64()), _f("name1", S), _f("name2", S, True), _f("street", S), _f("house_no", S),
         _f("zip", S), _f("city", S), _f("country_code", S), _f("vat_id", S, True), _f("iban", S, True),
         _f("bic", S, True), _f("payment_terms_days", pa.int32()), _f("email", S, True), _f("updated_at", TS),
+        _f("register_no", S, True),
     ]),
     "erp/items.parquet": pa.schema([
         _f("item_no", S), _f("description", S), _f("product_group", S), _f("product_group_name", S),

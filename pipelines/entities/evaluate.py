@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from pipelines.entities.spec import ATTRIBUTES, EntitySpec
-from pipelines.entities.standardise import fold
+from pipelines.entities.types import fold
 from pipelines.core.sql import literal
 
 
@@ -85,7 +85,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
         # a declared entity: its attributes the ground truth has a column for (a reference's golden
         # id is no value a ground truth can know)
         given = {c for (c,) in con.execute("select column_name from (describe _true_golden)").fetchall()}
-        names = ATTRIBUTES if spec.declared is None else \
+        names = tuple(a for a in ATTRIBUTES if a in given) if spec.declared is None else \
             tuple(a.name for a in spec.declared if a.type != "reference" and a.name in given)
         # one pass over the members of every golden record, then per attribute: the golden value,
         # the true one, and whether some member holds any value / the true one loosely / exactly

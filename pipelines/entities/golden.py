@@ -33,7 +33,7 @@ from pipelines.core.warehouse import insert_rows
 # Matching key per attribute: "most frequent" counts values that are equal after standardisation.
 KEY_OF = {"name": "name_key", "street": "street_key", "city": "city_key", "phone": "phone_key",
           "email": "email_key", "vat_id": "vat_id", "iban": "iban", "legal_form": "legal_form",
-          "house_number": "house_number", "postcode": "postcode", "country": "country"}
+          "house_number": "house_number", "postcode": "postcode", "country": "country", "register_number": "register_key"}
 VALID_OF = {"vat_id": "vat_id_valid", "iban": "iban_valid"}
 
 

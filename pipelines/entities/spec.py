@@ -1,9 +1,17 @@
 """Entity declarations: ``models/entities/<entity>.yml``, checked before any run.
 
-An entity file names each system's staging model and maps its columns onto one shared schema,
-holds the Splink settings in Splink's own vocabulary, the training recipe, the thresholds and the
-survivorship rules. ``_reference.yml`` beside it holds the standardisation reference data (legal
-forms, abbreviations, city aliases). Every problem is reported as ``file:line: message``.
+An entity file names each system's staging model and maps its columns onto the entity's
+attributes (declared by type in ``attributes:``, or the fixed company schema), holds the Splink
+settings in Splink's own vocabulary, the training recipe, the thresholds, the rules that keep
+different entities apart and the survivorship rules; ``_reference.yml`` beside it holds the
+reference data of the company types (legal forms, abbreviations, city aliases).
+
+The files are read in two steps. Each file is validated on its own as pydantic models
+(``EntityFileSpec`` and its parts) by the shared loader ``pipelines.core.spec.validate``: types,
+defaults, unknown keys with did-you-mean, every problem at its line. Then :func:`load_entities`
+checks what only the other files can tell (the staging models and their columns, ``like:``,
+the columns of the standardised input that Splink settings and rules may use) and builds the
+engine's view, :class:`EntitySpec`. Every problem is reported as ``file:line: message``.
 """
 from __future__ import annotations
 
@@ -11,40 +19,37 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import sqlglot
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
 from sqlglot import exp
 
 from pipelines.core import parsed, yamlfile
-from pipelines.core.errors import Problem, ProjectError
+from pipelines.core.errors import Problem, ProjectError, did_you_mean
 from pipelines.core.settings import Settings
-from pipelines.core.errors import did_you_mean
+from pipelines.core.spec import Mapping, Spec, plain, validate
 from pipelines.core.yamlfile import LineDict, LineList
-from pipelines.entities.types import ATTRIBUTE_KEYS, TYPES, AttributeDecl, default_splink, default_training
+from pipelines.entities.types import TYPES, AttributeDecl, default_splink, default_training
 
 # The shared schema every system's record is mapped onto.
 SHARED = ("name", "legal_form", "street", "house_number", "postcode", "city", "country",
           "vat_id", "iban", "email", "phone", "updated_at")
-MAPPABLE = (*SHARED, "name_addition")
+# A system that has them maps a second name line and the commercial register number too.
+MAPPABLE = (*SHARED, "name_addition", "register_number")
 # Columns of the standardised input (entities.<entity>_standardised): what Splink may compare.
 KEYS = ("name_key", "name_words", "name_trunc", "street_key", "city_key", "phone_key", "email_key", "email_domain",
         "vat_key", "iban_key")
 STANDARDISED = ("unique_id", "source_system", "source_id", "name_raw", "street_raw", *SHARED[:8], "vat_id_valid",
-                "iban", "iban_valid", "email", "phone", "updated_at", *KEYS)
+                "iban", "iban_valid", "email", "phone", "updated_at", *KEYS,
+                "register_number", "register_number_valid", "register_key")
 # Golden-record attributes chosen by survivorship (``address`` is a group chosen from one record).
 ATTRIBUTES = ("name", "legal_form", "street", "house_number", "postcode", "city", "country",
-              "vat_id", "iban", "email", "phone")
+              "vat_id", "iban", "email", "phone", "register_number")
 RULES = ("valid_only", "most_frequent", "latest_change", "common_spelling", "well_formed", "source_priority", "most_recent",
          "most_complete")
 VALIDATED = {"vat_id": "vat_id_valid", "iban": "iban_valid"}
 LINK_TYPES = ("link_and_dedupe", "dedupe_only", "link_only")
-TOP_KEYS = ("entity", "description", "id_prefix", "owner", "like", "attributes", "inputs", "splink", "training",
-            "thresholds", "distinct_when", "survivorship", "ground_truth")
-# A rule of `distinct_when:` keeps two records apart; a pair Splink would have merged is listed for
-# review when `review_when` (SQL on the pair too; default: always) also holds: conflicting evidence.
-RULE_KEYS = ("rule", "sql_condition", "review_when")
-INPUT_KEYS = ("system", "model", "id", "columns", "name_max_length", "name_cut_at")
 TRAINING_DEFAULTS = {"deterministic_rules": [], "recall": 0.85, "u_max_pairs": 2_000_000,
                      "em_blocking_rules": [], "em_max_pairs": 1_000_000, "seed": 1,
                      "drift": {"records_change": 0.25, "null_share_change": 0.10}}
@@ -173,17 +178,12 @@ def _declared_outputs(path: Path) -> dict[str, list[str]]:
     """Golden and standardised columns of an entity file that declares its attributes (names and
     types only; a broken file is reported by :func:`load_entities`, here it keeps the defaults)."""
     try:
-        doc = yamlfile.load(path, path.name)
+        spec, _ = validate(EntityFileSpec, yamlfile.load(path, path.name), path.name)
     except ProjectError:
         return {}
-    attrs = doc.get("attributes") if isinstance(doc, dict) else None
-    if not isinstance(attrs, dict):
+    if spec is None or not spec.attributes:
         return {}
-    declared = []
-    for name, value in attrs.items():
-        kind = value if isinstance(value, str) else value.get("type") if isinstance(value, dict) else None
-        if isinstance(name, str) and kind in TYPES:
-            declared.append(AttributeDecl(name, kind))
+    declared = [a.decl(name) for name, a in spec.attributes.items() if _attribute_name_ok(name)]
     attributes = [c for a in declared for c in (a.name, f"{a.name}_valid")[:2 if a.kind.validates else 1]]
     return {"golden": ["golden_id", "display_name", *attributes, "member_count", "systems",
                        "updated_at", "attributes_in_review"],
@@ -196,6 +196,374 @@ class EntityProject:
     problems: list[Problem]
 
 
+# ------------------------------------------------------------------ the files as written (pydantic)
+
+
+def _line_dict(values: dict[str, Any], line: int, key_lines: dict[str, int] | None = None) -> LineDict:
+    out = LineDict(values)
+    out.line, out.key_lines = line, dict(key_lines or {k: line for k in values})
+    return out
+
+
+def _lines(value: Any, line: int) -> Any:
+    """Plain dicts and lists as LineDict/LineList at ``line``: defaults built from the types go
+    through the same models as a written block, and a problem points at the entity's first line."""
+    if isinstance(value, dict):
+        return _line_dict({k: _lines(v, line) for k, v in value.items()}, line)
+    if isinstance(value, list):
+        items = LineList(_lines(v, line) for v in value)
+        items.line, items.item_lines = line, [line] * len(value)
+        return items
+    return value
+
+
+def _sql_list(value: Any) -> Any:
+    """A list of SQL conditions, kept as written (a LineList knows each item's line)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("a list of SQL conditions such as 'l.vat_key = r.vat_key'")
+    return value
+
+
+def _blocking_rules(value: Any) -> Any:
+    if not isinstance(value, list):
+        raise ValueError("blocking_rules_to_generate_predictions is a list of SQL conditions "
+                         "such as 'l.postcode = r.postcode'")
+    return value
+
+
+def _rule(rule: str) -> str:
+    if rule not in RULES:
+        raise ValueError(f"unknown survivorship rule {rule!r}{did_you_mean(str(rule), set(RULES))}; "
+                         f"rules: {', '.join(RULES)}")
+    return rule
+
+
+def _pair(item: Any) -> Any:
+    if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+        raise ValueError("each entry is [pattern, replacement]")
+    return item
+
+
+SqlList = Annotated[Any, AfterValidator(_sql_list)]
+Rule = Annotated[str, AfterValidator(_rule)]
+Pair = Annotated[Any, AfterValidator(_pair)]
+
+
+class ReferenceSpec(Spec):
+    """``_reference.yml``: the reference data of the company types."""
+
+    what: ClassVar[str] = "reference file"
+
+    legal_forms: dict[str, list[str]] = {}
+    name_abbreviations: list[Pair] = []
+    street_abbreviations: list[Pair] = []
+    branch_prefixes: list[str] = []
+    city_aliases: dict[str, str] = {}
+    freemail_domains: list[str] = []
+    default_calling_code: str | int | None = None
+    display_spellings: Mapping = Field(default_factory=dict)
+
+    @field_validator("name_abbreviations", "street_abbreviations", mode="before")
+    @classmethod
+    def _each_a_pair(cls, value: Any, info) -> Any:
+        if not isinstance(value, list):
+            raise ValueError(f"{info.field_name}: each entry is [pattern, replacement]")
+        return value
+
+
+class InputSpec(Spec):
+    """One system's records: ``system``, ``model``, ``id``, ``columns``."""
+
+    what: ClassVar[str] = "input"
+    shape: ClassVar[str] = "a mapping: system, model, id, columns"
+
+    system: str = Field(description="the system's name")
+    model: str = Field(description="the staging model")
+    id: str = Field(description="the model's id column")
+    columns: Mapping = Field(default_factory=dict, description="a mapping {attribute: column}")
+    name_max_length: int | None = None
+    name_cut_at: int | None = None
+
+    @field_validator("name_max_length", "name_cut_at", mode="before")
+    @classmethod
+    def _positive(cls, value: Any, info) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{info.field_name} must be a positive whole number")
+        return value
+
+
+class AttributeSpec(Spec):
+    """One declared attribute: its type (``types.py``) and what the entity does with it."""
+
+    what: ClassVar[str] = "attribute"
+    shape: ClassVar[str] = f"a type ({', '.join(TYPES)}) or {{type: ..., block: true, critical: true, tf: true}}"
+
+    type: str = Field(description=f"one of {', '.join(TYPES)}")
+    block: bool = Field(False, description="true or false")
+    critical: bool = Field(False, description="true or false")
+    tf: bool = Field(False, description="true or false")
+    distinct: bool = Field(False, description="true or false")
+    formats: list[str] | None = None
+    entity: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, kind: str) -> str:
+        if kind not in TYPES:
+            raise ValueError(f"unknown type {kind!r}{did_you_mean(kind, set(TYPES))}; types: {', '.join(TYPES)}")
+        return kind
+
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _strptime_formats(cls, value: Any) -> Any:
+        if not (isinstance(value, list) and value and all(isinstance(f, str) for f in value)):
+            raise ValueError("formats is a list of strptime formats such as ['%Y%m%d', '%d.%m.%Y']")
+        return value
+
+    def problems(self):
+        for option in ("formats", "entity"):
+            if getattr(self, option) is not None and option not in TYPES[self.type].options:
+                yield self.key_line(option), f"unknown key {option!r} for type {self.type!r}"
+
+    def decl(self, name: str) -> AttributeDecl:
+        options = {k: plain(getattr(self, k)) for k in TYPES[self.type].options if getattr(self, k) is not None}
+        return AttributeDecl(name, self.type, block=self.block, critical=self.critical, tf=self.tf,
+                             options=options, distinct=self.distinct)
+
+
+class LevelSpec(Spec):
+    """A Splink comparison level; keys beyond these are Splink's, checked by Splink."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    what: ClassVar[str] = "comparison level"
+
+    sql_condition: str = Field(description="SQL on column_l / column_r, or ELSE")
+    m_probability: float | None = None
+    u_probability: float | None = None
+    tf_adjustment_column: str | None = None
+
+    @field_validator("m_probability", "u_probability", mode="before")
+    @classmethod
+    def _probability(cls, value: Any, info) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ValueError(f"{info.field_name} must be a number in (0, 1]")
+        return value
+
+
+class ComparisonSpec(Spec):
+    """A Splink comparison: written level by level, or ``comparison: <name>`` of
+    ``splink.comparison_library`` with its arguments."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    what: ClassVar[str] = "comparison"
+    shape: ClassVar[str] = "a mapping (comparison_levels, or comparison: <name> with its arguments)"
+
+    comparison: str | None = None
+    configure: Mapping | None = None
+    comparison_levels: list[LevelSpec] | None = None
+
+    def problems(self):
+        if self.comparison is None and not self.comparison_levels and not self.rejected("comparison_levels") \
+                and not self.rejected("comparison"):
+            yield self.line, "a comparison needs 'comparison_levels' or 'comparison: <name>'"
+
+    def arguments(self) -> dict[str, Any]:
+        """The library comparison's arguments (everything but its name and ``configure``)."""
+        return dict(self.model_extra or {})
+
+
+class SplinkSpec(Spec):
+    """Splink's settings dictionary in Splink's own vocabulary; the keys not named here go to
+    Splink as written, and Splink checks them."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    what: ClassVar[str] = "splink settings"
+    shape: ClassVar[str] = "a mapping of Splink settings"
+
+    link_type: Literal["link_and_dedupe", "dedupe_only", "link_only"] | None = Field(
+        None, description=f"one of {', '.join(LINK_TYPES)}")
+    comparisons: list[ComparisonSpec] = []
+    blocking_rules_to_generate_predictions: Annotated[Any, AfterValidator(_blocking_rules)] = None
+
+    def problems(self):
+        for key in FIXED_SPLINK:
+            if key in (self.model_extra or {}):
+                yield self.key_line(key), f"{key!r} is set by Kontor (the standardised input decides it); remove it"
+        if self.link_type is None and not self.rejected("link_type"):
+            yield self.line, f"link_type must be one of {', '.join(LINK_TYPES)}"
+
+    def settings(self) -> dict[str, Any]:
+        """The settings other than comparisons and blocking rules, as plain values."""
+        return {**plain(dict(self.model_extra or {})), "link_type": self.link_type}
+
+
+class DriftSpec(Spec):
+    what: ClassVar[str] = "drift"
+
+    records_change: float = 0.25
+    null_share_change: float = 0.10
+
+
+class TrainingSpec(Spec):
+    """How the model is trained (no labels needed)."""
+
+    what: ClassVar[str] = "training"
+
+    deterministic_rules: SqlList = Field(default_factory=list)
+    recall: float = 0.85
+    u_max_pairs: int = 2_000_000
+    em_blocking_rules: SqlList = Field(default_factory=list)
+    em_max_pairs: int = 1_000_000
+    seed: int = 1
+    drift: DriftSpec = DriftSpec()
+
+    @field_validator("recall", mode="before")
+    @classmethod
+    def _share(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ValueError("recall must be a number in (0, 1]")
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**{k: plain(getattr(self, k)) for k in TRAINING_DEFAULTS if k != "drift"},
+                "drift": self.drift.model_dump()}
+
+
+class ThresholdsSpec(Spec):
+    """Pairs at or above ``match_probability`` merge; those in [review, match) go to review."""
+
+    what: ClassVar[str] = "thresholds"
+
+    match_probability: float = THRESHOLD_DEFAULTS["match_probability"]
+    review_probability: float = THRESHOLD_DEFAULTS["review_probability"]
+    max_cluster_size: int = THRESHOLD_DEFAULTS["max_cluster_size"]
+
+    @field_validator("match_probability", "review_probability", mode="before")
+    @classmethod
+    def _probability(cls, value: Any, info) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise ValueError(f"{info.field_name} {value!r} is out of range; fix: a probability between 0 and 1 (exclusive)")
+        return value
+
+    @field_validator("max_cluster_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError("max_cluster_size must be a whole number >= 2")
+        return value
+
+    def problems(self):
+        if not (self.rejected("match_probability") or self.rejected("review_probability")) \
+                and self.review_probability >= self.match_probability:
+            yield self.key_line("review_probability"), "review_probability must be below match_probability"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in THRESHOLD_DEFAULTS}
+
+
+class DistinctRuleSpec(Spec):
+    """Evidence that two records are different entities (``distinct_when:``); a pair Splink would
+    have merged is listed for review when ``review_when`` (SQL on the pair too; default: always)
+    also holds: conflicting evidence."""
+
+    what: ClassVar[str] = "distinct_when rule"
+    shape: ClassVar[str] = "a mapping: rule, sql_condition, review_when"
+
+    rule: str = Field(min_length=1, description="its name")
+    sql_condition: str = Field(description="SQL on <column>_l / <column>_r")
+    review_when: str | bool = Field(True, description="SQL on the pair, or true / false")
+
+
+class SurvivorshipAttributeSpec(Spec):
+    what: ClassVar[str] = "survivorship attribute"
+    shape: ClassVar[str] = "a list of rules or a mapping (rules, source_priority, columns)"
+
+    rules: list[Rule] | None = None
+    source_priority: list[str] | None = None
+    columns: list[str] | None = None
+
+
+class SurvivorshipSpec(Spec):
+    """Which value of a cluster's records the golden record takes, per attribute."""
+
+    what: ClassVar[str] = "survivorship"
+
+    source_priority: list[str] | None = None
+    default: list[Rule] | None = None
+    attributes: dict[str, SurvivorshipAttributeSpec] = {}
+    critical: list[str] = []
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _rule_lists(cls, value: Any) -> Any:
+        """``name: [rules]`` is short for ``name: {rules: [rules]}``."""
+        if not isinstance(value, dict):
+            return value
+        out = _line_dict({}, getattr(value, "line", 0), getattr(value, "key_lines", {}))
+        for name, item in value.items():
+            line = out.key_line(name)
+            out[name] = _line_dict({"rules": item}, line) if isinstance(item, list) else item
+        return out
+
+
+class EntityFileSpec(Spec):
+    """``models/entities/<entity>.yml`` as written."""
+
+    what: ClassVar[str] = "entity file"
+    shape: ClassVar[str] = "a mapping with 'entity:', 'inputs:', 'splink:' ..."
+
+    entity: str | None = None
+    description: str | None = None
+    id_prefix: str | None = None
+    owner: str | None = None
+    like: str | None = None
+    attributes: dict[str, AttributeSpec] | None = Field(
+        None, description=f"a mapping of each attribute name to its type ({', '.join(TYPES)}) "
+                          "or to {type: ..., block: true, critical: true, tf: true}")
+    inputs: list[InputSpec] = Field(default_factory=list, description="a list, one input per system "
+                                                                      "(system, model, id, columns)")
+    splink: SplinkSpec | None = None
+    training: TrainingSpec | None = None
+    thresholds: ThresholdsSpec | None = None
+    distinct_when: list[DistinctRuleSpec] | None = Field(
+        None, description="a list of rules (rule: <name>, sql_condition: <SQL on column_l / column_r>, "
+                          "review_when: <SQL>)")
+    survivorship: SurvivorshipSpec | None = None
+    ground_truth: dict[str, str] = {}
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _types_by_name(cls, value: Any) -> Any:
+        """``name: <type>`` is short for ``name: {type: <type>}``."""
+        if not isinstance(value, dict) or not value:
+            raise ValueError("'attributes:' maps each attribute name to its type "
+                             f"({', '.join(TYPES)}) or to {{type: ..., block: true, critical: true, tf: true}}")
+        out = _line_dict({}, getattr(value, "line", 0), getattr(value, "key_lines", {}))
+        for name, item in value.items():
+            out[name] = _line_dict({"type": item}, out.key_line(name)) if isinstance(item, str) else item
+        return out
+
+    def problems(self):
+        for name, attr in (self.attributes or {}).items():
+            if not _attribute_name_ok(name):
+                yield attr.line, f"attribute name {name!r} must be a lower-case identifier (it becomes a column)"
+            elif attr.distinct and attr.decl(name).kind.different(attr.decl(name)) is None:
+                yield attr.key_line("distinct"), (
+                    f"attribute {name!r}: type {attr.type!r} has no rule for 'different entities' (types with one: "
+                    "date, identifier, vat_id, register_number); remove 'distinct'")
+
+    def written(self, key: str) -> bool:
+        """``key`` is in the file (valid or not)."""
+        return key in self.model_fields_set or self.rejected(key)
+
+
+def _attribute_name_ok(name: Any) -> bool:
+    return isinstance(name, str) and name.isidentifier() and name.lower() == name
+
+
+# ------------------------------------------------------------------ loading: the files, then across files
+
+
 def load_reference(path: Path, rel: str, problems: list[Problem]) -> dict[str, Any]:
     """``_reference.yml``: legal forms, abbreviations, city aliases, freemail domains."""
     if not path.is_file():
@@ -205,16 +573,8 @@ def load_reference(path: Path, rel: str, problems: list[Problem]) -> dict[str, A
     except ProjectError as exc:
         problems.extend(exc.problems)
         return {}
-    known = ("legal_forms", "name_abbreviations", "street_abbreviations", "branch_prefixes", "city_aliases",
-             "freemail_domains", "default_calling_code", "display_spellings")
-    for key in doc or {}:
-        if key not in known:
-            problems.append(Problem(rel, doc.key_line(key), f"unknown key {key!r}{did_you_mean(str(key), set(known))}"))
-    for key in ("name_abbreviations", "street_abbreviations"):
-        for item in (doc or {}).get(key) or []:
-            if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
-                problems.append(Problem(rel, getattr(item, "line", doc.key_line(key)),
-                                        f"{key}: each entry is [pattern, replacement]"))
+    _, found = validate(ReferenceSpec, doc, rel)
+    problems.extend(found)
     return dict(doc or {})
 
 
@@ -228,267 +588,150 @@ def load_entities(settings: Settings, model_columns: dict[str, list[str] | None]
     if not folder.is_dir():
         return EntityProject({}, problems)
     reference = load_reference(folder / "_reference.yml", settings.relative(folder / "_reference.yml"), problems)
-    docs: dict[str, tuple[str, LineDict]] = {}
+    docs: dict[str, tuple[str, EntityFileSpec]] = {}
     for path in sorted(folder.glob("*.y*ml")):
         if path.name.startswith("_"):
             continue
         rel = settings.relative(path)
         try:
-            doc = yamlfile.load(path, rel)
+            spec, found = validate(EntityFileSpec, yamlfile.load(path, rel), rel)
         except ProjectError as exc:
             problems.extend(exc.problems)
             continue
-        if not isinstance(doc, LineDict):
-            problems.append(Problem(rel, 1, "an entity file is a mapping with 'entity:', 'inputs:', 'splink:' ..."))
+        problems.extend(found)
+        if spec is None:
             continue
-        name = doc.get("entity", path.stem)
+        name = spec.entity or path.stem
         if name != path.stem:
-            problems.append(Problem(rel, doc.key_line("entity"), f"entity {name!r} must be named like its file ({path.stem!r})"))
+            problems.append(Problem(rel, spec.key_line("entity"), f"entity {name!r} must be named like its file ({path.stem!r})"))
             continue
-        docs[name] = (rel, doc)
+        docs[name] = (rel, spec, bool(found))
     entities = {}
-    for name, (rel, doc) in docs.items():
-        spec = _entity(name, rel, doc, docs, reference, model_columns, problems)
-        if spec is not None:
-            entities[name] = spec
-    return EntityProject(entities, problems)
+    for name, (rel, spec, broken) in docs.items():
+        built = _entity(name, rel, spec, docs, reference, model_columns, problems)
+        if built is not None and not broken:
+            entities[name] = built
+    # a block shared through ``like:`` is checked with each entity that uses it: say it once
+    return EntityProject(entities, list(dict.fromkeys(problems)))
 
 
-def _inherited(doc: LineDict, docs: dict[str, tuple[str, LineDict]], key: str, rel: str,
-               problems: list[Problem]) -> tuple[Any, str, LineDict]:
-    """``key`` of this entity, else of the entity named in ``like:``. Returns (value, file, mapping)."""
-    if key in doc:
-        return doc[key], rel, doc
-    like = doc.get("like")
-    if like is None:
-        return None, rel, doc
-    if like not in docs:
-        problems.append(Problem(rel, doc.key_line("like"), f"like: unknown entity {like!r}{did_you_mean(str(like), set(docs))}"))
-        return None, rel, doc
-    other_rel, other = docs[like]
-    return other.get(key), other_rel, other
+def _inherited(spec: EntityFileSpec, docs: dict, key: str, rel: str,
+               problems: list[Problem]) -> tuple[Any, str, EntityFileSpec]:
+    """``key`` of this entity, else of the entity named in ``like:``. Returns (value, file, spec)."""
+    if spec.written(key) or spec.like is None:
+        return getattr(spec, key), rel, spec
+    if spec.like not in docs:
+        problems.append(Problem(rel, spec.key_line("like"),
+                                f"like: unknown entity {spec.like!r}{did_you_mean(str(spec.like), set(docs))}"))
+        return None, rel, spec
+    other_rel, other, _ = docs[spec.like]
+    return getattr(other, key), other_rel, other
 
 
-def _entity(name: str, rel: str, doc: LineDict, docs: dict[str, tuple[str, LineDict]], reference: dict,
+def _entity(name: str, rel: str, spec: EntityFileSpec, docs: dict, reference: dict,
             model_columns: dict[str, list[str] | None], problems: list[Problem]) -> EntitySpec | None:
+    """The engine's view of one entity file: what only the other files can tell (models and their
+    columns, ``like:``, the columns of the standardised input) checked here."""
     before = len(problems)
-    for key in doc:
-        if key not in TOP_KEYS:
-            problems.append(Problem(rel, doc.key_line(key), f"unknown key {key!r}{did_you_mean(str(key), set(TOP_KEYS))}"))
-    attrs_doc, attrs_rel, attrs_parent = _inherited(doc, docs, "attributes", rel, problems)
-    declared = None if attrs_doc is None else _declared(attrs_rel, attrs_doc, attrs_parent, problems)
+    attrs, attrs_rel, attrs_spec = _inherited(spec, docs, "attributes", rel, problems)
+    declared = None if attrs is None else [a.decl(n) for n, a in attrs.items() if _attribute_name_ok(n)]
+    if attrs is None and attrs_spec.rejected("attributes"):
+        return None         # reported where it is written
     for a in declared or []:
         other = a.options.get("entity")
         if a.type == "reference" and (other not in docs or other == name):
-            problems.append(Problem(attrs_rel, attrs_doc.key_line(a.name), f"attribute {a.name!r}: a reference needs "
+            problems.append(Problem(attrs_rel, attrs[a.name].line, f"attribute {a.name!r}: a reference needs "
                                     f"'entity:' naming another entity file{did_you_mean(str(other), set(docs) - {name})}"))
     # the fixed company schema when no attributes are declared; the declared ones otherwise
     columns = STANDARDISED if declared is None else generic_columns(declared)
     names = ATTRIBUTES if declared is None else tuple(a.name for a in declared)
-    inputs = _inputs(rel, doc, model_columns, problems,
+    inputs = _inputs(rel, spec, model_columns, problems,
                      mappable=MAPPABLE if declared is None else (*names, "updated_at"),
                      required=("name",) if declared is None else ())
     systems = [i.system for i in inputs]
-    splink_doc, splink_rel, splink_parent = _inherited(doc, docs, "splink", rel, problems)
-    splink = _splink(splink_rel, splink_doc, splink_parent, problems, columns) if splink_doc is not None else None
-    if splink_doc is None and declared is None:
-        problems.append(Problem(rel, doc.line, "missing 'splink:' settings (or 'like: <entity>' to share them, "
+    splink_spec, splink_rel, splink_parent = _inherited(spec, docs, "splink", rel, problems)
+    if splink_spec is None and declared:
+        splink_spec, found = validate(SplinkSpec, _lines(default_splink(declared, len(inputs)), spec.line), rel)
+        problems.extend(found)
+        splink_rel, splink_parent = rel, spec
+    splink = None
+    if splink_spec is not None:
+        splink = _splink(splink_rel, splink_spec, problems, columns)
+    elif not splink_parent.rejected("splink"):
+        problems.append(Problem(rel, spec.line, "missing 'splink:' settings (or 'like: <entity>' to share them, "
                                 "or 'attributes:' with types that bring their comparisons)"))
-    elif splink_doc is None and declared:
-        splink = _splink(rel, _as_lines(default_splink(declared, len(inputs)), doc.line), _lines({"splink": 0}, doc.line),
-                         problems, columns)
-    training_doc, training_rel, _ = _inherited(doc, docs, "training", rel, problems)
-    if training_doc is None and declared:
-        training_doc = _as_lines(default_training(declared), doc.line)
-    training = _training(training_rel, training_doc or _empty(doc.line), problems, columns)
-    thresholds_doc, thresholds_rel, _ = _inherited(doc, docs, "thresholds", rel, problems)
-    thresholds = _thresholds(thresholds_rel, thresholds_doc or _empty(doc.line), problems)
-    rules_doc, rules_rel, rules_parent = _inherited(doc, docs, "distinct_when", rel, problems)
-    distinct_when = _distinct_rules(rules_rel, rules_doc, rules_parent, problems, columns)
+    training_spec, training_rel, _ = _inherited(spec, docs, "training", rel, problems)
+    if training_spec is None:
+        defaults = _lines(default_training(declared), spec.line) if declared else None
+        training_spec, found = validate(TrainingSpec, defaults, rel)
+        problems.extend(found)
+        training_rel = rel
+    training = _training(training_rel, training_spec, problems, columns)
+    thresholds_spec, _, _ = _inherited(spec, docs, "thresholds", rel, problems)
+    thresholds = (thresholds_spec or ThresholdsSpec()).as_dict()
+    rules_spec, rules_rel, _ = _inherited(spec, docs, "distinct_when", rel, problems)
+    distinct_when = _distinct_rules(rules_rel, rules_spec or [], problems, columns)
     # the types' own "different" rules, for attributes declared distinct: true
     distinct_when += [DistinctRule(f"different {a.name}", a.kind.different(a)) for a in declared or []
                       if a.distinct and a.kind.different(a)]
-    surv_doc, surv_rel, _ = _inherited(doc, docs, "survivorship", rel, problems)
-    attributes, critical = _survivorship(surv_rel, surv_doc or _empty(doc.line), systems, problems,
-                                         inherited=surv_rel != rel, names=names)
-    if declared is not None and surv_doc is None:
+    surv_spec, surv_rel, _ = _inherited(spec, docs, "survivorship", rel, problems)
+    if declared is not None and surv_spec is None:
         # defaults from the types: each attribute's own rules, critical as declared
         attributes = [Attribute(a.name, (a.name,), a.kind.survivorship, tuple(systems)) for a in declared]
         critical = tuple(a.name for a in declared if a.critical)
-    gt = doc.get("ground_truth") or {}
+    else:
+        attributes, critical = _survivorship(surv_rel, surv_spec or SurvivorshipSpec(), systems, problems,
+                                             inherited=surv_rel != rel, names=names)
     if len(problems) > before or splink is None:
         return None
-    return EntitySpec(name=name, file=rel, description=str(doc.get("description") or "").strip(),
-                      id_prefix=str(doc.get("id_prefix") or name[:1].upper()), owner=doc.get("owner"),
+    return EntitySpec(name=name, file=rel, description=(spec.description or "").strip(),
+                      id_prefix=spec.id_prefix or name[:1].upper(), owner=spec.owner,
                       inputs=inputs, splink=splink, training=training, thresholds=thresholds,
                       attributes=attributes, critical=critical, reference=reference,
-                      ground_truth={k: str(v) for k, v in gt.items()}, distinct_when=distinct_when, declared=declared)
+                      ground_truth=dict(spec.ground_truth), distinct_when=distinct_when, declared=declared)
 
 
-def _lines(value: Any, line: int) -> Any:
-    """Plain dicts and lists as LineDict/LineList at ``line``: defaults built from the types go
-    through the same checks as a written block, and a problem points at the entity's first line."""
-    if isinstance(value, dict):
-        out = LineDict()
-        out.line, out.key_lines = line, {}
-        for k, v in value.items():
-            out[k] = _lines(v, line)
-            out.key_lines[k] = line
-        return out
-    if isinstance(value, list):
-        items = LineList(_lines(v, line) for v in value)
-        items.line = line
-        items.item_lines = [line] * len(value)
-        return items
-    return value
-
-
-_as_lines = _lines
-
-
-def _declared(rel: str, doc: Any, parent: LineDict, problems: list[Problem]) -> list[AttributeDecl] | None:
-    """``attributes:``: name -> type, or {type, block, critical, tf, <type options>}."""
-    if not isinstance(doc, LineDict) or not doc:
-        problems.append(Problem(rel, parent.key_line("attributes"), "'attributes:' maps each attribute name to its type "
-                                f"({', '.join(TYPES)}) or to {{type: ..., block: true, critical: true, tf: true}}"))
-        return None
-    declared = []
-    for name, value in doc.items():
-        line = doc.key_line(name)
-        if not isinstance(name, str) or not name.isidentifier() or name.lower() != name:
-            problems.append(Problem(rel, line, f"attribute name {name!r} must be a lower-case identifier (it becomes a column)"))
-            continue
-        if isinstance(value, str):
-            value = {"type": value}
-        if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-            problems.append(Problem(rel, line, f"attribute {name!r} needs 'type:' (one of {', '.join(TYPES)})"))
-            continue
-        kind = value["type"]
-        if kind not in TYPES:
-            problems.append(Problem(rel, value.key_line("type") if isinstance(value, LineDict) else line,
-                                    f"attribute {name!r}: unknown type {kind!r}{did_you_mean(kind, set(TYPES))}; "
-                                    f"types: {', '.join(TYPES)}"))
-            continue
-        allowed = ("type", "block", "critical", "tf", "distinct", *TYPES[kind].options)
-        for key in value:
-            if key not in allowed:
-                problems.append(Problem(rel, value.key_line(key) if isinstance(value, LineDict) else line,
-                                        f"attribute {name!r}: unknown key {key!r}"
-                                        f"{did_you_mean(str(key), set(allowed) | set(ATTRIBUTE_KEYS))}"))
-        flags = {}
-        for key in ("block", "critical", "tf", "distinct"):
-            flag = value.get(key, False)
-            if not isinstance(flag, bool):
-                problems.append(Problem(rel, value.key_line(key), f"attribute {name!r}: {key} is true or false"))
-            flags[key] = bool(flag)
-        options = {k: _plain(value[k]) for k in TYPES[kind].options if k in value}
-        formats = options.get("formats")
-        if formats is not None and not (isinstance(formats, list) and formats and all(isinstance(f, str) for f in formats)):
-            problems.append(Problem(rel, value.key_line("formats"), f"attribute {name!r}: formats is a list of strptime "
-                                    "formats such as ['%Y%m%d', '%d.%m.%Y']"))
-        decl = AttributeDecl(name, kind, options=options, **flags)
-        if decl.distinct and decl.kind.different(decl) is None:
-            problems.append(Problem(rel, value.key_line("distinct"), f"attribute {name!r}: type {kind!r} has no rule for "
-                                    "'different entities' (types with one: date, identifier, vat_id, register_number); remove 'distinct'"))
-        declared.append(decl)
-    return declared
-
-
-def _empty(line: int) -> LineDict:
-    """An absent block: defaults apply, and a problem in it points at the entity's first line."""
-    doc = LineDict()
-    doc.line, doc.key_lines = line, {}
-    return doc
-
-
-def _distinct_rules(rel: str, doc: Any, parent: LineDict, problems: list[Problem],
-                    columns: tuple[str, ...] = STANDARDISED) -> list[DistinctRule]:
-    """``distinct_when:``: a list of {rule, sql_condition, action}."""
-    if doc is None:
-        return []
-    if not isinstance(doc, list):
-        problems.append(Problem(rel, parent.key_line("distinct_when"), "'distinct_when:' is a list of rules "
-                                "(rule: <name>, sql_condition: <SQL on column_l / column_r>, review_when: <SQL>)"))
-        return []
-    rules = []
-    for index, item in enumerate(doc):
-        line = getattr(item, "line", None) or _item_line(doc, index, parent.key_line("distinct_when"))
-        if not isinstance(item, LineDict) or not isinstance(item.get("sql_condition"), str) or not item.get("rule"):
-            problems.append(Problem(rel, line, "a distinct_when rule needs 'rule' (its name) and 'sql_condition'"))
-            continue
-        for key in item:
-            if key not in RULE_KEYS:
-                problems.append(Problem(rel, item.key_line(key), f"unknown key {key!r} in a distinct_when rule"
-                                        f"{did_you_mean(str(key), set(RULE_KEYS))}"))
-        _check_columns(rel, item.key_line("sql_condition"), item["sql_condition"], "distinct_when", problems, columns)
-        review_when = item.get("review_when", True)
-        if isinstance(review_when, bool):
-            review_when = "true" if review_when else "false"
-        elif not isinstance(review_when, str):
-            problems.append(Problem(rel, item.key_line("review_when"), "review_when is SQL on the pair, or true / false"))
-            review_when = "true"
-        else:
-            _check_columns(rel, item.key_line("review_when"), review_when, "distinct_when review_when", problems, columns)
-        rules.append(DistinctRule(str(item["rule"]), " ".join(item["sql_condition"].split()), " ".join(review_when.split())))
-    return rules
-
-
-def _inputs(rel: str, doc: LineDict, model_columns: dict[str, list[str] | None], problems: list[Problem],
+def _inputs(rel: str, spec: EntityFileSpec, model_columns: dict[str, list[str] | None], problems: list[Problem],
             mappable: tuple[str, ...] = MAPPABLE, required: tuple[str, ...] = ("name",)) -> list[EntityInput]:
-    raw = doc.get("inputs")
-    if not raw:
-        problems.append(Problem(rel, doc.key_line("inputs") if "inputs" in doc else doc.line,
-                                "an entity needs 'inputs:', one per system (system, model, id, columns)"))
+    if not spec.inputs:
+        if not spec.rejected("inputs"):
+            problems.append(Problem(rel, spec.key_line("inputs"),
+                                    "an entity needs 'inputs:', one per system (system, model, id, columns)"))
         return []
     inputs, seen = [], set()
-    for item in raw:
-        line = getattr(item, "line", raw.line)
-        if not isinstance(item, LineDict):
-            problems.append(Problem(rel, line, "an input is a mapping: system, model, id, columns"))
+    for item in spec.inputs:
+        if item.system in seen:
+            problems.append(Problem(rel, item.key_line("system"), f"system {item.system!r} is listed twice"))
+        seen.add(item.system)
+        if item.model not in model_columns:
+            problems.append(Problem(rel, item.key_line("model"),
+                                    f"unknown model {item.model!r}{did_you_mean(item.model, set(model_columns))}"))
             continue
-        for key in item:
-            if key not in INPUT_KEYS:
-                problems.append(Problem(rel, item.key_line(key), f"unknown key {key!r} in input{did_you_mean(str(key), set(INPUT_KEYS))}"))
-        system, model, id_col = item.get("system"), item.get("model"), item.get("id")
-        if not all(isinstance(v, str) for v in (system, model, id_col)):
-            problems.append(Problem(rel, line, "an input needs 'system', 'model' and 'id'"))
-            continue
-        if system in seen:
-            problems.append(Problem(rel, item.key_line("system"), f"system {system!r} is listed twice"))
-        seen.add(system)
-        if model not in model_columns:
-            problems.append(Problem(rel, item.key_line("model"), f"unknown model {model!r}{did_you_mean(model, set(model_columns))}"))
-            continue
-        available = model_columns[model]
-        columns = item.get("columns") or LineDict()
+        available = model_columns[item.model]
+        columns = item.columns
         mapping = {}
         for attr, column in columns.items():
             attr_line = columns.key_line(attr) if isinstance(columns, LineDict) else item.key_line("columns")
             if attr not in mappable:
                 problems.append(Problem(rel, attr_line, f"unknown attribute {attr!r}; the attributes are "
                                         f"{', '.join(mappable)}{did_you_mean(str(attr), set(mappable))}"))
+            elif not isinstance(column, str):
+                problems.append(Problem(rel, attr_line, f"{attr!r} maps onto a column name, not {column!r}"))
             elif available is not None and column not in available:
-                problems.append(Problem(rel, attr_line, f"unknown column {column!r} of model {model!r} for {attr!r}"
+                problems.append(Problem(rel, attr_line, f"unknown column {column!r} of model {item.model!r} for {attr!r}"
                                         f"{did_you_mean(str(column), set(available))}"))
             else:
-                mapping[attr] = str(column)
-        if available is not None and id_col not in available:
-            problems.append(Problem(rel, item.key_line("id"), f"unknown id column {id_col!r} of model {model!r}"
-                                    f"{did_you_mean(id_col, set(available))}"))
+                mapping[attr] = column
+        if available is not None and item.id not in available:
+            problems.append(Problem(rel, item.key_line("id"), f"unknown id column {item.id!r} of model {item.model!r}"
+                                    f"{did_you_mean(item.id, set(available))}"))
         for attr in required:
             if attr not in mapping:
-                problems.append(Problem(rel, item.key_line("columns") if "columns" in item else line,
-                                        f"input {system!r} must map {attr!r}"))
+                problems.append(Problem(rel, item.key_line("columns"), f"input {item.system!r} must map {attr!r}"))
         if not mapping:
-            problems.append(Problem(rel, item.key_line("columns") if "columns" in item else line,
-                                    f"input {system!r} maps no attribute ('columns: {{attribute: column}}')"))
-        ints = {}
-        for key in ("name_max_length", "name_cut_at"):
-            value = item.get(key)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                problems.append(Problem(rel, item.key_line(key), f"{key} must be a positive whole number"))
-            ints[key] = value
-        inputs.append(EntityInput(system, model, id_col, mapping, **ints))
+            problems.append(Problem(rel, item.key_line("columns"),
+                                    f"input {item.system!r} maps no attribute ('columns: {{attribute: column}}')"))
+        inputs.append(EntityInput(item.system, item.model, item.id, mapping, item.name_max_length, item.name_cut_at))
     return inputs
 
 
@@ -521,92 +764,68 @@ def _check_columns(rel: str, line: int, sql: str, what: str, problems: list[Prob
                                 "comparable columns are those of the standardised input"))
 
 
-def _splink(rel: str, doc: Any, parent: LineDict, problems: list[Problem],
+def _splink(rel: str, spec: SplinkSpec, problems: list[Problem],
             columns: tuple[str, ...] = STANDARDISED) -> dict[str, Any] | None:
     """The Splink settings dictionary, with named library comparisons expanded to their levels."""
     import splink.comparison_library as cl
     from splink import SettingsCreator
 
-    line = parent.key_line("splink")
-    if not isinstance(doc, LineDict):
-        problems.append(Problem(rel, line, "'splink:' is a mapping of Splink settings"))
-        return None
     before = len(problems)
-    settings = {k: v for k, v in doc.items() if k not in ("comparisons", "blocking_rules_to_generate_predictions")}
-    for key in FIXED_SPLINK:
-        if key in settings:
-            problems.append(Problem(rel, doc.key_line(key), f"{key!r} is set by Kontor (the standardised input decides it); remove it"))
-    if settings.get("link_type") not in LINK_TYPES:
-        problems.append(Problem(rel, doc.key_line("link_type") if "link_type" in doc else doc.line,
-                                f"link_type must be one of {', '.join(LINK_TYPES)}"))
     comparisons = []
-    for item in doc.get("comparisons") or []:
-        item_line = getattr(item, "line", doc.key_line("comparisons"))
-        if not isinstance(item, LineDict):
-            problems.append(Problem(rel, item_line, "a comparison is a mapping (comparison_levels, or comparison: <name> with its arguments)"))
-            continue
-        if "comparison" in item:
-            name = item["comparison"]
+    for item in spec.comparisons:
+        if item.comparison is not None:
+            name = item.comparison
             # the comparisons splink.comparison_library exports (its public surface)
             known = set(cl.__all__)
-            creator = getattr(cl, str(name)) if name in known else None
-            if creator is None:
+            if name not in known:
                 problems.append(Problem(rel, item.key_line("comparison"), f"unknown comparison {name!r}{did_you_mean(str(name), known)}; "
                                         "use a class of splink.comparison_library or write comparison_levels"))
                 continue
-            args = {k: v for k, v in item.items() if k not in ("comparison", "configure")}
+            args = plain(item.arguments())
             for arg in ("col_name", "col_name_l"):
                 if isinstance(args.get(arg), str) and args[arg] not in columns:
                     problems.append(Problem(rel, item.key_line(arg), f"comparison {name}: unknown column {args[arg]!r}"
                                             f"{did_you_mean(args[arg], set(columns))}"))
             try:
-                built = creator(**args)
-                if item.get("configure"):
-                    built = built.configure(**item["configure"])
+                built = getattr(cl, name)(**args)
+                if item.configure:
+                    built = built.configure(**plain(item.configure))
                 comparisons.append(built.get_comparison("duckdb").as_dict())
             except Exception as exc:  # Splink raises TypeError / ValueError / its own errors for bad arguments
                 problems.append(Problem(rel, item.line, f"comparison {name}: invalid arguments: {exc}"))
             continue
-        levels = item.get("comparison_levels")
-        if not levels:
-            problems.append(Problem(rel, item.line, "a comparison needs 'comparison_levels' or 'comparison: <name>'"))
-            continue
-        for level in levels:
-            level_line = getattr(level, "line", item.line)
-            if not isinstance(level, LineDict) or not isinstance(level.get("sql_condition"), str):
-                problems.append(Problem(rel, level_line, "a comparison level needs 'sql_condition'"))
-                continue
-            _check_columns(rel, level_line, level["sql_condition"], "sql_condition", problems, columns)
-            tf = level.get("tf_adjustment_column")
+        if not item.comparison_levels:
+            continue        # reported by the model
+        for level in item.comparison_levels:
+            _check_columns(rel, level.key_line("sql_condition"), level.sql_condition, "sql_condition", problems, columns)
+            tf = level.tf_adjustment_column
             if tf is not None and tf not in columns:
-                problems.append(Problem(rel, level.key_line("tf_adjustment_column"), f"unknown column {tf!r} for term-frequency adjustment"
-                                        f"{did_you_mean(str(tf), set(columns))}"))
-            for key in ("m_probability", "u_probability"):
-                if key in level and not (isinstance(level[key], (int, float)) and 0 < level[key] <= 1):
-                    problems.append(Problem(rel, level.key_line(key), f"{key} must be a number in (0, 1]"))
-        comparisons.append(_plain(item))
-    if not comparisons and len(problems) == before:
-        problems.append(Problem(rel, doc.line, "'splink:' needs at least one comparison"))
+                problems.append(Problem(rel, level.key_line("tf_adjustment_column"), f"unknown column {tf!r} for "
+                                        f"term-frequency adjustment{did_you_mean(str(tf), set(columns))}"))
+        comparisons.append(plain(item.model_dump(exclude_unset=True)))
+    if not comparisons and len(problems) == before and not spec.rejected("comparisons"):
+        problems.append(Problem(rel, spec.line, "'splink:' needs at least one comparison"))
     rules = []
-    raw_rules = doc.get("blocking_rules_to_generate_predictions") or LineList()
+    raw_rules = spec.blocking_rules_to_generate_predictions or LineList()
     for index, rule in enumerate(raw_rules):
         text = rule.get("blocking_rule") if isinstance(rule, dict) else rule
-        rule_line = getattr(rule, "line", None) or _item_line(raw_rules, index, doc.key_line("blocking_rules_to_generate_predictions"))
+        rule_line = getattr(rule, "line", None) or _item_line(raw_rules, index, spec.key_line("blocking_rules_to_generate_predictions"))
         if not isinstance(text, str):
             problems.append(Problem(rel, rule_line, "a blocking rule is SQL text such as 'l.postcode = r.postcode'"))
             continue
         _check_columns(rel, rule_line, text, "blocking rule", problems, columns)
-        rules.append(_plain(rule) if isinstance(rule, dict) else {"blocking_rule": text, "sql_dialect": "duckdb"})
-    if not rules:
-        problems.append(Problem(rel, doc.line, "'splink:' needs blocking_rules_to_generate_predictions (without them every pair is compared)"))
+        rules.append(plain(rule) if isinstance(rule, dict) else {"blocking_rule": text, "sql_dialect": "duckdb"})
+    if not rules and not spec.rejected("blocking_rules_to_generate_predictions"):
+        problems.append(Problem(rel, spec.line, "'splink:' needs blocking_rules_to_generate_predictions "
+                                "(without them every pair is compared)"))
     fixed = FIXED_SPLINK if columns is STANDARDISED else \
         {**FIXED_SPLINK, "additional_columns_to_retain": ["source_system", "source_id"]}
-    result = {**_plain(settings), **fixed, "comparisons": comparisons, "blocking_rules_to_generate_predictions": rules}
+    result = {**spec.settings(), **fixed, "comparisons": comparisons, "blocking_rules_to_generate_predictions": rules}
     if len(problems) == before:
         try:
             SettingsCreator.from_path_or_dict(result).get_settings("duckdb")
         except Exception as exc:  # Splink's own validation: unknown keys, bad values
-            problems.append(Problem(rel, line, f"Splink rejects these settings: {str(exc).splitlines()[0]}"))
+            problems.append(Problem(rel, spec.line, f"Splink rejects these settings: {str(exc).splitlines()[0]}"))
     return result if len(problems) == before else None
 
 
@@ -614,61 +833,34 @@ def _item_line(items: Any, index: int, default: int) -> int:
     return items.item_line(index) if isinstance(items, LineList) else default
 
 
-def _plain(value: Any) -> Any:
-    """LineDict/LineList back to plain dicts and lists (Splink serialises them)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _training(rel: str, doc: LineDict, problems: list[Problem], columns: tuple[str, ...] = STANDARDISED) -> dict[str, Any]:
-    for key in doc:
-        if key not in TRAINING_DEFAULTS:
-            problems.append(Problem(rel, doc.key_line(key), f"unknown training key {key!r}{did_you_mean(str(key), set(TRAINING_DEFAULTS))}"))
-    training = {**TRAINING_DEFAULTS, **_plain(doc)}
+def _training(rel: str, spec: TrainingSpec, problems: list[Problem], columns: tuple[str, ...] = STANDARDISED) -> dict[str, Any]:
     for key in ("deterministic_rules", "em_blocking_rules"):
-        for index, rule in enumerate(training[key]):
-            _check_columns(rel, _item_line(doc.get(key), index, doc.key_line(key)), str(rule), f"training {key}", problems, columns)
-    if not (isinstance(training["recall"], (int, float)) and 0 < training["recall"] <= 1):
-        problems.append(Problem(rel, doc.key_line("recall"), "recall must be a number in (0, 1]"))
-    return training
+        rules = getattr(spec, key)
+        for index, rule in enumerate(rules):
+            _check_columns(rel, _item_line(rules, index, spec.key_line(key)), str(rule), f"training {key}", problems, columns)
+    return spec.as_dict()
 
 
-def _thresholds(rel: str, doc: LineDict, problems: list[Problem]) -> dict[str, Any]:
-    for key in doc:
-        if key not in THRESHOLD_DEFAULTS:
-            problems.append(Problem(rel, doc.key_line(key), f"unknown threshold {key!r}{did_you_mean(str(key), set(THRESHOLD_DEFAULTS))}"))
-    values = {**THRESHOLD_DEFAULTS, **_plain(doc)}
-    for key in ("match_probability", "review_probability"):
-        v = values[key]
-        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1):
-            problems.append(Problem(rel, doc.key_line(key), f"{key} {v!r} is out of range; fix: a probability between 0 and 1 (exclusive)"))
-    if all(isinstance(values[k], (int, float)) for k in ("match_probability", "review_probability")) \
-            and values["review_probability"] >= values["match_probability"]:
-        problems.append(Problem(rel, doc.key_line("review_probability"), "review_probability must be below match_probability"))
-    if not (isinstance(values["max_cluster_size"], int) and values["max_cluster_size"] >= 2):
-        problems.append(Problem(rel, doc.key_line("max_cluster_size"), "max_cluster_size must be a whole number >= 2"))
-    return values
+def _distinct_rules(rel: str, specs: list[DistinctRuleSpec], problems: list[Problem],
+                    columns: tuple[str, ...] = STANDARDISED) -> list[DistinctRule]:
+    """``distinct_when:``: each rule's SQL against the columns of the standardised input."""
+    rules = []
+    for item in specs:
+        _check_columns(rel, item.key_line("sql_condition"), item.sql_condition, "distinct_when", problems, columns)
+        review_when = item.review_when
+        if isinstance(review_when, bool):
+            review_when = "true" if review_when else "false"
+        else:
+            _check_columns(rel, item.key_line("review_when"), review_when, "distinct_when review_when", problems, columns)
+        rules.append(DistinctRule(item.rule, " ".join(item.sql_condition.split()), " ".join(review_when.split())))
+    return rules
 
 
-def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Problem],
+def _survivorship(rel: str, spec: SurvivorshipSpec, systems: list[str], problems: list[Problem],
                   inherited: bool = False, names: tuple[str, ...] = ATTRIBUTES) -> tuple[list[Attribute], tuple[str, ...]]:
     """Survivorship rules; absent, defaults apply. Taken from another entity (``like:``), its
     priorities name systems this entity may not have: those are left out, not reported."""
-    for key in doc:
-        if key not in ("source_priority", "default", "attributes", "critical"):
-            problems.append(Problem(rel, doc.key_line(key), f"unknown survivorship key {key!r}"))
-    priority = tuple(doc.get("source_priority") or systems)
-    default = tuple(doc.get("default") or ("valid_only", "most_frequent", "source_priority", "most_recent"))
-
-    def check_rules(rules, line) -> tuple[str, ...]:
-        for rule in rules:
-            if rule not in RULES:
-                problems.append(Problem(rel, line, f"unknown survivorship rule {rule!r}{did_you_mean(str(rule), set(RULES))}; "
-                                        f"rules: {', '.join(RULES)}"))
-        return tuple(rules)
+    default = tuple(spec.default or ("valid_only", "most_frequent", "source_priority", "most_recent"))
 
     def check_priority(order, line) -> tuple[str, ...]:
         if inherited:
@@ -678,31 +870,22 @@ def _survivorship(rel: str, doc: LineDict, systems: list[str], problems: list[Pr
                 problems.append(Problem(rel, line, f"source_priority: unknown system {system!r}{did_you_mean(str(system), set(systems))}"))
         return tuple(order)
 
-    priority = check_priority(priority, doc.key_line("source_priority"))
-    default = check_rules(default, doc.key_line("default"))
+    priority = check_priority(spec.source_priority or systems, spec.key_line("source_priority"))
     configured: dict[str, Attribute] = {}
-    attrs = doc.get("attributes") or _empty(doc.line)
-    for name, value in attrs.items():
-        line = attrs.key_line(name)
-        if isinstance(value, list):
-            value = {"rules": value}
-        if not isinstance(value, dict):
-            problems.append(Problem(rel, line, f"attribute {name!r}: a list of rules or a mapping (rules, source_priority, columns)"))
-            continue
-        columns = tuple(value.get("columns") or (name,))
+    for name, value in spec.attributes.items():
+        columns = tuple(value.columns or (name,))
         for column in columns:
             if column not in names:
-                problems.append(Problem(rel, line, f"unknown attribute {column!r}{did_you_mean(str(column), set(names))}"))
-        configured[name] = Attribute(name, columns, check_rules(value.get("rules") or default, line),
-                                     check_priority(value.get("source_priority") or priority, line))
+                problems.append(Problem(rel, value.line, f"unknown attribute {column!r}{did_you_mean(str(column), set(names))}"))
+        configured[name] = Attribute(name, columns, tuple(value.rules or default),
+                                     check_priority(value.source_priority or priority, value.key_line("source_priority")))
     grouped = {c for a in configured.values() for c in a.columns}
-    for a in list(configured.values()):
+    for a in configured.values():
         overlap = [c for c in a.columns if sum(c in b.columns for b in configured.values()) > 1]
         if overlap:
-            problems.append(Problem(rel, attrs.key_line(a.name), f"attribute(s) {', '.join(overlap)} chosen twice"))
+            problems.append(Problem(rel, spec.attributes[a.name].line, f"attribute(s) {', '.join(overlap)} chosen twice"))
     attributes = list(configured.values()) + [Attribute(c, (c,), default, priority) for c in names if c not in grouped]
-    critical = tuple(doc.get("critical") or ())
-    for c in critical:
+    for c in spec.critical:
         if c not in names:
-            problems.append(Problem(rel, doc.key_line("critical"), f"critical: unknown attribute {c!r}{did_you_mean(str(c), set(names))}"))
-    return attributes, critical
+            problems.append(Problem(rel, spec.key_line("critical"), f"critical: unknown attribute {c!r}{did_you_mean(str(c), set(names))}"))
+    return attributes, tuple(spec.critical)

@@ -12,13 +12,12 @@ Splink and for "most frequent" in survivorship.
 """
 from __future__ import annotations
 
-import re
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import duckdb
 
 from pipelines.entities.spec import EntitySpec
-from pipelines.entities.types import TYPES, fold
+from pipelines.entities.types import TYPES, AttributeDecl
 from pipelines.core.sql import ident, literal
 from pipelines.core.warehouse import insert_rows
 
@@ -34,8 +33,10 @@ create table if not exists entities._id_checks (
 """
 
 
-# the company schema's name: legal forms from ``_reference.yml``, by the company-name type
-COMPANY_NAME = TYPES["company_name"]
+# the company schema's attributes, each standardised by its type (``types.py``): legal forms,
+# abbreviations, second name lines, street spellings, city aliases, phone and e-mail keys
+COMPANY_NAME, STREET, CITY, PHONE, EMAIL, REGISTER = (
+    TYPES[t] for t in ("company_name", "street", "city", "phone", "email", "register_number"))
 
 
 def _rules(expr: str, rules: list[list[str]]) -> str:
@@ -46,7 +47,6 @@ def _rules(expr: str, rules: list[list[str]]) -> str:
 
 def _union_sql(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[str]) -> str:
     """Each system's records in the shared layout (values as written)."""
-    branch = "^(" + "|".join(re.escape(p) for p in branch_prefixes) + ")" if branch_prefixes else None
     parts = []
     for inp in spec.inputs:
         cols = inp.columns
@@ -56,17 +56,11 @@ def _union_sql(spec: EntitySpec, relations: dict[str, str], branch_prefixes: lis
 
         name = f"nullif(trim({col('name')}), '')"
         if "name_addition" in cols and inp.name_max_length:
-            # a second name line continues the name only if the first line was full: its first word
-            # would not have fitted; a branch ("Filiale Passau") is never part of the name
-            addition = f"nullif(trim({col('name_addition')}), '')"
-            not_branch = f"and not regexp_matches(lower({addition}), {literal(branch)})" if branch else ""
-            name = (f"case when {addition} is not null {not_branch} and length({name}) + 1 + "
-                    f"length(split_part({addition}, ' ', 1)) > {inp.name_max_length} "
-                    f"then {name} || ' ' || {addition} else {name} end")
-        cut = f"coalesce(length({name}) >= {inp.name_cut_at - 1}, false)" if inp.name_cut_at else "false"
+            name = COMPANY_NAME.with_addition(name, f"nullif(trim({col('name_addition')}), '')", inp.name_max_length,
+                                              branch_prefixes)
         parts.append(f"""
             select {literal(inp.system)} as source_system, cast({ident(inp.id)} as varchar) as source_id,
-                   {name} as name_raw, {cut} as name_trunc,
+                   {name} as name_raw, {COMPANY_NAME.cut(name, inp.name_cut_at)} as name_trunc,
                    nullif(trim({col('legal_form')}), '') as legal_form_raw,
                    nullif(trim({col('street')}), '') as street_raw, nullif(trim({col('house_number')}), '') as house_raw,
                    nullif(trim({col('postcode')}), '') as postcode, nullif(trim({col('city')}), '') as city_raw,
@@ -74,7 +68,8 @@ def _union_sql(spec: EntitySpec, relations: dict[str, str], branch_prefixes: lis
                    nullif(upper(regexp_replace({col('vat_id')}, '[^A-Za-z0-9]', '', 'g')), '') as vat_raw,
                    nullif(upper(regexp_replace({col('iban')}, '[^A-Za-z0-9]', '', 'g')), '') as iban_raw,
                    nullif(trim({col('email')}), '') as email, nullif(trim({col('phone')}), '') as phone,
-                   {col('updated_at', 'timestamp')} as updated_at
+                   {col('updated_at', 'timestamp')} as updated_at,
+                   nullif(trim({col('register_number')}), '') as register_raw
             from {relations[inp.model]}""")
     return "\nunion all\n".join(parts)
 
@@ -94,59 +89,37 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     aliases = list((ref.get("city_aliases") or {}).items())
     if aliases:
         insert_rows(con, "_city_alias", aliases)
-    freemail = ", ".join(literal(d) for d in ref.get("freemail_domains") or []) or "''"
-    cc = str(ref.get("default_calling_code") or "49")
     max_tail = 5 if rows else 0
 
     con.execute(f"create or replace temp table _std_raw as {_union_sql(spec, relations, ref.get('branch_prefixes') or [])}")
     # the IBAN/VAT-ID checks are Python: they run on a thread while DuckDB builds the keys
     checks = _start_id_checks(con)
     con.execute(f"create or replace temp table _std_names as {COMPANY_NAME.split_sql('_std_raw', '_lf_lookup', max_tail)}")
-    name_key = _rules("n.base", ref.get("name_abbreviations") or [])
-    street = "nullif(c.street0, '')"
-    spelling = (ref.get("display_spellings") or {}).get("street")
-    if spelling:
-        countries = ", ".join(literal(c) for c in spelling.get("countries") or [])
-        fixed = _rules(street, spelling.get("rules") or [])
-        street = f"case when c.country in ({countries}) then {fixed} else {street} end" if countries else fixed
-    street_key = _rules(fold("c.street0"), ref.get("street_abbreviations") or [])
-    house = "\\s(\\d+\\s*[a-zA-Z]?(\\s*-\\s*\\d+\\s*[a-zA-Z]?)?)$"
+    street0, house0 = STREET.split("r.street_raw", "r.house_raw")
+    no_decl = AttributeDecl("", "text")      # the company schema's types take no options
     con.execute(f"""
     create or replace temp table _std as
     with r as (
-        select r.*,
-               -- street and number in one field: split off a trailing house number
-               coalesce(r.house_raw, nullif(regexp_extract(r.street_raw, '{house}', 1), '')) as house0,
-               case when r.house_raw is null then trim(regexp_replace(r.street_raw, '{house}', ''))
-                    else r.street_raw end as street0,
-               regexp_replace(regexp_replace(regexp_replace(coalesce(r.phone, ''), '\\(0\\)', ''), '-0$', ''),
-                              '[^0-9+]', '', 'g') as ph
+        select r.*, {house0} as house0, {street0} as street0, {PHONE.dialled('r.phone')} as ph
         from _std_raw r
     ),
     c as (
-        select r.*,
-               regexp_replace(regexp_replace(regexp_replace({fold('r.city_raw')}, '\\s*(/.*|\\(.*\\))$', ''),
-                   '\\s+((a|i)\\.\\s?d\\.|a\\.|am\\s|an der\\s|in der\\s|im\\s).*$', ''), '[^a-z0-9]', '', 'g') as city0
+        select r.*, {CITY.without_qualifiers('r.city_raw')} as city0
         from r
     )
     select
         c.source_system || ':' || c.source_id as unique_id, c.source_system, c.source_id, c.name_raw, c.street_raw,
         nullif(trim(n.name), '') as name, n.legal_form,
-        {street} as street, nullif(lower(regexp_replace(c.house0, '\\s', '', 'g')), '') as house_number,
-        c.postcode, c.city_raw as city, c.country, c.vat_raw, c.iban_raw, c.email, c.phone, c.updated_at,
-        nullif(regexp_replace(trim(regexp_replace({name_key}, '\\s+', ' ', 'g')), '[^a-z0-9]', '', 'g'), '') as name_key,
-        -- the words of the name (abbreviations written out), for rules on a distinguishing word
-        nullif(list_filter(string_split(trim(regexp_replace({name_key}, '[^a-z0-9]+', ' ', 'g')), ' '), lambda w: w <> ''),
-               []) as name_words,
+        {STREET.display('c.street0', 'c.country', ref)} as street, {STREET.house_key('c.house0')} as house_number,
+        c.postcode, c.city_raw as city, c.country, c.vat_raw, c.iban_raw, c.email, c.phone, c.updated_at, c.register_raw,
+        {COMPANY_NAME.base_key('n.base', ref)} as name_key,
+        {COMPANY_NAME.words('n.base', ref)} as name_words,
         c.name_trunc,
-        nullif(regexp_replace({street_key}, '[^a-z0-9]', '', 'g'), '') as street_key,
+        {STREET.key('c.street0', no_decl, ref)} as street_key,
         nullif(coalesce(a.city_key, c.city0), '') as city_key,
-        nullif(case when c.ph like '+%' then substr(c.ph, 2 + length(case when c.ph like '+{cc}%' then '{cc}' else substr(c.ph, 2, 2) end))
-                    when c.ph like '00%' then substr(c.ph, 5)
-                    when c.ph like '0%' then substr(c.ph, 2) else c.ph end, '') as phone_key,
-        nullif(lower(c.email), '') as email_key,
-        nullif(case when split_part(lower(c.email), '@', 2) in ({freemail}) then null
-                    else split_part(lower(c.email), '@', 2) end, '') as email_domain
+        {PHONE.national_key('c.ph', ref)} as phone_key,
+        {EMAIL.key('c.email', no_decl, ref)} as email_key,
+        {EMAIL.domain('c.email', ref)} as email_domain
     from c
     left join _std_names n using (source_system, source_id)
     left join _city_alias a on a.k = c.city0
@@ -163,7 +136,10 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
            s.email, s.phone, s.updated_at,
            s.name_key, s.name_words, s.name_trunc, s.street_key, s.city_key, s.phone_key, s.email_key, s.email_domain,
            case when v.valid then v.compact end as vat_key,
-           case when i.valid then i.compact end as iban_key
+           case when i.valid then i.compact end as iban_key,
+           s.register_raw as register_number,
+           case when s.register_raw is not null then {REGISTER.valid('s.register_raw', no_decl)} end as register_number_valid,
+           {REGISTER.key('s.register_raw', no_decl, ref)} as register_key
     from _std s
     left join entities._id_checks v on v.kind = 'vat_id' and v.raw = s.vat_raw
     left join entities._id_checks i on i.kind = 'iban' and i.raw = s.iban_raw
@@ -244,9 +220,8 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
                       "cast(null as varchar) as legal_form_raw from _std_raw)")
             con.execute(f"create or replace temp table {names} as {COMPANY_NAME.split_sql(source, '_lf_lookup', 5)}")
             joins.append(f"left join {names} on {names}.source_system = r.source_system and {names}.source_id = r.source_id")
-            key = _rules(f"{names}.base", spec.reference.get("name_abbreviations") or [])
             selects += [f"{kind.value(raw, a, spec.reference)} as {ident(a.name)}",
-                        f"nullif(regexp_replace({key}, '[^a-z0-9]', '', 'g'), '') as {ident(a.key)}"]
+                        f"{COMPANY_NAME.base_key(f'{names}.base', spec.reference)} as {ident(a.key)}"]
             continue
         if kind.python_check:
             check = f"_c{index}"

@@ -7,12 +7,14 @@ Each type is one small class that knows three things about a value of its kind:
 - its default Splink comparison (levels on ``<attr>_key``, null level first, ``else`` last);
 - its default survivorship rules.
 
-An entity file without ``attributes:`` keeps the fixed company schema of ``spec.py``
-(``SHARED``/``STANDARDISED``) and ``standardise.py``; these types are used only when an entity
-declares its attributes. IBANs and VAT IDs are checked in Python (schwifty, python-stdnum) by
-``standardise.py`` with the type's own ``check`` (``python_check`` names it). The company schema of
-``customer.yml``/``supplier.yml`` uses the same types for its company name (the legal form split
-off by :class:`CompanyName`), IBAN and VAT ID.
+An entity file without ``attributes:`` maps onto the fixed company schema (the column names in
+``spec.py``: ``SHARED``/``STANDARDISED``), whose company-specific rules are these types' too:
+``standardise.py`` only assembles them (the legal-form split, second name lines and cut names of
+:class:`CompanyName`, the house-number split and display spelling of :class:`Street`, the city
+qualifiers of :class:`City`, the phone key of :class:`Phone`, the mail domain of :class:`Email`,
+the register number of :class:`RegisterNumber`). IBANs and VAT IDs are checked in Python
+(schwifty, python-stdnum) by ``standardise.py`` with the type's own ``check`` (``python_check``
+names it).
 """
 from __future__ import annotations
 
@@ -234,6 +236,37 @@ class CompanyName(AttributeType):
         from t left join hits h using (source_system, source_id)
         """
 
+    @staticmethod
+    def with_addition(name: str, addition: str, max_length: int, branch_prefixes: list[str]) -> str:
+        """SQL: the name with a second name line (ERP ``name2``) that continues it, which it does
+        only if the first line was full (its first word would not have fitted); a branch
+        ('Filiale Passau', ``_reference.yml``'s branch_prefixes) is never part of the name."""
+        branch = "^(" + "|".join(re.escape(p) for p in branch_prefixes) + ")" if branch_prefixes else None
+        not_branch = f"and not regexp_matches(lower({addition}), {literal(branch)})" if branch else ""
+        return (f"case when {addition} is not null {not_branch} and length({name}) + 1 + "
+                f"length(split_part({addition}, ' ', 1)) > {int(max_length)} "
+                f"then {name} || ' ' || {addition} else {name} end")
+
+    @staticmethod
+    def cut(name: str, cut_at: int | None) -> str:
+        """SQL: whether a system that cuts names to ``cut_at`` characters may have cut this one
+        (the end of its legal form may then be missing: :meth:`split_sql` reads prefixes)."""
+        return f"coalesce(length({name}) >= {int(cut_at) - 1}, false)" if cut_at else "false"
+
+    @staticmethod
+    def base_key(base: str, reference: dict[str, Any]) -> str:
+        """SQL: the matching key of a name's folded words without legal form (``base`` of
+        :meth:`split_sql`): abbreviations written out, then letters and digits only."""
+        key = _rules(base, reference.get("name_abbreviations") or [])
+        return f"nullif(regexp_replace(trim(regexp_replace({key}, '\\s+', ' ', 'g')), '[^a-z0-9]', '', 'g'), '')"
+
+    @staticmethod
+    def words(base: str, reference: dict[str, Any]) -> str:
+        """SQL: the words of the name, abbreviations written out (for rules on a distinguishing word)."""
+        key = _rules(base, reference.get("name_abbreviations") or [])
+        return (f"nullif(list_filter(string_split(trim(regexp_replace({key}, '[^a-z0-9]+', ' ', 'g')), ' '), "
+                "lambda w: w <> ''), [])")
+
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         spellings = sorted({s.lower() for c, ss in (reference.get("legal_forms") or {}).items() for s in [c, *ss]},
                            key=len, reverse=True)
@@ -256,6 +289,34 @@ class CompanyName(AttributeType):
 class Street(AttributeType):
     """Street (with or without house number); ``_reference.yml``'s street abbreviations apply."""
     name = "street"
+
+    # a trailing house number: '12', '12a', '12 - 14b'
+    HOUSE_NUMBER: ClassVar[str] = "\\s(\\d+\\s*[a-zA-Z]?(\\s*-\\s*\\d+\\s*[a-zA-Z]?)?)$"
+
+    @classmethod
+    def split(cls, street: str, house: str) -> tuple[str, str]:
+        """SQL (street, house number): a house number written into the street field is split off
+        when the system has no field of its own for it (or left it empty)."""
+        return (f"case when {house} is null then trim(regexp_replace({street}, '{cls.HOUSE_NUMBER}', '')) "
+                f"else {street} end",
+                f"coalesce({house}, nullif(regexp_extract({street}, '{cls.HOUSE_NUMBER}', 1), ''))")
+
+    @staticmethod
+    def house_key(house: str) -> str:
+        """SQL: a house number without blanks, lower case ('12 A' and '12a' are one)."""
+        return f"nullif(lower(regexp_replace({house}, '\\s', '', 'g')), '')"
+
+    @staticmethod
+    def display(street: str, country: str, reference: dict[str, Any]) -> str:
+        """SQL: the street as the golden record spells it (``_reference.yml``'s display_spellings,
+        for the countries listed there)."""
+        street = f"nullif({street}, '')"
+        spelling = (reference.get("display_spellings") or {}).get("street")
+        if not spelling:
+            return street
+        countries = ", ".join(literal(c) for c in spelling.get("countries") or [])
+        fixed = _rules(street, spelling.get("rules") or [])
+        return f"case when {country} in ({countries}) then {fixed} else {street} end" if countries else fixed
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return alnum(_rules(fold(raw), reference.get("street_abbreviations") or []))
@@ -285,6 +346,13 @@ class Postcode(AttributeType):
 class City(AttributeType):
     """A city; ``_reference.yml``'s city_aliases map other spellings onto one key."""
     name = "city"
+
+    @staticmethod
+    def without_qualifiers(raw: str) -> str:
+        """SQL: the folded city without what qualifies it ('a.d. Isar', '/Opf.', '(Allgäu)', 'am
+        Main'), letters and digits only: the company schema's key before ``city_aliases``."""
+        return (f"regexp_replace(regexp_replace(regexp_replace({fold(raw)}, '\\s*(/.*|\\(.*\\))$', ''), "
+                "'\\s+((a|i)\\.\\s?d\\.|a\\.|am\\s|an der\\s|in der\\s|im\\s).*$', ''), '[^a-z0-9]', '', 'g')")
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         key = alnum(fold(raw))
@@ -425,6 +493,14 @@ class Email(AttributeType):
     name = "email"
     validates = True
 
+    @staticmethod
+    def domain(raw: str, reference: dict[str, Any]) -> str:
+        """SQL: the domain of an address, unless many unrelated people share it (``_reference.yml``'s
+        freemail_domains): a company's domain is evidence, gmx.de is not."""
+        freemail = ", ".join(literal(d) for d in reference.get("freemail_domains") or []) or "''"
+        return (f"nullif(case when split_part(lower({raw}), '@', 2) in ({freemail}) then null "
+                f"else split_part(lower({raw}), '@', 2) end, '')")
+
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return f"nullif(lower({raw}), '')"
 
@@ -444,6 +520,23 @@ class Phone(AttributeType):
     (``_reference.yml``'s default_calling_code, 49), so '0941 123' and '+49 941 123' are one key;
     compared on the last eight digits too (a foreign number written with and without its code)."""
     name = "phone"
+
+    @staticmethod
+    def dialled(raw: str) -> str:
+        """SQL: the digits and '+' of a number, without a '(0)' trunk prefix and a '-0' switchboard
+        extension."""
+        return (f"regexp_replace(regexp_replace(regexp_replace(coalesce({raw}, ''), '\\(0\\)', ''), '-0$', ''), "
+                "'[^0-9+]', '', 'g')")
+
+    @staticmethod
+    def national_key(dialled: str, reference: dict[str, Any]) -> str:
+        """SQL: the company schema's key of a :meth:`dialled` number: without the trunk prefix and
+        without any country code (two digits for foreign ones)."""
+        cc = str(reference.get("default_calling_code") or "49")
+        d = dialled
+        return (f"nullif(case when {d} like '+%' then substr({d}, 2 + length(case when {d} like {literal('+' + cc + '%')} "
+                f"then {literal(cc)} else substr({d}, 2, 2) end)) when {d} like '00%' then substr({d}, 5) "
+                f"when {d} like '0%' then substr({d}, 2) else {d} end, '')")
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         home = literal(r"^\s*(\+|00)\s*" + str(reference.get("default_calling_code") or "49"))

@@ -47,11 +47,11 @@ PARQUET_COLUMNS = {
         ("customer_no", pa.int64()), ("name1", S), ("name2", S), ("street", S), ("house_no", S), ("zip", S),
         ("city", S), ("country_code", S), ("vat_id", S), ("iban", S), ("bic", S), ("payment_terms_days", pa.int32()),
         ("credit_limit", D12), ("region", S), ("blocked", pa.bool_()), ("created_at", pa.date32()),
-        ("updated_at", TS)],
+        ("updated_at", TS), ("register_no", S)],
     "erp/suppliers.parquet": [
         ("supplier_no", pa.int64()), ("name1", S), ("name2", S), ("street", S), ("house_no", S), ("zip", S),
         ("city", S), ("country_code", S), ("vat_id", S), ("iban", S), ("bic", S), ("payment_terms_days", pa.int32()),
-        ("email", S), ("updated_at", TS)],
+        ("email", S), ("updated_at", TS), ("register_no", S)],
     "erp/items.parquet": [
         ("item_no", S), ("description", S), ("product_group", S), ("product_group_name", S), ("unit", S),
         ("list_price", D12), ("standard_cost", D12), ("supplier_no", pa.int64())],
@@ -267,6 +267,24 @@ def test_erp_formats(frames) -> None:
     assert (orders["currency"] == "EUR").all()
     assert orders["order_date"].min().isoformat() >= "2024-11-01"
     assert orders["order_date"].max().isoformat() <= "2026-10-31"
+
+
+def test_erp_register_numbers(frames) -> None:
+    """About half of the ERP's companies in a German register carry their register number, written
+    a few ways; one number is one legal entity (a hard negative pair never shares one)."""
+    truth = frames["ground_truth/entities.csv"].filter(pl.col("system") == "erp")
+    for name, table, key in (("erp/customers.parquet", "customers", "customer_no"),
+                             ("erp/suppliers.parquet", "suppliers", "supplier_no")):
+        frame = frames[name]
+        given = frame.filter(pl.col("register_no").is_not_null())
+        assert 0.2 * len(frame) < len(given) < 0.7 * len(frame), (name, len(given), len(frame))
+        assert given["register_no"].str.contains(r"^(HRA|HRB) ?\d+(, Amtsgericht .+)?$").all()
+        assert given["register_no"].str.contains(", Amtsgericht ").any() and given["register_no"].str.contains(r"^HR[AB]\d").any()
+        keyed = given.select(pl.col(key).cast(pl.String).alias("source_id"),
+                             pl.col("register_no").str.replace(r"^(HR[AB]) ?(\d+).*$", "$1$2").alias("number")) \
+            .join(truth.filter(pl.col("source_table") == table), on="source_id")
+        assert len(keyed) == len(given)
+        assert keyed.group_by("number").agg(pl.col("true_id").n_unique().alias("n"))["n"].max() == 1
 
 
 # ----------------------------------------------------------------------------- accounting files

@@ -5,7 +5,7 @@ entity stage is judged on data it was not tuned on. ``generate(out_dir, companie
 writes three systems' extracts and the truth:
 
 - ``crm.csv`` (street and house number in one field, e-mail, phone, no bank details),
-  ``erp.csv`` (name in two 40-character lines, house number apart, IBAN),
+  ``erp.csv`` (name in two 40-character lines, house number apart, IBAN, commercial register number),
   ``accounting.csv`` (name cut hard at 30 characters, IBAN, e-mail, phone);
 - ``ground_truth/entities.csv`` (entity_type, system, source_id, true_id: one true_id per legal entity),
   ``ground_truth/hard_negatives.csv`` (entity_type, true_id_a, true_id_b, kind).
@@ -13,7 +13,9 @@ writes three systems' extracts and the truth:
 Noise: abbreviations, transliteration (ü/ue, ß/ss) or lost umlauts, upper case, typos, legal-form
 spellings, truncation at 30/40 characters, moves (one system keeps the old address), new bank
 accounts (one system keeps the old IBAN), missing values, in-system duplicates, phone formats,
-city spellings, mistyped VAT IDs.
+city spellings, mistyped VAT IDs, register numbers written four ways (with and without the court)
+and missing for about half of the records. The register numbers come from a random stream of their
+own, so the other columns are the same with or without them.
 
 Hard negatives (distinct legal entities that look alike), about a third of the companies:
 ``sister`` (one family, other trade, one address, one switchboard, one mail domain: "Huber Bau
@@ -35,10 +37,14 @@ SYSTEMS = ("crm", "erp", "accounting")
 PRESENCE = {"crm": 0.75, "erp": 0.7, "accounting": 0.65}
 COLUMNS = {
     "crm": ["crm_id", "firma", "strasse_hnr", "plz", "ort", "land", "ust_id", "email", "telefon", "geaendert"],
-    "erp": ["kunden_nr", "name1", "name2", "strasse", "hnr", "plz", "ort", "land", "ust_id", "iban", "geaendert"],
+    "erp": ["kunden_nr", "name1", "name2", "strasse", "hnr", "plz", "ort", "land", "ust_id", "iban", "geaendert",
+            "handelsregister"],
     "accounting": ["konto", "name", "anschrift", "plz", "ort", "land", "ust_id", "iban", "email", "telefon", "geaendert"],
 }
 FAMILY_KINDS = ("sister", "legal_form", "other_city", "regional", "franchise")
+# The register a German legal form is entered in: capital companies in HRB, partnerships and
+# merchants in HRA (a GmbH & Co. KG is a KG: HRA, its GmbH has an HRB of its own).
+REGISTERS = {"GmbH": "HRB", "UG": "HRB", "AG": "HRB", "KG": "HRA", "GmbH & Co. KG": "HRA", "OHG": "HRA", "e.K.": "HRA"}
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,14 @@ class Company:
     phone: str                # digits after the country code, e.g. "89 1234567"
     domain: str | None        # company mail domain, None: a freemail address
     family: str | None = None
+    register: str | None = None   # "HRB 12345 B" (Austrian companies: none, their Firmenbuch is another register)
 
 
 class Generator:
     def __init__(self, seed: int):
         self.r = random.Random(seed)
+        self.seed = seed
+        self.registers = random.Random(f"{seed}:registers")    # a stream of its own: see the module docstring
         self.used_names: set[str] = set()
         self.serial = 0
 
@@ -138,9 +147,18 @@ class Generator:
     def company(self, base: str, form: str | None = None, address: Address | None = None, phone: str | None = None,
                 domain: str | None | bool = False, family: str | None = None) -> Company:
         address = address or self.address()
-        return Company(self._id(), base, form or self.legal_form(), address, self.vat(address.country),
+        form = form or self.legal_form()
+        return Company(self._id(), base, form, address, self.vat(address.country),
                        self.iban(address.country), phone or self.phone(address.city),
-                       self.domain(base) if domain is False else domain, family)
+                       self.domain(base) if domain is False else domain, family, self.register(form, address))
+
+    def register(self, form: str, address: Address) -> str | None:
+        """The company's entry in the commercial register: one number per legal entity, the court's
+        city suffix for Berlin ('B')."""
+        number = 1_000 + 13 * self.serial + self.registers.randrange(13)     # one per legal entity
+        if address.country != "DE" or form not in REGISTERS:
+            return None
+        return f"{REGISTERS[form]} {number}" + (" B" if address.city == "Berlin" else "")
 
     def family(self, kind: str, number: int) -> list[Company]:
         fam = f"{kind}-{number}"
@@ -242,6 +260,15 @@ class Generator:
     def maybe(self, value: str, missing: float) -> str:
         return "" if self.r.random() < missing else value
 
+    def register_text(self, c: Company, source_id: str) -> str:
+        """The register number as an ERP clerk typed it, or nothing (half of them never did)."""
+        r = random.Random(f"{self.seed}:register:{source_id}")
+        if c.register is None or r.random() < 0.45:
+            return ""
+        court = f"Amtsgericht {c.address.city}"
+        return r.choice([c.register, c.register, c.register.replace(" ", ""), f"{court}, {c.register}",
+                         f"{c.register}, AG {c.address.city}"])
+
     def record(self, system: str, c: Company, source_id: str, updated: str, branch: str | None = None) -> dict[str, str]:
         r = self.r
         base, form = self.noisy_name(c)
@@ -260,7 +287,8 @@ class Generator:
                 line2 = branch
             return {"kunden_nr": source_id, "name1": line1, "name2": line2, "strasse": self.maybe(street, 0.03),
                     "hnr": self.maybe(house, 0.05), "plz": a.postcode, "ort": city, "land": a.country, "ust_id": vat,
-                    "iban": self.maybe(c.iban, 0.25), "geaendert": updated}
+                    "iban": self.maybe(c.iban, 0.25), "geaendert": updated,
+                    "handelsregister": self.register_text(c, source_id)}
         return {"konto": source_id, "name": name[:30], "anschrift": self.maybe(f"{street} {house}", 0.05), "plz": a.postcode,
                 "ort": city, "land": self.maybe(a.country, 0.5), "ust_id": vat, "iban": self.maybe(c.iban, 0.1),
                 "email": self.maybe(self.email(c), 0.3), "telefon": self.maybe(self.phone_text(c), 0.2), "geaendert": updated}
