@@ -224,6 +224,15 @@ def _latest_sql() -> str:
                group by 1"""
 
 
+def _rarity_sql() -> str:
+    """Per candidate, how often its rarest word occurs among the attribute's values: the
+    ``common_spelling`` rule ranks by it (only computed for attributes that use the rule: splitting
+    every value into words is the costliest part of survivorship)."""
+    return """with words as (select unique_id, unnest(regexp_split_to_array(lower(value), '[^a-z0-9äöüß]+')) as word from c0),
+               corpus as (select word, count(*) as n from words where word <> '' group by 1)
+               select w.unique_id, min(c.n) as rarest from words w join corpus c using (word) group by 1"""
+
+
 def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
     """``_winners`` (golden_id, attribute, unique_id | null) and ``_cand``: every candidate's fate
     where the candidates disagree, the winner alone where they agree."""
@@ -240,9 +249,7 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
         parts.append(f"""
         select * from (
             with c0 as ({_candidates_sql(spec, attr)}),
-            words as (select unique_id, unnest(regexp_split_to_array(lower(value), '[^a-z0-9äöüß]+')) as word from c0),
-            corpus as (select word, count(*) as n from words where word <> '' group by 1),
-            rarity as (select w.unique_id, min(c.n) as rarest from words w join corpus c using (word) group by 1),
+            rarity as ({_rarity_sql() if "common_spelling" in rules else "select null as unique_id, 0 as rarest"}),
             latest as ({_latest_sql() if "latest_change" in rules else "select null as unique_id, 0 as latest"}),
             c1 as (select c0.*, count(*) over (partition by golden_id, key) as freq, coalesce(r.rarest, 0) as rarest,
                           l.latest
@@ -328,14 +335,12 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
     """)
     con.execute(f"""
     create or replace table {spec.table('xref')} as
-    with best as (
+    with best as (   -- per record, its strongest pair inside its own cluster (one pass over the pairs)
         select uid, max(p) as p from (
-            select p.unique_id_l as uid, p.match_probability as p, ml.golden_id = mr.golden_id as same
-            from {spec.table('pairs')} p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
-            union all
-            select p.unique_id_r, p.match_probability, ml.golden_id = mr.golden_id
-            from {spec.table('pairs')} p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
-        ) where same group by 1
+            select unnest([p.unique_id_l, p.unique_id_r]) as uid, p.match_probability as p
+            from {spec.table('pairs')} p join _members ml on ml.unique_id = p.unique_id_l
+            join _members mr on mr.unique_id = p.unique_id_r and mr.golden_id = ml.golden_id
+        ) group by 1
     )
     select s.source_system as system, s.source_id, s.unique_id, m.golden_id, b.p as match_probability,
            case when sm.unique_id is not null and c.cluster_size > 1 then 'steward'

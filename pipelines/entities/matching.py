@@ -412,6 +412,24 @@ def distinct_sql(spec: EntitySpec, left: str = "l", right: str = "r") -> tuple[s
     return f"list_filter([{fired}], lambda x: x is not null)", listed
 
 
+def distinct_flags_sql(spec: EntitySpec, left: str = "l", right: str = "r") -> tuple[list[str], str, str]:
+    """:func:`distinct_sql` in two stages, so that each rule's condition is evaluated once per pair
+    (``distinct_sql`` names every condition twice: in the rules that fire and in whether one asks
+    for review). Returns (the select list of flags ``_f<i>`` (the rule fires) and ``_w<i>`` (it
+    fires and its ``review_when`` holds), on the records aliased ``left`` and ``right``; the rules
+    that fire and whether one asks for review, as SQL on those flags)."""
+    if not spec.distinct_when:
+        return [], "[]::varchar[]", "false"
+    flags = []
+    for i, r in enumerate(spec.distinct_when):
+        flags.append(f"coalesce({_on_pair(r.sql, left, right, spec.columns)}, false) as _f{i}")
+        flags.append(f"coalesce({_on_pair(r.review_when, left, right, spec.columns)}, false) as _w{i}")
+    fired = ", ".join(f"case when _f{i} then {literal(r.name)} end" for i, r in enumerate(spec.distinct_when))
+    # coalesce(a and b, false) = coalesce(a, false) and coalesce(b, false)
+    listed = " or ".join(f"(_f{i} and _w{i})" for i in range(len(spec.distinct_when)))
+    return flags, f"list_filter([{fired}], lambda x: x is not null)", listed
+
+
 def _rule_conflicts(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]]) -> int:
     """Pairs inside one cluster on which a ``distinct_when`` rule fires (``{WORK}.rule_pairs``:
     unique_id_l, unique_id_r, rules, listed), added to the cannot-link pairs. Every pair of a
@@ -421,16 +439,17 @@ def _rule_conflicts(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link:
                 "rules varchar[], listed boolean)")
     if not spec.distinct_when:
         return 0
-    fired, listed = distinct_sql(spec)
+    flags, fired, listed = distinct_flags_sql(spec)
     con.execute(f"""
         insert into {WORK}.rule_pairs
         with multi as (select cluster_id from _clusters_raw group by 1 having count(*) > 1),
         m as (select c.cluster_id, s.* from _clusters_raw c semi join multi using (cluster_id)
-              join {spec.table('standardised')} s using (unique_id))
-        select * from (
-            select l.unique_id, r.unique_id, {fired} as rules, {listed}
+              join {spec.table('standardised')} s using (unique_id)),
+        f as materialized (
+            select l.unique_id as unique_id_l, r.unique_id as unique_id_r, {', '.join(flags)}
             from m l join m r on l.cluster_id = r.cluster_id and l.unique_id < r.unique_id
-        ) where len(rules) > 0""")
+        )
+        select * from (select unique_id_l, unique_id_r, {fired} as rules, {listed} from f) where len(rules) > 0""")
     if must_link:      # a steward's merge group (must-link pairs, transitively) is never split by a rule
         group = _groups(must_link)
         exempt = [(a, b) for a, b in con.execute(f"select unique_id_l, unique_id_r from {WORK}.rule_pairs").fetchall()
