@@ -5,7 +5,8 @@
 - ``spec``: ``Spec`` (pydantic base of every project file's models) and ``validate``, the one loader
   that reports every problem as ``file:line: message``
 - ``settings``: ``[tool.kontor]`` and the environment, read only when asked
-- ``sql``: quoting through sqlglot; ``csvsafe``: CSV cells that never run as formulas
+- ``sql``: a stage's SQL templates (``sql/*.sql`` beside it), ``:name`` placeholders filled with
+  identifiers through sqlglot, quoting; ``csvsafe``: CSV cells that never run as formulas
 - ``names``: one name for one model in every command
 - ``warehouse``: DuckDB connections, bookkeeping tables, the serving copy
 - ``state``: the state store (steward decisions, audit log; PostgreSQL or SQLite)
