@@ -32,9 +32,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from sqlglot import exp
+
 from pipelines.core.errors import KontorError
 from pipelines.core.services import STATE_ENV, StateLocation, services_from_env
 from pipelines.core.settings import Settings
+from pipelines.core.sql import render, statements, template
 
 URL_ENV, DIR_ENV = STATE_ENV["url"], STATE_ENV["dir"]
 SQLITE_FILE = "kontor_state.sqlite"
@@ -69,122 +72,9 @@ AUDIT_ARROW = pa.schema([
 # the mirrors' grain, in their table comment (which also tells a mirror which store it copies)
 MIRROR_GRAINS = {"steward_decisions": "steward decision (decision_id)", "audit_log": "audit event (event_id)"}
 
-_CHECKS = (f"action in ({', '.join(repr(a) for a in ACTIONS)})",
-           f"status in ({', '.join(repr(s) for s in STATUSES)})")
-
-PG_DDL = [
-    f"create schema if not exists {PG_SCHEMA}",
-    f"""create table if not exists {PG_SCHEMA}.steward_decisions (
-        decision_id bigint generated always as identity primary key,
-        created_at timestamptz not null default clock_timestamp(),
-        entity text not null,
-        action text not null check ({_CHECKS[0]}),
-        target_ids json not null,
-        attribute text,
-        value text,
-        steward text not null,
-        comment text,
-        status text not null check ({_CHECKS[1]}),
-        approves bigint references {PG_SCHEMA}.steward_decisions (decision_id),
-        run_id text)""",
-    f"create index if not exists steward_decisions_entity on {PG_SCHEMA}.steward_decisions (entity, decision_id)",
-    f"""create table if not exists {PG_SCHEMA}.audit_log (
-        event_id bigint generated always as identity primary key,
-        recorded_at timestamptz not null default clock_timestamp(),
-        run_id text,
-        actor text not null,
-        kind text not null,
-        entity text,
-        object_id text,
-        before json,
-        after json,
-        detail text)""",
-    f"create index if not exists audit_log_entity_kind on {PG_SCHEMA}.audit_log (entity, kind, event_id)",
-    f"""create table if not exists {PG_SCHEMA}.steward_accounts (
-        account_id bigint generated always as identity primary key,
-        created_at timestamptz not null default clock_timestamp(),
-        name text not null,
-        salt text,
-        hash text,
-        params text,
-        created_by text not null)""",
-    f"""create table if not exists {PG_SCHEMA}.spot_checks (
-        check_id bigint generated always as identity primary key,
-        created_at timestamptz not null default clock_timestamp(),
-        entity text not null,
-        sample text not null,
-        kind text not null,
-        object_id text not null,
-        match_probability double precision,
-        detail text,
-        verdict text check (verdict in ('correct', 'wrong', 'unsure')),
-        answers bigint references {PG_SCHEMA}.spot_checks (check_id),
-        steward text,
-        decision_id bigint)""",
-    f"""create or replace function {PG_SCHEMA}.refuse_change() returns trigger language plpgsql as $$
-        begin
-            raise exception '{PG_SCHEMA}.% {APPEND_ONLY} (% refused)', TG_TABLE_NAME, TG_OP;
-        end $$""",
-    *(f"""create or replace trigger {table}_append_only before update or delete on {PG_SCHEMA}.{table}
-          for each row execute function {PG_SCHEMA}.refuse_change()""" for table in TABLES),
-    *(f"""create or replace trigger {table}_no_truncate before truncate on {PG_SCHEMA}.{table}
-          for each statement execute function {PG_SCHEMA}.refuse_change()""" for table in TABLES),
-]
+# The schema, as SQL files in ``pipelines/core/sql/``: tables, indexes and the append-only
+# triggers (their check lists are ACTIONS and STATUSES, their message APPEND_ONLY).
 PG_TRIGGERS = tuple(f"{table}_{kind}" for kind in ("append_only", "no_truncate") for table in TABLES)
-
-_SQLITE_NOW = "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))"
-SQLITE_DDL = [
-    f"""create table if not exists steward_decisions (
-        decision_id integer primary key autoincrement,
-        created_at text not null default {_SQLITE_NOW},
-        entity text not null,
-        action text not null check ({_CHECKS[0]}),
-        target_ids text not null,
-        attribute text,
-        value text,
-        steward text not null,
-        comment text,
-        status text not null check ({_CHECKS[1]}),
-        approves integer references steward_decisions (decision_id),
-        run_id text) strict""",
-    "create index if not exists steward_decisions_entity on steward_decisions (entity, decision_id)",
-    f"""create table if not exists audit_log (
-        event_id integer primary key autoincrement,
-        recorded_at text not null default {_SQLITE_NOW},
-        run_id text,
-        actor text not null,
-        kind text not null,
-        entity text,
-        object_id text,
-        before text,
-        after text,
-        detail text) strict""",
-    "create index if not exists audit_log_entity_kind on audit_log (entity, kind, event_id)",
-    f"""create table if not exists steward_accounts (
-        account_id integer primary key autoincrement,
-        created_at text not null default {_SQLITE_NOW},
-        name text not null,
-        salt text,
-        hash text,
-        params text,
-        created_by text not null) strict""",
-    f"""create table if not exists spot_checks (
-        check_id integer primary key autoincrement,
-        created_at text not null default {_SQLITE_NOW},
-        entity text not null,
-        sample text not null,
-        kind text not null,
-        object_id text not null,
-        match_probability real,
-        detail text,
-        verdict text check (verdict in ('correct', 'wrong', 'unsure')),
-        answers integer references spot_checks (check_id),
-        steward text,
-        decision_id integer) strict""",
-    *(f"""create trigger if not exists {table}_no_{op.lower()} before {op} on {table}
-          begin select raise(abort, '{table} {APPEND_ONLY} ({op} refused)'); end"""
-      for table in TABLES for op in ("UPDATE", "DELETE")),
-]
 SQLITE_TRIGGERS = tuple(f"{table}_no_{op}" for table in TABLES for op in ("update", "delete"))
 
 
@@ -297,7 +187,7 @@ class StateStore:
         at that event (a store restored from a backup): then it is copied whole."""
         decisions = [{**d, "created_at": _naive_utc(d["created_at"]), "target_ids": _dumps(d["target_ids"])}
                      for d in self.decisions()]
-        con.execute("create schema if not exists kontor")
+        con.execute(template(__file__, "mirror_schema"))
         comments = {name: f"Copy of the state store {self.describe()}, one row per {grain}; do not edit, every "
                           f"mirror brings it up to date" for name, grain in MIRROR_GRAINS.items()}
         last = self._mirrored_until(con, comments["audit_log"])
@@ -305,29 +195,29 @@ class StateStore:
                    "after": _dumps(e["after"])} for e in self.audit(after=last)]
         for name, rows, schema, append in (("steward_decisions", decisions, DECISIONS_ARROW, False),
                                            ("audit_log", events, AUDIT_ARROW, last is not None)):
-            view = f"_kontor_state_{name}"
+            view = "_kontor_state_" + name
             con.register(view, pa.Table.from_pylist(rows, schema=schema))
             try:
+                target = exp.table_(name, db="kontor")
                 if append:
-                    con.execute(f"insert into kontor.{name} select * from {view}")
+                    con.execute(render(template(__file__, "mirror_append"), copy=target, rows=view))
                 else:
-                    con.execute(f"create or replace table kontor.{name} as select * from {view}")
-                    con.execute(f"comment on table kontor.{name} is {_sql_string(comments[name])}")
+                    con.execute(render(template(__file__, "mirror_replace"), copy=target, rows=view))
+                    con.execute(exp.Comment(this=target, kind="TABLE",
+                                            expression=exp.Literal.string(comments[name])).sql("duckdb"))
             finally:
                 con.unregister(view)
 
     def _mirrored_until(self, con: duckdb.DuckDBPyConnection, comment: str) -> int | None:
         """The newest event id in the warehouse's copy of the audit log if it is a copy of this
         store up to there (0 when empty), else None."""
-        found = con.execute("select comment from duckdb_tables() where schema_name = 'kontor' "
-                            "and table_name = 'audit_log'").fetchall()
+        found = con.execute(template(__file__, "mirror_comment")).fetchall()
         if not found or found[0][0] != comment:
             return None
-        last = con.execute("select coalesce(max(event_id), 0) from kontor.audit_log").fetchall()[0][0]
+        last = con.execute(template(__file__, "mirror_last_event")).fetchall()[0][0]
         if last == 0:
             return 0
-        copied = con.execute("select run_id, kind, entity from kontor.audit_log where event_id = ?",
-                             [last]).fetchall()[0]
+        copied = con.execute(template(__file__, "mirror_event"), [last]).fetchall()[0]
         # events are never changed or deleted (the store refuses it), so the same newest event means
         # the same events up to it
         here = self._select("audit_log", "event_id", event_id=last)
@@ -418,17 +308,14 @@ class _Postgres:
                               f"CREATE on the database, or create the schema once as its owner") from None
 
     def _install(self) -> None:
-        present = self._conn.execute(
-            "select count(*) as n from pg_trigger t join pg_class c on c.oid = t.tgrelid "
-            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and t.tgname = any(%s)",
-            (PG_SCHEMA, list(PG_TRIGGERS))).fetchone()["n"]
+        present = self._conn.execute(template(__file__, "state_postgres_triggers"),
+                                     (PG_SCHEMA, list(PG_TRIGGERS))).fetchone()["n"]
         if present == len(PG_TRIGGERS):
             return          # installed: skip DDL, whose locks would wait for other writers
         with self._conn.transaction():
             # Two processes creating the schema at once would collide in the catalog.
             self._conn.execute("select pg_advisory_xact_lock(hashtext('kontor_state schema'))")
-            for statement in PG_DDL:
-                self._conn.execute(statement)
+            self._conn.execute(template(__file__, "state_postgres"))    # one script: no parameters
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -436,14 +323,11 @@ class _Postgres:
             yield
 
     def insert(self, table: str, row: dict, key: str) -> int:
-        values = ", ".join("%s::json" if c in JSON_COLUMNS else "%s" for c in row)
-        sql = f"insert into {PG_SCHEMA}.{table} ({', '.join(row)}) values ({values}) returning {key}"
+        sql = _insert_sql("postgres", PG_SCHEMA, table, row, key)
         return self._conn.execute(sql, list(row.values())).fetchone()[key]
 
     def select(self, table: str, order: str, where: dict, limit: int | None) -> list[dict]:
-        sql = f"select * from {PG_SCHEMA}.{table}" + "".join(
-            f" {'where' if i == 0 else 'and'} {_condition(column, '%s')}" for i, column in enumerate(where))
-        sql, params = _latest(sql, order, limit, "%s", list(where.values()))
+        sql, params = _select_sql("postgres", PG_SCHEMA, table, order, where, limit)
         return self._conn.execute(sql, params).fetchall()
 
     def load_json(self, value: Any) -> Any:
@@ -474,22 +358,19 @@ class _Sqlite:
             self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                          check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
-            for pragma in (f"busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}", "journal_mode = wal",
-                           "synchronous = full", "foreign_keys = on"):
-                self._conn.execute(f"pragma {pragma}")
+            for statement in statements(template(__file__, "state_sqlite_pragmas")):
+                self._conn.execute(statement)
             self._install()
         except (OSError, sqlite3.Error) as exc:
             raise KontorError(f"state store {path}: cannot open ({exc}); fix: make {path.parent} writable, "
                               f"or set {DIR_ENV} (or {URL_ENV} for PostgreSQL)") from None
 
     def _install(self) -> None:
-        marks = ",".join("?" * len(SQLITE_TRIGGERS))
-        present = self._conn.execute(f"select count(*) from sqlite_master where type = 'trigger' and name in ({marks})",
-                                     SQLITE_TRIGGERS).fetchone()[0]
-        if present == len(SQLITE_TRIGGERS):
+        present = {name for (name,) in self._conn.execute(template(__file__, "state_sqlite_triggers")).fetchall()}
+        if present >= set(SQLITE_TRIGGERS):
             return
         with self.transaction():
-            for statement in SQLITE_DDL:
+            for statement in statements(template(__file__, "state_sqlite")):
                 self._conn.execute(statement)
 
     @contextmanager
@@ -504,13 +385,10 @@ class _Sqlite:
         self._conn.execute("commit")
 
     def insert(self, table: str, row: dict, key: str) -> int:
-        sql = f"insert into {table} ({', '.join(row)}) values ({', '.join('?' * len(row))}) returning {key}"
-        return self._conn.execute(sql, list(row.values())).fetchone()[0]
+        return self._conn.execute(_insert_sql("sqlite", None, table, row, key), list(row.values())).fetchone()[0]
 
     def select(self, table: str, order: str, where: dict, limit: int | None) -> list[dict]:
-        sql = f"select * from {table}" + "".join(
-            f" {'where' if i == 0 else 'and'} {_condition(column, '?')}" for i, column in enumerate(where))
-        sql, params = _latest(sql, order, limit, "?", list(where.values()))
+        sql, params = _select_sql("sqlite", None, table, order, where, limit)
         return [dict(r) for r in self._conn.execute(sql, params).fetchall()]
 
     def load_json(self, value: str | None) -> Any:
@@ -523,18 +401,33 @@ class _Sqlite:
         self._conn.close()
 
 
-def _condition(column: str, mark: str) -> str:
-    """``column = mark``; a key written ``"event_id >"`` compares with ``>``."""
-    return f"{column} {mark}" if column.endswith(" >") else f"{column} = {mark}"
+def _insert_sql(dialect: str, schema: str | None, table: str, row: dict, key: str) -> str:
+    """``insert into [schema.]table (columns) values (parameters) returning key``; on PostgreSQL a
+    JSON column's parameter is cast to json."""
+    values = [exp.cast(exp.Placeholder(), "json") if dialect == "postgres" and column in JSON_COLUMNS
+              else exp.Placeholder() for column in row]
+    statement = exp.insert(exp.values([tuple(values)]), exp.table_(table, db=schema), columns=list(row),
+                           returning=key)
+    return statement.sql(dialect)
 
 
-def _latest(sql: str, order: str, limit: int | None, mark: str, params: list) -> tuple[str, list]:
-    """``sql`` ordered by ``order``; with a limit, the last ``limit`` rows, still in ascending order."""
+def _select_sql(dialect: str, schema: str | None, table: str, order: str, where: dict,
+                limit: int | None) -> tuple[str, list]:
+    """``select * from [schema.]table`` where each key of ``where`` equals its value (a key written
+    ``"event_id >"`` compares with ``>``), ordered by ``order``; with a limit, the last ``limit``
+    rows, still in ascending order."""
+    query = exp.select("*").from_(exp.table_(table, db=schema))
+    for key in where:
+        column = exp.column(key.removesuffix(" >"))
+        query = query.where(exp.GT(this=column, expression=exp.Placeholder()) if key.endswith(" >")
+                            else exp.EQ(this=column, expression=exp.Placeholder()))
+    params = list(where.values())
     if limit is None:
-        return f"{sql} order by {order}", params
+        return query.order_by(order).sql(dialect), params
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise KontorError(f"audit(limit={limit!r}): limit must be a non-negative integer or None")
-    return f"select * from ({sql} order by {order} desc limit {mark}) as latest order by {order}", [*params, limit]
+    latest = query.order_by(exp.Ordered(this=exp.column(order), desc=True)).limit(exp.Placeholder())
+    return exp.select("*").from_(latest.subquery("latest")).order_by(order).sql(dialect), [*params, limit]
 
 
 def _decision_row(d: Mapping[str, Any]) -> dict:
@@ -620,6 +513,3 @@ def _naive_utc(value: str) -> dt.datetime:
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())      # PostgreSQL's DETAIL/HINT lines joined: errors are one line
 
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -10,6 +10,7 @@ what a run will produce.
 from __future__ import annotations
 
 import duckdb
+from sqlglot import exp
 
 from pipelines.core.errors import Problem
 from pipelines.models.compile import CompiledProject
@@ -20,7 +21,7 @@ from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites,
 from pipelines.core.settings import Settings
 from pipelines.sources.spec import LINEAGE_COLUMNS
 from pipelines.core.errors import did_you_mean
-from pipelines.core.sql import ident, table as qtable
+from pipelines.core.sql import render, table_expr, template
 
 
 def known_relations(compiled: CompiledProject) -> dict[str, str]:
@@ -45,25 +46,45 @@ def empty_catalog(compiled: CompiledProject) -> duckdb.DuckDBPyConnection:
     con.execute("set autoinstall_known_extensions = false; set autoload_known_extensions = false")
     schemas = {"raw", "seeds"} | {cm.model.schema for cm in compiled.models.values()}
     for schema in sorted(schemas):
-        con.execute(f"create schema if not exists {ident(schema)}")
+        con.execute(_create_schema(schema))
     for t in compiled.project.sources.tables:
         cols = [(c.name, c.data_type) for c in t.columns] + list(LINEAGE_COLUMNS.items())
-        con.execute(f"create table {qtable(t.raw_table)} ({', '.join(f'{ident(n)} {ty}' for n, ty in cols)})")
-        con.execute(f"create view {qtable(t.raw_table + '__current')} as select * from {qtable(t.raw_table)}")
+        con.execute(_create_table(t.raw_table, cols))
+        con.execute(render(template(__file__, "current_view"), current=table_expr(t.raw_table + "__current"),
+                           raw=table_expr(t.raw_table)))
     for relation, cols in untyped_relations(compiled).items():   # so models that ref them bind
-        con.execute(f"create schema if not exists {ident(relation.split('.')[0])}")
-        con.execute(f"create table if not exists {qtable(relation)} ({', '.join(f'{ident(c)} varchar' for c in cols)})")
+        con.execute(_create_schema(relation.split(".")[0]))
+        con.execute(_create_table(relation, [(c, "varchar") for c in cols], if_not_exists=True))
     for seed in compiled.project.seeds.values():
-        cols = ", ".join(f"{ident(c)} varchar" for c in seed_columns(seed))
-        con.execute(f"create table {qtable(seed.relation)} ({cols})")
+        con.execute(_create_table(seed.relation, [(c, "varchar") for c in seed_columns(seed)]))
     for name in compiled.order:
         cm = compiled.models[name]
-        extra = "".join(f", null::timestamp as {c}" for c in SNAPSHOT_COLUMNS) if cm.materialized == "snapshot" else ""
+        columns = [exp.Star()]
+        if cm.materialized == "snapshot":
+            columns += [exp.alias_(exp.cast(exp.null(), "timestamp"), c) for c in SNAPSHOT_COLUMNS]
+        head = exp.select(*columns).sql("duckdb")
         try:
-            con.execute(f"create view {qtable(cm.model.relation)} as select *{extra} from ({cm.sql})")
+            # the model's compiled SQL is text from the models stage, nested as it is
+            con.execute(f"create view {table_expr(cm.model.relation).sql('duckdb')} as {head} from ({cm.sql})")
         except duckdb.Error:
             continue
     return con
+
+
+def _create_schema(schema: str) -> str:
+    return exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA", exists=True).sql("duckdb")
+
+
+def _create_table(relation: str, columns: list[tuple[str, str]], if_not_exists: bool = False) -> str:
+    """``create table`` of empty columns typed as declared (types as the sources' spec normalised them).
+
+    >>> _create_table("raw.crm__accounts", [("Konto Nr", "decimal(12, 2)"), ("_line", "bigint")])
+    'CREATE TABLE "raw"."crm__accounts" ("Konto Nr" DECIMAL(12, 2), "_line" BIGINT)'
+    """
+    schema = exp.Schema(this=table_expr(relation), expressions=[
+        exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=exp.DataType.build(kind, dialect="duckdb", udt=True))
+        for name, kind in columns])
+    return exp.Create(this=schema, kind="TABLE", exists=if_not_exists).sql("duckdb")
 
 
 def check_expectations(settings: Settings, compiled: CompiledProject,

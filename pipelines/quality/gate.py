@@ -49,6 +49,7 @@ from great_expectations.expectations.registry import get_metric_provider
 from great_expectations.validator.metric_configuration import MetricConfiguration
 from great_expectations.validator.metrics_calculator import MetricsCalculator
 from great_expectations.validator.validation_statistics import calc_validation_statistics
+from sqlglot import exp, parse_one
 
 from pipelines.quality.conditions import (
     FLOAT_TYPES,
@@ -59,9 +60,8 @@ from pipelines.quality.conditions import (
     UnsupportedMetric,
     compile_condition,
     convert_values,
-    lit,
 )
-from pipelines.core.sql import table as qtable
+from pipelines.core.sql import render, table_expr, template
 
 # Expectation types the gate computes (tests/quality/fixtures/parity.yml checks each against GX's
 # pandas engine). Any other GX type whose metrics are among those compiled works as well; the rest
@@ -141,16 +141,16 @@ class DuckDBGate:
         self._kept: dict[str, str] = {}   # cond key -> registered view of those positions
         self.relation = relation
         self.concurrent = concurrent
-        self.rel_sql = qtable(relation)
+        table = table_expr(relation)
+        self.rel_sql = table.sql("duckdb")
         parts = relation.split(".")
         schema, name = (parts[0], parts[1]) if len(parts) == 2 else ("main", parts[0])
-        is_table = con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-                               [schema, name]).fetchall()[0][0] > 0
+        is_table = con.execute(template(__file__, "is_table"), [schema, name]).fetchall()[0][0] > 0
         # ROW = position in `select * from <relation>`, i.e. pandas' RangeIndex after .df(). Tables
         # have rowid; views get a streaming row_number() (no sort, no extra cost).
-        position = "rowid" if is_table else "row_number() OVER () - 1"
-        self.rel = f"(SELECT {position} AS {ROW}, * FROM {self.rel_sql})"
-        rows = con.execute(f"DESCRIBE {self.rel_sql}").fetchall()
+        position = exp.column("rowid") if is_table else parse_one("row_number() OVER () - 1", dialect="duckdb")
+        self.rel = exp.select(exp.alias_(position, ROW), exp.Star()).from_(table).subquery().sql("duckdb")
+        rows = con.execute(render(template(__file__, "describe"), relation=table)).fetchall()
         self.columns = [r[0] for r in rows]
         self.cols = Columns({r[0]: r[1] for r in rows}, relation)
         self._engine = PandasExecutionEngine()    # handed to GX so it judges with pandas rules
@@ -231,7 +231,7 @@ class DuckDBGate:
 
     def _check_re2(self, rx: str) -> None:
         try:
-            self.con.execute(f"SELECT regexp_matches('', {lit(rx)})").fetchall()
+            self.con.execute(template(__file__, "regex_compiles"), [rx]).fetchall()
         except duckdb.Error as e:
             raise RuleError(f"invalid regex {rx!r} for DuckDB's RE2: {e}", kwarg="regex") from e
 

@@ -19,23 +19,16 @@ import duckdb
 
 from pipelines.quality.check_cache import code_fingerprint
 from pipelines.quality.suites import Suite, referenced_relations
-from pipelines.core.sql import table as qtable
+from pipelines.core.sql import render, table_expr, template
 
-DDL = """
-create table if not exists kontor.gate_fingerprints (
-    asset varchar not null,
-    fingerprint varchar not null,
-    run_id varchar not null,          -- the evaluation whose gate_results rows are reused
-    checked_at timestamp not null,
-    docs_page varchar
-)
-"""
+DDL = template(__file__, "gate_fingerprints")
 
 
 def relation_fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> list:
-    shape = [list(map(str, row[:2])) for row in con.execute(f"describe {qtable(relation)}").fetchall()]
-    counts = con.execute(f"select count(*), sum(hash(t)::hugeint)::varchar, bit_xor(hash(t))::varchar "
-                         f"from {qtable(relation)} as t").fetchall()[0]
+    table = table_expr(relation)
+    shape = [list(map(str, row[:2])) for row in con.execute(render(template(__file__, "relation_shape"),
+                                                                   relation=table)).fetchall()]
+    counts = con.execute(render(template(__file__, "relation_hashes"), relation=table)).fetchall()[0]
     return [shape, list(counts)]
 
 
@@ -54,30 +47,23 @@ def fingerprint(con: duckdb.DuckDBPyConnection, suite: Suite, extra: object, tod
 def previous_pass(con: duckdb.DuckDBPyConnection, suite: Suite, key: str) -> tuple[str, dt.datetime, str | None] | None:
     """The evaluation that passed on this fingerprint, if its results are all still there."""
     con.execute(DDL)
-    row = con.execute("select run_id, checked_at, docs_page from kontor.gate_fingerprints "
-                      "where asset = ? and fingerprint = ? order by checked_at desc limit 1",
-                      [suite.asset, key]).fetchall()
+    row = con.execute(template(__file__, "previous_pass"), [suite.asset, key]).fetchall()
     row = row[0] if row else None
     if row is None:
         return None
-    names = {r[0] for r in con.execute("select rule from kontor.gate_results where run_id = ? and asset = ? "
-                                       "and checked_at = ? and success", [row[0], suite.asset, row[1]]).fetchall()}
+    names = {r[0] for r in con.execute(template(__file__, "passed_rules"), [row[0], suite.asset, row[1]]).fetchall()}
     return row if names >= {rule.name for rule in suite.rules} else None
 
 
 def record_pass(con: duckdb.DuckDBPyConnection, suite: Suite, key: str, run_id: str, checked_at: dt.datetime,
                 docs_page: str | None) -> None:
     con.execute(DDL)
-    con.execute("insert into kontor.gate_fingerprints values (?, ?, ?, ?, ?)",
-                [suite.asset, key, run_id, checked_at, docs_page])
+    con.execute(template(__file__, "record_pass"), [suite.asset, key, run_id, checked_at, docs_page])
 
 
 def copy_results(con: duckdb.DuckDBPyConnection, suite: Suite, source: tuple[str, dt.datetime], run_id: str,
                  checked_at: dt.datetime) -> list[tuple]:
     """The earlier evaluation's rows again under this run; returns (rule, observed, unexpected, element)."""
     old_run, old_time = source
-    con.execute("insert into kontor.gate_results select ?, ?, asset, rule, severity, success, observed_value, "
-                "unexpected_count, element_count, description from kontor.gate_results "
-                "where run_id = ? and asset = ? and checked_at = ?", [run_id, checked_at, old_run, suite.asset, old_time])
-    return con.execute("select rule, observed_value, unexpected_count, element_count from kontor.gate_results "
-                       "where run_id = ? and asset = ? and checked_at = ?", [run_id, suite.asset, checked_at]).fetchall()
+    con.execute(template(__file__, "copy_results"), [run_id, checked_at, old_run, suite.asset, old_time])
+    return con.execute(template(__file__, "evaluation_results"), [run_id, suite.asset, checked_at]).fetchall()

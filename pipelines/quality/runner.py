@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from pipelines.quality.suites import GX_SEVERITY, Rule, Suite
-from pipelines.core.sql import ident
+from pipelines.core.sql import template
 from pipelines.core.warehouse import ensure_bookkeeping
 
 QUARANTINE_LIMIT = 10_000
@@ -75,13 +76,36 @@ def gx_configs(suite: Suite) -> list:
 
 
 def row_key_sql(columns: list[str], row_key: list[str] | None) -> str:
-    """The row's key as text: the declared key, else the raw lineage (file:line), else its position."""
+    """The row's key as text: the declared key, else the raw lineage (file:line), else its position.
+
+    >>> print(row_key_sql(["Konto", "Jahr", "x"], ["Konto", "Jahr"]))
+    CONCAT_WS('|', CAST("Konto" AS TEXT), CAST("Jahr" AS TEXT))
+    >>> print(row_key_sql(["_source_file", "_line"], None))
+    _source_file || ':' || CAST(_line AS TEXT)
+    """
+    def text(column: str, quoted: bool = True) -> exp.Expression:
+        return exp.cast(exp.column(column, quoted=quoted), "varchar")
+
     if row_key and all(c in columns for c in row_key):
-        parts = [f"CAST({ident(c)} AS VARCHAR)" for c in row_key]
-        return parts[0] if len(parts) == 1 else f"concat_ws('|', {', '.join(parts)})"
-    if "_source_file" in columns and "_line" in columns:
-        return "_source_file || ':' || CAST(_line AS VARCHAR)"
-    return "'row ' || CAST(__kontor_row AS VARCHAR)"
+        parts = [text(c) for c in row_key]
+        key = parts[0] if len(parts) == 1 else exp.func("concat_ws", exp.Literal.string("|"), *parts, dialect="duckdb")
+    elif "_source_file" in columns and "_line" in columns:
+        key = exp.DPipe(this=exp.DPipe(this=exp.column("_source_file"), expression=exp.Literal.string(":")),
+                        expression=text("_line", quoted=False))
+    else:
+        key = exp.DPipe(this=exp.Literal.string("row "), expression=text("__kontor_row", quoted=False))
+    return key.sql("duckdb")
+
+
+def row_json_sql(columns: list[str]) -> str:
+    """The row as one JSON object, a key per column.
+
+    >>> print(row_json_sql(["id", "O'Brien"]))
+    TO_JSON({'id': "id", 'O''Brien': "O'Brien"})
+    """
+    row = exp.Struct(expressions=[exp.PropertyEQ(this=exp.Literal.string(c), expression=exp.column(c, quoted=True))
+                                  for c in columns])
+    return exp.func("to_json", row, dialect="duckdb").sql("duckdb")
 
 
 def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_key: list[str] | None = None,
@@ -154,7 +178,7 @@ def _validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_
                                                       quarantine_limit)
                     outcome.sample = _sample(cur, suite, rule, run_id, checked_at)
                 outcomes.append(outcome)
-            cur.executemany("insert into kontor.gate_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            cur.executemany(template(__file__, "gate_results_insert"), [
                 [run_id, checked_at, suite.asset, o.rule.name, o.rule.severity, o.success, o.observed,
                  o.unexpected_count, o.element_count, o.rule.description or _describe(o.rule)] for o in outcomes])
             cur.execute("commit")
@@ -222,27 +246,21 @@ def _describe(rule: Rule) -> str:
 
 def _quarantine(cur, failing: str, key_columns: list[str], suite: Suite, rule: Rule, run_id: str,
                 checked_at: dt.datetime, limit: int) -> int:
+    # ``failing`` is the gate's query as SQL text (its compiler, or the rule's own unexpected_rows_query),
+    # nested here as a subquery; the names around it go through sqlglot, the values are bound.
     described = [d[0] for d in cur.execute(f"DESCRIBE {failing}").fetchall()]
     key_sql = row_key_sql(described, key_columns)   # a query's rows may lack the key (an aggregate)
-    names = [n for n in described if n != "__kontor_row"]
-    row = "{" + ", ".join(f"{_sql_string(n)}: {ident(n)}" for n in names) + "}"
-    cur.execute(
-        f"insert into kontor.gate_quarantine select ?, ?, ?, ?, ?, {key_sql}, to_json({row}) "
-        f"from ({failing} limit {int(limit)})",
-        [run_id, checked_at, suite.asset, rule.name, rule.severity])
-    return int(cur.execute("select count(*) from kontor.gate_quarantine where run_id = ? and asset = ? and rule = ? "
-                           "and checked_at = ?", [run_id, suite.asset, rule.name, checked_at]).fetchall()[0][0])
+    row_sql = row_json_sql([n for n in described if n != "__kontor_row"])
+    cur.execute(f"insert into kontor.gate_quarantine select ?, ?, ?, ?, ?, {key_sql}, {row_sql} from ({failing} limit ?)",
+                [run_id, checked_at, suite.asset, rule.name, rule.severity, int(limit)])
+    return int(cur.execute(template(__file__, "quarantined_count"),
+                           [run_id, suite.asset, rule.name, checked_at]).fetchall()[0][0])
 
 
 def _sample(cur, suite: Suite, rule: Rule, run_id: str, checked_at: dt.datetime) -> list[dict]:
-    rows = cur.execute("select row_key, row_json from kontor.gate_quarantine where run_id = ? and asset = ? "
-                       "and rule = ? and checked_at = ? limit ?",
+    rows = cur.execute(template(__file__, "quarantined_sample"),
                        [run_id, suite.asset, rule.name, checked_at, SAMPLE_ROWS]).fetchall()
     return [{"row_key": key, **json.loads(js)} for key, js in rows]
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def sample_markdown(outcome: RuleOutcome, max_columns: int = 8) -> str | None:

@@ -37,7 +37,7 @@ from pipelines.reports import i18n
 from pipelines.reports.periods import Period, history, latest_complete, parse_period, period_containing
 from pipelines.reports.spec import Kpi, ReportSpec, TableSpec, referenced_relations
 from pipelines.reports.status import data_status, relations
-from pipelines.core.sql import ident
+from pipelines.core.sql import template
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CHART_PERIODS = 12                   # periods before the current one that charts show
@@ -151,15 +151,15 @@ class FactsEngine:
                 "data_through": self.data_through}
 
     def _periods_table(self) -> None:
-        self.con.execute("create or replace temp table report_periods "
-                         "(period_key varchar, period_start date, period_end date, days integer)")
-        self.con.executemany("insert into report_periods values (?, ?, ?, ?)",
+        self.con.execute(template(__file__, "report_periods"))
+        self.con.executemany(template(__file__, "report_periods_insert"),
                              [(p.key, p.start, p.end, p.days) for p in self.window])
 
     def _run(self, path: Path, what: str) -> None:
         sql = path.read_text(encoding="utf-8").strip().rstrip(";")
         try:
-            self.con.execute(f"create or replace temp table {_ROWS} as {sql}", _parameters(sql, self.parameters()))
+            # the KPI's own query as its file has it, behind the one statement that keeps its rows
+            self.con.execute(template(__file__, "kpi_rows") + " " + sql, _parameters(sql, self.parameters()))
         except (duckdb.Error, KontorError) as exc:
             raise KontorError(f"{self._shown(path)}: {what} query failed: {str(exc).splitlines()[0]}; "
                               "fix: run it with `kontor query` and correct it") from exc
@@ -188,7 +188,7 @@ class FactsEngine:
                         f"{i18n.word('missing', self.language)}: {', '.join(sorted(missing))}")
             return fact
         self._run(kpi.sql_path, f"KPI {kpi.name!r}")
-        columns = [c[0] for c in self.con.execute(f"select * from {_ROWS} limit 0").description]
+        columns = [c[0] for c in self.con.execute(template(__file__, "kpi_columns")).description]
         needed = (["period_start"] if kpi.kind == "periodic" else []) + ["value", *kpi.dimensions]
         absent = [c for c in needed if c not in columns]
         if absent:
@@ -212,10 +212,7 @@ class FactsEngine:
     def _series(self, ratio: bool, dims: tuple[str, ...]) -> dict[tuple, Series]:
         """Per member (a tuple of dimension values; ``()`` for the total): the KPI per period."""
         by_start = {p.start: p for p in self.window}
-        keys = "".join(f", cast({ident(d)} as varchar)" for d in dims)
-        den = "sum(denominator)::double" if ratio else "null"
-        rows = self.con.execute(
-            f"select period_start{keys}, sum(value)::double, {den} from {_ROWS} group by all").fetchall()
+        rows = self.con.execute(_totals_sql(dims, ratio, "period_start")).fetchall()
         raw: dict[tuple, dict[Period, tuple[float, float | None]]] = {}
         for row in rows:
             period = by_start.get(row[0] if isinstance(row[0], date) else None)
@@ -309,8 +306,7 @@ class FactsEngine:
                     "direction": self._direction(kpi, z["z"])})
 
     def _snapshot(self, kpi: Kpi, fact: dict, ratio: bool) -> dict:
-        den = "sum(denominator)::double" if ratio else "null"
-        num, denominator = self.con.execute(f"select sum(value)::double, {den} from {_ROWS}").fetchone()
+        num, denominator = self.con.execute(_totals_sql((), ratio)).fetchone()
         fact["value"] = (num / denominator if denominator else None) if ratio else (num or 0.0)
         stored = self._stored_values(kpi.name)
         series = {p: stored.get(p.key) for p in self.window}
@@ -322,8 +318,7 @@ class FactsEngine:
                                  kpi.anomalies.min_history)
         self._anomalies(kpi, fact)
         for dims in kpi.drivers:
-            keys = ", ".join(f"cast({ident(d)} as varchar)" for d in dims)
-            rows = self.con.execute(f"select {keys}, sum(value)::double from {_ROWS} group by all order by 1").fetchall()
+            rows = self.con.execute(_member_totals_sql(dims)).fetchall()
             members = [{"member": " / ".join(str(self.spec.value_label(self.spec.dimensions[d].values, v))
                                              for d, v in zip(dims, r[:-1])), "value": r[-1]} for r in rows]
             fact["drivers"].append({
@@ -336,9 +331,7 @@ class FactsEngine:
         """Values of a snapshot KPI in earlier issues (latest version per period)."""
         if "reports.facts" not in self.known:
             return {}
-        rows = self.con.execute(
-            "select period, arg_max(value, version) from reports.facts where report = ? and kpi = ? "
-            "and measure = 'value' and dimension is null group by period", [self.spec.issue_name, kpi]).fetchall()
+        rows = self.con.execute(template(__file__, "stored_snapshot_values"), [self.spec.issue_name, kpi]).fetchall()
         return dict(rows)
 
     # -- tables ---------------------------------------------------------------------------------
@@ -379,7 +372,7 @@ class FactsEngine:
             kpis = [self.kpi_facts(k) for k in spec.kpis]
             tables = {t.name: self.table_facts(t) for t in spec.tables}
         finally:
-            self.con.execute(f"drop table if exists {_ROWS}; drop table if exists report_periods")
+            self.con.execute(template(__file__, "facts_cleanup"))
         periodic = [k for k in kpis if k["kind"] == "periodic" and k["status"] == "ok"]
         if periodic and all(k["value"] is None for k in periodic):
             raise KontorError(f"{spec.name}: no data for {self.period.key}: the report's KPI queries hold no rows "
@@ -457,6 +450,36 @@ def check_period(spec: ReportSpec, text: str) -> Period:
         raise KontorError(f"period {text!r} is a {period.start.strftime('%A')}; report {spec.name} covers business "
                           "days (Monday to Friday)")
     return period
+
+
+def _members(dims: tuple[str, ...]) -> list[exp.Expression]:
+    """A member's dimension values as text, one column per dimension."""
+    return [exp.cast(exp.column(d, quoted=True), "varchar") for d in dims]
+
+
+def _totals_sql(dims: tuple[str, ...], ratio: bool, *first: str) -> str:
+    """The KPI rows summed (``first`` columns and each member): value, and the denominator of a
+    ratio (else null).
+
+    >>> _totals_sql(("region",), True, "period_start")
+    'SELECT period_start, CAST("region" AS TEXT), CAST(SUM(value) AS DOUBLE), CAST(SUM(denominator) AS DOUBLE) FROM _kontor_kpi_rows GROUP BY ALL'
+    >>> _totals_sql((), False)
+    'SELECT CAST(SUM(value) AS DOUBLE), NULL FROM _kontor_kpi_rows'
+    """
+    den = exp.cast(exp.func("sum", exp.column("denominator"), dialect="duckdb"), "double") if ratio else exp.null()
+    query = exp.select(*first, *_members(dims), exp.cast(exp.func("sum", exp.column("value"), dialect="duckdb"), "double"), den)
+    query = query.from_(_ROWS)
+    return (query.group_by(exp.var("ALL")) if first or dims else query).sql("duckdb")
+
+
+def _member_totals_sql(dims: tuple[str, ...]) -> str:
+    """A snapshot KPI's value per member, in member order.
+
+    >>> _member_totals_sql(("region", "product_group"))
+    'SELECT CAST("region" AS TEXT), CAST("product_group" AS TEXT), CAST(SUM(value) AS DOUBLE) FROM _kontor_kpi_rows GROUP BY ALL ORDER BY 1'
+    """
+    query = exp.select(*_members(dims), exp.cast(exp.func("sum", exp.column("value"), dialect="duckdb"), "double")).from_(_ROWS)
+    return query.group_by(exp.var("ALL")).order_by(exp.Literal.number(1)).sql("duckdb")
 
 
 def _days(period: Period) -> list[date]:

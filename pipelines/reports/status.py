@@ -9,33 +9,15 @@ from datetime import datetime
 
 import duckdb
 
-from pipelines.core.sql import ident
+from pipelines.core.sql import render, table_expr, template
 
-_FRESHNESS = """
-select system, table_name,
-       max(finished_at) filter (where status = 'loaded') as last_loaded,
-       count(*) filter (where status = 'failed') as failed_files
-from kontor.load_ledger
-group by all
-order by system, table_name
-"""
-
-# The latest result of every (asset, rule) of the assets a report reads: gates may run in
-# different runs for different assets.
-_GATES = """
-select asset, rule, severity, success, observed_value, unexpected_count, element_count, description, checked_at, run_id
-from kontor.gate_results
-where list_contains($assets, asset)
-qualify row_number() over (partition by asset, rule order by checked_at desc) = 1
-order by success, severity, asset, rule
-"""
 # The pipeline's own records, not data: nothing to gate.
 BOOKKEEPING = ("kontor", "reports")
 
 
 def relations(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Every ``schema.table`` (tables and views) in the warehouse."""
-    rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    rows = con.execute(template(__file__, "relations")).fetchall()
     return {f"{schema}.{name}" for schema, name in rows}
 
 
@@ -43,7 +25,7 @@ def _freshness(con, known: set[str], now: datetime, stale_hours: float) -> list[
     if "kontor.load_ledger" not in known:
         return []
     sources = []
-    for system, table, last_loaded, failed in con.execute(_FRESHNESS).fetchall():
+    for system, table, last_loaded, failed in con.execute(template(__file__, "freshness")).fetchall():
         age = (now - last_loaded).total_seconds() / 3600 if last_loaded else None
         sources.append({"system": system, "table": table,
                         "last_loaded": last_loaded.isoformat(timespec="seconds") if last_loaded else None,
@@ -57,7 +39,7 @@ def _data(reads: set[str]) -> list[str]:
 
 
 def _latest_gates(con, known: set[str], data: list[str]) -> list[tuple]:
-    return con.execute(_GATES, {"assets": [r.replace(".", "/", 1) for r in data]}).fetchall() \
+    return con.execute(template(__file__, "latest_gates"), {"assets": [r.replace(".", "/", 1) for r in data]}).fetchall() \
         if "kontor.gate_results" in known and data else []
 
 
@@ -114,7 +96,7 @@ def _review(con, known: set[str], reads: set[str] | None = None) -> dict:
     open_items = {}
     for relation in queues:
         entity = relation.removeprefix("entities.").removesuffix("_review_queue")
-        sql = f"select count(*) from entities.{ident(entity + '_review_queue')} where status = 'open'"
+        sql = render(template(__file__, "open_review_items"), queue=table_expr(relation))
         open_items[entity] = con.execute(sql).fetchone()[0]
     total = sum(open_items.values())
     return {"state": "open items" if total else "clear", "open": open_items, "total_open": total}

@@ -17,27 +17,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
-FACTS_DDL = """
-create schema if not exists reports;
-create table if not exists reports.facts (
-    report varchar not null,
-    period varchar not null,
-    version integer not null,
-    kpi varchar not null,          -- KPI name, or table:<name> for a table's cells
-    measure varchar not null,      -- value, compare_value, delta, delta_pct, zscore, history, member_value, ...
-    comparison varchar,            -- previous_period | same_period_last_year | plan
-    dimension varchar,             -- driver dimension (e.g. product_group × region), or 'period' for history
-    member varchar,                -- driver member, history period, or a table row's first cell
-    value double,
-    unit varchar,
-    sql_file varchar not null,
-    computed_at timestamp not null
-);
-alter table reports.facts add column if not exists sql_sha256 varchar;
-alter table reports.facts add column if not exists formula varchar;   -- how a derived figure is computed
-alter table reports.facts add column if not exists inputs varchar;    -- its inputs, JSON {name: value}
-"""
+from pipelines.core.sql import template
+
+FACTS_DDL = template(__file__, "facts_table")      # the table, and the columns added since
 COLUMNS = ["report", "period", "version", "kpi", "measure", "comparison", "dimension", "member", "value", "unit",
            "sql_file", "sql_sha256", "formula", "inputs"]
 
@@ -145,11 +129,9 @@ def store_facts(con: duckdb.DuckDBPyConnection, facts: dict, version: int) -> in
                                        for n in names]))
     con.execute("begin")
     try:
-        con.execute("delete from reports.facts where report = ? and period = ? and version = ?",
-                    [facts["report"], facts["period"]["key"], version])
+        con.execute(template(__file__, "facts_delete_issue"), [facts["report"], facts["period"]["key"], version])
         con.register("_kontor_fact_rows", table)
-        con.execute(f"insert into reports.facts ({', '.join(COLUMNS)}, computed_at) "
-                    "select *, cast(? as timestamp) from _kontor_fact_rows", [facts["computed_at"]])
+        con.execute(_insert_sql(), [facts["computed_at"]])
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -159,6 +141,13 @@ def store_facts(con: duckdb.DuckDBPyConnection, facts: dict, version: int) -> in
     return len(rows)
 
 
+def _insert_sql() -> str:
+    """``insert into reports.facts (COLUMNS..., computed_at) select *, cast(? as timestamp) from
+    _kontor_fact_rows``: the registered rows, with the time the facts were computed."""
+    rows = exp.select("*", exp.cast(exp.Placeholder(), "timestamp")).from_("_kontor_fact_rows")
+    return exp.insert(rows, exp.table_("facts", db="reports"), columns=[*COLUMNS, "computed_at"]).sql("duckdb")
+
+
 def publish_facts(con: duckdb.DuckDBPyConnection, serving: Path) -> bool:
     """Put ``reports.facts`` into the analysts' serving copy now, and nothing else: a copy of the
     serving file gets the writer's ``reports.facts`` (the table, its comments and every other
@@ -166,26 +155,23 @@ def publish_facts(con: duckdb.DuckDBPyConnection, serving: Path) -> bool:
     of the serving copy stays what the last successful run published, so a report issued after a
     failed run never publishes that run's unchecked tables. Returns False when there is no serving
     copy yet (the first successful run publishes everything)."""
-    from pipelines.core.sql import literal
     from pipelines.core.warehouse import replace_serving, serving_tmp
 
     if not serving.is_file():
         return False
     tmp = serving_tmp(serving)          # the temp name publish_serving cleans up after a crash
     shutil.copyfile(serving, tmp)
-    con.execute(f"attach {literal(str(tmp))} as kontor_facts_publish")
+    con.execute(template(__file__, "publish_attach"), [str(tmp)])
     try:
-        con.execute("create schema if not exists kontor_facts_publish.reports")
-        columns = "select list(column_name order by column_name) from duckdb_columns() where database_name = ? " \
-                  "and schema_name = 'reports' and table_name = 'facts'"
-        here = con.execute(columns, [con.execute("select current_database()").fetchone()[0]]).fetchone()[0]
+        con.execute(template(__file__, "publish_schema"))
+        columns = template(__file__, "facts_columns")
+        here = con.execute(columns, [con.execute(template(__file__, "current_database")).fetchone()[0]]).fetchone()[0]
         there = con.execute(columns, ["kontor_facts_publish"]).fetchone()[0]
         if there == here:           # keep the table and the comments the serving asset put on it
-            con.execute("delete from kontor_facts_publish.reports.facts")
-            con.execute("insert into kontor_facts_publish.reports.facts by name select * from reports.facts")
+            con.execute(template(__file__, "publish_replace_rows"))
         else:
-            con.execute("create or replace table kontor_facts_publish.reports.facts as select * from reports.facts")
+            con.execute(template(__file__, "publish_replace_table"))
     finally:
-        con.execute("detach kontor_facts_publish")
+        con.execute(template(__file__, "publish_detach"))
     replace_serving(tmp, serving)
     return True

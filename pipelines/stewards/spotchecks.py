@@ -80,18 +80,14 @@ def _rank(seed: str, key: str) -> str:
 
 def candidates(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> dict[str, list[tuple]]:
     """Automatic decisions of the last run: merged pairs (rule, not steward), rule-chosen golden values, sync proposals."""
+    from pipelines.stewards.stewardship import entity_sql
+
     t = spec.table
-    merges = con.execute(f"""
-        select p.unique_id_l || '|' || p.unique_id_r, p.match_probability
-        from {t('pairs')} p join {t('xref')} xl on xl.unique_id = p.unique_id_l join {t('xref')} xr on xr.unique_id = p.unique_id_r
-        where xl.golden_id = xr.golden_id and xl.matched_by = 'rule' and xr.matched_by = 'rule'
-          and p.match_probability >= ?
-        order by 2, 1""", [spec.thresholds["match_probability"]]).fetchall()
-    values = con.execute(f"""select golden_id || ':' || attribute, null::double from {t('conflicts')}
-                             where won and reason not ilike '%steward%' order by 1""").fetchall()
+    merges = con.execute(entity_sql("spot_merges", pairs=t("pairs"), xref=t("xref")),
+                         [spec.thresholds["match_probability"]]).fetchall()
+    values = con.execute(entity_sql("spot_golden_values", conflicts=t("conflicts"))).fetchall()
     try:
-        proposals = con.execute(f"""select system || ':' || source_id || ':' || attribute, null::double
-                                    from {t('sync_proposals')} order by 1""").fetchall()
+        proposals = con.execute(entity_sql("spot_sync_proposals", sync_proposals=t("sync_proposals"))).fetchall()
     except duckdb.CatalogException:
         proposals = []
     return {"merge": merges, "golden_value": values, "sync_proposal": proposals}
@@ -145,23 +141,27 @@ def _uids(con, spec: EntitySpec, kind: str, object_id: str) -> list[str]:
         return object_id.split("|")
     if kind == "golden_value":
         golden = object_id.rsplit(":", 1)[0]
-        return [r[0] for r in con.execute(f"select unique_id from {spec.table('clusters')} where golden_id = ? order by 1",
+        from pipelines.stewards.stewardship import entity_sql
+
+        return [r[0] for r in con.execute(entity_sql("cluster_members", clusters=spec.table("clusters")),
                                           [golden]).fetchall()]
     return [object_id.rsplit(":", 1)[0]]
 
 
 def _claim(con, spec: EntitySpec, kind: str, object_id: str) -> str:
     """What the automatic decision says, in words a steward checks against the records."""
+    from pipelines.stewards.stewardship import entity_sql
+
     if kind == "merge":
         return "these two records are the same company"
     if kind == "golden_value":
         golden, attribute = object_id.rsplit(":", 1)
-        row = con.execute(f"select value, reason from {spec.table('conflicts')} where golden_id = ? and attribute = ? and won",
+        row = con.execute(entity_sql("golden_value_claim", conflicts=spec.table("conflicts")),
                           [golden, attribute]).fetchone()
         return f"the golden {attribute} of {golden} is {row[0]!r} ({row[1]})" if row else f"golden {attribute} of {golden}"
     system, source_id, attribute = object_id.split(":", 2) if object_id.count(":") >= 2 else (object_id, "", "")
-    row = con.execute(f"""select current_value, proposed_value from {spec.table('sync_proposals')}
-                          where system = ? and source_id = ? and attribute = ?""", [system, source_id, attribute]).fetchone()
+    row = con.execute(entity_sql("sync_proposal_claim", sync_proposals=spec.table("sync_proposals")),
+                      [system, source_id, attribute]).fetchone()
     return f"{system} should change {attribute} of {source_id} from {row[0]!r} to {row[1]!r}" if row else object_id
 
 
@@ -203,11 +203,11 @@ def write_precision_table(con: duckdb.DuckDBPyConnection, entity: str, found: di
     one pooled row (``week`` null, ``weeks`` = the window) that the master-data report reads, with
     ``judged`` 0 and a null precision while no verdict exists (never a made-up 0 % or 100 %)."""
     from pipelines.core.warehouse import insert_rows
+    from pipelines.stewards.stewardship import entity_sql
 
     table = f"entities.{entity}_spot_check_precision"
-    con.execute("create schema if not exists entities")
-    con.execute(f"""create or replace table {table} (week varchar, weeks integer, judged integer, correct integer,
-                    wrong integer, unsure integer, precision double, low double, high double)""")
+    con.execute(entity_sql("precision_schema"))
+    con.execute(entity_sql("precision_table", precision=table))
     rows = [(w["week"], 1, *(w[c] for c in PRECISION_COLUMNS[2:])) for w in found["weeks"]]
     rows.append((None, found["window_weeks"], *(found["pooled"][c] for c in PRECISION_COLUMNS[2:])))
     insert_rows(con, table, rows)

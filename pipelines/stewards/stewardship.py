@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from pipelines.entities.decisions import DecisionError, constraints, item_status, prepare, same_as
 from pipelines.entities.spec import EntitySpec
@@ -20,7 +21,14 @@ from pipelines.core.errors import KontorError
 from pipelines.core.services import StateLocation
 from pipelines.stewards.identity import Identity
 from pipelines.core.settings import Settings
-from pipelines.core.sql import ident
+from pipelines.core.sql import render, table_expr, template
+
+
+def entity_sql(name: str, **tables: str | exp.Expression) -> str:
+    """The steward template ``sql/<name>.sql`` with each ``:placeholder`` a table (``schema.table``,
+    e.g. ``spec.table("clusters")``) or a sqlglot node."""
+    return render(template(__file__, name), **{key: table_expr(value) if isinstance(value, str) else value
+                                                for key, value in tables.items()})
 
 
 def _compiled(settings: Settings):
@@ -142,13 +150,12 @@ def queue(settings: Settings, entity: str | None = None, status: str = "open") -
 def _live_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided) -> list[dict[str, Any]]:
     table = spec.table("review_queue")
     try:
-        columns = {c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()}
+        columns = {d[0] for d in con.execute(entity_sql("review_queue_columns", queue=table)).description}
     except duckdb.CatalogException:
         return []
     # the entity stage's own ranking: its rank column, else the order it wrote the items in
-    order = "rank, rowid" if "rank" in columns else "rowid"
-    rows = con.execute(f"""select item_id, kind, reason, priority, match_probability, golden_ids, members, status
-                           from {table} order by {order}""").fetchall()
+    ranked = "review_queue" if "rank" in columns else "review_queue_unranked"
+    rows = con.execute(entity_sql(ranked, queue=table)).fetchall()
     items, listed = [], set()
     for rank, r in enumerate(rows, 1):
         members = r[6] or []
@@ -174,25 +181,20 @@ def show(settings: Settings, entity: str, item: str) -> dict[str, Any]:
     """A review item, a golden id or a record id: the records side by side, with the conflicts."""
     spec = _spec(settings, entity)
     with master_data(settings) as con:
-        queued = con.execute(f"select golden_ids, members, reason from {spec.table('review_queue')} where item_id = ?", [item]).fetchall()
+        queued = con.execute(entity_sql("queued_item", queue=spec.table("review_queue")), [item]).fetchall()
         if queued:
             golden_ids = list(queued[0][0])
             reason = queued[0][2]
         else:
-            golden_ids = [r[0] for r in con.execute(f"""select distinct golden_id from {spec.table('clusters')}
-                                                         where golden_id = ? or unique_id = ?""", [item, item]).fetchall()]
+            golden_ids = [r[0] for r in con.execute(entity_sql("golden_ids_of", clusters=spec.table("clusters")),
+                                                    [item, item]).fetchall()]
             reason = None
         if not golden_ids:
             raise KontorError(f"{item!r} is neither a review item, a golden id nor a record of {entity}; see kontor steward list")
-        placeholders = ", ".join("?" for _ in golden_ids)
-        records = con.execute(f"""select c.golden_id, s.unique_id, s.source_system, s.name_raw, s.street_raw, s.postcode, s.city,
-                                          s.vat_id, s.vat_id_valid, s.iban, s.iban_valid, s.email, s.phone, s.updated_at
-                                   from {spec.table('clusters')} c join {spec.table('standardised')} s using (unique_id)
-                                   where c.golden_id in ({placeholders}) order by 1, 2""", golden_ids).fetchall()
-        golden = con.execute(f"select golden_id, display_name, street, house_number, postcode, city, vat_id, iban, attributes_in_review "
-                             f"from {spec.table('golden')} where golden_id in ({placeholders})", golden_ids).fetchall()
-        conflicts = con.execute(f"""select golden_id, attribute, value, system, won, reason from {spec.table('conflicts')}
-                                    where golden_id in ({placeholders}) order by 1, 2, won desc""", golden_ids).fetchall()
+        records = con.execute(entity_sql("item_records", clusters=spec.table("clusters"),
+                                         standardised=spec.table("standardised")), [golden_ids]).fetchall()
+        golden = con.execute(entity_sql("item_golden", golden=spec.table("golden")), [golden_ids]).fetchall()
+        conflicts = con.execute(entity_sql("item_conflicts", conflicts=spec.table("conflicts")), [golden_ids]).fetchall()
     return {"item": item, "reason": reason, "golden": golden, "records": records, "conflicts": conflicts}
 
 
@@ -237,10 +239,8 @@ def raw_ids(settings: Settings, spec: EntitySpec) -> dict[str, tuple[str, str]]:
 
 def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: dict | None,
             ids: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
-    row = con.execute(f"""select s.source_system, s.source_id, s.name_raw, concat_ws(' ', s.street, s.house_number),
-                                 s.postcode, s.city, s.vat_id, s.iban, s.email, s.phone, c.golden_id
-                          from {spec.table('standardised')} s left join {spec.table('clusters')} c using (unique_id)
-                          where s.unique_id = ?""", [uid]).fetchone()
+    row = con.execute(entity_sql("record_origin", standardised=spec.table("standardised"),
+                                 clusters=spec.table("clusters")), [uid]).fetchone()
     if row is None:
         return {"unique_id": uid, "system": uid.partition(":")[0], "source_id": uid.partition(":")[2],
                 "origin": "no longer in the data", "golden_id": None}
@@ -254,9 +254,8 @@ def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: 
 def _file_line(con: duckdb.DuckDBPyConnection, table: str, column: str, source_id: str) -> str | None:
     """``file:line`` of the record's latest load in its raw table (ids compared as trimmed text, any case)."""
     try:
-        hit = con.execute(f"""select _source_file, _line from raw.{ident(table)}
-                              where upper(trim(cast({ident(column)} as varchar))) = upper(?)
-                              order by _batch_id desc limit 1""", [source_id]).fetchone()
+        hit = con.execute(entity_sql("record_file_line", raw_table=exp.table_(table, db="raw", quoted=True),
+                                     id_column=exp.column(column, quoted=True)), [source_id]).fetchone()
     except duckdb.Error:       # a raw table without lineage columns (or gone): the system's id must do
         return None
     return f"{Path(hit[0]).name}:{hit[1]}" if hit and hit[0] else None

@@ -297,3 +297,16 @@ def test_state_url_selects_postgres_and_never_shows_the_password(tmp_path: Path,
     with pytest.raises(KontorError, match="KONTOR_STATE_URL: not a postgresql:// URL") as failed:
         StateStore.from_settings(make_project(tmp_path / "d", env={"KONTOR_STATE_URL": f"mysql://u:{secret}@h/db"}))
     assert secret not in str(failed.value)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "sqlite"])
+def test_the_schema_files_check_what_the_store_checks(backend):
+    """The SQL files' check lists and trigger message are the ones state.py validates with."""
+    from pipelines.core import state
+
+    text = (REPO / "pipelines" / "core" / "sql" / f"state_{backend}.sql").read_text(encoding="utf-8")
+    assert f"action in ({', '.join(repr(a) for a in state.ACTIONS)})" in text
+    assert f"status in ({', '.join(repr(s) for s in state.STATUSES)})" in text
+    assert text.count(state.APPEND_ONLY) == (1 if backend == "postgres" else 2 * len(state.TABLES))
+    for trigger in (state.PG_TRIGGERS if backend == "postgres" else state.SQLITE_TRIGGERS):
+        assert f"trigger {'' if backend == 'postgres' else 'if not exists '}{trigger} " in text

@@ -1,0 +1,1 @@
+select coalesce(max(event_id), 0) from kontor.audit_log

@@ -1,0 +1,2 @@
+-- the triggers present: all of state.SQLITE_TRIGGERS means the schema is installed
+select name from sqlite_master where type = 'trigger'

@@ -1,0 +1,1 @@
+select rule from kontor.gate_results where run_id = ? and asset = ? and checked_at = ? and success

@@ -1,0 +1,1 @@
+insert into kontor.gate_fingerprints values (?, ?, ?, ?, ?)

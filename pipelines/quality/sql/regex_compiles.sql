@@ -1,0 +1,2 @@
+-- does DuckDB's RE2 compile the pattern?
+select regexp_matches('', ?)

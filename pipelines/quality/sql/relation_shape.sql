@@ -1,0 +1,2 @@
+-- the relation's column names and types
+describe :relation

@@ -1,0 +1,2 @@
+-- the rows of one (report, period, version), replaced by store_facts
+delete from reports.facts where report = ? and period = ? and version = ?

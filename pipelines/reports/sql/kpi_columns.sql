@@ -1,0 +1,1 @@
+select * from _kontor_kpi_rows limit 0

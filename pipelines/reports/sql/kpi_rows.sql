@@ -1,0 +1,1 @@
+create or replace temp table _kontor_kpi_rows as

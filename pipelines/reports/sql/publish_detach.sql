@@ -1,0 +1,1 @@
+detach kontor_facts_publish

@@ -1,0 +1,1 @@
+select unique_id from :clusters where golden_id = ? order by 1

@@ -1,0 +1,1 @@
+select value, reason from :conflicts where golden_id = ? and attribute = ? and won

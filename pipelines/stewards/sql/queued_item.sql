@@ -1,0 +1,1 @@
+select golden_ids, members, reason from :queue where item_id = ?
