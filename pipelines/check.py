@@ -28,7 +28,7 @@ def check_remembered(settings: Settings) -> tuple[list[Problem], str, bool]:
             return [], body["summary"], True
     except (OSError, ValueError, KeyError):
         pass
-    problems, summary = check_project(settings)
+    problems, summary = check_project(settings, explain=True)
     if not problems:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +38,9 @@ def check_remembered(settings: Settings) -> tuple[list[Problem], str, bool]:
     return problems, summary, False
 
 
-def check_project(settings: Settings) -> tuple[list[Problem], str]:
+def check_project(settings: Settings, explain: bool = False) -> tuple[list[Problem], str]:
+    """Every project file checked; ``explain`` (``kontor check`` itself): with ``engine = "spark"``
+    every model also planned by a local Spark session (``pipelines/engines/explain.py``)."""
     from pipelines.entities.spec import load_entities
     from pipelines.models.compile import check_documented_columns, compile_project
     from pipelines.models.project import load_models
@@ -58,7 +60,7 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
         from pipelines.models.dbt_tests import check_tests   # dbt's data_tests and unit_tests
 
         problems += check_documented_columns(compiled) + check_tests(compiled, settings.relative)
-        problems += engine_problems(settings, compiled)
+        problems += engine_problems(settings, compiled, explain)
     entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
     problems += entities.problems
     gate_problems, rules = check_expectations(settings, compiled, entities=list(entities.entities))
@@ -75,7 +77,7 @@ def check_project(settings: Settings) -> tuple[list[Problem], str]:
     return problems, summary
 
 
-def engine_problems(settings: Settings, compiled) -> list[Problem]:
+def engine_problems(settings: Settings, compiled, explain: bool = False) -> list[Problem]:
     """``[tool.kontor] engine = "spark"``: its settings read as a run would, and every model
     transpiled to Spark SQL (``file:line`` for what cannot be)."""
     from pipelines.engines.spark_session import engine_name, spark_config
@@ -95,7 +97,12 @@ def engine_problems(settings: Settings, compiled) -> list[Problem]:
         return [Problem(pyproject, line, str(exc).removeprefix(f"{pyproject} "))]
     from pipelines.models.on_engine import transpile_problems
 
-    return transpile_problems(compiled, settings.relative)
+    problems = transpile_problems(compiled, settings.relative)
+    if explain:
+        from pipelines.engines.explain import explain_problems
+
+        problems += explain_problems(compiled)
+    return problems
 
 
 def check_settings(settings: Settings) -> list[Problem]:

@@ -194,6 +194,23 @@ def regex_replacement(node: exp.Expression) -> exp.Expression:
                                                               exp.Literal.string(new_replacement)])
 
 
+def regex_full_match(node: exp.Expression) -> exp.Expression:
+    """``regexp_full_match(s, p)``: sqlglot writes it unchanged and Spark has no such function.
+    ``RLIKE`` finds a match anywhere, so the pattern is anchored: ``^(?:p)\\z`` (``\\z``, not ``$``,
+    which Java also lets match before a final line break)."""
+    if not isinstance(node, exp.RegexpFullMatch):
+        return node
+    pattern, options = node.expression, node.args.get("options")
+    flags = options.this if isinstance(options, exp.Literal) else ("" if options is None else None)
+    if not isinstance(pattern, exp.Literal) or flags is None:
+        raise Untranslatable("regexp_full_match with a computed pattern or options is not translated to Spark", node)
+    if set(flags) - set("ic"):
+        raise Untranslatable(f"regexp_full_match option(s) {''.join(sorted(set(flags) - set('ic')))!r} are not "
+                             "translated to Spark", node)
+    regex = ("(?i)" if flags.rfind("i") > flags.rfind("c") else "") + f"^(?:{pattern.this})\\z"
+    return exp.RegexpLike(this=node.this.copy(), expression=exp.Literal.string(regex))
+
+
 def min_max_by_count(node: exp.Expression) -> exp.Expression:
     """``min_by(x, y, k)``: sqlglot drops ``k`` for Spark (one value instead of a list of ``k``);
     Spark 4 has the three-argument form itself."""
@@ -204,7 +221,7 @@ def min_max_by_count(node: exp.Expression) -> exp.Expression:
 
 
 RULES = (generate_series, iso_calendar, decimal_division, list_index, list_length,
-         regex_replacement, min_max_by_count)
+         regex_replacement, regex_full_match, min_max_by_count)
 
 
 def rewrite(tree: exp.Expression) -> exp.Expression:

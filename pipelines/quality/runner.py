@@ -110,10 +110,16 @@ def row_json_sql(columns: list[str]) -> str:
 
 def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_key: list[str] | None = None,
               docs_target: Path | None = None, checked_at: dt.datetime | None = None,
-              quarantine_limit: int = QUARANTINE_LIMIT) -> SuiteOutcome:
+              quarantine_limit: int = QUARANTINE_LIMIT, engine=None) -> SuiteOutcome:
     """Validate ``suite`` on its relation through ``con`` and write the evidence. A suite that
-    passed before on the same data passes again without GX (``pipelines/quality/reuse.py``)."""
+    passed before on the same data passes again without GX (``pipelines/quality/reuse.py``).
+    With a Spark ``engine`` (``pipelines.engines``) the relation is Spark's, judged by GX's Spark
+    engine (``pipelines/quality/spark_gate.py``); the evidence still lands in ``con``."""
     checked_at = checked_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    if engine is not None and engine.name == "spark":
+        from pipelines.quality.spark_gate import run_suite_on_spark
+
+        return run_suite_on_spark(engine, con, suite, run_id=run_id, checked_at=checked_at)
     key, reused = _reuse(con, suite, run_id, row_key, quarantine_limit, checked_at)
     if reused is not None:
         return reused

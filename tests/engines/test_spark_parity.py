@@ -9,43 +9,18 @@ declared: none was needed.
 """
 from __future__ import annotations
 
-import time
 from collections import Counter
 from decimal import Decimal
 
-import dagster as dg
 import pyarrow as pa
 import pytest
-
-from conftest import make_project
-from pipelines.core.warehouse import connect
-from pipelines.definitions import ALL_JOB, build_definitions, compile_models
-from pipelines.demo import generate
-from pipelines.engines.engine import DuckDBEngine, SparkEngine, copy_tables
-from pipelines.models.on_engine import build_models, model_inputs
 
 pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, spark):
-    root = tmp_path_factory.mktemp("parity")
-    settings = make_project(root, with_models=True)
-    generate(root / "data", scale=0.1, seed=7)
-    defs = build_definitions(settings)
-    selection = dg.AssetSelection.groups("raw", "staging", "entities", "marts").resolve(defs.resolve_asset_graph())
-    result = defs.resolve_job_def(ALL_JOB).execute_in_process(instance=dg.DagsterInstance.ephemeral(),
-                                                             asset_selection=list(selection))
-    assert result.success
-    compiled = compile_models(settings)
-    con = connect(settings.warehouse_path, read_only=True)
-    duck, engine = DuckDBEngine(con), SparkEngine(spark)
-    copied = copy_tables(duck, engine, model_inputs(compiled), settings.target_dir / "tmp" / "to_spark")
-    started = time.perf_counter()
-    models = build_models(engine, compiled)
-    print(f"\n{len(models)} models on Spark in {time.perf_counter() - started:.1f} s ({len(copied)} input tables copied)")
-    yield compiled, duck, engine, models
-    con.close()
+def built(spark_demo):
+    return spark_demo.compiled, spark_demo.duck, spark_demo.engine, spark_demo.models
 
 
 def _family(t: pa.DataType) -> str:

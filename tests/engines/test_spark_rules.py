@@ -35,6 +35,9 @@ CASES = {
                             "regexp_replace('a$b', '(a)', '\\1\\1$') as dollar",
                             "Java reads \\1 as a literal 1"),
     "regex_first_only": ("select regexp_replace('abab', 'a', 'x') as first_only", "Spark replaces every match"),
+    "regex_full_match": ("select regexp_full_match('12345', '[0-9]{4}') as partial, regexp_full_match('12345', '[0-9]{5}') as whole, "
+                         "regexp_full_match('ab' || chr(10), 'ab') as before_line_break, regexp_full_match('AB', 'ab', 'i') as ci",
+                         "Spark has no regexp_full_match"),
     "min_by_k": ("select min_by(x, y, 2) as lowest, max_by(x, y, 2) as highest from (values (1, 3), (2, 1), (3, 2)) as t(x, y)",
                  "sqlglot drops k: one value, not a list"),
 }
@@ -58,7 +61,12 @@ def test_backreferences_and_dollars_in_a_replacement():
     assert to_spark(r"select regexp_replace(s, '(a)', '\1$', 'g') from t") == r"SELECT REGEXP_REPLACE(s, '(a)', '$1\\$') FROM t"
 
 
+def test_a_full_match_is_an_anchored_rlike():
+    assert to_spark("select regexp_full_match(p, '[0-9]{5}') from t") == "SELECT p RLIKE '^(?:[0-9]{5})\\\\z' FROM t"
+
+
 @pytest.mark.parametrize("sql, message", [
+    ("select regexp_full_match(s, pattern_col) from t", "computed pattern"),
     ("select regexp_replace(s, pattern_col, 'x') from t", "computed pattern"),
     ("select regexp_replace(s, 'a', 'x', 'gm') from t", "'m'"),
     ("select * from range(1, 5) as r(i)", "end-exclusive"),
