@@ -329,20 +329,29 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process (all its threads) and of its waited-for helper processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    helpers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + helpers.ru_utime + helpers.ru_stime
+
+
 def child_kontor(args) -> dict:
     from pipelines.sources.ingest import ingest_table
     from pipelines.core.warehouse import connect
 
     table = declared_table(args.input)
     rss_before = _rss_mb()
+    cpu_before = _cpu_s()
     started = time.perf_counter()
     con = connect(Path(args.db))
     result = ingest_table(con, table, Path(args.data_dir), Path(args.tmp_dir), run_id="benchmark")
     loaded_s = time.perf_counter() - started
     con.close()
     elapsed = time.perf_counter() - started
+    cpu = _cpu_s() - cpu_before
     f = result.files[0] if result.files else None
-    return {"elapsed_s": elapsed, "load_s": loaded_s, "peak_rss_mb": _rss_mb(), "rss_before_mb": rss_before,
+    return {"elapsed_s": elapsed, "cpu_s": cpu, "load_s": loaded_s, "peak_rss_mb": _rss_mb(), "rss_before_mb": rss_before,
             "helper_peak_rss_mb": _children_rss_mb(),
             "status": f.status if f else "no file", "message": f.message if f else "", "notes": f.notes if f else [],
             "rows_read": result.total("rows_read"), "rows_loaded": result.total("rows_loaded"),
@@ -353,6 +362,7 @@ def child_baseline(args) -> dict:
     import duckdb
 
     rss_before = _rss_mb()
+    cpu_before = _cpu_s()
     started = time.perf_counter()
     con = duckdb.connect(args.db)
     csv = str(args.csv).replace("'", "''")
@@ -363,8 +373,8 @@ def child_baseline(args) -> dict:
     rows = con.execute("select count(*) from t").fetchone()[0]
     con.close()
     elapsed = time.perf_counter() - started
-    return {"elapsed_s": elapsed, "load_s": loaded_s, "peak_rss_mb": _rss_mb(), "rss_before_mb": rss_before,
-            "helper_peak_rss_mb": 0.0, "rows_loaded": rows}
+    return {"elapsed_s": elapsed, "cpu_s": _cpu_s() - cpu_before, "load_s": loaded_s, "peak_rss_mb": _rss_mb(),
+            "rss_before_mb": rss_before, "helper_peak_rss_mb": 0.0, "rows_loaded": rows}
 
 
 class _TimedConnection:
