@@ -109,8 +109,12 @@ def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: 
                 value = f"replace({value}, {literal(fmt.decimal_separator)}, '.')"
             return value
 
-        # the trailing minus is tried only where the usual form did not match: no cost for the rest
-        return (f"case when regexp_full_match({text}, {literal(_number_pattern(fmt, scale))}) "
+        # The value as read first: a match starts with a sign or digit and ends with a digit, so it is
+        # its own trim, and most values skip the trim (which cost as much as the match). The trailing
+        # minus is tried only where the usual form did not match: no cost for the rest.
+        pattern = literal(_number_pattern(fmt, scale))
+        return (f"case when regexp_full_match({src}, {pattern}) then try_cast({plain(src)} as {target}) "
+                f"when regexp_full_match({text}, {pattern}) "
                 f"then try_cast({plain(text)} as {target}) "
                 f"when regexp_full_match({text}, {literal(_trailing_minus_pattern(fmt, scale))}) "
                 f"then -try_cast({plain(f'rtrim({text}, {literal(chr(45))})')} as {target}) end")
