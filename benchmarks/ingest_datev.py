@@ -310,7 +310,10 @@ def declared_table(kind: str = "plain"):
 
 
 def _children_rss_mb() -> float:
-    """Peak RSS of the largest waited-for child (the transcoding helper), 0 without one."""
+    """Peak RSS of the largest waited-for child (the transcoding helper), 0 without one.
+
+    An upper bound: Linux carries ru_maxrss across exec, so the helper's figure is at least this
+    process's RSS when it started the helper (its own peak is ~60 MB, half the file's UTF-8 text)."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
@@ -515,6 +518,9 @@ def summarise(runs: list[dict], rows: int) -> dict:
         "peak_rss_with_helpers_mb": round(max(r["peak_rss_mb"] + r.get("helper_peak_rss_mb", 0.0) for r in runs), 1),
         "rss_before_load_mb": round(max(r["rss_before_mb"] for r in runs), 1),
         "load_before_close_median_s": round(statistics.median(r["load_s"] for r in runs), 3),
+        # CPU seconds (all threads and helper processes): on a loaded machine wall time stretches,
+        # CPU time much less
+        "cpu_median_s": round(statistics.median(r["cpu_s"] for r in runs), 3) if all("cpu_s" in r for r in runs) else None,
     }
 
 
@@ -617,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_file": str(latin1_twin(csv)),
         "baseline_latin1_on_real_cp1252_file": latin1_on_cp1252,
         "ratio_kontor_to_baseline": round(ratio, 2),
+        "cpu_ratio_kontor_to_baseline": round(kontor["cpu_median_s"] / baseline["cpu_median_s"], 2)
+        if kontor["cpu_median_s"] and baseline["cpu_median_s"] else None,
         "checks": checks,
         "targets": TARGETS,
         "met": met,
