@@ -21,7 +21,8 @@ from sqlglot.schema import MappingSchema
 
 from pipelines.core import parsed
 from pipelines.core.errors import KontorError, Problem
-from pipelines.models.project import CONFIG_KEYS, DBT_CONFIG_KEYS, MATERIALIZATIONS, Model, ModelProject, seed_columns
+from pipelines.models.project import MATERIALIZATIONS, Model, ModelProject, seed_columns
+from pipelines.models.spec import CONFIG_KEYS, DBT_CONFIG_KEYS
 from pipelines.models.render import Rendered, Renderer, line_of
 from pipelines.sources.spec import LINEAGE_COLUMNS
 from pipelines.core.errors import did_you_mean

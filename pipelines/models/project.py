@@ -20,7 +20,7 @@ from pipelines.core.errors import Problem
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
 from pipelines.core.spec import validate
-from pipelines.models.spec import CONFIG_KEYS, DBT_CONFIG_KEYS, PropertiesYml  # noqa: F401 - compile.py reads the keys here
+from pipelines.models.spec import CONFIG_KEYS, PropertiesYml
 from pipelines.sources.spec import SourcesProject, load_sources
 
 MATERIALIZATIONS = ("view", "table", "incremental", "snapshot")
