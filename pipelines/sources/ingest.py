@@ -205,9 +205,26 @@ def _type_rows(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: reade
     except duckdb.Error as exc:
         if staged.scan is None:
             raise
-        raise SourceFileError(display, f"cannot be parsed as CSV ({str(exc).splitlines()[0]})", staged.scan_fix) from exc
+        raise _scan_error(exc, display, staged.scan_fix) from exc
     if staged.finish:
         staged.finish(con, staged)
+
+
+def _scan_error(exc: duckdb.Error, display: str, scan_fix: str) -> SourceFileError:
+    """What failed in the one pass that reads and types a CSV: its parser (the file's layout, so
+    the delimiter, quote and encoding are the fix) or anything after it, which is not the layout.
+
+    >>> _scan_error(duckdb.InvalidInputException("Invalid Input Error: CSV Error on Line: 3"), "a.csv", "check x").problem
+    'cannot be parsed as CSV (Invalid Input Error: CSV Error on Line: 3)'
+    >>> print(_scan_error(duckdb.OutOfMemoryException("Out of Memory Error: failed"), "a.csv", "check x"))
+    a.csv: was read as CSV but typing its columns failed (Out of Memory Error: failed); fix: not a problem of the file's layout: check the column types declared for it, or rerun with KONTOR_DEBUG=1 and report the error
+    """
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, duckdb.InvalidInputException) or "CSV" in first:
+        return SourceFileError(display, f"cannot be parsed as CSV ({first})", scan_fix)
+    return SourceFileError(display, f"was read as CSV but typing its columns failed ({first})",
+                           "not a problem of the file's layout: check the column types declared for it, "
+                           "or rerun with KONTOR_DEBUG=1 and report the error")
 
 
 def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged,
