@@ -50,6 +50,32 @@ def template(anchor: str, name: str) -> str:
     return _read(Path(anchor).parent / "sql" / f"{name}.sql")
 
 
+def verbatim(sql: str) -> exp.Expression:
+    """A query that is already SQL of the engine (a model's compiled SQL), for a ``:name``
+    placeholder: sqlglot writes it back exactly as given, never re-parsed or rewritten.
+
+    >>> render("create or replace view :relation as :query", relation=table_expr("marts.x"), query=verbatim("select 1 as a"))
+    'CREATE OR REPLACE VIEW "marts"."x" AS select 1 as a'
+    """
+    return exp.Var(this=sql)
+
+
+def data_type(text: str) -> exp.DataType:
+    """A type as DuckDB writes it (``describe``) or a project declares it; one sqlglot does not
+    know stays as written.
+
+    >>> data_type("decimal(18,3)").sql("duckdb"), data_type('STRUCT("a b" INTEGER)').sql("duckdb")
+    ('DECIMAL(18, 3)', 'STRUCT("a b" INT)')
+    """
+    return exp.DataType.build(text, dialect="duckdb", udt=True)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(sql: str, dialect: str) -> exp.Expression:
+    # a template is parsed once (the models stage renders a few per model); render copies it
+    return parse_one(sql, dialect=dialect)
+
+
 def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression) -> str:
     """``sql`` with each ``:name`` placeholder replaced: a string by a quoted identifier, an
     expression (``table_expr``, a sqlglot node) as it is; the result is written by sqlglot in
@@ -70,7 +96,7 @@ def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression) -> 
             return table
         return node
 
-    tree = parse_one(sql, dialect=dialect).transform(swap)
+    tree = _parsed(sql, dialect).transform(swap)
     return exp.replace_placeholders(tree, **values).sql(dialect=dialect)
 
 
