@@ -213,7 +213,7 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
     Runs on the writer's own connection: a second handle on the warehouse file would hit
     DuckDB's lock.
     """
-    from pipelines.core.sql import ident, literal
+    from pipelines.core.sql import ident, template
 
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving_tmp(serving)
@@ -222,13 +222,17 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
     # warehouse-sized file behind.
     for stale in serving.parent.glob(f".{serving.name}.*.tmp*"):
         stale.unlink(missing_ok=True)
-    source = con.execute("select current_database()").fetchone()[0]
-    options = f" (storage_version {literal(storage_version)})" if storage_version else ""
-    con.execute(f"attach {literal(str(tmp))} as kontor_publish{options}")
+    source = con.execute(template(__file__, "current_database")).fetchone()[0]
+    if storage_version:
+        con.execute(template(__file__, "publish_attach_versioned"), [str(tmp), storage_version])
+    else:
+        con.execute(template(__file__, "publish_attach"), [str(tmp)])
     try:
+        # sqlglot reads COPY FROM DATABASE as a COPY of a query, so this one statement is not a
+        # template: the database's name goes through ident(), as render would quote it
         con.execute(f"copy from database {ident(source)} to kontor_publish")
     finally:
-        con.execute("detach kontor_publish")
+        con.execute(template(__file__, "publish_detach"))
     replace_serving(tmp, serving)
     return serving
 

@@ -218,9 +218,8 @@ def _describe(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[tup
 
 def _relation_types(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
     rel = Relation.parse(relation)
-    return [(r[0], r[1]) for r in con.execute(
-        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [rel.schema or "main", rel.identifier]).fetchall()]
+    return [(r[0], r[1]) for r in con.execute(template(__file__, "relation_columns"),
+                                              [rel.schema or "main", rel.identifier]).fetchall()]
 
 
 def run_unit_test(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, test: UnitTest) -> tuple[bool, str]:

@@ -14,7 +14,7 @@ from sqlglot import exp, parse_one
 
 from pipelines.core.errors import KontorError
 from pipelines.models.compile import CompiledModel, CompiledProject
-from pipelines.core.sql import data_type, render, template, verbatim
+from pipelines.core.sql import add_column, data_type, render, template, verbatim
 
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to")
 
@@ -57,10 +57,7 @@ def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str
     # DuckDB's catalog functions of the warehouse itself (information_schema.tables also lists
     # temporary and attached relations); in a 200-model run as fast as information_schema
     # (about 5 ms per model either way).
-    row = con.execute("select 'table' from duckdb_tables() where database_name = current_database() "
-                      "and schema_name = $1 and table_name = $2 union all select 'view' from duckdb_views() "
-                      "where database_name = current_database() and schema_name = $1 and view_name = $2",
-                      [schema, name]).fetchone()
+    row = con.execute(template(__file__, "relation_type"), [schema, name]).fetchone()
     return None if row is None else row[0]
 
 
@@ -121,9 +118,7 @@ def _add_new_columns(con, target: exp.Table, staged: str) -> list[str]:
     added = []
     for column, typ in _columns(con, staged):
         if column not in existing:
-            # the type as DuckDB described it: built, as a template cannot hold a type's place
-            con.execute(exp.Alter(this=target.copy(), kind="TABLE", actions=[
-                exp.ColumnDef(this=exp.to_identifier(column, quoted=True), kind=data_type(typ))]).sql(dialect="duckdb"))
+            con.execute(add_column(target, column, typ))
             added.append(column)
     return added
 
@@ -268,12 +263,8 @@ class Catalog:
         self.refresh(con)
 
     def refresh(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.schemas = {r[0] for r in con.execute(
-            "select schema_name from duckdb_schemas() where database_name = current_database()").fetchall()}
-        self.relations = {(r[0], r[1]): r[2] for r in con.execute(
-            "select schema_name, table_name, 'table' from duckdb_tables() where database_name = current_database() "
-            "union all select schema_name, view_name, 'view' from duckdb_views() "
-            "where database_name = current_database() and not internal").fetchall()}
+        self.schemas = {r[0] for r in con.execute(template(__file__, "catalog_schemas")).fetchall()}
+        self.relations = {(r[0], r[1]): r[2] for r in con.execute(template(__file__, "catalog_relations")).fetchall()}
 
 
 def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
