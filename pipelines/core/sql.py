@@ -45,6 +45,7 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip().rstrip(";").strip()
 
 
+@functools.cache
 def template(anchor: str, name: str) -> str:
     """The text of ``sql/<name>.sql`` beside the module whose ``__file__`` is ``anchor``."""
     return _read(Path(anchor).parent / "sql" / f"{name}.sql")
@@ -120,7 +121,8 @@ def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression | li
             raise ValueError(f":{placeholder.name} stands where one expression goes, not a list")
         at = next(i for i, item in enumerate(items) if item is placeholder)
         parent.set(key, [*items[:at], *(v.copy() for v in lists[placeholder.name]), *items[at + 1:]])
-    return exp.replace_placeholders(tree, **values).sql(dialect=dialect)
+    # the tree is render's own copy already (transform copied it): filled in place
+    return exp.replace_placeholders(tree, copy=False, **values).sql(dialect=dialect)
 
 
 def statements(sql: str) -> list[str]:
