@@ -121,8 +121,7 @@ def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression | li
             raise ValueError(f":{placeholder.name} stands where one expression goes, not a list")
         at = next(i for i, item in enumerate(items) if item is placeholder)
         parent.set(key, [*items[:at], *(v.copy() for v in lists[placeholder.name]), *items[at + 1:]])
-    # the tree is render's own copy already (transform copied it): filled in place
-    return exp.replace_placeholders(tree, copy=False, **values).sql(dialect=dialect)
+    return exp.replace_placeholders(tree, **values).sql(dialect=dialect)
 
 
 def statements(sql: str) -> list[str]:
