@@ -45,20 +45,63 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip().rstrip(";").strip()
 
 
+@functools.cache
 def template(anchor: str, name: str) -> str:
     """The text of ``sql/<name>.sql`` beside the module whose ``__file__`` is ``anchor``."""
     return _read(Path(anchor).parent / "sql" / f"{name}.sql")
 
 
-def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression) -> str:
+def verbatim(sql: str) -> exp.Expression:
+    """A query that is already SQL of the engine (a model's compiled SQL), for a ``:name``
+    placeholder: sqlglot writes it back exactly as given, never re-parsed or rewritten.
+
+    >>> render("create or replace view :relation as :query", relation=table_expr("marts.x"), query=verbatim("select 1 as a"))
+    'CREATE OR REPLACE VIEW "marts"."x" AS select 1 as a'
+    """
+    return exp.Var(this=sql)
+
+
+def data_type(text: str) -> exp.DataType:
+    """A type as DuckDB writes it (``describe``) or a project declares it; one sqlglot does not
+    know stays as written.
+
+    >>> data_type("decimal(18,3)").sql("duckdb"), data_type('STRUCT("a b" INTEGER)').sql("duckdb")
+    ('DECIMAL(18, 3)', 'STRUCT("a b" INT)')
+    """
+    return exp.DataType.build(text, dialect="duckdb", udt=True)
+
+
+def add_column(target: exp.Table, column: str, typ: str) -> str:
+    """``alter table ... add column``: built, as a template cannot hold a type's place."""
+    return exp.Alter(this=target.copy(), kind="TABLE", actions=[
+        exp.ColumnDef(this=exp.to_identifier(column, quoted=True), kind=data_type(typ))]).sql(dialect="duckdb")
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(sql: str, dialect: str) -> exp.Expression:
+    # a template is parsed once (the models stage renders a few per model); render copies it
+    return parse_one(sql, dialect=dialect)
+
+
+def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression | list) -> str:
     """``sql`` with each ``:name`` placeholder replaced: a string by a quoted identifier, an
-    expression (``table_expr``, a sqlglot node) as it is; the result is written by sqlglot in
-    ``dialect``. Without names the text is returned as written. (A placeholder cannot open a
-    select list: DuckDB reads ``select :x`` as its ``alias: expression`` syntax.)"""
+    expression (``table_expr``, a sqlglot node) as it is, a list by its items (strings or
+    expressions) where the placeholder is one of a list's (a ``group by``, a ``partition by``, a
+    column list); the result is written by sqlglot in ``dialect``. Without names the text is
+    returned as written. (A placeholder cannot open a select list: DuckDB reads ``select :x`` as
+    its ``alias: expression`` syntax.)
+
+    >>> render("select count(*) from t group by :key", key=["Konto Nr", "BU"])
+    'SELECT COUNT(*) FROM t GROUP BY "Konto Nr", "BU"'
+    """
     if not names:
         return sql
-    values = {key: exp.to_identifier(value, quoted=True) if isinstance(value, str) else value
-              for key, value in names.items()}
+
+    def node(value: str | exp.Expression) -> exp.Expression:
+        return exp.to_identifier(value, quoted=True) if isinstance(value, str) else value
+
+    lists = {key: [node(v) for v in value] for key, value in names.items() if isinstance(value, (list, tuple))}
+    values = {key: node(value) for key, value in names.items() if key not in lists}
 
     def swap(node: exp.Expression) -> exp.Expression:
         # a whole table in a table's place (sqlglot's replace_placeholders puts only an identifier there)
@@ -70,7 +113,14 @@ def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression) -> 
             return table
         return node
 
-    tree = parse_one(sql, dialect=dialect).transform(swap)
+    tree = _parsed(sql, dialect).transform(swap)
+    for placeholder in [p for p in tree.find_all(exp.Placeholder) if p.name in lists]:
+        parent, key = placeholder.parent, placeholder.arg_key
+        items = parent.args.get(key)
+        if not isinstance(items, list):
+            raise ValueError(f":{placeholder.name} stands where one expression goes, not a list")
+        at = next(i for i, item in enumerate(items) if item is placeholder)
+        parent.set(key, [*items[:at], *(v.copy() for v in lists[placeholder.name]), *items[at + 1:]])
     return exp.replace_placeholders(tree, **values).sql(dialect=dialect)
 
 

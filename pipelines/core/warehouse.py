@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.core.errors import KontorError
+from pipelines.core.sql import ident, template
 
 BOOKKEEPING_DDL = """
 create schema if not exists raw;
@@ -167,9 +168,9 @@ def set_limits(con: duckdb.DuckDBPyConnection, memory_limit: str | None, threads
     """DuckDB's ``memory_limit`` and ``threads`` on ``con`` (None: leave DuckDB's default)."""
     try:
         if memory_limit:
-            con.execute("set memory_limit = '" + memory_limit.replace("'", "''") + "'")
+            con.execute(template(__file__, "set_memory_limit"), [memory_limit])
         if threads:
-            con.execute(f"set threads = {int(threads)}")
+            con.execute(template(__file__, "set_threads"), [int(threads)])
     except duckdb.Error as exc:
         raise KontorError(f"memory_limit = {memory_limit!r}: {str(exc).splitlines()[0]}; "
                           "fix: write a size such as \"4GB\" or \"500MB\"") from exc
@@ -213,7 +214,6 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
     Runs on the writer's own connection: a second handle on the warehouse file would hit
     DuckDB's lock.
     """
-    from pipelines.core.sql import ident, literal
 
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving_tmp(serving)
@@ -222,13 +222,17 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
     # warehouse-sized file behind.
     for stale in serving.parent.glob(f".{serving.name}.*.tmp*"):
         stale.unlink(missing_ok=True)
-    source = con.execute("select current_database()").fetchone()[0]
-    options = f" (storage_version {literal(storage_version)})" if storage_version else ""
-    con.execute(f"attach {literal(str(tmp))} as kontor_publish{options}")
+    source = con.execute(template(__file__, "current_database")).fetchone()[0]
+    if storage_version:
+        con.execute(template(__file__, "publish_attach_versioned"), [str(tmp), storage_version])
+    else:
+        con.execute(template(__file__, "publish_attach"), [str(tmp)])
     try:
+        # sqlglot reads COPY FROM DATABASE as a COPY of a query, so this one statement is not a
+        # template: the database's name goes through ident(), as render would quote it
         con.execute(f"copy from database {ident(source)} to kontor_publish")
     finally:
-        con.execute("detach kontor_publish")
+        con.execute(template(__file__, "publish_detach"))
     replace_serving(tmp, serving)
     return serving
 

@@ -21,6 +21,7 @@ from sqlglot.schema import MappingSchema
 
 from pipelines.core import parsed
 from pipelines.core.errors import KontorError, Problem
+from pipelines.core.sql import verbatim
 from pipelines.models.project import MATERIALIZATIONS, Model, ModelProject, seed_columns
 from pipelines.models.spec import CONFIG_KEYS, DBT_CONFIG_KEYS
 from pipelines.models.render import Rendered, Renderer, line_of
@@ -289,6 +290,10 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
 EPHEMERAL_PREFIX = "__dbt__cte__"
 
 
+def _aliased(query: exp.Expression, name: str, kind: type[exp.CTE] | type[exp.Subquery]) -> exp.Expression:
+    return kind(this=query, alias=exp.TableAlias(this=exp.to_identifier(EPHEMERAL_PREFIX + name)))
+
+
 def _inline_ephemerals(compiled: dict[str, CompiledModel], order: list[str]) -> None:
     """Each model that refs ephemeral models (directly or through others) gets them as CTEs, in
     dependency order, in front of its own query (as dbt does; DuckDB lets the query's own WITH
@@ -303,8 +308,11 @@ def _inline_ephemerals(compiled: dict[str, CompiledModel], order: list[str]) -> 
     for name, cm in compiled.items():
         ephemerals = sorted(needed(name, []), key=lambda n: rank.get(n, 0))
         if ephemerals and cm.materialized != "ephemeral":
-            ctes = ", ".join(f"{EPHEMERAL_PREFIX}{e} as (\n{compiled[e].sql}\n)" for e in ephemerals)
-            cm.sql = f"with {ctes}\nselect * from (\n{cm.sql}\n) as {EPHEMERAL_PREFIX}outer"
+            # each query on lines of its own: a trailing -- comment ends before the bracket
+            query = exp.select("*").from_(_aliased(verbatim("\n" + cm.sql + "\n"), "outer", exp.Subquery))
+            query.set("with_", exp.With(expressions=[_aliased(verbatim("\n" + compiled[e].sql + "\n"), e, exp.CTE)
+                                                     for e in ephemerals]))
+            cm.sql = query.sql(dialect="duckdb")
             cm.ephemerals = ephemerals
 
 

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlglot import exp
+
 from pipelines.core.errors import Problem
+from pipelines.core.sql import render, template, verbatim
 from pipelines.models.compile import CompiledProject
 from pipelines.models.project import TestDecl
 from pipelines.models.render import Relation
@@ -163,7 +166,8 @@ class TestBuilder:
             kwargs["column_name"] = f'"{decl.column}"' if decl.column_quote else decl.column
         model = Relation.parse(relation)
         if config.get("where"):
-            model = _Where(f"(select * from {relation} where {config['where']}) dbt_subquery", model)
+            model = _Where(_subquery(exp.select("*").from_(verbatim(relation)).where(verbatim(str(config["where"]))),
+                                     "dbt_subquery").sql(dialect="duckdb"), model)
         rendered = self.renderer.call(macro, decl.file, kwargs | {"model": model},
                                       node={"name": name, "resource_type": "test", "config": config})
         if rendered.problems:
@@ -266,11 +270,22 @@ def _gated(test: DbtTest, condition: str) -> str:
     calc = test.config.get("fail_calc", "count(*)")
     op, value = _THRESHOLD.match(condition).group(1, 2)
     op = {"==": "=", "<>": "!="}.get(op, op)
-    limit = f" limit {int(test.config['limit'])}" if test.config.get("limit") else ""
-    sql = (f"select * from ({test.sql}{limit}) dbt_internal_test "
-           f"where (select {calc} from ({test.sql}{limit}) dbt_internal_calc) {op} {value}")
+    # dbt's limit goes after the test's own SQL, inside the subquery (as dbt's get_test_sql puts it)
+    limit = exp.Limit(expression=exp.Literal.number(int(test.config["limit"]))).sql(dialect="duckdb") \
+        if test.config.get("limit") else ""
+    failing = verbatim(f"{test.sql} {limit}" if limit else test.sql)
+    calculated = exp.select(verbatim(calc)).from_(_subquery(failing.copy(), "dbt_internal_calc")).subquery()
+    sql = exp.select("*").from_(_subquery(failing, "dbt_internal_test")) \
+        .where(_COMPARE[op](this=calculated, expression=exp.Literal.number(value))).sql(dialect="duckdb")
     # GX wants the batch named in the query; the test's SQL names its relations itself.
     return sql.replace("{", "{{").replace("}", "}}") + " /* tests {batch} */"
+
+
+_COMPARE = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, ">": exp.GT, "<=": exp.LTE, ">=": exp.GTE}
+
+
+def _subquery(query: exp.Expression, alias: str) -> exp.Subquery:
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
 
 def _rules(test: DbtTest) -> list[Rule]:
@@ -300,10 +315,9 @@ def test_suites(tests: list[DbtTest]) -> list[DbtSuite]:
 
 def store_failures_sql(test: DbtTest, target_schema: str) -> tuple[str, str]:
     """(schema, statement) writing the failing rows where dbt writes them."""
-    from pipelines.core.sql import ident
-
     schema = f"{target_schema}_dbt_test__audit"
-    return schema, f"create or replace table {ident(schema)}.{ident(test.table_name or test.name)} as {test.sql}"
+    return schema, render(template(__file__, "store_failures"), query=verbatim(test.sql),
+                          relation=exp.table_(test.table_name or test.name, db=schema, quoted=True))
 
 
 def late_tests(compiled: CompiledProject, tests: list[DbtTest]) -> set[str]:

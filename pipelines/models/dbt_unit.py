@@ -29,7 +29,7 @@ from pipelines.core.errors import KontorError, Problem
 from pipelines.models.compile import CompiledProject, _node
 from pipelines.models.render import Relation
 from pipelines.core.errors import did_you_mean
-from pipelines.core.sql import ident
+from pipelines.core.sql import data_type, render, template, verbatim
 
 _INPUT = re.compile(r"^\s*(ref|source)\s*\((.*)\)\s*$")
 UNIT_KEYS = {"name", "model", "given", "expect", "description", "overrides", "config"}
@@ -191,7 +191,7 @@ def collect_unit_tests(compiled: CompiledProject) -> tuple[list[UnitTest], list[
 def _typed_rows(con: duckdb.DuckDBPyConnection, rows: list[dict], types: list[tuple[str, str]]) -> str:
     """The rows as a SELECT whose columns are exactly ``types``: values cast, missing ones NULL."""
     if not rows:
-        return "select " + ", ".join(f"cast(null as {t}) as {ident(c)}" for c, t in types) + " where false"
+        return exp.select(*(_typed(exp.null(), c, t) for c, t in types)).where(exp.false()).sql(dialect="duckdb")
     selects = []
     lowered = {c.lower(): (c, t) for c, t in types}
     for row in rows:
@@ -199,17 +199,27 @@ def _typed_rows(con: duckdb.DuckDBPyConnection, rows: list[dict], types: list[tu
         unknown = set(given) - set(lowered)
         if unknown:
             raise KontorError(f"columns {sorted(unknown)} are not in the input (it has {[c for c, _ in types]})")
-        cols = [f"cast({exp.convert(given[c.lower()]).sql('duckdb') if c.lower() in given else 'null'} as {t}) as {ident(c)}"
-                for c, t in types]
-        selects.append("select " + ", ".join(cols))
-    return "\nunion all\n".join(selects)
+        selects.append(exp.select(*(_typed(exp.convert(given[c.lower()]) if c.lower() in given else exp.null(), c, t)
+                                    for c, t in types)))
+    union = selects[0]
+    for select in selects[1:]:
+        union = exp.union(union, select, distinct=False)
+    return union.sql(dialect="duckdb")
+
+
+def _typed(value: exp.Expression, column: str, typ: str) -> exp.Expression:
+    """``cast(value as typ) as "column"``"""
+    return exp.alias_(exp.cast(value, data_type(typ)), column, quoted=True)
+
+
+def _describe(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[tuple]:
+    return con.execute(render(template(__file__, "describe"), relation=exp.paren(query, copy=False))).fetchall()
 
 
 def _relation_types(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
     rel = Relation.parse(relation)
-    return [(r[0], r[1]) for r in con.execute(
-        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [rel.schema or "main", rel.identifier]).fetchall()]
+    return [(r[0], r[1]) for r in con.execute(template(__file__, "relation_columns"),
+                                              [rel.schema or "main", rel.identifier]).fetchall()]
 
 
 def run_unit_test(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, test: UnitTest) -> tuple[bool, str]:
@@ -238,13 +248,16 @@ def run_unit_test(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, tes
     ctes = []
     for g in test.given:
         body = g.sql if g.sql is not None else _typed_rows(con, g.rows or [], _relation_types(con, g.relation))
-        ctes.append(f"{ident(g.placeholder)} as ({body})")
+        ctes.append(exp.CTE(this=verbatim(body), alias=exp.TableAlias(this=exp.to_identifier(g.placeholder, quoted=True))))
     model_sql = rendered.sql.strip().rstrip(";")
-    actual_sql = (f"with {', '.join(ctes)} " if ctes else "") + f"select * from ({model_sql}) __dbt_unit_model"
-    out_types = [(d[0], d[1]) for d in con.execute(f"describe {actual_sql}").fetchall()]
+    actual = exp.select("*").from_(exp.Subquery(this=verbatim(model_sql),
+                                                alias=exp.TableAlias(this=exp.to_identifier("__dbt_unit_model"))))
+    if ctes:
+        actual.set("with_", exp.With(expressions=ctes))
+    out_types = [(d[0], d[1]) for d in _describe(con, actual)]
     if test.expect_sql is not None:
         expected_sql = test.expect_sql
-        columns = [d[0] for d in con.execute(f"describe {expected_sql}").fetchall()]
+        columns = [d[0] for d in _describe(con, verbatim(expected_sql))]
     else:
         columns = list(dict.fromkeys(str(k) for r in test.expect or [] for k in r)) or [c for c, _ in out_types]
         by_name = {c.lower(): (c, t) for c, t in out_types}
@@ -252,9 +265,10 @@ def run_unit_test(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, tes
         if missing:
             return False, f"expected columns {missing} are not produced by {test.model}"
         expected_sql = _typed_rows(con, test.expect or [], [by_name[c.lower()] for c in columns])
-    cols = ", ".join(ident(c) for c in columns)
-    actual = Counter(con.execute(f"select {cols} from ({actual_sql})").fetchall())
-    expected = Counter(con.execute(f"select {cols} from ({expected_sql})").fetchall())
+    def rows(query: exp.Expression) -> Counter:
+        return Counter(con.execute(exp.select(*(exp.column(c, quoted=True) for c in columns))
+                                   .from_(exp.Subquery(this=query)).sql(dialect="duckdb")).fetchall())
+    actual, expected = rows(actual), rows(verbatim(expected_sql))
     if actual == expected:
         return True, f"{sum(actual.values())} rows as expected"
     missing, extra = expected - actual, actual - expected

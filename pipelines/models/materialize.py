@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import duckdb
+from sqlglot import exp, parse_one
 
 from pipelines.core.errors import KontorError
 from pipelines.models.compile import CompiledModel, CompiledProject
-from pipelines.core.sql import ident, literal
+from pipelines.core.sql import add_column, data_type, render, template, verbatim
 
 SNAPSHOT_COLUMNS = ("valid_from", "valid_to")
 
@@ -27,23 +28,41 @@ class Materialized:
     sql: str = ""
 
 
-def _rel(schema: str, name: str) -> str:
-    return f"{ident(schema)}.{ident(name)}"
+def _rel(schema: str, name: str) -> exp.Table:
+    return exp.table_(name, db=schema, quoted=True)
+
+
+def _sql(file: str, /, **names: str | exp.Expression) -> str:
+    """``sql/<file>.sql`` with its names filled (``query``: a model's SQL, passed through as written)."""
+    return render(template(__file__, file), **names)
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    """A quoted column, of an unquoted alias (``n."id"``)."""
+    return exp.Column(this=exp.to_identifier(name, quoted=True), table=exp.to_identifier(table) if table else None)
+
+
+def _same_keys(key, left: str, right: str) -> exp.Expression:
+    """``left.k is not distinct from right.k`` for every key column, and-ed."""
+    return exp.and_(*(exp.NullSafeEQ(this=_col(k, left), expression=_col(k, right)) for k in key))
+
+
+def _insert_by_name(target: exp.Table, query: exp.Select) -> str:
+    return exp.Insert(this=target, expression=query, by_name=True).sql(dialect="duckdb")
+
+
 
 
 def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
     # DuckDB's catalog functions of the warehouse itself (information_schema.tables also lists
     # temporary and attached relations); in a 200-model run as fast as information_schema
     # (about 5 ms per model either way).
-    row = con.execute("select 'table' from duckdb_tables() where database_name = current_database() "
-                      "and schema_name = $1 and table_name = $2 union all select 'view' from duckdb_views() "
-                      "where database_name = current_database() and schema_name = $1 and view_name = $2",
-                      [schema, name]).fetchone()
+    row = con.execute(template(__file__, "relation_type"), [schema, name]).fetchone()
     return None if row is None else row[0]
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in con.execute(f"describe {relation}").fetchall()]
+def _columns(con: duckdb.DuckDBPyConnection, relation: str | exp.Expression) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(_sql("describe", relation=relation)).fetchall()]
 
 
 def _drop_any(con: duckdb.DuckDBPyConnection, schema: str, name: str, kind: str | None = "unknown") -> None:
@@ -51,7 +70,7 @@ def _drop_any(con: duckdb.DuckDBPyConnection, schema: str, name: str, kind: str 
     as much as building a small model)."""
     kind = relation_type(con, schema, name) if kind == "unknown" else kind
     if kind:
-        con.execute(f"drop {kind} {_rel(schema, name)}")
+        con.execute(_sql(f"drop_{kind}", relation=_rel(schema, name)))
 
 
 def _transaction(con: duckdb.DuckDBPyConnection, statements) -> None:
@@ -64,8 +83,8 @@ def _transaction(con: duckdb.DuckDBPyConnection, statements) -> None:
         raise
 
 
-def _count(con, relation: str) -> int:
-    return con.execute(f"select count(*) from {relation}").fetchone()[0]
+def _count(con, relation: str | exp.Table) -> int:
+    return con.execute(_sql("count", relation=relation)).fetchone()[0]
 
 
 def build_view(con, schema: str, name: str, sql: str, existing: str | None = "unknown") -> Materialized:
@@ -73,33 +92,33 @@ def build_view(con, schema: str, name: str, sql: str, existing: str | None = "un
     build; the view is not executed (as in dbt): counting its rows would run the whole query."""
     def swap():
         if (relation_type(con, schema, name) if existing == "unknown" else existing) == "table":
-            con.execute(f"drop table {_rel(schema, name)}")
-        con.execute(f"create or replace view {_rel(schema, name)} as\n{sql}")
+            con.execute(_sql("drop_table", relation=_rel(schema, name)))
+        con.execute(_sql("create_view", relation=_rel(schema, name), query=verbatim(sql)))
     _transaction(con, swap)
     return Materialized(f"{schema}.{name}", "view", None, sql=sql)
 
 
 def build_table(con, schema: str, name: str, sql: str, kind: str = "table", existing: str | None = "unknown") -> Materialized:
     tmp = f"__kontor_new_{name}"
-    con.execute(f"drop table if exists {_rel(schema, tmp)}")
+    con.execute(_sql("drop_table_if_exists", relation=_rel(schema, tmp)))
 
     rows: list[int] = []
 
     def swap():
         # DuckDB answers CREATE TABLE AS with the number of rows written: no count(*) afterwards.
-        rows.append(con.execute(f"create table {_rel(schema, tmp)} as\n{sql}").fetchone()[0])
+        rows.append(con.execute(_sql("create_table", relation=_rel(schema, tmp), query=verbatim(sql))).fetchone()[0])
         _drop_any(con, schema, name, existing)
-        con.execute(f"alter table {_rel(schema, tmp)} rename to {ident(name)}")
+        con.execute(_sql("rename_table", relation=_rel(schema, tmp), name=name))
     _transaction(con, swap)
     return Materialized(f"{schema}.{name}", kind, rows[0], sql=sql)
 
 
-def _add_new_columns(con, target: str, staged: str) -> list[str]:
+def _add_new_columns(con, target: exp.Table, staged: str) -> list[str]:
     existing = {c for c, _ in _columns(con, target)}
     added = []
     for column, typ in _columns(con, staged):
         if column not in existing:
-            con.execute(f"alter table {target} add column {ident(column)} {typ}")
+            con.execute(add_column(target, column, typ))
             added.append(column)
     return added
 
@@ -110,7 +129,7 @@ def build_incremental(con, cm: CompiledModel, sql: str) -> Materialized:
     project's default is ignore, Kontor's append_new_columns)."""
     schema, name = cm.model.schema, cm.model.alias or cm.model.name
     target = _rel(schema, name)
-    con.execute("create or replace temp table __kontor_increment as " + sql)
+    con.execute(_sql("staged_increment", query=verbatim(sql)))
     new_rows = _count(con, "__kontor_increment")
     key = cm.unique_key
     strategy = "append" if cm.config.get("incremental_strategy") == "append" or not key else "merge"
@@ -128,14 +147,13 @@ def build_incremental(con, cm: CompiledModel, sql: str) -> Materialized:
             added.extend(_add_new_columns(con, target, "__kontor_increment"))
         if on_change == "sync_all_columns":
             for column in (c for c in old_cols if c not in new_cols):
-                con.execute(f"alter table {target} drop column {ident(column)}")
+                con.execute(_sql("drop_column", relation=target, column=column))
         if strategy == "merge":
-            on = " and ".join(f"t.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
-            con.execute(f"delete from {target} t where exists (select 1 from __kontor_increment n where {on})")
+            con.execute(_sql("merge_delete", relation=target, keys=_same_keys(key, "t", "n")))
         kept = [c for c in new_cols if c in old_cols or c in added]      # ignore: new columns stay out
-        con.execute(f"insert into {target} by name select {', '.join(ident(c) for c in kept)} from __kontor_increment")
+        con.execute(_insert_by_name(target, exp.select(*(_col(c) for c in kept)).from_("__kontor_increment")))
     _transaction(con, merge)
-    con.execute("drop table if exists __kontor_increment")
+    con.execute(_sql("drop_increment"))
     detail = f"{strategy}: {new_rows} rows" + (f"; new columns {', '.join(added)}" if added else "")
     return Materialized(f"{schema}.{name}", f"incremental ({strategy})", _count(con, target), detail, sql)
 
@@ -164,73 +182,75 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
     key = cm.unique_key
     strategy = cm.config.get("strategy", "timestamp")
     names = _snapshot_names(cm)
-    vf, vt = ident(names["valid_from"]), ident(names["valid_to"])
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
-    now_sql = f"{literal(now.isoformat(sep=' '))}::timestamp"
+    now_sql = exp.cast(exp.Literal.string(now.isoformat(sep=" ")), "timestamp")
     if strategy == "timestamp":
         updated = cm.config.get("updated_at")
         if not updated:
             raise KontorError(f"{cm.model.rel_path}: snapshot with strategy 'timestamp' needs config updated_at")
         # dbt keeps updated_at's own type in the version columns; Kontor's snapshots use timestamps
-        version_start = f"n.{ident(updated)}" if names["scd_id"] else f"cast(n.{ident(updated)} as timestamp)"
+        version_start = _col(updated, "n") if names["scd_id"] else exp.cast(_col(updated, "n"), "timestamp")
     elif strategy == "check":
         version_start = now_sql
     else:
         raise KontorError(f"{cm.model.rel_path}: unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'")
 
-    def meta(start: str) -> str:
+    def meta(start: exp.Expression) -> list[exp.Expression]:
         """The version columns of a new row; dbt's scd id hashes the key and the version start."""
-        null_end = f"nullif({start}, {start})" if names["scd_id"] else "null::timestamp"   # typed as the start
-        cols = f"{start} as {vf}, {null_end} as {vt}"
+        null_end = exp.Nullif(this=start.copy(), expression=start.copy()) if names["scd_id"] \
+            else exp.cast(exp.null(), "timestamp")   # typed as the start
+        cols = [exp.alias_(start.copy(), names["valid_from"], quoted=True), exp.alias_(null_end, names["valid_to"], quoted=True)]
         if names["scd_id"]:
-            parts = " || '|' || ".join(f"coalesce(cast({p} as varchar), '')" for p in [*(f"n.{ident(k)}" for k in key), start])
-            cols = f"md5({parts}) as {ident(names['scd_id'])}, {start} as {ident(names['updated_at'])}, " + cols
+            parts = [exp.Coalesce(this=exp.cast(p, "varchar"), expressions=[exp.Literal.string("")])
+                     for p in [*(_col(k, "n") for k in key), start.copy()]]
+            joined = parts[0]
+            for part in parts[1:]:
+                joined = exp.DPipe(this=exp.DPipe(this=joined, expression=exp.Literal.string("|")), expression=part)
+            cols = [exp.alias_(exp.MD5(this=joined), names["scd_id"], quoted=True),
+                    exp.alias_(start.copy(), names["updated_at"], quoted=True), *cols]
         return cols
 
-    con.execute("create or replace temp table __kontor_snapshot as " + sql)
+    con.execute(_sql("staged_snapshot", query=verbatim(sql)))
     meta_cols = {v for v in names.values() if v}
     for column in meta_cols:
         if column in {c for c, _ in _columns(con, "__kontor_snapshot")}:
             raise KontorError(f"{cm.model.rel_path}: the query already has a column {column!r}, which snapshots add")
     source_cols = [c for c, _ in _columns(con, "__kontor_snapshot")]
-    col_list = ", ".join(f"n.{ident(c)}" for c in source_cols)
+
+    def new_versions(start: exp.Expression, source: str) -> exp.Select:
+        return exp.select(*(_col(c, "n") for c in source_cols), *meta(start)).from_(exp.to_table(source).as_("n"))
+
     if relation_type(con, schema, name) is None:
         def first():
-            con.execute(f"create schema if not exists {ident(schema)}")
-            con.execute(f"create table {target} as select {col_list}, {meta(version_start)} from __kontor_snapshot n")
+            con.execute(_sql("create_schema", schema=schema))
+            con.execute(exp.Create(this=target, kind="TABLE", expression=new_versions(version_start, "__kontor_snapshot"))
+                        .sql(dialect="duckdb"))
         _transaction(con, first)
         return Materialized(f"{schema}.{name}", "snapshot", _count(con, target), "first snapshot", sql)
 
-    on = " and ".join(f"c.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
     if strategy == "timestamp":
-        changed = f"{version_start} > c.{vf}"
+        changed = exp.GT(this=version_start.copy(), expression=_col(names["valid_from"], "c"))
     else:
         check = cm.config.get("check_cols", "all")
         cols = [c for c in source_cols if c not in key] if check == "all" else list(check)
-        changed = " or ".join(f"c.{ident(c)} is distinct from n.{ident(c)}" for c in cols) or "false"
-    current = f"(select * from {target} where {vt} is null) c"
+        changed = exp.or_(*(exp.NullSafeNEQ(this=_col(c, "c"), expression=_col(c, "n")) for c in cols)) if cols else exp.false()
+    current = exp.select("*").from_(target.copy()).where(exp.column(names["valid_to"], quoted=True).is_(exp.null()))
     hard_deletes = cm.config.get("invalidate_hard_deletes") or cm.config.get("hard_deletes") == "invalidate"
 
     def update():
         _add_new_columns(con, target, "__kontor_snapshot")
-        con.execute(f"""create or replace temp table __kontor_changes as
-            select n.*, {version_start} as __start from __kontor_snapshot n join {current} on {on} where {changed}""")
-        close_on = " and ".join(f"t.{ident(k)} is not distinct from x.{ident(k)}" for k in key)
-        con.execute(f"""update {target} t set {vt} = x.__start from __kontor_changes x
-                        where {close_on} and t.{vt} is null""")
-        con.execute(f"""insert into {target} by name
-            select {', '.join(f'n.{ident(c)}' for c in source_cols)}, {meta('n.__start')}
-            from __kontor_changes n""")
-        con.execute(f"""insert into {target} by name
-            select {col_list}, {meta(version_start)}
-            from __kontor_snapshot n where not exists (select 1 from {current} where {on})""")
+        con.execute(_sql("snapshot_changes", relation=target, valid_to=names["valid_to"], start=version_start,
+                         keys=_same_keys(key, "c", "n"), changed=changed))
+        con.execute(_sql("snapshot_close", relation=target, valid_to=names["valid_to"], keys=_same_keys(key, "t", "x")))
+        con.execute(_insert_by_name(target, new_versions(exp.column("__start", "n"), "__kontor_changes")))
+        unchanged = exp.select(exp.Literal.number(1)).from_(current.subquery("c")).where(_same_keys(key, "c", "n"))
+        con.execute(_insert_by_name(target, new_versions(version_start, "__kontor_snapshot").where(~exp.Exists(this=unchanged))))
         if hard_deletes:
-            gone = " and ".join(f"t.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
-            con.execute(f"""update {target} t set {vt} = {now_sql}
-                where t.{vt} is null and not exists (select 1 from __kontor_snapshot n where {gone})""")
+            con.execute(_sql("snapshot_invalidate", relation=target, valid_to=names["valid_to"], now=now_sql,
+                             keys=_same_keys(key, "t", "n")))
     _transaction(con, update)
     changes = _count(con, "__kontor_changes")
-    con.execute("drop table if exists __kontor_changes; drop table if exists __kontor_snapshot")
+    con.execute(template(__file__, "snapshot_drop_staged"))
     return Materialized(f"{schema}.{name}", "snapshot", _count(con, target), f"{changes} changed keys", sql)
 
 
@@ -243,12 +263,8 @@ class Catalog:
         self.refresh(con)
 
     def refresh(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.schemas = {r[0] for r in con.execute(
-            "select schema_name from duckdb_schemas() where database_name = current_database()").fetchall()}
-        self.relations = {(r[0], r[1]): r[2] for r in con.execute(
-            "select schema_name, table_name, 'table' from duckdb_tables() where database_name = current_database() "
-            "union all select schema_name, view_name, 'view' from duckdb_views() "
-            "where database_name = current_database() and not internal").fetchall()}
+        self.schemas = {r[0] for r in con.execute(template(__file__, "catalog_schemas")).fetchall()}
+        self.relations = {(r[0], r[1]): r[2] for r in con.execute(template(__file__, "catalog_relations")).fetchall()}
 
 
 def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
@@ -258,7 +274,7 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
     cm = compiled.models[name]
     schema, model_name = cm.model.schema, cm.model.alias or cm.model.name
     if catalog is None or schema not in catalog.schemas:
-        con.execute(f"create schema if not exists {ident(schema)}")
+        con.execute(_sql("create_schema", schema=schema))
     kind = cm.materialized
     # One catalog look-up per model, passed on: the relation cannot change in between, as the
     # warehouse has this one writer.
@@ -272,7 +288,7 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
     if (cm.config.get("contract") or {}).get("enforced") and kind != "view":
         for column in cm.model.properties.columns:
             if any((c or {}).get("type") == "not_null" for c in column.constraints):
-                con.execute(f"alter table {_rel(schema, model_name)} alter column {ident(column.name)} set not null")
+                con.execute(_sql("set_not_null", relation=_rel(schema, model_name), column=column.name))
     for hook in compiled.hooks(name, "post_hook"):
         con.execute(hook)
     if catalog is not None:
@@ -298,10 +314,11 @@ def enforce_contract(con, cm: CompiledModel, sql: str) -> str:
     """dbt's enforced contract: the query's columns are exactly the declared ones, each of the
     declared type (as DuckDB names it); the relation gets them in the declared order."""
     declared = [(c.name, str(c.data_type)) for c in cm.model.properties.columns]
-    actual = {name: typ for name, typ in _columns(con, f"({sql})")}
+    actual = {name: typ for name, typ in _columns(con, exp.paren(verbatim(sql), copy=False))}
     canonical = {}
     for name, typ in declared:
-        canonical[name] = con.execute(f"select typeof(cast(null as {typ}))").fetchone()[0]
+        canonical[name] = con.execute(exp.select(exp.func("typeof", exp.cast(exp.null(), data_type(typ))))
+                                      .sql(dialect="duckdb")).fetchone()[0]
     missing = [n for n, _ in declared if n not in actual]
     extra = [n for n in actual if n not in canonical]
     wrong = [f"{n}: declared {canonical[n]}, the query gives {actual[n]}" for n, _ in declared
@@ -310,7 +327,8 @@ def enforce_contract(con, cm: CompiledModel, sql: str) -> str:
         parts = ([f"missing {missing}"] if missing else []) + ([f"not declared {extra}"] if extra else []) + wrong
         raise KontorError(f"{cm.model.rel_path}: the contract of {cm.model.name} ({cm.model.properties.file}:"
                           f"{cm.model.properties.line}) is broken: {'; '.join(parts)}; fix: the query or the columns' data_type")
-    return "select " + ", ".join(f"cast({ident(n)} as {t}) as {ident(n)}" for n, t in declared) + f" from ({sql}) __contract"
+    return exp.select(*(exp.alias_(exp.cast(exp.column(n, quoted=True), data_type(t)), n, quoted=True) for n, t in declared)) \
+        .from_(exp.Subquery(this=verbatim(sql), alias=exp.TableAlias(this=exp.to_identifier("__contract")))).sql(dialect="duckdb")
 
 
 def _build(con, compiled: CompiledProject, cm: CompiledModel, kind: str, sql: str, existing: str | None,
@@ -335,11 +353,11 @@ def _build(con, compiled: CompiledProject, cm: CompiledModel, kind: str, sql: st
 def build_seed(con: duckdb.DuckDBPyConnection, seed) -> int:
     """A seed CSV as table ``<schema>.<name>``; a dbt project's seed typed as dbt types it."""
     schema, name = seed.schema, seed.alias or seed.name
-    con.execute(f"create schema if not exists {ident(schema)}")
+    con.execute(_sql("create_schema", schema=schema))
     if seed.fqn:     # a dbt project's seed
         sql = dbt_seed_sql(con, seed.path, seed.config.get("column_types") or {}, seed.config.get("delimiter", ","))
     else:
-        sql = f"select * from read_csv({literal(str(seed.path))}, header = true, auto_detect = true)"
+        sql = _sql("seed_read", path=exp.Literal.string(str(seed.path)))
     return build_table(con, schema, name, sql).rows or 0
 
 
@@ -357,16 +375,20 @@ _SEED_TESTS = {
 
 
 def dbt_seed_sql(con: duckdb.DuckDBPyConnection, path, column_types: dict, delimiter: str = ",") -> str:
-    source = (f"read_csv({literal(str(path))}, header = true, all_varchar = true, delim = {literal(delimiter)}, "
-              "quote = '\"', escape = '\"')")
-    columns = [r[0] for r in con.execute(f"describe select * from {source}").fetchall()]
-    checks = []
+    # the path and delimiter are literals, not bound values: the result is a model's query, run later
+    read = parse_one(_sql("dbt_seed_read", path=exp.Literal.string(str(path)), delimiter=exp.Literal.string(delimiter)),
+                     dialect="duckdb")
+    columns = [r[0] for r in con.execute(_sql("describe", relation=exp.paren(read, copy=False))).fetchall()]
+    source = read.args["from_"].this     # the read_csv call, under each select below
+    checks: list[exp.Expression] = []
     for c in columns:
-        v = f"nullif(nullif({ident(c)}, ''), 'null')"
-        checks += [f"count({v})"] + [f"count_if(regexp_matches({v}, {literal(rx)}))" for rx in _SEED_TESTS.values()]
-        checks += [f"count_if(lower({v}) in ('true', 'false'))",
-                   f"count_if(try_cast({v} as bigint) not between -2147483648 and 2147483647)"]
-    row = con.execute(f"select {', '.join(checks)} from {source}").fetchone()
+        v = _nulled(c)
+        checks += [exp.Count(this=v.copy())] + [exp.CountIf(this=exp.RegexpLike(this=v.copy(), expression=exp.Literal.string(rx)))
+                                                for rx in _SEED_TESTS.values()]
+        checks += [exp.CountIf(this=exp.In(this=exp.Lower(this=v.copy()), expressions=[exp.Literal.string("true"), exp.Literal.string("false")])),
+                   exp.CountIf(this=exp.Not(this=exp.Between(this=exp.TryCast(this=v.copy(), to=exp.DataType.build("bigint")),
+                                                            low=exp.Literal.number(-2147483648), high=exp.Literal.number(2147483647))))]
+    row = con.execute(exp.select(*checks).from_(source.copy()).sql(dialect="duckdb")).fetchone()
     width = 3 + len(_SEED_TESTS)
     selects = []
     for i, c in enumerate(columns):
@@ -383,8 +405,15 @@ def dbt_seed_sql(con: duckdb.DuckDBPyConnection, path, column_types: dict, delim
             typ = "BOOLEAN"
         else:
             typ = "VARCHAR"
-        value = f"nullif(nullif({ident(c)}, ''), 'null')" if typ != "VARCHAR" or c not in column_types else ident(c)
+        value = _nulled(c) if typ != "VARCHAR" or c not in column_types else exp.column(c, quoted=True)
         if typ in ("INTEGER", "BIGINT") and c not in column_types:
-            value = f"cast({value} as decimal(38, 6))"   # '1.0' is an integer to dbt
-        selects.append(f"cast({value} as {typ}) as {ident(c)}")
-    return f"select {', '.join(selects)} from {source}"
+            value = exp.cast(value, exp.DataType.build("decimal(38, 6)"))   # '1.0' is an integer to dbt
+        selects.append(exp.alias_(exp.cast(value, data_type(typ)), c, quoted=True))
+    return exp.select(*selects).from_(source).sql(dialect="duckdb")
+
+
+def _nulled(column: str) -> exp.Expression:
+    """A seed's text value, '' and 'null' as NULL (as dbt reads them)."""
+    return exp.Nullif(this=exp.Nullif(this=exp.column(column, quoted=True), expression=exp.Literal.string("")),
+                      expression=exp.Literal.string("null"))
+

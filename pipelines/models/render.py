@@ -35,6 +35,7 @@ import yaml
 from sqlglot import exp
 
 from pipelines.core.errors import Problem
+from pipelines.core.sql import template
 from pipelines.core.errors import did_you_mean
 
 _MISSING = object()
@@ -681,16 +682,14 @@ class _Adapter:
         if con is None:
             return []
         rel = Relation.parse(str(relation))
-        rows = con.execute("select column_name, data_type from information_schema.columns where table_schema = ? "
-                           "and table_name = ? order by ordinal_position", [rel.schema or "main", rel.identifier]).fetchall()
+        rows = con.execute(template(__file__, "relation_columns"), [rel.schema or "main", rel.identifier]).fetchall()
         return [_Column(n, t) for n, t in rows]
 
     def get_relation(self, database: Any = None, schema: str = "", identifier: str = "") -> Relation | None:
         con = self._r.con
         if con is None:
             return None
-        row = con.execute("select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-                          [schema, identifier]).fetchone()
+        row = con.execute(template(__file__, "relation_exists"), [schema, identifier]).fetchone()
         return Relation(schema, identifier) if row else None
 
     def load_relation(self, relation: Any) -> Relation | None:

@@ -12,9 +12,10 @@ holds the current state, so models never double a re-delivered extract.
 from __future__ import annotations
 
 import duckdb
+from sqlglot import exp, parse_one
 
 from pipelines.sources.spec import SourceTable
-from pipelines.core.sql import ident, literal, table as qtable
+from pipelines.core.sql import render, table_expr, template
 
 REMOVED_DDL = """
 create table if not exists kontor.removed_rows (
@@ -31,23 +32,30 @@ def current_view(table: SourceTable) -> str:
     return f"{table.raw_table}__current"
 
 
-def _loaded_batches(table: SourceTable) -> str:
-    # a delivery whose every row was quarantined is not the current state: it is an error to fix
-    return (f"select batch_id from kontor.load_ledger where system = {literal(table.system)} "
-            f"and table_name = {literal(table.name)} and status = 'loaded' and (rows_loaded > 0 or rows_read = 0)")
+def _loaded_batches(table: SourceTable) -> exp.Select:
+    # literals, not bound values: the query is part of a view's definition
+    return parse_one(render(template(__file__, "loaded_batches"), system=exp.Literal.string(table.system),
+                            table_name=exp.Literal.string(table.name)), dialect="duckdb")
+
+
+def _columns(names) -> list[exp.Column]:
+    return [exp.column(c, quoted=True) for c in names]
 
 
 def ensure_current_view(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
     con.execute(REMOVED_DDL)
-    raw = qtable(table.raw_table)
+    raw = table_expr(table.raw_table)
     if table.delivery == "full":
-        body = f"select * from {raw} where _batch_id = (select max(batch_id) from ({_loaded_batches(table)}))"
+        newest = exp.select(exp.Max(this=exp.column("batch_id"))).from_(_loaded_batches(table).subquery())
+        body = exp.select("*").from_(raw).where(exp.column("_batch_id").eq(newest.subquery()))
     elif table.primary_key:
-        pk = ", ".join(ident(c) for c in table.primary_key)
-        body = f"select * from {raw} qualify row_number() over (partition by {pk} order by _batch_id desc, _line desc) = 1"
+        latest = exp.Window(this=exp.RowNumber(), partition_by=_columns(table.primary_key),
+                            order=exp.Order(expressions=[exp.Ordered(this=exp.column("_batch_id"), desc=True),
+                                                         exp.Ordered(this=exp.column("_line"), desc=True)]))
+        body = exp.select("*").from_(raw).qualify(latest.eq(1))
     else:
-        body = f"select * from {raw}"
-    con.execute(f"create or replace view {qtable(current_view(table))} as {body}")
+        body = exp.select("*").from_(raw)
+    con.execute(render(template(__file__, "current_view"), current=table_expr(current_view(table)), query=body))
 
 
 def record_full_delivery(con: duckdb.DuckDBPyConnection, table: SourceTable, new_batches: list[int | None]) -> None:
@@ -55,16 +63,25 @@ def record_full_delivery(con: duckdb.DuckDBPyConnection, table: SourceTable, new
     con.execute(REMOVED_DDL)
     if not table.primary_key:
         return
-    raw = qtable(table.raw_table)
-    pk = ", ".join(ident(c) for c in table.primary_key)
-    key_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in table.primary_key) + "))::varchar"
-    counted = {r[0] for r in con.execute(_loaded_batches(table)).fetchall()}
+    raw = table_expr(table.raw_table)
+    key_json = exp.cast(exp.Anonymous(this="to_json", expressions=[exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(c, quoted=True), expression=exp.column(c, quoted=True))
+        for c in table.primary_key])]), "varchar")
+
+    def keys(batch_of: exp.Placeholder) -> exp.Select:
+        return exp.select(*_columns(table.primary_key)).distinct().from_(raw.copy()).where(exp.column("_batch_id").eq(batch_of))
+
+    loaded = _loaded_batches(table)
+    before = exp.select(exp.Max(this=exp.column("batch_id"))).from_(loaded.subquery()) \
+        .where(exp.column("batch_id") < exp.Placeholder()).sql(dialect="duckdb")
+    removed = exp.insert(
+        exp.select(exp.Placeholder(), exp.Placeholder(), exp.Placeholder(), exp.Placeholder(), key_json,
+                   exp.cast(exp.Anonymous(this="now"), "timestamp"))
+        .from_(exp.except_(keys(exp.Placeholder()), keys(exp.Placeholder()), distinct=True).subquery()),
+        "kontor.removed_rows").sql(dialect="duckdb")
+    counted = {r[0] for r in con.execute(loaded.sql(dialect="duckdb")).fetchall()}
     for batch in sorted(b for b in new_batches if b in counted):
-        previous = con.execute(f"select max(batch_id) from ({_loaded_batches(table)}) where batch_id < {int(batch)}").fetchone()[0]
+        previous = con.execute(before, [int(batch)]).fetchone()[0]
         if previous is None:
             continue
-        con.execute(f"""
-            insert into kontor.removed_rows
-            select {literal(table.system)}, {literal(table.name)}, {int(batch)}, {int(previous)}, {key_json}, now()::timestamp
-            from (select distinct {pk} from {raw} where _batch_id = {int(previous)}
-                  except select distinct {pk} from {raw} where _batch_id = {int(batch)})""")
+        con.execute(removed, [table.system, table.name, int(batch), int(previous), int(previous), int(batch)])

@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp, parse_one
 
 from pipelines.core.errors import KontorError, SourceFileError
 from pipelines.sources import arrival, deliveries, readers
 from pipelines.sources.convert import error_expr, value_expr
 from pipelines.sources.spec import LINEAGE_COLUMNS, Connection, SourceTable
-from pipelines.core.sql import ident, literal, table as qtable
+from pipelines.core.sql import add_column, data_type, render, table_expr, template, verbatim
 from pipelines.core.warehouse import ensure_bookkeeping
 
 __all__ = ["LINEAGE_COLUMNS"]   # defined beside the spec, so that compiling models need not load the readers
@@ -70,16 +71,15 @@ def resolve_files(table: SourceTable, data_dir: Path) -> list[Path]:
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
     ensure_bookkeeping(con)
     cols = [(c.name, c.data_type) for c in table.columns] + list(LINEAGE_COLUMNS.items())
-    existing = {row[0]: row[1].lower() for row in con.execute(
-        "select column_name, data_type from information_schema.columns where table_schema = 'raw' and table_name = ?",
-        [table.key]).fetchall()}
+    existing = {row[0]: row[1].lower() for row in con.execute(template(__file__, "raw_columns"), [table.key]).fetchall()}
+    raw = table_expr(table.raw_table)
     if not existing:
-        body = ", ".join(f"{ident(n)} {t}" for n, t in cols)
-        con.execute(f"create table if not exists {qtable(table.raw_table)} ({body})")
+        columns = [exp.ColumnDef(this=exp.to_identifier(n, quoted=True), kind=data_type(t)) for n, t in cols]
+        con.execute(exp.Create(this=exp.Schema(this=raw, expressions=columns), kind="TABLE", exists=True).sql(dialect="duckdb"))
         return
     for name, typ in cols:
         if name not in existing:
-            con.execute(f"alter table {qtable(table.raw_table)} add column {ident(name)} {typ}")
+            con.execute(add_column(raw, name, typ))
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, table: SourceTable, sha256: str) -> int | None:
@@ -127,74 +127,88 @@ def _typed_sql(table: SourceTable, staged: readers.Staged) -> str:
         src = col.name if col.name in staged.types else None
         stype = staged.types.get(col.name)
         value = f"_kontor_v{i}"
-        values.append(f"{value_expr(col, src, stype, fmt)} as {value}")
-        outputs.append(f"{value} as {ident(col.name)}")
+        # convert.py's expressions are SQL text of their own; here they are placed as written
+        values.append(exp.alias_(verbatim(value_expr(col, src, stype, fmt)), value))
+        outputs.append(exp.alias_(exp.column(value), col.name, quoted=True))
         error = error_expr(col, src, stype, fmt, check_control=not staged.text_clean, value=value)
         if error != "null":
-            errors.append(error)
-    raw_json = "to_json(struct_pack(" + ", ".join(f"{ident(c)} := {ident(c)}" for c in staged.columns) + "))::varchar"
+            errors.append(verbatim(error))
+    raw_json = _json_of((c, exp.column(c, quoted=True)) for c in staged.columns)
     if errors:
-        failed = f"coalesce({', '.join(errors)}) is not null"
-        reasons = f"list_filter([{', '.join(errors)}]::varchar[], lambda x: x is not null)"
-        error_list, raw = f"case when {failed} then {reasons} end", f"case when {failed} then {raw_json} end"
+        failed = exp.Not(this=exp.Coalesce(this=errors[0], expressions=errors[1:]).is_(exp.null()))
+        reasons = exp.Anonymous(this="list_filter", expressions=[
+            exp.cast(exp.Array(expressions=errors), exp.DataType.build("varchar[]", dialect="duckdb")),
+            exp.Lambda(this=exp.column("x").is_(exp.null()).not_(), expressions=[exp.to_identifier("x")])])
+        error_list = exp.Case(ifs=[exp.If(this=failed, true=reasons)])
+        raw = exp.Case(ifs=[exp.If(this=failed.copy(), true=raw_json)])
     else:
-        error_list, raw = "null::varchar[]", "null::varchar"
-    return f"""
-        create or replace temp table _typed as
-        select {', '.join(outputs)}, {error_list} as _errors, {raw} as _raw
-        from (select {', '.join(values)}, s.* from {staged.scan or '_stage'} s)"""
+        error_list = exp.cast(exp.null(), exp.DataType.build("varchar[]", dialect="duckdb"))
+        raw = exp.cast(exp.null(), "varchar")
+    scan = exp.Table(this=verbatim(staged.scan) if staged.scan else exp.to_identifier("_stage"),
+                     alias=exp.TableAlias(this=exp.to_identifier("s")))
+    typed = exp.select(*outputs, exp.alias_(error_list, "_errors"), exp.alias_(raw, "_raw")) \
+        .from_(exp.select(*values, exp.Column(this=exp.Star(), table=exp.to_identifier("s")))
+               .from_(scan).subquery())
+    return exp.Create(this=exp.to_table("_typed"), kind="TABLE", replace=True,
+                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=typed).sql(dialect="duckdb")
 
 
-# A rejected record and a blank line still occupy a line: each accepted row moves down by the
-# number of those before it. That shift is a step function of rowid: from rowid k on, n lines.
-_LINE_STEPS = """
-    select k, max(n) as n from (
-        select line - {first} - (row_number() over (order by line) - 1) as k,
-               row_number() over (order by line) as n
-        from (select line from _rejects union all select line from _blank_lines))
-    group by k"""
-# Up to this many steps the statements compute the shift themselves, with a CASE that bisects the
-# steps. Beyond, planning that CASE costs more than numbering every row in ``_lines`` and joining
-# it back (about even at ~1,000 steps; the join costs ~0.15 s per million rows).
+def _json_of(values) -> exp.Expression:
+    """(name, value) pairs as a JSON object's text (a quarantined row as read)."""
+    return exp.cast(exp.Anonymous(this="to_json", expressions=[exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=value) for name, value in values])]), "varchar")
+
+
+# Up to this many line steps (sql/line_steps.sql) the statements compute the shift themselves, with a
+# CASE that bisects the steps. Beyond, planning that CASE costs more than numbering every row in
+# ``_lines`` and joining it back (about even at ~1,000 steps; the join costs ~0.15 s per million rows).
 _INLINE_STEPS_MAX = 512
 
 
 def _line_numbers(con: duckdb.DuckDBPyConnection, staged: readers.Staged):
     """The line of each row of ``_typed``: a function of a table alias of ``_typed`` giving the
-    SQL expression and the join it needs (empty, or ``_lines`` joined on rowid)."""
-    first = staged.first_line
+    SQL expression and the joins it needs (none, or ``_lines`` joined on rowid)."""
+    first = exp.Literal.number(staged.first_line)
+
+    def rowid(a: str) -> exp.Expression:
+        return exp.column("rowid", table=a)
     steps = []
     if staged.has_rejects:
-        steps = con.execute(_LINE_STEPS.format(first=first) + f" order by k limit {_INLINE_STEPS_MAX + 1}").fetchall()
+        steps = con.execute(render(template(__file__, "line_steps"), first=first), [_INLINE_STEPS_MAX + 1]).fetchall()
     if not staged.has_spans and not steps:
-        return lambda a: (f"{first} + {a}.rowid", "")
+        return lambda a: (exp.Add(this=first.copy(), expression=rowid(a)), [])
     if not staged.has_spans and len(steps) <= _INLINE_STEPS_MAX:
-        return lambda a: (f"{first} + {a}.rowid + {_bisect_steps(steps, 0, len(steps), a)}", "")
-    # Numbered on rowid alone (an ASOF join over the full-width rows costs ~0.4 GB per million rows).
-    con.execute(f"""
-        create or replace temp table _lines as
-        select t.rowid as _rowid, {first} + t.rowid + coalesce(r.n, 0) as _line
-        from (select rowid from _typed) t asof left join ({_LINE_STEPS.format(first=first)}) r on t.rowid >= r.k""")
+        return lambda a: (exp.Add(this=exp.Add(this=first.copy(), expression=rowid(a)),
+                                  expression=_bisect_steps(steps, 0, len(steps), a)), [])
+    con.execute(render(template(__file__, "lines"), first=first))
     if staged.has_spans:
-        con.execute(_PHYSICAL_LINES.format(table="_lines", col="_line"))
-    return lambda a: (f"{a}_l._line", f"join _lines {a}_l on {a}_l._rowid = {a}.rowid")
+        con.execute(render(template(__file__, "physical_lines"), relation="_lines", line="_line"))
+    return lambda a: (exp.column("_line", table=f"{a}_l"),
+                      [exp.Join(this=exp.to_table("_lines").as_(f"{a}_l"),
+                                on=exp.column("_rowid", table=f"{a}_l").eq(rowid(a)))])
 
 
-def _bisect_steps(steps: list[tuple[int, int]], lo: int, hi: int, alias: str = "s") -> str:
+def _bisect_steps(steps: list[tuple[int, int]], lo: int, hi: int, alias: str = "s") -> exp.Expression:
     """The shift of ``<alias>.rowid`` known to lie in interval ``lo``..``hi`` of the sorted (k, n)
     steps: interval 0 is before the first step (shift 0), interval i from step i on (its n)."""
     if lo == hi:
-        return str(steps[lo - 1][1]) if lo else "0"
+        return exp.Literal.number(steps[lo - 1][1] if lo else 0)
     mid = (lo + hi + 1) // 2
-    return (f"case when {alias}.rowid < {steps[mid - 1][0]} then {_bisect_steps(steps, lo, mid - 1, alias)} "
-            f"else {_bisect_steps(steps, mid, hi, alias)} end")
+    return exp.Case(ifs=[exp.If(this=exp.column("rowid", table=alias) < exp.Literal.number(steps[mid - 1][0]),
+                                true=_bisect_steps(steps, lo, mid - 1, alias))],
+                    default=_bisect_steps(steps, mid, hi, alias))
 
 
-# From a record spanning several lines on, DuckDB's line count lags the file's by the lines gained.
-_PHYSICAL_LINES = """
-    create or replace temp table {table} as
-    select t.* replace (t.{col} + coalesce(s.shift, 0) as {col})
-    from {table} t asof left join _spans s on t.{col} > s.line"""
+def _joined(sql: str, joins: list[exp.Join], condition: exp.Expression | None = None) -> str:
+    """A template's insert ... select with the joins its line numbers need (and one more condition)."""
+    if not joins and condition is None:
+        return sql
+    tree = parse_one(sql, dialect="duckdb")
+    select = tree.expression if isinstance(tree, exp.Insert) else tree
+    select.set("joins", [*(select.args.get("joins") or []), *(j.copy() for j in joins)])
+    if condition is not None:
+        select = select.where(condition, copy=False)
+    return tree.sql(dialect="duckdb")
 
 
 def _type_rows(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged, display: str) -> None:
@@ -231,50 +245,31 @@ def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: rea
                  display: str, batch_id: int, loaded_at: datetime) -> tuple[int, int, int]:
     line_of = _line_numbers(con, staged)
     if staged.has_spans:
-        con.execute(_PHYSICAL_LINES.format(table="_rejects", col="line"))
-    pk = ", ".join(ident(c) for c in table.primary_key)
-    # Most files repeat no key: a grouping tells (NULL keys group as the window partitions them),
-    # at a fraction of the window's sort.
+        con.execute(render(template(__file__, "physical_lines"), relation="_rejects", line="line"))
+    # Most files repeat no key: a grouping tells, at a fraction of the window's sort.
     has_dups = bool(table.primary_key) and con.execute(
-        f"select count(*) from (select 1 from _typed where _errors is null group by {pk} having count(*) > 1)").fetchone()[0] > 0
+        render(template(__file__, "typed_duplicate_keys"), key=list(table.primary_key))).fetchone()[0] > 0
     if has_dups:
-        con.execute(f"""
-            create or replace temp table _dups as
-            select _rowid, _first from (
-                select rowid as _rowid, row_number() over w as _rank, first_value(rowid) over w as _first
-                from _typed where _errors is null
-                window w as (partition by {pk} order by rowid))
-            where _rank > 1""")
+        con.execute(render(template(__file__, "typed_duplicates"), key=list(table.primary_key)))
     names = [c.name for c in table.columns]
-    col_list = ", ".join(ident(n) for n in names)
-    source = literal(f"{table.system}.{table.name}")
-    file_lit, ts = literal(display), literal(loaded_at.isoformat(sep=" "))
+    values = {"batch_id": batch_id, "source": f"{table.system}.{table.name}", "file": display,
+              "loaded_at": loaded_at.isoformat(sep=" ")}
     line, join = line_of("t")
-    loaded = con.execute(f"""
-        insert into {qtable(table.raw_table)} ({col_list}, _system, _source_file, _batch_id, _loaded_at, _line)
-        select {', '.join(f't.{ident(n)}' for n in names)}, {literal(table.system)}, {file_lit}, {batch_id}, {ts}::timestamp, {line}
-        from _typed t {join} where t._errors is null{" and t.rowid not in (select _rowid from _dups)" if has_dups else ""}""").fetchone()[0]
-    con.execute(f"""
-        insert into kontor.quarantine
-        select {batch_id}, {source}, {file_lit}, {line},
-               regexp_extract(t._errors[1], '^([^:]+):', 1), array_to_string(t._errors, '; '), t._raw, {ts}::timestamp
-        from _typed t {join} where t._errors is not null""")
-    # A later duplicate converted fine, so it has no _raw: its values as read (typed, as text) stand for it.
+    good = render(template(__file__, "insert_raw"), raw=table_expr(table.raw_table), columns=names,
+                  typed=[exp.column(n, table="t", quoted=True) for n in names], line=line)
+    unique = exp.column("rowid", table="t").isin(query=exp.select("_rowid").from_("_dups")).not_() if has_dups else None
+    loaded = con.execute(_joined(good, join, unique), {"system": table.system, "file": display, "batch_id": batch_id,
+                                                       "loaded_at": values["loaded_at"]}).fetchone()[0]
+    con.execute(_joined(render(template(__file__, "quarantine_typed"), line=line), join), values)
     first_line, first_join = line_of("f")
-    dup_json = "to_json(struct_pack(" + ", ".join(f"{ident(n)} := t.{ident(n)}::varchar" for n in names) + "))::varchar"
     if has_dups:
-        con.execute(f"""
-        insert into kontor.quarantine
-        select {batch_id}, {source}, {file_lit}, {line}, {literal(', '.join(table.primary_key))},
-               'duplicate primary key (' || {literal(', '.join(table.primary_key))} || ') in this file; first at line ' || {first_line},
-               {dup_json}, {ts}::timestamp
-        from _dups d join _typed t on t.rowid = d._rowid {join} join _typed f on f.rowid = d._first {first_join}""")
+        row_json = _json_of((n, exp.cast(exp.column(n, table="t", quoted=True), "varchar")) for n in names)
+        con.execute(_joined(render(template(__file__, "quarantine_duplicates"), line=line, first_line=first_line,
+                                   row_json=row_json), join + first_join),
+                    values | {"key": ", ".join(table.primary_key)})
     if staged.has_rejects:
-        con.execute(f"""
-            insert into kontor.quarantine
-            select {batch_id}, {source}, {file_lit}, line, column_name, reason, raw_text, {ts}::timestamp
-            from _rejects""")
-    quarantined = con.execute(f"select count(*) from kontor.quarantine where batch_id = {batch_id}").fetchone()[0]
+        con.execute(template(__file__, "quarantine_rejects"), values)
+    quarantined = con.execute(template(__file__, "quarantined_count"), [batch_id]).fetchone()[0]
     read = con.execute("select count(*) from _typed").fetchone()[0]
     if staged.has_rejects:
         read += con.execute("select count(*) from _rejects").fetchone()[0]

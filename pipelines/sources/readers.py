@@ -23,11 +23,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp, parse_one
 
 from pipelines.core.errors import SourceFileError
 from pipelines.sources import linecodec, preamble
 from pipelines.sources.spec import FileFormat
-from pipelines.core.sql import ident, literal
+from pipelines.core.sql import render, template
 from pipelines.core.warehouse import insert_rows
 
 # 1 MiB: big enough that per-chunk overhead vanishes, small enough that the several passes over a
@@ -353,20 +354,15 @@ def _header(path: Path, plan: _Plan, expected: list[str]) -> tuple[list[str], li
     return header, notes
 
 
-def _derived_columns(plan: _Plan, header: list[str]) -> str:
+def _derived_columns(plan: _Plan, header: list[str]) -> list[exp.Expression]:
     """Extra stage columns computed while reading: a DATEV Buchungsstapel's signed amount."""
     meta = plan.pre.datev or {}
     if meta.get("data_category") != "21" or _DATEV_AMOUNT not in header or _DATEV_SIGN not in header \
             or DATEV_SIGNED_AMOUNT in header:
-        return ""
-    amount, sign = ident(_DATEV_AMOUNT), ident(_DATEV_SIGN)
-    # S (Soll, debit on Konto) keeps the amount, H (Haben) negates it. Anything else becomes a text
-    # that names the problem, so the row is quarantined with it.
-    return (f", case when {amount} is null or trim({amount}) = '' then null"
-            f" when upper(trim({sign})) = 'S' then trim({amount})"
-            f" when upper(trim({sign})) = 'H' then '-' || trim({amount})"
-            f" else {literal(_DATEV_SIGN + ' ')} || coalesce('''' || {sign} || '''', 'empty') || ' is neither S nor H' end"
-            f" as {ident(DATEV_SIGNED_AMOUNT)}")
+        return []
+    signed = render(template(__file__, "datev_signed_amount"), amount=_DATEV_AMOUNT, sign=_DATEV_SIGN,
+                    sign_label=exp.Literal.string(_DATEV_SIGN + " "), signed=DATEV_SIGNED_AMOUNT)
+    return parse_one(signed, dialect="duckdb").expressions
 
 
 def _read_csv(con, path: Path, plan: _Plan, expected: list[str]) -> Staged:
@@ -375,19 +371,18 @@ def _read_csv(con, path: Path, plan: _Plan, expected: list[str]) -> Staged:
     fmt, skip = plan.fmt, plan.pre.skip
     header, notes = _header(path, plan, expected)
     notes = plan.notes + notes
-    columns = "{" + ", ".join(f"{literal(h)}: 'VARCHAR'" for h in header) + "}"
-    options = [
-        f"columns = {columns}", f"header = {str(fmt.header).lower()}", "auto_detect = false",
-        f"delim = {literal(fmt.delimiter)}", f"quote = {literal(fmt.quote)}",
-        f"escape = {literal(fmt.escape or fmt.quote)}", "encoding = 'utf-8'", f"skip = {skip}",
-        "strict_mode = true", "null_padding = false", "store_rejects = true",
-        "rejects_table = '_kontor_rejects'", "rejects_scan = '_kontor_rejects_scan'",
-    ]
-    con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
-    scan = (f"(select *{_derived_columns(plan, header)} "
-            f"from read_csv({literal(str(plan.read_path))}, {', '.join(options)}))")
+    columns = exp.Struct(expressions=[exp.PropertyEQ(this=exp.Literal.string(h), expression=exp.Literal.string("VARCHAR"))
+                                      for h in header])
+    con.execute(template(__file__, "drop_csv_rejects"))
+    # literals, not bound values: the scan runs later, inside ingest's statement
+    read = parse_one(render(template(__file__, "csv_scan"), path=exp.Literal.string(str(plan.read_path)), columns=columns,
+                            header=exp.Boolean(this=bool(fmt.header)), delimiter=exp.Literal.string(fmt.delimiter),
+                            quote=exp.Literal.string(fmt.quote), escape=exp.Literal.string(fmt.escape or fmt.quote),
+                            skip=exp.Literal.number(skip)), dialect="duckdb")
+    derived = _derived_columns(plan, header)
+    scan = read.select(*derived, copy=False).subquery().sql(dialect="duckdb")
     types = {h: "varchar" for h in header}
-    if _derived_columns(plan, header):
+    if derived:
         types[DATEV_SIGNED_AMOUNT] = "varchar"
 
     def finish(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
@@ -412,7 +407,7 @@ def _finish_csv(con, plan: _Plan, fmt: FileFormat, skip: int) -> bool:
                any_value(csv_line) as raw_text
         from _kontor_rejects group by line
     """)
-    con.execute("drop table if exists _kontor_rejects; drop table if exists _kontor_rejects_scan")
+    con.execute(template(__file__, "drop_csv_rejects"))
     # DuckDB skips blank lines silently but still counts them in a reject's line number; record
     # them so ingest can shift accepted rows past them too (else _line points at the wrong line).
     # A record whose quoted field spans lines counts as one line there; the quarantine names the
@@ -466,10 +461,11 @@ def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {name: str(typ).lower() for name, typ, *_ in con.execute("describe _stage").fetchall()}
 
 
-def stage_query(con: duckdb.DuckDBPyConnection, sql_from: str, path: Path, what: str, fix: str,
+def stage_query(con: duckdb.DuckDBPyConnection, stage: str, path: Path, what: str, fix: str,
                 first_line: int) -> Staged:
+    """``_stage`` from the file, by template ``sql/<stage>.sql`` (the path its one bound value)."""
     try:
-        con.execute(f"create or replace temp table _stage as select * from {sql_from}")
+        con.execute(template(__file__, stage), [str(path)])
     except duckdb.Error as exc:
         raise SourceFileError(path, f"cannot be read as {what} ({str(exc).splitlines()[0]})", fix) from exc
     types = _describe(con)
@@ -477,12 +473,12 @@ def stage_query(con: duckdb.DuckDBPyConnection, sql_from: str, path: Path, what:
 
 
 def stage_parquet(con, path: Path) -> Staged:
-    return stage_query(con, f"read_parquet({literal(str(path))})", path, "Parquet",
+    return stage_query(con, "stage_parquet", path, "Parquet",
                        "check that the file is a complete Parquet file (not truncated)", first_line=1)
 
 
 def stage_json(con, path: Path) -> Staged:
-    return stage_query(con, f"read_json({literal(str(path))}, format = 'auto')", path, "JSON",
+    return stage_query(con, "stage_json", path, "JSON",
                        "deliver a JSON array of objects or newline-delimited JSON", first_line=1)
 
 

@@ -1,0 +1,1 @@
+detach kontor_publish

@@ -1,0 +1,1 @@
+drop table if exists __kontor_increment

@@ -1,0 +1,2 @@
+-- a half-built table left by a failed run
+drop table if exists :relation

@@ -1,0 +1,2 @@
+drop table if exists __kontor_changes;
+drop table if exists __kontor_snapshot

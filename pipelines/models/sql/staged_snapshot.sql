@@ -1,0 +1,2 @@
+-- a snapshot's query, read once
+create or replace temporary table __kontor_snapshot as :query

@@ -1,0 +1,1 @@
+select count(*) from kontor.quarantine where batch_id = ?

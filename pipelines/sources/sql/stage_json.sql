@@ -1,0 +1,1 @@
+create or replace temporary table _stage as select * from read_json(?, format = 'auto')
