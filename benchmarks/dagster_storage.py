@@ -10,8 +10,9 @@ selected models are rebuilt in place). Each measurement is a fresh interpreter r
 
 - ``sqlite``: the instance ``kontor run`` uses (``prepare_dagster_home``'s ``dagster.yaml`` in its
   own ``DAGSTER_HOME`` under ``--workdir``: Dagster's SQLite storage as configured by Kontor).
-- ``stock_sqlite``: a ``dagster.yaml`` with no storage section: Dagster's default SQLite storage.
-  Equal to ``sqlite`` once Kontor writes no storage of its own.
+- ``sqlite_unheld``: the same instance without ``HeldEventLog`` (pipelines/core/dagster_instance.py):
+  Dagster's SQLite storage on its own, each event's connection the file's last, so each event
+  checkpoints its WAL. What holding the run's files open gains.
 - ``ephemeral``: ``DagsterInstance.ephemeral()`` (no run history on disk: Dagster's own floor).
 
 ``--synthetic N`` runs N assets that do nothing instead (ten to a layer), in the same instances:
@@ -33,10 +34,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("sqlite", "stock_sqlite", "ephemeral")
+VARIANTS = ("sqlite", "sqlite_unheld", "ephemeral")
 
 CHILD = r"""
-import json, os, sys, time
+import json, os, sys, time, uuid
 import dagster as dg
 import pipelines.run as prun
 from pipelines.core.settings import load_settings
@@ -44,6 +45,12 @@ variant, select = sys.argv[1], sys.argv[2:]
 settings = load_settings()
 if variant == "ephemeral":
     prun.instance_for = lambda s: dg.DagsterInstance.ephemeral()
+if variant == "sqlite_unheld":
+    class NotHeld:        # the run's files not held open: Dagster's SQLite storage on its own
+        def __init__(self, *args, **kwargs): pass
+        def poll(self): pass
+        def close(self): pass
+    prun.HeldEventLog = NotHeld
 synthetic = int(os.environ.get("KONTOR_BENCH_SYNTHETIC") or 0)
 if synthetic:
     # N assets that do nothing, ten to a layer, each reading the layer before: Dagster's own
@@ -58,8 +65,14 @@ if synthetic:
     job = dg.Definitions(assets=assets, jobs=[dg.define_asset_job("all", selection=dg.AssetSelection.all())],
                          executor=dg.in_process_executor).resolve_job_def("all")
     instance = prun.instance_for(settings)
+    run_id = str(uuid.uuid4())
+    held = prun.HeldEventLog(settings.dagster_home, run_id) if variant != "ephemeral" else None
+    if held is not None:          # as run_pipeline does
+        instance.add_event_listener(run_id, lambda entry: held.poll())
     t = time.perf_counter()
-    result = job.execute_in_process(instance=instance)
+    result = job.execute_in_process(instance=instance, run_id=run_id)
+    if held is not None:
+        held.close()
     run_s = time.perf_counter() - t
     instance.dispose()
     print(json.dumps({"run_s": run_s, "materialized": len(result.get_asset_materialization_events())}))
@@ -88,10 +101,8 @@ def main() -> None:
     homes = {v: workdir / f"dagster_{v}" for v in VARIANTS}
     child_script = workdir / "child.py"        # a file, not -c: libraries imported in steps inspect __main__
     child_script.write_text(CHILD, encoding="utf-8")
-    for variant, home in homes.items():
+    for home in homes.values():
         home.mkdir(parents=True, exist_ok=True)
-        if variant == "stock_sqlite":
-            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     results: dict[str, dict[str, list[float]]] = {v: {"run_s": [], "process_s": []} for v in VARIANTS}
     load_before = os.getloadavg()[0]
     materialized = None

@@ -30,7 +30,7 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    asset-record reads (by module path and function name, no private import) and the hot spots
    (own and cumulative time); plus the bare engine (``materialize`` in a loop on one connection)
    as Kontor's floor; and ``what_if``: the same run with one cost changed (no run-time lineage, an
-   in-memory instance, one step per model).
+   in-memory instance, the run's SQLite history files not held open, one step per model).
 
 Kontor's models run as one step (the default); ``--per-model`` measures one step per model.
 """
@@ -763,6 +763,8 @@ def hotspots(stats, top: int = 25) -> dict:
 WHATIF = {
     "as_is": "kontor run's code path in-process (run_pipeline), unchanged",
     "ephemeral_instance": "Dagster instance in memory (no run history: the floor of Dagster's own cost)",
+    "history_files_not_held": "the run's SQLite history files not held open (no HeldEventLog): each event's "
+                              "connection is the file's last and checkpoints it, Dagster's SQLite storage on its own",
     "no_run_time_lineage": "no column lineage metadata on the materialisations",
     "per_model": "one Dagster step per model (models_in_one_step = false), the layer before the one-step default",
 }
@@ -782,6 +784,12 @@ def child_whatif(args) -> dict:
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
     if variant == "ephemeral_instance":
         prun.instance_for = lambda s: dg.DagsterInstance.ephemeral()
+    if variant == "history_files_not_held":
+        class NotHeld:
+            def __init__(self, *args, **kwargs): pass
+            def poll(self): pass
+            def close(self): pass
+        prun.HeldEventLog = NotHeld
     if variant == "no_run_time_lineage":
         asset_models._column_lineage = asset_layer._column_lineage = lambda compiled, name, save=True: None
     selects = [f"group:{f}" for f in FOLDERS]

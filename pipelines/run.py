@@ -17,7 +17,7 @@ import dagster as dg
 from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
-from pipelines.core.dagster_instance import prepare_dagster_home  # noqa: F401  (tests import it from here)
+from pipelines.core.dagster_instance import HeldEventLog, prepare_dagster_home  # noqa: F401  (tests import it from here)
 from pipelines.core.alerts import (ALERT_METADATA, WAREHOUSE, failed_assets, init_failure_reason, report_outcome,
                                    step_failure_reason)
 from pipelines.core.services import services_for
@@ -169,8 +169,13 @@ def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Ca
         [k for k in selected if k in reports]
 
     planned: list[str] = []
+    # The run's SQLite files held open while it writes them: one commit per event instead of a
+    # checkpoint per event (pipelines/core/dagster_instance.py).
+    held = HeldEventLog(settings.dagster_home, outcome.run_id) if history else None
 
     def listen(entry) -> None:
+        if held is not None:
+            held.poll()
         event = entry.dagster_event
         if event is None:
             return
@@ -242,6 +247,8 @@ def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Ca
                                   quiet) and success
     finally:
         gc.unfreeze()
+        if held is not None:
+            held.close()
         instance.dispose()
     outcome.success = success
     # The same engine as the run-failure sensor (assets/automation.py); keyed by run id, so a

@@ -125,3 +125,49 @@ def test_kontor_run_records_its_run_in_the_instance_unless_told_not_to(tmp_path:
         assert [run.run_id for run in instance.get_runs()] == [recorded.run_id]
     finally:
         instance.dispose()
+
+
+def test_a_run_whose_files_are_held_open_is_watched_and_read_like_any_other(tmp_path: Path):
+    """HeldEventLog (what kontor run does): the run's SQLite files are those of Dagster's layout, held
+    while the run writes them, so Dagster's closes no longer checkpoint; the UI's file watch still
+    sees the run's events as it goes (checkpointed at most every `every` seconds), and nothing is
+    lost once the files are let go."""
+    from pipelines.core.dagster_instance import HeldEventLog
+
+    settings = make_project(tmp_path / "project")
+    writer, reader = instance_for(settings), instance_for(settings)
+    run_id = str(uuid.uuid4())
+    held = HeldEventLog(settings.dagster_home, run_id, every=0.0)
+    wal_during: list[bool] = []
+
+    def listen(entry) -> None:
+        held.poll()
+        if entry.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            wal_during.append(Path(f"{held.paths[-1]}-wal").exists())
+
+    try:
+        watched: list = []
+        reader.watch_event_logs(run_id, None, lambda entry, cursor: watched.append(entry.dagster_event_type))
+        writer.add_event_listener(run_id, listen)
+        assert _job().execute_in_process(instance=writer, run_id=run_id).success
+        # Dagster's layout: run history, the run's own events, the cross-run asset index.
+        assert sorted(p.name for p in held.held) == sorted([f"{run_id}.db", "index.db", "runs.db"])
+        # Held open, the run's write-ahead log outlives each of Dagster's connections.
+        assert wal_during == [True, True]
+        deadline = time.monotonic() + 20
+        while dg.DagsterEventType.RUN_SUCCESS not in watched and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert dg.DagsterEventType.RUN_SUCCESS in watched, watched
+        assert watched.count(dg.DagsterEventType.ASSET_MATERIALIZATION) == 2
+    finally:
+        held.close()
+        reader.dispose()
+        writer.dispose()
+    assert not held.held
+    again = instance_for(settings)
+    try:
+        events = [e.dagster_event_type for e in again.all_logs(run_id) if e.is_dagster_event]
+        assert events.count(dg.DagsterEventType.ASSET_MATERIALIZATION) == 2
+        assert again.get_latest_materialization_event(dg.AssetKey(["marts", "b"])) is not None
+    finally:
+        again.dispose()

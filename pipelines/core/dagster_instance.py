@@ -11,11 +11,16 @@ Kontor once subclassed Dagster's SQLite event log here (one connection kept open
 database, no fsync per commit) through Dagster's private modules, which no public setting
 replaces; it is gone. What it bought, measured with ``benchmarks/dagster_storage.py`` on a
 loaded 2-core machine: the demo's 27 models 29.9 s with it, 33.0 s without (median of 5), 200
-assets that do nothing 20.7 s against 25.5 s (median of 3). ``kontor run --no-history`` runs on an
-in-memory instance instead (24.6 s for the demo's models) when the run need not show in the UI.
+assets that do nothing 20.7 s against 25.5 s (median of 3). Most of that is had back without
+Dagster's internals: ``HeldEventLog`` below holds the run's SQLite files open from outside while
+``kontor run`` writes them (200 assets that do nothing: 120 s held, 174 s not, median of 2 at load
+17-23). ``kontor run --no-history`` runs on an in-memory instance instead (48 s for those 200
+assets) when the run need not show in the UI.
 """
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 from pipelines.core.settings import Settings
@@ -60,3 +65,56 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     write_dagster_yaml(home)
     return home
+
+
+class HeldEventLog:
+    """Connections held open on the SQLite files of one run's history while ``kontor run`` writes it.
+
+    Dagster's SQLite storage opens and closes a connection for every event it stores (and once
+    more for an asset event's index entry). A WAL database whose last connection closes is
+    checkpointed and its log deleted: two more fsyncs per event, which on a busy disk are most of
+    the run (``benchmarks/README.md``). While a connection of Kontor's stays open on the file,
+    Dagster's closes are no longer the last, and each event costs one commit. Nothing of Dagster
+    is touched: the files are those of Dagster's documented layout (``history/runs.db``,
+    ``history/runs/<run id>.db`` and the cross-run ``history/runs/index.db``), opened only once
+    Dagster created them; with other storage (``storage: postgres:``) there is nothing to hold.
+
+    The UI follows a running run by watching its database file, which a WAL database changes only
+    when checkpointed: :meth:`poll` (called on each event) checkpoints the files it holds at most
+    every ``every`` seconds (passive: never waits for, or blocks, a writer), so ``kontor dev``
+    shows a running ``kontor run`` with that delay. :meth:`close` checkpoints once more and lets go.
+    """
+
+    def __init__(self, home: Path, run_id: str, every: float = 1.0):
+        history = home / "history"
+        self.paths = [history / "runs.db", history / "runs" / "index.db", history / "runs" / f"{run_id}.db"]
+        self.every = every
+        self.held: dict[Path, sqlite3.Connection] = {}
+        self.last = time.monotonic()
+
+    def poll(self) -> None:
+        for path in self.paths:
+            if path not in self.held and path.is_file():
+                con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                try:
+                    con.execute("select count(*) from sqlite_master").fetchall()   # maps the WAL index
+                except sqlite3.Error:
+                    con.close()
+                    continue
+                self.held[path] = con
+        if self.held and time.monotonic() - self.last >= self.every:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        for con in self.held.values():
+            try:
+                con.execute("pragma wal_checkpoint(passive)").fetchall()
+            except sqlite3.Error:
+                pass          # busy or not WAL: the next one, or Dagster's last close, does it
+        self.last = time.monotonic()
+
+    def close(self) -> None:
+        self.checkpoint()
+        for con in self.held.values():
+            con.close()
+        self.held.clear()
