@@ -151,7 +151,7 @@ class DuckDBGate:
         is_table = con.execute(template(__file__, "is_table"), [schema, name]).fetchall()[0][0] > 0
         # ROW = position in `select * from <relation>`, i.e. pandas' RangeIndex after .df(). Tables
         # have rowid; views get a streaming row_number() (no sort, no extra cost).
-        position = exp.column("rowid") if is_table else parse_one("row_number() OVER () - 1", dialect="duckdb")
+        position = exp.column("rowid") if is_table else _streamed_position()
         self.rel = exp.select(exp.alias_(position, ROW), exp.Star()).from_(table).subquery()
         rows = con.execute(render(template(__file__, "describe"), relation=table)).fetchall()
         self.columns = [r[0] for r in rows]
@@ -583,8 +583,8 @@ class DuckDBGate:
         for mc in item.metric_configs:
             key, _ = plan.where[mc.id]
             if key in plan.queries:
-                position = exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER"), expression=exp.Literal.number(1))
-                return exp.select(exp.alias_(position, ROW), exp.Star()).from_(plan.queries[key].subquery()).sql("duckdb")
+                return (exp.select(exp.alias_(_streamed_position(), ROW), exp.Star())
+                        .from_(plan.queries[key].subquery()).sql("duckdb"))
         cond = self._own_condition(plan, item)
         if cond is not None and cond.key in self._kept:   # the first keep_rows rows, found while validating
             kept = exp.select("r").from_(exp.table_(self._kept[cond.key], quoted=True))
@@ -622,6 +622,11 @@ AGGREGATES = {
     "column.standard_deviation": lambda x: exp.StddevSamp(this=x),
     "column.distinct_values.count": lambda x: exp.Count(this=exp.Distinct(expressions=[x])),
 }
+
+
+def _streamed_position() -> exp.Expression:
+    """``row_number() OVER () - 1``: a row's position as rows stream (no sort, no extra cost)."""
+    return exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER"), expression=exp.Literal.number(1))
 
 
 def _count_star() -> exp.Count:

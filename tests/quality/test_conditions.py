@@ -24,7 +24,7 @@ def con():
     con = duckdb.connect()
     frame = pd.DataFrame({ODD[0]: pd.array([1, 2, 3, 4], dtype="int32"), ODD[1]: ["a", HOSTILE, None, "b"],
                           ODD[2]: [1.5, float("nan"), None, 9.0], ODD[3]: ["p", "q", "p", None]})
-    con.execute("create table t as select * from frame")      # the names come from the frame, unquoted by us
+    con.from_df(frame).create("t")      # the names come from the frame, never quoted by hand
     yield con
     con.close()
 
