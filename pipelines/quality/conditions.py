@@ -67,14 +67,14 @@ def lit(v: Any) -> exp.Expression:
         return exp.Literal.number(v)
     if isinstance(v, float):
         if math.isnan(v) or math.isinf(v):
-            return exp.cast(exp.Literal.string("nan" if math.isnan(v) else "inf" if v > 0 else "-inf"), "DOUBLE")
-        return exp.cast(exp.Literal.number(repr(v)), "DOUBLE")
+            return exp.cast(exp.Literal.string("nan" if math.isnan(v) else "inf" if v > 0 else "-inf"), "DOUBLE", copy=False)
+        return exp.cast(exp.Literal.number(repr(v)), "DOUBLE", copy=False)
     if isinstance(v, decimal.Decimal):
-        return exp.cast(exp.Literal.number(str(v)), "DOUBLE")
+        return exp.cast(exp.Literal.number(str(v)), "DOUBLE", copy=False)
     if isinstance(v, dt.datetime):
-        return exp.cast(exp.Literal.string(v.isoformat(sep=" ")), "TIMESTAMP")
+        return exp.cast(exp.Literal.string(v.isoformat(sep=" ")), "TIMESTAMP", copy=False)
     if isinstance(v, dt.date):
-        return exp.cast(exp.Literal.string(v.isoformat()), "DATE")
+        return exp.cast(exp.Literal.string(v.isoformat()), "DATE", copy=False)
     if isinstance(v, str):
         return exp.Literal.string(v)
     raise RuleError(f"cannot use {v!r} ({type(v).__name__}) as a value")
@@ -143,33 +143,33 @@ class Columns:
         # pandas reads a DuckDB NaN as NaN, which it counts as missing
         c = self.col(name, kwarg)
         if self.is_float(name):
-            return exp.paren(exp.or_(c.is_(exp.null()), exp.IsNan(this=c.copy())), copy=False)
+            return exp.paren(exp.or_(c.is_(exp.null()), exp.IsNan(this=c.copy()), copy=False), copy=False)
         return exp.paren(c.is_(exp.null()), copy=False)
 
     def pv(self, name: str, kwarg: str | None = None) -> exp.Expression:
         """The column as a pandas value after DuckDB's .df(): DECIMAL becomes float64."""
         c = self.col(name, kwarg)
-        return exp.cast(c, "DOUBLE") if self.type(name).startswith("DECIMAL") else c
+        return exp.cast(c, "DOUBLE", copy=False) if self.type(name).startswith("DECIMAL") else c
 
     def txt(self, name: str) -> exp.Expression:
         """pandas ``column.astype(str)``."""
-        return self.col(name) if self.is_text(name) else exp.cast(self.pv(name), "VARCHAR")
+        return self.col(name) if self.is_text(name) else exp.cast(self.pv(name), "VARCHAR", copy=False)
 
 
 def domain_filter(cols: Columns, metric: str, domain: dict, filters_nulls: bool) -> exp.Expression:
     if "column" in domain:
-        return exp.not_(cols.isnull(domain["column"], "column")) if filters_nulls else exp.true()
+        return exp.not_(cols.isnull(domain["column"], "column"), copy=False) if filters_nulls else exp.true()
     if "column_A" in domain:
         a, b = cols.isnull(domain["column_A"], "column_A"), cols.isnull(domain["column_B"], "column_B")
         rule = domain.get("ignore_row_if", "both_values_are_missing")
-        return {"both_values_are_missing": lambda: exp.not_(exp.paren(exp.and_(a, b))),
-                "either_value_is_missing": lambda: exp.not_(exp.paren(exp.or_(a, b))),
+        return {"both_values_are_missing": lambda: exp.not_(exp.paren(exp.and_(a, b, copy=False), copy=False), copy=False),
+                "either_value_is_missing": lambda: exp.not_(exp.paren(exp.or_(a, b, copy=False), copy=False), copy=False),
                 "neither": exp.true}[rule]()
     if "column_list" in domain:
         nulls = [cols.isnull(c, "column_list") for c in domain["column_list"]]
         rule = domain.get("ignore_row_if", "all_values_are_missing")
-        return {"all_values_are_missing": lambda: exp.not_(exp.paren(exp.and_(*nulls))),
-                "any_value_is_missing": lambda: exp.not_(exp.paren(exp.or_(*nulls))),
+        return {"all_values_are_missing": lambda: exp.not_(exp.paren(exp.and_(*nulls, copy=False), copy=False), copy=False),
+                "any_value_is_missing": lambda: exp.not_(exp.paren(exp.or_(*nulls, copy=False), copy=False), copy=False),
                 "never": exp.true}[rule]()
     raise UnsupportedMetric(f"{metric} on domain {sorted(domain)}")
 
@@ -198,7 +198,7 @@ def compile_condition(cols: Columns, cond: Cond, filters_nulls: bool) -> None:
         cond.unexpected = cols.isnull(d["column"])
         return
     if m == "column_values.null":
-        cond.unexpected = exp.not_(cols.isnull(d["column"]))
+        cond.unexpected = exp.not_(cols.isnull(d["column"]), copy=False)
         return
     if m in ("column_values.in_set", "column_values.not_in_set"):
         values = kw.get("value_set")
@@ -206,8 +206,8 @@ def compile_condition(cols: Columns, cond: Cond, filters_nulls: bool) -> None:
             cond.unexpected = exp.false()
             return
         vals = compatible_values(cols, d["column"], values)
-        inset = cols.pv(d["column"]).isin(*(lit(v) for v in vals)) if vals else exp.false()
-        expected = inset if m.endswith(".in_set") else exp.not_(exp.paren(inset))
+        inset = cols.pv(d["column"]).isin(*(lit(v) for v in vals), copy=False) if vals else exp.false()
+        expected = inset if m.endswith(".in_set") else exp.not_(exp.paren(inset, copy=False), copy=False)
     elif m == "column_values.between":
         expected = between(cols.pv(d["column"]), kw, cols=cols, name=d["column"])
     elif m in ("column_values.match_regex", "column_values.not_match_regex"):
@@ -233,7 +233,7 @@ def compile_condition(cols: Columns, cond: Cond, filters_nulls: bool) -> None:
         return
     else:
         raise UnsupportedMetric(m)
-    cond.unexpected = exp.not_(exp.Coalesce(this=expected, expressions=[exp.false()]))
+    cond.unexpected = exp.not_(exp.Coalesce(this=expected, expressions=[exp.false()]), copy=False)
 
 
 def compatible_values(cols: Columns, name: str, values) -> list:
@@ -261,7 +261,7 @@ def between(expr: exp.Expression, kw: dict, cols: Columns | None = None, name: s
         parts.append((exp.GT if kw.get("strict_min") else exp.GTE)(this=expr.copy(), expression=lit(lo)))
     if hi is not None:
         parts.append((exp.LT if kw.get("strict_max") else exp.LTE)(this=expr.copy(), expression=lit(hi)))
-    return exp.paren(exp.and_(*parts), copy=False)
+    return exp.paren(exp.and_(*parts, copy=False), copy=False)
 
 
 def _check_bound_types(cols: Columns, name: str, lo, hi) -> None:
@@ -346,7 +346,7 @@ def _regex(cols: Columns, cond: Cond, rx: str, negate: bool) -> exp.Expression |
         cond.verify[f"{cond.key}_vn"] = filtered(exp.LogicalOr(this=newline), cond.filter)
     cond.re2 = rx2
     hit = exp.RegexpLike(this=txt.copy(), expression=lit(rx2))
-    return exp.not_(hit) if negate else hit
+    return exp.not_(hit, copy=False) if negate else hit
 
 
 def pandas_value(v, duck_type: str):

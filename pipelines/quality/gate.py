@@ -152,7 +152,7 @@ class DuckDBGate:
         # ROW = position in `select * from <relation>`, i.e. pandas' RangeIndex after .df(). Tables
         # have rowid; views get a streaming row_number() (no sort, no extra cost).
         position = exp.column("rowid") if is_table else _streamed_position()
-        self.rel = exp.select(exp.alias_(position, ROW), exp.Star()).from_(table).subquery()
+        self.rel = exp.select(exp.alias_(position, ROW, copy=False), exp.Star()).from_(table, copy=False).subquery(copy=False)
         rows = con.execute(render(template(__file__, "describe"), relation=table)).fetchall()
         self.columns = [r[0] for r in rows]
         self.cols = Columns({r[0]: r[1] for r in rows}, relation)
@@ -256,7 +256,7 @@ class DuckDBGate:
             raise RuleError(f"unexpected_rows_query must be a query (SELECT ...), not a {tree.key.upper()} statement",
                             kwarg="unexpected_rows_query")
         try:
-            self.con.execute(exp.Describe(this=_select_all(tree)).sql("duckdb")).fetchall()
+            self.con.execute(exp.Describe(this=_select_all(tree)).sql("duckdb", copy=False)).fetchall()
         except duckdb.Error as e:
             raise RuleError(f"unexpected_rows_query does not run on DuckDB: {str(e).splitlines()[0]}",
                             kwarg="unexpected_rows_query") from e
@@ -280,7 +280,7 @@ class DuckDBGate:
         if build is None:
             raise UnsupportedMetric(m)
         x = self.cols.pv(name, "column")
-        aggregate = filtered(build(x), exp.not_(self.cols.isnull(name)))
+        aggregate = filtered(build(x), exp.not_(self.cols.isnull(name), copy=False))
         return exp.Coalesce(this=aggregate, expressions=[exp.Literal.number(0)]) if m == "column.sum" else aggregate
 
     # ------------------------------------------------------------------ execution
@@ -288,8 +288,8 @@ class DuckDBGate:
         """GX's own pandas condition on the DISTINCT values; the failing ones go back as a set."""
         name = cond.domain["column"]
         x = self.cols.pv(name)
-        distinct = exp.select(exp.alias_(x, "v")).distinct().from_(self.rel.copy()).where(cond.filter.copy())
-        df = self.con.execute(distinct.sql("duckdb")).df()
+        distinct = exp.select(exp.alias_(x, "v", copy=False)).distinct(copy=False).from_(self.rel.copy(), copy=False).where(cond.filter.copy(), copy=False)
+        df = self.con.execute(distinct.sql("duckdb", copy=False)).df()
         df.columns = [name]
         if len(df) == 0:
             cond.unexpected = exp.false()
@@ -303,31 +303,31 @@ class DuckDBGate:
         view = f"_kontor_gate_bad_{cond.key}_{id(self)}"
         self.con.register(view, bad)
         self._registered.append(view)
-        cond.unexpected = x.isin(query=exp.select("v").from_(exp.table_(view, quoted=True)))
+        cond.unexpected = x.isin(query=exp.select(exp.column("v")).from_(exp.table_(view, quoted=True), copy=False))
 
     def _scan_sql(self, conds: dict[str, Cond], aggs: dict[str, exp.Expression]) -> str:
-        sel = [exp.alias_(_count_star(), "__n")]
+        sel = [exp.alias_(_count_star(), "__n", copy=False)]
         sel += [exp.alias_(aggregate, key) for key, aggregate in aggs.items()]
         proj = []
         for key, c in conds.items():
             if c.kind != "row":
                 if "filtered_row_count" in c.wanted:
-                    sel.append(exp.alias_(exp.CountIf(this=c.filter.copy()), f"{key}_f"))
+                    sel.append(exp.alias_(exp.CountIf(this=c.filter.copy()), f"{key}_f", copy=False))
                 continue
             sel += [exp.alias_(flag, alias) for alias, flag in c.verify.items()]
             # each predicate once per row (a regex evaluated once, not in count_if and min_by)
             hit = exp.column(f"__u_{key}")
-            proj.append(exp.alias_(exp.and_(exp.paren(c.filter), exp.paren(c.unexpected)), hit.name))
-            sel.append(exp.alias_(exp.CountIf(this=hit.copy()), f"{key}_n"))
+            proj.append(exp.alias_(exp.and_(exp.paren(c.filter), exp.paren(c.unexpected), copy=False), hit.name, copy=False))
+            sel.append(exp.alias_(exp.CountIf(this=hit.copy()), f"{key}_n", copy=False))
             if "filtered_row_count" in c.wanted:
-                sel.append(exp.alias_(exp.CountIf(this=c.filter.copy()), f"{key}_f"))
+                sel.append(exp.alias_(exp.CountIf(this=c.filter.copy()), f"{key}_f", copy=False))
             if c.wanted & {"unexpected_values", "unexpected_index_list"}:
                 sel.append(exp.alias_(filtered(_first(_row_value(exp.column(ROW), c.value), exp.column(ROW), c.k), hit),
-                                      f"{key}_s"))
+                                      f"{key}_s", copy=False))
             if c.complete and "unexpected_index_list" in c.wanted:
-                sel.append(exp.alias_(filtered(_ordered_list(exp.column(ROW)), hit), f"{key}_i"))
-        inner = exp.select(exp.Star(), *proj).from_(self.rel.copy()).subquery()
-        return exp.select(*sel).from_(inner).sql("duckdb")
+                sel.append(exp.alias_(filtered(_ordered_list(exp.column(ROW)), hit), f"{key}_i", copy=False))
+        inner = exp.select(exp.Star(), *proj).from_(self.rel.copy(), copy=False).subquery(copy=False)
+        return exp.select(*sel).from_(inner, copy=False).sql("duckdb", copy=False)
 
     def _unique_sql(self, c: Cond) -> str:
         """Count and first K unexpected rows of a uniqueness condition, without a join back.
@@ -342,19 +342,19 @@ class DuckDBGate:
         if "column" in c.domain:
             x = self.cols.pv(c.domain["column"])
             w = exp.to_identifier("w")
-            sorted_rows = (exp.select(exp.alias_(exp.column(ROW), "r"), exp.alias_(x, "v"),
-                                      exp.alias_(exp.Window(this=exp.Lag(this=x.copy()), alias=w.copy(), over="OVER"), "p"),
-                                      exp.alias_(exp.Window(this=exp.Lead(this=x.copy()), alias=w.copy(), over="OVER"), "nx"))
-                           .from_(self.rel.copy()).where(c.filter.copy()))
+            sorted_rows = (exp.select(exp.alias_(exp.column(ROW), "r", copy=False), exp.alias_(x, "v", copy=False),
+                                      exp.alias_(exp.Window(this=exp.Lag(this=x.copy()), alias=w.copy(), over="OVER"), "p", copy=False),
+                                      exp.alias_(exp.Window(this=exp.Lead(this=x.copy()), alias=w.copy(), over="OVER"), "nx", copy=False))
+                           .from_(self.rel.copy(), copy=False).where(c.filter.copy(), copy=False))
             sorted_rows.set("windows", [exp.Window(this=w, order=_order(x))])
-            sel = [exp.alias_(_count_star(), f"{c.key}_n"), exp.alias_(_first(_row_value(r, v), r, k), f"{c.key}_s")]
+            sel = [exp.alias_(_count_star(), f"{c.key}_n", copy=False), exp.alias_(_first(_row_value(r, v), r, k), f"{c.key}_s", copy=False)]
             if c.complete:
-                sel.append(exp.alias_(_ordered_list(r), f"{c.key}_i"))
+                sel.append(exp.alias_(_ordered_list(r), f"{c.key}_i", copy=False))
             if keep:
-                sel.append(exp.alias_(_first(r, r, keep), f"{c.key}_q"))
+                sel.append(exp.alias_(_first(r, r, keep), f"{c.key}_q", copy=False))
             repeated = exp.or_(exp.EQ(this=v.copy(), expression=exp.column("p")),
-                               exp.EQ(this=v.copy(), expression=exp.column("nx")))
-            return exp.select(*sel).from_(sorted_rows.subquery()).where(repeated).sql("duckdb")
+                               exp.EQ(this=v.copy(), expression=exp.column("nx")), copy=False)
+            return exp.select(*sel).from_(sorted_rows.subquery(copy=False), copy=False).where(repeated, copy=False).sql("duckdb", copy=False)
         cols = c.domain["column_list"]
         names = [f"k{i}" for i in range(len(cols))]
         values = [self.cols.pv(x) for x in cols]
@@ -363,46 +363,46 @@ class DuckDBGate:
         gkey = struct([(n, exp.column(n)) for n in names])
 
         def key_in(groups: str) -> exp.Expression:   # the rows in the domain whose key is among groups'
-            return exp.and_(exp.paren(c.filter), key.isin(query=exp.select(gkey).from_(groups)))
+            return exp.and_(exp.paren(c.filter), key.isin(query=exp.select(gkey.copy()).from_(exp.to_table(groups), copy=False)), copy=False)
 
-        groups = (exp.select(*(exp.alias_(value, n) for n, value in zip(names, values)),
-                             exp.alias_(_count_star(), "n"), exp.alias_(exp.Min(this=exp.column(ROW)), "r"))
-                  .from_(self.rel.copy()).where(c.filter.copy()))
+        groups = (exp.select(*(exp.alias_(value, n, copy=False) for n, value in zip(names, values)),
+                             exp.alias_(_count_star(), "n", copy=False), exp.alias_(exp.Min(this=exp.column(ROW)), "r", copy=False))
+                  .from_(self.rel.copy(), copy=False).where(c.filter.copy(), copy=False))
         groups.set("group", exp.Group(all=True))
-        groups = groups.having(_repeated())
+        groups = groups.having(_repeated(), copy=False)
         # the first max(K, keep) unexpected rows lie in the groups with the smallest min(row)
-        top = exp.select(exp.Star()).from_("g").order_by(exp.Ordered(this=r.copy(), nulls_first=False)).limit(max(k, keep))
-        top_rows = (exp.select(exp.alias_(exp.column(ROW), "r"), exp.alias_(c.value, "v"))
-                    .from_(self.rel.copy()).where(key_in("top")))
+        top = exp.select(exp.Star()).from_(exp.to_table("g"), copy=False).order_by(exp.Ordered(this=r.copy(), nulls_first=False), copy=False).limit(max(k, keep), copy=False)
+        top_rows = (exp.select(exp.alias_(exp.column(ROW), "r", copy=False), exp.alias_(c.value, "v"))
+                    .from_(self.rel.copy(), copy=False).where(key_in("top"), copy=False))
         sel = [exp.alias_(exp.select(exp.Coalesce(this=exp.Sum(this=exp.column("n")), expressions=[exp.Literal.number(0)]))
-                          .from_("g").subquery(), f"{c.key}_n"),
-               exp.alias_(exp.select(_first(_row_value(r, v), r, k)).from_("top_rows").subquery(), f"{c.key}_s")]
+                          .from_(exp.to_table("g"), copy=False).subquery(copy=False), f"{c.key}_n", copy=False),
+               exp.alias_(exp.select(_first(_row_value(r, v), r, k)).from_(exp.to_table("top_rows"), copy=False).subquery(copy=False), f"{c.key}_s", copy=False)]
         if c.complete:
-            rows = exp.select(_ordered_list(exp.column(ROW))).from_(self.rel.copy()).where(key_in("g"))
-            sel.append(exp.alias_(rows.subquery(), f"{c.key}_i"))
+            rows = exp.select(_ordered_list(exp.column(ROW))).from_(self.rel.copy(), copy=False).where(key_in("g"), copy=False)
+            sel.append(exp.alias_(rows.subquery(copy=False), f"{c.key}_i", copy=False))
         if keep:
-            sel.append(exp.alias_(exp.select(_first(r, r, keep)).from_("top_rows").subquery(), f"{c.key}_q"))
-        return (exp.select(*sel).with_("g", as_=groups, materialized=True).with_("top", as_=top)
-                .with_("top_rows", as_=top_rows, materialized=True).sql("duckdb"))
+            sel.append(exp.alias_(exp.select(_first(r, r, keep)).from_(exp.to_table("top_rows"), copy=False).subquery(copy=False), f"{c.key}_q", copy=False))
+        return (exp.select(*sel).with_("g", as_=groups, materialized=True, copy=False).with_("top", as_=top, copy=False)
+                .with_("top_rows", as_=top_rows, materialized=True, copy=False).sql("duckdb", copy=False))
 
     def _unique_rows_sql(self, c: Cond) -> str:
         """Every row of a repeated value (GX's unexpected rows for uniqueness), in row order: the
         repeated keys by hash aggregate, then one streaming pass that a LIMIT can stop early."""
         cols = c.domain.get("column_list") or [c.domain["column"]]
         key = struct([(f"k{i}", self.cols.pv(x)) for i, x in enumerate(cols)])
-        repeated = exp.select(key).from_(self.rel.copy()).where(c.filter.copy())
+        repeated = exp.select(key).from_(self.rel.copy(), copy=False).where(c.filter.copy(), copy=False)
         repeated.set("group", exp.Group(all=True))
-        repeated = repeated.having(_repeated())
-        return (exp.select(exp.Star()).from_(self.rel.copy())
-                .where(exp.and_(exp.paren(c.filter), key.isin(query=repeated))).sql("duckdb"))
+        repeated = repeated.having(_repeated(), copy=False)
+        return (exp.select(exp.Star()).from_(self.rel.copy(), copy=False)
+                .where(exp.and_(exp.paren(c.filter), key.isin(query=repeated), copy=False), copy=False).sql("duckdb", copy=False))
 
     def _exact_aggregate(self, mc: MetricConfiguration, con: duckdb.DuckDBPyConnection):
         """Float aggregates as pandas computes them on the .df() column (no bottleneck installed):
         mean/sum replace missing by 0 and sum pairwise (numpy) over the full array; SQL sums differ
         in the last ulp. std/median: pandas itself on the fetched column."""
         name = mc.metric_domain_kwargs["column"]
-        column = exp.select(exp.alias_(self.cols.pv(name), "v")).from_(self.rel.copy())
-        a = con.execute(column.sql("duckdb")).fetchnumpy()["v"]
+        column = exp.select(exp.alias_(self.cols.pv(name), "v", copy=False)).from_(self.rel.copy(), copy=False)
+        a = con.execute(column.sql("duckdb", copy=False)).fetchnumpy()["v"]
         data = np.ma.getdata(a).astype("float64", copy=False)
         missing = np.ma.getmaskarray(a) | np.isnan(data)
         m = mc.metric_name
@@ -416,8 +416,8 @@ class DuckDBGate:
         return float(s.std() if m == "column.standard_deviation" else s[~s.isnull()].median())
 
     def _query_metrics(self, key: str, query: exp.Query, con: duckdb.DuckDBPyConnection) -> dict:
-        count = con.execute(exp.select(_count_star()).from_(query.subquery()).sql("duckdb")).fetchall()[0][0]
-        cur = con.execute(_select_all(query).limit(MAX_RESULT_RECORDS).sql("duckdb"))
+        count = con.execute(exp.select(_count_star()).from_(query.subquery(), copy=False).sql("duckdb", copy=False)).fetchall()[0][0]
+        cur = con.execute(_select_all(query).limit(MAX_RESULT_RECORDS, copy=False).sql("duckdb", copy=False))
         names = [d[0] for d in cur.description]
         rows = [{n: _json_value(v) for n, v in zip(names, r)} for r in cur.fetchall()]
         return {f"{key}_row_count": int(count), f"{key}_table": rows}
@@ -520,8 +520,8 @@ class DuckDBGate:
     def _failing_sql(self, c: Cond) -> str:
         if c.kind == "unique":
             return self._unique_rows_sql(c)
-        return (exp.select(exp.Star()).from_(self.rel.copy())
-                .where(exp.and_(exp.paren(c.filter), exp.paren(c.unexpected))).sql("duckdb"))
+        return (exp.select(exp.Star()).from_(self.rel.copy(), copy=False)
+                .where(exp.and_(exp.paren(c.filter), exp.paren(c.unexpected), copy=False), copy=False).sql("duckdb", copy=False))
 
     # ------------------------------------------------------------------ public API
     def check(self, suite: gx.ExpectationSuite | list[ExpectationConfiguration]) -> list[tuple[int, Exception]]:
@@ -583,12 +583,12 @@ class DuckDBGate:
         for mc in item.metric_configs:
             key, _ = plan.where[mc.id]
             if key in plan.queries:
-                return (exp.select(exp.alias_(_streamed_position(), ROW), exp.Star())
-                        .from_(plan.queries[key].subquery()).sql("duckdb"))
+                return (exp.select(exp.alias_(_streamed_position(), ROW, copy=False), exp.Star())
+                        .from_(plan.queries[key].subquery(), copy=False).sql("duckdb", copy=False))
         cond = self._own_condition(plan, item)
         if cond is not None and cond.key in self._kept:   # the first keep_rows rows, found while validating
-            kept = exp.select("r").from_(exp.table_(self._kept[cond.key], quoted=True))
-            return exp.select(exp.Star()).from_(self.rel.copy()).where(exp.column(ROW).isin(query=kept)).sql("duckdb")
+            kept = exp.select(exp.column("r")).from_(exp.table_(self._kept[cond.key], quoted=True), copy=False)
+            return exp.select(exp.Star()).from_(self.rel.copy(), copy=False).where(exp.column(ROW).isin(query=kept, copy=False), copy=False).sql("duckdb", copy=False)
         # no ORDER BY: rows stream in insertion (= row) order, so a LIMIT stops the scan early
         return None if cond is None else self._failing_sql(cond)
 
@@ -660,7 +660,7 @@ def _row_value(row: exp.Expression, value: exp.Expression) -> exp.Struct:
 
 def _select_all(query: exp.Query) -> exp.Select:
     """``SELECT * FROM (query)``."""
-    return exp.select(exp.Star()).from_(query.subquery())
+    return exp.select(exp.Star()).from_(query.subquery(), copy=False)
 
 
 def _configs(suite) -> list[ExpectationConfiguration]:
