@@ -7,8 +7,14 @@ SQL over the gated relation. The rules are the ones measured against GX 1.24's p
 docs/research/gx_on_duckdb/FINDINGS.md §4 (missing = NULL or NaN; NULL counts as unexpected; regex
 is search, on RE2 unless pandas itself would switch to Python ``re``; lengths in code points ...).
 
-SQL is written as text here: the fragments are built from GX metric names; identifiers go through
-``pipelines.core.sql.ident`` and values through ``lit``, never through string pasting.
+The SQL is built as sqlglot expressions (DuckDB's dialect when written out): a column is a quoted
+identifier (``col``), a value a literal (``lit``), never text pasted into text.
+
+>>> cols = Columns({"Konto Nr": "VARCHAR", "amount": "DOUBLE"}, "marts.t")
+>>> cols.isnull("amount").sql("duckdb")
+'("amount" IS NULL OR ISNAN("amount"))'
+>>> print(between(cols.col("Konto Nr"), {"min_value": "O'Brien"}).sql("duckdb"))
+("Konto Nr" >= 'O''Brien')
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.core.sql import ident, literal
+from sqlglot import exp
 
 FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
 TEXT_TYPES = ("VARCHAR",)
@@ -47,29 +53,47 @@ class RuleError(Exception):
         self.kwarg, self.column = kwarg, column
 
 
-def lit(v: Any) -> str:
-    """A Python value as a DuckDB literal (regexes must be constants, so no parameters)."""
+def lit(v: Any) -> exp.Expression:
+    """A Python value as a literal (regexes must be constants, so no parameters).
+
+    >>> [lit(x).sql("duckdb") for x in (None, True, 3, 0.5, float("nan"), "it's", dt.date(2024, 1, 31))]
+    ['NULL', 'TRUE', '3', 'CAST(0.5 AS DOUBLE)', "CAST('nan' AS DOUBLE)", "'it''s'", "CAST('2024-01-31' AS DATE)"]
+    """
     if v is None:
-        return "NULL"
+        return exp.null()
     if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
+        return exp.Boolean(this=v)
     if isinstance(v, int):
-        return str(v)
+        return exp.Literal.number(v)
     if isinstance(v, float):
-        if math.isnan(v):
-            return "'nan'::DOUBLE"
-        if math.isinf(v):
-            return "'inf'::DOUBLE" if v > 0 else "'-inf'::DOUBLE"
-        return repr(v) + "::DOUBLE"
+        if math.isnan(v) or math.isinf(v):
+            return exp.cast(exp.Literal.string("nan" if math.isnan(v) else "inf" if v > 0 else "-inf"), "DOUBLE", copy=False)
+        return exp.cast(exp.Literal.number(repr(v)), "DOUBLE", copy=False)
     if isinstance(v, decimal.Decimal):
-        return f"{v}::DOUBLE"
+        return exp.cast(exp.Literal.number(str(v)), "DOUBLE", copy=False)
     if isinstance(v, dt.datetime):
-        return f"TIMESTAMP {literal(v.isoformat(sep=' '))}"
+        return exp.cast(exp.Literal.string(v.isoformat(sep=" ")), "TIMESTAMP", copy=False)
     if isinstance(v, dt.date):
-        return f"DATE {literal(v.isoformat())}"
+        return exp.cast(exp.Literal.string(v.isoformat()), "DATE", copy=False)
     if isinstance(v, str):
-        return literal(v)
+        return exp.Literal.string(v)
     raise RuleError(f"cannot use {v!r} ({type(v).__name__}) as a value")
+
+
+def col(name: str) -> exp.Column:
+    """A column by its name, as a quoted identifier (a quote in the name doubled by sqlglot)."""
+    return exp.column(exp.to_identifier(name, quoted=True))
+
+
+def struct(fields: list[tuple[str, exp.Expression]]) -> exp.Struct:
+    """DuckDB's ``struct_pack(name := value, ...)``."""
+    return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=value.copy())
+                                   for name, value in fields])
+
+
+def filtered(aggregate: exp.Expression, condition: exp.Expression) -> exp.Filter:
+    """``aggregate FILTER (WHERE condition)``."""
+    return exp.Filter(this=aggregate, expression=exp.Where(this=condition.copy()))
 
 
 @dataclass
@@ -80,12 +104,12 @@ class Cond:
     metric: str                      # GX condition metric name
     domain: dict
     value_kwargs: dict
-    filter_sql: str = "TRUE"         # GX's domain filter (missing values, ignore_row_if)
-    unexpected_sql: str = "FALSE"    # TRUE where GX flags the row as unexpected
-    value_sql: str = ""              # what GX reports as the unexpected value
+    filter: exp.Expression = field(default_factory=exp.true)        # GX's domain filter (missing values, ignore_row_if)
+    unexpected: exp.Expression = field(default_factory=exp.false)   # TRUE where GX flags the row as unexpected
+    value: exp.Expression | None = None   # what GX reports as the unexpected value
     value_kind: str = "scalar"       # scalar | pair | record
     kind: str = "row"                # row: in the single scan | unique: own sort/group query
-    verify: dict = field(default_factory=dict)   # alias -> SQL flag; TRUE: redo on GX pandas
+    verify: dict = field(default_factory=dict)   # alias -> aggregate flag; TRUE: redo on GX pandas
     value_types: list = field(default_factory=list)
     k: int = 20                      # unexpected values / indices to keep
     complete: bool = False
@@ -101,10 +125,10 @@ class Columns:
         self.types = types
         self.relation = relation
 
-    def col(self, name: str, kwarg: str | None = None) -> str:
+    def col(self, name: str, kwarg: str | None = None) -> exp.Column:
         if name not in self.types:
             raise RuleError(f"column {name!r} does not exist in {self.relation}", kwarg=kwarg, column=name)
-        return ident(name)
+        return col(name)
 
     def type(self, name: str) -> str:
         return self.types[name].upper()
@@ -115,73 +139,75 @@ class Columns:
     def is_text(self, name: str) -> bool:
         return self.type(name) in TEXT_TYPES
 
-    def isnull(self, name: str, kwarg: str | None = None) -> str:
+    def isnull(self, name: str, kwarg: str | None = None) -> exp.Expression:
         # pandas reads a DuckDB NaN as NaN, which it counts as missing
         c = self.col(name, kwarg)
-        return f"({c} IS NULL OR isnan({c}))" if self.is_float(name) else f"({c} IS NULL)"
+        if self.is_float(name):
+            return exp.paren(exp.or_(c.is_(exp.null()), exp.IsNan(this=c.copy()), copy=False), copy=False)
+        return exp.paren(c.is_(exp.null()), copy=False)
 
-    def pv(self, name: str, kwarg: str | None = None) -> str:
+    def pv(self, name: str, kwarg: str | None = None) -> exp.Expression:
         """The column as a pandas value after DuckDB's .df(): DECIMAL becomes float64."""
         c = self.col(name, kwarg)
-        return f"CAST({c} AS DOUBLE)" if self.type(name).startswith("DECIMAL") else c
+        return exp.cast(c, "DOUBLE", copy=False) if self.type(name).startswith("DECIMAL") else c
 
-    def txt(self, name: str) -> str:
+    def txt(self, name: str) -> exp.Expression:
         """pandas ``column.astype(str)``."""
-        return self.col(name) if self.is_text(name) else f"CAST({self.pv(name)} AS VARCHAR)"
+        return self.col(name) if self.is_text(name) else exp.cast(self.pv(name), "VARCHAR", copy=False)
 
 
-def domain_filter(cols: Columns, metric: str, domain: dict, filters_nulls: bool) -> str:
+def domain_filter(cols: Columns, metric: str, domain: dict, filters_nulls: bool) -> exp.Expression:
     if "column" in domain:
-        return f"NOT {cols.isnull(domain['column'], 'column')}" if filters_nulls else "TRUE"
+        return exp.not_(cols.isnull(domain["column"], "column"), copy=False) if filters_nulls else exp.true()
     if "column_A" in domain:
         a, b = cols.isnull(domain["column_A"], "column_A"), cols.isnull(domain["column_B"], "column_B")
         rule = domain.get("ignore_row_if", "both_values_are_missing")
-        return {"both_values_are_missing": f"NOT ({a} AND {b})",
-                "either_value_is_missing": f"NOT ({a} OR {b})",
-                "neither": "TRUE"}[rule]
+        return {"both_values_are_missing": lambda: exp.not_(exp.paren(exp.and_(a, b, copy=False), copy=False), copy=False),
+                "either_value_is_missing": lambda: exp.not_(exp.paren(exp.or_(a, b, copy=False), copy=False), copy=False),
+                "neither": exp.true}[rule]()
     if "column_list" in domain:
         nulls = [cols.isnull(c, "column_list") for c in domain["column_list"]]
         rule = domain.get("ignore_row_if", "all_values_are_missing")
-        return {"all_values_are_missing": "NOT (" + " AND ".join(nulls) + ")",
-                "any_value_is_missing": "NOT (" + " OR ".join(nulls) + ")",
-                "never": "TRUE"}[rule]
+        return {"all_values_are_missing": lambda: exp.not_(exp.paren(exp.and_(*nulls, copy=False), copy=False), copy=False),
+                "any_value_is_missing": lambda: exp.not_(exp.paren(exp.or_(*nulls, copy=False), copy=False), copy=False),
+                "never": exp.true}[rule]()
     raise UnsupportedMetric(f"{metric} on domain {sorted(domain)}")
 
 
 def compile_condition(cols: Columns, cond: Cond, filters_nulls: bool) -> None:
-    """Fill ``cond``'s SQL. Conditions evaluated by GX itself (strftime ...) set ``via_gx``."""
+    """Fill ``cond``'s expressions. Conditions evaluated by GX itself (strftime ...) set ``via_gx``."""
     m, d, kw = cond.metric, cond.domain, cond.value_kwargs
     if d.get("row_condition") or d.get("condition_parser"):
         raise UnsupportedMetric("row_condition is not supported by Kontor's gate yet")
-    cond.filter_sql = domain_filter(cols, m, d, filters_nulls)
+    cond.filter = domain_filter(cols, m, d, filters_nulls)
     if "column" in d:
-        cond.value_sql, cond.value_types = cols.pv(d["column"]), [cols.types[d["column"]]]
+        cond.value, cond.value_types = cols.pv(d["column"]), [cols.types[d["column"]]]
     elif "column_A" in d:
         cond.value_kind = "pair"
         a, b = d["column_A"], d["column_B"]
-        cond.value_sql = f"struct_pack(a := {cols.pv(a)}, b := {cols.pv(b)})"
+        cond.value = struct([("a", cols.pv(a)), ("b", cols.pv(b))])
         cond.value_types = [cols.types[a], cols.types[b]]
     else:
         cond.value_kind = "record"
         names = d["column_list"]
-        cond.value_sql = "struct_pack(" + ", ".join(f"{ident(c)} := {cols.pv(c)}" for c in names) + ")"
+        cond.value = struct([(c, cols.pv(c)) for c in names])
         cond.value_types = [cols.types[c] for c in names]
 
     expected = None  # GX's "expected" predicate; NULL counts as unexpected, as in pandas
     if m == "column_values.nonnull":
-        cond.unexpected_sql = cols.isnull(d["column"])
+        cond.unexpected = cols.isnull(d["column"])
         return
     if m == "column_values.null":
-        cond.unexpected_sql = f"NOT {cols.isnull(d['column'])}"
+        cond.unexpected = exp.not_(cols.isnull(d["column"]), copy=False)
         return
     if m in ("column_values.in_set", "column_values.not_in_set"):
         values = kw.get("value_set")
         if values is None:          # GX: no set means every value is expected
-            cond.unexpected_sql = "FALSE"
+            cond.unexpected = exp.false()
             return
         vals = compatible_values(cols, d["column"], values)
-        inset = f"{cols.pv(d['column'])} IN ({', '.join(lit(v) for v in vals)})" if vals else "FALSE"
-        expected = inset if m.endswith(".in_set") else f"NOT ({inset})"
+        inset = cols.pv(d["column"]).isin(*(lit(v) for v in vals), copy=False) if vals else exp.false()
+        expected = inset if m.endswith(".in_set") else exp.not_(exp.paren(inset, copy=False), copy=False)
     elif m == "column_values.between":
         expected = between(cols.pv(d["column"]), kw, cols=cols, name=d["column"])
     elif m in ("column_values.match_regex", "column_values.not_match_regex"):
@@ -189,25 +215,25 @@ def compile_condition(cols: Columns, cond: Cond, filters_nulls: bool) -> None:
         if expected is None:
             return
     elif m == "column_values.value_length.between":
-        expected = between(f"length({cols.txt(d['column'])})", kw)
+        expected = between(exp.Length(this=cols.txt(d["column"])), kw)
     elif m == "column_values.value_length.equals":
-        expected = f"length({cols.txt(d['column'])}) = {lit(kw['value'])}"
+        expected = exp.EQ(this=exp.Length(this=cols.txt(d["column"])), expression=lit(kw["value"]))
     elif m in ("column_values.unique", "compound_columns.unique"):
         # pandas: ~duplicated(keep=False) on the domain: EVERY row of a repeated value is unexpected
         cond.kind = "unique"
         return
     elif m == "column_pair_values.a_greater_than_b":
-        op = ">=" if kw.get("or_equal") else ">"
-        expected = f"{cols.pv(d['column_A'])} {op} {cols.pv(d['column_B'])}"
+        op = exp.GTE if kw.get("or_equal") else exp.GT
+        expected = op(this=cols.pv(d["column_A"]), expression=cols.pv(d["column_B"]))
     elif m == "column_pair_values.equal":
-        expected = f"{cols.pv(d['column_A'])} = {cols.pv(d['column_B'])}"
+        expected = exp.EQ(this=cols.pv(d["column_A"]), expression=cols.pv(d["column_B"]))
     elif m in VIA_GX_PANDAS:
         cols.col(d["column"], "column")
         cond.via_gx = True
         return
     else:
         raise UnsupportedMetric(m)
-    cond.unexpected_sql = f"NOT coalesce({expected}, FALSE)"
+    cond.unexpected = exp.not_(exp.Coalesce(this=expected, expressions=[exp.false()]), copy=False)
 
 
 def compatible_values(cols: Columns, name: str, values) -> list:
@@ -222,7 +248,7 @@ def compatible_values(cols: Columns, name: str, values) -> list:
     return [v for v in values if isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool)]
 
 
-def between(expr: str, kw: dict, cols: Columns | None = None, name: str | None = None) -> str:
+def between(expr: exp.Expression, kw: dict, cols: Columns | None = None, name: str | None = None) -> exp.Expression:
     lo, hi = kw.get("min_value"), kw.get("max_value")
     if lo is None and hi is None:
         raise RuleError("min_value and max_value cannot both be None", kwarg="min_value")
@@ -232,10 +258,10 @@ def between(expr: str, kw: dict, cols: Columns | None = None, name: str | None =
         _check_bound_types(cols, name, lo, hi)
     parts = []
     if lo is not None:
-        parts.append(f"{expr} {'>' if kw.get('strict_min') else '>='} {lit(lo)}")
+        parts.append((exp.GT if kw.get("strict_min") else exp.GTE)(this=expr.copy(), expression=lit(lo)))
     if hi is not None:
-        parts.append(f"{expr} {'<' if kw.get('strict_max') else '<='} {lit(hi)}")
-    return "(" + " AND ".join(parts) + ")"
+        parts.append((exp.LT if kw.get("strict_max") else exp.LTE)(this=expr.copy(), expression=lit(hi)))
+    return exp.paren(exp.and_(*parts, copy=False), copy=False)
 
 
 def _check_bound_types(cols: Columns, name: str, lo, hi) -> None:
@@ -301,7 +327,7 @@ def regex_mode(rx: str) -> tuple[dict, str]:
     return mode, rx
 
 
-def _regex(cols: Columns, cond: Cond, rx: str, negate: bool) -> str | None:
+def _regex(cols: Columns, cond: Cond, rx: str, negate: bool) -> exp.Expression | None:
     try:
         re.compile(rx)
     except re.error as e:
@@ -313,12 +339,14 @@ def _regex(cols: Columns, cond: Cond, rx: str, negate: bool) -> str | None:
         return None
     txt = cols.txt(cond.domain["column"])
     if mode["nonascii"]:
-        cond.verify[f"{cond.key}_va"] = f"bool_or(strlen({txt}) <> length({txt})) FILTER (WHERE {cond.filter_sql})"
+        multibyte = exp.NEQ(this=exp.func("strlen", txt, dialect="duckdb"), expression=exp.Length(this=txt.copy()))
+        cond.verify[f"{cond.key}_va"] = filtered(exp.LogicalOr(this=multibyte), cond.filter)
     if mode["newline"]:
-        cond.verify[f"{cond.key}_vn"] = f"bool_or(contains({txt}, chr(10))) FILTER (WHERE {cond.filter_sql})"
+        newline = exp.func("contains", txt, exp.func("chr", exp.Literal.number(10), dialect="duckdb"), dialect="duckdb")
+        cond.verify[f"{cond.key}_vn"] = filtered(exp.LogicalOr(this=newline), cond.filter)
     cond.re2 = rx2
-    hit = f"regexp_matches({txt}, {lit(rx2)})"
-    return f"NOT {hit}" if negate else hit
+    hit = exp.RegexpLike(this=txt.copy(), expression=lit(rx2))
+    return exp.not_(hit, copy=False) if negate else hit
 
 
 def pandas_value(v, duck_type: str):

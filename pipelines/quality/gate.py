@@ -50,6 +50,7 @@ from great_expectations.validator.metric_configuration import MetricConfiguratio
 from great_expectations.validator.metrics_calculator import MetricsCalculator
 from great_expectations.validator.validation_statistics import calc_validation_statistics
 from sqlglot import exp, parse_one
+from sqlglot.errors import ParseError
 
 from pipelines.quality.conditions import (
     FLOAT_TYPES,
@@ -60,6 +61,8 @@ from pipelines.quality.conditions import (
     UnsupportedMetric,
     compile_condition,
     convert_values,
+    filtered,
+    struct,
 )
 from pipelines.core.sql import render, table_expr, template
 
@@ -103,9 +106,9 @@ class Item:
 class Plan:
     items: list[Item] = field(default_factory=list)
     conds: dict[str, Cond] = field(default_factory=dict)
-    aggs: dict[str, str] = field(default_factory=dict)            # key -> SQL aggregate in the scan
+    aggs: dict[str, exp.Expression] = field(default_factory=dict)   # key -> SQL aggregate in the scan
     exact: dict[str, MetricConfiguration] = field(default_factory=dict)   # key -> pandas-exact float
-    queries: dict[str, str] = field(default_factory=dict)         # key -> unexpected_rows_query SQL
+    queries: dict[str, exp.Query] = field(default_factory=dict)     # key -> unexpected_rows_query, parsed
     where: dict[Any, tuple[str, str | None]] = field(default_factory=dict)  # metric id -> (key, suffix)
     signatures: dict[str, str] = field(default_factory=dict)      # condition + kwargs -> cond key
 
@@ -148,8 +151,8 @@ class DuckDBGate:
         is_table = con.execute(template(__file__, "is_table"), [schema, name]).fetchall()[0][0] > 0
         # ROW = position in `select * from <relation>`, i.e. pandas' RangeIndex after .df(). Tables
         # have rowid; views get a streaming row_number() (no sort, no extra cost).
-        position = exp.column("rowid") if is_table else parse_one("row_number() OVER () - 1", dialect="duckdb")
-        self.rel = exp.select(exp.alias_(position, ROW), exp.Star()).from_(table).subquery().sql("duckdb")
+        position = exp.column("rowid") if is_table else _streamed_position()
+        self.rel = exp.select(exp.alias_(position, ROW, copy=False), exp.Star()).from_(table, copy=False).subquery(copy=False)
         rows = con.execute(render(template(__file__, "describe"), relation=table)).fetchall()
         self.columns = [r[0] for r in rows]
         self.cols = Columns({r[0]: r[1] for r in rows}, relation)
@@ -226,7 +229,7 @@ class DuckDBGate:
             if self._exact_float(mc):
                 plan.exact[key] = mc
             else:
-                plan.aggs[key] = self._aggregate_sql(mc)
+                plan.aggs[key] = self._aggregate(mc)
             plan.where[mc.id] = (key, None)
 
     def _check_re2(self, rx: str) -> None:
@@ -235,8 +238,9 @@ class DuckDBGate:
         except duckdb.Error as e:
             raise RuleError(f"invalid regex {rx!r} for DuckDB's RE2: {e}", kwarg="regex") from e
 
-    def _query(self, mc: MetricConfiguration) -> str:
-        """An unexpected_rows_query with {batch} substituted as GX does; bound, not run."""
+    def _query(self, mc: MetricConfiguration) -> exp.Query:
+        """An unexpected_rows_query with {batch} substituted as GX does, read by sqlglot (in DuckDB's
+        dialect, as the Spark gate reads it) so that the gate's statements nest it; bound, not run."""
         if mc.metric_domain_kwargs.get("row_condition"):
             raise UnsupportedMetric("row_condition is not supported by Kontor's gate yet")
         try:
@@ -244,50 +248,51 @@ class DuckDBGate:
         except Exception as e:  # noqa: BLE001 - GX's message names the brace and the fix
             raise RuleError(str(e), kwarg="unexpected_rows_query") from e
         try:
-            self.con.execute(f"DESCRIBE SELECT * FROM ({query})").fetchall()
+            tree = parse_one(query, dialect="duckdb")
+        except ParseError as e:
+            raise RuleError(f"unexpected_rows_query is not SQL that sqlglot reads in DuckDB's dialect: "
+                            f"{str(e).splitlines()[0]}", kwarg="unexpected_rows_query") from e
+        if not isinstance(tree, exp.Query):
+            raise RuleError(f"unexpected_rows_query must be a query (SELECT ...), not a {tree.key.upper()} statement",
+                            kwarg="unexpected_rows_query")
+        try:
+            self.con.execute(exp.Describe(this=_select_all(tree)).sql("duckdb", copy=False)).fetchall()
         except duckdb.Error as e:
             raise RuleError(f"unexpected_rows_query does not run on DuckDB: {str(e).splitlines()[0]}",
                             kwarg="unexpected_rows_query") from e
-        return query
+        return tree
 
     def _exact_float(self, mc: MetricConfiguration) -> bool:
         name = mc.metric_domain_kwargs.get("column")
         return (mc.metric_name in EXACT_FLOAT and name in self.cols.types
                 and self.cols.type(name).startswith(FLOAT_TYPES + ("DECIMAL",)))
 
-    def _aggregate_sql(self, mc: MetricConfiguration) -> str:
+    def _aggregate(self, mc: MetricConfiguration) -> exp.Expression:
         m, d = mc.metric_name, mc.metric_domain_kwargs
         if d.get("row_condition"):
             raise UnsupportedMetric("row_condition is not supported by Kontor's gate yet")
         if m == "table.row_count":
-            return "count(*)"
+            return _count_star()
         name = d.get("column")
         if name is None:
             raise UnsupportedMetric(m)
-        x = self.cols.pv(name, "column")
-        nn = f"FILTER (WHERE NOT {self.cols.isnull(name)})"
-        sql = {
-            "column.mean": f"avg({x}) {nn}",
-            "column.min": f"min({x}) {nn}",
-            "column.max": f"max({x}) {nn}",
-            "column.sum": f"coalesce(sum({x}) {nn}, 0)",
-            "column.median": f"median({x}) {nn}",
-            "column.standard_deviation": f"stddev_samp({x}) {nn}",
-            "column.distinct_values.count": f"count(DISTINCT {x}) {nn}",
-        }.get(m)
-        if sql is None:
+        build = AGGREGATES.get(m)
+        if build is None:
             raise UnsupportedMetric(m)
-        return sql
+        x = self.cols.pv(name, "column")
+        aggregate = filtered(build(x), exp.not_(self.cols.isnull(name), copy=False))
+        return exp.Coalesce(this=aggregate, expressions=[exp.Literal.number(0)]) if m == "column.sum" else aggregate
 
     # ------------------------------------------------------------------ execution
     def _via_gx(self, cond: Cond) -> None:
         """GX's own pandas condition on the DISTINCT values; the failing ones go back as a set."""
         name = cond.domain["column"]
         x = self.cols.pv(name)
-        df = self.con.execute(f"SELECT DISTINCT {x} AS v FROM {self.rel} WHERE {cond.filter_sql}").df()
+        distinct = exp.select(exp.alias_(x, "v", copy=False)).distinct(copy=False).from_(self.rel.copy(), copy=False).where(cond.filter.copy(), copy=False)
+        df = self.con.execute(distinct.sql("duckdb", copy=False)).df()
         df.columns = [name]
         if len(df) == 0:
-            cond.unexpected_sql = "FALSE"
+            cond.unexpected = exp.false()
             return
         engine = PandasExecutionEngine()
         engine.load_batch_data("distinct", PandasBatchData(engine, df))
@@ -298,29 +303,31 @@ class DuckDBGate:
         view = f"_kontor_gate_bad_{cond.key}_{id(self)}"
         self.con.register(view, bad)
         self._registered.append(view)
-        cond.unexpected_sql = f"{x} IN (SELECT v FROM {view})"
+        cond.unexpected = x.isin(query=exp.select(exp.column("v")).from_(exp.table_(view, quoted=True), copy=False))
 
-    def _scan_sql(self, conds: dict[str, Cond], aggs: dict[str, str]) -> str | None:
-        sel, proj = ["count(*) AS __n"], []
-        sel += [f"{sql} AS {key}" for key, sql in aggs.items()]
+    def _scan_sql(self, conds: dict[str, Cond], aggs: dict[str, exp.Expression]) -> str:
+        sel = [exp.alias_(_count_star(), "__n", copy=False)]
+        sel += [exp.alias_(aggregate, key) for key, aggregate in aggs.items()]
+        proj = []
         for key, c in conds.items():
             if c.kind != "row":
                 if "filtered_row_count" in c.wanted:
-                    sel.append(f"count_if({c.filter_sql}) AS {key}_f")
+                    sel.append(exp.alias_(exp.CountIf(this=c.filter.copy()), f"{key}_f", copy=False))
                 continue
-            sel += [f"{sql} AS {alias}" for alias, sql in c.verify.items()]
+            sel += [exp.alias_(flag, alias) for alias, flag in c.verify.items()]
             # each predicate once per row (a regex evaluated once, not in count_if and min_by)
-            proj.append(f"(({c.filter_sql}) AND ({c.unexpected_sql})) AS __u_{key}")
-            hit = f"__u_{key}"
-            sel.append(f"count_if({hit}) AS {key}_n")
+            hit = exp.column(f"__u_{key}")
+            proj.append(exp.alias_(exp.and_(exp.paren(c.filter), exp.paren(c.unexpected), copy=False), hit.name, copy=False))
+            sel.append(exp.alias_(exp.CountIf(this=hit.copy()), f"{key}_n", copy=False))
             if "filtered_row_count" in c.wanted:
-                sel.append(f"count_if({c.filter_sql}) AS {key}_f")
+                sel.append(exp.alias_(exp.CountIf(this=c.filter.copy()), f"{key}_f", copy=False))
             if c.wanted & {"unexpected_values", "unexpected_index_list"}:
-                sel.append(f"min_by(struct_pack(r := {ROW}, v := {c.value_sql}), {ROW}, {c.k}) FILTER (WHERE {hit}) AS {key}_s")
+                sel.append(exp.alias_(filtered(_first(_row_value(exp.column(ROW), c.value), exp.column(ROW), c.k), hit),
+                                      f"{key}_s", copy=False))
             if c.complete and "unexpected_index_list" in c.wanted:
-                sel.append(f"list({ROW} ORDER BY {ROW}) FILTER (WHERE {hit}) AS {key}_i")
-        inner = f"(SELECT *" + "".join(", " + p for p in proj) + f" FROM {self.rel})"
-        return "SELECT " + ",\n       ".join(sel) + f"\nFROM {inner}"
+                sel.append(exp.alias_(filtered(_ordered_list(exp.column(ROW)), hit), f"{key}_i", copy=False))
+        inner = exp.select(exp.Star(), *proj).from_(self.rel.copy(), copy=False).subquery(copy=False)
+        return exp.select(*sel).from_(inner, copy=False).sql("duckdb", copy=False)
 
     def _unique_sql(self, c: Cond) -> str:
         """Count and first K unexpected rows of a uniqueness condition, without a join back.
@@ -330,45 +337,72 @@ class DuckDBGate:
         smallest min(row), so only those groups are read again. With ``keep_rows`` the positions
         of the first ``keep_rows`` unexpected rows come along (for the quarantine).
         """
-        k, f, t, keep = c.k, c.filter_sql, self.rel, self.keep_rows
+        k, keep = c.k, self.keep_rows
+        r, v = exp.column("r"), exp.column("v")
         if "column" in c.domain:
             x = self.cols.pv(c.domain["column"])
-            full = f", list(r ORDER BY r) AS {c.key}_i" if c.complete else ""
-            rows = f", min_by(r, r, {keep}) AS {c.key}_q" if keep else ""
-            return (f"SELECT count(*) AS {c.key}_n, min_by(struct_pack(r := r, v := v), r, {k}) AS {c.key}_s{full}{rows} "
-                    f"FROM (SELECT {ROW} AS r, {x} AS v, lag({x}) OVER w AS p, lead({x}) OVER w AS nx "
-                    f"FROM {t} WHERE {f} WINDOW w AS (ORDER BY {x})) WHERE v = p OR v = nx")
+            w = exp.to_identifier("w")
+            sorted_rows = (exp.select(exp.alias_(exp.column(ROW), "r", copy=False), exp.alias_(x, "v", copy=False),
+                                      exp.alias_(exp.Window(this=exp.Lag(this=x.copy()), alias=w.copy(), over="OVER"), "p", copy=False),
+                                      exp.alias_(exp.Window(this=exp.Lead(this=x.copy()), alias=w.copy(), over="OVER"), "nx", copy=False))
+                           .from_(self.rel.copy(), copy=False).where(c.filter.copy(), copy=False))
+            sorted_rows.set("windows", [exp.Window(this=w, order=_order(x))])
+            sel = [exp.alias_(_count_star(), f"{c.key}_n", copy=False), exp.alias_(_first(_row_value(r, v), r, k), f"{c.key}_s", copy=False)]
+            if c.complete:
+                sel.append(exp.alias_(_ordered_list(r), f"{c.key}_i", copy=False))
+            if keep:
+                sel.append(exp.alias_(_first(r, r, keep), f"{c.key}_q", copy=False))
+            repeated = exp.or_(exp.EQ(this=v.copy(), expression=exp.column("p")),
+                               exp.EQ(this=v.copy(), expression=exp.column("nx")), copy=False)
+            return exp.select(*sel).from_(sorted_rows.subquery(copy=False), copy=False).where(repeated, copy=False).sql("duckdb", copy=False)
         cols = c.domain["column_list"]
-        gk = ", ".join(f"{self.cols.pv(x)} AS k{i}" for i, x in enumerate(cols))
+        names = [f"k{i}" for i in range(len(cols))]
+        values = [self.cols.pv(x) for x in cols]
         # struct '=' treats NULL fields as equal, as pandas.duplicated does
-        key = "struct_pack(" + ", ".join(f"k{i} := {self.cols.pv(x)}" for i, x in enumerate(cols)) + ")"
-        gkey = "struct_pack(" + ", ".join(f"k{i} := k{i}" for i in range(len(cols))) + ")"
-        full = (f", (SELECT list({ROW} ORDER BY {ROW}) FROM {t} WHERE ({f}) AND {key} IN (SELECT {gkey} FROM g)) "
-                f"AS {c.key}_i" if c.complete else "")
+        key = struct(list(zip(names, values)))
+        gkey = struct([(n, exp.column(n)) for n in names])
+
+        def key_in(groups: str) -> exp.Expression:   # the rows in the domain whose key is among groups'
+            return exp.and_(exp.paren(c.filter), key.isin(query=exp.select(gkey.copy()).from_(exp.to_table(groups), copy=False)), copy=False)
+
+        groups = (exp.select(*(exp.alias_(value, n, copy=False) for n, value in zip(names, values)),
+                             exp.alias_(_count_star(), "n", copy=False), exp.alias_(exp.Min(this=exp.column(ROW)), "r", copy=False))
+                  .from_(self.rel.copy(), copy=False).where(c.filter.copy(), copy=False))
+        groups.set("group", exp.Group(all=True))
+        groups = groups.having(_repeated(), copy=False)
         # the first max(K, keep) unexpected rows lie in the groups with the smallest min(row)
-        rows = f", (SELECT min_by(r, r, {keep}) FROM top_rows) AS {c.key}_q" if keep else ""
-        return (f"WITH g AS MATERIALIZED (SELECT {gk}, count(*) AS n, min({ROW}) AS r FROM {t} "
-                f"WHERE {f} GROUP BY ALL HAVING count(*) > 1), "
-                f"top AS (SELECT * FROM g ORDER BY r LIMIT {max(k, keep)}), "
-                f"top_rows AS MATERIALIZED (SELECT {ROW} AS r, {c.value_sql} AS v FROM {t} "
-                f"WHERE ({f}) AND {key} IN (SELECT {gkey} FROM top)) "
-                f"SELECT (SELECT coalesce(sum(n), 0) FROM g) AS {c.key}_n, "
-                f"(SELECT min_by(struct_pack(r := r, v := v), r, {k}) FROM top_rows) AS {c.key}_s{full}{rows}")
+        top = exp.select(exp.Star()).from_(exp.to_table("g"), copy=False).order_by(exp.Ordered(this=r.copy(), nulls_first=False), copy=False).limit(max(k, keep), copy=False)
+        top_rows = (exp.select(exp.alias_(exp.column(ROW), "r", copy=False), exp.alias_(c.value, "v"))
+                    .from_(self.rel.copy(), copy=False).where(key_in("top"), copy=False))
+        sel = [exp.alias_(exp.select(exp.Coalesce(this=exp.Sum(this=exp.column("n")), expressions=[exp.Literal.number(0)]))
+                          .from_(exp.to_table("g"), copy=False).subquery(copy=False), f"{c.key}_n", copy=False),
+               exp.alias_(exp.select(_first(_row_value(r, v), r, k)).from_(exp.to_table("top_rows"), copy=False).subquery(copy=False), f"{c.key}_s", copy=False)]
+        if c.complete:
+            rows = exp.select(_ordered_list(exp.column(ROW))).from_(self.rel.copy(), copy=False).where(key_in("g"), copy=False)
+            sel.append(exp.alias_(rows.subquery(copy=False), f"{c.key}_i", copy=False))
+        if keep:
+            sel.append(exp.alias_(exp.select(_first(r, r, keep)).from_(exp.to_table("top_rows"), copy=False).subquery(copy=False), f"{c.key}_q", copy=False))
+        return (exp.select(*sel).with_("g", as_=groups, materialized=True, copy=False).with_("top", as_=top, copy=False)
+                .with_("top_rows", as_=top_rows, materialized=True, copy=False).sql("duckdb", copy=False))
 
     def _unique_rows_sql(self, c: Cond) -> str:
         """Every row of a repeated value (GX's unexpected rows for uniqueness), in row order: the
         repeated keys by hash aggregate, then one streaming pass that a LIMIT can stop early."""
         cols = c.domain.get("column_list") or [c.domain["column"]]
-        key = "struct_pack(" + ", ".join(f"k{i} := {self.cols.pv(x)}" for i, x in enumerate(cols)) + ")"
-        return (f"SELECT * FROM {self.rel} WHERE ({c.filter_sql}) AND {key} IN "
-                f"(SELECT {key} FROM {self.rel} WHERE {c.filter_sql} GROUP BY ALL HAVING count(*) > 1)")
+        key = struct([(f"k{i}", self.cols.pv(x)) for i, x in enumerate(cols)])
+        repeated = exp.select(key).from_(self.rel.copy(), copy=False).where(c.filter.copy(), copy=False)
+        repeated.set("group", exp.Group(all=True))
+        repeated = repeated.having(_repeated(), copy=False)
+        return (exp.select(exp.Star()).from_(self.rel.copy(), copy=False)
+                .where(exp.and_(exp.paren(c.filter), key.isin(query=repeated), copy=False), copy=False).sql("duckdb", copy=False))
 
     def _exact_aggregate(self, mc: MetricConfiguration, con: duckdb.DuckDBPyConnection):
         """Float aggregates as pandas computes them on the .df() column (no bottleneck installed):
         mean/sum replace missing by 0 and sum pairwise (numpy) over the full array; SQL sums differ
         in the last ulp. std/median: pandas itself on the fetched column."""
         name = mc.metric_domain_kwargs["column"]
-        a = con.execute(f"SELECT {self.cols.pv(name)} AS v FROM {self.rel}").fetchnumpy()["v"]
+        column = exp.select(exp.alias_(self.cols.pv(name), "v", copy=False)).from_(self.rel.copy(), copy=False)
+        a = con.execute(column.sql("duckdb", copy=False)).fetchnumpy()["v"]
         data = np.ma.getdata(a).astype("float64", copy=False)
         missing = np.ma.getmaskarray(a) | np.isnan(data)
         m = mc.metric_name
@@ -381,15 +415,15 @@ class DuckDBGate:
         s = pd.Series(np.where(missing, np.nan, data))
         return float(s.std() if m == "column.standard_deviation" else s[~s.isnull()].median())
 
-    def _query_metrics(self, key: str, query: str, con: duckdb.DuckDBPyConnection) -> dict:
-        count = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
-        cur = con.execute(f"SELECT * FROM ({query}) LIMIT {MAX_RESULT_RECORDS}")
+    def _query_metrics(self, key: str, query: exp.Query, con: duckdb.DuckDBPyConnection) -> dict:
+        count = con.execute(exp.select(_count_star()).from_(query.subquery(), copy=False).sql("duckdb", copy=False)).fetchall()[0][0]
+        cur = con.execute(_select_all(query).limit(MAX_RESULT_RECORDS, copy=False).sql("duckdb", copy=False))
         names = [d[0] for d in cur.description]
         rows = [{n: _json_value(v) for n, v in zip(names, r)} for r in cur.fetchall()]
         return {f"{key}_row_count": int(count), f"{key}_table": rows}
 
-    def _run(self, conds: dict[str, Cond], aggs: dict[str, str], exact: dict[str, MetricConfiguration],
-             queries: dict[str, str]) -> dict:
+    def _run(self, conds: dict[str, Cond], aggs: dict[str, exp.Expression], exact: dict[str, MetricConfiguration],
+             queries: dict[str, exp.Query]) -> dict:
         """The scan on self.con (it holds the registered value sets), the rest on cursors, at once."""
         tasks = [("scan", self._scan_sql(conds, aggs))]
         tasks += [("sql", self._unique_sql(c)) for c in conds.values() if c.kind == "unique"]
@@ -486,7 +520,8 @@ class DuckDBGate:
     def _failing_sql(self, c: Cond) -> str:
         if c.kind == "unique":
             return self._unique_rows_sql(c)
-        return f"SELECT * FROM {self.rel} WHERE ({c.filter_sql}) AND ({c.unexpected_sql})"
+        return (exp.select(exp.Star()).from_(self.rel.copy(), copy=False)
+                .where(exp.and_(exp.paren(c.filter), exp.paren(c.unexpected), copy=False), copy=False).sql("duckdb", copy=False))
 
     # ------------------------------------------------------------------ public API
     def check(self, suite: gx.ExpectationSuite | list[ExpectationConfiguration]) -> list[tuple[int, Exception]]:
@@ -548,10 +583,12 @@ class DuckDBGate:
         for mc in item.metric_configs:
             key, _ = plan.where[mc.id]
             if key in plan.queries:
-                return f"SELECT row_number() OVER () - 1 AS {ROW}, * FROM ({plan.queries[key]})"
+                return (exp.select(exp.alias_(_streamed_position(), ROW, copy=False), exp.Star())
+                        .from_(plan.queries[key].subquery(), copy=False).sql("duckdb", copy=False))
         cond = self._own_condition(plan, item)
         if cond is not None and cond.key in self._kept:   # the first keep_rows rows, found while validating
-            return f"SELECT * FROM {self.rel} WHERE {ROW} IN (SELECT r FROM {self._kept[cond.key]})"
+            kept = exp.select(exp.column("r")).from_(exp.table_(self._kept[cond.key], quoted=True), copy=False)
+            return exp.select(exp.Star()).from_(self.rel.copy(), copy=False).where(exp.column(ROW).isin(query=kept, copy=False), copy=False).sql("duckdb", copy=False)
         # no ORDER BY: rows stream in insertion (= row) order, so a LIMIT stops the scan early
         return None if cond is None else self._failing_sql(cond)
 
@@ -573,6 +610,57 @@ class DuckDBGate:
             except Exception:  # noqa: BLE001 - already gone with its connection
                 pass
         self._registered = []
+
+
+# GX column aggregates (over the non-missing values; column.sum also coalesced to 0, as pandas sums nothing)
+AGGREGATES = {
+    "column.mean": lambda x: exp.Avg(this=x),
+    "column.min": lambda x: exp.Min(this=x),
+    "column.max": lambda x: exp.Max(this=x),
+    "column.sum": lambda x: exp.Sum(this=x),
+    "column.median": lambda x: exp.Median(this=x),
+    "column.standard_deviation": lambda x: exp.StddevSamp(this=x),
+    "column.distinct_values.count": lambda x: exp.Count(this=exp.Distinct(expressions=[x])),
+}
+
+
+def _streamed_position() -> exp.Expression:
+    """``row_number() OVER () - 1``: a row's position as rows stream (no sort, no extra cost)."""
+    return exp.Sub(this=exp.Window(this=exp.RowNumber(), over="OVER"), expression=exp.Literal.number(1))
+
+
+def _count_star() -> exp.Count:
+    return exp.Count(this=exp.Star())
+
+
+def _repeated() -> exp.Expression:
+    """``count(*) > 1``: a group of more than one row."""
+    return exp.GT(this=_count_star(), expression=exp.Literal.number(1))
+
+
+def _order(x: exp.Expression) -> exp.Order:
+    """``ORDER BY x`` (DuckDB's default, NULLs last)."""
+    return exp.Order(expressions=[exp.Ordered(this=x.copy(), nulls_first=False)])
+
+
+def _ordered_list(x: exp.Expression) -> exp.Expression:
+    """DuckDB's ``list(x ORDER BY x)``."""
+    return exp.ArrayAgg(this=exp.Order(this=x.copy(), expressions=_order(x).expressions))
+
+
+def _first(value: exp.Expression, order: exp.Expression, k: int) -> exp.ArgMin:
+    """DuckDB's ``min_by(value, order, k)``: the values of the ``k`` smallest ``order``, as a list."""
+    return exp.ArgMin(this=value.copy(), expression=order.copy(), count=exp.Literal.number(k))
+
+
+def _row_value(row: exp.Expression, value: exp.Expression) -> exp.Struct:
+    """``struct_pack(r := row, v := value)``: an unexpected value with its row position."""
+    return struct([("r", row), ("v", value)])
+
+
+def _select_all(query: exp.Query) -> exp.Select:
+    """``SELECT * FROM (query)``."""
+    return exp.select(exp.Star()).from_(query.subquery(), copy=False)
 
 
 def _configs(suite) -> list[ExpectationConfiguration]:
