@@ -54,7 +54,9 @@ def check_project(settings: Settings, explain: bool = False) -> tuple[list[Probl
         sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
     except ProjectError as exc:
         return exc.problems, ""
-    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    # Jinja's compiled templates and the models' output columns as the last check or run left them
+    compiled = compile_project(load_models(settings, sources), display=settings.relative, cache_dir=settings.target_dir)
+    compiled.cache_dir = settings.target_dir
     problems = list(compiled.problems)
     if not problems:
         from pipelines.models.dbt_tests import check_tests   # dbt's data_tests and unit_tests
