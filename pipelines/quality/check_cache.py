@@ -7,8 +7,8 @@ other assets of the project, and the code that judges it (Kontor's quality packa
 DuckDB versions). All of that goes into the key; a hit returns the same problems, so a check
 after an unrelated edit needs no GX at all. The columns and types come from the empty catalog
 (``checking.empty_catalog``), whose building binds every model in DuckDB: what it found is kept
-too, under the statements that built it and DuckDB's version, so an unchanged project needs no
-catalog at all. The file lives in ``target/`` (rebuildable): deleting it costs one slow check,
+too, under what it was built from (``checking.catalog_inputs``) and the DuckDB and sqlglot
+versions, so an unchanged project needs no catalog at all. The file lives in ``target/`` (rebuildable): deleting it costs one slow check,
 never a wrong answer.
 """
 from __future__ import annotations
@@ -74,13 +74,19 @@ class SuiteVerdicts:
         return found
 
     @staticmethod
-    def _catalog_key(statements: list[tuple[str, bool]]) -> str:
-        return hashlib.sha256(json.dumps([duckdb.__version__, statements]).encode()).hexdigest()
+    def _catalog_key(inputs: list) -> str:
+        import sqlglot   # it writes the catalog's statements, with pipelines/core/sql.py
 
-    def catalog(self, statements: list[tuple[str, bool]]) -> dict[tuple[str, str], list[list[str]]] | None:
-        """``shapes`` of the catalog ``statements`` build (``checking.catalog_statements``), as the
-        last check that ran them found; None when they were never run (or not with this DuckDB)."""
-        found = self.catalogs.get(self._catalog_key(statements))
+        from pipelines.core import sql
+
+        writer = hashlib.sha256(Path(sql.__file__).read_bytes()).hexdigest()
+        return hashlib.sha256(json.dumps([duckdb.__version__, sqlglot.__version__, writer, inputs]).encode()).hexdigest()
+
+    def catalog(self, inputs: list) -> dict[tuple[str, str], list[list[str]]] | None:
+        """``shapes`` of the empty catalog built from ``inputs`` (``checking.catalog_inputs``), as the
+        last check that built it found; None when it was never built (or not with these DuckDB,
+        sqlglot and quality code)."""
+        found = self.catalogs.get(self._catalog_key(inputs))
         if not isinstance(found, list):
             return None
         try:
@@ -88,11 +94,10 @@ class SuiteVerdicts:
         except (TypeError, ValueError):     # a damaged entry: the catalog is built again
             return None
 
-    def remember_catalog(self, statements: list[tuple[str, bool]],
-                         con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[list[str]]]:
-        """``shapes(con)`` of the catalog ``statements`` built, kept for ``catalog``."""
+    def remember_catalog(self, inputs: list, con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[list[str]]]:
+        """``shapes(con)`` of the empty catalog built from ``inputs``, kept for ``catalog``."""
         found = self.shapes(con)
-        key = self._catalog_key(statements)
+        key = self._catalog_key(inputs)
         self.catalogs.pop(key, None)        # the newest last: the oldest are dropped first
         self.catalogs[key] = [[schema, table, cols] for (schema, table), cols in found.items()]
         self.catalogs_changed = True

@@ -43,12 +43,11 @@ def untyped_relations(compiled: CompiledProject) -> dict[str, list[str]]:
     return {relation: list(cols) for relation, cols in externals.values()}
 
 
-def empty_catalog(compiled: CompiledProject, statements: list[tuple[str, bool]] | None = None) -> duckdb.DuckDBPyConnection:
-    """Every relation of the project, empty; a model that does not bind is left out (its own check says why).
-    ``statements``: ``catalog_statements(compiled)``, when the caller has them already."""
+def empty_catalog(compiled: CompiledProject) -> duckdb.DuckDBPyConnection:
+    """Every relation of the project, empty; a model that does not bind is left out (its own check says why)."""
     con = duckdb.connect()
     con.execute("set autoinstall_known_extensions = false; set autoload_known_extensions = false")
-    for sql, may_fail in catalog_statements(compiled) if statements is None else statements:
+    for sql, may_fail in catalog_statements(compiled):
         try:
             con.execute(sql)
         except duckdb.Error:
@@ -82,6 +81,16 @@ def catalog_statements(compiled: CompiledProject) -> list[tuple[str, bool]]:
         # the model's compiled SQL is text from the models stage, nested as it is
         out.append((f"create view {table_expr(cm.model.relation).sql('duckdb')} as {head} from ({cm.sql})", True))
     return out
+
+
+def catalog_inputs(compiled: CompiledProject) -> list:
+    """All ``catalog_statements`` are made of, as JSON (the catalog's key: cheaper than the statements)."""
+    return [sorted({"raw", "seeds"} | {cm.model.schema for cm in compiled.models.values()}),
+            [(t.raw_table, [(c.name, c.data_type) for c in t.columns]) for t in compiled.project.sources.tables],
+            LINEAGE_COLUMNS, template(__file__, "current_view"), sorted(untyped_relations(compiled).items()),
+            [(seed.relation, seed_columns(seed)) for seed in compiled.project.seeds.values()], SNAPSHOT_COLUMNS,
+            [(compiled.models[name].model.relation, compiled.models[name].materialized == "snapshot",
+              compiled.models[name].sql) for name in _stable_order(compiled)]]
 
 
 def _stable_order(compiled: CompiledProject) -> list[str]:
@@ -140,22 +149,22 @@ def check_expectations(settings: Settings, compiled: CompiledProject,
     known = known_relations(compiled)
     known |= {s.asset: s.relation for s in suites if any(s.asset.startswith(f"entities/{e}_") for e in entities)}
     untyped = untyped_relations(compiled)
-    statements = catalog_statements(compiled)
+    inputs = catalog_inputs(compiled)
     verdicts = SuiteVerdicts(settings.target_dir / ".cache" / "check_expectations.json")
     # The catalog's relations and column types as DuckDB bound them the last time it was built
-    # from the same statements; DuckDB builds it (binding every view) only when they changed, or
+    # from the same inputs; DuckDB builds it (binding every view) only when they changed, or
     # when a suite must be judged again.
-    shapes = verdicts.catalog(statements)
+    shapes = verdicts.catalog(inputs)
     opened: list[duckdb.DuckDBPyConnection] = []
 
     def catalog() -> duckdb.DuckDBPyConnection:
         if not opened:
-            opened.append(empty_catalog(compiled, statements))
+            opened.append(empty_catalog(compiled))
         return opened[0]
 
     try:
         if shapes is None:
-            shapes = verdicts.remember_catalog(statements, catalog())
+            shapes = verdicts.remember_catalog(inputs, catalog())
         for suite in suites:
             key = verdicts.key(suite, known, untyped, catalog, shapes)
             found = verdicts.get(key)
