@@ -44,7 +44,7 @@ class SplinkAnswers:
 
     def __init__(self, path: Path | None):
         self.path = path
-        self.versions = _versions()
+        self.versions = _versions() if path is not None else []     # nothing read or kept without a file
         self.data: dict[str, Any] = {"version": _VERSION, "versions": self.versions, "library": None,
                                      "comparisons": {}, "settings": {}}
         self.changed = False
