@@ -42,6 +42,7 @@ def check_project(settings: Settings, explain: bool = False) -> tuple[list[Probl
     """Every project file checked; ``explain`` (``kontor check`` itself): with ``engine = "spark"``
     every model also planned by a local Spark session (``pipelines/engines/explain.py``)."""
     from pipelines.entities.spec import load_entities
+    from pipelines.entities.splink_check import SplinkAnswers
     from pipelines.models.compile import check_documented_columns, compile_project
     from pipelines.models.project import load_models
     from pipelines.quality.checking import check_expectations
@@ -54,14 +55,17 @@ def check_project(settings: Settings, explain: bool = False) -> tuple[list[Probl
         sources = load_sources(settings.sources_file, settings.relative(settings.sources_file))
     except ProjectError as exc:
         return exc.problems, ""
-    compiled = compile_project(load_models(settings, sources), display=settings.relative)
+    # Jinja's compiled templates and the models' output columns as the last check or run left them
+    compiled = compile_project(load_models(settings, sources), display=settings.relative, cache_dir=settings.target_dir)
+    compiled.cache_dir = settings.target_dir
     problems = list(compiled.problems)
     if not problems:
         from pipelines.models.dbt_tests import check_tests   # dbt's data_tests and unit_tests
 
         problems += check_documented_columns(compiled) + check_tests(compiled, settings.relative)
         problems += engine_problems(settings, compiled, explain)
-    entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models})
+    entities = load_entities(settings, {name: compiled.output_columns(name) for name in compiled.models},
+                             SplinkAnswers(settings.target_dir / ".cache" / "splink_checks.json"))
     problems += entities.problems
     gate_problems, rules = check_expectations(settings, compiled, entities=list(entities.entities))
     problems += gate_problems

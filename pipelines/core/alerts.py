@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -33,7 +32,6 @@ from email.utils import formatdate, make_msgid
 
 from pipelines.core.errors import KontorError
 from pipelines.core.services import Services, services_for
-from pipelines.reports.delivery import send
 from pipelines.core.settings import Settings, tool_table
 
 KIND = "alert"
@@ -183,6 +181,8 @@ def _text(alert: Alert, project: str) -> str:
 
 
 def _post(url: str, text: str, timeout: float) -> None:
+    import urllib.request   # here, not at import: `kontor check` reads the alert settings only (http, ssl)
+
     request = urllib.request.Request(url, data=json.dumps({"text": text}).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -197,6 +197,8 @@ def _mail(services: Services, to: Sequence[str], subject: str, text: str, timeou
     message["From"], message["To"], message["Subject"] = config.sender, ", ".join(to), subject
     message["Date"], message["Message-ID"] = formatdate(localtime=True), make_msgid(domain="kontor")
     message.set_content(text)
+    from pipelines.reports.delivery import send   # smtplib, only when a mail goes out
+
     send(config, message, timeout)
 
 

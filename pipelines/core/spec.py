@@ -87,7 +87,9 @@ class _Reported(ValueError):
 class Spec(BaseModel):
     """A mapping of a project file: unknown keys are errors, and it knows the lines it was written at."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a spec's validator is built when a file is first validated against it, not when
+    # its module is imported (a mapping only ever nested in another is never built on its own)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     what: ClassVar[str] = "mapping"     # how messages name it: "unknown key 'x' in <what>"
     shape: ClassVar[str] = "a mapping"  # what it must be: "<key> must be <shape>"

@@ -30,6 +30,7 @@ from pipelines.core.errors import Problem, ProjectError, did_you_mean
 from pipelines.core.settings import Settings
 from pipelines.core.spec import Mapping, Spec, plain, validate
 from pipelines.core.yamlfile import LineDict, LineList
+from pipelines.entities.splink_check import SplinkAnswers
 from pipelines.entities.types import TYPES, AttributeDecl, default_splink, default_training
 
 # The shared schema every system's record is mapped onto.
@@ -578,11 +579,13 @@ def load_reference(path: Path, rel: str, problems: list[Problem]) -> dict[str, A
     return dict(doc or {})
 
 
-def load_entities(settings: Settings, model_columns: dict[str, list[str] | None]) -> EntityProject:
+def load_entities(settings: Settings, model_columns: dict[str, list[str] | None],
+                  remembered: SplinkAnswers | None = None) -> EntityProject:
     """Every ``models/entities/*.yml`` except files starting with ``_``; problems collected.
 
     ``model_columns`` maps each model name to its output columns (None when unknown), so a mapping
-    onto a column the staging model does not produce is caught before a run."""
+    onto a column the staging model does not produce is caught before a run. ``remembered``
+    (``kontor check``): Splink's answers kept from earlier checks (``splink_check.py``)."""
     folder = settings.project_dir / "models" / "entities"
     problems: list[Problem] = []
     if not folder.is_dir():
@@ -607,10 +610,12 @@ def load_entities(settings: Settings, model_columns: dict[str, list[str] | None]
             continue
         docs[name] = (rel, spec, bool(found))
     entities = {}
+    splink = remembered or SplinkAnswers(None)
     for name, (rel, spec, broken) in docs.items():
-        built = _entity(name, rel, spec, docs, reference, model_columns, problems)
+        built = _entity(name, rel, spec, docs, reference, model_columns, problems, splink)
         if built is not None and not broken:
             entities[name] = built
+    splink.save()
     # a block shared through ``like:`` is checked with each entity that uses it: say it once
     return EntityProject(entities, list(dict.fromkeys(problems)))
 
@@ -629,7 +634,8 @@ def _inherited(spec: EntityFileSpec, docs: dict, key: str, rel: str,
 
 
 def _entity(name: str, rel: str, spec: EntityFileSpec, docs: dict, reference: dict,
-            model_columns: dict[str, list[str] | None], problems: list[Problem]) -> EntitySpec | None:
+            model_columns: dict[str, list[str] | None], problems: list[Problem],
+            splink_answers: SplinkAnswers | None = None) -> EntitySpec | None:
     """The engine's view of one entity file: what only the other files can tell (models and their
     columns, ``like:``, the columns of the standardised input) checked here."""
     before = len(problems)
@@ -656,7 +662,7 @@ def _entity(name: str, rel: str, spec: EntityFileSpec, docs: dict, reference: di
         splink_rel, splink_parent = rel, spec
     splink = None
     if splink_spec is not None:
-        splink = _splink(splink_rel, splink_spec, problems, columns)
+        splink = _splink(splink_rel, splink_spec, problems, columns, splink_answers)
     elif not splink_parent.rejected("splink"):
         problems.append(Problem(rel, spec.line, "missing 'splink:' settings (or 'like: <entity>' to share them, "
                                 "or 'attributes:' with types that bring their comparisons)"))
@@ -765,18 +771,17 @@ def _check_columns(rel: str, line: int, sql: str, what: str, problems: list[Prob
 
 
 def _splink(rel: str, spec: SplinkSpec, problems: list[Problem],
-            columns: tuple[str, ...] = STANDARDISED) -> dict[str, Any] | None:
-    """The Splink settings dictionary, with named library comparisons expanded to their levels."""
-    import splink.comparison_library as cl
-    from splink import SettingsCreator
-
+            columns: tuple[str, ...] = STANDARDISED, answers: SplinkAnswers | None = None) -> dict[str, Any] | None:
+    """The Splink settings dictionary, with named library comparisons expanded to their levels.
+    ``answers``: where Splink is asked (``splink_check.py``; by default every time)."""
+    answers = answers or SplinkAnswers(None)
     before = len(problems)
     comparisons = []
     for item in spec.comparisons:
         if item.comparison is not None:
             name = item.comparison
             # the comparisons splink.comparison_library exports (its public surface)
-            known = set(cl.__all__)
+            known = answers.library()
             if name not in known:
                 problems.append(Problem(rel, item.key_line("comparison"), f"unknown comparison {name!r}{did_you_mean(str(name), known)}; "
                                         "use a class of splink.comparison_library or write comparison_levels"))
@@ -786,13 +791,11 @@ def _splink(rel: str, spec: SplinkSpec, problems: list[Problem],
                 if isinstance(args.get(arg), str) and args[arg] not in columns:
                     problems.append(Problem(rel, item.key_line(arg), f"comparison {name}: unknown column {args[arg]!r}"
                                             f"{did_you_mean(args[arg], set(columns))}"))
-            try:
-                built = getattr(cl, name)(**args)
-                if item.configure:
-                    built = built.configure(**plain(item.configure))
-                comparisons.append(built.get_comparison("duckdb").as_dict())
-            except Exception as exc:  # Splink raises TypeError / ValueError / its own errors for bad arguments
-                problems.append(Problem(rel, item.line, f"comparison {name}: invalid arguments: {exc}"))
+            built, complaint = answers.comparison(name, args, plain(item.configure) if item.configure else None)
+            if complaint is None:
+                comparisons.append(built)
+            else:    # Splink raises TypeError / ValueError / its own errors for bad arguments
+                problems.append(Problem(rel, item.line, f"comparison {name}: invalid arguments: {complaint}"))
             continue
         if not item.comparison_levels:
             continue        # reported by the model
@@ -822,10 +825,9 @@ def _splink(rel: str, spec: SplinkSpec, problems: list[Problem],
         {**FIXED_SPLINK, "additional_columns_to_retain": ["source_system", "source_id"]}
     result = {**spec.settings(), **fixed, "comparisons": comparisons, "blocking_rules_to_generate_predictions": rules}
     if len(problems) == before:
-        try:
-            SettingsCreator.from_path_or_dict(result).get_settings("duckdb")
-        except Exception as exc:  # Splink's own validation: unknown keys, bad values
-            problems.append(Problem(rel, spec.line, f"Splink rejects these settings: {str(exc).splitlines()[0]}"))
+        complaint = answers.settings_problem(result)     # Splink's own validation: unknown keys, bad values
+        if complaint is not None:
+            problems.append(Problem(rel, spec.line, f"Splink rejects these settings: {complaint}"))
     return result if len(problems) == before else None
 
 

@@ -6,8 +6,11 @@ need them, plain compilation does not.
 """
 from __future__ import annotations
 
+import functools
 import graphlib
 import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,7 +19,6 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from pipelines.core import parsed
@@ -39,6 +41,7 @@ class CompiledModel:
     ast: exp.Expression | None = None
     runtime: bool = False          # its Jinja queries the warehouse: rendered again when it runs
     ephemerals: list[str] = field(default_factory=list)   # ephemeral models inlined as CTEs
+    parsed_from: str = ""          # sha256 of the dialect and the text ``ast`` was parsed from
 
     @property
     def materialized(self) -> str:
@@ -72,29 +75,40 @@ class CompiledProject:
         # with (AccountId, an alias AccountName). names[(schema, table)] maps lower case back to it,
         # so column lineage names columns that exist (Dagster matches them case-sensitively).
         names: dict[tuple[str, str], dict[str, str]] = {}
+        # the tables of each name: what sqlglot can resolve a model's table references to
+        by_name: dict[str, list[tuple[str, str, list[tuple[str, str]]]]] = {}
+
+        def add(db: str, table: str, cols: dict[str, str]) -> None:
+            schema.add_table(exp.table_(table, db=db), cols, dialect="duckdb")
+            names[(db, table)] = {c.lower(): c for c in cols}
+            by_name.setdefault(table.lower(), []).append((db, table, list(cols.items())))
+
         for table in self.project.sources.tables:
             cols = {c.name: c.data_type for c in table.columns} | LINEAGE_COLUMNS
             for relation in (table.key, f"{table.key}__current"):    # the table, its current-state view
-                schema.add_table(exp.table_(relation, db="raw"), cols, dialect="duckdb")
-                names[("raw", relation)] = {c.lower(): c for c in cols}
+                add("raw", relation, cols)
         for seed in self.project.seeds.values():
-            table = seed.alias or seed.name
-            schema.add_table(exp.table_(table, db=seed.schema), {c: "varchar" for c in seed_columns(seed)}, dialect="duckdb")
-            names[(seed.schema, table)] = {c.lower(): c for c in seed_columns(seed)}
+            add(seed.schema, seed.alias or seed.name, {c: "varchar" for c in seed_columns(seed)})
         for relation, cols in self.project.externals.values():
             db, table = relation.split(".")
-            schema.add_table(exp.table_(table, db=db), {c: "unknown" for c in cols}, dialect="duckdb")
-            names[(db, table)] = {c.lower(): c for c in cols}
+            add(db, table, {c: "unknown" for c in cols})
+        remembered = _InferredColumns(self.cache_dir)
         columns: dict[str, list[str] | None] = {}
         for name in self.order:
             cm = self.models[name]
-            cols = _output_columns(cm, schema)
-            if cols:
-                cols = _as_created(cm, cols, names, self.models)
-                names[(cm.model.schema, cm.model.name)] = {c.lower(): c for c in cols}
+            key = _inference_key(cm, self.models, names, by_name) if remembered.path is not None else None
+            found = remembered.get(key)
+            if found is not None:
+                cols = found[0]
+            else:
+                cols = _output_columns(cm, schema)
+                if cols:
+                    cols = _as_created(cm, cols, names, self.models)
+                remembered.put(key, cols)
             columns[name] = cols
             if cols:
-                schema.add_table(exp.table_(cm.model.name, db=cm.model.schema), {c: "unknown" for c in cols}, dialect="duckdb")
+                add(cm.model.schema, cm.model.name, {c: "unknown" for c in cols})
+        remembered.save()
         return schema, columns, names
 
     @cached_property
@@ -162,9 +176,81 @@ def _as_created(cm: CompiledModel, columns: list[str], names: dict[tuple[str, st
     return [aliases.get(c.lower()) or upstream.get(c.lower()) or c for c in columns]
 
 
+@functools.cache
+def _code_digest() -> str:
+    """This module's text: how output columns are inferred is part of what a remembered answer depends on."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def _inference_key(cm: CompiledModel, models: dict[str, CompiledModel], names: dict[tuple[str, str], dict[str, str]],
+                   by_name: dict[str, list[tuple[str, str, list[tuple[str, str]]]]]) -> str | None:
+    """What a model's output columns are inferred from (``_output_columns``, ``_as_created``): its
+    parsed text, the columns of what its refs and sources name, and every table known so far that
+    bears the name of a table it reads, with its columns. None for a tree made elsewhere (no text
+    to name it by): inferred, not remembered."""
+    if cm.ast is None or not cm.parsed_from:
+        return None
+    read = sorted({t.name.lower() for t in cm.ast.find_all(exp.Table)})
+    upstream = [(models[ref].model.schema, models[ref].model.name) if ref in models else ("seeds", ref) for ref in cm.refs]
+    upstream += [("raw", f"{system}__{table}") for system, table in cm.sources]
+    parts = [sqlglot.__version__, _code_digest(), cm.parsed_from, [(*u, names.get(u)) for u in upstream],
+             [(t, sorted(by_name.get(t, []))) for t in read]]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+class _InferredColumns:
+    """Output columns inferred by earlier processes, in ``<cache_dir>/.cache/output_columns.json``:
+    ``_inference_key`` (sqlglot's version, this module, the parsed text, the tables it reads) -> columns. sqlglot's inference is most of what ``kontor check`` computes
+    for a model; an edited model (or one upstream) has another key, so an entry is never stale,
+    only unused. Without a ``cache_dir`` nothing is remembered."""
+
+    KEEP = 5000
+    VERSION = 1
+
+    def __init__(self, cache_dir: Path | None):
+        self.path = Path(cache_dir) / ".cache" / "output_columns.json" if cache_dir is not None else None
+        self.known: dict[str, list[str] | None] = {}
+        self.used: dict[str, list[str] | None] = {}
+        if self.path is not None and self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if data.get("version") == self.VERSION and isinstance(data.get("columns"), dict):
+                    self.known = data["columns"]
+            except (OSError, ValueError, AttributeError):   # a damaged file is recomputed, never trusted
+                self.known = {}
+
+    def get(self, key: str | None) -> tuple[list[str] | None] | None:
+        """``(columns,)`` when remembered (columns may be None: not inferable), else None."""
+        if key is None or self.path is None or key not in self.known:
+            return None
+        found = self.known[key]
+        if found is not None and not (isinstance(found, list) and all(isinstance(c, str) for c in found)):
+            return None
+        self.used[key] = found
+        return (list(found) if found is not None else None,)
+
+    def put(self, key: str | None, columns: list[str] | None) -> None:
+        if key is not None and self.path is not None:
+            self.used[key] = list(columns) if columns is not None else None
+
+    def save(self) -> None:
+        if self.path is None or all(k in self.known and self.known[k] == v for k, v in self.used.items()):
+            return
+        earlier = [(k, v) for k, v in self.known.items() if k not in self.used]
+        keep = dict(earlier[max(0, len(earlier) - max(0, self.KEEP - len(self.used))):])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"version": self.VERSION, "columns": {**keep, **self.used}}), encoding="utf-8")
+            os.replace(tmp, self.path)     # whole or absent, whoever else writes it
+        except OSError:
+            pass                           # a read-only target: inferred again next time
+
+
 def _output_columns(cm: CompiledModel, schema: MappingSchema) -> list[str] | None:
     if cm.ast is None:
         return None
+    from sqlglot.optimizer.qualify import qualify   # only when not remembered: its import alone is 0.1 s
     try:
         qualified = qualify(cm.ast.copy(), schema=schema, dialect="duckdb", validate_qualify_columns=False,
                             quote_identifiers=False)
@@ -199,17 +285,18 @@ def _parse(model: Model, rendered: Rendered, dialect: str) -> tuple[exp.Expressi
     return statements[0], []
 
 
-def _renderer(project: ModelProject, relations: dict[str, str], display) -> Renderer:
+def _renderer(project: ModelProject, relations: dict[str, str], display, bytecode_cache=None) -> Renderer:
     if project.dbt is None:
         source_keys = {(t.system, t.name) for t in project.sources.tables}
-        return Renderer(project.macro_files, relations, set(), source_keys, project.vars, display)
+        return Renderer(project.macro_files, relations, set(), source_keys, project.vars, display,
+                        bytecode_cache=bytecode_cache)
     from pipelines.models.dbt_schema import target_context
 
     return Renderer(project.macro_files, relations, set(), set(), project.vars, display,
                     packages=project.package_macros, root_package=project.dbt.name,
                     source_relations=project.dbt_sources, target=target_context(project),
                     docs=project.docs, package_vars=project.package_vars,
-                    dispatch=(project.dbt.doc or {}).get("dispatch"))
+                    dispatch=(project.dbt.doc or {}).get("dispatch"), bytecode_cache=bytecode_cache)
 
 
 def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: Path | None = None) -> CompiledProject:
@@ -217,15 +304,16 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
     relations = {m.name: m.relation for m in project.models.values()} | \
                 {s.name: s.relation for s in project.seeds.values()} | \
                 {name: relation for name, (relation, _) in project.externals.items()}
-    renderer = _renderer(project, relations, display)
+    bytecode_cache = None
     if cache_dir is not None:
         import jinja2
 
         try:
             (Path(cache_dir) / "jinja").mkdir(parents=True, exist_ok=True)
-            renderer.bytecode_cache = jinja2.FileSystemBytecodeCache(str(Path(cache_dir) / "jinja"))
+            bytecode_cache = jinja2.FileSystemBytecodeCache(str(Path(cache_dir) / "jinja"))
         except OSError:
             pass
+    renderer = _renderer(project, relations, display, bytecode_cache)
     problems = list(project.problems) + list(renderer.problems)
     parsed: dict[str, dict[str, Any]] = {}
     if project.dbt is not None:
@@ -262,6 +350,8 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
         problems += parse_problems
         sql = _to_duckdb(rendered.sql, dialect) if ast is not None else rendered.sql
         cm = CompiledModel(model, sql, rendered.refs, rendered.sources, config, ast)
+        if ast is not None:
+            cm.parsed_from = hashlib.sha256(f"{dialect}\0{rendered.sql}".encode()).hexdigest()
         cm.runtime = rendered.runtime
         if cm.materialized == "incremental" and cm.config.get("incremental_strategy") != "append" \
                 and not cm.unique_key and project.dbt is None:   # dbt-duckdb appends without a unique_key

@@ -212,7 +212,8 @@ class Renderer:
                  source_relations: Mapping[tuple[str, str], str] | None = None,
                  target: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                  docs: Mapping[str, str] | None = None, package_vars: Mapping[str, dict] | None = None,
-                 dispatch: list | None = None):
+                 dispatch: list | None = None, bytecode_cache: "jinja2.BytecodeCache | None" = None):
+        self.bytecode_cache = bytecode_cache     # the macro files' compiled code too (before they load)
         self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                       autoescape=False,  # SQL, not HTML
                                       extensions=[jinja2.ext.do, jinja2.ext.loopcontrols])
@@ -267,7 +268,7 @@ class Renderer:
         # loaded after its own, as in dbt.
         live = ChainMap(own, self.env.globals)
         try:
-            code = self.env.compile(dbt_jinja(text), name=display, filename=display)
+            code = self._compile(dbt_jinja(text), display)
             module = jinja2.Template.from_code(self.env, code, self.env.make_globals(None)).make_module(live, shared=True)
         except jinja2.TemplateSyntaxError as exc:
             self.problems.append(Problem(display, exc.lineno, f"macro syntax error: {exc.message}"))

@@ -9,6 +9,9 @@ what a run will produce.
 """
 from __future__ import annotations
 
+import functools
+import graphlib
+
 import duckdb
 from sqlglot import exp
 
@@ -44,31 +47,73 @@ def empty_catalog(compiled: CompiledProject) -> duckdb.DuckDBPyConnection:
     """Every relation of the project, empty; a model that does not bind is left out (its own check says why)."""
     con = duckdb.connect()
     con.execute("set autoinstall_known_extensions = false; set autoload_known_extensions = false")
+    for sql, may_fail in catalog_statements(compiled):
+        try:
+            con.execute(sql)
+        except duckdb.Error:
+            if not may_fail:
+                raise
+    return con
+
+
+def catalog_statements(compiled: CompiledProject) -> list[tuple[str, bool]]:
+    """What ``empty_catalog`` runs, in order, as (SQL, may fail): a model's view may not bind."""
+    out: list[tuple[str, bool]] = []
     schemas = {"raw", "seeds"} | {cm.model.schema for cm in compiled.models.values()}
     for schema in sorted(schemas):
-        con.execute(_create_schema(schema))
+        out.append((_create_schema(schema), False))
     for t in compiled.project.sources.tables:
         cols = [(c.name, c.data_type) for c in t.columns] + list(LINEAGE_COLUMNS.items())
-        con.execute(_create_table(t.raw_table, cols))
-        con.execute(render(template(__file__, "current_view"), current=table_expr(t.raw_table + "__current"),
-                           raw=table_expr(t.raw_table)))
+        out.append((_create_table(t.raw_table, cols), False))
+        out.append((render(template(__file__, "current_view"), current=table_expr(t.raw_table + "__current"),
+                           raw=table_expr(t.raw_table)), False))
     for relation, cols in untyped_relations(compiled).items():   # so models that ref them bind
-        con.execute(_create_schema(relation.split(".")[0]))
-        con.execute(_create_table(relation, [(c, "varchar") for c in cols], if_not_exists=True))
+        out.append((_create_schema(relation.split(".")[0]), False))
+        out.append((_create_table(relation, [(c, "varchar") for c in cols], if_not_exists=True), False))
     for seed in compiled.project.seeds.values():
-        con.execute(_create_table(seed.relation, [(c, "varchar") for c in seed_columns(seed)]))
-    for name in compiled.order:
+        out.append((_create_table(seed.relation, [(c, "varchar") for c in seed_columns(seed)]), False))
+    for name in _stable_order(compiled):
         cm = compiled.models[name]
         columns = [exp.Star()]
         if cm.materialized == "snapshot":
             columns += [exp.alias_(exp.cast(exp.null(), "timestamp"), c) for c in SNAPSHOT_COLUMNS]
         head = exp.select(*columns).sql("duckdb")
-        try:
-            # the model's compiled SQL is text from the models stage, nested as it is
-            con.execute(f"create view {table_expr(cm.model.relation).sql('duckdb')} as {head} from ({cm.sql})")
-        except duckdb.Error:
-            continue
-    return con
+        # the model's compiled SQL is text from the models stage, nested as it is
+        out.append((f"create view {table_expr(cm.model.relation).sql('duckdb')} as {head} from ({cm.sql})", True))
+    return out
+
+
+def catalog_inputs(compiled: CompiledProject) -> list:
+    """All ``catalog_statements`` are made of, as JSON (the catalog's key: cheaper than the statements)."""
+    return [sorted({"raw", "seeds"} | {cm.model.schema for cm in compiled.models.values()}),
+            [(t.raw_table, [(c.name, c.data_type) for c in t.columns]) for t in compiled.project.sources.tables],
+            LINEAGE_COLUMNS, template(__file__, "current_view"), sorted(untyped_relations(compiled).items()),
+            [(seed.relation, seed_columns(seed)) for seed in compiled.project.seeds.values()], SNAPSHOT_COLUMNS,
+            [(compiled.models[name].model.relation, compiled.models[name].materialized == "snapshot",
+              compiled.models[name].sql) for name in _stable_order(compiled)]]
+
+
+def _stable_order(compiled: CompiledProject) -> list[str]:
+    """``compiled.order`` (a topological order, which varies between processes with the order of
+    Python's sets) as one order: dependencies first, ties by name. The same project gives the
+    same statements, so a check finds the catalog the last one built (``SuiteVerdicts.catalog``).
+
+    >>> from types import SimpleNamespace as N
+    >>> m = lambda *refs: N(refs=list(refs))
+    >>> _stable_order(N(order=["c", "b", "a"], models={"a": m(), "b": m("c"), "c": m()}))
+    ['a', 'c', 'b']
+    """
+    names = set(compiled.order)
+    graph = graphlib.TopologicalSorter()
+    for name in sorted(names):
+        graph.add(name, *sorted(r for r in compiled.models[name].refs if r in names))
+    graph.prepare()
+    out: list[str] = []
+    while graph.is_active():
+        ready = sorted(graph.get_ready())
+        out += ready
+        graph.done(*ready)
+    return out
 
 
 def _create_schema(schema: str) -> str:
@@ -82,9 +127,15 @@ def _create_table(relation: str, columns: list[tuple[str, str]], if_not_exists: 
     'CREATE TABLE "raw"."crm__accounts" ("Konto Nr" DECIMAL(12, 2), "_line" BIGINT)'
     """
     schema = exp.Schema(this=table_expr(relation), expressions=[
-        exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=exp.DataType.build(kind, dialect="duckdb", udt=True))
+        exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=_data_type(kind).copy())
         for name, kind in columns])
     return exp.Create(this=schema, kind="TABLE", exists=if_not_exists).sql("duckdb")
+
+
+@functools.lru_cache(maxsize=1024)
+def _data_type(kind: str) -> exp.DataType:
+    """A type as sqlglot reads it, once per spelling (callers copy it: a node has one parent)."""
+    return exp.DataType.build(kind, dialect="duckdb", udt=True)
 
 
 def check_expectations(settings: Settings, compiled: CompiledProject,
@@ -98,18 +149,32 @@ def check_expectations(settings: Settings, compiled: CompiledProject,
     known = known_relations(compiled)
     known |= {s.asset: s.relation for s in suites if any(s.asset.startswith(f"entities/{e}_") for e in entities)}
     untyped = untyped_relations(compiled)
-    con = empty_catalog(compiled)
+    inputs = catalog_inputs(compiled)
     verdicts = SuiteVerdicts(settings.target_dir / ".cache" / "check_expectations.json")
+    # The catalog's relations and column types as DuckDB bound them the last time it was built
+    # from the same inputs; DuckDB builds it (binding every view) only when they changed, or
+    # when a suite must be judged again.
+    shapes = verdicts.catalog(inputs)
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def catalog() -> duckdb.DuckDBPyConnection:
+        if not opened:
+            opened.append(empty_catalog(compiled))
+        return opened[0]
+
     try:
+        if shapes is None:
+            shapes = verdicts.remember_catalog(inputs, catalog())
         for suite in suites:
-            key = verdicts.key(suite, known, untyped, con)
+            key = verdicts.key(suite, known, untyped, catalog, shapes)
             found = verdicts.get(key)
             if found is None:   # judged by GX: seconds for its import, so only when something changed
-                found = check_suite(con, suite, known, untyped)
+                found = check_suite(catalog(), suite, known, untyped)
                 verdicts.put(key, found)
             problems += found
     finally:
-        con.close()
+        for con in opened:
+            con.close()
     verdicts.save()
     order = {s.file: i for i, s in enumerate(suites)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.line or 0))

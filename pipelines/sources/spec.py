@@ -8,6 +8,7 @@ the engine reads, with the formats merged and the key columns required.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -199,12 +200,18 @@ class ColumnSpec(Spec):
     @classmethod
     def _duckdb_type(cls, raw: Any) -> str:
         try:
-            built = exp.DataType.build(str(raw).strip().lower(), dialect="duckdb")
+            return _normalised_type(str(raw).strip().lower())
         except (sqlglot.errors.ParseError, ValueError):
             raise ValueError(f"unknown data_type {raw!r}; use varchar, integer, bigint, double, decimal(p,s), "
                              "date, timestamp or boolean") from None
-        text = built.sql(dialect="duckdb").lower()
-        return "varchar" if text == "text" else text
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalised_type(text: str) -> str:
+    """A declared type as DuckDB names it, worked out by sqlglot once per spelling (a project
+    declares the same few types on every column)."""
+    normalised = exp.DataType.build(text, dialect="duckdb").sql(dialect="duckdb").lower()
+    return "varchar" if normalised == "text" else normalised
 
 
 class TableSpec(Spec):

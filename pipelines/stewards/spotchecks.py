@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from markupsafe import escape
@@ -29,7 +29,9 @@ from pipelines.entities.spec import EntitySpec
 from pipelines.core.errors import KontorError
 from pipelines.stewards.identity import Identity
 from pipelines.core.settings import Settings, tool_table
-from pipelines.core.state import StateStore
+
+if TYPE_CHECKING:   # imported where a store is opened: `kontor check` reads the settings only (pyarrow: 0.2 s)
+    from pipelines.core.state import StateStore
 
 VERDICTS = ("correct", "wrong", "unsure")
 STRATA = 3
@@ -223,6 +225,8 @@ def record_verdict(settings: Settings, identity: Identity, form: dict[str, str])
         check_id = int(form.get("check_id", ""))
     except ValueError:
         return False, "no sampled item named", None
+    from pipelines.core.state import StateStore
+
     with StateStore.from_settings(settings) as store:
         rows = store.spot_checks()
         sample = next((r for r in rows if r["check_id"] == check_id and r["verdict"] is None), None)
@@ -240,6 +244,8 @@ def record_verdict(settings: Settings, identity: Identity, form: dict[str, str])
 
 def spot_check_page(settings: Settings) -> str:
     """This week's unanswered samples, records side by side, one click per verdict."""
+    from pipelines.core.state import StateStore
+
     with StateStore.from_settings(settings) as store:
         rows = store.spot_checks()
     answered = {r["answers"]: r for r in rows if r["verdict"] is not None}
