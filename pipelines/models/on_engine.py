@@ -1,10 +1,11 @@
 """The models stage through an engine object (``pipelines.engines``): the compiled DuckDB SQL of
 each model, built as a view or table on whichever engine runs it.
 
-Views, tables and incremental models (``SparkEngine.merge``: ``MERGE INTO`` where the table
-format has it, else the merged table rewritten and swapped in). Snapshots, hooks, enforced
-contracts and models whose Jinja queries the warehouse are refused with their file, as are
-transpilation failures. The inputs (raw tables, seeds, the entity stage's tables) come from the
+Views, tables, incremental models (``SparkEngine.merge``: ``MERGE INTO`` where the table format
+has it, else the merged table rewritten and swapped in) and snapshots (``snapshot_sql``: the next
+state of the whole table as one query, built beside the old table and swapped in, as Spark's
+Parquet tables cannot update rows). Hooks, enforced contracts and models whose Jinja queries the
+warehouse are refused with their file, as are transpilation failures. The inputs (raw tables, seeds, the entity stage's tables) come from the
 DuckDB warehouse: ``model_inputs`` lists them and ``pipelines.engines.engine.copy_tables`` copies
 them across.
 """
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from pipelines.core.errors import KontorError, Problem
 from pipelines.engines.engine import Engine
 from pipelines.engines.spark_rules import Untranslatable, node_line, rewrite
 from pipelines.models.compile import CompiledModel, CompiledProject
 
-ENGINE_MATERIALIZATIONS = ("view", "table", "incremental")
+ENGINE_MATERIALIZATIONS = ("view", "table", "incremental", "snapshot")
 
 
 @dataclass
@@ -81,6 +83,78 @@ def step_inputs(compiled: CompiledProject, names: list[str]) -> list[tuple[str, 
     return list(out)
 
 
+def snapshot_sql(cm: CompiledModel, sql: str, existing: list[str] | None,
+                 now: datetime | None = None) -> tuple[str, str]:
+    """The snapshot's next state as one query in DuckDB's dialect (``existing``: the table's
+    columns, None for the first snapshot), with what ``materialize.build_snapshot`` does in place
+    on DuckDB: history rows kept; the current version of a changed key closed at the new version's
+    start and the new version opened; new keys opened; with ``invalidate_hard_deletes`` the current
+    version of a key that disappeared closed now. Returns (query, detail)."""
+    from pipelines.core.sql import ident, literal
+    from pipelines.models.materialize import _snapshot_names
+
+    key, strategy, names = cm.unique_key, cm.config.get("strategy", "timestamp"), _snapshot_names(cm)
+    vf, vt = ident(names["valid_from"]), ident(names["valid_to"])
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now_sql = f"cast({literal(now.isoformat(sep=' '))} as timestamp)"
+    if strategy == "timestamp":
+        updated = cm.config.get("updated_at")
+        if not updated:
+            raise KontorError(f"{cm.model.rel_path}: snapshot with strategy 'timestamp' needs config updated_at")
+        start = f"n.{ident(updated)}" if names["scd_id"] else f"cast(n.{ident(updated)} as timestamp)"
+    elif strategy == "check":
+        start = now_sql
+    else:
+        raise KontorError(f"{cm.model.rel_path}: unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'")
+    meta_cols = [v for v in (names["scd_id"], names["updated_at"], names["valid_from"], names["valid_to"]) if v]
+
+    def meta(begin: str) -> dict[str, str]:
+        cols = {names["valid_from"]: begin,        # the end NULL, typed as the start
+                names["valid_to"]: f"nullif({begin}, {begin})" if names["scd_id"] else "cast(null as timestamp)"}
+        if names["scd_id"]:
+            parts = " || '|' || ".join(f"coalesce(cast({p} as varchar), '')" for p in [*(f"n.{ident(k)}" for k in key), begin])
+            cols = {names["scd_id"]: f"md5({parts})", names["updated_at"]: begin, **cols}
+        return cols
+
+    if existing is None:
+        columns = "n.*, " + ", ".join(f"{e} as {ident(c)}" for c, e in meta(start).items())
+        return f"select {columns} from ({sql}) n", "first snapshot"
+    # the table's columns: a column the query gained is left out (DuckDB adds it), one it lost fails
+    source_cols = [c for c in existing if c not in meta_cols]
+    on = " and ".join(f"c.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
+    if strategy == "timestamp":
+        changed = f"{start} > c.{vf}"
+    else:
+        check = cm.config.get("check_cols", "all")
+        cols = [c for c in source_cols if c not in key] if check == "all" else list(check)
+        changed = " or ".join(f"c.{ident(c)} is distinct from n.{ident(c)}" for c in cols) or "false"
+    hard_deletes = cm.config.get("invalidate_hard_deletes") or cm.config.get("hard_deletes") == "invalidate"
+    x_on = " and ".join(f"t.{ident(k)} is not distinct from x.{ident(k)}" for k in key)
+    g_on = " and ".join(f"t.{ident(k)} is not distinct from g.{ident(k)}" for k in key)
+    close = f"when t.{vt} is null and x.__start is not null then x.__start "
+    if hard_deletes:
+        close += f"when t.{vt} is null and g.__seen is null then {now_sql} "
+    kept = ", ".join(f"case {close}else t.{vt} end as {vt}" if c == names["valid_to"] else f"t.{ident(c)}"
+                     for c in existing)
+    changes_meta, new_meta = meta("n.__start"), meta(start)
+    versions = ", ".join(changes_meta[c] if c in changes_meta else f"n.{ident(c)}" for c in existing)
+    opened = ", ".join(new_meta[c] if c in new_meta else f"n.{ident(c)}" for c in existing)
+    target = f"{ident(cm.model.schema)}.{ident(cm.model.alias or cm.model.name)}"
+    keys = ", ".join(ident(k) for k in key)
+    query = f"""with n as ({sql}),
+        c as (select * from {target} where {vt} is null),
+        changes as (select n.*, {start} as __start from n join c on {on} where {changed}),
+        seen as (select distinct {keys}, true as __seen from n)
+    select {kept} from {target} t
+        left join changes x on {x_on}
+        left join seen g on {g_on}
+    union all
+    select {versions} from changes n
+    union all
+    select {opened} from n where not exists (select 1 from c where {on})"""
+    return query, "snapshot rebuilt (Parquet has no UPDATE)"
+
+
 def build_model(engine: Engine, compiled: CompiledProject, name: str, full_refresh: bool = False) -> Built:
     """Model ``name`` on ``engine``; a failure raises ``KontorError`` with the model's file."""
     cm = compiled.models[name]
@@ -104,6 +178,11 @@ def build_model(engine: Engine, compiled: CompiledProject, name: str, full_refre
                 new_rows, how = engine.merge(schema, relation, sql, key)
                 kind, detail = f"incremental ({how.split(' ')[0]})", f"{how}: {new_rows} rows"
                 rows = engine.count(schema, relation)
+        elif kind == "snapshot":
+            # history is the point of a snapshot: a full refresh never drops it (as in dbt)
+            existing = engine.columns(schema, relation) if engine.kind_of(schema, relation) == "table" else None
+            snapshot, detail = snapshot_sql(cm, sql, existing)
+            rows = engine.create_or_replace(schema, relation, snapshot, "table")
         else:
             rows = engine.create_or_replace(schema, relation, sql, kind)
     except Untranslatable as exc:
