@@ -83,16 +83,19 @@ def step_inputs(compiled: CompiledProject, names: list[str]) -> list[tuple[str, 
     return list(out)
 
 
-def snapshot_sql(cm: CompiledModel, sql: str, existing: list[str] | None,
-                 now: datetime | None = None) -> tuple[str, str]:
-    """The snapshot's next state as one query in DuckDB's dialect (``existing``: the table's
-    columns, None for the first snapshot), with what ``materialize.build_snapshot`` does in place
-    on DuckDB: history rows kept; the current version of a changed key closed at the new version's
-    start and the new version opened; new keys opened; with ``invalidate_hard_deletes`` the current
-    version of a key that disappeared closed now. Returns (query, detail)."""
+def snapshot_sql(cm: CompiledModel, source: str, existing: list[str] | None, changes_rel: str = "",
+                 now: datetime | None = None) -> tuple[list[str], str]:
+    """The snapshot's next state in DuckDB's dialect (``source``: a relation holding the query's
+    rows; ``existing``: the table's columns, None for the first snapshot), with what
+    ``materialize.build_snapshot`` does in place on DuckDB: history rows kept; the current version
+    of a changed key closed at the new version's start and the new version opened; new keys
+    opened; with ``invalidate_hard_deletes`` the current version of a key that disappeared closed
+    now. Returns ([the query of the changed keys, to be stored as ``changes_rel``; the query of
+    the table's next state], detail); for a first snapshot only the second."""
     from pipelines.core.sql import ident, literal
     from pipelines.models.materialize import _snapshot_names
 
+    target = f"{ident(cm.model.schema)}.{ident(cm.model.alias or cm.model.name)}"
     key, strategy, names = cm.unique_key, cm.config.get("strategy", "timestamp"), _snapshot_names(cm)
     vf, vt = ident(names["valid_from"]), ident(names["valid_to"])
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
@@ -118,7 +121,7 @@ def snapshot_sql(cm: CompiledModel, sql: str, existing: list[str] | None,
 
     if existing is None:
         columns = "n.*, " + ", ".join(f"{e} as {ident(c)}" for c, e in meta(start).items())
-        return f"select {columns} from ({sql}) n", "first snapshot"
+        return [f"select {columns} from {source} n"], "first snapshot"
     # the table's columns: a column the query gained is left out (DuckDB adds it), one it lost fails
     source_cols = [c for c in existing if c not in meta_cols]
     on = " and ".join(f"c.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
@@ -139,20 +142,37 @@ def snapshot_sql(cm: CompiledModel, sql: str, existing: list[str] | None,
     changes_meta, new_meta = meta("n.__start"), meta(start)
     versions = ", ".join(changes_meta[c] if c in changes_meta else f"n.{ident(c)}" for c in existing)
     opened = ", ".join(new_meta[c] if c in new_meta else f"n.{ident(c)}" for c in existing)
-    target = f"{ident(cm.model.schema)}.{ident(cm.model.alias or cm.model.name)}"
     keys = ", ".join(ident(k) for k in key)
-    query = f"""with n as ({sql}),
-        c as (select * from {target} where {vt} is null),
-        changes as (select n.*, {start} as __start from n join c on {on} where {changed}),
-        seen as (select distinct {keys}, true as __seen from n)
-    select {kept} from {target} t
-        left join changes x on {x_on}
-        left join seen g on {g_on}
+    # Spark's optimizer failed on this as one query with CTEs (a plan validation error in
+    # RemoveRedundantAliases): the query's rows and the changed keys are work tables instead.
+    changes = f"""select n.*, {start} as __start from {source} n
+        join (select * from {target} where {vt} is null) c on {on} where {changed}"""
+    query = f"""select {kept} from {target} t
+        left join {changes_rel} x on {x_on}
+        left join (select distinct {keys}, true as __seen from {source}) g on {g_on}
     union all
-    select {versions} from changes n
+    select {versions} from {changes_rel} n
     union all
-    select {opened} from n where not exists (select 1 from c where {on})"""
-    return query, "snapshot rebuilt (Parquet has no UPDATE)"
+    select {opened} from {source} n
+        where not exists (select 1 from {target} c where c.{vt} is null and {on})"""
+    return [changes, query], "snapshot rebuilt (Parquet has no UPDATE)"
+
+
+def _snapshot(engine: Engine, cm: CompiledModel, schema: str, relation: str, sql: str,
+              existing: list[str] | None) -> tuple[int | None, str]:
+    from pipelines.core.sql import ident
+
+    work = {part: f"__kontor_snapshot_{part}_{relation}" for part in ("rows", "changes")}
+    rel = {part: f"{ident(schema)}.{ident(name)}" for part, name in work.items()}
+    try:
+        engine.create_or_replace(schema, work["rows"], sql, "table")
+        steps, detail = snapshot_sql(cm, rel["rows"], existing, rel["changes"])
+        if len(steps) == 2:
+            engine.create_or_replace(schema, work["changes"], steps[0], "table")
+        return engine.create_or_replace(schema, relation, steps[-1], "table"), detail
+    finally:
+        for name in work.values():
+            engine.execute(f"drop table if exists {ident(schema)}.{ident(name)}")
 
 
 def build_model(engine: Engine, compiled: CompiledProject, name: str, full_refresh: bool = False) -> Built:
@@ -181,8 +201,7 @@ def build_model(engine: Engine, compiled: CompiledProject, name: str, full_refre
         elif kind == "snapshot":
             # history is the point of a snapshot: a full refresh never drops it (as in dbt)
             existing = engine.columns(schema, relation) if engine.kind_of(schema, relation) == "table" else None
-            snapshot, detail = snapshot_sql(cm, sql, existing)
-            rows = engine.create_or_replace(schema, relation, snapshot, "table")
+            rows, detail = _snapshot(engine, cm, schema, relation, sql, existing)
         else:
             rows = engine.create_or_replace(schema, relation, sql, kind)
     except Untranslatable as exc:
@@ -191,8 +210,15 @@ def build_model(engine: Engine, compiled: CompiledProject, name: str, full_refre
         raise
     except Exception as exc:  # noqa: BLE001 - the engine's own error, with the model's file in front
         raise KontorError(f"{cm.model.rel_path}: {cm.materialized} {cm.model.relation} failed on "
-                          f"{engine.name}: {str(exc).splitlines()[0][:500]}") from exc
+                          f"{engine.name}: {_reason(exc)}") from exc
     return Built(cm.model.relation, kind, rows, time.perf_counter() - started, detail, sql)
+
+
+def _reason(exc: Exception) -> str:
+    """The engine's message in one line: Py4J puts "An error occurred while calling o41.sql." first."""
+    lines = [line.strip().removeprefix(": ") for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith("An error occurred while calling")]
+    return (useful or lines or [type(exc).__name__])[0][:500]
 
 
 def build_models(engine: Engine, compiled: CompiledProject, names: list[str] | None = None) -> list[Built]:

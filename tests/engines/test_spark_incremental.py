@@ -10,7 +10,7 @@ from conftest import make_project
 
 pytestmark = pytest.mark.spark
 
-MODEL = """{{ config(materialized='incremental', unique_key=%s) }}
+MODEL = """{{ config(materialized='incremental', %s) }}
 {%% if is_incremental() %%}
 select * from (values (2, 'B'), (3, 'c'), (null, 'n2')) t(id, v)
 {%% else %%}
@@ -19,7 +19,7 @@ select * from (values (1, 'a'), (2, 'b'), (null, 'n1')) t(id, v)
 """
 
 
-@pytest.mark.parametrize("key", ["'id'", "none"])
+@pytest.mark.parametrize("key", ["unique_key='id'", "incremental_strategy='append'"])
 def test_incremental_model_merges_as_on_duckdb(spark, tmp_path, key):
     from pipelines.definitions import compile_models
     from pipelines.engines.engine import SparkEngine
@@ -40,8 +40,8 @@ def test_incremental_model_merges_as_on_duckdb(spark, tmp_path, key):
     on_duckdb = materialize(con, compiled, "inc")
     query = "select id, v from kontor_incr_test.inc"
     rows = sorted(engine.to_arrow(query).to_pylist(), key=repr)
-    assert rows == sorted(con.sql(query).to_arrow_table().to_pylist(), key=repr)
-    if key == "none":
+    assert rows == sorted(con.cursor().sql(query).to_arrow_table().to_pylist(), key=repr)
+    if "append" in key:
         assert second.kind == "incremental (append)" and second.rows == on_duckdb.rows == 6
     else:
         # 2 replaced, 3 added, NULL keys matched as DuckDB's "is not distinct from" matches them
@@ -80,7 +80,7 @@ def test_snapshot_keeps_the_same_history_as_on_duckdb(spark, tmp_path):
     details = []
     for rows in DAYS:
         values = ", ".join(f"({i}, '{v}', timestamp '{ts}')" for i, v, ts in rows)
-        con.execute(f"create or replace table kontor_snap_src.src as select * from (values {values}) t(id, v, ts)")
+        con.cursor().execute(f"create or replace table kontor_snap_src.src as select * from (values {values}) t(id, v, ts)")
         spark.sql("drop table if exists kontor_snap_src.src")
         spark.sql(f"create table kontor_snap_src.src using parquet as select * from (values {values}) t(id, v, ts)")
         details.append(build_model(engine, compiled, "kontor_snap_test").detail)
@@ -89,10 +89,10 @@ def test_snapshot_keeps_the_same_history_as_on_duckdb(spark, tmp_path):
     query = ("select id, v, ts, valid_from, valid_to is null as open, valid_to from snapshots.kontor_snap_test "
              "order by id, valid_from")
     on_spark = [r[:5] for r in engine.to_arrow(query).to_pylist() for r in [tuple(r.values())]]
-    on_duckdb = [r[:5] for r in con.execute(query).fetchall()]
+    on_duckdb = [r[:5] for r in con.cursor().execute(query).fetchall()]
     assert on_spark == on_duckdb
     assert len(on_duckdb) == 6 and sum(r[4] for r in on_duckdb) == 3     # 1 (twice), 2 (twice), 3, 4; 3 closed
-    closes = {(r[0], r[3]): r[5] for r in con.execute(query).fetchall()}
+    closes = {(r[0], r[3]): r[5] for r in con.cursor().execute(query).fetchall()}
     spark_closes = {(r["id"], r["valid_from"]): r["valid_to"] for r in engine.to_arrow(query).to_pylist()}
     assert {k: v for k, v in closes.items() if k[0] != 3} == {k: v for k, v in spark_closes.items() if k[0] != 3}
     assert details[0] == "first snapshot" and "rebuilt" in details[1]
