@@ -64,20 +64,23 @@ def _metadata(o: RuleOutcome, docs_page: Path | None) -> dict:
 
 def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
                      row_key: Sequence[str] | None = None, name: str | None = None,
-                     after=None, blocking: bool = True) -> dg.AssetChecksDefinition:
+                     after=None, blocking: bool = True, spark: bool = False) -> dg.AssetChecksDefinition:
     """``after(con, outcome)`` runs once the suite is judged (dbt's store_failures). A suite that
     cannot block (``blocking=False``: it reads assets downstream of its own) fails its step
-    instead when an error rule fails, so the run still fails as ``dbt build`` does."""
+    instead when an error rule fails, so the run still fails as ``dbt build`` does. ``spark``
+    (``[tool.kontor] engine = "spark"``): a relation this run wrote to Spark is judged there by
+    GX's Spark engine (``pipelines/quality/spark_gate.py``), any other (the entity stage's) on DuckDB."""
     key = asset_key(suite.asset)
     specs = [_spec(suite, rule, known, blocking) for rule in suite.rules]
     row_key = list(row_key or [])
 
-    @dg.multi_asset_check(specs=specs, name=name or f"gate__{suite.schema}__{suite.table}",
-                          description=suite.description or f"Quality gate of {suite.asset} ({suite.file}).")
-    def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterable[dg.AssetCheckResult]:
+    def gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, spark=None) -> Iterable[dg.AssetCheckResult]:
+        # on Spark, what this run wrote there (landed sources, models) is judged there
+        engine = spark.engine() if spark is not None and spark.written(suite.relation) else None
         with warehouse.connection() as con:
-            outcome = run_suite(con, suite, run_id=context.run.run_id, row_key=row_key, docs_target=target_dir)
-            if after is not None:
+            outcome = run_suite(con, suite, run_id=context.run.run_id, row_key=row_key, docs_target=target_dir,
+                                engine=engine)
+            if after is not None and engine is None:
                 after(con, outcome)
         for o in outcome.rules:
             if not o.success:
@@ -90,7 +93,19 @@ def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
         if not blocking and outcome.failed_errors:
             raise dg.Failure(f"{suite.asset}: " + "; ".join(f"{o.rule.name} failed: {o.summary}" for o in outcome.failed_errors))
 
-    return _gate
+    check = dg.multi_asset_check(specs=specs, name=name or f"gate__{suite.schema}__{suite.table}",
+                                 description=suite.description or f"Quality gate of {suite.asset} ({suite.file}).")
+    if spark:
+        from assets.spark import SparkResource
+
+        def _gate_on_spark(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                           spark: SparkResource) -> Iterable[dg.AssetCheckResult]:
+            yield from gate(context, warehouse, spark)
+        return check(_gate_on_spark)
+
+    def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterable[dg.AssetCheckResult]:
+        yield from gate(context, warehouse)
+    return check(_gate)
 
 
 def layer_models(compiled: CompiledProject) -> set[str]:
@@ -139,7 +154,8 @@ def layer_gates(settings: Settings, compiled: CompiledProject, loaded: tuple[lis
 
 
 def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[dg.AssetsDefinition],
-                problems_out: list | None = None, loaded: tuple[list, list] | None = None) -> list[dg.AssetChecksDefinition]:
+                problems_out: list | None = None, loaded: tuple[list, list] | None = None,
+                spark: bool = False) -> list[dg.AssetChecksDefinition]:
     """The project's gates: ``expectations/*.yml``; a model's rows are keyed by its unique_key.
     Raises on problems, unless ``problems_out`` collects them (the broken files' gates left out).
     The gates of models the one-step layer runs itself are left out (``layer_gates``)."""
@@ -149,7 +165,8 @@ def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[
     if problems_out is None:
         if problems:
             raise ProjectError(problems)
-        return build_gate_checks([s for s in suites if s.asset not in in_layer], assets, settings.target_dir, row_keys) + \
+        return build_gate_checks([s for s in suites if s.asset not in in_layer], assets, settings.target_dir, row_keys,
+                                 spark) + \
             build_dbt_test_checks(settings, compiled, assets, row_keys)
     try:
         dbt_tests = build_dbt_test_checks(settings, compiled, assets, row_keys)
@@ -165,11 +182,13 @@ def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[
     except ProjectError as exc:
         problems += exc.problems
     problems_out.extend(problems)
-    return build_gate_checks([s for s in healthy if s.asset not in in_layer], assets, settings.target_dir, row_keys) + dbt_tests
+    return build_gate_checks([s for s in healthy if s.asset not in in_layer], assets, settings.target_dir, row_keys,
+                             spark) + dbt_tests
 
 
 def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinition], target_dir: Path,
-                      row_keys: Mapping[str, Sequence[str]] | None = None) -> list[dg.AssetChecksDefinition]:
+                      row_keys: Mapping[str, Sequence[str]] | None = None,
+                      spark: bool = False) -> list[dg.AssetChecksDefinition]:
     """One check definition per suite; a suite for an asset that does not exist is a project error."""
     known = {k for a in assets for k in a.keys}
     names = {k.to_user_string() for k in known}
@@ -178,7 +197,7 @@ def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinit
                 for s in suites if asset_key(s.asset) not in known]
     if problems:
         raise ProjectError(problems)
-    return [build_gate_check(s, known, target_dir, (row_keys or {}).get(s.asset)) for s in suites]
+    return [build_gate_check(s, known, target_dir, (row_keys or {}).get(s.asset), spark=spark) for s in suites]
 
 
 def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets: Sequence[dg.AssetsDefinition],

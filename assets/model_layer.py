@@ -60,9 +60,14 @@ def failed_assets(failures: Mapping[str, str]) -> dict:
 
 def build_model_layer(compiled: CompiledProject, gates: Sequence[LayerGate], unit_tests: Sequence,
                       known: set[dg.AssetKey], target_dir: Path,
-                      broken: Mapping[str, list[Problem]] | None = None) -> dg.AssetsDefinition:
+                      broken: Mapping[str, list[Problem]] | None = None, spark: bool = False) -> dg.AssetsDefinition:
     """The layer of ``compiled``'s models; ``broken`` models (``kontor dev`` with a broken file) keep
-    their key in it and fail with their problems, stopping what is downstream of them."""
+    their key in it and fail with their problems, stopping what is downstream of them.
+
+    ``spark`` (``[tool.kontor] engine = "spark"``): the models are built on Spark through the
+    engine object (``pipelines/models/on_engine.py``) and gated there (``spark_gate``); what the
+    step reads that this run did not write to Spark is copied from DuckDB first, and what it
+    built is copied back into DuckDB at its end (``assets/spark.py``)."""
     from assets.checks import _spec
 
     broken = dict(broken or {})
@@ -92,14 +97,14 @@ def build_model_layer(compiled: CompiledProject, gates: Sequence[LayerGate], uni
     for t in unit_tests:
         units.setdefault(t.asset, []).append(t)
 
-    @dg.multi_asset(specs=specs, check_specs=check_specs, can_subset=True, name=LAYER,
-                    description="Every SQL model, built in dependency order in one step (assets/model_layer.py).")
-    def _layer(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def body(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spark=None):
         run = _LayerRun(context, compiled, gates, units, target_dir)
         with warehouse.connection() as con:
             from pipelines.models.materialize import Catalog
 
             run.catalog = Catalog(con)        # read once: this step is the warehouse's one writer
+            if spark is not None:
+                run.on_spark(con, spark, [n for n in names if keys[n] in run.selected])
             for name in models:
                 asset = assets[name]
                 if keys[name] not in run.selected:
@@ -114,12 +119,26 @@ def build_model_layer(compiled: CompiledProject, gates: Sequence[LayerGate], uni
                 run.done.add(asset)
                 yield from run.judge_ready(con)
             yield from run.judge_ready(con, final=True)
+            if spark is not None:
+                run.copy_back(con)
         compiled.lineage.save()
         if run.failures:
             lines = [f"{asset}: {reason.splitlines()[0]}" for asset, reason in run.failures.items()]
             raise dg.Failure(description="; ".join(lines)[:4000], metadata=failed_assets(run.failures))
 
-    return _layer
+    layer = dg.multi_asset(specs=specs, check_specs=check_specs, can_subset=True, name=LAYER,
+                           description="Every SQL model, built in dependency order in one step (assets/model_layer.py)"
+                                       + (" on Spark." if spark else "."))
+    if spark:
+        from assets.spark import SparkResource
+
+        def _layer_on_spark(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spark: SparkResource):
+            yield from body(context, warehouse, spark)
+        return layer(_layer_on_spark)
+
+    def _layer(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        yield from body(context, warehouse)
+    return layer(_layer)
 
 
 class _LayerRun:
@@ -137,6 +156,8 @@ class _LayerRun:
         self.in_step = {k.to_user_string() for k in self.selected}
         self.pending: list[LayerGate] = []
         self.catalog = None
+        self.spark = None                   # the SparkResource when the models run on Spark
+        self.built: list[tuple[str, str]] = []
         for gate in gates:   # only the rules of this step: a split of the layer (a cycle through entities) runs the rest
             rules = tuple(r for r in gate.suite.rules if dg.AssetCheckKey(_key(gate.suite.asset), r.name) in checks)
             if rules:
@@ -151,12 +172,38 @@ class _LayerRun:
         self.blocked.add(asset)
         self.context.log.warning(f"{asset}: skipped, upstream {', '.join(because)} failed")
 
+    def on_spark(self, con, spark, names: list[str]) -> None:
+        """Build on Spark: first copy from DuckDB what the step's models and gates read that this
+        run did not write to Spark (the entity stage's tables, a model of an earlier run)."""
+        from pipelines.models.on_engine import step_inputs
+        from pipelines.quality.suites import referenced_relations
+
+        self.spark = spark
+        read = step_inputs(self.compiled, names)
+        for gate in self.pending:
+            for rule in gate.suite.rules:
+                read += [tuple(r.split(".", 1)) for r in referenced_relations(rule, gate.suite.relation)]
+        mine = {(self.compiled.models[n].model.schema, self.compiled.models[n].model.alias or n) for n in names}
+        wanted = [r for r in dict.fromkeys(read) if r not in mine]
+        copied = spark.stage_inputs(con, wanted, self.target_dir / "tmp" / "to_spark")
+        if copied:
+            self.context.log.info(f"copied to Spark from DuckDB: {', '.join(copied)}")
+
+    def copy_back(self, con) -> None:
+        """What the step built on Spark, copied into the DuckDB warehouse: the entity stage, the
+        serving copy, ``kontor query`` and the reports read it there."""
+        copied = self.spark.copy_back(con, self.built, self.target_dir / "tmp" / "from_spark")
+        self.context.log.info(f"copied {len(copied)} model(s) from Spark into the DuckDB warehouse")
+
     def build(self, con, name: str, key: dg.AssetKey) -> Iterator:
         from pipelines.models.materialize import materialize_in
 
         asset = key.to_user_string()
         try:
-            built = materialize_in(self.catalog, con, self.compiled, name, full_refresh=self.full_refresh)
+            if self.spark is not None:
+                built = self._build_on_spark(name)
+            else:
+                built = materialize_in(self.catalog, con, self.compiled, name, full_refresh=self.full_refresh)
         except Exception as exc:  # noqa: BLE001 - dbt build's rule: the rest goes on
             self.fail(asset, str(exc).strip() or type(exc).__name__)
             return
@@ -170,6 +217,18 @@ class _LayerRun:
             metadata["dagster/column_lineage"] = lineage
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
         yield from self.unit_tests(con, asset, key)
+
+    def _build_on_spark(self, name: str):
+        from pipelines.models.materialize import Materialized
+        from pipelines.models.on_engine import build_model
+
+        cm = self.compiled.models[name]
+        built = build_model(self.spark.engine(), self.compiled, name, full_refresh=self.full_refresh)
+        schema, relation = cm.model.schema, cm.model.alias or cm.model.name
+        self.spark.wrote(f"{schema}.{relation}")
+        self.built.append((schema, relation))
+        return Materialized(built.relation, built.kind, built.rows, "; ".join(filter(None, ["built on Spark", built.detail])),
+                            built.sql)
 
     def unit_tests(self, con, asset: str, key: dg.AssetKey) -> Iterator[dg.AssetCheckResult]:
         from pipelines.core.warehouse import ensure_bookkeeping
@@ -215,9 +274,13 @@ class _LayerRun:
             self.blocked.add(asset)
             self.context.log.warning(f"{asset}: gate {gate.suite.file} not evaluated, {', '.join(missing)} not built")
             return
+        engine = self.spark.engine() if self.spark is not None else None
         outcome = run_suite(con, gate.suite, run_id=self.context.run.run_id, row_key=list(gate.row_key) or None,
-                            docs_target=self.target_dir)
-        for sql in gate.after:
+                            docs_target=self.target_dir, engine=engine)
+        if engine is not None and gate.after:
+            # dbt's store_failures reads the model where it was built; not written on Spark yet
+            self.context.log.warning(f"{asset}: store_failures of {gate.suite.file} is not written on the Spark engine")
+        for sql in gate.after if engine is None else ():
             con.execute(sql)
         key = _key(asset)
         for o in outcome.rules:

@@ -86,24 +86,13 @@ def quarantine_check(table: SourceTable, load: TableLoad, alert_pct: float) -> d
 
 def build_source_asset(table: SourceTable, project: SourcesProject,
                        retry_policy: dg.RetryPolicy | None = None,
-                       options: IngestOptions | None = None) -> dg.AssetsDefinition:
+                       options: IngestOptions | None = None, spark: bool = False) -> dg.AssetsDefinition:
+    """``spark``: ``[tool.kontor] engine = "spark"``: what was loaded is then landed in Spark's
+    catalog (``SparkResource.land_source``); the ledger and quarantine stay in DuckDB."""
     description = table.description or f"{table.system} {table.name}, loaded from {table.location or 'a query'}."
     options = options or IngestOptions()
 
-    @dg.asset(
-        key=asset_key(table),
-        group_name="raw",
-        description=description,
-        kinds={"duckdb", table.format.type if table.location else "postgres"},
-        tags={"kontor/system": table.system, "kontor/layer": "raw"},
-        metadata=_definition_metadata(table),
-        owners=[f"team:{table.owner}"] if table.owner else None,
-        retry_policy=retry_policy,
-        check_specs=[dg.AssetCheckSpec(QUARANTINE_CHECK, asset=asset_key(table),
-                                       description=f"at most {options.quarantine_alert_pct:g} % of the rows loaded "
-                                                   "in a run are quarantined")],
-    )
-    def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spark=None) -> dg.MaterializeResult:
         # Transient failures (share not mounted, server down) honour the retry policy; a bad
         # extract fails at once: reading it again gives the same answer.
         attempt = _attempt(context, retry_policy)
@@ -121,6 +110,8 @@ def build_source_asset(table: SourceTable, project: SourcesProject,
             except KontorError as exc:        # a configuration error (missing URL variable ...): no retry
                 raise dg.Failure(description=str(exc), allow_retries=False) from exc
             total = con.execute(f"select count(*) from {qtable(table.raw_table)}").fetchone()[0]
+            landed = spark.land_source(con, table, Path(warehouse.tmp_dir) / "to_spark" / table.key) \
+                if spark is not None and not load.failures else None
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(total),
             "rows_read": load.total("rows_read"),
@@ -133,6 +124,8 @@ def build_source_asset(table: SourceTable, project: SourcesProject,
             "kontor/outcome": outcome_line(load),
             "files": dg.MetadataValue.md(_files_markdown(load)),
         }
+        if landed is not None:
+            metadata["landed_on_spark"] = dg.MetadataValue.json(landed)
         if not load.files:
             context.log.warning(f"no file matches {table.location!r} in {warehouse.data_dir}")
         for f in load.files:
@@ -146,7 +139,32 @@ def build_source_asset(table: SourceTable, project: SourcesProject,
                              metadata=metadata, allow_retries=bool(table.query))
         return dg.MaterializeResult(metadata=metadata, check_results=[quarantine_check(table, load, options.quarantine_alert_pct)])
 
-    return _load
+    asset = dg.asset(
+        key=asset_key(table),
+        group_name="raw",
+        description=description,
+        kinds={"duckdb", table.format.type if table.location else "postgres"},
+        tags={"kontor/system": table.system, "kontor/layer": "raw"},
+        metadata=_definition_metadata(table),
+        owners=[f"team:{table.owner}"] if table.owner else None,
+        retry_policy=retry_policy,
+        check_specs=[dg.AssetCheckSpec(QUARANTINE_CHECK, asset=asset_key(table),
+                                       description=f"at most {options.quarantine_alert_pct:g} % of the rows loaded "
+                                                   "in a run are quarantined")],
+    )
+    if spark:
+        from assets.spark import SparkResource
+
+        def _load_on_spark(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                           spark: SparkResource) -> dg.MaterializeResult:
+            return load(context, warehouse, spark)
+        _load_on_spark.__name__ = "_load"
+        return asset(_load_on_spark)
+
+    def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        return load(context, warehouse)
+
+    return asset(_load)
 
 
 def _attempt(context: dg.AssetExecutionContext, policy: dg.RetryPolicy | None) -> str:
@@ -156,5 +174,5 @@ def _attempt(context: dg.AssetExecutionContext, policy: dg.RetryPolicy | None) -
 
 
 def build_source_assets(project: SourcesProject, retry_policy: dg.RetryPolicy | None = None,
-                        options: IngestOptions | None = None) -> list[dg.AssetsDefinition]:
-    return [build_source_asset(t, project, retry_policy, options) for t in project.tables]
+                        options: IngestOptions | None = None, spark: bool = False) -> list[dg.AssetsDefinition]:
+    return [build_source_asset(t, project, retry_policy, options, spark) for t in project.tables]

@@ -106,7 +106,8 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     retries = retry_config(settings)
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
                             backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
-    built = build_source_assets(compiled.project.sources, policy, ingest_options(settings))
+    spark = _on_spark(settings, compiled)
+    built = build_source_assets(compiled.project.sources, policy, ingest_options(settings), spark)
     entity_checks = []
     for spec in entities.entities.values():
         entity_assets, checks = build_entity_assets(spec, compiled, settings)
@@ -118,7 +119,7 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         known = {key for a in [*built, *seeds] for key in a.keys}
         gates_in_step, unit_tests = layer_gates(settings, compiled, suites)
         built = [*built, *seeds, build_model_layer(compiled, gates_in_step, unit_tests, known, settings.target_dir,
-                                                   broken_models)]
+                                                   broken_models, spark)]
     else:
         built = [*built, *build_model_assets(compiled),
                  *(broken_model_asset(compiled.project.models[name], found) for name, found in broken_models.items())]
@@ -126,7 +127,7 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     serving = build_serving_asset(upstream, built, entity_docs(entities))
     assets = [*built, serving]
     reports = build_report_definitions(settings, assets, None if strict else problems)
-    gates = build_gates(settings, compiled, assets, None if strict else problems, suites)
+    gates = build_gates(settings, compiled, assets, None if strict else problems, suites, spark)
     sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
     steward = [build_steward_job(settings)] if entities.entities or not strict else []
     apply_jobs, apply_sensors = build_apply(sorted(entities.entities), serving.key, steward[0]) if steward else ([], [])
@@ -152,9 +153,23 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     )
 
 
+def _on_spark(settings: Settings, compiled: CompiledProject) -> bool:
+    """``[tool.kontor] engine = "spark"``: sources landed in Spark's catalog, the models built and
+    gated there; the entity stage stays on DuckDB (over the models copied back), as do the
+    ledger, quarantine, gate evidence and the serving copy (``assets/spark.py``)."""
+    from pipelines.core.errors import KontorError
+    from pipelines.engines.spark_session import engine_name
+
+    if engine_name(settings) != "spark":
+        return False
+    if not compiled.project.one_step:
+        raise KontorError("engine = \"spark\" builds the models in one step; fix: remove models_in_one_step = false "
+                          "from [tool.kontor] (or KONTOR_MODELS_IN_ONE_STEP=0 from the environment)")
+    return True
+
+
 def _engine_resources(settings: Settings) -> dict:
-    """``spark`` when ``[tool.kontor] engine = "spark"`` (first step: the session and engine for
-    code that asks for it; the stages' assets still run on the DuckDB warehouse)."""
+    """``spark`` when ``[tool.kontor] engine = "spark"``: the session and engine the assets use."""
     from pipelines.engines.spark_session import engine_name
 
     if engine_name(settings) != "spark":

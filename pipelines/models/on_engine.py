@@ -1,23 +1,26 @@
 """The models stage through an engine object (``pipelines.engines``): the compiled DuckDB SQL of
 each model, built as a view or table on whichever engine runs it.
 
-First step towards Spark: views and tables only. Incremental models, snapshots, hooks, enforced
-contracts and models whose Jinja queries the warehouse are refused with their file, as are
-transpilation failures. The inputs (raw tables, seeds, the entity stage's tables) still come from
-the DuckDB warehouse: ``model_inputs`` lists them and ``pipelines.engines.engine.copy_tables``
-copies them across.
+Views, tables, incremental models (``SparkEngine.merge``: ``MERGE INTO`` where the table format
+has it, else the merged table rewritten and swapped in) and snapshots (``snapshot_sql``: the next
+state of the whole table as one query, built beside the old table and swapped in, as Spark's
+Parquet tables cannot update rows). Hooks, enforced contracts and models whose Jinja queries the
+warehouse are refused with their file, as are transpilation failures. The inputs (raw tables, seeds, the entity stage's tables) come from the
+DuckDB warehouse: ``model_inputs`` lists them and ``pipelines.engines.engine.copy_tables`` copies
+them across.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from pipelines.core.errors import KontorError, Problem
 from pipelines.engines.engine import Engine
 from pipelines.engines.spark_rules import Untranslatable, node_line, rewrite
 from pipelines.models.compile import CompiledModel, CompiledProject
 
-ENGINE_MATERIALIZATIONS = ("view", "table")
+ENGINE_MATERIALIZATIONS = ("view", "table", "incremental", "snapshot")
 
 
 @dataclass
@@ -26,11 +29,15 @@ class Built:
     kind: str
     rows: int | None
     seconds: float
+    detail: str = ""
+    sql: str = ""
 
 
 def _unsupported(cm: CompiledModel) -> str | None:
     if cm.materialized not in ENGINE_MATERIALIZATIONS:
         return f"materialized={cm.materialized!r}"
+    if cm.materialized == "incremental" and cm.config.get("on_schema_change") == "sync_all_columns":
+        return "on_schema_change='sync_all_columns'"
     if cm.runtime:
         return "Jinja that queries the warehouse (run_query/is_incremental)"
     if cm.config.get("pre_hook") or cm.config.get("post_hook"):
@@ -59,30 +66,166 @@ def model_inputs(compiled: CompiledProject, names: list[str] | None = None) -> l
     return list(out)
 
 
-def build_models(engine: Engine, compiled: CompiledProject, names: list[str] | None = None) -> list[Built]:
-    """Every model (or ``names``) in dependency order on ``engine``; the first failure raises
-    ``KontorError`` with the model's file."""
-    built = []
-    for name in compiled.order:
-        if names is not None and name not in names:
-            continue
+def step_inputs(compiled: CompiledProject, names: list[str]) -> list[tuple[str, str]]:
+    """The relations models ``names`` read, as (schema, name), from their compiled SQL: the
+    other models among them included (the caller leaves out what it builds itself)."""
+    import sqlglot
+    from sqlglot import exp
+
+    out: dict[tuple[str, str], None] = {}
+    for name in names:
         cm = compiled.models[name]
         if cm.materialized == "ephemeral":
             continue
-        reason = _unsupported(cm)
-        if reason:
-            raise KontorError(f"{cm.model.rel_path}: {reason} does not run on the {engine.name} engine yet; "
-                              "fix: build it on DuckDB (engine = \"duckdb\") or make it a table or view")
-        started = time.perf_counter()
-        try:
-            rows = engine.create_or_replace(cm.model.schema, cm.model.alias or cm.model.name, cm.sql, cm.materialized)
-        except Untranslatable as exc:
-            raise KontorError(f"{cm.model.rel_path}: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001 - the engine's own error, with the model's file in front
-            raise KontorError(f"{cm.model.rel_path}: {cm.materialized} {cm.model.relation} failed on "
-                              f"{engine.name}: {str(exc).splitlines()[0][:500]}") from exc
-        built.append(Built(cm.model.relation, cm.materialized, rows, time.perf_counter() - started))
-    return built
+        for table in sqlglot.parse_one(cm.sql, read="duckdb").find_all(exp.Table):
+            if table.db:
+                out[(table.db, table.name)] = None
+    return list(out)
+
+
+def snapshot_sql(cm: CompiledModel, source: str, existing: list[str] | None, changes_rel: str = "",
+                 now: datetime | None = None) -> tuple[list[str], str]:
+    """The snapshot's next state in DuckDB's dialect (``source``: a relation holding the query's
+    rows; ``existing``: the table's columns, None for the first snapshot), with what
+    ``materialize.build_snapshot`` does in place on DuckDB: history rows kept; the current version
+    of a changed key closed at the new version's start and the new version opened; new keys
+    opened; with ``invalidate_hard_deletes`` the current version of a key that disappeared closed
+    now. Returns ([the query of the changed keys, to be stored as ``changes_rel``; the query of
+    the table's next state], detail); for a first snapshot only the second."""
+    from pipelines.core.sql import ident, literal
+    from pipelines.models.materialize import _snapshot_names
+
+    target = f"{ident(cm.model.schema)}.{ident(cm.model.alias or cm.model.name)}"
+    key, strategy, names = cm.unique_key, cm.config.get("strategy", "timestamp"), _snapshot_names(cm)
+    vf, vt = ident(names["valid_from"]), ident(names["valid_to"])
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now_sql = f"cast({literal(now.isoformat(sep=' '))} as timestamp)"
+    if strategy == "timestamp":
+        updated = cm.config.get("updated_at")
+        if not updated:
+            raise KontorError(f"{cm.model.rel_path}: snapshot with strategy 'timestamp' needs config updated_at")
+        start = f"n.{ident(updated)}" if names["scd_id"] else f"cast(n.{ident(updated)} as timestamp)"
+    elif strategy == "check":
+        start = now_sql
+    else:
+        raise KontorError(f"{cm.model.rel_path}: unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'")
+    meta_cols = [v for v in (names["scd_id"], names["updated_at"], names["valid_from"], names["valid_to"]) if v]
+
+    def meta(begin: str) -> dict[str, str]:
+        cols = {names["valid_from"]: begin,        # the end NULL, typed as the start
+                names["valid_to"]: f"nullif({begin}, {begin})" if names["scd_id"] else "cast(null as timestamp)"}
+        if names["scd_id"]:
+            parts = " || '|' || ".join(f"coalesce(cast({p} as varchar), '')" for p in [*(f"n.{ident(k)}" for k in key), begin])
+            cols = {names["scd_id"]: f"md5({parts})", names["updated_at"]: begin, **cols}
+        return cols
+
+    if existing is None:
+        columns = "n.*, " + ", ".join(f"{e} as {ident(c)}" for c, e in meta(start).items())
+        return [f"select {columns} from {source} n"], "first snapshot"
+    # the table's columns: a column the query gained is left out (DuckDB adds it), one it lost fails
+    source_cols = [c for c in existing if c not in meta_cols]
+    on = " and ".join(f"c.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
+    if strategy == "timestamp":
+        changed = f"{start} > c.{vf}"
+    else:
+        check = cm.config.get("check_cols", "all")
+        cols = [c for c in source_cols if c not in key] if check == "all" else list(check)
+        changed = " or ".join(f"c.{ident(c)} is distinct from n.{ident(c)}" for c in cols) or "false"
+    hard_deletes = cm.config.get("invalidate_hard_deletes") or cm.config.get("hard_deletes") == "invalidate"
+    x_on = " and ".join(f"t.{ident(k)} is not distinct from x.{ident(k)}" for k in key)
+    g_on = " and ".join(f"t.{ident(k)} is not distinct from g.{ident(k)}" for k in key)
+    close = f"when t.{vt} is null and x.__start is not null then x.__start "
+    if hard_deletes:
+        close += f"when t.{vt} is null and g.__seen is null then {now_sql} "
+    kept = ", ".join(f"case {close}else t.{vt} end as {vt}" if c == names["valid_to"] else f"t.{ident(c)}"
+                     for c in existing)
+    changes_meta, new_meta = meta("n.__start"), meta(start)
+    versions = ", ".join(changes_meta[c] if c in changes_meta else f"n.{ident(c)}" for c in existing)
+    opened = ", ".join(new_meta[c] if c in new_meta else f"n.{ident(c)}" for c in existing)
+    keys = ", ".join(ident(k) for k in key)
+    # Spark's optimizer failed on this as one query with CTEs (a plan validation error in
+    # RemoveRedundantAliases): the query's rows and the changed keys are work tables instead.
+    changes = f"""select n.*, {start} as __start from {source} n
+        join (select * from {target} where {vt} is null) c on {on} where {changed}"""
+    query = f"""select {kept} from {target} t
+        left join {changes_rel} x on {x_on}
+        left join (select distinct {keys}, true as __seen from {source}) g on {g_on}
+    union all
+    select {versions} from {changes_rel} n
+    union all
+    select {opened} from {source} n
+        where not exists (select 1 from {target} c where c.{vt} is null and {on})"""
+    return [changes, query], "snapshot rebuilt (Parquet has no UPDATE)"
+
+
+def _snapshot(engine: Engine, cm: CompiledModel, schema: str, relation: str, sql: str,
+              existing: list[str] | None) -> tuple[int | None, str]:
+    from pipelines.core.sql import ident
+
+    work = {part: f"__kontor_snapshot_{part}_{relation}" for part in ("rows", "changes")}
+    rel = {part: f"{ident(schema)}.{ident(name)}" for part, name in work.items()}
+    try:
+        engine.create_or_replace(schema, work["rows"], sql, "table")
+        steps, detail = snapshot_sql(cm, rel["rows"], existing, rel["changes"])
+        if len(steps) == 2:
+            engine.create_or_replace(schema, work["changes"], steps[0], "table")
+        return engine.create_or_replace(schema, relation, steps[-1], "table"), detail
+    finally:
+        for name in work.values():
+            engine.execute(f"drop table if exists {ident(schema)}.{ident(name)}")
+
+
+def build_model(engine: Engine, compiled: CompiledProject, name: str, full_refresh: bool = False) -> Built:
+    """Model ``name`` on ``engine``; a failure raises ``KontorError`` with the model's file."""
+    cm = compiled.models[name]
+    reason = _unsupported(cm)
+    if reason:
+        raise KontorError(f"{cm.model.rel_path}: {reason} does not run on the {engine.name} engine yet; "
+                          "fix: build it on DuckDB (engine = \"duckdb\") or make it a table or view")
+    schema, relation = cm.model.schema, cm.model.alias or cm.model.name
+    started = time.perf_counter()
+    kind, detail, sql = cm.materialized, "", cm.sql
+    try:
+        if kind == "incremental":
+            # config(full_refresh=false) protects a model whose history cannot be rebuilt (dbt's rule)
+            full_refresh = full_refresh and cm.config.get("full_refresh", True) is not False
+            if full_refresh or not engine.exists(schema, relation) or engine.kind_of(schema, relation) != "table":
+                kind = "incremental (full)"
+                rows = engine.create_or_replace(schema, relation, sql, "table")
+            else:
+                sql = compiled.render_for_run(name, is_incremental=True)
+                key = [] if cm.config.get("incremental_strategy") == "append" else list(cm.unique_key)
+                new_rows, how = engine.merge(schema, relation, sql, key)
+                kind, detail = f"incremental ({how.split(' ')[0]})", f"{how}: {new_rows} rows"
+                rows = engine.count(schema, relation)
+        elif kind == "snapshot":
+            # history is the point of a snapshot: a full refresh never drops it (as in dbt)
+            existing = engine.columns(schema, relation) if engine.kind_of(schema, relation) == "table" else None
+            rows, detail = _snapshot(engine, cm, schema, relation, sql, existing)
+        else:
+            rows = engine.create_or_replace(schema, relation, sql, kind)
+    except Untranslatable as exc:
+        raise KontorError(f"{cm.model.rel_path}: {exc}") from exc
+    except KontorError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the engine's own error, with the model's file in front
+        raise KontorError(f"{cm.model.rel_path}: {cm.materialized} {cm.model.relation} failed on "
+                          f"{engine.name}: {_reason(exc)}") from exc
+    return Built(cm.model.relation, kind, rows, time.perf_counter() - started, detail, sql)
+
+
+def _reason(exc: Exception) -> str:
+    """The engine's message in one line: Py4J puts "An error occurred while calling o41.sql." first."""
+    lines = [line.strip().removeprefix(": ") for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith("An error occurred while calling")]
+    return (useful or lines or [type(exc).__name__])[0][:500]
+
+
+def build_models(engine: Engine, compiled: CompiledProject, names: list[str] | None = None) -> list[Built]:
+    """Every model (or ``names``) in dependency order on ``engine``; the first failure raises
+    ``KontorError`` with the model's file."""
+    return [build_model(engine, compiled, name) for name in compiled.order
+            if (names is None or name in names) and compiled.models[name].materialized != "ephemeral"]
 
 
 def transpile_problems(compiled: CompiledProject, display=str) -> list[Problem]:

@@ -18,8 +18,8 @@ evidence lands in the same DuckDB tables (``kontor.gate_results``), since the re
 ``kontor.gate_quarantine``, Data Docs pages and the reuse of an earlier pass on the same data.
 ``tests/engines/test_spark_gates.py`` shows every shipped rule giving the DuckDB gate's results.
 
-Reached through ``run_suite(..., engine=<SparkEngine>)``; the Dagster checks do not pass an engine
-yet (``kontor run`` builds on DuckDB). Suites run one after the other on a session: GX names the
+Reached through ``run_suite(..., engine=<SparkEngine>)``, which the Dagster gates and the model
+layer call with ``[tool.kontor] engine = "spark"`` for what the run wrote to Spark. Suites run one after the other on a session: GX names the
 temporary view of an ``unexpected_rows_query``'s batch ``tmp_view``, one name per session.
 """
 from __future__ import annotations
@@ -66,7 +66,11 @@ class SparkGate:
         import great_expectations as gx
 
         self.spark = spark
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
         self.context = gx.get_context(mode="ephemeral")
+        # GX draws a progress bar per validation on stderr: noise in `kontor run`'s output
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         # GX takes the active session (SparkDFExecutionEngine.get_or_create_spark_session); no
         # spark_config, so it changes none of the session's settings.
         self.datasource = self.context.data_sources.add_spark(name="kontor_spark")
