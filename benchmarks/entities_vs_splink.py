@@ -176,6 +176,37 @@ def connect(path: Path, tmp: Path):
     return con
 
 
+def generator_fingerprint() -> str:
+    """sha256 prefix of the demo generator's code: generated data is reused only from the same code."""
+    files = sorted((ROOT / "pipelines" / "demo").glob("*.py"))
+    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()[:12]
+
+
+def demo_data(workdir: Path, scale: float, target: Path) -> tuple[dict, float | None]:
+    """The demo extracts at ``scale`` (seed 42) copied to ``target``; generated once per scale, seed
+    and generator code into ``<workdir>/demo_data/`` (generating 1M records takes many minutes,
+    ``--rebuild`` and a change of the standardisation reuse them). Returns the manifest and the
+    seconds generating took (None: reused)."""
+    cache = workdir / "demo_data" / f"scale{scale:g}_seed{SEED}_{generator_fingerprint()}"
+    manifest_path = cache / "ground_truth" / "manifest.json"
+    generate_s = None
+    if manifest_path.is_file():
+        log(f"scale {scale}: demo data from {cache}")
+    else:
+        from pipelines.demo import generate
+
+        partial = cache.with_name(cache.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        log(f"scale {scale}: generating demo data into {cache}")
+        started = time.perf_counter()
+        generate(partial, scale=scale, seed=SEED)       # writes the manifest last
+        partial.rename(cache)
+        generate_s = time.perf_counter() - started
+        log(f"scale {scale}: generated in {generate_s:.0f}s")
+    shutil.copytree(cache, target)
+    return json.loads(manifest_path.read_text()), generate_s
+
+
 def prepare(scale_dir: Path, scale: float, rebuild: bool) -> dict:
     """Demo data + raw/staging warehouse (cached), then the standardised snapshot (every time)."""
     project = scale_dir / "project"
@@ -188,19 +219,14 @@ def prepare(scale_dir: Path, scale: float, rebuild: bool) -> dict:
     write_project(project)
     settings = None
     if not fresh:
-        from pipelines.demo import generate
-
         shutil.rmtree(project / "data", ignore_errors=True)
         shutil.rmtree(project / "target", ignore_errors=True)
-        log(f"scale {scale}: generating demo data")
-        t = time.perf_counter()
-        manifest = generate(project / "data", scale=scale, seed=SEED)
-        gen_s = time.perf_counter() - t
+        manifest, gen_s = demo_data(scale_dir.parent, scale, project / "data")
         from pipelines.run import run_pipeline
         from pipelines.core.settings import load_settings
 
         settings = load_settings(project, env={})
-        log(f"scale {scale}: loading raw + staging with Kontor (generated in {gen_s:.0f}s)")
+        log(f"scale {scale}: loading raw + staging with Kontor")
         t = time.perf_counter()
         outcome = run_pipeline(settings, ["group:raw", "group:staging"])
         if not outcome.success:
@@ -209,7 +235,7 @@ def prepare(scale_dir: Path, scale: float, rebuild: bool) -> dict:
         shutil.copy(settings.warehouse_path, raw_snap)
         shutil.rmtree(dagster_snap, ignore_errors=True)
         shutil.copytree(settings.dagster_home, dagster_snap)
-        meta = {"version": PREP_VERSION, "scale": scale, "seed": SEED, "generate_s": round(gen_s, 1),
+        meta = {"version": PREP_VERSION, "scale": scale, "seed": SEED, "generate_s": None if gen_s is None else round(gen_s, 1),
                 "raw_staging_build_s": round(load_s, 1), "manifest_files": manifest["files"],
                 "true_entities": manifest.get("true_entities")}
         meta_path.write_text(json.dumps(meta))

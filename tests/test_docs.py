@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 
 from conftest import REPO
-from pipelines.analysts.docs import TableDoc, apply_comments, read_comments, with_grain
+from pipelines.analysts.docs import TableDoc, apply_comments, current_comments, read_comments, with_grain
 from pipelines.models.compile import compile_project
 from pipelines.models.project import load_models
 from pipelines.core.settings import load_settings
@@ -35,6 +35,22 @@ def test_comments_reach_tables_views_columns_and_the_serving_copy(tmp_path: Path
                                 {"name": "betrag", "type": "DECIMAL(12,2)", "comment": ""}]
     assert found["marts.v"]["kind"] == "view" and found["marts.v"]["columns"][0]["comment"] == "From the table"
     assert [t["relation"] for t in read_comments(reader, "marts.v")] == ["marts.v"]
+
+
+def test_comments_are_written_again_only_where_they_differ(tmp_path: Path):
+    """A second run finds the comments in place and leaves them; a rebuilt table (comments gone)
+    and a comment changed by hand are described again."""
+    con = connect(tmp_path / "w.duckdb")
+    con.execute("create schema marts; create table marts.a (x int, y int); create table marts.b (z int)")
+    docs = [TableDoc("marts.a", "Table a.", "x", {"x": "The x", "y": "The y"}), TableDoc("marts.b", "Table b.", "z", {"z": "The z"})]
+    assert apply_comments(con, docs) == (2, 3)
+    before = current_comments(con)
+    assert before[("marts.a", None)] == "Table a. Grain: one row per x." and before[("marts.a", "y")] == "The y"
+    con.execute("create or replace table marts.a (x int, y int)")
+    con.execute("comment on column marts.b.z is 'edited by hand'")
+    assert current_comments(con).get(("marts.a", "x")) is None
+    assert apply_comments(con, docs) == (2, 3)
+    assert current_comments(con) == before
 
 
 def test_grain_is_added_only_when_the_description_lacks_it():

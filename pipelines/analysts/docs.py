@@ -76,11 +76,26 @@ def existing_relations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, s
     return found
 
 
+def current_comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str | None], str]:
+    """(schema.table, column or None for the table itself) -> its comment, where it has one. A
+    comment already in place is not written again: each ``COMMENT ON`` is a catalog change of its
+    own, and a run that rebuilt a few tables would otherwise rewrite every comment of every table."""
+    rows = con.execute(
+        "select schema_name, table_name, null, comment from duckdb_tables() where database_name = current_database() "
+        "and comment is not null union all "
+        "select schema_name, view_name, null, comment from duckdb_views() where database_name = current_database() "
+        "and not internal and comment is not null union all "
+        "select schema_name, table_name, column_name, comment from duckdb_columns() "
+        "where database_name = current_database() and comment is not null").fetchall()
+    return {(f"{schema}.{name}", column): comment for schema, name, column, comment in rows}
+
+
 def apply_comments(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> tuple[int, int]:
     """``COMMENT ON`` every documented table and column that exists; returns (tables, columns) commented.
     A documented relation or column the warehouse does not have (yet) is left out, not an error:
     the YAML's own checks (``kontor check``) say when a described column does not exist."""
     existing = existing_relations(con)
+    said = current_comments(con)
     tables = columns = 0
     statements = []
     for doc in docs:
@@ -89,12 +104,14 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> 
         kind, names = existing[doc.relation]
         schema, name = doc.relation.split(".", 1)
         if doc.comment and not doc.keep_table_comment:
-            statements.append(_comment(kind, _exp().table_(name, db=schema, quoted=True), doc.comment))
+            if said.get((doc.relation, None)) != doc.comment:
+                statements.append(_comment(kind, _exp().table_(name, db=schema, quoted=True), doc.comment))
             tables += 1
         for column in sorted(names):
             text = " ".join((doc.describe(column) or "").split())
             if text:
-                statements.append(_comment("COLUMN", _exp().column(column, table=name, db=schema, quoted=True), text))
+                if said.get((doc.relation, column)) != text:
+                    statements.append(_comment("COLUMN", _exp().column(column, table=name, db=schema, quoted=True), text))
                 columns += 1
     if statements:
         con.execute(";\n".join(statements))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -24,8 +25,17 @@ def de_amount(cents: int) -> str:
     return "-" + s if neg else s
 
 
+_DE_SEPARATORS = str.maketrans(",.", ".,")
+
+
 def de_amounts(cents: np.ndarray) -> list[str]:
-    return [de_amount(c) for c in cents.tolist()]
+    """``de_amount`` of each value, in one format call per value: the nearest double to a whole
+    number of cents / 100 is far closer to it than to any other two-decimal number, so '.2f'
+    gives back exactly the cents (checked to 2**53 / 100)."""
+    values = cents.tolist()
+    if values and max(abs(min(values)), abs(max(values))) >= 2**53 // 100:
+        return [de_amount(c) for c in values]
+    return [f"{c / 100:,.2f}".translate(_DE_SEPARATORS) for c in values]
 
 
 # date strings for day offsets relative to PERIOD_START (covers due dates beyond the period)
@@ -40,6 +50,7 @@ def de_dates(days: np.ndarray) -> list[str]:
     return _DE_DATES[np.asarray(days) - _DAY_LO].tolist()
 
 
+@lru_cache(maxsize=None)
 def de_date(d: dt.date) -> str:
     return d.strftime("%d.%m.%Y")
 
