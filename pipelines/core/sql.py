@@ -11,6 +11,8 @@ quoted by hand and another engine can transpile the result.
 'SELECT COUNT(*) FROM "entities"."customer_review_queue" WHERE status = ?'
 >>> render("select id, :col from t", col="Konto Nr")
 'SELECT id, "Konto Nr" FROM t'
+>>> render("select id, :cols, n from t", cols=["a", exp.column("b", table="t")])
+'SELECT id, "a", t.b, n FROM t'
 """
 from __future__ import annotations
 
@@ -50,15 +52,22 @@ def template(anchor: str, name: str) -> str:
     return _read(Path(anchor).parent / "sql" / f"{name}.sql")
 
 
-def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression) -> str:
+def render(sql: str, dialect: str = "duckdb",
+           **names: str | exp.Expression | list[str | exp.Expression]) -> str:
     """``sql`` with each ``:name`` placeholder replaced: a string by a quoted identifier, an
-    expression (``table_expr``, a sqlglot node) as it is; the result is written by sqlglot in
-    ``dialect``. Without names the text is returned as written. (A placeholder cannot open a
-    select list: DuckDB reads ``select :x`` as its ``alias: expression`` syntax.)"""
+    expression (``table_expr``, a sqlglot node) as it is, a list (of either) spliced into the
+    list the placeholder stands in (a select list, a ``group by``, a function's arguments); the
+    result is written by sqlglot in ``dialect``. Without names the text is returned as written.
+    (A placeholder cannot open a select list: DuckDB reads ``select :x`` as its ``alias:
+    expression`` syntax.)"""
     if not names:
         return sql
-    values = {key: exp.to_identifier(value, quoted=True) if isinstance(value, str) else value
-              for key, value in names.items()}
+
+    def node(value: str | exp.Expression) -> exp.Expression:
+        return exp.to_identifier(value, quoted=True) if isinstance(value, str) else value
+
+    lists = {key: [node(v) for v in value] for key, value in names.items() if isinstance(value, (list, tuple))}
+    values = {key: node(value) for key, value in names.items() if not isinstance(value, (list, tuple))}
 
     def swap(node: exp.Expression) -> exp.Expression:
         # a whole table in a table's place (sqlglot's replace_placeholders puts only an identifier there)
@@ -71,7 +80,13 @@ def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression) -> 
         return node
 
     tree = parse_one(sql, dialect=dialect).transform(swap)
-    return exp.replace_placeholders(tree, **values).sql(dialect=dialect)
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        # a copy per place: a name used twice must not share one node
+        if placeholder.name in lists:
+            placeholder.replace([item.copy() for item in lists[placeholder.name]])
+        elif placeholder.name in values:
+            placeholder.replace(values[placeholder.name].copy())
+    return tree.sql(dialect=dialect)
 
 
 def statements(sql: str) -> list[str]:
