@@ -9,24 +9,17 @@ A run tagged ``kontor/retrain=true`` (``kontor run --retrain``) retrains the mod
 """
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations
 # of asset functions at definition time and needs real types, not strings.
-import json
-from pathlib import Path
-
 import dagster as dg
 
 from assets.resources import StateStoreResource, WarehouseResource
-from pipelines.entities import golden, matching
-from pipelines.entities.decisions import constraints
-from pipelines.entities.evaluate import evaluate, queue_figures
-from pipelines.entities.golden import _exists
 from pipelines.core.settings import Settings
+from pipelines.entities import stage
 from pipelines.entities.spec import EntitySpec
-from pipelines.entities.standardise import standardise
+from pipelines.entities.stage import RESOLVED_PARTS
 from pipelines.stewards.identity import steward_settings
 from pipelines.models.compile import CompiledProject
 
 RETRAIN_TAG = "kontor/retrain"
-RESOLVED_PARTS = ("clusters", "golden", "xref", "conflicts", "review_queue", "id_history")
 PART_DESCRIPTIONS = {
     "clusters": "Every standardised record with the golden id of its cluster (and the id it had before).",
     "golden": "One golden record per cluster, attribute by attribute from survivorship; empty where a "
@@ -43,10 +36,6 @@ PART_DESCRIPTIONS = {
 
 def key(entity: str, part: str) -> dg.AssetKey:
     return dg.AssetKey(["entities", f"{entity}_{part}"])
-
-
-def _count(con, table: str, where: str = "true") -> int:
-    return con.execute(f"select count(*) from {table} where {where}").fetchall()[0][0]
 
 
 def _md_table(header: list[str], rows: list) -> str:
@@ -81,23 +70,6 @@ def queue_markdown(items: list, open_items: int, attributes: tuple[str, ...] = Q
     return "\n".join(out)
 
 
-def _declared_standardised_result(con, spec: EntitySpec, rows: int) -> dg.MaterializeResult:
-    """Metadata of an entity declaring its attributes: records without any key, and the invalid
-    values of each validating attribute."""
-    valid = [c for c in spec.columns if c.endswith("_valid")]
-    counts = ", ".join([f"count(*) filter (where not ({spec.matchable}))",
-                        *[f"count(*) filter (where {c} = false)" for c in valid]])
-    per_system = con.execute(f"select source_system, count(*), {counts} from {spec.table('standardised')} "
-                             "group by 1 order by 1").fetchall()
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": dg.MetadataValue.int(rows),
-        "by_system": dg.MetadataValue.md(_md_table(["system", "records", "no key at all",
-                                                    *[f"invalid {c[:-6]}" for c in valid]], per_system)),
-        "no_usable_key": sum(r[2] for r in per_system),
-        **{f"invalid_{c[:-6]}": sum(r[3 + i] for r in per_system) for i, c in enumerate(valid)},
-    })
-
-
 def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: Settings) -> tuple[list, list]:
     """(assets, asset checks) of one entity."""
     target_dir, data_dir = settings.target_dir, settings.data_dir
@@ -116,19 +88,11 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
               metadata={"declared_in": spec.file, "dagster/table_name": spec.table("standardised")}, **common)
     def _standardised(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connection() as con:
-            rows = standardise(con, spec, relations)
-            if spec.declared is not None:
-                return _declared_standardised_result(con, spec, rows)
-            per_system = con.execute(f"""
-                select source_system, count(*), count(*) filter (where name_key is null),
-                       count(*) filter (where iban_valid = false), count(*) filter (where vat_id_valid = false)
-                from {spec.table('standardised')} group by 1 order by 1""").fetchall()
+            done = stage.standardise(con, spec, relations)
         return dg.MaterializeResult(metadata={
-            "dagster/row_count": dg.MetadataValue.int(rows),
-            "by_system": dg.MetadataValue.md(_md_table(["system", "records", "no usable name", "invalid IBAN",
-                                                        "invalid VAT ID"], per_system)),
-            "invalid_iban": sum(r[3] for r in per_system), "invalid_vat_id": sum(r[4] for r in per_system),
-            "no_usable_name": sum(r[2] for r in per_system),
+            "dagster/row_count": dg.MetadataValue.int(done.rows),
+            "by_system": dg.MetadataValue.md(_md_table(done.header, done.by_system)),
+            **done.totals,
         })
 
     @dg.asset(key=key(spec.name, "model"), deps=[key(spec.name, "standardised")], code_version=spec.settings_hash,
@@ -139,7 +103,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
     def _model(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         retrain = context.run.tags.get(RETRAIN_TAG, "").lower() == "true"
         with warehouse.connection() as con:
-            trained = matching.ensure_model(con, spec, splink_dir, retrain=retrain)
+            trained = stage.train(con, spec, splink_dir, retrain=retrain)
         m_u = [(comp, lvl["label"], lvl["m"], lvl["u"]) for comp, levels in trained.training_log.get("m_u", {}).items()
                for lvl in levels]
         untrained = sorted({row[0] for row in m_u if row[2] is None or row[3] is None})
@@ -159,14 +123,12 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
               metadata={"dagster/table_name": spec.table("pairs")}, **common)
     def _pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connection() as con:
-            model = json.loads(matching.latest_model(con, spec.name)[3])
-            rows = matching.predict(con, spec, model, explain_dir=splink_dir)
-            matched = _count(con, spec.table("pairs"), f"match_probability >= {spec.thresholds['match_probability']}")
+            scored = stage.score(con, spec, explain_dir=splink_dir)
         html = {name: dg.MetadataValue.path(str(splink_dir / f"{name}.html"))
                 for name in ("match_weights", "waterfall", "comparison_viewer", "cluster_studio")}
         return dg.MaterializeResult(metadata={
-            "dagster/row_count": dg.MetadataValue.int(rows), "pairs_above_match_threshold": matched,
-            "pairs_in_review_band": rows - matched, **html,
+            "dagster/row_count": dg.MetadataValue.int(scored.pairs), "pairs_above_match_threshold": scored.matched,
+            "pairs_in_review_band": scored.pairs - scored.matched, **html,
         })
 
     @dg.multi_asset(
@@ -180,43 +142,13 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
     def _resolve(context: dg.AssetExecutionContext, warehouse: WarehouseResource, state_store: StateStoreResource):
         store = state_store.open(settings)
         try:
-            decided = constraints(store.decisions(spec.name), spec.name)
             with warehouse.connection() as con:
-                first_build = not _exists(con, spec.table("golden"))
-                # a warehouse rebuilt from scratch: golden ids as the audit trail last recorded them
-                previous = golden.replay_xref(store.audit(entity=spec.name, kind="xref_change")) \
-                    if not _exists(con, spec.table("xref")) else None
-                clusters = matching.connected_components(con, spec, decided.must_link, decided.cannot_link)
-                # Crash safety: the entity tables change in one warehouse transaction, committed
-                # only after the state store holds the run's events. A kill in between leaves the
-                # old tables and at worst events recorded twice (replaying them is idempotent),
-                # never half-replaced tables or golden ids the audit trail does not know.
-                con.execute("begin transaction")
-                try:
-                    resolved = golden.resolve(con, spec, clusters, context.run_id, decided, previous)
-                    events = list(resolved.changes)
-                    if not any(e["kind"] == "golden_change" for e in events):
-                        events.append({"run_id": context.run_id, "actor": f"rule:{spec.name}", "kind": "golden_change",
-                                       "entity": spec.name, "object_id": None, "before": None,
-                                       "after": {"golden_records": resolved.golden},
-                                       "detail": "first build" if first_build else "no golden value changed"})
-                    store.append_audit(events)
-                    store.mirror(con)
-                    con.execute("commit")
-                except BaseException:
-                    con.execute("rollback")
-                    raise
+                resolved = stage.resolve(con, spec, context.run_id, store)
         finally:
             store.close()
         with warehouse.connection() as con:
-            accuracy = evaluate(con, spec, data_dir)
-            if accuracy:    # what the review queue is worth: items per 1,000 records, share needing a human
-                accuracy.update(queue_figures(con, spec, data_dir))
-            queue = con.execute(f"""select item_id, reason, match_probability, members, status
-                                   from {spec.table('review_queue')} where status in ('open', 'pending')
-                                   order by status = 'open', priority, match_probability desc nulls last, item_id limit 15""").fetchall()
-            open_items = _count(con, spec.table("review_queue"), "status = 'open'")
-            counts = {part: _count(con, spec.table(part)) for part in RESOLVED_PARTS}
+            done = stage.outcome(con, spec, data_dir)
+        accuracy, counts, open_items = done.accuracy, done.counts, done.open_items
         accuracy_md = dg.MetadataValue.json(accuracy) if accuracy else "no ground truth"
         golden_meta = {"dagster/row_count": dg.MetadataValue.int(counts["golden"]),
                        "multi_member_clusters": resolved.multi_member, "ground_truth": accuracy_md,
@@ -235,7 +167,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
             if part == "review_queue":
                 meta["open_items"] = open_items
                 attributes = QUEUE_ATTRIBUTES if spec.declared is None else tuple(a.name for a in spec.declared)
-                meta["queue"] = dg.MetadataValue.md(queue_markdown(queue, open_items, attributes))
+                meta["queue"] = dg.MetadataValue.md(queue_markdown(done.queue, open_items, attributes))
                 meta["review_page"] = dg.MetadataValue.url(steward_settings(settings).review_url)
             if part == "clusters":
                 meta["cluster_studio"] = dg.MetadataValue.path(str(splink_dir / "cluster_studio.html"))
@@ -249,22 +181,18 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
               metadata={"dagster/table_name": spec.table("sync_proposals")}, **common)
     def _sync(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connection() as con:
-            files = golden.sync_proposals(con, spec, target_dir / "sync" / spec.name)
-            per_system = con.execute(f"""select system, count(*), count(*) filter (where requires_signoff)
-                                         from {spec.table('sync_proposals')} group by 1 order by 1""").fetchall()
-            total = _count(con, spec.table("sync_proposals"))
+            synced = stage.sync(con, spec, target_dir / "sync" / spec.name)
         return dg.MaterializeResult(metadata={
-            "dagster/row_count": dg.MetadataValue.int(total),
-            "by_system": dg.MetadataValue.md(_md_table(["system", "proposals", "need sign-off"], per_system)),
-            **{f"csv_{system}": dg.MetadataValue.path(str(path)) for system, path in files.items()},
+            "dagster/row_count": dg.MetadataValue.int(synced.total),
+            "by_system": dg.MetadataValue.md(_md_table(["system", "proposals", "need sign-off"], synced.by_system)),
+            **{f"csv_{system}": dg.MetadataValue.path(str(path)) for system, path in synced.files.items()},
         })
 
     @dg.asset_check(asset=key(spec.name, "review_queue"), name="no_open_review_items", blocking=True,
                     description="Warns while the review queue holds open items, and says how many.")
     def _queue_check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connection() as con:
-            open_items = _count(con, spec.table("review_queue"), "status = 'open'")
-            pending = _count(con, spec.table("review_queue"), "status = 'pending'")
+            open_items, pending = stage.queue_counts(con, spec)
         return dg.AssetCheckResult(
             passed=open_items == 0, severity=dg.AssetCheckSeverity.WARN,
             description=f"{open_items} open review item(s), {pending} decision(s) pending approval",

@@ -29,6 +29,7 @@ def demo(work: Path, scale: float) -> dict:
 
     from pipelines.demo import generate
     from pipelines.entities.evaluate import evaluate, queue_figures
+    from pipelines.entities.stage import count
     from pipelines.run import run_pipeline
     from pipelines.core.settings import load_settings
     from pipelines.stewards.stewardship import entity_specs
@@ -48,7 +49,7 @@ def demo(work: Path, scale: float) -> dict:
         for name, spec in entity_specs(settings).items():
             result = evaluate(con, spec, settings.data_dir) or {}
             result.update(queue_figures(con, spec, settings.data_dir))
-            result["records"] = con.execute(f"select count(*) from {spec.table('standardised')}").fetchall()[0][0]
+            result["records"] = count(con, spec.table("standardised"))
             out[name] = {k: result[k] for k in KEEP if k in result}
     finally:
         con.close()

@@ -15,11 +15,11 @@ Prints one JSON object on stdout (progress goes to stderr). Per demo scale:
    (``entities._id_checks``) dropped: ``snapshot.duckdb``, the state every measurement starts from.
 3. Measurements, each in a fresh subprocess on a fresh copy of the snapshot, the variants'
    order rotating from repeat to repeat:
-   - ``kontor``: the engine functions as ``assets/entities.py`` chains them, for both entities:
-     ``standardise``, ``matching.ensure_model`` (trains: the snapshot holds no model),
-     ``matching.predict`` (``explain_dir=None``), ``matching.connected_components``,
-     ``golden.resolve``, ``golden.sync_proposals``; connect to close, every step timed.
-   - ``kontor_html``: the same with ``predict(..., explain_dir=...)``: Splink's charts and dashboards.
+   - ``kontor``: the entity stage's steps (``pipelines/entities/stage.py``, as ``assets/entities.py``
+     calls them), for both entities: ``standardise``, ``train`` (trains: the snapshot holds no
+     model), ``score`` (``explain_dir=None``), ``cluster``, ``resolve`` (no state store),
+     ``sync``; connect to close, every step timed.
+   - ``kontor_html``: the same with ``score(..., explain_dir=...)``: Splink's charts and dashboards.
    - ``bare``: plain Splink on ``entities.<e>_standardised`` of the snapshot with the settings
      Kontor builds (``spec.splink``, ``spec.training``, ``spec.thresholds``): a Linker over one view
      per system (records with a ``name_key``, as Kontor matches them), λ from the deterministic
@@ -85,6 +85,7 @@ def _rss_mb() -> float:
 def code_fingerprint(project: Path | None = None) -> dict[str, str]:
     """sha256 prefixes of the code and declarations under test (others edit them during runs)."""
     files = sorted((ROOT / "pipelines" / "entities").glob("*.py")) + sorted((ROOT / "models" / "entities").glob("*.yml"))
+    files += sorted((ROOT / "pipelines" / "entities" / "sql").glob("*.sql"))
     files += [ROOT / "assets" / "entities.py", ROOT / "pipelines" / "warehouse.py", ROOT / "pipelines" / "run.py"]
     out = {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in files if p.is_file()}
     if project is not None:
@@ -248,6 +249,7 @@ def prepare(scale_dir: Path, scale: float, rebuild: bool) -> dict:
     snap_meta_path = scale_dir / "snapshot.json"
     # the snapshot depends on the standardisation code and the project's models: rebuilt when they change
     inputs = [ROOT / "pipelines" / "entities" / f for f in ("standardise.py", "spec.py")]
+    inputs += sorted((ROOT / "pipelines" / "entities" / "sql").glob("*.sql"))
     inputs += sorted((project / "models").rglob("*.*"))
     raw_stat = raw_snap.stat()
     key = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)
@@ -312,8 +314,7 @@ def fresh_copy(snapshot: Path, target: Path) -> None:
 
 def child_kontor(args) -> dict:
     """The entity stage through the engine functions, both entities, connect to close."""
-    from pipelines.entities import golden, matching
-    from pipelines.entities.standardise import standardise
+    from pipelines.entities import stage
 
     project = Path(args.project)
     code = code_fingerprint(project)
@@ -326,12 +327,12 @@ def child_kontor(args) -> dict:
     con = steps.run("connect", connect, settings.warehouse_path, Path(args.tmp_dir))
     for name, spec in specs.items():
         explain_dir = settings.target_dir / "splink" / name if args.explain else None
-        steps.run("standardise", standardise, con, spec, relations)
-        trained = steps.run("train", matching.ensure_model, con, spec, settings.target_dir / "splink" / name)
-        steps.run("predict", matching.predict, con, spec, trained.model, explain_dir=explain_dir)
-        clusters = steps.run("cluster", matching.connected_components, con, spec)
-        resolved = steps.run("resolve", golden.resolve, con, spec, clusters, "benchmark")
-        steps.run("sync", golden.sync_proposals, con, spec, settings.target_dir / "sync" / name)
+        steps.run("standardise", stage.standardise, con, spec, relations)
+        trained = steps.run("train", stage.train, con, spec, settings.target_dir / "splink" / name)
+        steps.run("predict", stage.score, con, spec, trained.model, explain_dir=explain_dir)
+        clusters = steps.run("cluster", stage.cluster, con, spec)
+        resolved = steps.run("resolve", stage.resolve, con, spec, "benchmark", clusters=clusters)
+        steps.run("sync", stage.sync, con, spec, settings.target_dir / "sync" / name)
         counts[name] = {"trained": trained.trained_now, "training_s": trained.training_log.get("seconds"),
                         "lambda": trained.training_log.get("probability_two_random_records_match"),
                         "golden": resolved.golden, "multi_member_clusters": resolved.multi_member}

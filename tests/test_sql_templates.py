@@ -19,7 +19,7 @@ BACKEND_SCHEMAS = {"state_postgres.sql", "state_sqlite.sql"}
 
 def test_the_stages_have_templates():
     stages = {p.parent.parent.name for p in TEMPLATES}
-    assert {"core", "quality", "reports", "stewards"} <= stages
+    assert {"core", "quality", "reports", "stewards", "entities"} <= stages
 
 
 @pytest.mark.parametrize("path", [p for p in TEMPLATES if p.name not in BACKEND_SCHEMAS],
@@ -45,6 +45,17 @@ def test_a_whole_table_takes_a_table_s_place_with_its_alias():
     sql = render("select q.a from :queue as q join :other using (k)",
                  queue=exp.table_("customer_review_queue", db="entities"), other="x y")
     assert sql == 'SELECT q.a FROM entities.customer_review_queue AS q JOIN "x y" USING (k)'
+
+
+def test_a_list_is_spliced_into_the_list_its_placeholder_stands_in():
+    sql = render("select id, :cols, n from t order by :order", cols=["a b", exp.column("c", table="t")],
+                 order=[exp.column("x"), exp.Ordered(this=exp.column("y"), desc=True)])
+    assert sql == 'SELECT id, "a b", t.c, n FROM t ORDER BY x, y DESC'
+
+
+def test_a_name_used_twice_is_filled_in_both_places():
+    sql = render("select * from t where a <= :edits and b <= :edits", edits=exp.Literal.number(2))
+    assert sql == "SELECT * FROM t WHERE a <= 2 AND b <= 2"
 
 
 def test_a_template_is_read_beside_its_module_and_split_like_sqlite_splits():

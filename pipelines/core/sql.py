@@ -11,6 +11,8 @@ quoted by hand and another engine can transpile the result.
 'SELECT COUNT(*) FROM "entities"."customer_review_queue" WHERE status = ?'
 >>> render("select id, :col from t", col="Konto Nr")
 'SELECT id, "Konto Nr" FROM t'
+>>> render("select id, :cols, n from t", cols=["a", exp.column("b", table="t")])
+'SELECT id, "a", t.b, n FROM t'
 """
 from __future__ import annotations
 
@@ -87,8 +89,9 @@ def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression | li
     """``sql`` with each ``:name`` placeholder replaced: a string by a quoted identifier, an
     expression (``table_expr``, a sqlglot node) as it is, a list by its items (strings or
     expressions) where the placeholder is one of a list's (a ``group by``, a ``partition by``, a
-    column list); the result is written by sqlglot in ``dialect``. Without names the text is
-    returned as written. (A placeholder cannot open a select list: DuckDB reads ``select :x`` as
+    column list, a select list after its first item, a function's arguments); a name used twice
+    is filled in each place. The result is written by sqlglot in ``dialect``. Without names the
+    text is returned as written. (A placeholder cannot open a select list: DuckDB reads ``select :x`` as
     its ``alias: expression`` syntax.)
 
     >>> render("select count(*) from t group by :key", key=["Konto Nr", "BU"])
@@ -113,15 +116,16 @@ def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression | li
             return table
         return node
 
-    tree = _parsed(sql, dialect).transform(swap)
-    for placeholder in [p for p in tree.find_all(exp.Placeholder) if p.name in lists]:
-        parent, key = placeholder.parent, placeholder.arg_key
-        items = parent.args.get(key)
-        if not isinstance(items, list):
-            raise ValueError(f":{placeholder.name} stands where one expression goes, not a list")
-        at = next(i for i, item in enumerate(items) if item is placeholder)
-        parent.set(key, [*items[:at], *(v.copy() for v in lists[placeholder.name]), *items[at + 1:]])
-    return exp.replace_placeholders(tree, **values).sql(dialect=dialect)
+    tree = _parsed(sql, dialect).transform(swap)    # transform copies: the cached tree stays as parsed
+    for placeholder in list(tree.find_all(exp.Placeholder)):
+        # a copy per place: a name used twice must not share one node
+        if placeholder.name in lists:
+            if not isinstance(placeholder.parent.args.get(placeholder.arg_key), list):
+                raise ValueError(f":{placeholder.name} stands where one expression goes, not a list")
+            placeholder.replace([item.copy() for item in lists[placeholder.name]])
+        elif placeholder.name in values:
+            placeholder.replace(values[placeholder.name].copy())
+    return tree.sql(dialect=dialect)
 
 
 def statements(sql: str) -> list[str]:

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
-from pipelines.core.csvsafe import neutralise_sql
+from pipelines.core.csvsafe import neutralise_expr
 from pipelines.entities.decisions import Constraints, item_status
 from pipelines.entities.spec import Attribute, EntitySpec
 from pipelines.entities.standardise import check_value
-from pipelines.core.sql import literal
+from pipelines.core.sql import render, table_expr, template
 from pipelines.core.warehouse import insert_rows
 
 # Matching key per attribute: "most frequent" counts values that are equal after standardisation.
@@ -49,26 +51,26 @@ def valid_of(spec: EntitySpec) -> dict[str, str]:
     return {a.name: f"{a.name}_valid" for a in spec.declared if a.kind.validates}
 
 
-def display_sql(spec: EntitySpec, alias: str | None = "g") -> str:
+def display_expr(spec: EntitySpec, alias: str | None = "g") -> exp.Expression:
     """The golden record's display name: company name with legal form, or the declared name
     attributes (company or person name parts) in their order, else the first attribute."""
     names = ["name", "legal_form"] if spec.declared is None else \
         [a.name for a in spec.declared if a.type in ("company_name", "person_name")] or [spec.declared[0].name]
-    parts = ", ".join(f"{alias}.{n}" if alias else n for n in names)
-    return f"trim(concat_ws(' ', {parts}))" if spec.declared is None else f"nullif(trim(concat_ws(' ', {parts})), '')"
+    joined = exp.func("trim", exp.func("concat_ws", exp.Literal.string(" "),
+                                       *[exp.column(n, table=alias) for n in names], dialect="duckdb"), dialect="duckdb")
+    return joined if spec.declared is None else exp.func("nullif", joined, exp.Literal.string(""), dialect="duckdb")
 
-HISTORY_DDL = """
-create schema if not exists entities;
-create table if not exists entities.{entity}_id_history (
-    run_id varchar,
-    recorded_at timestamp not null,
-    golden_id varchar not null,
-    event varchar not null,          -- created | merged_into | split_from | retired
-    related_id varchar,
-    members integer,
-    detail varchar
-);
-"""
+
+def _sql(name: str, **names) -> str:
+    """The template ``sql/<name>.sql`` with its ``:names`` filled (a string: an entity's table, ``schema.table``)."""
+    return render(template(__file__, name), **{key: table_expr(value) if isinstance(value, str) else value
+                                               for key, value in names.items()})
+
+
+def _query(name: str, **names) -> exp.Expression:
+    """A template as a sqlglot tree, to put into another template's place."""
+    return sqlglot.parse_one(_sql(name, **names), read="duckdb")
+
 
 
 @dataclass
@@ -108,63 +110,39 @@ def assign_ids(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, 
     scratch, from ``previous`` (record → golden id, replayed from the state store's audit trail)."""
     xref = spec.table("xref")
     history = spec.table("id_history")
-    con.execute(HISTORY_DDL.format(entity=spec.name))
+    con.execute(template(__file__, "entities_schema"))
+    con.execute(_sql("history_ddl", history=history))
     if not _exists(con, xref) and previous:
-        con.execute("create or replace temp table _previous_xref (unique_id varchar, golden_id varchar)")
+        con.execute(template(__file__, "previous_xref"))
         insert_rows(con, "_previous_xref", previous.items())
         xref = "_previous_xref"
-    prev_join = f"left join {xref} x on x.unique_id = c.unique_id" if xref == "_previous_xref" or _exists(con, xref) else ""
-    prev_col = "x.golden_id" if prev_join else "cast(null as varchar)"
-    con.execute(f"create or replace temp table _members as select c.unique_id, c.cluster_id, {prev_col} as prev_id "
-                f"from {clusters} c {prev_join}")
-    candidates = con.execute("""select cluster_id, prev_id, count(*) as n from _members where prev_id is not null
-                                group by 1, 2 order by n desc, cluster_id, prev_id""").fetchall()
+    prev_join = xref == "_previous_xref" or _exists(con, xref)
+    if prev_join:
+        con.execute(_sql("members_previous", clusters=exp.to_table(clusters), xref=table_expr(xref)))
+    else:
+        con.execute(_sql("members_new", clusters=exp.to_table(clusters)))
+    candidates = con.execute(template(__file__, "id_candidates")).fetchall()
     assigned: dict[str, str] = {}
     used: set[str] = set()
     for cluster, prev, _ in candidates:          # the largest continuations first
         if cluster not in assigned and prev not in used:
             assigned[cluster] = prev
             used.add(prev)
-    taken = set(used) | {r[0] for r in con.execute(f"select distinct golden_id from {history}").fetchall()}
+    taken = set(used) | {r[0] for r in con.execute(_sql("distinct_golden_ids", table=history)).fetchall()}
     if prev_join:
-        taken |= {r[0] for r in con.execute(f"select distinct golden_id from {xref}").fetchall()}
-    rows = con.execute("select cluster_id, min(unique_id) from _members group by 1 order by 2").fetchall()
+        taken |= {r[0] for r in con.execute(_sql("distinct_golden_ids", table=xref)).fetchall()}
+    rows = con.execute(template(__file__, "cluster_first_member")).fetchall()
     for cluster, first in rows:
         if cluster not in assigned:
             assigned[cluster] = new_id(spec.id_prefix, f"{spec.name}:{first}", taken)
             taken.add(assigned[cluster])
-    con.execute("create or replace temp table _ids (cluster_id varchar, golden_id varchar)")
+    con.execute(template(__file__, "ids_table"))
     insert_rows(con, "_ids", [(str(c), g) for c, g in assigned.items()])
-    con.execute("""create or replace temp table _members as
-                   select m.unique_id, m.prev_id, i.golden_id from _members m join _ids i on i.cluster_id = m.cluster_id::varchar""")
+    con.execute(template(__file__, "members_ids"))
     # history: ids that appear, continue elsewhere, or disappear
-    con.execute(f"""
-    insert into {history}
-    with flows as (select prev_id, golden_id, count(*) as n from _members where prev_id is not null group by 1, 2),
-    prev_ids as (select distinct prev_id from _members where prev_id is not null),
-    old as ({f"select golden_id as prev_id, count(*) as members from {xref} group by 1" if prev_join else
-            "select cast(null as varchar) as prev_id, 0 as members where false"}),
-    now_ids as (select golden_id, count(*) as members from _members group by 1),
-    events as (
-        -- a new id: either from scratch or split off an id that continues elsewhere
-        select n.golden_id, case when f.prev_id is null then 'created' else 'split_from' end as event,
-               f.prev_id as related_id, n.members
-        from now_ids n
-        left join (select * from flows qualify row_number() over (partition by golden_id order by n desc, prev_id) = 1) f
-               on f.golden_id = n.golden_id
-        where n.golden_id not in (select prev_id from prev_ids) and n.golden_id not in (select prev_id from old)
-        union all
-        -- an old id that no cluster continues: merged into where most of its members went, or retired
-        select o.prev_id, case when f.golden_id is null then 'retired' else 'merged_into' end,
-               f.golden_id, o.members
-        from old o
-        left join (select * from flows qualify row_number() over (partition by prev_id order by n desc, golden_id) = 1) f
-               on f.prev_id = o.prev_id
-        where o.prev_id not in (select golden_id from now_ids)
-    )
-    select {literal(run_id)}, now(), golden_id, event, related_id, members, null from events
-    """)
-    counts = con.execute(f"select event, count(*) from {history} where run_id = ? group by 1", [run_id]).fetchall()
+    old = _query("old_ids", xref=xref) if prev_join else _query("no_old_ids")
+    con.execute(_sql("history_insert", history=history, old=old), [run_id])
+    counts = con.execute(_sql("history_counts", history=history), [run_id]).fetchall()
     return dict(counts)
 
 
@@ -189,100 +167,68 @@ def _rule_key(rule: str) -> str:
                            " - length(regexp_extract_all(value, '[äöüßÄÖÜ]'))"}[rule]
 
 
-def _case(whens: str) -> str:
-    return f"case {whens} else 'tie broken by record id' end" if whens else "'tie broken by record id'"
+def _case(whens: list[tuple[exp.Expression, str]]) -> exp.Expression:
+    """The first rule whose condition holds, else the record id broke the tie."""
+    tie = exp.Literal.string("tie broken by record id")
+    if not whens:
+        return tie
+    return exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.string(rule)) for condition, rule in whens], default=tie)
 
 
-def _candidates_sql(spec: EntitySpec, attr: Attribute) -> str:
-    std = spec.table("standardised")
+def _coalesced(columns: list[str], separator: str) -> exp.Expression:
+    return exp.func("concat_ws", exp.Literal.string(separator),
+                    *[exp.func("coalesce", exp.column(c), exp.Literal.string(""), dialect="duckdb") for c in columns],
+                    dialect="duckdb")
+
+
+def _candidates(spec: EntitySpec, attr: Attribute) -> exp.Expression:
     cols = attr.columns
-    value = cols[0] if len(cols) == 1 else "concat_ws(', ', " + ", ".join(f"coalesce({c}, '')" for c in cols) + ")"
+    value = exp.column(cols[0]) if len(cols) == 1 else _coalesced(cols, ", ")
     keys, valids = key_of(spec), valid_of(spec)
-    key = keys.get(cols[0], cols[0]) if len(cols) == 1 else \
-        "concat_ws('|', " + ", ".join(f"coalesce({keys.get(c, c)}, '')" for c in cols) + ")"
-    valid = " and ".join(f"coalesce({valids[c]}, true)" for c in cols if c in valids) or "true"
-    present = " or ".join(f"{c} is not null" for c in cols)
-    prio = "case s.source_system " + " ".join(f"when {literal(sy)} then {i}" for i, sy in enumerate(attr.source_priority)) \
-        + " else 999 end"
-    return f"""
-        select m.golden_id, {literal(attr.name)} as attribute, s.unique_id, s.source_system, s.source_id,
-               s.updated_at, cast({value} as varchar) as value, cast({key} as varchar) as key, {valid} as valid,
-               {prio} as prio
-        from _members m join {std} s using (unique_id)
-        where ({present})"""
-
-
-def _latest_sql() -> str:
-    """Per candidate, the newest date among the candidates that spell the same value (keys at
-    most ``TYPO_EDITS`` edits apart): ``latest_change`` ranks by it."""
-    # equal keys first, and the length test before the edit distance: both are cheap
-    return f"""select a.unique_id, max(coalesce(epoch(b.updated_at), 0)) as latest from c0 a join c0 b
-               on a.golden_id = b.golden_id
-              and (a.key is not distinct from b.key
-                   or (abs(length(a.key) - length(b.key)) <= {TYPO_EDITS}
-                       and damerau_levenshtein(a.key, b.key) <= {TYPO_EDITS}))
-               group by 1"""
-
-
-def _rarity_sql() -> str:
-    """Per candidate, how often its rarest word occurs among the attribute's values: the
-    ``common_spelling`` rule ranks by it (only computed for attributes that use the rule: splitting
-    every value into words is the costliest part of survivorship)."""
-    return """with words as (select unique_id, unnest(regexp_split_to_array(lower(value), '[^a-z0-9äöüß]+')) as word from c0),
-               corpus as (select word, count(*) as n from words where word <> '' group by 1)
-               select w.unique_id, min(c.n) as rarest from words w join corpus c using (word) group by 1"""
+    key = exp.column(keys.get(cols[0], cols[0])) if len(cols) == 1 else _coalesced([keys.get(c, c) for c in cols], "|")
+    checks = [exp.func("coalesce", exp.column(valids[c]), exp.true(), dialect="duckdb") for c in cols if c in valids]
+    valid = exp.and_(*checks) if checks else exp.true()
+    present = exp.or_(*[exp.column(c).is_(exp.null()).not_() for c in cols])
+    prio = exp.Case(this=exp.column("source_system", table="s"),
+                    ifs=[exp.If(this=exp.Literal.string(sy), true=exp.Literal.number(i))
+                         for i, sy in enumerate(attr.source_priority)], default=exp.Literal.number(999))
+    return _query("candidates", attribute=exp.Literal.string(attr.name), value=value, key=key, valid=valid,
+                  prio=prio, standardised=spec.table("standardised"), present=present)
 
 
 def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
     """``_winners`` (golden_id, attribute, unique_id | null) and ``_cand``: every candidate's fate
-    where the candidates disagree, the winner alone where they agree."""
+    where the candidates disagree, the winner alone where they agree. Per attribute: ``rarity``
+    (``common_spelling`` ranks by how often a candidate's rarest word occurs among the attribute's
+    values; only computed for attributes that use the rule: splitting every value into words is
+    the costliest part of survivorship) and ``latest`` (``latest_change`` ranks by the newest date
+    among the candidates that spell the same value, keys at most ``TYPO_EDITS`` edits apart)."""
     parts = []
     for attr in spec.attributes:
         rules = [r for r in attr.rules if r != "valid_only"]
-        keys = [_rule_key(r) for r in rules]
-        filt = "where valid" if "valid_only" in attr.rules else ""
+        keys = [sqlglot.parse_one(_rule_key(r), read="duckdb") for r in rules]
+        valid_only = "valid_only" in attr.rules
         critical = [c for c in attr.columns if c in spec.critical]
-        order = ", ".join([*keys, "unique_id"])
-        rule_cols = ", ".join(f"{k} as r{i}" for i, k in enumerate(keys)) or "0 as r0"
-        decisive = " ".join(f"when c.r{i} <> w.r{i} then {literal(r)}" for i, r in enumerate(rules))
-        runner = " ".join(f"when s2.r{i} <> w.r{i} then {literal(r)}" for i, r in enumerate(rules))
-        parts.append(f"""
-        select * from (
-            with c0 as ({_candidates_sql(spec, attr)}),
-            rarity as ({_rarity_sql() if "common_spelling" in rules else "select null as unique_id, 0 as rarest"}),
-            latest as ({_latest_sql() if "latest_change" in rules else "select null as unique_id, 0 as latest"}),
-            c1 as (select c0.*, count(*) over (partition by golden_id, key) as freq, coalesce(r.rarest, 0) as rarest,
-                          l.latest
-                   from c0 left join rarity r using (unique_id) left join latest l using (unique_id)),
-            nd as (select golden_id, count(distinct key) filter (where valid) as distinct_valid,
-                          count(distinct key) as distinct_all from c1 group by 1),
-            c as (select c1.*, nd.distinct_valid, nd.distinct_all, {rule_cols} from c1 join nd using (golden_id)),
-            ranked as (select *, row_number() over (partition by golden_id order by {order}) as rank_valid from c {filt}),
-            w as (select * from ranked where rank_valid = 1),
-            second as (select * from ranked where rank_valid = 2)
-            select c.golden_id, c.attribute, c.unique_id, c.source_system, c.source_id, c.updated_at, c.value, c.key,
-                   c.valid, c.distinct_all,
-                   {'c.distinct_valid > 1' if critical else 'false'} as critical_conflict,
-                   w.unique_id as winner_uid, w.key as winner_key,
-                   case when {'c.distinct_valid > 1' if critical else 'false'} then 'critical attribute disagrees: sent to review'
-                        when w.unique_id is null then 'no valid value'
-                        when c.unique_id = w.unique_id then
-                             case when c.distinct_all = 1 then 'all candidates agree'
-                                  when s2.golden_id is null then 'only valid value'
-                                  else {_case(runner)} end
-                        when not c.valid and {'true' if filt else 'false'} then 'valid_only'
-                        when c.key = w.key then 'same value as the winner'
-                        else {_case(decisive)}
-                   end as reason
-            from c left join w on w.golden_id = c.golden_id left join second s2 on s2.golden_id = c.golden_id
-            -- where all candidates agree, only the winner is kept: nothing to list as a conflict
-            where c.distinct_all > 1 or w.unique_id is null or c.unique_id = w.unique_id
-        )""")
-    con.execute("create or replace temp table _cand as " + "\nunion all\n".join(parts))
-    con.execute("""create or replace temp table _winners as
-                   select golden_id, attribute, any_value(case when not critical_conflict then winner_uid end) as unique_id,
-                          bool_or(critical_conflict) as critical_conflict
-                   from _cand group by 1, 2""")
+        conflict = exp.column("distinct_valid", table="c") > 1 if critical else exp.false()
+        rule_cols = [exp.alias_(k, f"r{i}") for i, k in enumerate(keys)] or [exp.alias_(exp.Literal.number(0), "r0")]
+
+        def differs(left: str, i: int) -> exp.Expression:
+            return exp.column(f"r{i}", table=left).neq(exp.column(f"r{i}", table="w"))
+
+        parts.append(_query(
+            "survivorship", candidates=_candidates(spec, attr),
+            rarity=_query("rarity") if "common_spelling" in rules else _query("no_rarity"),
+            latest=_query("latest", edits=exp.Literal.number(TYPO_EDITS)) if "latest_change" in rules else _query("no_latest"),
+            rule_cols=rule_cols, order=[*keys, exp.column("unique_id")],
+            filter=exp.column("valid") if valid_only else exp.true(), critical=conflict,
+            runner=_case([(differs("s2", i), r) for i, r in enumerate(rules)]),
+            valid_only=exp.true() if valid_only else exp.false(),
+            decisive=_case([(differs("c", i), r) for i, r in enumerate(rules)])))
+    union = parts[0]
+    for part in parts[1:]:
+        union = exp.union(union, part, distinct=False)
+    con.execute(_sql("cand", parts=union))
+    con.execute(template(__file__, "winners"))
 
 
 def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str,
@@ -292,72 +238,34 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
     decided = decided or Constraints()
     had_golden = _exists(con, spec.table("golden"))
     if had_golden:
-        con.execute(f"create or replace temp table _golden_before as select * from {spec.table('golden')}")
+        con.execute(_sql("golden_before", golden=spec.table("golden")))
     events = assign_ids(con, spec, clusters, run_id, previous)
-    id_changes = con.execute("select unique_id, prev_id, golden_id from _members where prev_id is distinct from golden_id "
-                             "order by 1").fetchall()
+    id_changes = con.execute(template(__file__, "id_changes")).fetchall()
     survivorship(con, spec)
-    con.execute("create or replace temp table _steward_merged (unique_id varchar, steward varchar)")
+    con.execute(template(__file__, "steward_merged"))
     if decided.merged_by:
         insert_rows(con, "_steward_merged", decided.merged_by.items())
     std = spec.table("standardised")
-    selects = []
+    winners = []
     valids = valid_of(spec)
+
+    def winning(attr: Attribute, column: str) -> exp.Expression:
+        chosen = exp.Case(ifs=[exp.If(this=exp.column("attribute", table="w").eq(exp.Literal.string(attr.name)),
+                                      true=exp.column(column, table="s"))])
+        return exp.alias_(exp.Max(this=chosen), column)
+
     for attr in spec.attributes:
         for col in attr.columns:
-            selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.{col} end) as {col}")
+            winners.append(winning(attr, col))
             if col == "phone" and spec.declared is None:      # compared by number, not by how it is written
-                selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.phone_key end) as phone_key")
+                winners.append(winning(attr, "phone_key"))
             if col in valids:
-                selects.append(f"max(case when w.attribute = {literal(attr.name)} then s.{valids[col]} end) as {valids[col]}")
-    con.execute(f"""
-    create or replace table {spec.table('golden')} as
-    with g as (
-        select w.golden_id, {', '.join(selects)},
-               list(distinct w.attribute) filter (where w.critical_conflict) as attributes_in_review
-        from _winners w left join {std} s on s.unique_id = w.unique_id
-        group by 1
-    ),
-    m as (select m.golden_id, count(*) as member_count, list(distinct s.source_system order by s.source_system) as systems,
-                 max(s.updated_at) as updated_at
-          from _members m join {std} s using (unique_id) group by 1)
-    select g.golden_id, {display_sql(spec)} as display_name,
-           g.* exclude (golden_id, attributes_in_review), m.member_count, m.systems, m.updated_at,
-           coalesce(g.attributes_in_review, []) as attributes_in_review
-    from m left join g using (golden_id)
-    order by g.golden_id
-    """)
-    con.execute(f"""
-    create or replace table {spec.table('clusters')} as
-    select m.golden_id, m.unique_id, s.source_system, s.source_id, m.prev_id as previous_golden_id,
-           count(*) over (partition by m.golden_id) as cluster_size
-    from _members m join {std} s using (unique_id) order by 1, 2
-    """)
-    con.execute(f"""
-    create or replace table {spec.table('xref')} as
-    with best as (   -- per record, its strongest pair inside its own cluster (one pass over the pairs)
-        select uid, max(p) as p from (
-            select unnest([p.unique_id_l, p.unique_id_r]) as uid, p.match_probability as p
-            from {spec.table('pairs')} p join _members ml on ml.unique_id = p.unique_id_l
-            join _members mr on mr.unique_id = p.unique_id_r and mr.golden_id = ml.golden_id
-        ) group by 1
-    )
-    select s.source_system as system, s.source_id, s.unique_id, m.golden_id, b.p as match_probability,
-           case when sm.unique_id is not null and c.cluster_size > 1 then 'steward'
-                when c.cluster_size = 1 then 'singleton' else 'rule' end as matched_by
-    from _members m join {std} s using (unique_id)
-    join (select golden_id, count(*) as cluster_size from _members group by 1) c using (golden_id)
-    left join best b on b.uid = m.unique_id
-    left join _steward_merged sm on sm.unique_id = m.unique_id
-    order by 1, 2
-    """)
-    con.execute(f"""
-    create or replace table {spec.table('conflicts')} as
-    select golden_id, attribute, value, source_system as system, source_id, unique_id, updated_at, valid,
-           (unique_id = winner_uid and not critical_conflict) as won, reason
-    from _cand where distinct_all > 1
-    order by golden_id, attribute, won desc, system
-    """)
+                winners.append(winning(attr, valids[col]))
+    con.execute(_sql("golden", golden=spec.table("golden"), winners=winners, standardised=std,
+                     display_name=display_expr(spec)))
+    con.execute(_sql("clusters", clusters=spec.table("clusters"), standardised=std))
+    con.execute(_sql("xref", xref=spec.table("xref"), pairs=spec.table("pairs"), standardised=std))
+    con.execute(_sql("conflicts", conflicts=spec.table("conflicts")))
     overridden = _apply_overrides(con, spec, decided)
     _review_queue(con, spec, run_id, decided)
     changes = _golden_changes(con, spec, run_id, decided) if had_golden else []
@@ -365,11 +273,11 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
         changes.append({"run_id": run_id, "actor": f"rule:{spec.name}", "kind": "xref_change", "entity": spec.name,
                         "object_id": None, "before": {u: p for u, p, _ in id_changes if p is not None} or None,
                         "after": {u: g for u, _, g in id_changes}, "detail": f"{len(id_changes)} record(s) got a golden id"})
-    n = lambda t: con.execute(f"select count(*) from {spec.table(t)}").fetchall()[0][0]  # noqa: E731
-    clusters_n, multi = con.execute(f"select count(*), count(*) filter (where member_count > 1) from {spec.table('golden')}").fetchall()[0]
-    open_items = con.execute(f"select count(*) from {spec.table('review_queue')} where status = 'open'").fetchall()[0][0]
+    n = lambda t: con.execute(_sql("count", relation=spec.table(t))).fetchall()[0][0]  # noqa: E731
+    clusters_n, multi = con.execute(_sql("golden_counts", golden=spec.table("golden"))).fetchall()[0]
+    open_items = con.execute(_sql("count_status", queue=spec.table("review_queue")), ["open"]).fetchall()[0][0]
     for temp in ("_members", "_ids", "_cand", "_winners", "_golden_before", "_steward_merged", "_previous_xref"):
-        con.execute(f"drop table if exists {temp}")
+        con.execute(_sql("drop_table", table=exp.to_table(temp)))
     return Resolved(golden=n("golden"), clusters=clusters_n, multi_member=multi, review_items=open_items,
                     conflicts=n("conflicts"), sync_proposals=0, events=events, overridden=overridden, changes=changes)
 
@@ -389,161 +297,86 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
     review band that no ``distinct_when`` rule settles, pairs a rule kept apart against Splink's
     score (when the rule's ``review_when`` holds), records that match into two groups kept apart
     (one item each, with the candidates), records without a usable name."""
-    from pipelines.entities.matching import distinct_sql
+    from pipelines.entities.matching import distinct_exprs
 
-    std, pairs = spec.table("standardised"), spec.table("pairs")
+    queue, std, pairs = spec.table("review_queue"), spec.table("standardised"), spec.table("pairs")
     lo, hi = spec.thresholds["review_probability"], spec.thresholds["match_probability"]
     max_size = spec.thresholds["max_cluster_size"]
-    kept = "_kept_apart" if con.execute("select count(*) from duckdb_tables() where temporary and table_name = '_kept_apart'"
-                                        ).fetchall()[0][0] else \
-        "(select null::varchar as unique_id_l, null::varchar as unique_id_r, null::double as match_probability, " \
-        "[]::varchar[] as rules, false as listed where false)"
-    fired, listed = distinct_sql(spec, "sl", "sr")
-    bridges = "_bridges" if con.execute("select count(*) from duckdb_tables() where temporary and table_name = '_bridges'"
-                                        ).fetchall()[0][0] else "(select null::varchar as unique_id where false)"
+    kept = exp.to_table("_kept_apart") if _temp_exists(con, "_kept_apart") else _query("no_kept_apart").subquery()
+    fired, listed = distinct_exprs(spec, "sl", "sr")
+    bridges = exp.to_table("_bridges") if _temp_exists(con, "_bridges") else _query("no_bridges").subquery()
 
-    def member(s: str) -> str:
+    def member(s: str) -> exp.Expression:
+        def field(name: str, value: exp.Expression) -> exp.Expression:
+            return exp.PropertyEQ(this=exp.to_identifier(name), expression=value)
+
+        head = [field("unique_id", exp.column("unique_id", table=s)), field("system", exp.column("source_system", table=s)),
+                field("source_id", exp.column("source_id", table=s))]
         if spec.declared is not None:       # the declared attributes as written
-            return (f"{{'unique_id': {s}.unique_id, 'system': {s}.source_system, 'source_id': {s}.source_id, "
-                    + ", ".join(f"{literal(a.name)}: cast({s}.{a.name} as varchar)" for a in spec.declared) + "}")
-        return (f"{{'unique_id': {s}.unique_id, 'system': {s}.source_system, 'source_id': {s}.source_id, "
-                f"'name': {s}.name_raw, 'street': concat_ws(' ', {s}.street, {s}.house_number), "
-                f"'postcode': {s}.postcode, 'city': {s}.city, 'vat_id': {s}.vat_id, 'iban': {s}.iban, "
-                f"'email': {s}.email, 'phone': {s}.phone}}")
-    con.execute(f"""
-    create or replace table {spec.table('review_queue')} as
-    with sizes as (select golden_id, count(*) as n from _members group by 1),
-    impact as (select m.golden_id, count(*) {_impact_sql(spec)} as impact
-               from _members m join {std} s using (unique_id) group by 1),
-    strong as (select ml.golden_id, count(*) as k from {pairs} p
-               join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
-               where ml.golden_id = mr.golden_id and p.match_probability >= {hi} group by 1),
-    chained as (select s.golden_id, s.n from sizes s left join strong k using (golden_id)
-                where s.n > {max_size} and coalesce(k.k, 0) < s.n * (s.n - 1) / 2),
-    listed as (select golden_id from _winners where critical_conflict union select golden_id from chained),
-    members as (select m.golden_id, {member('s')} as rec
-                from _members m semi join listed l on l.golden_id = m.golden_id join {std} s using (unique_id)),
-    by_cluster as (select golden_id, list(rec order by rec.unique_id) as recs from members group by 1),
-    critical as (
-        select 'cluster:' || w.golden_id || ':' || w.attribute as item_id, 'cluster' as kind,
-               'critical attribute ' || w.attribute || ' disagrees inside the cluster' as reason,
-               [w.golden_id] as golden_ids, null::double as match_probability, b.recs as members,
-               {CHANCE_WRONG['critical']} * 2 * i.impact as cost
-        from _winners w join by_cluster b using (golden_id) join impact i using (golden_id) where w.critical_conflict
-    ),
-    oversized as (
-        select 'cluster:' || c.golden_id || ':size', 'cluster',
-               'unusual cluster size: ' || c.n || ' records (more than {max_size}), held together by a chain of matches',
-               [c.golden_id], null::double, b.recs, {CHANCE_WRONG['chain']} * i.impact
-        from chained c join by_cluster b using (golden_id) join impact i using (golden_id)
-    ),
-    band as (
-        select 'pair:' || p.unique_id_l || '|' || p.unique_id_r, 'pair',
-               'match probability ' || round(p.match_probability, 3) || ' in the review band [{lo}, {hi})',
-               [ml.golden_id, mr.golden_id], p.match_probability,
-               [{member('sl')}, {member('sr')}], p.match_probability * (il.impact + ir.impact)
-        from {pairs} p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
-        join {std} sl on sl.unique_id = p.unique_id_l join {std} sr on sr.unique_id = p.unique_id_r
-        join impact il on il.golden_id = ml.golden_id join impact ir on ir.golden_id = mr.golden_id
-        where p.match_probability >= {lo} and p.match_probability < {hi} and ml.golden_id <> mr.golden_id
-          -- a rule that says they are different entities settles it, unless its review_when holds
-          and (len({fired}) = 0 or {listed})
-    ),
-    kept_apart as (
-        -- Splink would have merged them, a distinct_when rule says they are different entities
-        select 'pair:' || k.unique_id_l || '|' || k.unique_id_r, 'pair',
-               'conflicting evidence: match probability ' || round(k.match_probability, 3) || ' but '
-               || coalesce(nullif(array_to_string(k.rules, ', '), ''), 'a rule between their clusters')
-               || ': kept apart',
-               [ml.golden_id, mr.golden_id], k.match_probability,
-               [{member('sl')}, {member('sr')}], {CHANCE_WRONG['conflict']} * (il.impact + ir.impact)
-        from {kept} k join _members ml on ml.unique_id = k.unique_id_l join _members mr on mr.unique_id = k.unique_id_r
-        join {std} sl on sl.unique_id = k.unique_id_l join {std} sr on sr.unique_id = k.unique_id_r
-        join impact il on il.golden_id = ml.golden_id join impact ir on ir.golden_id = mr.golden_id
-        where k.listed and ml.golden_id <> mr.golden_id
-          -- a record matching into several groups is one item (ambiguous), not one per match
-          and (len(k.rules) > 0 or (k.unique_id_l not in (select unique_id from {bridges})
-                                    and k.unique_id_r not in (select unique_id from {bridges})))
-    ),
-    bridge_edges as (
-        select b.unique_id as bridge, case when k.unique_id_l = b.unique_id then k.unique_id_r else k.unique_id_l end as other,
-               k.match_probability
-        from {kept} k join {bridges} b on b.unique_id in (k.unique_id_l, k.unique_id_r)
-        where len(k.rules) = 0      -- the candidates: clusters the record has no rule against
-    ),
-    bridge_best as (   -- per bridge, its strongest match in each cluster it matches into
-        select e.bridge, m.golden_id, arg_max(e.other, e.match_probability) as other, max(e.match_probability) as p
-        from bridge_edges e join _members m on m.unique_id = e.other group by 1, 2
-    ),
-    ambiguous as (
-        select 'record:' || b.bridge || ':ambiguous', 'record',
-               'matches ' || count(*) || ' companies that are kept apart (different entities by a rule): which one is it, '
-               || 'if any?',
-               list_prepend(any_value(mb.golden_id), list(b.golden_id order by b.golden_id)), max(b.p),
-               list_prepend(any_value({member('sb')}), list({member('so')} order by b.golden_id)),
-               {CHANCE_WRONG['conflict']} * (any_value(ib.impact) + sum(io.impact))
-        from bridge_best b join _members mb on mb.unique_id = b.bridge join {std} sb on sb.unique_id = b.bridge
-        join {std} so on so.unique_id = b.other join impact ib on ib.golden_id = mb.golden_id
-        join impact io on io.golden_id = b.golden_id
-        group by b.bridge
-    ),
-    nameless as (
-        select 'record:' || s.unique_id, 'record', 'no usable name: kept as its own golden record, not matched',
-               [m.golden_id], null::double, [{member('s')}], {CHANCE_WRONG['nameless']} * i.impact
-        from {std} s join _members m using (unique_id) join impact i on i.golden_id = m.golden_id where not ({spec.matchable})
-    ),
-    items as (select * from critical union all select * from oversized union all select * from band
-              union all select * from kept_apart union all select * from ambiguous union all select * from nameless)
-    select item_id, kind, reason, row_number() over (order by cost desc, item_id)::integer as priority, golden_ids,
-           match_probability, members, 'open' as status, {literal(run_id)} as run_id, now() as listed_at,
-           round(cost, 3) as cost
-    from items
-    order by priority
-    """)
+            return exp.Struct(expressions=head + [field(a.name, exp.cast(exp.column(a.name, table=s), "varchar"))
+                                                  for a in spec.declared])
+        street = exp.func("concat_ws", exp.Literal.string(" "), exp.column("street", table=s),
+                          exp.column("house_number", table=s), dialect="duckdb")
+        return exp.Struct(expressions=head + [
+            field("name", exp.column("name_raw", table=s)), field("street", street),
+            *[field(c, exp.column(c, table=s)) for c in ("postcode", "city", "vat_id", "iban", "email", "phone")]])
+
+    chance = {f"chance_{kind}": exp.convert(value) for kind, value in CHANCE_WRONG.items()}
+    con.execute(_sql(
+        "review_queue", review_queue=queue, standardised=std, pairs=pairs, impact=_impact(spec),
+        hi=exp.convert(hi), lo=exp.convert(lo), max_size=exp.convert(max_size), kept=kept, bridges=bridges,
+        fired=fired, listed=listed, matchable=sqlglot.parse_one(spec.matchable, read="duckdb"),
+        run_id=exp.Literal.string(run_id), **chance,
+        oversized_reason=exp.Literal.string(" records (more than " + str(max_size)
+                                            + "), held together by a chain of matches"),
+        band_reason=exp.Literal.string(" in the review band [" + str(lo) + ", " + str(hi) + ")"),
+        **{f"member_{alias}": member(alias) for alias in ("s", "sl", "sr", "sb", "so")}))
     # what stewards decided is no longer open: pairs they merged or kept apart, clusters they merged
-    con.execute("create or replace temp table _decided_pairs (a varchar, b varchar)")
+    con.execute(template(__file__, "decided_pairs"))
     pairs = [tuple(sorted(p)) for p in [*decided.must_link, *decided.cannot_link]]
     if pairs:
         insert_rows(con, "_decided_pairs", pairs)
-    con.execute(f"""update {spec.table('review_queue')} q set status = 'decided'
-                    where kind = 'pair' and exists (select 1 from _decided_pairs d
-                        where 'pair:' || d.a || '|' || d.b = q.item_id)""")
-    con.execute(f"""update {spec.table('review_queue')} q set status = 'decided'
-                    where kind = 'cluster' and item_id like '%:size' and not exists (
-                        select 1 from _members m where m.golden_id = q.golden_ids[1]
-                        and m.unique_id not in (select unique_id from _steward_merged))""")
-    con.execute("drop table _decided_pairs")
+    con.execute(_sql("queue_decided_pairs", review_queue=queue))
+    con.execute(_sql("queue_decided_clusters", review_queue=queue))
+    con.execute(_sql("drop_table", table=exp.to_table("_decided_pairs")))
     _settle_decided(con, spec.table("review_queue"), decided)
     for d in decided.pending:
         members = ", ".join(d["target_ids"][:6])
-        con.execute(f"""insert into {spec.table('review_queue')} (item_id, kind, reason, priority, golden_ids, match_probability,
-                                members, status, run_id, listed_at, cost) values (?, 'decision', ?, 0, [], null, [], 'pending', ?, now(), null)""",
+        con.execute(_sql("queue_pending", review_queue=queue),
                     [f"decision:{d['decision_id']}", f"pending approval: {d['action']} by {d['steward']}"
                      + (f" ({d['attribute']} = {d['value']})" if d["action"] == "choose_value" else "")
                      + f" on {members}; a second, different steward approves it (action approve)", run_id])
 
 
-def _impact_sql(spec: EntitySpec) -> str:
-    """What a wrong decision on a record costs beyond the record itself: a valid IBAN three times,
+def _temp_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute(template(__file__, "temp_exists"), [name]).fetchall()[0][0])
+
+
+def _impact(spec: EntitySpec) -> exp.Expression:
+    """What a wrong decision on a record costs: the record, and beyond it a valid IBAN three times,
     a valid VAT ID twice (bank details and invoices go astray)."""
-    if spec.declared is None:
-        return "+ 2 * count(*) filter (where s.iban_valid) + count(*) filter (where s.vat_id_valid)"
-    weight = {"iban": 2, "vat_id": 1}
-    return " ".join(f"+ {weight[a.type]} * count(*) filter (where s.{a.name}_valid)"
-                    for a in spec.declared if a.type in weight)
+    def valid_count(column: str) -> exp.Expression:
+        return exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=exp.column(column, table="s")))
+
+    weighted = [(2, "iban_valid"), (1, "vat_id_valid")] if spec.declared is None else \
+        [({"iban": 2, "vat_id": 1}[a.type], a.name + "_valid") for a in spec.declared if a.type in ("iban", "vat_id")]
+    impact: exp.Expression = exp.Count(this=exp.Star())
+    for weight, column in weighted:
+        impact = exp.Add(this=impact, expression=exp.Mul(this=exp.convert(weight), expression=valid_count(column))
+                         if weight != 1 else valid_count(column))
+    return impact
 
 
 def _settle_decided(con: duckdb.DuckDBPyConnection, table: str, decided: Constraints) -> None:
     """Items a steward's decision answers are decided (e.g. an IBAN chosen and approved), by the same
     rule the live queue uses between runs, so a decided item never comes back open."""
-    rows = con.execute(f"select item_id, list_transform(members, lambda m: m.unique_id) from {table} "
-                       "where status = 'open'").fetchall()
+    rows = con.execute(_sql("queue_open_members", review_queue=table)).fetchall()
     settled = [(item, status) for item, members in rows if (status := item_status(item, members or [], decided))]
     if settled:
-        con.execute("create or replace temp table _settled (item_id varchar, status varchar)")
+        con.execute(template(__file__, "settled"))
         insert_rows(con, "_settled", settled)
-        con.execute(f"update {table} q set status = s.status from _settled s where s.item_id = q.item_id")
-        con.execute("drop table _settled")
+        con.execute(_sql("queue_settle", review_queue=table))
+        con.execute(_sql("drop_table", table=exp.to_table("_settled")))
 
 
 def _apply_overrides(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constraints) -> int:
@@ -552,27 +385,26 @@ def _apply_overrides(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: 
     applied = 0
     golden, conflicts = spec.table("golden"), spec.table("conflicts")
     for o in decided.overrides:
-        rows = con.execute(f"""select golden_id, count(*) from _members where unique_id in (select unnest(?::varchar[]))
-                               group by 1 order by 2 desc, 1 limit 1""", [o["records"]]).fetchall()
+        rows = con.execute(template(__file__, "override_golden_id"), [o["records"]]).fetchall()
         if not rows:
             continue
         gid, attr, value = rows[0][0], o["attribute"], o["value"]
-        sets = [f"{attr} = ?"]
+        sets = [attr]
         params: list = [value]
         valids = valid_of(spec)
         kinds = {attr: attr for attr in VALID_OF} if spec.declared is None else \
             {a.name: a.kind.python_check for a in spec.declared if a.kind.python_check}
         if attr in kinds:
             compact, valid = check_value(kinds[attr], value)
-            sets = [f"{attr} = ?", f"{valids[attr]} = ?"]
+            sets = [attr, valids[attr]]
             params = [compact or value, valid]
-        con.execute(f"update {golden} set {', '.join(sets)}, attributes_in_review = list_filter(attributes_in_review, "
-                    f"lambda a: a <> '{attr}') where golden_id = ?", [*params, gid])
+        assignments = [exp.EQ(this=exp.column(column, quoted=True), expression=exp.Placeholder()) for column in sets]
+        con.execute(_sql("override_golden", golden=golden, sets=assignments, attribute=exp.Literal.string(attr)),
+                    [*params, gid])
         if attr in ("name", "legal_form") or spec.declared is not None:
-            con.execute(f"update {golden} set display_name = {display_sql(spec, None)} where golden_id = ?", [gid])
+            con.execute(_sql("override_display_name", golden=golden, display_name=display_expr(spec, None)), [gid])
         reason = f"steward {o['steward']} chose it (decision {o['decision_id']})"
-        con.execute(f"""update {conflicts} set won = (value = ?), reason = case when value = ? then ? else ? end
-                        where golden_id = ? and attribute = ?""", [value, value, reason, reason, gid, attr])
+        con.execute(_sql("override_conflicts", conflicts=conflicts), [value, value, reason, reason, gid, attr])
         applied += 1
     return applied
 
@@ -580,12 +412,11 @@ def _apply_overrides(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: 
 def _golden_changes(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, decided: Constraints) -> list[dict]:
     """Golden values that differ from the previous run's, as audit events (before / after)."""
     cols = [c for a in spec.attributes for c in a.columns]
-    diff = " or ".join(f"b.{c} is distinct from g.{c}" for c in cols)
-    rows = con.execute(f"""
-        select g.golden_id, {', '.join(f'b.{c}' for c in cols)}, {', '.join(f'g.{c}' for c in cols)}, b.golden_id is null
-        from {spec.table('golden')} g left join _golden_before b using (golden_id)
-        where b.golden_id is null or {diff}
-        order by 1""").fetchall()
+    changed = exp.or_(*[exp.NullSafeNEQ(this=exp.column(c, table="b"), expression=exp.column(c, table="g"))
+                        for c in cols])
+    rows = con.execute(_sql("golden_changes", golden=spec.table("golden"), changed=exp.paren(changed),
+                            before=[exp.column(c, table="b") for c in cols],
+                            after=[exp.column(c, table="g") for c in cols])).fetchall()
     stewards = {}
     for o in decided.overrides:
         stewards.setdefault(o["attribute"], o["steward"])
@@ -619,53 +450,57 @@ def sync_proposals(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Pa
     per system for import after sign-off. Attributes a system does not keep are not proposed;
     values in review (critical conflicts) and invalid golden values are never proposed."""
     std, golden, xref = spec.table("standardised"), spec.table("golden"), spec.table("xref")
+    system = exp.column("source_system", table="s")
+
+    def field(name: str, value: exp.Expression) -> exp.Expression:
+        return exp.PropertyEQ(this=exp.to_identifier(name), expression=value)
+
     by_system = []
     for inp in spec.inputs:
-        checks = [f"{{'column_name': {literal(column)}, 'attribute': {literal(attr)}, "
-                  f"'current_value': cast({current} as varchar), 'proposed_value': cast({proposed} as varchar), "
-                  f"'proposable': coalesce({guard}, false), 'requires_signoff': {str(attr in spec.critical).lower()}}}"
-                  for attr, column, current, proposed, guard in _sync_checks(inp, spec)]
+        checks = [exp.Struct(expressions=[
+            field("column_name", exp.Literal.string(column)), field("attribute", exp.Literal.string(attr)),
+            field("current_value", exp.cast(current, "varchar")), field("proposed_value", exp.cast(proposed, "varchar")),
+            field("proposable", exp.func("coalesce", guard, exp.false(), dialect="duckdb")),
+            field("requires_signoff", exp.true() if attr in spec.critical else exp.false())])
+            for attr, column, current, proposed, guard in _sync_checks(inp, spec)]
         if checks:
-            by_system.append(f"when {literal(inp.system)} then [{', '.join(checks)}]")
-    models = " ".join(f"when {literal(inp.system)} then {literal(inp.model)}" for inp in spec.inputs)
-    # one pass over the records: each system's list of checks, unnested, kept where it proposes a change
-    con.execute(f"""
-    create or replace table {spec.table('sync_proposals')} as
-    select system, source_id, model, p.column_name, p.attribute, p.current_value, p.proposed_value, golden_id,
-           p.requires_signoff
-    from (
-        select s.source_system as system, s.source_id, case s.source_system {models} end as model, x.golden_id,
-               g.attributes_in_review, unnest(case s.source_system {' '.join(by_system) or 'when null then []'} end) as p
-        from {xref} x join {std} s using (unique_id) join {golden} g using (golden_id)
-    )
-    where p.proposable and not list_contains(attributes_in_review, p.attribute)
-      and coalesce(p.current_value, '') <> p.proposed_value
-    order by system, source_id, p.attribute
-    """)
+            by_system.append(exp.If(this=exp.Literal.string(inp.system), true=exp.Array(expressions=checks)))
+    models = exp.Case(this=system.copy(), ifs=[exp.If(this=exp.Literal.string(inp.system), true=exp.Literal.string(inp.model))
+                                               for inp in spec.inputs])
+    checks = exp.Case(this=system.copy(), ifs=by_system or [exp.If(this=exp.null(), true=exp.Array(expressions=[]))])
+    con.execute(_sql("sync_proposals", sync_proposals=spec.table("sync_proposals"), model=models, checks=checks,
+                     xref=xref, standardised=std, golden=golden))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for inp in spec.inputs:
-        path = out_dir / f"{inp.system}.csv"
+        path = out_dir / (inp.system + ".csv")
         tmp = path.with_suffix(".csv.tmp")
         # people open these in a spreadsheet: text that would run as a formula is neutralised
-        cells = ", ".join(neutralise_sql(c) for c in ("source_id", "column", "attribute", "current_value",
-                                                      "proposed_value", "golden_id"))
-        con.execute(f"""copy (select {cells}, requires_signoff from (
-                                  select source_id, column_name as "column", attribute, current_value, proposed_value,
-                                         golden_id, requires_signoff
-                                  from {spec.table('sync_proposals')} where system = {literal(inp.system)})
-                              order by source_id, attribute)
-                        to {literal(str(tmp))} (format csv, header)""")
+        cells = [neutralise_expr(c) for c in ("source_id", "column", "attribute", "current_value",
+                                              "proposed_value", "golden_id")]
+        con.execute(_sql("sync_csv", cells=cells, sync_proposals=spec.table("sync_proposals"),
+                         system=exp.Literal.string(inp.system), path=exp.Literal.string(str(tmp))))
         tmp.replace(path)
         written[inp.system] = path
     return written
 
 
-def _sync_checks(inp, spec: EntitySpec | None = None) -> list[tuple[str, str, str, str, str]]:
+def _sync_checks(inp, spec: EntitySpec | None = None) \
+        -> list[tuple[str, str, exp.Expression, exp.Expression, exp.Expression]]:
     """(attribute, the system's column, its current value, the proposed value, when to propose) for
     the attributes a system keeps; ``s`` is its standardised record, ``g`` the golden record."""
     mapped = set(inp.columns)
     checks = []
+
+    def s(column: str) -> exp.Column:
+        return exp.column(column, table="s")
+
+    def g(column: str) -> exp.Column:
+        return exp.column(column, table="g")
+
+    def present(column: str) -> exp.Expression:
+        return g(column).is_(exp.null()).not_()
+
     if spec is not None and spec.declared is not None:
         # declared attributes: proposed where the golden value is present (and valid, for types
         # that validate) and the system's value differs from it once standardised: 'MÜLLER' and
@@ -676,33 +511,34 @@ def _sync_checks(inp, spec: EntitySpec | None = None) -> list[tuple[str, str, st
             if a.name in mapped and a.type != "reference":
                 # the golden value's key by the type's own standardiser (IBAN/VAT ID: the compact
                 # form, which is the key of a valid one)
-                golden_key = f"g.{a.name}" if a.kind.python_check else a.kind.key(f"g.{a.name}", a, spec.reference)
-                guard = f"g.{a.name} is not null" + (f" and g.{valids[a.name]}" if a.name in valids else "") \
-                    + f" and s.{a.key} is distinct from {golden_key}"
-                checks.append((a.name, inp.columns[a.name], f"s.{a.name}", f"g.{a.name}", guard))
+                golden_key = g(a.name) if a.kind.python_check else \
+                    sqlglot.parse_one(a.kind.key(g(a.name).sql("duckdb"), a, spec.reference), read="duckdb")
+                guard = [present(a.name), *([g(valids[a.name])] if a.name in valids else []),
+                         exp.NullSafeNEQ(this=s(a.key), expression=golden_key)]
+                checks.append((a.name, inp.columns[a.name], s(a.name), g(a.name), exp.and_(*guard)))
         return checks
     if "name" in mapped:
-        proposed = "g.display_name" if "legal_form" not in mapped else "g.name"
-        checks.append(("name", inp.columns["name"], "s.name_raw", proposed, "g.name is not null"))
+        proposed = g("display_name") if "legal_form" not in mapped else g("name")
+        checks.append(("name", inp.columns["name"], s("name_raw"), proposed, present("name")))
     if "legal_form" in mapped:
-        checks.append(("legal_form", inp.columns["legal_form"], "s.legal_form", "g.legal_form", "g.legal_form is not null"))
+        checks.append(("legal_form", inp.columns["legal_form"], s("legal_form"), g("legal_form"), present("legal_form")))
     if "street" in mapped:
         if "house_number" in mapped:
-            checks.append(("street", inp.columns["street"], "s.street", "g.street", "g.street is not null"))
-            checks.append(("house_number", inp.columns["house_number"], "s.house_number", "g.house_number",
-                           "g.house_number is not null"))
+            checks.append(("street", inp.columns["street"], s("street"), g("street"), present("street")))
+            checks.append(("house_number", inp.columns["house_number"], s("house_number"), g("house_number"),
+                           present("house_number")))
         else:   # street and number in one field
-            checks.append(("street", inp.columns["street"], "s.street_raw", "concat_ws(' ', g.street, g.house_number)",
-                           "g.street is not null"))
+            street = exp.func("concat_ws", exp.Literal.string(" "), g("street"), g("house_number"), dialect="duckdb")
+            checks.append(("street", inp.columns["street"], s("street_raw"), street, present("street")))
     for attr in ("postcode", "city", "country", "email"):
         if attr in mapped:
-            checks.append((attr, inp.columns[attr], f"s.{attr}", f"g.{attr}", f"g.{attr} is not null"))
+            checks.append((attr, inp.columns[attr], s(attr), g(attr), present(attr)))
     if "phone" in mapped:   # "0941/123" and "+49 941 123" are the same number: no proposal
-        checks.append(("phone", inp.columns["phone"], "s.phone", "g.phone",
-                       "g.phone is not null and s.phone_key is distinct from g.phone_key"))
+        checks.append(("phone", inp.columns["phone"], s("phone"), g("phone"),
+                       exp.and_(present("phone"), exp.NullSafeNEQ(this=s("phone_key"), expression=g("phone_key")))))
     for attr in ("vat_id", "iban"):
         if attr in mapped:
-            checks.append((attr, inp.columns[attr], f"s.{attr}", f"g.{attr}", f"g.{attr} is not null and g.{VALID_OF[attr]}"))
+            checks.append((attr, inp.columns[attr], s(attr), g(attr), exp.and_(present(attr), g(VALID_OF[attr]))))
     return checks
 
 

@@ -20,28 +20,29 @@ from sqlglot import exp
 
 from pipelines.entities.spec import STANDARDISED, EntitySpec
 from pipelines.core.errors import KontorError
-from pipelines.core.sql import literal
+from pipelines.core.sql import render, table_expr, template
 from pipelines.core.warehouse import insert_rows
 
 WORK = "_splink"
 # Splink's own loggers are chatty; untrained parameters are reported in the model asset's metadata.
 SPLINK_LOG_LEVEL = logging.ERROR
 
-MODEL_DDL = """
-create schema if not exists entities;
-create table if not exists entities._models (
-    entity varchar not null,
-    version integer not null,
-    trained_at timestamp not null,
-    reason varchar not null,
-    settings_hash varchar not null,
-    fingerprint json not null,
-    training_log json not null,      -- lambda, u sampling and EM sessions with their parameters
-    model json not null,             -- Splink's model (settings with trained m and u)
-    path varchar,
-    primary key (entity, version)
-);
-"""
+MODEL_DDL = template(__file__, "models_ddl")
+
+
+def _sql(name: str, **names: str | exp.Expression | list) -> str:
+    """The template ``sql/<name>.sql`` with its ``:names`` filled (``render``); a name ending in a
+    table of an entity (``schema.table``) is given as ``table_expr``."""
+    return render(template(__file__, name), **names)
+
+
+def _where(condition: str) -> exp.Expression:
+    """A condition the entity file or the spec writes as SQL text (``spec.matchable``, a blocking rule)."""
+    return exp.paren(sqlglot.parse_one(condition, read="duckdb"))
+
+
+def _work_table(name: str) -> exp.Table:
+    return table_expr(f"{WORK}.{name}")
 
 
 @dataclass
@@ -56,12 +57,13 @@ class TrainedModel:
 
 def _work(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> list[str]:
     """Views of the matchable records, one per system (Splink's link types want one table each)."""
-    con.execute(f"drop schema if exists {WORK} cascade; create schema {WORK}")
+    con.execute(_sql("drop_schema", work=WORK))
+    con.execute(_sql("create_schema", work=WORK))
     names = []
     for system in spec.systems:
-        name = f"_kontor_in_{spec.name}_{system}"
-        con.execute(f"""create or replace temp view {name} as select * from {spec.table('standardised')}
-                        where source_system = '{system}' and {spec.matchable}""")
+        name = "_kontor_in_" + spec.name + "_" + system
+        con.execute(_sql("input_view", view=name, standardised=table_expr(spec.table("standardised")),
+                         system=exp.Literal.string(system), matchable=_where(spec.matchable)))
         names.append(name)
     return names
 
@@ -73,9 +75,13 @@ def _linker(con: duckdb.DuckDBPyConnection, spec: EntitySpec, settings: dict[str
     tables = _work(con, spec)
     db_api = DuckDBAPI(connection=con, output_schema=WORK)
     if spec.splink["link_type"] == "dedupe_only":
-        con.execute(f"create or replace temp view _kontor_in_{spec.name}_all as "
-                    + " union all ".join(f"select * from {t}" for t in tables))
-        sdfs = [db_api.register(f"_kontor_in_{spec.name}_all")]
+        everything = "_kontor_in_" + spec.name + "_all"
+        union = exp.union(*[exp.select("*").from_(exp.to_identifier(t, quoted=True)) for t in tables], distinct=False) \
+            if len(tables) > 1 else exp.select("*").from_(exp.to_identifier(tables[0], quoted=True))
+        con.execute(exp.Create(this=exp.to_identifier(everything, quoted=True), kind="VIEW", replace=True,
+                               expression=union, properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+                    .sql("duckdb"))
+        sdfs = [db_api.register(everything)]
     else:
         sdfs = [db_api.register(t, dataset_display_name=system)
                 for t, system in zip(tables, spec.systems)]
@@ -83,19 +89,17 @@ def _linker(con: duckdb.DuckDBPyConnection, spec: EntitySpec, settings: dict[str
 
 
 def cleanup(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"drop schema if exists {WORK} cascade")
-    for (name,) in con.execute("select view_name from duckdb_views() where temporary and view_name like '_kontor_in_%'").fetchall():
-        con.execute(f"drop view if exists {name}")
+    con.execute(_sql("drop_schema", work=WORK))
+    for (name,) in con.execute(template(__file__, "input_views")).fetchall():
+        con.execute(_sql("drop_view", view=name))
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> dict[str, Any]:
     """What the model was trained on: records per system and the share of empty keys, so drift
     (a new system extract, a column that stopped being filled) triggers retraining."""
     keys = spec.fingerprint_keys
-    rows = con.execute(f"""
-        select source_system, count(*), {', '.join(f'avg(({k} is null)::int)' for k in keys)}
-        from {spec.table('standardised')} group by 1 order by 1
-    """).fetchall()
+    shares = [exp.Avg(this=exp.cast(exp.paren(exp.column(k).is_(exp.null())), "int")) for k in keys]
+    rows = con.execute(_sql("fingerprint", null_shares=shares, standardised=table_expr(spec.table("standardised")))).fetchall()
     return {r[0]: {"records": r[1], **{k: round(float(v), 4) for k, v in zip(keys, r[2:])}} for r in rows}
 
 
@@ -116,8 +120,7 @@ def drift(previous: dict[str, Any], current: dict[str, Any], limits: dict[str, f
 
 def latest_model(con: duckdb.DuckDBPyConnection, entity: str) -> tuple | None:
     con.execute(MODEL_DDL)
-    rows = con.execute("""select version, settings_hash, fingerprint, model, path, training_log from entities._models
-                          where entity = ? order by version desc limit 1""", [entity]).fetchall()
+    rows = con.execute(template(__file__, "latest_model"), [entity]).fetchall()
     return rows[0] if rows else None
 
 
@@ -144,7 +147,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"model_v{version}.json"
     path.write_text(json.dumps(model, indent=2), encoding="utf-8")
-    con.execute("insert into entities._models values (?, ?, now(), ?, ?, ?, ?, ?, ?)",
+    con.execute(template(__file__, "model_insert"),
                 [spec.name, version, reason, spec.settings_hash, json.dumps(current), json.dumps(log),
                  json.dumps(model), str(path)])
     return TrainedModel(version, model, True, reason, str(path), log)
@@ -181,7 +184,8 @@ def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> tuple[dict[str, A
     linker, _ = _linker(con, spec, spec.splink)
     try:
         model = linker.misc.save_model_to_json()
-        records = con.execute(f"select count(*) from {spec.table('standardised')} where {spec.matchable}").fetchall()[0][0]
+        records = con.execute(_sql("count_matchable", standardised=table_expr(spec.table("standardised")),
+                                   matchable=_where(spec.matchable))).fetchall()[0][0]
         if records < 2:
             log["untrained"] = f"{records} matchable record(s): no pair to learn from"
         elif t["deterministic_rules"]:
@@ -244,10 +248,10 @@ _TRAINING_FIX = ("check the comparison levels and blocking rules of 'splink:' ag
 
 def _count_pairs(con: duckdb.DuckDBPyConnection, rule: str, spec: EntitySpec) -> int:
     """Pairs of matchable records an EM blocking rule (SQL on ``l.``/``r.``) yields."""
-    cross = " and l.source_system <> r.source_system" if spec.splink["link_type"] == "link_only" else ""
-    records = f"(select * from {spec.table('standardised')} where {spec.matchable})"
-    return con.execute(f"select count(*) from {records} l join {records} r on ({rule}) "
-                       f"and l.unique_id < r.unique_id{cross}").fetchall()[0][0]
+    cross = exp.column("source_system", table="l").neq(exp.column("source_system", table="r")) \
+        if spec.splink["link_type"] == "link_only" else exp.true()
+    return con.execute(_sql("em_block_pairs", standardised=table_expr(spec.table("standardised")),
+                            matchable=_where(spec.matchable), rule=_where(rule), cross_systems=cross)).fetchall()[0][0]
 
 
 def apply_priors(model: dict[str, Any], spec: EntitySpec) -> dict[str, str]:
@@ -298,20 +302,12 @@ def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, A
         df = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
         if explain_dir is not None:
             explain(linker, df, spec, explain_dir, con, inputs)
-        gammas = [f"gamma_{c['output_column_name']}" for c in model["comparisons"]]
-        con.execute(f"""
-            create or replace table {spec.table('pairs')} as
-            select least(unique_id_l, unique_id_r) as unique_id_l, greatest(unique_id_l, unique_id_r) as unique_id_r,
-                   match_probability, match_weight,
-                   case when unique_id_l < unique_id_r then source_system_l else source_system_r end as system_l,
-                   case when unique_id_l < unique_id_r then source_system_r else source_system_l end as system_r,
-                   {', '.join(gammas)}, match_key
-            from {df.physical_name}
-            order by match_probability desc, unique_id_l, unique_id_r
-        """)
+        gammas = ["gamma_" + c["output_column_name"] for c in model["comparisons"]]
+        con.execute(_sql("pairs", pairs=table_expr(spec.table("pairs")), gammas=gammas,
+                         predictions=table_expr(df.physical_name)))
     finally:
         cleanup(con)
-    return con.execute(f"select count(*) from {spec.table('pairs')}").fetchall()[0][0]
+    return con.execute(_sql("work_count", table=table_expr(spec.table("pairs")))).fetchall()[0][0]
 
 
 def _enforce_cannot_link(con: duckdb.DuckDBPyConnection) -> None:
@@ -320,23 +316,17 @@ def _enforce_cannot_link(con: duckdb.DuckDBPyConnection) -> None:
     two groups that hold a pair kept apart. A record whose matches reach two groups kept apart (a
     name cut before its legal form, matching both the GmbH and the GmbH & Co. KG) could belong to
     either: it stays on its own, and its pairs go to review. All such clusters in one pass."""
-    bad = f"""select distinct a.cluster_id from {WORK}.cannot c
-              join _clusters_raw a on a.unique_id = c.unique_id_l join _clusters_raw b on b.unique_id = c.unique_id_r
-              where a.cluster_id = b.cluster_id"""
-    members = con.execute(f"select cluster_id, unique_id from _clusters_raw where cluster_id in ({bad}) order by 2").fetchall()
+    members = con.execute(_sql("cannot_link_clusters", work=WORK)).fetchall()
     if not members:
         return
-    edges = con.execute(f"""select e.unique_id_l, e.unique_id_r from {WORK}.edges e
-                            join _clusters_raw a on a.unique_id = e.unique_id_l and a.cluster_id in ({bad})
-                            join _clusters_raw b on b.unique_id = e.unique_id_r and b.cluster_id = a.cluster_id
-                            order by e.match_probability desc, 1, 2""").fetchall()
+    edges = con.execute(_sql("cannot_link_edges", work=WORK)).fetchall()
     cluster_of = dict((m, c) for c, m in members)
     apart: dict[str, set[str]] = {}
-    for a, b in con.execute(f"select unique_id_l, unique_id_r from {WORK}.cannot").fetchall():
+    for a, b in con.execute(_sql("work_pairs", pairs=_work_table("cannot"))).fetchall():
         if a in cluster_of and b in cluster_of:
             apart.setdefault(a, set()).add(b)
             apart.setdefault(b, set()).add(a)
-    steward_linked = {r for pair in con.execute(f"select unique_id_l, unique_id_r from {WORK}.must").fetchall() for r in pair}
+    steward_linked = {r for pair in con.execute(_sql("work_pairs", pairs=_work_table("must"))).fetchall() for r in pair}
     root = _join_apart(cluster_of, edges, apart)
     # bridges: records with matches into two groups that are kept apart
     reach: dict[str, set[str]] = {}
@@ -354,8 +344,7 @@ def _enforce_cannot_link(con: duckdb.DuckDBPyConnection) -> None:
         insert_rows(con, "_bridges", [(b,) for b in sorted(bridges)])
     con.execute("create or replace temp table _reclustered (cluster_id varchar, unique_id varchar)")
     insert_rows(con, "_reclustered", [(f"{cluster_of[m]}/{root(m)}", m) for m in cluster_of])
-    con.execute("""update _clusters_raw set cluster_id = r.cluster_id from _reclustered r
-                   where _clusters_raw.unique_id = r.unique_id""")
+    con.execute(template(__file__, "recluster"))
     con.execute("drop table _reclustered")
 
 
@@ -383,7 +372,8 @@ def _join_apart(nodes: dict[str, str], edges: list[tuple[str, str]], apart: dict
     return root
 
 
-def _on_pair(condition: str, left: str = "l", right: str = "r", columns: tuple[str, ...] = STANDARDISED) -> str:
+def _on_pair_expr(condition: str, left: str = "l", right: str = "r",
+                  columns: tuple[str, ...] = STANDARDISED) -> exp.Expression:
     """A ``distinct_when`` condition on the records aliased ``left`` and ``right``: ``x_l`` becomes
     ``<left>.x``, ``r.x`` becomes ``<right>.x``."""
     alias = {"l": left, "r": right}
@@ -396,38 +386,60 @@ def _on_pair(condition: str, left: str = "l", right: str = "r", columns: tuple[s
                 return exp.column(node.name, table=alias[node.table])
         return node
 
-    tree = sqlglot.parse_one(condition, read="duckdb").transform(rename)
-    return tree.sql(dialect="duckdb")
+    return sqlglot.parse_one(condition, read="duckdb").transform(rename)
+
+
+def _fired(whens: list[tuple[exp.Expression, str]]) -> exp.Expression:
+    """``list_filter([case when <fires> then '<rule>' end, ...], lambda x: x is not null)``."""
+    cases = [exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.string(name))]) for condition, name in whens]
+    x = exp.to_identifier("x")
+    return exp.func("list_filter", exp.Array(expressions=cases),
+                    exp.Lambda(this=exp.column(x).is_(exp.null()).not_(), expressions=[x]), dialect="duckdb")
+
+
+def _coalesce_false(condition: exp.Expression) -> exp.Expression:
+    return exp.func("coalesce", condition, exp.false(), dialect="duckdb")
+
+
+def _no_rules() -> exp.Expression:
+    return exp.cast(exp.Array(expressions=[]), exp.DataType.build("varchar[]", dialect="duckdb"))
+
+
+def distinct_exprs(spec: EntitySpec, left: str = "l", right: str = "r") -> tuple[exp.Expression, exp.Expression]:
+    """(the names of the ``distinct_when`` rules that fire, as a list; whether one that fires asks
+    for review) on two standardised records aliased ``left`` and ``right``."""
+    if not spec.distinct_when:
+        return _no_rules(), exp.false()
+    fired = _fired([(_coalesce_false(_on_pair_expr(r.sql, left, right, spec.columns)), r.name) for r in spec.distinct_when])
+    listed = [_coalesce_false(exp.and_(exp.paren(_on_pair_expr(r.sql, left, right, spec.columns)),
+                                       exp.paren(_on_pair_expr(r.review_when, left, right, spec.columns))))
+              for r in spec.distinct_when]
+    return fired, exp.or_(*listed)
 
 
 def distinct_sql(spec: EntitySpec, left: str = "l", right: str = "r") -> tuple[str, str]:
-    """(the names of the ``distinct_when`` rules that fire, as a list; whether one that fires asks
-    for review) as SQL on two standardised records aliased ``left`` and ``right``."""
-    if not spec.distinct_when:
-        return "[]::varchar[]", "false"
-    fired = ", ".join(f"case when coalesce({_on_pair(r.sql, left, right, spec.columns)}, false) then {literal(r.name)} end"
-                      for r in spec.distinct_when)
-    listed = " or ".join(f"coalesce(({_on_pair(r.sql, left, right, spec.columns)}) and ({_on_pair(r.review_when, left, right, spec.columns)}), false)"
-                         for r in spec.distinct_when)
-    return f"list_filter([{fired}], lambda x: x is not null)", listed
+    """:func:`distinct_exprs` as DuckDB SQL."""
+    return tuple(e.sql(dialect="duckdb") for e in distinct_exprs(spec, left, right))
 
 
-def distinct_flags_sql(spec: EntitySpec, left: str = "l", right: str = "r") -> tuple[list[str], str, str]:
-    """:func:`distinct_sql` in two stages, so that each rule's condition is evaluated once per pair
-    (``distinct_sql`` names every condition twice: in the rules that fire and in whether one asks
+def distinct_flags(spec: EntitySpec, left: str = "l", right: str = "r") \
+        -> tuple[list[exp.Expression], exp.Expression, exp.Expression]:
+    """:func:`distinct_exprs` in two stages, so that each rule's condition is evaluated once per pair
+    (``distinct_exprs`` names every condition twice: in the rules that fire and in whether one asks
     for review). Returns (the select list of flags ``_f<i>`` (the rule fires) and ``_w<i>`` (it
     fires and its ``review_when`` holds), on the records aliased ``left`` and ``right``; the rules
-    that fire and whether one asks for review, as SQL on those flags)."""
+    that fire and whether one asks for review, on those flags)."""
     if not spec.distinct_when:
-        return [], "[]::varchar[]", "false"
+        return [], _no_rules(), exp.false()
     flags = []
     for i, r in enumerate(spec.distinct_when):
-        flags.append(f"coalesce({_on_pair(r.sql, left, right, spec.columns)}, false) as _f{i}")
-        flags.append(f"coalesce({_on_pair(r.review_when, left, right, spec.columns)}, false) as _w{i}")
-    fired = ", ".join(f"case when _f{i} then {literal(r.name)} end" for i, r in enumerate(spec.distinct_when))
+        flags.append(exp.alias_(_coalesce_false(_on_pair_expr(r.sql, left, right, spec.columns)), f"_f{i}"))
+        flags.append(exp.alias_(_coalesce_false(_on_pair_expr(r.review_when, left, right, spec.columns)), f"_w{i}"))
+    fired = _fired([(exp.column(f"_f{i}"), r.name) for i, r in enumerate(spec.distinct_when)])
     # coalesce(a and b, false) = coalesce(a, false) and coalesce(b, false)
-    listed = " or ".join(f"(_f{i} and _w{i})" for i in range(len(spec.distinct_when)))
-    return flags, f"list_filter([{fired}], lambda x: x is not null)", listed
+    listed = exp.or_(*[exp.paren(exp.and_(exp.column(f"_f{i}"), exp.column(f"_w{i}")))
+                       for i in range(len(spec.distinct_when))])
+    return flags, fired, listed
 
 
 def _rule_conflicts(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]]) -> int:
@@ -435,32 +447,23 @@ def _rule_conflicts(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link:
     unique_id_l, unique_id_r, rules, listed), added to the cannot-link pairs. Every pair of a
     cluster is checked, not only the scored edges, so no chain of matches can join two records a
     rule keeps apart. Records a steward merged are exempt: a steward's decision wins over a rule."""
-    con.execute(f"create or replace table {WORK}.rule_pairs (unique_id_l varchar, unique_id_r varchar, "
-                "rules varchar[], listed boolean)")
+    con.execute(_sql("rule_pairs_create", work=WORK))
     if not spec.distinct_when:
         return 0
-    flags, fired, listed = distinct_flags_sql(spec)
-    con.execute(f"""
-        insert into {WORK}.rule_pairs
-        with multi as (select cluster_id from _clusters_raw group by 1 having count(*) > 1),
-        m as (select c.cluster_id, s.* from _clusters_raw c semi join multi using (cluster_id)
-              join {spec.table('standardised')} s using (unique_id)),
-        f as materialized (
-            select l.unique_id as unique_id_l, r.unique_id as unique_id_r, {', '.join(flags)}
-            from m l join m r on l.cluster_id = r.cluster_id and l.unique_id < r.unique_id
-        )
-        select * from (select unique_id_l, unique_id_r, {fired} as rules, {listed} from f) where len(rules) > 0""")
+    flags, fired, listed = distinct_flags(spec)
+    con.execute(_sql("rule_pairs_insert", work=WORK, standardised=table_expr(spec.table("standardised")),
+                     flags=flags, fired=fired, listed=listed))
     if must_link:      # a steward's merge group (must-link pairs, transitively) is never split by a rule
         group = _groups(must_link)
-        exempt = [(a, b) for a, b in con.execute(f"select unique_id_l, unique_id_r from {WORK}.rule_pairs").fetchall()
+        exempt = [(a, b) for a, b in con.execute(_sql("work_pairs", pairs=_work_table("rule_pairs"))).fetchall()
                   if a in group and group.get(a) == group.get(b)]
         if exempt:
             con.execute("create or replace temp table _exempt (a varchar, b varchar)")
             insert_rows(con, "_exempt", exempt)
-            con.execute(f"delete from {WORK}.rule_pairs p using _exempt e where p.unique_id_l = e.a and p.unique_id_r = e.b")
+            con.execute(_sql("rule_pairs_exempt", work=WORK))
             con.execute("drop table _exempt")
-    con.execute(f"insert into {WORK}.cannot select unique_id_l, unique_id_r from {WORK}.rule_pairs")
-    return con.execute(f"select count(*) from {WORK}.rule_pairs").fetchall()[0][0]
+    con.execute(_sql("rule_pairs_cannot", work=WORK))
+    return con.execute(_sql("work_count", table=_work_table("rule_pairs"))).fetchall()[0][0]
 
 
 def _groups(pairs: list[tuple[str, str]]) -> dict[str, str]:
@@ -490,40 +493,31 @@ def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
     threshold = spec.thresholds["match_probability"]
-    con.execute(f"drop schema if exists {WORK} cascade; create schema {WORK}")
-    con.execute(f"create table {WORK}.nodes as select unique_id from {spec.table('standardised')}")
-    con.execute(f"""create table {WORK}.edges as
-                    select unique_id_l, unique_id_r, match_probability from {spec.table('pairs')}
-                    where match_probability >= {threshold}""")
-    con.execute(f"create table {WORK}.must (unique_id_l varchar, unique_id_r varchar)")
-    con.execute(f"create table {WORK}.cannot (unique_id_l varchar, unique_id_r varchar)")
+    con.execute(_sql("drop_schema", work=WORK))
+    con.execute(_sql("create_schema", work=WORK))
+    con.execute(_sql("nodes", work=WORK, standardised=table_expr(spec.table("standardised"))))
+    con.execute(_sql("edges", work=WORK, pairs=table_expr(spec.table("pairs"))), [threshold])
+    con.execute(_sql("pair_table", table=_work_table("must")))
+    con.execute(_sql("pair_table", table=_work_table("cannot")))
     if must_link:
-        insert_rows(con, f"{WORK}.must", [sorted(p) for p in must_link])
-        con.execute(f"insert into {WORK}.edges select unique_id_l, unique_id_r, 1.0 from {WORK}.must")
+        insert_rows(con, WORK + ".must", [sorted(p) for p in must_link])
+        con.execute(_sql("must_link_edges", work=WORK))
     if cannot_link:
-        insert_rows(con, f"{WORK}.cannot", [sorted(p) for p in cannot_link])
-        con.execute(f"""delete from {WORK}.edges e using {WORK}.cannot c
-                        where e.unique_id_l = c.unique_id_l and e.unique_id_r = c.unique_id_r""")
+        insert_rows(con, WORK + ".cannot", [sorted(p) for p in cannot_link])
+        con.execute(_sql("cannot_link_delete", work=WORK))
     db_api = DuckDBAPI(connection=con, output_schema=WORK)
     try:
         clusters = cluster_pairwise_predictions_at_threshold(
-            f"{WORK}.nodes", f"{WORK}.edges", db_api, node_id_column_name="unique_id",
+            WORK + ".nodes", WORK + ".edges", db_api, node_id_column_name="unique_id",
             edge_id_column_name_left="unique_id_l", edge_id_column_name_right="unique_id_r",
             threshold_match_probability=0.0)
-        con.execute(f"create or replace temp table _clusters_raw as select unique_id, cluster_id::varchar as cluster_id "
-                    f"from {clusters.physical_name}")
+        con.execute(_sql("clusters_raw", clusters=table_expr(clusters.physical_name)))
         con.execute("create or replace temp table _bridges (unique_id varchar)")
         ruled = _rule_conflicts(con, spec, list(must_link))
         if cannot_link or ruled:
             _enforce_cannot_link(con)
         # edges Splink would have merged that a rule kept apart, directly or through a third record
-        con.execute(f"""create or replace temp table _kept_apart as
-            select e.unique_id_l, e.unique_id_r, e.match_probability, coalesce(p.rules, []) as rules,
-                   coalesce(p.listed, true) as listed
-            from {WORK}.edges e join _clusters_raw a on a.unique_id = e.unique_id_l
-            join _clusters_raw b on b.unique_id = e.unique_id_r
-            left join {WORK}.rule_pairs p on p.unique_id_l = e.unique_id_l and p.unique_id_r = e.unique_id_r
-            where a.cluster_id <> b.cluster_id and {'true' if ruled else 'false'}""")
+        con.execute(_sql("kept_apart", work=WORK, ruled=exp.true() if ruled else exp.false()))
     finally:
         cleanup(con)
     return "_clusters_raw"
@@ -547,21 +541,21 @@ def _studio_clusters(con: duckdb.DuckDBPyConnection, predictions, inputs: list, 
     from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    con.execute(f"""create or replace table {WORK}.studio_edges as select unique_id_l, unique_id_r, match_probability
-                    from {predictions.physical_name} where match_probability >= {threshold}""")
-    con.execute(f"""create or replace table {WORK}.studio_nodes as select unique_id_l as unique_id from {WORK}.studio_edges
-                    union select unique_id_r from {WORK}.studio_edges""")
+    work = {name: table_expr(f"{WORK}.studio_{name}") for name in ("edges", "nodes", "records", "clusters")}
+    con.execute(_sql("studio_edges", edges=work["edges"], predictions=table_expr(predictions.physical_name)), [threshold])
+    con.execute(_sql("studio_nodes", nodes=work["nodes"], edges=work["edges"]))
     db_api = DuckDBAPI(connection=con, output_schema=WORK)
     cc = cluster_pairwise_predictions_at_threshold(
         f"{WORK}.studio_nodes", f"{WORK}.studio_edges", db_api, node_id_column_name="unique_id",
         edge_id_column_name_left="unique_id_l", edge_id_column_name_right="unique_id_r", threshold_match_probability=0.0)
     # as Splink concatenates its inputs: with more than one, each record's source_dataset is the
     # display name its table was registered under (the pairs name records by it and unique_id)
-    records = " union all ".join(
-        (f"select {literal(t.dataset_display_name)} as source_dataset, * from {t.physical_name}" if len(inputs) > 1
-         else f"select * from {t.physical_name}") for t in inputs)
-    con.execute(f"""create or replace table {WORK}.studio_clusters as
-                    select c.cluster_id, r.* from {cc.physical_name} c join ({records}) r using (unique_id)""")
+    parts = [exp.select(*([exp.alias_(exp.Literal.string(t.dataset_display_name), "source_dataset")] if len(inputs) > 1 else []),
+                        exp.Star()).from_(table_expr(t.physical_name)) for t in inputs]
+    records = parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
+    con.execute(exp.Create(this=work["records"], kind="VIEW", replace=True, expression=records).sql(dialect="duckdb"))
+    con.execute(_sql("studio_clusters", clusters=work["clusters"], assigned=table_expr(cc.physical_name),
+                     records=work["records"]))
     return db_api.register(f"{WORK}.studio_clusters")
 
 
@@ -576,7 +570,8 @@ def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: duckdb.Du
     linker.visualisations.match_weights_chart().save(str(files["match_weights"]), inline=True)
     hi = spec.thresholds["match_probability"]
     # the waterfall explains the pairs a steward has to look at: those nearest the match threshold
-    closest = predictions.as_duckdbpyrelation().order(f"abs(match_probability - {hi})").limit(10)
+    nearest = exp.func("abs", exp.column("match_probability") - exp.convert(hi), dialect="duckdb")
+    closest = predictions.as_duckdbpyrelation().order(nearest.sql("duckdb")).limit(10)
     records = [dict(zip(closest.columns, row)) for row in closest.fetchall()]
     if records:
         linker.visualisations.waterfall_chart(records, filter_nulls=False).save(str(files["waterfall"]), inline=True)

@@ -15,22 +15,30 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.types import TYPES, AttributeDecl
-from pipelines.core.sql import ident, literal
+from pipelines.core.sql import render, table_expr, template
 from pipelines.core.warehouse import insert_rows
 
-ID_CHECKS_DDL = """
-create schema if not exists entities;
-create table if not exists entities._id_checks (
-    kind varchar not null,          -- iban | vat_id
-    raw varchar not null,
-    compact varchar,
-    valid boolean not null,
-    primary key (kind, raw)
-);
-"""
+ID_CHECKS_DDL = template(__file__, "id_checks_ddl")
+
+
+def _sql(name: str, **names) -> str:
+    """The template ``sql/<name>.sql`` with its ``:names`` filled (``render``)."""
+    return render(template(__file__, name), **names)
+
+
+def _expr(sql: str) -> exp.Expression:
+    """SQL an attribute type writes (``types.py``), as a sqlglot tree to put into a template."""
+    return sqlglot.parse_one(sql, read="duckdb")
+
+
+def _relation(relation: str) -> exp.Table:
+    """A staging model's relation as the models stage names it (``schema.table``, maybe quoted)."""
+    return exp.to_table(relation, dialect="duckdb")
 
 
 # the company schema's attributes, each standardised by its type (``types.py``): legal forms,
@@ -39,39 +47,32 @@ COMPANY_NAME, STREET, CITY, PHONE, EMAIL, REGISTER = (
     TYPES[t] for t in ("company_name", "street", "city", "phone", "email", "register_number"))
 
 
-def _rules(expr: str, rules: list[list[str]]) -> str:
-    for pattern, replacement in rules:
-        expr = f"regexp_replace({expr}, {literal(pattern)}, {literal(replacement)}, 'g')"
-    return expr
-
-
-def _union_sql(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[str]) -> str:
+def _union(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[str]) -> exp.Expression:
     """Each system's records in the shared layout (values as written)."""
     parts = []
     for inp in spec.inputs:
         cols = inp.columns
 
-        def col(attr: str, cast: str = "varchar") -> str:
-            return f"cast({ident(cols[attr])} as {cast})" if attr in cols else f"cast(null as {cast})"
+        def col(attr: str, cast: str = "varchar") -> exp.Expression:
+            return exp.cast(exp.column(cols[attr], quoted=True) if attr in cols else exp.null(), cast)
 
-        name = f"nullif(trim({col('name')}), '')"
+        def trimmed(attr: str) -> str:
+            return exp.func("nullif", exp.func("trim", col(attr), dialect="duckdb"), exp.Literal.string(""),
+                            dialect="duckdb").sql("duckdb")
+
+        name = trimmed("name")
         if "name_addition" in cols and inp.name_max_length:
-            name = COMPANY_NAME.with_addition(name, f"nullif(trim({col('name_addition')}), '')", inp.name_max_length,
-                                              branch_prefixes)
-        parts.append(f"""
-            select {literal(inp.system)} as source_system, cast({ident(inp.id)} as varchar) as source_id,
-                   {name} as name_raw, {COMPANY_NAME.cut(name, inp.name_cut_at)} as name_trunc,
-                   nullif(trim({col('legal_form')}), '') as legal_form_raw,
-                   nullif(trim({col('street')}), '') as street_raw, nullif(trim({col('house_number')}), '') as house_raw,
-                   nullif(trim({col('postcode')}), '') as postcode, nullif(trim({col('city')}), '') as city_raw,
-                   nullif(upper(trim({col('country')})), '') as country,
-                   nullif(upper(regexp_replace({col('vat_id')}, '[^A-Za-z0-9]', '', 'g')), '') as vat_raw,
-                   nullif(upper(regexp_replace({col('iban')}, '[^A-Za-z0-9]', '', 'g')), '') as iban_raw,
-                   nullif(trim({col('email')}), '') as email, nullif(trim({col('phone')}), '') as phone,
-                   {col('updated_at', 'timestamp')} as updated_at,
-                   nullif(trim({col('register_number')}), '') as register_raw
-            from {relations[inp.model]}""")
-    return "\nunion all\n".join(parts)
+            name = COMPANY_NAME.with_addition(name, trimmed("name_addition"), inp.name_max_length, branch_prefixes)
+        parts.append(_expr(_sql(
+            "std_raw_part", system=exp.Literal.string(inp.system), id=exp.column(inp.id, quoted=True),
+            name_raw=_expr(name), name_trunc=_expr(COMPANY_NAME.cut(name, inp.name_cut_at)),
+            **{attr: col(attr) for attr in ("legal_form", "street", "house_number", "postcode", "city", "country",
+                                            "vat_id", "iban", "email", "phone", "register_number")},
+            updated_at=col("updated_at", "timestamp"), relation=_relation(relations[inp.model]))))
+    union = parts[0]
+    for part in parts[1:]:
+        union = exp.union(union, part, distinct=False)
+    return union
 
 
 def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> int:
@@ -81,73 +82,38 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
     ref = spec.reference
     out = spec.table("standardised")
     con.execute(ID_CHECKS_DDL)
-    con.execute("create or replace temp table _lf_lookup (lf_key varchar, legal_form varchar, is_full boolean)")
+    con.execute(template(__file__, "lf_lookup"))
     rows = COMPANY_NAME.legal_form_rows(ref.get("legal_forms") or {})
     if rows:
         insert_rows(con, "_lf_lookup", rows)
-    con.execute("create or replace temp table _city_alias (k varchar, city_key varchar)")
+    con.execute(template(__file__, "city_alias"))
     aliases = list((ref.get("city_aliases") or {}).items())
     if aliases:
         insert_rows(con, "_city_alias", aliases)
     max_tail = 5 if rows else 0
 
-    con.execute(f"create or replace temp table _std_raw as {_union_sql(spec, relations, ref.get('branch_prefixes') or [])}")
+    con.execute(_sql("temp_table_as", table="_std_raw", query=_union(spec, relations, ref.get("branch_prefixes") or [])))
     # the IBAN/VAT-ID checks are Python: they run on a thread while DuckDB builds the keys
     checks = _start_id_checks(con)
-    con.execute(f"create or replace temp table _std_names as {COMPANY_NAME.split_sql('_std_raw', '_lf_lookup', max_tail)}")
+    con.execute(_sql("temp_table_as", table="_std_names", query=_expr(COMPANY_NAME.split_sql("_std_raw", "_lf_lookup", max_tail))))
     street0, house0 = STREET.split("r.street_raw", "r.house_raw")
     no_decl = AttributeDecl("", "text")      # the company schema's types take no options
-    con.execute(f"""
-    create or replace temp table _std as
-    with r as (
-        select r.*, {house0} as house0, {street0} as street0, {PHONE.dialled('r.phone')} as ph
-        from _std_raw r
-    ),
-    c as (
-        select r.*, {CITY.without_qualifiers('r.city_raw')} as city0
-        from r
-    )
-    select
-        c.source_system || ':' || c.source_id as unique_id, c.source_system, c.source_id, c.name_raw, c.street_raw,
-        nullif(trim(n.name), '') as name, n.legal_form,
-        {STREET.display('c.street0', 'c.country', ref)} as street, {STREET.house_key('c.house0')} as house_number,
-        c.postcode, c.city_raw as city, c.country, c.vat_raw, c.iban_raw, c.email, c.phone, c.updated_at, c.register_raw,
-        {COMPANY_NAME.base_key('n.base', ref)} as name_key,
-        {COMPANY_NAME.words('n.base', ref)} as name_words,
-        c.name_trunc,
-        {STREET.key('c.street0', no_decl, ref)} as street_key,
-        nullif(coalesce(a.city_key, c.city0), '') as city_key,
-        {PHONE.national_key('c.ph', ref)} as phone_key,
-        {EMAIL.key('c.email', no_decl, ref)} as email_key,
-        {EMAIL.domain('c.email', ref)} as email_domain
-    from c
-    left join _std_names n using (source_system, source_id)
-    left join _city_alias a on a.k = c.city0
-    """)
+    con.execute(_sql(
+        "std", house0=_expr(house0), street0=_expr(street0), dialled=_expr(PHONE.dialled("r.phone")),
+        city0=_expr(CITY.without_qualifiers("r.city_raw")), street=_expr(STREET.display("c.street0", "c.country", ref)),
+        house_number=_expr(STREET.house_key("c.house0")), name_key=_expr(COMPANY_NAME.base_key("n.base", ref)),
+        name_words=_expr(COMPANY_NAME.words("n.base", ref)), street_key=_expr(STREET.key("c.street0", no_decl, ref)),
+        phone_key=_expr(PHONE.national_key("c.ph", ref)), email_key=_expr(EMAIL.key("c.email", no_decl, ref)),
+        email_domain=_expr(EMAIL.domain("c.email", ref))))
     new_checks = checks.result()
     if new_checks:
         insert_rows(con, "entities._id_checks", new_checks)
-    con.execute(f"""
-    create or replace table {out} as
-    select s.unique_id, s.source_system, s.source_id, s.name_raw, s.street_raw, s.name, s.legal_form, s.street, s.house_number,
-           s.postcode, s.city, s.country,
-           coalesce(v.compact, s.vat_raw) as vat_id, v.valid as vat_id_valid,
-           coalesce(i.compact, s.iban_raw) as iban, i.valid as iban_valid,
-           s.email, s.phone, s.updated_at,
-           s.name_key, s.name_words, s.name_trunc, s.street_key, s.city_key, s.phone_key, s.email_key, s.email_domain,
-           case when v.valid then v.compact end as vat_key,
-           case when i.valid then i.compact end as iban_key,
-           s.register_raw as register_number,
-           case when s.register_raw is not null then {REGISTER.valid('s.register_raw', no_decl)} end as register_number_valid,
-           {REGISTER.key('s.register_raw', no_decl, ref)} as register_key
-    from _std s
-    left join entities._id_checks v on v.kind = 'vat_id' and v.raw = s.vat_raw
-    left join entities._id_checks i on i.kind = 'iban' and i.raw = s.iban_raw
-    order by s.unique_id
-    """)
+    con.execute(_sql("standardised", standardised=table_expr(out),
+                     register_valid=_expr(REGISTER.valid("s.register_raw", no_decl)),
+                     register_key=_expr(REGISTER.key("s.register_raw", no_decl, ref))))
     for temp in ("_std_raw", "_std_names", "_std", "_lf_lookup", "_city_alias"):
-        con.execute(f"drop table if exists {temp}")
-    return con.execute(f"select count(*) from {out}").fetchall()[0][0]
+        con.execute(_sql("drop_table", table=exp.to_table(temp)))
+    return con.execute(_sql("count", relation=table_expr(out))).fetchall()[0][0]
 
 
 def check_value(kind: str, value: str) -> tuple[str | None, bool]:
@@ -159,12 +125,7 @@ def _start_id_checks(con: duckdb.DuckDBPyConnection) -> Future:
     """Validate the IBANs (schwifty) and VAT IDs (python-stdnum) of ``_std_raw`` not seen before,
     on a thread; the result is rows for ``entities._id_checks``, the cache that makes a re-run
     check only new values."""
-    new = con.execute("""
-        select distinct r.kind, r.raw from (
-            select 'iban' as kind, iban_raw as raw from _std_raw union all select 'vat_id', vat_raw from _std_raw
-        ) r anti join entities._id_checks c on c.kind = r.kind and c.raw = r.raw
-        where r.raw is not null
-    """).fetchall()
+    new = con.execute(template(__file__, "new_id_checks")).fetchall()
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kontor-id-checks")
     checks = pool.submit(lambda: [(kind, raw, *check_value(kind, raw)) for kind, raw in new])
     pool.shutdown(wait=False)    # the thread ends with its one task; result() waits for it
@@ -178,65 +139,96 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
     ``entities._id_checks`` cache); an invalid one is kept and flagged, only its key stays empty."""
     out = spec.table("standardised")
     declared = spec.declared or []
+
+    def raw_name(a) -> str:
+        return a.name + "__raw"
+
+    def col(name: str, table: str | None = None) -> exp.Column:
+        return exp.column(name, table=table, quoted=True)
+
     parts = []
     for inp in spec.inputs:
-        cols = [f"{literal(inp.system)} as source_system", f"cast({ident(inp.id)} as varchar) as source_id",
-                (f"try_cast({ident(inp.columns['updated_at'])} as timestamp)" if "updated_at" in inp.columns
-                 else "cast(null as timestamp)") + " as updated_at"]
+        updated = exp.TryCast(this=col(inp.columns["updated_at"]), to=exp.DataType.build("timestamp")) \
+            if "updated_at" in inp.columns else exp.cast(exp.null(), "timestamp")
+        cols = [exp.alias_(exp.Literal.string(inp.system), "source_system"),
+                exp.alias_(exp.cast(col(inp.id), "varchar"), "source_id"), exp.alias_(updated, "updated_at")]
         for a in declared:
-            raw = f"nullif(trim(cast({ident(inp.columns[a.name])} as varchar)), '')" if a.name in inp.columns \
-                else "cast(null as varchar)"
-            cols.append(f"{raw} as {ident(a.name + '__raw')}")
-        parts.append(f"select {', '.join(cols)} from {relations[inp.model]}")
+            raw = exp.func("nullif", exp.func("trim", exp.cast(col(inp.columns[a.name]), "varchar"), dialect="duckdb"),
+                           exp.Literal.string(""), dialect="duckdb") if a.name in inp.columns \
+                else exp.cast(exp.null(), "varchar")
+            cols.append(exp.alias_(raw, raw_name(a), quoted=True))
+        parts.append(exp.select(*cols).from_(_relation(relations[inp.model])))
     con.execute(ID_CHECKS_DDL)
-    con.execute("create or replace temp table _std_raw as " + "\nunion all\n".join(parts))
+    union = parts[0]
+    for part in parts[1:]:
+        union = exp.union(union, part, distinct=False)
+    con.execute(_sql("temp_table_as", table="_std_raw", query=union))
     checked = [a for a in declared if a.kind.python_check]
     if checked:
-        new = con.execute(" union ".join(
-            f"select distinct {literal(a.kind.python_check)} as kind, {ident(a.name + '__raw')} as raw from _std_raw "
-            f"where {ident(a.name + '__raw')} is not null" for a in checked)
-            + " except select kind, raw from entities._id_checks").fetchall()
+        values = [exp.select(exp.alias_(exp.Literal.string(a.kind.python_check), "kind"),
+                             exp.alias_(col(raw_name(a)), "raw")).distinct().from_("_std_raw")
+                  .where(col(raw_name(a)).is_(exp.null()).not_()) for a in checked]
+        union = values[0]
+        for part in values[1:]:
+            union = exp.union(union, part, distinct=True)
+        new = con.execute(exp.except_(union, exp.select("kind", "raw").from_("entities._id_checks")).sql("duckdb")).fetchall()
         if new:
             insert_rows(con, "entities._id_checks", [(kind, raw, *check_value(kind, raw)) for kind, raw in new])
-    selects, joins = ["r.source_system || ':' || r.source_id as unique_id", "r.source_system", "r.source_id",
-                      "r.updated_at"], []
+    r = "r"
+    selects = [exp.alias_(exp.DPipe(this=exp.DPipe(this=exp.column("source_system", table=r), expression=exp.Literal.string(":")),
+                                    expression=exp.column("source_id", table=r)), "unique_id"),
+               exp.column("source_system", table=r), exp.column("source_id", table=r), exp.column("updated_at", table=r)]
+    joins: list[tuple[exp.Expression, exp.Expression]] = []
     for index, a in enumerate(declared):
-        raw = f"r.{ident(a.name + '__raw')}"
+        raw = col(raw_name(a), table=r)
+        raw_sql = raw.sql("duckdb")
         kind = a.kind
         if a.type == "reference":      # the other entity's golden id, through its xref
-            ref = f"_x{index}"
-            joins.append(f"left join entities.{ident(a.options['entity'] + '_xref')} {ref} "
-                         f"on {ref}.system = r.source_system and {ref}.source_id = {raw}")
-            selects += [f"{ref}.golden_id as {ident(a.name)}", f"{ref}.golden_id as {ident(a.key)}"]
+            ref = "_x" + str(index)
+            joins.append((exp.alias_(table_expr("entities." + a.options["entity"] + "_xref"), ref, table=True),
+                          exp.and_(exp.column("system", table=ref).eq(exp.column("source_system", table=r)),
+                                   exp.column("source_id", table=ref).eq(raw))))
+            selects += [exp.alias_(exp.column("golden_id", table=ref), a.name, quoted=True),
+                        exp.alias_(exp.column("golden_id", table=ref), a.key, quoted=True)]
             continue
         if a.type == "company_name" and spec.reference.get("legal_forms"):
             # the company schema's legal-form split (a typo in the form, 'GmbH & Co. KG' whole), by
             # the type: the key is the name without it, abbreviations written out
-            names = f"_names{index}"
+            names = "_names" + str(index)
             if index == min(i for i, b in enumerate(declared) if b.type == "company_name"):
-                con.execute("create or replace temp table _lf_lookup (lf_key varchar, legal_form varchar, is_full boolean)")
+                con.execute(template(__file__, "lf_lookup"))
                 insert_rows(con, "_lf_lookup", COMPANY_NAME.legal_form_rows(spec.reference["legal_forms"]))
-            source = (f"(select source_system, source_id, {ident(a.name + '__raw')} as name_raw, false as name_trunc, "
-                      "cast(null as varchar) as legal_form_raw from _std_raw)")
-            con.execute(f"create or replace temp table {names} as {COMPANY_NAME.split_sql(source, '_lf_lookup', 5)}")
-            joins.append(f"left join {names} on {names}.source_system = r.source_system and {names}.source_id = r.source_id")
-            selects += [f"{kind.value(raw, a, spec.reference)} as {ident(a.name)}",
-                        f"{COMPANY_NAME.base_key(f'{names}.base', spec.reference)} as {ident(a.key)}"]
+            source = exp.select(exp.column("source_system"), exp.column("source_id"),
+                                exp.alias_(col(raw_name(a)), "name_raw"), exp.alias_(exp.false(), "name_trunc"),
+                                exp.alias_(exp.cast(exp.null(), "varchar"), "legal_form_raw")).from_("_std_raw")
+            split = COMPANY_NAME.split_sql(source.subquery().sql("duckdb"), "_lf_lookup", 5)
+            con.execute(_sql("temp_table_as", table=names, query=_expr(split)))
+            joins.append((exp.to_table(names), exp.and_(
+                exp.column("source_system", table=names).eq(exp.column("source_system", table=r)),
+                exp.column("source_id", table=names).eq(exp.column("source_id", table=r)))))
+            selects += [exp.alias_(_expr(kind.value(raw_sql, a, spec.reference)), a.name, quoted=True),
+                        exp.alias_(_expr(COMPANY_NAME.base_key(names + ".base", spec.reference)), a.key, quoted=True)]
             continue
         if kind.python_check:
-            check = f"_c{index}"
-            joins.append(f"left join entities._id_checks {check} on {check}.kind = {literal(kind.python_check)} "
-                         f"and {check}.raw = {raw}")
-            selects += [f"coalesce({check}.compact, {raw}) as {ident(a.name)}",
-                        f"case when {check}.valid then {check}.compact end as {ident(a.key)}",
-                        f"{check}.valid as {ident(a.name + '_valid')}"]
+            check = "_c" + str(index)
+            joins.append((exp.alias_(exp.to_table("entities._id_checks"), check, table=True),
+                          exp.and_(exp.column("kind", table=check).eq(exp.Literal.string(kind.python_check)),
+                                   exp.column("raw", table=check).eq(raw))))
+            compact, valid = exp.column("compact", table=check), exp.column("valid", table=check)
+            selects += [exp.alias_(exp.func("coalesce", compact, raw, dialect="duckdb"), a.name, quoted=True),
+                        exp.alias_(exp.Case(ifs=[exp.If(this=valid, true=compact.copy())]), a.key, quoted=True),
+                        exp.alias_(valid.copy(), a.name + "_valid", quoted=True)]
             continue
-        selects += [f"{kind.value(raw, a, spec.reference)} as {ident(a.name)}",
-                    f"{kind.key(raw, a, spec.reference)} as {ident(a.key)}"]
+        selects += [exp.alias_(_expr(kind.value(raw_sql, a, spec.reference)), a.name, quoted=True),
+                    exp.alias_(_expr(kind.key(raw_sql, a, spec.reference)), a.key, quoted=True)]
         if kind.validates:
-            selects.append(f"case when {raw} is not null then {kind.valid(raw, a)} end as {ident(a.name + '_valid')}")
-    con.execute(f"create or replace table {out} as select {', '.join(selects)} from _std_raw r {' '.join(joins)} "
-                "order by unique_id")
-    for temp in ["_std_raw", "_lf_lookup", *(f"_names{i}" for i in range(len(declared)))]:
-        con.execute(f"drop table if exists {temp}")
-    return con.execute(f"select count(*) from {out}").fetchall()[0][0]
+            selects.append(exp.alias_(exp.Case(ifs=[exp.If(this=raw.is_(exp.null()).not_(),
+                                                            true=_expr(kind.valid(raw_sql, a)))]),
+                                      a.name + "_valid", quoted=True))
+    query = exp.select(*selects).from_(exp.alias_(exp.to_table("_std_raw"), r, table=True))
+    for table, on in joins:
+        query = query.join(table, on=on, join_type="left")
+    con.execute(_sql("table_as", table=table_expr(out), query=query.order_by("unique_id")))
+    for temp in ["_std_raw", "_lf_lookup", *("_names" + str(i) for i in range(len(declared)))]:
+        con.execute(_sql("drop_table", table=exp.to_table(temp)))
+    return con.execute(_sql("count", relation=table_expr(out))).fetchall()[0][0]

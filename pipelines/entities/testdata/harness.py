@@ -19,10 +19,9 @@ from typing import Any
 import duckdb
 import yaml
 
-from pipelines.entities import golden, matching
+from pipelines.entities import stage
 from pipelines.entities.evaluate import evaluate, queue_figures
 from pipelines.entities.spec import EntitySpec, load_entities
-from pipelines.entities.standardise import standardise
 from pipelines.entities.testdata.companies import COLUMNS, generate
 from pipelines.core.settings import load_settings
 from pipelines.core.sql import ident, literal
@@ -78,11 +77,10 @@ def run(data_dir: Path, work: Path, entity_file: Path | None = None) -> dict[str
     started = time.perf_counter()
     try:
         relations = load(con, data_dir)
-        records = standardise(con, spec, relations)
-        trained = matching.ensure_model(con, spec, work / "splink", retrain=True)
-        pairs = matching.predict(con, spec, trained.model)
-        clusters = matching.connected_components(con, spec)
-        golden.resolve(con, spec, clusters, "harness")
+        records = stage.standardise(con, spec, relations).rows
+        trained = stage.train(con, spec, work / "splink", retrain=True)
+        pairs = stage.score(con, spec, trained.model).pairs
+        stage.resolve(con, spec, "harness")
         result = evaluate(con, spec, data_dir) or {}
         result.update(queue_figures(con, spec, data_dir))
         result.update(records=records, scored_pairs=pairs, seconds=round(time.perf_counter() - started, 1))

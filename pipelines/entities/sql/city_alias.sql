@@ -1,0 +1,1 @@
+create or replace temp table _city_alias (k varchar, city_key varchar)

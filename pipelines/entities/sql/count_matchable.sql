@@ -1,0 +1,2 @@
+-- records Splink matches
+select count(*) from :standardised where :matchable

@@ -1,0 +1,2 @@
+-- review-queue items in one status ('open', 'pending')
+select count(*) from :queue where status = ?

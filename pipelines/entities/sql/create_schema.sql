@@ -1,0 +1,2 @@
+-- Splink's scratch schema
+create schema :work

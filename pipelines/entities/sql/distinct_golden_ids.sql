@@ -1,0 +1,1 @@
+select distinct golden_id from :table

@@ -1,0 +1,2 @@
+-- a newly trained model version
+insert into entities._models values (?, ?, now(), ?, ?, ?, ?, ?, ?)

@@ -1,0 +1,1 @@
+select null as unique_id, 0 as rarest

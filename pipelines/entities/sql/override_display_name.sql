@@ -1,0 +1,1 @@
+update :golden set display_name = :display_name where golden_id = ?

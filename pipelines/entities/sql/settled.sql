@@ -1,0 +1,1 @@
+create or replace temp table _settled (item_id varchar, status varchar)

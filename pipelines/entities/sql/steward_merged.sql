@@ -1,0 +1,1 @@
+create or replace temp table _steward_merged (unique_id varchar, steward varchar)

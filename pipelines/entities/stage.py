@@ -1,0 +1,187 @@
+"""The entity stage's entry point: standardise → train → score → resolve → sync, per entity.
+
+Each step is one function on the warehouse connection and the entity's spec; resolving also
+takes the state store (the stewards' decisions in, the run's audit events out). Dagster's assets
+(``assets/entities.py``), the accuracy harness and the benchmarks call these, so the stage runs
+the same everywhere; what a step returns is plain data the caller shows as it likes.
+
+Crash safety of :func:`resolve`: the entity tables change in one warehouse transaction, committed
+only after the state store holds the run's events. A kill in between leaves the old tables and at
+worst events recorded twice (replaying them is idempotent), never half-replaced tables or golden
+ids the audit trail does not know.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from pipelines.core.sql import render, table_expr, template
+from pipelines.core.state import StateStore
+from pipelines.entities import golden, matching
+from pipelines.entities.decisions import Constraints, constraints
+from pipelines.entities.evaluate import evaluate, queue_figures
+from pipelines.entities.spec import EntitySpec
+from pipelines.entities.standardise import standardise as _standardise
+
+RESOLVED_PARTS = ("clusters", "golden", "xref", "conflicts", "review_queue", "id_history")
+
+
+def _sql(name: str, **tables: str) -> str:
+    """The template ``sql/<name>.sql`` with each ``:placeholder`` a table (``schema.table``)."""
+    return render(template(__file__, name), **{key: table_expr(value) for key, value in tables.items()})
+
+
+def count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(_sql("count", relation=table)).fetchall()[0][0]
+
+
+@dataclass
+class Standardised:
+    rows: int
+    header: list[str]                     # the columns of ``by_system``
+    by_system: list[tuple]
+    totals: dict[str, int]                # records without a usable key, invalid values per attribute
+
+
+def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> Standardised:
+    """(Re)build ``entities.<e>_standardised`` from the staging models (``relations``: model →
+    relation), with what it holds per system."""
+    rows = _standardise(con, spec, relations)
+    if spec.declared is not None:
+        valid = [c for c in spec.columns if c.endswith("_valid")]
+        per_system = con.execute(_declared_by_system(spec, valid)).fetchall()
+        return Standardised(rows, ["system", "records", "no key at all", *[f"invalid {c[:-6]}" for c in valid]], per_system,
+                            {"no_usable_key": sum(r[2] for r in per_system),
+                             **{f"invalid_{c[:-6]}": sum(r[3 + i] for r in per_system) for i, c in enumerate(valid)}})
+    per_system = con.execute(_sql("standardised_by_system", standardised=spec.table("standardised"))).fetchall()
+    return Standardised(rows, ["system", "records", "no usable name", "invalid IBAN", "invalid VAT ID"], per_system,
+                        {"invalid_iban": sum(r[3] for r in per_system), "invalid_vat_id": sum(r[4] for r in per_system),
+                         "no_usable_name": sum(r[2] for r in per_system)})
+
+
+def _declared_by_system(spec: EntitySpec, valid: list[str]) -> str:
+    """Per system: records, records without any key, and the invalid values of each validating attribute."""
+    def filtered(condition: exp.Expression) -> exp.Expression:
+        return exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=condition))
+
+    counts = [filtered(exp.not_(exp.paren(exp.maybe_parse(spec.matchable, dialect="duckdb")))),
+              *[filtered(exp.EQ(this=exp.column(c, quoted=True), expression=exp.false())) for c in valid]]
+    return (exp.select(exp.column("source_system"), exp.Count(this=exp.Star()), *counts)
+            .from_(table_expr(spec.table("standardised"))).group_by("1").order_by("1").sql("duckdb"))
+
+
+def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec, splink_dir: Path, retrain: bool = False) -> matching.TrainedModel:
+    """The current trained model: a new version when asked, when there is none, when the settings
+    changed or the input drifted."""
+    return matching.ensure_model(con, spec, splink_dir, retrain=retrain)
+
+
+@dataclass
+class Scored:
+    pairs: int                  # pairs at or above the review threshold
+    matched: int                # of them, at or above the match threshold
+
+
+def score(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any] | None = None,
+          explain_dir: Path | None = None) -> Scored:
+    """Score the candidate pairs with ``model`` (default: the latest trained version), Splink's
+    charts under ``explain_dir`` when given."""
+    if model is None:
+        model = json.loads(matching.latest_model(con, spec.name)[3])
+    rows = matching.predict(con, spec, model, explain_dir=explain_dir)
+    matched = con.execute(_sql("count_matched_pairs", pairs=spec.table("pairs")),
+                          [spec.thresholds["match_probability"]]).fetchall()[0][0]
+    return Scored(rows, matched)
+
+
+def decisions(store: StateStore | None, spec: EntitySpec) -> Constraints:
+    """The stewards' effective decisions on the entity (none without a state store)."""
+    return constraints(store.decisions(spec.name), spec.name) if store is not None else Constraints()
+
+
+def cluster(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constraints | None = None) -> str:
+    """Cluster the scored pairs under the decisions and ``distinct_when`` rules; the temp table's name."""
+    decided = decided or Constraints()
+    return matching.connected_components(con, spec, decided.must_link, decided.cannot_link)
+
+
+def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, store: StateStore | None = None,
+            clusters: str | None = None, decided: Constraints | None = None) -> golden.Resolved:
+    """Cluster (unless ``clusters`` is given) and write clusters, golden records, xref, conflicts,
+    review queue and id history in one transaction; with a state store, honour its decisions,
+    take golden ids from its audit trail when the warehouse was rebuilt from scratch, and append
+    the run's audit events (and mirror the store) before committing."""
+    if decided is None:
+        decided = decisions(store, spec)
+    first_build = not golden._exists(con, spec.table("golden"))
+    # a warehouse rebuilt from scratch: golden ids as the audit trail last recorded them
+    previous = golden.replay_xref(store.audit(entity=spec.name, kind="xref_change")) \
+        if store is not None and not golden._exists(con, spec.table("xref")) else None
+    if clusters is None:
+        clusters = cluster(con, spec, decided)
+    con.execute("begin transaction")
+    try:
+        resolved = golden.resolve(con, spec, clusters, run_id, decided, previous)
+        if store is not None:
+            store.append_audit(audit_events(spec, resolved, run_id, first_build))
+            store.mirror(con)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return resolved
+
+
+def audit_events(spec: EntitySpec, resolved: golden.Resolved, run_id: str, first_build: bool) -> list[dict]:
+    """The run's audit events: golden values and xref that changed, and one ``golden_change`` saying
+    why nothing changed when nothing did."""
+    events = list(resolved.changes)
+    if not any(e["kind"] == "golden_change" for e in events):
+        events.append({"run_id": run_id, "actor": f"rule:{spec.name}", "kind": "golden_change",
+                       "entity": spec.name, "object_id": None, "before": None,
+                       "after": {"golden_records": resolved.golden},
+                       "detail": "first build" if first_build else "no golden value changed"})
+    return events
+
+
+@dataclass
+class Outcome:
+    """What the resolved tables hold, for the caller to show."""
+    accuracy: dict[str, Any] | None          # against ground truth under the data directory, if any
+    queue: list[tuple]                       # the first open and pending review items
+    open_items: int
+    counts: dict[str, int] = field(default_factory=dict)     # rows per resolved table
+
+
+def outcome(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -> Outcome:
+    accuracy = evaluate(con, spec, data_dir)
+    if accuracy:    # what the review queue is worth: items per 1,000 records, share needing a human
+        accuracy.update(queue_figures(con, spec, data_dir))
+    queue = con.execute(_sql("queue_top", queue=spec.table("review_queue"))).fetchall()
+    open_items = queue_counts(con, spec)[0]
+    return Outcome(accuracy, queue, open_items, {part: count(con, spec.table(part)) for part in RESOLVED_PARTS})
+
+
+def queue_counts(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> tuple[int, int]:
+    """(open, pending approval) items of the review queue."""
+    sql = _sql("count_status", queue=spec.table("review_queue"))
+    return tuple(con.execute(sql, [status]).fetchall()[0][0] for status in ("open", "pending"))
+
+
+@dataclass
+class Synced:
+    files: dict[str, Path]                   # system -> its CSV
+    by_system: list[tuple]                   # system, proposals, proposals needing sign-off
+    total: int
+
+
+def sync(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path) -> Synced:
+    """The sync proposals table and one CSV per system under ``out_dir``."""
+    files = golden.sync_proposals(con, spec, out_dir)
+    per_system = con.execute(_sql("sync_by_system", proposals=spec.table("sync_proposals"))).fetchall()
+    return Synced(files, per_system, count(con, spec.table("sync_proposals")))
