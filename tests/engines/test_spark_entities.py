@@ -63,9 +63,9 @@ def test_every_standardised_column_is_the_same_on_duckdb_and_spark(on_spark, nam
 
 
 def _model(demo, name: str) -> dict:
-    (model,) = demo.duck.con.execute("select model from entities._models where entity = ? order by version desc limit 1",
-                                     [name]).fetchone()
-    return json.loads(model)
+    rows = demo.duck.con.execute("select model from entities._models where entity = ? order by version desc limit 1",
+                                 [name]).fetchall()
+    return json.loads(rows[0][0])
 
 
 @pytest.fixture(scope="module")
