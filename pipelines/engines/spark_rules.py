@@ -96,7 +96,8 @@ def decimal_division(node: exp.Expression) -> exp.Expression:
 def _index_bound(value: exp.Expression | None, size: exp.Expression, default: exp.Expression) -> exp.Expression:
     if value is None:
         return default
-    if isinstance(value, exp.Neg) or (isinstance(value, exp.Literal) and value.is_int):
+    if (isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal) and value.this.is_int) \
+            or (isinstance(value, exp.Literal) and value.is_int):
         literal = int(value.sql()) if not isinstance(value, exp.Neg) else -int(value.this.sql())
         return exp.Add(this=exp.Add(this=size.copy(), expression=exp.Literal.number(literal)),
                        expression=exp.Literal.number(1)) if literal < 0 else exp.Literal.number(literal)
@@ -119,9 +120,9 @@ def list_index(node: exp.Expression) -> exp.Expression:
         high = _index_bound(index.expression, size, size)
         conditions = []
         if index.this is not None:
-            conditions.append(f"__ki + 1 >= __p_lo")
+            conditions.append("__ki + 1 >= __p_lo")
         if index.expression is not None:
-            conditions.append(f"__ki + 1 <= __p_hi")
+            conditions.append("__ki + 1 <= __p_hi")
         if not conditions:
             return arr.copy()
         return _spark(f"FILTER(__p_arr, (__kx, __ki) -> {' AND '.join(conditions)})", arr=arr, lo=low, hi=high)
@@ -137,15 +138,40 @@ def list_index(node: exp.Expression) -> exp.Expression:
 _LIST_MAKERS = (exp.Split, exp.Array, exp.ArrayAgg, exp.RegexpSplit, exp.StringToArray, exp.Filter, exp.ArrayFilter)
 
 
-def list_length(node: exp.Expression) -> exp.Expression:
+def _makes_list(node: exp.Expression) -> bool:
+    return isinstance(node, _LIST_MAKERS) or (isinstance(node, exp.Bracket) and isinstance(node.expressions[0], exp.Slice)) \
+        or (isinstance(node, exp.Anonymous) and node.name.upper() in ("FILTER", "SEQUENCE", "SLICE"))
+
+
+def list_names(tree: exp.Expression) -> frozenset[str]:
+    """Names the query gives to lists (``string_split(...) as tok``, in any of its scopes): a
+    ``len(tok)`` or ``t.tok[...]`` elsewhere in it is a list. A string column of the same name
+    would be sized as a list, which Spark refuses (loud, not silent)."""
+    return frozenset(a.alias for a in tree.find_all(exp.Alias) if a.alias and _makes_list(a.this))
+
+
+def list_length(node: exp.Expression, lists: frozenset[str] = frozenset()) -> exp.Expression:
     """``len(list)`` in DuckDB; sqlglot writes ``LENGTH``, which Spark has for strings only.
-    Known as a list when the argument makes one (``string_split``, a slice, ``list``)."""
+    Known as a list when the argument makes one (``string_split``, a slice, ``list``) or is a
+    column the query named for a list (:func:`list_names`)."""
     if not isinstance(node, exp.Length):
         return node
     arg = node.this
-    if isinstance(arg, _LIST_MAKERS) or (isinstance(arg, exp.Bracket) and isinstance(arg.expressions[0], exp.Slice)) \
-            or (isinstance(arg, exp.Anonymous) and arg.name.upper() in ("FILTER", "SEQUENCE", "SLICE")):
+    if _makes_list(arg) or (isinstance(arg, exp.Column) and arg.name in lists):
         return exp.Anonymous(this="ARRAY_SIZE", expressions=[arg.copy()])    # NULL for NULL, as len; SIZE gives -1 without ANSI
+    return node
+
+
+def kontor_functions(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``jaro_similarity``, ``jaro_winkler_similarity`` and ``damerau_levenshtein`` as
+    Kontor's functions (``spark_functions``): Spark's builtin ``jaro_winkler_similarity`` gives
+    other values than DuckDB's (silently), and a temporary function cannot shadow it."""
+    from pipelines.engines.spark_functions import FUNCTIONS
+
+    if isinstance(node, exp.JarowinklerSimilarity):
+        return exp.Anonymous(this=FUNCTIONS["jaro_winkler_similarity"], expressions=[node.this.copy(), node.expression.copy()])
+    if isinstance(node, exp.Anonymous) and node.name.lower() in FUNCTIONS:
+        return exp.Anonymous(this=FUNCTIONS[node.name.lower()], expressions=[a.copy() for a in node.expressions])
     return node
 
 
@@ -211,6 +237,25 @@ def regex_full_match(node: exp.Expression) -> exp.Expression:
     return exp.RegexpLike(this=node.this.copy(), expression=exp.Literal.string(regex))
 
 
+def regex_extract(node: exp.Expression) -> exp.Expression:
+    """``regexp_extract(s, p)`` is group 0 in DuckDB, group 1 in Spark: the group is written out.
+    ``regexp_extract(s, p, ['a', 'b'])`` is a struct of the groups 1, 2, ... named so in DuckDB;
+    sqlglot passes the list on, which Spark refuses: a ``STRUCT`` of one extract per group."""
+    if not isinstance(node, exp.RegexpExtract):
+        return node
+    group = node.args.get("group")
+    if group is None:
+        return exp.RegexpExtract(this=node.this.copy(), expression=node.expression.copy(), group=exp.Literal.number(0))
+    if isinstance(group, exp.Array):
+        if not all(isinstance(n, exp.Literal) and n.is_string for n in group.expressions):
+            raise Untranslatable("regexp_extract with computed group names is not translated to Spark", node)
+        fields = [exp.alias_(exp.RegexpExtract(this=node.this.copy(), expression=node.expression.copy(),
+                                               group=exp.Literal.number(i)), n.this)
+                  for i, n in enumerate(group.expressions, start=1)]
+        return exp.Struct(expressions=fields)
+    return node
+
+
 def min_max_by_count(node: exp.Expression) -> exp.Expression:
     """``min_by(x, y, k)``: sqlglot drops ``k`` for Spark (one value instead of a list of ``k``);
     Spark 4 has the three-argument form itself."""
@@ -221,13 +266,30 @@ def min_max_by_count(node: exp.Expression) -> exp.Expression:
 
 
 RULES = (generate_series, iso_calendar, decimal_division, list_index, list_length,
-         regex_replacement, regex_full_match, min_max_by_count)
+         regex_replacement, regex_full_match, regex_extract, min_max_by_count, kontor_functions)
+
+
+def _bottom_up(tree: exp.Expression, rule) -> exp.Expression:
+    """``rule`` on every node, children before their parent, so that the parts a rule copies into
+    its result are already rewritten. (sqlglot's ``transform`` goes top-down and does not enter a
+    node it replaced: the inner of two nested ``regexp_replace`` kept DuckDB's ``\\1``, which Java
+    read as a literal 1.)"""
+    for node in reversed(list(tree.dfs())):
+        new = rule(node)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
 
 
 def rewrite(tree: exp.Expression) -> exp.Expression:
     """Kontor's rules applied to a query parsed in DuckDB's dialect, one pass per rule."""
+    lists = list_names(tree)
+    tree = tree.copy()
     for rule in RULES:
-        tree = tree.transform(rule)
+        tree = _bottom_up(tree, (lambda node: list_length(node, lists)) if rule is list_length else rule)
     return tree
 
 

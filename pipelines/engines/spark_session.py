@@ -19,7 +19,9 @@ directory of an earlier session blocks a new table of the same name.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,6 +124,10 @@ def start_session(config: SparkConfig) -> "SparkSession":
         builder = SparkSession.builder.master(config.master).config("spark.driver.memory", config.driver_memory)
         for key, value in LOCAL_CONF.items() if config.local else ():
             builder = builder.config(key, value)
+        if config.local:
+            # Python UDFs (Kontor's string functions) run in this interpreter, with its pandas;
+            # pyspark reads the worker's interpreter from the environment when the context starts
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         if config.warehouse_dir:
             if config.local:
                 # Spark's in-memory catalog forgets tables with the session; their directories must go too.

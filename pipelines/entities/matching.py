@@ -202,8 +202,10 @@ def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> tuple[dict[str, A
                 model = linker.misc.save_model_to_json()
         log["probability_two_random_records_match"] = model["probability_two_random_records_match"]
         if records >= 2:
-            linker.training.estimate_u_using_random_sampling(max_pairs=t["u_max_pairs"], seed=t["seed"])
-            log["u_sampling"] = {"max_pairs": t["u_max_pairs"], "seed": t["seed"]}
+            linker.training.estimate_u_using_random_sampling(max_pairs=t["u_max_pairs"], seed=t["seed"],
+                                                             min_count_per_level=t["u_min_count_per_level"])
+            log["u_sampling"] = {"max_pairs": t["u_max_pairs"], "seed": t["seed"],
+                                 "min_count_per_level": t["u_min_count_per_level"]}
             model = linker.misc.save_model_to_json()
         for rule in t["em_blocking_rules"] if records >= 2 else []:
             session: dict[str, Any] = {"blocking_rule": rule, "max_pairs": t["em_max_pairs"]}

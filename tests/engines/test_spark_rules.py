@@ -34,6 +34,15 @@ CASES = {
     "regex_backreference": ("select regexp_replace('Hauptstr. 5', '(str)\\.', '\\1asse', 'g') as street, "
                             "regexp_replace('a$b', '(a)', '\\1\\1$') as dollar",
                             "Java reads \\1 as a literal 1"),
+    "regex_nested_backreferences": ("select regexp_replace(regexp_replace('Hauptstr. 5', '([Ss])tr\\.', '\\1traße', 'g'), "
+                                    "'([0-9]+)', '#\\1', 'g') as street",
+                                    "the inner replacement kept \\1 (sqlglot's transform does not enter a replaced node)"),
+    "list_slice_by_column": ("select array_to_string(tok[-k:], '') as tail, array_to_string(tok[1:len(tok) - k], ' ') as head, "
+                             "len(tok) as n from (select string_split('a b c d', ' ') as tok, 2 as k) as t",
+                             "sqlglot writes tok[-k:] and LENGTH of a list"),
+    "regexp_extract_names": ("select regexp_extract('HRB 123 B', '(HRB)\\s*([0-9]+)\\s*([A-Z])?', ['register', 'number', 'suffix']).number as n, "
+                             "regexp_extract('abc', 'b') as whole",
+                             "Spark's regexp_extract takes no list of names, and its default group is 1"),
     "regex_first_only": ("select regexp_replace('abab', 'a', 'x') as first_only", "Spark replaces every match"),
     "regex_full_match": ("select regexp_full_match('12345', '[0-9]{4}') as partial, regexp_full_match('12345', '[0-9]{5}') as whole, "
                          "regexp_full_match('ab' || chr(10), 'ab') as before_line_break, regexp_full_match('AB', 'ab', 'i') as ci",
@@ -59,6 +68,24 @@ def test_decimal_division_is_a_double_division():
 
 def test_backreferences_and_dollars_in_a_replacement():
     assert to_spark(r"select regexp_replace(s, '(a)', '\1$', 'g') from t") == r"SELECT REGEXP_REPLACE(s, '(a)', '$1\\$') FROM t"
+
+
+def test_nested_rules_are_applied_inside_out():
+    assert to_spark(r"select regexp_replace(regexp_replace(s, '(a)x', '\1y', 'g'), '(b)x', '\1z', 'g') from t") == \
+        "SELECT REGEXP_REPLACE(REGEXP_REPLACE(s, '(a)x', '$1y'), '(b)x', '$1z') FROM t"
+    assert "tok[" not in to_spark("select tok[-2:][1:1] from t")
+
+
+def test_a_column_named_for_a_list_is_sized_as_a_list():
+    sql = "with t as (select string_split(x, ' ') as tok from s) select len(tok), len(t.tok), len(x) from t"
+    assert "ARRAY_SIZE(tok), ARRAY_SIZE(t.tok), LENGTH(x)" in to_spark(sql)
+
+
+def test_duckdbs_string_similarities_are_kontors_functions_on_spark():
+    assert to_spark("select jaro_winkler_similarity(a, b) >= 0.9 and damerau_levenshtein(a, b) <= 1 and "
+                    "jaro_similarity(a, b) > 0 from t") == \
+        ("SELECT KONTOR_JARO_WINKLER_SIMILARITY(a, b) >= 0.9 AND KONTOR_DAMERAU_LEVENSHTEIN(a, b) <= 1 AND "
+         "KONTOR_JARO_SIMILARITY(a, b) > 0 FROM t")
 
 
 def test_a_full_match_is_an_anchored_rlike():

@@ -1,0 +1,174 @@
+"""The part of DuckDB's connection API the entity stage uses, on Spark.
+
+The entity stage writes DuckDB SQL against a connection: ``execute(sql).fetchall()``, temporary
+tables, ``create or replace table``, ``insert_rows`` (``from_arrow(batch).insert_into(table)``).
+``SparkConnection`` runs the same calls on a Spark session, so ``standardise`` runs unchanged:
+
+- a query is transpiled (``spark_rules.to_spark``) and its rows come back as tuples;
+- a temporary table is a temporary view over a checkpointed DataFrame: a snapshot, as in DuckDB
+  (a view over the query would be recomputed, and see later changes of its inputs);
+- ``create or replace table s.t as ...`` goes through ``SparkEngine.create_or_replace`` (built
+  under a new name, then swapped); ``create table if not exists`` with columns becomes a Parquet
+  table (constraints are dropped: Spark's file tables enforce none, Kontor writes these tables
+  itself);
+- inserting rows into a temporary table replaces its snapshot with one that has them.
+
+What it does not know (parameters, ``update``, ``delete``, other statements) raises ``KontorError``:
+loud, never a silent half-translation.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlglot
+from sqlglot import exp
+
+from pipelines.core.errors import KontorError
+from pipelines.engines.engine import SparkEngine, _spark_ident, _spark_rel
+from pipelines.engines.spark_rules import to_spark
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+
+class SparkConnection:
+    """DuckDB's ``execute``/``fetchall``/``from_arrow`` on a Spark session (see the module)."""
+
+    def __init__(self, session: "SparkSession"):
+        from pipelines.engines.spark_functions import register
+
+        self.spark = session
+        self.engine = SparkEngine(session)
+        register(session)
+        self.temps: set[str] = set()
+        self._rows: list[tuple] = []
+
+    # -- DuckDB's surface -------------------------------------------------------------------
+    def execute(self, sql: str, parameters: Any = None) -> "SparkConnection":
+        if parameters:
+            raise KontorError("SparkConnection: parameters (?) are not supported; write the values into the SQL")
+        self._rows = []
+        for statement in sqlglot.parse(sql, read="duckdb"):
+            if statement is not None:
+                self._rows = self._statement(statement)
+        return self
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def from_arrow(self, batch: "pa.Table") -> "_Rows":
+        return _Rows(self, batch)
+
+    # -- statements -------------------------------------------------------------------------
+    def _statement(self, node: exp.Expression) -> list[tuple]:
+        if isinstance(node, exp.Create):
+            self._create(node)
+            return []
+        if isinstance(node, exp.Drop):
+            self._drop(node)
+            return []
+        if isinstance(node, exp.Insert) and isinstance(node.this, exp.Table) and not node.args.get("where"):
+            self._insert_query(node)
+            return []
+        if isinstance(node, exp.Query):
+            return [tuple(row) for row in self.spark.sql(to_spark(node.sql(dialect="duckdb"))).collect()]
+        raise KontorError(f"SparkConnection: {node.key} statements are not translated to Spark: "
+                          f"{node.sql(dialect='duckdb')[:120]}")
+
+    def _create(self, node: exp.Create) -> None:
+        kind = (node.args.get("kind") or "").upper()
+        target = node.this
+        if kind == "SCHEMA":
+            self.spark.sql(f"create schema if not exists {_spark_ident(target.db or target.name)}")
+            return
+        table = target.this if isinstance(target, exp.Schema) else target
+        columns = target.expressions if isinstance(target, exp.Schema) else None
+        temporary = any(isinstance(p, exp.TemporaryProperty) for p in (node.args.get("properties") or exp.Properties()).expressions)
+        query = node.expression
+        if kind not in ("TABLE", "VIEW"):
+            raise KontorError(f"SparkConnection: create {kind.lower()} is not translated to Spark")
+        if temporary or not table.db:
+            if table.db:
+                raise KontorError(f"SparkConnection: a temporary {kind.lower()} in schema {table.db}")
+            if query is not None:
+                df = self.spark.sql(to_spark(query.sql(dialect="duckdb")))
+                self._temp(table.name, df if kind == "VIEW" else df.localCheckpoint())
+            else:
+                self._temp(table.name, self.spark.createDataFrame([], _schema(columns)))
+            return
+        if query is not None:
+            if kind == "VIEW":
+                self.engine.create_or_replace(table.db, table.name, query.sql(dialect="duckdb"), kind="view")
+            else:
+                self.engine.create_or_replace(table.db, table.name, query.sql(dialect="duckdb"))
+            return
+        exists = "if not exists " if node.args.get("exists") else ""
+        if not exists:
+            self.spark.sql(f"drop table if exists {_spark_rel(table.db, table.name)}")
+        self.spark.sql(f"create schema if not exists {_spark_ident(table.db)}")
+        self.spark.sql(f"create table {exists}{_spark_rel(table.db, table.name)} ({_schema(columns)}) using parquet")
+
+    def _drop(self, node: exp.Drop) -> None:
+        kind = (node.args.get("kind") or "").upper()
+        for table in node.args.get("tables") or [node.this]:
+            self._drop_one(kind, table, bool(node.args.get("exists")), bool(node.args.get("cascade")))
+
+    def _drop_one(self, kind: str, table: exp.Table, exists: bool, cascade: bool) -> None:
+        if not table.db and table.name in self.temps:
+            self.spark.catalog.dropTempView(table.name)
+            self.temps.discard(table.name)
+            return
+        if kind == "SCHEMA":
+            self.spark.sql(f"drop schema {'if exists ' if exists else ''}{_spark_ident(table.db or table.name)}"
+                           f"{' cascade' if cascade else ''}")
+            return
+        if not table.db:
+            if exists:
+                return
+            raise KontorError(f"SparkConnection: no temporary table {table.name}")
+        self.spark.sql(f"drop {kind.lower()} {'if exists ' if exists else ''}{_spark_rel(table.db, table.name)}")
+
+    def _insert_query(self, node: exp.Insert) -> None:
+        table = node.this
+        df = self.spark.sql(to_spark(node.expression.sql(dialect="duckdb")))
+        self._append(table.db, table.name, df)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _temp(self, name: str, df: "DataFrame") -> None:
+        df.createOrReplaceTempView(name)
+        self.temps.add(name)
+
+    def _append(self, db: str, name: str, df: "DataFrame") -> None:
+        if not db and name in self.temps:
+            current = self.spark.table(_spark_ident(name))
+            self._temp(name, current.union(df.toDF(*current.columns)).localCheckpoint())
+        else:
+            df.write.insertInto(_spark_rel(db, name) if db else _spark_ident(name))
+
+    def insert(self, table: str, batch: "pa.Table") -> None:
+        """``insert into table`` the rows of ``batch``, columns by position (``insert_rows``)."""
+        tree = sqlglot.parse_one(table, into=exp.Table, read="duckdb")
+        target = self.spark.table(_spark_ident(tree.name) if not tree.db and tree.name in self.temps
+                                  else _spark_rel(tree.db, tree.name))
+        rows = [tuple(row.values()) for row in batch.to_pylist()]
+        self._append(tree.db, tree.name, self.spark.createDataFrame(rows, target.schema))
+
+
+class _Rows:
+    """``con.from_arrow(batch)`` as ``insert_rows`` uses it: ``.insert_into(table)``."""
+
+    def __init__(self, con: SparkConnection, batch: "pa.Table"):
+        self.con, self.batch = con, batch
+
+    def insert_into(self, table: str) -> None:
+        self.con.insert(table, self.batch)
+
+
+def _schema(columns: list[exp.Expression] | None) -> str:
+    """Column definitions as a Spark DDL schema (``name type, ...``), constraints dropped."""
+    defs = [c for c in columns or [] if isinstance(c, exp.ColumnDef)]
+    if not defs:
+        raise KontorError("SparkConnection: a table without column definitions")
+    return ", ".join(f"{_spark_ident(c.name)} {c.args['kind'].sql(dialect='spark')}" for c in defs)

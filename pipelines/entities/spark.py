@@ -1,0 +1,126 @@
+"""The entity stage's engine part on Spark: standardise, score with a stored model, cluster.
+
+- **Standardise**: ``standardise.standardise`` runs unchanged on a ``SparkConnection`` (DuckDB's
+  connection API on Spark: its SQL through Kontor's rewrite layer, temporary tables as
+  checkpointed temporary views). The IBAN and VAT-ID checks are Python over the distinct values
+  not seen before, collected to the driver as on DuckDB.
+- **Score**: Splink's ``SparkAPI`` with the trained model JSON (trained on DuckDB, in DuckDB's
+  dialect) written for Spark by :func:`spark_model`: every comparison level and blocking rule
+  through the rewrite layer, so ``jaro_winkler_similarity`` is Kontor's function that equals
+  DuckDB's (``engines.spark_functions``), not Spark's builtin of the same name, which differs.
+  Splink's jar is not needed.
+- **Cluster**: Splink's connected components on the same backend.
+
+What is not here yet: training on Spark (the model JSON is the artefact: train on DuckDB, score
+on either), the survivorship SQL and the Dagster wiring.
+"""
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from pipelines.engines.spark_connection import SparkConnection
+from pipelines.engines.spark_rules import to_spark
+from pipelines.entities.matching import SPLINK_LOG_LEVEL
+from pipelines.entities.spec import EntitySpec
+from pipelines.entities.standardise import standardise
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def standardise_on_spark(session: "SparkSession", spec: EntitySpec, relations: dict[str, str]) -> int:
+    """(Re)build ``entities.<entity>_standardised`` in Spark's catalog from the staging tables
+    there; returns its row count. The same SQL as on DuckDB (``standardise.py``)."""
+    return standardise(SparkConnection(session), spec, relations)
+
+
+def _condition(sql: str) -> str:
+    """One SQL condition of Splink's settings (DuckDB's dialect) as Spark SQL."""
+    return sql if sql.strip().upper() == "ELSE" else to_spark(sql)
+
+
+def spark_model(model: dict[str, Any]) -> dict[str, Any]:
+    """A Splink model (settings with m and u) written in DuckDB's dialect, for Splink on Spark:
+    the same parameters, every SQL condition through Kontor's rewrite layer."""
+    out = copy.deepcopy(model)
+    out["sql_dialect"] = "spark"
+    for comparison in out["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            level["sql_condition"] = _condition(level["sql_condition"])
+    rules = []
+    for rule in out.get("blocking_rules_to_generate_predictions") or []:
+        rule = {"blocking_rule": rule} if isinstance(rule, str) else dict(rule)
+        rule["blocking_rule"] = _condition(rule["blocking_rule"])
+        rule["sql_dialect"] = "spark"
+        rules.append(rule)
+    out["blocking_rules_to_generate_predictions"] = rules
+    return out
+
+
+def _db_api(session: "SparkSession", break_lineage_method: str):
+    from splink import SparkAPI
+
+    from pipelines.engines.spark_functions import register
+
+    register(session)
+    # Splink's jar functions are not used: Kontor's own stand in for DuckDB's
+    return SparkAPI(spark_session=session, break_lineage_method=break_lineage_method, register_udfs_automatically=False)
+
+
+def _inputs(session: "SparkSession", spec: EntitySpec) -> list[str]:
+    """Temporary views of the matchable records, one per system (as ``matching._work``)."""
+    names = []
+    for system in spec.systems:
+        name = f"_kontor_in_{spec.name}_{system}"
+        session.sql(to_spark(f"select * from {spec.table('standardised')} where source_system = '{system}' "
+                             f"and {spec.matchable}")).createOrReplaceTempView(name)
+        names.append(name)
+    if spec.splink["link_type"] == "dedupe_only":
+        name = f"_kontor_in_{spec.name}_all"
+        session.sql(" union all ".join(f"select * from {n}" for n in names)).createOrReplaceTempView(name)
+        return [name]
+    return names
+
+
+def predict_on_spark(session: "SparkSession", spec: EntitySpec, model: dict[str, Any],
+                     break_lineage_method: str = "persist") -> "DataFrame":
+    """Score candidate pairs (≥ the review threshold) with a trained model, as ``matching.predict``
+    does on DuckDB: a DataFrame of unique_id_l < unique_id_r, match_probability, match_weight,
+    system_l, system_r, the gammas and match_key. ``break_lineage_method``: Splink's ("persist"
+    keeps intermediate tables in memory; "parquet" needs a checkpoint directory)."""
+    from splink import Linker
+
+    db_api = _db_api(session, break_lineage_method)
+    tables = _inputs(session, spec)
+    if spec.splink["link_type"] == "dedupe_only":
+        sdfs = [db_api.register(tables[0])]
+    else:
+        sdfs = [db_api.register(t, dataset_display_name=system) for t, system in zip(tables, spec.systems)]
+    linker = Linker(sdfs, spark_model(model), log_level=SPLINK_LOG_LEVEL)
+    predictions = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
+    gammas = ", ".join(f"gamma_{c['output_column_name']}" for c in model["comparisons"])
+    return session.sql(f"""
+        select least(unique_id_l, unique_id_r) as unique_id_l, greatest(unique_id_l, unique_id_r) as unique_id_r,
+               match_probability, match_weight,
+               case when unique_id_l < unique_id_r then source_system_l else source_system_r end as system_l,
+               case when unique_id_l < unique_id_r then source_system_r else source_system_l end as system_r,
+               {gammas}, match_key
+        from {predictions.physical_name}""")
+
+
+def clusters_on_spark(session: "SparkSession", nodes: "DataFrame", pairs: "DataFrame", threshold: float,
+                      break_lineage_method: str = "persist") -> "DataFrame":
+    """Splink's connected components of ``pairs`` at or above ``threshold`` over ``nodes``
+    (unique_id): a DataFrame of unique_id, cluster_id (the smallest unique_id of the cluster)."""
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    db_api = _db_api(session, break_lineage_method)
+    nodes.select("unique_id").createOrReplaceTempView("_kontor_nodes")
+    pairs.select("unique_id_l", "unique_id_r", "match_probability").createOrReplaceTempView("_kontor_edges")
+    clusters = cluster_pairwise_predictions_at_threshold(
+        "_kontor_nodes", "_kontor_edges", db_api, node_id_column_name="unique_id",
+        edge_id_column_name_left="unique_id_l", edge_id_column_name_right="unique_id_r",
+        threshold_match_probability=threshold)
+    return session.sql(f"select unique_id, min(unique_id) over (partition by cluster_id) as cluster_id "
+                       f"from {clusters.physical_name}")
