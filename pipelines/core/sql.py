@@ -120,8 +120,6 @@ def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression | li
     for placeholder in list(tree.find_all(exp.Placeholder)):
         # a copy per place: a name used twice must not share one node
         if placeholder.name in lists:
-            if not isinstance(placeholder.parent.args.get(placeholder.arg_key), list):
-                raise ValueError(f":{placeholder.name} stands where one expression goes, not a list")
             placeholder.replace([item.copy() for item in lists[placeholder.name]])
         elif placeholder.name in values:
             placeholder.replace(values[placeholder.name].copy())
