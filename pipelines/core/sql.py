@@ -17,9 +17,12 @@ quoted by hand and another engine can transpile the result.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from sqlglot import exp, parse_one
+
+from pipelines.core.templates import template  # re-exported: stages import it with the helpers
+
+__all__ = ["ident", "literal", "table", "table_expr", "template", "verbatim", "data_type", "add_column", "render", "statements"]
 
 
 def ident(name: str) -> str:
@@ -42,15 +45,6 @@ def table_expr(qualified: str) -> exp.Table:
                       catalog=parts[-3] if len(parts) > 2 else None, quoted=True)
 
 
-@functools.cache
-def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8").strip().rstrip(";").strip()
-
-
-@functools.cache
-def template(anchor: str, name: str) -> str:
-    """The text of ``sql/<name>.sql`` beside the module whose ``__file__`` is ``anchor``."""
-    return _read(Path(anchor).parent / "sql" / f"{name}.sql")
 
 
 def verbatim(sql: str) -> exp.Expression:

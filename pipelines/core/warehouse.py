@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.core.errors import KontorError
-from pipelines.core.sql import ident, template
+from pipelines.core.templates import template   # not core.sql: `kontor query` need not import sqlglot
 
 BOOKKEEPING_DDL = """
 create schema if not exists raw;
@@ -230,6 +230,8 @@ def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
     try:
         # sqlglot reads COPY FROM DATABASE as a COPY of a query, so this one statement is not a
         # template: the database's name goes through ident(), as render would quote it
+        from pipelines.core.sql import ident
+
         con.execute(f"copy from database {ident(source)} to kontor_publish")
     finally:
         con.execute(template(__file__, "publish_detach"))
