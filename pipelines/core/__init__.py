@@ -7,7 +7,8 @@
 - ``settings``: ``[tool.kontor]`` and the environment, read only when asked (``settings_spec``: its
   pydantic model, loaded only when a setting needs wording or by ``kontor check``)
 - ``sql``: a stage's SQL templates (``sql/*.sql`` beside it), ``:name`` placeholders filled with
-  identifiers through sqlglot, quoting; ``parsed``: sqlglot's parse, remembered (per process, by
+  identifiers through sqlglot, quoting (``templates``: a template's text alone, without sqlglot,
+  for what only runs one, such as ``warehouse``); ``parsed``: sqlglot's parse, remembered (per process, by
   content hash under ``target/.cache/sqlglot/``); ``csvsafe``: CSV cells that never run as formulas
 - ``names``: one name for one model in every command
 - ``warehouse``: DuckDB connections, bookkeeping tables, the serving copy
