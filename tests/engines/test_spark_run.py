@@ -16,7 +16,6 @@ import hashlib
 import os
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pytest
 
 from conftest import make_project
+from engines.test_spark_parity import _family, _value   # one comparison for both parity suites
 
 pytestmark = pytest.mark.spark
 
@@ -68,26 +68,6 @@ def runs(tmp_path_factory):
         _, stderr = process.communicate(timeout=3600)
         assert process.returncode == 0, f"{project.name}: {stderr[-3000:]}"
     return duck, spark
-
-
-def _family(t: pa.DataType) -> str:
-    for name, test in (("decimal", pa.types.is_decimal), ("integer", pa.types.is_integer),
-                       ("floating", pa.types.is_floating),
-                       ("string", lambda x: pa.types.is_string(x) or pa.types.is_large_string(x)),
-                       ("date", pa.types.is_date), ("timestamp", pa.types.is_timestamp),
-                       ("boolean", pa.types.is_boolean),
-                       ("list", lambda x: pa.types.is_list(x) or pa.types.is_large_list(x))):
-        if test(t):
-            return name
-    return str(t)
-
-
-def _value(v):
-    if isinstance(v, Decimal):
-        return v.normalize()
-    if isinstance(v, list):
-        return tuple(_value(x) for x in v)
-    return v
 
 
 def fingerprint(table: pa.Table) -> tuple[int, int]:
