@@ -119,7 +119,7 @@ def layer_gates(settings: Settings, compiled: CompiledProject, loaded: tuple[lis
     """(the gates the one-step model layer runs inside its step, its unit tests): ``expectations/*.yml``
     and dbt's data tests on models, healthy files only (``build_gates`` reports the problems).
     ``loaded``: ``load_suites``' result, read once for both."""
-    from assets.model_layer import LayerGate
+    from pipelines.models.stage import LayerGate
     from pipelines.models.dbt_tests import collect_tests, late_tests, store_failures_sql, test_suites
     from pipelines.models.dbt_unit import collect_unit_tests
 

@@ -1,7 +1,8 @@
 """One asset per SQL model (and per seed): key ``<schema>/<name>``, group from the folder.
 
-By default the models' assets run together in one step (``assets/model_layer.py``, which takes
-each model's spec from here); ``models_in_one_step = false`` makes each its own step.
+Dagster wiring only; the engine's entry point is ``pipelines/models/stage.py``. By default the models'
+assets run together in one step (``assets/model_layer.py``, which takes each model's spec from
+here); ``models_in_one_step = false`` makes each its own step.
 
 Dependencies come from ``ref`` and ``source``; ``code_version`` from the compiled SQL, so the UI
 marks a model stale when its SQL changes; after each build the row count, the compiled SQL and
@@ -15,8 +16,9 @@ import hashlib
 import dagster as dg
 
 from assets.resources import WarehouseResource
+from pipelines.models import stage
 from pipelines.models.compile import CompiledModel, CompiledProject
-from pipelines.models.materialize import build_seed, materialize
+from pipelines.models.materialize import Materialized
 from pipelines.models.project import Seed
 
 FULL_REFRESH_TAG = "kontor/full_refresh"
@@ -24,34 +26,6 @@ FULL_REFRESH_TAG = "kontor/full_refresh"
 
 def relation_key(schema: str, name: str) -> dg.AssetKey:
     return dg.AssetKey([schema, name])
-
-
-def _deps(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
-    keys = []
-    for ref in cm.refs:
-        target = compiled.models.get(ref)
-        if target is not None and target.materialized == "ephemeral":
-            keys += _deps(target, compiled)        # an ephemeral model is no asset: its inputs are
-        elif target is not None:
-            keys.append(relation_key(target.model.schema, ref))
-        elif ref in compiled.project.externals:       # e.g. entities.customer_xref
-            keys.append(relation_key(*compiled.project.externals[ref][0].split(".")))
-        else:
-            seed = compiled.project.seeds.get(ref)
-            keys.append(relation_key(seed.schema if seed else "seeds", ref))
-    keys += _source_keys(cm, compiled)
-    return list(dict.fromkeys(keys))
-
-
-def _source_keys(cm: CompiledModel, compiled: CompiledProject) -> list[dg.AssetKey]:
-    """Kontor sources are ingested assets (``raw/<system>__<table>``); a dbt source is an existing
-    relation, which depends on the seed or model that builds it if the project has one."""
-    project = compiled.project
-    if project.dbt is None:
-        return [relation_key("raw", f"{system}__{table}") for system, table in cm.sources]
-    builders = {s.relation: relation_key(s.schema, s.name) for s in project.seeds.values()}
-    builders |= {c.model.relation: relation_key(c.model.schema, c.model.name) for c in compiled.models.values()}
-    return [builders[r] for r in (project.dbt_sources.get(src) for src in cm.sources) if r in builders]
 
 
 def _column_schema(cm: CompiledModel) -> dg.TableSchema | None:
@@ -62,16 +36,18 @@ def _column_schema(cm: CompiledModel) -> dg.TableSchema | None:
                                    for c in docs])
 
 
-def _column_lineage(compiled: CompiledProject, name: str, save: bool = True) -> dg.TableColumnLineage | None:
-    """Lineage as Dagster metadata, from the lineage cache (kept in target/ while the files do not
-    change); ``save``: write a newly computed entry at once (the one-step layer saves at its end)."""
-    deps = {}
-    found = compiled.lineage.get(name)
-    if save:
-        compiled.lineage.save()
-    for column, refs in found.items():
-        deps[column] = [dg.TableColumnDep(asset_key=relation_key(r.schema, r.table), column_name=r.column) for r in refs]
-    return dg.TableColumnLineage(deps) if any(deps.values()) else None
+def built_metadata(built: Materialized, lineage: dict | None) -> dict:
+    """A built model's materialisation metadata: row count, compiled SQL, column lineage."""
+    metadata = {"materialization": built.kind, "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```")}
+    if built.rows is not None:      # views are not executed to count them
+        metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
+    if built.detail:
+        metadata["detail"] = built.detail
+    deps = {column: [dg.TableColumnDep(asset_key=relation_key(r.schema, r.table), column_name=r.column) for r in refs]
+            for column, refs in (lineage or {}).items()}
+    if any(deps.values()):
+        metadata["dagster/column_lineage"] = dg.TableColumnLineage(deps)
+    return metadata
 
 
 def model_spec_args(compiled: CompiledProject, name: str) -> dict:
@@ -93,7 +69,7 @@ def model_spec_args(compiled: CompiledProject, name: str) -> dict:
     tags = {str(t): "" for t in cm.config.get("tags", [])}
     return dict(
         key=relation_key(model.schema, model.name),
-        deps=_deps(cm, compiled),
+        deps=[dg.AssetKey(list(d)) for d in stage.dependencies(cm, compiled)],
         group_name=model.group,
         description=model.properties.description or f"{cm.materialized} {model.relation} from {model.rel_path}",
         code_version=cm.code_version,
@@ -109,19 +85,8 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
     def _build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
         with warehouse.connection() as con:
-            built = materialize(con, compiled, name, full_refresh=full_refresh)
-        result_metadata = {
-            "materialization": built.kind,
-            "compiled_sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```"),
-        }
-        if built.rows is not None:      # views are not executed to count them
-            result_metadata["dagster/row_count"] = dg.MetadataValue.int(built.rows)
-        if built.detail:
-            result_metadata["detail"] = built.detail
-        lineage = _column_lineage(compiled, name)
-        if lineage is not None:
-            result_metadata["dagster/column_lineage"] = lineage
-        return dg.MaterializeResult(metadata=result_metadata)
+            built = stage.build(con, compiled, name, full_refresh=full_refresh)
+        return dg.MaterializeResult(metadata=built_metadata(built, stage.lineage(compiled, name)))
 
     return _build
 
@@ -132,7 +97,7 @@ def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
               code_version=hashlib.sha256(seed.path.read_bytes()).hexdigest()[:16])
     def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connection() as con:
-            rows = build_seed(con, seed)
+            rows = stage.seed(con, seed)
         return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(rows)})
 
     return _load
@@ -150,8 +115,7 @@ def build_unit_test_checks(compiled: CompiledProject, skip: set[str] = frozenset
     """dbt's unit_tests: one blocking check per test on its model (pipelines/models/dbt_unit.py);
     not those of ``skip``'s models (the one-step layer runs them in its step)."""
     from pipelines.core.errors import ProjectError
-    from pipelines.models.dbt_unit import collect_unit_tests, run_unit_test
-    from pipelines.core.warehouse import ensure_bookkeeping
+    from pipelines.models.dbt_unit import collect_unit_tests
 
     tests, problems = collect_unit_tests(compiled)
     if problems:
@@ -170,18 +134,7 @@ def build_unit_test_checks(compiled: CompiledProject, skip: set[str] = frozenset
             @dg.multi_asset_check(specs=specs, name=f"dbt_unit_tests__{'__'.join(key.path)}")
             def _unit(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
                 with warehouse.connection() as con:
-                    ensure_bookkeeping(con)
-                    for t in group:
-                        try:
-                            passed, detail = run_unit_test(con, compiled, t)
-                        except Exception as exc:  # noqa: BLE001 - reported as the test's failure
-                            passed, detail = False, f"could not run: {exc}"
-                        # Evidence beside the gates' (kontor.gate_results), as every check keeps it.
-                        con.execute("insert into kontor.gate_results values (?, now()::timestamp, ?, ?, 'error', ?, ?, null, null, ?)",
-                                    [context.run.run_id, key.to_user_string(), t.name, passed, detail[:500],
-                                     f"dbt unit test {t.file}:{t.line}"])
-                        if not passed:
-                            context.log.error(f"{key.to_user_string()}: unit test {t.name} failed: {detail}")
+                    for t, passed, detail in stage.unit_tests(con, compiled, group, context.run.run_id, context.log):
                         yield dg.AssetCheckResult(asset_key=key, check_name=t.name, passed=passed,
                                                   severity=dg.AssetCheckSeverity.ERROR, description=detail[:2000])
             return _unit

@@ -14,7 +14,7 @@ German numbers and dates, umlauts and cp1252-only characters, ~0.1 % bad rows) i
 per row count and seed under the work directory (default: a directory under /tmp) and reused.
 
 With ``--profile`` (or automatically when a target is missed) one more Kontor run is made with
-every phase timed: the real ``ingest_table`` code path, with ``readers.digest`` and
+every phase timed: the real code path (``pipelines.sources.stage.load``), with ``readers.digest`` and
 ``readers._transcode`` wrapped and every SQL statement timed through a connection proxy.
 """
 from __future__ import annotations
@@ -340,7 +340,7 @@ def _cpu_s() -> float:
 
 
 def child_kontor(args) -> dict:
-    from pipelines.sources.ingest import ingest_table
+    from pipelines.sources import stage
     from pipelines.core.warehouse import connect
 
     table = declared_table(args.input)
@@ -348,7 +348,7 @@ def child_kontor(args) -> dict:
     cpu_before = _cpu_s()
     started = time.perf_counter()
     con = connect(Path(args.db))
-    result = ingest_table(con, table, Path(args.data_dir), Path(args.tmp_dir), run_id="benchmark")
+    result = stage.load(con, table, Path(args.data_dir), Path(args.tmp_dir), run_id="benchmark").load
     loaded_s = time.perf_counter() - started
     con.close()
     elapsed = time.perf_counter() - started
@@ -441,7 +441,7 @@ class _TimedConnection:
 
 
 def child_profile(args) -> dict:
-    from pipelines.sources import ingest, readers
+    from pipelines.sources import ingest, readers, stage
     from pipelines.core.warehouse import connect
 
     table = declared_table(args.input)
@@ -469,7 +469,7 @@ def child_profile(args) -> dict:
     if hasattr(ingest, "_check_columns"):
         wrap(ingest, "_check_columns", "column checks")
     started = time.perf_counter()
-    result = ingest.ingest_table(timed, table, Path(args.data_dir), Path(args.tmp_dir), run_id="profile")
+    result = stage.load(timed, table, Path(args.data_dir), Path(args.tmp_dir), run_id="profile").load
     load_s = time.perf_counter() - started
     before_close = time.perf_counter()
     con.close()

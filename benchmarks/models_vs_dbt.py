@@ -28,7 +28,7 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    Dagster run launch, per-step overhead, SQL by statement kind, column lineage, serving copy,
    garbage collection; the run goes under cProfile, which gives Dagster's event writes and
    asset-record reads (by module path and function name, no private import) and the hot spots
-   (own and cumulative time); plus the bare engine (``materialize`` in a loop on one connection)
+   (own and cumulative time); plus the bare engine (``stage.build`` in a loop on one connection)
    as Kontor's floor; and ``what_if``: the same run with one cost changed (no run-time lineage, an
    in-memory instance, the run's SQLite history files not held open, one step per model).
 
@@ -589,13 +589,10 @@ def child_profile(args) -> dict:
     t0 = time.perf_counter()
     import dagster  # noqa: F401
     t1 = time.perf_counter()
-    import assets.model_layer as asset_layer
-    import assets.models as asset_models
     import assets.serving as asset_serving
-    import pipelines.models.materialize as engine_materialize
     import pipelines.definitions as definitions
     import pipelines.core.warehouse as warehouse
-    from pipelines.models.materialize import materialize
+    import pipelines.models.stage as model_stage
     from pipelines.run import build_definitions, instance_for, run_pipeline
     from pipelines.core.settings import load_settings
     t2 = time.perf_counter()
@@ -644,10 +641,8 @@ def child_profile(args) -> dict:
         stats["duckdb_connect__n"] = stats.get("duckdb_connect__n", 0) + 1
         return _TimedCon(con, stats)
     warehouse.connect = connect
-    timed(engine_materialize, "materialize_in", "materialize_total")  # the layer looks it up at each call
-    timed(asset_models, "materialize", "materialize_total")           # a step per model
-    timed(asset_layer, "_column_lineage", "column_lineage")
-    timed(asset_models, "_column_lineage", "column_lineage")
+    timed(model_stage, "build", "materialize_total")      # the layer and a step per model look it up at each call
+    timed(model_stage, "lineage", "column_lineage")
     timed(asset_serving, "publish_serving", "serving_publish")
     timed(definitions, "compile_models", "defs_compile_models")
     timed(definitions, "build_model_assets", "defs_build_model_assets")
@@ -687,7 +682,7 @@ def child_profile(args) -> dict:
     out["run_pipeline"] = run
     warehouse.connect = real_connect
 
-    # 3. The bare engine: materialize() in dependency order on one connection, no Dagster.
+    # 3. The bare engine: the stage's build() in dependency order on one connection, no Dagster.
     from pipelines.definitions import compile_models
     compiled = compile_models(settings)
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
@@ -695,7 +690,7 @@ def child_profile(args) -> dict:
     con = _TimedCon(real_connect(settings.warehouse_path), stats)
     t = time.perf_counter()
     for name in compiled.order:
-        materialize(con, compiled, name)
+        model_stage.build(con, compiled, name)
     engine = time.perf_counter() - t
     t = time.perf_counter()
     con.execute("checkpoint")
@@ -715,7 +710,7 @@ def child_profile(args) -> dict:
     out["column_inference_all_s"] = time.perf_counter() - t
     t = time.perf_counter()
     for name in compiled.order:
-        asset_models._column_lineage(compiled, name)
+        model_stage.lineage(compiled, name)
     out["column_lineage_all_s"] = time.perf_counter() - t
     return out
 
@@ -775,8 +770,7 @@ def child_whatif(args) -> dict:
     variant = args.variant
     import dagster as dg
 
-    import assets.model_layer as asset_layer
-    import assets.models as asset_models
+    import pipelines.models.stage as model_stage
     import pipelines.run as prun
     from pipelines.core.settings import load_settings
 
@@ -791,7 +785,7 @@ def child_whatif(args) -> dict:
             def close(self): pass
         prun.HeldEventLog = NotHeld
     if variant == "no_run_time_lineage":
-        asset_models._column_lineage = asset_layer._column_lineage = lambda compiled, name, save=True: None
+        model_stage.lineage = lambda compiled, name, save=True: None
     selects = [f"group:{f}" for f in FOLDERS]
     t = time.perf_counter()
     outcome = prun.run_pipeline(settings, selects)

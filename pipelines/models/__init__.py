@@ -1,5 +1,5 @@
 """SQL models, dbt-style: files under ``models/`` rendered with Jinja, parsed with sqlglot,
-materialised on DuckDB. The engine knows nothing of Dagster; ``assets.models`` wires it up.
+materialised on DuckDB; ``stage`` is the entry point. The engine knows nothing of Dagster; ``assets.models`` wires it up.
 """
 from pipelines.models.project import Model, ModelProject, load_models
 

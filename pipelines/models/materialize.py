@@ -270,7 +270,7 @@ class Catalog:
 def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
                 full_refresh: bool = False, catalog: Catalog | None = None) -> Materialized:
     """Build model ``name``; ``catalog``: the warehouse's relations as known to the caller, who
-    keeps them (``materialize_in``), instead of a look-up."""
+    keeps them (``stage.build``), instead of a look-up."""
     cm = compiled.models[name]
     schema, model_name = cm.model.schema, cm.model.alias or cm.model.name
     if catalog is None or schema not in catalog.schemas:
@@ -295,19 +295,6 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
         catalog.schemas.add(schema)
         catalog.relations[(schema, model_name)] = "view" if kind == "view" else "table"
     return built
-
-
-def materialize_in(catalog: Catalog, con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
-                   full_refresh: bool = False) -> Materialized:
-    """``materialize`` with ``catalog`` kept up to date, for a run of many models on one connection
-    (a model with hooks, which may run any SQL, has the catalog read again after it)."""
-    cm = compiled.models[name]
-    hooked = bool(cm.config.get("pre_hook") or cm.config.get("post_hook"))
-    try:
-        return materialize(con, compiled, name, full_refresh, None if hooked else catalog)
-    finally:
-        if hooked:
-            catalog.refresh(con)
 
 
 def enforce_contract(con, cm: CompiledModel, sql: str) -> str:

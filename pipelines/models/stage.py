@@ -1,0 +1,300 @@
+"""The models stage's entry point: build the SQL models and seeds on the warehouse, dbt build's way.
+
+:func:`build` one model, :func:`seed`, a model's :func:`lineage` (cached in ``target/``),
+dbt's :func:`unit_tests` (evidence in ``kontor.gate_results``). A :class:`Layer` is every model of
+one step (``assets/model_layer.py``, the default): built in dependency order on one connection,
+each model's unit tests, then its gates (``expectations/*.yml``, dbt's data tests, through
+``run_suite``) judged as soon as it and the models they read are built. dbt build's rule: a model
+that fails, or whose error gate or unit test fails, stops only the models downstream of it; the
+rest go on. A test that reads a model downstream of its own (dbt runs it last) blocks nothing;
+when it fails, the run fails. A run yields events (:class:`Built`, :class:`UnitTested`,
+:class:`Judged`) and ends with its ``failures``. The assets and ``benchmarks/models_vs_dbt.py`` call these.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from pipelines.core.templates import template
+from pipelines.models.compile import CompiledModel, CompiledProject
+from pipelines.models.materialize import Catalog, Materialized, build_seed, materialize
+
+if TYPE_CHECKING:
+    from pipelines.core.errors import Problem
+    from pipelines.models.lineage import ColumnRef
+    from pipelines.quality.suites import Suite
+
+LOG = logging.getLogger("kontor.models")
+
+
+def build(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str, full_refresh: bool = False,
+          catalog: Catalog | None = None) -> Materialized:
+    """Build model ``name``; ``catalog``: the warehouse's relations, read once and kept up to date
+    by a run of many models on one connection (read again after a model with hooks: they may run any SQL)."""
+    hooked = catalog is not None and any(compiled.models[name].config.get(h) for h in ("pre_hook", "post_hook"))
+    try:
+        return materialize(con, compiled, name, full_refresh, None if hooked else catalog)
+    finally:
+        if hooked:
+            catalog.refresh(con)
+
+
+def seed(con: duckdb.DuckDBPyConnection, seed) -> int:
+    """Load a seed (``project.Seed``) as a table; its rows."""
+    return build_seed(con, seed)
+
+
+def lineage(compiled: CompiledProject, name: str, save: bool = True) -> dict[str, list[ColumnRef]]:
+    """A model's column lineage, from the lineage cache (kept in target/ while the files do not
+    change); ``save``: write a newly computed entry at once (a layer saves at its end)."""
+    found = compiled.lineage.get(name)
+    if save:
+        compiled.lineage.save()
+    return found
+
+
+def dependencies(cm: CompiledModel, compiled: CompiledProject) -> list[tuple[str, ...]]:
+    """The relations (``(schema, name)``: the assets) a model reads."""
+    keys = []
+    for ref in cm.refs:
+        target = compiled.models.get(ref)
+        if target is not None and target.materialized == "ephemeral":
+            keys += dependencies(target, compiled)        # an ephemeral model is no asset: its inputs are
+        elif target is not None:
+            keys.append((target.model.schema, ref))
+        elif ref in compiled.project.externals:       # e.g. entities.customer_xref
+            keys.append(tuple(compiled.project.externals[ref][0].split(".")))
+        else:
+            found = compiled.project.seeds.get(ref)
+            keys.append((found.schema if found else "seeds", ref))
+    return list(dict.fromkeys(keys + _sources(cm, compiled)))
+
+
+def _sources(cm: CompiledModel, compiled: CompiledProject) -> list[tuple[str, ...]]:
+    """Kontor sources are ingested assets (``raw/<system>__<table>``); a dbt source is an existing
+    relation, which depends on the seed or model that builds it if the project has one."""
+    project = compiled.project
+    if project.dbt is None:
+        return [("raw", f"{system}__{table}") for system, table in cm.sources]
+    builders = {s.relation: (s.schema, s.name) for s in project.seeds.values()}
+    builders |= {c.model.relation: (c.model.schema, c.model.name) for c in compiled.models.values()}
+    return [builders[r] for r in (project.dbt_sources.get(src) for src in cm.sources) if r in builders]
+
+
+def unit_tests(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, tests: Sequence, run_id: str,
+               log=LOG) -> Iterator[tuple]:
+    """dbt's unit tests (``dbt_unit.UnitTest``): (test, passed, detail) each, its evidence kept
+    beside the gates' (``kontor.gate_results``), as every check keeps it."""
+    from pipelines.core.warehouse import ensure_bookkeeping
+    from pipelines.models.dbt_unit import run_unit_test
+
+    if tests:
+        ensure_bookkeeping(con)
+    for t in tests:
+        try:
+            passed, detail = run_unit_test(con, compiled, t)
+        except Exception as exc:  # noqa: BLE001 - reported as the test's failure
+            passed, detail = False, f"could not run: {exc}"
+        con.execute(template(__file__, "unit_test_result"),
+                    [run_id, t.asset, t.name, passed, detail[:500], f"dbt unit test {t.file}:{t.line}"])
+        if not passed:
+            log.error(f"{t.asset}: unit test {t.name} failed: {detail}")
+        yield t, passed, detail
+
+
+@dataclass(frozen=True)
+class LayerGate:
+    """The rules of one suite on a model of the layer, and how the step runs them."""
+
+    suite: Suite
+    row_key: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()          # statements after the suite (dbt's store_failures)
+    waits_for: frozenset = frozenset()   # other models of the layer (asset strings) the rules read
+    late: bool = False                   # reads a model downstream of its own: blocks nothing, fails the step
+
+
+@dataclass
+class Built:
+    asset: str
+    built: Materialized
+    lineage: dict | None
+
+
+@dataclass
+class UnitTested:
+    asset: str
+    test: object
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Judged:
+    gate: LayerGate
+    outcome: object                      # quality.runner.SuiteOutcome
+
+
+@dataclass
+class Layer:
+    """Every model of one step (``broken`` ones, of ``kontor dev`` with a broken file, keep their
+    place and fail with their problems), with the gates and unit tests the step runs."""
+
+    compiled: CompiledProject
+    gates: Sequence[LayerGate]
+    unit_tests: Sequence
+    target_dir: Path
+    broken: Mapping[str, list[Problem]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        names = [n for n in self.compiled.order if self.compiled.models[n].materialized != "ephemeral"]
+        self.models = [*self.broken, *names]
+        self.assets = {n: f"{self.compiled.project.models[n].schema}/{n}" if n in self.broken
+                       else f"{self.compiled.models[n].model.schema}/{n}" for n in self.models}
+        in_layer = set(self.assets.values())
+        self.parents = {n: {"/".join(d) for d in dependencies(self.compiled.models[n], self.compiled)} & in_layer
+                        for n in names}
+        self.units: dict[str, list] = {}
+        for t in self.unit_tests:
+            self.units.setdefault(t.asset, []).append(t)
+
+
+class LayerRun:
+    """One execution of the layer: of ``selected`` assets and ``checks`` ((asset, check name)), on
+    DuckDB or, given ``spark`` (``assets/spark.py``'s ``SparkResource``), on Spark; what it has
+    built, blocked and failed."""
+
+    def __init__(self, layer: Layer, run_id: str, selected: set[str], checks: set[tuple[str, str]],
+                 full_refresh: bool = False, log=LOG, spark=None):
+        self.layer, self.compiled, self.target_dir = layer, layer.compiled, layer.target_dir
+        self.run_id, self.selected, self.checks, self.full_refresh, self.log = run_id, selected, checks, full_refresh, log
+        self.spark = spark                  # the SparkResource when the models run on Spark
+        self.done: set[str] = set()         # models processed by this step: built, failed or skipped
+        self.blocked: set[str] = set()      # ... and those that stop their downstream models
+        self.failures: dict[str, str] = {}
+        self.built: list[tuple[str, str]] = []
+        self.pending: list[LayerGate] = []
+        for gate in layer.gates:   # only the rules of this step: a split of the layer (a cycle through entities) runs the rest
+            rules = tuple(r for r in gate.suite.rules if (gate.suite.asset, r.name) in checks)
+            if rules:
+                self.pending.append(replace(gate, suite=replace(gate.suite, rules=rules)))
+
+    def events(self, con: duckdb.DuckDBPyConnection) -> Iterator[Built | UnitTested | Judged]:
+        layer = self.layer
+        self.catalog = Catalog(con)        # read once: this step is the warehouse's one writer
+        if self.spark is not None:
+            self.on_spark(con, [n for n in layer.models if n not in layer.broken and layer.assets[n] in self.selected])
+        for name in layer.models:
+            asset = layer.assets[name]
+            if asset not in self.selected:
+                continue
+            if name in layer.broken:
+                self.fail(asset, f"model {self.compiled.project.models[name].rel_path} cannot be built: "
+                                 + "; ".join(str(p) for p in layer.broken[name]))
+            elif layer.parents[name] & self.blocked:
+                self.skip(asset, sorted(layer.parents[name] & self.blocked))
+            else:
+                yield from self.build(con, name, asset)
+            self.done.add(asset)
+            yield from self.judge_ready(con)
+        yield from self.judge_ready(con, final=True)
+        if self.spark is not None:
+            copied = self.spark.copy_back(con, self.built, self.target_dir / "tmp" / "from_spark")
+            self.log.info(f"copied {len(copied)} model(s) from Spark into the DuckDB warehouse")
+        self.compiled.lineage.save()
+
+    def fail(self, asset: str, reason: str) -> None:
+        self.failures[asset] = reason
+        self.blocked.add(asset)
+        self.log.error(f"{asset}: {reason}")
+
+    def skip(self, asset: str, because: list[str]) -> None:
+        self.blocked.add(asset)
+        self.log.warning(f"{asset}: skipped, upstream {', '.join(because)} failed")
+
+    def on_spark(self, con, names: list[str]) -> None:
+        """Build on Spark: first copy from DuckDB what the step's models and gates read that this
+        run did not write to Spark (the entity stage's tables, a model of an earlier run)."""
+        from pipelines.models.on_engine import step_inputs
+        from pipelines.quality.suites import referenced_relations
+
+        read = step_inputs(self.compiled, names)
+        for gate in self.pending:
+            for rule in gate.suite.rules:
+                read += [tuple(r.split(".", 1)) for r in referenced_relations(rule, gate.suite.relation)]
+        mine = {(self.compiled.models[n].model.schema, self.compiled.models[n].model.alias or n) for n in names}
+        copied = self.spark.stage_inputs(con, [r for r in dict.fromkeys(read) if r not in mine],
+                                         self.target_dir / "tmp" / "to_spark")
+        if copied:
+            self.log.info(f"copied to Spark from DuckDB: {', '.join(copied)}")
+
+    def build(self, con, name: str, asset: str) -> Iterator[Built | UnitTested]:
+        try:
+            if self.spark is not None:
+                built = self._build_on_spark(name)
+            else:
+                built = build(con, self.compiled, name, self.full_refresh, self.catalog)
+        except Exception as exc:  # noqa: BLE001 - dbt build's rule: the rest goes on
+            self.fail(asset, str(exc).strip() or type(exc).__name__)
+            return
+        yield Built(asset, built, lineage(self.compiled, name, save=False))     # saved once, at the end
+        tests = [t for t in self.layer.units.get(asset, []) if (asset, t.name) in self.checks]
+        for test, passed, detail in unit_tests(con, self.compiled, tests, self.run_id, self.log):
+            if not passed:
+                self.blocked.add(asset)
+            yield UnitTested(asset, test, passed, detail)
+
+    def _build_on_spark(self, name: str) -> Materialized:
+        from pipelines.models.on_engine import build_model
+
+        cm = self.compiled.models[name]
+        built = build_model(self.spark.engine(), self.compiled, name, full_refresh=self.full_refresh)
+        schema, relation = cm.model.schema, cm.model.alias or cm.model.name
+        self.spark.wrote(f"{schema}.{relation}")
+        self.built.append((schema, relation))
+        return Materialized(built.relation, built.kind, built.rows, "; ".join(filter(None, ["built on Spark", built.detail])),
+                            built.sql)
+
+    def judge_ready(self, con, final: bool = False) -> Iterator[Judged]:
+        """Every pending gate whose asset and the models it reads are done (``final``: all left)."""
+        def finished(asset: str) -> bool:
+            return asset in self.done or asset not in self.selected
+
+        waiting = []
+        for gate in self.pending:
+            if final or (finished(gate.suite.asset) and all(finished(a) for a in gate.waits_for)):
+                yield from self.judge(con, gate)
+            else:
+                waiting.append(gate)
+        self.pending = waiting
+
+    def judge(self, con, gate: LayerGate) -> Iterator[Judged]:
+        from pipelines.quality.runner import run_suite
+
+        asset = gate.suite.asset
+        missing = sorted(a for a in {asset, *gate.waits_for} & self.blocked)
+        if missing:      # not evaluated: what it reads was not built; its results stay missing
+            self.blocked.add(asset)
+            self.log.warning(f"{asset}: gate {gate.suite.file} not evaluated, {', '.join(missing)} not built")
+            return
+        engine = self.spark.engine() if self.spark is not None else None
+        outcome = run_suite(con, gate.suite, run_id=self.run_id, row_key=list(gate.row_key) or None,
+                            docs_target=self.target_dir, engine=engine)
+        if engine is not None and gate.after:
+            # dbt's store_failures reads the model where it was built; not written on Spark yet
+            self.log.warning(f"{asset}: store_failures of {gate.suite.file} is not written on the Spark engine")
+        for sql in gate.after if engine is None else ():
+            con.execute(sql)
+        for o in outcome.rules:
+            if not o.success:
+                (self.log.error if o.rule.blocking else self.log.warning)(
+                    f"{asset}: {o.rule.name} failed ({o.rule.severity}): {o.summary}")
+        yield Judged(gate, outcome)
+        if outcome.failed_errors and gate.late:
+            self.failures[asset] = "; ".join(f"check {o.rule.name!r} failed ({o.summary})" for o in outcome.failed_errors)
+        elif outcome.failed_errors:
+            self.blocked.add(asset)
