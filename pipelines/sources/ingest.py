@@ -139,7 +139,7 @@ def _typed_sql(table: SourceTable, staged: readers.Staged) -> str:
             exp.cast(exp.Array(expressions=errors), exp.DataType.build("varchar[]", dialect="duckdb")),
             exp.Lambda(this=exp.column("x").is_(exp.null()).not_(), expressions=[exp.to_identifier("x")])])
         error_list = exp.Case(ifs=[exp.If(this=failed, true=reasons)])
-        raw = exp.Case(ifs=[exp.If(this=failed.copy(), true=raw_json)])
+        raw = exp.Case(ifs=[exp.If(this=failed, true=raw_json)])   # the same node twice: written, never changed
     else:
         error_list = exp.cast(exp.null(), exp.DataType.build("varchar[]", dialect="duckdb"))
         raw = exp.cast(exp.null(), "varchar")
