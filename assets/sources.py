@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from sqlglot import exp
 
 from assets.resources import WarehouseResource
 from pipelines.core.alerts import ALERT_METADATA, QUARANTINE_CHECK
@@ -14,7 +15,7 @@ from pipelines.core.retries import unreachable_location
 from pipelines.sources.ingest import TableLoad, ingest_table
 from pipelines.sources.options import IngestOptions
 from pipelines.sources.spec import SourcesProject, SourceTable
-from pipelines.core.sql import table as qtable
+from pipelines.core.sql import table_expr
 
 
 def asset_key(table: SourceTable) -> dg.AssetKey:
@@ -109,7 +110,7 @@ def build_source_asset(table: SourceTable, project: SourcesProject,
                 )
             except KontorError as exc:        # a configuration error (missing URL variable ...): no retry
                 raise dg.Failure(description=str(exc), allow_retries=False) from exc
-            total = con.execute(f"select count(*) from {qtable(table.raw_table)}").fetchone()[0]
+            total = con.execute(exp.select(exp.func("count", exp.Star())).from_(table_expr(table.raw_table)).sql("duckdb")).fetchone()[0]
             landed = spark.land_source(con, table, Path(warehouse.tmp_dir) / "to_spark" / table.key) \
                 if spark is not None and not load.failures else None
         metadata = {
