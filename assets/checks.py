@@ -24,7 +24,7 @@ from pipelines.models.compile import CompiledProject
 from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, referenced_relations
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
-from pipelines.core.sql import ident
+from pipelines.quality.checking import create_schema
 
 
 def asset_key(asset: str) -> dg.AssetKey:
@@ -147,7 +147,7 @@ def layer_gates(settings: Settings, compiled: CompiledProject, loaded: tuple[lis
             for t in group:
                 if t.asset == s.asset and t.store_failures:
                     schema, sql = store_failures_sql(t, target_schema)
-                    after += [f"create schema if not exists {ident(schema)}", sql]
+                    after += [create_schema(schema), sql]
             gates.append(LayerGate(s, row_keys.get(s.asset, ()), tuple(after), waits_for(s), late=is_late))
     unit, problems = collect_unit_tests(compiled)
     return gates, [] if problems else [t for t in unit if t.asset in models]
@@ -215,7 +215,7 @@ def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets:
         def after(con, outcome):
             for test in suite_tests:
                 schema, sql = store_failures_sql(test, target_schema)
-                con.execute(f"create schema if not exists {ident(schema)}")
+                con.execute(create_schema(schema))
                 con.execute(sql)
         return after if suite_tests else None
 

@@ -58,6 +58,13 @@ def test_a_name_used_twice_is_filled_in_both_places():
     assert sql == "SELECT * FROM t WHERE a <= 2 AND b <= 2"
 
 
+def test_a_placeholder_may_share_a_name_with_render_s_own_arguments():
+    # sql and dialect are render's positional-only arguments: as keywords they are placeholders
+    sql = render("select a, :copy from :sql join :dialect using (k)", sql="s", dialect="d", copy=exp.column("c"))
+    assert sql == 'SELECT a, c FROM "s" JOIN "d" USING (k)'
+    assert render("select a from :t limit 1", "tsql", t="x") == 'SELECT TOP 1 a FROM [x]'
+
+
 def test_a_template_is_read_beside_its_module_and_split_like_sqlite_splits():
     from pipelines.core import state
 

@@ -79,14 +79,15 @@ def _parsed(sql: str, dialect: str) -> exp.Expression:
     return parse_one(sql, dialect=dialect)
 
 
-def render(sql: str, dialect: str = "duckdb", **names: str | exp.Expression | list) -> str:
+def render(sql: str, dialect: str = "duckdb", /, **names: str | exp.Expression | list) -> str:
     """``sql`` with each ``:name`` placeholder replaced: a string by a quoted identifier, an
     expression (``table_expr``, a sqlglot node) as it is, a list by its items (strings or
     expressions) where the placeholder is one of a list's (a ``group by``, a ``partition by``, a
     column list, a select list after its first item, a function's arguments); a name used twice
     is filled in each place. The result is written by sqlglot in ``dialect``. Without names the
     text is returned as written. (A placeholder cannot open a select list: DuckDB reads ``select :x`` as
-    its ``alias: expression`` syntax.)
+    its ``alias: expression`` syntax.) ``sql`` and ``dialect`` are positional only, so every keyword
+    is a placeholder's name (``:sql``, ``:dialect`` too); another dialect is the second argument.
 
     >>> render("select count(*) from t group by :key", key=["Konto Nr", "BU"])
     'SELECT COUNT(*) FROM t GROUP BY "Konto Nr", "BU"'

@@ -32,6 +32,10 @@ from pathlib import Path
 
 from pipelines.core.settings import Settings
 
+# the state tables whose rows decide a run (written out: this module imports no sqlglot)
+_COUNTS = {"steward_decisions": "select count(*), coalesce(max(rowid), 0) from steward_decisions",
+           "spot_checks": "select count(*), coalesce(max(rowid), 0) from spot_checks"}
+
 RECORD = "last_run.json"
 # the libraries whose results a run keeps; another version may compute differently
 LIBRARIES = ("dagster", "duckdb", "sqlglot", "splink", "great_expectations", "jinja2", "weasyprint")
@@ -106,11 +110,11 @@ def _state(settings: Settings) -> str:
     counts = []
     try:
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) if path.is_file() else None
-        for table in ("steward_decisions", "spot_checks"):
+        for table, count in _COUNTS.items():
             # no store or no table yet: nothing decided, as after a run that created them empty
             exists = con is not None and con.execute(
                 "select count(*) from sqlite_master where type = 'table' and name = ?", [table]).fetchone()[0]
-            row = con.execute(f"select count(*), coalesce(max(rowid), 0) from {table}").fetchone() if exists else (0, 0)
+            row = con.execute(count).fetchone() if exists else (0, 0)
             counts.append(f"{row[0]}/{row[1]}")
         if con is not None:
             con.close()

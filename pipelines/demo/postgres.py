@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from sqlglot import exp
 
 from pipelines.core.errors import KontorError
 
@@ -18,13 +19,13 @@ def load_erp_into_postgres(data_dir: Path, url: str, schema: str = "erp") -> dic
     try:
         with pg.connect(url) as conn:
             with conn.cursor() as cur:
-                cur.execute(f'create schema if not exists "{schema}"')
+                cur.execute(exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA", exists=True).sql("postgres"))
                 for name in ERP_TABLES:
                     path = data_dir / "erp" / f"{name}.parquet"
                     if not path.is_file():
                         raise KontorError(f"{path}: not found; fix: run `kontor demo-data` first")
                     data = pq.read_table(path)
-                    cur.execute(f'drop table if exists "{schema}"."{name}"')
+                    cur.execute(exp.Drop(tables=[exp.table_(name, db=schema, quoted=True)], kind="TABLE", exists=True).sql("postgres"))
                     cur.adbc_ingest(name, data, mode="create", db_schema_name=schema)
                     counts[name] = data.num_rows
             conn.commit()

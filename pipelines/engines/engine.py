@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+from sqlglot import exp
 
-from pipelines.core.sql import ident, literal
+from pipelines.core.sql import verbatim
 from pipelines.engines.spark_rules import to_spark
 
 if TYPE_CHECKING:
@@ -32,8 +33,16 @@ class Relation:
     kind: str       # table | view
 
 
-def _rel(schema: str, name: str) -> str:
-    return f"{ident(schema)}.{ident(name)}"
+def _table(schema: str, name: str) -> exp.Table:
+    return exp.table_(name, db=schema, quoted=True)
+
+
+def _create_schema(schema: str) -> exp.Create:
+    return exp.Create(this=exp.Table(this=exp.to_identifier(schema, quoted=True)), kind="SCHEMA", exists=True)
+
+
+def _read_parquet(path) -> str:
+    return exp.select("*").from_(exp.func("read_parquet", exp.Literal.string(str(path)), dialect="duckdb")).sql("duckdb")
 
 
 class Engine:
@@ -61,7 +70,7 @@ class Engine:
 
     def load_parquet(self, schema: str, name: str, path: Path) -> int:
         """A table from Parquet files (a file or a directory of them); returns its row count."""
-        return self.create_or_replace(schema, name, f"select * from read_parquet({literal(str(path))})") or 0
+        return self.create_or_replace(schema, name, _read_parquet(path)) or 0
 
     def close(self) -> None:
         pass
@@ -84,7 +93,7 @@ class DuckDBEngine(Engine):
     def create_or_replace(self, schema: str, name: str, sql: str, kind: str = "table") -> int | None:
         from pipelines.models.materialize import build_table, build_view
 
-        self.con.execute(f"create schema if not exists {ident(schema)}")
+        self.con.execute(_create_schema(schema).sql("duckdb"))
         built = build_view(self.con, schema, name, sql) if kind == "view" else build_table(self.con, schema, name, sql)
         return built.rows
 
@@ -94,7 +103,7 @@ class DuckDBEngine(Engine):
     def load_parquet(self, schema: str, name: str, path: Path) -> int:
         # a directory is what Spark writes: part files beside _SUCCESS
         files = path / "*.parquet" if path.is_dir() else path
-        return self.create_or_replace(schema, name, f"select * from read_parquet({literal(str(files))})") or 0
+        return self.create_or_replace(schema, name, _read_parquet(files)) or 0
 
     def tables(self, schema: str | None = None) -> list[Relation]:
         rows = self.con.execute("select table_schema, table_name, table_type from information_schema.tables "
@@ -123,8 +132,8 @@ class SparkEngine(Engine):
     def execute(self, sql: str) -> None:
         self.spark.sql(self.transpile(sql))
 
-    def _sql(self, spark_sql: str):
-        return self.spark.sql(spark_sql)
+    def _sql(self, statement: str | exp.Expression):
+        return self.spark.sql(statement if isinstance(statement, str) else statement.sql("spark"))
 
     def _kind(self, schema: str, name: str) -> str | None:
         # one look-up: listing the schema's tables reads every table's metadata
@@ -135,13 +144,12 @@ class SparkEngine(Engine):
 
     def create_or_replace(self, schema: str, name: str, sql: str, kind: str = "table") -> int | None:
         query = self.transpile(sql)
-        self._sql(f"create schema if not exists {_spark_ident(schema)}")
-        target = _spark_rel(schema, name)
+        self._sql(_create_schema(schema))
         existing = self._kind(schema, name)
         if kind == "view":
             if existing == "table":
-                self._sql(f"drop table {target}")
-            self._sql(f"create or replace view {target} as\n{query}")
+                self._sql(_drop("table", _table(schema, name)))
+            self._sql(exp.Create(this=_table(schema, name), kind="VIEW", replace=True, expression=verbatim(query)))
             return None
         return self.create_or_replace_spark(schema, name, query)
 
@@ -163,7 +171,7 @@ class SparkEngine(Engine):
 
     def provider(self, schema: str, name: str) -> str:
         """The table's format as Spark's catalog names it (parquet, delta, iceberg ...)."""
-        rows = self._sql(f"describe table extended {_spark_rel(schema, name)}").collect()
+        rows = self._sql(exp.Describe(this=_table(schema, name), kind="table", style="EXTENDED")).collect()
         return next((str(r[1]).lower() for r in rows if str(r[0]).strip().lower() == "provider"), "")
 
     def write_parquet(self, schema: str, name: str, path: Path) -> int:
@@ -182,42 +190,45 @@ class SparkEngine(Engine):
         merged table beside the old one (the old rows whose key did not arrive, then the new rows)
         and swaps it in as ``create_or_replace`` does: the same result, the whole table rewritten.
         The increment is evaluated once, into a work table, before the old table is touched."""
-        target, work = _spark_rel(schema, name), _spark_rel(schema, "__kontor_increment_" + name)
-        self._sql(f"drop table if exists {work}")
-        self._sql(f"create table {work} using parquet as\n{self.transpile(increment_sql)}")
+        target, work = _table(schema, name), _table(schema, "__kontor_increment_" + name)
+        self._sql(_drop("table", work, exists=True))
+        self._sql(_create_parquet(work, self.transpile(increment_sql)))
         try:
-            new_rows = self.spark.table(work).count()
-            old_cols, new_cols = self.columns(schema, name), self.spark.table(work).columns
+            new_rows = self.spark.table(work.sql("spark")).count()
+            old_cols, new_cols = self.columns(schema, name), self.spark.table(work.sql("spark")).columns
             if set(old_cols) != set(new_cols):
                 from pipelines.core.errors import KontorError
 
                 raise KontorError(f"{schema}.{name}: the columns changed (now {new_cols}, the table has {old_cols}); "
                                   "on Spark an incremental model's columns cannot change in place; fix: run with --full-refresh")
-            cols = ", ".join(_spark_ident(c) for c in old_cols)
+            cols = [exp.column(c, quoted=True) for c in old_cols]
+            new = exp.select(*cols).from_(work.copy())
             if not key:
-                self._sql(f"insert into {target} ({cols}) select {cols} from {work}")
+                self._sql(exp.insert(new, exp.Schema(this=target, expressions=[exp.to_identifier(c, quoted=True) for c in old_cols])))
                 return new_rows, "append"
-            on = " and ".join(f"t.{_spark_ident(k)} <=> n.{_spark_ident(k)}" for k in key)
+            on = exp.and_(*(exp.NullSafeEQ(this=exp.column(k, table="t", quoted=True), expression=exp.column(k, table="n", quoted=True))
+                            for k in key))
             if self.provider(schema, name) in ("delta", "iceberg"):
-                self._sql(f"merge into {target} t using {work} n on {on} "
-                          "when matched then update set * when not matched then insert *")
+                self._sql(exp.Merge(this=target.as_("t"), using=work.as_("n"), on=on, whens=exp.Whens(expressions=[
+                    exp.When(matched=True, then=exp.Update(expressions=[exp.Star()])),
+                    exp.When(matched=False, then=exp.Insert(this=exp.Star()))])))
                 return new_rows, "merge (MERGE INTO)"
-            self.create_or_replace_spark(schema, name, f"select {cols} from {target} t left anti join {work} n on {on} "
-                                                       f"union all select {cols} from {work}")
+            kept = exp.select(*cols).from_(target.as_("t")).join(work.as_("n"), on=on, join_type="left anti")
+            self.create_or_replace_spark(schema, name, exp.union(kept, new, distinct=False).sql("spark"))
             return new_rows, "merge (table rewritten: Parquet has no MERGE INTO)"
         finally:
-            self._sql(f"drop table if exists {work}")
+            self._sql(_drop("table", work, exists=True))
 
     def create_or_replace_spark(self, schema: str, name: str, spark_sql: str) -> int:
         """``create_or_replace`` of a table from a query already in Spark's dialect."""
-        target, staged = _spark_rel(schema, name), _spark_rel(schema, NEW_PREFIX + name)
-        self._sql(f"drop table if exists {staged}")
-        self._sql(f"create table {staged} using parquet as\n{spark_sql}")
+        target, staged = _table(schema, name), _table(schema, NEW_PREFIX + name)
+        self._sql(_drop("table", staged, exists=True))
+        self._sql(_create_parquet(staged, spark_sql))
         existing = self._kind(schema, name)
         if existing:
-            self._sql(f"drop {'view' if existing == 'view' else 'table'} {target}")
-        self._sql(f"alter table {staged} rename to {target}")
-        return self.spark.table(target).count()
+            self._sql(_drop(existing, target))
+        self._sql(exp.Alter(this=staged, kind="TABLE", actions=[exp.AlterRename(this=target)]))
+        return self.spark.table(target.sql("spark")).count()
 
     def tables(self, schema: str | None = None) -> list[Relation]:
         schemas = [schema] if schema else [d.name for d in self.spark.catalog.listDatabases()]
@@ -231,19 +242,31 @@ class SparkEngine(Engine):
         return sorted(out, key=lambda r: (r.schema, r.name))
 
     def load_parquet(self, schema: str, name: str, path: Path) -> int:
-        self._sql(f"create schema if not exists {_spark_ident(schema)}")
-        return self.create_or_replace_spark(schema, name, f"select * from parquet.`{path}`")
+        self._sql(_create_schema(schema))
+        return self.create_or_replace_spark(schema, name, exp.select("*").from_(exp.Table(
+            this=exp.to_identifier(str(path), quoted=True), db=exp.to_identifier("parquet"))).sql("spark"))
 
     def close(self) -> None:
         self.spark.stop()
 
 
 def _spark_ident(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+    return exp.to_identifier(name, quoted=True).sql("spark")
 
 
 def _spark_rel(schema: str, name: str) -> str:
-    return f"{_spark_ident(schema)}.{_spark_ident(name)}"
+    return _table(schema, name).sql("spark")
+
+
+def _drop(kind: str, table: exp.Table, exists: bool = False, cascade: bool = False) -> exp.Drop:
+    return exp.Drop(tables=[table], kind=kind.upper(), exists=exists, cascade=cascade)
+
+
+def _create_parquet(table: exp.Table | exp.Schema, spark_sql: str | None, exists: bool = False) -> exp.Create:
+    """``create table ... using parquet as`` a query already in Spark's dialect (or, with a
+    ``Schema`` of column definitions and no query, an empty table)."""
+    return exp.Create(this=table, kind="TABLE", exists=exists, expression=verbatim(spark_sql) if spark_sql else None,
+                      properties=exp.Properties(expressions=[exp.FileFormatProperty(this=exp.Var(this="parquet"))]))
 
 
 def copy_tables(source: DuckDBEngine, target: Engine, relations: list[tuple[str, str]], tmp_dir: Path) -> dict[str, int]:
@@ -257,8 +280,10 @@ def copy_tables(source: DuckDBEngine, target: Engine, relations: list[tuple[str,
     try:
         for schema, name in relations:
             path = tmp_dir / f"{schema}__{name}.parquet"
-            source.con.execute(f"copy (select * from {_rel(schema, name)}) to {literal(str(path))} (format parquet)").fetchall()
-            expected = source.con.execute(f"select count(*) from {_rel(schema, name)}").fetchall()[0][0]
+            source.con.execute(exp.Copy(this=exp.select("*").from_(_table(schema, name)).subquery(), kind=False,
+                                        files=[exp.Literal.string(str(path))], params=[exp.CopyParameter(
+                                            this=exp.var("format"), expression=exp.var("parquet"))]).sql("duckdb")).fetchall()
+            expected = source.con.execute(exp.select("count(*)").from_(_table(schema, name)).sql("duckdb")).fetchall()[0][0]
             rows = target.load_parquet(schema, name, path.resolve())
             if rows != expected:
                 raise KontorError(f"{schema}.{name}: {expected} rows in DuckDB, {rows} arrived on {target.name}")

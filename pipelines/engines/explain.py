@@ -59,7 +59,9 @@ def explain_problems(compiled: CompiledProject, session=None) -> list[Problem]:
     """Problems of the models Spark cannot plan; ``session`` defaults to a local one started here
     (and stopped after; none without Java: then nothing is explained). Models that do not
     transpile are left to ``transpile_problems``, and models reading a failed one are skipped."""
-    from pipelines.engines.engine import DuckDBEngine, SparkEngine, copy_tables
+    from sqlglot import exp
+
+    from pipelines.engines.engine import DuckDBEngine, SparkEngine, _create_schema, _table, copy_tables
     from pipelines.engines.spark_rules import Untranslatable
     from pipelines.models.on_engine import _unsupported, model_inputs
     from pipelines.quality.checking import empty_catalog
@@ -84,9 +86,10 @@ def explain_problems(compiled: CompiledProject, session=None) -> list[Problem]:
     try:
         duck = DuckDBEngine(con)
         for schema in sorted({s for s, _ in inputs}):
-            con.execute(f"create schema if not exists {PREFIX}{schema}")
+            con.execute(_create_schema(PREFIX + schema).sql("duckdb"))
         for schema, name in inputs:
-            con.execute(f'create view "{PREFIX}{schema}"."{name}" as select * from "{schema}"."{name}"')
+            con.execute(exp.Create(this=_table(PREFIX + schema, name), kind="VIEW",
+                                   expression=exp.select("*").from_(_table(schema, name))).sql("duckdb"))
         copy_tables(duck, engine, [(PREFIX + s, n) for s, n in inputs], tmp / "parquet")
         failed: set[str] = set()     # models not planned: those reading them are not judged again
         for name in compiled.order:
@@ -108,7 +111,8 @@ def explain_problems(compiled: CompiledProject, session=None) -> list[Problem]:
     finally:
         con.close()
         for schema in sorted(schemas):
-            session.sql(f"drop schema if exists `{PREFIX}{schema}` cascade")
+            session.sql(exp.Drop(tables=[exp.Table(this=exp.to_identifier(PREFIX + schema, quoted=True))], kind="SCHEMA",
+                                 exists=True, cascade=True).sql("spark"))
         if own:
             session.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.core.errors import KontorError
-from pipelines.engines.engine import SparkEngine, _spark_ident, _spark_rel
+from pipelines.engines.engine import SparkEngine, _create_parquet, _create_schema, _drop, _spark_ident, _spark_rel, _table
 from pipelines.engines.spark_rules import to_spark
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class SparkConnection:
         kind = (node.args.get("kind") or "").upper()
         target = node.this
         if kind == "SCHEMA":
-            self.spark.sql(f"create schema if not exists {_spark_ident(target.db or target.name)}")
+            self.spark.sql(_create_schema(target.db or target.name).sql("spark"))
             return
         table = target.this if isinstance(target, exp.Schema) else target
         columns = target.expressions if isinstance(target, exp.Schema) else None
@@ -104,11 +104,12 @@ class SparkConnection:
             else:
                 self.engine.create_or_replace(table.db, table.name, query.sql(dialect="duckdb"))
             return
-        exists = "if not exists " if node.args.get("exists") else ""
+        exists = bool(node.args.get("exists"))
         if not exists:
-            self.spark.sql(f"drop table if exists {_spark_rel(table.db, table.name)}")
-        self.spark.sql(f"create schema if not exists {_spark_ident(table.db)}")
-        self.spark.sql(f"create table {exists}{_spark_rel(table.db, table.name)} ({_schema(columns)}) using parquet")
+            self.spark.sql(_drop("table", _table(table.db, table.name), exists=True).sql("spark"))
+        self.spark.sql(_create_schema(table.db).sql("spark"))
+        self.spark.sql(_create_parquet(exp.Schema(this=_table(table.db, table.name), expressions=_defs(columns)),
+                                       None, exists=exists).sql("spark"))
 
     def _drop(self, node: exp.Drop) -> None:
         kind = (node.args.get("kind") or "").upper()
@@ -121,14 +122,14 @@ class SparkConnection:
             self.temps.discard(table.name)
             return
         if kind == "SCHEMA":
-            self.spark.sql(f"drop schema {'if exists ' if exists else ''}{_spark_ident(table.db or table.name)}"
-                           f"{' cascade' if cascade else ''}")
+            self.spark.sql(_drop("schema", exp.Table(this=exp.to_identifier(table.db or table.name, quoted=True)),
+                                 exists, cascade).sql("spark"))
             return
         if not table.db:
             if exists:
                 return
             raise KontorError(f"SparkConnection: no temporary table {table.name}")
-        self.spark.sql(f"drop {kind.lower()} {'if exists ' if exists else ''}{_spark_rel(table.db, table.name)}")
+        self.spark.sql(_drop(kind, _table(table.db, table.name), exists).sql("spark"))
 
     def _insert_query(self, node: exp.Insert) -> None:
         table = node.this
@@ -166,9 +167,15 @@ class _Rows:
         self.con.insert(table, self.batch)
 
 
-def _schema(columns: list[exp.Expression] | None) -> str:
-    """Column definitions as a Spark DDL schema (``name type, ...``), constraints dropped."""
-    defs = [c for c in columns or [] if isinstance(c, exp.ColumnDef)]
+def _defs(columns: list[exp.Expression] | None) -> list[exp.ColumnDef]:
+    """The column definitions (name and type), constraints dropped."""
+    defs = [exp.ColumnDef(this=exp.to_identifier(c.name, quoted=True), kind=c.args["kind"].copy())
+            for c in columns or [] if isinstance(c, exp.ColumnDef)]
     if not defs:
         raise KontorError("SparkConnection: a table without column definitions")
-    return ", ".join(f"{_spark_ident(c.name)} {c.args['kind'].sql(dialect='spark')}" for c in defs)
+    return defs
+
+
+def _schema(columns: list[exp.Expression] | None) -> str:
+    """Column definitions as a Spark DDL schema (``name type, ...``)."""
+    return ", ".join(d.sql(dialect="spark") for d in _defs(columns))

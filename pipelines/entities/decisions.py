@@ -28,6 +28,7 @@ import duckdb
 
 from pipelines.entities.spec import ATTRIBUTES, EntitySpec
 from pipelines.core.errors import KontorError
+from pipelines.core.sql import render, table_expr, template
 
 class StewardAction(str, Enum):
     """What a steward can decide (the launchpad's and the CLI's choices)."""
@@ -191,15 +192,13 @@ def prepare(con: duckdb.DuckDBPyConnection, spec: EntitySpec, request: dict[str,
         _contradiction(live, records, ("split", "distinct"), "merge")
         # records with different valid VAT IDs are two legal entities on paper: four eyes
         vat_columns = ["vat_id"] if spec.declared is None else [a.name for a in spec.declared if a.type == "vat_id"]
-        vats = {v for c in vat_columns for (v,) in _rows(con, f"select distinct {c} from {spec.table('standardised')} "
-                                                             f"where {c}_valid and unique_id in ({_in(records)})")}
+        vats = {v for c in vat_columns for (v,) in _rows(con, _sql("decision_vat_ids", spec, vat=c, valid=f"{c}_valid"), [records])}
         status = "pending" if len(vats) > 1 else "active"
         return {**base, "target_ids": records, "value": json.dumps([records]), "status": status,
                 "comment": _note(request.get("comment"), f"records with different valid VAT IDs ({', '.join(sorted(vats))}): "
                                  "needs a second steward's approval" if status == "pending" else None)}
     if action == "split":
-        cluster = _rows(con, f"""select unique_id from {spec.table('clusters')} where golden_id in
-                                 (select golden_id from {spec.table('clusters')} where unique_id in ({_in(records)}))""")
+        cluster = _rows(con, _sql("decision_cluster_members", spec), [records])
         rest = sorted({r for (r,) in cluster} - set(records))
         if not rest:
             raise DecisionError("split: the records are the whole cluster already; nothing to split off")
@@ -219,7 +218,7 @@ def prepare(con: duckdb.DuckDBPyConnection, spec: EntitySpec, request: dict[str,
         raise DecisionError(f"choose_value: unknown attribute {attribute!r}; one of {', '.join(known)}")
     if value is None or str(value).strip() == "":
         raise DecisionError("choose_value: give the value to keep (value)")
-    goldens = {g for (g,) in _rows(con, f"select distinct golden_id from {spec.table('clusters')} where unique_id in ({_in(records)})")}
+    goldens = {g for (g,) in _rows(con, _sql("decision_golden_ids", spec), [records])}
     if len(goldens) != 1:
         raise DecisionError(f"choose_value: the targets belong to {len(goldens)} golden records; name one golden record")
     # bank details need four eyes: the IBAN, or an attribute declared of type iban
@@ -273,9 +272,9 @@ def _expand(con: duckdb.DuckDBPyConnection, spec: EntitySpec, targets: list[str]
     """Each target as a group of record ids: a golden id stands for its current members."""
     groups, unknown = [], []
     for t in targets:
-        members = [r for (r,) in _rows(con, f"select unique_id from {spec.table('clusters')} where golden_id = ? order by 1", [t])]
+        members = [r for (r,) in _rows(con, _sql("decision_golden_members", spec), [t])]
         if not members:
-            members = [r for (r,) in _rows(con, f"select unique_id from {spec.table('standardised')} where unique_id = ?", [t])]
+            members = [r for (r,) in _rows(con, _sql("decision_record", spec), [t])]
         if not members:
             unknown.append(t)
         groups.append(members)
@@ -292,8 +291,10 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
         raise DecisionError("no master data yet: run the pipeline (kontor run) before recording decisions") from None
 
 
-def _in(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+def _sql(name: str, spec: EntitySpec, **columns: str) -> str:
+    """Template ``name`` with the entity's ``:clusters`` and ``:standardised`` tables and ``columns``."""
+    return render(template(__file__, name), clusters=table_expr(spec.table("clusters")),
+                  standardised=table_expr(spec.table("standardised")), **columns)
 
 
 def _note(comment: str | None, note: str | None) -> str | None:

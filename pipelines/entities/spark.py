@@ -17,11 +17,15 @@ on either), the survivorship SQL and the Dagster wiring.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
 
 from pipelines.engines.spark_connection import SparkConnection
 from pipelines.engines.spark_rules import to_spark
-from pipelines.entities.matching import SPLINK_LOG_LEVEL
+from pipelines.core.sql import table_expr
+from pipelines.entities.matching import SPLINK_LOG_LEVEL, _where
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise
 
@@ -73,12 +77,15 @@ def _inputs(session: "SparkSession", spec: EntitySpec) -> list[str]:
     names = []
     for system in spec.systems:
         name = f"_kontor_in_{spec.name}_{system}"
-        session.sql(to_spark(f"select * from {spec.table('standardised')} where source_system = '{system}' "
-                             f"and {spec.matchable}")).createOrReplaceTempView(name)
+        query = exp.select("*").from_(table_expr(spec.table("standardised"))).where(
+            exp.and_(exp.column("source_system").eq(exp.Literal.string(system)), _where(spec.matchable)))
+        session.sql(to_spark(query.sql("duckdb"))).createOrReplaceTempView(name)
         names.append(name)
     if spec.splink["link_type"] == "dedupe_only":
         name = f"_kontor_in_{spec.name}_all"
-        session.sql(" union all ".join(f"select * from {n}" for n in names)).createOrReplaceTempView(name)
+        selects = [exp.select("*").from_(exp.to_identifier(n, quoted=True)) for n in names]
+        union = functools.reduce(lambda a, b: exp.union(a, b, distinct=False), selects)
+        session.sql(union.sql("spark")).createOrReplaceTempView(name)
         return [name]
     return names
 

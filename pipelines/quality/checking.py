@@ -24,7 +24,7 @@ from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites,
 from pipelines.core.settings import Settings
 from pipelines.sources.spec import LINEAGE_COLUMNS
 from pipelines.core.errors import did_you_mean
-from pipelines.core.sql import render, table_expr, template
+from pipelines.core.sql import render, table_expr, template, verbatim
 
 
 def known_relations(compiled: CompiledProject) -> dict[str, str]:
@@ -61,14 +61,14 @@ def catalog_statements(compiled: CompiledProject) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     schemas = {"raw", "seeds"} | {cm.model.schema for cm in compiled.models.values()}
     for schema in sorted(schemas):
-        out.append((_create_schema(schema), False))
+        out.append((create_schema(schema), False))
     for t in compiled.project.sources.tables:
         cols = [(c.name, c.data_type) for c in t.columns] + list(LINEAGE_COLUMNS.items())
         out.append((_create_table(t.raw_table, cols), False))
         out.append((render(template(__file__, "current_view"), current=table_expr(t.raw_table + "__current"),
                            raw=table_expr(t.raw_table)), False))
     for relation, cols in untyped_relations(compiled).items():   # so models that ref them bind
-        out.append((_create_schema(relation.split(".")[0]), False))
+        out.append((create_schema(relation.split(".")[0]), False))
         out.append((_create_table(relation, [(c, "varchar") for c in cols], if_not_exists=True), False))
     for seed in compiled.project.seeds.values():
         out.append((_create_table(seed.relation, [(c, "varchar") for c in seed_columns(seed)]), False))
@@ -77,9 +77,9 @@ def catalog_statements(compiled: CompiledProject) -> list[tuple[str, bool]]:
         columns = [exp.Star()]
         if cm.materialized == "snapshot":
             columns += [exp.alias_(exp.cast(exp.null(), "timestamp"), c) for c in SNAPSHOT_COLUMNS]
-        head = exp.select(*columns).sql("duckdb")
         # the model's compiled SQL is text from the models stage, nested as it is
-        out.append((f"create view {table_expr(cm.model.relation).sql('duckdb')} as {head} from ({cm.sql})", True))
+        query = exp.select(*columns).from_(exp.Subquery(this=verbatim(cm.sql)))
+        out.append((exp.Create(this=table_expr(cm.model.relation), kind="VIEW", expression=query).sql("duckdb"), True))
     return out
 
 
@@ -116,7 +116,7 @@ def _stable_order(compiled: CompiledProject) -> list[str]:
     return out
 
 
-def _create_schema(schema: str) -> str:
+def create_schema(schema: str) -> str:
     return exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA", exists=True).sql("duckdb")
 
 

@@ -7,10 +7,13 @@ and the fix; the row then goes to quarantine instead of ``raw``.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from pipelines.sources.spec import Column, FileFormat
-from pipelines.core.sql import ident, literal
+from sqlglot import exp
+
+from pipelines.core.sql import data_type
 
 # The range of each integer type, by the name a declared type normalizes to (sqlglot writes hugeint
 # as int128 and uhugeint as uint128; both spellings are kept).
@@ -68,89 +71,131 @@ def _needs_number_rewrite(fmt: FileFormat) -> bool:
     return fmt.decimal_separator != "." or bool(fmt.thousands_separator)
 
 
-def _sane_date(expr: str) -> str:
-    # strptime's %Y and ISO casts accept '24' as the year 24: a two-digit year, never a real date here.
-    return f"case when year({expr}) between 1000 and 9999 then {expr} end"
+def _fn(name: str, *args: exp.Expression | str | int) -> exp.Expression:
+    """A DuckDB function call, written as named; a str argument is a string literal, an int a
+    number. (``exp.func`` would build sqlglot's typed node through the dialect's parser: the same
+    SQL, at 30 times the cost, which ingest pays per column and file.)"""
+    return exp.Anonymous(this=name, expressions=[
+        _lit(a) if isinstance(a, str) else exp.Literal.number(a) if isinstance(a, int) else a for a in args])
 
 
-def _datev_date(text: str, otherwise: str, period: tuple) -> str:
+@functools.lru_cache(maxsize=256)
+def _type(text: str) -> exp.DataType:
+    return data_type(text)
+
+
+def _lit(value: str) -> exp.Literal:
+    return exp.Literal.string(value)
+
+
+def _case(*whens: tuple[exp.Expression, exp.Expression], default: exp.Expression | None = None) -> exp.Case:
+    return exp.Case(ifs=[exp.If(this=cond, true=then) for cond, then in whens], default=default)
+
+
+def _concat(*parts: exp.Expression) -> exp.Expression:
+    """``a || b || ...`` (DuckDB's: NULL if any part is NULL)."""
+    out = parts[0]
+    for part in parts[1:]:
+        out = exp.DPipe(this=out, expression=part, safe=True)
+    return out
+
+
+def _try_cast(value: exp.Expression, target: str) -> exp.Expression:
+    return exp.TryCast(this=value, to=_type(target).copy())
+
+
+def _as(value: exp.Expression, target: str) -> exp.Expression:
+    return exp.Cast(this=value, to=_type(target).copy())
+
+
+def _sane_date(value) -> exp.Expression:
+    """``value()`` if its year has four digits, else NULL. strptime's %Y and ISO casts accept '24'
+    as the year 24: a two-digit year, never a real date here."""
+    return _case((exp.Between(this=_fn("year", value()), low=exp.Literal.number(1000), high=exp.Literal.number(9999)),
+                  value()))
+
+
+def _datev_date(text, otherwise: exp.Expression, period: tuple) -> exp.Expression:
     """DATEV writes a Belegdatum as day and month only (``3112``, or ``105`` for 1 May), the year
     being that of the header's date range; a range across a year end (a fiscal year from July)
     takes the year in which the day falls inside the range. Eight digits are ``DDMMYYYY``."""
     start, stop = period
-    ddmm = f"lpad({text}, 4, '0')"
     # The range is checked on MMDD as a number (DDMM 3112 -> 1231: month * 100 + day), so each value
     # is parsed once; arithmetic on the number costs half what cutting and joining the text did.
-    number = f"try_cast({text} as integer)"
-    mmdd = f"(({number} % 100) * 100 + {number} // 100)"
-    lo, hi = int(f"{start:%m%d}"), int(f"{stop:%m%d}")
+    def mmdd() -> exp.Expression:
+        number = lambda: _try_cast(text(), "integer")   # noqa: E731
+        return exp.Paren(this=exp.Add(
+            this=exp.Mul(this=exp.Paren(this=exp.Mod(this=number(), expression=exp.Literal.number(100))),
+                         expression=exp.Literal.number(100)),
+            expression=exp.IntDiv(this=number(), expression=exp.Literal.number(100))))
+    lo, hi = exp.Literal.number(int(f"{start:%m%d}")), exp.Literal.number(int(f"{stop:%m%d}"))
 
-    def day(year: int) -> str:
-        return f"try_strptime({ddmm} || '{year}', '%d%m%Y')::date"
+    def day(year: int) -> exp.Expression:
+        return _as(_fn("try_strptime", _concat(_fn("lpad", text(), 4, "0"), _lit(str(year))), "%d%m%Y"), "date")
 
     if start.year == stop.year:
-        short = f"case when {mmdd} between {lo} and {hi} then {day(start.year)} end"
+        short = _case((exp.Between(this=mmdd(), low=lo, high=hi), day(start.year)))
     elif start.year + 1 == stop.year and f"{stop:%m%d}" < f"{start:%m%d}":
-        short = f"case when {mmdd} >= {lo} then {day(start.year)} when {mmdd} <= {hi} then {day(stop.year)} end"
+        short = _case((exp.GTE(this=mmdd(), expression=lo), day(start.year)),
+                      (exp.LTE(this=mmdd(), expression=hi), day(stop.year)))
     else:   # a range over a year long: the day could be in several years; the first in range wins
-        bounds = f"between {literal(start.isoformat())}::date and {literal(stop.isoformat())}::date"
-        short = "coalesce(" + ", ".join(f"case when {day(y)} {bounds} then {day(y)} end"
-                                        for y in range(start.year, stop.year + 1)) + ")"
-    return (f"case when regexp_full_match({text}, '\\d{{3,4}}') then {short} "
-            f"when regexp_full_match({text}, '\\d{{8}}') then try_strptime({text}, '%d%m%Y')::date "
-            f"else {otherwise} end")
+        years = [_case((exp.Between(this=day(y), low=_as(_lit(start.isoformat()), "date"),
+                                     high=_as(_lit(stop.isoformat()), "date")), day(y)))
+                 for y in range(start.year, stop.year + 1)]
+        short = exp.Coalesce(this=years[0], expressions=years[1:])
+    return _case((_fn("regexp_full_match", text(), "\\d{3,4}"), short),
+                 (_fn("regexp_full_match", text(), "\\d{8}"), _as(_fn("try_strptime", text(), "%d%m%Y"), "date")),
+                 default=otherwise)
 
 
-def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat) -> str:
-    """SQL for the typed value of ``col`` from stage column ``stage_col`` (NULL if absent)."""
+def value_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat) -> exp.Expression:
+    """The typed value of ``col`` from stage column ``stage_col`` (NULL if absent)."""
     target = col.data_type
     if stage_col is None:
-        return f"cast(null as {target})"
-    src = ident(stage_col)
+        return _as(exp.null(), target)
+    src = lambda: exp.column(stage_col, quoted=True)   # noqa: E731  (a node per place)
     if stage_type is not None and stage_type.lower() != "varchar":
-        return src if stage_type.lower() == target else f"try_cast({src} as {target})"
+        return src() if stage_type.lower() == target else _try_cast(src(), target)
     if col.is_text:
-        return src
-    text = f"trim({src})"
+        return src()
+    text = lambda: _fn("trim", src())   # noqa: E731
     kind = base_type(target)
     scale = _scale(target)
     if kind in _INTEGER | {"decimal", "numeric"} or (kind in _FLOAT and _needs_number_rewrite(fmt)):
-        def plain(value: str) -> str:
+        def plain(value: exp.Expression) -> exp.Expression:
             if fmt.thousands_separator:
-                value = f"replace({value}, {literal(fmt.thousands_separator)}, '')"
+                value = _fn("replace", value, fmt.thousands_separator, "")
             # An integer's pattern has no decimal separator: nothing to replace (a replace per value
             # cost more than the cast).
             if fmt.decimal_separator != "." and scale != 0:
-                value = f"replace({value}, {literal(fmt.decimal_separator)}, '.')"
+                value = _fn("replace", value, fmt.decimal_separator, ".")
             return value
 
         # The value as read first: a match starts with a sign or digit and ends with a digit, so it is
         # its own trim, and most values skip the trim (which cost as much as the match). The trailing
         # minus is tried only where the usual form did not match: no cost for the rest.
-        pattern = literal(_number_pattern(fmt, scale))
+        pattern = _number_pattern(fmt, scale)
         # A trailing minus moves to the front before the cast, never a negation after it: negating an
         # unsigned value raised "Overflow in negation" and failed the whole file, and -128 fits a
         # tinyint whose 128 does not. A value the type cannot hold is NULL, its row quarantined.
-        return (f"case when regexp_full_match({src}, {pattern}) then try_cast({plain(src)} as {target}) "
-                f"when regexp_full_match({text}, {pattern}) "
-                f"then try_cast({plain(text)} as {target}) "
-                f"when regexp_full_match({text}, {literal(_trailing_minus_pattern(fmt, scale))}) "
-                f"then try_cast({plain(chr(39) + '-' + chr(39) + f' || rtrim({text}, {literal(chr(45))})')} as {target}) end")
+        return _case((_fn("regexp_full_match", src(), pattern), _try_cast(plain(src()), target)),
+                     (_fn("regexp_full_match", text(), pattern), _try_cast(plain(text()), target)),
+                     (_fn("regexp_full_match", text(), _trailing_minus_pattern(fmt, scale)),
+                      _try_cast(plain(_concat(_lit("-"), _fn("rtrim", text(), "-"))), target)))
     if kind == "date":
-        parsed = f"try_strptime({text}, {literal(fmt.date_format)})::date" if fmt.date_format else f"try_cast({text} as date)"
-        if fmt.date_format and fmt.date_format != "%Y-%m-%d":
-            # An ISO date is unambiguous whatever the declared format: a clerk's hand-fixed row or a
-            # second export tool writes 2026-10-05 into a %d.%m.%Y column.
-            parsed = (f"coalesce({parsed}, case when regexp_full_match({text}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') "
-                      f"then try_strptime({text}, '%Y-%m-%d')::date end)")
-        if fmt.datev_period:
-            parsed = _datev_date(text, parsed, fmt.datev_period)
+        def parsed() -> exp.Expression:
+            out = _as(_fn("try_strptime", text(), fmt.date_format), "date") if fmt.date_format else _try_cast(text(), "date")
+            if fmt.date_format and fmt.date_format != "%Y-%m-%d":
+                # An ISO date is unambiguous whatever the declared format: a clerk's hand-fixed row or a
+                # second export tool writes 2026-10-05 into a %d.%m.%Y column.
+                out = exp.Coalesce(this=out, expressions=[_case((_fn("regexp_full_match", text(), "\\d{4}-\\d{2}-\\d{2}"),
+                                                                 _as(_fn("try_strptime", text(), "%Y-%m-%d"), "date")))])
+            return _datev_date(text, out, fmt.datev_period) if fmt.datev_period else out
         return _sane_date(parsed)
     if kind.startswith("timestamp"):
         fmt_ts = fmt.timestamp_format or fmt.date_format
-        parsed = f"try_strptime({text}, {literal(fmt_ts)})::{target}" if fmt_ts else f"try_cast({text} as {target})"
-        return _sane_date(parsed)
-    return f"try_cast({text} as {target})"
+        return _sane_date(lambda: _as(_fn("try_strptime", text(), fmt_ts), target) if fmt_ts else _try_cast(text(), target))
+    return _try_cast(text(), target)
 
 
 def _typed_implies_present(col: Column, stage_type: str | None, fmt: FileFormat) -> bool:
@@ -191,84 +236,85 @@ def _expected(col: Column, fmt: FileFormat) -> str:
     return col.data_type
 
 
-def _out_of_range_reason(col: Column, src: str, fmt: FileFormat, typed: str) -> str | None:
-    """A ``when`` branch naming a well-formed number the column's type cannot hold (a negative one in
+def _out_of_range_reason(col: Column, src, fmt: FileFormat, typed) -> list[tuple] | None:
+    """``when`` branches naming a well-formed number the column's type cannot hold (a negative one in
     an unsigned column, too many digits), evaluated only for a value that did not convert."""
     kind = base_type(col.data_type)
     if kind not in _INTEGER and kind not in ("decimal", "numeric"):
         return None
     scale = _scale(col.data_type)
-    text = f"trim({src})"
-    number = (f"{typed} is null and (regexp_full_match({text}, {literal(_number_pattern(fmt, scale))}) "
-              f"or regexp_full_match({text}, {literal(_trailing_minus_pattern(fmt, scale))}))")
-    value = f"'''' || left({src}, 60) || ''''"
+    text = lambda: _fn("trim", src())   # noqa: E731
+
+    def number() -> exp.Expression:
+        return exp.And(this=exp.Is(this=typed(), expression=exp.null()), expression=exp.Paren(this=exp.Or(
+            this=_fn("regexp_full_match", text(), _number_pattern(fmt, scale)),
+            expression=_fn("regexp_full_match", text(), _trailing_minus_pattern(fmt, scale)))))
+
+    def reason(before: str, after: str) -> exp.Expression:
+        return _concat(_lit(before), _lit("'"), _fn("left", src(), 60), _lit("'"), _lit(after))
+    cannot = f"{col.name}: cannot read "
     if kind in _INTEGER:
         low, high = _INTEGER_RANGE[kind]
-        whole = f"{col.name}: cannot read " + "{value}" + f" as {col.data_type}: outside its range ({low} to {high})"
-        branches = ""
+        branches = []
         if low == 0:
-            negative = (f"{col.name}: cannot read " + "{value}" + f" as {col.data_type}: a negative number in an "
-                        f"unsigned column ({col.data_type} holds 0 to {high}); fix: correct the value, or declare "
-                        "a signed type")
-            branches = (f"when {number} and (starts_with({text}, '-') or ends_with({text}, '-')) "
-                        f"then {_reason(negative, value)} ")
-        return branches + f"when {number} then {_reason(whole, value)}"
+            negative = (f" as {col.data_type}: a negative number in an unsigned column ({col.data_type} holds 0 "
+                        f"to {high}); fix: correct the value, or declare a signed type")
+            branches.append((exp.And(this=number(), expression=exp.Paren(this=exp.Or(
+                                 this=_fn("starts_with", text(), "-"), expression=_fn("ends_with", text(), "-")))),
+                             reason(cannot, negative)))
+        return branches + [(number(), reason(cannot, f" as {col.data_type}: outside its range ({low} to {high})"))]
     digits = _precision(col.data_type) - (scale or 0)
-    too_large = (f"{col.name}: cannot read " + "{value}" + f" as {col.data_type}: too large "
+    too_large = (f" as {col.data_type}: too large "
                  f"(at most {digits} digit{'s' if digits != 1 else ''} before the decimal separator)")
-    return f"when {number} then {_reason(too_large, value)}"
-
-
-def _reason(template: str, value: str) -> str:
-    """SQL for ``template`` with ``{value}`` replaced by the SQL expression ``value``."""
-    before, after = template.split("{value}")
-    return f"{literal(before)} || {value} || {literal(after)}"
+    return [(number(), reason(cannot, too_large))]
 
 
 def error_expr(col: Column, stage_col: str | None, stage_type: str | None, fmt: FileFormat,
-               check_control: bool = True, value: str | None = None) -> str:
-    """SQL yielding a reason when the column's value is missing or unreadable, else NULL.
+               check_control: bool = True, value: str | None = None) -> exp.Expression | None:
+    """A reason when the column's value is missing or unreadable, else NULL.
 
     ``check_control=False`` when the whole file is known to hold no control characters.
     ``value`` names the typed value when the query already computed it (else ``value_expr`` is
     inlined): a conversion is the costly part, evaluated once per value, not twice.
-    Returns the literal ``null`` when no value can ever have a reason (an optional text column
-    without the control check), so the caller can leave it out."""
+    Returns None when no value can ever have a reason (an optional text column without the
+    control check), so the caller can leave it out."""
     name = col.name
     if stage_col is None:
-        return "null"
-    src = ident(stage_col)
+        return None
+    src = lambda: exp.column(stage_col, quoted=True)   # noqa: E731  (a node per place)
     is_text_stage = stage_type is None or stage_type.lower() == "varchar"
-    missing = f"{src} is null" + (f" or trim({src}) = ''" if is_text_stage else "")
-    typed = value if value is not None else f"({value_expr(col, stage_col, stage_type, fmt)})"
+
+    def missing() -> exp.Expression:
+        null = exp.Is(this=src(), expression=exp.null())
+        return exp.Or(this=null, expression=exp.EQ(this=_fn("trim", src()), expression=_lit(""))) if is_text_stage else null
+
+    def typed() -> exp.Expression:
+        return exp.column(value) if value is not None else exp.Paren(this=value_expr(col, stage_col, stage_type, fmt))
     branches = []
     if not (is_text_stage and check_control) and _typed_implies_present(col, stage_type, fmt):
         # The common case decided by one NULL test: a value that converted is neither missing nor
         # unreadable (checking for blanks first cost as much as a conversion).
-        branches.append(f"when {typed} is not null then null")
+        branches.append((exp.Not(this=exp.Is(this=typed(), expression=exp.null())), exp.null()))
     if col.required:
-        branches.append(f"when {missing} then {literal(name + ': required value is missing')}")
+        branches.append((missing(), _lit(name + ": required value is missing")))
     elif col.is_text and not (is_text_stage and check_control):
-        return "null"
+        return None
     else:
-        branches.append(f"when {missing} then null")
+        branches.append((missing(), exp.null()))
     if is_text_stage and check_control:
-        branches.append(
-            f"when regexp_matches({src}, {literal(CONTROL_CHARS)}) then "
-            f"{literal(name + ': control characters or bytes invalid in the file encoding (binary data or wrong encoding?)')}"
-        )
+        branches.append((_fn("regexp_matches", src(), CONTROL_CHARS),
+                         _lit(name + ": control characters or bytes invalid in the file encoding (binary data or wrong encoding?)")))
     if not col.is_text and is_text_stage:
-        out_of_range = _out_of_range_reason(col, src, fmt, typed)
-        if out_of_range:
-            branches.append(out_of_range)
+        branches += _out_of_range_reason(col, src, fmt, typed) or []
     if not col.is_text:
-        reason = f"{literal(name + ': cannot read ')} || '''' || left({src}::varchar, 60) || '''' || {literal(' as ' + _expected(col, fmt))}"
+        parts = [_lit(name + ": cannot read "), _lit("'"), _fn("left", _as(src(), "varchar"), 60), _lit("'"),
+                 _lit(" as " + _expected(col, fmt))]
         if is_text_stage and base_type(col.data_type) in _INTEGER | _FLOAT | {"decimal", "numeric"} \
                 and fmt.decimal_separator == ".":
-            hint = literal("; it looks like German number format: set format decimal_separator ',' and thousands_separator '.'")
-            reason += f" || case when regexp_full_match(trim({src}), {literal(_GERMAN_NUMBER)}) then {hint} else '' end"
+            hint = "; it looks like German number format: set format decimal_separator ',' and thousands_separator '.'"
+            parts.append(_case((_fn("regexp_full_match", _fn("trim", src()), _GERMAN_NUMBER), _lit(hint)), default=_lit("")))
         if is_text_stage and (base_type(col.data_type) == "date" or base_type(col.data_type).startswith("timestamp")):
-            hint = literal("; a two-digit year? write four digits, or declare the format with %y")
-            reason += f" || case when regexp_matches(trim({src}), '(^|[^0-9])[0-9]{{2}}$') then {hint} else '' end"
-        branches.append(f"when {typed} is null then {reason}")
-    return "case " + " ".join(branches) + " end"
+            hint = "; a two-digit year? write four digits, or declare the format with %y"
+            parts.append(_case((_fn("regexp_matches", _fn("trim", src()), "(^|[^0-9])[0-9]{2}$"), _lit(hint)), default=_lit("")))
+        branches.append((exp.Is(this=typed(), expression=exp.null()), _concat(*parts)))
+    return _case(*branches)

@@ -127,12 +127,11 @@ def _typed_sql(table: SourceTable, staged: readers.Staged) -> str:
         src = col.name if col.name in staged.types else None
         stype = staged.types.get(col.name)
         value = f"_kontor_v{i}"
-        # convert.py's expressions are SQL text of their own; here they are placed as written
-        values.append(exp.alias_(verbatim(value_expr(col, src, stype, fmt)), value))
+        values.append(exp.alias_(value_expr(col, src, stype, fmt), value, copy=False))
         outputs.append(exp.alias_(exp.column(value), col.name, quoted=True))
         error = error_expr(col, src, stype, fmt, check_control=not staged.text_clean, value=value)
-        if error != "null":
-            errors.append(verbatim(error))
+        if error is not None:
+            errors.append(error)
     raw_json = _json_of((c, exp.column(c, quoted=True)) for c in staged.columns)
     if errors:
         failed = exp.Not(this=exp.Coalesce(this=errors[0], expressions=errors[1:]).is_(exp.null()))
@@ -140,17 +139,18 @@ def _typed_sql(table: SourceTable, staged: readers.Staged) -> str:
             exp.cast(exp.Array(expressions=errors), exp.DataType.build("varchar[]", dialect="duckdb")),
             exp.Lambda(this=exp.column("x").is_(exp.null()).not_(), expressions=[exp.to_identifier("x")])])
         error_list = exp.Case(ifs=[exp.If(this=failed, true=reasons)])
-        raw = exp.Case(ifs=[exp.If(this=failed.copy(), true=raw_json)])
+        raw = exp.Case(ifs=[exp.If(this=failed, true=raw_json)])   # the same node twice: written, never changed
     else:
         error_list = exp.cast(exp.null(), exp.DataType.build("varchar[]", dialect="duckdb"))
         raw = exp.cast(exp.null(), "varchar")
     scan = exp.Table(this=verbatim(staged.scan) if staged.scan else exp.to_identifier("_stage"),
                      alias=exp.TableAlias(this=exp.to_identifier("s")))
-    typed = exp.select(*outputs, exp.alias_(error_list, "_errors"), exp.alias_(raw, "_raw")) \
-        .from_(exp.select(*values, exp.Column(this=exp.Star(), table=exp.to_identifier("s")))
-               .from_(scan).subquery())
+    # the tree is built here for this statement alone: nothing is copied (convert's expressions are large)
+    typed = exp.select(*outputs, exp.alias_(error_list, "_errors", copy=False), exp.alias_(raw, "_raw", copy=False), copy=False) \
+        .from_(exp.select(*values, exp.Column(this=exp.Star(), table=exp.to_identifier("s")), copy=False)
+               .from_(scan, copy=False).subquery(copy=False), copy=False)
     return exp.Create(this=exp.to_table("_typed"), kind="TABLE", replace=True,
-                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=typed).sql(dialect="duckdb")
+                      properties=exp.Properties(expressions=[exp.TemporaryProperty()]), expression=typed).sql(dialect="duckdb", copy=False)
 
 
 def _json_of(values) -> exp.Expression:
