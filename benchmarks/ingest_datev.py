@@ -391,7 +391,8 @@ def baseline_typed_facts(csv: Path, kind: str, rows: int, meta: dict) -> dict:
     for cp1252-only characters; UTF-8 lines read as latin-1)."""
     import duckdb
 
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     quoted = str(csv).replace("'", "''")
     read = (f"read_csv('{quoted}', delim=';', header=true, skip={INPUTS[kind][4]}, encoding='latin-1', "
             "ignore_errors=true{})")
