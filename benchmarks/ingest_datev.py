@@ -383,6 +383,53 @@ def child_baseline(args) -> dict:
             "rss_before_mb": rss_before, "helper_peak_rss_mb": 0.0, "rows_loaded": rows}
 
 
+def baseline_typed_facts(csv: Path, kind: str, rows: int, meta: dict) -> dict:
+    """What ``baseline_typed`` does with the file (outside any timing, once per run): the type
+    DuckDB's sniffer gives each column, the rows it loads against the rows in the file (what
+    ``ignore_errors`` drops silently), whether each typed value equals the column's text read
+    the way Kontor declares it, and how many texts differ from the real file (the twin's 0xBF
+    for cp1252-only characters; UTF-8 lines read as latin-1)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    quoted = str(csv).replace("'", "''")
+    read = (f"read_csv('{quoted}', delim=';', header=true, skip={INPUTS[kind][4]}, encoding='latin-1', "
+            "ignore_errors=true{})")
+    con.execute(f"create table t as select * from {read.format('')}")
+    con.execute(f"create table v as select * from {read.format(', all_varchar=true')}")
+    types = {name: typ for name, typ, *_ in con.execute("describe t").fetchall()}
+    sniffed = con.execute(f"select DateFormat from sniff_csv('{quoted}', delim=';', header=true, "
+                          f"skip={INPUTS[kind][4]}, encoding='latin-1', ignore_errors=true)").fetchone()[0]
+    loaded = con.execute("select count(*) from t").fetchone()[0]
+    checks = []
+    for name, typ in types.items():
+        col = '"' + name.replace('"', '""') + '"'
+        if typ == "DATE":
+            checks.append(f"count(*) filter (where t.{col} is distinct from strptime(v.{col}, '{sniffed or '%Y-%m-%d'}')::date)")
+        elif typ != "VARCHAR":
+            checks.append(f"count(*) filter (where t.{col} is distinct from cast(v.{col} as {typ}))")
+    typed = [n for n, t in types.items() if t != "VARCHAR"]
+    wrong = con.execute(f"select {', '.join(checks) or '0'} from t positional join v").fetchone() if checks else []
+    text = [n for n, t in types.items() if t == "VARCHAR"]
+    replaced = " or ".join(f"contains(\"{n}\", '\u00bf')" for n in text) or "false"
+    mojibake = " or ".join(f"contains(\"{n}\", '\u00c3')" for n in text) or "false"
+    altered = con.execute(f"select count(*) filter (where {replaced}), count(*) filter (where {mojibake}) from t").fetchone()
+    con.close()
+    return {
+        "columns": types,
+        "typed_columns": typed,
+        "date_format_sniffed": sniffed,
+        "rows_in_file": rows,
+        "rows_loaded": loaded,
+        "rows_dropped_silently": rows - loaded,
+        "ragged_rows_injected": meta.get("ragged", 0),
+        "typed_values_differing_from_text": dict(zip(typed, wrong)),
+        "rows_with_cp1252_character_replaced": altered[0],
+        "rows_with_utf8_read_as_latin1": altered[1],
+    }
+
+
 class _TimedConnection:
     """Stands in for a DuckDB connection and times every statement, labelled by what it does."""
 
@@ -393,13 +440,14 @@ class _TimedConnection:
         (r"from kontor\.load_ledger where system", "already-loaded lookup"),
         (r"max\(batch_id\)", "next batch id"),
         (r"drop table if exists _kontor_rejects", "drop rejects tables"),
-        (r"create or replace temp table _typed", "read_csv + typed conversion in one pass (_typed)"),
+        (r"create or replace temp(orary)? table _typed", "read_csv + typed conversion in one pass (_typed)"),
         (r"create or replace temp table _rejects", "rejects aggregation (_rejects)"),
         (r"create or replace temp table _dups", "duplicate-key window (_dups)"),
         (r"^\s*insert into \"raw\"", "insert raw"),
-        (r"where t\._errors is not null", "insert quarantine: conversion errors"),
+        (r"where (t\._errors is not null|not t\._errors is null)", "insert quarantine: conversion errors"),
         (r"from _dups d join", "insert quarantine: duplicate keys"),
         (r"from _rejects\s*$", "insert quarantine: parser rejects"),
+        (r"having count\(\*\) > 1", "duplicate-key check (grouping)"),
         (r"count\(\*\)", "counts (read = loaded + quarantined)"),
         (r"temp table _lines", "line numbers past rejects (_lines)"),
         (r"select k, max\(n\)", "line-number steps (rejects, blank lines)"),
@@ -416,7 +464,7 @@ class _TimedConnection:
         self.hwm_growth: dict[str, float] = {}
 
     def _label(self, sql: str) -> str:
-        text = sql.strip()
+        text = re.sub(r"^\s*/\*.*?\*/", "", sql, flags=re.DOTALL).strip()   # templates open with a comment
         for pattern, label in self.LABELS:
             if re.search(pattern, text, re.IGNORECASE | re.MULTILINE):
                 return label
@@ -653,8 +701,8 @@ def main(argv: list[str] | None = None) -> int:
             "nothing, silently drops ragged rows (ignore_errors) and writes no ledger or quarantine; "
             "met.ratio is measured against it",
             "baseline_typed is the same read_csv without all_varchar: DuckDB sniffs and types the "
-            "columns as a bare read_csv does by default (integers become BIGINT; German decimal numbers "
-            "and dates stay text, which the sniffer does not read); at 1M rows it is faster than the "
+            "columns as a bare read_csv does by default (integers become BIGINT, a DD.MM.YYYY column without a bad value in the sample DATE; German decimal numbers "
+            "stay text, which the sniffer does not read; see baseline_typed_columns); at 1M rows it is faster than the "
             "all_varchar read (smaller integer columns to write): ratio_kontor_to_baseline_typed is the stricter figure",
             "Kontor: digest + cp1252 transcode + read_csv (store_rejects) + typed conversion + "
             "duplicate-key window + raw/quarantine/ledger inserts in one transaction",
@@ -669,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
         "workdir": str(workdir),
         "code": code_before if code_before == code_fingerprint() else "changed during the run",
     }
+    log("inspecting what baseline_typed does with the file")
+    out["baseline_typed_columns"] = baseline_typed_facts(latin1_twin(csv), args.input, args.rows, meta)
     if args.profile or not met["all"]:
         log("profiling one Kontor run phase by phase")
         out["profile"] = run_child("profile", csv, data_dir, workdir, "profile", args.input)

@@ -19,7 +19,7 @@ a large file loads it by path (``readers._HALF_WORKER``).
 
 >>> out = io.BytesIO()
 >>> transcode_range(io.BytesIO("Müller;1\\n".encode() + "Köln;2\\n".encode("cp1252")), out, "cp1252", 0, 17)
-(1, 0)
+(1, 0, 0)
 >>> out.getvalue().decode()
 'Müller;1\\nKöln;2\\n'
 """
@@ -117,15 +117,24 @@ def _line_aligned_chunks(src, start: int, stop: int):
         yield carry
 
 
-def transcode_range(src, dst, encoding: str, start: int, stop: int) -> tuple[int, int]:
-    """Transcode bytes ``start``..``stop`` of ``src`` into ``dst``; (UTF-8 lines, mixed lines)."""
-    utf8_lines = mixed_lines = 0
+_REPLACEMENT = "\ufffd".encode()
+
+
+def transcode_range(src, dst, encoding: str, start: int, stop: int) -> tuple[int, int, int]:
+    """Transcode bytes ``start``..``stop`` of ``src`` into ``dst``; (UTF-8 lines, mixed lines,
+    chunks with UTF-8 lines whose text holds a U+FFFD). A single-byte line never decodes to U+FFFD
+    except from a byte its encoding leaves undefined (cp1252's five, which the digest reports), so
+    with no mixed line the last count tells whether a UTF-8 line of the file holds one: the
+    search costs a few hundred microseconds per such chunk, not another pass over the file."""
+    utf8_lines = mixed_lines = replaced = 0
     for chunk in _line_aligned_chunks(src, start, stop):
         out, u, m = transcode_chunk(chunk, encoding)
         dst.write(out)
         utf8_lines += u
         mixed_lines += m
-    return utf8_lines, mixed_lines
+        if u and _REPLACEMENT in out:
+            replaced += 1
+    return utf8_lines, mixed_lines, replaced
 
 
 def transcode_utf16(src, dst, codec: str, skip_bytes: int) -> None:

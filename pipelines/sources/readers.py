@@ -145,9 +145,9 @@ print(*counts)
 """
 
 
-def _transcode(path: Path, encoding: str, out: Path, size: int) -> tuple[int, int]:
+def _transcode(path: Path, encoding: str, out: Path, size: int) -> tuple[int, int, int]:
     """Single-byte ``encoding`` to UTF-8, line by line where lines are UTF-8 (see linecodec);
-    returns (lines read as UTF-8, lines valid in neither)."""
+    returns (lines read as UTF-8, lines valid in neither, chunks of UTF-8 lines holding U+FFFD)."""
     split = _split_point(path, size) if size >= _SPLIT_MIN_BYTES and sys.executable else size
     helper = _start_half_worker(path, out, encoding, split, size) if split < size else None
     try:
@@ -158,7 +158,7 @@ def _transcode(path: Path, encoding: str, out: Path, size: int) -> tuple[int, in
                 more = _half_worker_done(helper, dst.tell())
                 if more is None:        # no helper: do its half here
                     more = linecodec.transcode_range(src, dst, encoding, split, size)
-                counts = (counts[0] + more[0], counts[1] + more[1])
+                counts = (counts[0] + more[0], counts[1] + more[1], counts[2] + more[2])
         return counts
     finally:
         if helper is not None and helper.poll() is None:   # this half failed: stop the helper
@@ -185,15 +185,15 @@ def _start_half_worker(path: Path, out: Path, encoding: str, start: int, stop: i
         return None
 
 
-def _half_worker_done(helper: subprocess.Popen | None, offset: int) -> tuple[int, int] | None:
+def _half_worker_done(helper: subprocess.Popen | None, offset: int) -> tuple[int, int, int] | None:
     """Send the helper its offset and wait: its line counts once it wrote its half there."""
     if helper is None:
         return None
     out, _ = helper.communicate(f"{offset}\n".encode())
     if helper.returncode != 0:
         return None
-    utf8_lines, mixed = map(int, out.split())
-    return utf8_lines, mixed
+    utf8_lines, mixed, replaced = map(int, out.split())
+    return utf8_lines, mixed, replaced
 
 
 def _header_line(path: Path, skip: int) -> str | None:
@@ -275,7 +275,7 @@ def _plan(path: Path, fmt: FileFormat, info: FileDigest, tmp_dir: Path) -> _Plan
             notes.append(f"declared {declared} but the file is UTF-8; read as UTF-8 (fix: set format encoding: utf-8)")
         else:
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            utf8_lines, mixed = _transcode(path, declared, tmp, info.size)
+            utf8_lines, mixed, replaced = _transcode(path, declared, tmp, info.size)
             encoding = declared if not utf8_lines and not mixed else f"{declared}+utf-8 per line"
             if utf8_lines or mixed:
                 notes.append(f"declared {declared} but some lines are UTF-8: decoded line by line, {utf8_lines} line(s) "
@@ -283,29 +283,16 @@ def _plan(path: Path, fmt: FileFormat, info: FileDigest, tmp_dir: Path) -> _Plan
                              + (f"; {mixed} line(s) mixing both encodings quarantined" if mixed else ""))
             # Control bytes are the same bytes in both encodings (the digest saw them all); a U+FFFD
             # comes from a byte cp1252 leaves undefined, a line mixing both, or a UTF-8 line that
-            # holds one: then every value is checked, else the file is clean as it stands.
+            # holds one (the transcoding saw those: no second pass over the file): then every value
+            # is checked, else the file is clean as it stands.
             clean = not info.control_bytes and not (declared == "cp1252" and info.cp1252_undefined) \
-                and not mixed and not (utf8_lines and _contains(path, _UTF8_REPLACEMENT))
+                and not mixed and not replaced
             return _Plan(tmp, fmt, pre, info, encoding, clean, notes)
     if pre.bom_name == "utf-8 (BOM)":
         encoding = pre.bom_name
     clean = encoding.startswith("utf-8") and info.utf8_valid and not info.control_bytes and not info.replacement_char
     return _Plan(path, fmt, pre, info, encoding if declared not in _SINGLE_BYTE or not info.ascii_only else declared,
                  clean, notes)
-
-
-_UTF8_REPLACEMENT = "\ufffd".encode()
-
-
-def _contains(path: Path, needle: bytes) -> bool:
-    """Whether the file holds ``needle`` (a few bytes; one fast pass, chunks overlapping)."""
-    tail = b""
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            if needle in tail + chunk[:len(needle)] or needle in chunk:
-                return True
-            tail = chunk[-(len(needle) - 1):]
-    return False
 
 
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, fmt: FileFormat, info: FileDigest,

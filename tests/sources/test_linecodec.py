@@ -88,3 +88,68 @@ def test_digest_matches_the_facts_of_the_bytes(tmp_path):
         assert info.cp1252_undefined == any(b in readers._CP1252_UNDEFINED for b in content)
     assert readers.digest(tmp_path / "cp1252.csv").control_bytes
     assert readers.digest(tmp_path / "cp1252.csv").cp1252_undefined
+
+
+def test_transcode_range_counts_chunks_whose_utf8_lines_hold_a_replacement_character():
+    """The third count replaces a second pass over the file (``U+FFFD`` in a UTF-8 line makes the
+    file unclean): it must be positive exactly when a UTF-8 line holds one."""
+    import io
+
+    cp = "1;Köln €\r\n".encode("cp1252")
+    for lines, want in [([cp, "2;Müller\r\n".encode()], 0),
+                        ([cp, "2;M\ufffdller\r\n".encode()], 1),
+                        ([cp, "2;Müller\r\n".encode(), b"3;\xef\xbf\xbd\r\n"], 1),
+                        ([cp * 50], 0)]:
+        data = b"".join(lines)
+        out = io.BytesIO()
+        counts = linecodec.transcode_range(io.BytesIO(data), out, "cp1252", 0, len(data))
+        assert counts[2] == want, lines
+        assert (counts[2] > 0) == any("\ufffd".encode() in line and _SEQ.search(line) for line in lines
+                                      if _is_utf8(line))
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_utf8_line_holding_a_replacement_character_is_quarantined(tmp_path, monkeypatch, split):
+    """A cp1252 file with UTF-8 lines, one of which holds U+FFFD: that row is quarantined with
+    the encoding reason, the others load. ``split``: the file is transcoded in two halves, the
+    line with U+FFFD in the helper process's half."""
+    from pipelines.core import yamlfile
+    from pipelines.core.warehouse import connect
+    from pipelines.sources.ingest import ingest_table
+    from pipelines.sources.spec import parse_sources
+
+    table = parse_sources(yamlfile.loads("""
+sources:
+  - name: s
+    format: {type: csv, delimiter: ";", encoding: cp1252}
+    tables:
+      - name: t
+        location: t.csv
+        columns:
+          - {name: id, data_type: integer, required: true}
+          - {name: name, data_type: varchar}
+""", "sources.yml"), "sources.yml").tables[0]
+    body = [f"{i};Köln €\r\n".encode("cp1252") if i % 7 else f"{i};Müller\r\n".encode() for i in range(1, 2001)]
+    body[1500] = "1501;M\ufffdller\r\n".encode()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "t.csv").write_bytes(b"id;name\r\n" + b"".join(body))
+    if split:
+        monkeypatch.setattr(readers, "_SPLIT_MIN_BYTES", 1)
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        [f] = ingest_table(con, table, data, tmp_path / "tmp").files
+        assert (f.status, f.rows_loaded, f.rows_quarantined) == ("loaded", 1999, 1), f.message
+        [(line, column, reason)] = con.execute("select line, column_name, reason from kontor.quarantine").fetchall()
+        assert (line, column) == (1502, "name") and "control characters or bytes invalid" in reason
+        assert con.execute("select name from raw.s__t where id = 7").fetchone() == ("Müller",)
+    finally:
+        con.close()
