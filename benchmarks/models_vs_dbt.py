@@ -1,6 +1,7 @@
 """Benchmark: Kontor's SQL models against dbt-duckdb on the same 200-model project and warehouse.
 
 Run:  .venv/bin/python benchmarks/models_vs_dbt.py [--scale 1] [--repeats 3] [--models 200] [--workdir DIR] [--profile]
+      [--history-variants instance,none,postgres] [--postgres-url postgresql://postgres@127.0.0.1:5432]
 
 Prints one JSON object on stdout (progress goes to stderr). Steps:
 
@@ -20,7 +21,13 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    raw snapshot: Kontor's compile (``load_models`` + ``compile_project`` in a fresh process, imports
    excluded), ``kontor run --select group:<folder> ...`` (the CLI in a subprocess: the real Dagster
    graph, serving copy included; the serving step's own time is read from the run's event log),
-   and ``dbt run`` in the dbt venv (subprocess). Times are wall clock.
+   and ``dbt run`` in the dbt venv (subprocess). Times are wall clock. In the same repeats, the
+   ``kontor run`` is also made with the run history kept otherwise (``--history-variants``, JSON
+   ``history_variants``, each with its ratio to the same repeats' dbt): ``instance`` (the default,
+   Dagster's SQLite storage; the first variant listed is ``kontor_run``), ``none``
+   (``[tool.kontor] history = "none"``: in memory) and ``postgres`` (Dagster's Postgres storage,
+   with ``--postgres-url``; its database is restored from a template before each run). A variant
+   that fails is reported with its error; the JSON is printed all the same.
 5. Every model's relation is compared between the two warehouses: relation kind, column names
    and types, row count, and an order-insensitive checksum (``sum(hash(col))`` per column).
 6. With ``--profile`` (or when a target is missed) one more Kontor run is made in-process with its
@@ -30,7 +37,7 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    asset-record reads (by module path and function name, no private import) and the hot spots
    (own and cumulative time); plus the bare engine (``materialize`` in a loop on one connection)
    as Kontor's floor; and ``what_if``: the same run with one cost changed (no run-time lineage, an
-   in-memory instance, the run's SQLite history files not held open, one step per model).
+   in-memory instance, one step per model).
 
 Kontor's models run as one step (the default); ``--per-model`` measures one step per model.
 """
@@ -763,8 +770,6 @@ def hotspots(stats, top: int = 25) -> dict:
 WHATIF = {
     "as_is": "kontor run's code path in-process (run_pipeline), unchanged",
     "ephemeral_instance": "Dagster instance in memory (no run history: the floor of Dagster's own cost)",
-    "history_files_not_held": "the run's SQLite history files not held open (no HeldEventLog): each event's "
-                              "connection is the file's last and checkpoints it, Dagster's SQLite storage on its own",
     "no_run_time_lineage": "no column lineage metadata on the materialisations",
     "per_model": "one Dagster step per model (models_in_one_step = false), the layer before the one-step default",
 }
@@ -784,12 +789,6 @@ def child_whatif(args) -> dict:
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
     if variant == "ephemeral_instance":
         prun.instance_for = lambda s: dg.DagsterInstance.ephemeral()
-    if variant == "history_files_not_held":
-        class NotHeld:
-            def __init__(self, *args, **kwargs): pass
-            def poll(self): pass
-            def close(self): pass
-        prun.HeldEventLog = NotHeld
     if variant == "no_run_time_lineage":
         asset_models._column_lineage = asset_layer._column_lineage = lambda compiled, name, save=True: None
     selects = [f"group:{f}" for f in FOLDERS]
@@ -842,23 +841,18 @@ def fresh_dagster_home(args) -> None:
 
 # How `kontor run` keeps its run history: each variant is the same CLI run with one setting changed.
 HISTORY_VARIANTS = {
-    "sqlite_held": "Dagster's SQLite storage in target/dagster (the dagster.yaml kontor writes), the run's history "
-                   "files held open by kontor (HeldEventLog, pipelines/core/dagster_instance.py)",
-    "sqlite": "the same SQLite storage, files not held (Dagster's SQLite storage on its own)",
-    "none": "kontor run --no-history: an in-memory (ephemeral) Dagster instance, nothing recorded for the UI",
-    "postgres": "Dagster's Postgres storage (dagster-postgres; a dagster.yaml with storage: postgres:, DAGSTER_HOME "
-                "set), a database restored from a template holding the raw load before every run",
+    "instance": "[tool.kontor] history = \"instance\" (the default): the run recorded in the Dagster instance of "
+                "target/dagster, Dagster's SQLite storage as the dagster.yaml kontor writes configures it",
+    "none": "history = \"none\" (KONTOR_HISTORY=none; kontor run --no-history): an in-memory (ephemeral) Dagster "
+            "instance, nothing recorded for the UI",
+    "postgres": "history = \"instance\" on Dagster's Postgres storage (dagster-postgres; a dagster.yaml with "
+                "storage: postgres: in DAGSTER_HOME), a database restored from a template holding the raw load "
+                "before every run",
+    "postgres_nosync": "the postgres variant with the database's synchronous_commit = off (a PostgreSQL setting: "
+                       "commits do not wait for the WAL flush; a crash may lose the last moments of history, "
+                       "never corrupt it); not run unless listed",
 }
-# `kontor run` without HeldEventLog (the benchmark's own process only; the repository is untouched).
-_NOT_HELD = ("import sys, pipelines.run as r\n"
-             "class NotHeld:\n"
-             "    def __init__(self, *a, **k): pass\n"
-             "    def poll(self): pass\n"
-             "    def close(self): pass\n"
-             "r.HeldEventLog = NotHeld\n"
-             "from pipelines.cli import main\n"
-             "sys.argv[0] = 'kontor'\n"
-             "sys.exit(main())\n")
+DEFAULT_VARIANTS = ("instance", "none", "postgres")
 
 
 def _postgres_admin(args):
@@ -869,13 +863,15 @@ def _postgres_admin(args):
     return con
 
 
-def postgres_database(args, name: str, template: str | None = None) -> None:
+def postgres_database(args, name: str, template: str | None = None, nosync: bool = False) -> None:
     """(Re)create database ``name`` on ``--postgres-url``, empty or as a copy of ``template``."""
     con = _postgres_admin(args)
     try:
         with con.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
             cur.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
+            if nosync:
+                cur.execute(f'alter database "{name}" set synchronous_commit = off')
     finally:
         con.close()
 
@@ -897,18 +893,16 @@ def postgres_home(args, home: Path, database: str) -> Path:
     return home
 
 
-def run_kontor(args, snapshot: Path, warehouse: Path, variant: str = "sqlite_held") -> dict:
+def run_kontor(args, snapshot: Path, warehouse: Path, variant: str = "instance") -> dict:
     fresh_dagster_home(args)
     env = _kontor_env(args.project_dir)
     selects = [a for f in FOLDERS for a in ("--select", f"group:{f}")]
     cmd = [str(KONTOR_CLI), "run", *selects]
     home = args.project_dir / "target" / "dagster"
-    if variant == "sqlite":
-        cmd = [str(KONTOR_PY), "-c", _NOT_HELD, "run", *selects]
-    elif variant == "none":
-        cmd.append("--no-history")
-    elif variant == "postgres":
-        postgres_database(args, args.pg_run_db, template=args.pg_raw_db)
+    if variant == "none":
+        env["KONTOR_HISTORY"] = "none"
+    elif variant in ("postgres", "postgres_nosync"):
+        postgres_database(args, args.pg_run_db, template=args.pg_raw_db, nosync=variant == "postgres_nosync")
         home = args.pg_home
         env["DAGSTER_HOME"] = str(home)
     fresh_copy(snapshot, warehouse)
@@ -1037,9 +1031,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="one Dagster step per Kontor model (models_in_one_step = false) instead of the default one step")
     ap.add_argument("--whatif-repeats", type=int, default=2,
                     help="repeats of each what-if variant of the profile (monkeypatched in-process runs)")
-    ap.add_argument("--history-variants", default=",".join(HISTORY_VARIANTS),
+    ap.add_argument("--history-variants", default=",".join(DEFAULT_VARIANTS),
                     help="how kontor run keeps its run history, each measured in every repeat next to dbt: "
-                         + ", ".join(HISTORY_VARIANTS) + " (the first is kontor_run; default all)")
+                         + ", ".join(HISTORY_VARIANTS) + " (the first is kontor_run; default "
+                         + ",".join(DEFAULT_VARIANTS) + ")")
     ap.add_argument("--postgres-url", default=os.environ.get("KONTOR_BENCH_POSTGRES_URL", ""),
                     help="a PostgreSQL server (postgresql://user@host:port, no database) for the postgres variant; "
                          "two databases are (re)created on it; without it that variant is left out")
@@ -1097,7 +1092,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not variants:
         ap.error(f"--history-variants: unknown {unknown}; choose from {', '.join(HISTORY_VARIANTS)}")
     variant_errors: dict[str, str] = {}
-    if "postgres" in variants:
+    if {"postgres", "postgres_nosync"} & set(variants):
         # Optional: without a server (or dagster-postgres) the variant is reported as left out.
         try:
             if not args.postgres_url:
@@ -1113,9 +1108,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"raw load into the Postgres instance failed: {pg_raw.failures[:3]}")
             postgres_home(args, args.pg_home, args.pg_run_db)
         except Exception as exc:  # noqa: BLE001 - an optional variant
-            variant_errors["postgres"] = f"{type(exc).__name__}: {str(exc)[:500]}"
-            variants.remove("postgres")
-            log(f"postgres variant left out: {variant_errors['postgres']}")
+            for name in ("postgres", "postgres_nosync"):
+                if name in variants:
+                    variant_errors[name] = f"{type(exc).__name__}: {str(exc)[:500]}"
+                    variants.remove(name)
+            log(f"postgres variants left out: {type(exc).__name__}: {str(exc)[:500]}")
         fresh_copy(snapshot, settings.warehouse_path)
     if not variants:
         ap.error("no kontor variant left to measure")
