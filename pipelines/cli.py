@@ -83,7 +83,7 @@ def run(
     select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="An asset or model in any form of its name (fct_invoices, marts.fct_invoices, marts/fct_invoices; + for up/downstream: fct_invoices+), a group (raw, group:raw) or Dagster's selection syntax ('key:raw/*'). Repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
-    history: Annotated[Optional[bool], typer.Option("--history/--no-history", help="Record the run in the Dagster instance (DAGSTER_HOME), where kontor dev shows it, or not (--no-history: an in-memory instance, faster); default: [tool.kontor] history (\"instance\": record; \"none\": not).", show_default=False)] = None,
+    history: Annotated[Optional[bool], typer.Option("--history/--no-history", help="Record the run in the Dagster instance (DAGSTER_HOME), where kontor dev shows it, or not (--no-history: an in-memory instance, faster); default: the history setting of the project's tool.kontor table (\"instance\": record; \"none\": not).", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Run even when nothing changed since the last complete run.")] = False,
 ) -> None:
     """Materialise the asset graph in-process (the same Definitions as the UI), checks applied.
