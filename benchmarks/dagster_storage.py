@@ -10,9 +10,6 @@ selected models are rebuilt in place). Each measurement is a fresh interpreter r
 
 - ``sqlite``: the instance ``kontor run`` uses (``prepare_dagster_home``'s ``dagster.yaml`` in its
   own ``DAGSTER_HOME`` under ``--workdir``: Dagster's SQLite storage as configured by Kontor).
-- ``sqlite_unheld``: the same instance without ``HeldEventLog`` (pipelines/core/dagster_instance.py):
-  Dagster's SQLite storage on its own, each event's connection the file's last, so each event
-  checkpoints its WAL. What holding the run's files open gains.
 - ``ephemeral``: ``DagsterInstance.ephemeral()`` (no run history on disk: Dagster's own floor).
 
 ``--synthetic N`` runs N assets that do nothing instead (ten to a layer), in the same instances:
@@ -34,7 +31,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("sqlite", "sqlite_unheld", "ephemeral")
+VARIANTS = ("sqlite", "ephemeral")
 
 CHILD = r"""
 import json, os, sys, time, uuid
@@ -45,12 +42,6 @@ variant, select = sys.argv[1], sys.argv[2:]
 settings = load_settings()
 if variant == "ephemeral":
     prun.instance_for = lambda s: dg.DagsterInstance.ephemeral()
-if variant == "sqlite_unheld":
-    class NotHeld:        # the run's files not held open: Dagster's SQLite storage on its own
-        def __init__(self, *args, **kwargs): pass
-        def poll(self): pass
-        def close(self): pass
-    prun.HeldEventLog = NotHeld
 synthetic = int(os.environ.get("KONTOR_BENCH_SYNTHETIC") or 0)
 if synthetic:
     # N assets that do nothing, ten to a layer, each reading the layer before: Dagster's own
@@ -66,13 +57,8 @@ if synthetic:
                          executor=dg.in_process_executor).resolve_job_def("all")
     instance = prun.instance_for(settings)
     run_id = str(uuid.uuid4())
-    held = prun.HeldEventLog(settings.dagster_home, run_id) if variant != "ephemeral" else None
-    if held is not None:          # as run_pipeline does
-        instance.add_event_listener(run_id, lambda entry: held.poll())
     t = time.perf_counter()
     result = job.execute_in_process(instance=instance, run_id=run_id)
-    if held is not None:
-        held.close()
     run_s = time.perf_counter() - t
     instance.dispose()
     print(json.dumps({"run_s": run_s, "materialized": len(result.get_asset_materialization_events())}))

@@ -1,6 +1,7 @@
 """Benchmark: Kontor's SQL models against dbt-duckdb on the same 200-model project and warehouse.
 
 Run:  .venv/bin/python benchmarks/models_vs_dbt.py [--scale 1] [--repeats 3] [--models 200] [--workdir DIR] [--profile]
+      [--history-variants instance,none,postgres] [--postgres-url postgresql://postgres@127.0.0.1:5432]
 
 Prints one JSON object on stdout (progress goes to stderr). Steps:
 
@@ -20,7 +21,13 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    raw snapshot: Kontor's compile (``load_models`` + ``compile_project`` in a fresh process, imports
    excluded), ``kontor run --select group:<folder> ...`` (the CLI in a subprocess: the real Dagster
    graph, serving copy included; the serving step's own time is read from the run's event log),
-   and ``dbt run`` in the dbt venv (subprocess). Times are wall clock.
+   and ``dbt run`` in the dbt venv (subprocess). Times are wall clock. In the same repeats, the
+   ``kontor run`` is also made with the run history kept otherwise (``--history-variants``, JSON
+   ``history_variants``, each with its ratio to the same repeats' dbt): ``instance`` (the default,
+   Dagster's SQLite storage; the first variant listed is ``kontor_run``), ``none``
+   (``[tool.kontor] history = "none"``: in memory) and ``postgres`` (Dagster's Postgres storage,
+   with ``--postgres-url``; its database is restored from a template before each run). A variant
+   that fails is reported with its error; the JSON is printed all the same.
 5. Every model's relation is compared between the two warehouses: relation kind, column names
    and types, row count, and an order-insensitive checksum (``sum(hash(col))`` per column).
 6. With ``--profile`` (or when a target is missed) one more Kontor run is made in-process with its
@@ -30,7 +37,7 @@ Prints one JSON object on stdout (progress goes to stderr). Steps:
    asset-record reads (by module path and function name, no private import) and the hot spots
    (own and cumulative time); plus the bare engine (``stage.build`` in a loop on one connection)
    as Kontor's floor; and ``what_if``: the same run with one cost changed (no run-time lineage, an
-   in-memory instance, the run's SQLite history files not held open, one step per model).
+   in-memory instance, one step per model).
 
 Kontor's models run as one step (the default); ``--per-model`` measures one step per model.
 """
@@ -758,8 +765,6 @@ def hotspots(stats, top: int = 25) -> dict:
 WHATIF = {
     "as_is": "kontor run's code path in-process (run_pipeline), unchanged",
     "ephemeral_instance": "Dagster instance in memory (no run history: the floor of Dagster's own cost)",
-    "history_files_not_held": "the run's SQLite history files not held open (no HeldEventLog): each event's "
-                              "connection is the file's last and checkpoints it, Dagster's SQLite storage on its own",
     "no_run_time_lineage": "no column lineage metadata on the materialisations",
     "per_model": "one Dagster step per model (models_in_one_step = false), the layer before the one-step default",
 }
@@ -778,12 +783,6 @@ def child_whatif(args) -> dict:
     fresh_copy(Path(args.snapshot), settings.warehouse_path)
     if variant == "ephemeral_instance":
         prun.instance_for = lambda s: dg.DagsterInstance.ephemeral()
-    if variant == "history_files_not_held":
-        class NotHeld:
-            def __init__(self, *args, **kwargs): pass
-            def poll(self): pass
-            def close(self): pass
-        prun.HeldEventLog = NotHeld
     if variant == "no_run_time_lineage":
         model_stage.lineage = lambda compiled, name, save=True: None
     selects = [f"group:{f}" for f in FOLDERS]
@@ -834,19 +833,84 @@ def fresh_dagster_home(args) -> None:
     os.sync()
 
 
-def run_kontor(args, snapshot: Path, warehouse: Path) -> dict:
+# How `kontor run` keeps its run history: each variant is the same CLI run with one setting changed.
+HISTORY_VARIANTS = {
+    "instance": "[tool.kontor] history = \"instance\" (the default): the run recorded in the Dagster instance of "
+                "target/dagster, Dagster's SQLite storage as the dagster.yaml kontor writes configures it",
+    "none": "history = \"none\" (KONTOR_HISTORY=none; kontor run --no-history): an in-memory (ephemeral) Dagster "
+            "instance, nothing recorded for the UI",
+    "postgres": "history = \"instance\" on Dagster's Postgres storage (dagster-postgres; a dagster.yaml with "
+                "storage: postgres: in DAGSTER_HOME), a database restored from a template holding the raw load "
+                "before every run",
+    "postgres_nosync": "the postgres variant with the database's synchronous_commit = off (a PostgreSQL setting: "
+                       "commits do not wait for the WAL flush; a crash may lose the last moments of history, "
+                       "never corrupt it); not run unless listed",
+}
+DEFAULT_VARIANTS = ("instance", "none", "postgres")
+
+
+def _postgres_admin(args):
+    import psycopg2
+
+    con = psycopg2.connect(args.postgres_url.rstrip("/") + "/postgres")
+    con.autocommit = True
+    return con
+
+
+def postgres_database(args, name: str, template: str | None = None, nosync: bool = False) -> None:
+    """(Re)create database ``name`` on ``--postgres-url``, empty or as a copy of ``template``."""
+    con = _postgres_admin(args)
+    try:
+        with con.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+            cur.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
+            if nosync:
+                cur.execute(f'alter database "{name}" set synchronous_commit = off')
+    finally:
+        con.close()
+
+
+def _sqlalchemy_url(url: str) -> str:
+    """The server URL with the driver dagster-postgres uses named (SQLAlchemy 2.1 otherwise picks psycopg 3)."""
+    url = url.rstrip("/")
+    return "postgresql+psycopg2://" + url.split("://", 1)[1] if url.startswith(("postgresql://", "postgres://")) else url
+
+
+def postgres_home(args, home: Path, database: str) -> Path:
+    """A Dagster instance directory whose dagster.yaml (not Kontor's: no marker line) stores in Postgres."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(
+        "storage:\n  postgres:\n"
+        f"    postgres_url: \"{_sqlalchemy_url(args.postgres_url)}/{database}\"\n"
+        "telemetry:\n  enabled: false\n"
+        "concurrency:\n  runs:\n    max_concurrent_runs: 1\n", encoding="utf-8")
+    return home
+
+
+def run_kontor(args, snapshot: Path, warehouse: Path, variant: str = "instance") -> dict:
     fresh_dagster_home(args)
+    env = _kontor_env(args.project_dir)
+    selects = [a for f in FOLDERS for a in ("--select", f"group:{f}")]
+    cmd = [str(KONTOR_CLI), "run", *selects]
+    home = args.project_dir / "target" / "dagster"
+    if variant == "none":
+        env["KONTOR_HISTORY"] = "none"
+    elif variant in ("postgres", "postgres_nosync"):
+        postgres_database(args, args.pg_run_db, template=args.pg_raw_db, nosync=variant == "postgres_nosync")
+        home = args.pg_home
+        env["DAGSTER_HOME"] = str(home)
     fresh_copy(snapshot, warehouse)
-    cmd = [str(KONTOR_CLI), "run"] + [a for f in FOLDERS for a in ("--select", f"group:{f}")]
     t = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=args.project_dir, env=_kontor_env(args.project_dir))
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=args.project_dir, env=env)
     wall = time.perf_counter() - t
     if done.returncode != 0:
-        raise SystemExit(f"kontor run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise SystemExit(f"kontor run ({variant}) failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     found = re.search(r"(\d+) assets materiali[sz]ed", done.stdout + done.stderr)
     materialized = int(found.group(1)) if found else None
+    if variant == "none":      # nothing recorded: no step timings
+        return {"wall_s": wall, "materialized": materialized, "serving_step_s": None}
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
-    instance = DagsterInstance.from_config(str(args.project_dir / "target" / "dagster"))
+    instance = DagsterInstance.from_config(str(home))
     try:
         last = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.SUCCESS]), limit=1)[0]
         steps = _step_timings(instance, last.run_id)
@@ -961,6 +1025,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="one Dagster step per Kontor model (models_in_one_step = false) instead of the default one step")
     ap.add_argument("--whatif-repeats", type=int, default=2,
                     help="repeats of each what-if variant of the profile (monkeypatched in-process runs)")
+    ap.add_argument("--history-variants", default=",".join(DEFAULT_VARIANTS),
+                    help="how kontor run keeps its run history, each measured in every repeat next to dbt: "
+                         + ", ".join(HISTORY_VARIANTS) + " (the first is kontor_run; default "
+                         + ",".join(DEFAULT_VARIANTS) + ")")
+    ap.add_argument("--postgres-url", default=os.environ.get("KONTOR_BENCH_POSTGRES_URL", ""),
+                    help="a PostgreSQL server (postgresql://user@host:port, no database) for the postgres variant; "
+                         "two databases are (re)created on it; without it that variant is left out")
     ap.add_argument("--child", choices=["compile", "profile", "whatif"], help=argparse.SUPPRESS)
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--project", help=argparse.SUPPRESS)
@@ -1010,6 +1081,36 @@ def main(argv: list[str] | None = None) -> int:
     args.dagster_snapshot = workdir / "dagster_home_snapshot"
     shutil.rmtree(args.dagster_snapshot, ignore_errors=True)
     shutil.copytree(settings.dagster_home, args.dagster_snapshot)
+    variants = [v.strip() for v in args.history_variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in HISTORY_VARIANTS]
+    if unknown or not variants:
+        ap.error(f"--history-variants: unknown {unknown}; choose from {', '.join(HISTORY_VARIANTS)}")
+    variant_errors: dict[str, str] = {}
+    if {"postgres", "postgres_nosync"} & set(variants):
+        # Optional: without a server (or dagster-postgres) the variant is reported as left out.
+        try:
+            if not args.postgres_url:
+                raise RuntimeError("no --postgres-url (or KONTOR_BENCH_POSTGRES_URL)")
+            args.pg_raw_db, args.pg_run_db = "kontor_bench_raw", "kontor_bench_run"
+            postgres_database(args, args.pg_raw_db)
+            args.pg_home = postgres_home(args, workdir / "dagster_home_postgres", args.pg_raw_db)
+            log("loading the raw layer again, its history in Postgres")
+            for suffix in ("", ".wal"):
+                Path(str(settings.warehouse_path) + suffix).unlink(missing_ok=True)
+            pg_raw = run_pipeline(load_settings(args.project_dir, env={"DAGSTER_HOME": str(args.pg_home)}), ["group:raw"])
+            if not pg_raw.success:
+                raise RuntimeError(f"raw load into the Postgres instance failed: {pg_raw.failures[:3]}")
+            postgres_home(args, args.pg_home, args.pg_run_db)
+        except Exception as exc:  # noqa: BLE001 - an optional variant
+            for name in ("postgres", "postgres_nosync"):
+                if name in variants:
+                    variant_errors[name] = f"{type(exc).__name__}: {str(exc)[:500]}"
+                    variants.remove(name)
+            log(f"postgres variants left out: {type(exc).__name__}: {str(exc)[:500]}")
+        fresh_copy(snapshot, settings.warehouse_path)
+    if not variants:
+        ap.error("no kontor variant left to measure")
+    main_variant = variants[0]
     load_before = os.getloadavg()
     kontor_wh = settings.warehouse_path
     dbt_wh = args.dbt_dir / "dbt_warehouse.duckdb"
@@ -1018,7 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Warm-up, not timed: a first run of each (bytecode, page cache, dbt's partial-parse file).
     log("warm-up: kontor run, dbt run")
-    warm_k = run_kontor(args, snapshot, kontor_wh)
+    warm_k = run_kontor(args, snapshot, kontor_wh, main_variant)
     warm_d = run_dbt(args, dbt, snapshot, dbt_wh)
     log(f"  kontor {warm_k['wall_s']:.2f}s ({warm_k['materialized']} assets), dbt {warm_d['wall_s']:.2f}s "
         f"({warm_d['succeeded']} models)")
@@ -1026,17 +1127,32 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"dbt built {warm_d['succeeded']} of {len(models)} models")
 
     compiles, kontor_runs, dbt_runs = [], [], []
+    variant_runs: dict[str, list[dict]] = {v: [] for v in variants[1:]}
     for rep in range(args.repeats):
-        order = ["compile", "kontor", "dbt"] if rep % 2 == 0 else ["dbt", "kontor", "compile"]
+        kinds = ["compile", "kontor", *variant_runs, "dbt"]
+        order = kinds if rep % 2 == 0 else kinds[::-1]
         for kind in order:
+            if kind in variant_runs:
+                if kind in variant_errors:
+                    continue
+                try:
+                    v = run_kontor(args, snapshot, kontor_wh, kind)
+                except (SystemExit, Exception) as exc:  # noqa: BLE001 - a variant's failure is reported, not fatal
+                    variant_errors[kind] = str(exc)[-1500:]
+                    log(f"repeat {rep + 1}/{args.repeats} kontor ({kind}) failed: {str(exc)[:300]}")
+                    continue
+                variant_runs[kind].append(v)
+                log(f"repeat {rep + 1}/{args.repeats} kontor ({kind}) {v['wall_s']:.2f}s")
+                continue
             if kind == "compile":
                 c = _run_child("compile", args, [])
                 compiles.append(c)
                 log(f"repeat {rep + 1}/{args.repeats} compile {c['compile_s']:.3f}s (imports {c['import_s']:.2f}s)")
             elif kind == "kontor":
-                k = run_kontor(args, snapshot, kontor_wh)
+                k = run_kontor(args, snapshot, kontor_wh, main_variant)
                 kontor_runs.append(k)
-                log(f"repeat {rep + 1}/{args.repeats} kontor  {k['wall_s']:.2f}s (serving step {k['serving_step_s']:.2f}s)")
+                log(f"repeat {rep + 1}/{args.repeats} kontor ({main_variant}) {k['wall_s']:.2f}s "
+                    f"(serving step {k['serving_step_s'] or 0:.2f}s)")
             else:
                 d = run_dbt(args, dbt, snapshot, dbt_wh)
                 dbt_runs.append(d)
@@ -1048,7 +1164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     compile_s = [c["compile_s"] for c in compiles]
     kontor_s = [k["wall_s"] for k in kontor_runs]
-    kontor_wo = [k["wall_s"] - k["serving_step_s"] for k in kontor_runs]
+    kontor_wo = [k["wall_s"] - (k["serving_step_s"] or 0.0) for k in kontor_runs]
     dbt_s = [d["wall_s"] for d in dbt_runs]
     ratio = statistics.median(kontor_s) / statistics.median(dbt_s)
     ratio_wo = statistics.median(kontor_wo) / statistics.median(dbt_s)
@@ -1081,17 +1197,39 @@ def main(argv: list[str] | None = None) -> int:
         "kontor_run": {**summary(kontor_s),
                        "command": "kontor run " + " ".join(f"--select group:{f}" for f in FOLDERS),
                        "assets_materialized": kontor_runs[-1]["materialized"],
-                       "serving_step_s": summary([k["serving_step_s"] for k in kontor_runs]),
-                       "without_serving": summary(kontor_wo),
-                       "dagster_run_span_s": summary([k["run_span_s"] for k in kontor_runs]),
-                       "model_steps_sum_s": summary([k["model_steps_sum_s"] for k in kontor_runs])},
+                       "history": main_variant,
+                       "what": HISTORY_VARIANTS[main_variant],
+                       **({} if main_variant == "none" else {
+                           "serving_step_s": summary([k["serving_step_s"] for k in kontor_runs]),
+                           "without_serving": summary(kontor_wo),
+                           "dagster_run_span_s": summary([k["run_span_s"] for k in kontor_runs]),
+                           "model_steps_sum_s": summary([k["model_steps_sum_s"] for k in kontor_runs])})},
         "dbt_run": {**summary(dbt_s),
                     "command": "dbt run (partial parse warm)",
                     "threads": args.dbt_threads,
                     "run_results_elapsed_s": summary([d["elapsed_s"] for d in dbt_runs]),
                     "node_execution_sum_s": summary([d["node_execution_sum_s"] for d in dbt_runs])},
         "ratio": round(ratio, 3),
-        "ratio_without_serving": round(ratio_wo, 3),
+        "ratio_without_serving": round(ratio_wo, 3) if main_variant != "none" else None,
+        "history_variants": {
+            "method": "every repeat runs each variant once (the same kontor run command, one setting changed), "
+                      "interleaved with dbt and the main kontor run, order reversed on odd repeats; ratio_to_dbt "
+                      "divides the variant's median by dbt's median of the same repeats",
+            main_variant: {"what": HISTORY_VARIANTS[main_variant], "run": summary(kontor_s), "ratio_to_dbt": round(ratio, 3),
+                           "ratio_without_serving": round(ratio_wo, 3) if main_variant != "none" else None},
+            **{name: ({"what": HISTORY_VARIANTS[name], "run": summary([r["wall_s"] for r in runs]),
+                       "ratio_to_dbt": round(statistics.median(r["wall_s"] for r in runs) / statistics.median(dbt_s), 3),
+                       "ratio_without_serving": None if name == "none" else round(
+                           statistics.median(r["wall_s"] - (r["serving_step_s"] or 0.0) for r in runs)
+                           / statistics.median(dbt_s), 3),
+                       "serving_step_s": None if name == "none" else summary([r["serving_step_s"] for r in runs]),
+                       "assets_materialized": runs[-1]["materialized"],
+                       **({"error": variant_errors[name]} if name in variant_errors else {})}
+                      if runs else {"what": HISTORY_VARIANTS[name], "error": variant_errors.get(name, "no run")})
+               for name, runs in variant_runs.items()},
+            **{name: {"what": HISTORY_VARIANTS[name], "error": err}
+               for name, err in variant_errors.items() if name not in variant_runs and name != main_variant},
+        },
         "identical_tables": identical,
         "targets": TARGETS,
         "met": met,

@@ -83,7 +83,7 @@ def run(
     select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="An asset or model in any form of its name (fct_invoices, marts.fct_invoices, marts/fct_invoices; + for up/downstream: fct_invoices+), a group (raw, group:raw) or Dagster's selection syntax ('key:raw/*'). Repeatable.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild incremental models from scratch (snapshots keep their history).")] = False,
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
-    history: Annotated[bool, typer.Option("--history/--no-history", help="Record the run in the Dagster instance (DAGSTER_HOME), where kontor dev shows it; --no-history runs on an in-memory instance, a little faster.")] = True,
+    history: Annotated[Optional[bool], typer.Option("--history/--no-history", help="Record the run in the Dagster instance (DAGSTER_HOME), where kontor dev shows it, or not (--no-history: an in-memory instance, faster); default: the history setting of the project's tool.kontor table (\"instance\": record; \"none\": not).", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Run even when nothing changed since the last complete run.")] = False,
 ) -> None:
     """Materialise the asset graph in-process (the same Definitions as the UI), checks applied.
@@ -137,7 +137,7 @@ def _reads_files_only(settings) -> bool:
     return all(t.location for t in load_sources(settings.sources_file, settings.relative(settings.sources_file)).tables)
 
 
-def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool, history: bool = True):
+def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool, history: Optional[bool] = None):
     import gc
 
     from pipelines.run import run_pipeline
@@ -151,6 +151,8 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
             # one line per asset even in a pipe, where it gets grepped
             console.print(f"{marks[kind]} {asset}" + (f"  [dim]{escape(detail)}[/]" if detail else ""), soft_wrap=True)
 
+    if history is None:
+        history = settings.history != "none"
     outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain,
                            history=history)
     # The process ends here, with everything closed and written. Frozen, its objects are left to
@@ -158,7 +160,8 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
     gc.freeze()
     if not outcome.success:
         reasons = "; ".join(outcome.gate_failures + outcome.failures) or (
-            "see the run in `kontor dev`" if history else "run again without --no-history to see it in `kontor dev`")
+            "see the run in `kontor dev`" if history else
+            "run again with --history to see it in `kontor dev` (not recorded: [tool.kontor] history = \"none\" or --no-history)")
         raise KontorError(f"run {outcome.run_id[:8]} failed: {reasons}")
     console.print(f"[green]✓[/] run {outcome.run_id[:8]}: {len(outcome.materialized)} assets materialised; "
                   f"serving copy at {settings.relative(settings.serving_path)}")

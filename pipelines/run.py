@@ -1,7 +1,8 @@
 """``kontor run``: materialise the asset graph in this process, on the same Definitions as the UI.
 
 Runs go to the Dagster instance in ``DAGSTER_HOME`` (default ``target/dagster``), so they show up
-in ``kontor dev`` afterwards. Progress is printed from the instance's event stream.
+in ``kontor dev`` afterwards; with ``[tool.kontor] history = "none"`` (or ``--no-history``) to an
+in-memory instance instead. Progress is printed from the instance's event stream.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import dagster as dg
 from assets.entities import RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
-from pipelines.core.dagster_instance import HeldEventLog, prepare_dagster_home  # noqa: F401  (tests import it from here)
+from pipelines.core.dagster_instance import prepare_dagster_home
 from pipelines.core.alerts import (ALERT_METADATA, WAREHOUSE, failed_assets, init_failure_reason, report_outcome,
                                    step_failure_reason)
 from pipelines.core.services import services_for
@@ -132,20 +133,22 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
 
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
-                 retrain: bool = False, history: bool = True) -> RunOutcome:
+                 retrain: bool = False, history: bool | None = None) -> RunOutcome:
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress.
 
     The reports are partitioned by their periods and run after the rest, each in its own run of
     its job for the latest complete period the data covers (``facts.default_period``); a report
     any of whose upstream assets failed, was skipped or failed a blocking gate is not issued.
-    ``history=False``: on an in-memory Dagster instance, so the run is not in the UI's history
-    (faster by what the history costs; ``benchmarks/dagster_storage.py``).
+    ``history``: record the run in the Dagster instance of ``settings.dagster_home`` (True) or run
+    on an in-memory one, not in the UI's history (False; faster by what the history costs,
+    ``benchmarks/models_vs_dbt.py``); None: as ``settings.history`` says (``[tool.kontor] history``).
     Holds the one-writer lock (joined when ``kontor run`` took it already): while another run
     writes, refused at once naming it (a steward's re-resolve included), before anything alerts."""
     from pipelines.core.runlock import RunLock
 
     with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
-        return _run_pipeline(settings, select, on_event, full_refresh, retrain, history)
+        return _run_pipeline(settings, select, on_event, full_refresh, retrain,
+                             settings.history != "none" if history is None else history)
 
 
 def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Callable[[str, str, str], None] | None,
@@ -169,13 +172,8 @@ def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Ca
         [k for k in selected if k in reports]
 
     planned: list[str] = []
-    # The run's SQLite files held open while it writes them: one commit per event instead of a
-    # checkpoint per event (pipelines/core/dagster_instance.py).
-    held = HeldEventLog(settings.dagster_home, outcome.run_id) if history else None
 
     def listen(entry) -> None:
-        if held is not None:
-            held.poll()
         event = entry.dagster_event
         if event is None:
             return
@@ -247,8 +245,6 @@ def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Ca
                                   quiet) and success
     finally:
         gc.unfreeze()
-        if held is not None:
-            held.close()
         instance.dispose()
     outcome.success = success
     # The same engine as the run-failure sensor (assets/automation.py); keyed by run id, so a

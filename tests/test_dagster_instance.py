@@ -1,16 +1,23 @@
-"""The local Dagster instance: Kontor's dagster.yaml (pipelines/core/dagster_instance.py), and a run
-written by one instance seen from a second one, as `kontor dev` sees `kontor run`."""
+"""The local Dagster instance: Kontor's dagster.yaml (pipelines/core/dagster_instance.py), a run
+written by one instance seen from a second one, as `kontor dev` sees `kontor run`, and
+``[tool.kontor] history`` (record `kontor run` in the instance, or run it in memory)."""
 from __future__ import annotations
 
 import time
 import uuid
 from pathlib import Path
 
+from typing import get_args
+
 import dagster as dg
+import pytest
 import yaml
 
 from conftest import make_project
 from pipelines.core.dagster_instance import MARKER, dagster_yaml
+from pipelines.core.errors import KontorError
+from pipelines.core.settings import HISTORIES, load_settings, read_tool_kontor
+from pipelines.core.settings_spec import KontorTable
 from pipelines.run import instance_for, prepare_dagster_home
 
 OLD_DEFAULT = "telemetry:\n  enabled: false\n"      # what Kontor wrote before the kept-open event log
@@ -127,47 +134,60 @@ def test_kontor_run_records_its_run_in_the_instance_unless_told_not_to(tmp_path:
         instance.dispose()
 
 
-def test_a_run_whose_files_are_held_open_is_watched_and_read_like_any_other(tmp_path: Path):
-    """HeldEventLog (what kontor run does): the run's SQLite files are those of Dagster's layout, held
-    while the run writes them, so Dagster's closes no longer checkpoint; the UI's file watch still
-    sees the run's events as it goes (checkpointed at most every `every` seconds), and nothing is
-    lost once the files are let go."""
-    from pipelines.core.dagster_instance import HeldEventLog
+def _shop_project(root: Path, history: str | None = None):
+    settings = make_project(root, sources_yml=SHOP)
+    if history is not None:
+        pyproject = root / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text() + f'history = "{history}"\n')
+    (settings.data_dir / "shop").mkdir()
+    (settings.data_dir / "shop" / "orders_1.csv").write_text("id,amount\n1,10.00\n2,5.00\n")
+    return load_settings(root, env={"KONTOR_SETTLE_SECONDS": "0"})
 
-    settings = make_project(tmp_path / "project")
-    writer, reader = instance_for(settings), instance_for(settings)
-    run_id = str(uuid.uuid4())
-    held = HeldEventLog(settings.dagster_home, run_id, every=0.0)
-    wal_during: list[bool] = []
 
-    def listen(entry) -> None:
-        held.poll()
-        if entry.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-            wal_during.append(Path(f"{held.paths[-1]}-wal").exists())
-
+def _recorded_runs(settings) -> list[str]:
+    instance = instance_for(settings)
     try:
-        watched: list = []
-        reader.watch_event_logs(run_id, None, lambda entry, cursor: watched.append(entry.dagster_event_type))
-        writer.add_event_listener(run_id, listen)
-        assert _job().execute_in_process(instance=writer, run_id=run_id).success
-        # Dagster's layout: run history, the run's own events, the cross-run asset index.
-        assert sorted(p.name for p in held.held) == sorted([f"{run_id}.db", "index.db", "runs.db"])
-        # Held open, the run's write-ahead log outlives each of Dagster's connections.
-        assert wal_during == [True, True]
-        deadline = time.monotonic() + 20
-        while dg.DagsterEventType.RUN_SUCCESS not in watched and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert dg.DagsterEventType.RUN_SUCCESS in watched, watched
-        assert watched.count(dg.DagsterEventType.ASSET_MATERIALIZATION) == 2
+        return [run.run_id for run in instance.get_runs()]
     finally:
-        held.close()
-        reader.dispose()
-        writer.dispose()
-    assert not held.held
-    again = instance_for(settings)
-    try:
-        events = [e.dagster_event_type for e in again.all_logs(run_id) if e.is_dagster_event]
-        assert events.count(dg.DagsterEventType.ASSET_MATERIALIZATION) == 2
-        assert again.get_latest_materialization_event(dg.AssetKey(["marts", "b"])) is not None
-    finally:
-        again.dispose()
+        instance.dispose()
+
+
+def test_history_none_in_the_project_runs_kontor_run_in_memory(tmp_path: Path):
+    """[tool.kontor] history = "none": run_pipeline records nothing in the instance unless asked to;
+    KONTOR_HISTORY overrides the project's choice; any other value is refused, naming the choices."""
+    from pipelines.run import run_pipeline
+
+    settings = _shop_project(tmp_path / "project", history="none")
+    assert settings.history == "none"
+    quiet = run_pipeline(settings)
+    assert quiet.success and "raw/shop__orders" in quiet.materialized
+    assert _recorded_runs(settings) == []
+    recorded = run_pipeline(settings, history=True)            # kontor run --history
+    assert recorded.success and _recorded_runs(settings) == [recorded.run_id]
+
+    root = settings.project_dir
+    assert load_settings(root, env={"KONTOR_HISTORY": "instance"}).history == "instance"
+    assert load_settings(tmp_path / "project", env={}).history == "none"
+    assert make_project(tmp_path / "default").history == "instance"
+    with pytest.raises(KontorError, match='KONTOR_HISTORY: history = .sqlite.; fix: one of "instance", "none"'):
+        load_settings(root, env={"KONTOR_HISTORY": "sqlite"})
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('history = "none"', 'history = "postgres"'))
+    with pytest.raises(KontorError, match='history = .postgres.; fix: one of "instance", "none"'):
+        load_settings(root, env={})
+    _, problems = read_tool_kontor(pyproject.read_text(), "pyproject.toml")
+    assert [p.line for p in problems] == [5] and "history" in str(problems[0])
+    assert get_args(get_args(KontorTable.model_fields["history"].annotation)[0]) == HISTORIES
+
+
+def test_kontor_run_cli_follows_the_project_history_and_the_flag_overrides_it(tmp_path: Path):
+    from test_end_to_end import kontor
+
+    settings = _shop_project(tmp_path / "project", history="none")
+    quiet = kontor(settings.project_dir, "run", env={"KONTOR_SETTLE_SECONDS": "0"})
+    assert quiet.returncode == 0, quiet.stderr
+    assert "raw/shop__orders" in quiet.stderr and _recorded_runs(settings) == []
+    loud = kontor(settings.project_dir, "run", "--force", "--history", env={"KONTOR_SETTLE_SECONDS": "0"})
+    assert loud.returncode == 0, loud.stderr
+    [run_id] = _recorded_runs(settings)
+    assert f"run {run_id[:8]}:" in loud.stderr

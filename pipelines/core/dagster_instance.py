@@ -7,20 +7,25 @@ of date; a file edited by hand (e.g. ``storage: postgres:`` for production) is l
 Storage is Dagster's default, configured by nothing but this file: run history, event log and
 schedules in SQLite files under the instance directory, which ``kontor dev``, the daemon and
 ``kontor run`` share. Telemetry is off, as a closed network must not see failing phone-home calls.
-Kontor once subclassed Dagster's SQLite event log here (one connection kept open per run
-database, no fsync per commit) through Dagster's private modules, which no public setting
-replaces; it is gone. What it bought, measured with ``benchmarks/dagster_storage.py`` on a
-loaded 2-core machine: the demo's 27 models 29.9 s with it, 33.0 s without (median of 5), 200
-assets that do nothing 20.7 s against 25.5 s (median of 3). Most of that is had back without
-Dagster's internals: ``HeldEventLog`` below holds the run's SQLite files open from outside while
-``kontor run`` writes them (200 assets that do nothing: 120 s held, 174 s not, median of 2 at load
-17-23). ``kontor run --no-history`` runs on an in-memory instance instead (48 s for those 200
-assets) when the run need not show in the UI.
+
+What the history costs a ``kontor run`` is Dagster's: its SQLite storage opens and closes a
+connection per event (three per model: planned, output, materialisation), and a WAL file whose last
+connection closes is checkpointed, two fsyncs per event; its Postgres storage commits each event
+too. Kontor once made that cheaper from outside Dagster (a subclass of its SQLite event log through
+private modules; later ``HeldEventLog``, which held the run's files open by their paths in
+Dagster's on-disk layout); both are gone, as neither is a Dagster setting. The public choice is
+``[tool.kontor] history`` (``KONTOR_HISTORY``, ``kontor run --no-history``): ``"instance"``
+(default) records the run in this instance (in whatever storage its ``dagster.yaml`` names), where
+``kontor dev`` shows it; ``"none"`` runs on ``DagsterInstance.ephemeral()``, in memory, and nothing
+of the run is in the UI (its asset pages show the last run the instance recorded).
+``benchmarks/models_vs_dbt.py --history-variants`` measures the choices side by side (200 models,
+the whole ``kontor run``, load 11-19 on 2 cores, median of 3, in the same repeats as ``dbt run``'s
+42.2 s): files held open 53.5 s (1.27x dbt), Dagster's SQLite storage 68.9 s (1.63x), in memory
+29.4 s (0.70x), Dagster's Postgres storage (dagster-postgres, a local server shared with other
+jobs) 74.4 s (1.76x).
 """
 from __future__ import annotations
 
-import sqlite3
-import time
 from pathlib import Path
 
 from pipelines.core.settings import Settings
@@ -65,56 +70,3 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     write_dagster_yaml(home)
     return home
-
-
-class HeldEventLog:
-    """Connections held open on the SQLite files of one run's history while ``kontor run`` writes it.
-
-    Dagster's SQLite storage opens and closes a connection for every event it stores (and once
-    more for an asset event's index entry). A WAL database whose last connection closes is
-    checkpointed and its log deleted: two more fsyncs per event, which on a busy disk are most of
-    the run (``benchmarks/README.md``). While a connection of Kontor's stays open on the file,
-    Dagster's closes are no longer the last, and each event costs one commit. Nothing of Dagster
-    is touched: the files are those of Dagster's documented layout (``history/runs.db``,
-    ``history/runs/<run id>.db`` and the cross-run ``history/runs/index.db``), opened only once
-    Dagster created them; with other storage (``storage: postgres:``) there is nothing to hold.
-
-    The UI follows a running run by watching its database file, which a WAL database changes only
-    when checkpointed: :meth:`poll` (called on each event) checkpoints the files it holds at most
-    every ``every`` seconds (passive: never waits for, or blocks, a writer), so ``kontor dev``
-    shows a running ``kontor run`` with that delay. :meth:`close` checkpoints once more and lets go.
-    """
-
-    def __init__(self, home: Path, run_id: str, every: float = 1.0):
-        history = home / "history"
-        self.paths = [history / "runs.db", history / "runs" / "index.db", history / "runs" / f"{run_id}.db"]
-        self.every = every
-        self.held: dict[Path, sqlite3.Connection] = {}
-        self.last = time.monotonic()
-
-    def poll(self) -> None:
-        for path in self.paths:
-            if path not in self.held and path.is_file():
-                con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-                try:
-                    con.execute("select count(*) from sqlite_master").fetchall()   # maps the WAL index
-                except sqlite3.Error:
-                    con.close()
-                    continue
-                self.held[path] = con
-        if self.held and time.monotonic() - self.last >= self.every:
-            self.checkpoint()
-
-    def checkpoint(self) -> None:
-        for con in self.held.values():
-            try:
-                con.execute("pragma wal_checkpoint(passive)").fetchall()
-            except sqlite3.Error:
-                pass          # busy or not WAL: the next one, or Dagster's last close, does it
-        self.last = time.monotonic()
-
-    def close(self) -> None:
-        self.checkpoint()
-        for con in self.held.values():
-            con.close()
-        self.held.clear()

@@ -43,6 +43,10 @@ class Settings:
     # Every SQL model in one Dagster step (dagster-dbt's pattern), the default; false (or
     # KONTOR_MODELS_IN_ONE_STEP=0): one step per model.
     models_in_one_step: bool = True
+    # Where `kontor run` records its runs (``HISTORIES``): "instance", the Dagster instance in
+    # ``dagster_home`` (in the storage its dagster.yaml names: SQLite, Postgres), where `kontor dev`
+    # shows them; "none", an in-memory instance (faster, not in the UI). KONTOR_HISTORY overrides it.
+    history: str = "instance"
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # A dbt project (dbt_project.yml, no [tool.kontor]): its files and the profile's DuckDB target.
     dbt: "DbtProject | None" = field(default=None, repr=False, compare=False)
@@ -133,7 +137,19 @@ PLAIN_KEYS: dict[str, tuple[type, Any]] = {
     "name": (str, "kontor"), "data_dir": (str, "data"), "target_dir": (str, "target"),
     "sources": (str, "models/sources.yml"), "memory_limit": (str, None), "threads": (int, None),
     "models_in_one_step": (bool, None),   # None: the default, one step
+    "history": (str, None),               # None: "instance"
 }
+# The values of ``history`` (pipelines/core/dagster_instance.py says what each costs).
+HISTORIES = ("instance", "none")
+
+
+def _history(value: str | None, where: str) -> str:
+    """``history`` as given (None or empty: "instance"), or a KontorError naming the choices."""
+    if value is None or str(value).strip() == "":
+        return "instance"
+    if value not in HISTORIES:
+        raise KontorError(f"{where}: history = {value!r}; fix: one of " + ", ".join(f'"{h}"' for h in HISTORIES))
+    return value
 
 
 def _plain_tool_kontor(text: str, shown: str) -> SimpleNamespace | None:
@@ -181,6 +197,7 @@ def _dbt_settings(root: Path, env: dict[str, str]) -> Settings:
         memory_limit=env.get("KONTOR_MEMORY_LIMIT") or None,
         threads=int(env["KONTOR_THREADS"]) if env.get("KONTOR_THREADS") else None,  # profile threads: dbt's concurrency
         models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP"), default=True),
+        history=_history(env.get("KONTOR_HISTORY"), "KONTOR_HISTORY"),
         env=env, dbt=project, dbt_target=target)
 
 
@@ -229,6 +246,8 @@ def load_settings(project_dir: Path | str | None = None, env: Mapping[str, str] 
         memory_limit=env.get("KONTOR_MEMORY_LIMIT") or tool.memory_limit or None,
         threads=threads,
         models_in_one_step=_flag(env.get("KONTOR_MODELS_IN_ONE_STEP") or tool.models_in_one_step, default=True),
+        history=_history(env.get("KONTOR_HISTORY"), "KONTOR_HISTORY") if env.get("KONTOR_HISTORY")
+        else _history(tool.history, f"{pyproject} [tool.kontor]"),
         env=env,
     )
 

@@ -4,7 +4,7 @@ without a problem load without pydantic (``settings.PLAIN_KEYS``).
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator
 
@@ -26,6 +26,7 @@ class KontorTable(Spec):
     memory_limit: str | None = PLAIN_KEYS["memory_limit"][1]
     threads: int | None = PLAIN_KEYS["threads"][1]
     models_in_one_step: bool | None = PLAIN_KEYS["models_in_one_step"][1]
+    history: Literal["instance", "none"] | None = PLAIN_KEYS["history"][1]
     settle_seconds: Any = None
     quarantine_alert_pct: Any = None
     llm_model: Any = None
