@@ -5,7 +5,9 @@
 writes clusters, golden records, xref, conflicts, review queue and id history together (they must
 always belong to the same run) → ``entities/<e>_sync_proposals`` (table + one CSV per system).
 
-A run tagged ``kontor/retrain=true`` (``kontor run --retrain``) retrains the models.
+A run tagged ``kontor/retrain=true`` (``kontor run --retrain``) retrains the models; one tagged
+``kontor/evaluate=true`` (``kontor run --evaluate``) scores the resolved entities against the ground
+truth their entity files name (the demo data's), otherwise not evaluated.
 """
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations
 # of asset functions at definition time and needs real types, not strings.
@@ -20,6 +22,7 @@ from pipelines.stewards.identity import steward_settings
 from pipelines.models.compile import CompiledProject
 
 RETRAIN_TAG = "kontor/retrain"
+EVALUATE_TAG = "kontor/evaluate"
 PART_DESCRIPTIONS = {
     "clusters": "Every standardised record with the golden id of its cluster (and the id it had before).",
     "golden": "One golden record per cluster, attribute by attribute from survivorship; empty where a "
@@ -119,13 +122,14 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
     @dg.asset(key=key(spec.name, "pairs"), deps=[key(spec.name, "model")], code_version=spec.settings_hash,
               description=f"Scored candidate pairs at or above the review threshold "
                           f"({spec.thresholds['review_probability']}), with Splink's comparison levels. Charts "
-                          f"and dashboards (offline HTML) under target/splink/{spec.name}/.",
+                          f"and dashboards (offline HTML) under target/splink/{spec.name}/ (the cluster studio "
+                          "follows the resolve step).",
               metadata={"dagster/table_name": spec.table("pairs")}, **common)
     def _pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connection() as con:
             scored = stage.score(con, spec, explain_dir=splink_dir)
         html = {name: dg.MetadataValue.path(str(splink_dir / f"{name}.html"))
-                for name in ("match_weights", "waterfall", "comparison_viewer", "cluster_studio")}
+                for name in ("match_weights", "waterfall", "comparison_viewer")}
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(scored.pairs), "pairs_above_match_threshold": scored.matched,
             "pairs_in_review_band": scored.pairs - scored.matched, **html,
@@ -146,10 +150,13 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                 resolved = stage.resolve(con, spec, context.run_id, store)
         finally:
             store.close()
+        evaluate = context.run.tags.get(EVALUATE_TAG, "").lower() == "true"
         with warehouse.connection() as con:
-            done = stage.outcome(con, spec, data_dir)
+            stage.studio(con, spec, splink_dir)       # Splink's cluster studio on the resolved clusters
+            done = stage.outcome(con, spec, data_dir if evaluate else None)
         accuracy, counts, open_items = done.accuracy, done.counts, done.open_items
-        accuracy_md = dg.MetadataValue.json(accuracy) if accuracy else "no ground truth"
+        accuracy_md = dg.MetadataValue.json(accuracy) if accuracy else \
+            "no ground truth" if evaluate else "not evaluated (kontor run --evaluate)"
         golden_meta = {"dagster/row_count": dg.MetadataValue.int(counts["golden"]),
                        "multi_member_clusters": resolved.multi_member, "ground_truth": accuracy_md,
                        "id_events_this_run": dg.MetadataValue.json(resolved.events)}

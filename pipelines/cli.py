@@ -85,6 +85,7 @@ def run(
     retrain: Annotated[bool, typer.Option("--retrain", help="Retrain the entities' Splink models (otherwise only when settings change or the input drifts).")] = False,
     history: Annotated[Optional[bool], typer.Option("--history/--no-history", help="Record the run in the Dagster instance (DAGSTER_HOME), where kontor dev shows it, or not (--no-history: an in-memory instance, faster); default: the history setting of the project's tool.kontor table (\"instance\": record; \"none\": not).", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Run even when nothing changed since the last complete run.")] = False,
+    evaluate: Annotated[bool, typer.Option("--evaluate", help="Score the resolved entities against the ground truth their entity files name (the demo data's), into the golden records' metadata.")] = False,
 ) -> None:
     """Materialise the asset graph in-process (the same Definitions as the UI), checks applied.
     Ends at once, per source "skipped (already loaded)", when nothing changed since the last complete run."""
@@ -101,9 +102,9 @@ def run(
     # Refused at once, before the heavy imports, when another run writes this warehouse.
     with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
         taken = uptodate.fingerprint(settings)
-        if not (full_refresh or retrain or force) and _nothing_new(settings, select, uptodate.last_run(settings, taken)):
+        if not (full_refresh or retrain or force or evaluate) and _nothing_new(settings, select, uptodate.last_run(settings, taken)):
             return
-        outcome = _run(settings, select, full_refresh, retrain, history)
+        outcome = _run(settings, select, full_refresh, retrain, history, evaluate)
         if not (select or full_refresh or retrain or outcome.files_waiting) and _reads_files_only(settings):
             uptodate.record(settings, taken, outcome.run_id, outcome.assets)
 
@@ -137,7 +138,8 @@ def _reads_files_only(settings) -> bool:
     return all(t.location for t in load_sources(settings.sources_file, settings.relative(settings.sources_file)).tables)
 
 
-def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool, history: Optional[bool] = None):
+def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: bool, history: Optional[bool] = None,
+         evaluate: bool = False):
     import gc
 
     from pipelines.run import run_pipeline
@@ -154,7 +156,7 @@ def _run(settings, select: Optional[list[str]], full_refresh: bool, retrain: boo
     if history is None:
         history = settings.history != "none"
     outcome = run_pipeline(settings, select, on_event=progress, full_refresh=full_refresh, retrain=retrain,
-                           history=history)
+                           history=history, evaluate=evaluate)
     # The process ends here, with everything closed and written. Frozen, its objects are left to
     # the operating system rather than collected on the way out (1.5 s after 200 models).
     gc.freeze()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.entities import RETRAIN_TAG
+from assets.entities import EVALUATE_TAG, RETRAIN_TAG
 from assets.models import FULL_REFRESH_TAG
 from assets.serving import SERVING_KEY
 from pipelines.core.dagster_instance import prepare_dagster_home
@@ -133,8 +133,10 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
 
 def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
                  on_event: Callable[[str, str, str], None] | None = None, full_refresh: bool = False,
-                 retrain: bool = False, history: bool | None = None) -> RunOutcome:
+                 retrain: bool = False, history: bool | None = None, evaluate: bool = False) -> RunOutcome:
     """Materialise everything (or ``select``); ``on_event(kind, asset, detail)`` reports progress.
+    ``evaluate``: score the resolved entities against the ground truth their entity files name
+    (the demo data's), into the golden records' metadata; otherwise not evaluated.
 
     The reports are partitioned by their periods and run after the rest, each in its own run of
     its job for the latest complete period the data covers (``facts.default_period``); a report
@@ -148,11 +150,11 @@ def run_pipeline(settings: Settings, select: Sequence[str] | None = None,
 
     with RunLock(settings.target_dir, ", ".join(select or []) or "everything"):
         return _run_pipeline(settings, select, on_event, full_refresh, retrain,
-                             settings.history != "none" if history is None else history)
+                             settings.history != "none" if history is None else history, evaluate)
 
 
 def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Callable[[str, str, str], None] | None,
-                  full_refresh: bool, retrain: bool, history: bool) -> RunOutcome:
+                  full_refresh: bool, retrain: bool, history: bool, evaluate: bool = False) -> RunOutcome:
     quiet_dagster_notices()
     outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False)
     defs = build_definitions(settings)          # a broken project is refused before the warehouse is touched
@@ -227,7 +229,8 @@ def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Ca
     # The collector runs during the run, also where `kontor run` paused it for start-up.
     gc.freeze()
     gc.enable()
-    tags = {**({FULL_REFRESH_TAG: "true"} if full_refresh else {}), **({RETRAIN_TAG: "true"} if retrain else {})} or None
+    tags = {**({FULL_REFRESH_TAG: "true"} if full_refresh else {}), **({RETRAIN_TAG: "true"} if retrain else {}),
+            **({EVALUATE_TAG: "true"} if evaluate else {})} or None
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     try:
         result = job.execute_in_process(instance=instance, run_id=outcome.run_id, raise_on_error=False,

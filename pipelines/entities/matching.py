@@ -298,7 +298,9 @@ def apply_priors(model: dict[str, Any], spec: EntitySpec) -> dict[str, str]:
 def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any],
             explain_dir: Path | None = None) -> int:
     """Score candidate pairs (≥ the review threshold) into ``entities.<entity>_pairs``; with
-    ``explain_dir``, also write Splink's charts and dashboards there (see :func:`explain`)."""
+    ``explain_dir``, also write Splink's charts and dashboards there (see :func:`explain`), and keep
+    the scored pairs for :func:`cluster_studio` after the resolve step."""
+    _drop_studio(con, spec)       # the pairs an earlier run kept for its cluster studio
     linker, inputs = _linker(con, spec, model)
     try:
         df = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
@@ -534,41 +536,84 @@ def _offline(path: Path) -> None:
     path.write_text(_EXTERNAL_LINK.sub("", path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
-def _studio_clusters(con: duckdb.DuckDBPyConnection, predictions, inputs: list, threshold: float):
-    """The records of every cluster of two or more at ``threshold``, with their cluster id and the
-    columns Splink's cluster studio shows, as a Splink table. The linker's own clustering would
-    cluster every record (singletons too, which the studio's sampling by cluster size skips) on
-    composite ids and join every column back: three times what clustering the matched records
-    costs (2 x 59 s against 2 x 22 s of wall time in a profiled run at 100k records)."""
-    from splink import DuckDBAPI
-    from splink.clustering import cluster_pairwise_predictions_at_threshold
+def _keep_for_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, predictions) -> None:
+    """Keep the scored pairs with every column Splink's cluster studio shows
+    (``entities._<e>_studio_pairs``) until the resolve step has clustered: :func:`cluster_studio`
+    draws the resolved clusters, and drops them."""
+    con.execute(_sql("table_as", table=_studio_predictions(spec), query=exp.select(exp.Star()).from_(
+        table_expr(predictions.physical_name))))
 
-    work = {name: table_expr(f"{WORK}.studio_{name}") for name in ("edges", "nodes", "records", "clusters")}
-    con.execute(_sql("studio_edges", edges=work["edges"], predictions=table_expr(predictions.physical_name)), [threshold])
-    con.execute(_sql("studio_nodes", nodes=work["nodes"], edges=work["edges"]))
-    db_api = DuckDBAPI(connection=con, output_schema=WORK)
-    cc = cluster_pairwise_predictions_at_threshold(
-        f"{WORK}.studio_nodes", f"{WORK}.studio_edges", db_api, node_id_column_name="unique_id",
-        edge_id_column_name_left="unique_id_l", edge_id_column_name_right="unique_id_r", threshold_match_probability=0.0)
-    # as Splink concatenates its inputs: with more than one, each record's source_dataset is the
-    # display name its table was registered under (the pairs name records by it and unique_id)
-    parts = [exp.select(*([exp.alias_(exp.Literal.string(t.dataset_display_name), "source_dataset")] if len(inputs) > 1 else []),
-                        exp.Star()).from_(table_expr(t.physical_name)) for t in inputs]
-    records = parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
-    con.execute(exp.Create(this=work["records"], kind="VIEW", replace=True, expression=records).sql(dialect="duckdb"))
-    con.execute(_sql("studio_clusters", clusters=work["clusters"], assigned=table_expr(cc.physical_name),
-                     records=work["records"]))
-    return db_api.register(f"{WORK}.studio_clusters")
+
+def _studio_predictions(spec: EntitySpec) -> exp.Table:
+    return table_expr(_studio_name(spec))
+
+
+def _studio_name(spec: EntitySpec) -> str:
+    schema, table = spec.table("studio_pairs").split(".")
+    return f"{schema}._{table}"
+
+
+def _drop_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
+    con.execute(_sql("drop_table", table=_studio_predictions(spec)))
+
+
+def cluster_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any], out_dir: Path,
+                   sample_size: int = 20, seed: int = 0) -> Path | None:
+    """Splink's cluster studio (``cluster_studio.html`` under ``out_dir``) on the resolved clusters
+    (``entities.<e>_clusters``, golden id as cluster id) and the pairs the last :func:`predict` with
+    ``explain_dir`` kept; None (and nothing written) without them. Sampled as Splink's
+    ``by_cluster_size``: one cluster of each size of two or more (of a size, the one whose greatest
+    member id is smallest), ``sample_size`` of them at random (``seed``). Nothing is clustered
+    again (Splink's clustering of the scored pairs for the studio is gone from the scoring step),
+    and only the sampled clusters' records are read; the kept pairs are dropped."""
+    import random
+
+    kept = _studio_name(spec)
+    if not con.execute(_sql("table_exists"), kept.split(".")).fetchall()[0][0]:
+        return None
+    linker, inputs = _linker(con, spec, model)
+    try:
+        sizes = con.execute(_sql("studio_sample", clusters=table_expr(spec.table("clusters")))).fetchall()
+        if len(sizes) > sample_size:
+            sizes = random.Random(seed).sample(sizes, k=sample_size)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "cluster_studio.html"
+        if not sizes:
+            path.write_text("<p>No cluster of two or more records.</p>", encoding="utf-8")
+            return path
+        con.execute(_sql("studio_ids_table", ids=_work_table("studio_ids")))
+        insert_rows(con, f"{WORK}.studio_ids", sizes)
+        # as Splink concatenates its inputs: with more than one, each record's source_dataset is the
+        # display name its table was registered under (the pairs name records by it and unique_id)
+        parts = [exp.select(*([exp.alias_(exp.Literal.string(t.dataset_display_name), "source_dataset")]
+                              if len(inputs) > 1 else []), exp.Star()).from_(table_expr(t.physical_name))
+                 for t in inputs]
+        records = parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False)
+        con.execute(exp.Create(this=_work_table("studio_records"), kind="VIEW", replace=True,
+                               expression=records).sql(dialect="duckdb"))
+        con.execute(_sql("studio_clusters", clusters=_work_table("studio_clusters"),
+                         assigned=table_expr(spec.table("clusters")), ids=_work_table("studio_ids"),
+                         records=_work_table("studio_records")))
+        db_api = linker._db_api
+        linker.visualisations.cluster_studio_dashboard(
+            db_api.register(kept), db_api.register(f"{WORK}.studio_clusters"), str(path),
+            cluster_ids=[golden_id for golden_id, _ in sizes],
+            cluster_names=[f"Cluster ID: {golden_id}, size:  {size}" for golden_id, size in sizes], overwrite=True)
+        _offline(path)
+        return path
+    finally:
+        cleanup(con)
+        _drop_studio(con, spec)
 
 
 def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: duckdb.DuckDBPyConnection,
             inputs: list) -> dict[str, Path]:
-    """Match-weight chart, waterfall of the closest calls, comparison viewer and cluster studio,
-    as self-contained HTML (no CDN, no web fonts) under ``out_dir``. ``con`` and ``inputs``: the linker's
+    """Match-weight chart, waterfall of the closest calls and comparison viewer, as self-contained
+    HTML (no CDN, no web fonts) under ``out_dir``; the scored pairs kept for the cluster studio,
+    which shows the resolved clusters (:func:`cluster_studio`). ``con`` and ``inputs``: the linker's
     connection and registered input tables (:func:`_linker`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {name: out_dir / f"{name}.html" for name in
-             ("match_weights", "waterfall", "comparison_viewer", "cluster_studio")}
+    files = {name: out_dir / f"{name}.html" for name in ("match_weights", "waterfall", "comparison_viewer")}
     linker.visualisations.match_weights_chart().save(str(files["match_weights"]), inline=True)
     hi = spec.thresholds["match_probability"]
     # the waterfall explains the pairs a steward has to look at: those nearest the match threshold
@@ -581,9 +626,6 @@ def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: duckdb.Du
         files["waterfall"].write_text("<p>No scored pairs.</p>", encoding="utf-8")
     linker.visualisations.comparison_viewer_dashboard(predictions, str(files["comparison_viewer"]), overwrite=True,
                                                       num_example_rows=2)
-    clusters = _studio_clusters(con, predictions, inputs, hi)
-    linker.visualisations.cluster_studio_dashboard(predictions, clusters, str(files["cluster_studio"]),
-                                                   sampling_method="by_cluster_size", sample_size=20, overwrite=True)
-    for name in ("comparison_viewer", "cluster_studio"):
-        _offline(files[name])
+    _offline(files["comparison_viewer"])
+    _keep_for_studio(con, spec, predictions)      # the cluster studio follows the resolve step
     return files

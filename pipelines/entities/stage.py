@@ -90,13 +90,20 @@ class Scored:
 def score(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any] | None = None,
           explain_dir: Path | None = None) -> Scored:
     """Score the candidate pairs with ``model`` (default: the latest trained version), Splink's
-    charts under ``explain_dir`` when given."""
+    charts under ``explain_dir`` when given (its cluster studio after :func:`resolve`: :func:`studio`)."""
     if model is None:
         model = json.loads(matching.latest_model(con, spec.name)[3])
     rows = matching.predict(con, spec, model, explain_dir=explain_dir)
     matched = con.execute(_sql("count_matched_pairs", pairs=spec.table("pairs")),
                           [spec.thresholds["match_probability"]]).fetchall()[0][0]
     return Scored(rows, matched)
+
+
+def studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path) -> Path | None:
+    """Splink's cluster studio under ``out_dir`` on the resolved clusters (after :func:`resolve`),
+    when :func:`score` kept its pairs for it (with ``explain_dir``); None otherwise."""
+    found = matching.latest_model(con, spec.name)
+    return matching.cluster_studio(con, spec, json.loads(found[3]), out_dir) if found is not None else None
 
 
 def decisions(store: StateStore | None, spec: EntitySpec) -> Constraints:
@@ -152,14 +159,16 @@ def audit_events(spec: EntitySpec, resolved: golden.Resolved, run_id: str, first
 @dataclass
 class Outcome:
     """What the resolved tables hold, for the caller to show."""
-    accuracy: dict[str, Any] | None          # against ground truth under the data directory, if any
+    accuracy: dict[str, Any] | None          # against ground truth under the data directory, if asked and any
     queue: list[tuple]                       # the first open and pending review items
     open_items: int
     counts: dict[str, int] = field(default_factory=dict)     # rows per resolved table
 
 
-def outcome(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -> Outcome:
-    accuracy = evaluate(con, spec, data_dir)
+def outcome(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path | None) -> Outcome:
+    """The resolved tables' counts and review queue; with ``data_dir``, accuracy against the ground
+    truth the entity file names under it (evaluated only when asked: ``kontor run --evaluate``)."""
+    accuracy = evaluate(con, spec, data_dir) if data_dir is not None else None
     if accuracy:    # what the review queue is worth: items per 1,000 records, share needing a human
         accuracy.update(queue_figures(con, spec, data_dir))
     queue = con.execute(_sql("queue_top", queue=spec.table("review_queue"))).fetchall()

@@ -21,13 +21,14 @@ UPSTREAM_OF_ENTITIES = ["+group:entities"]
 
 @pytest.fixture(scope="module")
 def demo_project(tmp_path_factory):
-    """The shipped project on the README's demo data (scale 1, seed 42), entities resolved once."""
+    """The shipped project on the README's demo data (scale 1, seed 42), entities resolved once and
+    evaluated against the demo's ground truth."""
     from pipelines.demo import generate
 
     root = tmp_path_factory.mktemp("entities")
     settings = make_project(root / "project", with_models=True)
     generate(settings.data_dir, scale=1, seed=42)
-    outcome = run_pipeline(settings, UPSTREAM_OF_ENTITIES)
+    outcome = run_pipeline(settings, UPSTREAM_OF_ENTITIES, evaluate=True)     # kontor run --evaluate
     assert outcome.success, outcome.failures
     return settings
 
@@ -110,6 +111,18 @@ def test_golden_records_explain_themselves(demo_project):
         # opened offline and without telling Google: no external scripts, styles or fonts
         assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", text), name
     assert (html / "model_v1.json").is_file()
+    # the cluster studio draws the resolved clusters (golden ids, their sizes), one of each size, and
+    # the pairs scoring kept for it are gone once it is written
+    shown = json.loads(re.search(r"named_clusters = (\{.*?\});", (html / "cluster_studio.html").read_text(encoding="utf-8")).group(1))
+    con = duckdb.connect(str(demo_project.warehouse_path), read_only=True)
+    try:
+        sizes = dict(con.execute("select golden_id, count(*) from entities.customer_clusters group by 1 having count(*) > 1").fetchall())
+        kept = con.execute("select count(*) from duckdb_tables() where table_name like '%studio%'").fetchall()[0][0]
+    finally:
+        con.close()
+    assert shown and all(name == f"Cluster ID: {gid}, size:  {sizes[gid]}" for gid, name in shown.items()), shown
+    assert len({sizes[gid] for gid in shown}) == len(shown) == min(20, len(set(sizes.values())))
+    assert kept == 0
 
 
 def test_model_is_retrained_only_when_needed(demo_project):
@@ -127,6 +140,8 @@ def test_model_is_retrained_only_when_needed(demo_project):
     finally:
         con.close()
     assert after == before          # same input, same settings: no retraining
+    # a run not asked to evaluate leaves the ground truth alone and says how to ask
+    assert _golden_metadata(demo_project, "customer")["ground_truth"] == "not evaluated (kontor run --evaluate)"
     assert log["u_sampling"]["max_pairs"] > 0 and log["sessions"] and 0 < log["probability_two_random_records_match"] < 1
     # asked to retrain: a new version, with the reason
     assert run_pipeline(demo_project, ["key:entities/supplier_model"], retrain=True).success

@@ -91,7 +91,7 @@ def _resolve(settings, namesakes: set[str] = frozenset()) -> dict[str, float]:
     clusters pairwise against the rec_id ground truth."""
     problems, _ = check_project(settings)
     assert problems == [], [str(p) for p in problems]
-    outcome = run_pipeline(settings, ["+group:entities"])
+    outcome = run_pipeline(settings, ["+group:entities"], evaluate=True)
     assert outcome.success, outcome.failures
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
