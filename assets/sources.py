@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from sqlglot import exp
 
 from assets.resources import WarehouseResource
 from pipelines.core.alerts import ALERT_METADATA, QUARANTINE_CHECK
