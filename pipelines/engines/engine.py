@@ -105,6 +105,15 @@ class DuckDBEngine(Engine):
         files = path / "*.parquet" if path.is_dir() else path
         return self.create_or_replace(schema, name, _read_parquet(files)) or 0
 
+    def load_arrow(self, schema: str, name: str, table: pa.Table) -> int:
+        """A table from an Arrow table (what a Spark Connect session sends back); returns its rows."""
+        view = "__kontor_arrow_" + name
+        self.con.register(view, table)
+        try:
+            return self.create_or_replace(schema, name, exp.select("*").from_(exp.to_identifier(view, quoted=True)).sql("duckdb")) or 0
+        finally:
+            self.con.unregister(view)
+
     def tables(self, schema: str | None = None) -> list[Relation]:
         rows = self.con.execute("select table_schema, table_name, table_type from information_schema.tables "
                                 "where table_catalog = current_database() and (? is null or table_schema = ?) "
@@ -173,6 +182,41 @@ class SparkEngine(Engine):
         """The table's format as Spark's catalog names it (parquet, delta, iceberg ...)."""
         rows = self._sql(exp.Describe(this=_table(schema, name), kind="table", style="EXTENDED")).collect()
         return next((str(r[1]).lower() for r in rows if str(r[0]).strip().lower() == "provider"), "")
+
+    @property
+    def remote(self) -> bool:
+        """A Spark Connect session: the server shares no file system with this process, so tables
+        travel as Arrow over the connection instead of as Parquet files in a directory."""
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        return isinstance(self.spark, ConnectSession)
+
+    def load_arrow(self, schema: str, name: str, batches: "pa.RecordBatchReader", rows_per_chunk: int = 500_000) -> int:
+        """A table from Arrow record batches, sent over the connection a chunk at a time into a
+        table beside the old one, then swapped in as ``create_or_replace`` does; returns its rows."""
+        target, staged = _table(schema, name), _table(schema, NEW_PREFIX + name)
+        self._sql(_create_schema(schema))
+        self._sql(_drop("table", staged, exists=True))
+        chunk: list[pa.RecordBatch] = []
+        size, sent = 0, False
+
+        def send():
+            frame = self.spark.createDataFrame(pa.Table.from_batches(chunk, schema=batches.schema))
+            frame.write.format("parquet").mode("append" if sent else "overwrite").saveAsTable(staged.sql("spark"))
+
+        for batch in batches:
+            chunk.append(batch)
+            size += batch.num_rows
+            if size >= rows_per_chunk:
+                send()
+                chunk, size, sent = [], 0, True
+        if chunk or not sent:
+            send()
+        existing = self._kind(schema, name)
+        if existing:
+            self._sql(_drop(existing, target))
+        self._sql(exp.Alter(this=staged, kind="TABLE", actions=[exp.AlterRename(this=target)]))
+        return self.spark.table(target.sql("spark")).count()
 
     def write_parquet(self, schema: str, name: str, path: Path) -> int:
         """The relation written as Parquet files into directory ``path``; returns its row count."""
@@ -269,22 +313,31 @@ def _create_parquet(table: exp.Table | exp.Schema, spark_sql: str | None, exists
                       properties=exp.Properties(expressions=[exp.FileFormatProperty(this=exp.Var(this="parquet"))]))
 
 
+def _remote(engine: Engine) -> bool:
+    return bool(getattr(engine, "remote", False))
+
+
 def copy_tables(source: DuckDBEngine, target: Engine, relations: list[tuple[str, str]], tmp_dir: Path) -> dict[str, int]:
     """Copy DuckDB tables into another engine through Parquet files in ``tmp_dir`` (removed
-    afterwards): the first step to Spark while the sources stage writes only to DuckDB.
-    Returns the rows per ``schema.name``; a count that differs raises."""
+    afterwards): the first step to Spark while the sources stage writes only to DuckDB. A Spark
+    Connect server shares no directory with this process: there the rows go as Arrow record
+    batches over the connection. Returns the rows per ``schema.name``; a count that differs raises."""
     from pipelines.core.errors import KontorError
 
     tmp_dir.mkdir(parents=True, exist_ok=True)
     copied = {}
     try:
         for schema, name in relations:
-            path = tmp_dir / f"{schema}__{name}.parquet"
-            source.con.execute(exp.Copy(this=exp.select("*").from_(_table(schema, name)).subquery(), kind=False,
-                                        files=[exp.Literal.string(str(path))], params=[exp.CopyParameter(
-                                            this=exp.var("format"), expression=exp.var("parquet"))]).sql("duckdb")).fetchall()
+            query = exp.select("*").from_(_table(schema, name))
             expected = source.con.execute(exp.select("count(*)").from_(_table(schema, name)).sql("duckdb")).fetchall()[0][0]
-            rows = target.load_parquet(schema, name, path.resolve())
+            if _remote(target):
+                rows = target.load_arrow(schema, name, source.con.execute(query.sql("duckdb")).to_arrow_reader())
+            else:
+                path = tmp_dir / f"{schema}__{name}.parquet"
+                source.con.execute(exp.Copy(this=query.subquery(), kind=False, files=[exp.Literal.string(str(path))],
+                                            params=[exp.CopyParameter(this=exp.var("format"),
+                                                                      expression=exp.var("parquet"))]).sql("duckdb")).fetchall()
+                rows = target.load_parquet(schema, name, path.resolve())
             if rows != expected:
                 raise KontorError(f"{schema}.{name}: {expected} rows in DuckDB, {rows} arrived on {target.name}")
             copied[f"{schema}.{name}"] = rows
@@ -295,7 +348,8 @@ def copy_tables(source: DuckDBEngine, target: Engine, relations: list[tuple[str,
 
 def copy_to_duckdb(source: SparkEngine, target: DuckDBEngine, relations: list[tuple[str, str]], tmp_dir: Path) -> dict[str, int]:
     """Copy Spark relations (tables or views) into the DuckDB warehouse as tables, through Parquet
-    files in ``tmp_dir`` (removed afterwards); each swapped in within one DuckDB transaction.
+    files in ``tmp_dir`` (removed afterwards), or from a Spark Connect server as one Arrow table
+    over the connection; each swapped in within one DuckDB transaction.
     Returns the rows per ``schema.name``; a count that differs raises."""
     from pipelines.core.errors import KontorError
 
@@ -303,9 +357,13 @@ def copy_to_duckdb(source: SparkEngine, target: DuckDBEngine, relations: list[tu
     copied = {}
     try:
         for schema, name in relations:
-            path = (tmp_dir / f"{schema}__{name}").resolve()
-            expected = source.write_parquet(schema, name, path)
-            rows = target.load_parquet(schema, name, path)
+            if _remote(source):
+                arrow = source.spark.table(_spark_rel(schema, name)).toArrow()
+                expected, rows = arrow.num_rows, target.load_arrow(schema, name, arrow)
+            else:
+                path = (tmp_dir / f"{schema}__{name}").resolve()
+                expected = source.write_parquet(schema, name, path)
+                rows = target.load_parquet(schema, name, path)
             if rows != expected:
                 raise KontorError(f"{schema}.{name}: {expected} rows on Spark, {rows} arrived in DuckDB")
             copied[f"{schema}.{name}"] = rows

@@ -41,7 +41,6 @@ DEFAULT_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.timestampType": "TIMESTAMP_NTZ",
     "spark.sql.ansi.enabled": "true",
-    "spark.ui.showConsoleProgress": "false",
 }
 # Only for a local master: a small machine, no web UI to serve.
 LOCAL_CONF = {
@@ -121,7 +120,8 @@ def start_session(config: SparkConfig) -> "SparkSession":
         if shutil.which("java") is None:
             raise KontorError("a classic Spark session needs Java 17 or later; fix: apt-get install "
                               "openjdk-17-jre-headless (or set remote = \"sc://...\" for Spark Connect)")
-        builder = SparkSession.builder.master(config.master).config("spark.driver.memory", config.driver_memory)
+        builder = (SparkSession.builder.master(config.master).config("spark.driver.memory", config.driver_memory)
+                   .config("spark.ui.showConsoleProgress", "false"))    # a server's setting: not for Connect
         for key, value in LOCAL_CONF.items() if config.local else ():
             builder = builder.config(key, value)
         if config.local:
