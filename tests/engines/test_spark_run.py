@@ -180,11 +180,18 @@ def _close(a, b) -> bool:
     return _value(a) == _value(b)
 
 
+def _model(text: str) -> dict:
+    """A trained model's JSON without Splink's linker_uid (random per linker)."""
+    model = json.loads(text)
+    model.pop("linker_uid", None)
+    return model
+
+
 def _entity_rows(con, table: str) -> tuple[list[str], list[tuple]]:
     """The table's columns (those not written per run) and its rows, sorted by everything but their floats."""
     arrow = con.sql(f"select * from entities.{table}").to_arrow_table()
     columns = [c for c in arrow.column_names if c not in PER_RUN]
-    rows = [tuple(json.loads(r[c]) if (table, c) == ("_models", "model") else r[c] for c in columns) for r in arrow.to_pylist()]
+    rows = [tuple(_model(r[c]) if (table, c) == ("_models", "model") else r[c] for c in columns) for r in arrow.to_pylist()]
     return columns, sorted(rows, key=lambda r: repr(_floats_out(r)))
 
 
@@ -203,7 +210,7 @@ def test_the_entity_stage_ran_on_spark_and_every_entity_table_equals_the_duckdb_
     differences, compared = [], 0
     for table in [*tables, "_models"]:
         (columns, a), (columns_b, b) = _entity_rows(left, table), _entity_rows(right, table)
-        compared += bool(a)
+        compared += bool(a) and table != "_models"
         if columns != columns_b:
             differences.append(f"{table}: columns {columns} vs {columns_b}")
         elif len(a) != len(b):
@@ -211,7 +218,10 @@ def test_the_entity_stage_ran_on_spark_and_every_entity_table_equals_the_duckdb_
         else:
             wrong = [(x, y) for x, y in zip(a, b) if not _close(x, y)]
             if wrong:
-                differences.append(f"{table}: {len(wrong)} of {len(a)} rows differ, e.g. {wrong[0]}")
+                x, y = wrong[0]
+                differences.append(f"{table}: {len(wrong)} of {len(a)} rows differ, e.g. in "
+                                   f"{[(c, u, v) for c, u, v in zip(columns, x, y) if not _close(u, v)]}"[:2000])
     assert not differences, "\n".join(differences)
-    # at this scale a few tables are empty on both (the demo's contacts have no conflicts)
-    assert compared >= ENTITY_TABLES - 4, f"only {compared} entity tables hold rows: the comparison would prove little"
+    # at this scale 5 tables are empty on both runs (the contacts' pairs, conflicts, queue and sync
+    # proposals; the customers' queue)
+    assert compared >= ENTITY_TABLES - 5, f"only {compared} entity tables hold rows: the comparison would prove little"
