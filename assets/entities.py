@@ -5,12 +5,18 @@
 writes clusters, golden records, xref, conflicts, review queue and id history together (they must
 always belong to the same run) → ``entities/<e>_sync_proposals`` (table + one CSV per system).
 
+With ``[tool.kontor] engine = "spark"`` (``spark``) the standardised records and the scored pairs
+are built on Spark and copied back (``stage.standardise_on_spark``, ``stage.score_on_spark``);
+the model, the resolve step and the sync proposals stay on DuckDB; no Splink charts on Spark.
+
 A run tagged ``kontor/retrain=true`` (``kontor run --retrain``) retrains the models; one tagged
 ``kontor/evaluate=true`` (``kontor run --evaluate``) scores the resolved entities against the ground
 truth their entity files name (the demo data's), otherwise not evaluated.
 """
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations
 # of asset functions at definition time and needs real types, not strings.
+from pathlib import Path
+
 import dagster as dg
 
 from assets.resources import StateStoreResource, WarehouseResource
@@ -73,9 +79,31 @@ def queue_markdown(items: list, open_items: int, attributes: tuple[str, ...] = Q
     return "\n".join(out)
 
 
-def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: Settings) -> tuple[list, list]:
-    """(assets, asset checks) of one entity."""
+def _with_spark_as(spark: bool):
+    """Decorator: ``asset_fn(context, warehouse, spark=None)`` as Dagster's asset function, taking
+    the Spark resource when ``spark`` (Dagster reads the resources from the signature)."""
+    def decorate(asset_fn):
+        if not spark:
+            def on_duckdb(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+                return asset_fn(context, warehouse)
+            chosen = on_duckdb
+        else:
+            from assets.spark import SparkResource
+
+            def on_spark(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                         spark: SparkResource) -> dg.MaterializeResult:
+                return asset_fn(context, warehouse, spark)
+            chosen = on_spark
+        chosen.__name__ = asset_fn.__name__
+        return chosen
+    return decorate
+
+
+def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: Settings,
+                        spark: bool = False) -> tuple[list, list]:
+    """(assets, asset checks) of one entity; ``spark``: standardised and pairs built on Spark."""
     target_dir, data_dir = settings.target_dir, settings.data_dir
+    tmp_dir = Path(target_dir) / "tmp"
     relations = {name: cm.model.relation for name, cm in compiled.models.items()}
     staging_keys = [dg.AssetKey([compiled.models[i.model].model.schema, i.model]) for i in spec.inputs]
     # an attribute referring to another entity (a contact's company) is looked up in its xref
@@ -89,9 +117,11 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                           "(name without legal form, street without number, ...) and matching keys; IBAN and VAT ID "
                           f"checked and flagged, never dropped. Declared in {spec.file}.",
               metadata={"declared_in": spec.file, "dagster/table_name": spec.table("standardised")}, **common)
-    def _standardised(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    @_with_spark_as(spark)
+    def _standardised(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spark=None) -> dg.MaterializeResult:
         with warehouse.connection() as con:
-            done = stage.standardise(con, spec, relations)
+            done = stage.standardise_on_spark(con, spark, spec, relations, tmp_dir) if spark is not None \
+                else stage.standardise(con, spec, relations)
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(done.rows),
             "by_system": dg.MetadataValue.md(_md_table(done.header, done.by_system)),
@@ -125,11 +155,13 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                           f"and dashboards (offline HTML) under target/splink/{spec.name}/ (the cluster studio "
                           "follows the resolve step).",
               metadata={"dagster/table_name": spec.table("pairs")}, **common)
-    def _pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    @_with_spark_as(spark)
+    def _pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spark=None) -> dg.MaterializeResult:
         with warehouse.connection() as con:
-            scored = stage.score(con, spec, explain_dir=splink_dir)
+            scored = stage.score_on_spark(con, spark, spec, tmp_dir) if spark is not None \
+                else stage.score(con, spec, explain_dir=splink_dir)
         html = {name: dg.MetadataValue.path(str(splink_dir / f"{name}.html"))
-                for name in ("match_weights", "waterfall", "comparison_viewer")}
+                for name in ("match_weights", "waterfall", "comparison_viewer")} if spark is None else {}
         return dg.MaterializeResult(metadata={
             "dagster/row_count": dg.MetadataValue.int(scored.pairs), "pairs_above_match_threshold": scored.matched,
             "pairs_in_review_band": scored.pairs - scored.matched, **html,

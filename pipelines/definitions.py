@@ -110,7 +110,7 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     built = build_source_assets(compiled.project.sources, policy, ingest_options(settings), spark)
     entity_checks = []
     for spec in entities.entities.values():
-        entity_assets, checks = build_entity_assets(spec, compiled, settings)
+        entity_assets, checks = build_entity_assets(spec, compiled, settings, spark)
         built += entity_assets
         entity_checks += checks
     suites = load_suites(expectations_dir(settings.project_dir), settings.relative)   # read once for both
@@ -155,8 +155,9 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
 
 def _on_spark(settings: Settings, compiled: CompiledProject) -> bool:
     """``[tool.kontor] engine = "spark"``: sources landed in Spark's catalog, the models built and
-    gated there; the entity stage stays on DuckDB (over the models copied back), as do the
-    ledger, quarantine, gate evidence and the serving copy (``assets/spark.py``)."""
+    gated there, the entities standardised and scored there; the entity stage's other steps stay
+    on DuckDB (over the tables copied back), as do the ledger, quarantine, gate evidence and the
+    serving copy (``assets/spark.py``)."""
     from pipelines.core.errors import KontorError
     from pipelines.engines.spark_session import engine_name
 

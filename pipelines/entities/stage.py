@@ -9,6 +9,13 @@ Crash safety of :func:`resolve`: the entity tables change in one warehouse trans
 only after the state store holds the run's events. A kill in between leaves the old tables and at
 worst events recorded twice (replaying them is idempotent), never half-replaced tables or golden
 ids the audit trail does not know.
+
+On Spark (``[tool.kontor] engine = "spark"``): :func:`standardise_on_spark` and
+:func:`score_on_spark` run those two steps on Spark (``entities/spark.py``: the same SQL through
+``SparkConnection``; Splink's SparkAPI with the model trained on DuckDB, Kontor's DuckDB-identical
+string similarities) and copy their tables back into the DuckDB warehouse in DuckDB's row order;
+training, clustering, survivorship and sync stay on DuckDB, and so do Splink's charts and cluster
+studio (not drawn on Spark yet).
 """
 from __future__ import annotations
 
@@ -29,6 +36,8 @@ from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise as _standardise
 
 RESOLVED_PARTS = ("clusters", "golden", "xref", "conflicts", "review_queue", "id_history")
+# the order the DuckDB steps write their tables in (``sql/standardised.sql``, ``sql/pairs.sql``)
+ORDER = {"standardised": ["unique_id"], "pairs": ["match_probability desc", "unique_id_l", "unique_id_r"]}
 
 
 def _sql(name: str, **tables: str) -> str:
@@ -51,7 +60,10 @@ class Standardised:
 def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> Standardised:
     """(Re)build ``entities.<e>_standardised`` from the staging models (``relations``: model →
     relation), with what it holds per system."""
-    rows = _standardise(con, spec, relations)
+    return _summary(con, spec, _standardise(con, spec, relations))
+
+
+def _summary(con: duckdb.DuckDBPyConnection, spec: EntitySpec, rows: int) -> Standardised:
     if spec.declared is not None:
         valid = [c for c in spec.columns if c.endswith("_valid")]
         per_system = con.execute(_declared_by_system(spec, valid)).fetchall()
@@ -81,6 +93,38 @@ def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec, splink_dir: Path, re
     return matching.ensure_model(con, spec, splink_dir, retrain=retrain)
 
 
+def spark_inputs(spec: EntitySpec, relations: dict[str, str]) -> list[tuple[str, str]]:
+    """(schema, table) of what :func:`standardise` reads: the staging models of the entity's inputs
+    and the xref of an entity a ``reference`` attribute names (built on DuckDB)."""
+    read = [relations[i.model] for i in spec.inputs]
+    read += [f"entities.{a.options['entity']}_xref" for a in spec.declared or [] if a.type == "reference"]
+    return [(t.db, t.name) for t in (exp.to_table(r, dialect="duckdb") for r in dict.fromkeys(read))]
+
+
+def _copied_back(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, part: str, tmp_dir: Path) -> None:
+    """``entities.<e>_<part>`` copied from Spark into the DuckDB warehouse, in DuckDB's order."""
+    schema, name = spec.table(part).split(".")
+    spark.copy_back(con, [(schema, name)], tmp_dir / "from_spark")
+    order = [exp.maybe_parse(o, into=exp.Ordered, dialect="duckdb") for o in ORDER[part]]
+    con.execute(render(template(__file__, "ordered"), table=table_expr(spec.table(part)), order=order))
+
+
+def standardise_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec,
+                         relations: dict[str, str], tmp_dir: Path) -> Standardised:
+    """:func:`standardise` on Spark (``spark``: what ``assets/spark.py``'s ``SparkResource`` offers:
+    the session, the relations the run wrote to Spark, copies in and back): what it reads
+    that this run did not write to Spark is copied there first (:func:`spark_inputs`); the
+    standardised table is then copied back into the DuckDB warehouse (``con``), which training,
+    clustering and survivorship read."""
+    from pipelines.entities.spark import standardise_on_spark as on_spark
+
+    spark.stage_inputs(con, spark_inputs(spec, relations), tmp_dir / "to_spark")
+    on_spark(spark.session(), spec, relations)
+    spark.wrote(spec.table("standardised"))
+    _copied_back(con, spark, spec, "standardised", tmp_dir)
+    return _summary(con, spec, count(con, spec.table("standardised")))
+
+
 @dataclass
 class Scored:
     pairs: int                  # pairs at or above the review threshold
@@ -97,6 +141,29 @@ def score(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any
     matched = con.execute(_sql("count_matched_pairs", pairs=spec.table("pairs")),
                           [spec.thresholds["match_probability"]]).fetchall()[0][0]
     return Scored(rows, matched)
+
+
+def score_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, tmp_dir: Path,
+                   model: dict[str, Any] | None = None) -> Scored:
+    """:func:`score` on Splink's SparkAPI (``entities/spark.py``; the model, by default the latest
+    trained version, from the DuckDB warehouse ``con``), the pairs copied back into it. No charts
+    and no cluster studio: the pairs an earlier run kept for one are dropped."""
+    from pipelines.entities.spark import predict_on_spark
+
+    if model is None:
+        model = json.loads(matching.latest_model(con, spec.name)[3])
+    matching._drop_studio(con, spec)
+    spark.stage_inputs(con, [tuple(spec.table("standardised").split("."))], tmp_dir / "to_spark")
+    schema, name = spec.table("pairs").split(".")
+    view = f"_kontor_pairs_{spec.name}"
+    predict_on_spark(spark.session(), spec, model).createOrReplaceTempView(view)
+    spark.engine().create_or_replace_spark(schema, name, exp.select("*").from_(exp.to_identifier(view, quoted=True)).sql("spark"))
+    spark.session().catalog.dropTempView(view)
+    spark.wrote(spec.table("pairs"))
+    _copied_back(con, spark, spec, "pairs", tmp_dir)
+    matched = con.execute(_sql("count_matched_pairs", pairs=spec.table("pairs")),
+                          [spec.thresholds["match_probability"]]).fetchall()[0][0]
+    return Scored(count(con, spec.table("pairs")), matched)
 
 
 def studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path) -> Path | None:
