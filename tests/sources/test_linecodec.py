@@ -53,6 +53,19 @@ def test_transcode_chunk_matches_the_line_by_line_reference(encoding):
         assert linecodec.transcode_chunk(chunk, encoding) == _reference(chunk, encoding), chunk
 
 
+def test_transcode_chunk_expecting_utf8_lines_gives_the_same_result():
+    # the hint only skips the fast path's test; chunks with and without UTF-8 lines alike
+    rng = random.Random(20261204)
+    chunks = [b"".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 60))) for _ in range(2000)]
+    chunks += [bytes(rng.randrange(256) for _ in range(rng.randint(0, 200))) for _ in range(500)]
+    # a surrogate's bytes and no well-formed sequence: single-byte text, as the fast path has it
+    chunks += [b"\x81\xed\xa0\x80\r\x96\x9d\xf5\x80", b"1;\xe0\x80\x80\r\n",
+               b"Konto;Name\r\n1;" + "Müller €".encode("cp1252") + b"\r\n", b"", b"ascii only\n"]
+    for encoding in ("cp1252", "latin-1"):
+        for chunk in chunks:
+            assert linecodec.transcode_chunk(chunk, encoding, expect_utf8=True) == _reference(chunk, encoding), chunk
+
+
 def test_transcode_chunk_finds_utf8_lines_and_counts_them():
     chunk = ("Kundennr;Name\r\n1;Müller\r\n".encode("cp1252") + "2;Müller\r\n".encode() + "3;Köln €\r\n".encode("cp1252")
              + "4;Ä".encode() + "ö\r\n".encode("cp1252"))

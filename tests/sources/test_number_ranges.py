@@ -61,3 +61,46 @@ def test_out_of_range_values_quarantine_their_row(tmp_path: Path, data_type: str
         assert reason.startswith("Wert: cannot read ") and f"'{value}'" in reason and words in reason, reason
         if words == "negative":
             assert "negative number in an unsigned column" in reason and "fix:" in reason, reason
+
+
+def _pattern_only(column: str, fmt, data_type: str) -> str:
+    """An integer's value as the patterns alone define it (before the cast-back shortcut)."""
+    from sqlglot import exp
+
+    from pipelines.sources.convert import _number_pattern, _trailing_minus_pattern
+
+    def lit(text: str) -> str:
+        return exp.Literal.string(text).sql(dialect="duckdb")
+
+    def plain(v: str) -> str:
+        return f"replace({v}, {lit(fmt.thousands_separator)}, '')" if fmt.thousands_separator else v
+    pat, minus, trim = lit(_number_pattern(fmt, 0)), lit(_trailing_minus_pattern(fmt, 0)), f"trim({column})"
+    return (f"case when regexp_full_match({column}, {pat}) then try_cast({plain(column)} as {data_type}) "
+            f"when regexp_full_match({trim}, {pat}) then try_cast({plain(trim)} as {data_type}) "
+            f"when regexp_full_match({trim}, {minus}) then try_cast({plain(f'{lit(chr(45))} || rtrim({trim}, {lit(chr(45))})')} "
+            f"as {data_type}) end")
+
+
+@pytest.mark.parametrize("thousands", [None, ".", ",", " ", "'", "-"])
+def test_integer_values_are_what_the_patterns_alone_give(thousands):
+    import duckdb
+
+    from pipelines.sources.convert import value_expr
+    from pipelines.sources.spec import Column, FileFormat
+
+    fmt = FileFormat(type="csv", decimal_separator="," if thousands != "," else ".", thousands_separator=thousands)
+    texts = ["0", "-0", "+0", "00", "007", "7", "-7", "+7", "7-", " 7", "7 ", "1e3", "0x1F", "1_000", "1.000", "1,000",
+             "1 000", "1'000", "1-000", "12.5", "12,5", "", " ", "-", "+", "--5", "5--", "1.2345", "255", "256", "-128",
+             "-129", "127", "128", "65535", "65536", "4294967295", "4294967296", "-2147483648", "2147483648",
+             "9223372036854775807", "9223372036854775808", "-9223372036854775808", "18446744073709551615",
+             "18446744073709551616", "170141183460469231731687303715884105727", "Ⅻ", "٣", "１２", "\t7", "7\n"]
+    con = duckdb.connect()
+    con.execute("create table t (x varchar)")
+    con.executemany("insert into t values (?)", [[v] for v in texts] + [[None]])
+    for data_type in ["tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
+                      "ubigint", "uhugeint"]:
+        ours = value_expr(Column(name="x", data_type=data_type), "x", "varchar", fmt).sql(dialect="duckdb")
+        reference = _pattern_only('"x"', fmt, data_type)
+        differ = con.execute(f"select x, ({ours})::varchar, ({reference})::varchar from t "
+                             f"where ({ours}) is distinct from ({reference})").fetchall()
+        assert differ == [], (data_type, thousands, differ)
