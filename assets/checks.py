@@ -21,7 +21,7 @@ from assets.resources import WarehouseResource
 from pipelines.core.errors import Problem, ProjectError
 from pipelines.quality.runner import RuleOutcome, run_suite, sample_markdown
 from pipelines.models.compile import CompiledProject
-from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, referenced_relations
+from pipelines.quality.spec import Rule, Suite, expectations_dir, load_suites, referenced_relations
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
 from pipelines.quality.checking import create_schema

@@ -36,7 +36,7 @@ from pipelines.core.retries import retry_config
 from pipelines.sources.options import ingest_options
 from pipelines.core.settings import Settings, load_settings
 from pipelines.sources.spec import load_sources
-from pipelines.quality.suites import expectations_dir, load_suites
+from pipelines.quality.spec import expectations_dir, load_suites
 
 ALL_JOB = "kontor_all"
 

@@ -27,7 +27,7 @@ from pipelines.models.materialize import Catalog, Materialized, build_seed, mate
 if TYPE_CHECKING:
     from pipelines.core.errors import Problem
     from pipelines.models.lineage import ColumnRef
-    from pipelines.quality.suites import Suite
+    from pipelines.quality.spec import Suite
 
 LOG = logging.getLogger("kontor.models")
 
@@ -220,7 +220,7 @@ class LayerRun:
         """Build on Spark: first copy from DuckDB what the step's models and gates read that this
         run did not write to Spark (the entity stage's tables, a model of an earlier run)."""
         from pipelines.models.on_engine import step_inputs
-        from pipelines.quality.suites import referenced_relations
+        from pipelines.quality.spec import referenced_relations
 
         read = step_inputs(self.compiled, names)
         for gate in self.pending:

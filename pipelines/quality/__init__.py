@@ -1,6 +1,6 @@
 """Quality gates: Great Expectations suites from ``expectations/*.yml``, run fast on DuckDB.
 
-- ``suites``: load and shape-check the files (no GX import; the Dagster layer needs names only);
+- ``spec``: load and shape-check the files (no GX import; the Dagster layer needs names only);
 - ``checking``: ``kontor check`` for them, against an empty catalog of the project's relations;
 - ``gate``: ``DuckDBGate``, GX expectations judged by GX on metrics DuckDB computes
   (``conditions``: the row conditions as SQL with GX pandas semantics);

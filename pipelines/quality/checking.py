@@ -20,7 +20,7 @@ from pipelines.models.compile import CompiledProject
 from pipelines.models.materialize import SNAPSHOT_COLUMNS
 from pipelines.models.project import seed_columns
 from pipelines.quality.check_cache import SuiteVerdicts
-from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, referenced_relations
+from pipelines.quality.spec import Rule, Suite, expectations_dir, load_suites, referenced_relations
 from pipelines.core.settings import Settings
 from pipelines.sources.spec import LINEAGE_COLUMNS
 from pipelines.core.errors import did_you_mean

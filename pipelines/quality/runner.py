@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from pipelines.quality.suites import GX_SEVERITY, Rule, Suite
+from pipelines.quality.spec import GX_SEVERITY, Rule, Suite
 from pipelines.core.sql import template
 from pipelines.core.warehouse import ensure_bookkeeping
 
