@@ -11,7 +11,7 @@ __all__ = ["IssueResult", "ReportSpec", "approve_report", "find_report", "issue_
 
 def __getattr__(name: str):
     if name in ("IssueResult", "approve_report", "issue_report"):
-        from pipelines.reports import issue
+        from pipelines.reports import stage
 
-        return getattr(issue, name)
+        return getattr(stage, name)
     raise AttributeError(f"module 'pipelines.reports' has no attribute {name!r}")
