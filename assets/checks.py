@@ -19,12 +19,13 @@ import dagster as dg
 
 from assets.resources import WarehouseResource
 from pipelines.core.errors import Problem, ProjectError
-from pipelines.quality.runner import RuleOutcome, run_suite, sample_markdown
+from pipelines.quality import stage
+from pipelines.quality.runner import RuleOutcome, sample_markdown
 from pipelines.models.compile import CompiledProject
-from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, referenced_relations
+from pipelines.quality.spec import Rule, Suite
+from pipelines.quality.stage import Gate, layer_models
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
-from pipelines.quality.checking import create_schema
 
 
 def asset_key(asset: str) -> dg.AssetKey:
@@ -32,8 +33,7 @@ def asset_key(asset: str) -> dg.AssetKey:
 
 
 def _spec(suite: Suite, rule: Rule, known: set[dg.AssetKey], blocking: bool = True) -> dg.AssetCheckSpec:
-    deps = [asset_key(r.replace(".", "/", 1)) for r in referenced_relations(rule, suite.relation)]
-    deps += [asset_key(a) for a in rule.meta.get("deps", [])]      # a dbt test's ref()s
+    deps = [asset_key(a) for a in stage.reads(suite, [rule])]     # a query's relations, a dbt test's ref()s
     return dg.AssetCheckSpec(
         # Every gate is "blocking" in Dagster's sense, so assets downstream (reports above all) run
         # only after all of their upstream gates have been evaluated and see every result; only a
@@ -62,30 +62,25 @@ def _metadata(o: RuleOutcome, docs_page: Path | None) -> dict:
     return {k: v for k, v in meta.items() if v is not None}
 
 
-def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
-                     row_key: Sequence[str] | None = None, name: str | None = None,
-                     after=None, blocking: bool = True, spark: bool = False) -> dg.AssetChecksDefinition:
-    """``after(con, outcome)`` runs once the suite is judged (dbt's store_failures). A suite that
-    cannot block (``blocking=False``: it reads assets downstream of its own) fails its step
-    instead when an error rule fails, so the run still fails as ``dbt build`` does. ``spark``
-    (``[tool.kontor] engine = "spark"``): a relation this run wrote to Spark is judged there by
-    GX's Spark engine (``pipelines/quality/spark_gate.py``), any other (the entity stage's) on DuckDB."""
+def build_gate_check(gate: Gate, known: set[dg.AssetKey], target_dir: Path, name: str | None = None,
+                     blocking: bool = True, spark: bool = False) -> dg.AssetChecksDefinition:
+    """The check of one ``quality.stage.Gate``, judged by ``quality.stage.judge`` (its ``after``
+    statements: dbt's store_failures). A gate that cannot block (``blocking=False``: it reads
+    assets downstream of its own) fails its step instead when an error rule fails, so the run
+    still fails as ``dbt build`` does. ``spark`` (``[tool.kontor] engine = "spark"``): a relation
+    this run wrote to Spark is judged there by GX's Spark engine (``pipelines/quality/spark_gate.py``),
+    any other (the entity stage's) on DuckDB."""
+    suite = gate.suite
     key = asset_key(suite.asset)
     specs = [_spec(suite, rule, known, blocking) for rule in suite.rules]
-    row_key = list(row_key or [])
 
-    def gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, spark=None) -> Iterable[dg.AssetCheckResult]:
+    def run(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, spark=None) -> Iterable[dg.AssetCheckResult]:
         # on Spark, what this run wrote there (landed sources, models) is judged there
         engine = spark.engine() if spark is not None and spark.written(suite.relation) else None
         with warehouse.connection() as con:
-            outcome = run_suite(con, suite, run_id=context.run.run_id, row_key=row_key, docs_target=target_dir,
-                                engine=engine)
-            if after is not None and engine is None:
-                after(con, outcome)
+            outcome = stage.judge(con, gate, run_id=context.run.run_id, docs_target=target_dir, engine=engine,
+                                  log=context.log, no_key=[])
         for o in outcome.rules:
-            if not o.success:
-                log = context.log.error if o.rule.blocking else context.log.warning
-                log(f"{suite.asset}: {o.rule.name} failed ({o.rule.severity}): {o.summary}")
             yield dg.AssetCheckResult(
                 asset_key=key, check_name=o.rule.name, passed=o.success,
                 severity=dg.AssetCheckSeverity.ERROR if o.rule.blocking else dg.AssetCheckSeverity.WARN,
@@ -100,57 +95,12 @@ def build_gate_check(suite: Suite, known: set[dg.AssetKey], target_dir: Path,
 
         def _gate_on_spark(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
                            spark: SparkResource) -> Iterable[dg.AssetCheckResult]:
-            yield from gate(context, warehouse, spark)
+            yield from run(context, warehouse, spark)
         return check(_gate_on_spark)
 
     def _gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterable[dg.AssetCheckResult]:
-        yield from gate(context, warehouse)
+        yield from run(context, warehouse)
     return check(_gate)
-
-
-def layer_models(compiled: CompiledProject) -> set[str]:
-    """The assets (``schema/name``) of the model layer when it runs in one step, else none."""
-    if not compiled.project.one_step:
-        return set()
-    return {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items() if cm.materialized != "ephemeral"}
-
-
-def layer_gates(settings: Settings, compiled: CompiledProject, loaded: tuple[list, list] | None = None) -> tuple[list, list]:
-    """(the gates the one-step model layer runs inside its step, its unit tests): ``expectations/*.yml``
-    and dbt's data tests on models, healthy files only (``build_gates`` reports the problems).
-    ``loaded``: ``load_suites``' result, read once for both."""
-    from pipelines.models.stage import LayerGate
-    from pipelines.models.dbt_tests import collect_tests, late_tests, store_failures_sql, test_suites
-    from pipelines.models.dbt_unit import collect_unit_tests
-
-    models = layer_models(compiled)
-    if not models:
-        return [], []
-    suites, problems = loaded or load_suites(expectations_dir(settings.project_dir), settings.relative)
-    broken = {p.file for p in problems}
-    row_keys = {f"{cm.model.schema}/{cm.model.name}": tuple(cm.unique_key) for cm in compiled.models.values() if cm.unique_key}
-
-    def waits_for(suite: Suite) -> frozenset:
-        read = {r.replace(".", "/", 1) for rule in suite.rules for r in referenced_relations(rule, suite.relation)}
-        read |= {a for rule in suite.rules for a in rule.meta.get("deps", [])}
-        return frozenset(read & models - {suite.asset})
-
-    gates = [LayerGate(s, row_keys.get(s.asset, ()), waits_for=waits_for(s))
-             for s in suites if s.file not in broken and s.asset in models]
-    tests, problems = collect_tests(compiled, settings.relative)
-    tests = [] if problems else [t for t in tests if t.asset in models]
-    late = late_tests(compiled, tests)
-    target_schema = (compiled.project.target or {}).get("schema", "main")
-    for group, is_late in ([t for t in tests if t.name not in late], False), ([t for t in tests if t.name in late], True):
-        for s in test_suites(group):
-            after = []
-            for t in group:
-                if t.asset == s.asset and t.store_failures:
-                    schema, sql = store_failures_sql(t, target_schema)
-                    after += [create_schema(schema), sql]
-            gates.append(LayerGate(s, row_keys.get(s.asset, ()), tuple(after), waits_for(s), late=is_late))
-    unit, problems = collect_unit_tests(compiled)
-    return gates, [] if problems else [t for t in unit if t.asset in models]
 
 
 def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[dg.AssetsDefinition],
@@ -158,10 +108,10 @@ def build_gates(settings: Settings, compiled: CompiledProject, assets: Sequence[
                 spark: bool = False) -> list[dg.AssetChecksDefinition]:
     """The project's gates: ``expectations/*.yml``; a model's rows are keyed by its unique_key.
     Raises on problems, unless ``problems_out`` collects them (the broken files' gates left out).
-    The gates of models the one-step layer runs itself are left out (``layer_gates``)."""
-    row_keys = {f"{cm.model.schema}/{cm.model.name}": cm.unique_key for cm in compiled.models.values() if cm.unique_key}
+    The gates of models the one-step layer runs itself are left out (``quality.stage.layer_gates``)."""
+    row_keys = stage.row_keys(compiled)
     in_layer = layer_models(compiled)
-    suites, problems = loaded or load_suites(expectations_dir(settings.project_dir), settings.relative)
+    suites, problems = loaded or stage.load(settings)
     if problems_out is None:
         if problems:
             raise ProjectError(problems)
@@ -197,39 +147,22 @@ def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinit
                 for s in suites if asset_key(s.asset) not in known]
     if problems:
         raise ProjectError(problems)
-    return [build_gate_check(s, known, target_dir, (row_keys or {}).get(s.asset), spark=spark) for s in suites]
+    return [build_gate_check(Gate(s, tuple((row_keys or {}).get(s.asset) or ())), known, target_dir, spark=spark)
+            for s in suites]
 
 
 def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets: Sequence[dg.AssetsDefinition],
                           row_keys: Mapping[str, Sequence[str]]) -> list[dg.AssetChecksDefinition]:
-    """dbt's data_tests/tests and singular tests: one more gate per tested asset (pipelines/models/dbt_tests.py)."""
-    from pipelines.models.dbt_tests import collect_tests, late_tests, store_failures_sql, test_suites
-
-    tests, problems = collect_tests(compiled, settings.relative)
+    """dbt's data_tests/tests and singular tests: one more gate per tested asset (``quality.stage.dbt_test_gates``)."""
+    in_layer = layer_models(compiled)     # tests of models run inside the model layer's step (assets/model_layer.py)
+    gates, problems = stage.dbt_test_gates(compiled, settings.relative, lambda asset: asset not in in_layer, row_keys)
     if problems:
         raise ProjectError(problems)
     known = {k for a in assets for k in a.keys}
-    target_schema = (compiled.project.target or {}).get("schema", "main")
-
-    def storing(suite_tests):
-        def after(con, outcome):
-            for test in suite_tests:
-                schema, sql = store_failures_sql(test, target_schema)
-                con.execute(create_schema(schema))
-                con.execute(sql)
-        return after if suite_tests else None
-
-    in_layer = layer_models(compiled)     # tests of models run inside the model layer's step (assets/model_layer.py)
-    tests = [t for t in tests if t.asset not in in_layer]
-    late = late_tests(compiled, tests)   # they read a model downstream of their own: dbt runs them last
-    checks = []
-    for group, blocking in ((t for t in tests if t.name not in late), True), ((t for t in tests if t.name in late), False):
-        group = list(group)
-        for s in test_suites(group):
-            checks.append(build_gate_check(
-                s, known, settings.target_dir, row_keys.get(s.asset),
-                name=f"dbt_tests__{s.schema}__{s.table}" + ("" if blocking else "__late"), blocking=blocking,
-                after=storing([t for t in group if t.asset == s.asset and t.store_failures])))
+    checks = [build_gate_check(g, known, settings.target_dir,
+                               name=f"dbt_tests__{g.suite.schema}__{g.suite.table}" + ("__late" if g.late else ""),
+                               blocking=not g.late)
+              for g in gates]
     from assets.models import build_unit_test_checks   # dbt's unit_tests: comparisons, not failing rows
 
     return checks + build_unit_test_checks(compiled, skip=in_layer)

@@ -25,7 +25,7 @@ from pipelines.core.alerts import FAILED_ASSETS
 from pipelines.core.errors import Problem
 from pipelines.models import stage
 from pipelines.models.compile import CompiledProject
-from pipelines.models.stage import LayerGate
+from pipelines.quality.stage import Gate
 
 LAYER = "sql_models"
 
@@ -38,7 +38,7 @@ def failed_assets(failures: Mapping[str, str]) -> dict:
     return {FAILED_ASSETS: dg.MetadataValue.json(dict(failures))}
 
 
-def build_model_layer(compiled: CompiledProject, gates: Sequence[LayerGate], unit_tests: Sequence,
+def build_model_layer(compiled: CompiledProject, gates: Sequence[Gate], unit_tests: Sequence,
                       known: set[dg.AssetKey], target_dir: Path,
                       broken: Mapping[str, list[Problem]] | None = None, spark: bool = False) -> dg.AssetsDefinition:
     """The layer of ``compiled``'s models (``pipelines.models.stage.Layer``); ``broken`` models

@@ -16,10 +16,9 @@ nothing new is written (a second scheduled run does not produce a copy); the run
 """
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations
 # of asset functions at definition time and needs real types, not strings.
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from zoneinfo import ZoneInfo
 
@@ -27,9 +26,8 @@ import dagster as dg
 
 from assets.resources import LlmResource, MailerResource, StateStoreResource, WarehouseResource, services
 from pipelines.core.errors import ProjectError
-from pipelines.reports.issue import issue_report
-from pipelines.reports.periods import Period, latest_complete, parse_period, period_containing
-from pipelines.reports.render import TEMPLATES
+from pipelines.reports.stage import code_version, issue_report, scheduled_period
+from pipelines.reports.periods import Period, parse_period, period_containing
 from pipelines.reports.spec import FIRST_PERIOD_DEFAULT, ReportSpec, load_reports
 from pipelines.reports.store import publish_facts
 from pipelines.core.settings import Settings
@@ -84,14 +82,6 @@ def report_key(spec: ReportSpec) -> dg.AssetKey:
     return dg.AssetKey(["reports", spec.name])
 
 
-def _code_version(spec: ReportSpec) -> str:
-    digest = hashlib.sha256()
-    for path in sorted([*spec.dir.rglob("*"), *TEMPLATES.glob("*")]):
-        if path.is_file():
-            digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def build_report_asset(spec: ReportSpec, settings: Settings, known: set[dg.AssetKey]) -> dg.AssetsDefinition:
     deps = sorted((dg.AssetKey(rel.split(".")) for rel in spec.relations()), key=lambda k: k.to_user_string())
     title = spec.text(spec.title)
@@ -102,7 +92,7 @@ def build_report_asset(spec: ReportSpec, settings: Settings, known: set[dg.Asset
         group_name="reports",
         kinds={"pdf"},
         partitions_def=partitions_for(spec),
-        code_version=_code_version(spec),
+        code_version=code_version(spec),
         description=f"{title}: one PDF per {spec.grain} (partition) under target/reports/{spec.name}/ "
                     f"(folder reports/{spec.name}, {len(spec.kpis)} KPIs).",
         metadata={"folder": f"reports/{spec.name}", "grain": spec.grain, "language": spec.language,
@@ -160,12 +150,6 @@ def build_report_definitions(settings: Settings, upstream: Sequence[dg.AssetsDef
         if spec.schedule:
             built.schedules.append(build_report_schedule(spec, job))
     return built
-
-
-def scheduled_period(spec: ReportSpec, at: datetime) -> Period:
-    """The period a tick at ``at`` (Berlin time) issues: the latest complete one by the clock; the
-    asset then refuses it when the data does not cover it, or issues it *vorläufig*."""
-    return latest_complete(spec.grain, at.date() - timedelta(days=1), spec.calendar == "business_days")
 
 
 def build_report_schedule(spec: ReportSpec, job) -> dg.ScheduleDefinition:

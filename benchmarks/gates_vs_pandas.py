@@ -134,7 +134,7 @@ def child(engine: str, db: Path, workdir: Path, out: Path) -> None:
         results = DuckDBGate(con, "invoices").validate(configs, suite_name="invoices").results
     else:
         from pipelines.quality.runner import run_suite
-        from pipelines.quality.suites import Rule, Suite
+        from pipelines.quality.spec import Rule, Suite
 
         rules = tuple(Rule(name=f"r{i}", type=r["type"], kwargs=r["kwargs"], severity="error", description=None,
                            file="bench", line=i) for i, r in enumerate(SUITE))

@@ -75,7 +75,7 @@ def demo_data(
         if not url:
             raise KontorError("--postgres needs KONTOR_ERP_PG_URL; fix: export KONTOR_ERP_PG_URL=postgresql://user@host:5432/db")
         counts = load_erp_into_postgres(target, url)
-        console.print(f"[green]✓[/] ERP tables in PostgreSQL schema erp: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        console.print("[green]✓[/] ERP tables in PostgreSQL schema erp: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
 
 @app.command()
@@ -399,7 +399,7 @@ def report_approve(
 ) -> None:
     """Approve an issued report version (four eyes) and send it if the report has e-mail delivery."""
     from pipelines.core.services import services_for
-    from pipelines.reports.issue import approve_report
+    from pipelines.reports.stage import approve_report
     from pipelines.reports.spec import find_report
 
     settings = load_settings()

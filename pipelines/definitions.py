@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 import dagster as dg
 
 from assets.automation import build_automation
-from assets.checks import build_gates, layer_gates
+from assets.checks import build_gates
 from assets.model_layer import build_model_layer
 from assets.entities import build_entity_assets
 from assets.models import build_model_assets, build_seed_asset
@@ -36,7 +36,7 @@ from pipelines.core.retries import retry_config
 from pipelines.sources.options import ingest_options
 from pipelines.core.settings import Settings, load_settings
 from pipelines.sources.spec import load_sources
-from pipelines.quality.suites import expectations_dir, load_suites
+from pipelines.quality import stage as quality
 
 ALL_JOB = "kontor_all"
 
@@ -113,11 +113,11 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         entity_assets, checks = build_entity_assets(spec, compiled, settings, spark)
         built += entity_assets
         entity_checks += checks
-    suites = load_suites(expectations_dir(settings.project_dir), settings.relative)   # read once for both
+    suites = quality.load(settings)   # read once for both
     if compiled.project.one_step:
         seeds = [build_seed_asset(s) for s in compiled.project.seeds.values()]
         known = {key for a in [*built, *seeds] for key in a.keys}
-        gates_in_step, unit_tests = layer_gates(settings, compiled, suites)
+        gates_in_step, unit_tests = quality.layer_gates(settings, compiled, suites)
         built = [*built, *seeds, build_model_layer(compiled, gates_in_step, unit_tests, known, settings.target_dir,
                                                    broken_models, spark)]
     else:

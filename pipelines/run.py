@@ -324,7 +324,7 @@ def issue_by_hand(settings: Settings, name: str, period: str | None = None, forc
     from assets.resources import WarehouseResource, service_resources
     from pipelines.core.warehouse import connect_settings
     from pipelines.reports.facts import check_period, compute_facts, default_period
-    from pipelines.reports.issue import issued_result
+    from pipelines.reports.stage import issued_result
     from pipelines.reports.spec import find_report
 
     quiet_dagster_notices()

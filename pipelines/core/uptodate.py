@@ -43,7 +43,7 @@ ENV_PREFIXES = ("KONTOR_", "OPENAI_")
 ENV_IGNORED = {"KONTOR_DEBUG", "KONTOR_PROJECT_DIR"}
 SKIP_DIRS = {"__pycache__", "node_modules"}
 # What a run (and `kontor check`) reads of a Kontor project besides the sources file: files, then
-# folders (pipelines/models/project.py, entities/spec.py, quality/suites.py, reports/spec.py).
+# folders (pipelines/models/project.py, entities/spec.py, quality/spec.py, reports/spec.py).
 PROJECT_READS = ("pyproject.toml", "models/", "macros/", "seeds/", "expectations/", "reports/")
 
 

@@ -31,7 +31,7 @@ from pipelines.core.sql import render, template, verbatim
 from pipelines.models.compile import CompiledProject
 from pipelines.models.project import TestDecl
 from pipelines.models.render import Relation
-from pipelines.quality.suites import Rule, Suite
+from pipelines.quality.spec import Rule, Suite
 from pipelines.core.errors import did_you_mean
 
 TEST_CONFIGS = {"severity", "warn_if", "error_if", "fail_calc", "store_failures", "store_failures_as", "where",

@@ -4,7 +4,7 @@
 dbt's :func:`unit_tests` (evidence in ``kontor.gate_results``). A :class:`Layer` is every model of
 one step (``assets/model_layer.py``, the default): built in dependency order on one connection,
 each model's unit tests, then its gates (``expectations/*.yml``, dbt's data tests, through
-``run_suite``) judged as soon as it and the models they read are built. dbt build's rule: a model
+``quality.stage.judge``) judged as soon as it and the models they read are built. dbt build's rule: a model
 that fails, or whose error gate or unit test fails, stops only the models downstream of it; the
 rest go on. A test that reads a model downstream of its own (dbt runs it last) blocks nothing;
 when it fails, the run fails. A run yields events (:class:`Built`, :class:`UnitTested`,
@@ -23,11 +23,11 @@ import duckdb
 from pipelines.core.templates import template
 from pipelines.models.compile import CompiledModel, CompiledProject
 from pipelines.models.materialize import Catalog, Materialized, build_seed, materialize
+from pipelines.quality.stage import Gate, judge as judge_gate
 
 if TYPE_CHECKING:
     from pipelines.core.errors import Problem
     from pipelines.models.lineage import ColumnRef
-    from pipelines.quality.suites import Suite
 
 LOG = logging.getLogger("kontor.models")
 
@@ -107,17 +107,6 @@ def unit_tests(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, tests:
         yield t, passed, detail
 
 
-@dataclass(frozen=True)
-class LayerGate:
-    """The rules of one suite on a model of the layer, and how the step runs them."""
-
-    suite: Suite
-    row_key: tuple[str, ...] = ()
-    after: tuple[str, ...] = ()          # statements after the suite (dbt's store_failures)
-    waits_for: frozenset = frozenset()   # other models of the layer (asset strings) the rules read
-    late: bool = False                   # reads a model downstream of its own: blocks nothing, fails the step
-
-
 @dataclass
 class Built:
     asset: str
@@ -135,7 +124,7 @@ class UnitTested:
 
 @dataclass
 class Judged:
-    gate: LayerGate
+    gate: Gate
     outcome: object                      # quality.runner.SuiteOutcome
 
 
@@ -145,7 +134,7 @@ class Layer:
     place and fail with their problems), with the gates and unit tests the step runs."""
 
     compiled: CompiledProject
-    gates: Sequence[LayerGate]
+    gates: Sequence[Gate]
     unit_tests: Sequence
     target_dir: Path
     broken: Mapping[str, list[Problem]] = field(default_factory=dict)
@@ -177,7 +166,7 @@ class LayerRun:
         self.blocked: set[str] = set()      # ... and those that stop their downstream models
         self.failures: dict[str, str] = {}
         self.built: list[tuple[str, str]] = []
-        self.pending: list[LayerGate] = []
+        self.pending: list[Gate] = []
         for gate in layer.gates:   # only the rules of this step: a split of the layer (a cycle through entities) runs the rest
             rules = tuple(r for r in gate.suite.rules if (gate.suite.asset, r.name) in checks)
             if rules:
@@ -220,7 +209,7 @@ class LayerRun:
         """Build on Spark: first copy from DuckDB what the step's models and gates read that this
         run did not write to Spark (the entity stage's tables, a model of an earlier run)."""
         from pipelines.models.on_engine import step_inputs
-        from pipelines.quality.suites import referenced_relations
+        from pipelines.quality.spec import referenced_relations
 
         read = step_inputs(self.compiled, names)
         for gate in self.pending:
@@ -272,9 +261,7 @@ class LayerRun:
                 waiting.append(gate)
         self.pending = waiting
 
-    def judge(self, con, gate: LayerGate) -> Iterator[Judged]:
-        from pipelines.quality.runner import run_suite
-
+    def judge(self, con, gate: Gate) -> Iterator[Judged]:
         asset = gate.suite.asset
         missing = sorted(a for a in {asset, *gate.waits_for} & self.blocked)
         if missing:      # not evaluated: what it reads was not built; its results stay missing
@@ -282,17 +269,7 @@ class LayerRun:
             self.log.warning(f"{asset}: gate {gate.suite.file} not evaluated, {', '.join(missing)} not built")
             return
         engine = self.spark.engine() if self.spark is not None else None
-        outcome = run_suite(con, gate.suite, run_id=self.run_id, row_key=list(gate.row_key) or None,
-                            docs_target=self.target_dir, engine=engine)
-        if engine is not None and gate.after:
-            # dbt's store_failures reads the model where it was built; not written on Spark yet
-            self.log.warning(f"{asset}: store_failures of {gate.suite.file} is not written on the Spark engine")
-        for sql in gate.after if engine is None else ():
-            con.execute(sql)
-        for o in outcome.rules:
-            if not o.success:
-                (self.log.error if o.rule.blocking else self.log.warning)(
-                    f"{asset}: {o.rule.name} failed ({o.rule.severity}): {o.summary}")
+        outcome = judge_gate(con, gate, run_id=self.run_id, docs_target=self.target_dir, engine=engine, log=self.log)
         yield Judged(gate, outcome)
         if outcome.failed_errors and gate.late:
             self.failures[asset] = "; ".join(f"check {o.rule.name!r} failed ({o.summary})" for o in outcome.failed_errors)

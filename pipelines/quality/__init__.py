@@ -1,6 +1,8 @@
 """Quality gates: Great Expectations suites from ``expectations/*.yml``, run fast on DuckDB.
 
-- ``suites``: load and shape-check the files (no GX import; the Dagster layer needs names only);
+- ``spec``: load and shape-check the files (no GX import; the Dagster layer needs names only);
+- ``stage``: the entry point: the project's gates (``Gate``: a suite with its row key, dbt's
+  store_failures, what it reads), dbt's tests as gates, the model layer's gates, ``judge`` one;
 - ``checking``: ``kontor check`` for them, against an empty catalog of the project's relations;
 - ``gate``: ``DuckDBGate``, GX expectations judged by GX on metrics DuckDB computes
   (``conditions``: the row conditions as SQL with GX pandas semantics);
@@ -9,6 +11,6 @@
 - ``spark_gate``: the same suites on Spark tables, judged by GX's own Spark engine
   (``run_suite(..., engine=<SparkEngine>)``).
 
-The Dagster checks are in ``assets/checks.py``; research and measurements behind the design in
+The Dagster checks are in ``assets/checks.py`` (wiring only); research and measurements behind the design in
 ``docs/research/gx_on_duckdb/FINDINGS.md`` and ``benchmarks/gates_vs_pandas.py``.
 """

@@ -109,13 +109,13 @@ class SuiteVerdicts:
         """``catalog``: the empty catalog's connection, or a function opening it, used only when the
         relation is not among ``shapes`` (``SuiteVerdicts.shapes``: another spelling, none at all)
         to describe it on its own."""
-        from pipelines.core.sql import table as qtable
+        from pipelines.core.sql import render, table_expr, template
 
         shape = (shapes or {}).get(tuple(suite.relation.split(".")))
         if shape is None:
             con = catalog() if callable(catalog) else catalog
             try:
-                rows = con.execute(f"describe {qtable(suite.relation)}").fetchall()
+                rows = con.execute(render(template(__file__, "relation_shape"), relation=table_expr(suite.relation))).fetchall()
             except duckdb.Error as exc:
                 rows = [("error", str(exc))]
             shape = [list(map(str, r[:2])) for r in rows]

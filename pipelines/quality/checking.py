@@ -17,10 +17,11 @@ from sqlglot import exp
 
 from pipelines.core.errors import Problem
 from pipelines.models.compile import CompiledProject
+from pipelines.models import materialize
 from pipelines.models.materialize import SNAPSHOT_COLUMNS
 from pipelines.models.project import seed_columns
 from pipelines.quality.check_cache import SuiteVerdicts
-from pipelines.quality.suites import Rule, Suite, expectations_dir, load_suites, referenced_relations
+from pipelines.quality.spec import Rule, Suite, expectations_dir, load_suites, referenced_relations
 from pipelines.core.settings import Settings
 from pipelines.sources.spec import LINEAGE_COLUMNS
 from pipelines.core.errors import did_you_mean
@@ -79,7 +80,7 @@ def catalog_statements(compiled: CompiledProject) -> list[tuple[str, bool]]:
             columns += [exp.alias_(exp.cast(exp.null(), "timestamp"), c) for c in SNAPSHOT_COLUMNS]
         # the model's compiled SQL is text from the models stage, nested as it is
         query = exp.select(*columns).from_(exp.Subquery(this=verbatim(cm.sql)))
-        out.append((exp.Create(this=table_expr(cm.model.relation), kind="VIEW", expression=query).sql("duckdb"), True))
+        out.append((render(template(__file__, "model_view"), relation=table_expr(cm.model.relation), query=query), True))
     return out
 
 
@@ -117,7 +118,8 @@ def _stable_order(compiled: CompiledProject) -> list[str]:
 
 
 def create_schema(schema: str) -> str:
-    return exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA", exists=True).sql("duckdb")
+    """``create schema if not exists``: the models stage's template."""
+    return render(template(materialize.__file__, "create_schema"), schema=schema)
 
 
 def _create_table(relation: str, columns: list[tuple[str, str]], if_not_exists: bool = False) -> str:

@@ -18,7 +18,7 @@ import json
 import duckdb
 
 from pipelines.quality.check_cache import code_fingerprint
-from pipelines.quality.suites import Suite, referenced_relations
+from pipelines.quality.spec import Suite, referenced_relations
 from pipelines.core.sql import render, table_expr, template
 
 DDL = template(__file__, "gate_fingerprints")

@@ -22,8 +22,8 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from pipelines.quality.suites import GX_SEVERITY, Rule, Suite
-from pipelines.core.sql import template
+from pipelines.quality.spec import GX_SEVERITY, Rule, Suite
+from pipelines.core.sql import render, template, verbatim
 from pipelines.core.warehouse import ensure_bookkeeping
 
 QUARANTINE_LIMIT = 10_000
@@ -83,18 +83,21 @@ def row_key_sql(columns: list[str], row_key: list[str] | None) -> str:
     >>> print(row_key_sql(["_source_file", "_line"], None))
     _source_file || ':' || CAST(_line AS TEXT)
     """
+    return row_key_expr(columns, row_key).sql("duckdb")
+
+
+def row_key_expr(columns: list[str], row_key: list[str] | None) -> exp.Expression:
+    """``row_key_sql`` as a sqlglot expression, for a template's placeholder."""
     def text(column: str, quoted: bool = True) -> exp.Expression:
         return exp.cast(exp.column(column, quoted=quoted), "varchar")
 
     if row_key and all(c in columns for c in row_key):
         parts = [text(c) for c in row_key]
-        key = parts[0] if len(parts) == 1 else exp.func("concat_ws", exp.Literal.string("|"), *parts, dialect="duckdb")
-    elif "_source_file" in columns and "_line" in columns:
-        key = exp.DPipe(this=exp.DPipe(this=exp.column("_source_file"), expression=exp.Literal.string(":")),
-                        expression=text("_line", quoted=False))
-    else:
-        key = exp.DPipe(this=exp.Literal.string("row "), expression=text("__kontor_row", quoted=False))
-    return key.sql("duckdb")
+        return parts[0] if len(parts) == 1 else exp.func("concat_ws", exp.Literal.string("|"), *parts, dialect="duckdb")
+    if "_source_file" in columns and "_line" in columns:
+        return exp.DPipe(this=exp.DPipe(this=exp.column("_source_file"), expression=exp.Literal.string(":")),
+                         expression=text("_line", quoted=False))
+    return exp.DPipe(this=exp.Literal.string("row "), expression=text("__kontor_row", quoted=False))
 
 
 def row_json_sql(columns: list[str]) -> str:
@@ -103,9 +106,14 @@ def row_json_sql(columns: list[str]) -> str:
     >>> print(row_json_sql(["id", "O'Brien"]))
     TO_JSON({'id': "id", 'O''Brien': "O'Brien"})
     """
+    return row_json_expr(columns).sql("duckdb")
+
+
+def row_json_expr(columns: list[str]) -> exp.Expression:
+    """``row_json_sql`` as a sqlglot expression, for a template's placeholder."""
     row = exp.Struct(expressions=[exp.PropertyEQ(this=exp.Literal.string(c), expression=exp.column(c, quoted=True))
                                   for c in columns])
-    return exp.func("to_json", row, dialect="duckdb").sql("duckdb")
+    return exp.func("to_json", row, dialect="duckdb")
 
 
 def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_key: list[str] | None = None,
@@ -253,11 +261,12 @@ def _describe(rule: Rule) -> str:
 def _quarantine(cur, failing: str, key_columns: list[str], suite: Suite, rule: Rule, run_id: str,
                 checked_at: dt.datetime, limit: int) -> int:
     # ``failing`` is the gate's query as SQL text (its compiler, or the rule's own unexpected_rows_query),
-    # nested here as a subquery; the names around it go through sqlglot, the values are bound.
-    described = [d[0] for d in cur.execute(f"DESCRIBE {failing}").fetchall()]
-    key_sql = row_key_sql(described, key_columns)   # a query's rows may lack the key (an aggregate)
-    row_sql = row_json_sql([n for n in described if n != "__kontor_row"])
-    cur.execute(f"insert into kontor.gate_quarantine select ?, ?, ?, ?, ?, {key_sql}, {row_sql} from ({failing} limit ?)",
+    # nested as it is; the names around it go through sqlglot, the values are bound.
+    query = verbatim(failing)
+    described = [d[0] for d in cur.execute(render(template(__file__, "describe"), relation=query)).fetchall()]
+    key = row_key_expr(described, key_columns)   # a query's rows may lack the key (an aggregate)
+    row = row_json_expr([n for n in described if n != "__kontor_row"])
+    cur.execute(render(template(__file__, "quarantine_insert"), row_key=key, row_json=row, failing=exp.paren(query)),
                 [run_id, checked_at, suite.asset, rule.name, rule.severity, int(limit)])
     return int(cur.execute(template(__file__, "quarantined_count"),
                            [run_id, suite.asset, rule.name, checked_at]).fetchall()[0][0])

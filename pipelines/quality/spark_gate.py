@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from pipelines.engines.engine import SparkEngine
     from pipelines.quality.runner import SuiteOutcome
-    from pipelines.quality.suites import Suite
+    from pipelines.quality.spec import Suite
 
 BATCH = "__kontor_batch__"      # stands for GX's {batch} while the query is transpiled
 INDEX = "kontor_index"          # a rule's position in its suite, in the meta GX hands back

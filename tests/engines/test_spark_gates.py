@@ -18,7 +18,7 @@ from pipelines.engines.engine import SparkEngine, copy_tables
 from pipelines.quality.gate import DuckDBGate
 from pipelines.quality.runner import _outcome, gx_configs, run_suite
 from pipelines.quality.spark_gate import SparkGate
-from pipelines.quality.suites import Suite, load_suites_or_raise
+from pipelines.quality.spec import Suite, load_suites_or_raise
 
 pytestmark = pytest.mark.spark
 REPO = Path(__file__).resolve().parents[2]

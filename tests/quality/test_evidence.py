@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.quality.runner import run_suite, sample_markdown
-from pipelines.quality.suites import Rule, Suite
+from pipelines.quality.spec import Rule, Suite
 from pipelines.core.warehouse import ensure_bookkeeping
 
 TABLE = """

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from pipelines.quality.runner import run_suite
-from pipelines.quality.suites import Rule, Suite
+from pipelines.quality.spec import Rule, Suite
 from pipelines.core.warehouse import ensure_bookkeeping
 
 

@@ -11,7 +11,7 @@ from pipelines.core.errors import KontorError
 
 from pipelines.core import warehouse
 from pipelines.reports.facts import compute_facts
-from pipelines.reports.issue import issue_report
+from pipelines.reports.stage import issue_report
 from pipelines.reports.spec import find_report
 from reports.conftest import isolated
 

@@ -146,7 +146,7 @@ def _break_the_orders_gate(settings) -> int:
     (expectations/marts.fct_orders.yml, order_no unique) through the engine the asset check runs."""
     from pipelines.core.warehouse import connect_settings
     from pipelines.quality.runner import run_suite
-    from pipelines.quality.suites import expectations_dir, load_suites_or_raise
+    from pipelines.quality.spec import expectations_dir, load_suites_or_raise
 
     [suite] = [s for s in load_suites_or_raise(expectations_dir(settings.project_dir)) if s.asset == "marts/fct_orders"]
     con = connect_settings(settings)

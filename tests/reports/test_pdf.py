@@ -16,7 +16,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from pipelines.core import warehouse
-from pipelines.reports.issue import approve_report, issue_report
+from pipelines.reports.stage import approve_report, issue_report
 from pipelines.reports.figures import format_value
 from pipelines.reports.render import folder_fetcher
 from pipelines.reports.spec import find_report

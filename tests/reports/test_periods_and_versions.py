@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO
 from pipelines.core import warehouse
 from pipelines.core.errors import KontorError
-from pipelines.quality.suites import load_suites_or_raise
-from pipelines.reports.issue import issue_report
+from pipelines.quality.spec import load_suites_or_raise
+from pipelines.reports.stage import issue_report
 from pipelines.run import issue_by_hand
 from pipelines.reports.spec import find_report, load_reports
 from reports.conftest import isolated

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipelines.core import warehouse
 from pipelines.stewards.identity import Identity
-from pipelines.reports.issue import issue_report
+from pipelines.reports.stage import issue_report
 from pipelines.reports.spec import find_report
 from pipelines.stewards.spotchecks import precision, record_verdict, take_sample, write_precision_table
 from pipelines.core.state import StateStore

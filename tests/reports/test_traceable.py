@@ -9,7 +9,7 @@ from datetime import datetime
 import pypdfium2 as pdfium
 
 from pipelines.core import warehouse
-from pipelines.reports.issue import issue_report
+from pipelines.reports.stage import issue_report
 from pipelines.reports.spec import find_report
 from reports.conftest import isolated
 

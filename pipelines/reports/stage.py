@@ -1,14 +1,18 @@
-"""Issue a report: facts → narrative → HTML → PDF → archive (+ facts table, + optional e-mail).
+"""The reports stage's entry point: issue a report: facts → narrative → HTML → PDF → archive
+(+ facts table, + optional e-mail).
 
-The one function the Dagster asset (which ``kontor run`` and ``kontor report`` materialise) and the
-benchmark call.
+:func:`issue_report` is the one function the Dagster asset (which ``kontor run`` and ``kontor
+report`` materialise) and the benchmark call; :func:`approve_report` the four eyes before e-mail;
+:func:`code_version` what a report's asset is versioned by; :func:`scheduled_period` the period a
+schedule's tick issues. ``assets/reports.py`` only wires them into Dagster.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -19,8 +23,8 @@ from pipelines.core.services import Services, services_for
 from pipelines.reports.delivery import send_report
 from pipelines.reports.facts import BERLIN, compute_facts
 from pipelines.reports.narrative import llm_config, write_narrative
-from pipelines.reports.periods import Period
-from pipelines.reports.render import offline_html, render_html, render_pdf
+from pipelines.reports.periods import Period, latest_complete
+from pipelines.reports.render import TEMPLATES, offline_html, render_html, render_pdf
 from pipelines.reports.spec import ReportSpec, referenced_relations
 from pipelines.reports.status import failed_blocking_gates
 from pipelines.reports.store import facts_digest, store_facts
@@ -37,6 +41,21 @@ class IssueResult:
     refused_urls: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     delivery: str = ""
+
+
+def code_version(spec: ReportSpec) -> str:
+    """The report's folder and the shared templates, hashed: the asset's code version."""
+    digest = hashlib.sha256()
+    for path in sorted([*spec.dir.rglob("*"), *TEMPLATES.glob("*")]):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def scheduled_period(spec: ReportSpec, at: datetime) -> Period:
+    """The period a tick at ``at`` (Berlin time) issues: the latest complete one by the clock; the
+    asset then refuses it when the data does not cover it, or issues it *vorläufig*."""
+    return latest_complete(spec.grain, at.date() - timedelta(days=1), spec.calendar == "business_days")
 
 
 def archive_for(settings: Settings, spec: ReportSpec) -> Archive:
@@ -100,7 +119,7 @@ def refuse_failed_gates(con: duckdb.DuckDBPyConnection, settings: Settings, spec
     failed = failed_blocking_gates(con, spec.relations())
     if not failed:
         return
-    from pipelines.quality.suites import expectations_dir, load_suites
+    from pipelines.quality.spec import expectations_dir, load_suites
 
     suites, _ = load_suites(expectations_dir(settings.project_dir), settings.relative)
     written = {(suite.asset, rule.name): f"{rule.file}:{rule.line}" for suite in suites for rule in suite.rules}
