@@ -192,8 +192,8 @@ def _candidates(spec: EntitySpec, attr: Attribute) -> exp.Expression:
     prio = exp.Case(this=exp.column("source_system", table="s"),
                     ifs=[exp.If(this=exp.Literal.string(sy), true=exp.Literal.number(i))
                          for i, sy in enumerate(attr.source_priority)], default=exp.Literal.number(999))
-    return _query("candidates", attribute=exp.Literal.string(attr.name), value=value, key=key, valid=valid,
-                  prio=prio, standardised=spec.table("standardised"), present=present)
+    return verbatim(_sql("candidates", attribute=exp.Literal.string(attr.name), value=value, key=key, valid=valid,
+                            prio=prio, standardised=spec.table("standardised"), present=present))
 
 
 def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
