@@ -29,7 +29,7 @@ from pipelines.core.csvsafe import neutralise_expr
 from pipelines.entities.decisions import Constraints, item_status
 from pipelines.entities.spec import Attribute, EntitySpec
 from pipelines.entities.standardise import check_value
-from pipelines.core.sql import render, table_expr, template
+from pipelines.core.sql import render, table_expr, template, verbatim
 from pipelines.core.warehouse import insert_rows
 
 # Matching key per attribute: "most frequent" counts values that are equal after standardisation.
@@ -192,8 +192,8 @@ def _candidates(spec: EntitySpec, attr: Attribute) -> exp.Expression:
     prio = exp.Case(this=exp.column("source_system", table="s"),
                     ifs=[exp.If(this=exp.Literal.string(sy), true=exp.Literal.number(i))
                          for i, sy in enumerate(attr.source_priority)], default=exp.Literal.number(999))
-    return _query("candidates", attribute=exp.Literal.string(attr.name), value=value, key=key, valid=valid,
-                  prio=prio, standardised=spec.table("standardised"), present=present)
+    return verbatim(_sql("candidates", attribute=exp.Literal.string(attr.name), value=value, key=key, valid=valid,
+                            prio=prio, standardised=spec.table("standardised"), present=present))
 
 
 def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
@@ -204,6 +204,9 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
     the costliest part of survivorship) and ``latest`` (``latest_change`` ranks by the newest date
     among the candidates that spell the same value, keys at most ``TYPO_EDITS`` edits apart)."""
     parts = []
+    # the same for every attribute: parsed once (rendering copies what it puts into a template)
+    rarity, no_rarity = _query("rarity"), _query("no_rarity")
+    latest, no_latest = _query("latest", edits=exp.Literal.number(TYPO_EDITS)), _query("no_latest")
     for attr in spec.attributes:
         rules = [r for r in attr.rules if r != "valid_only"]
         keys = [sqlglot.parse_one(_rule_key(r), read="duckdb") for r in rules]
@@ -215,18 +218,20 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
         def differs(left: str, i: int) -> exp.Expression:
             return exp.column(f"r{i}", table=left).neq(exp.column(f"r{i}", table="w"))
 
-        parts.append(_query(
+        # written once by sqlglot and kept as written: parsing it back for the union cost more
+        # than running it on 10k records
+        parts.append(verbatim(_sql(
             "survivorship", candidates=_candidates(spec, attr),
-            rarity=_query("rarity") if "common_spelling" in rules else _query("no_rarity"),
-            latest=_query("latest", edits=exp.Literal.number(TYPO_EDITS)) if "latest_change" in rules else _query("no_latest"),
+            rarity=rarity if "common_spelling" in rules else no_rarity,
+            latest=latest if "latest_change" in rules else no_latest,
             rule_cols=rule_cols, order=[*keys, exp.column("unique_id")],
             filter=exp.column("valid") if valid_only else exp.true(), critical=conflict,
             runner=_case([(differs("s2", i), r) for i, r in enumerate(rules)]),
             valid_only=exp.true() if valid_only else exp.false(),
-            decisive=_case([(differs("c", i), r) for i, r in enumerate(rules)])))
-    union = parts[0]
-    for part in parts[1:]:
-        union = exp.union(union, part, distinct=False)
+            decisive=_case([(differs("c", i), r) for i, r in enumerate(rules)]))))
+    # the parts are this call's own trees: joined without copying them (a copy per part was
+    # quadratic in the number of attributes, a CPU second per run)
+    union = parts[0] if len(parts) == 1 else exp.union(*parts, distinct=False, copy=False)
     con.execute(_sql("cand", parts=union))
     con.execute(template(__file__, "winners"))
 
