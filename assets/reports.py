@@ -27,7 +27,6 @@ import dagster as dg
 
 from assets.resources import LlmResource, MailerResource, StateStoreResource, WarehouseResource, services
 from pipelines.core.errors import ProjectError
-from pipelines.reports.issue import issue_report
 from pipelines.reports.periods import Period, latest_complete, parse_period, period_containing
 from pipelines.reports.render import TEMPLATES
 from pipelines.reports.spec import FIRST_PERIOD_DEFAULT, ReportSpec, load_reports
@@ -110,6 +109,9 @@ def build_report_asset(spec: ReportSpec, settings: Settings, known: set[dg.Asset
     )
     def _issue(context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource,
                mailer: MailerResource, state_store: StateStoreResource) -> dg.MaterializeResult:
+        # Imported here: the narrative, charts and claims are not loaded by a run that issues no report.
+        from pipelines.reports.issue import issue_report
+
         period = period_of_partition(spec, context.partition_key)
         force = context.run.tags.get(FORCE_TAG) == "true"
         with warehouse.connection() as con:
