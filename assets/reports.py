@@ -26,7 +26,7 @@ import dagster as dg
 
 from assets.resources import LlmResource, MailerResource, StateStoreResource, WarehouseResource, services
 from pipelines.core.errors import ProjectError
-from pipelines.reports.stage import code_version, issue_report, scheduled_period
+from pipelines.reports.stage import code_version, scheduled_period
 from pipelines.reports.periods import Period, parse_period, period_containing
 from pipelines.reports.spec import FIRST_PERIOD_DEFAULT, ReportSpec, load_reports
 from pipelines.reports.store import publish_facts
@@ -100,6 +100,9 @@ def build_report_asset(spec: ReportSpec, settings: Settings, known: set[dg.Asset
     )
     def _issue(context: dg.AssetExecutionContext, warehouse: WarehouseResource, llm: LlmResource,
                mailer: MailerResource, state_store: StateStoreResource) -> dg.MaterializeResult:
+        # Imported here: the narrative, charts and claims are not loaded by a run that issues no report.
+        from pipelines.reports.stage import issue_report
+
         period = period_of_partition(spec, context.partition_key)
         force = context.run.tags.get(FORCE_TAG) == "true"
         with warehouse.connection() as con:

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from sqlglot import exp
 
@@ -57,17 +56,23 @@ TABLES = ("steward_decisions", "audit_log", "steward_accounts", "spot_checks")
 APPEND_ONLY = "is append-only: decisions and the audit trail are evidence; record a new decision instead"
 
 # The warehouse copies (``mirror``): JSON as text, timestamps as UTC like every kontor.* table.
-DECISIONS_ARROW = pa.schema([
-    ("decision_id", pa.int64()), ("created_at", pa.timestamp("us")), ("entity", pa.string()),
-    ("action", pa.string()), ("target_ids", pa.string()), ("attribute", pa.string()),
-    ("value", pa.string()), ("steward", pa.string()), ("comment", pa.string()),
-    ("status", pa.string()), ("approves", pa.int64()), ("run_id", pa.string()),
-])
-AUDIT_ARROW = pa.schema([
-    ("event_id", pa.int64()), ("recorded_at", pa.timestamp("us")), ("run_id", pa.string()),
-    ("actor", pa.string()), ("kind", pa.string()), ("entity", pa.string()), ("object_id", pa.string()),
-    ("before", pa.string()), ("after", pa.string()), ("detail", pa.string()),
-])
+# Arrow schemas, built where a mirror is made: pyarrow is not imported by a run that makes none
+# (0.2 s of every `kontor run`'s start-up).
+def _arrow_schemas():
+    import pyarrow as pa
+
+    decisions = pa.schema([
+        ("decision_id", pa.int64()), ("created_at", pa.timestamp("us")), ("entity", pa.string()),
+        ("action", pa.string()), ("target_ids", pa.string()), ("attribute", pa.string()),
+        ("value", pa.string()), ("steward", pa.string()), ("comment", pa.string()),
+        ("status", pa.string()), ("approves", pa.int64()), ("run_id", pa.string()),
+    ])
+    audit = pa.schema([
+        ("event_id", pa.int64()), ("recorded_at", pa.timestamp("us")), ("run_id", pa.string()),
+        ("actor", pa.string()), ("kind", pa.string()), ("entity", pa.string()), ("object_id", pa.string()),
+        ("before", pa.string()), ("after", pa.string()), ("detail", pa.string()),
+    ])
+    return decisions, audit
 
 # the mirrors' grain, in their table comment (which also tells a mirror which store it copies)
 MIRROR_GRAINS = {"steward_decisions": "steward decision (decision_id)", "audit_log": "audit event (event_id)"}
@@ -193,8 +198,11 @@ class StateStore:
         last = self._mirrored_until(con, comments["audit_log"])
         events = [{**e, "recorded_at": _naive_utc(e["recorded_at"]), "before": _dumps(e["before"]),
                    "after": _dumps(e["after"])} for e in self.audit(after=last)]
-        for name, rows, schema, append in (("steward_decisions", decisions, DECISIONS_ARROW, False),
-                                           ("audit_log", events, AUDIT_ARROW, last is not None)):
+        import pyarrow as pa
+
+        decisions_arrow, audit_arrow = _arrow_schemas()
+        for name, rows, schema, append in (("steward_decisions", decisions, decisions_arrow, False),
+                                           ("audit_log", events, audit_arrow, last is not None)):
             view = "_kontor_state_" + name
             con.register(view, pa.Table.from_pylist(rows, schema=schema))
             try:

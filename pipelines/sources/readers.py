@@ -20,9 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 from sqlglot import exp, parse_one
 
 from pipelines.core.errors import SourceFileError
@@ -30,6 +30,9 @@ from pipelines.sources import linecodec, preamble
 from pipelines.sources.spec import FileFormat
 from pipelines.core.sql import render, template
 from pipelines.core.warehouse import insert_rows
+
+if TYPE_CHECKING:   # imported where Arrow data is read: not at start-up of every `kontor run` (0.2 s)
+    import pyarrow as pa
 
 # 1 MiB: big enough that per-chunk overhead vanishes, small enough that the several passes over a
 # chunk (and the text decoded from it) stay in the CPU cache: with 4 MiB, transcoding took ~1.6x as long.
@@ -496,6 +499,7 @@ def stage_xlsx(con, path: Path, fmt: FileFormat) -> Staged:
 def arrow_digest(data: pa.Table) -> str:
     """sha256 of a query result's content. Arrow IPC bytes are not canonical (bytes under null
     slots vary between two fetches of the same rows), so hash a Parquet rendering instead."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
