@@ -353,7 +353,7 @@ class Country(AttributeType):
     validates = True
 
     def value(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return f"upper({raw})"
+        return _sql("upper", value=raw)
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return _sql("country_key", value=raw)
@@ -384,7 +384,7 @@ class Identifier(AttributeType):
 
     def different(self, attr: AttributeDecl) -> str | None:
         # more than a typo apart: another id, so another entity
-        return f"damerau_levenshtein({attr.key}_l, {attr.key}_r) > 1"
+        return _sql("more_than_a_typo", left=_side(attr.key, "l"), right=_side(attr.key, "r"))
 
 
 class Iban(Identifier):
@@ -423,7 +423,7 @@ class VatId(Iban):
         return [("{k}_l = {k}_r", "exact", 0.99)]
 
     def different(self, attr: AttributeDecl) -> str | None:
-        return f"{attr.key}_l <> {attr.key}_r"        # keys are valid ids only
+        return _side(attr.key, "l").neq(_side(attr.key, "r")).sql("duckdb")        # keys are valid ids only
 
     def check(self, value: str) -> tuple[str | None, bool]:
         """(compact form, valid) by python-stdnum; stdnum.vatin knows non-EU numbers too (Swiss
@@ -464,7 +464,7 @@ class RegisterNumber(AttributeType):
         return [("{k}_l = {k}_r", "exact", 0.99)]
 
     def different(self, attr: AttributeDecl) -> str | None:
-        return f"{attr.key}_l <> {attr.key}_r"        # keys are valid register numbers only
+        return _side(attr.key, "l").neq(_side(attr.key, "r")).sql("duckdb")        # keys are valid register numbers only
 
 
 class Email(AttributeType):
@@ -549,8 +549,8 @@ class Date(AttributeType):
     def different(self, attr: AttributeDecl) -> str | None:
         # two valid dates more than a typo apart: a person's birthday does not change (namesakes:
         # father and son at one address)
-        return (f"{attr.name}_valid_l and {attr.name}_valid_r "
-                f"and damerau_levenshtein({attr.key}_l, {attr.key}_r) > 1")
+        return exp.and_(_side(f"{attr.name}_valid", "l"), _side(f"{attr.name}_valid", "r"), verbatim(
+            _sql("more_than_a_typo", left=_side(attr.key, "l"), right=_side(attr.key, "r")))).sql("duckdb")
 
 
 class Reference(AttributeType):
@@ -586,6 +586,16 @@ TYPES: dict[str, AttributeType] = {t.name: t() for t in (
 ATTRIBUTE_KEYS = ("type", "block", "critical", "tf", "distinct", "formats", "entity")
 
 
+def _same(*pairs: tuple[str, str]) -> str:
+    """A Splink rule on a pair: ``l.<a> = r.<b>`` for each (a, b), and-ed."""
+    return exp.and_(*(exp.column(a, "l").eq(exp.column(b, "r")) for a, b in pairs)).sql()
+
+
+def _side(column: str, side: str) -> exp.Column:
+    """``<column>_l`` or ``_r``: a column of one record of a pair, as Splink names it."""
+    return exp.column(f"{column}_{side}")
+
+
 def default_splink(attrs: list[AttributeDecl], inputs: int) -> dict[str, Any]:
     """Splink settings from the types: one comparison per attribute; blocking rules from the
     ``block: true`` attributes (every pair of them, so no block grows with one common value alone;
@@ -595,21 +605,21 @@ def default_splink(attrs: list[AttributeDecl], inputs: int) -> dict[str, Any]:
     blocks = [a for a in attrs if a.block]
     rules: list[str] = []
     if len(blocks) == 1:
-        rules.append(f"l.{blocks[0].key} = r.{blocks[0].key}")
+        rules.append(_same((blocks[0].key, blocks[0].key)))
     for i, a in enumerate(blocks):
         for b in blocks[i + 1:]:
-            rules.append(f"l.{a.key} = r.{a.key} AND l.{b.key} = r.{b.key}")
+            rules.append(_same((a.key, a.key), (b.key, b.key)))
     # name parts swapped between given name and surname, a common entry error: the pair of name
     # block attributes crosswise
     names = [a for a in blocks if a.type == "person_name"]
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            rules.append(f"l.{a.key} = r.{b.key} AND l.{b.key} = r.{a.key}")
+            rules.append(_same((a.key, b.key), (b.key, a.key)))
     # an address block whatever is declared block: street with postcode, or street with city
     for street in (a for a in attrs if a.type == "street"):
         for place in (a for a in attrs if a.type in ("postcode", "city")):
-            rules.append(f"l.{street.key} = r.{street.key} AND l.{place.key} = r.{place.key}")
-    rules += [f"l.{a.key} = r.{a.key}" for a in attrs if a.type in IDENTIFYING and a.critical and not
+            rules.append(_same((street.key, street.key), (place.key, place.key)))
+    rules += [_same((a.key, a.key)) for a in attrs if a.type in IDENTIFYING and a.critical and not
               (len(blocks) == 1 and a is blocks[0])]
     return {"link_type": "dedupe_only" if inputs == 1 else "link_and_dedupe",
             "probability_two_random_records_match": 0.0001, "em_convergence": 0.0001, "max_iterations": 25,
@@ -621,7 +631,7 @@ def default_training(attrs: list[AttributeDecl]) -> dict[str, Any]:
     """λ from identifying attributes declared critical (an id that says "same entity") and from all
     block attributes agreeing; EM in one session per block attribute."""
     blocks = [a for a in attrs if a.block]
-    deterministic = [f"l.{a.key} = r.{a.key}" for a in attrs if a.type in IDENTIFYING and a.critical]
+    deterministic = [_same((a.key, a.key)) for a in attrs if a.type in IDENTIFYING and a.critical]
     if blocks:
-        deterministic.append(" AND ".join(f"l.{a.key} = r.{a.key}" for a in blocks))
-    return {"deterministic_rules": deterministic, "em_blocking_rules": [f"l.{a.key} = r.{a.key}" for a in blocks]}
+        deterministic.append(_same(*((a.key, a.key) for a in blocks)))
+    return {"deterministic_rules": deterministic, "em_blocking_rules": [_same((a.key, a.key)) for a in blocks]}

@@ -51,6 +51,9 @@ case when :country in (:countries) then :fixed else :value end;
 regexp_replace(regexp_replace(regexp_replace(:value, '\s*(/.*|\(.*\))$', ''),
                               '\s+((a|i)\.\s?d\.|a\.|am\s|an der\s|in der\s|im\s).*$', ''), '[^a-z0-9]', '', 'g');
 
+-- name: upper
+upper(:value);
+
 -- name: country_key
 nullif(upper(regexp_replace(:value, '[^A-Za-z]', '', 'g')), '');
 
@@ -96,3 +99,6 @@ coalesce(strftime(:parsed, '%Y%m%d'), nullif(regexp_replace(:value, '[^0-9]', ''
 
 -- name: number_key
 cast(try_cast(replace(:value, ',', '.') as double) as varchar);
+
+-- name: more_than_a_typo
+damerau_levenshtein(:left, :right) > 1;
