@@ -2,8 +2,9 @@
 
 Each type is one small class that knows three things about a value of its kind:
 
-- its standardiser, as DuckDB SQL on the raw value: the value as written (trimmed), a ``<attr>_key``
-  folded for matching and, where the type validates, ``<attr>_valid``;
+- its standardiser, as DuckDB SQL on the raw value (the expressions of ``sql/types.sql``): the
+  value as written (trimmed), a ``<attr>_key`` folded for matching and, where the type validates,
+  ``<attr>_valid``;
 - its default Splink comparison (levels on ``<attr>_key``, null level first, ``else`` last);
 - its default survivorship rules.
 
