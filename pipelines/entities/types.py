@@ -385,7 +385,7 @@ class Identifier(AttributeType):
 
     def different(self, attr: AttributeDecl) -> str | None:
         # more than a typo apart: another id, so another entity
-        return _sql("more_than_a_typo", left=_side(attr.key, "l"), right=_side(attr.key, "r"))
+        return f"damerau_levenshtein({attr.key}_l, {attr.key}_r) > 1"
 
 
 class Iban(Identifier):
@@ -550,8 +550,8 @@ class Date(AttributeType):
     def different(self, attr: AttributeDecl) -> str | None:
         # two valid dates more than a typo apart: a person's birthday does not change (namesakes:
         # father and son at one address)
-        return exp.and_(_side(f"{attr.name}_valid", "l"), _side(f"{attr.name}_valid", "r"), verbatim(
-            _sql("more_than_a_typo", left=_side(attr.key, "l"), right=_side(attr.key, "r")))).sql("duckdb")
+        return (f"{attr.name}_valid_l and {attr.name}_valid_r "
+                f"and damerau_levenshtein({attr.key}_l, {attr.key}_r) > 1")
 
 
 class Reference(AttributeType):

@@ -99,6 +99,3 @@ coalesce(strftime(:parsed, '%Y%m%d'), nullif(regexp_replace(:value, '[^0-9]', ''
 
 -- name: number_key
 cast(try_cast(replace(:value, ',', '.') as double) as varchar);
-
--- name: more_than_a_typo
-damerau_levenshtein(:left, :right) > 1;
