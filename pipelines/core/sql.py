@@ -5,8 +5,8 @@ bound parameters (``?``, ``$name``); a name that varies (a table, a column) is a
 placeholder that ``render`` replaces with a quoted identifier through sqlglot, so nothing is
 quoted by hand and another engine can transpile the result.
 
->>> ident('Konto Nr'), literal("O'Brien")
-('"Konto Nr"', "'O''Brien'")
+>>> ident('Konto Nr')
+'"Konto Nr"'
 >>> render("select count(*) from :queue where status = ?", queue=table_expr("entities.customer_review_queue"))
 'SELECT COUNT(*) FROM "entities"."customer_review_queue" WHERE status = ?'
 >>> render("select id, :col from t", col="Konto Nr")
@@ -22,7 +22,7 @@ from sqlglot import exp, parse_one
 
 from pipelines.core.templates import template  # re-exported: stages import it with the helpers
 
-__all__ = ["ident", "literal", "table", "table_expr", "template", "verbatim", "data_type", "add_column", "render", "statements"]
+__all__ = ["ident", "table", "table_expr", "template", "verbatim", "data_type", "add_column", "render", "statements"]
 
 
 def ident(name: str) -> str:
@@ -32,10 +32,6 @@ def ident(name: str) -> str:
 def table(qualified: str) -> str:
     """``schema.table`` with each part quoted."""
     return ".".join(ident(part) for part in qualified.split("."))
-
-
-def literal(value: str) -> str:
-    return exp.Literal.string(value).sql(dialect="duckdb")
 
 
 def table_expr(qualified: str) -> exp.Table:

@@ -21,29 +21,46 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from pipelines.entities.spec import ATTRIBUTES, EntitySpec
-from pipelines.entities.types import fold
-from pipelines.core.sql import literal
+from pipelines.entities.types import Phone, fold, upper_alnum
+from pipelines.core.sql import render, table_expr, template, verbatim
 
 
-def _norm(col: str, attr: str) -> str:
+def _sql(name: str, **names: Any) -> str:
+    return render(template(__file__, name), **names)
+
+
+def _norm(col: str, attr: str) -> exp.Expression:
+    """A value as a reader compares it: a phone number's digits (``types.Phone.dialled``) without
+    '(0)', country code or trunk prefix; an IBAN or VAT ID's letters and digits in upper case; an
+    e-mail address trimmed, lower case; anything else as text, blanks collapsed."""
+    column = exp.column(col, quoted=True)
     if attr == "phone":
-        digits = f"regexp_replace(regexp_replace(regexp_replace(coalesce({col}, ''), '\\(0\\)', ''), '-0$', ''), '[^0-9+]', '', 'g')"
-        return (f"nullif(case when {digits} like '+%' then substr({digits}, 4) when {digits} like '00%' then substr({digits}, 5) "
-                f"when {digits} like '0%' then substr({digits}, 2) else {digits} end, '')")
+        return verbatim(_sql("eval_norm_phone", digits=verbatim(Phone.dialled(column.sql("duckdb")))))
     if attr in ("vat_id", "iban"):
-        return f"nullif(upper(regexp_replace({col}, '[^A-Za-z0-9]', '', 'g')), '')"
-    if attr == "email":
-        return f"nullif(lower(trim({col})), '')"
-    return f"nullif(trim(regexp_replace(cast({col} as varchar), '\\s+', ' ', 'g')), '')"
+        return verbatim(upper_alnum(column.sql("duckdb")))
+    return verbatim(_sql("eval_norm_email" if attr == "email" else "eval_norm_text", col=column))
 
 
-def _loose(col: str, attr: str) -> str:
+def _loose(col: str, attr: str) -> exp.Expression:
     """Equal for a reader despite case, umlaut spelling, punctuation and blanks."""
     if attr in ("phone", "vat_id", "iban", "email"):
         return _norm(col, attr)
-    return f"regexp_replace({fold(col)}, '[^a-z0-9]', '', 'g')"
+    return verbatim(_sql("eval_loose", folded=verbatim(fold(exp.column(col, quoted=True).sql("duckdb")))))
+
+
+def _per_member(names: tuple[str, ...]) -> exp.Subquery:
+    """Per attribute and member: the golden value, the true one, and whether the member holds any
+    value / the true one loosely / exactly."""
+    def row(a: str) -> exp.Select:
+        return exp.select(exp.alias_(exp.Literal.string(a), "attribute"), "golden_id",
+                          exp.alias_(_norm("g_" + a, a), "got"), exp.alias_(_norm("t_" + a, a), "want"),
+                          exp.alias_(exp.column("s_" + a, quoted=True).is_(exp.null()).not_(), "knowable"),
+                          exp.alias_(exp.EQ(this=_loose("s_" + a, a), expression=_loose("t_" + a, a)), "reachable"),
+                          exp.alias_(exp.EQ(this=_norm("s_" + a, a), expression=_norm("t_" + a, a)), "held")).from_("j")
+    return exp.union(*(row(a) for a in names), distinct=False).subquery() if len(names) > 1 else row(names[0]).subquery()
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -> dict[str, Any] | None:
@@ -51,18 +68,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
     entities_csv = data_dir / gt.get("entities", "") if gt.get("entities") else None
     if entities_csv is None or not entities_csv.is_file():
         return None
-    con.execute(f"""create or replace temp table _truth as
-        select system || ':' || source_id as unique_id, true_id
-        from read_csv({literal(str(entities_csv))}, all_varchar = true)
-        where entity_type = {literal(spec.name)}""")
-    clusters = spec.table("clusters")
-    tp, predicted, truth = con.execute(f"""
-        with j as (select c.golden_id, t.true_id from {clusters} c join _truth t using (unique_id)),
-        tp as (select sum(n * (n - 1) / 2) as v from (select count(*) as n from j group by golden_id, true_id)),
-        pr as (select sum(n * (n - 1) / 2) as v from (select count(*) as n from j group by golden_id)),
-        tr as (select sum(n * (n - 1) / 2) as v from (select count(*) as n from _truth group by true_id))
-        select coalesce(tp.v, 0), coalesce(pr.v, 0), coalesce(tr.v, 0) from tp, pr, tr
-    """).fetchall()[0]
+    con.execute(template(__file__, "eval_truth"), [str(entities_csv), spec.name])
+    clusters = table_expr(spec.table("clusters"))
+    tp, predicted, truth = con.execute(_sql("eval_pairs", clusters=clusters)).fetchall()[0]
     precision = tp / predicted if predicted else 1.0
     recall = tp / truth if truth else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -70,18 +78,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
                               "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
     hn_csv = data_dir / gt["hard_negatives"] if gt.get("hard_negatives") else None
     if hn_csv is not None and hn_csv.is_file():
-        result["hard_negatives"], result["hard_negatives_merged"] = con.execute(f"""
-            with hn as (select true_id_a, true_id_b from read_csv({literal(str(hn_csv))}, all_varchar = true)
-                        where entity_type = {literal(spec.name)}),
-            g as (select c.golden_id, t.true_id from {clusters} c join _truth t using (unique_id))
-            select (select count(*) from hn),
-                   (select count(distinct (hn.true_id_a, hn.true_id_b)) from hn
-                    join g a on a.true_id = hn.true_id_a join g b on b.true_id = hn.true_id_b and b.golden_id = a.golden_id)
-        """).fetchall()[0]
+        result["hard_negatives"], result["hard_negatives_merged"] = con.execute(
+            _sql("eval_hard_negatives", clusters=clusters), [str(hn_csv), spec.name]).fetchall()[0]
     golden_csv = data_dir / gt["golden"] if gt.get("golden") else None
     if golden_csv is not None and golden_csv.is_file():
-        con.execute(f"""create or replace temp table _true_golden as select * from read_csv({literal(str(golden_csv))}, all_varchar = true)
-                        where entity_type = {literal(spec.name)}""")
+        con.execute(template(__file__, "eval_true_golden"), [str(golden_csv), spec.name])
         # a declared entity: its attributes the ground truth has a column for (a reference's golden
         # id is no value a ground truth can know)
         given = {c for (c,) in con.execute("select column_name from (describe _true_golden)").fetchall()}
@@ -89,28 +90,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
             tuple(a.name for a in spec.declared if a.type != "reference" and a.name in given)
         # one pass over the members of every golden record, then per attribute: the golden value,
         # the true one, and whether some member holds any value / the true one loosely / exactly
-        cols = ", ".join(f"g.{a} as g_{a}, t.{a} as t_{a}, s.{a} as s_{a}" for a in names)
-        per_member = " union all ".join(
-            f"select {literal(a)} as attribute, golden_id, {_norm('g_' + a, a)} as got, {_norm('t_' + a, a)} as want, "
-            f"s_{a} is not null as knowable, {_loose('s_' + a, a)} = {_loose('t_' + a, a)} as reachable, "
-            f"{_norm('s_' + a, a)} = {_norm('t_' + a, a)} as held from j" for a in names)
-        rows = con.execute(f"""
-            with m as (select golden_id, true_id from (
-                           select c.golden_id, t.true_id, count(*) as n from {clusters} c join _truth t using (unique_id) group by 1, 2)
-                       qualify row_number() over (partition by golden_id order by n desc, true_id) = 1),
-            j as materialized (
-                select g.golden_id, {cols} from m join {spec.table('golden')} g using (golden_id)
-                join _true_golden t using (true_id) join {clusters} c on c.golden_id = g.golden_id
-                join {spec.table('standardised')} s on s.unique_id = c.unique_id),
-            v as (select attribute, golden_id, any_value(got) as got, any_value(want) as want,
-                         bool_or(knowable) as knowable, coalesce(bool_or(reachable), false) as reachable,
-                         coalesce(bool_or(held), false) as held
-                  from ({per_member}) group by 1, 2)
-            select attribute, count(*) filter (where got is not distinct from want), count(*),
-                   count(*) filter (where reachable and got is not distinct from want), count(*) filter (where reachable),
-                   count(*) filter (where held)
-            from v where got is not null or (want is not null and knowable) group by 1 order by 1
-        """).fetchall()
+        cols = [exp.alias_(exp.column(a, side, quoted=True), f"{side}_{a}", quoted=True)
+                for a in names for side in ("g", "t", "s")]
+        rows = con.execute(_sql("eval_golden_values", clusters=clusters, cols=cols, golden=table_expr(spec.table("golden")),
+                                standardised=table_expr(spec.table("standardised")),
+                                per_member=_per_member(names))).fetchall()
         equal = sum(r[1] for r in rows)
         total = sum(r[2] for r in rows)
         result["golden_values_equal"] = round(equal / total, 4) if total else 1.0
@@ -121,7 +105,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
         result["golden_values_reachable"] = reach_total
         result["golden_values_equal_where_reachable"] = round(reach_equal / reach_total, 4) if reach_total else 1.0
     for temp in ("_truth", "_true_golden"):
-        con.execute(f"drop table if exists {temp}")
+        con.execute(_sql("drop_table", table=temp))
     return result
 
 
@@ -134,14 +118,9 @@ def queue_figures(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Pa
     truth = data_dir / gt["entities"] if gt.get("entities") else None
     if truth is None or not truth.is_file():
         return {}
-    con.execute(f"""create or replace temp table _t as select system || ':' || source_id as unique_id, true_id
-                    from read_csv({literal(str(truth))}, all_varchar = true) where entity_type = {literal(spec.name)}""")
-    items = con.execute(f"""
-        with q as (select item_id, kind, priority, golden_ids, members from {spec.table('review_queue')} where status = 'open'),
-        m as (select q.item_id, q.kind, q.priority, unnest(q.members).unique_id as unique_id from q)
-        select m.item_id, any_value(m.kind), any_value(m.priority), count(distinct t.true_id), count(*)
-        from m join _t t using (unique_id) group by 1 order by any_value(m.priority), 1""").fetchall()
-    records = con.execute(f"select count(*) from {spec.table('standardised')}").fetchall()[0][0]
+    con.execute(template(__file__, "eval_truth"), [str(truth), spec.name])
+    items = con.execute(_sql("eval_queue_items", queue=table_expr(spec.table("review_queue")))).fetchall()
+    records = con.execute(_sql("count", relation=table_expr(spec.table("standardised")))).fetchall()[0][0]
     needed = 0
     for item_id, kind, _, true_ids, members in items:
         if kind == "pair":          # kept apart automatically: a human was needed if they are one entity
@@ -154,6 +133,6 @@ def queue_figures(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Pa
             needed += true_ids < members     # left on its own, but it belongs to one of the candidates
         else:
             needed += 1             # a record without a usable name
-    con.execute("drop table _t")
+    con.execute(_sql("drop_table", table="_truth"))
     return {"review_items": len(items), "review_items_per_1000_records": round(1000 * len(items) / records, 1),
             "review_precision": round(needed / len(items), 4) if items else 1.0}

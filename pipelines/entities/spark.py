@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from pipelines.engines.spark_connection import SparkConnection
 from pipelines.engines.spark_rules import to_spark
-from pipelines.core.sql import table_expr
+from pipelines.core.sql import render, table_expr, template
 from pipelines.entities.matching import SPLINK_LOG_LEVEL, _where
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise
@@ -106,14 +106,9 @@ def predict_on_spark(session: "SparkSession", spec: EntitySpec, model: dict[str,
         sdfs = [db_api.register(t, dataset_display_name=system) for t, system in zip(tables, spec.systems)]
     linker = Linker(sdfs, spark_model(model), log_level=SPLINK_LOG_LEVEL)
     predictions = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
-    gammas = ", ".join(f"gamma_{c['output_column_name']}" for c in model["comparisons"])
-    return session.sql(f"""
-        select least(unique_id_l, unique_id_r) as unique_id_l, greatest(unique_id_l, unique_id_r) as unique_id_r,
-               match_probability, match_weight,
-               case when unique_id_l < unique_id_r then source_system_l else source_system_r end as system_l,
-               case when unique_id_l < unique_id_r then source_system_r else source_system_l end as system_r,
-               {gammas}, match_key
-        from {predictions.physical_name}""")
+    gammas = [exp.column("gamma_" + c["output_column_name"]) for c in model["comparisons"]]
+    return session.sql(to_spark(render(template(__file__, "spark_predictions"), gammas=gammas,
+                                       predictions=exp.to_table(predictions.physical_name))))
 
 
 def clusters_on_spark(session: "SparkSession", nodes: "DataFrame", pairs: "DataFrame", threshold: float,
@@ -129,5 +124,4 @@ def clusters_on_spark(session: "SparkSession", nodes: "DataFrame", pairs: "DataF
         "_kontor_nodes", "_kontor_edges", db_api, node_id_column_name="unique_id",
         edge_id_column_name_left="unique_id_l", edge_id_column_name_right="unique_id_r",
         threshold_match_probability=threshold)
-    return session.sql(f"select unique_id, min(unique_id) over (partition by cluster_id) as cluster_id "
-                       f"from {clusters.physical_name}")
+    return session.sql(to_spark(render(template(__file__, "spark_clusters"), clusters=exp.to_table(clusters.physical_name))))

@@ -2,8 +2,9 @@
 
 Each type is one small class that knows three things about a value of its kind:
 
-- its standardiser, as DuckDB SQL on the raw value: the value as written (trimmed), a ``<attr>_key``
-  folded for matching and, where the type validates, ``<attr>_valid``;
+- its standardiser, as DuckDB SQL on the raw value (the expressions of ``sql/types.sql``): the
+  value as written (trimmed), a ``<attr>_key`` folded for matching and, where the type validates,
+  ``<attr>_valid``;
 - its default Splink comparison (levels on ``<attr>_key``, null level first, ``else`` last);
 - its default survivorship rules.
 
@@ -18,23 +19,43 @@ names it).
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pipelines.core.sql import literal
+from sqlglot import exp
+
+from pipelines.core.sql import render, template, verbatim
 
 # Types whose equal keys identify one entity (used for deterministic training rules and as
 # blocking rules on their own).
 IDENTIFYING = ("identifier", "iban", "vat_id", "register_number", "email")
 
 
+@functools.cache
+def _fragments() -> dict[str, str]:
+    """The expressions of ``sql/types.sql`` by their ``-- name:``, without comments."""
+    found = re.findall(r"^-- name: (\w+)\n(.*?)(?=^-- name: |\Z)", template(__file__, "types"), re.M | re.S)
+    return {name: "\n".join(line for line in body.splitlines() if not line.startswith("--")).strip().rstrip(";")
+            for name, body in found}
+
+
+def _sql(name: str, /, **parts: str | exp.Expression | list) -> str:
+    """Expression ``name`` of ``sql/types.sql`` with its ``:parts`` filled: a string is SQL of the
+    caller (a column, another type's expression), put in as written; a value is a literal."""
+    def node(part: str | exp.Expression) -> exp.Expression:
+        return verbatim(part) if isinstance(part, str) else part
+    return render(_fragments()[name], **{k: [node(v) for v in part] if isinstance(part, list) else node(part)
+                                         for k, part in parts.items()})
+
+
+_text = exp.Literal.string
+
+
 def fold(sql: str) -> str:
     """Lower case with umlauts and accents written out: 'Müller' and 'MUELLER' both give 'mueller'."""
-    out = f"lower({sql})"
-    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("é", "e"), ("è", "e")):
-        out = f"replace({out}, '{a}', '{b}')"
-    return out
+    return _sql("fold", value=sql)
 
 
 def _form_key(text: str) -> str:
@@ -43,12 +64,17 @@ def _form_key(text: str) -> str:
 
 
 def alnum(sql: str) -> str:
-    return f"nullif(regexp_replace({sql}, '[^a-z0-9]', '', 'g'), '')"
+    return _sql("alnum", value=sql)
+
+
+def upper_alnum(sql: str) -> str:
+    """Letters and digits in upper case (an IBAN, a VAT ID, a postcode, an id)."""
+    return _sql("upper_alnum", value=sql)
 
 
 def _rules(expr: str, rules: list[list[str]]) -> str:
     for pattern, replacement in rules:
-        expr = f"regexp_replace({expr}, {literal(pattern)}, {literal(replacement)}, 'g')"
+        expr = _sql("rule", value=expr, pattern=_text(pattern), replacement=_text(replacement))
     return expr
 
 
@@ -78,7 +104,8 @@ class AttributeDecl:
 def _levels(attr: AttributeDecl, levels: list[tuple[str, str, float]], fixed_else: float | None = None) -> dict[str, Any]:
     """A comparison on ``<attr>_key``: null level, the given (condition, label, prior m) levels, else."""
     k = attr.key
-    out: list[dict[str, Any]] = [{"sql_condition": f"{k}_l IS NULL OR {k}_r IS NULL", "is_null_level": True,
+    null = exp.or_(*(exp.column(f"{k}_{side}").is_(exp.null()) for side in "lr")).sql()
+    out: list[dict[str, Any]] = [{"sql_condition": null, "is_null_level": True,
                                   "label_for_charts": "null"}]
     for index, (condition, label, _) in enumerate(levels):
         level: dict[str, Any] = {"sql_condition": condition.format(k=k), "label_for_charts": label}
@@ -193,48 +220,9 @@ class CompanyName(AttributeType):
         ``max_tail`` words that is a legal form, the beginning of one where the system cut the name
         (name_trunc), or one with a single typo ('GmbHH'). Gives source_system, source_id,
         legal_form, name (the name as written without it) and base (its folded words)."""
-        return f"""
-        with t as (
-            select source_system, source_id, name_trunc, legal_form_raw,
-                   string_split(trim(regexp_replace(name_raw, '\\s+', ' ', 'g')), ' ') as words,
-                   string_split(trim(regexp_replace({fold('name_raw')}, '[\\s"]+', ' ', 'g')), ' ') as tok
-            from {source} where name_raw is not null
-        ),
-        tails as (
-            select t.source_system, t.source_id, t.name_trunc, k,
-                   -- 'GmbH & Coo. KG': a typo inside the longest legal form
-                   regexp_replace(regexp_replace(regexp_replace(array_to_string(tok[-k:], ''), '[&+]', 'und', 'g'),
-                                                 '[^a-z0-9]', '', 'g'),
-                                  '^(g?mbh)(u|und)?[a-z]{{1,3}}kg$', 'gmbhundcokg') as tail_key
-            from t, unnest(range(1, least({max_tail}, len(tok) - 1) + 1)) as r(k)
-        ),
-        typos as (
-            -- each distinct tail once, against the full spellings of about its length (a hash join)
-            select d.tail_key, l.legal_form
-            from (select distinct tail_key, length(tail_key) as n from tails) d
-            join (select lf_key, legal_form, unnest([length(lf_key) - 1, length(lf_key), length(lf_key) + 1]) as n
-                  from {lookup} where is_full and length(lf_key) >= {self.MIN_FUZZY}) l using (n)
-            where d.tail_key <> l.lf_key and damerau_levenshtein(d.tail_key, l.lf_key) = 1
-        ),
-        hits as (
-            -- the longest tail that is a legal form (for cut names: the beginning of one), else one
-            -- with a single typo ('GmbHH')
-            select * from (
-                select tails.source_system, tails.source_id, tails.k, l.legal_form, 0 as fuzzy,
-                       (l.is_full = tails.name_trunc) as pref
-                from tails join {lookup} l on l.lf_key = tails.tail_key and (l.is_full or tails.name_trunc)
-                union all
-                select tails.source_system, tails.source_id, tails.k, f.legal_form, 1, false
-                from tails join typos f using (tail_key)
-            )
-            qualify row_number() over (partition by source_system, source_id order by k desc, fuzzy, pref) = 1
-        )
-        select t.source_system, t.source_id,
-               coalesce(h.legal_form, t.legal_form_raw) as legal_form,
-               array_to_string(case when h.k is null then t.words else t.words[1:len(t.words) - h.k] end, ' ') as name,
-               array_to_string(case when h.k is null then t.tok else t.tok[1:len(t.tok) - h.k] end, ' ') as base
-        from t left join hits h using (source_system, source_id)
-        """
+        return render(template(__file__, "legal_form_split"), source=verbatim(source), lookup=verbatim(lookup),
+                      folded=verbatim(fold("name_raw")), max_tail=exp.Literal.number(max_tail),
+                      min_fuzzy=exp.Literal.number(self.MIN_FUZZY))
 
     @staticmethod
     def with_addition(name: str, addition: str, max_length: int, branch_prefixes: list[str]) -> str:
@@ -242,30 +230,25 @@ class CompanyName(AttributeType):
         only if the first line was full (its first word would not have fitted); a branch
         ('Filiale Passau', ``_reference.yml``'s branch_prefixes) is never part of the name."""
         branch = "^(" + "|".join(re.escape(p) for p in branch_prefixes) + ")" if branch_prefixes else None
-        not_branch = f"and not regexp_matches(lower({addition}), {literal(branch)})" if branch else ""
-        return (f"case when {addition} is not null {not_branch} and length({name}) + 1 + "
-                f"length(split_part({addition}, ' ', 1)) > {int(max_length)} "
-                f"then {name} || ' ' || {addition} else {name} end")
+        kept = verbatim(_sql("not_branch", addition=addition, branch=_text(branch))) if branch else exp.true()
+        return _sql("with_addition", name=name, addition=addition, kept=kept, max_length=exp.Literal.number(int(max_length)))
 
     @staticmethod
     def cut(name: str, cut_at: int | None) -> str:
         """SQL: whether a system that cuts names to ``cut_at`` characters may have cut this one
         (the end of its legal form may then be missing: :meth:`split_sql` reads prefixes)."""
-        return f"coalesce(length({name}) >= {int(cut_at) - 1}, false)" if cut_at else "false"
+        return _sql("cut", name=name, at=exp.Literal.number(int(cut_at) - 1)) if cut_at else "false"
 
     @staticmethod
     def base_key(base: str, reference: dict[str, Any]) -> str:
         """SQL: the matching key of a name's folded words without legal form (``base`` of
         :meth:`split_sql`): abbreviations written out, then letters and digits only."""
-        key = _rules(base, reference.get("name_abbreviations") or [])
-        return f"nullif(regexp_replace(trim(regexp_replace({key}, '\\s+', ' ', 'g')), '[^a-z0-9]', '', 'g'), '')"
+        return _sql("base_key", value=_rules(base, reference.get("name_abbreviations") or []))
 
     @staticmethod
     def words(base: str, reference: dict[str, Any]) -> str:
         """SQL: the words of the name, abbreviations written out (for rules on a distinguishing word)."""
-        key = _rules(base, reference.get("name_abbreviations") or [])
-        return (f"nullif(list_filter(string_split(trim(regexp_replace({key}, '[^a-z0-9]+', ' ', 'g')), ' '), "
-                "lambda w: w <> ''), [])")
+        return _sql("words", value=_rules(base, reference.get("name_abbreviations") or []))
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         spellings = sorted({s.lower() for c, ss in (reference.get("legal_forms") or {}).items() for s in [c, *ss]},
@@ -273,7 +256,7 @@ class CompanyName(AttributeType):
         folded = fold(raw)
         if spellings:
             pattern = r"\s+(" + "|".join(re.escape(s) for s in spellings) + r")\.?$"
-            folded = f"regexp_replace({folded}, {literal(pattern)}, '')"
+            folded = _sql("strip", value=folded, pattern=_text(pattern))
         return alnum(_rules(folded, reference.get("name_abbreviations") or []))
 
     m_different = 0.04
@@ -297,26 +280,25 @@ class Street(AttributeType):
     def split(cls, street: str, house: str) -> tuple[str, str]:
         """SQL (street, house number): a house number written into the street field is split off
         when the system has no field of its own for it (or left it empty)."""
-        return (f"case when {house} is null then trim(regexp_replace({street}, '{cls.HOUSE_NUMBER}', '')) "
-                f"else {street} end",
-                f"coalesce({house}, nullif(regexp_extract({street}, '{cls.HOUSE_NUMBER}', 1), ''))")
+        return (_sql("street_split", street=street, house=house, pattern=_text(cls.HOUSE_NUMBER)),
+                _sql("house_split", street=street, house=house, pattern=_text(cls.HOUSE_NUMBER)))
 
     @staticmethod
     def house_key(house: str) -> str:
         """SQL: a house number without blanks, lower case ('12 A' and '12a' are one)."""
-        return f"nullif(lower(regexp_replace({house}, '\\s', '', 'g')), '')"
+        return _sql("house_key", value=house)
 
     @staticmethod
     def display(street: str, country: str, reference: dict[str, Any]) -> str:
         """SQL: the street as the golden record spells it (``_reference.yml``'s display_spellings,
         for the countries listed there)."""
-        street = f"nullif({street}, '')"
+        street = _sql("blank_null", value=street)
         spelling = (reference.get("display_spellings") or {}).get("street")
         if not spelling:
             return street
-        countries = ", ".join(literal(c) for c in spelling.get("countries") or [])
+        countries = [_text(c) for c in spelling.get("countries") or []]
         fixed = _rules(street, spelling.get("rules") or [])
-        return f"case when {country} in ({countries}) then {fixed} else {street} end" if countries else fixed
+        return _sql("display_in", country=country, countries=countries, fixed=fixed, value=street) if countries else fixed
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return alnum(_rules(fold(raw), reference.get("street_abbreviations") or []))
@@ -333,7 +315,7 @@ class Postcode(AttributeType):
     name = "postcode"
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return f"nullif(upper(regexp_replace({raw}, '[^A-Za-z0-9]', '', 'g')), '')"
+        return upper_alnum(raw)
 
     m_different = 0.08
 
@@ -351,15 +333,14 @@ class City(AttributeType):
     def without_qualifiers(raw: str) -> str:
         """SQL: the folded city without what qualifies it ('a.d. Isar', '/Opf.', '(Allgäu)', 'am
         Main'), letters and digits only: the company schema's key before ``city_aliases``."""
-        return (f"regexp_replace(regexp_replace(regexp_replace({fold(raw)}, '\\s*(/.*|\\(.*\\))$', ''), "
-                "'\\s+((a|i)\\.\\s?d\\.|a\\.|am\\s|an der\\s|in der\\s|im\\s).*$', ''), '[^a-z0-9]', '', 'g')")
+        return _sql("city_without_qualifiers", value=fold(raw))
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         key = alnum(fold(raw))
         aliases = reference.get("city_aliases") or {}
         if aliases:
-            whens = " ".join(f"when {literal(str(k))} then {literal(str(v))}" for k, v in aliases.items())
-            key = f"coalesce(case {key} {whens} end, {key})"
+            case = exp.Case(this=verbatim(key), ifs=[exp.If(this=_text(str(k)), true=_text(str(v))) for k, v in aliases.items()])
+            key = exp.func("coalesce", case, verbatim(key), dialect="duckdb").sql("duckdb")
         return key
 
     m_different = 0.08
@@ -373,13 +354,13 @@ class Country(AttributeType):
     validates = True
 
     def value(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return f"upper({raw})"
+        return _sql("upper", value=raw)
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return f"nullif(upper(regexp_replace({raw}, '[^A-Za-z]', '', 'g')), '')"
+        return _sql("country_key", value=raw)
 
     def valid(self, raw: str, attr: AttributeDecl) -> str | None:
-        return f"regexp_full_match(upper({raw}), '[A-Z]{{2}}')"
+        return _sql("country_valid", value=raw)
 
     m_different = 0.03
 
@@ -395,7 +376,7 @@ class Identifier(AttributeType):
         return raw
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return f"nullif(upper(regexp_replace({raw}, '[^A-Za-z0-9]', '', 'g')), '')"
+        return upper_alnum(raw)
 
     m_different = 0.02
 
@@ -443,7 +424,7 @@ class VatId(Iban):
         return [("{k}_l = {k}_r", "exact", 0.99)]
 
     def different(self, attr: AttributeDecl) -> str | None:
-        return f"{attr.key}_l <> {attr.key}_r"        # keys are valid ids only
+        return _side(attr.key, "l").neq(_side(attr.key, "r")).sql("duckdb")        # keys are valid ids only
 
     def check(self, value: str) -> tuple[str | None, bool]:
         """(compact form, valid) by python-stdnum; stdnum.vatin knows non-EU numbers too (Swiss
@@ -475,18 +456,16 @@ class RegisterNumber(AttributeType):
         return raw
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        parts = f"regexp_extract(upper({raw}), {literal(self.PATTERN)}, ['register', 'number', 'suffix'])"
-        return (f"case when regexp_matches(upper({raw}), {literal(self.PATTERN)}) then "
-                f"{parts}.register || {parts}.number || coalesce({parts}.suffix, '') end")
+        return _sql("register_key", value=raw, pattern=_text(self.PATTERN))
 
     def valid(self, raw: str, attr: AttributeDecl) -> str | None:
-        return f"regexp_matches(upper({raw}), {literal(self.PATTERN)})"
+        return _sql("register_valid", value=raw, pattern=_text(self.PATTERN))
 
     def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
         return [("{k}_l = {k}_r", "exact", 0.99)]
 
     def different(self, attr: AttributeDecl) -> str | None:
-        return f"{attr.key}_l <> {attr.key}_r"        # keys are valid register numbers only
+        return _side(attr.key, "l").neq(_side(attr.key, "r")).sql("duckdb")        # keys are valid register numbers only
 
 
 class Email(AttributeType):
@@ -497,15 +476,14 @@ class Email(AttributeType):
     def domain(raw: str, reference: dict[str, Any]) -> str:
         """SQL: the domain of an address, unless many unrelated people share it (``_reference.yml``'s
         freemail_domains): a company's domain is evidence, gmx.de is not."""
-        freemail = ", ".join(literal(d) for d in reference.get("freemail_domains") or []) or "''"
-        return (f"nullif(case when split_part(lower({raw}), '@', 2) in ({freemail}) then null "
-                f"else split_part(lower({raw}), '@', 2) end, '')")
+        freemail = [_text(d) for d in reference.get("freemail_domains") or []] or [_text("")]
+        return _sql("email_domain", value=raw, freemail=freemail)
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return f"nullif(lower({raw}), '')"
+        return _sql("email_key", value=raw)
 
     def valid(self, raw: str, attr: AttributeDecl) -> str | None:
-        return f"regexp_full_match({raw}, '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')"
+        return _sql("email_valid", value=raw)
 
     m_different = 0.2
 
@@ -525,22 +503,18 @@ class Phone(AttributeType):
     def dialled(raw: str) -> str:
         """SQL: the digits and '+' of a number, without a '(0)' trunk prefix and a '-0' switchboard
         extension."""
-        return (f"regexp_replace(regexp_replace(regexp_replace(coalesce({raw}, ''), '\\(0\\)', ''), '-0$', ''), "
-                "'[^0-9+]', '', 'g')")
+        return _sql("dialled", value=raw)
 
     @staticmethod
     def national_key(dialled: str, reference: dict[str, Any]) -> str:
         """SQL: the company schema's key of a :meth:`dialled` number: without the trunk prefix and
         without any country code (two digits for foreign ones)."""
         cc = str(reference.get("default_calling_code") or "49")
-        d = dialled
-        return (f"nullif(case when {d} like '+%' then substr({d}, 2 + length(case when {d} like {literal('+' + cc + '%')} "
-                f"then {literal(cc)} else substr({d}, 2, 2) end)) when {d} like '00%' then substr({d}, 5) "
-                f"when {d} like '0%' then substr({d}, 2) else {d} end, '')")
+        return _sql("national_key", value=dialled, home=_text("+" + cc + "%"), cc=_text(cc))
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        home = literal(r"^\s*(\+|00)\s*" + str(reference.get("default_calling_code") or "49"))
-        return f"nullif(ltrim(regexp_replace(regexp_replace({raw}, {home}, ''), '[^0-9]', '', 'g'), '0'), '')"
+        home = _text(r"^\s*(\+|00)\s*" + str(reference.get("default_calling_code") or "49"))
+        return _sql("phone_key", value=raw, home=home)
 
     m_different = 0.3
 
@@ -558,14 +532,13 @@ class Date(AttributeType):
 
     def _parsed(self, raw: str, attr: AttributeDecl) -> str:
         formats = attr.options.get("formats") or list(self.default_formats)
-        return f"try_strptime({raw}, [{', '.join(literal(f) for f in formats)}])"
+        return _sql("date_parsed", value=raw, formats=[_text(f) for f in formats])
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return (f"coalesce(strftime({self._parsed(raw, attr)}, '%Y%m%d'), "
-                f"nullif(regexp_replace({raw}, '[^0-9]', '', 'g'), ''))")
+        return _sql("date_key", value=raw, parsed=self._parsed(raw, attr))
 
     def valid(self, raw: str, attr: AttributeDecl) -> str | None:
-        return f"{self._parsed(raw, attr)} is not null"
+        return _sql("date_valid", parsed=self._parsed(raw, attr))
 
     m_different = 0.02
 
@@ -600,7 +573,7 @@ class Number(AttributeType):
     name = "number"
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return f"cast(try_cast(replace({raw}, ',', '.') as double) as varchar)"
+        return _sql("number_key", value=raw)
 
     m_different = 0.2
 
@@ -614,6 +587,16 @@ TYPES: dict[str, AttributeType] = {t.name: t() for t in (
 ATTRIBUTE_KEYS = ("type", "block", "critical", "tf", "distinct", "formats", "entity")
 
 
+def _same(*pairs: tuple[str, str]) -> str:
+    """A Splink rule on a pair: ``l.<a> = r.<b>`` for each (a, b), and-ed."""
+    return exp.and_(*(exp.column(a, "l").eq(exp.column(b, "r")) for a, b in pairs)).sql()
+
+
+def _side(column: str, side: str) -> exp.Column:
+    """``<column>_l`` or ``_r``: a column of one record of a pair, as Splink names it."""
+    return exp.column(f"{column}_{side}")
+
+
 def default_splink(attrs: list[AttributeDecl], inputs: int) -> dict[str, Any]:
     """Splink settings from the types: one comparison per attribute; blocking rules from the
     ``block: true`` attributes (every pair of them, so no block grows with one common value alone;
@@ -623,21 +606,21 @@ def default_splink(attrs: list[AttributeDecl], inputs: int) -> dict[str, Any]:
     blocks = [a for a in attrs if a.block]
     rules: list[str] = []
     if len(blocks) == 1:
-        rules.append(f"l.{blocks[0].key} = r.{blocks[0].key}")
+        rules.append(_same((blocks[0].key, blocks[0].key)))
     for i, a in enumerate(blocks):
         for b in blocks[i + 1:]:
-            rules.append(f"l.{a.key} = r.{a.key} AND l.{b.key} = r.{b.key}")
+            rules.append(_same((a.key, a.key), (b.key, b.key)))
     # name parts swapped between given name and surname, a common entry error: the pair of name
     # block attributes crosswise
     names = [a for a in blocks if a.type == "person_name"]
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            rules.append(f"l.{a.key} = r.{b.key} AND l.{b.key} = r.{a.key}")
+            rules.append(_same((a.key, b.key), (b.key, a.key)))
     # an address block whatever is declared block: street with postcode, or street with city
     for street in (a for a in attrs if a.type == "street"):
         for place in (a for a in attrs if a.type in ("postcode", "city")):
-            rules.append(f"l.{street.key} = r.{street.key} AND l.{place.key} = r.{place.key}")
-    rules += [f"l.{a.key} = r.{a.key}" for a in attrs if a.type in IDENTIFYING and a.critical and not
+            rules.append(_same((street.key, street.key), (place.key, place.key)))
+    rules += [_same((a.key, a.key)) for a in attrs if a.type in IDENTIFYING and a.critical and not
               (len(blocks) == 1 and a is blocks[0])]
     return {"link_type": "dedupe_only" if inputs == 1 else "link_and_dedupe",
             "probability_two_random_records_match": 0.0001, "em_convergence": 0.0001, "max_iterations": 25,
@@ -649,7 +632,7 @@ def default_training(attrs: list[AttributeDecl]) -> dict[str, Any]:
     """λ from identifying attributes declared critical (an id that says "same entity") and from all
     block attributes agreeing; EM in one session per block attribute."""
     blocks = [a for a in attrs if a.block]
-    deterministic = [f"l.{a.key} = r.{a.key}" for a in attrs if a.type in IDENTIFYING and a.critical]
+    deterministic = [_same((a.key, a.key)) for a in attrs if a.type in IDENTIFYING and a.critical]
     if blocks:
-        deterministic.append(" AND ".join(f"l.{a.key} = r.{a.key}" for a in blocks))
-    return {"deterministic_rules": deterministic, "em_blocking_rules": [f"l.{a.key} = r.{a.key}" for a in blocks]}
+        deterministic.append(_same(*((a.key, a.key) for a in blocks)))
+    return {"deterministic_rules": deterministic, "em_blocking_rules": [_same((a.key, a.key)) for a in blocks]}

@@ -169,6 +169,23 @@ def _snapshot_names(cm: CompiledModel) -> dict[str, str | None]:
     return names
 
 
+def _version_columns(names: dict[str, str | None], key, start: exp.Expression) -> list[exp.Expression]:
+    """The version columns of a new row (of ``n``) starting at ``start``, aliased by ``names``
+    (``_snapshot_names``); dbt's scd id hashes the key and the version start."""
+    null_end = exp.Nullif(this=start.copy(), expression=start.copy()) if names["scd_id"] \
+        else exp.cast(exp.null(), "timestamp")   # typed as the start
+    cols = [exp.alias_(start.copy(), names["valid_from"], quoted=True), exp.alias_(null_end, names["valid_to"], quoted=True)]
+    if names["scd_id"]:
+        parts = [exp.Coalesce(this=exp.cast(p, "varchar"), expressions=[exp.Literal.string("")])
+                 for p in [*(_col(k, "n") for k in key), start.copy()]]
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = exp.DPipe(this=exp.DPipe(this=joined, expression=exp.Literal.string("|")), expression=part)
+        cols = [exp.alias_(exp.MD5(this=joined), names["scd_id"], quoted=True),
+                exp.alias_(start.copy(), names["updated_at"], quoted=True), *cols]
+    return cols
+
+
 def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None) -> Materialized:
     """SCD type 2: one row per version with valid_from/valid_to; the current version has valid_to NULL.
 
@@ -195,21 +212,6 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
     else:
         raise KontorError(f"{cm.model.rel_path}: unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'")
 
-    def meta(start: exp.Expression) -> list[exp.Expression]:
-        """The version columns of a new row; dbt's scd id hashes the key and the version start."""
-        null_end = exp.Nullif(this=start.copy(), expression=start.copy()) if names["scd_id"] \
-            else exp.cast(exp.null(), "timestamp")   # typed as the start
-        cols = [exp.alias_(start.copy(), names["valid_from"], quoted=True), exp.alias_(null_end, names["valid_to"], quoted=True)]
-        if names["scd_id"]:
-            parts = [exp.Coalesce(this=exp.cast(p, "varchar"), expressions=[exp.Literal.string("")])
-                     for p in [*(_col(k, "n") for k in key), start.copy()]]
-            joined = parts[0]
-            for part in parts[1:]:
-                joined = exp.DPipe(this=exp.DPipe(this=joined, expression=exp.Literal.string("|")), expression=part)
-            cols = [exp.alias_(exp.MD5(this=joined), names["scd_id"], quoted=True),
-                    exp.alias_(start.copy(), names["updated_at"], quoted=True), *cols]
-        return cols
-
     con.execute(_sql("staged_snapshot", query=verbatim(sql)))
     meta_cols = {v for v in names.values() if v}
     for column in meta_cols:
@@ -218,7 +220,7 @@ def build_snapshot(con, cm: CompiledModel, sql: str, now: datetime | None = None
     source_cols = [c for c, _ in _columns(con, "__kontor_snapshot")]
 
     def new_versions(start: exp.Expression, source: str) -> exp.Select:
-        return exp.select(*(_col(c, "n") for c in source_cols), *meta(start)).from_(exp.to_table(source).as_("n"))
+        return exp.select(*(_col(c, "n") for c in source_cols), *_version_columns(names, key, start)).from_(exp.to_table(source).as_("n"))
 
     if relation_type(con, schema, name) is None:
         def first():

@@ -14,11 +14,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from pipelines.core.errors import KontorError, Problem
 from pipelines.engines.engine import Engine
 from pipelines.engines.spark_rules import Untranslatable, node_line, rewrite
 from pipelines.models.compile import CompiledModel, CompiledProject
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 ENGINE_MATERIALIZATIONS = ("view", "table", "incremental", "snapshot")
 
@@ -83,8 +87,8 @@ def step_inputs(compiled: CompiledProject, names: list[str]) -> list[tuple[str, 
     return list(out)
 
 
-def snapshot_sql(cm: CompiledModel, source: str, existing: list[str] | None, changes_rel: str = "",
-                 now: datetime | None = None) -> tuple[list[str], str]:
+def snapshot_sql(cm: CompiledModel, source: exp.Table, existing: list[str] | None,
+                 changes_rel: exp.Table | None = None, now: datetime | None = None) -> tuple[list[str], str]:
     """The snapshot's next state in DuckDB's dialect (``source``: a relation holding the query's
     rows; ``existing``: the table's columns, None for the first snapshot), with what
     ``materialize.build_snapshot`` does in place on DuckDB: history rows kept; the current version
@@ -92,78 +96,75 @@ def snapshot_sql(cm: CompiledModel, source: str, existing: list[str] | None, cha
     opened; with ``invalidate_hard_deletes`` the current version of a key that disappeared closed
     now. Returns ([the query of the changed keys, to be stored as ``changes_rel``; the query of
     the table's next state], detail); for a first snapshot only the second."""
-    from pipelines.core.sql import ident, literal
-    from pipelines.models.materialize import _snapshot_names
+    from sqlglot import exp
 
-    target = f"{ident(cm.model.schema)}.{ident(cm.model.alias or cm.model.name)}"
+    from pipelines.models.materialize import _col, _same_keys, _snapshot_names, _version_columns
+
+    target = exp.table_(cm.model.alias or cm.model.name, db=cm.model.schema, quoted=True)
     key, strategy, names = cm.unique_key, cm.config.get("strategy", "timestamp"), _snapshot_names(cm)
-    vf, vt = ident(names["valid_from"]), ident(names["valid_to"])
+    vf, vt = names["valid_from"], names["valid_to"]
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
-    now_sql = f"cast({literal(now.isoformat(sep=' '))} as timestamp)"
+    now_sql = exp.cast(exp.Literal.string(now.isoformat(sep=" ")), "timestamp")
     if strategy == "timestamp":
         updated = cm.config.get("updated_at")
         if not updated:
             raise KontorError(f"{cm.model.rel_path}: snapshot with strategy 'timestamp' needs config updated_at")
-        start = f"n.{ident(updated)}" if names["scd_id"] else f"cast(n.{ident(updated)} as timestamp)"
+        start = _col(updated, "n") if names["scd_id"] else exp.cast(_col(updated, "n"), "timestamp")
     elif strategy == "check":
         start = now_sql
     else:
         raise KontorError(f"{cm.model.rel_path}: unknown snapshot strategy {strategy!r}; use 'timestamp' or 'check'")
     meta_cols = [v for v in (names["scd_id"], names["updated_at"], names["valid_from"], names["valid_to"]) if v]
 
-    def meta(begin: str) -> dict[str, str]:
-        cols = {names["valid_from"]: begin,        # the end NULL, typed as the start
-                names["valid_to"]: f"nullif({begin}, {begin})" if names["scd_id"] else "cast(null as timestamp)"}
-        if names["scd_id"]:
-            parts = " || '|' || ".join(f"coalesce(cast({p} as varchar), '')" for p in [*(f"n.{ident(k)}" for k in key), begin])
-            cols = {names["scd_id"]: f"md5({parts})", names["updated_at"]: begin, **cols}
-        return cols
+    def meta(begin: exp.Expression) -> dict[str, exp.Expression]:
+        return {column.alias: column.this for column in _version_columns(names, key, begin)}
 
     if existing is None:
-        columns = "n.*, " + ", ".join(f"{e} as {ident(c)}" for c, e in meta(start).items())
-        return [f"select {columns} from {source} n"], "first snapshot"
+        first = exp.select("n.*", *_version_columns(names, key, start)).from_(source.as_("n"))
+        return [first.sql(dialect="duckdb")], "first snapshot"
     # the table's columns: a column the query gained is left out (DuckDB adds it), one it lost fails
     source_cols = [c for c in existing if c not in meta_cols]
-    on = " and ".join(f"c.{ident(k)} is not distinct from n.{ident(k)}" for k in key)
+    on = _same_keys(key, "c", "n")
     if strategy == "timestamp":
-        changed = f"{start} > c.{vf}"
+        changed = exp.GT(this=start.copy(), expression=_col(vf, "c"))
     else:
         check = cm.config.get("check_cols", "all")
         cols = [c for c in source_cols if c not in key] if check == "all" else list(check)
-        changed = " or ".join(f"c.{ident(c)} is distinct from n.{ident(c)}" for c in cols) or "false"
+        changed = exp.or_(*(exp.NullSafeNEQ(this=_col(c, "c"), expression=_col(c, "n")) for c in cols)) if cols else exp.false()
     hard_deletes = cm.config.get("invalidate_hard_deletes") or cm.config.get("hard_deletes") == "invalidate"
-    x_on = " and ".join(f"t.{ident(k)} is not distinct from x.{ident(k)}" for k in key)
-    g_on = " and ".join(f"t.{ident(k)} is not distinct from g.{ident(k)}" for k in key)
-    close = f"when t.{vt} is null and x.__start is not null then x.__start "
+    close = exp.Case().when(exp.and_(_col(vt, "t").is_(exp.null()), exp.column("__start", "x").is_(exp.null()).not_()),
+                            exp.column("__start", "x"))
     if hard_deletes:
-        close += f"when t.{vt} is null and g.__seen is null then {now_sql} "
-    kept = ", ".join(f"case {close}else t.{vt} end as {vt}" if c == names["valid_to"] else f"t.{ident(c)}"
-                     for c in existing)
-    changes_meta, new_meta = meta("n.__start"), meta(start)
-    versions = ", ".join(changes_meta[c] if c in changes_meta else f"n.{ident(c)}" for c in existing)
-    opened = ", ".join(new_meta[c] if c in new_meta else f"n.{ident(c)}" for c in existing)
-    keys = ", ".join(ident(k) for k in key)
+        close = close.when(exp.and_(_col(vt, "t").is_(exp.null()), exp.column("__seen", "g").is_(exp.null())), now_sql)
+    kept = [exp.alias_(close.else_(_col(vt, "t")), vt, quoted=True) if c == vt else _col(c, "t") for c in existing]
+    changes_meta, new_meta = meta(exp.column("__start", "n")), meta(start)
+    versions = [changes_meta[c].copy() if c in changes_meta else _col(c, "n") for c in existing]
+    opened = [new_meta[c].copy() if c in new_meta else _col(c, "n") for c in existing]
+    current = exp.select("*").from_(target.copy()).where(_col(vt).is_(exp.null()))
     # Spark's optimizer failed on this as one query with CTEs (a plan validation error in
     # RemoveRedundantAliases): the query's rows and the changed keys are work tables instead.
-    changes = f"""select n.*, {start} as __start from {source} n
-        join (select * from {target} where {vt} is null) c on {on} where {changed}"""
-    query = f"""select {kept} from {target} t
-        left join {changes_rel} x on {x_on}
-        left join (select distinct {keys}, true as __seen from {source}) g on {g_on}
-    union all
-    select {versions} from {changes_rel} n
-    union all
-    select {opened} from {source} n
-        where not exists (select 1 from {target} c where c.{vt} is null and {on})"""
-    return [changes, query], "snapshot rebuilt (Parquet has no UPDATE)"
+    changes = exp.select("n.*", exp.alias_(start.copy(), "__start")).from_(source.as_("n")) \
+        .join(current.subquery("c"), on=on).where(changed)
+    seen = exp.select(*(_col(k) for k in key), exp.alias_(exp.true(), "__seen")).distinct().from_(source.copy())
+    query = exp.union(
+        exp.select(*kept).from_(target.as_("t"))
+        .join(changes_rel.as_("x"), on=_same_keys(key, "t", "x"), join_type="left")
+        .join(seen.subquery("g"), on=_same_keys(key, "t", "g"), join_type="left"),
+        exp.select(*versions).from_(changes_rel.as_("n")),
+        exp.select(*opened).from_(source.as_("n")).where(~exp.Exists(this=exp.select(exp.Literal.number(1)).from_(
+            target.as_("c")).where(exp.and_(_col(vt, "c").is_(exp.null()), on.copy())))),
+        distinct=False)
+    return [changes.sql(dialect="duckdb"), query.sql(dialect="duckdb")], "snapshot rebuilt (Parquet has no UPDATE)"
 
 
 def _snapshot(engine: Engine, cm: CompiledModel, schema: str, relation: str, sql: str,
               existing: list[str] | None) -> tuple[int | None, str]:
-    from pipelines.core.sql import ident
+    from sqlglot import exp
+
+    from pipelines.core.sql import render, template
 
     work = {part: f"__kontor_snapshot_{part}_{relation}" for part in ("rows", "changes")}
-    rel = {part: f"{ident(schema)}.{ident(name)}" for part, name in work.items()}
+    rel = {part: exp.table_(name, db=schema, quoted=True) for part, name in work.items()}
     try:
         engine.create_or_replace(schema, work["rows"], sql, "table")
         steps, detail = snapshot_sql(cm, rel["rows"], existing, rel["changes"])
@@ -171,8 +172,8 @@ def _snapshot(engine: Engine, cm: CompiledModel, schema: str, relation: str, sql
             engine.create_or_replace(schema, work["changes"], steps[0], "table")
         return engine.create_or_replace(schema, relation, steps[-1], "table"), detail
     finally:
-        for name in work.values():
-            engine.execute(f"drop table if exists {ident(schema)}.{ident(name)}")
+        for table in rel.values():
+            engine.execute(render(template(__file__, "drop_table_if_exists"), relation=table))
 
 
 def build_model(engine: Engine, compiled: CompiledProject, name: str, full_refresh: bool = False) -> Built:

@@ -18,13 +18,14 @@ from typing import Any
 
 import duckdb
 import yaml
+from sqlglot import exp
 
 from pipelines.entities import stage
 from pipelines.entities.evaluate import evaluate, queue_figures
 from pipelines.entities.spec import EntitySpec, load_entities
 from pipelines.entities.testdata.companies import COLUMNS, generate
 from pipelines.core.settings import load_settings
-from pipelines.core.sql import ident, literal
+from pipelines.core.sql import render, template
 
 REPO = Path(__file__).resolve().parents[3]
 INPUTS = [
@@ -64,10 +65,9 @@ def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, str]:
     con.execute("create schema if not exists raw")
     relations = {}
     for system in COLUMNS:
-        table = f"raw.{ident(f'gen_{system}')}"
-        con.execute(f"create or replace table {table} as select * from read_csv({literal(str(data_dir / f'{system}.csv'))}, "
-                    "all_varchar = true, header = true)")
-        relations[f"gen_{system}"] = table
+        table = exp.Table(this=exp.to_identifier(f"gen_{system}", quoted=True), db=exp.to_identifier("raw"))
+        con.execute(render(template(stage.__file__, "harness_load"), table=table), [str(data_dir / f"{system}.csv")])
+        relations[f"gen_{system}"] = table.sql("duckdb")
     return relations
 
 

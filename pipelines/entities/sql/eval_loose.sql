@@ -1,0 +1,1 @@
+regexp_replace(:folded, '[^a-z0-9]', '', 'g')

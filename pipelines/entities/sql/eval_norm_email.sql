@@ -1,0 +1,1 @@
+nullif(lower(trim(:col)), '')

@@ -1,0 +1,1 @@
+nullif(trim(regexp_replace(cast(:col as varchar), '\s+', ' ', 'g')), '')

@@ -1,0 +1,101 @@
+-- The SQL of the attribute types (types.py): one expression per "-- name:", its :placeholders
+-- filled by types._sql (an SQL expression of the caller as written, a value as a literal).
+
+-- name: fold
+replace(replace(replace(replace(replace(replace(lower(:value), 'ä', 'ae'), 'ö', 'oe'), 'ü', 'ue'), 'ß', 'ss'), 'é', 'e'), 'è', 'e');
+
+-- name: alnum
+nullif(regexp_replace(:value, '[^a-z0-9]', '', 'g'), '');
+
+-- name: rule
+regexp_replace(:value, :pattern, :replacement, 'g');
+
+-- name: upper_alnum
+nullif(upper(regexp_replace(:value, '[^A-Za-z0-9]', '', 'g')), '');
+
+-- name: with_addition
+case when :addition is not null and :kept and length(:name) + 1 + length(split_part(:addition, ' ', 1)) > :max_length
+     then :name || ' ' || :addition else :name end;
+
+-- name: not_branch
+not regexp_matches(lower(:addition), :branch);
+
+-- name: cut
+coalesce(length(:name) >= :at, false);
+
+-- name: base_key
+nullif(regexp_replace(trim(regexp_replace(:value, '\s+', ' ', 'g')), '[^a-z0-9]', '', 'g'), '');
+
+-- name: words
+nullif(list_filter(string_split(trim(regexp_replace(:value, '[^a-z0-9]+', ' ', 'g')), ' '), lambda w: w <> ''), []);
+
+-- name: strip
+regexp_replace(:value, :pattern, '');
+
+-- name: street_split
+case when :house is null then trim(regexp_replace(:street, :pattern, '')) else :street end;
+
+-- name: house_split
+coalesce(:house, nullif(regexp_extract(:street, :pattern, 1), ''));
+
+-- name: house_key
+nullif(lower(regexp_replace(:value, '\s', '', 'g')), '');
+
+-- name: blank_null
+nullif(:value, '');
+
+-- name: display_in
+case when :country in (:countries) then :fixed else :value end;
+
+-- name: city_without_qualifiers
+regexp_replace(regexp_replace(regexp_replace(:value, '\s*(/.*|\(.*\))$', ''),
+                              '\s+((a|i)\.\s?d\.|a\.|am\s|an der\s|in der\s|im\s).*$', ''), '[^a-z0-9]', '', 'g');
+
+-- name: upper
+upper(:value);
+
+-- name: country_key
+nullif(upper(regexp_replace(:value, '[^A-Za-z]', '', 'g')), '');
+
+-- name: country_valid
+regexp_full_match(upper(:value), '[A-Z]{2}');
+
+-- name: register_key
+case when regexp_matches(upper(:value), :pattern)
+     then regexp_extract(upper(:value), :pattern, ['register', 'number', 'suffix']).register
+          || regexp_extract(upper(:value), :pattern, ['register', 'number', 'suffix']).number
+          || coalesce(regexp_extract(upper(:value), :pattern, ['register', 'number', 'suffix']).suffix, '') end;
+
+-- name: register_valid
+regexp_matches(upper(:value), :pattern);
+
+-- name: email_domain
+nullif(case when split_part(lower(:value), '@', 2) in (:freemail) then null else split_part(lower(:value), '@', 2) end, '');
+
+-- name: email_key
+nullif(lower(:value), '');
+
+-- name: email_valid
+regexp_full_match(:value, '[^@\s]+@[^@\s]+\.[^@\s]+');
+
+-- name: dialled
+regexp_replace(regexp_replace(regexp_replace(coalesce(:value, ''), '\(0\)', ''), '-0$', ''), '[^0-9+]', '', 'g');
+
+-- name: national_key
+nullif(case when :value like '+%' then substr(:value, 2 + length(case when :value like :home then :cc else substr(:value, 2, 2) end))
+            when :value like '00%' then substr(:value, 5) when :value like '0%' then substr(:value, 2) else :value end, '');
+
+-- name: phone_key
+nullif(ltrim(regexp_replace(regexp_replace(:value, :home, ''), '[^0-9]', '', 'g'), '0'), '');
+
+-- name: date_parsed
+try_strptime(:value, [:formats]);
+
+-- name: date_key
+coalesce(strftime(:parsed, '%Y%m%d'), nullif(regexp_replace(:value, '[^0-9]', '', 'g'), ''));
+
+-- name: date_valid
+:parsed is not null;
+
+-- name: number_key
+cast(try_cast(replace(:value, ',', '.') as double) as varchar);
