@@ -21,8 +21,7 @@ import duckdb
 import pytest
 
 from conftest import make_project
-from engines.test_spark_parity import _family
-from engines.test_spark_run import _models, fingerprint
+from engines.test_spark_run import model_differences
 
 pytestmark = pytest.mark.spark
 
@@ -101,23 +100,7 @@ def test_every_model_built_through_spark_connect_equals_the_duckdb_run(runs):
     duck, remote = runs
     assert not (remote / "target" / "spark").exists() or not any((remote / "target" / "spark").rglob("*.parquet")), \
         "the client wrote Spark tables itself: the session was not the remote one"
-    left = duckdb.connect(str(duck / "target" / "serving.duckdb"), read_only=True)
-    right = duckdb.connect(str(remote / "target" / "serving.duckdb"), read_only=True)
-    differences, compared = [], 0
-    for schema, name in _models(duck):
-        query = f'select * from "{schema}"."{name}"'
-        a, b = left.sql(query).to_arrow_table(), right.sql(query).to_arrow_table()
-        assert a.num_rows > 0, f"{schema}.{name} is empty: the comparison would prove nothing"
-        if a.column_names != b.column_names:
-            differences.append(f"{schema}.{name}: columns {a.column_names} vs {b.column_names}")
-            continue
-        wrong = [f"{c} {_family(a.schema.field(c).type)} vs {_family(b.schema.field(c).type)}" for c in a.column_names
-                 if _family(a.schema.field(c).type) != _family(b.schema.field(c).type)]
-        if wrong:
-            differences.append(f"{schema}.{name}: types {wrong}")
-        if fingerprint(a) != fingerprint(b):
-            differences.append(f"{schema}.{name}: (rows, checksum) {fingerprint(a)} on DuckDB, {fingerprint(b)} via Connect")
-        compared += 1
+    compared, differences = model_differences(duck, remote)
     assert compared == 26
     assert not differences, "\n".join(differences)
 
