@@ -184,7 +184,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
             store.close()
         evaluate = context.run.tags.get(EVALUATE_TAG, "").lower() == "true"
         with warehouse.connection() as con:
-            stage.studio(con, spec, splink_dir)       # Splink's cluster studio on the resolved clusters
+            studio = stage.studio(con, spec, splink_dir)   # Splink's cluster studio on the resolved clusters
             done = stage.outcome(con, spec, data_dir if evaluate else None)
         accuracy, counts, open_items = done.accuracy, done.counts, done.open_items
         accuracy_md = dg.MetadataValue.json(accuracy) if accuracy else \
@@ -209,7 +209,8 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                 meta["queue"] = dg.MetadataValue.md(queue_markdown(done.queue, open_items, attributes))
                 meta["review_page"] = dg.MetadataValue.url(steward_settings(settings).review_url)
             if part == "clusters":
-                meta["cluster_studio"] = dg.MetadataValue.path(str(splink_dir / "cluster_studio.html"))
+                # none drawn when the pairs were scored on Spark (their comparison levels stay there)
+                meta["cluster_studio"] = dg.MetadataValue.path(str(studio)) if studio else "not drawn in this run"
             yield dg.MaterializeResult(asset_key=key(spec.name, part), metadata=meta)
 
     @dg.asset(key=key(spec.name, "sync_proposals"), deps=[key(spec.name, "golden"), key(spec.name, "xref")],

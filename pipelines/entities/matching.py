@@ -300,7 +300,7 @@ def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, A
     """Score candidate pairs (≥ the review threshold) into ``entities.<entity>_pairs``; with
     ``explain_dir``, also write Splink's charts and dashboards there (see :func:`explain`), and keep
     the scored pairs for :func:`cluster_studio` after the resolve step."""
-    _drop_studio(con, spec)       # the pairs an earlier run kept for its cluster studio
+    drop_studio(con, spec)       # the pairs an earlier run kept for its cluster studio
     linker, inputs = _linker(con, spec, model)
     try:
         df = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
@@ -553,7 +553,8 @@ def _studio_name(spec: EntitySpec) -> str:
     return f"{schema}._{table}"
 
 
-def _drop_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
+def drop_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
+    """The pairs an earlier scoring kept for the cluster studio, dropped (scoring on Spark keeps none)."""
     con.execute(_sql("drop_table", table=_studio_predictions(spec)))
 
 
@@ -594,7 +595,7 @@ def cluster_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict
         con.execute(_sql("studio_clusters", clusters=_work_table("studio_clusters"),
                          assigned=table_expr(spec.table("clusters")), ids=_work_table("studio_ids"),
                          records=_work_table("studio_records")))
-        db_api = linker._db_api
+        db_api = inputs[0].db_api      # the linker's backend, through the public SplinkDataFrame
         linker.visualisations.cluster_studio_dashboard(
             db_api.register(kept), db_api.register(f"{WORK}.studio_clusters"), str(path),
             cluster_ids=[golden_id for golden_id, _ in sizes],
@@ -603,7 +604,7 @@ def cluster_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict
         return path
     finally:
         cleanup(con)
-        _drop_studio(con, spec)
+        drop_studio(con, spec)
 
 
 def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: duckdb.DuckDBPyConnection,

@@ -152,7 +152,7 @@ def score_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec,
 
     if model is None:
         model = json.loads(matching.latest_model(con, spec.name)[3])
-    matching._drop_studio(con, spec)
+    matching.drop_studio(con, spec)
     spark.stage_inputs(con, [tuple(spec.table("standardised").split("."))], tmp_dir / "to_spark")
     schema, name = spec.table("pairs").split(".")
     view = f"_kontor_pairs_{spec.name}"
