@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from pipelines.entities.spec import STANDARDISED, EntitySpec
 from pipelines.core.errors import KontorError
-from pipelines.core.sql import render, table_expr, template
+from pipelines.core.sql import render, table_expr, template, verbatim
 from pipelines.core.warehouse import insert_rows
 
 WORK = "_splink"
@@ -307,8 +307,8 @@ def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, A
         if explain_dir is not None:
             explain(linker, df, spec, explain_dir, con, inputs)
         gammas = ["gamma_" + c["output_column_name"] for c in model["comparisons"]]
-        con.execute(_sql("pairs", pairs=table_expr(spec.table("pairs")), gammas=gammas,
-                         predictions=table_expr(df.physical_name)))
+        scored = _sql("scored_pairs", gammas=gammas, predictions=table_expr(df.physical_name))
+        con.execute(_sql("pairs", pairs=table_expr(spec.table("pairs")), scored=exp.paren(verbatim(scored))))
     finally:
         cleanup(con)
     return con.execute(_sql("work_count", table=table_expr(spec.table("pairs")))).fetchall()[0][0]

@@ -107,7 +107,7 @@ def predict_on_spark(session: "SparkSession", spec: EntitySpec, model: dict[str,
     linker = Linker(sdfs, spark_model(model), log_level=SPLINK_LOG_LEVEL)
     predictions = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
     gammas = [exp.column("gamma_" + c["output_column_name"]) for c in model["comparisons"]]
-    return session.sql(to_spark(render(template(__file__, "spark_predictions"), gammas=gammas,
+    return session.sql(to_spark(render(template(__file__, "scored_pairs"), gammas=gammas,
                                        predictions=exp.to_table(predictions.physical_name))))
 
 

@@ -1,4 +1,4 @@
--- Spark: Splink's scored pairs as matching.predict writes them on DuckDB (unique_id_l < unique_id_r)
+-- Splink's scored pairs, each pair once, the smaller id left (on DuckDB and on Spark)
 select least(unique_id_l, unique_id_r) as unique_id_l, greatest(unique_id_l, unique_id_r) as unique_id_r,
        match_probability, match_weight,
        case when unique_id_l < unique_id_r then source_system_l else source_system_r end as system_l,
