@@ -187,6 +187,7 @@ def child_bare_spark(args) -> dict:
             sdfs = [db_api.register(v, dataset_display_name=system) for v, system in zip(views, s["systems"])]
             return Linker(sdfs, model, log_level=logging.ERROR)
 
+        log(f"bare_spark {name}: load, linker, predict, cluster")
         views = steps.run("load", load)
         linker = steps.run("linker", make_linker, views)
         pred = steps.run("predict", linker.inference.predict, threshold_match_probability=th["review_probability"])
@@ -251,7 +252,8 @@ def run_spark_child(kind: str, prep: dict, scale_dir: Path, tag: str, args, mode
         evs.fresh_copy(prep["snapshot"], settings.warehouse_path)
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=str(scale_dir), env=evs._env())
     if done.returncode != 0:
-        raise SystemExit(f"{kind} child failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        lines = [ln for ln in done.stderr.splitlines() if not ln.lstrip().startswith(("Suppressed:", "Caused by:", "at "))]
+        raise SystemExit(f"{kind} child failed ({done.returncode}):\n" + "\n".join(ln[:300] for ln in lines[-40:]))
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["tmp_dir"] = str(tmp_dir)
     if kind == "kontor_spark":
@@ -291,14 +293,20 @@ def measure_scale(scale: float, repeats: int, variants: list[str], workdir: Path
     models_file = train_reference_models(prep, scale_dir) if {"kontor_spark", "bare_spark"} & set(variants) else None
     runs: dict[str, list[dict]] = {v: [] for v in variants}
     accuracy: dict = {}
+    errors: dict[str, list[str]] = {}
     load_before = os.getloadavg()
     for rep in range(repeats):
         order = variants[rep % len(variants):] + variants[:rep % len(variants)]
         for kind in order:
-            if kind in ("kontor", "bare"):
-                r = evs.run_child(kind, prep, scale_dir, str(rep))
-            else:
-                r = run_spark_child(kind, prep, scale_dir, str(rep), args, models_file)
+            try:
+                if kind in ("kontor", "bare"):
+                    r = evs.run_child(kind, prep, scale_dir, str(rep))
+                else:
+                    r = run_spark_child(kind, prep, scale_dir, str(rep), args, models_file)
+            except (Exception, SystemExit) as exc:     # the other variants are still measured and reported
+                errors.setdefault(kind, []).append(f"repeat {rep}: {type(exc).__name__}: {str(exc)[-3000:]}")
+                log(f"scale {scale} repeat {rep + 1}/{repeats} {kind}: failed")
+                continue
             if kind in ("kontor", "kontor_spark"):
                 acc = evs.evaluate_kontor(prep)
                 r["standardised_identical"] = acc["standardised_identical_to_snapshot"]
@@ -314,7 +322,9 @@ def measure_scale(scale: float, repeats: int, variants: list[str], workdir: Path
             log(f"scale {scale} repeat {rep + 1}/{repeats} {kind:12s} {r['elapsed_s']:8.2f}s  rss {r['peak_rss_mb']:6.0f} MB  "
                 f"load {r['loadavg'][0]:.2f}  F1 " + " ".join(f"{e}={v['f1']}" for e, v in r["accuracy"].items()))
     out: dict = {**info, "repeats": repeats, "loadavg_before_after": [round(x, 2) for x in (*load_before, *os.getloadavg())]}
-    for kind in variants:
+    if errors:
+        out["errors"] = errors
+    for kind in (v for v in variants if runs[v]):
         out[kind] = evs.summarise(runs[kind])
         out[kind]["f1"] = {e: v["f1"] for e, v in runs[kind][0]["accuracy"].items()}
         out[kind]["accuracy"] = accuracy[kind]
