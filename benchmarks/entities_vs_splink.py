@@ -748,6 +748,19 @@ def measure_scale(scale: float, repeats: int, variants: list[str], workdir: Path
     return out
 
 
+def checked_workdir_and_repeats(ap: argparse.ArgumentParser, args) -> tuple[Path, list[int]]:
+    """``--workdir`` (outside the repository, created) and the repeats per scale; bad ones end the
+    program with argparse's usage error. Shared with ``spark_vs_duckdb.py``."""
+    workdir = args.workdir.resolve()
+    if workdir == ROOT or ROOT in workdir.parents:
+        ap.error(f"--workdir must be outside the repository ({ROOT})")
+    repeats = args.repeats * len(args.scales) if len(args.repeats) == 1 else args.repeats
+    if len(repeats) != len(args.scales) or min(repeats) < 1 or min(args.scales) <= 0:
+        ap.error("--repeats: one positive value, or one per scale; --scales positive")
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir, repeats
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scales", type=float, nargs="+", default=[21.0, 210.0],
@@ -776,13 +789,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(fn(args)))
         return 0
 
-    workdir = args.workdir.resolve()
-    if workdir == ROOT or ROOT in workdir.parents:
-        ap.error(f"--workdir must be outside the repository ({ROOT})")
-    repeats = args.repeats * len(args.scales) if len(args.repeats) == 1 else args.repeats
-    if len(repeats) != len(args.scales) or min(repeats) < 1 or min(args.scales) <= 0:
-        ap.error("--repeats: one positive value, or one per scale; --scales positive")
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir, repeats = checked_workdir_and_repeats(ap, args)
     variants = [v for v in VARIANTS if v in args.variants]
     code_before = code_fingerprint()
     started = time.perf_counter()

@@ -19,7 +19,7 @@ copied). Added here, each in a fresh subprocess on a fresh copy of the snapshot:
   snapshot into Spark (Parquet), one view per system (records with a ``name_key``), the trained
   model JSON (trained once per scale by Kontor's ``stage.train`` on DuckDB, before the
   measurements; ``kontor_spark`` trains the same model in its run, checked), its SQL conditions
-  transpiled DuckDB -> Spark by sqlglot, predict at the review threshold, connected components at
+  written for Spark as the stage writes them (``pipelines.entities.spark.spark_model``), predict at the review threshold, connected components at
   the match threshold. Splink's settings call ``jaro_winkler_similarity`` and
   ``damerau_levenshtein``: Spark 4's builtin of the first gives other values than DuckDB's and
   Spark has no second, so the script registers Kontor's DuckDB-identical UDFs
@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -117,21 +116,6 @@ def child_kontor_spark(args) -> dict:
                    model_same_as_bare_spark=same)
 
 
-KONTOR_UDFS = {"jaro_similarity": "kontor_jaro_similarity", "jaro_winkler_similarity": "kontor_jaro_winkler_similarity",
-               "damerau_levenshtein": "kontor_damerau_levenshtein"}
-
-
-def _to_spark(sql: str) -> str:
-    """A DuckDB SQL condition of the model for Spark: sqlglot, then the DuckDB-identical UDFs."""
-    import sqlglot
-
-    if sql.strip().upper() == "ELSE":
-        return sql
-    for duck, udf in KONTOR_UDFS.items():      # renamed first: sqlglot would write Spark's builtin
-        sql = re.sub(rf"\b{duck}\s*\(", f"{udf}(", sql, flags=re.IGNORECASE)
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
-
-
 def child_bare_spark(args) -> dict:
     """Plain Splink 5 on SparkAPI with the trained model JSON: load, predict, cluster."""
     import logging
@@ -140,6 +124,7 @@ def child_bare_spark(args) -> dict:
     from splink import Linker, SparkAPI
 
     from pipelines.engines.spark_functions import register
+    from pipelines.entities.spark import spark_model
     from pipelines.engines.spark_session import start_session
 
     settings = json.loads(Path(args.bare_settings).read_text())
@@ -172,17 +157,7 @@ def child_bare_spark(args) -> dict:
             return views
 
         def make_linker(views):
-            model = json.loads(json.dumps(models[name]))
-            model["sql_dialect"] = "spark"
-            for comparison in model["comparisons"]:
-                for level in comparison["comparison_levels"]:
-                    level["sql_condition"] = _to_spark(level["sql_condition"])
-            rules = []
-            for rule in model.get("blocking_rules_to_generate_predictions") or []:
-                rule = {"blocking_rule": rule} if isinstance(rule, str) else dict(rule)
-                rule["blocking_rule"], rule["sql_dialect"] = _to_spark(rule["blocking_rule"]), "spark"
-                rules.append(rule)
-            model["blocking_rules_to_generate_predictions"] = rules
+            model = spark_model(models[name])    # its conditions through Kontor's rewrite layer and UDFs
             db_api = SparkAPI(spark_session=session, break_lineage_method="persist", register_udfs_automatically=False)
             sdfs = [db_api.register(v, dataset_display_name=system) for v, system in zip(views, s["systems"])]
             return Linker(sdfs, model, log_level=logging.ERROR)
@@ -394,13 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"kontor_spark": child_kontor_spark, "bare_spark": child_bare_spark}[args.child](args)))
         return 0
 
-    workdir = args.workdir.resolve()
-    if workdir == ROOT or ROOT in workdir.parents:
-        ap.error(f"--workdir must be outside the repository ({ROOT})")
-    repeats = args.repeats * len(args.scales) if len(args.repeats) == 1 else args.repeats
-    if len(repeats) != len(args.scales) or min(repeats) < 1 or min(args.scales) <= 0:
-        ap.error("--repeats: one positive value, or one per scale; --scales positive")
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir, repeats = evs.checked_workdir_and_repeats(ap, args)
     variants = [v for v in VARIANTS if v in args.variants]
     started = time.perf_counter()
     uptime_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -419,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             "kontor_spark": "the entity stage with stage.standardise_on_spark and stage.score_on_spark (SparkResource "
                             f"on {args.master}), train/cluster/resolve/sync on DuckDB",
             "bare_spark": "plain Splink 5 on SparkAPI: standardised table loaded from the snapshot (Parquet), Kontor's "
-                          "trained model JSON transpiled by sqlglot, Kontor's DuckDB-identical jaro_winkler_similarity "
+                          "trained model JSON as spark_model writes it for Spark, Kontor's DuckDB-identical jaro_winkler_similarity "
                           "and damerau_levenshtein UDFs, predict at the review threshold, cluster at the match threshold",
         },
         "scales": results,
