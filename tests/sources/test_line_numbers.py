@@ -59,11 +59,14 @@ def _steps(lines: set[int]) -> int:
     return sum(1 for line in lines if line - 1 not in lines)
 
 
-@pytest.mark.parametrize("ragged, blanks", [(0, 0), (1, 0), (37, 5), (2 * ingest._INLINE_STEPS_MAX, 3)])
-def test_every_row_keeps_its_physical_line(tmp_path: Path, ragged: int, blanks: int):
+# 300,000 records: more than two of DuckDB's row groups, so both threads write raw at once (in no
+# particular order between them; ``_line`` is the file's order)
+@pytest.mark.parametrize("records, ragged, blanks", [(6000, 0, 0), (6000, 1, 0), (6000, 37, 5),
+                                                     (6000, 2 * ingest._INLINE_STEPS_MAX, 3), (300_000, 37, 5)])
+def test_every_row_keeps_its_physical_line(tmp_path: Path, records: int, ragged: int, blanks: int):
     table = parse_sources(yamlfile.loads(SOURCES, "sources.yml"), "sources.yml").tables[0]
     data = tmp_path / "data"
-    ragged_lines, bad_lines, blank_lines, good = _write(data / "shop" / "orders.csv", 6000, ragged, blanks, 11, seed=ragged)
+    ragged_lines, bad_lines, blank_lines, good = _write(data / "shop" / "orders.csv", records, ragged, blanks, 11, seed=ragged)
     if ragged > ingest._INLINE_STEPS_MAX:     # the _lines table, not the inline CASE
         assert _steps(ragged_lines | blank_lines) > ingest._INLINE_STEPS_MAX
     con = connect(tmp_path / "w.duckdb")
