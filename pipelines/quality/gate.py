@@ -111,6 +111,7 @@ class Plan:
     queries: dict[str, exp.Query] = field(default_factory=dict)     # key -> unexpected_rows_query, parsed
     where: dict[Any, tuple[str, str | None]] = field(default_factory=dict)  # metric id -> (key, suffix)
     signatures: dict[str, str] = field(default_factory=dict)      # condition + kwargs -> cond key
+    rows_only: bool = False         # DuckDBGate.plan_rows: planned without data, value sets not judged
 
 
 def format_query(query: str, batch: str) -> str:
@@ -160,6 +161,7 @@ class DuckDBGate:
         self._registered: list[str] = []
         self._keys = itertools.count()
         self._plan: Plan | None = None
+        self._rows_only = False                     # planned by plan_rows: no data, queries not run here
         self.row_count = 0                         # of the last validation
         self.fallbacks: list[str] = []            # conditions redone on GX pandas (regex on Python re)
 
@@ -255,6 +257,8 @@ class DuckDBGate:
         if not isinstance(tree, exp.Query):
             raise RuleError(f"unexpected_rows_query must be a query (SELECT ...), not a {tree.key.upper()} statement",
                             kwarg="unexpected_rows_query")
+        if self._rows_only:
+            return tree
         try:
             self.con.execute(exp.Describe(this=_select_all(tree)).sql("duckdb", copy=False)).fetchall()
         except duckdb.Error as e:
@@ -570,6 +574,20 @@ class DuckDBGate:
                   "active_batch_definition": {"datasource_name": "duckdb", "data_asset_name": self.relation,
                                               "batch_definition_name": "whole_table"}})
 
+    def plan_rows(self, suite: gx.ExpectationSuite | list[ExpectationConfiguration]) -> None:
+        """Plan ``suite`` without reading data, so that ``failing_rows_sql`` answers for its
+        expectations: the failing rows of a relation whose data is elsewhere, written against a
+        stand-in with its columns and run where the data is (``spark_gate.py``). A query's other
+        relations need not exist here. A condition GX judges on pandas (``via_gx``) needs the
+        data's values: its ``failing_rows_sql`` is None after this."""
+        self.release()
+        self._rows_only = True
+        try:
+            self._plan = self.plan(_configs(suite))
+        finally:
+            self._rows_only = False
+        self._plan.rows_only = True
+
     def failing_rows_sql(self, index: int) -> str | None:
         """SQL for the rows expectation ``index`` of the last validation flagged (None: not row-level).
 
@@ -590,7 +608,7 @@ class DuckDBGate:
             kept = exp.select(exp.column("r")).from_(exp.table_(self._kept[cond.key], quoted=True), copy=False)
             return exp.select(exp.Star()).from_(self.rel.copy(), copy=False).where(exp.column(ROW).isin(query=kept, copy=False), copy=False).sql("duckdb", copy=False)
         # no ORDER BY: rows stream in insertion (= row) order, so a LIMIT stops the scan early
-        return None if cond is None else self._failing_sql(cond)
+        return None if cond is None or (cond.via_gx and plan.rows_only) else self._failing_sql(cond)
 
     @staticmethod
     def _own_condition(plan: Plan, item: Item) -> Cond | None:
