@@ -15,9 +15,8 @@ dataframe asset per gated relation with a whole-dataframe batch definition, and
 The outcome has the shape of the DuckDB gate's (``pipelines.quality.runner.SuiteOutcome``) and its
 evidence lands in the same DuckDB tables (``kontor.gate_results``, and the failing rows by row key
 in ``kontor.gate_quarantine``: :func:`failing_rows`), since the reports, stewards and
-``kontor query`` read the DuckDB side. Not yet on Spark: Data Docs pages, the reuse of an earlier
-pass on the same data, and the failing rows of a condition GX judges on pandas (strftime,
-dateutil, a regex only Python's ``re`` reads; logged).
+``kontor query`` read the DuckDB side. Not yet on Spark: Data Docs pages and the reuse of an
+earlier pass on the same data.
 ``tests/engines/test_spark_gates.py`` shows every shipped rule giving the DuckDB gate's results,
 ``tests/engines/test_spark_quarantine.py`` the same quarantined rows.
 
@@ -195,8 +194,9 @@ def failing_rows(engine: "SparkEngine", cur: "duckdb.DuckDBPyConnection", suite:
     (``spark_rules``; ``row_number() over ()`` counts rows in the order Spark reads them, which is
     the order they are copied back to DuckDB in). Only the failing rows travel; their key and JSON
     are written on DuckDB by the same statement as on the DuckDB engine (``runner.record``).
-    Not quarantined on Spark: a condition GX judges on pandas over the distinct values
-    (strftime, dateutil, a regex only Python's ``re`` reads), logged."""
+    A condition GX judges on pandas over the distinct values (strftime, dateutil, a regex only
+    Python's ``re`` reads) is judged so here too: the distinct values come from Spark, GX's
+    failing ones go back as a temporary view (``DuckDBGate.judge_values``)."""
     from pipelines.engines.engine import _spark_rel, _table
     from pipelines.engines.spark_rules import to_spark
     from pipelines.quality.gate import DuckDBGate
@@ -209,22 +209,34 @@ def failing_rows(engine: "SparkEngine", cur: "duckdb.DuckDBPyConnection", suite:
     standin = f"__kontor_standin_{next(_names)}"
     cur.register(standin, engine.spark.table(_spark_rel(schema, name)).limit(0).toArrow())
     views: dict[int, str] = {}
+    values_views: list[str] = []
     try:
         rows_gate = DuckDBGate(cur, standin)
         rows_gate.plan_rows(gx_configs(suite))
+
+        def standin_to_spark(sql: str) -> str:
+            return to_spark(parse_one(sql, dialect="duckdb").transform(
+                lambda node: _table(schema, name) if isinstance(node, exp.Table) and node.name == standin and not node.db
+                else node).sql("duckdb"))
+
+        def register(view: str, values) -> None:      # GX's failing values, a temporary view on Spark
+            engine.spark.createDataFrame(values).createOrReplaceTempView(view)
+            values_views.append(view)
+
         for i in wanted:
-            sql = rows_gate.failing_rows_sql(i)
-            if sql is None:
-                if outcomes[i].exception is None:
-                    LOG.warning(f"{suite.asset}: {suite.rules[i].name}: failing rows not quarantined on Spark "
-                                "(a condition GX judges on pandas, or one the DuckDB gate cannot plan)")
-                continue
-            tree = parse_one(sql, dialect="duckdb").transform(
-                lambda node: _table(schema, name) if isinstance(node, exp.Table) and node.name == standin and not node.db else node)
-            first = (exp.select(exp.Star()).from_(tree.subquery(), copy=False)
-                     .order_by(exp.column(ROW), copy=False).limit(limit, copy=False))
             try:
-                rows = engine.spark.sql(to_spark(first.sql("duckdb", copy=False))).toArrow()
+                sql = rows_gate.failing_rows_sql(i)
+                if sql is None and rows_gate.judge_values(
+                        i, lambda q: engine.spark.sql(standin_to_spark(q)).toPandas(), register):
+                    sql = rows_gate.failing_rows_sql(i)
+                if sql is None:
+                    if outcomes[i].exception is None:
+                        LOG.warning(f"{suite.asset}: {suite.rules[i].name}: failing rows not quarantined on Spark "
+                                    "(the DuckDB gate cannot plan a failing-rows query for it)")
+                    continue
+                first = (exp.select(exp.Star()).from_(parse_one(sql, dialect="duckdb").subquery(), copy=False)
+                         .order_by(exp.column(ROW), copy=False).limit(limit, copy=False))
+                rows = engine.spark.sql(standin_to_spark(first.sql("duckdb", copy=False))).toArrow()
             except Exception as exc:  # noqa: BLE001 - the verdict stands; only its rows are missing
                 LOG.warning(f"{suite.asset}: {suite.rules[i].name}: failing rows not quarantined on Spark: "
                             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
@@ -238,6 +250,8 @@ def failing_rows(engine: "SparkEngine", cur: "duckdb.DuckDBPyConnection", suite:
         raise
     finally:
         cur.unregister(standin)
+        for view in values_views:
+            engine.spark.catalog.dropTempView(view)
     return views
 
 
