@@ -265,8 +265,41 @@ def min_max_by_count(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def unordered_row_number(node: exp.Expression) -> exp.Expression:
+    """``row_number() over ()`` numbers the rows as they stream in DuckDB (a table's insertion
+    order); Spark refuses a row number without an order. ``monotonically_increasing_id()`` follows
+    Spark's partitions and the rows within them: the order a Spark table is read in (and copied
+    back to DuckDB in)."""
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.RowNumber) and not node.args.get("order"):
+        order = exp.Order(expressions=[exp.Ordered(this=exp.Anonymous(this="MONOTONICALLY_INCREASING_ID"))])
+        new = node.copy()
+        new.set("order", order)
+        return new
+    return node
+
+
+def struct_in_subquery(node: exp.Expression) -> exp.Expression:
+    """``struct_pack(k0 := a, k1 := b) IN (SELECT <struct> ...)`` compares one struct value per
+    row, NULL fields equal (the DuckDB gate's uniqueness over several columns). Spark's parser
+    takes a ``struct(...)`` left of ``IN (subquery)`` for a list of columns (and refuses it against
+    a subquery of one struct column; as columns, NULLs would never match); ``named_struct`` is
+    a function call to it, so the struct stays one value, compared as DuckDB compares it."""
+    if not (isinstance(node, exp.In) and node.args.get("query") is not None):
+        return node
+    struct = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+    if not isinstance(struct, exp.Struct) or not all(isinstance(f, exp.PropertyEQ) for f in struct.expressions):
+        return node
+    args = []
+    for field in struct.expressions:
+        args += [exp.Literal.string(field.this.name), field.expression.copy()]
+    new = node.copy()
+    new.set("this", exp.Anonymous(this="NAMED_STRUCT", expressions=args))
+    return new
+
+
 RULES = (generate_series, iso_calendar, decimal_division, list_index, list_length,
-         regex_replacement, regex_full_match, regex_extract, min_max_by_count, kontor_functions)
+         regex_replacement, regex_full_match, regex_extract, min_max_by_count, kontor_functions,
+         unordered_row_number, struct_in_subquery)
 
 
 def _bottom_up(tree: exp.Expression, rule) -> exp.Expression:

@@ -27,6 +27,7 @@ import datetime as dt
 import decimal
 import itertools
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,7 @@ class Plan:
     queries: dict[str, exp.Query] = field(default_factory=dict)     # key -> unexpected_rows_query, parsed
     where: dict[Any, tuple[str, str | None]] = field(default_factory=dict)  # metric id -> (key, suffix)
     signatures: dict[str, str] = field(default_factory=dict)      # condition + kwargs -> cond key
+    rows_only: bool = False         # DuckDBGate.plan_rows: planned without data, value sets not judged
 
 
 def format_query(query: str, batch: str) -> str:
@@ -160,6 +162,8 @@ class DuckDBGate:
         self._registered: list[str] = []
         self._keys = itertools.count()
         self._plan: Plan | None = None
+        self._rows_only = False                     # planned by plan_rows: no data, queries not run here
+        self._judged: set[str] = set()              # after plan_rows: conditions judge_values evaluated
         self.row_count = 0                         # of the last validation
         self.fallbacks: list[str] = []            # conditions redone on GX pandas (regex on Python re)
 
@@ -255,6 +259,8 @@ class DuckDBGate:
         if not isinstance(tree, exp.Query):
             raise RuleError(f"unexpected_rows_query must be a query (SELECT ...), not a {tree.key.upper()} statement",
                             kwarg="unexpected_rows_query")
+        if self._rows_only:
+            return tree
         try:
             self.con.execute(exp.Describe(this=_select_all(tree)).sql("duckdb", copy=False)).fetchall()
         except duckdb.Error as e:
@@ -284,12 +290,16 @@ class DuckDBGate:
         return exp.Coalesce(this=aggregate, expressions=[exp.Literal.number(0)]) if m == "column.sum" else aggregate
 
     # ------------------------------------------------------------------ execution
-    def _via_gx(self, cond: Cond) -> None:
-        """GX's own pandas condition on the DISTINCT values; the failing ones go back as a set."""
+    def _via_gx(self, cond: Cond, fetch: Callable[[str], pd.DataFrame] | None = None,
+                register: Callable[[str, pd.DataFrame], None] | None = None) -> None:
+        """GX's own pandas condition on the DISTINCT values; the failing ones go back as a set.
+        ``fetch`` (the distinct values' query, DuckDB SQL -> DataFrame) and ``register`` (the set
+        as a named relation) default to this connection (``judge_values`` passes Spark's)."""
         name = cond.domain["column"]
         x = self.cols.pv(name)
         distinct = exp.select(exp.alias_(x, "v", copy=False)).distinct(copy=False).from_(self.rel.copy(), copy=False).where(cond.filter.copy(), copy=False)
-        df = self.con.execute(distinct.sql("duckdb", copy=False)).df()
+        sql = distinct.sql("duckdb", copy=False)
+        df = fetch(sql) if fetch is not None else self.con.execute(sql).df()
         df.columns = [name]
         if len(df) == 0:
             cond.unexpected = exp.false()
@@ -301,8 +311,11 @@ class DuckDBGate:
             MetricConfiguration(f"{cond.metric}.condition", {"column": name, "batch_id": "distinct"}, kwargs))
         bad = df.loc[unexpected[unexpected].index, [name]].rename(columns={name: "v"}).reset_index(drop=True)
         view = f"_kontor_gate_bad_{cond.key}_{id(self)}"
-        self.con.register(view, bad)
-        self._registered.append(view)
+        if register is not None:
+            register(view, bad)
+        else:
+            self.con.register(view, bad)
+            self._registered.append(view)
         cond.unexpected = x.isin(query=exp.select(exp.column("v")).from_(exp.table_(view, quoted=True), copy=False))
 
     def _scan_sql(self, conds: dict[str, Cond], aggs: dict[str, exp.Expression]) -> str:
@@ -570,6 +583,37 @@ class DuckDBGate:
                   "active_batch_definition": {"datasource_name": "duckdb", "data_asset_name": self.relation,
                                               "batch_definition_name": "whole_table"}})
 
+    def plan_rows(self, suite: gx.ExpectationSuite | list[ExpectationConfiguration]) -> None:
+        """Plan ``suite`` without reading data, so that ``failing_rows_sql`` answers for its
+        expectations: the failing rows of a relation whose data is elsewhere, written against a
+        stand-in with its columns and run where the data is (``spark_gate.py``). A query's other
+        relations need not exist here. A condition GX judges on pandas (``via_gx``) needs the
+        data's values: its ``failing_rows_sql`` is None until ``judge_values``."""
+        self.release()
+        self._judged = set()
+        self._rows_only = True
+        try:
+            self._plan = self.plan(_configs(suite))
+        finally:
+            self._rows_only = False
+        self._plan.rows_only = True
+
+    def judge_values(self, index: int, fetch: Callable[[str], pd.DataFrame],
+                     register: Callable[[str, pd.DataFrame], None]) -> bool:
+        """After ``plan_rows``: judge expectation ``index``'s condition that GX evaluates on pandas
+        over the data's distinct values, fetched where the data is (``fetch`` runs the DuckDB SQL
+        there) and the failing values registered there (``register``), so that its
+        ``failing_rows_sql`` answers. False when it has no such condition."""
+        plan = self._plan
+        if plan is None or plan.items[index].error is not None:
+            return False
+        cond = self._own_condition(plan, plan.items[index])
+        if cond is None or not cond.via_gx:
+            return False
+        self._via_gx(cond, fetch, register)
+        self._judged.add(cond.key)
+        return True
+
     def failing_rows_sql(self, index: int) -> str | None:
         """SQL for the rows expectation ``index`` of the last validation flagged (None: not row-level).
 
@@ -590,7 +634,9 @@ class DuckDBGate:
             kept = exp.select(exp.column("r")).from_(exp.table_(self._kept[cond.key], quoted=True), copy=False)
             return exp.select(exp.Star()).from_(self.rel.copy(), copy=False).where(exp.column(ROW).isin(query=kept, copy=False), copy=False).sql("duckdb", copy=False)
         # no ORDER BY: rows stream in insertion (= row) order, so a LIMIT stops the scan early
-        return None if cond is None else self._failing_sql(cond)
+        if cond is None or (cond.via_gx and plan.rows_only and cond.key not in self._judged):
+            return None
+        return self._failing_sql(cond)
 
     @staticmethod
     def _own_condition(plan: Plan, item: Item) -> Cond | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,8 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_
     if engine is not None and engine.name == "spark":
         from pipelines.quality.spark_gate import run_suite_on_spark
 
-        return run_suite_on_spark(engine, con, suite, run_id=run_id, checked_at=checked_at)
+        return run_suite_on_spark(engine, con, suite, run_id=run_id, checked_at=checked_at,
+                                  row_key=row_key, quarantine_limit=quarantine_limit)
     key, reused = _reuse(con, suite, run_id, row_key, quarantine_limit, checked_at)
     if reused is not None:
         return reused
@@ -180,25 +182,10 @@ def _validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_
         gate = DuckDBGate(cur, suite.relation, keep_rows=quarantine_limit)
         configs = gx_configs(suite)
         result = gate.validate(configs, suite_name=suite.name)
-        key_columns = list(suite.row_key or row_key or [])
-        outcomes = []
-        cur.execute("begin")
-        try:   # the results and their rows land together, or not at all
-            for i, (rule, evr) in enumerate(zip(suite.rules, result.results)):
-                outcome = _outcome(rule, evr, gate.row_count)
-                failing = gate.failing_rows_sql(i)
-                if failing and (outcome.unexpected_count or 0) > 0:
-                    outcome.quarantined = _quarantine(cur, failing, key_columns, suite, rule, run_id, checked_at,
-                                                      quarantine_limit)
-                    outcome.sample = _sample(cur, suite, rule, run_id, checked_at)
-                outcomes.append(outcome)
-            cur.executemany(template(__file__, "gate_results_insert"), [
-                [run_id, checked_at, suite.asset, o.rule.name, o.rule.severity, o.success, o.observed,
-                 o.unexpected_count, o.element_count, o.rule.description or _describe(o.rule)] for o in outcomes])
-            cur.execute("commit")
-        except BaseException:
-            cur.execute("rollback")
-            raise
+        outcomes = [_outcome(rule, evr, gate.row_count) for rule, evr in zip(suite.rules, result.results)]
+        try:
+            record(cur, suite, outcomes, gate.failing_rows_sql, list(suite.row_key or row_key or []),
+                   run_id=run_id, checked_at=checked_at, quarantine_limit=quarantine_limit)
         finally:
             gate.release()
     finally:
@@ -210,6 +197,31 @@ def _validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_
         page = DataDocs(docs_target).publish(suite.asset, gx.ExpectationSuite(name=suite.name, expectations=_built(configs)),
                                              result, run_id, checked_at)
     return SuiteOutcome(suite=suite, rules=outcomes, docs_page=page)
+
+
+def record(cur: duckdb.DuckDBPyConnection, suite: Suite, outcomes: list[RuleOutcome],
+           failing: Callable[[int], str | None], key_columns: list[str], *, run_id: str, checked_at: dt.datetime,
+           quarantine_limit: int) -> None:
+    """The evidence of one evaluation, in one transaction: each rule's failing rows into
+    ``kontor.gate_quarantine`` by row key (``failing(i)``: SQL on ``cur`` for the rows rule ``i``
+    flagged, None for a rule that is not row-level), then every rule's result into
+    ``kontor.gate_results``. Both engines' gates write through here (Spark's failing rows arrive
+    as Arrow, ``spark_gate.py``)."""
+    cur.execute("begin")
+    try:   # the results and their rows land together, or not at all
+        for i, outcome in enumerate(outcomes):
+            rows = failing(i) if (outcome.unexpected_count or 0) > 0 else None
+            if rows:
+                outcome.quarantined = _quarantine(cur, rows, key_columns, suite, outcome.rule, run_id, checked_at,
+                                                  quarantine_limit)
+                outcome.sample = _sample(cur, suite, outcome.rule, run_id, checked_at)
+        cur.executemany(template(__file__, "gate_results_insert"), [
+            [run_id, checked_at, suite.asset, o.rule.name, o.rule.severity, o.success, o.observed,
+             o.unexpected_count, o.element_count, o.rule.description or _describe(o.rule)] for o in outcomes])
+        cur.execute("commit")
+    except BaseException:
+        cur.execute("rollback")
+        raise
 
 
 def _built(configs: list) -> list:

@@ -13,10 +13,12 @@ dataframe asset per gated relation with a whole-dataframe batch definition, and
   as on DuckDB.
 
 The outcome has the shape of the DuckDB gate's (``pipelines.quality.runner.SuiteOutcome``) and its
-evidence lands in the same DuckDB tables (``kontor.gate_results``), since the reports and
-``kontor query`` read the DuckDB side. Not yet on Spark: the failing rows in
-``kontor.gate_quarantine``, Data Docs pages and the reuse of an earlier pass on the same data.
-``tests/engines/test_spark_gates.py`` shows every shipped rule giving the DuckDB gate's results.
+evidence lands in the same DuckDB tables (``kontor.gate_results``, and the failing rows by row key
+in ``kontor.gate_quarantine``: :func:`failing_rows`), since the reports, stewards and
+``kontor query`` read the DuckDB side. Not yet on Spark: Data Docs pages and the reuse of an
+earlier pass on the same data.
+``tests/engines/test_spark_gates.py`` shows every shipped rule giving the DuckDB gate's results,
+``tests/engines/test_spark_quarantine.py`` the same quarantined rows.
 
 Reached through ``run_suite(..., engine=<SparkEngine>)``, which the Dagster gates and the model
 layer call with ``[tool.kontor] engine = "spark"`` for what the run wrote to Spark. Suites run one after the other on a session: GX names the
@@ -26,9 +28,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import re
 import traceback
 from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp, parse_one
+
+from pipelines.quality.conditions import ROW
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,6 +47,7 @@ if TYPE_CHECKING:
 
 BATCH = "__kontor_batch__"      # stands for GX's {batch} while the query is transpiled
 INDEX = "kontor_index"          # a rule's position in its suite, in the meta GX hands back
+LOG = logging.getLogger("kontor.quality")
 _names = itertools.count()
 
 
@@ -144,14 +152,17 @@ def _with_spark_query(cfg):
 
 
 def run_suite_on_spark(engine: "SparkEngine", con: "duckdb.DuckDBPyConnection", suite: "Suite", *, run_id: str,
-                       checked_at: dt.datetime | None = None, gate: SparkGate | None = None) -> "SuiteOutcome":
+                       checked_at: dt.datetime | None = None, gate: SparkGate | None = None,
+                       row_key: list[str] | None = None, quarantine_limit: int | None = None) -> "SuiteOutcome":
     """``suite`` judged on the Spark table of its relation; the results written to
-    ``kontor.gate_results`` of the DuckDB warehouse ``con``, as the DuckDB gate writes them."""
+    ``kontor.gate_results`` of the DuckDB warehouse ``con`` and the failing rows to
+    ``kontor.gate_quarantine`` by row key (:func:`failing_rows`), as the DuckDB gate writes them."""
     from pipelines.core.warehouse import ensure_bookkeeping
     from pipelines.engines.engine import _spark_rel
-    from pipelines.quality.runner import SuiteOutcome, _describe, _outcome, gx_configs
+    from pipelines.quality.runner import QUARANTINE_LIMIT, SuiteOutcome, _outcome, gx_configs, record
 
     checked_at = checked_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    limit = QUARANTINE_LIMIT if quarantine_limit is None else quarantine_limit
     gate = gate or SparkGate(engine.spark)
     result = gate.validate(suite.relation, gx_configs(suite), suite_name=suite.name)
     row_count = engine.spark.table(_spark_rel(*suite.relation.split(".", 1))).count()
@@ -159,9 +170,90 @@ def run_suite_on_spark(engine: "SparkEngine", con: "duckdb.DuckDBPyConnection", 
     cur = con.cursor()
     try:
         ensure_bookkeeping(cur)
-        cur.executemany("insert into kontor.gate_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            [run_id, checked_at, suite.asset, o.rule.name, o.rule.severity, o.success, o.observed,
-             o.unexpected_count, o.element_count, o.rule.description or _describe(o.rule)] for o in outcomes])
+        views = failing_rows(engine, cur, suite, outcomes, limit)
+        try:
+            record(cur, suite, outcomes, lambda i: _select_all(views[i]) if i in views else None,
+                   list(suite.row_key or row_key or []), run_id=run_id, checked_at=checked_at, quarantine_limit=limit)
+        finally:
+            for view in views.values():
+                cur.unregister(view)
     finally:
         cur.close()
     return SuiteOutcome(suite=suite, rules=outcomes)
+
+
+def failing_rows(engine: "SparkEngine", cur: "duckdb.DuckDBPyConnection", suite: "Suite", outcomes: list,
+                 limit: int) -> dict[int, str]:
+    """The rows each rule with unexpected rows flagged, computed on Spark and registered on
+    ``cur`` as Arrow (rule index -> view name): the first ``limit`` in row order, as the DuckDB gate
+    quarantines them.
+
+    The SQL is the DuckDB gate's own: ``DuckDBGate.plan_rows`` on an empty stand-in with the
+    Spark table's columns writes each rule's failing-rows query (``__kontor_row``, the row's
+    position, first), the stand-in is replaced by the Spark table and the query transpiled
+    (``spark_rules``; ``row_number() over ()`` counts rows in the order Spark reads them, which is
+    the order they are copied back to DuckDB in). Only the failing rows travel; their key and JSON
+    are written on DuckDB by the same statement as on the DuckDB engine (``runner.record``).
+    A condition GX judges on pandas over the distinct values (strftime, dateutil, a regex only
+    Python's ``re`` reads) is judged so here too: the distinct values come from Spark, GX's
+    failing ones go back as a temporary view (``DuckDBGate.judge_values``)."""
+    from pipelines.engines.engine import _spark_rel, _table
+    from pipelines.engines.spark_rules import to_spark
+    from pipelines.quality.gate import DuckDBGate
+    from pipelines.quality.runner import gx_configs
+
+    wanted = [i for i, o in enumerate(outcomes) if (o.unexpected_count or 0) > 0]
+    if not wanted:
+        return {}
+    schema, name = suite.relation.split(".", 1)
+    standin = f"__kontor_standin_{next(_names)}"
+    cur.register(standin, engine.spark.table(_spark_rel(schema, name)).limit(0).toArrow())
+    views: dict[int, str] = {}
+    values_views: list[str] = []
+    try:
+        rows_gate = DuckDBGate(cur, standin)
+        rows_gate.plan_rows(gx_configs(suite))
+
+        def standin_to_spark(sql: str) -> str:
+            return to_spark(parse_one(sql, dialect="duckdb").transform(
+                lambda node: _table(schema, name) if isinstance(node, exp.Table) and node.name == standin and not node.db
+                else node).sql("duckdb"))
+
+        def register(view: str, values) -> None:      # GX's failing values, a temporary view on Spark
+            engine.spark.createDataFrame(values).createOrReplaceTempView(view)
+            values_views.append(view)
+
+        for i in wanted:
+            try:
+                sql = rows_gate.failing_rows_sql(i)
+                if sql is None and rows_gate.judge_values(
+                        i, lambda q: engine.spark.sql(standin_to_spark(q)).toPandas(), register):
+                    sql = rows_gate.failing_rows_sql(i)
+                if sql is None:
+                    if outcomes[i].exception is None:
+                        LOG.warning(f"{suite.asset}: {suite.rules[i].name}: failing rows not quarantined on Spark "
+                                    "(the DuckDB gate cannot plan a failing-rows query for it)")
+                    continue
+                first = (exp.select(exp.Star()).from_(parse_one(sql, dialect="duckdb").subquery(), copy=False)
+                         .order_by(exp.column(ROW), copy=False).limit(limit, copy=False))
+                rows = engine.spark.sql(standin_to_spark(first.sql("duckdb", copy=False))).toArrow()
+            except Exception as exc:  # noqa: BLE001 - the verdict stands; only its rows are missing
+                LOG.warning(f"{suite.asset}: {suite.rules[i].name}: failing rows not quarantined on Spark: "
+                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                continue
+            view = f"__kontor_failing_{next(_names)}"
+            cur.register(view, rows)
+            views[i] = view
+    except BaseException:
+        for view in views.values():
+            cur.unregister(view)
+        raise
+    finally:
+        cur.unregister(standin)
+        for view in values_views:
+            engine.spark.catalog.dropTempView(view)
+    return views
+
+
+def _select_all(view: str) -> str:
+    return exp.select(exp.Star()).from_(exp.to_identifier(view, quoted=True)).sql("duckdb")

@@ -47,6 +47,12 @@ CASES = {
     "regex_full_match": ("select regexp_full_match('12345', '[0-9]{4}') as partial, regexp_full_match('12345', '[0-9]{5}') as whole, "
                          "regexp_full_match('ab' || chr(10), 'ab') as before_line_break, regexp_full_match('AB', 'ab', 'i') as ci",
                          "Spark has no regexp_full_match"),
+    "unordered_row_number": ("select sum(n) as total, max(n) as last from (select row_number() over () as n "
+                             "from (values ('a'), ('b'), ('c')) as t(x))",
+                             "Spark refuses a row number without an order"),
+    "struct_in_subquery": ("select struct_pack(k0 := 'a', k1 := null::int) in (select struct_pack(k0 := 'a', k1 := null::int)) as hit, "
+                           "struct_pack(k0 := 'a', k1 := 1) in (select struct_pack(k0 := 'a', k1 := 2)) as miss",
+                           "Spark reads a struct left of IN (subquery) as a list of columns"),
     "min_by_k": ("select min_by(x, y, 2) as lowest, max_by(x, y, 2) as highest from (values (1, 3), (2, 1), (3, 2)) as t(x, y)",
                  "sqlglot drops k: one value, not a list"),
 }

@@ -8,7 +8,9 @@ its DuckDB warehouse; the entity stage standardises and scores on Spark (Splink'
 trains, clusters and resolves on DuckDB over the copies. Every model's table in the Spark run's
 serving copy must equal the DuckDB run's: the same row count and the same order-insensitive
 checksum over the rows (decimals normalised, so ``1.50`` and ``1.5`` are one value), column types
-by family; every entity table too, its floats (match probabilities and weights) within 1e-9. The Spark session lives in the ``kontor run`` process (one per
+by family; every entity table too, its floats (match probabilities and weights) within 1e-9; and
+the gates' failing rows in ``kontor.gate_quarantine`` (two warn rules added to both projects fail on
+known rows). The Spark session lives in the ``kontor run`` process (one per
 module); the session of the other spark tests is not shared, so their catalog is not touched.
 """
 from __future__ import annotations
@@ -38,6 +40,24 @@ conf = {"spark.sql.shuffle.partitions" = "2"}
 '''
 
 
+# warn rules (the run goes on) that fail on known rows of two marts, in both projects: the failing
+# rows land in kontor.gate_quarantine by the model's unique_key (composite for the revenue table)
+FAILING_RULES = {
+    "marts.revenue_by_product_group_region.yml": """
+  - name: small_months
+    type: expect_column_values_to_be_between
+    kwargs: {column: net_revenue, max_value: 5000}
+    severity: warn
+""",
+    "marts.fct_orders.yml": """
+  - name: only_open_orders
+    type: expect_column_values_to_be_in_set
+    kwargs: {column: status, value_set: [open]}
+    severity: warn
+""",
+}
+
+
 def _env(project: Path) -> dict[str, str]:
     env = {**os.environ, "KONTOR_PROJECT_DIR": str(project), "PYTHONHASHSEED": "0"}
     env.pop("DAGSTER_HOME", None)
@@ -59,6 +79,9 @@ def runs(tmp_path_factory):
     duck, spark = root / "duck", root / "spark"
     for project in (duck, spark):
         make_project(project, with_models=True, with_expectations=True)
+        for name, rule in FAILING_RULES.items():
+            path = project / "expectations" / name
+            path.write_text(path.read_text(encoding="utf-8") + rule, encoding="utf-8")
     generate(duck / "data", scale=0.05, seed=7)
     generate(spark / "data", scale=0.05, seed=7)
     pyproject = spark / "pyproject.toml"
@@ -149,6 +172,20 @@ def test_the_same_gates_pass_and_fail_on_both_engines(runs):
     results = [duckdb.connect(str(p / "target" / "serving.duckdb"), read_only=True).execute(query).fetchall()
                for p in (duck, spark)]
     assert results[0] and results[0] == results[1]
+
+
+def test_the_same_failing_rows_are_quarantined_on_both_engines(runs):
+    """``kontor.gate_quarantine`` of the two runs, the per-run columns (run id, time) left out."""
+    query = "select asset, rule, severity, row_key, row_json from kontor.gate_quarantine order by all"
+    rows = [duckdb.connect(str(p / "target" / "serving.duckdb"), read_only=True).execute(query).fetchall() for p in runs]
+    assert rows[0] == rows[1]
+    by_rule = {}
+    for asset, rule, _, key, _ in rows[0]:
+        by_rule.setdefault((asset, rule), []).append(key)
+    # the known failing rows are there, keyed by each model's unique_key
+    assert by_rule[("marts/revenue_by_product_group_region", "small_months")]
+    assert all(key.count("|") == 2 for key in by_rule[("marts/revenue_by_product_group_region", "small_months")])
+    assert by_rule[("marts/fct_orders", "only_open_orders")]
 
 
 def test_query_and_reports_read_the_serving_copy_unchanged(runs):

@@ -150,3 +150,24 @@ def test_compound_uniqueness_quarantines_its_first_rows(con):
         assert (outcome.rules[0].unexpected_count, outcome.rules[0].quarantined) == (2, len(expected))
         assert [k for (k,) in con.execute("select row_key from kontor.gate_quarantine where run_id = ? order by row_key",
                                           [run_id]).fetchall()] == expected
+
+
+def test_failing_rows_planned_without_data_select_the_rows_the_gate_flags(con):
+    """``DuckDBGate.plan_rows`` (the Spark gate's planner) over an empty stand-in with the table's
+    columns writes queries that, pointed at the table, select exactly the rows the gate flags."""
+    from sqlglot import exp, parse_one
+
+    from pipelines.quality.gate import DuckDBGate
+    from pipelines.quality.runner import gx_configs
+
+    con.execute("create table standin as select * from marts.invoices limit 0")
+    gate = DuckDBGate(con, "standin")
+    gate.plan_rows(gx_configs(SUITE))
+    assert gate.failing_rows_sql(3) is None          # a table-level rule has no rows
+    found = {}
+    for i, r in enumerate(SUITE.rules[:3]):
+        tree = parse_one(gate.failing_rows_sql(i), dialect="duckdb").transform(
+            lambda n: exp.table_("invoices", db="marts") if isinstance(n, exp.Table) and n.name == "standin" else n)
+        query = exp.select("invoice_no").from_(tree.subquery()).sql("duckdb")
+        found[r.name] = [row[0] for row in con.execute(query).fetchall()]
+    assert found == {"net_not_negative": [3, 7], "reference_unique": [4, 5], "big_invoices": [17, 18, 19, 20]}
