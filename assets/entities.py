@@ -7,7 +7,8 @@ always belong to the same run) → ``entities/<e>_sync_proposals`` (table + one 
 
 With ``[tool.kontor] engine = "spark"`` (``spark``) the standardised records and the scored pairs
 are built on Spark and copied back (``stage.standardise_on_spark``, ``stage.score_on_spark``);
-the model, the resolve step and the sync proposals stay on DuckDB; no Splink charts on Spark.
+with ``[tool.kontor.spark] train = true`` the model is trained there too (``stage.train_on_spark``),
+otherwise on DuckDB; the resolve step and the sync proposals stay on DuckDB; no Splink charts on Spark.
 
 A run tagged ``kontor/retrain=true`` (``kontor run --retrain``) retrains the models; one tagged
 ``kontor/evaluate=true`` (``kontor run --evaluate``) scores the resolved entities against the ground
@@ -100,8 +101,9 @@ def _with_spark_as(spark: bool):
 
 
 def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: Settings,
-                        spark: bool = False) -> tuple[list, list]:
-    """(assets, asset checks) of one entity; ``spark``: standardised and pairs built on Spark."""
+                        spark: bool = False, train_on_spark: bool = False) -> tuple[list, list]:
+    """(assets, asset checks) of one entity; ``spark``: standardised and pairs built on Spark;
+    ``train_on_spark``: the model trained there too."""
     target_dir, data_dir = settings.target_dir, settings.data_dir
     tmp_dir = Path(target_dir) / "tmp"
     relations = {name: cm.model.relation for name, cm in compiled.models.items()}
@@ -133,10 +135,12 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                           f"target/splink/{spec.name}/ and in entities._models. Retrained only when asked "
                           "(kontor run --retrain), when the settings change or when the input drifts.",
               **common)
-    def _model(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    @_with_spark_as(train_on_spark)
+    def _model(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spark=None) -> dg.MaterializeResult:
         retrain = context.run.tags.get(RETRAIN_TAG, "").lower() == "true"
         with warehouse.connection() as con:
-            trained = stage.train(con, spec, splink_dir, retrain=retrain)
+            trained = stage.train_on_spark(con, spark, spec, splink_dir, tmp_dir, retrain=retrain) if spark is not None \
+                else stage.train(con, spec, splink_dir, retrain=retrain)
         m_u = [(comp, lvl["label"], lvl["m"], lvl["u"]) for comp, levels in trained.training_log.get("m_u", {}).items()
                for lvl in levels]
         untrained = sorted({row[0] for row in m_u if row[2] is None or row[3] is None})

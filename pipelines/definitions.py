@@ -107,10 +107,11 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
                             backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
     spark = _on_spark(settings, compiled)
+    train_on_spark = spark and _train_on_spark(settings)
     built = build_source_assets(compiled.project.sources, policy, ingest_options(settings), spark)
     entity_checks = []
     for spec in entities.entities.values():
-        entity_assets, checks = build_entity_assets(spec, compiled, settings, spark)
+        entity_assets, checks = build_entity_assets(spec, compiled, settings, spark, train_on_spark)
         built += entity_assets
         entity_checks += checks
     suites = quality.load(settings)   # read once for both
@@ -151,6 +152,13 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         # DuckDB has one writer per file: steps run in one process, one after another.
         executor=dg.in_process_executor,
     )
+
+
+def _train_on_spark(settings: Settings) -> bool:
+    """``[tool.kontor.spark] train = true``: the entity models trained on Spark as well."""
+    from pipelines.engines.spark_session import spark_config
+
+    return spark_config(settings).train
 
 
 def _on_spark(settings: Settings, compiled: CompiledProject) -> bool:

@@ -9,6 +9,7 @@ master = "local[2]"         # classic Spark: local[N] or spark://host:7077 (need
 # remote = "sc://host:15002" # or Spark Connect (no JVM on this machine); KONTOR_SPARK_REMOTE wins
 driver_memory = "1g"
 conf = {"spark.sql.shuffle.partitions" = "4"}   # any Spark setting
+train = false               # true: the entity models are trained on Spark too (default: on DuckDB)
 ```
 
 Secrets (a Spark Connect token in the URL) come only from the environment: ``KONTOR_SPARK_REMOTE``.
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 ENGINES = ("duckdb", "spark")
-KEYS = ("master", "remote", "app_name", "driver_memory", "warehouse_dir", "conf")
+KEYS = ("master", "remote", "app_name", "driver_memory", "warehouse_dir", "conf", "train")
 
 # What makes Spark answer as DuckDB does: timestamps without time zone, UTC, ANSI casts and
 # overflow errors; no progress bars in a log.
@@ -57,6 +58,7 @@ class SparkConfig:
     driver_memory: str = "1g"
     warehouse_dir: str | None = None
     conf: dict[str, str] = field(default_factory=dict)
+    train: bool = False         # train the entity models on Spark (else on the DuckDB copy)
 
     @property
     def local(self) -> bool:
@@ -94,6 +96,9 @@ def spark_config(settings: Settings) -> SparkConfig:
     conf = table.get("conf", {})
     if not isinstance(conf, dict):
         raise KontorError(f"{where}: conf must be a table of Spark settings, e.g. conf = {{\"spark.sql.shuffle.partitions\" = \"4\"}}")
+    train = table.get("train", False)
+    if not isinstance(train, bool):
+        raise KontorError(f"{where}: train = {train!r}; fix: write true or false")
     remote = settings.env.get("KONTOR_SPARK_REMOTE") or table.get("remote")
     warehouse = table.get("warehouse_dir")
     if warehouse is None and not remote:
@@ -103,7 +108,7 @@ def spark_config(settings: Settings) -> SparkConfig:
     return SparkConfig(master=str(table.get("master", "local[2]")), remote=str(remote) if remote else None,
                        app_name=str(table.get("app_name", f"kontor {settings.name}")),
                        driver_memory=str(table.get("driver_memory", "1g")), warehouse_dir=warehouse,
-                       conf={str(k): str(v) for k, v in conf.items()})
+                       conf={str(k): str(v) for k, v in conf.items()}, train=train)
 
 
 def start_session(config: SparkConfig) -> "SparkSession":

@@ -124,9 +124,11 @@ def latest_model(con: duckdb.DuckDBPyConnection, entity: str) -> tuple | None:
     return rows[0] if rows else None
 
 
-def ensure_model(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path, retrain: bool = False) -> TrainedModel:
+def ensure_model(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path, retrain: bool = False,
+                 on: Any = None) -> TrainedModel:
     """The current trained model; trains a new version when asked, when there is none, when the
-    settings changed or when the input drifted. Each version is kept (table and JSON file)."""
+    settings changed or when the input drifted (on the engine ``on`` names, see :func:`train`).
+    Each version is kept (table and JSON file) in the warehouse ``con``."""
     latest = latest_model(con, spec.name)
     current = fingerprint(con, spec)
     reason = None
@@ -142,7 +144,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path
             reason = f"input drifted: {reason}"
     if reason is None:
         return TrainedModel(latest[0], json.loads(latest[3]), False, "model is current", latest[4], json.loads(latest[5]))
-    model, log = train(con, spec)
+    model, log = train(con, spec, on)
     version = (latest[0] if latest else 0) + 1
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"model_v{version}.json"
@@ -164,8 +166,38 @@ class TrainingError(KontorError):
     """A model that cannot be trained: names the entity file and the fix."""
 
 
-def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Unsupervised training: λ from deterministic rules, u by random sampling, m by EM.
+class OnDuckDB:
+    """Where :func:`train` runs: Splink's DuckDBAPI on the warehouse connection (the default).
+    Another engine offers the same five calls (``entities/spark_train.py``: ``OnSpark``); the
+    models they return are in DuckDB's dialect, the one the warehouse keeps."""
+
+    name = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: EntitySpec):
+        self.con, self.spec = con, spec
+
+    def linker(self, settings: dict[str, Any]):
+        """A Splink linker on the matchable records with ``settings`` (DuckDB's dialect)."""
+        return _linker(self.con, self.spec, settings)[0]
+
+    def model(self, linker) -> dict[str, Any]:
+        """The linker's settings and parameters, in DuckDB's dialect."""
+        return linker.misc.save_model_to_json()
+
+    def rule(self, rule: str) -> str:
+        """A training rule (DuckDB's dialect) as the linker reads it."""
+        return rule
+
+    def rows(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
+
+    def cleanup(self) -> None:
+        cleanup(self.con)
+
+
+def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec, on: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Unsupervised training: λ from deterministic rules, u by random sampling, m by EM; on the
+    warehouse (``con``) or on the engine ``on`` names (:class:`OnDuckDB` by default).
 
     EM needs duplicates to learn from. On small or degenerate data (a few hundred records, no
     duplicates at all, a block without pairs) it drives λ to 0 and m probabilities below what a
@@ -178,57 +210,59 @@ def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> tuple[dict[str, A
     A model that still cannot be used raises :class:`TrainingError`."""
     from splink import SettingsCreator
 
+    on = on or OnDuckDB(con, spec)
     t = spec.training
-    log: dict[str, Any] = {"sessions": []}
+    log: dict[str, Any] = {"engine": on.name, "sessions": []}
     started = time.perf_counter()
-    linker, _ = _linker(con, spec, spec.splink)
+    linker = on.linker(spec.splink)
     try:
-        model = linker.misc.save_model_to_json()
-        records = con.execute(_sql("count_matchable", standardised=table_expr(spec.table("standardised")),
-                                   matchable=_where(spec.matchable))).fetchall()[0][0]
+        model = on.model(linker)
+        records = on.rows(_sql("count_matchable", standardised=table_expr(spec.table("standardised")),
+                                  matchable=_where(spec.matchable)))[0][0]
         if records < 2:
             log["untrained"] = f"{records} matchable record(s): no pair to learn from"
         elif t["deterministic_rules"]:
             try:
-                linker.training.estimate_probability_two_random_records_match(t["deterministic_rules"], recall=t["recall"])
-                estimated = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+                linker.training.estimate_probability_two_random_records_match([on.rule(r) for r in t["deterministic_rules"]],
+                                                                              recall=t["recall"])
+                estimated = on.model(linker)["probability_two_random_records_match"]
                 problem = None if 0 < estimated < 1 else f"the deterministic rules gave {estimated}"
             except ValueError as exc:       # Splink: more deterministic matches than the recall allows
                 problem = str(exc).splitlines()[0]
             if problem:
                 log["probability_two_random_records_match_kept"] = problem
-                linker, _ = _linker(con, spec, model)
+                linker = on.linker(model)
             else:
-                model = linker.misc.save_model_to_json()
+                model = on.model(linker)
         log["probability_two_random_records_match"] = model["probability_two_random_records_match"]
         if records >= 2:
             linker.training.estimate_u_using_random_sampling(max_pairs=t["u_max_pairs"], seed=t["seed"],
                                                              min_count_per_level=t["u_min_count_per_level"])
             log["u_sampling"] = {"max_pairs": t["u_max_pairs"], "seed": t["seed"],
                                  "min_count_per_level": t["u_min_count_per_level"]}
-            model = linker.misc.save_model_to_json()
+            model = on.model(linker)
         for rule in t["em_blocking_rules"] if records >= 2 else []:
             session: dict[str, Any] = {"blocking_rule": rule, "max_pairs": t["em_max_pairs"]}
             log["sessions"].append(session)
             if spec.declared is not None:
-                session["pairs"] = _count_pairs(con, rule, spec)
+                session["pairs"] = _count_pairs(on, rule, spec)
                 if session["pairs"] < MIN_EM_PAIRS:
                     session["skipped"] = f"{session['pairs']} pairs, fewer than {MIN_EM_PAIRS}"
                     continue
             try:
-                linker.training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=t["em_max_pairs"])
+                linker.training.estimate_parameters_using_expectation_maximisation(on.rule(rule), max_pairs=t["em_max_pairs"])
             except Exception as exc:  # Splink: no pairs (EMTrainingException), λ or m out of range (ValueError)
                 session["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-                linker, _ = _linker(con, spec, model)     # the session left the linker half-updated
+                linker = on.linker(model)     # the session left the linker half-updated
                 continue
-            model = linker.misc.save_model_to_json()
+            model = on.model(linker)
     except TrainingError:
         raise
     except Exception as exc:  # anything else Splink raises: the file and what to change, no traceback
         raise TrainingError(f"{spec.file}: training the {spec.name} model failed: {str(exc).splitlines()[0]}; "
                             f"fix: {_TRAINING_FIX}") from exc
     finally:
-        cleanup(con)
+        on.cleanup()
     if spec.declared is not None:
         log["priors"] = apply_priors(model, spec)
     try:
@@ -248,12 +282,12 @@ _TRAINING_FIX = ("check the comparison levels and blocking rules of 'splink:' ag
                  "bring theirs), or change 'training:' em_blocking_rules to blocks with a few hundred pairs")
 
 
-def _count_pairs(con: duckdb.DuckDBPyConnection, rule: str, spec: EntitySpec) -> int:
+def _count_pairs(on: OnDuckDB, rule: str, spec: EntitySpec) -> int:
     """Pairs of matchable records an EM blocking rule (SQL on ``l.``/``r.``) yields."""
     cross = exp.column("source_system", table="l").neq(exp.column("source_system", table="r")) \
         if spec.splink["link_type"] == "link_only" else exp.true()
-    return con.execute(_sql("em_block_pairs", standardised=table_expr(spec.table("standardised")),
-                            matchable=_where(spec.matchable), rule=_where(rule), cross_systems=cross)).fetchall()[0][0]
+    return on.rows(_sql("em_block_pairs", standardised=table_expr(spec.table("standardised")),
+                        matchable=_where(spec.matchable), rule=_where(rule), cross_systems=cross))[0][0]
 
 
 def apply_priors(model: dict[str, Any], spec: EntitySpec) -> dict[str, str]:

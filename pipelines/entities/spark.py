@@ -4,15 +4,15 @@
   connection API on Spark: its SQL through Kontor's rewrite layer, temporary tables as
   checkpointed temporary views). The IBAN and VAT-ID checks are Python over the distinct values
   not seen before, collected to the driver as on DuckDB.
-- **Score**: Splink's ``SparkAPI`` with the trained model JSON (trained on DuckDB, in DuckDB's
-  dialect) written for Spark by :func:`spark_model`: every comparison level and blocking rule
+- **Score**: Splink's ``SparkAPI`` with the trained model JSON (in DuckDB's dialect) written for Spark by :func:`spark_model`: every comparison level and blocking rule
   through the rewrite layer, so ``jaro_winkler_similarity`` is Kontor's function that equals
   DuckDB's (``engines.spark_functions``), not Spark's builtin of the same name, which differs.
   Splink's jar is not needed.
 - **Cluster**: Splink's connected components on the same backend.
+- **Train**: ``matching.train`` on Splink's SparkAPI (``spark_train.OnSpark``), the model kept in
+  DuckDB's dialect, so a model trained on either engine scores on both.
 
-What is not here yet: training on Spark (the model JSON is the artefact: train on DuckDB, score
-on either), the survivorship SQL and the Dagster wiring.
+What is not here yet: the survivorship SQL (golden records are built on DuckDB).
 """
 from __future__ import annotations
 
@@ -90,12 +90,10 @@ def _inputs(session: "SparkSession", spec: EntitySpec) -> list[str]:
     return names
 
 
-def predict_on_spark(session: "SparkSession", spec: EntitySpec, model: dict[str, Any],
-                     break_lineage_method: str = "persist") -> "DataFrame":
-    """Score candidate pairs (≥ the review threshold) with a trained model, as ``matching.predict``
-    does on DuckDB: a DataFrame of unique_id_l < unique_id_r, match_probability, match_weight,
-    system_l, system_r, the gammas and match_key. ``break_lineage_method``: Splink's ("persist"
-    keeps intermediate tables in memory; "parquet" needs a checkpoint directory)."""
+def spark_linker(session: "SparkSession", spec: EntitySpec, settings: dict[str, Any],
+                 break_lineage_method: str = "persist"):
+    """A Splink linker on Splink's SparkAPI over the matchable records (as ``matching._linker`` on
+    DuckDB), from ``settings`` in DuckDB's dialect (:func:`spark_model`)."""
     from splink import Linker
 
     db_api = _db_api(session, break_lineage_method)
@@ -104,7 +102,16 @@ def predict_on_spark(session: "SparkSession", spec: EntitySpec, model: dict[str,
         sdfs = [db_api.register(tables[0])]
     else:
         sdfs = [db_api.register(t, dataset_display_name=system) for t, system in zip(tables, spec.systems)]
-    linker = Linker(sdfs, spark_model(model), log_level=SPLINK_LOG_LEVEL)
+    return Linker(sdfs, spark_model(settings), log_level=SPLINK_LOG_LEVEL)
+
+
+def predict_on_spark(session: "SparkSession", spec: EntitySpec, model: dict[str, Any],
+                     break_lineage_method: str = "persist") -> "DataFrame":
+    """Score candidate pairs (≥ the review threshold) with a trained model, as ``matching.predict``
+    does on DuckDB: a DataFrame of unique_id_l < unique_id_r, match_probability, match_weight,
+    system_l, system_r, the gammas and match_key. ``break_lineage_method``: Splink's ("persist"
+    keeps intermediate tables in memory; "parquet" needs a checkpoint directory)."""
+    linker = spark_linker(session, spec, model, break_lineage_method)
     predictions = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
     gammas = [exp.column("gamma_" + c["output_column_name"]) for c in model["comparisons"]]
     return session.sql(to_spark(render(template(__file__, "scored_pairs"), gammas=gammas,

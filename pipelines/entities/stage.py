@@ -93,6 +93,17 @@ def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec, splink_dir: Path, re
     return matching.ensure_model(con, spec, splink_dir, retrain=retrain)
 
 
+def train_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, splink_dir: Path, tmp_dir: Path,
+                   retrain: bool = False) -> matching.TrainedModel:
+    """:func:`train` with Splink on Spark (``entities/spark_train.py``) from the standardised records
+    in Spark's catalog (copied there first when this run did not write them); the model, in
+    DuckDB's dialect, kept in the DuckDB warehouse ``con`` as on DuckDB."""
+    from pipelines.entities.spark_train import OnSpark
+
+    spark.stage_inputs(con, [tuple(spec.table("standardised").split("."))], tmp_dir / "to_spark")
+    return matching.ensure_model(con, spec, splink_dir, retrain=retrain, on=OnSpark(spark.session(), spec))
+
+
 def spark_inputs(spec: EntitySpec, relations: dict[str, str]) -> list[tuple[str, str]]:
     """(schema, table) of what :func:`standardise` reads: the staging models of the entity's inputs
     and the xref of an entity a ``reference`` attribute names (built on DuckDB)."""

@@ -46,6 +46,16 @@ def test_an_unknown_engine_or_spark_key_is_refused_with_a_suggestion(tmp_path):
         "pyproject.toml:8: [tool.kontor.spark]: unknown key 'mastr'; did you mean 'master'?"]
 
 
+def test_train_on_spark_is_a_boolean_and_off_by_default(tmp_path):
+    from pipelines.engines.spark_session import spark_config
+
+    assert spark_config(_spark_project(tmp_path / "default")).train is False
+    assert spark_config(_spark_project(tmp_path / "on", '\n[tool.kontor.spark]\ntrain = true\n')).train is True
+    problems, _ = check_project(_spark_project(tmp_path / "bad", '\n[tool.kontor.spark]\ntrain = "yes"\n'))
+    assert [str(p) for p in problems] == [
+        "pyproject.toml:7: [tool.kontor.spark]: train = 'yes'; fix: write true or false"]
+
+
 def test_the_spark_resource_is_configured_from_the_project(tmp_path):
     settings = _spark_project(tmp_path, '\n[tool.kontor.spark]\nmaster = "local[1]"\nconf = {"spark.sql.shuffle.partitions" = "3"}\n')
     from pipelines.definitions import build_definitions

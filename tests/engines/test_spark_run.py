@@ -268,3 +268,26 @@ def test_the_entity_stage_ran_on_spark_and_every_entity_table_equals_the_duckdb_
     # at this scale 5 tables are empty on both runs (the contacts' pairs, conflicts, queue and sync
     # proposals; the customers' queue)
     assert compared >= ENTITY_TABLES - 5, f"only {compared} entity tables hold rows: the comparison would prove little"
+
+
+def test_with_train_true_kontor_run_trains_the_model_on_spark(runs):
+    """``[tool.kontor.spark] train = true``: ``kontor run --retrain`` of one entity's model asset
+    trains it on Splink's SparkAPI (the standardised records copied into Spark first, since this
+    run did not write them) and keeps it, in DuckDB's dialect, as the entity's next version.
+    Last in this module: it adds a model version to the Spark project's warehouse."""
+    _, spark = runs
+    pyproject = spark / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.kontor.spark]\n", "[tool.kontor.spark]\ntrain = true\n"))
+    warehouse = spark / "target" / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        before = con.execute("select max(version) from entities._models where entity = 'supplier'").fetchone()[0]
+    done = kontor(spark, "run", "--retrain", "--force", "--select", "entities/supplier_model")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        version, model, log = con.execute("select version, model, training_log from entities._models where entity = 'supplier' "
+                                          "order by version desc limit 1").fetchone()
+    model, log = json.loads(model), json.loads(log)
+    assert version == before + 1
+    assert log["engine"] == "spark", log
+    assert model["sql_dialect"] == "duckdb" and log["u_sampling"]
+    assert any(lvl.get("u_probability") is not None for c in model["comparisons"] for lvl in c["comparison_levels"])
