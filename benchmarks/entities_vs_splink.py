@@ -42,6 +42,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -389,20 +390,29 @@ def child_bare(args) -> dict:
 
 
 class _TimedConnection:
-    """Stands in for the DuckDB connection inside ``standardise`` and times every statement."""
+    """Stands in for the DuckDB connection inside ``standardise`` and times every statement, named
+    by the table it creates (statements are rendered by sqlglot: upper case, maybe quoted, maybe
+    after a comment)."""
 
-    LABELS = [("_id_checks c on", "id checks: distinct new IBANs / VAT IDs (SQL)"),
-              ("temp table _std_raw", "_std_raw: union of the staging models (staging views run here)"),
-              ("temp table _std_names", "_std_names: legal-form extraction (tails, exact + fuzzy join)"),
-              ("temp table _std as", "_std: keys (street, city, phone, e-mail)"),
-              ("_standardised as", "final table with id-check join"),
-              ("_lf_lookup", "legal-form lookup table"), ("_city_alias", "city alias table")]
+    CREATED = re.compile(r'create\s+or\s+replace\s+(?:temp\s+|temporary\s+)?table\s+((?:"?\w+"?\.)?"?\w+"?)', re.I)
+    TABLES = {"_std_raw": "_std_raw: union of the staging models (staging views run here)",
+              "_std_names": "_std_names: legal-form split and name keys",
+              "_std": "_std: keys (street, city, phone, e-mail)",
+              "_lf_lookup": "legal-form lookup table (create)", "_city_alias": "city alias table (create)"}
 
     def __init__(self, con, seconds: dict):
         self._con, self.seconds = con, seconds
 
     def _label(self, sql: str) -> str:
-        return next((label for pattern, label in self.LABELS if pattern in sql), "other: " + " ".join(sql.split())[:50])
+        if "_id_checks c on" in sql:
+            return "id checks: distinct new IBANs / VAT IDs (SQL)"
+        created = self.CREATED.search(sql)
+        if created:
+            table = created.group(1).replace('"', "")
+            if table.endswith("_standardised"):
+                return "final table with id-check join"
+            return self.TABLES.get(table, "create " + table)
+        return "other: " + " ".join(sql.split())[:50]
 
     def _timed(self, fn, sql, *a):
         started = time.perf_counter()

@@ -2,7 +2,7 @@
 -- of at most :max_tail words that is a legal form in :lookup, the beginning of one where the
 -- system cut the name, or one with a single typo; :folded is the folded name_raw (types.fold)
 with t as (
-    select source_system, source_id, name_trunc, legal_form_raw,
+    select source_system, source_id, name_raw, name_trunc, legal_form_raw,
            string_split(trim(regexp_replace(name_raw, '\s+', ' ', 'g')), ' ') as words,
            string_split(trim(regexp_replace(:folded, '[\s"]+', ' ', 'g')), ' ') as tok
     from :source where name_raw is not null
@@ -36,7 +36,7 @@ hits as (
     )
     qualify row_number() over (partition by source_system, source_id order by k desc, fuzzy, pref) = 1
 )
-select t.source_system, t.source_id,
+select t.source_system, t.source_id, t.name_raw, t.name_trunc, t.legal_form_raw,
        coalesce(h.legal_form, t.legal_form_raw) as legal_form,
        array_to_string(case when h.k is null then t.words else t.words[1:len(t.words) - h.k] end, ' ') as name,
        array_to_string(case when h.k is null then t.tok else t.tok[1:len(t.tok) - h.k] end, ' ') as base
