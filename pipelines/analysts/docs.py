@@ -114,7 +114,15 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> 
                     statements.append(_comment("COLUMN", _exp().column(column, table=name, db=schema, quoted=True), text))
                 columns += 1
     if statements:
-        con.execute(";\n".join(statements))
+        # One transaction: each COMMENT ON on its own commits, and a commit waits for its WAL
+        # write to reach the disk (a 200-model run rewrites 200 comments: 0.3-0.5 s of fsyncs).
+        con.execute("begin transaction")
+        try:
+            con.execute(";\n".join(statements))
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
     return tables, columns
 
 

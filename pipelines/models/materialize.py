@@ -98,9 +98,18 @@ def build_view(con, schema: str, name: str, sql: str, existing: str | None = "un
     return Materialized(f"{schema}.{name}", "view", None, sql=sql)
 
 
-def build_table(con, schema: str, name: str, sql: str, kind: str = "table", existing: str | None = "unknown") -> Materialized:
-    tmp = f"__kontor_new_{name}"
-    con.execute(_sql("drop_table_if_exists", relation=_rel(schema, tmp)))
+def _staged(name: str) -> str:
+    """The name a table is built under before it is swapped in."""
+    return f"__kontor_new_{name}"
+
+
+def build_table(con, schema: str, name: str, sql: str, kind: str = "table", existing: str | None = "unknown",
+                leftover: bool = True) -> Materialized:
+    """``leftover``: a half-built table of a failed run may be in the way (False: the caller's
+    catalog says there is none, and the drop is skipped)."""
+    tmp = _staged(name)
+    if leftover:
+        con.execute(_sql("drop_table_if_exists", relation=_rel(schema, tmp)))
 
     rows: list[int] = []
 
@@ -286,7 +295,8 @@ def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name:
         con.execute(hook)
     if (cm.config.get("contract") or {}).get("enforced"):
         sql = enforce_contract(con, cm, sql)
-    built = _build(con, compiled, cm, kind, sql, existing, full_refresh)
+    leftover = catalog is None or (schema, _staged(model_name)) in catalog.relations
+    built = _build(con, compiled, cm, kind, sql, existing, full_refresh, leftover)
     if (cm.config.get("contract") or {}).get("enforced") and kind != "view":
         for column in cm.model.properties.columns:
             if any((c or {}).get("type") == "not_null" for c in column.constraints):
@@ -321,17 +331,18 @@ def enforce_contract(con, cm: CompiledModel, sql: str) -> str:
 
 
 def _build(con, compiled: CompiledProject, cm: CompiledModel, kind: str, sql: str, existing: str | None,
-           full_refresh: bool) -> Materialized:
+           full_refresh: bool, leftover: bool = True) -> Materialized:
     schema, model_name, name = cm.model.schema, cm.model.alias or cm.model.name, cm.model.name
     if kind == "view":
         return build_view(con, schema, model_name, sql, existing)
     if kind == "table":
-        return build_table(con, schema, model_name, sql, existing=existing)
+        return build_table(con, schema, model_name, sql, existing=existing, leftover=leftover)
     if kind == "incremental":
         # config(full_refresh=false) protects a model whose history cannot be rebuilt (dbt's rule).
         full_refresh = full_refresh and cm.config.get("full_refresh", True) is not False
         if existing != "table" or full_refresh:
-            return build_table(con, schema, model_name, sql, kind="incremental (full)", existing=existing)
+            return build_table(con, schema, model_name, sql, kind="incremental (full)", existing=existing,
+                               leftover=leftover)
         return build_incremental(con, cm, compiled.render_for_run(name, is_incremental=True, con=con))
     if kind == "snapshot":
         # History is the point of a snapshot: a full refresh never drops it (as in dbt).

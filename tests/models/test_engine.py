@@ -21,7 +21,7 @@ from conftest import make_project
 from pipelines.core import warehouse
 from pipelines.check import check_project
 from pipelines.definitions import build_definitions, compile_models
-from pipelines.models.materialize import build_seed, build_snapshot, materialize, relation_type
+from pipelines.models.materialize import Catalog, build_seed, build_snapshot, materialize, relation_type
 from pipelines.core.settings import Settings
 
 SOURCES = """\
@@ -405,6 +405,25 @@ def test_failing_rebuild_keeps_the_previous_relation(tmp_path, before, after, br
     build(settings)
     assert kind_of(settings, "marts", "ratios") == after
     assert query(settings, "select * from marts.ratios order by id") == [(1, 10), (2, 25)]
+
+
+@pytest.mark.parametrize("with_catalog", [False, True])
+def test_a_half_built_table_of_a_killed_run_is_replaced(tmp_path, with_catalog):
+    """A run killed between creating and swapping leaves ``__kontor_new_<model>`` behind; the next
+    build drops it, whether it looks the table up or reads the layer's catalog once."""
+    settings = project(tmp_path, {"seeds/raw_people.csv": "id,name\n1,anna\n2,bob\n",
+                                  "models/marts/people.sql": "{{ config(materialized='table') }}\n"
+                                                             "select id, upper(name) as name from {{ ref('raw_people') }}\n"})
+    build(settings)
+    con = warehouse.connect(settings.warehouse_path)
+    try:
+        con.execute("create table marts.__kontor_new_people as select 'stale' as name")
+        compiled = compile_models(settings)
+        built = materialize(con, compiled, "people", catalog=Catalog(con) if with_catalog else None)
+    finally:
+        con.close()
+    assert built.rows == 2 and _leftovers(settings) == []
+    assert query(settings, "select * from marts.people order by id") == [(1, "ANNA"), (2, "BOB")]
 
 
 def test_switching_between_view_and_table_both_ways(tmp_path):
