@@ -4,14 +4,18 @@ The entity stage writes DuckDB SQL against a connection: ``execute(sql).fetchall
 tables, ``create or replace table``, ``insert_rows`` (``from_arrow(batch).insert_into(table)``).
 ``SparkConnection`` runs the same calls on a Spark session, so ``standardise`` runs unchanged:
 
-- a query is transpiled (``spark_rules.to_spark``) and its rows come back as tuples;
+- a query is transpiled (``spark_rules.to_spark``) and its rows come back as tuples (through Arrow:
+  ``collect()`` pickles row by row, about three times as slow on the IBAN/VAT-ID values to check);
 - a temporary table is a temporary view over a checkpointed DataFrame: a snapshot, as in DuckDB
   (a view over the query would be recomputed, and see later changes of its inputs);
 - ``create or replace table s.t as ...`` goes through ``SparkEngine.create_or_replace`` (built
   under a new name, then swapped); ``create table if not exists`` with columns becomes a Parquet
   table (constraints are dropped: Spark's file tables enforce none, Kontor writes these tables
   itself);
-- inserting rows into a temporary table replaces its snapshot with one that has them.
+- inserting rows into a temporary table replaces its snapshot with one that has them; rows from
+  Python (``insert_rows``: the legal forms, city aliases, IBAN/VAT-ID checks) go as one Arrow
+  table, and a temporary table of such rows only stays a local relation (it is a snapshot already:
+  checkpointing it would cost a Spark job per insert for nothing).
 
 What it does not know (parameters, ``update``, ``delete``, other statements) raises ``KontorError``:
 loud, never a silent half-translation.
@@ -42,6 +46,7 @@ class SparkConnection:
         self.engine = SparkEngine(session)
         register(session)
         self.temps: set[str] = set()
+        self.local: set[str] = set()        # temporary tables that hold only rows sent from Python
         self._rows: list[tuple] = []
 
     # -- DuckDB's surface -------------------------------------------------------------------
@@ -73,7 +78,8 @@ class SparkConnection:
             self._insert_query(node)
             return []
         if isinstance(node, exp.Query):
-            return [tuple(row) for row in self.spark.sql(to_spark(node.sql(dialect="duckdb"))).collect()]
+            table = self.spark.sql(to_spark(node.sql(dialect="duckdb"))).toArrow()
+            return list(zip(*(column.to_pylist() for column in table.columns))) if table.num_columns else []
         raise KontorError(f"SparkConnection: {node.key} statements are not translated to Spark: "
                           f"{node.sql(dialect='duckdb')[:120]}")
 
@@ -96,7 +102,7 @@ class SparkConnection:
                 df = self.spark.sql(to_spark(query.sql(dialect="duckdb")))
                 self._temp(table.name, df if kind == "VIEW" else df.localCheckpoint())
             else:
-                self._temp(table.name, self.spark.createDataFrame([], _schema(columns)))
+                self._temp(table.name, self.spark.createDataFrame([], _schema(columns)), local=True)
             return
         if query is not None:
             if kind == "VIEW":
@@ -120,6 +126,7 @@ class SparkConnection:
         if not table.db and table.name in self.temps:
             self.spark.catalog.dropTempView(table.name)
             self.temps.discard(table.name)
+            self.local.discard(table.name)
             return
         if kind == "SCHEMA":
             self.spark.sql(_drop("schema", exp.Table(this=exp.to_identifier(table.db or table.name, quoted=True)),
@@ -137,14 +144,17 @@ class SparkConnection:
         self._append(table.db, table.name, df)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _temp(self, name: str, df: "DataFrame") -> None:
+    def _temp(self, name: str, df: "DataFrame", local: bool = False) -> None:
         df.createOrReplaceTempView(name)
         self.temps.add(name)
+        (self.local.add if local else self.local.discard)(name)
 
-    def _append(self, db: str, name: str, df: "DataFrame") -> None:
+    def _append(self, db: str, name: str, df: "DataFrame", local: bool = False) -> None:
         if not db and name in self.temps:
             current = self.spark.table(_spark_ident(name))
-            self._temp(name, current.union(df.toDF(*current.columns)).localCheckpoint())
+            both = current.union(df.toDF(*current.columns))
+            local = local and name in self.local
+            self._temp(name, both if local else both.localCheckpoint(), local=local)
         else:
             df.write.insertInto(_spark_rel(db, name) if db else _spark_ident(name))
 
@@ -153,8 +163,12 @@ class SparkConnection:
         tree = sqlglot.parse_one(table, into=exp.Table, read="duckdb")
         target = self.spark.table(_spark_ident(tree.name) if not tree.db and tree.name in self.temps
                                   else _spark_rel(tree.db, tree.name))
-        rows = [tuple(row.values()) for row in batch.to_pylist()]
-        self._append(tree.db, tree.name, self.spark.createDataFrame(rows, target.schema))
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        # by position, as DuckDB's insert_into; the Arrow types made the target's (a column of
+        # only NULLs comes as Arrow's null type)
+        batch = batch.rename_columns(target.columns).cast(to_arrow_schema(target.schema))
+        self._append(tree.db, tree.name, self.spark.createDataFrame(batch, target.schema), local=True)
 
 
 class _Rows:

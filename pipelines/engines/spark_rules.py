@@ -162,6 +162,40 @@ def list_length(node: exp.Expression, lists: frozenset[str] = frozenset()) -> ex
     return node
 
 
+def _is_damerau_levenshtein(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.lower() == "damerau_levenshtein" and len(node.expressions) == 2
+
+
+def _is_one(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and node.this == "1"
+
+
+def damerau_levenshtein_one(node: exp.Expression) -> exp.Expression:
+    """``damerau_levenshtein(a, b) = 1`` (one typo: the legal-form split's test of every distinct
+    name tail against the legal forms of about its length) in Spark's own functions instead of
+    Kontor's Python UDF (``kontor_functions``), which runs row by row in a Python worker and made
+    that one statement most of the standardise step on Spark. Exactly one edit is one insertion,
+    deletion or substitution (Spark's ``levenshtein`` = 1, on code points as DuckDB's) or one swap
+    of two adjacent, different characters (equal lengths, the swap gives ``b``); NULL in, NULL out.
+    ``tests/engines/test_spark_functions.py`` compares it with DuckDB on every pair of a word list."""
+    if not isinstance(node, exp.EQ):
+        return node
+    if _is_damerau_levenshtein(node.this) and _is_one(node.expression):
+        call = node.this
+    elif _is_damerau_levenshtein(node.expression) and _is_one(node.this):
+        call = node.expression
+    else:
+        return node
+    a, b = call.expressions
+    return exp.paren(_spark(
+        "CASE WHEN __p_a IS NULL OR __p_b IS NULL THEN NULL"
+        " WHEN LEVENSHTEIN(__p_a, __p_b) = 1 THEN TRUE"
+        " WHEN LENGTH(__p_a) < 2 OR LENGTH(__p_a) <> LENGTH(__p_b) THEN FALSE"
+        " ELSE EXISTS(SEQUENCE(1, LENGTH(__p_a) - 1), __ki -> SUBSTRING(__p_a, __ki, 1) <> SUBSTRING(__p_a, __ki + 1, 1)"
+        " AND CONCAT(SUBSTRING(__p_a, 1, __ki - 1), SUBSTRING(__p_a, __ki + 1, 1), SUBSTRING(__p_a, __ki, 1),"
+        " SUBSTRING(__p_a, __ki + 2)) = __p_b) END", a=a, b=b), copy=False)
+
+
 def kontor_functions(node: exp.Expression) -> exp.Expression:
     """DuckDB's ``jaro_similarity``, ``jaro_winkler_similarity`` and ``damerau_levenshtein`` as
     Kontor's functions (``spark_functions``): Spark's builtin ``jaro_winkler_similarity`` gives
@@ -298,7 +332,7 @@ def struct_in_subquery(node: exp.Expression) -> exp.Expression:
 
 
 RULES = (generate_series, iso_calendar, decimal_division, list_index, list_length,
-         regex_replacement, regex_full_match, regex_extract, min_max_by_count, kontor_functions,
+         regex_replacement, regex_full_match, regex_extract, min_max_by_count, damerau_levenshtein_one, kontor_functions,
          unordered_row_number, struct_in_subquery)
 
 

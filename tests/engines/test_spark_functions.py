@@ -64,3 +64,25 @@ def test_kontors_functions_on_spark_equal_duckdbs_and_sparks_builtin_does_not(sp
     assert differ > 0
     nulls = spark.sql(to_spark("select jaro_winkler_similarity(null, 'a') as jw, damerau_levenshtein('a', null) as dl")).collect()[0]
     assert (nulls.jw, nulls.dl) == (None, None)
+
+
+@pytest.mark.spark
+def test_one_typo_on_spark_is_sparks_own_and_equals_duckdbs(spark):
+    """``damerau_levenshtein(a, b) = 1`` (the legal-form split's typo test) runs on Spark's own
+    functions (``spark_rules.damerau_levenshtein_one``, no Python UDF) with DuckDB's answer on every
+    pair, NULLs included; the pairs one edit apart include swaps, insertions and substitutions."""
+    pairs = _pairs() + [(None, "a"), ("a", None), (None, None)]
+    con = duckdb.connect()
+    con.register("p", pa.table({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]}))
+    expected = {(a, b): (one, rev) for a, b, one, rev in
+                con.execute("select a, b, damerau_levenshtein(a, b) = 1, 1 = damerau_levenshtein(b, a) from p").fetchall()}
+    assert sum(one is True for one, _ in expected.values()) > 100 and expected[("martha", "marhta")] == (True, True)
+    assert expected[(None, "a")] == (None, None)
+    spark.createDataFrame(pa.table({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]}).to_pandas()) \
+        .createOrReplaceTempView("_kontor_pairs")
+    sql = to_spark("select a, b, damerau_levenshtein(a, b) = 1 as one, 1 = damerau_levenshtein(b, a) as rev from _kontor_pairs")
+    assert "KONTOR_DAMERAU_LEVENSHTEIN" not in sql.upper()
+    plan = spark.sql(sql)._jdf.queryExecution().executedPlan().toString()
+    assert "ArrowEvalPython" not in plan and "BatchEvalPython" not in plan
+    got = {(r.a, r.b): (r.one, r.rev) for r in spark.sql(sql).toLocalIterator()}
+    assert got == expected
