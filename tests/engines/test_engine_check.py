@@ -7,7 +7,7 @@ from pipelines.core.settings import load_settings
 
 
 def _spark_project(tmp_path, extra: str = ""):
-    settings = make_project(tmp_path, with_models=True)
+    make_project(tmp_path, with_models=True)
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + 'engine = "spark"\n' + extra)
     return load_settings(tmp_path, env={})
