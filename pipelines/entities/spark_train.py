@@ -27,13 +27,8 @@ def duckdb_model(trained: dict[str, Any], settings: dict[str, Any]) -> dict[str,
     blocking rule. The two have the same comparisons and levels in the same order."""
     out = copy.deepcopy(trained)
     out["sql_dialect"] = "duckdb"
-    comparisons = settings["comparisons"]
-    if len(comparisons) != len(out["comparisons"]):
-        raise ValueError(f"{len(out['comparisons'])} comparisons trained, {len(comparisons)} in the settings")
-    for comparison, ours in zip(out["comparisons"], comparisons):
-        if len(comparison["comparison_levels"]) != len(ours["comparison_levels"]):
-            raise ValueError(f"comparison {comparison.get('output_column_name')}: the levels differ from the settings'")
-        for level, our in zip(comparison["comparison_levels"], ours["comparison_levels"]):
+    for comparison, ours in zip(out["comparisons"], settings["comparisons"], strict=True):
+        for level, our in zip(comparison["comparison_levels"], ours["comparison_levels"], strict=True):
             level["sql_condition"] = our["sql_condition"]
     rules = []
     for rule, ours in zip(out.get("blocking_rules_to_generate_predictions") or [],

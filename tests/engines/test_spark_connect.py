@@ -9,7 +9,6 @@ on purpose: the tables travel as Arrow over the connection, in and back.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -22,7 +21,7 @@ import duckdb
 import pytest
 
 from conftest import make_project
-from engines.test_spark_run import model_differences
+from engines.test_spark_run import model_differences, retrain_supplier_with_train_true
 
 pytestmark = pytest.mark.spark
 
@@ -119,22 +118,11 @@ def test_with_train_true_the_model_is_trained_through_spark_connect(runs, connec
     the Connect server (Splink's SparkAPI over the connection; the client has no JVM) and keeps it
     in DuckDB's dialect as the entity's next version. Last in this module: it adds a model version."""
     _, remote = runs
-    pyproject = remote / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace("[tool.kontor.spark]\n", "[tool.kontor.spark]\ntrain = true\n"))
-    warehouse = remote / "target" / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        before = con.execute("select max(version) from entities._models where entity = 'supplier'").fetchone()[0]
     env = {**os.environ, "PYTHONHASHSEED": "0", "KONTOR_PROJECT_DIR": str(remote), "KONTOR_SPARK_REMOTE": connect_url,
            "SPARK_HOME": str(remote / "no-spark-here"), "JAVA_HOME": str(remote / "no-java-here")}
     env.pop("DAGSTER_HOME", None)
     env.pop("KONTOR_ENGINE", None)
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--retrain", "--force", "--select",
-                           "entities/supplier_model"], env=env, capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        version, model, log = con.execute("select version, model, training_log from entities._models "
-                                          "where entity = 'supplier' order by version desc limit 1").fetchone()
-    model, log = json.loads(model), json.loads(log)
+    before, version, model, log = retrain_supplier_with_train_true(remote, env)
     assert version == before + 1
     assert log["engine"] == "spark" and log["u_sampling"], log
     assert model["sql_dialect"] == "duckdb"

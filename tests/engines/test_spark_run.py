@@ -270,23 +270,31 @@ def test_the_entity_stage_ran_on_spark_and_every_entity_table_equals_the_duckdb_
     assert compared >= ENTITY_TABLES - 5, f"only {compared} entity tables hold rows: the comparison would prove little"
 
 
+def retrain_supplier_with_train_true(project: Path, env: dict[str, str]) -> tuple[int, int, dict, dict]:
+    """Set ``train = true`` in ``project``'s ``[tool.kontor.spark]`` and run ``kontor run --retrain``
+    of the supplier model alone with ``env``: (the latest version before, the latest after, its model,
+    its training log)."""
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.kontor.spark]\n", "[tool.kontor.spark]\ntrain = true\n"))
+    warehouse = project / "target" / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        before = con.execute("select max(version) from entities._models where entity = 'supplier'").fetchone()[0]
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--retrain", "--force", "--select",
+                           "entities/supplier_model"], env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        version, model, log = con.execute("select version, model, training_log from entities._models "
+                                          "where entity = 'supplier' order by version desc limit 1").fetchone()
+    return before, version, json.loads(model), json.loads(log)
+
+
 def test_with_train_true_kontor_run_trains_the_model_on_spark(runs):
     """``[tool.kontor.spark] train = true``: ``kontor run --retrain`` of one entity's model asset
     trains it on Splink's SparkAPI (the standardised records copied into Spark first, since this
     run did not write them) and keeps it, in DuckDB's dialect, as the entity's next version.
     Last in this module: it adds a model version to the Spark project's warehouse."""
     _, spark = runs
-    pyproject = spark / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace("[tool.kontor.spark]\n", "[tool.kontor.spark]\ntrain = true\n"))
-    warehouse = spark / "target" / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        before = con.execute("select max(version) from entities._models where entity = 'supplier'").fetchone()[0]
-    done = kontor(spark, "run", "--retrain", "--force", "--select", "entities/supplier_model")
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        version, model, log = con.execute("select version, model, training_log from entities._models where entity = 'supplier' "
-                                          "order by version desc limit 1").fetchone()
-    model, log = json.loads(model), json.loads(log)
+    before, version, model, log = retrain_supplier_with_train_true(spark, _env(spark))
     assert version == before + 1
     assert log["engine"] == "spark", log
     assert model["sql_dialect"] == "duckdb" and log["u_sampling"]
