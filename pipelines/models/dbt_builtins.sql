@@ -66,7 +66,12 @@ string_split({{ string_text }}, {{ delimiter_text }})[length(string_split({{ str
 {% macro length(expression) -%}length({{ expression }}){%- endmacro %}
 {% macro position(substring_text, string_text) -%}position({{ substring_text }} in {{ string_text }}){%- endmacro %}
 {% macro right(string_text, length_expression) -%}right({{ string_text }}, {{ length_expression }}){%- endmacro %}
-{% macro string_literal(value) -%}'{{ value }}'{%- endmacro %}
+{#- A relation as a value (dbt_utils.union_relations' _dbt_source_relation column): the name
+    dbt-duckdb renders, "database"."schema"."identifier", not the schema.name Kontor's SQL uses -#}
+{% macro string_literal(value) -%}
+{%- if value is mapping and value.dbt_rendered is defined -%}'{{ value.dbt_rendered(target.database) }}'
+{%- else -%}'{{ value }}'{%- endif -%}
+{%- endmacro %}
 {% macro escape_single_quotes(expression) -%}{{ expression | replace("'", "''") }}{%- endmacro %}
 {% macro except() -%}except{%- endmacro %}
 {% macro intersect() -%}intersect{%- endmacro %}

@@ -90,7 +90,8 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
             if not isinstance(table, LineDict) or not isinstance(table.get("name"), str):
                 problems.append(Problem(file, getattr(table, "line", src.line), "a source table needs a name"))
                 continue
-            sources[(src["name"], table["name"])] = f"{schema}.{table.get('identifier') or table['name']}"
+            relation = f"{schema}.{table.get('identifier') or table['name']}"
+            sources[(src["name"], table["name"])] = _external(src, table, schema, file, problems) or relation
             decls = _tests(table, None, file)
             for col in table.get("columns") or []:
                 if isinstance(col, LineDict) and isinstance(col.get("name"), str):
@@ -98,6 +99,63 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
             source_tests += [(src["name"], table["name"], d) for d in decls]
     for ut in parsed.unit_tests or []:
         unit_tests.append((file, ut))
+
+
+class ExternalSource(str):
+    """A source dbt-duckdb reads where it lies (``external_location`` in its ``meta:`` or ``config:``):
+    ``source()`` renders this text (``read_csv('data/x.csv')``, ``'data/x.parquet'``) as dbt-duckdb does."""
+
+    relation = ""
+
+
+# A source's config keys dbt itself reads; the others are dbt-duckdb's (``config.extra``).
+_SOURCE_CONFIG_KEYS = {"enabled", "meta", "tags", "freshness", "loaded_at_field", "loaded_at_query", "event_time",
+                       "docs", "quoting"}
+
+
+def _external(src: LineDict, table: LineDict, schema: str, file: str, problems: list[Problem]) -> str | None:
+    """dbt-duckdb's ``SourceConfig``: the source's, then the table's meta and config keys, merged as
+    dbt merges them; ``external_location`` formatted with them (``formatter`` newstyle, oldstyle or
+    template) is what ``source()`` renders; ``plugin`` sources are refused."""
+    from string import Template
+
+    meta: dict[str, Any] = {}
+    for part in (src, table):
+        config = part.get("config") if isinstance(part.get("config"), dict) else {}
+        for found in (part.get("meta"), config.get("meta")):
+            meta.update(found if isinstance(found, dict) else {})
+        meta.update({k: v for k, v in config.items() if k not in _SOURCE_CONFIG_KEYS})
+    line = getattr(table, "line", None)
+    if "plugin" in meta:
+        problems.append(Problem(file, line, f"source {src['name']}.{table['name']}: dbt-duckdb plugin "
+                                f"{meta['plugin']!r} sources are not supported (Kontor runs no dbt-duckdb "
+                                "plugins); fix: load the data into a table (a seed) and read that"))
+        return None
+    if "external_location" not in meta:
+        return None
+    template, formatter = str(meta["external_location"]), meta.get("formatter", "newstyle")
+    values = {"name": table["name"], "identifier": table.get("identifier") or table["name"], "schema": schema,
+              "database": None, "tags": list(table.get("tags") or []), **meta}
+    try:
+        if formatter == "newstyle":
+            location = template.format_map(values)
+        elif formatter == "oldstyle":
+            location = template % values
+        elif formatter == "template":
+            location = Template(template).substitute(values)
+        else:
+            problems.append(Problem(file, line, f"source {src['name']}.{table['name']}: formatter {formatter!r} not "
+                                    "recognized; use one of newstyle, oldstyle, template (as dbt-duckdb)"))
+            return None
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        problems.append(Problem(file, line, f"source {src['name']}.{table['name']}: external_location "
+                                f"{template!r} cannot be formatted ({formatter}): {type(exc).__name__}: {exc}"))
+        return None
+    if "(" not in location and not location.startswith("'"):      # a path: quoted, as dbt-duckdb does
+        location = f"'{location}'"
+    external = ExternalSource(location)
+    external.relation = f"{schema}.{table.get('identifier') or table['name']}"
+    return external
 
 
 def _docs_blocks(dirs: list[Path]) -> dict[str, str]:

@@ -15,6 +15,7 @@ and an error inside one names the macro's file and line.
 """
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import datetime
 import hashlib
@@ -93,6 +94,48 @@ class Relation(str):
     def incorporate(self, **kwargs: Any) -> Relation:
         path = kwargs.get("path") or {}
         return Relation(path.get("schema", self.schema), path.get("identifier", self.identifier))
+
+    # dbt's relations are mappings too (dbt_utils' _is_relation: `obj is mapping` and
+    # obj.get('metadata').type ending in 'Relation'); registered as one below.
+    def get(self, key: str, default: Any = None) -> Any:
+        found = {"metadata": {"type": "DuckDBRelation"},
+                 "path": {"database": self.database, "schema": self.schema, "identifier": self.identifier}}
+        return found.get(key, default)
+
+    @property
+    def is_cte(self) -> bool:        # a ref() to an ephemeral model names the CTE it becomes
+        return self.identifier.startswith("__dbt__cte__")
+
+    def dbt_rendered(self, database: str | None) -> str:
+        """The text dbt-duckdb's relation renders as: ``"database"."schema"."identifier"`` (a CTE:
+        its name), where Kontor's SQL says ``schema.identifier``."""
+        if self.is_cte or not self.schema:
+            return self.identifier
+        parts = [database, self.schema, self.identifier] if database else [self.schema, self.identifier]
+        return ".".join('"' + str(p).replace('"', '""') + '"' for p in parts)
+
+
+collections.abc.Mapping.register(Relation)
+
+
+class ExternalRelation(Relation):
+    """A dbt-duckdb source with ``external_location``: renders as the location (``read_csv(...)``),
+    its ``schema``/``identifier`` those of the source."""
+
+    def __new__(cls, location: str, relation: str = "") -> ExternalRelation:
+        schema, _, name = str(relation).rpartition(".")
+        obj = str.__new__(cls, location)
+        obj.schema, obj.identifier, obj.database = schema, name, None
+        return obj
+
+    def include(self, database: bool = True, schema: bool = True, identifier: bool = True) -> Relation:
+        return self
+
+    def incorporate(self, **kwargs: Any) -> Relation:
+        return self
+
+    def dbt_rendered(self, database: str | None) -> str:
+        return str(self)
 
 
 class _Return(Exception):
@@ -269,7 +312,13 @@ class Renderer:
         live = ChainMap(own, self.env.globals)
         try:
             code = self._compile(dbt_jinja(text), display)
-            module = jinja2.Template.from_code(self.env, code, self.env.make_globals(None)).make_module(live, shared=True)
+            template = jinja2.Template.from_code(self.env, code, self.env.make_globals(None))
+            # Every macro of the file, those named _x too (Jinja's module exports leave them out;
+            # dbt_utils calls its own dbt_utils._is_relation)
+            context = template.new_context(live, shared=True)
+            for _ in template.root_render_func(context):
+                pass
+            module = context.vars
         except jinja2.TemplateSyntaxError as exc:
             self.problems.append(Problem(display, exc.lineno, f"macro syntax error: {exc.message}"))
             return
@@ -277,8 +326,7 @@ class Renderer:
             self.problems.append(Problem(display, None, f"macro file could not be loaded: {exc}"))
             return
         self.files.add(display)
-        for name in dir(module):
-            macro = getattr(module, name)
+        for name, macro in module.items():
             if isinstance(macro, jinja2.runtime.Macro):
                 own[name] = MacroCall(macro, package, display)
 
@@ -326,6 +374,10 @@ class Renderer:
 
     # -- the context -----------------------------------------------------------------------------
 
+    def _mark_runtime(self) -> None:
+        """Rendering asked the warehouse (or `execute`): its SQL is rendered again at run time."""
+        self._state["out"].runtime = True
+
     def _problem(self, pattern: str, message: str) -> None:
         st = self._state
         st["out"].problems.append(Problem(st["file"], line_of(st["raw"], pattern), message))
@@ -352,6 +404,8 @@ class Renderer:
                                   "declare it under sources: in a properties .yml file")
                     return f"__unknown_source__{system}__{table}"
                 st["out"].sources.append((system, table))
+                if hasattr(relation, "relation"):        # dbt-duckdb's external_location: rendered as it is
+                    return ExternalRelation(relation, relation.relation)
                 return Relation.parse(relation)
             # '<table>__current' is the table's current state (raw.<system>__<table>__current, a view
             # ingest keeps: the newest delivery of a full table, the newest version per key of a delta one)
@@ -410,7 +464,7 @@ class Renderer:
             return self.docs[name]
 
         def run_query(sql: str) -> AgateLikeTable | None:
-            st["out"].runtime = True
+            self._mark_runtime()
             if self.con is None:
                 return None          # compile time: dbt's `execute` is false here as well
             cur = self.con.execute(str(sql))
@@ -601,7 +655,12 @@ class _Execute:
         self._r = renderer
 
     def __bool__(self) -> bool:
-        return self._r.con is not None
+        if self._r.con is None:
+            # What a template renders while `execute` is false (dbt_utils.union_relations returns ''
+            # then) is not its SQL: rendered again with the warehouse when the model runs.
+            self._r._mark_runtime()
+            return False
+        return True
 
     def __str__(self) -> str:
         return str(bool(self))
@@ -635,6 +694,10 @@ class _Api:
         @staticmethod
         def create(database: Any = None, schema: str = "", identifier: str = "", **kwargs: Any) -> Relation:
             return Relation(schema or "", identifier or "")
+
+        @staticmethod
+        def add_ephemeral_prefix(name: str) -> str:
+            return "__dbt__cte__" + str(name)
 
 
 class _Modules:
@@ -679,7 +742,7 @@ class _Adapter:
 
     def get_columns_in_relation(self, relation: Any) -> list:
         con = self._r.con
-        self._r._state["out"].runtime = True
+        self._r._mark_runtime()
         if con is None:
             return []
         rel = Relation.parse(str(relation))
@@ -688,6 +751,7 @@ class _Adapter:
 
     def get_relation(self, database: Any = None, schema: str = "", identifier: str = "") -> Relation | None:
         con = self._r.con
+        self._r._mark_runtime()
         if con is None:
             return None
         row = con.execute(template(__file__, "relation_exists"), [schema, identifier]).fetchone()
@@ -703,24 +767,71 @@ class _Adapter:
 
 @dataclass
 class _Column:
-    name: str
-    data_type: str
+    """dbt's ``Column`` (dbt-duckdb's ``DuckDBColumn``) as ``get_columns_in_relation`` returns it:
+    ``dtype`` as DuckDB describes it, ``data_type`` as dbt renders it (a string column is
+    ``character varying(256)``), the ``is_*`` tests on dbt's lists of type names."""
+
+    column: str
+    dtype: str
+    char_size: int | None = None
+    numeric_precision: Any = None
+    numeric_scale: Any = None
+
+    _FLOATS = {"real", "float", "float4", "float8", "double"}
+    _INTEGERS = {"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint", "uinteger",
+                 "ubigint", "int1", "int2", "int4", "int8", "short", "int", "signed", "long"}
 
     @property
-    def column(self) -> str:
-        return self.name
-
-    @property
-    def dtype(self) -> str:
-        return self.data_type
+    def name(self) -> str:
+        return self.column
 
     @property
     def quoted(self) -> str:
-        return exp.to_identifier(self.name, quoted=True).sql("duckdb")
+        return exp.to_identifier(self.column, quoted=True).sql("duckdb")
+
+    @property
+    def data_type(self) -> str:
+        if self.is_string():
+            return self.string_type(self.string_size())
+        if self.is_numeric() and self.numeric_precision is not None and self.numeric_scale is not None:
+            return f"{self.dtype}({self.numeric_precision},{self.numeric_scale})"
+        return self.dtype
+
+    expanded_data_type = data_type
 
     def is_string(self) -> bool:
-        return self.data_type.upper().startswith(("VARCHAR", "TEXT", "STRING"))
+        return self.dtype.lower() in ("text", "character varying", "character", "varchar")
+
+    def is_float(self) -> bool:
+        return self.dtype.lower() in self._FLOATS
+
+    def is_integer(self) -> bool:
+        return self.dtype.lower() in self._INTEGERS
+
+    def is_numeric(self) -> bool:
+        return self.dtype.lower() in ("numeric", "decimal")
 
     def is_number(self) -> bool:
-        return self.data_type.upper().split("(")[0] in {"INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
-                                                        "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"}
+        return self.is_integer() or self.is_numeric() or self.is_float()
+
+    def is_struct(self) -> bool:
+        return self.dtype.lower().startswith("struct")
+
+    def string_size(self) -> int:
+        if not self.is_string():
+            raise CompilerError("Called string_size() on non-string field!")
+        return 256 if self.dtype == "text" or self.char_size is None else int(self.char_size)
+
+    def can_expand_to(self, other: "_Column") -> bool:
+        return self.is_string() and other.is_string() and other.string_size() > self.string_size()
+
+    def literal(self, value: Any) -> str:
+        return f"{value}::{self.data_type}"
+
+    @classmethod
+    def string_type(cls, size: int) -> str:
+        return f"character varying({size})"
+
+    @classmethod
+    def numeric_type(cls, dtype: str, precision: Any, scale: Any) -> str:
+        return dtype if precision is None or scale is None else f"{dtype}({precision},{scale})"
