@@ -137,8 +137,8 @@ def config_problems(cm) -> list[Problem]:
     for key in ("database", "target_database"):
         if config.get(key):
             refuse(key, f"{key} is not supported: a dbt project on Kontor has one DuckDB file; fix: remove it")
-    if config.get("persist_docs"):
-        refuse("persist_docs", "persist_docs is not supported (DuckDB comments); fix: remove it")
+    # persist_docs: Kontor writes every description as a DuckDB comment (relation and columns) for
+    # every project, in the serving step after the models; nothing to do per model.
     if config.get("grants"):
         refuse("grants", "grants are not supported on a DuckDB file; fix: remove them")
     if config.get("incremental_predicates") or config.get("merge_update_columns") or config.get("merge_exclude_columns"):

@@ -141,3 +141,28 @@ def test_external_sources_kontor_cannot_honour_are_refused_at_their_line(tmp_pat
     with pytest.raises(ProjectError) as err:
         build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
     assert [str(p) for p in err.value.problems] == [f"models/more.yml:5: {message}"]
+
+
+def test_persist_docs_is_honoured_by_the_comments_kontor_writes(tmp_path):
+    """dbt-duckdb's persist_docs (relation and columns) puts descriptions into DuckDB comments;
+    Kontor writes them for every project: the config is accepted, and the comments are there."""
+    root = project(tmp_path, SOURCES)
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nmodels:\n  shop:\n"
+                           "    +persist_docs:\n      relation: true\n      columns: true\n",
+        "models/props.yml": "version: 2\nmodels:\n  - name: stg_orders\n    description: Orders as delivered.\n"
+                            "    columns:\n      - name: amount\n        description: In euros.\n",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        table = con.execute("select comment from duckdb_views() where schema_name = 'main' "
+                            "and view_name = 'stg_orders'").fetchall()
+        column = con.execute("select comment from duckdb_columns() where schema_name = 'main' "
+                             "and table_name = 'stg_orders' and column_name = 'amount'").fetchall()
+    finally:
+        con.close()
+    assert (table, column) == ([("Orders as delivered.",)], [("In euros.",)])
