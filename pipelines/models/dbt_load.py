@@ -222,17 +222,19 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                              folder=folders[0] if folders else "default", resource_type=kind,
                              fqn=[dbt.name, *folders, name], line_offset=offset)
 
+    python_models: set[str] = set()     # refused above: their properties are not 'unknown'
     for d in dbt.dirs("model"):
         for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
             add(path.stem, path, _rel(settings, path), path.read_text(encoding="utf-8"),
                 list(path.relative_to(d).parts[:-1]), "model")
         for path in sorted(d.rglob("*.py")) if d.is_dir() else []:
+            python_models.add(path.stem)
             problems.append(Problem(_rel(settings, path), None, "Python models are not supported; fix: write the model in SQL"))
     for name, path, rel, body, offset, folders in _snapshots(settings, dbt, problems):
         add(name, path, rel, "\n" * offset + body, folders, "snapshot", offset)
     for kind in ("models", "snapshots"):
         for name, p in props[kind].items():
-            if name not in models:
+            if name not in models and name not in python_models:
                 problems.append(Problem(p.file, p.line, f"properties for unknown {kind[:-1]} {name!r}{did_you_mean(name, set(models))}"))
 
     seeds: dict[str, Seed] = {}
