@@ -296,7 +296,8 @@ def _renderer(project: ModelProject, relations: dict[str, str], display, bytecod
                     packages=project.package_macros, root_package=project.dbt.name,
                     source_relations=project.dbt_sources, target=target_context(project),
                     docs=project.docs, package_vars=project.package_vars,
-                    dispatch=(project.dbt.doc or {}).get("dispatch"), bytecode_cache=bytecode_cache)
+                    dispatch=(project.dbt.doc or {}).get("dispatch"), bytecode_cache=bytecode_cache,
+                    refused=project.refused_models)
 
 
 def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: Path | None = None) -> CompiledProject:

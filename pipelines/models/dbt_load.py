@@ -222,13 +222,13 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                              folder=folders[0] if folders else "default", resource_type=kind,
                              fqn=[dbt.name, *folders, name], line_offset=offset)
 
-    python_models: set[str] = set()     # refused above: their properties are not 'unknown'
+    python_models: dict[str, str] = {}     # refused: their properties and refs are not 'unknown'
     for d in dbt.dirs("model"):
         for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
             add(path.stem, path, _rel(settings, path), path.read_text(encoding="utf-8"),
                 list(path.relative_to(d).parts[:-1]), "model")
         for path in sorted(d.rglob("*.py")) if d.is_dir() else []:
-            python_models.add(path.stem)
+            python_models[path.stem] = _rel(settings, path)
             problems.append(Problem(_rel(settings, path), None, "Python models are not supported; fix: write the model in SQL"))
     for name, path, rel, body, offset, folders in _snapshots(settings, dbt, problems):
         add(name, path, rel, "\n" * offset + body, folders, "snapshot", offset)
@@ -270,7 +270,7 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                 (macro_files if "generic" in folders else singular).append(path)
     project = ModelProject(settings.project_dir, models, seeds, macro_files, SourcesProject((), {}), vars_, problems,
                            {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests,
-                           source_tests=source_tests)
+                           source_tests=source_tests, refused_models=python_models)
     project.target = {"name": target.name, "schema": target.schema, "type": "duckdb", "path": str(target.path),
                       "threads": target.threads or 1, "database": target.path.stem, "profile_name": dbt.profile}
     project.docs = _docs_blocks(dbt.dirs("model") + dbt.dirs("macro") + dbt.dirs("seed"))

@@ -123,6 +123,7 @@ class ModelProject:
     source_tests: list[Any] = field(default_factory=list)     # (source, table, TestDecl)
     one_step: bool = True       # every model in one Dagster step (assets/model_layer.py); False: a step per model
     docs: dict[str, str] = field(default_factory=dict)                 # {% docs %} blocks
+    refused_models: dict[str, str] = field(default_factory=dict)       # a Python model's name -> its file
     target: dict[str, Any] = field(default_factory=dict)               # dbt's `target`
     package_macros: dict[str, list[Path]] = field(default_factory=dict)    # dbt_packages/<name>
     package_vars: dict[str, dict[str, Any]] = field(default_factory=dict)

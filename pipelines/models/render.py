@@ -255,13 +255,15 @@ class Renderer:
                  source_relations: Mapping[tuple[str, str], str] | None = None,
                  target: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                  docs: Mapping[str, str] | None = None, package_vars: Mapping[str, dict] | None = None,
-                 dispatch: list | None = None, bytecode_cache: "jinja2.BytecodeCache | None" = None):
+                 dispatch: list | None = None, bytecode_cache: "jinja2.BytecodeCache | None" = None,
+                 refused: Mapping[str, str] | None = None):
         self.bytecode_cache = bytecode_cache     # the macro files' compiled code too (before they load)
         self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                       autoescape=False,  # SQL, not HTML
                                       extensions=[jinja2.ext.do, jinja2.ext.loopcontrols])
         self.relations = relations              # model or seed name -> schema.name
         self.model_names = model_names | set(relations)
+        self.refused = dict(refused or {})        # models Kontor refuses (Python): name -> file
         self.source_keys = source_keys
         self.source_relations = dict(source_relations or {})
         self.vars = vars
@@ -387,6 +389,10 @@ class Renderer:
 
         def ref(name: str, *more: str, **kwargs: Any) -> str:
             name = more[-1] if more else name   # ref('package', 'model'): one project here
+            if name in self.refused:
+                self._problem(rf"ref\(\s*['\"]{re.escape(name)}['\"]", f"ref({name!r}) is the Python model "
+                              f"{self.refused[name]}, which Kontor does not run (see there)")
+                return f"__unknown_ref__{name}"
             if name not in self.model_names:
                 self._problem(rf"ref\(\s*['\"]{re.escape(name)}['\"]", f"unknown ref({name!r}){did_you_mean(name, self.model_names)}")
                 return f"__unknown_ref__{name}"

@@ -169,14 +169,18 @@ def test_persist_docs_is_honoured_by_the_comments_kontor_writes(tmp_path):
 
 
 def test_a_python_model_is_refused_once_not_its_properties_too(tmp_path):
-    """A Python model with a properties file beside it: the model is refused, its properties are
-    not reported as 'properties for unknown model' with a did-you-mean pointing elsewhere."""
+    """A Python model with a properties file beside it and a SQL model reading it: the model is
+    refused, its properties are not reported as 'properties for unknown model', and the ref() to
+    it names it instead of a did-you-mean pointing at another model."""
     root = project(tmp_path, SOURCES)
     write(root, {"models/loader.py": "def model(dbt, session):\n    return None\n",
                  "models/_loader.yml": "version: 2\nmodels:\n  - name: loader\n    description: Downloads.\n"
-                                       "  - name: loadr\n"})
+                                       "  - name: loadr\n",
+                 "models/loaded.sql": "select *\nfrom {{ ref('loader') }}\n"})
     with pytest.raises(ProjectError) as err:
         build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
     assert [str(p) for p in err.value.problems] == [
         "models/loader.py: Python models are not supported; fix: write the model in SQL",
-        "models/_loader.yml:5: properties for unknown model 'loadr'"]
+        "models/_loader.yml:5: properties for unknown model 'loadr'; did you mean 'loaded'?",
+        "models/loaded.sql:2: ref('loader') is the Python model models/loader.py, which Kontor does not run "
+        "(see there)"]
