@@ -1,8 +1,9 @@
 """Materialise a compiled model on DuckDB: view, table, incremental, snapshot.
 
-Every change runs in one transaction, so a failed build leaves the previous state: a table is
-built under a temporary name and swapped in; an incremental merge deletes and inserts together;
-a snapshot closes and opens versions together.
+Every change runs in one transaction, so a failed build leaves the previous state: a table
+(or view) replaces the previous one in one ``create or replace`` statement (a table that replaces
+a view, or a view a table: built under a temporary name and swapped in); an incremental merge
+deletes and inserts together; a snapshot closes and opens versions together.
 """
 from __future__ import annotations
 
@@ -90,9 +91,14 @@ def _count(con, relation: str | exp.Table) -> int:
 def build_view(con, schema: str, name: str, sql: str, existing: str | None = "unknown") -> Materialized:
     """DuckDB binds the query when the view is created, so unknown tables and columns fail the
     build; the view is not executed (as in dbt): counting its rows would run the whole query."""
+    existing = relation_type(con, schema, name) if existing == "unknown" else existing
+    if existing != "table":
+        # one statement (create or replace), so its own transaction: no begin/commit around it
+        con.execute(_sql("create_view", relation=_rel(schema, name), query=verbatim(sql)))
+        return Materialized(f"{schema}.{name}", "view", None, sql=sql)
+
     def swap():
-        if (relation_type(con, schema, name) if existing == "unknown" else existing) == "table":
-            con.execute(_sql("drop_table", relation=_rel(schema, name)))
+        con.execute(_sql("drop_table", relation=_rel(schema, name)))
         con.execute(_sql("create_view", relation=_rel(schema, name), query=verbatim(sql)))
     _transaction(con, swap)
     return Materialized(f"{schema}.{name}", "view", None, sql=sql)
@@ -110,6 +116,14 @@ def build_table(con, schema: str, name: str, sql: str, kind: str = "table", exis
     tmp = _staged(name)
     if leftover:
         con.execute(_sql("drop_table_if_exists", relation=_rel(schema, tmp)))
+    existing = relation_type(con, schema, name) if existing == "unknown" else existing
+    if existing != "view":
+        # One statement instead of begin, create, drop, rename, commit: DuckDB's CREATE OR
+        # REPLACE is atomic (a failing query leaves the previous table) and answers with the
+        # number of rows written, so no count(*) afterwards.
+        rows_written = con.execute(_sql("create_or_replace_table", relation=_rel(schema, name),
+                                        query=verbatim(sql))).fetchone()[0]
+        return Materialized(f"{schema}.{name}", kind, rows_written, sql=sql)
 
     rows: list[int] = []
 
