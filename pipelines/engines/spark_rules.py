@@ -354,14 +354,17 @@ def epoch_seconds(node: exp.Expression) -> exp.Expression:
 def ordered_list(node: exp.Expression) -> exp.Expression:
     """DuckDB's ``list(x order by k)`` (also ``distinct``, ``filter (where ...)``): sqlglot writes
     ``COLLECT_LIST(x)`` and drops the order, so the list comes in whatever order Spark's rows
-    arrive. Collected as structs of (k, x), sorted, then their values: DuckDB's order, and NULL
-    values kept in the list as DuckDB keeps them (``COLLECT_LIST`` drops a NULL, never a struct).
+    arrive. Collected as structs of (k is null, k, x), sorted, then their values: DuckDB's order
+    (NULL keys last), and NULL values kept in the list as DuckDB keeps them (``COLLECT_LIST`` drops
+    a NULL, never a struct). A window's ``list`` is left alone.
     One ascending key; ``distinct`` only ordered by the value itself (as DuckDB requires)."""
     target = node.this if isinstance(node, exp.Filter) else node
     if not isinstance(target, exp.ArrayAgg) or not isinstance(target.this, exp.Order):
         return node
     if isinstance(node, exp.ArrayAgg) and isinstance(node.parent, exp.Filter):
         return node                             # rewritten with its filter, at the parent
+    if isinstance(node.parent, exp.Window):
+        return node                             # a window's list: left as sqlglot writes it
     order = target.this
     keys = order.expressions
     if len(keys) != 1 or keys[0].args.get("desc") or keys[0].args.get("nulls_first"):
@@ -369,8 +372,10 @@ def ordered_list(node: exp.Expression) -> exp.Expression:
     value, distinct = order.this, isinstance(order.this, exp.Distinct)
     if distinct:
         (value,) = value.expressions
-    pair = exp.Anonymous(this="NAMED_STRUCT", expressions=[exp.Literal.string("k"), keys[0].this.copy(),
-                                                           exp.Literal.string("v"), value.copy()])
+    # NULL keys last, as DuckDB orders them (Spark sorts a struct's NULL field first)
+    pair = exp.Anonymous(this="NAMED_STRUCT", expressions=[
+        exp.Literal.string("n"), exp.Is(this=keys[0].this.copy(), expression=exp.Null()),
+        exp.Literal.string("k"), keys[0].this.copy(), exp.Literal.string("v"), value.copy()])
     collected: exp.Expression = exp.ArrayAgg(this=exp.Distinct(expressions=[pair]) if distinct else pair)
     if isinstance(node, exp.Filter):
         collected = exp.Filter(this=collected, expression=node.expression.copy())
