@@ -8,7 +8,10 @@ always belong to the same run) → ``entities/<e>_sync_proposals`` (table + one 
 With ``[tool.kontor] engine = "spark"`` (``spark``) the standardised records and the scored pairs
 are built on Spark and copied back (``stage.standardise_on_spark``, ``stage.score_on_spark``);
 with ``[tool.kontor.spark] train = true`` the model is trained there too (``stage.train_on_spark``),
-otherwise on DuckDB; the resolve step and the sync proposals stay on DuckDB; no Splink charts on Spark.
+otherwise on DuckDB; the resolve step computes survivorship and the golden, clusters, xref and
+conflicts tables there (``stage.resolve_on_spark``; clustering, ids, overrides, review queue and
+audit events on DuckDB, in the same one transaction); the sync proposals stay on DuckDB; no Splink
+charts on Spark.
 
 A run tagged ``kontor/retrain=true`` (``kontor run --retrain``) retrains the models; one tagged
 ``kontor/evaluate=true`` (``kontor run --evaluate``) scores the resolved entities against the ground
@@ -171,19 +174,14 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
             "pairs_in_review_band": scored.pairs - scored.matched, **html,
         })
 
-    @dg.multi_asset(
-        name=f"resolve_{spec.name}",
-        specs=[dg.AssetSpec(key(spec.name, part), deps=[key(spec.name, "pairs")], group_name="entities",
-                            kinds={"duckdb"}, owners=owners, description=PART_DESCRIPTIONS[part],
-                            code_version=spec.settings_hash,
-                            metadata={"dagster/table_name": spec.table(part)})
-               for part in RESOLVED_PARTS],
-    )
-    def _resolve(context: dg.AssetExecutionContext, warehouse: WarehouseResource, state_store: StateStoreResource):
+    def resolve_parts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                      state_store: StateStoreResource, spark=None):
         store = state_store.open(settings)
         try:
             with warehouse.connection() as con:
-                resolved = stage.resolve(con, spec, context.run_id, store)
+                # on Spark: survivorship and the golden, clusters, xref, conflicts tables computed there
+                resolved = stage.resolve_on_spark(con, spark, spec, context.run_id, tmp_dir, store) if spark is not None \
+                    else stage.resolve(con, spec, context.run_id, store)
         finally:
             store.close()
         evaluate = context.run.tags.get(EVALUATE_TAG, "").lower() == "true"
@@ -216,6 +214,27 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
                 # none drawn when the pairs were scored on Spark (their comparison levels stay there)
                 meta["cluster_studio"] = dg.MetadataValue.path(str(studio)) if studio else "not drawn in this run"
             yield dg.MaterializeResult(asset_key=key(spec.name, part), metadata=meta)
+
+    resolve_asset = dg.multi_asset(
+        name=f"resolve_{spec.name}",
+        specs=[dg.AssetSpec(key(spec.name, part), deps=[key(spec.name, "pairs")], group_name="entities",
+                            kinds={"duckdb", "spark"} if spark else {"duckdb"}, owners=owners,
+                            description=PART_DESCRIPTIONS[part],
+                            code_version=spec.settings_hash,
+                            metadata={"dagster/table_name": spec.table(part)})
+               for part in RESOLVED_PARTS],
+    )
+    if spark:
+        from assets.spark import SparkResource
+
+        def _resolve(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                     state_store: StateStoreResource, spark: SparkResource):
+            yield from resolve_parts(context, warehouse, state_store, spark)
+    else:
+        def _resolve(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                     state_store: StateStoreResource):
+            yield from resolve_parts(context, warehouse, state_store)
+    _resolve = resolve_asset(_resolve)
 
     @dg.asset(key=key(spec.name, "sync_proposals"), deps=[key(spec.name, "golden"), key(spec.name, "xref")],
               code_version=spec.settings_hash,

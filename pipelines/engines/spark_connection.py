@@ -158,6 +158,11 @@ class SparkConnection:
         else:
             df.write.insertInto(_spark_rel(db, name) if db else _spark_ident(name))
 
+    def temp_table(self, name: str, batch: "pa.Table") -> None:
+        """A temporary table holding the rows of ``batch`` (e.g. one the DuckDB side computed),
+        checkpointed: a snapshot, read by the statements that follow as DuckDB's would be."""
+        self._temp(name, self.spark.createDataFrame(batch).localCheckpoint())
+
     def insert(self, table: str, batch: "pa.Table") -> None:
         """``insert into table`` the rows of ``batch``, columns by position (``insert_rows``)."""
         tree = sqlglot.parse_one(table, into=exp.Table, read="duckdb")

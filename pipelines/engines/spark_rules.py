@@ -135,7 +135,8 @@ def list_index(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[node.this.copy(), index.copy()])
 
 
-_LIST_MAKERS = (exp.Split, exp.Array, exp.ArrayAgg, exp.RegexpSplit, exp.StringToArray, exp.Filter, exp.ArrayFilter)
+_LIST_MAKERS = (exp.Split, exp.Array, exp.ArrayAgg, exp.RegexpSplit, exp.StringToArray, exp.Filter, exp.ArrayFilter,
+                exp.RegexpExtractAll)
 
 
 def _makes_list(node: exp.Expression) -> bool:
@@ -331,9 +332,59 @@ def struct_in_subquery(node: exp.Expression) -> exp.Expression:
     return new
 
 
+def regexp_split(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``regexp_split_to_array(s, p)``: sqlglot writes it unchanged and Spark has no such
+    function. Spark's ``SPLIT(s, p, -1)`` keeps the empty strings at both ends, as DuckDB does."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "regexp_split_to_array" and len(node.expressions) == 2:
+        return exp.Anonymous(this="SPLIT", expressions=[a.copy() for a in node.expressions] + [exp.Literal.number(-1)])
+    return node
+
+
+def epoch_seconds(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``epoch(t)`` is the seconds since 1970 as a DOUBLE, fractions kept; sqlglot writes
+    ``UNIX_TIMESTAMP(t)``, whole seconds (1.5 s becomes 1, so two records half a second apart tie).
+    The microseconds divided, as DOUBLE (the session's time zone is UTC, DuckDB's for a TIMESTAMP)."""
+    if not isinstance(node, exp.TimeToUnix) or node.args.get("format") is not None:
+        return node
+    out = _spark("CAST(UNIX_MICROS(CAST(__p_t AS TIMESTAMP)) AS DOUBLE) / CAST(1000000 AS DOUBLE)", t=node.this)
+    out.meta["kontor_double"] = True
+    return out
+
+
+def ordered_list(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``list(x order by k)`` (also ``distinct``, ``filter (where ...)``): sqlglot writes
+    ``COLLECT_LIST(x)`` and drops the order, so the list comes in whatever order Spark's rows
+    arrive. Collected as structs of (k is null, k, x), sorted, then their values: DuckDB's order
+    (NULL keys last), and NULL values kept in the list as DuckDB keeps them (``COLLECT_LIST`` drops
+    a NULL, never a struct). A window's ``list`` is left alone.
+    One ascending key; ``distinct`` only ordered by the value itself (as DuckDB requires)."""
+    target = node.this if isinstance(node, exp.Filter) else node
+    if not isinstance(target, exp.ArrayAgg) or not isinstance(target.this, exp.Order):
+        return node
+    if isinstance(node, exp.ArrayAgg) and isinstance(node.parent, exp.Filter):
+        return node                             # rewritten with its filter, at the parent
+    if isinstance(node.parent, exp.Window):
+        return node                             # a window's list: left as sqlglot writes it
+    order = target.this
+    keys = order.expressions
+    if len(keys) != 1 or keys[0].args.get("desc") or keys[0].args.get("nulls_first"):
+        raise Untranslatable("list(... order by ...) with more than one key or a descending key is not translated to Spark", node)
+    value, distinct = order.this, isinstance(order.this, exp.Distinct)
+    if distinct:
+        (value,) = value.expressions
+    # NULL keys last, as DuckDB orders them (Spark sorts a struct's NULL field first)
+    pair = exp.Anonymous(this="NAMED_STRUCT", expressions=[
+        exp.Literal.string("n"), exp.Is(this=keys[0].this.copy(), expression=exp.Null()),
+        exp.Literal.string("k"), keys[0].this.copy(), exp.Literal.string("v"), value.copy()])
+    collected: exp.Expression = exp.ArrayAgg(this=exp.Distinct(expressions=[pair]) if distinct else pair)
+    if isinstance(node, exp.Filter):
+        collected = exp.Filter(this=collected, expression=node.expression.copy())
+    return _spark("TRANSFORM(ARRAY_SORT(__p_c), __e -> __e.v)", c=collected)
+
+
 RULES = (generate_series, iso_calendar, decimal_division, list_index, list_length,
          regex_replacement, regex_full_match, regex_extract, min_max_by_count, damerau_levenshtein_one, kontor_functions,
-         unordered_row_number, struct_in_subquery)
+         unordered_row_number, struct_in_subquery, regexp_split, epoch_seconds, ordered_list)
 
 
 def _bottom_up(tree: exp.Expression, rule) -> exp.Expression:

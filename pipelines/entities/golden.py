@@ -237,15 +237,39 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
 
 
 def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str,
-            decided: Constraints | None = None, previous: dict[str, str] | None = None) -> Resolved:
+            decided: Constraints | None = None, previous: dict[str, str] | None = None,
+            build=None) -> Resolved:
     """Write golden, xref, clusters, conflicts, review queue and id history for one entity,
-    honouring the stewards' effective decisions (``decided``)."""
+    honouring the stewards' effective decisions (``decided``). ``build(con, spec, decided)`` builds
+    the survivorship tables from ``_members`` (default :func:`build_tables` on ``con``; on Spark
+    ``entities.spark.BuildOnSpark``)."""
     decided = decided or Constraints()
     had_golden = _exists(con, spec.table("golden"))
     if had_golden:
         con.execute(_sql("golden_before", golden=spec.table("golden")))
     events = assign_ids(con, spec, clusters, run_id, previous)
     id_changes = con.execute(template(__file__, "id_changes")).fetchall()
+    (build or build_tables)(con, spec, decided)
+    overridden = _apply_overrides(con, spec, decided)
+    _review_queue(con, spec, run_id, decided)
+    changes = _golden_changes(con, spec, run_id, decided) if had_golden else []
+    if id_changes:   # which record belongs to which golden id: replayable after a rebuild from scratch
+        changes.append({"run_id": run_id, "actor": f"rule:{spec.name}", "kind": "xref_change", "entity": spec.name,
+                        "object_id": None, "before": {u: p for u, p, _ in id_changes if p is not None} or None,
+                        "after": {u: g for u, _, g in id_changes}, "detail": f"{len(id_changes)} record(s) got a golden id"})
+    n = lambda t: con.execute(_sql("count", relation=spec.table(t))).fetchall()[0][0]  # noqa: E731
+    clusters_n, multi = con.execute(_sql("golden_counts", golden=spec.table("golden"))).fetchall()[0]
+    open_items = con.execute(_sql("count_status", queue=spec.table("review_queue")), ["open"]).fetchall()[0][0]
+    for temp in ("_members", "_ids", "_cand", "_winners", "_golden_before", "_steward_merged", "_previous_xref"):
+        con.execute(_sql("drop_table", table=exp.to_table(temp)))
+    return Resolved(golden=n("golden"), clusters=clusters_n, multi_member=multi, review_items=open_items,
+                    conflicts=n("conflicts"), sync_proposals=0, events=events, overridden=overridden, changes=changes)
+
+
+def build_tables(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constraints) -> None:
+    """From ``_members`` (stable golden ids) and the standardised records: survivorship (``_cand``,
+    ``_winners``), ``_steward_merged``, and the golden, clusters, xref and conflicts tables. Plain
+    SQL on ``con``: on Spark it runs unchanged on a ``SparkConnection`` (``entities/spark.py``)."""
     survivorship(con, spec)
     con.execute(template(__file__, "steward_merged"))
     if decided.merged_by:
@@ -271,20 +295,6 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
     con.execute(_sql("clusters", clusters=spec.table("clusters"), standardised=std))
     con.execute(_sql("xref", xref=spec.table("xref"), pairs=spec.table("pairs"), standardised=std))
     con.execute(_sql("conflicts", conflicts=spec.table("conflicts")))
-    overridden = _apply_overrides(con, spec, decided)
-    _review_queue(con, spec, run_id, decided)
-    changes = _golden_changes(con, spec, run_id, decided) if had_golden else []
-    if id_changes:   # which record belongs to which golden id: replayable after a rebuild from scratch
-        changes.append({"run_id": run_id, "actor": f"rule:{spec.name}", "kind": "xref_change", "entity": spec.name,
-                        "object_id": None, "before": {u: p for u, p, _ in id_changes if p is not None} or None,
-                        "after": {u: g for u, _, g in id_changes}, "detail": f"{len(id_changes)} record(s) got a golden id"})
-    n = lambda t: con.execute(_sql("count", relation=spec.table(t))).fetchall()[0][0]  # noqa: E731
-    clusters_n, multi = con.execute(_sql("golden_counts", golden=spec.table("golden"))).fetchall()[0]
-    open_items = con.execute(_sql("count_status", queue=spec.table("review_queue")), ["open"]).fetchall()[0][0]
-    for temp in ("_members", "_ids", "_cand", "_winners", "_golden_before", "_steward_merged", "_previous_xref"):
-        con.execute(_sql("drop_table", table=exp.to_table(temp)))
-    return Resolved(golden=n("golden"), clusters=clusters_n, multi_member=multi, review_items=open_items,
-                    conflicts=n("conflicts"), sync_proposals=0, events=events, overridden=overridden, changes=changes)
 
 
 # The chance that the automatic outcome of an item is wrong, by kind of item: a pair in the review

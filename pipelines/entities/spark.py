@@ -1,4 +1,5 @@
-"""The entity stage's engine part on Spark: standardise, score with a stored model, cluster.
+"""The entity stage's engine part on Spark: standardise, score with a stored model, cluster,
+survivorship.
 
 - **Standardise**: ``standardise.standardise`` runs unchanged on a ``SparkConnection`` (DuckDB's
   connection API on Spark: its SQL through Kontor's rewrite layer, temporary tables as
@@ -12,7 +13,25 @@
 - **Train**: ``matching.train`` on Splink's SparkAPI (``spark_train.OnSpark``), the model kept in
   DuckDB's dialect, so a model trained on either engine scores on both.
 
-What is not here yet: the survivorship SQL (golden records are built on DuckDB).
+- **Survivorship** (:class:`BuildOnSpark`, ``stage.resolve_on_spark``): ``golden.build_tables``
+  unchanged on a ``SparkConnection``: the candidates, rules and winners (``_cand``, ``_winners``)
+  and the golden, clusters, xref and conflicts tables, from the standardised records and scored
+  pairs in Spark's catalog and ``_members`` (the stable golden ids) sent from DuckDB; written back
+  into the DuckDB warehouse inside ``stage.resolve``'s one transaction (as Arrow over the
+  connection: ``copy_to_duckdb`` swaps tables in a transaction of its own, which DuckDB cannot
+  nest), then dropped from Spark's catalog.
+
+What stays on DuckDB in the resolve step: clustering under the steward decisions and
+``distinct_when`` rules (``matching.connected_components``: Splink's DuckDBAPI plus the rule
+checks between clusters; ``clusters_on_spark`` above is Splink's plain connected components,
+without the decisions and rules), the stable golden ids and id history (``golden.assign_ids``: a
+Python pass over the continuations; the previous ids are the DuckDB warehouse's xref, or the
+state store's audit trail after a rebuild, never Spark's catalog, which a local master keeps
+for one session only), the steward overrides (``update`` statements), the review queue and the
+audit events (``golden_changes``): they read the tables written back. Sync proposals run on
+DuckDB. Time: on the demo's 52 suppliers about two minutes on Spark (local[2], a loaded machine)
+against three seconds on DuckDB: Spark pays a job per window, join and union branch of the
+survivorship SQL, so this is for data that does not fit one machine, not for speed at demo size.
 """
 from __future__ import annotations
 
@@ -132,3 +151,75 @@ def clusters_on_spark(session: "SparkSession", nodes: "DataFrame", pairs: "DataF
         edge_id_column_name_left="unique_id_l", edge_id_column_name_right="unique_id_r",
         threshold_match_probability=threshold)
     return session.sql(to_spark(render(template(__file__, "spark_clusters"), clusters=exp.to_table(clusters.physical_name))))
+
+
+# The tables ``golden.build_tables`` writes, in the order the DuckDB templates write them.
+BUILT_ORDER = {"golden": ["golden_id"], "clusters": ["golden_id", "unique_id"], "xref": ["system", "source_id"],
+               "conflicts": ["golden_id", "attribute", "won desc", "system", "unique_id"]}
+# the temporary tables it leaves that the resolve step reads on DuckDB afterwards (the review queue)
+BUILT_TEMPS = ("_winners", "_steward_merged")
+
+
+class BuildOnSpark:
+    """``golden.build_tables`` on Spark, as ``golden.resolve``'s ``build``: ``_members`` (the stable
+    golden ids, assigned on DuckDB) sent to Spark; survivorship and the golden, clusters, xref and
+    conflicts tables computed there by the same SQL through ``SparkConnection`` from the
+    standardised records and scored pairs in Spark's catalog; the four tables and the temporary
+    ``_winners`` and ``_steward_merged`` then written into the DuckDB connection ``con`` (as
+    tables, in DuckDB's order; inside its open transaction: the copy goes as Arrow over the
+    connection, not through ``copy_to_duckdb``, whose swap opens a transaction of its own). The
+    tables are dropped from Spark's catalog afterwards: the steward overrides are applied to
+    them on DuckDB, so Spark must not keep a version without them."""
+
+    def __init__(self, session: "SparkSession"):
+        self.session = session
+        self.seconds = 0.0          # time spent on Spark (and copying), for the caller to show
+
+    def __call__(self, con, spec: EntitySpec, decided) -> None:
+        import time
+
+        from pipelines.entities import golden
+
+        started = time.perf_counter()
+        spark = SparkConnection(self.session)
+        members = con.sql(exp.select("*").from_("_members").sql("duckdb")).to_arrow_table()
+        spark.temp_table("_members", members)
+        try:
+            golden.build_tables(spark, spec, decided)
+            for part, order in BUILT_ORDER.items():
+                schema, name = spec.table(part).split(".")
+                _to_duckdb(con, self.session.table(_rel(schema, name)).toArrow(), table_expr(spec.table(part)),
+                           order=[exp.maybe_parse(o, into=exp.Ordered, dialect="duckdb") for o in order])
+                spark.execute(render(template(__file__, "drop_table"), table=table_expr(spec.table(part))))
+            for temp in BUILT_TEMPS:
+                _to_duckdb(con, self.session.table(temp).toArrow(), exp.to_table(temp), temporary=True)
+        finally:
+            for temp in sorted(spark.temps):
+                self.session.catalog.dropTempView(temp)
+        self.seconds += time.perf_counter() - started
+
+
+def _rel(schema: str, name: str) -> str:
+    from pipelines.engines.engine import _spark_rel
+
+    return _spark_rel(schema, name)
+
+
+def _to_duckdb(con, table, target: exp.Table, order: list | None = None, temporary: bool = False) -> None:
+    """An Arrow table from Spark as a DuckDB table (``create or replace``, in ``order``). Spark's
+    timestamps arrive with the session's zone (UTC): written as DuckDB's plain TIMESTAMP, the
+    type the DuckDB SQL gives."""
+    import pyarrow as pa
+
+    columns = [c.cast(pa.timestamp(c.type.unit)) if pa.types.is_timestamp(c.type) and c.type.tz else c
+               for c in table.columns]
+    table = pa.table(columns, names=table.column_names)
+    view = "__kontor_from_spark"
+    con.register(view, table)
+    try:
+        query = exp.select("*").from_(exp.to_identifier(view, quoted=True))
+        if order:
+            query = query.order_by(*order)
+        con.execute(render(template(__file__, "temp_table_as" if temporary else "table_as"), table=target, query=query))
+    finally:
+        con.unregister(view)

@@ -14,8 +14,12 @@ On Spark (``[tool.kontor] engine = "spark"``): :func:`standardise_on_spark` and
 :func:`score_on_spark` run those two steps on Spark (``entities/spark.py``: the same SQL through
 ``SparkConnection``; Splink's SparkAPI with the model trained on DuckDB, Kontor's DuckDB-identical
 string similarities) and copy their tables back into the DuckDB warehouse in DuckDB's row order;
-training, clustering, survivorship and sync stay on DuckDB, and so do Splink's charts and cluster
-studio (not drawn on Spark yet).
+:func:`train_on_spark` trains there with ``[tool.kontor.spark] train = true``; :func:`resolve_on_spark`
+computes survivorship and the golden, clusters, xref and conflicts tables on Spark by the same SQL
+(``entities/spark.py`` ``BuildOnSpark``), written into the warehouse inside :func:`resolve`'s one
+transaction; clustering under the decisions and rules, the stable golden ids and id history, the
+steward overrides, the review queue, the audit events and sync stay on DuckDB, and so do Splink's
+charts and cluster studio (not drawn on Spark yet).
 """
 from __future__ import annotations
 
@@ -196,11 +200,13 @@ def cluster(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constrain
 
 
 def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, store: StateStore | None = None,
-            clusters: str | None = None, decided: Constraints | None = None) -> golden.Resolved:
+            clusters: str | None = None, decided: Constraints | None = None, build=None) -> golden.Resolved:
     """Cluster (unless ``clusters`` is given) and write clusters, golden records, xref, conflicts,
     review queue and id history in one transaction; with a state store, honour its decisions,
     take golden ids from its audit trail when the warehouse was rebuilt from scratch, and append
-    the run's audit events (and mirror the store) before committing."""
+    the run's audit events (and mirror the store) before committing. ``build``: where survivorship
+    and the golden, clusters, xref and conflicts tables are computed (``golden.resolve``; default
+    DuckDB; :func:`resolve_on_spark` passes Spark's)."""
     if decided is None:
         decided = decisions(store, spec)
     first_build = not golden._exists(con, spec.table("golden"))
@@ -211,7 +217,7 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, store
         clusters = cluster(con, spec, decided)
     con.execute("begin transaction")
     try:
-        resolved = golden.resolve(con, spec, clusters, run_id, decided, previous)
+        resolved = golden.resolve(con, spec, clusters, run_id, decided, previous, build=build)
         if store is not None:
             store.append_audit(audit_events(spec, resolved, run_id, first_build))
             store.mirror(con)
@@ -220,6 +226,25 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, store
         con.execute("rollback")
         raise
     return resolved
+
+
+def resolve_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, run_id: str, tmp_dir: Path,
+                     store: StateStore | None = None, clusters: str | None = None,
+                     decided: Constraints | None = None) -> golden.Resolved:
+    """:func:`resolve` with survivorship and the golden, clusters, xref and conflicts tables computed
+    on Spark (``spark``: ``assets/spark.py``'s ``SparkResource``) by the same SQL
+    (``entities.spark.BuildOnSpark``), from the standardised records and scored pairs in Spark's
+    catalog (copied there first when this run did not write them). Clustering under the decisions,
+    the stable golden ids and id history (from the DuckDB warehouse's xref, or the state store's
+    audit trail after a rebuild), the steward overrides, the review queue and the audit events stay
+    on DuckDB; the crash-safety contract is :func:`resolve`'s: the Spark results are written into
+    the DuckDB warehouse inside its one transaction, committed after the state store holds the
+    run's audit events."""
+    from pipelines.entities.spark import BuildOnSpark
+
+    spark.stage_inputs(con, [tuple(spec.table(part).split(".")) for part in ("standardised", "pairs")],
+                       tmp_dir / "to_spark")
+    return resolve(con, spec, run_id, store, clusters, decided, build=BuildOnSpark(spark.session()))
 
 
 def audit_events(spec: EntitySpec, resolved: golden.Resolved, run_id: str, first_build: bool) -> list[dict]:

@@ -53,6 +53,14 @@ CASES = {
     "struct_in_subquery": ("select struct_pack(k0 := 'a', k1 := null::int) in (select struct_pack(k0 := 'a', k1 := null::int)) as hit, "
                            "struct_pack(k0 := 'a', k1 := 1) in (select struct_pack(k0 := 'a', k1 := 2)) as miss",
                            "Spark reads a struct left of IN (subquery) as a list of columns"),
+    "regexp_split": ("select regexp_split_to_array('  ab  cd ', '[^a-z]+') as parts", "Spark has no regexp_split_to_array"),
+    "epoch_fraction": ("select epoch(timestamp '2020-01-01 00:00:01.5') as s", "UNIX_TIMESTAMP drops the half second"),
+    "ordered_list": ("select list(x order by k) as xs, list(distinct x order by x) as ds, "
+                     "list(x order by x) filter (where k > 1) as fs, list(k order by x) as by_x "
+                     "from (values ('b', 2), ('a', 3), ('c', 1), ('a', 3), (null, 4)) as t(x, k)",
+                     "COLLECT_LIST keeps the order the rows arrive in"),
+    "list_length_of_regexp_extract_all": ("select len(regexp_extract_all('Hauptstr. Nr. 5', '[A-Za-z]\\.')) as n",
+                                          "sqlglot writes LENGTH of a list"),
     "min_by_k": ("select min_by(x, y, 2) as lowest, max_by(x, y, 2) as highest from (values (1, 3), (2, 1), (3, 2)) as t(x, y)",
                  "sqlglot drops k: one value, not a list"),
 }

@@ -4,8 +4,9 @@ the real CLI, against the same project run on DuckDB.
 Two copies of one project (shipped models and expectations, the demo extracts at scale 0.05) are
 run with ``kontor run``: one as shipped, one with ``engine = "spark"``. The Spark run lands the
 sources in Spark's catalog, builds and gates every model there and copies the models back into
-its DuckDB warehouse; the entity stage standardises and scores on Spark (Splink's SparkAPI), then
-trains, clusters and resolves on DuckDB over the copies. Every model's table in the Spark run's
+its DuckDB warehouse; the entity stage standardises and scores on Spark (Splink's SparkAPI), trains
+and clusters on DuckDB over the copies, computes survivorship (golden, clusters, xref, conflicts)
+on Spark again and the rest of the resolve step on DuckDB. Every model's table in the Spark run's
 serving copy must equal the DuckDB run's: the same row count and the same order-insensitive
 checksum over the rows (decimals normalised, so ``1.50`` and ``1.5`` are one value), column types
 by family; every entity table too, its floats (match probabilities and weights) within 1e-9; and
