@@ -8,10 +8,10 @@ always belong to the same run) → ``entities/<e>_sync_proposals`` (table + one 
 With ``[tool.kontor] engine = "spark"`` (``spark``) the standardised records and the scored pairs
 are built on Spark and copied back (``stage.standardise_on_spark``, ``stage.score_on_spark``);
 with ``[tool.kontor.spark] train = true`` the model is trained there too (``stage.train_on_spark``),
-otherwise on DuckDB; the resolve step computes survivorship and the golden, clusters, xref and
-conflicts tables there (``stage.resolve_on_spark``; clustering, ids, overrides, review queue and
-audit events on DuckDB, in the same one transaction); the sync proposals stay on DuckDB; no Splink
-charts on Spark.
+otherwise on DuckDB; with ``resolve = true`` the resolve step computes survivorship and the
+golden, clusters, xref and conflicts tables there (``stage.resolve_on_spark``; clustering, ids,
+overrides, review queue and audit events on DuckDB, in the same one transaction), otherwise all of
+it on DuckDB; the sync proposals stay on DuckDB; no Splink charts on Spark.
 
 A run tagged ``kontor/retrain=true`` (``kontor run --retrain``) retrains the models; one tagged
 ``kontor/evaluate=true`` (``kontor run --evaluate``) scores the resolved entities against the ground
@@ -104,9 +104,11 @@ def _with_spark_as(spark: bool):
 
 
 def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: Settings,
-                        spark: bool = False, train_on_spark: bool = False) -> tuple[list, list]:
+                        spark: bool = False, train_on_spark: bool = False,
+                        resolve_on_spark: bool = False) -> tuple[list, list]:
     """(assets, asset checks) of one entity; ``spark``: standardised and pairs built on Spark;
-    ``train_on_spark``: the model trained there too."""
+    ``train_on_spark``: the model trained there too; ``resolve_on_spark``: survivorship and the
+    golden records built there too."""
     target_dir, data_dir = settings.target_dir, settings.data_dir
     tmp_dir = Path(target_dir) / "tmp"
     relations = {name: cm.model.relation for name, cm in compiled.models.items()}
@@ -218,13 +220,13 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
     resolve_asset = dg.multi_asset(
         name=f"resolve_{spec.name}",
         specs=[dg.AssetSpec(key(spec.name, part), deps=[key(spec.name, "pairs")], group_name="entities",
-                            kinds={"duckdb", "spark"} if spark else {"duckdb"}, owners=owners,
+                            kinds={"duckdb", "spark"} if resolve_on_spark else {"duckdb"}, owners=owners,
                             description=PART_DESCRIPTIONS[part],
                             code_version=spec.settings_hash,
                             metadata={"dagster/table_name": spec.table(part)})
                for part in RESOLVED_PARTS],
     )
-    if spark:
+    if resolve_on_spark:
         from assets.spark import SparkResource
 
         def _resolve(context: dg.AssetExecutionContext, warehouse: WarehouseResource,

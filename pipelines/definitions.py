@@ -107,11 +107,11 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     policy = dg.RetryPolicy(max_retries=retries.max_retries, delay=retries.delay,
                             backoff=dg.Backoff.EXPONENTIAL if retries.backoff == "exponential" else dg.Backoff.LINEAR)
     spark = _on_spark(settings, compiled)
-    train_on_spark = spark and _train_on_spark(settings)
+    on_spark = _entity_steps_on_spark(settings) if spark else set()
     built = build_source_assets(compiled.project.sources, policy, ingest_options(settings), spark)
     entity_checks = []
     for spec in entities.entities.values():
-        entity_assets, checks = build_entity_assets(spec, compiled, settings, spark, train_on_spark)
+        entity_assets, checks = build_entity_assets(spec, compiled, settings, spark, "train" in on_spark, "resolve" in on_spark)
         built += entity_assets
         entity_checks += checks
     suites = quality.load(settings)   # read once for both
@@ -154,11 +154,13 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     )
 
 
-def _train_on_spark(settings: Settings) -> bool:
-    """``[tool.kontor.spark] train = true``: the entity models trained on Spark as well."""
+def _entity_steps_on_spark(settings: Settings) -> set[str]:
+    """The entity steps ``[tool.kontor.spark]`` moves to Spark beside standardising and scoring:
+    ``train = true`` (the models), ``resolve = true`` (survivorship and the golden records)."""
     from pipelines.engines.spark_session import spark_config
 
-    return spark_config(settings).train
+    config = spark_config(settings)
+    return {name for name in ("train", "resolve") if getattr(config, name)}
 
 
 def _on_spark(settings: Settings, compiled: CompiledProject) -> bool:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 ENGINES = ("duckdb", "spark")
-KEYS = ("master", "remote", "app_name", "driver_memory", "warehouse_dir", "conf", "train")
+KEYS = ("master", "remote", "app_name", "driver_memory", "warehouse_dir", "conf", "train", "resolve")
 
 # What makes Spark answer as DuckDB does: timestamps without time zone, UTC, ANSI casts and
 # overflow errors; no progress bars in a log.
@@ -59,6 +59,7 @@ class SparkConfig:
     warehouse_dir: str | None = None
     conf: dict[str, str] = field(default_factory=dict)
     train: bool = False         # train the entity models on Spark (else on the DuckDB copy)
+    resolve: bool = False       # survivorship and the golden records built on Spark (else on DuckDB)
 
     @property
     def local(self) -> bool:
@@ -96,9 +97,10 @@ def spark_config(settings: Settings) -> SparkConfig:
     conf = table.get("conf", {})
     if not isinstance(conf, dict):
         raise KontorError(f"{where}: conf must be a table of Spark settings, e.g. conf = {{\"spark.sql.shuffle.partitions\" = \"4\"}}")
-    train = table.get("train", False)
-    if not isinstance(train, bool):
-        raise KontorError(f"{where}: train = {train!r}; fix: write true or false")
+    flags = {name: table.get(name, False) for name in ("train", "resolve")}
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise KontorError(f"{where}: {name} = {value!r}; fix: write true or false")
     remote = settings.env.get("KONTOR_SPARK_REMOTE") or table.get("remote")
     warehouse = table.get("warehouse_dir")
     if warehouse is None and not remote:
@@ -108,7 +110,7 @@ def spark_config(settings: Settings) -> SparkConfig:
     return SparkConfig(master=str(table.get("master", "local[2]")), remote=str(remote) if remote else None,
                        app_name=str(table.get("app_name", f"kontor {settings.name}")),
                        driver_memory=str(table.get("driver_memory", "1g")), warehouse_dir=warehouse,
-                       conf={str(k): str(v) for k, v in conf.items()}, train=train)
+                       conf={str(k): str(v) for k, v in conf.items()}, **flags)
 
 
 def start_session(config: SparkConfig) -> "SparkSession":

@@ -14,8 +14,8 @@ On Spark (``[tool.kontor] engine = "spark"``): :func:`standardise_on_spark` and
 :func:`score_on_spark` run those two steps on Spark (``entities/spark.py``: the same SQL through
 ``SparkConnection``; Splink's SparkAPI with the model trained on DuckDB, Kontor's DuckDB-identical
 string similarities) and copy their tables back into the DuckDB warehouse in DuckDB's row order;
-:func:`train_on_spark` trains there with ``[tool.kontor.spark] train = true``; :func:`resolve_on_spark`
-computes survivorship and the golden, clusters, xref and conflicts tables on Spark by the same SQL
+:func:`train_on_spark` trains there with ``[tool.kontor.spark] train = true``; with ``resolve = true``
+:func:`resolve_on_spark` computes survivorship and the golden, clusters, xref and conflicts tables on Spark by the same SQL
 (``entities/spark.py`` ``BuildOnSpark``), written into the warehouse inside :func:`resolve`'s one
 transaction; clustering under the decisions and rules, the stable golden ids and id history, the
 steward overrides, the review queue, the audit events and sync stay on DuckDB, and so do Splink's

@@ -1,6 +1,9 @@
 """``kontor check`` with ``engine = "spark"``: every model transpiled, ``file:line`` for what is not."""
 from __future__ import annotations
 
+import dagster as dg
+import pytest
+
 from conftest import make_project
 from pipelines.check import check_project
 from pipelines.core.settings import load_settings
@@ -46,14 +49,28 @@ def test_an_unknown_engine_or_spark_key_is_refused_with_a_suggestion(tmp_path):
         "pyproject.toml:8: [tool.kontor.spark]: unknown key 'mastr'; did you mean 'master'?"]
 
 
-def test_train_on_spark_is_a_boolean_and_off_by_default(tmp_path):
+@pytest.mark.parametrize("flag", ["train", "resolve"])
+def test_the_entity_steps_on_spark_are_booleans_and_off_by_default(tmp_path, flag):
     from pipelines.engines.spark_session import spark_config
 
-    assert spark_config(_spark_project(tmp_path / "default")).train is False
-    assert spark_config(_spark_project(tmp_path / "on", '\n[tool.kontor.spark]\ntrain = true\n')).train is True
-    problems, _ = check_project(_spark_project(tmp_path / "bad", '\n[tool.kontor.spark]\ntrain = "yes"\n'))
+    assert getattr(spark_config(_spark_project(tmp_path / "default")), flag) is False
+    on = spark_config(_spark_project(tmp_path / "on", f'\n[tool.kontor.spark]\n{flag} = true\n'))
+    assert (on.train, on.resolve) == (flag == "train", flag == "resolve")
+    problems, _ = check_project(_spark_project(tmp_path / "bad", f'\n[tool.kontor.spark]\n{flag} = "yes"\n'))
     assert [str(p) for p in problems] == [
-        "pyproject.toml:7: [tool.kontor.spark]: train = 'yes'; fix: write true or false"]
+        f"pyproject.toml:7: [tool.kontor.spark]: {flag} = 'yes'; fix: write true or false"]
+
+
+def test_resolve_on_spark_takes_the_spark_resource_only_when_set(tmp_path):
+    from pipelines.definitions import build_definitions
+
+    def resolve_resources(settings) -> set[str]:
+        defs = build_definitions(settings)
+        node = defs.resolve_assets_def(dg.AssetKey(["entities", "supplier_golden"]))
+        return set(node.required_resource_keys)
+
+    assert "spark" not in resolve_resources(_spark_project(tmp_path / "off"))
+    assert "spark" in resolve_resources(_spark_project(tmp_path / "on", "\n[tool.kontor.spark]\nresolve = true\n"))
 
 
 def test_the_spark_resource_is_configured_from_the_project(tmp_path):

@@ -6,7 +6,7 @@ run with ``kontor run``: one as shipped, one with ``engine = "spark"``. The Spar
 sources in Spark's catalog, builds and gates every model there and copies the models back into
 its DuckDB warehouse; the entity stage standardises and scores on Spark (Splink's SparkAPI), trains
 and clusters on DuckDB over the copies, computes survivorship (golden, clusters, xref, conflicts)
-on Spark again and the rest of the resolve step on DuckDB. Every model's table in the Spark run's
+on Spark again (``resolve = true``) and the rest of the resolve step on DuckDB. Every model's table in the Spark run's
 serving copy must equal the DuckDB run's: the same row count and the same order-insensitive
 checksum over the rows (decimals normalised, so ``1.50`` and ``1.5`` are one value), column types
 by family; every entity table too, its floats (match probabilities and weights) within 1e-9; and
@@ -37,6 +37,7 @@ SPARK_SETTINGS = '''
 [tool.kontor.spark]
 master = "local[2]"
 driver_memory = "1g"
+resolve = true
 conf = {"spark.sql.shuffle.partitions" = "2"}
 '''
 
