@@ -104,13 +104,18 @@ sources:
 """
 
 
-def test_external_sources_and_a_package_macro_that_reads_the_warehouse(tmp_path):
-    root = project(tmp_path, SOURCES)
+def run_all(root, tmp_path) -> duckdb.DuckDBPyConnection:
+    """Run the project's whole job (it must succeed); the warehouse opened read-only."""
     settings = load_settings(root, env={"HOME": str(tmp_path)})
     result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
-    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    return duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+
+
+def test_external_sources_and_a_package_macro_that_reads_the_warehouse(tmp_path):
+    root = project(tmp_path, SOURCES)
+    con = run_all(root, tmp_path)
     try:
         assert con.execute("select * from main.stg_shops").fetchall() == [("A", "Bonn")]   # a quoted bare path
         assert con.execute("select * from main.stg_refunds").fetchall() == [(7, 2, 5)]
@@ -153,11 +158,7 @@ def test_persist_docs_is_honoured_by_the_comments_kontor_writes(tmp_path):
         "models/props.yml": "version: 2\nmodels:\n  - name: stg_orders\n    description: Orders as delivered.\n"
                             "    columns:\n      - name: amount\n        description: In euros.\n",
     })
-    settings = load_settings(root, env={"HOME": str(tmp_path)})
-    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
-    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    con = run_all(root, tmp_path)
     try:
         table = con.execute("select comment from duckdb_views() where schema_name = 'main' "
                             "and view_name = 'stg_orders'").fetchall()
