@@ -13,8 +13,9 @@ select * from (
            from c0 join k on k.golden_id = c0.golden_id and k.key is not distinct from c0.key
            left join rarity r using (unique_id) left join latest l using (unique_id)),
     c as (select c1.*, nd.distinct_valid, nd.distinct_all, :rule_cols from c1 join nd using (golden_id)),
-    ranked as (select *, row_number() over (partition by golden_id order by :order) as rank_valid from c where :filter
-               qualify rank_valid <= 2),
+    -- only the first two are read (winner, runner-up): the rest is not kept
+    ranked as (select * from (select *, row_number() over (partition by golden_id order by :order) as rank_valid
+                              from c where :filter) where rank_valid <= 2),
     w as (select * from ranked where rank_valid = 1),
     second as (select * from ranked where rank_valid = 2)
     select c.golden_id, c.attribute, c.unique_id, c.source_system, c.source_id, c.updated_at, c.value, c.key,
