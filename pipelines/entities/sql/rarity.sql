@@ -1,4 +1,7 @@
--- per candidate, how often its rarest word occurs among the attribute's values
-with words as (select unique_id, unnest(regexp_split_to_array(lower(value), '[^a-z0-9äöüß]+')) as word from c0),
-corpus as (select word, count(*) as n from words where word <> '' group by 1)
-select w.unique_id, min(c.n) as rarest from words w join corpus c using (word) group by 1
+-- per candidate, how often its rarest word occurs among the attribute's values; each distinct
+-- value is split into words once (many candidates spell a value alike), weighted by its count
+with v as (select value, count(*) as n from c0 group by 1),
+words as (select value, n, unnest(regexp_split_to_array(lower(value), '[^a-z0-9äöüß]+')) as word from v),
+corpus as (select word, cast(sum(n) as bigint) as n from words where word <> '' group by 1),
+rarest as (select w.value, min(c.n) as rarest from words w join corpus c using (word) group by 1)
+select c0.unique_id, r.rarest from c0 join rarest r using (value)

@@ -4,13 +4,18 @@ select * from (
     with c0 as (:candidates),
     rarity as (:rarity),
     latest as (:latest),
-    c1 as (select c0.*, count(*) over (partition by golden_id, key) as freq, coalesce(r.rarest, 0) as rarest,
-                  l.latest
-           from c0 left join rarity r using (unique_id) left join latest l using (unique_id)),
-    nd as (select golden_id, count(distinct key) filter (where valid) as distinct_valid,
-                  count(distinct key) as distinct_all from c1 group by 1),
+    -- per golden id and key: how often it occurs, whether a valid candidate has it (aggregates
+    -- and joins rather than a window over the candidates)
+    k as (select golden_id, key, count(*) as freq, bool_or(valid) as any_valid from c0 group by 1, 2),
+    nd as (select golden_id, count(key) filter (where any_valid) as distinct_valid,
+                  count(key) as distinct_all from k group by 1),
+    c1 as (select c0.*, k.freq, coalesce(r.rarest, 0) as rarest, l.latest
+           from c0 join k on k.golden_id = c0.golden_id and k.key is not distinct from c0.key
+           left join rarity r using (unique_id) left join latest l using (unique_id)),
     c as (select c1.*, nd.distinct_valid, nd.distinct_all, :rule_cols from c1 join nd using (golden_id)),
-    ranked as (select *, row_number() over (partition by golden_id order by :order) as rank_valid from c where :filter),
+    -- only the first two are read (winner, runner-up): the rest is not kept
+    ranked as (select * from (select *, row_number() over (partition by golden_id order by :order) as rank_valid
+                              from c where :filter) where rank_valid <= 2),
     w as (select * from ranked where rank_valid = 1),
     second as (select * from ranked where rank_valid = 2)
     select c.golden_id, c.attribute, c.unique_id, c.source_system, c.source_id, c.updated_at, c.value, c.key,
