@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from pipelines.engines.engine import _spark_rel
 from pipelines.engines.spark_connection import SparkConnection
 from pipelines.engines.spark_rules import to_spark
 from pipelines.core.sql import render, table_expr, template
@@ -173,14 +174,10 @@ class BuildOnSpark:
 
     def __init__(self, session: "SparkSession"):
         self.session = session
-        self.seconds = 0.0          # time spent on Spark (and copying), for the caller to show
 
     def __call__(self, con, spec: EntitySpec, decided) -> None:
-        import time
-
         from pipelines.entities import golden
 
-        started = time.perf_counter()
         spark = SparkConnection(self.session)
         members = con.sql(exp.select("*").from_("_members").sql("duckdb")).to_arrow_table()
         spark.temp_table("_members", members)
@@ -188,7 +185,7 @@ class BuildOnSpark:
             golden.build_tables(spark, spec, decided)
             for part, order in BUILT_ORDER.items():
                 schema, name = spec.table(part).split(".")
-                _to_duckdb(con, self.session.table(_rel(schema, name)).toArrow(), table_expr(spec.table(part)),
+                _to_duckdb(con, self.session.table(_spark_rel(schema, name)).toArrow(), table_expr(spec.table(part)),
                            order=[exp.maybe_parse(o, into=exp.Ordered, dialect="duckdb") for o in order])
                 spark.execute(render(template(__file__, "drop_table"), table=table_expr(spec.table(part))))
             for temp in BUILT_TEMPS:
@@ -196,13 +193,6 @@ class BuildOnSpark:
         finally:
             for temp in sorted(spark.temps):
                 self.session.catalog.dropTempView(temp)
-        self.seconds += time.perf_counter() - started
-
-
-def _rel(schema: str, name: str) -> str:
-    from pipelines.engines.engine import _spark_rel
-
-    return _spark_rel(schema, name)
 
 
 def _to_duckdb(con, table, target: exp.Table, order: list | None = None, temporary: bool = False) -> None:
