@@ -11,7 +11,6 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
@@ -364,7 +363,3 @@ def issue_by_hand(settings: Settings, name: str, period: str | None = None, forc
     metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
     return issued_result(settings, spec, metadata["period"].value, metadata["version"].value,
                          metadata["issued"].value, metadata["delivery"].value)
-
-
-def serving_exists(settings: Settings) -> bool:
-    return Path(settings.serving_path).is_file()

@@ -35,8 +35,3 @@ def neutralise_expr(column: str) -> exp.Expression:
     number = exp.func("regexp_matches", col, exp.Literal.string(PLAIN_NUMBER))
     case = exp.Case().when(exp.and_(starts, exp.not_(number)), exp.DPipe(this=exp.Literal.string("'"), expression=col))
     return exp.alias_(case.else_(col), column, quoted=True)
-
-
-def neutralise_sql(column: str) -> str:
-    """``neutralise_expr`` as DuckDB SQL, for a ``COPY ... TO`` query written as text."""
-    return neutralise_expr(column).sql(dialect="duckdb")

@@ -113,10 +113,6 @@ class CompanyNamer:
         return name, lf, industry
 
 
-def full_name(base: str, legal_form: str) -> str:
-    return f"{base} {R.LEGAL_FORM_TEXT[legal_form]}" if legal_form else base
-
-
 def person(rnd: random.Random) -> tuple[str, str, str]:
     """(salutation, first_name, last_name)"""
     if rnd.random() < 0.62:

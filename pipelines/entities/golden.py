@@ -17,7 +17,6 @@ valid values disagree gets no winner: the golden value stays empty and the clust
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -555,7 +554,3 @@ def _sync_checks(inp, spec: EntitySpec | None = None) \
         if attr in mapped:
             checks.append((attr, inp.columns[attr], s(attr), g(attr), exp.and_(present(attr), g(VALID_OF[attr]))))
     return checks
-
-
-def summary_json(resolved: Resolved) -> str:
-    return json.dumps(resolved.__dict__, default=str)

@@ -11,7 +11,6 @@ and the DuckDB target of the profile come from dbt's files, and models land wher
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -108,10 +107,6 @@ def folder_config(tree: Mapping | None, project: str, folders: list[str]) -> dic
 def _paths(doc: Mapping, key: str, default: str) -> list[str]:
     value = doc.get(key, [default])
     return [str(v) for v in (value if isinstance(value, list) else [value])]
-
-
-def is_dbt_project(root: Path) -> bool:
-    return (root / PROJECT_FILE).is_file()
 
 
 def load_dbt_project(root: Path, *, package: bool = False) -> DbtProject:
@@ -231,7 +226,3 @@ def project_vars(project: DbtProject, env: Mapping[str, str], package: str | Non
         out.update(source.get(package or project.name) or {})
     out.update(cli_vars(env))
     return out
-
-
-def os_environ() -> dict[str, str]:
-    return dict(os.environ)
