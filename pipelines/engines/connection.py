@@ -7,9 +7,9 @@ with :func:`connect`; none of them imports ``duckdb``. Today every connection is
 needs on Spark), so the names below are DuckDB's classes under engine-neutral names: an ``except
 EngineError`` catches exactly what ``except duckdb.Error`` did.
 
-Only this package imports ``duckdb`` (``tests/test_engine_boundary.py`` keeps it so, with the
-reasons for what is left). This module imports neither sqlglot nor pyarrow: ``kontor query``
-opens the serving copy through it and starts light.
+Only this package imports ``duckdb`` (``tests/test_engine_boundary.py`` keeps it so). This module
+imports neither sqlglot nor pyarrow: ``kontor query`` opens the serving copy through it and starts
+light.
 """
 from __future__ import annotations
 
