@@ -7,6 +7,10 @@ databases with ``connect``, and get Splink's backend from ``pipelines.engines.sp
 An AST scan finds the imports (at module level, in functions and under ``TYPE_CHECKING``) and
 doctest lines that import them. ``ALLOWED`` names each file that still may, with the reason; a new
 file fails, and so does an entry whose file no longer needs it (remove it, so it stays out).
+
+A second scan keeps the ``Connection`` protocol honest: what a function calls on a parameter typed
+``Connection`` (and on the cursor ``execute`` returns) must be a member of the protocol, so a new
+DuckDB call is added there, where every engine sees the demand.
 """
 from __future__ import annotations
 
@@ -86,6 +90,60 @@ def test_no_new_engine_imports():
 def test_the_allowlist_only_shrinks():
     stale = sorted(set(ALLOWED) - set(findings()))
     assert not stale, f"remove from ALLOWED, these no longer import the engine: {stale}"
+
+
+RETURNS_ITSELF = {"execute", "executemany", "cursor", "register", "unregister"}
+
+
+def connection_calls(path: Path) -> list[tuple[int, str]]:
+    """(line, member) for each attribute a function of ``path`` takes from a parameter annotated
+    with ``pipelines.engines.connection.Connection`` (under its local name), or from what its
+    ``execute``/``cursor``/... returned."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    local = {a.asname or a.name for n in ast.walk(tree)
+             if isinstance(n, ast.ImportFrom) and n.module == "pipelines.engines.connection"
+             for a in n.names if a.name == "Connection"}
+
+    def annotated(arg: ast.arg) -> bool:
+        a = arg.annotation
+        return (isinstance(a, ast.Name) and a.id in local) or (isinstance(a, ast.Constant) and a.value in local)
+
+    out = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs] if annotated(a)}
+
+            def is_connection(node: ast.AST) -> bool:
+                if isinstance(node, ast.Name):
+                    return node.id in params
+                return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in RETURNS_ITSELF and is_connection(node.func.value))
+
+            if params:
+                out += [(node.lineno, node.attr) for node in ast.walk(fn)
+                        if isinstance(node, ast.Attribute) and is_connection(node.value)]
+    return out
+
+
+def test_the_call_scan_sees_calls_on_a_connection(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from pipelines.engines.connection import Connection as Con\n"
+        "from pipelines.sources.spec import Connection\n"
+        "def f(con: Con, other: Connection, cur: 'Con'):\n"
+        "    con.execute('select 1').fetchall()\n"
+        "    other.url_env\n"
+        "    cur.cursor().pl()\n")
+    assert sorted(connection_calls(sample)) == [(4, "execute"), (4, "fetchall"), (6, "cursor"), (6, "pl")]
+
+
+def test_the_stages_call_only_what_the_protocol_names():
+    members = {n for n in dir(Connection) if not n.startswith("_")}
+    outside = {f"{path.relative_to(REPO).as_posix()}:{line}": attr
+               for path in sorted([*(REPO / "pipelines").rglob("*.py"), *(REPO / "assets").rglob("*.py")])
+               for line, attr in connection_calls(path) if attr not in members}
+    assert not outside, ("a call on a connection that pipelines/engines/connection.py's Connection does not name; "
+                         f"add it there (every engine must then offer it): {outside}")
 
 
 def test_the_neutral_names_are_duckdb_s_own_classes():
