@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from pydantic import PrivateAttr
 
 from pipelines.core import warehouse
@@ -37,6 +36,7 @@ from pipelines.core.services import (
 from pipelines.core.runlock import RunLock, warehouse_problem
 from pipelines.core.settings import Settings
 from pipelines.core.state import StateStore
+from pipelines.engines.connection import Connection, EngineError
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -57,7 +57,7 @@ class WarehouseResource(dg.ConfigurableResource):
     memory_limit: str = ""          # [tool.kontor] memory_limit; empty: DuckDB's default
     threads: int = 0                # [tool.kontor] threads; 0: DuckDB's default
     target_dir: str = ""            # where the run lock lives; empty: the parent of tmp_dir
-    _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _con: Connection | None = PrivateAttr(default=None)
     _lock: RunLock | None = PrivateAttr(default=None)
 
     @classmethod
@@ -72,7 +72,7 @@ class WarehouseResource(dg.ConfigurableResource):
             target_dir=str(settings.target_dir),
         )
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
+    def _connect(self) -> Connection:
         return warehouse.connect(Path(self.warehouse_path), memory_limit=self.memory_limit or None,
                                  threads=self.threads or None)
 
@@ -86,7 +86,7 @@ class WarehouseResource(dg.ConfigurableResource):
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         try:
             self._con = self._connect()
-        except (duckdb.Error, OSError) as exc:
+        except (EngineError, OSError) as exc:
             lock.__exit__(None, None, None)
             path = Path(self.warehouse_path)
             raise dg.Failure(description=warehouse_problem(path, str(path), exc), allow_retries=False) from None
@@ -101,7 +101,7 @@ class WarehouseResource(dg.ConfigurableResource):
             self._lock = None
 
     @contextmanager
-    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connection(self) -> Iterator[Connection]:
         """The run's connection (or a fresh one outside a run, closed afterwards)."""
         if self._con is not None:
             yield self._con

@@ -112,11 +112,9 @@ def engine_problems(settings: Settings, compiled, explain: bool = False) -> list
 def check_settings(settings: Settings) -> list[Problem]:
     """``[tool.kontor]``: unknown keys and wrong types, the DuckDB memory limit, ``[tool.kontor.alerts]``
     and ``[tool.kontor.retries]``, as a run would read them; each problem on its line."""
-    import duckdb
-
     from pipelines.core.alerts import alert_config
     from pipelines.core.retries import retry_config
-    from pipelines.core.warehouse import set_limits
+    from pipelines.engines.connection import connect, set_limits
 
     pyproject = settings.project_dir / "pyproject.toml"
     lines = pyproject.read_text(encoding="utf-8").splitlines() if pyproject.is_file() else []  # a dbt project may have none
@@ -126,7 +124,7 @@ def check_settings(settings: Settings) -> list[Problem]:
 
     problems = settings_problems(settings)
     try:
-        with duckdb.connect() as con:
+        with connect() as con:
             set_limits(con, settings.memory_limit, settings.threads)
     except KontorError as exc:
         problems.append(Problem(settings.relative(pyproject), line_of("memory_limit"), str(exc)))

@@ -113,14 +113,13 @@ def check_warehouse(settings: Settings, run_id: str) -> None:
     """Open the warehouse for writing before any asset runs: when it cannot be (another process
     holds DuckDB's lock, no permission, disk full), one line says why, and the alert goes out,
     instead of every asset failing on its own."""
-    import duckdb
-
     from pipelines.core.runlock import warehouse_problem
     from pipelines.core.warehouse import connect_settings
+    from pipelines.engines.connection import EngineError
 
     try:
         connect_settings(settings).close()
-    except (duckdb.Error, OSError) as exc:
+    except (EngineError, OSError) as exc:
         reason = warehouse_problem(settings.warehouse_path, settings.relative(settings.warehouse_path), exc)
         alerts, problems = report_outcome(settings, run_id, [f"{WAREHOUSE}: {reason}"], [], [],
                                           services=services_for(settings))
@@ -317,11 +316,10 @@ def issue_by_hand(settings: Settings, name: str, period: str | None = None, forc
     of the UI. The asset writes a new version only when the facts changed (or ``force``) and puts
     its facts into the serving copy at once. A period of another grain, or one the data does not
     cover, is refused before anything is archived."""
-    import duckdb
-
     from assets.reports import FORCE_TAG, build_report_asset, partition_key, partitions_for
     from assets.resources import WarehouseResource, service_resources
     from pipelines.core.warehouse import connect_settings
+    from pipelines.engines.connection import EngineIOError
     from pipelines.reports.facts import check_period, compute_facts, default_period
     from pipelines.reports.stage import issued_result
     from pipelines.reports.spec import find_report
@@ -335,7 +333,7 @@ def issue_by_hand(settings: Settings, name: str, period: str | None = None, forc
         raise KontorError(f"{settings.relative(settings.warehouse_path)} does not exist yet; fix: run `kontor run` first")
     try:
         con = connect_settings(settings)
-    except duckdb.IOException as exc:
+    except EngineIOError as exc:
         raise KontorError(f"{settings.relative(settings.warehouse_path)} is in use by another process ({exc}); "
                           "fix: wait for the running pipeline to finish, then try again") from exc
     try:

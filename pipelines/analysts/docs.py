@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import duckdb
+from pipelines.engines.connection import Connection
 
 # "one row per invoice", "One golden record per cluster", "(one row per ERP item)": the grain said
 _HAS_GRAIN = re.compile(r"\b(one|each)\s+(?:[\w-]+\s+){0,3}?(row|record|line|entry)s?\s+(per|for each)\b|\bone row\b",
@@ -62,7 +62,7 @@ def _exp():
     return exp
 
 
-def existing_relations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, set[str]]]:
+def existing_relations(con: Connection) -> dict[str, tuple[str, set[str]]]:
     """schema.table -> (TABLE or VIEW, its column names) in the current database."""
     found: dict[str, tuple[str, set[str]]] = {}
     rows = con.execute(
@@ -76,7 +76,7 @@ def existing_relations(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, s
     return found
 
 
-def current_comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str | None], str]:
+def current_comments(con: Connection) -> dict[tuple[str, str | None], str]:
     """(schema.table, column or None for the table itself) -> its comment, where it has one. A
     comment already in place is not written again: each ``COMMENT ON`` is a catalog change of its
     own, and a run that rebuilt a few tables would otherwise rewrite every comment of every table."""
@@ -90,7 +90,7 @@ def current_comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str | No
     return {(f"{schema}.{name}", column): comment for schema, name, column, comment in rows}
 
 
-def apply_comments(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> tuple[int, int]:
+def apply_comments(con: Connection, docs: Iterable[TableDoc]) -> tuple[int, int]:
     """``COMMENT ON`` every documented table and column that exists; returns (tables, columns) commented.
     A documented relation or column the warehouse does not have (yet) is left out, not an error:
     the YAML's own checks (``kontor check``) say when a described column does not exist."""
@@ -126,7 +126,7 @@ def apply_comments(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> 
     return tables, columns
 
 
-def read_comments(con: duckdb.DuckDBPyConnection, relation: str | None = None) -> list[dict]:
+def read_comments(con: Connection, relation: str | None = None) -> list[dict]:
     """What the database says about its tables (all, or one ``schema.table``): comment, kind,
     rows (tables only: DuckDB's estimate), and the columns with type and comment."""
     where, params = "", []

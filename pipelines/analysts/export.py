@@ -17,22 +17,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
 from sqlglot import exp
 
 from pipelines.core.csvsafe import neutralise_expr
 from pipelines.core.errors import KontorError
+from pipelines.engines.connection import Connection
 
 EXCEL_MAX_ROWS = 1_048_575
 _NUMBER = ("DECIMAL", "DOUBLE", "FLOAT", "REAL")
 _BOM = b"\xef\xbb\xbf"
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: exp.Table) -> list[tuple[str, str]]:
+def _columns(con: Connection, table: exp.Table) -> list[tuple[str, str]]:
     return [(row[0], str(row[1]).upper()) for row in con.execute(exp.Describe(this=table).sql("duckdb")).fetchall()]
 
 
-def csv_select(con: duckdb.DuckDBPyConnection, table: exp.Table, german: bool = False) -> exp.Select:
+def csv_select(con: Connection, table: exp.Table, german: bool = False) -> exp.Select:
     """``select`` of every column for a CSV people open in a spreadsheet: text cells that would run
     as a formula neutralised (``pipelines.core.csvsafe``); with ``german`` numbers in decimal comma and
     dates as DD.MM.YYYY."""
@@ -58,12 +58,12 @@ def csv_select(con: duckdb.DuckDBPyConnection, table: exp.Table, german: bool = 
     return exp.select(*projections).from_(table)
 
 
-def _copy(con: duckdb.DuckDBPyConnection, query: exp.Expression, path: Path, options: dict[str, object]) -> None:
+def _copy(con: Connection, query: exp.Expression, path: Path, options: dict[str, object]) -> None:
     props = ", ".join(f"{k} {exp.Literal.string(v).sql('duckdb') if isinstance(v, str) else v}" for k, v in options.items())
     con.execute(f"copy ({query.sql('duckdb')}) to {exp.Literal.string(str(path)).sql('duckdb')} ({props})")
 
 
-def export_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, fmt: str, german: bool = False) -> int:
+def export_table(con: Connection, relation: str, path: Path, fmt: str, german: bool = False) -> int:
     """Write ``relation`` (schema.table) to ``path``; returns the rows written. The file appears
     whole or not at all (written beside it, then renamed)."""
     schema, name = relation.split(".", 1)

@@ -10,11 +10,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
-
 from pipelines.core.errors import KontorError
 from pipelines.core.settings import Settings
 from pipelines.core.warehouse import connect_settings
+from pipelines.engines.connection import Connection, EngineError
 
 DEFAULT_LIMIT = 100
 _BATCH_ROWS = 65_536
@@ -46,7 +45,7 @@ def run_query(settings: Settings, sql: str, limit: int | None = DEFAULT_LIMIT) -
         con.close()
 
 
-def fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None = DEFAULT_LIMIT) -> QueryResult:
+def fetch(con: Connection, sql: str, limit: int | None = DEFAULT_LIMIT) -> QueryResult:
     """The result of ``sql`` on ``con``: the first ``limit`` rows and the total row count."""
     try:
         # execute, not sql(): only execute's error quotes the line with a caret under the bad token
@@ -65,13 +64,13 @@ def fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None = DEFAULT_
         else:
             cursor.fetchall()  # an empty fetch ends the result: DuckDB 2 keeps the connection busy until then
         return QueryResult(columns, types, rows, total)
-    except duckdb.Error as exc:
+    except EngineError as exc:
         # DuckDB's whole message: the "Did you mean", the candidate columns and the caret under the
         # offending token are what lets an analyst fix the query without the docs.
         raise KontorError("query failed: " + str(exc).rstrip()) from exc
 
 
-def _count_rest(cursor: duckdb.DuckDBPyConnection) -> int:
+def _count_rest(cursor: Connection) -> int:
     """Rows left in the result, counted in Arrow batches that are dropped as they come (pyarrow
     loads only here: 0.2 s that a small result does not pay)."""
     with warnings.catch_warnings():

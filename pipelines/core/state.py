@@ -29,14 +29,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from sqlglot import exp
 
 from pipelines.core.errors import KontorError
 from pipelines.core.services import STATE_ENV, StateLocation, services_from_env
 from pipelines.core.settings import Settings
 from pipelines.core.sql import render, statements, template
+from pipelines.engines.connection import Connection
 
 URL_ENV, DIR_ENV = STATE_ENV["url"], STATE_ENV["dir"]
 SQLITE_FILE = "kontor_state.sqlite"
@@ -184,7 +183,7 @@ class StateStore:
         return [{**r, "created_at": _iso(r["created_at"]), "detail": None if r["detail"] is None else json.loads(r["detail"])}
                 for r in rows]
 
-    def mirror(self, con: duckdb.DuckDBPyConnection) -> None:
+    def mirror(self, con: Connection) -> None:
         """Bring ``kontor.steward_decisions`` and ``kontor.audit_log`` in the warehouse up to date
         with the store's rows (for queries; the store stays the record). Decisions change status,
         so they are copied whole; the audit log only grows, so only the events after the newest
@@ -216,7 +215,7 @@ class StateStore:
             finally:
                 con.unregister(view)
 
-    def _mirrored_until(self, con: duckdb.DuckDBPyConnection, comment: str) -> int | None:
+    def _mirrored_until(self, con: Connection, comment: str) -> int | None:
         """The newest event id in the warehouse's copy of the audit log if it is a copy of this
         store up to there (0 when empty), else None."""
         found = con.execute(template(__file__, "mirror_comment")).fetchall()

@@ -1,4 +1,5 @@
-"""The DuckDB warehouse: connecting, Kontor's own bookkeeping tables, the serving copy.
+"""The DuckDB warehouse: connecting with the project's settings (through the engine's
+``pipelines.engines.connection.connect``), Kontor's own bookkeeping tables, the serving copy.
 
 DuckDB allows one writing process per file, and no other process may open it while the
 writer holds it, so analysts read ``serving.duckdb``: a copy published by rename, so a reader
@@ -9,10 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import duckdb
-
-from pipelines.core.errors import KontorError
 from pipelines.core.templates import template   # not core.sql: `kontor query` need not import sqlglot
+# Opening a database is the engine's (pipelines/engines/connection.py); connect stays importable here
+from pipelines.engines.connection import Connection, connect
 
 BOOKKEEPING_DDL = """
 create schema if not exists raw;
@@ -148,41 +148,13 @@ BOOKKEEPING_DOCS = [
 ]
 
 
-def connect(path: Path, read_only: bool = False, memory_limit: str | None = None,
-            threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection to a warehouse file; ``memory_limit`` and ``threads`` as in ``[tool.kontor]``
-    (None: DuckDB's defaults). Past the limit DuckDB spills to ``<file>.tmp`` beside the file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
-    # Extensions are never downloaded at run time: a closed network must behave like this one.
-    con.execute("set autoinstall_known_extensions = false; set autoload_known_extensions = false")
-    try:
-        set_limits(con, memory_limit, threads)
-    except KontorError as exc:
-        con.close()
-        raise KontorError(f"pyproject.toml [tool.kontor]: {exc} (or set KONTOR_MEMORY_LIMIT)") from exc.__cause__
-    return con
-
-
-def set_limits(con: duckdb.DuckDBPyConnection, memory_limit: str | None, threads: int | None) -> None:
-    """DuckDB's ``memory_limit`` and ``threads`` on ``con`` (None: leave DuckDB's default)."""
-    try:
-        if memory_limit:
-            con.execute(template(__file__, "set_memory_limit"), [memory_limit])
-        if threads:
-            con.execute(template(__file__, "set_threads"), [int(threads)])
-    except duckdb.Error as exc:
-        raise KontorError(f"memory_limit = {memory_limit!r}: {str(exc).splitlines()[0]}; "
-                          "fix: write a size such as \"4GB\" or \"500MB\"") from exc
-
-
-def connect_settings(settings, path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect_settings(settings, path: Path | None = None, read_only: bool = False) -> Connection:
     """:func:`connect` with the project's settings (the warehouse file unless ``path`` says otherwise)."""
     return connect(path or settings.warehouse_path, read_only=read_only, memory_limit=settings.memory_limit,
                    threads=settings.threads)
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows) -> int:
+def insert_rows(con: Connection, table: str, rows) -> int:
     """``insert into <table> values (?, ...)`` for many rows as one statement, columns by position.
     DuckDB runs ``executemany`` as one statement per row, about 2 ms each on a file database
     (20,000 rows: 42 s); through Arrow the same rows take well under a second."""
@@ -195,7 +167,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows) -> int:
     return len(rows)
 
 
-def ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_bookkeeping(con: Connection) -> None:
     con.execute(BOOKKEEPING_DDL)
 
 
@@ -206,7 +178,7 @@ def ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
 SERVING_STORAGE_VERSION = "v1.4.0"
 
 
-def publish_serving(con: duckdb.DuckDBPyConnection, serving: Path,
+def publish_serving(con: Connection, serving: Path,
                     storage_version: str | None = SERVING_STORAGE_VERSION) -> Path:
     """Copy the writer's database to ``serving`` atomically: build beside it, fsync, rename;
     written in ``storage_version`` (None: the running DuckDB's own).

@@ -1,5 +1,12 @@
 """Engines: SQL written in DuckDB's dialect, executed on DuckDB (the default) or on Spark.
 
+Only this package imports ``duckdb`` or Splink's backends (``tests/test_engine_boundary.py``).
+
+- ``connection``: the warehouse connection as the stages see it: ``Connection`` (a protocol of the
+  calls they make), ``EngineError``, ``CatalogError`` and the other error names (DuckDB's classes),
+  ``connect`` (a database file, or an in-memory one)
+- ``splink_backend``: Splink's ``DuckDBAPI`` / ``SparkAPI`` for the entity stage (``on_duckdb``,
+  ``on_spark``)
 - ``engine``: ``Engine``, ``DuckDBEngine``, ``SparkEngine``, ``copy_tables`` (DuckDB tables into
   another engine through Parquet)
 - ``spark_rules``: DuckDB → Spark through sqlglot plus Kontor's rewrite rules (``to_spark``)
@@ -9,5 +16,6 @@
 - ``explain``: ``explain_problems``, ``kontor check`` having Spark plan every model against an
   empty catalog
 
-Modules are imported by their full name; pyspark is imported only when a Spark session starts.
+Modules are imported by their full name; pyspark is imported only when a Spark session starts,
+splink only when a backend is asked for, and ``connection`` imports neither sqlglot nor pyarrow.
 """

@@ -20,8 +20,9 @@ from pipelines.core.sql import verbatim
 from pipelines.engines.spark_rules import to_spark
 
 if TYPE_CHECKING:
-    import duckdb
     from pyspark.sql import SparkSession
+
+    from pipelines.engines.connection import Connection
 
 NEW_PREFIX = "__kontor_new_"
 
@@ -81,7 +82,7 @@ class DuckDBEngine(Engine):
 
     name = "duckdb"
 
-    def __init__(self, con: "duckdb.DuckDBPyConnection"):
+    def __init__(self, con: "Connection"):
         self.con = con
 
     def transpile(self, sql: str) -> str:

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-import duckdb
-
+from pipelines.engines.connection import CatalogError, Connection
 from pipelines.entities.spec import ATTRIBUTES, EntitySpec
 from pipelines.core.errors import KontorError
 from pipelines.core.sql import render, table_expr, template
@@ -163,7 +162,7 @@ def same_as(decision: dict[str, Any], decisions: list[dict[str, Any]]) -> dict[s
     return None
 
 
-def prepare(con: duckdb.DuckDBPyConnection, spec: EntitySpec, request: dict[str, Any],
+def prepare(con: Connection, spec: EntitySpec, request: dict[str, Any],
             decisions: list[dict[str, Any]]) -> dict[str, Any]:
     """Check a requested decision against the current master data (``con``: the serving copy or the
     warehouse) and the decisions so far; return the decision to store, or raise ``DecisionError``."""
@@ -268,7 +267,7 @@ def _contradiction(live: list[dict], records: list[str], against: tuple[str, ...
                                 f"on {a} and {b}; fix: reopen those records first (action reopen), then decide again")
 
 
-def _expand(con: duckdb.DuckDBPyConnection, spec: EntitySpec, targets: list[str]) -> list[list[str]]:
+def _expand(con: Connection, spec: EntitySpec, targets: list[str]) -> list[list[str]]:
     """Each target as a group of record ids: a golden id stands for its current members."""
     groups, unknown = [], []
     for t in targets:
@@ -284,10 +283,10 @@ def _expand(con: duckdb.DuckDBPyConnection, spec: EntitySpec, targets: list[str]
     return groups
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
+def _rows(con: Connection, sql: str, params: list | None = None) -> list[tuple]:
     try:
         return con.execute(sql, params or []).fetchall()
-    except duckdb.CatalogException:
+    except CatalogError:
         raise DecisionError("no master data yet: run the pipeline (kontor run) before recording decisions") from None
 
 

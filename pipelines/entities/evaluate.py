@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
+from pipelines.engines.connection import Connection
 from pipelines.entities.spec import ATTRIBUTES, EntitySpec
 from pipelines.entities.types import Phone, fold, upper_alnum
 from pipelines.core.sql import render, table_expr, template, verbatim
@@ -63,7 +63,7 @@ def _per_member(names: tuple[str, ...]) -> exp.Subquery:
     return exp.union(*(row(a) for a in names), distinct=False).subquery() if len(names) > 1 else row(names[0]).subquery()
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -> dict[str, Any] | None:
+def evaluate(con: Connection, spec: EntitySpec, data_dir: Path) -> dict[str, Any] | None:
     gt = spec.ground_truth
     entities_csv = data_dir / gt.get("entities", "") if gt.get("entities") else None
     if entities_csv is None or not entities_csv.is_file():
@@ -109,7 +109,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -
     return result
 
 
-def queue_figures(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path) -> dict[str, Any]:
+def queue_figures(con: Connection, spec: EntitySpec, data_dir: Path) -> dict[str, Any]:
     """Review-queue size per 1,000 records and its precision: the share of open items where a
     human was needed. A pair kept apart needs one if the two are one entity; an oversized cluster
     if it mixes entities; a critical conflict (which value is right) and a record without a

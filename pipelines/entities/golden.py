@@ -20,11 +20,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import sqlglot
 from sqlglot import exp
 
 from pipelines.core.csvsafe import neutralise_expr
+from pipelines.engines.connection import Connection
 from pipelines.entities.decisions import Constraints, item_status
 from pipelines.entities.spec import Attribute, EntitySpec
 from pipelines.entities.standardise import check_value
@@ -85,7 +85,7 @@ class Resolved:
     changes: list[dict] = field(default_factory=list)       # audit events: golden values that changed
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def _exists(con: Connection, table: str) -> bool:
     schema, name = table.split(".")
     return bool(con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
                             [schema, name]).fetchall()[0][0])
@@ -101,7 +101,7 @@ def new_id(prefix: str, seed: str, taken: set[str]) -> str:
         salt += 1
 
 
-def assign_ids(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str,
+def assign_ids(con: Connection, spec: EntitySpec, clusters: str, run_id: str,
                previous: dict[str, str] | None = None) -> dict[str, int]:
     """``_members`` (unique_id, cluster_id, golden_id, prev_id) with stable golden ids; history appended.
 
@@ -195,7 +195,7 @@ def _candidates(spec: EntitySpec, attr: Attribute) -> exp.Expression:
                             prio=prio, standardised=spec.table("standardised"), present=present))
 
 
-def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
+def survivorship(con: Connection, spec: EntitySpec) -> None:
     """``_winners`` (golden_id, attribute, unique_id | null) and ``_cand``: every candidate's fate
     where the candidates disagree, the winner alone where they agree. Per attribute: ``rarity``
     (``common_spelling`` ranks by how often a candidate's rarest word occurs among the attribute's
@@ -235,7 +235,7 @@ def survivorship(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
     con.execute(template(__file__, "winners"))
 
 
-def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run_id: str,
+def resolve(con: Connection, spec: EntitySpec, clusters: str, run_id: str,
             decided: Constraints | None = None, previous: dict[str, str] | None = None,
             build=None) -> Resolved:
     """Write golden, xref, clusters, conflicts, review queue and id history for one entity,
@@ -265,7 +265,7 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, clusters: str, run
                     conflicts=n("conflicts"), sync_proposals=0, events=events, overridden=overridden, changes=changes)
 
 
-def build_tables(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constraints) -> None:
+def build_tables(con: Connection, spec: EntitySpec, decided: Constraints) -> None:
     """From ``_members`` (stable golden ids) and the standardised records: survivorship (``_cand``,
     ``_winners``), ``_steward_merged``, and the golden, clusters, xref and conflicts tables. Plain
     SQL on ``con``: on Spark it runs unchanged on a ``SparkConnection`` (``entities/spark.py``)."""
@@ -302,7 +302,7 @@ def build_tables(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Cons
 CHANCE_WRONG = {"critical": 1.0, "chain": 0.5, "conflict": 0.5, "nameless": 0.5}
 
 
-def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, decided: Constraints) -> None:
+def _review_queue(con: Connection, spec: EntitySpec, run_id: str, decided: Constraints) -> None:
     """Open items, ranked by what a wrong decision would cost (``cost``, ``priority`` 1 = first):
     the chance the automatic outcome is wrong times what it affects (the records of the clusters
     involved, records with a valid IBAN counting three times and with a valid VAT ID twice: bank
@@ -362,7 +362,7 @@ def _review_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str,
                      + f" on {members}; a second, different steward approves it (action approve)", run_id])
 
 
-def _temp_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def _temp_exists(con: Connection, name: str) -> bool:
     return bool(con.execute(template(__file__, "temp_exists"), [name]).fetchall()[0][0])
 
 
@@ -381,7 +381,7 @@ def _impact(spec: EntitySpec) -> exp.Expression:
     return impact
 
 
-def _settle_decided(con: duckdb.DuckDBPyConnection, table: str, decided: Constraints) -> None:
+def _settle_decided(con: Connection, table: str, decided: Constraints) -> None:
     """Items a steward's decision answers are decided (e.g. an IBAN chosen and approved), by the same
     rule the live queue uses between runs, so a decided item never comes back open."""
     rows = con.execute(_sql("queue_open_members", review_queue=table)).fetchall()
@@ -393,7 +393,7 @@ def _settle_decided(con: duckdb.DuckDBPyConnection, table: str, decided: Constra
         con.execute(_sql("drop_table", table=exp.to_table("_settled")))
 
 
-def _apply_overrides(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constraints) -> int:
+def _apply_overrides(con: Connection, spec: EntitySpec, decided: Constraints) -> int:
     """A steward's choose_value wins over survivorship, on the golden record holding most of the
     decision's records; the conflict rows say so."""
     applied = 0
@@ -423,7 +423,7 @@ def _apply_overrides(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: 
     return applied
 
 
-def _golden_changes(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, decided: Constraints) -> list[dict]:
+def _golden_changes(con: Connection, spec: EntitySpec, run_id: str, decided: Constraints) -> list[dict]:
     """Golden values that differ from the previous run's, as audit events (before / after)."""
     cols = [c for a in spec.attributes for c in a.columns]
     changed = exp.or_(*[exp.NullSafeNEQ(this=exp.column(c, table="b"), expression=exp.column(c, table="g"))
@@ -459,7 +459,7 @@ def _json(value):
     return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
 
 
-def sync_proposals(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path) -> dict[str, Path]:
+def sync_proposals(con: Connection, spec: EntitySpec, out_dir: Path) -> dict[str, Path]:
     """What each system would have to change to agree with the golden record: a table, and one CSV
     per system for import after sign-off. Attributes a system does not keep are not proposed;
     values in review (critical conflicts) and invalid golden values are never proposed."""

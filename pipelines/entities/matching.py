@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import sqlglot
 from sqlglot import exp
 
+from pipelines.engines import splink_backend
+from pipelines.engines.connection import Connection
 from pipelines.entities.spec import STANDARDISED, EntitySpec
 from pipelines.core.errors import KontorError
 from pipelines.core.sql import render, table_expr, template, verbatim
@@ -55,7 +56,7 @@ class TrainedModel:
     training_log: dict[str, Any]
 
 
-def _work(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> list[str]:
+def _work(con: Connection, spec: EntitySpec) -> list[str]:
     """Views of the matchable records, one per system (Splink's link types want one table each)."""
     con.execute(_sql("drop_schema", work=WORK))
     con.execute(_sql("create_schema", work=WORK))
@@ -68,12 +69,12 @@ def _work(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> list[str]:
     return names
 
 
-def _linker(con: duckdb.DuckDBPyConnection, spec: EntitySpec, settings: dict[str, Any] | str):
+def _linker(con: Connection, spec: EntitySpec, settings: dict[str, Any] | str):
     """A Splink linker on the matchable records, and the registered input tables."""
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     tables = _work(con, spec)
-    db_api = DuckDBAPI(connection=con, output_schema=WORK)
+    db_api = splink_backend.on_duckdb(con, WORK)
     if spec.splink["link_type"] == "dedupe_only":
         everything = "_kontor_in_" + spec.name + "_all"
         union = exp.union(*[exp.select("*").from_(exp.to_identifier(t, quoted=True)) for t in tables], distinct=False) \
@@ -88,13 +89,13 @@ def _linker(con: duckdb.DuckDBPyConnection, spec: EntitySpec, settings: dict[str
     return Linker(sdfs, settings, log_level=SPLINK_LOG_LEVEL), sdfs
 
 
-def cleanup(con: duckdb.DuckDBPyConnection) -> None:
+def cleanup(con: Connection) -> None:
     con.execute(_sql("drop_schema", work=WORK))
     for (name,) in con.execute(template(__file__, "input_views")).fetchall():
         con.execute(_sql("drop_view", view=name))
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> dict[str, Any]:
+def fingerprint(con: Connection, spec: EntitySpec) -> dict[str, Any]:
     """What the model was trained on: records per system and the share of empty keys, so drift
     (a new system extract, a column that stopped being filled) triggers retraining."""
     keys = spec.fingerprint_keys
@@ -118,13 +119,13 @@ def drift(previous: dict[str, Any], current: dict[str, Any], limits: dict[str, f
     return None
 
 
-def latest_model(con: duckdb.DuckDBPyConnection, entity: str) -> tuple | None:
+def latest_model(con: Connection, entity: str) -> tuple | None:
     con.execute(MODEL_DDL)
     rows = con.execute(template(__file__, "latest_model"), [entity]).fetchall()
     return rows[0] if rows else None
 
 
-def ensure_model(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path, retrain: bool = False,
+def ensure_model(con: Connection, spec: EntitySpec, out_dir: Path, retrain: bool = False,
                  on: Any = None) -> TrainedModel:
     """The current trained model; trains a new version when asked, when there is none, when the
     settings changed or when the input drifted (on the engine ``on`` names, see :func:`train`).
@@ -173,7 +174,7 @@ class OnDuckDB:
 
     name = "duckdb"
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: EntitySpec):
+    def __init__(self, con: Connection, spec: EntitySpec):
         self.con, self.spec = con, spec
 
     def linker(self, settings: dict[str, Any]):
@@ -195,7 +196,7 @@ class OnDuckDB:
         cleanup(self.con)
 
 
-def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec, on: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def train(con: Connection, spec: EntitySpec, on: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Unsupervised training: λ from deterministic rules, u by random sampling, m by EM; on the
     warehouse (``con``) or on the engine ``on`` names (:class:`OnDuckDB` by default).
 
@@ -329,7 +330,7 @@ def apply_priors(model: dict[str, Any], spec: EntitySpec) -> dict[str, str]:
     return why
 
 
-def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any],
+def predict(con: Connection, spec: EntitySpec, model: dict[str, Any],
             explain_dir: Path | None = None) -> int:
     """Score candidate pairs (≥ the review threshold) into ``entities.<entity>_pairs``; with
     ``explain_dir``, also write Splink's charts and dashboards there (see :func:`explain`), and keep
@@ -348,7 +349,7 @@ def predict(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, A
     return con.execute(_sql("work_count", table=table_expr(spec.table("pairs")))).fetchall()[0][0]
 
 
-def _enforce_cannot_link(con: duckdb.DuckDBPyConnection) -> None:
+def _enforce_cannot_link(con: Connection) -> None:
     """Records kept apart (by a steward or a ``distinct_when`` rule) can still meet through a third
     record. Clusters where that happened are rebuilt edge by edge, strongest first, never joining
     two groups that hold a pair kept apart. A record whose matches reach two groups kept apart (a
@@ -480,7 +481,7 @@ def distinct_flags(spec: EntitySpec, left: str = "l", right: str = "r") \
     return flags, fired, listed
 
 
-def _rule_conflicts(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]]) -> int:
+def _rule_conflicts(con: Connection, spec: EntitySpec, must_link: list[tuple[str, str]]) -> int:
     """Pairs inside one cluster on which a ``distinct_when`` rule fires (``{WORK}.rule_pairs``:
     unique_id_l, unique_id_r, rules, listed), added to the cannot-link pairs. Every pair of a
     cluster is checked, not only the scored edges, so no chain of matches can join two records a
@@ -520,14 +521,13 @@ def _groups(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return {x: root(x) for x in list(parent)}
 
 
-def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_link: list[tuple[str, str]] = (),
+def connected_components(con: Connection, spec: EntitySpec, must_link: list[tuple[str, str]] = (),
                          cannot_link: list[tuple[str, str]] = ()) -> str:
     """Cluster every standardised record (``_clusters_raw``: unique_id, cluster_id) from the pairs
     at or above the match threshold, plus must-link pairs, minus cannot-link pairs and pairs a
     ``distinct_when`` rule keeps apart. ``_kept_apart`` lists the edges at or above the match
     threshold that ended up between clusters because of a rule, ``_bridges`` the records left on
     their own because they match into two groups kept apart (both for the review queue)."""
-    from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
     threshold = spec.thresholds["match_probability"]
@@ -543,7 +543,7 @@ def connected_components(con: duckdb.DuckDBPyConnection, spec: EntitySpec, must_
     if cannot_link:
         insert_rows(con, WORK + ".cannot", [sorted(p) for p in cannot_link])
         con.execute(_sql("cannot_link_delete", work=WORK))
-    db_api = DuckDBAPI(connection=con, output_schema=WORK)
+    db_api = splink_backend.on_duckdb(con, WORK)
     try:
         clusters = cluster_pairwise_predictions_at_threshold(
             WORK + ".nodes", WORK + ".edges", db_api, node_id_column_name="unique_id",
@@ -570,7 +570,7 @@ def _offline(path: Path) -> None:
     path.write_text(_EXTERNAL_LINK.sub("", path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
-def _keep_for_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, predictions) -> None:
+def _keep_for_studio(con: Connection, spec: EntitySpec, predictions) -> None:
     """Keep the scored pairs with every column Splink's cluster studio shows
     (``entities._<e>_studio_pairs``) until the resolve step has clustered: :func:`cluster_studio`
     draws the resolved clusters, and drops them."""
@@ -587,12 +587,12 @@ def _studio_name(spec: EntitySpec) -> str:
     return f"{schema}._{table}"
 
 
-def drop_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
+def drop_studio(con: Connection, spec: EntitySpec) -> None:
     """The pairs an earlier scoring kept for the cluster studio, dropped (scoring on Spark keeps none)."""
     con.execute(_sql("drop_table", table=_studio_predictions(spec)))
 
 
-def cluster_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any], out_dir: Path,
+def cluster_studio(con: Connection, spec: EntitySpec, model: dict[str, Any], out_dir: Path,
                    sample_size: int = 20, seed: int = 0) -> Path | None:
     """Splink's cluster studio (``cluster_studio.html`` under ``out_dir``) on the resolved clusters
     (``entities.<e>_clusters``, golden id as cluster id) and the pairs the last :func:`predict` with
@@ -641,7 +641,7 @@ def cluster_studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict
         drop_studio(con, spec)
 
 
-def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: duckdb.DuckDBPyConnection,
+def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: Connection,
             inputs: list) -> dict[str, Path]:
     """Match-weight chart, waterfall of the closest calls and comparison viewer, as self-contained
     HTML (no CDN, no web fonts) under ``out_dir``; the scored pairs kept for the cluster studio,

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from pipelines.engines import splink_backend
 from pipelines.engines.engine import _spark_rel
 from pipelines.engines.spark_connection import SparkConnection
 from pipelines.engines.spark_rules import to_spark
@@ -82,16 +83,6 @@ def spark_model(model: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _db_api(session: "SparkSession", break_lineage_method: str):
-    from splink import SparkAPI
-
-    from pipelines.engines.spark_functions import register
-
-    register(session)
-    # Splink's jar functions are not used: Kontor's own stand in for DuckDB's
-    return SparkAPI(spark_session=session, break_lineage_method=break_lineage_method, register_udfs_automatically=False)
-
-
 def _inputs(session: "SparkSession", spec: EntitySpec) -> list[str]:
     """Temporary views of the matchable records, one per system (as ``matching._work``)."""
     names = []
@@ -116,7 +107,7 @@ def spark_linker(session: "SparkSession", spec: EntitySpec, settings: dict[str, 
     DuckDB), from ``settings`` in DuckDB's dialect (:func:`spark_model`)."""
     from splink import Linker
 
-    db_api = _db_api(session, break_lineage_method)
+    db_api = splink_backend.on_spark(session, break_lineage_method)
     tables = _inputs(session, spec)
     if spec.splink["link_type"] == "dedupe_only":
         sdfs = [db_api.register(tables[0])]
@@ -144,7 +135,7 @@ def clusters_on_spark(session: "SparkSession", nodes: "DataFrame", pairs: "DataF
     (unique_id): a DataFrame of unique_id, cluster_id (the smallest unique_id of the cluster)."""
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    db_api = _db_api(session, break_lineage_method)
+    db_api = splink_backend.on_spark(session, break_lineage_method)
     nodes.select("unique_id").createOrReplaceTempView("_kontor_nodes")
     pairs.select("unique_id_l", "unique_id_r", "match_probability").createOrReplaceTempView("_kontor_edges")
     clusters = cluster_pairwise_predictions_at_threshold(

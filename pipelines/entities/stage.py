@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
 from pipelines.core.sql import render, table_expr, template
 from pipelines.core.state import StateStore
+from pipelines.engines.connection import Connection
 from pipelines.entities import golden, matching
 from pipelines.entities.decisions import Constraints, constraints
 from pipelines.entities.evaluate import evaluate, queue_figures
@@ -49,7 +49,7 @@ def _sql(name: str, **tables: str) -> str:
     return render(template(__file__, name), **{key: table_expr(value) for key, value in tables.items()})
 
 
-def count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+def count(con: Connection, table: str) -> int:
     return con.execute(_sql("count", relation=table)).fetchall()[0][0]
 
 
@@ -61,13 +61,13 @@ class Standardised:
     totals: dict[str, int]                # records without a usable key, invalid values per attribute
 
 
-def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> Standardised:
+def standardise(con: Connection, spec: EntitySpec, relations: dict[str, str]) -> Standardised:
     """(Re)build ``entities.<e>_standardised`` from the staging models (``relations``: model →
     relation), with what it holds per system."""
     return _summary(con, spec, _standardise(con, spec, relations))
 
 
-def _summary(con: duckdb.DuckDBPyConnection, spec: EntitySpec, rows: int) -> Standardised:
+def _summary(con: Connection, spec: EntitySpec, rows: int) -> Standardised:
     if spec.declared is not None:
         valid = [c for c in spec.columns if c.endswith("_valid")]
         per_system = con.execute(_declared_by_system(spec, valid)).fetchall()
@@ -91,13 +91,13 @@ def _declared_by_system(spec: EntitySpec, valid: list[str]) -> str:
             .from_(table_expr(spec.table("standardised"))).group_by("1").order_by("1").sql("duckdb"))
 
 
-def train(con: duckdb.DuckDBPyConnection, spec: EntitySpec, splink_dir: Path, retrain: bool = False) -> matching.TrainedModel:
+def train(con: Connection, spec: EntitySpec, splink_dir: Path, retrain: bool = False) -> matching.TrainedModel:
     """The current trained model: a new version when asked, when there is none, when the settings
     changed or the input drifted."""
     return matching.ensure_model(con, spec, splink_dir, retrain=retrain)
 
 
-def train_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, splink_dir: Path, tmp_dir: Path,
+def train_on_spark(con: Connection, spark: Any, spec: EntitySpec, splink_dir: Path, tmp_dir: Path,
                    retrain: bool = False) -> matching.TrainedModel:
     """:func:`train` with Splink on Spark (``entities/spark_train.py``) from the standardised records
     in Spark's catalog (copied there first when this run did not write them); the model, in
@@ -116,7 +116,7 @@ def spark_inputs(spec: EntitySpec, relations: dict[str, str]) -> list[tuple[str,
     return [(t.db, t.name) for t in (exp.to_table(r, dialect="duckdb") for r in dict.fromkeys(read))]
 
 
-def _copied_back(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, part: str, tmp_dir: Path) -> None:
+def _copied_back(con: Connection, spark: Any, spec: EntitySpec, part: str, tmp_dir: Path) -> None:
     """``entities.<e>_<part>`` copied from Spark into the DuckDB warehouse, in DuckDB's order."""
     schema, name = spec.table(part).split(".")
     spark.copy_back(con, [(schema, name)], tmp_dir / "from_spark")
@@ -124,7 +124,7 @@ def _copied_back(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, p
     con.execute(render(template(__file__, "ordered"), table=table_expr(spec.table(part)), order=order))
 
 
-def standardise_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec,
+def standardise_on_spark(con: Connection, spark: Any, spec: EntitySpec,
                          relations: dict[str, str], tmp_dir: Path) -> Standardised:
     """:func:`standardise` on Spark (``spark``: what ``assets/spark.py``'s ``SparkResource`` offers:
     the session, the relations the run wrote to Spark, copies in and back): what it reads
@@ -146,7 +146,7 @@ class Scored:
     matched: int                # of them, at or above the match threshold
 
 
-def score(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any] | None = None,
+def score(con: Connection, spec: EntitySpec, model: dict[str, Any] | None = None,
           explain_dir: Path | None = None) -> Scored:
     """Score the candidate pairs with ``model`` (default: the latest trained version), Splink's
     charts under ``explain_dir`` when given (its cluster studio after :func:`resolve`: :func:`studio`)."""
@@ -158,7 +158,7 @@ def score(con: duckdb.DuckDBPyConnection, spec: EntitySpec, model: dict[str, Any
     return Scored(rows, matched)
 
 
-def score_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, tmp_dir: Path,
+def score_on_spark(con: Connection, spark: Any, spec: EntitySpec, tmp_dir: Path,
                    model: dict[str, Any] | None = None) -> Scored:
     """:func:`score` on Splink's SparkAPI (``entities/spark.py``; the model, by default the latest
     trained version, from the DuckDB warehouse ``con``), the pairs copied back into it. No charts
@@ -181,7 +181,7 @@ def score_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec,
     return Scored(count(con, spec.table("pairs")), matched)
 
 
-def studio(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path) -> Path | None:
+def studio(con: Connection, spec: EntitySpec, out_dir: Path) -> Path | None:
     """Splink's cluster studio under ``out_dir`` on the resolved clusters (after :func:`resolve`),
     when :func:`score` kept its pairs for it (with ``explain_dir``); None otherwise."""
     found = matching.latest_model(con, spec.name)
@@ -193,13 +193,13 @@ def decisions(store: StateStore | None, spec: EntitySpec) -> Constraints:
     return constraints(store.decisions(spec.name), spec.name) if store is not None else Constraints()
 
 
-def cluster(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided: Constraints | None = None) -> str:
+def cluster(con: Connection, spec: EntitySpec, decided: Constraints | None = None) -> str:
     """Cluster the scored pairs under the decisions and ``distinct_when`` rules; the temp table's name."""
     decided = decided or Constraints()
     return matching.connected_components(con, spec, decided.must_link, decided.cannot_link)
 
 
-def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, store: StateStore | None = None,
+def resolve(con: Connection, spec: EntitySpec, run_id: str, store: StateStore | None = None,
             clusters: str | None = None, decided: Constraints | None = None, build=None) -> golden.Resolved:
     """Cluster (unless ``clusters`` is given) and write clusters, golden records, xref, conflicts,
     review queue and id history in one transaction; with a state store, honour its decisions,
@@ -228,7 +228,7 @@ def resolve(con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_id: str, store
     return resolved
 
 
-def resolve_on_spark(con: duckdb.DuckDBPyConnection, spark: Any, spec: EntitySpec, run_id: str, tmp_dir: Path,
+def resolve_on_spark(con: Connection, spark: Any, spec: EntitySpec, run_id: str, tmp_dir: Path,
                      store: StateStore | None = None, clusters: str | None = None,
                      decided: Constraints | None = None) -> golden.Resolved:
     """:func:`resolve` with survivorship and the golden, clusters, xref and conflicts tables computed
@@ -268,7 +268,7 @@ class Outcome:
     counts: dict[str, int] = field(default_factory=dict)     # rows per resolved table
 
 
-def outcome(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path | None) -> Outcome:
+def outcome(con: Connection, spec: EntitySpec, data_dir: Path | None) -> Outcome:
     """The resolved tables' counts and review queue; with ``data_dir``, accuracy against the ground
     truth the entity file names under it (evaluated only when asked: ``kontor run --evaluate``)."""
     accuracy = evaluate(con, spec, data_dir) if data_dir is not None else None
@@ -279,7 +279,7 @@ def outcome(con: duckdb.DuckDBPyConnection, spec: EntitySpec, data_dir: Path | N
     return Outcome(accuracy, queue, open_items, {part: count(con, spec.table(part)) for part in RESOLVED_PARTS})
 
 
-def queue_counts(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> tuple[int, int]:
+def queue_counts(con: Connection, spec: EntitySpec) -> tuple[int, int]:
     """(open, pending approval) items of the review queue."""
     sql = _sql("count_status", queue=spec.table("review_queue"))
     return tuple(con.execute(sql, [status]).fetchall()[0][0] for status in ("open", "pending"))
@@ -292,7 +292,7 @@ class Synced:
     total: int
 
 
-def sync(con: duckdb.DuckDBPyConnection, spec: EntitySpec, out_dir: Path) -> Synced:
+def sync(con: Connection, spec: EntitySpec, out_dir: Path) -> Synced:
     """The sync proposals table and one CSV per system under ``out_dir``."""
     files = golden.sync_proposals(con, spec, out_dir)
     per_system = con.execute(_sql("sync_by_system", proposals=spec.table("sync_proposals"))).fetchall()

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import duckdb
 import sqlglot
 from sqlglot import exp
 
+from pipelines.engines.connection import Connection
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.types import TYPES, AttributeDecl
 from pipelines.core.sql import render, table_expr, template, verbatim
@@ -75,7 +75,7 @@ def _union(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[st
     return union
 
 
-def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> int:
+def standardise(con: Connection, spec: EntitySpec, relations: dict[str, str]) -> int:
     """(Re)build ``entities.<entity>_standardised``; returns its row count."""
     if spec.declared is not None:
         return standardise_declared(con, spec, relations)
@@ -123,7 +123,7 @@ def check_value(kind: str, value: str) -> tuple[str | None, bool]:
     return TYPES[kind].check(value)
 
 
-def _start_id_checks(con: duckdb.DuckDBPyConnection) -> Future:
+def _start_id_checks(con: Connection) -> Future:
     """Validate the IBANs (schwifty) and VAT IDs (python-stdnum) of ``_std_raw`` not seen before,
     on a thread; the result is rows for ``entities._id_checks``, the cache that makes a re-run
     check only new values."""
@@ -134,7 +134,7 @@ def _start_id_checks(con: duckdb.DuckDBPyConnection) -> Future:
     return checks
 
 
-def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dict[str, str]) -> int:
+def standardise_declared(con: Connection, spec: EntitySpec, relations: dict[str, str]) -> int:
     """The standardised input of an entity that declares its attributes (``attributes:``): per
     attribute the value as written, ``<attr>_key`` and, for validating types, ``<attr>_valid``,
     each from its type (``types.py``). IBANs and VAT IDs are checked as in the company path (the

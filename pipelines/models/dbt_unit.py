@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
 from pipelines.core.errors import KontorError, Problem
+from pipelines.engines.connection import Connection
 from pipelines.models.compile import CompiledProject, _node
 from pipelines.models.render import Relation
 from pipelines.core.errors import did_you_mean
@@ -188,7 +188,7 @@ def collect_unit_tests(compiled: CompiledProject) -> tuple[list[UnitTest], list[
     return tests, problems
 
 
-def _typed_rows(con: duckdb.DuckDBPyConnection, rows: list[dict], types: list[tuple[str, str]]) -> str:
+def _typed_rows(con: Connection, rows: list[dict], types: list[tuple[str, str]]) -> str:
     """The rows as a SELECT whose columns are exactly ``types``: values cast, missing ones NULL."""
     if not rows:
         return exp.select(*(_typed(exp.null(), c, t) for c, t in types)).where(exp.false()).sql(dialect="duckdb")
@@ -212,17 +212,17 @@ def _typed(value: exp.Expression, column: str, typ: str) -> exp.Expression:
     return exp.alias_(exp.cast(value, data_type(typ)), column, quoted=True)
 
 
-def _describe(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[tuple]:
+def _describe(con: Connection, query: exp.Expression) -> list[tuple]:
     return con.execute(render(template(__file__, "describe"), relation=exp.paren(query, copy=False))).fetchall()
 
 
-def _relation_types(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+def _relation_types(con: Connection, relation: str) -> list[tuple[str, str]]:
     rel = Relation.parse(relation)
     return [(r[0], r[1]) for r in con.execute(template(__file__, "relation_columns"),
                                               [rel.schema or "main", rel.identifier]).fetchall()]
 
 
-def run_unit_test(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, test: UnitTest) -> tuple[bool, str]:
+def run_unit_test(con: Connection, compiled: CompiledProject, test: UnitTest) -> tuple[bool, str]:
     """(passed, what differs)."""
     cm = compiled.models[test.model]
     renderer = compiled.renderer

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import duckdb
 from sqlglot import exp, parse_one
 from sqlglot.errors import ErrorLevel
 
 from pipelines.core.errors import KontorError
+from pipelines.engines.connection import Connection
 from pipelines.models.compile import CompiledModel, CompiledProject
 from pipelines.core.sql import add_column, data_type, render, template, verbatim
 
@@ -68,7 +68,7 @@ def _insert_by_name(target: exp.Table, query: exp.Select) -> str:
 
 
 
-def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+def relation_type(con: Connection, schema: str, name: str) -> str | None:
     # DuckDB's catalog functions of the warehouse itself (information_schema.tables also lists
     # temporary and attached relations); in a 200-model run as fast as information_schema
     # (about 5 ms per model either way).
@@ -76,11 +76,11 @@ def relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str
     return None if row is None else row[0]
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str | exp.Expression) -> list[tuple[str, str]]:
+def _columns(con: Connection, relation: str | exp.Expression) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in con.execute(_sql("describe", relation=relation)).fetchall()]
 
 
-def _drop_any(con: duckdb.DuckDBPyConnection, schema: str, name: str, kind: str | None = "unknown") -> None:
+def _drop_any(con: Connection, schema: str, name: str, kind: str | None = "unknown") -> None:
     """Drop the relation; ``kind`` as looked up by the caller, if it did (a catalog look-up costs
     as much as building a small model)."""
     kind = relation_type(con, schema, name) if kind == "unknown" else kind
@@ -88,7 +88,7 @@ def _drop_any(con: duckdb.DuckDBPyConnection, schema: str, name: str, kind: str 
         con.execute(_sql(f"drop_{kind}", relation=_rel(schema, name)))
 
 
-def _transaction(con: duckdb.DuckDBPyConnection, statements) -> None:
+def _transaction(con: Connection, statements) -> None:
     con.execute("begin transaction")
     try:
         statements()
@@ -298,15 +298,15 @@ class Catalog:
     on one connection (the model layer's step): the warehouse has one writer, so what this run
     builds is all that changes. Saves a schema statement and a catalog look-up per model."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: Connection):
         self.refresh(con)
 
-    def refresh(self, con: duckdb.DuckDBPyConnection) -> None:
+    def refresh(self, con: Connection) -> None:
         self.schemas = {r[0] for r in con.execute(template(__file__, "catalog_schemas")).fetchall()}
         self.relations = {(r[0], r[1]): r[2] for r in con.execute(template(__file__, "catalog_relations")).fetchall()}
 
 
-def materialize(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str,
+def materialize(con: Connection, compiled: CompiledProject, name: str,
                 full_refresh: bool = False, catalog: Catalog | None = None) -> Materialized:
     """Build model ``name``; ``catalog``: the warehouse's relations as known to the caller, who
     keeps them (``stage.build``), instead of a look-up."""
@@ -378,7 +378,7 @@ def _build(con, compiled: CompiledProject, cm: CompiledModel, kind: str, sql: st
     raise KontorError(f"{cm.model.rel_path}: unknown materialization {kind!r}")
 
 
-def build_seed(con: duckdb.DuckDBPyConnection, seed) -> int:
+def build_seed(con: Connection, seed) -> int:
     """A seed CSV as table ``<schema>.<name>``; a dbt project's seed typed as dbt types it."""
     schema, name = seed.schema, seed.alias or seed.name
     con.execute(_sql("create_schema", schema=schema))
@@ -402,7 +402,7 @@ _SEED_TESTS = {
 }
 
 
-def dbt_seed_sql(con: duckdb.DuckDBPyConnection, path, column_types: dict, delimiter: str = ",") -> str:
+def dbt_seed_sql(con: Connection, path, column_types: dict, delimiter: str = ",") -> str:
     # the path and delimiter are literals, not bound values: the result is a model's query, run later
     read = parse_one(_sql("dbt_seed_read", path=exp.Literal.string(str(path)), delimiter=exp.Literal.string(delimiter)),
                      dialect="duckdb")

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from pipelines.core.templates import template
+from pipelines.engines.connection import Connection
 from pipelines.models.compile import CompiledModel, CompiledProject
 from pipelines.models.materialize import Catalog, Materialized, build_seed, materialize
 from pipelines.quality.stage import Gate, judge as judge_gate
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("kontor.models")
 
 
-def build(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str, full_refresh: bool = False,
+def build(con: Connection, compiled: CompiledProject, name: str, full_refresh: bool = False,
           catalog: Catalog | None = None) -> Materialized:
     """Build model ``name``; ``catalog``: the warehouse's relations, read once and kept up to date
     by a run of many models on one connection (read again after a model with hooks: they may run any SQL)."""
@@ -44,7 +43,7 @@ def build(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, name: str, 
             catalog.refresh(con)
 
 
-def seed(con: duckdb.DuckDBPyConnection, seed) -> int:
+def seed(con: Connection, seed) -> int:
     """Load a seed (``project.Seed``) as a table; its rows."""
     return build_seed(con, seed)
 
@@ -86,7 +85,7 @@ def _sources(cm: CompiledModel, compiled: CompiledProject) -> list[tuple[str, ..
     return [builders[r] for r in (project.dbt_sources.get(src) for src in cm.sources) if r in builders]
 
 
-def unit_tests(con: duckdb.DuckDBPyConnection, compiled: CompiledProject, tests: Sequence, run_id: str,
+def unit_tests(con: Connection, compiled: CompiledProject, tests: Sequence, run_id: str,
                log=LOG) -> Iterator[tuple]:
     """dbt's unit tests (``dbt_unit.UnitTest``): (test, passed, detail) each, its evidence kept
     beside the gates' (``kontor.gate_results``), as every check keeps it."""
@@ -172,7 +171,7 @@ class LayerRun:
             if rules:
                 self.pending.append(replace(gate, suite=replace(gate.suite, rules=rules)))
 
-    def events(self, con: duckdb.DuckDBPyConnection) -> Iterator[Built | UnitTested | Judged]:
+    def events(self, con: Connection) -> Iterator[Built | UnitTested | Judged]:
         layer = self.layer
         self.catalog = Catalog(con)        # read once: this step is the warehouse's one writer
         if self.spark is not None:

@@ -20,9 +20,8 @@ import os
 from importlib import metadata
 from pathlib import Path
 
-import duckdb
-
 from pipelines.core.errors import Problem
+from pipelines.engines.connection import VERSION as ENGINE_VERSION, Connection, EngineError
 
 _VERSION = 1
 
@@ -63,7 +62,7 @@ class SuiteVerdicts:
             self.known = {}
 
     @staticmethod
-    def shapes(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[list[str]]]:
+    def shapes(con: Connection) -> dict[tuple[str, str], list[list[str]]]:
         """(schema, table) -> its columns as ``[name, type]``, every relation of the catalog read in
         one query (``describe`` per suite binds each view again: most of a check's time in DuckDB)."""
         from pipelines.core.sql import template
@@ -80,7 +79,7 @@ class SuiteVerdicts:
         from pipelines.core import sql
 
         writer = hashlib.sha256(Path(sql.__file__).read_bytes()).hexdigest()
-        return hashlib.sha256(json.dumps([duckdb.__version__, sqlglot.__version__, writer, inputs]).encode()).hexdigest()
+        return hashlib.sha256(json.dumps([ENGINE_VERSION, sqlglot.__version__, writer, inputs]).encode()).hexdigest()
 
     def catalog(self, inputs: list) -> dict[tuple[str, str], list[list[str]]] | None:
         """``shapes`` of the empty catalog built from ``inputs`` (``checking.catalog_inputs``), as the
@@ -94,7 +93,7 @@ class SuiteVerdicts:
         except (TypeError, ValueError):     # a damaged entry: the catalog is built again
             return None
 
-    def remember_catalog(self, inputs: list, con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[list[str]]]:
+    def remember_catalog(self, inputs: list, con: Connection) -> dict[tuple[str, str], list[list[str]]]:
         """``shapes(con)`` of the empty catalog built from ``inputs``, kept for ``catalog``."""
         found = self.shapes(con)
         key = self._catalog_key(inputs)
@@ -116,7 +115,7 @@ class SuiteVerdicts:
             con = catalog() if callable(catalog) else catalog
             try:
                 rows = con.execute(render(template(__file__, "relation_shape"), relation=table_expr(suite.relation))).fetchall()
-            except duckdb.Error as exc:
+            except EngineError as exc:
                 rows = [("error", str(exc))]
             shape = [list(map(str, r[:2])) for r in rows]
         parts = [repr(suite), sorted(known.items()), sorted(untyped.items()), shape]

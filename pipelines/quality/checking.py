@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import graphlib
 
-import duckdb
 from sqlglot import exp
 
 from pipelines.core.errors import Problem
+from pipelines.engines.connection import Connection, EngineError, connect
 from pipelines.models.compile import CompiledProject
 from pipelines.models import materialize
 from pipelines.models.materialize import SNAPSHOT_COLUMNS
@@ -44,14 +44,13 @@ def untyped_relations(compiled: CompiledProject) -> dict[str, list[str]]:
     return {relation: list(cols) for relation, cols in externals.values()}
 
 
-def empty_catalog(compiled: CompiledProject) -> duckdb.DuckDBPyConnection:
+def empty_catalog(compiled: CompiledProject) -> Connection:
     """Every relation of the project, empty; a model that does not bind is left out (its own check says why)."""
-    con = duckdb.connect()
-    con.execute("set autoinstall_known_extensions = false; set autoload_known_extensions = false")
+    con = connect()          # in memory; extensions never downloaded
     for sql, may_fail in catalog_statements(compiled):
         try:
             con.execute(sql)
-        except duckdb.Error:
+        except EngineError:
             if not may_fail:
                 raise
     return con
@@ -157,9 +156,9 @@ def check_expectations(settings: Settings, compiled: CompiledProject,
     # from the same inputs; DuckDB builds it (binding every view) only when they changed, or
     # when a suite must be judged again.
     shapes = verdicts.catalog(inputs)
-    opened: list[duckdb.DuckDBPyConnection] = []
+    opened: list[Connection] = []
 
-    def catalog() -> duckdb.DuckDBPyConnection:
+    def catalog() -> Connection:
         if not opened:
             opened.append(empty_catalog(compiled))
         return opened[0]
@@ -183,7 +182,7 @@ def check_expectations(settings: Settings, compiled: CompiledProject,
     return problems, sum(len(s.rules) for s in suites)
 
 
-def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, known: dict[str, str],
+def check_suite(con: Connection, suite: Suite, known: dict[str, str],
                 untyped: dict[str, list[str]] | None = None) -> list[Problem]:
     from pipelines.quality.gate import DuckDBGate, format_query
     from pipelines.quality.runner import gx_configs
@@ -201,7 +200,7 @@ def check_suite(con: duckdb.DuckDBPyConnection, suite: Suite, known: dict[str, s
     if suite.relation not in (untyped or {}):
         try:
             gate = DuckDBGate(con, suite.relation)
-        except duckdb.Error:
+        except EngineError:
             pass      # the model does not bind on its own; its own check says why
     if gate is not None and suite.row_key:
         for col in suite.row_key:

@@ -15,8 +15,9 @@
 Results are identical to GX's pandas engine (docs/research/gx_on_duckdb/FINDINGS.md; tests in
 tests/quality/test_parity.py), at about 0.15x its time and a fraction of its memory.
 
->>> import duckdb, great_expectations as gx
->>> con = duckdb.connect(); _ = con.execute("create table t as select range as x from range(10)")
+>>> import great_expectations as gx
+>>> from pipelines.engines.connection import connect
+>>> con = connect(); _ = con.execute("create table t as select range as x from range(10)")
 >>> suite = gx.ExpectationSuite(name="t", expectations=[gx.expectations.ExpectColumnValuesToBeBetween(column="x", max_value=8)])
 >>> DuckDBGate(con, "t").validate(suite).results[0].result["unexpected_count"]
 1
@@ -32,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import great_expectations as gx
@@ -53,6 +53,7 @@ from great_expectations.validator.validation_statistics import calc_validation_s
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
 
+from pipelines.engines.connection import Connection, EngineError
 from pipelines.quality.conditions import (
     FLOAT_TYPES,
     ROW,
@@ -140,7 +141,7 @@ def format_query(query: str, batch: str) -> str:
 class DuckDBGate:
     """Validate GX ExpectationSuites against one DuckDB table or view."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, relation: str, concurrent: bool = True, keep_rows: int = 0):
+    def __init__(self, con: Connection, relation: str, concurrent: bool = True, keep_rows: int = 0):
         self.con = con
         self.keep_rows = keep_rows    # positions of the first N rows a uniqueness rule flags, kept
         self._kept: dict[str, str] = {}   # cond key -> registered view of those positions
@@ -239,7 +240,7 @@ class DuckDBGate:
     def _check_re2(self, rx: str) -> None:
         try:
             self.con.execute(template(__file__, "regex_compiles"), [rx]).fetchall()
-        except duckdb.Error as e:
+        except EngineError as e:
             raise RuleError(f"invalid regex {rx!r} for DuckDB's RE2: {e}", kwarg="regex") from e
 
     def _query(self, mc: MetricConfiguration) -> exp.Query:
@@ -263,7 +264,7 @@ class DuckDBGate:
             return tree
         try:
             self.con.execute(exp.Describe(this=_select_all(tree)).sql("duckdb", copy=False)).fetchall()
-        except duckdb.Error as e:
+        except EngineError as e:
             raise RuleError(f"unexpected_rows_query does not run on DuckDB: {str(e).splitlines()[0]}",
                             kwarg="unexpected_rows_query") from e
         return tree
@@ -409,7 +410,7 @@ class DuckDBGate:
         return (exp.select(exp.Star()).from_(self.rel.copy(), copy=False)
                 .where(exp.and_(exp.paren(c.filter), key.isin(query=repeated), copy=False), copy=False).sql("duckdb", copy=False))
 
-    def _exact_aggregate(self, mc: MetricConfiguration, con: duckdb.DuckDBPyConnection):
+    def _exact_aggregate(self, mc: MetricConfiguration, con: Connection):
         """Float aggregates as pandas computes them on the .df() column (no bottleneck installed):
         mean/sum replace missing by 0 and sum pairwise (numpy) over the full array; SQL sums differ
         in the last ulp. std/median: pandas itself on the fetched column."""
@@ -428,7 +429,7 @@ class DuckDBGate:
         s = pd.Series(np.where(missing, np.nan, data))
         return float(s.std() if m == "column.standard_deviation" else s[~s.isnull()].median())
 
-    def _query_metrics(self, key: str, query: exp.Query, con: duckdb.DuckDBPyConnection) -> dict:
+    def _query_metrics(self, key: str, query: exp.Query, con: Connection) -> dict:
         count = con.execute(exp.select(_count_star()).from_(query.subquery(), copy=False).sql("duckdb", copy=False)).fetchall()[0][0]
         cur = con.execute(_select_all(query).limit(MAX_RESULT_RECORDS, copy=False).sql("duckdb", copy=False))
         names = [d[0] for d in cur.description]
@@ -478,14 +479,14 @@ class DuckDBGate:
                     del plan.conds[key]
         try:
             row = self._run(plan.conds, plan.aggs, plan.exact, plan.queries)
-        except duckdb.Error:
+        except EngineError:
             row = {}
             parts = ([({k: c}, {}, {}, {}) for k, c in plan.conds.items()] + [({}, {k: s}, {}, {}) for k, s in plan.aggs.items()]
                      + [({}, {}, {k: m}, {}) for k, m in plan.exact.items()] + [({}, {}, {}, {k: q}) for k, q in plan.queries.items()])
             for part in parts:
                 try:
                     row.update(self._run(*part))
-                except duckdb.Error as e:
+                except EngineError as e:
                     for key in itertools.chain(*(p.keys() for p in part)):
                         errors[key] = e
         # data that needs Python `re` semantics (non-ASCII with \w, newlines with $): exact path

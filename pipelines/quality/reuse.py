@@ -15,8 +15,7 @@ import datetime as dt
 import hashlib
 import json
 
-import duckdb
-
+from pipelines.engines.connection import Connection, EngineError
 from pipelines.quality.check_cache import code_fingerprint
 from pipelines.quality.spec import Suite, referenced_relations
 from pipelines.core.sql import render, table_expr, template
@@ -24,7 +23,7 @@ from pipelines.core.sql import render, table_expr, template
 DDL = template(__file__, "gate_fingerprints")
 
 
-def relation_fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> list:
+def relation_fingerprint(con: Connection, relation: str) -> list:
     table = table_expr(relation)
     shape = [list(map(str, row[:2])) for row in con.execute(render(template(__file__, "relation_shape"),
                                                                    relation=table)).fetchall()]
@@ -32,19 +31,19 @@ def relation_fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> list:
     return [shape, list(counts)]
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, suite: Suite, extra: object, today: dt.date) -> str | None:
+def fingerprint(con: Connection, suite: Suite, extra: object, today: dt.date) -> str | None:
     """The suite's fingerprint on the data as it is now; None when a relation cannot be read."""
     relations = dict.fromkeys([suite.relation, *(r for rule in suite.rules
                                                   for r in referenced_relations(rule, suite.relation))])
     try:
         data = {r: relation_fingerprint(con, r) for r in relations}
-    except duckdb.Error:
+    except EngineError:
         return None
     parts = [repr(suite), repr(extra), today.isoformat(), code_fingerprint(), data]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
-def previous_pass(con: duckdb.DuckDBPyConnection, suite: Suite, key: str) -> tuple[str, dt.datetime, str | None] | None:
+def previous_pass(con: Connection, suite: Suite, key: str) -> tuple[str, dt.datetime, str | None] | None:
     """The evaluation that passed on this fingerprint, if its results are all still there."""
     con.execute(DDL)
     row = con.execute(template(__file__, "previous_pass"), [suite.asset, key]).fetchall()
@@ -55,13 +54,13 @@ def previous_pass(con: duckdb.DuckDBPyConnection, suite: Suite, key: str) -> tup
     return row if names >= {rule.name for rule in suite.rules} else None
 
 
-def record_pass(con: duckdb.DuckDBPyConnection, suite: Suite, key: str, run_id: str, checked_at: dt.datetime,
+def record_pass(con: Connection, suite: Suite, key: str, run_id: str, checked_at: dt.datetime,
                 docs_page: str | None) -> None:
     con.execute(DDL)
     con.execute(template(__file__, "record_pass"), [suite.asset, key, run_id, checked_at, docs_page])
 
 
-def copy_results(con: duckdb.DuckDBPyConnection, suite: Suite, source: tuple[str, dt.datetime], run_id: str,
+def copy_results(con: Connection, suite: Suite, source: tuple[str, dt.datetime], run_id: str,
                  checked_at: dt.datetime) -> list[tuple]:
     """The earlier evaluation's rows again under this run; returns (rule, observed, unexpected, element)."""
     old_run, old_time = source

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
+from pipelines.engines.connection import Connection
 from pipelines.quality.spec import GX_SEVERITY, Rule, Suite
 from pipelines.core.sql import render, template, verbatim
 from pipelines.core.warehouse import ensure_bookkeeping
@@ -117,7 +117,7 @@ def row_json_expr(columns: list[str]) -> exp.Expression:
     return exp.func("to_json", row, dialect="duckdb")
 
 
-def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_key: list[str] | None = None,
+def run_suite(con: Connection, suite: Suite, *, run_id: str, row_key: list[str] | None = None,
               docs_target: Path | None = None, checked_at: dt.datetime | None = None,
               quarantine_limit: int = QUARANTINE_LIMIT, engine=None) -> SuiteOutcome:
     """Validate ``suite`` on its relation through ``con`` and write the evidence. A suite that
@@ -146,7 +146,7 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_
     return outcome
 
 
-def _reuse(con: duckdb.DuckDBPyConnection, suite: Suite, run_id: str, row_key: list[str] | None,
+def _reuse(con: Connection, suite: Suite, run_id: str, row_key: list[str] | None,
            quarantine_limit: int, checked_at: dt.datetime) -> tuple[str | None, SuiteOutcome | None]:
     """The data's fingerprint, and the outcome of an earlier pass on it recorded for this run."""
     from pipelines.quality.reuse import copy_results, fingerprint, previous_pass
@@ -170,7 +170,7 @@ def _reuse(con: duckdb.DuckDBPyConnection, suite: Suite, run_id: str, row_key: l
     return key, SuiteOutcome(suite=suite, rules=outcomes, docs_page=Path(found[2]) if found[2] else None)
 
 
-def _validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_key: list[str] | None,
+def _validate(con: Connection, suite: Suite, *, run_id: str, row_key: list[str] | None,
               docs_target: Path | None, checked_at: dt.datetime, quarantine_limit: int) -> SuiteOutcome:
     import great_expectations as gx
 
@@ -199,7 +199,7 @@ def _validate(con: duckdb.DuckDBPyConnection, suite: Suite, *, run_id: str, row_
     return SuiteOutcome(suite=suite, rules=outcomes, docs_page=page)
 
 
-def record(cur: duckdb.DuckDBPyConnection, suite: Suite, outcomes: list[RuleOutcome],
+def record(cur: Connection, suite: Suite, outcomes: list[RuleOutcome],
            failing: Callable[[int], str | None], key_columns: list[str], *, run_id: str, checked_at: dt.datetime,
            quarantine_limit: int) -> None:
     """The evidence of one evaluation, in one transaction: each rule's failing rows into

@@ -38,9 +38,9 @@ from sqlglot import exp, parse_one
 from pipelines.quality.conditions import ROW
 
 if TYPE_CHECKING:
-    import duckdb
     from pyspark.sql import SparkSession
 
+    from pipelines.engines.connection import Connection
     from pipelines.engines.engine import SparkEngine
     from pipelines.quality.runner import SuiteOutcome
     from pipelines.quality.spec import Suite
@@ -151,7 +151,7 @@ def _with_spark_query(cfg):
                                     description=cfg.description, meta=cfg.meta)
 
 
-def run_suite_on_spark(engine: "SparkEngine", con: "duckdb.DuckDBPyConnection", suite: "Suite", *, run_id: str,
+def run_suite_on_spark(engine: "SparkEngine", con: "Connection", suite: "Suite", *, run_id: str,
                        checked_at: dt.datetime | None = None, gate: SparkGate | None = None,
                        row_key: list[str] | None = None, quarantine_limit: int | None = None) -> "SuiteOutcome":
     """``suite`` judged on the Spark table of its relation; the results written to
@@ -182,7 +182,7 @@ def run_suite_on_spark(engine: "SparkEngine", con: "duckdb.DuckDBPyConnection", 
     return SuiteOutcome(suite=suite, rules=outcomes)
 
 
-def failing_rows(engine: "SparkEngine", cur: "duckdb.DuckDBPyConnection", suite: "Suite", outcomes: list,
+def failing_rows(engine: "SparkEngine", cur: "Connection", suite: "Suite", outcomes: list,
                  limit: int) -> dict[int, str]:
     """The rows each rule with unexpected rows flagged, computed on Spark and registered on
     ``cur`` as Arrow (rule index -> view name): the first ``limit`` in row order, as the DuckDB gate

@@ -22,9 +22,8 @@ from pipelines.core.errors import Problem
 from pipelines.quality.spec import Rule, Suite, expectations_dir, load_suites, referenced_relations
 
 if TYPE_CHECKING:
-    import duckdb
-
     from pipelines.core.settings import Settings
+    from pipelines.engines.connection import Connection
     from pipelines.models.compile import CompiledProject
     from pipelines.quality.runner import SuiteOutcome
 
@@ -130,7 +129,7 @@ def layer_gates(settings: Settings, compiled: CompiledProject, loaded: tuple[lis
     return gates, [] if problems else [t for t in unit if t.asset in models]
 
 
-def judge(con: duckdb.DuckDBPyConnection, gate: Gate, *, run_id: str, docs_target: Path | None, engine=None,
+def judge(con: Connection, gate: Gate, *, run_id: str, docs_target: Path | None, engine=None,
           log=LOG, no_key: list | None = None) -> SuiteOutcome:
     """Run ``gate``'s suite on its relation (on Spark given a Spark ``engine``), then its
     statements after it (on DuckDB only), and log each failed rule. ``no_key``: what the suite is

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import sqlglot
 from sqlglot import exp
 
 from pipelines.core.errors import KontorError
+from pipelines.engines.connection import Connection, EngineError
 from pipelines.reports import i18n
 from pipelines.reports.periods import Period, history, latest_complete, parse_period, period_containing
 from pipelines.reports.spec import Kpi, ReportSpec, TableSpec, referenced_relations
@@ -79,7 +79,7 @@ def _parameters(sql: str, values: dict[str, Any]) -> dict[str, Any]:
 class FactsEngine:
     """Computes the facts of one report for one period on one warehouse connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: ReportSpec, period: Period | str | None = None,
+    def __init__(self, con: Connection, spec: ReportSpec, period: Period | str | None = None,
                  now: datetime | None = None):
         self.con, self.spec = con, spec
         self.now = now or datetime.now(BERLIN).replace(tzinfo=None)      # local time: which period is complete
@@ -160,7 +160,7 @@ class FactsEngine:
         try:
             # the KPI's own query as its file has it, behind the one statement that keeps its rows
             self.con.execute(template(__file__, "kpi_rows") + " " + sql, _parameters(sql, self.parameters()))
-        except (duckdb.Error, KontorError) as exc:
+        except (EngineError, KontorError) as exc:
             raise KontorError(f"{self._shown(path)}: {what} query failed: {str(exc).splitlines()[0]}; "
                               "fix: run it with `kontor query` and correct it") from exc
 
@@ -351,7 +351,7 @@ class FactsEngine:
         sql = table.sql_path.read_text(encoding="utf-8")
         try:
             result = self.con.execute(sql, _parameters(sql, self.parameters()))
-        except (duckdb.Error, KontorError) as exc:
+        except (EngineError, KontorError) as exc:
             raise KontorError(f"{table.sql_file}: table query failed: {str(exc).splitlines()[0]}; "
                               "fix: run it with `kontor query` and correct it") from exc
         names = [c[0] for c in result.description]
@@ -398,7 +398,7 @@ class FactsEngine:
         }
 
 
-def data_through(con: duckdb.DuckDBPyConnection, spec: ReportSpec, now: datetime,
+def data_through(con: Connection, spec: ReportSpec, now: datetime,
                  known: set[str] | None = None) -> tuple[date, str]:
     """The last day the data covers, from the report's ``data_through`` SQL over the data it reads;
     and where that day comes from (the SQL file, or ``clock`` without one: yesterday)."""
@@ -423,7 +423,7 @@ def latest_period(spec: ReportSpec, through: date, now: datetime) -> Period:
     return latest_complete(spec.grain, min(through, now.date() - timedelta(days=1)), spec.calendar == "business_days")
 
 
-def default_period(con: duckdb.DuckDBPyConnection, spec: ReportSpec, now: datetime | None = None) -> Period:
+def default_period(con: Connection, spec: ReportSpec, now: datetime | None = None) -> Period:
     """``latest_period`` on this warehouse: what ``kontor run`` and ``kontor report`` without
     ``--period`` issue."""
     now = now or datetime.now(BERLIN).replace(tzinfo=None)
@@ -528,7 +528,7 @@ def _member(member: tuple, series: Series, period: Period, other: Period, total:
             "share_pct": _share(series, total, period, ratio)}
 
 
-def compute_facts(con: duckdb.DuckDBPyConnection, spec: ReportSpec, period: Period | str | None = None,
+def compute_facts(con: Connection, spec: ReportSpec, period: Period | str | None = None,
                   now: datetime | None = None) -> dict:
     """The facts of ``spec`` for ``period`` (default: the latest complete period of its grain)."""
     return FactsEngine(con, spec, period, now).compute()

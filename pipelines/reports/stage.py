@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import duckdb
-
 from pipelines.core.errors import KontorError
+from pipelines.engines.connection import Connection
 from pipelines.reports import i18n
 from pipelines.reports.archive import Archive
 from pipelines.core.services import Services, services_for
@@ -62,7 +61,7 @@ def archive_for(settings: Settings, spec: ReportSpec) -> Archive:
     return Archive(settings.target_dir / "reports", spec.issue_name)
 
 
-def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: ReportSpec,
+def issue_report(con: Connection, settings: Settings, spec: ReportSpec,
                  period: Period | str | None = None, *, reissue: bool = True, now: datetime | None = None,
                  services: Services | None = None) -> IssueResult:
     """Issue ``spec`` for ``period`` (default: latest complete). ``reissue=False`` (the scheduled
@@ -111,7 +110,7 @@ def issue_report(con: duckdb.DuckDBPyConnection, settings: Settings, spec: Repor
     return result
 
 
-def refuse_failed_gates(con: duckdb.DuckDBPyConnection, settings: Settings, spec: ReportSpec) -> None:
+def refuse_failed_gates(con: Connection, settings: Settings, spec: ReportSpec) -> None:
     """No report from data whose blocking gate failed: every path (schedule, backfill, ``kontor
     report``, ``kontor run``) issues through ``issue_report``, which calls this before anything is
     computed or archived. The tables are those the report's SQL reads; warn rules only annotate the

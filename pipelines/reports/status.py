@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import duckdb
-
 from pipelines.core.sql import render, table_expr, template
+from pipelines.engines.connection import Connection
 
 # The pipeline's own records, not data: nothing to gate.
 BOOKKEEPING = ("kontor", "reports")
 
 
-def relations(con: duckdb.DuckDBPyConnection) -> set[str]:
+def relations(con: Connection) -> set[str]:
     """Every ``schema.table`` (tables and views) in the warehouse."""
     rows = con.execute(template(__file__, "relations")).fetchall()
     return {f"{schema}.{name}" for schema, name in rows}
@@ -43,11 +42,12 @@ def _latest_gates(con, known: set[str], data: list[str]) -> list[tuple]:
         if "kontor.gate_results" in known and data else []
 
 
-def failed_blocking_gates(con: duckdb.DuckDBPyConnection, reads: set[str]) -> list[dict]:
+def failed_blocking_gates(con: Connection, reads: set[str]) -> list[dict]:
     """The blocking (error) rules whose latest result failed, on the ``schema.table`` names in
     ``reads``: a report must not be issued from that data.
 
-    >>> con = duckdb.connect(); _ = con.execute("create schema kontor; create table kontor.gate_results as "
+    >>> from pipelines.engines.connection import connect
+    >>> con = connect(); _ = con.execute("create schema kontor; create table kontor.gate_results as "
     ...     "select 'r1' run_id, timestamp '2026-11-22 05:00' checked_at, 'marts/fct_orders' asset, "
     ...     "'order_no_unique' rule, 'error' severity, false success, null observed_value, "
     ...     "2::bigint unexpected_count, 100::bigint element_count, 'duplicates' description")
@@ -102,7 +102,7 @@ def _review(con, known: set[str], reads: set[str] | None = None) -> dict:
     return {"state": "open items" if total else "clear", "open": open_items, "total_open": total}
 
 
-def data_status(con: duckdb.DuckDBPyConnection, now: datetime, stale_hours: float = 36.0,
+def data_status(con: Connection, now: datetime, stale_hours: float = 36.0,
                 reads: set[str] | None = None) -> dict:
     """``now`` and every timestamp here are UTC (the ledger and the gates record UTC). ``reads``:
     the ``schema.table`` names the report's SQL reads; the gates are theirs."""

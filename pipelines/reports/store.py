@@ -15,10 +15,10 @@ import json
 import shutil
 from pathlib import Path
 
-import duckdb
 from sqlglot import exp
 
 from pipelines.core.sql import template
+from pipelines.engines.connection import Connection
 
 FACTS_DDL = template(__file__, "facts_table")      # the table, and the columns added since
 COLUMNS = ["report", "period", "version", "kpi", "measure", "comparison", "dimension", "member", "value", "unit",
@@ -118,7 +118,7 @@ def _rows(facts: dict, version: int) -> list[tuple]:
     return rows
 
 
-def store_facts(con: duckdb.DuckDBPyConnection, facts: dict, version: int) -> int:
+def store_facts(con: Connection, facts: dict, version: int) -> int:
     """Replace the rows of this (report, period, version) in ``reports.facts``; returns the row count."""
     import pyarrow as pa   # here, not at start-up of every `kontor run` (0.2 s)
 
@@ -149,7 +149,7 @@ def _insert_sql() -> str:
     return exp.insert(rows, exp.table_("facts", db="reports"), columns=[*COLUMNS, "computed_at"]).sql("duckdb")
 
 
-def publish_facts(con: duckdb.DuckDBPyConnection, serving: Path) -> bool:
+def publish_facts(con: Connection, serving: Path) -> bool:
     """Put ``reports.facts`` into the analysts' serving copy now, and nothing else: a copy of the
     serving file gets the writer's ``reports.facts`` (the table, its comments and every other
     table of the copy as they were) and replaces it atomically, like ``publish_serving``. The rest

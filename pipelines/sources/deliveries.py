@@ -11,9 +11,9 @@ holds the current state, so models never double a re-delivered extract.
 """
 from __future__ import annotations
 
-import duckdb
 from sqlglot import exp, parse_one
 
+from pipelines.engines.connection import Connection
 from pipelines.sources.spec import SourceTable
 from pipelines.core.sql import render, table_expr, template
 
@@ -42,7 +42,7 @@ def _columns(names) -> list[exp.Column]:
     return [exp.column(c, quoted=True) for c in names]
 
 
-def ensure_current_view(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+def ensure_current_view(con: Connection, table: SourceTable) -> None:
     con.execute(REMOVED_DDL)
     raw = table_expr(table.raw_table)
     if table.delivery == "full":
@@ -58,7 +58,7 @@ def ensure_current_view(con: duckdb.DuckDBPyConnection, table: SourceTable) -> N
     con.execute(render(template(__file__, "current_view"), current=table_expr(current_view(table)), query=body))
 
 
-def record_full_delivery(con: duckdb.DuckDBPyConnection, table: SourceTable, new_batches: list[int | None]) -> None:
+def record_full_delivery(con: Connection, table: SourceTable, new_batches: list[int | None]) -> None:
     """For each new full delivery, the keys the delivery before it had and it lacks."""
     con.execute(REMOVED_DDL)
     if not table.primary_key:

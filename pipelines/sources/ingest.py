@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
 from sqlglot import exp, parse_one
 
 from pipelines.core.errors import KontorError, SourceFileError
+from pipelines.engines.connection import TRANSIENT_ERRORS, EngineError, InvalidInputError
+from pipelines.engines.connection import Connection as EngineConnection
 from pipelines.sources import arrival, deliveries, readers
 from pipelines.sources.convert import error_expr, value_expr
 from pipelines.sources.spec import LINEAGE_COLUMNS, Connection, SourceTable
@@ -68,7 +69,7 @@ def resolve_files(table: SourceTable, data_dir: Path) -> list[Path]:
     return files
 
 
-def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None:
+def ensure_raw_table(con: EngineConnection, table: SourceTable) -> None:
     ensure_bookkeeping(con)
     cols = [(c.name, c.data_type) for c in table.columns] + list(LINEAGE_COLUMNS.items())
     existing = {row[0]: row[1].lower() for row in con.execute(template(__file__, "raw_columns"), [table.key]).fetchall()}
@@ -82,14 +83,14 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: SourceTable) -> None
             con.execute(add_column(raw, name, typ))
 
 
-def _already_loaded(con: duckdb.DuckDBPyConnection, table: SourceTable, sha256: str) -> int | None:
+def _already_loaded(con: EngineConnection, table: SourceTable, sha256: str) -> int | None:
     row = con.execute(
         "select batch_id from kontor.load_ledger where system = ? and table_name = ? and sha256 = ? and status = 'loaded' limit 1",
         [table.system, table.name, sha256]).fetchone()
     return row[0] if row else None
 
 
-def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
+def _next_batch_id(con: EngineConnection) -> int:
     return con.execute("select coalesce(max(batch_id), 0) + 1 from kontor.load_ledger").fetchone()[0]
 
 
@@ -165,7 +166,7 @@ def _json_of(values) -> exp.Expression:
 _INLINE_STEPS_MAX = 512
 
 
-def _line_numbers(con: duckdb.DuckDBPyConnection, staged: readers.Staged):
+def _line_numbers(con: EngineConnection, staged: readers.Staged):
     """The line of each row of ``_typed``: a function of a table alias of ``_typed`` giving the
     SQL expression and the joins it needs (none, or ``_lines`` joined on rowid)."""
     first = exp.Literal.number(staged.first_line)
@@ -215,12 +216,12 @@ def _joined(sql: str, joins: list[exp.Join], condition: exp.Expression | None = 
     return tree.sql(dialect="duckdb")
 
 
-def _type_rows(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged, display: str) -> None:
+def _type_rows(con: EngineConnection, table: SourceTable, staged: readers.Staged, display: str) -> None:
     """``_typed`` (and, for a CSV, what its parser rejected). Outside the load's transaction: a
     table created inside one numbers its rows from 2**55 on until commit, not from 0."""
     try:
         con.execute(_typed_sql(table, staged))
-    except duckdb.Error as exc:
+    except EngineError as exc:
         if staged.scan is None:
             raise
         raise _scan_error(exc, display, staged.scan_fix) from exc
@@ -228,24 +229,24 @@ def _type_rows(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: reade
         staged.finish(con, staged)
 
 
-def _scan_error(exc: duckdb.Error, display: str, scan_fix: str) -> SourceFileError:
+def _scan_error(exc: EngineError, display: str, scan_fix: str) -> SourceFileError:
     """What failed in the one pass that reads and types a CSV: its parser (the file's layout, so
     the delimiter, quote and encoding are the fix) or anything after it, which is not the layout.
 
-    >>> _scan_error(duckdb.InvalidInputException("Invalid Input Error: CSV Error on Line: 3"), "a.csv", "check x").problem
+    >>> _scan_error(InvalidInputError("Invalid Input Error: CSV Error on Line: 3"), "a.csv", "check x").problem
     'cannot be parsed as CSV (Invalid Input Error: CSV Error on Line: 3)'
-    >>> print(_scan_error(duckdb.OutOfMemoryException("Out of Memory Error: failed"), "a.csv", "check x"))
+    >>> print(_scan_error(EngineError("Out of Memory Error: failed"), "a.csv", "check x"))
     a.csv: was read as CSV but typing its columns failed (Out of Memory Error: failed); fix: not a problem of the file's layout: check the column types declared for it, or rerun with KONTOR_DEBUG=1 and report the error
     """
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if isinstance(exc, duckdb.InvalidInputException) or "CSV" in first:
+    if isinstance(exc, InvalidInputError) or "CSV" in first:
         return SourceFileError(display, f"cannot be parsed as CSV ({first})", scan_fix)
     return SourceFileError(display, f"was read as CSV but typing its columns failed ({first})",
                            "not a problem of the file's layout: check the column types declared for it, "
                            "or rerun with KONTOR_DEBUG=1 and report the error")
 
 
-def _load_staged(con: duckdb.DuckDBPyConnection, table: SourceTable, staged: readers.Staged,
+def _load_staged(con: EngineConnection, table: SourceTable, staged: readers.Staged,
                  display: str, batch_id: int, loaded_at: datetime) -> tuple[int, int, int]:
     line_of = _line_numbers(con, staged)
     if staged.has_spans:
@@ -387,7 +388,7 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OSError) and not isinstance(exc, PermissionError):
         return True
-    return isinstance(exc, (duckdb.ConnectionException, duckdb.IOException, duckdb.OutOfMemoryException))
+    return isinstance(exc, TRANSIENT_ERRORS)
 
 
 def ingest_query(con, table: SourceTable, connection: Connection, env: dict[str, str],
@@ -423,7 +424,7 @@ def ingest_query(con, table: SourceTable, connection: Connection, env: dict[str,
     return result
 
 
-def ingest_table(con: duckdb.DuckDBPyConnection, table: SourceTable, data_dir: Path, tmp_dir: Path,
+def ingest_table(con: EngineConnection, table: SourceTable, data_dir: Path, tmp_dir: Path,
                  connections: dict[str, Connection] | None = None, env: dict[str, str] | None = None,
                  run_id: str | None = None, settle_seconds: float = 0.0) -> TableLoad:
     """Load every new file (or the query result) of one source table. Never raises for a bad

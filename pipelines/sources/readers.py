@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
 from sqlglot import exp, parse_one
 
 from pipelines.core.errors import SourceFileError
+from pipelines.engines.connection import Connection, EngineError
 from pipelines.sources import linecodec, preamble
 from pipelines.sources.spec import FileFormat
 from pipelines.core.sql import render, template
@@ -54,7 +54,7 @@ class Staged:
     fmt: FileFormat | None = None      # the format as read (delimiter from the file, DATEV period)
     scan: str | None = None            # SQL relation to read instead of _stage (a CSV's read_csv)
     scan_fix: str = ""                 # the fix when that scan fails (the file cannot be parsed)
-    finish: Callable[[duckdb.DuckDBPyConnection, "Staged"], None] | None = None   # after the scan ran
+    finish: Callable[[Connection, "Staged"], None] | None = None   # after the scan ran
     cleanup: list[Path] = field(default_factory=list)   # temporary files to remove after the load
 
 
@@ -298,7 +298,7 @@ def _plan(path: Path, fmt: FileFormat, info: FileDigest, tmp_dir: Path) -> _Plan
                  clean, notes)
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, fmt: FileFormat, info: FileDigest,
+def stage_csv(con: Connection, path: Path, fmt: FileFormat, info: FileDigest,
               expected: list[str], tmp_dir: Path) -> Staged:
     if info.size == 0:
         raise SourceFileError(path, "the file is empty (not even a header line)", "re-export the extract; an export with no rows still has a header")
@@ -375,7 +375,7 @@ def _read_csv(con, path: Path, plan: _Plan, expected: list[str]) -> Staged:
     if derived:
         types[DATEV_SIGNED_AMOUNT] = "varchar"
 
-    def finish(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    def finish(con: Connection, staged: Staged) -> None:
         staged.has_spans = _finish_csv(con, plan, fmt, skip)
 
     return Staged(columns=list(types), types=types, first_line=skip + (2 if fmt.header else 1),
@@ -447,16 +447,16 @@ def _line_layout(path: Path, fmt: FileFormat, skip: int) -> tuple[list[int], lis
     return blanks, spans
 
 
-def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def _describe(con: Connection) -> dict[str, str]:
     return {name: str(typ).lower() for name, typ, *_ in con.execute("describe _stage").fetchall()}
 
 
-def stage_query(con: duckdb.DuckDBPyConnection, stage: str, path: Path, what: str, fix: str,
+def stage_query(con: Connection, stage: str, path: Path, what: str, fix: str,
                 first_line: int) -> Staged:
     """``_stage`` from the file, by template ``sql/<stage>.sql`` (the path its one bound value)."""
     try:
         con.execute(template(__file__, stage), [str(path)])
-    except duckdb.Error as exc:
+    except EngineError as exc:
         raise SourceFileError(path, f"cannot be read as {what} ({str(exc).splitlines()[0]})", fix) from exc
     types = _describe(con)
     return Staged(columns=list(types), types=types, first_line=first_line)
@@ -472,7 +472,7 @@ def stage_json(con, path: Path) -> Staged:
                        "deliver a JSON array of objects or newline-delimited JSON", first_line=1)
 
 
-def stage_arrow(con: duckdb.DuckDBPyConnection, data: pa.Table, first_line: int) -> Staged:
+def stage_arrow(con: Connection, data: pa.Table, first_line: int) -> Staged:
     con.register("_kontor_arrow", data)
     try:
         con.execute("create or replace temp table _stage as select * from _kontor_arrow")

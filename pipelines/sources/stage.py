@@ -8,10 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from pipelines.core.retries import unreachable_location
 from pipelines.core.sql import render, table_expr, template
+from pipelines.engines.connection import Connection as EngineConnection
 from pipelines.sources.ingest import TableLoad, ingest_table
 from pipelines.sources.spec import Connection, SourceTable
 
@@ -74,7 +73,7 @@ class Loaded:
                 {"rows_read": read, "rows_quarantined": quarantined, "share_pct": round(share, 2)})
 
 
-def load(con: duckdb.DuckDBPyConnection, table: SourceTable, data_dir: Path, tmp_dir: Path,
+def load(con: EngineConnection, table: SourceTable, data_dir: Path, tmp_dir: Path,
          connections: dict[str, Connection] | None = None, env: dict[str, str] | None = None,
          run_id: str | None = None, settle_seconds: float = 0.0) -> Loaded:
     """Load the table's new files (``ingest_table``: never raises for a bad file, the failures are

@@ -22,9 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 from markupsafe import escape
 
+from pipelines.engines.connection import CatalogError, Connection
 from pipelines.entities.spec import EntitySpec
 from pipelines.core.errors import KontorError
 from pipelines.stewards.identity import Identity
@@ -80,7 +80,7 @@ def _rank(seed: str, key: str) -> str:
     return hashlib.sha256(f"{seed}|{key}".encode()).hexdigest()
 
 
-def candidates(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> dict[str, list[tuple]]:
+def candidates(con: Connection, spec: EntitySpec) -> dict[str, list[tuple]]:
     """Automatic decisions of the last run: merged pairs (rule, not steward), rule-chosen golden values, sync proposals."""
     from pipelines.stewards.stewardship import entity_sql
 
@@ -90,7 +90,7 @@ def candidates(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> dict[str, li
     values = con.execute(entity_sql("spot_golden_values", conflicts=t("conflicts"))).fetchall()
     try:
         proposals = con.execute(entity_sql("spot_sync_proposals", sync_proposals=t("sync_proposals"))).fetchall()
-    except duckdb.CatalogException:
+    except CatalogError:
         proposals = []
     return {"merge": merges, "golden_value": values, "sync_proposal": proposals}
 
@@ -117,7 +117,7 @@ def draw(found: dict[str, list[tuple]], size: int, seed: str) -> list[dict[str, 
     return picked
 
 
-def take_sample(settings: Settings, con: duckdb.DuckDBPyConnection, spec: EntitySpec, store: StateStore,
+def take_sample(settings: Settings, con: Connection, spec: EntitySpec, store: StateStore,
                 day: dt.date, size: int) -> list[dict]:
     """This week's sample of ``spec`` (drawn once; a second call the same week returns the first)."""
     from pipelines.stewards.stewardship import _origin, raw_ids
@@ -200,7 +200,7 @@ def precision(store: StateStore, entity: str, weeks: int, today: dt.date) -> dic
 PRECISION_COLUMNS = ("week", "weeks", "judged", "correct", "wrong", "unsure", "precision", "low", "high")
 
 
-def write_precision_table(con: duckdb.DuckDBPyConnection, entity: str, found: dict[str, Any]) -> str:
+def write_precision_table(con: Connection, entity: str, found: dict[str, Any]) -> str:
     """``entities.<entity>_spot_check_precision``: one row per judged week (``weeks`` = 1) and always
     one pooled row (``week`` null, ``weeks`` = the window) that the master-data report reads, with
     ``judged`` 0 and a null precision while no verdict exists (never a made-up 0 % or 100 %)."""

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
+from pipelines.engines.connection import CatalogError, Connection, EngineError, connect
 from pipelines.entities.decisions import DecisionError, constraints, item_status, prepare, same_as
 from pipelines.entities.spec import EntitySpec
 from pipelines.core.errors import KontorError
@@ -59,12 +59,12 @@ def _spec(settings: Settings, entity: str) -> EntitySpec:
 
 
 @contextmanager
-def master_data(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+def master_data(settings: Settings) -> Iterator[Connection]:
     """Read-only view of the last published master data."""
     path = Path(settings.serving_path)
     if not path.is_file():
         raise KontorError("no master data yet: run the pipeline first (kontor run)")
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path, read_only=True)
     try:
         yield con
     finally:
@@ -147,11 +147,11 @@ def queue(settings: Settings, entity: str | None = None, status: str = "open") -
     return items
 
 
-def _live_queue(con: duckdb.DuckDBPyConnection, spec: EntitySpec, decided) -> list[dict[str, Any]]:
+def _live_queue(con: Connection, spec: EntitySpec, decided) -> list[dict[str, Any]]:
     table = spec.table("review_queue")
     try:
         columns = {d[0] for d in con.execute(entity_sql("review_queue_columns", queue=table)).description}
-    except duckdb.CatalogException:
+    except CatalogError:
         return []
     # the entity stage's own ranking: its rank column, else the order it wrote the items in
     ranked = "review_queue" if "rank" in columns else "review_queue_unranked"
@@ -237,7 +237,7 @@ def raw_ids(settings: Settings, spec: EntitySpec) -> dict[str, tuple[str, str]]:
     return found
 
 
-def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: dict | None,
+def _origin(con: Connection, spec: EntitySpec, uid: str, member: dict | None,
             ids: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
     row = con.execute(entity_sql("record_origin", standardised=spec.table("standardised"),
                                  clusters=spec.table("clusters")), [uid]).fetchone()
@@ -251,12 +251,12 @@ def _origin(con: duckdb.DuckDBPyConnection, spec: EntitySpec, uid: str, member: 
     return out
 
 
-def _file_line(con: duckdb.DuckDBPyConnection, table: str, column: str, source_id: str) -> str | None:
+def _file_line(con: Connection, table: str, column: str, source_id: str) -> str | None:
     """``file:line`` of the record's latest load in its raw table (ids compared as trimmed text, any case)."""
     try:
         hit = con.execute(entity_sql("record_file_line", raw_table=exp.table_(table, db="raw", quoted=True),
                                      id_column=exp.column(column, quoted=True)), [source_id]).fetchone()
-    except duckdb.Error:       # a raw table without lineage columns (or gone): the system's id must do
+    except EngineError:       # a raw table without lineage columns (or gone): the system's id must do
         return None
     return f"{Path(hit[0]).name}:{hit[1]}" if hit and hit[0] else None
 

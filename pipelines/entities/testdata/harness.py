@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import yaml
 from sqlglot import exp
 
+from pipelines.engines.connection import Connection, connect
 from pipelines.entities import stage
 from pipelines.entities.evaluate import evaluate, queue_figures
 from pipelines.entities.spec import EntitySpec, load_entities
@@ -61,7 +61,7 @@ def project(work: Path, entity_file: Path | None = None) -> EntitySpec:
     return loaded.entities["customer"]
 
 
-def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, str]:
+def load(con: Connection, data_dir: Path) -> dict[str, str]:
     con.execute("create schema if not exists raw")
     relations = {}
     for system in COLUMNS:
@@ -73,7 +73,7 @@ def load(con: duckdb.DuckDBPyConnection, data_dir: Path) -> dict[str, str]:
 
 def run(data_dir: Path, work: Path, entity_file: Path | None = None) -> dict[str, Any]:
     spec = project(work, entity_file)
-    con = duckdb.connect(str(work / "warehouse.duckdb"))
+    con = connect(work / "warehouse.duckdb")
     started = time.perf_counter()
     try:
         relations = load(con, data_dir)
