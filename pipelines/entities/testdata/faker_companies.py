@@ -22,7 +22,7 @@ new bank accounts (one system keeps the old IBAN) and duplicates inside one syst
 Hard negatives (distinct legal entities that look alike), at least a fifth of the companies:
 ``sister`` (one family name, another trade word, one address, one phone, one mail domain),
 ``legal_form`` (one name, one address and phone: GmbH / GmbH & Co. KG / AG / KGaA of one group),
-``other_city`` (one name and legal form, another city), ``cross_border`` (namesakes in Germany,
+``other_city`` (one name and legal form, another city, its own mail domain), ``cross_border`` (namesakes in Germany,
 Austria and Switzerland: "Meyer AG" in Zürich, "Meyer GmbH" in Wien), ``association`` (an e.V.
 and the GmbH it runs, one name, one address and phone).
 
@@ -170,7 +170,7 @@ class FakerCompanies:
 
     def firm(self, base: str, form: str, site: Site, **kw) -> Firm:
         return Firm(self._id(), base, form, site, self.vat(site.country), self.iban(site.country),
-                    kw.pop("domain", None) or self.domain(base, site.country), **kw)
+                    kw.pop("domain") if "domain" in kw else self.domain(base, site.country), **kw)
 
     def single(self) -> Firm:
         country = self.country()
@@ -188,9 +188,14 @@ class FakerCompanies:
             forms = self.r.sample(["GmbH", "GmbH & Co. KG", "AG", "GmbH & Co. KGaA", "KG", "AG & Co. KG"],
                                   self.r.choice((2, 2, 3)))
             return [self.firm(base, f, site, kind=kind, family=fam) for f in forms]
-        if kind == "other_city":   # one name and form, independent companies in other cities
-            form = self.form(country)
-            return [self.firm(base, form, self.site(country), kind=kind, family=fam) for _ in range(self.r.choice((2, 2, 3)))]
+        if kind == "other_city":   # one name and form, independent companies in other cities (and
+            form = self.form(country)  # mail domains: only one of them can own the name's domain)
+            firms = []
+            for i in range(self.r.choice((2, 2, 3))):
+                there = self.site(country)
+                dom = self.domain(base if i == 0 else f"{base} {there.city.split()[0].split('/')[0]}", country)
+                firms.append(self.firm(base, form, there, domain=dom, kind=kind, family=fam))
+            return firms
         if kind == "cross_border":  # namesakes in DE, AT and CH, each with its country's usual form
             countries = self.r.sample(["DE", "AT", "CH"], self.r.choice((2, 2, 3)))
             forms = {"DE": ["GmbH", "AG", "GmbH & Co. KG"], "AT": ["GmbH", "AG", "KG"], "CH": ["AG", "GmbH"]}
