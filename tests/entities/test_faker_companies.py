@@ -1,12 +1,14 @@
 """A third independent probe of the entity stage: Faker's German, Austrian and Swiss companies
 (``pipelines/entities/testdata/faker_companies.py``), its own noise model, five kinds of hard
 negatives; the shipped customer configuration judged on it. And the reference data it showed
-missing: legal forms Faker writes (KGaA, AG & Co. KG, Stiftung & Co. KG, GesbR, OG, eG) and
+missing: legal forms Faker writes (KGaA, AG & Co. KG, Stiftung & Co. KG, GesbR, OG, eG), GmbH
+written "Gesellschaft mbH" or the Austrian "GesmbH", and
 postcodes written with a country prefix."""
 from __future__ import annotations
 
 import csv
 from collections import Counter
+from itertools import cycle
 from pathlib import Path
 
 import duckdb
@@ -24,7 +26,9 @@ NAMES = {"Wilms Löwer GmbH & Co. KGaA": ("GmbH & Co. KGaA", "wilmsloewer"), "Ku
          "Hellwig & Ruppersberger AG & Co. KG": ("AG & Co. KG", "hellwigundruppersberger"),
          "Rosenow AG u. Co. KG": ("AG & Co. KG", "rosenow"), "Wähner Stiftung & Co. KG": ("Stiftung & Co. KG", "waehner"),
          "Steidl & Pfeiffer GesbR": ("GbR", "steidlundpfeiffer"), "Rosner OG": ("OG", "rosner"),
-         "Loos e.G.": ("eG", "loos"), "Kusch GmbH": ("GmbH", "kusch"), "Geisler & Peer KG": ("KG", "geislerundpeer")}
+         "Loos e.G.": ("eG", "loos"), "Kusch GmbH": ("GmbH", "kusch"), "Geisler & Peer KG": ("KG", "geislerundpeer"),
+         "Walser Gesellschaft mbH": ("GmbH", "walser"), "Pircher GesmbH": ("GmbH", "pircher"),
+         "Rosner Ges.m.b.H.": ("GmbH", "rosner")}
 POSTCODES = {"CH-8001": "8001", "A-1010": "1010", "D-93047": "93047", "93047": "93047", "SW1A 1AA": "SW1A 1AA"}
 
 
@@ -41,7 +45,7 @@ def test_legal_forms_and_postcode_prefixes_faker_writes(tmp_path):
             writer = csv.DictWriter(fh, fieldnames=cols)
             writer.writeheader()
             if system == "crm":
-                for i, (name, postcode) in enumerate(zip(NAMES, [*POSTCODES] * 2)):
+                for i, (name, postcode) in enumerate(zip(NAMES, cycle(POSTCODES))):
                     writer.writerow({"crm_id": f"K-{i}", "firma": name, "strasse_hnr": "Hauptstr. 1", "plz": postcode,
                                      "ort": "Wien", "land": "", "ust_id": "", "email": "", "telefon": "",
                                      "geaendert": "2026-01-01 00:00:00"})
@@ -53,7 +57,7 @@ def test_legal_forms_and_postcode_prefixes_faker_writes(tmp_path):
                                f"from {spec.table('standardised')}").fetchall())
     finally:
         con.close()
-    for i, ((name, (form, key)), postcode) in enumerate(zip(NAMES.items(), [*POSTCODES] * 2)):
+    for i, ((name, (form, key)), postcode) in enumerate(zip(NAMES.items(), cycle(POSTCODES))):
         assert got[f"crm:K-{i}"] == (form, key, POSTCODES[postcode]), (name, postcode, got[f"crm:K-{i}"])
 
 
