@@ -2,8 +2,8 @@
 (``pipelines/entities/testdata/faker_companies.py``), its own noise model, five kinds of hard
 negatives; the shipped customer configuration judged on it. And the reference data it showed
 missing: legal forms Faker writes (KGaA, AG & Co. KG, Stiftung & Co. KG, GesbR, OG, eG), GmbH
-written "Gesellschaft mbH" or the Austrian "GesmbH", and
-postcodes written with a country prefix."""
+written "Gesellschaft mbH" or the Austrian "GesmbH" (the rare forms recognised in full only, so a
+cut "... GmbH & Co" stays a GmbH & Co. KG), and postcodes written with a country prefix."""
 from __future__ import annotations
 
 import csv
@@ -29,6 +29,9 @@ NAMES = {"Wilms Löwer GmbH & Co. KGaA": ("GmbH & Co. KGaA", "wilmsloewer"), "Ku
          "Loos e.G.": ("eG", "loos"), "Kusch GmbH": ("GmbH", "kusch"), "Geisler & Peer KG": ("KG", "geislerundpeer"),
          "Walser Gesellschaft mbH": ("GmbH", "walser"), "Pircher GesmbH": ("GmbH", "pircher"),
          "Rosner Ges.m.b.H.": ("GmbH", "rosner")}
+# names an accounting system cut at 30 characters: the common form, not made ambiguous by a rare one
+CUT = {"Schulz Druckerei GmbH & Co. KG": "GmbH & Co. KG", "Getränkehandel Sommer GmbH & C": "GmbH & Co. KG",
+       "Hahn Stahlhandel Kommanditgese": "KG", "Wilms Löwer GmbH & Co. KGaA": "GmbH & Co. KGaA"}
 POSTCODES = {"CH-8001": "8001", "A-1010": "1010", "D-93047": "93047", "93047": "93047", "SW1A 1AA": "SW1A 1AA"}
 
 
@@ -49,16 +52,23 @@ def test_legal_forms_and_postcode_prefixes_faker_writes(tmp_path):
                     writer.writerow({"crm_id": f"K-{i}", "firma": name, "strasse_hnr": "Hauptstr. 1", "plz": postcode,
                                      "ort": "Wien", "land": "", "ust_id": "", "email": "", "telefon": "",
                                      "geaendert": "2026-01-01 00:00:00"})
+            if system == "accounting":
+                for i, name in enumerate(CUT):
+                    writer.writerow({"konto": str(i), "name": name, "plz": "93047", "ort": "Regensburg",
+                                     "geaendert": "2026-01-01 00:00:00"})
     spec = project(tmp_path / "work")
     con = duckdb.connect(str(tmp_path / "work" / "w.duckdb"))
     try:
         standardise(con, spec, load(con, data))
+        cut = dict(con.execute(f"select unique_id, legal_form from {spec.table('standardised')} "
+                               "where source_system = 'accounting'").fetchall())
         got = dict(con.execute(f"select unique_id, (legal_form, name_key, postcode) "
                                f"from {spec.table('standardised')}").fetchall())
     finally:
         con.close()
     for i, ((name, (form, key)), postcode) in enumerate(zip(NAMES.items(), cycle(POSTCODES))):
         assert got[f"crm:K-{i}"] == (form, key, POSTCODES[postcode]), (name, postcode, got[f"crm:K-{i}"])
+    assert [cut[f"accounting:{i}"] for i in range(len(CUT))] == list(CUT.values()), cut
 
 
 @pytest.fixture(scope="module")
