@@ -265,6 +265,7 @@ class ReferenceSpec(Spec):
     what: ClassVar[str] = "reference file"
 
     legal_forms: dict[str, list[str]] = {}
+    legal_forms_in_full_only: list[str] = []
     name_abbreviations: list[Pair] = []
     street_abbreviations: list[Pair] = []
     branch_prefixes: list[str] = []

@@ -83,7 +83,7 @@ def standardise(con: Connection, spec: EntitySpec, relations: dict[str, str]) ->
     out = spec.table("standardised")
     con.execute(ID_CHECKS_DDL)
     con.execute(template(__file__, "lf_lookup"))
-    rows = COMPANY_NAME.legal_form_rows(ref.get("legal_forms") or {})
+    rows = COMPANY_NAME.legal_form_rows(ref.get("legal_forms") or {}, ref.get("legal_forms_in_full_only"))
     if rows:
         insert_rows(con, "_lf_lookup", rows)
     con.execute(template(__file__, "city_alias"))
@@ -199,7 +199,8 @@ def standardise_declared(con: Connection, spec: EntitySpec, relations: dict[str,
             names = "_names" + str(index)
             if index == min(i for i, b in enumerate(declared) if b.type == "company_name"):
                 con.execute(template(__file__, "lf_lookup"))
-                insert_rows(con, "_lf_lookup", COMPANY_NAME.legal_form_rows(spec.reference["legal_forms"]))
+                insert_rows(con, "_lf_lookup", COMPANY_NAME.legal_form_rows(spec.reference["legal_forms"],
+                                                                                  spec.reference.get("legal_forms_in_full_only")))
             source = exp.select(exp.column("source_system"), exp.column("source_id"),
                                 exp.alias_(col(raw_name(a)), "name_raw"), exp.alias_(exp.false(), "name_trunc"),
                                 exp.alias_(exp.cast(exp.null(), "varchar"), "legal_form_raw")).from_("_std_raw")

@@ -197,17 +197,23 @@ class CompanyName(AttributeType):
     MIN_FUZZY: ClassVar[int] = 4
 
     @staticmethod
-    def legal_form_rows(legal_forms: dict[str, list[str]]) -> list[tuple[str, str | None, bool]]:
+    def legal_form_rows(legal_forms: dict[str, list[str]], in_full_only: list[str] | None = None
+                        ) -> list[tuple[str, str | None, bool]]:
         """(key, canonical form or None when ambiguous, is a full spelling): every spelling's key
         (``_reference.yml``'s legal_forms), and every prefix of one, for names that a system cut
-        off in the middle of the legal form."""
+        off in the middle of the legal form; except the prefixes of the forms ``in_full_only``
+        (legal_forms_in_full_only: rare forms that begin like a common one, so "... GmbH & Co", cut,
+        stays a GmbH & Co. KG and is not made ambiguous by the GmbH & Co. KGaA)."""
         full: dict[str, str] = {}
         for canonical, spellings in legal_forms.items():
             for spelling in [canonical, *spellings]:
                 full[_form_key(spelling.lower())] = canonical
         rows = [(k, c, True) for k, c in full.items() if k]
         prefixes: dict[str, set[str]] = {}
+        rare = set(in_full_only or ())
         for k, c in full.items():
+            if c in rare:
+                continue
             for i in range(1, len(k) + 1):
                 prefixes.setdefault(k[:i], set()).add(c)
         rows += [(p, next(iter(cs)) if len(cs) == 1 else None, False) for p, cs in prefixes.items()]
