@@ -41,6 +41,15 @@ def test_callers_get_their_own_tree(folder: Path):
     tree = parsed.parse_one("select a from t")
     tree.find(sqlglot.exp.Column).replace(sqlglot.exp.column("b"))
     assert parsed.parse_one("select a from t").sql() == "SELECT a FROM t"
+    parsed._trees.clear()                                      # read from the folder: the first
+    read = parsed.parse_one("select a from t")                 # caller gets the trees just loaded
+    read.find(sqlglot.exp.Column).replace(sqlglot.exp.column("b"))
+    read.find(sqlglot.exp.Table).add_comments(["added"])
+    assert parsed.parse_one("select a from t").sql() == "SELECT a FROM t"
+    parsed.remember_in(None)                                   # in this process only
+    tree = parsed.parse_one("select x from t")
+    tree.find(sqlglot.exp.Column).replace(sqlglot.exp.column("b"))
+    assert parsed.parse_one("select x from t").sql() == "SELECT x FROM t"
 
 
 def test_a_damaged_entry_is_parsed_again_and_an_error_is_not_remembered(folder: Path):
