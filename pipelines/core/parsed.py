@@ -7,7 +7,8 @@ and the definitions), once per content: the tree is kept in sqlglot's own serial
 (``Expression.dump``), which reads back about four times faster than the text parses. The key is
 the sha256 of the text, the dialect and sqlglot's version: an edited file has another key, so an
 entry is never stale, only unused. Callers get their own copy of the tree. A text that does not
-parse is never remembered: its error is raised again, as sqlglot words it.
+parse is never remembered: its error is raised again, as sqlglot words it. ``parses_to_one_query``
+answers from the serialisation alone, so a model compiled for a run (which reads no tree) builds none.
 
 >>> parse_one("select a from t").sql()
 'SELECT a FROM t'
@@ -45,6 +46,33 @@ def parse(sql: str, read: str = "duckdb") -> list[exp.Expression | None]:
 def parse_one(sql: str, read: str = "duckdb") -> exp.Expression:
     """``sqlglot.parse_one(sql, read=read)``."""
     return _parsed("one", sql, read)[0]
+
+
+def parses_to_one_query(sql: str, read: str = "duckdb") -> bool:
+    """True when ``parse(sql, read)`` is remembered (in this process or the folder) as exactly one
+    query (a SELECT, a UNION ...), told from its serialisation without building the tree: a caller
+    that needs the tree only later (a run reads no model's tree) parses it then, from memory."""
+    key = ("many", read, sql)
+    kept = _trees.get(key)
+    if kept is None:
+        digest = hashlib.sha256(f"{FORMAT}\0{sqlglot.__version__}\0many\0{read}\0{sql}".encode()).hexdigest()
+        kept = _read(digest)
+        if kept is None:
+            return False
+    if not isinstance(kept, str):
+        trees = [t for t in kept if t is not None]
+        return len(trees) == 1 and isinstance(trees[0], exp.Query)
+    try:
+        dumps = [d for d in json.loads(kept) if d is not None]
+        name = dumps[0][0]["c"] if len(dumps) == 1 else ""      # sqlglot.serde: "c", the node's class
+    except (ValueError, LookupError, TypeError):
+        return False
+    module, _, qualname = str(name).rpartition(".")     # e.g. sqlglot.expressions.query.Select
+    found = getattr(exp, qualname, None) if qualname.isidentifier() else None
+    if not (isinstance(found, type) and issubclass(found, exp.Query) and found.__module__ == (module or exp.__name__)):
+        return False
+    _trees[key] = kept            # read from the folder: parse() loads it from memory
+    return True
 
 
 def _parsed(kind: str, sql: str, read: str) -> list[exp.Expression | None]:
