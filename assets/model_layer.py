@@ -19,7 +19,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.models import FULL_REFRESH_TAG, built_metadata, model_spec_args
+from assets.models import FULL_REFRESH_TAG, built_metadata, model_spec_args, built_result
 from assets.resources import WarehouseResource
 from pipelines.core.alerts import FAILED_ASSETS
 from pipelines.core.errors import Problem
@@ -68,9 +68,9 @@ def build_model_layer(compiled: CompiledProject, gates: Sequence[Gate], unit_tes
                                       description=f"dbt unit test ({t.file}:{t.line})",
                                       metadata={"declared_in": f"{t.file}:{t.line}"}) for t in unit_tests]
 
-    def results(event):
+    def results(context, event):
         if isinstance(event, stage.Built):
-            yield dg.MaterializeResult(asset_key=_key(event.asset), metadata=built_metadata(event.built, event.lineage))
+            yield built_result(context, _key(event.asset), built_metadata(event.built, event.lineage))
         elif isinstance(event, stage.UnitTested):
             yield dg.AssetCheckResult(asset_key=_key(event.asset), check_name=event.test.name, passed=event.passed,
                                       severity=dg.AssetCheckSeverity.ERROR, description=event.detail[:2000])
@@ -86,7 +86,7 @@ def build_model_layer(compiled: CompiledProject, gates: Sequence[Gate], unit_tes
                              context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true", context.log, spark)
         with warehouse.connection() as con:
             for event in run.events(con):
-                yield from results(event)
+                yield from results(context, event)
         if run.failures:
             lines = [f"{asset}: {reason.splitlines()[0]}" for asset, reason in run.failures.items()]
             raise dg.Failure(description="; ".join(lines)[:4000], metadata=failed_assets(run.failures))

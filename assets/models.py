@@ -50,6 +50,21 @@ def built_metadata(built: Materialized, lineage: dict | None) -> dict:
     return metadata
 
 
+# What a materialisation says that does not change from run to run of the same SQL: given to
+# Dagster through ``context.add_asset_metadata``, it goes into the materialisation only, not also
+# into the step's output event (as a result's own metadata would: serialised twice per model).
+STATIC_KEYS = ("compiled_sql", "dagster/column_lineage")
+
+
+def built_result(context: dg.AssetExecutionContext, key: dg.AssetKey, metadata: dict) -> dg.MaterializeResult:
+    """A built model's result: ``metadata`` (``built_metadata``) on its materialisation, the
+    ``STATIC_KEYS`` of it through the context (the materialisation carries the same keys)."""
+    static = {k: metadata.pop(k) for k in STATIC_KEYS if k in metadata}
+    if static:
+        context.add_asset_metadata(static, asset_key=key)
+    return dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
 def model_spec_args(compiled: CompiledProject, name: str) -> dict:
     """What the UI shows of a model (key, deps, group, description, code version, kinds, tags,
     owners, metadata): the arguments of ``dg.asset`` and ``dg.AssetSpec`` alike."""
@@ -86,7 +101,7 @@ def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefiniti
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
         with warehouse.connection() as con:
             built = stage.build(con, compiled, name, full_refresh=full_refresh)
-        return dg.MaterializeResult(metadata=built_metadata(built, stage.lineage(compiled, name)))
+        return built_result(context, context.asset_key, built_metadata(built, stage.lineage(compiled, name)))
 
     return _build
 

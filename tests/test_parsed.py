@@ -41,6 +41,15 @@ def test_callers_get_their_own_tree(folder: Path):
     tree = parsed.parse_one("select a from t")
     tree.find(sqlglot.exp.Column).replace(sqlglot.exp.column("b"))
     assert parsed.parse_one("select a from t").sql() == "SELECT a FROM t"
+    parsed._trees.clear()                                      # read from the folder: the first
+    read = parsed.parse_one("select a from t")                 # caller gets the trees just loaded
+    read.find(sqlglot.exp.Column).replace(sqlglot.exp.column("b"))
+    read.find(sqlglot.exp.Table).add_comments(["added"])
+    assert parsed.parse_one("select a from t").sql() == "SELECT a FROM t"
+    parsed.remember_in(None)                                   # in this process only
+    tree = parsed.parse_one("select x from t")
+    tree.find(sqlglot.exp.Column).replace(sqlglot.exp.column("b"))
+    assert parsed.parse_one("select x from t").sql() == "SELECT x FROM t"
 
 
 def test_a_damaged_entry_is_parsed_again_and_an_error_is_not_remembered(folder: Path):
@@ -54,3 +63,16 @@ def test_a_damaged_entry_is_parsed_again_and_an_error_is_not_remembered(folder: 
     with pytest.raises(sqlglot.errors.ParseError):
         parsed.parse_one("select from from")
     assert len(entries(folder)) == 1
+
+
+def test_a_remembered_query_is_told_without_building_its_tree(folder: Path):
+    parsed.parse("select a from t union select b from u")
+    parsed.parse("create table t as select 1")
+    parsed.parse("select 1; select 2")
+    parsed._trees.clear()                                      # a new process: only the folder knows
+    assert parsed.parses_to_one_query("select a from t union select b from u")
+    assert not parsed.parses_to_one_query("create table t as select 1")      # not a query
+    assert not parsed.parses_to_one_query("select 1; select 2")              # two statements
+    assert not parsed.parses_to_one_query("select never_parsed from t")      # not remembered: unknown
+    assert [t.sql() for t in parsed.parse("select a from t union select b from u")] == \
+        ["SELECT a FROM t UNION SELECT b FROM u"]

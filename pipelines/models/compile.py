@@ -22,6 +22,7 @@ from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
 from pipelines.core import parsed
+from pipelines.core.parsed import parses_to_one_query
 from pipelines.core.errors import KontorError, Problem
 from pipelines.core.sql import verbatim
 from pipelines.models.project import MATERIALIZATIONS, Model, ModelProject, seed_columns
@@ -38,10 +39,22 @@ class CompiledModel:
     refs: list[str]
     sources: list[tuple[str, str]]
     config: dict[str, Any]
-    ast: exp.Expression | None = None
+    tree: exp.Expression | None = None   # ``ast``, once built
     runtime: bool = False          # its Jinja queries the warehouse: rendered again when it runs
     ephemerals: list[str] = field(default_factory=list)   # ephemeral models inlined as CTEs
     parsed_from: str = ""          # sha256 of the dialect and the text ``ast`` was parsed from
+    # (text, dialect) of a tree not built yet: a text remembered as parsing to one query
+    # (``parsed.parses_to_one_query``) is loaded when ``ast`` is first read; a run reads none.
+    deferred: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ast(self) -> exp.Expression | None:
+        """The parsed SELECT (None: the model's SQL did not parse, or is rendered at run time)."""
+        if self.tree is None and self.deferred is not None:
+            text, dialect = self.deferred
+            self.tree = next(s for s in parsed.parse(text, read=dialect) if s is not None)
+            self.deferred = None
+        return self.tree
 
     @property
     def materialized(self) -> str:
@@ -346,12 +359,14 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
                                     f"unknown materialization {config.get('materialized')!r}; "
                                     f"use one of {', '.join(MATERIALIZATIONS)}"))
         dialect = str(config.get("dialect", "duckdb"))
+        deferred = not rendered.problems and not rendered.runtime and parses_to_one_query(rendered.sql, dialect)
         ast, parse_problems = _parse(model, rendered, dialect) if not rendered.problems and not rendered.runtime \
-            else (None, [])
+            and not deferred else (None, [])
         problems += parse_problems
-        sql = _to_duckdb(rendered.sql, dialect) if ast is not None else rendered.sql
-        cm = CompiledModel(model, sql, rendered.refs, rendered.sources, config, ast)
-        if ast is not None:
+        sql = _to_duckdb(rendered.sql, dialect) if ast is not None or deferred else rendered.sql
+        cm = CompiledModel(model, sql, rendered.refs, rendered.sources, config, ast,
+                           deferred=(rendered.sql, dialect) if deferred else None)
+        if ast is not None or deferred:
             cm.parsed_from = hashlib.sha256(f"{dialect}\0{rendered.sql}".encode()).hexdigest()
         cm.runtime = rendered.runtime
         if cm.materialized == "incremental" and cm.config.get("incremental_strategy") != "append" \

@@ -82,3 +82,23 @@ def test_the_lineage_cache_is_reused_until_a_file_changes(tmp_path: Path):
     changed = compile_models(settings)              # any file changed: everything computed afresh
     assert changed.lineage.entries == {}
     assert "extra_one" in changed.lineage.get("orders")
+
+
+def test_a_second_compile_builds_no_tree_until_one_is_read(tmp_path: Path):
+    # pipelines/core/parsed.py remembers each model's parse in target/: a later compile (a run's
+    # definitions) tells from it that the SQL is one query, and builds the tree only when read.
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURE, root)
+    settings = load_settings(root, env={})
+    first = compile_models(settings)
+    again = compile_models(settings)
+    deferred = [name for name, cm in again.models.items() if cm.deferred is not None]
+    assert deferred and all(again.models[name].tree is None for name in deferred)
+    for name in first.order:
+        if first.models[name].ast is not None:
+            assert again.models[name].ast == first.models[name].ast, name
+            assert again.models[name].parsed_from == first.models[name].parsed_from
+    assert all(again.models[name].deferred is None and again.models[name].tree is not None for name in deferred)
+    assert {name: model_lineage(again, name) for name in again.order} == \
+        {name: model_lineage(first, name) for name in first.order}
+

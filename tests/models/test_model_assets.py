@@ -97,7 +97,14 @@ def key(text: str) -> dg.AssetKey:
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory) -> tuple[Settings, dg.Definitions, dict[str, dict]]:
+def ran(executed) -> tuple[Settings, dg.Definitions, dict[str, dict]]:
+    settings, defs, result = executed
+    events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    return settings, defs, events
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory) -> tuple[Settings, dg.Definitions, dg.ExecuteInProcessResult]:
     root = tmp_path_factory.mktemp("assets")
     settings = make_project(root, SOURCES)
     for rel, text in FILES.items():
@@ -106,8 +113,7 @@ def ran(tmp_path_factory) -> tuple[Settings, dg.Definitions, dict[str, dict]]:
     defs = build_definitions(settings)
     result = defs.resolve_job_def(ALL_JOB).execute_in_process(instance=dg.DagsterInstance.ephemeral())
     assert result.success
-    events = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
-    return settings, defs, events
+    return settings, defs, result
 
 
 def test_every_model_and_seed_is_an_asset_keyed_schema_name_grouped_by_folder(ran):
@@ -171,6 +177,20 @@ def test_materialization_metadata_row_count_and_compiled_sql(ran):
         assert [r[0] for r in con.execute("describe marts.dim_accounts").fetchall()] == list(EXPECTED_LINEAGE["marts/dim_accounts"])
     finally:
         con.close()
+
+
+def test_the_compiled_sql_and_lineage_are_on_the_materialisation_only(executed):
+    # Given through context.add_asset_metadata (assets/models.py, STATIC_KEYS): the step's output
+    # event, which Dagster writes for every model too, does not carry a second copy.
+    _, _, result = executed
+    outputs = {e.step_output_data.step_output_handle.output_name: e.step_output_data.metadata
+               for e in result.all_events if e.event_type_value == "STEP_OUTPUT"}
+    materialized = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert {"staging__stg_accounts", "marts__dim_accounts"} <= set(outputs)
+    for metadata in outputs.values():
+        assert "compiled_sql" not in metadata and "dagster/column_lineage" not in metadata
+    assert "dagster/row_count" in outputs["marts__dim_accounts"]            # what changes from run to run stays
+    assert {"compiled_sql", "dagster/column_lineage", "materialization"} <= set(materialized["marts/dim_accounts"])
 
 
 def test_column_lineage_points_at_upstream_assets_and_columns(ran):
