@@ -5,8 +5,9 @@ dbt's :func:`unit_tests` (evidence in ``kontor.gate_results``). A :class:`Layer`
 one step (``assets/model_layer.py``, the default): built in dependency order on one connection,
 each model's unit tests, then its gates (``expectations/*.yml``, dbt's data tests, through
 ``quality.stage.judge``) judged as soon as it and the models they read are built. dbt build's rule: a model
-that fails, or whose error gate or unit test fails, stops only the models downstream of it; the
-rest go on. A test that reads a model downstream of its own (dbt runs it last) blocks nothing;
+that fails, or whose unit test fails, stops only the models downstream of it; a failed error test
+(gate rule) stops the models downstream of every model it reads (a ``relationships`` test or a
+singular test reading two models stops no model below just one of them); the rest go on. A test that reads a model downstream of its own (dbt runs it last) blocks nothing;
 when it fails, the run fails. A run yields events (:class:`Built`, :class:`UnitTested`,
 :class:`Judged`) and ends with its ``failures``. The assets and ``benchmarks/models_vs_dbt.py`` call these.
 """
@@ -145,8 +146,13 @@ class Layer:
         self.assets = {n: f"{self.compiled.project.models[n].schema}/{n}" if n in self.broken
                        else f"{self.compiled.models[n].model.schema}/{n}" for n in self.models}
         in_layer = set(self.assets.values())
-        self.parents = {n: {"/".join(d) for d in dependencies(self.compiled.models[n], self.compiled)} & in_layer
-                        for n in names}
+        self.parents: dict[str, set[str]] = {}
+        self.upstream: dict[str, set[str]] = {}   # every asset above a model, in the layer or not (seeds)
+        by_asset = {a: n for n, a in self.assets.items()}
+        for n in names:         # in dependency order: a parent's upstream is known before its children's
+            direct = {"/".join(d) for d in dependencies(self.compiled.models[n], self.compiled)}
+            self.parents[n] = direct & in_layer
+            self.upstream[n] = direct.union(*(self.upstream.get(by_asset[a], ()) for a in self.parents[n]))
         self.units: dict[str, list] = {}
         for t in self.unit_tests:
             self.units.setdefault(t.asset, []).append(t)
@@ -164,6 +170,7 @@ class LayerRun:
         self.spark = spark                  # the SparkResource when the models run on Spark
         self.done: set[str] = set()         # models processed by this step: built, failed or skipped
         self.blocked: set[str] = set()      # ... and those that stop their downstream models
+        self.failed_tests: list[frozenset[str]] = []   # the assets each failed error test reads
         self.failures: dict[str, str] = {}
         self.built: list[tuple[str, str]] = []
         self.pending: list[Gate] = []
@@ -186,6 +193,8 @@ class LayerRun:
                                  + "; ".join(str(p) for p in layer.broken[name]))
             elif layer.parents[name] & self.blocked:
                 self.skip(asset, sorted(layer.parents[name] & self.blocked))
+            elif tested := [t for t in self.failed_tests if t <= layer.upstream.get(name, set())]:
+                self.skip(asset, sorted(set().union(*tested)), "failed a test reading them all")
             else:
                 yield from self.build(con, name, asset)
             self.done.add(asset)
@@ -201,9 +210,9 @@ class LayerRun:
         self.blocked.add(asset)
         self.log.error(f"{asset}: {reason}")
 
-    def skip(self, asset: str, because: list[str]) -> None:
+    def skip(self, asset: str, because: list[str], what: str = "failed") -> None:
         self.blocked.add(asset)
-        self.log.warning(f"{asset}: skipped, upstream {', '.join(because)} failed")
+        self.log.warning(f"{asset}: skipped, upstream {', '.join(because)} {what}")
 
     def on_spark(self, con, names: list[str]) -> None:
         """Build on Spark: first copy from DuckDB what the step's models and gates read that this
@@ -273,5 +282,7 @@ class LayerRun:
         yield Judged(gate, outcome)
         if outcome.failed_errors and gate.late:
             self.failures[asset] = "; ".join(f"check {o.rule.name!r} failed ({o.summary})" for o in outcome.failed_errors)
-        elif outcome.failed_errors:
-            self.blocked.add(asset)
+        else:
+            # dbt build's rule (the test edges of its graph): a failed test stops the models
+            # every node it reads is upstream of; its asset's other tests still run
+            self.failed_tests += [frozenset({asset, *o.rule.meta.get("deps", ())}) for o in outcome.failed_errors]

@@ -185,3 +185,48 @@ def test_a_python_model_is_refused_once_not_its_properties_too(tmp_path):
         "models/_loader.yml:5: properties for unknown model 'loadr'; did you mean 'loaded'?",
         "models/loaded.sql:2: ref('loader') is the Python model models/loader.py, which Kontor does not run "
         "(see there)"]
+
+
+def test_a_failing_test_with_several_parents_stops_only_models_downstream_of_all_of_them(tmp_path):
+    """dbt build's rule (its graph's test edges): a failing test blocks a model only when every
+    node the test reads is upstream of that model. A singular test reading two models, and a
+    ``relationships`` test, fail: a model below just one of their parents is still built (as
+    canthonissen/dbt_duckdb_puzzle's ``dim_listings_w_hosts`` is by dbt), one below all of them is
+    skipped, and so is what is below that."""
+    root = tmp_path / "bnb"
+    write(root, {
+        "dbt_project.yml": "name: bnb\nconfig-version: 2\nprofile: bnb\n",
+        "profiles.yml": "bnb:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/listings.csv": "id,host_id,created\n1,1,2020-01-05\n2,9,2020-01-05\n",
+        "seeds/hosts.csv": "id\n1\n",
+        "seeds/reviews.csv": "listing_id,at\n1,2020-01-01\n2,2020-02-01\n",
+        "models/stg_listings.sql": "select * from {{ ref('listings') }}",
+        "models/stg_hosts.sql": "select * from {{ ref('hosts') }}",
+        "models/stg_reviews.sql": "select * from {{ ref('reviews') }}",
+        "models/listings_only.sql": "select id from {{ ref('stg_listings') }}",
+        "models/listing_hosts.sql": "select l.id from {{ ref('stg_listings') }} l join {{ ref('stg_hosts') }} h "
+                                    "on l.host_id = h.id",
+        "models/listing_reviews.sql": "select l.id, r.at from {{ ref('stg_listings') }} l "
+                                      "join {{ ref('stg_reviews') }} r on r.listing_id = l.id",
+        "models/after_reviews.sql": "select * from {{ ref('listing_reviews') }}",
+        "models/props.yml": "version: 2\nmodels:\n  - name: stg_listings\n    columns:\n      - name: host_id\n"
+                            "        data_tests:\n          - relationships:\n              to: ref('stg_hosts')\n"
+                            "              field: id\n",
+        "tests/review_before_listing.sql": "select * from {{ ref('stg_listings') }} l join {{ ref('stg_reviews') }} r "
+                                           "on r.listing_id = l.id where r.at < l.created",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    failed = {(e.asset_check_evaluation_data.check_name, e.asset_check_evaluation_data.passed)
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert {("review_before_listing", False),
+            ("relationships_stg_listings_host_id__id__ref_stg_hosts_", False)} <= failed
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        built = {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                           "where table_schema = 'main'").fetchall()}
+    finally:
+        con.close()
+    assert {"stg_listings", "stg_hosts", "stg_reviews", "listings_only"} <= built
+    assert not built & {"listing_hosts", "listing_reviews", "after_reviews"}
