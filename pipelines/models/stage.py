@@ -3,13 +3,15 @@
 :func:`build` one model, :func:`seed`, a model's :func:`lineage` (cached in ``target/``),
 dbt's :func:`unit_tests` (evidence in ``kontor.gate_results``). A :class:`Layer` is every model of
 one step (``assets/model_layer.py``, the default): built in dependency order on one connection,
-each model's unit tests, then its gates (``expectations/*.yml``, dbt's data tests, through
-``quality.stage.judge``) judged as soon as it and the models they read are built. dbt build's rule: a model
-that fails, or whose unit test fails, stops only the models downstream of it; a failed error test
-(gate rule) stops the models downstream of every model it reads (a ``relationships`` test or a
-singular test reading two models stops no model below just one of them); the rest go on. A test that reads a model downstream of its own (dbt runs it last) blocks nothing;
-when it fails, the run fails. A run yields events (:class:`Built`, :class:`UnitTested`,
-:class:`Judged`) and ends with its ``failures``. The assets and ``benchmarks/models_vs_dbt.py`` call these.
+each model after its unit tests, then its gates (``expectations/*.yml``, dbt's data tests, through
+``quality.stage.judge``) judged as soon as it and the models they read are built. dbt build's
+rules: a model that fails stops only the models downstream of it, the rest go on; a failed unit
+test leaves its model unbuilt (and what is below it); a failed error test (gate rule) stops the
+models downstream of every model it reads (a ``relationships`` test, or a singular test reading
+two models, stops no model below just one of them). A test that reads a model downstream of its
+own (dbt runs it last) blocks nothing; when it fails, the run fails. A run yields events
+(:class:`Built`, :class:`UnitTested`, :class:`Judged`) and ends with its ``failures``. The assets
+and ``benchmarks/models_vs_dbt.py`` call these.
 """
 from __future__ import annotations
 
@@ -231,6 +233,23 @@ class LayerRun:
             self.log.info(f"copied to Spark from DuckDB: {', '.join(copied)}")
 
     def build(self, con, name: str, asset: str) -> Iterator[Built | UnitTested]:
+        # dbt build's order: a model's unit tests run before it is built, and a failed one leaves
+        # it unbuilt (and what is below it). One whose input is ``this`` while the model is not in
+        # the warehouse yet runs after the build, on its columns (dbt refuses it: "Not able to get
+        # columns for unit test ... because the relation doesn't exist").
+        tests = [t for t in self.layer.units.get(asset, []) if (asset, t.name) in self.checks]
+        model = self.compiled.models[name].model
+        exists = (model.schema, model.alias or model.name) in self.catalog.relations
+        after = [t for t in tests if not exists and any(g.this for g in t.given)]
+        failed = False
+        for test, passed, detail in unit_tests(con, self.compiled, [t for t in tests if t not in after],
+                                               self.run_id, self.log):
+            failed = failed or not passed
+            yield UnitTested(asset, test, passed, detail)
+        if failed:
+            self.blocked.add(asset)
+            self.log.warning(f"{asset}: not built, a unit test of it failed")
+            return
         try:
             if self.spark is not None:
                 built = self._build_on_spark(name)
@@ -240,8 +259,7 @@ class LayerRun:
             self.fail(asset, str(exc).strip() or type(exc).__name__)
             return
         yield Built(asset, built, lineage(self.compiled, name, save=False))     # saved once, at the end
-        tests = [t for t in self.layer.units.get(asset, []) if (asset, t.name) in self.checks]
-        for test, passed, detail in unit_tests(con, self.compiled, tests, self.run_id, self.log):
+        for test, passed, detail in unit_tests(con, self.compiled, after, self.run_id, self.log):
             if not passed:
                 self.blocked.add(asset)
             yield UnitTested(asset, test, passed, detail)

@@ -230,3 +230,37 @@ def test_a_failing_test_with_several_parents_stops_only_models_downstream_of_all
         con.close()
     assert {"stg_listings", "stg_hosts", "stg_reviews", "listings_only"} <= built
     assert not built & {"listing_hosts", "listing_reviews", "after_reviews"}
+
+
+def test_a_model_whose_unit_test_fails_is_not_built(tmp_path):
+    """dbt build runs a model's unit tests before the model, and a failed one leaves it unbuilt
+    (dbt: "SKIP relation main.daily"), its data tests and the models below it skipped; a model
+    beside it is built. Found with local-dbt-duckdb-data-quality's unit test made to fail."""
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/orders.csv": "customer_id,amount\nC1,100\nC1,50\n",
+        "models/daily.sql": "select customer_id, sum(amount) as revenue from {{ ref('orders') }} group by customer_id",
+        "models/top.sql": "select * from {{ ref('daily') }}",
+        "models/beside.sql": "select count(*) as n from {{ ref('orders') }}",
+        "models/props.yml": "version: 2\nmodels:\n  - name: daily\n    columns:\n      - name: revenue\n"
+                            "        data_tests: [not_null]\n"
+                            "unit_tests:\n  - name: revenue_adds_up\n    model: daily\n    given:\n"
+                            "      - input: ref('orders')\n        rows:\n          - {customer_id: C1, amount: 100}\n"
+                            "          - {customer_id: C1, amount: 50}\n"
+                            "    expect:\n      rows:\n        - {customer_id: C1, revenue: 151}\n",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"revenue_adds_up": False}          # not_null_daily_revenue: skipped, as in dbt
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        built = {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                           "where table_schema = 'main'").fetchall()}
+    finally:
+        con.close()
+    assert built == {"orders", "beside"}
