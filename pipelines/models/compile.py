@@ -341,10 +341,13 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
             if key not in config_keys:
                 problems.append(Problem(model.rel_path, line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
                                         f"unknown config {key!r}{did_you_mean(key, config_keys)}"))
-        if config.get("materialized") not in MATERIALIZATIONS + (("ephemeral",) if project.dbt is not None else ()):
+        materialized = config.get("materialized")
+        if materialized not in MATERIALIZATIONS + (("ephemeral",) if project.dbt is not None else ()):
+            custom = renderer.custom_materializations.get(str(materialized))
             problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"materialized\s*="),
-                                    f"unknown materialization {config.get('materialized')!r}; "
-                                    f"use one of {', '.join(MATERIALIZATIONS)}"))
+                                    f"materialization {materialized!r} is a custom materialization ({custom}), which "
+                                    f"Kontor does not run; fix: use one of {', '.join(MATERIALIZATIONS)}" if custom else
+                                    f"unknown materialization {materialized!r}; use one of {', '.join(MATERIALIZATIONS)}"))
         dialect = str(config.get("dialect", "duckdb"))
         ast, parse_problems = _parse(model, rendered, dialect) if not rendered.problems and not rendered.runtime \
             else (None, [])

@@ -264,3 +264,42 @@ def test_a_model_whose_unit_test_fails_is_not_built(tmp_path):
     finally:
         con.close()
     assert built == {"orders", "beside"}
+
+
+MATERIALIZATION_PACKAGE = """{% macro period_filter(column) -%}
+{{ column }} >= date '2024-01-01'
+{%- endmacro %}
+
+{% materialization by_period, default -%}
+  {%- set target_relation = this -%}
+  {{ return({'relations': [target_relation]}) }}
+{%- endmaterialization %}
+"""
+
+
+def test_a_package_materialization_no_model_uses_does_not_stop_the_project(tmp_path):
+    """dbt_utils before 1.0 ships the custom materialization insert_by_period (found through
+    adityawarmanfw/dbt_duckdb_chinook, dbt_utils 0.8.6): the project was refused at the package
+    file although no model uses it. Now the file's other macros load, and only a model that asks
+    for the custom materialization is refused, at its line, naming where it is defined."""
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "dbt_packages/periods/dbt_project.yml": "name: periods\nconfig-version: 2\n",
+        "dbt_packages/periods/macros/by_period.sql": MATERIALIZATION_PACKAGE,
+        "seeds/sales.csv": "sold_on,amount\n2023-12-31,5\n2024-01-02,7\n",
+        "models/recent.sql": "select * from {{ ref('sales') }} where {{ periods.period_filter('sold_on') }}",
+    })
+    con = run_all(root, tmp_path)
+    try:
+        assert con.execute("select amount from main.recent").fetchall() == [(7,)]
+    finally:
+        con.close()
+    write(root, {"models/by_period.sql": "{{ config(materialized='by_period') }}\nselect 1 as x\n"})
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert [str(p) for p in err.value.problems] == [
+        "models/by_period.sql:1: materialization 'by_period' is a custom materialization "
+        "(dbt_packages/periods/macros/by_period.sql:5), which Kontor does not run; "
+        "fix: use one of view, table, incremental, snapshot"]
