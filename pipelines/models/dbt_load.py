@@ -8,6 +8,7 @@ Keys dbt reads but that change nothing in what is built (``semantic_models``, ``
 """
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from pipelines.core.spec import validate
 from pipelines.models.spec import DbtPropertiesYml, dbt_config
 from pipelines.sources.spec import SourcesProject
 from pipelines.core.yamlfile import LineDict
+
+log = logging.getLogger("kontor.models")
 
 _SNAPSHOT = re.compile(r"{%-?\s*snapshot\s+(\w+)\s*-?%}(.*?){%-?\s*endsnapshot\s*-?%}", re.S)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -232,10 +235,14 @@ def load_dbt_models(settings: Settings) -> ModelProject:
             problems.append(Problem(_rel(settings, path), None, "Python models are not supported; fix: write the model in SQL"))
     for name, path, rel, body, offset, folders in _snapshots(settings, dbt, problems):
         add(name, path, rel, "\n" * offset + body, folders, "snapshot", offset)
+    # Properties of a node the project does not have: dbt warns ("Did not find matching node for
+    # patch") and goes on; so does Kontor (a stale entry of a deleted model stopped nothing in dbt).
+    warnings: list[Problem] = []
     for kind in ("models", "snapshots"):
         for name, p in props[kind].items():
             if name not in models and name not in python_models:
-                problems.append(Problem(p.file, p.line, f"properties for unknown {kind[:-1]} {name!r}{did_you_mean(name, set(models))}"))
+                warnings.append(Problem(p.file, p.line, f"properties for unknown {kind[:-1]} {name!r}"
+                                        f"{did_you_mean(name, set(models))} (ignored, as dbt ignores them)"))
 
     seeds: dict[str, Seed] = {}
     for d in dbt.dirs("seed"):
@@ -251,7 +258,8 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                                     fqn=[dbt.name, *folders, path.stem])
     for name, p in props["seeds"].items():
         if name not in seeds:
-            problems.append(Problem(p.file, p.line, f"properties for unknown seed {name!r}{did_you_mean(name, set(seeds))}"))
+            warnings.append(Problem(p.file, p.line, f"properties for unknown seed {name!r}{did_you_mean(name, set(seeds))} "
+                                    "(ignored, as dbt ignores them)"))
     for package in dbt.packages:
         for d in package.dirs("model"):
             if d.is_dir() and any(d.rglob("*.sql")):
@@ -271,6 +279,9 @@ def load_dbt_models(settings: Settings) -> ModelProject:
     project = ModelProject(settings.project_dir, models, seeds, macro_files, SourcesProject((), {}), vars_, problems,
                            {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests,
                            source_tests=source_tests, refused_models=python_models)
+    project.warnings = warnings
+    for warning in warnings:
+        log.warning(str(warning))
     project.target = {"name": target.name, "schema": target.schema, "type": "duckdb", "path": str(target.path),
                       "threads": target.threads or 1, "database": target.path.stem, "profile_name": dbt.profile}
     project.docs = _docs_blocks(dbt.dirs("model") + dbt.dirs("macro") + dbt.dirs("seed"))

@@ -111,6 +111,7 @@ class ModelProject:
     sources: SourcesProject
     vars: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)     # reported, not refused (dbt warns too)
     # Tables built by other stages that models may ref(): name -> (schema.table, columns);
     # the entity stage's golden records and xref, for example.
     externals: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
