@@ -285,6 +285,20 @@ def _parse(model: Model, rendered: Rendered, dialect: str) -> tuple[exp.Expressi
     return statements[0], []
 
 
+def package_model_problems(project: ModelProject, renderer: Renderer) -> list[Problem]:
+    """A package whose models are not all disabled is refused (once): Kontor does not build package
+    models yet. ``enabled`` written as Jinja is rendered as dbt renders it."""
+    from pipelines.models.dbt_schema import _render_value
+
+    refused: dict[str, Problem] = {}
+    for package, file, enabled in project.package_models:
+        if package not in refused and _render_value(renderer, enabled, file) is not False:
+            refused[package] = Problem(file, None, f"package {package!r} has models; building package models is "
+                                                   f"not supported yet; fix: disable them in dbt_project.yml "
+                                                   f"(models: {package}: +enabled: false) if the project does not use them")
+    return list(refused.values())
+
+
 def _renderer(project: ModelProject, relations: dict[str, str], display, bytecode_cache=None) -> Renderer:
     if project.dbt is None:
         source_keys = {(t.system, t.name) for t in project.sources.tables}
@@ -322,6 +336,7 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
         from pipelines.models.dbt_schema import resolve_relations
 
         parsed = resolve_relations(project, renderer, problems)
+        problems += package_model_problems(project, renderer)
         relations.update({m.name: m.relation for m in project.models.values()})
         relations.update({s.name: s.relation for s in project.seeds.values()})
         # An ephemeral model is no relation: a ref() to it names a CTE the referring model gets.

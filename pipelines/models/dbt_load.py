@@ -260,12 +260,17 @@ def load_dbt_models(settings: Settings) -> ModelProject:
         if name not in seeds:
             warnings.append(Problem(p.file, p.line, f"properties for unknown seed {name!r}{did_you_mean(name, set(seeds))} "
                                     "(ignored, as dbt ignores them)"))
+    # A package's models, each with its `enabled` config (its own dbt_project.yml, then the root
+    # project's `models: <package>:` tree, which wins, as in dbt): refused in compile.py unless
+    # every one of them is disabled (elementary's `+enabled: "{{ var('with_elementary', false) }}"`).
+    package_models: list[tuple[str, str, Any]] = []
     for package in dbt.packages:
         for d in package.dirs("model"):
-            if d.is_dir() and any(d.rglob("*.sql")):
-                problems.append(Problem(package.file, None, f"package {package.name!r} has models; building package "
-                                        "models is not supported yet"))
-                break
+            for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
+                fqn = [*path.relative_to(d).parts[:-1], path.stem]
+                config = {**folder_config(package.configs["models"], package.name, fqn),
+                          **folder_config(dbt.configs["models"], package.name, fqn)}
+                package_models.append((package.name, _rel(settings, Path(package.file)), config.get("enabled", True)))
 
     macro_files = [p for d in dbt.dirs("macro") for p in (sorted(d.rglob("*.sql")) if d.is_dir() else [])]
     # Generic tests may live under tests/generic/ as {% test %} blocks: macros, not singular tests;
@@ -280,6 +285,7 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                            {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests,
                            source_tests=source_tests, refused_models=python_models)
     project.warnings = warnings
+    project.package_models = package_models
     for warning in warnings:
         log.warning(str(warning))
     project.target = {"name": target.name, "schema": target.schema, "type": "duckdb", "path": str(target.path),

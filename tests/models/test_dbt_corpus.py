@@ -332,3 +332,32 @@ def test_properties_of_a_model_the_project_does_not_have_are_a_warning_as_in_dbt
         assert con.execute("select * from main.stg_orders").fetchall() == [(1,)]
     finally:
         con.close()
+
+
+def test_a_package_whose_models_the_project_disables_is_accepted(tmp_path):
+    """elementary ships models, which Kontor does not build; projects switch them off in
+    dbt_project.yml (oluies/dbt-duckdb-trading-calendar: ``+enabled: "{{ var('with_elementary',
+    false) }}"``), and Kontor still refused the package. Now only a package with an enabled model
+    is refused."""
+    root = tmp_path / "shop"
+    project_yml = ("name: shop\nconfig-version: 2\nprofile: shop\nvars:\n  with_obs: {on}\n"
+                   "models:\n  obs:\n    +enabled: \"{{{{ var('with_obs', false) }}}}\"\n")
+    write(root, {
+        "dbt_project.yml": project_yml.format(on="false"),
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "dbt_packages/obs/dbt_project.yml": "name: obs\nconfig-version: 2\n",
+        "dbt_packages/obs/models/run_results.sql": "select 1 as run_id",
+        "dbt_packages/obs/macros/helpers.sql": "{% macro twice(x) %}({{ x }} * 2){% endmacro %}",
+        "models/doubled.sql": "select {{ obs.twice(21) }} as answer",
+    })
+    con = run_all(root, tmp_path)
+    try:
+        assert con.execute("select answer from main.doubled").fetchall() == [(42,)]
+    finally:
+        con.close()
+    write(root, {"dbt_project.yml": project_yml.format(on="true")})
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert [str(p) for p in err.value.problems] == [
+        "dbt_packages/obs/dbt_project.yml: package 'obs' has models; building package models is not supported yet; "
+        "fix: disable them in dbt_project.yml (models: obs: +enabled: false) if the project does not use them"]
