@@ -18,6 +18,7 @@ Check names are dbt's test names (``not_null_orders_order_id``), so outcomes com
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -127,13 +128,19 @@ class TestBuilder:
         return folder_config(self.tests_tree, project.dbt.name, [])
 
     def _arg(self, value: Any, decl: TestDecl, refs: list[str]) -> Any:
-        """``to: ref('customers')`` and Jinja strings are rendered as dbt renders test arguments."""
+        """``to: ref('customers')`` and Jinja strings are rendered as dbt renders test arguments:
+        natively, so ``"{{ var('codes') }}"`` of a list var is that list, ``"{{ 5 }}"`` a number
+        (dbt's native_concat reads the rendered text as a Python literal where it is one)."""
         if isinstance(value, str) and (_JINJA_ARG.match(value) or "{{" in value):
             text = value if "{{" in value else "{{ " + value + " }}"
             rendered = self.renderer.render(text, decl.file, "")
             self.problems.extend(Problem(decl.file, decl.line, p.message) for p in rendered.problems)
             refs.extend(rendered.refs)
-            return rendered.sql.strip()
+            out = rendered.sql.strip()
+            try:
+                return ast.literal_eval(out)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                return out
         if isinstance(value, list):
             return [self._arg(v, decl, refs) for v in value]
         return value

@@ -361,3 +361,24 @@ def test_a_package_whose_models_the_project_disables_is_accepted(tmp_path):
     assert [str(p) for p in err.value.problems] == [
         "dbt_packages/obs/dbt_project.yml: package 'obs' has models; building package models is not supported yet; "
         "fix: disable them in dbt_project.yml (models: obs: +enabled: false) if the project does not use them"]
+
+
+def test_a_test_argument_rendered_from_a_list_var_is_a_list(tmp_path):
+    """dbt renders test arguments natively: ``values: "{{ var('codes') }}"`` with a list var is that
+    list (oluies/dbt-duckdb-trading-calendar's accepted_values on its country codes). Kontor
+    rendered it to the text "['SE', 'NO']", so every row failed the test that passes in dbt."""
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nvars:\n  codes: ['SE', 'NO']\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/countries.csv": "code\nSE\nNO\n",
+        "seeds/props.yml": "version: 2\nseeds:\n  - name: countries\n    columns:\n      - name: code\n"
+                           "        data_tests:\n          - accepted_values:\n"
+                           "              values: \"{{ var('codes') }}\"\n",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"accepted_values_countries_code___var_codes_": True}
