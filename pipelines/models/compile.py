@@ -145,10 +145,19 @@ class CompiledProject:
 
     def render_for_run(self, name: str, is_incremental: bool, con=None) -> str:
         """The SQL to run: compiled once, or rendered again when it depends on the run
-        (``is_incremental()``, or ``run_query``/``execute`` which need the warehouse)."""
+        (``is_incremental()``, or ``run_query``/``execute`` which need the warehouse, its own or
+        an ephemeral model's it inlines); the ephemeral models it refs in front, as CTEs."""
         cm = self.models[name]
         if not is_incremental and not cm.runtime:
             return cm.sql
+        sql = self._render_now(name, is_incremental, con)
+        if not cm.ephemerals:
+            return sql
+        return _with_ephemerals(sql, [(e, self._render_now(e, False, con) if self.models[e].runtime else self.models[e].sql)
+                                      for e in cm.ephemerals])
+
+    def _render_now(self, name: str, is_incremental: bool, con) -> str:
+        cm = self.models[name]
         self.renderer.con = con
         try:
             rendered = self.renderer.render(cm.model.raw_sql, cm.model.rel_path, cm.model.relation,
@@ -417,12 +426,20 @@ def _inline_ephemerals(compiled: dict[str, CompiledModel], order: list[str]) -> 
     for name, cm in compiled.items():
         ephemerals = sorted(needed(name, []), key=lambda n: rank.get(n, 0))
         if ephemerals and cm.materialized != "ephemeral":
-            # each query on lines of its own: a trailing -- comment ends before the bracket
-            query = exp.select("*").from_(_aliased(verbatim("\n" + cm.sql + "\n"), "outer", exp.Subquery))
-            query.set("with_", exp.With(expressions=[_aliased(verbatim("\n" + compiled[e].sql + "\n"), e, exp.CTE)
-                                                     for e in ephemerals]))
-            cm.sql = query.sql(dialect="duckdb")
+            cm.sql = _with_ephemerals(cm.sql, [(e, compiled[e].sql) for e in ephemerals])
             cm.ephemerals = ephemerals
+            # an ephemeral model that asks the warehouse (dbt_utils.date_spine) is rendered again,
+            # with the model that inlines it, when that runs
+            cm.runtime = cm.runtime or any(compiled[e].runtime for e in ephemerals)
+
+
+def _with_ephemerals(sql: str, ephemerals: list[tuple[str, str]]) -> str:
+    """``sql`` with the ephemeral models ((name, SQL), in dependency order) in front, as CTEs; each
+    query on lines of its own: a trailing -- comment ends before the bracket."""
+    query = exp.select("*").from_(_aliased(verbatim("\n" + sql + "\n"), "outer", exp.Subquery))
+    query.set("with_", exp.With(expressions=[_aliased(verbatim("\n" + e_sql + "\n"), e, exp.CTE)
+                                             for e, e_sql in ephemerals]))
+    return query.sql(dialect="duckdb")
 
 
 def _node(model: Model) -> dict[str, Any]:

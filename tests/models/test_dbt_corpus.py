@@ -382,3 +382,41 @@ def test_a_test_argument_rendered_from_a_list_var_is_a_list(tmp_path):
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks == {"accepted_values_countries_code___var_codes_": True}
+
+
+SPAN_MACRO = """{% macro days_between(start, stop) -%}
+  {%- call statement('days_between', fetch_result=True) -%}
+    select datediff('day', {{ start }}, {{ stop }})
+  {%- endcall -%}
+  {%- set found = load_result('days_between') -%}
+  {%- if found and found['data'] -%}{{ return(found['data'][0][0]) }}{%- else -%}{{ return(1) }}{%- endif -%}
+{%- endmacro %}
+"""
+
+
+def test_an_ephemeral_model_that_queries_the_warehouse_is_rendered_again_where_it_is_inlined(tmp_path):
+    """dbt_utils.date_spine asks the warehouse how many days lie between its bounds (statement +
+    load_result; 1 while nothing runs). In an ephemeral model (oluies/dbt-duckdb-trading-calendar's
+    stg_date_spine) Kontor inlined the compile-time rendering: dim_date had 1 row, dbt's 7,670.
+    Also an incremental model that refs an ephemeral one lost the CTE when it ran incrementally."""
+    root = tmp_path / "cal"
+    write(root, {
+        "dbt_project.yml": "name: cal\nconfig-version: 2\nprofile: cal\n",
+        "profiles.yml": "cal:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "macros/span.sql": SPAN_MACRO,
+        "models/spine.sql": "{{ config(materialized='ephemeral') }}\n"
+                            "select range as day_number from range({{ days_between(\"date '2024-01-01'\", "
+                            "\"date '2024-01-11'\") }})",
+        "models/dim_day.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('spine') }}",
+        "models/log.sql": "{{ config(materialized='incremental') }}\nselect day_number from {{ ref('spine') }}\n"
+                          "{% if is_incremental() %}where day_number > (select max(day_number) - 2 from {{ this }})"
+                          "{% endif %}",
+    })
+    for _ in range(2):      # the second run builds log incrementally
+        con = run_all(root, tmp_path)
+        try:
+            days = con.execute("select count(*) from main.dim_day").fetchone()[0]
+            logged = con.execute("select count(*) from main.log").fetchone()[0]
+        finally:
+            con.close()
+    assert (days, logged) == (10, 12)         # 10 days; then days 8 and 9 appended again
