@@ -193,7 +193,10 @@ class TestBuilder:
         if not nodes:
             self.problems.append(Problem(display, None, "a singular test must ref() the model it tests"))
             return None
-        asset, relation = _asset(self.compiled, nodes[0])
+        # dbt ties a singular test to no node in particular: it runs once all it reads is built.
+        # It belongs here to the node it reads that is built last (a seed before every model).
+        rank = {n: i for i, n in enumerate(self.compiled.order)}
+        asset, relation = _asset(self.compiled, max(nodes, key=lambda n: rank.get(n, -1)))
         config = {**self._project_config(path.stem), **rendered.config}
         return DbtTest(path.stem, asset, relation, rendered.sql.strip(), config, display, 1, nodes)
 

@@ -420,3 +420,26 @@ def test_an_ephemeral_model_that_queries_the_warehouse_is_rendered_again_where_i
         finally:
             con.close()
     assert (days, logged) == (10, 12)         # 10 days; then days 8 and 9 appended again
+
+
+def test_a_singular_test_of_a_seed_and_a_model_is_judged_although_another_model_fails(tmp_path):
+    """A singular test comparing a seed of expected values with a model (trading-calendar's
+    assert_dim_date_week_numbers) hung on the seed, outside the model layer, so it waited for the
+    whole layer and was never judged when an unrelated model failed; dbt runs it once both are
+    built. It now belongs to the model it reads that is built last."""
+    root = tmp_path / "cal"
+    write(root, {
+        "dbt_project.yml": "name: cal\nconfig-version: 2\nprofile: cal\n",
+        "profiles.yml": "cal:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/expected_days.csv": "day_number,square\n2,4\n3,9\n",
+        "models/days.sql": "select range as day_number, range * range as square from range(5)",
+        "models/broken.sql": "select * from read_parquet('nowhere/*.parquet')",
+        "tests/squares_match.sql": "select * from {{ ref('expected_days') }} e left join {{ ref('days') }} d "
+                                   "using (day_number) where e.square is distinct from d.square",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"squares_match": True}
