@@ -111,7 +111,6 @@ class ModelProject:
     sources: SourcesProject
     vars: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)     # reported, not refused (dbt warns too)
     # Tables built by other stages that models may ref(): name -> (schema.table, columns);
     # the entity stage's golden records and xref, for example.
     externals: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
@@ -130,6 +129,7 @@ class ModelProject:
     package_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
     # dbt packages' models: (package, its dbt_project.yml, `enabled` as configured, maybe Jinja)
     package_models: list[tuple[str, str, Any]] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)     # reported, not refused (dbt warns too)
 
     def model(self, name: str) -> Model:
         return self.models[name]
