@@ -391,7 +391,7 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
         if project.dbt is not None:
             from pipelines.models.dbt_schema import config_problems
 
-            problems += config_problems(cm)
+            problems += config_problems(cm, project.target.get("database"))
         if cm.config.get("enabled", True) is False:
             continue
         compiled[model.name] = cm

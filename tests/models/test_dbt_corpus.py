@@ -443,3 +443,29 @@ def test_a_singular_test_of_a_seed_and_a_model_is_judged_although_another_model_
     checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks == {"squares_match": True}
+
+
+def test_a_seed_meant_for_another_database_is_refused_not_loaded_into_this_one(tmp_path):
+    """A model's ``database`` config was refused, a seed's was ignored: trading-calendar's seeds
+    (``+database: Referensdata``, a SQL Server its profile attaches) would have landed in the
+    DuckDB file without a word."""
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nseeds:\n  shop:\n    +database: refdata\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/countries.csv": "code\nSE\n",
+    })
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert [str(p) for p in err.value.problems] == [
+        "seeds/countries.csv: database is not supported (seed countries, database 'refdata'): a dbt project on "
+        "Kontor has one DuckDB file; fix: remove it"]
+    # the target's own database (the file's stem) is where everything lands anyway: accepted
+    write(root, {"dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nseeds:\n  shop:\n"
+                                    "    +database: \"{{ target.database }}\"\nmodels:\n  shop:\n    +database: warehouse\n",
+                 "models/codes.sql": "select * from {{ ref('countries') }}"})
+    con = run_all(root, tmp_path)
+    try:
+        assert con.execute("select * from main.codes").fetchall() == [("SE",)]
+    finally:
+        con.close()
