@@ -178,8 +178,12 @@ def run_kontor(project: Path, vars_: str | None) -> dict:
 
 
 def relations(db: Path) -> dict[str, tuple[list, Counter]]:
+    """Every relation of the warehouse, read from its copy's directory (a view over a file may name
+    it relative to the project, as dbt ran it)."""
     import duckdb
 
+    here, db = Path.cwd(), db.resolve()
+    os.chdir(db.parent)
     con = duckdb.connect(str(db), read_only=True)
     try:
         found = {}
@@ -194,6 +198,7 @@ def relations(db: Path) -> dict[str, tuple[list, Counter]]:
         return found
     finally:
         con.close()
+        os.chdir(here)
 
 
 def _rounded(rows: Counter) -> Counter:

@@ -78,6 +78,7 @@ def check_project(settings: Settings, explain: bool = False) -> tuple[list[Probl
     summary = (f"{len(systems)} source systems, {len(sources.tables)} source tables, "
                f"{len(compiled.models)} models, {len(compiled.project.seeds)} seeds, "
                f"{len(entities.entities)} entities, {rules} quality rules, {len(reports)} reports: no problems")
+    summary += "".join(f"\nwarning: {w}" for w in compiled.project.warnings)
     return problems, summary
 
 

@@ -158,10 +158,19 @@ class CompiledProject:
 
     def render_for_run(self, name: str, is_incremental: bool, con=None) -> str:
         """The SQL to run: compiled once, or rendered again when it depends on the run
-        (``is_incremental()``, or ``run_query``/``execute`` which need the warehouse)."""
+        (``is_incremental()``, or ``run_query``/``execute`` which need the warehouse, its own or
+        an ephemeral model's it inlines); the ephemeral models it refs in front, as CTEs."""
         cm = self.models[name]
         if not is_incremental and not cm.runtime:
             return cm.sql
+        sql = self._render_now(name, is_incremental, con)
+        if not cm.ephemerals:
+            return sql
+        return _with_ephemerals(sql, [(e, self._render_now(e, False, con) if self.models[e].runtime else self.models[e].sql)
+                                      for e in cm.ephemerals])
+
+    def _render_now(self, name: str, is_incremental: bool, con) -> str:
+        cm = self.models[name]
         self.renderer.con = con
         try:
             rendered = self.renderer.render(cm.model.raw_sql, cm.model.rel_path, cm.model.relation,
@@ -298,6 +307,20 @@ def _parse(model: Model, rendered: Rendered, dialect: str) -> tuple[exp.Expressi
     return statements[0], []
 
 
+def package_model_problems(project: ModelProject, renderer: Renderer) -> list[Problem]:
+    """A package whose models are not all disabled is refused (once): Kontor does not build package
+    models yet. ``enabled`` written as Jinja is rendered as dbt renders it."""
+    from pipelines.models.dbt_schema import _render_value
+
+    refused: dict[str, Problem] = {}
+    for package, file, enabled in project.package_models:
+        if package not in refused and _render_value(renderer, enabled, file) is not False:
+            refused[package] = Problem(file, None, f"package {package!r} has models; building package models is "
+                                                   f"not supported yet; fix: disable them in dbt_project.yml "
+                                                   f"(models: {package}: +enabled: false) if the project does not use them")
+    return list(refused.values())
+
+
 def _renderer(project: ModelProject, relations: dict[str, str], display, bytecode_cache=None) -> Renderer:
     if project.dbt is None:
         source_keys = {(t.system, t.name) for t in project.sources.tables}
@@ -335,6 +358,7 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
         from pipelines.models.dbt_schema import resolve_relations
 
         parsed = resolve_relations(project, renderer, problems)
+        problems += package_model_problems(project, renderer)
         relations.update({m.name: m.relation for m in project.models.values()})
         relations.update({s.name: s.relation for s in project.seeds.values()})
         # An ephemeral model is no relation: a ref() to it names a CTE the referring model gets.
@@ -354,10 +378,13 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
             if key not in config_keys:
                 problems.append(Problem(model.rel_path, line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
                                         f"unknown config {key!r}{did_you_mean(key, config_keys)}"))
-        if config.get("materialized") not in MATERIALIZATIONS + (("ephemeral",) if project.dbt is not None else ()):
+        materialized = config.get("materialized")
+        if materialized not in MATERIALIZATIONS + (("ephemeral",) if project.dbt is not None else ()):
+            custom = renderer.custom_materializations.get(str(materialized))
             problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"materialized\s*="),
-                                    f"unknown materialization {config.get('materialized')!r}; "
-                                    f"use one of {', '.join(MATERIALIZATIONS)}"))
+                                    f"materialization {materialized!r} is a custom materialization ({custom}), which "
+                                    f"Kontor does not run; fix: use one of {', '.join(MATERIALIZATIONS)}" if custom else
+                                    f"unknown materialization {materialized!r}; use one of {', '.join(MATERIALIZATIONS)}"))
         dialect = str(config.get("dialect", "duckdb"))
         deferred = not rendered.problems and not rendered.runtime and parses_to_one_query(rendered.sql, dialect)
         ast, parse_problems = _parse(model, rendered, dialect) if not rendered.problems and not rendered.runtime \
@@ -379,7 +406,7 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
         if project.dbt is not None:
             from pipelines.models.dbt_schema import config_problems
 
-            problems += config_problems(cm)
+            problems += config_problems(cm, project.target.get("database"))
         if cm.config.get("enabled", True) is False:
             continue
         compiled[model.name] = cm
@@ -414,12 +441,20 @@ def _inline_ephemerals(compiled: dict[str, CompiledModel], order: list[str]) -> 
     for name, cm in compiled.items():
         ephemerals = sorted(needed(name, []), key=lambda n: rank.get(n, 0))
         if ephemerals and cm.materialized != "ephemeral":
-            # each query on lines of its own: a trailing -- comment ends before the bracket
-            query = exp.select("*").from_(_aliased(verbatim("\n" + cm.sql + "\n"), "outer", exp.Subquery))
-            query.set("with_", exp.With(expressions=[_aliased(verbatim("\n" + compiled[e].sql + "\n"), e, exp.CTE)
-                                                     for e in ephemerals]))
-            cm.sql = query.sql(dialect="duckdb")
+            cm.sql = _with_ephemerals(cm.sql, [(e, compiled[e].sql) for e in ephemerals])
             cm.ephemerals = ephemerals
+            # an ephemeral model that asks the warehouse (dbt_utils.date_spine) is rendered again,
+            # with the model that inlines it, when that runs
+            cm.runtime = cm.runtime or any(compiled[e].runtime for e in ephemerals)
+
+
+def _with_ephemerals(sql: str, ephemerals: list[tuple[str, str]]) -> str:
+    """``sql`` with the ephemeral models ((name, SQL), in dependency order) in front, as CTEs; each
+    query on lines of its own: a trailing -- comment ends before the bracket."""
+    query = exp.select("*").from_(_aliased(verbatim("\n" + sql + "\n"), "outer", exp.Subquery))
+    query.set("with_", exp.With(expressions=[_aliased(verbatim("\n" + e_sql + "\n"), e, exp.CTE)
+                                             for e, e_sql in ephemerals]))
+    return query.sql(dialect="duckdb")
 
 
 def _node(model: Model) -> dict[str, Any]:

@@ -8,6 +8,7 @@ Keys dbt reads but that change nothing in what is built (``semantic_models``, ``
 """
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from pipelines.core.spec import validate
 from pipelines.models.spec import DbtPropertiesYml, dbt_config
 from pipelines.sources.spec import SourcesProject
 from pipelines.core.yamlfile import LineDict
+
+log = logging.getLogger("kontor.models")
 
 _SNAPSHOT = re.compile(r"{%-?\s*snapshot\s+(\w+)\s*-?%}(.*?){%-?\s*endsnapshot\s*-?%}", re.S)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -232,10 +235,14 @@ def load_dbt_models(settings: Settings) -> ModelProject:
             problems.append(Problem(_rel(settings, path), None, "Python models are not supported; fix: write the model in SQL"))
     for name, path, rel, body, offset, folders in _snapshots(settings, dbt, problems):
         add(name, path, rel, "\n" * offset + body, folders, "snapshot", offset)
+    # Properties of a node the project does not have: dbt warns ("Did not find matching node for
+    # patch") and goes on; so does Kontor (a stale entry of a deleted model stopped nothing in dbt).
+    warnings: list[Problem] = []
     for kind in ("models", "snapshots"):
         for name, p in props[kind].items():
             if name not in models and name not in python_models:
-                problems.append(Problem(p.file, p.line, f"properties for unknown {kind[:-1]} {name!r}{did_you_mean(name, set(models))}"))
+                warnings.append(Problem(p.file, p.line, f"properties for unknown {kind[:-1]} {name!r}"
+                                        f"{did_you_mean(name, set(models))} (ignored, as dbt ignores them)"))
 
     seeds: dict[str, Seed] = {}
     for d in dbt.dirs("seed"):
@@ -251,13 +258,19 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                                     fqn=[dbt.name, *folders, path.stem])
     for name, p in props["seeds"].items():
         if name not in seeds:
-            problems.append(Problem(p.file, p.line, f"properties for unknown seed {name!r}{did_you_mean(name, set(seeds))}"))
+            warnings.append(Problem(p.file, p.line, f"properties for unknown seed {name!r}{did_you_mean(name, set(seeds))} "
+                                    "(ignored, as dbt ignores them)"))
+    # A package's models, each with its `enabled` config (its own dbt_project.yml, then the root
+    # project's `models: <package>:` tree, which wins, as in dbt): refused in compile.py unless
+    # every one of them is disabled (elementary's `+enabled: "{{ var('with_elementary', false) }}"`).
+    package_models: list[tuple[str, str, Any]] = []
     for package in dbt.packages:
         for d in package.dirs("model"):
-            if d.is_dir() and any(d.rglob("*.sql")):
-                problems.append(Problem(package.file, None, f"package {package.name!r} has models; building package "
-                                        "models is not supported yet"))
-                break
+            for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
+                fqn = [*path.relative_to(d).parts[:-1], path.stem]
+                config = {**folder_config(package.configs["models"], package.name, fqn),
+                          **folder_config(dbt.configs["models"], package.name, fqn)}
+                package_models.append((package.name, _rel(settings, Path(package.file)), config.get("enabled", True)))
 
     macro_files = [p for d in dbt.dirs("macro") for p in (sorted(d.rglob("*.sql")) if d.is_dir() else [])]
     # Generic tests may live under tests/generic/ as {% test %} blocks: macros, not singular tests;
@@ -271,6 +284,10 @@ def load_dbt_models(settings: Settings) -> ModelProject:
     project = ModelProject(settings.project_dir, models, seeds, macro_files, SourcesProject((), {}), vars_, problems,
                            {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests,
                            source_tests=source_tests, refused_models=python_models)
+    project.warnings = warnings
+    project.package_models = package_models
+    for warning in warnings:
+        log.warning(str(warning))
     project.target = {"name": target.name, "schema": target.schema, "type": "duckdb", "path": str(target.path),
                       "threads": target.threads or 1, "database": target.path.stem, "profile_name": dbt.profile}
     project.docs = _docs_blocks(dbt.dirs("model") + dbt.dirs("macro") + dbt.dirs("seed"))

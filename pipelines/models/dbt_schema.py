@@ -89,6 +89,11 @@ def resolve_relations(project: ModelProject, renderer: Renderer, problems: list[
         if config.get("enabled", True) is False:
             del project.seeds[seed.name]
             continue
+        if config.get("database") and str(config["database"]) != renderer.target.get("database"):
+            # as for models (config_problems): a seed meant for another database is not loaded here silently
+            problems.append(Problem(seed.properties.file or seed.rel_path, seed.properties.line or None,
+                                    f"database is not supported (seed {seed.name}, database "
+                                    f"{config['database']!r}): a dbt project on Kontor has one DuckDB file; fix: remove it"))
         node = {"name": seed.name, "resource_type": "seed", "fqn": seed.fqn, "original_file_path": seed.rel_path,
                 "config": config, "path": seed.rel_path, "unique_id": f"seed.{seed.name}"}
         seed.schema = schema_for(renderer, target_schema, config.get("schema"), node, problems)
@@ -96,8 +101,9 @@ def resolve_relations(project: ModelProject, renderer: Renderer, problems: list[
     return parsed
 
 
-def config_problems(cm) -> list[Problem]:
-    """dbt configs Kontor does not honour (yet), refused at their line rather than ignored."""
+def config_problems(cm, own_database: str | None = None) -> list[Problem]:
+    """dbt configs Kontor does not honour (yet), refused at their line rather than ignored;
+    ``own_database``: the target's (the DuckDB file's stem), which ``database`` may name."""
     model, config, problems = cm.model, cm.config, []
 
     def refuse(key: str, message: str) -> None:
@@ -135,7 +141,7 @@ def config_problems(cm) -> list[Problem]:
     if config.get("sql_header"):
         refuse("sql_header", "sql_header is not supported yet; fix: put the statement in a pre_hook")
     for key in ("database", "target_database"):
-        if config.get(key):
+        if config.get(key) and str(config[key]) != own_database:
             refuse(key, f"{key} is not supported: a dbt project on Kontor has one DuckDB file; fix: remove it")
     # persist_docs: Kontor writes every description as a DuckDB comment (relation and columns) for
     # every project, in the serving step after the models; nothing to do per model.

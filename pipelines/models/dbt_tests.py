@@ -18,6 +18,7 @@ Check names are dbt's test names (``not_null_orders_order_id``), so outcomes com
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -127,13 +128,19 @@ class TestBuilder:
         return folder_config(self.tests_tree, project.dbt.name, [])
 
     def _arg(self, value: Any, decl: TestDecl, refs: list[str]) -> Any:
-        """``to: ref('customers')`` and Jinja strings are rendered as dbt renders test arguments."""
+        """``to: ref('customers')`` and Jinja strings are rendered as dbt renders test arguments:
+        natively, so ``"{{ var('codes') }}"`` of a list var is that list, ``"{{ 5 }}"`` a number
+        (dbt's native_concat reads the rendered text as a Python literal where it is one)."""
         if isinstance(value, str) and (_JINJA_ARG.match(value) or "{{" in value):
             text = value if "{{" in value else "{{ " + value + " }}"
             rendered = self.renderer.render(text, decl.file, "")
             self.problems.extend(Problem(decl.file, decl.line, p.message) for p in rendered.problems)
             refs.extend(rendered.refs)
-            return rendered.sql.strip()
+            out = rendered.sql.strip()
+            try:
+                return ast.literal_eval(out)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                return out
         if isinstance(value, list):
             return [self._arg(v, decl, refs) for v in value]
         return value
@@ -186,7 +193,10 @@ class TestBuilder:
         if not nodes:
             self.problems.append(Problem(display, None, "a singular test must ref() the model it tests"))
             return None
-        asset, relation = _asset(self.compiled, nodes[0])
+        # dbt ties a singular test to no node in particular: it runs once all it reads is built.
+        # It belongs here to the node it reads that is built last (a seed before every model).
+        rank = {n: i for i, n in enumerate(self.compiled.order)}
+        asset, relation = _asset(self.compiled, max(nodes, key=lambda n: rank.get(n, -1)))
         config = {**self._project_config(path.stem), **rendered.config}
         return DbtTest(path.stem, asset, relation, rendered.sql.strip(), config, display, 1, nodes)
 

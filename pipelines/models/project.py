@@ -127,6 +127,9 @@ class ModelProject:
     target: dict[str, Any] = field(default_factory=dict)               # dbt's `target`
     package_macros: dict[str, list[Path]] = field(default_factory=dict)    # dbt_packages/<name>
     package_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # dbt packages' models: (package, its dbt_project.yml, `enabled` as configured, maybe Jinja)
+    package_models: list[tuple[str, str, Any]] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)     # reported, not refused (dbt warns too)
 
     def model(self, name: str) -> Model:
         return self.models[name]

@@ -44,7 +44,8 @@ BUILTINS = Path(__file__).resolve().parent / "dbt_builtins.sql"
 _TEST_BLOCK = re.compile(r"{%(-?)\s*test\s+(\w+)")
 _END_TEST = re.compile(r"{%(-?)\s*endtest\s*(-?)%}")
 _DOCS_BLOCK = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
-_UNSUPPORTED_BLOCKS = re.compile(r"{%-?\s*(materialization)\b")
+# dbt's custom materializations: ``{% materialization name, adapter %} ... {% endmaterialization %}``
+_MATERIALIZATION = re.compile(r"{%-?\s*materialization\s+(\w+)[^%]*?-?%}.*?{%-?\s*endmaterialization\s*-?%}", re.S)
 log = logging.getLogger("kontor.models")
 
 
@@ -276,6 +277,9 @@ class Renderer:
                                for d in dispatch or [] if isinstance(d, Mapping)}
         self.root_package = root_package
         self.problems: list[Problem] = []
+        # custom materializations defined in macro files (name -> "file:line"): not run by
+        # Kontor; a model that asks for one is refused (compile.py), the file's macros still load
+        self.custom_materializations: dict[str, str] = {}
         self.files: set[str] = set()
         self.con = None                          # a warehouse connection while rendering at run time
         self._state: dict[str, Any] = {"out": Rendered(""), "raw": "", "file": "", "this": Relation("", ""),
@@ -301,12 +305,11 @@ class Renderer:
 
     def _load_macros(self, path: Path, display: str, package: str) -> None:
         text = path.read_text(encoding="utf-8")
-        unsupported = _UNSUPPORTED_BLOCKS.search(text)
-        if unsupported:
-            self.problems.append(Problem(display, text.count("\n", 0, unsupported.start()) + 1,
-                                         f"{{% {unsupported.group(1)} %}} blocks (custom materializations) are "
-                                         "not supported; fix: use table, view, incremental, ephemeral or snapshot"))
-            return
+        for block in _MATERIALIZATION.finditer(text):
+            self.custom_materializations.setdefault(
+                block.group(1), f"{display}:{text.count(chr(10), 0, block.start()) + 1}")
+        # the blocks cut out, their lines kept (line numbers of the rest stay true)
+        text = _MATERIALIZATION.sub(lambda m: "\n" * m.group(0).count("\n"), text)
         own = self.namespaces.setdefault(package, {})
         # A package's macros find each other first (dbt's rule), then everything global. The
         # module's context reads this live mapping (shared=True), so a macro finds macros of files

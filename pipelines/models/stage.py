@@ -3,12 +3,15 @@
 :func:`build` one model, :func:`seed`, a model's :func:`lineage` (cached in ``target/``),
 dbt's :func:`unit_tests` (evidence in ``kontor.gate_results``). A :class:`Layer` is every model of
 one step (``assets/model_layer.py``, the default): built in dependency order on one connection,
-each model's unit tests, then its gates (``expectations/*.yml``, dbt's data tests, through
-``quality.stage.judge``) judged as soon as it and the models they read are built. dbt build's rule: a model
-that fails, or whose error gate or unit test fails, stops only the models downstream of it; the
-rest go on. A test that reads a model downstream of its own (dbt runs it last) blocks nothing;
-when it fails, the run fails. A run yields events (:class:`Built`, :class:`UnitTested`,
-:class:`Judged`) and ends with its ``failures``. The assets and ``benchmarks/models_vs_dbt.py`` call these.
+each model after its unit tests, then its gates (``expectations/*.yml``, dbt's data tests, through
+``quality.stage.judge``) judged as soon as it and the models they read are built. dbt build's
+rules: a model that fails stops only the models downstream of it, the rest go on; a failed unit
+test leaves its model unbuilt (and what is below it); a failed error test (gate rule) stops the
+models downstream of every model it reads (a ``relationships`` test, or a singular test reading
+two models, stops no model below just one of them). A test that reads a model downstream of its
+own (dbt runs it last) blocks nothing; when it fails, the run fails. A run yields events
+(:class:`Built`, :class:`UnitTested`, :class:`Judged`) and ends with its ``failures``. The assets
+and ``benchmarks/models_vs_dbt.py`` call these.
 """
 from __future__ import annotations
 
@@ -144,8 +147,13 @@ class Layer:
         self.assets = {n: f"{self.compiled.project.models[n].schema}/{n}" if n in self.broken
                        else f"{self.compiled.models[n].model.schema}/{n}" for n in self.models}
         in_layer = set(self.assets.values())
-        self.parents = {n: {"/".join(d) for d in dependencies(self.compiled.models[n], self.compiled)} & in_layer
-                        for n in names}
+        self.parents: dict[str, set[str]] = {}
+        self.upstream: dict[str, set[str]] = {}   # every asset above a model, in the layer or not (seeds)
+        by_asset = {a: n for n, a in self.assets.items()}
+        for n in names:         # in dependency order: a parent's upstream is known before its children's
+            direct = {"/".join(d) for d in dependencies(self.compiled.models[n], self.compiled)}
+            self.parents[n] = direct & in_layer
+            self.upstream[n] = direct.union(*(self.upstream.get(by_asset[a], ()) for a in self.parents[n]))
         self.units: dict[str, list] = {}
         for t in self.unit_tests:
             self.units.setdefault(t.asset, []).append(t)
@@ -163,6 +171,7 @@ class LayerRun:
         self.spark = spark                  # the SparkResource when the models run on Spark
         self.done: set[str] = set()         # models processed by this step: built, failed or skipped
         self.blocked: set[str] = set()      # ... and those that stop their downstream models
+        self.failed_tests: list[frozenset[str]] = []   # the assets each failed error test reads
         self.failures: dict[str, str] = {}
         self.built: list[tuple[str, str]] = []
         self.pending: list[Gate] = []
@@ -185,6 +194,8 @@ class LayerRun:
                                  + "; ".join(str(p) for p in layer.broken[name]))
             elif layer.parents[name] & self.blocked:
                 self.skip(asset, sorted(layer.parents[name] & self.blocked))
+            elif tested := [t for t in self.failed_tests if t <= layer.upstream.get(name, set())]:
+                self.skip(asset, sorted(set().union(*tested)), "failed a test reading them all")
             else:
                 yield from self.build(con, name, asset)
             self.done.add(asset)
@@ -200,9 +211,9 @@ class LayerRun:
         self.blocked.add(asset)
         self.log.error(f"{asset}: {reason}")
 
-    def skip(self, asset: str, because: list[str]) -> None:
+    def skip(self, asset: str, because: list[str], what: str = "failed") -> None:
         self.blocked.add(asset)
-        self.log.warning(f"{asset}: skipped, upstream {', '.join(because)} failed")
+        self.log.warning(f"{asset}: skipped, upstream {', '.join(because)} {what}")
 
     def on_spark(self, con, names: list[str]) -> None:
         """Build on Spark: first copy from DuckDB what the step's models and gates read that this
@@ -221,6 +232,23 @@ class LayerRun:
             self.log.info(f"copied to Spark from DuckDB: {', '.join(copied)}")
 
     def build(self, con, name: str, asset: str) -> Iterator[Built | UnitTested]:
+        # dbt build's order: a model's unit tests run before it is built, and a failed one leaves
+        # it unbuilt (and what is below it). One whose input is ``this`` while the model is not in
+        # the warehouse yet runs after the build, on its columns (dbt refuses it: "Not able to get
+        # columns for unit test ... because the relation doesn't exist").
+        tests = [t for t in self.layer.units.get(asset, []) if (asset, t.name) in self.checks]
+        model = self.compiled.models[name].model
+        exists = (model.schema, model.alias or model.name) in self.catalog.relations
+        after = [t for t in tests if not exists and any(g.this for g in t.given)]
+        failed = False
+        for test, passed, detail in unit_tests(con, self.compiled, [t for t in tests if t not in after],
+                                               self.run_id, self.log):
+            failed = failed or not passed
+            yield UnitTested(asset, test, passed, detail)
+        if failed:
+            self.blocked.add(asset)
+            self.log.warning(f"{asset}: not built, a unit test of it failed")
+            return
         try:
             if self.spark is not None:
                 built = self._build_on_spark(name)
@@ -230,8 +258,7 @@ class LayerRun:
             self.fail(asset, str(exc).strip() or type(exc).__name__)
             return
         yield Built(asset, built, lineage(self.compiled, name, save=False))     # saved once, at the end
-        tests = [t for t in self.layer.units.get(asset, []) if (asset, t.name) in self.checks]
-        for test, passed, detail in unit_tests(con, self.compiled, tests, self.run_id, self.log):
+        for test, passed, detail in unit_tests(con, self.compiled, after, self.run_id, self.log):
             if not passed:
                 self.blocked.add(asset)
             yield UnitTested(asset, test, passed, detail)
@@ -272,5 +299,7 @@ class LayerRun:
         yield Judged(gate, outcome)
         if outcome.failed_errors and gate.late:
             self.failures[asset] = "; ".join(f"check {o.rule.name!r} failed ({o.summary})" for o in outcome.failed_errors)
-        elif outcome.failed_errors:
-            self.blocked.add(asset)
+        else:
+            # dbt build's rule (the test edges of its graph): a failed test stops the models
+            # every node it reads is upstream of; its asset's other tests still run
+            self.failed_tests += [frozenset({asset, *o.rule.meta.get("deps", ())}) for o in outcome.failed_errors]

@@ -182,6 +182,290 @@ def test_a_python_model_is_refused_once_not_its_properties_too(tmp_path):
         build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
     assert [str(p) for p in err.value.problems] == [
         "models/loader.py: Python models are not supported; fix: write the model in SQL",
-        "models/_loader.yml:5: properties for unknown model 'loadr'; did you mean 'loaded'?",
         "models/loaded.sql:2: ref('loader') is the Python model models/loader.py, which Kontor does not run "
-        "(see there)"]
+        "(see there)"]       # properties of 'loadr', which does not exist: a warning, as in dbt (test below)
+
+
+def test_a_failing_test_with_several_parents_stops_only_models_downstream_of_all_of_them(tmp_path):
+    """dbt build's rule (its graph's test edges): a failing test blocks a model only when every
+    node the test reads is upstream of that model. A singular test reading two models, and a
+    ``relationships`` test, fail: a model below just one of their parents is still built (as
+    canthonissen/dbt_duckdb_puzzle's ``dim_listings_w_hosts`` is by dbt), one below all of them is
+    skipped, and so is what is below that."""
+    root = tmp_path / "bnb"
+    write(root, {
+        "dbt_project.yml": "name: bnb\nconfig-version: 2\nprofile: bnb\n",
+        "profiles.yml": "bnb:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/listings.csv": "id,host_id,created\n1,1,2020-01-05\n2,9,2020-01-05\n",
+        "seeds/hosts.csv": "id\n1\n",
+        "seeds/reviews.csv": "listing_id,at\n1,2020-01-01\n2,2020-02-01\n",
+        "models/stg_listings.sql": "select * from {{ ref('listings') }}",
+        "models/stg_hosts.sql": "select * from {{ ref('hosts') }}",
+        "models/stg_reviews.sql": "select * from {{ ref('reviews') }}",
+        "models/listings_only.sql": "select id from {{ ref('stg_listings') }}",
+        "models/listing_hosts.sql": "select l.id from {{ ref('stg_listings') }} l join {{ ref('stg_hosts') }} h "
+                                    "on l.host_id = h.id",
+        "models/listing_reviews.sql": "select l.id, r.at from {{ ref('stg_listings') }} l "
+                                      "join {{ ref('stg_reviews') }} r on r.listing_id = l.id",
+        "models/after_reviews.sql": "select * from {{ ref('listing_reviews') }}",
+        "models/props.yml": "version: 2\nmodels:\n  - name: stg_listings\n    columns:\n      - name: host_id\n"
+                            "        data_tests:\n          - relationships:\n              to: ref('stg_hosts')\n"
+                            "              field: id\n",
+        "tests/review_before_listing.sql": "select * from {{ ref('stg_listings') }} l join {{ ref('stg_reviews') }} r "
+                                           "on r.listing_id = l.id where r.at < l.created",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    failed = {(e.asset_check_evaluation_data.check_name, e.asset_check_evaluation_data.passed)
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert {("review_before_listing", False),
+            ("relationships_stg_listings_host_id__id__ref_stg_hosts_", False)} <= failed
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        built = {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                           "where table_schema = 'main'").fetchall()}
+    finally:
+        con.close()
+    assert {"stg_listings", "stg_hosts", "stg_reviews", "listings_only"} <= built
+    assert not built & {"listing_hosts", "listing_reviews", "after_reviews"}
+
+
+def test_a_model_whose_unit_test_fails_is_not_built(tmp_path):
+    """dbt build runs a model's unit tests before the model, and a failed one leaves it unbuilt
+    (dbt: "SKIP relation main.daily"), its data tests and the models below it skipped; a model
+    beside it is built. Found with local-dbt-duckdb-data-quality's unit test made to fail."""
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/orders.csv": "customer_id,amount\nC1,100\nC1,50\n",
+        "models/daily.sql": "select customer_id, sum(amount) as revenue from {{ ref('orders') }} group by customer_id",
+        "models/top.sql": "select * from {{ ref('daily') }}",
+        "models/beside.sql": "select count(*) as n from {{ ref('orders') }}",
+        "models/props.yml": "version: 2\nmodels:\n  - name: daily\n    columns:\n      - name: revenue\n"
+                            "        data_tests: [not_null]\n"
+                            "unit_tests:\n  - name: revenue_adds_up\n    model: daily\n    given:\n"
+                            "      - input: ref('orders')\n        rows:\n          - {customer_id: C1, amount: 100}\n"
+                            "          - {customer_id: C1, amount: 50}\n"
+                            "    expect:\n      rows:\n        - {customer_id: C1, revenue: 151}\n",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"revenue_adds_up": False}          # not_null_daily_revenue: skipped, as in dbt
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        built = {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                           "where table_schema = 'main'").fetchall()}
+    finally:
+        con.close()
+    assert built == {"orders", "beside"}
+
+
+MATERIALIZATION_PACKAGE = """{% macro period_filter(column) -%}
+{{ column }} >= date '2024-01-01'
+{%- endmacro %}
+
+{% materialization by_period, default -%}
+  {%- set target_relation = this -%}
+  {{ return({'relations': [target_relation]}) }}
+{%- endmaterialization %}
+"""
+
+
+def test_a_package_materialization_no_model_uses_does_not_stop_the_project(tmp_path):
+    """dbt_utils before 1.0 ships the custom materialization insert_by_period (found through
+    adityawarmanfw/dbt_duckdb_chinook, dbt_utils 0.8.6): the project was refused at the package
+    file although no model uses it. Now the file's other macros load, and only a model that asks
+    for the custom materialization is refused, at its line, naming where it is defined."""
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "dbt_packages/periods/dbt_project.yml": "name: periods\nconfig-version: 2\n",
+        "dbt_packages/periods/macros/by_period.sql": MATERIALIZATION_PACKAGE,
+        "seeds/sales.csv": "sold_on,amount\n2023-12-31,5\n2024-01-02,7\n",
+        "models/recent.sql": "select * from {{ ref('sales') }} where {{ periods.period_filter('sold_on') }}",
+    })
+    con = run_all(root, tmp_path)
+    try:
+        assert con.execute("select amount from main.recent").fetchall() == [(7,)]
+    finally:
+        con.close()
+    write(root, {"models/by_period.sql": "{{ config(materialized='by_period') }}\nselect 1 as x\n"})
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert [str(p) for p in err.value.problems] == [
+        "models/by_period.sql:1: materialization 'by_period' is a custom materialization "
+        "(dbt_packages/periods/macros/by_period.sql:5), which Kontor does not run; "
+        "fix: use one of view, table, incremental, snapshot"]
+
+
+def test_properties_of_a_model_the_project_does_not_have_are_a_warning_as_in_dbt(tmp_path):
+    """dbt warns about properties whose model does not exist ("Did not find matching node for
+    patch") and builds the rest; Kontor refused the whole project (Ruta8/DuckDB-dbt-finance-warehouse
+    keeps properties of two models it no longer has). Now kontor check passes naming them, and the
+    project runs with the tests of the models it has."""
+    from pipelines.check import check_project
+
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/orders.csv": "id\n1\n",
+        "models/stg_orders.sql": "select id from {{ ref('orders') }}",
+        "models/props.yml": "version: 2\nmodels:\n  - name: stg_orders\n    columns:\n      - name: id\n"
+                            "        data_tests: [unique]\n  - name: dim_feature\n    description: gone\n"
+                            "seeds:\n  - name: old_seed\n",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    problems, summary = check_project(settings)
+    assert problems == []
+    assert summary.splitlines()[1:] == [
+        "warning: models/props.yml:7: properties for unknown model 'dim_feature' (ignored, as dbt ignores them)",
+        "warning: models/props.yml:10: properties for unknown seed 'old_seed' (ignored, as dbt ignores them)"]
+    con = run_all(root, tmp_path)
+    try:
+        assert con.execute("select * from main.stg_orders").fetchall() == [(1,)]
+    finally:
+        con.close()
+
+
+def test_a_package_whose_models_the_project_disables_is_accepted(tmp_path):
+    """elementary ships models, which Kontor does not build; projects switch them off in
+    dbt_project.yml (oluies/dbt-duckdb-trading-calendar: ``+enabled: "{{ var('with_elementary',
+    false) }}"``), and Kontor still refused the package. Now only a package with an enabled model
+    is refused."""
+    root = tmp_path / "shop"
+    project_yml = ("name: shop\nconfig-version: 2\nprofile: shop\nvars:\n  with_obs: {on}\n"
+                   "models:\n  obs:\n    +enabled: \"{{{{ var('with_obs', false) }}}}\"\n")
+    write(root, {
+        "dbt_project.yml": project_yml.format(on="false"),
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "dbt_packages/obs/dbt_project.yml": "name: obs\nconfig-version: 2\n",
+        "dbt_packages/obs/models/run_results.sql": "select 1 as run_id",
+        "dbt_packages/obs/macros/helpers.sql": "{% macro twice(x) %}({{ x }} * 2){% endmacro %}",
+        "models/doubled.sql": "select {{ obs.twice(21) }} as answer",
+    })
+    con = run_all(root, tmp_path)
+    try:
+        assert con.execute("select answer from main.doubled").fetchall() == [(42,)]
+    finally:
+        con.close()
+    write(root, {"dbt_project.yml": project_yml.format(on="true")})
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert [str(p) for p in err.value.problems] == [
+        "dbt_packages/obs/dbt_project.yml: package 'obs' has models; building package models is not supported yet; "
+        "fix: disable them in dbt_project.yml (models: obs: +enabled: false) if the project does not use them"]
+
+
+def test_a_test_argument_rendered_from_a_list_var_is_a_list(tmp_path):
+    """dbt renders test arguments natively: ``values: "{{ var('codes') }}"`` with a list var is that
+    list (oluies/dbt-duckdb-trading-calendar's accepted_values on its country codes). Kontor
+    rendered it to the text "['SE', 'NO']", so every row failed the test that passes in dbt."""
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nvars:\n  codes: ['SE', 'NO']\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/countries.csv": "code\nSE\nNO\n",
+        "seeds/props.yml": "version: 2\nseeds:\n  - name: countries\n    columns:\n      - name: code\n"
+                           "        data_tests:\n          - accepted_values:\n"
+                           "              values: \"{{ var('codes') }}\"\n",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"accepted_values_countries_code___var_codes_": True}
+
+
+SPAN_MACRO = """{% macro days_between(start, stop) -%}
+  {%- call statement('days_between', fetch_result=True) -%}
+    select datediff('day', {{ start }}, {{ stop }})
+  {%- endcall -%}
+  {%- set found = load_result('days_between') -%}
+  {%- if found and found['data'] -%}{{ return(found['data'][0][0]) }}{%- else -%}{{ return(1) }}{%- endif -%}
+{%- endmacro %}
+"""
+
+
+def test_an_ephemeral_model_that_queries_the_warehouse_is_rendered_again_where_it_is_inlined(tmp_path):
+    """dbt_utils.date_spine asks the warehouse how many days lie between its bounds (statement +
+    load_result; 1 while nothing runs). In an ephemeral model (oluies/dbt-duckdb-trading-calendar's
+    stg_date_spine) Kontor inlined the compile-time rendering: dim_date had 1 row, dbt's 7,670.
+    Also an incremental model that refs an ephemeral one lost the CTE when it ran incrementally."""
+    root = tmp_path / "cal"
+    write(root, {
+        "dbt_project.yml": "name: cal\nconfig-version: 2\nprofile: cal\n",
+        "profiles.yml": "cal:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "macros/span.sql": SPAN_MACRO,
+        "models/spine.sql": "{{ config(materialized='ephemeral') }}\n"
+                            "select range as day_number from range({{ days_between(\"date '2024-01-01'\", "
+                            "\"date '2024-01-11'\") }})",
+        "models/dim_day.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('spine') }}",
+        "models/log.sql": "{{ config(materialized='incremental') }}\nselect day_number from {{ ref('spine') }}\n"
+                          "{% if is_incremental() %}where day_number > (select max(day_number) - 2 from {{ this }})"
+                          "{% endif %}",
+    })
+    for _ in range(2):      # the second run builds log incrementally
+        con = run_all(root, tmp_path)
+        try:
+            days = con.execute("select count(*) from main.dim_day").fetchone()[0]
+            logged = con.execute("select count(*) from main.log").fetchone()[0]
+        finally:
+            con.close()
+    assert (days, logged) == (10, 12)         # 10 days; then days 8 and 9 appended again
+
+
+def test_a_singular_test_of_a_seed_and_a_model_is_judged_although_another_model_fails(tmp_path):
+    """A singular test comparing a seed of expected values with a model (trading-calendar's
+    assert_dim_date_week_numbers) hung on the seed, outside the model layer, so it waited for the
+    whole layer and was never judged when an unrelated model failed; dbt runs it once both are
+    built. It now belongs to the model it reads that is built last."""
+    root = tmp_path / "cal"
+    write(root, {
+        "dbt_project.yml": "name: cal\nconfig-version: 2\nprofile: cal\n",
+        "profiles.yml": "cal:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/expected_days.csv": "day_number,square\n2,4\n3,9\n",
+        "models/days.sql": "select range as day_number, range * range as square from range(5)",
+        "models/broken.sql": "select * from read_parquet('nowhere/*.parquet')",
+        "tests/squares_match.sql": "select * from {{ ref('expected_days') }} e left join {{ ref('days') }} d "
+                                   "using (day_number) where e.square is distinct from d.square",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    checks = {e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks == {"squares_match": True}
+
+
+def test_a_seed_meant_for_another_database_is_refused_not_loaded_into_this_one(tmp_path):
+    """A model's ``database`` config was refused, a seed's was ignored: trading-calendar's seeds
+    (``+database: Referensdata``, a SQL Server its profile attaches) would have landed in the
+    DuckDB file without a word."""
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nseeds:\n  shop:\n    +database: refdata\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "seeds/countries.csv": "code\nSE\n",
+    })
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert [str(p) for p in err.value.problems] == [
+        "seeds/countries.csv: database is not supported (seed countries, database 'refdata'): a dbt project on "
+        "Kontor has one DuckDB file; fix: remove it"]
+    # the target's own database (the file's stem) is where everything lands anyway: accepted
+    write(root, {"dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nseeds:\n  shop:\n"
+                                    "    +database: \"{{ target.database }}\"\nmodels:\n  shop:\n    +database: warehouse\n",
+                 "models/codes.sql": "select * from {{ ref('countries') }}"})
+    con = run_all(root, tmp_path)
+    try:
+        assert con.execute("select * from main.codes").fetchall() == [("SE",)]
+    finally:
+        con.close()
