@@ -265,6 +265,13 @@ def load_dbt_models(settings: Settings) -> ModelProject:
     # every one of them is disabled (elementary's `+enabled: "{{ var('with_elementary', false) }}"`).
     package_models: list[tuple[str, str, Any]] = []
     for package in dbt.packages:
+        # A package's on-run hooks (elementary's upload of run results) are its own bookkeeping,
+        # which dbt runs and Kontor does not: said, not refused (the root project's hooks are).
+        for key in ("on-run-start", "on-run-end"):
+            if package.doc is not None and package.doc.get(key):
+                warnings.append(Problem(_rel(settings, Path(package.file)), package.doc.key_line(key),
+                                        f"{key} hooks of package {package.name!r} are not run (Kontor runs no "
+                                        "on-run hooks); what they would write is not written"))
         for d in package.dirs("model"):
             for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
                 fqn = [*path.relative_to(d).parts[:-1], path.stem]

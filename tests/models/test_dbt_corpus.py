@@ -469,3 +469,33 @@ def test_a_seed_meant_for_another_database_is_refused_not_loaded_into_this_one(t
         assert con.execute("select * from main.codes").fetchall() == [("SE",)]
     finally:
         con.close()
+
+
+def test_a_packages_on_run_hooks_are_named_as_not_run(tmp_path):
+    """elementary's dbt_project.yml has on-run-start/on-run-end hooks (its run-result upload);
+    dbt runs them, Kontor runs no on-run hooks, and said nothing (oluies/dbt-duckdb-trading-calendar).
+    Now kontor check names each at its line as a warning, and the project still runs."""
+    from pipelines.check import check_project
+
+    root = tmp_path / "shop"
+    write(root, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
+        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "dbt_packages/obs/dbt_project.yml": "name: obs\nconfig-version: 2\non-run-start:\n  - \"select 1\"\n"
+                                            "on-run-end: [\"{{ obs.upload() }}\"]\n",
+        "dbt_packages/obs/macros/upload.sql": "{% macro upload() %}select 1{% endmacro %}",
+        "seeds/orders.csv": "id\n1\n",
+        "models/stg_orders.sql": "select id from {{ ref('orders') }}",
+    })
+    problems, summary = check_project(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert problems == []
+    assert summary.splitlines()[1:] == [
+        "warning: dbt_packages/obs/dbt_project.yml:3: on-run-start hooks of package 'obs' are not run "
+        "(Kontor runs no on-run hooks); what they would write is not written",
+        "warning: dbt_packages/obs/dbt_project.yml:5: on-run-end hooks of package 'obs' are not run "
+        "(Kontor runs no on-run hooks); what they would write is not written"]
+    con = run_all(root, tmp_path)
+    try:
+        assert con.execute("select * from main.stg_orders").fetchall() == [(1,)]
+    finally:
+        con.close()
