@@ -42,9 +42,9 @@ def _relation(relation: str) -> exp.Table:
 
 
 # the company schema's attributes, each standardised by its type (``types.py``): legal forms,
-# abbreviations, second name lines, street spellings, city aliases, phone and e-mail keys
-COMPANY_NAME, STREET, CITY, PHONE, EMAIL, REGISTER = (
-    TYPES[t] for t in ("company_name", "street", "city", "phone", "email", "register_number"))
+# abbreviations, second name lines, street spellings, city aliases, country codes, phone and e-mail keys
+COMPANY_NAME, STREET, CITY, COUNTRY, PHONE, EMAIL, REGISTER = (
+    TYPES[t] for t in ("company_name", "street", "city", "country", "phone", "email", "register_number"))
 
 
 def _union(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[str]) -> exp.Expression:
@@ -66,8 +66,9 @@ def _union(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[st
         parts.append(_expr(_sql(
             "std_raw_part", system=exp.Literal.string(inp.system), id=exp.column(inp.id, quoted=True),
             name_raw=_expr(name), name_trunc=_expr(COMPANY_NAME.cut(name, inp.name_cut_at)),
-            **{attr: col(attr) for attr in ("legal_form", "street", "house_number", "postcode", "city", "country",
+            **{attr: col(attr) for attr in ("legal_form", "street", "house_number", "postcode", "city",
                                             "vat_id", "iban", "email", "phone", "register_number")},
+            country=_expr(COUNTRY.code(col("country").sql("duckdb"), spec.reference)),
             updated_at=col("updated_at", "timestamp"), relation=_relation(relations[inp.model]))))
     union = parts[0]
     for part in parts[1:]:
@@ -226,7 +227,7 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
                     exp.alias_(_expr(kind.key(raw_sql, a, spec.reference)), a.key, quoted=True)]
         if kind.validates:
             selects.append(exp.alias_(exp.Case(ifs=[exp.If(this=raw.is_(exp.null()).not_(),
-                                                            true=_expr(kind.valid(raw_sql, a)))]),
+                                                            true=_expr(kind.valid(raw_sql, a, spec.reference)))]),
                                       a.name + "_valid", quoted=True))
     query = exp.select(*selects).from_(exp.alias_(exp.to_table("_std_raw"), r, table=True))
     for table, on in joins:

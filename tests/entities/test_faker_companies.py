@@ -113,6 +113,8 @@ def measured(tmp_path_factory, generated) -> dict:
             "select kind, count(*) filter (where exists (select 1 from g a join g b on a.golden_id = b.golden_id "
             "  where a.true_id = hn.true_id_a and b.true_id = hn.true_id_b)) from hn group by kind",
             [str(out / "ground_truth" / "hard_negatives.csv")]).fetchall())
+        result["golden_countries"] = dict(con.execute("select country, count(*) from entities.customer_golden "
+                                                      "group by country").fetchall())
     finally:
         con.close()
     print(f"\nfaker probe ({COMPANIES} companies, seed {SEED}, {result['records']} records): f1 {result['f1']}, "
@@ -124,6 +126,11 @@ def measured(tmp_path_factory, generated) -> dict:
 
 def test_faker_probe_f1(measured):
     assert measured["f1"] >= 0.97, measured
+
+
+def test_faker_probe_golden_records_name_countries_by_iso_code(measured):
+    # "Deutschland", "GERMANY", "D", "Österreich", "A", "Schweiz", ... as written: one code each
+    assert set(measured["golden_countries"]) <= {"DE", "AT", "CH", None}, measured["golden_countries"]
 
 
 def test_faker_probe_hard_negatives_kept_apart(measured):

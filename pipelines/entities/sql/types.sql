@@ -54,6 +54,9 @@ regexp_replace(regexp_replace(regexp_replace(:value, '\s*(/.*|\(.*\))$', ''),
 -- name: upper
 upper(:value);
 
+-- name: country_upper
+nullif(upper(trim(:value)), '');
+
 -- name: country_key
 nullif(upper(regexp_replace(:value, '[^A-Za-z]', '', 'g')), '');
 
