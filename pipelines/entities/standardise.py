@@ -43,8 +43,8 @@ def _relation(relation: str) -> exp.Table:
 
 # the company schema's attributes, each standardised by its type (``types.py``): legal forms,
 # abbreviations, second name lines, street spellings, city aliases, country codes, phone and e-mail keys
-COMPANY_NAME, STREET, CITY, COUNTRY, PHONE, EMAIL, REGISTER = (
-    TYPES[t] for t in ("company_name", "street", "city", "country", "phone", "email", "register_number"))
+COMPANY_NAME, STREET, CITY, COUNTRY, PHONE, EMAIL, REGISTER, VAT_ID = (
+    TYPES[t] for t in ("company_name", "street", "city", "country", "phone", "email", "register_number", "vat_id"))
 
 
 def _union(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[str]) -> exp.Expression:
@@ -113,7 +113,8 @@ def standardise(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relations: dic
         insert_rows(con, "entities._id_checks", new_checks)
     con.execute(_sql("standardised", standardised=table_expr(out),
                      register_valid=_expr(REGISTER.valid("s.register_raw", no_decl)),
-                     register_key=_expr(REGISTER.key("s.register_raw", no_decl, ref))))
+                     register_key=_expr(REGISTER.key("s.register_raw", no_decl, ref)),
+                     vat_key=_expr(VAT_ID.key_of("v.compact"))))
     for temp in ("_std_raw", "_std_names", "_std", "_lf_lookup", "_city_alias"):
         con.execute(_sql("drop_table", table=exp.to_table(temp)))
     return con.execute(_sql("count", relation=table_expr(out))).fetchall()[0][0]
@@ -220,7 +221,8 @@ def standardise_declared(con: duckdb.DuckDBPyConnection, spec: EntitySpec, relat
                                    exp.column("raw", table=check).eq(raw))))
             compact, valid = exp.column("compact", table=check), exp.column("valid", table=check)
             selects += [exp.alias_(exp.func("coalesce", compact, raw, dialect="duckdb"), a.name, quoted=True),
-                        exp.alias_(exp.Case(ifs=[exp.If(this=valid, true=compact.copy())]), a.key, quoted=True),
+                        exp.alias_(exp.Case(ifs=[exp.If(this=valid, true=_expr(kind.key_of(compact.sql("duckdb"))))]),
+                                   a.key, quoted=True),
                         exp.alias_(valid.copy(), a.name + "_valid", quoted=True)]
             continue
         selects += [exp.alias_(_expr(kind.value(raw_sql, a, spec.reference)), a.name, quoted=True),

@@ -447,6 +447,11 @@ class Iban(Identifier):
     def different(self, attr: AttributeDecl) -> str | None:
         return None         # companies change banks and keep two accounts: no evidence of two entities
 
+    @staticmethod
+    def key_of(compact: str) -> str:
+        """SQL: the matching key of a valid one's compact form (the compact form itself)."""
+        return compact
+
     def check(self, value: str) -> tuple[str | None, bool]:
         """(compact form, valid) by schwifty."""
         from schwifty import IBAN
@@ -461,6 +466,8 @@ class VatId(Iban):
     strong evidence of two entities (fixed m)."""
     name = "vat_id"
     python_check = "vat_id"
+    # one number's spellings (MWST, TVA, the bare UID) share a key: the full VAT number wins
+    survivorship = ("valid_only", "most_frequent", "most_complete", "source_priority", "most_recent")
 
     fixed_different = 0.01
 
@@ -470,14 +477,31 @@ class VatId(Iban):
     def different(self, attr: AttributeDecl) -> str | None:
         return _side(attr.key, "l").neq(_side(attr.key, "r")).sql("duckdb")        # keys are valid ids only
 
+    @staticmethod
+    def key_of(compact: str) -> str:
+        """SQL: the matching key of a valid VAT ID's compact form: a Swiss one without its 'MWST' /
+        'TVA' / 'IVA' / 'TPV' (the UID it is made of, as stdnum.ch.vat reads it), so the German,
+        French and Italian spellings and the bare UID of one company are one number."""
+        return _sql("vat_key", value=compact)
+
     def check(self, value: str) -> tuple[str | None, bool]:
         """(compact form, valid) by python-stdnum; stdnum.vatin knows non-EU numbers too (Swiss
-        CHE-...), stdnum.eu.vat does not."""
+        CHE-...), stdnum.eu.vat does not. A Swiss one is valid without its 'MWST' / 'TVA' / 'IVA'
+        too (stdnum.ch.uid): master data often holds the bare UID (CHE-123.456.789) the VAT number
+        is made of. Only when written with 'CHE': nine digits alone are not taken for a Swiss UID.
+        A warehouse that checked a bare UID before this keeps it as invalid in ``entities._id_checks``
+        (a cache of the checks: dropping the table checks every value again)."""
         from stdnum import vatin
+        from stdnum.ch import uid
         try:
             return vatin.validate(value), True
         except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
             pass
+        if value.strip().upper().startswith("CHE"):
+            try:
+                return uid.validate(value), True
+            except Exception:
+                pass
         try:
             return vatin.compact(value), False
         except Exception:

@@ -91,6 +91,9 @@ nullif(case when :value like '+%' then substr(:value, 2 + length(case when :valu
 -- name: phone_key
 nullif(ltrim(regexp_replace(regexp_replace(:value, :home, ''), '[^0-9]', '', 'g'), '0'), '');
 
+-- name: vat_key
+regexp_replace(:value, '^(CHE[0-9]{9})(MWST|TVA|IVA|TPV)$', '\1');
+
 -- name: date_parsed
 try_strptime(:value, [:formats]);
 
