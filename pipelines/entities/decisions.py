@@ -189,9 +189,11 @@ def prepare(con: Connection, spec: EntitySpec, request: dict[str, Any],
         if len(records) < 2:
             raise DecisionError("merge: name at least two records or golden ids")
         _contradiction(live, records, ("split", "distinct"), "merge")
-        # records with different valid VAT IDs are two legal entities on paper: four eyes
-        vat_columns = ["vat_id"] if spec.declared is None else [a.name for a in spec.declared if a.type == "vat_id"]
-        vats = {v for c in vat_columns for (v,) in _rows(con, _sql("decision_vat_ids", spec, vat=c, valid=f"{c}_valid"), [records])}
+        # records with different valid VAT IDs are two legal entities on paper: four eyes (compared
+        # by number: "CHE-123.456.788 MWST" and "... TVA" are one)
+        vat_columns = [("vat_key", "vat_id_valid")] if spec.declared is None else \
+            [(a.key, f"{a.name}_valid") for a in spec.declared if a.type == "vat_id"]
+        vats = {v for key, valid in vat_columns for (v,) in _rows(con, _sql("decision_vat_ids", spec, vat=key, valid=valid), [records])}
         status = "pending" if len(vats) > 1 else "active"
         return {**base, "target_ids": records, "value": json.dumps([records]), "status": status,
                 "comment": _note(request.get("comment"), f"records with different valid VAT IDs ({', '.join(sorted(vats))}): "

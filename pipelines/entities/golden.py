@@ -31,9 +31,12 @@ from pipelines.entities.standardise import check_value
 from pipelines.core.sql import render, table_expr, template, verbatim
 from pipelines.core.warehouse import insert_rows
 
-# Matching key per attribute: "most frequent" counts values that are equal after standardisation.
+# Matching key per attribute (a column, or SQL on the standardised record): "most frequent" counts
+# values that are equal after standardisation, and a critical attribute is in conflict when valid
+# candidates have different keys. A VAT ID by its number (vat_key: "CHE-123.456.788 MWST", "... TVA"
+# and the bare UID are one), an invalid one (no key) by its compact form.
 KEY_OF = {"name": "name_key", "street": "street_key", "city": "city_key", "phone": "phone_key",
-          "email": "email_key", "vat_id": "vat_id", "iban": "iban", "legal_form": "legal_form",
+          "email": "email_key", "vat_id": "coalesce(vat_key, vat_id)", "iban": "iban", "legal_form": "legal_form",
           "house_number": "house_number", "postcode": "postcode", "country": "country", "register_number": "register_key"}
 VALID_OF = {"vat_id": "vat_id_valid", "iban": "iban_valid"}
 
@@ -174,9 +177,14 @@ def _case(whens: list[tuple[exp.Expression, str]]) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.string(rule)) for condition, rule in whens], default=tie)
 
 
+def _key_expr(key: str) -> exp.Expression:
+    """A key of ``KEY_OF`` / ``key_of``: a column name, or SQL on the standardised record."""
+    return exp.column(key) if key.isidentifier() else sqlglot.parse_one(key, read="duckdb")
+
+
 def _coalesced(columns: list[str], separator: str) -> exp.Expression:
     return exp.func("concat_ws", exp.Literal.string(separator),
-                    *[exp.func("coalesce", exp.column(c), exp.Literal.string(""), dialect="duckdb") for c in columns],
+                    *[exp.func("coalesce", _key_expr(c), exp.Literal.string(""), dialect="duckdb") for c in columns],
                     dialect="duckdb")
 
 
@@ -184,7 +192,7 @@ def _candidates(spec: EntitySpec, attr: Attribute) -> exp.Expression:
     cols = attr.columns
     value = exp.column(cols[0]) if len(cols) == 1 else _coalesced(cols, ", ")
     keys, valids = key_of(spec), valid_of(spec)
-    key = exp.column(keys.get(cols[0], cols[0])) if len(cols) == 1 else _coalesced([keys.get(c, c) for c in cols], "|")
+    key = _key_expr(keys.get(cols[0], cols[0])) if len(cols) == 1 else _coalesced([keys.get(c, c) for c in cols], "|")
     checks = [exp.func("coalesce", exp.column(valids[c]), exp.true(), dialect="duckdb") for c in cols if c in valids]
     valid = exp.and_(*checks) if checks else exp.true()
     present = exp.or_(*[exp.column(c).is_(exp.null()).not_() for c in cols])

@@ -4,7 +4,7 @@ An entity file names each system's staging model and maps its columns onto the e
 attributes (declared by type in ``attributes:``, or the fixed company schema), holds the Splink
 settings in Splink's own vocabulary, the training recipe, the thresholds, the rules that keep
 different entities apart and the survivorship rules; ``_reference.yml`` beside it holds the
-reference data of the company types (legal forms, abbreviations, city aliases).
+reference data of the company types (legal forms, abbreviations, city aliases, countries).
 
 The files are read in two steps. Each file is validated on its own as pydantic models
 (``EntityFileSpec`` and its parts) by the shared loader ``pipelines.core.spec.validate``: types,
@@ -273,6 +273,23 @@ class ReferenceSpec(Spec):
     freemail_domains: list[str] = []
     default_calling_code: str | int | None = None
     display_spellings: Mapping = Field(default_factory=dict)
+    countries: dict[str, list[str]] = {}
+
+    @field_validator("countries")
+    @classmethod
+    def _iso_codes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Each key an ISO 3166-1 alpha-2 code; no spelling of two countries."""
+        seen: dict[str, str] = {}
+        for code, spellings in value.items():
+            if not (len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()):
+                raise ValueError(f"countries: {code!r} is not an ISO 3166-1 alpha-2 code (two capital letters)")
+            for spelling in [code, *spellings]:
+                for key in TYPES["country"].spelling_keys(spelling):
+                    if seen.get(key, code) != code:
+                        raise ValueError(f"countries: {spelling!r} is listed for both {seen[key]} and {code}; "
+                                         "keep it for one")
+                    seen[key] = code
+        return value
 
     @field_validator("name_abbreviations", "street_abbreviations", mode="before")
     @classmethod
@@ -577,7 +594,7 @@ def _attribute_name_ok(name: Any) -> bool:
 
 
 def load_reference(path: Path, rel: str, problems: list[Problem]) -> dict[str, Any]:
-    """``_reference.yml``: legal forms, abbreviations, city aliases, freemail domains."""
+    """``_reference.yml``: legal forms, abbreviations, city aliases, freemail domains, countries."""
     if not path.is_file():
         return {}
     try:

@@ -42,9 +42,9 @@ def _relation(relation: str) -> exp.Table:
 
 
 # the company schema's attributes, each standardised by its type (``types.py``): legal forms,
-# abbreviations, second name lines, street spellings, city aliases, phone and e-mail keys
-COMPANY_NAME, STREET, CITY, PHONE, EMAIL, REGISTER = (
-    TYPES[t] for t in ("company_name", "street", "city", "phone", "email", "register_number"))
+# abbreviations, second name lines, street spellings, city aliases, country codes, phone and e-mail keys
+COMPANY_NAME, STREET, CITY, COUNTRY, PHONE, EMAIL, REGISTER, VAT_ID = (
+    TYPES[t] for t in ("company_name", "street", "city", "country", "phone", "email", "register_number", "vat_id"))
 
 
 def _union(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[str]) -> exp.Expression:
@@ -66,8 +66,9 @@ def _union(spec: EntitySpec, relations: dict[str, str], branch_prefixes: list[st
         parts.append(_expr(_sql(
             "std_raw_part", system=exp.Literal.string(inp.system), id=exp.column(inp.id, quoted=True),
             name_raw=_expr(name), name_trunc=_expr(COMPANY_NAME.cut(name, inp.name_cut_at)),
-            **{attr: col(attr) for attr in ("legal_form", "street", "house_number", "postcode", "city", "country",
+            **{attr: col(attr) for attr in ("legal_form", "street", "house_number", "postcode", "city",
                                             "vat_id", "iban", "email", "phone", "register_number")},
+            country=_expr(COUNTRY.code(col("country").sql("duckdb"), spec.reference)),
             updated_at=col("updated_at", "timestamp"), relation=_relation(relations[inp.model]))))
     union = parts[0]
     for part in parts[1:]:
@@ -112,7 +113,8 @@ def standardise(con: Connection, spec: EntitySpec, relations: dict[str, str]) ->
         insert_rows(con, "entities._id_checks", new_checks)
     con.execute(_sql("standardised", standardised=table_expr(out),
                      register_valid=_expr(REGISTER.valid("s.register_raw", no_decl)),
-                     register_key=_expr(REGISTER.key("s.register_raw", no_decl, ref))))
+                     register_key=_expr(REGISTER.key("s.register_raw", no_decl, ref)),
+                     vat_key=_expr(VAT_ID.key_of("v.compact"))))
     for temp in ("_std_raw", "_std_names", "_std", "_lf_lookup", "_city_alias"):
         con.execute(_sql("drop_table", table=exp.to_table(temp)))
     return con.execute(_sql("count", relation=table_expr(out))).fetchall()[0][0]
@@ -219,14 +221,15 @@ def standardise_declared(con: Connection, spec: EntitySpec, relations: dict[str,
                                    exp.column("raw", table=check).eq(raw))))
             compact, valid = exp.column("compact", table=check), exp.column("valid", table=check)
             selects += [exp.alias_(exp.func("coalesce", compact, raw, dialect="duckdb"), a.name, quoted=True),
-                        exp.alias_(exp.Case(ifs=[exp.If(this=valid, true=compact.copy())]), a.key, quoted=True),
+                        exp.alias_(exp.Case(ifs=[exp.If(this=valid, true=_expr(kind.key_of(compact.sql("duckdb"))))]),
+                                   a.key, quoted=True),
                         exp.alias_(valid.copy(), a.name + "_valid", quoted=True)]
             continue
         selects += [exp.alias_(_expr(kind.value(raw_sql, a, spec.reference)), a.name, quoted=True),
                     exp.alias_(_expr(kind.key(raw_sql, a, spec.reference)), a.key, quoted=True)]
         if kind.validates:
             selects.append(exp.alias_(exp.Case(ifs=[exp.If(this=raw.is_(exp.null()).not_(),
-                                                            true=_expr(kind.valid(raw_sql, a)))]),
+                                                            true=_expr(kind.valid(raw_sql, a, spec.reference)))]),
                                       a.name + "_valid", quoted=True))
     query = exp.select(*selects).from_(exp.alias_(exp.to_table("_std_raw"), r, table=True))
     for table, on in joins:

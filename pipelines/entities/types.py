@@ -12,7 +12,7 @@ An entity file without ``attributes:`` maps onto the fixed company schema (the c
 ``spec.py``: ``SHARED``/``STANDARDISED``), whose company-specific rules are these types' too:
 ``standardise.py`` only assembles them (the legal-form split, second name lines and cut names of
 :class:`CompanyName`, the house-number split and display spelling of :class:`Street`, the city
-qualifiers of :class:`City`, the phone key of :class:`Phone`, the mail domain of :class:`Email`,
+qualifiers of :class:`City`, the ISO code of :class:`Country`, the phone key of :class:`Phone`, the mail domain of :class:`Email`,
 the register number of :class:`RegisterNumber`). IBANs and VAT IDs are checked in Python
 (schwifty, python-stdnum) by ``standardise.py`` with the type's own ``check`` (``python_check``
 names it).
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -134,7 +135,7 @@ class AttributeType:
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return alnum(fold(raw))
 
-    def valid(self, raw: str, attr: AttributeDecl) -> str | None:
+    def valid(self, raw: str, attr: AttributeDecl, reference: dict[str, Any] | None = None) -> str | None:
         return None
 
     # m of the "different" level before training: how often one entity's records disagree on it
@@ -356,17 +357,54 @@ class City(AttributeType):
 
 
 class Country(AttributeType):
+    """A country as its ISO 3166-1 alpha-2 code: ``_reference.yml``'s ``countries`` list the other
+    ways of writing each (names in German, English, French, Italian, with or without umlauts; the
+    alpha-3 code; the international vehicle code), so "Österreich", "Oesterreich", "AUT" and "A"
+    are all "AT". A value not listed stays as written, upper-cased, never guessed."""
     name = "country"
     validates = True
 
+    @staticmethod
+    def spelling_keys(spelling: str) -> set[str]:
+        """A spelling of ``countries`` as the SQL of :meth:`code` compares it (:func:`fold`, then
+        letters and digits only: 'Österreich' -> 'oesterreich', 'U.S.A.' -> 'usa'), and, for
+        accents ``fold`` drops with the letter, also written without them ('Česko' -> 'esko' as
+        written, 'cesko' without the accent). No accent stripping in SQL: Spark has none."""
+        folded = spelling.lower()
+        for letter, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("é", "e"), ("è", "e")):
+            folded = folded.replace(letter, plain)
+        ascii_only = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
+        return {re.sub(r"[^a-z0-9]", "", folded), re.sub(r"[^a-z0-9]", "", ascii_only)} - {""}
+
+    @classmethod
+    def spellings(cls, reference: dict[str, Any]) -> dict[str, str]:
+        """Folded spelling -> ISO code, from ``countries`` (each code is a spelling of itself)."""
+        out: dict[str, str] = {}
+        for code, spellings in (reference.get("countries") or {}).items():
+            for spelling in [code, *(spellings or [])]:
+                out.update(dict.fromkeys(sorted(cls.spelling_keys(str(spelling))), str(code)))
+        return out
+
+    @classmethod
+    def code(cls, raw: str, reference: dict[str, Any]) -> str:
+        """SQL: the ISO code of a country as written, or the value upper-cased when not listed."""
+        value = _sql("country_upper", value=raw)
+        spellings = cls.spellings(reference)
+        if not spellings:
+            return value
+        case = exp.Case(this=verbatim(alnum(fold(raw))),
+                        ifs=[exp.If(this=_text(k), true=_text(v)) for k, v in spellings.items()])
+        return exp.func("coalesce", case, verbatim(value), dialect="duckdb").sql("duckdb")
+
     def value(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return _sql("upper", value=raw)
+        return self.code(raw, reference)
 
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        return _sql("country_key", value=raw)
+        return _sql("country_key", value=self.code(raw, reference))
 
-    def valid(self, raw: str, attr: AttributeDecl) -> str | None:
-        return _sql("country_valid", value=raw)
+    def valid(self, raw: str, attr: AttributeDecl, reference: dict[str, Any] | None = None) -> str | None:
+        """SQL: whether the value is (or is listed as a spelling of) a two-letter code."""
+        return _sql("country_valid", value=self.code(raw, reference or {}))
 
     m_different = 0.03
 
@@ -409,6 +447,11 @@ class Iban(Identifier):
     def different(self, attr: AttributeDecl) -> str | None:
         return None         # companies change banks and keep two accounts: no evidence of two entities
 
+    @staticmethod
+    def key_of(compact: str) -> str:
+        """SQL: the matching key of a valid one's compact form (the compact form itself)."""
+        return compact
+
     def check(self, value: str) -> tuple[str | None, bool]:
         """(compact form, valid) by schwifty."""
         from schwifty import IBAN
@@ -423,6 +466,8 @@ class VatId(Iban):
     strong evidence of two entities (fixed m)."""
     name = "vat_id"
     python_check = "vat_id"
+    # one number's spellings (MWST, TVA, the bare UID) share a key: the full VAT number wins
+    survivorship = ("valid_only", "most_frequent", "most_complete", "source_priority", "most_recent")
 
     fixed_different = 0.01
 
@@ -432,14 +477,31 @@ class VatId(Iban):
     def different(self, attr: AttributeDecl) -> str | None:
         return _side(attr.key, "l").neq(_side(attr.key, "r")).sql("duckdb")        # keys are valid ids only
 
+    @staticmethod
+    def key_of(compact: str) -> str:
+        """SQL: the matching key of a valid VAT ID's compact form: a Swiss one without its 'MWST' /
+        'TVA' / 'IVA' / 'TPV' (the UID it is made of, as stdnum.ch.vat reads it), so the German,
+        French and Italian spellings and the bare UID of one company are one number."""
+        return _sql("vat_key", value=compact)
+
     def check(self, value: str) -> tuple[str | None, bool]:
         """(compact form, valid) by python-stdnum; stdnum.vatin knows non-EU numbers too (Swiss
-        CHE-...), stdnum.eu.vat does not."""
+        CHE-...), stdnum.eu.vat does not. A Swiss one is valid without its 'MWST' / 'TVA' / 'IVA'
+        too (stdnum.ch.uid): master data often holds the bare UID (CHE-123.456.789) the VAT number
+        is made of. Only when written with 'CHE': nine digits alone are not taken for a Swiss UID.
+        A warehouse that checked a bare UID before this keeps it as invalid in ``entities._id_checks``
+        (a cache of the checks: dropping the table checks every value again)."""
         from stdnum import vatin
+        from stdnum.ch import uid
         try:
             return vatin.validate(value), True
         except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
             pass
+        if value.strip().upper().startswith("CHE"):
+            try:
+                return uid.validate(value), True
+            except Exception:
+                pass
         try:
             return vatin.compact(value), False
         except Exception:
@@ -464,7 +526,7 @@ class RegisterNumber(AttributeType):
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return _sql("register_key", value=raw, pattern=_text(self.PATTERN))
 
-    def valid(self, raw: str, attr: AttributeDecl) -> str | None:
+    def valid(self, raw: str, attr: AttributeDecl, reference: dict[str, Any] | None = None) -> str | None:
         return _sql("register_valid", value=raw, pattern=_text(self.PATTERN))
 
     def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
@@ -488,7 +550,7 @@ class Email(AttributeType):
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return _sql("email_key", value=raw)
 
-    def valid(self, raw: str, attr: AttributeDecl) -> str | None:
+    def valid(self, raw: str, attr: AttributeDecl, reference: dict[str, Any] | None = None) -> str | None:
         return _sql("email_valid", value=raw)
 
     m_different = 0.2
@@ -543,7 +605,7 @@ class Date(AttributeType):
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
         return _sql("date_key", value=raw, parsed=self._parsed(raw, attr))
 
-    def valid(self, raw: str, attr: AttributeDecl) -> str | None:
+    def valid(self, raw: str, attr: AttributeDecl, reference: dict[str, Any] | None = None) -> str | None:
         return _sql("date_valid", parsed=self._parsed(raw, attr))
 
     m_different = 0.02

@@ -3,7 +3,8 @@
 negatives; the shipped customer configuration judged on it. And the reference data it showed
 missing: legal forms Faker writes (KGaA, AG & Co. KG, Stiftung & Co. KG, GesbR, OG, eG), GmbH
 written "Gesellschaft mbH" or the Austrian "GesmbH" (the rare forms recognised in full only, so a
-cut "... GmbH & Co" stays a GmbH & Co. KG), and postcodes written with a country prefix."""
+cut "... GmbH & Co" stays a GmbH & Co. KG), postcodes written with a country prefix, and Swiss
+VAT IDs with "MWST", "TVA", "IVA" or as the bare UID: one number."""
 from __future__ import annotations
 
 import csv
@@ -14,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.entities.decisions import prepare
 from pipelines.entities.standardise import standardise
 from pipelines.entities.testdata.companies import COLUMNS
 from pipelines.entities.testdata.faker_companies import KINDS, generate
@@ -32,6 +34,11 @@ NAMES = {"Wilms Löwer GmbH & Co. KGaA": ("GmbH & Co. KGaA", "wilmsloewer"), "Ku
 # names an accounting system cut at 30 characters: the common form, not made ambiguous by a rare one
 CUT = {"Schulz Druckerei GmbH & Co. KG": "GmbH & Co. KG", "Getränkehandel Sommer GmbH & C": "GmbH & Co. KG",
        "Hahn Stahlhandel Kommanditgese": "KG", "Wilms Löwer GmbH & Co. KGaA": "GmbH & Co. KGaA"}
+# VAT ID as written -> key: a Swiss number in German, French, Italian and without suffix is one
+# number; nine digits alone are not taken for a Swiss UID; a wrong check digit gets no key
+VATS = {"CHE-116.281.710 MWST": "CHE116281710", "CHE-116.281.710 TVA": "CHE116281710", "CHE116281710IVA": "CHE116281710",
+        "che 116 281 710": "CHE116281710", "CHE-116.281.710": "CHE116281710", "116281710": None,
+        "CHE-116.281.711": None, "DE 136 695 976": "DE136695976"}
 POSTCODES = {"CH-8001": "8001", "A-1010": "1010", "D-93047": "93047", "93047": "93047", "SW1A 1AA": "SW1A 1AA"}
 
 
@@ -40,7 +47,7 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_legal_forms_and_postcode_prefixes_faker_writes(tmp_path):
+def test_legal_forms_postcode_prefixes_and_swiss_vat_ids_faker_writes(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     for system, cols in COLUMNS.items():
@@ -50,7 +57,7 @@ def test_legal_forms_and_postcode_prefixes_faker_writes(tmp_path):
             if system == "crm":
                 for i, (name, postcode) in enumerate(zip(NAMES, cycle(POSTCODES))):
                     writer.writerow({"crm_id": f"K-{i}", "firma": name, "strasse_hnr": "Hauptstr. 1", "plz": postcode,
-                                     "ort": "Wien", "land": "", "ust_id": "", "email": "", "telefon": "",
+                                     "ort": "Wien", "land": "", "ust_id": (list(VATS) + [""] * len(NAMES))[i], "email": "", "telefon": "",
                                      "geaendert": "2026-01-01 00:00:00"})
             if system == "accounting":
                 for i, name in enumerate(CUT):
@@ -64,10 +71,12 @@ def test_legal_forms_and_postcode_prefixes_faker_writes(tmp_path):
                                "where source_system = 'accounting'").fetchall())
         got = dict(con.execute(f"select unique_id, (legal_form, name_key, postcode) "
                                f"from {spec.table('standardised')}").fetchall())
+        vat_keys = dict(con.execute(f"select unique_id, vat_key from {spec.table('standardised')}").fetchall())
     finally:
         con.close()
     for i, ((name, (form, key)), postcode) in enumerate(zip(NAMES.items(), cycle(POSTCODES))):
         assert got[f"crm:K-{i}"] == (form, key, POSTCODES[postcode]), (name, postcode, got[f"crm:K-{i}"])
+    assert [vat_keys[f"crm:K-{i}"] for i in range(len(VATS))] == list(VATS.values()), vat_keys
     assert [cut[f"accounting:{i}"] for i in range(len(CUT))] == list(CUT.values()), cut
 
 
@@ -113,17 +122,56 @@ def measured(tmp_path_factory, generated) -> dict:
             "select kind, count(*) filter (where exists (select 1 from g a join g b on a.golden_id = b.golden_id "
             "  where a.true_id = hn.true_id_a and b.true_id = hn.true_id_b)) from hn group by kind",
             [str(out / "ground_truth" / "hard_negatives.csv")]).fetchall())
+        # Swiss VAT IDs per golden record: one number written "CHE-... MWST" and as the bare UID
+        # (the generator writes both, never a wrong check digit) is neither a conflict sent to
+        # review nor lost, and the full VAT number wins over the bare UID
+        result["swiss_vat"] = dict(zip(("spelling_reviews", "bare_uid_won", "bare_uid_lost"), con.execute(
+            "with k as (select c.golden_id, count(distinct s.vat_key) as numbers, "
+            "  bool_or(regexp_full_match(s.vat_id, 'CHE[0-9]{9}MWST')) as full, "
+            "  bool_or(regexp_full_match(s.vat_id, 'CHE[0-9]{9}')) as bare "
+            "  from entities.customer_clusters c join entities.customer_standardised s using (unique_id) group by 1) "
+            "select count(*) filter (where list_contains(g.attributes_in_review, 'vat_id') and k.numbers = 1), "
+            "  count(*) filter (where k.full and regexp_full_match(g.vat_id, 'CHE[0-9]{9}')), "
+            "  count(*) filter (where k.bare and g.vat_id is null) "
+            "from entities.customer_golden g join k using (golden_id)").fetchall()[0]))
+        result["golden_countries"] = dict(con.execute("select country, count(*) from entities.customer_golden "
+                                                      "group by country").fetchall())
     finally:
         con.close()
     print(f"\nfaker probe ({COMPANIES} companies, seed {SEED}, {result['records']} records): f1 {result['f1']}, "
           f"hard negatives merged {result['hard_negatives_merged']}/{result['hard_negatives']} "
           f"({result['hard_negatives_merged_share']:.2%}) by kind {result['merged_by_kind']}, "
           f"review items per 1000 records {result['review_items_per_1000_records']}, {result['seconds']} s")
+    result["work"] = work
     return result
 
 
 def test_faker_probe_f1(measured):
     assert measured["f1"] >= 0.97, measured
+
+
+def test_faker_probe_golden_records_name_countries_by_iso_code(measured):
+    # "Deutschland", "GERMANY", "D", "Österreich", "A", "Schweiz", ... as written: one code each
+    assert set(measured["golden_countries"]) <= {"DE", "AT", "CH", None}, measured["golden_countries"]
+
+
+def test_faker_probe_swiss_vat_ids_are_one_number(measured):
+    assert measured["swiss_vat"] == {"spelling_reviews": 0, "bare_uid_won": 0, "bare_uid_lost": 0}, measured["swiss_vat"]
+
+
+def test_merge_needs_a_second_steward_for_two_vat_numbers_not_for_two_spellings(measured):
+    spec = project(measured["work"])
+    con = duckdb.connect(str(measured["work"] / "warehouse.duckdb"), read_only=True)
+    try:
+        pairs = "select a.unique_id, b.unique_id from {t} a join {t} b on a.unique_id < b.unique_id " \
+                "where a.vat_key like 'CHE%' and b.vat_key like 'CHE%' and ".format(t=spec.table("standardised"))
+        spellings = con.execute(pairs + "a.vat_key = b.vat_key and a.vat_id <> b.vat_id limit 1").fetchall()[0]
+        numbers = con.execute(pairs + "a.vat_key <> b.vat_key limit 1").fetchall()[0]
+        status = {name: prepare(con, spec, {"action": "merge", "steward": "alice", "target_ids": list(ids)}, [])["status"]
+                  for name, ids in (("spellings", spellings), ("numbers", numbers))}
+    finally:
+        con.close()
+    assert status == {"spellings": "active", "numbers": "pending"}, (status, spellings, numbers)
 
 
 def test_faker_probe_hard_negatives_kept_apart(measured):

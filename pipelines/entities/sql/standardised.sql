@@ -6,7 +6,7 @@ select s.unique_id, s.source_system, s.source_id, s.name_raw, s.street_raw, s.na
        coalesce(i.compact, s.iban_raw) as iban, i.valid as iban_valid,
        s.email, s.phone, s.updated_at,
        s.name_key, s.name_words, s.name_trunc, s.street_key, s.city_key, s.phone_key, s.email_key, s.email_domain,
-       case when v.valid then v.compact end as vat_key,
+       case when v.valid then :vat_key end as vat_key,
        case when i.valid then i.compact end as iban_key,
        s.register_raw as register_number,
        case when s.register_raw is not null then :register_valid end as register_number_valid,

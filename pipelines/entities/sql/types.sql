@@ -54,6 +54,9 @@ regexp_replace(regexp_replace(regexp_replace(:value, '\s*(/.*|\(.*\))$', ''),
 -- name: upper
 upper(:value);
 
+-- name: country_upper
+nullif(upper(trim(:value)), '');
+
 -- name: country_key
 nullif(upper(regexp_replace(:value, '[^A-Za-z]', '', 'g')), '');
 
@@ -87,6 +90,9 @@ nullif(case when :value like '+%' then substr(:value, 2 + length(case when :valu
 
 -- name: phone_key
 nullif(ltrim(regexp_replace(regexp_replace(:value, :home, ''), '[^0-9]', '', 'g'), '0'), '');
+
+-- name: vat_key
+regexp_replace(:value, '^(CHE[0-9]{9})(MWST|TVA|IVA|TPV)$', '\1');
 
 -- name: date_parsed
 try_strptime(:value, [:formats]);
