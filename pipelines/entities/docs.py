@@ -133,10 +133,12 @@ INTERNAL = {
         "fingerprint": "The input's profile at training (records per system, key fill rates), against which drift is measured",
         "training_log": "Splink's training steps (EM sessions, λ estimate)", "model": "The trained model as Splink's JSON",
         "path": "The model's JSON file under target/splink/<entity>/"}),
-    "entities._id_checks": TableDoc("entities._id_checks", "IBAN and VAT ID checks already made, so each value is checked once.",
+    "entities._id_checks": TableDoc("entities._id_checks", "IBAN and VAT ID checks already made, so each value is checked once (emptied when the check rules or python-stdnum/schwifty change: entities._id_checks_version).",
                                     "value checked (kind, raw)", {
         "kind": "iban or vat_id", "raw": "The value as a source wrote it", "compact": "The value compacted (no spaces, upper case)",
         "valid": "Whether it passed the check (schwifty, python-stdnum)"}),
+    "entities._id_checks_version": TableDoc("entities._id_checks_version", "What made the checks in entities._id_checks: Kontor's check rules and the python-stdnum and schwifty versions.",
+                                            "one row", {"checks": "For example 'rules 2, python-stdnum 2.2, schwifty 2026.10.1'"}),
 }
 
 

@@ -24,6 +24,27 @@ from pipelines.core.sql import render, table_expr, template, verbatim
 from pipelines.core.warehouse import insert_rows
 
 ID_CHECKS_DDL = template(__file__, "id_checks_ddl")
+# The rules of the IBAN/VAT-ID checks: raise it when a check's verdict changes (2: a bare Swiss UID
+# is a valid VAT ID), so a warehouse's cached verdicts are made again rather than kept.
+ID_CHECK_RULES = 2
+
+
+def id_checks_version() -> str:
+    """What made the cached checks: Kontor's rules and the versions of the libraries that check."""
+    import schwifty
+    import stdnum
+    return f"rules {ID_CHECK_RULES}, python-stdnum {stdnum.__version__}, schwifty {schwifty.__version__}"
+
+
+def ensure_id_checks(con: Connection) -> None:
+    """``entities._id_checks``, emptied when other rules or library versions made what it holds
+    (a verdict of an older check is never kept: it is made again on this run)."""
+    con.execute(ID_CHECKS_DDL)
+    version = id_checks_version()
+    if con.execute(template(__file__, "id_checks_version")).fetchall() != [(version,)]:
+        con.execute(_sql("drop_table", table=exp.to_table("entities._id_checks")))
+        con.execute(ID_CHECKS_DDL)
+        con.execute(_sql("id_checks_version_set", query=exp.select(exp.alias_(exp.Literal.string(version), "checks"))))
 
 
 def _sql(name: str, **names) -> str:
@@ -82,7 +103,7 @@ def standardise(con: Connection, spec: EntitySpec, relations: dict[str, str]) ->
         return standardise_declared(con, spec, relations)
     ref = spec.reference
     out = spec.table("standardised")
-    con.execute(ID_CHECKS_DDL)
+    ensure_id_checks(con)
     con.execute(template(__file__, "lf_lookup"))
     rows = COMPANY_NAME.legal_form_rows(ref.get("legal_forms") or {}, ref.get("legal_forms_in_full_only"))
     if rows:
@@ -162,7 +183,7 @@ def standardise_declared(con: Connection, spec: EntitySpec, relations: dict[str,
                 else exp.cast(exp.null(), "varchar")
             cols.append(exp.alias_(raw, raw_name(a), quoted=True))
         parts.append(exp.select(*cols).from_(_relation(relations[inp.model])))
-    con.execute(ID_CHECKS_DDL)
+    ensure_id_checks(con)
     union = parts[0]
     for part in parts[1:]:
         union = exp.union(union, part, distinct=False)

@@ -489,8 +489,9 @@ class VatId(Iban):
         CHE-...), stdnum.eu.vat does not. A Swiss one is valid without its 'MWST' / 'TVA' / 'IVA'
         too (stdnum.ch.uid): master data often holds the bare UID (CHE-123.456.789) the VAT number
         is made of. Only when written with 'CHE': nine digits alone are not taken for a Swiss UID.
-        A warehouse that checked a bare UID before this keeps it as invalid in ``entities._id_checks``
-        (a cache of the checks: dropping the table checks every value again)."""
+        A warehouse that checked a bare UID before this checks it again: the cache of the checks,
+        ``entities._id_checks``, is emptied when ``standardise.ID_CHECK_RULES`` or the library
+        versions change."""
         from stdnum import vatin
         from stdnum.ch import uid
         try:

@@ -178,3 +178,27 @@ def test_faker_probe_hard_negatives_kept_apart(measured):
     # never one company made of two: at most 1 % of the pairs of distinct look-alike companies merged
     assert measured["hard_negatives"] >= 300, measured
     assert measured["hard_negatives_merged"] <= 0.01 * measured["hard_negatives"], measured
+
+
+def test_cached_id_checks_of_older_rules_are_made_again(tmp_path):
+    """A warehouse whose cache holds a verdict of older rules (a bare Swiss UID checked invalid
+    before bare UIDs were valid) checks the value again, instead of keeping the old verdict."""
+    from pipelines.entities.standardise import ensure_id_checks, id_checks_version
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        con.execute("create schema entities")
+        con.execute("create table entities._id_checks (kind varchar not null, raw varchar not null, "
+                    "compact varchar, valid boolean not null, primary key (kind, raw))")
+        con.execute("insert into entities._id_checks values ('vat_id', 'CHE-116.281.710', null, false)")
+        ensure_id_checks(con)          # a cache of before the version table: emptied
+        assert con.execute("select count(*) from entities._id_checks").fetchall() == [(0,)]
+        assert con.execute("select checks from entities._id_checks_version").fetchall() == [(id_checks_version(),)]
+        con.execute("insert into entities._id_checks values ('vat_id', 'CHE-116.281.710', 'CHE116281710', true)")
+        ensure_id_checks(con)          # the same rules and libraries: kept
+        assert con.execute("select count(*) from entities._id_checks").fetchall() == [(1,)]
+        con.execute("update entities._id_checks_version set checks = 'rules 1, python-stdnum 2.1, schwifty 2026.1.0'")
+        ensure_id_checks(con)          # other rules or libraries: emptied again
+        assert con.execute("select count(*) from entities._id_checks").fetchall() == [(0,)]
+    finally:
+        con.close()
