@@ -374,17 +374,21 @@ def generate(out_dir: Path, companies: int = 1500, seed: int = 1, hard_share: fl
         if c.family is None and "erp" in systems and g.r.random() < 0.03:   # a branch office: same entity
             branch_city = g.r.choice(V.CITIES)
             add("erp", replace(c, address=g.address(branch_city)), g.date(), branch=f"Niederlassung {branch_city[0]}")
-    _write(out_dir, rows, membership, truth, entity_type)
     families: dict[str, list[Company]] = {}
     for c in truth:
         if c.family:
             families.setdefault(c.family, []).append(c)
+    write_set(out_dir, rows, membership, [(fam.split("-")[0], [c.true_id for c in members])
+                                          for fam, members in sorted(families.items())], entity_type)
     return {"companies": len(truth), "records": len(membership), "hard_negative_companies": sum(map(len, families.values())),
             **{f"records_{s}": len(rows[s]) for s in SYSTEMS}}
 
 
-def _write(out_dir: Path, rows: dict[str, list[dict[str, str]]], membership: list[tuple[str, str, str]],
-           truth: list[Company], entity_type: str) -> None:
+def write_set(out_dir: Path, rows: dict[str, list[dict[str, str]]], membership: list[tuple[str, str, str]],
+              families: list[tuple[str, list[str]]], entity_type: str) -> None:
+    """A generated set as the harness reads it: one CSV per system (``COLUMNS``), the ground truth
+    (``ground_truth/entities.csv``) and every pair within a family of distinct companies, with the
+    family's kind (``ground_truth/hard_negatives.csv``); ``families``: (kind, true ids) in order."""
     (out_dir / "ground_truth").mkdir(parents=True, exist_ok=True)
     for system, records in rows.items():
         with open(out_dir / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
@@ -395,14 +399,10 @@ def _write(out_dir: Path, rows: dict[str, list[dict[str, str]]], membership: lis
         writer = csv.writer(fh)
         writer.writerow(["entity_type", "system", "source_id", "true_id"])
         writer.writerows((entity_type, *m) for m in membership)
-    families: dict[str, list[Company]] = {}
-    for c in truth:
-        if c.family:
-            families.setdefault(c.family, []).append(c)
     with open(out_dir / "ground_truth" / "hard_negatives.csv", "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["entity_type", "true_id_a", "true_id_b", "kind"])
-        for fam, members in sorted(families.items()):
-            for i, a in enumerate(members):
-                for b in members[i + 1:]:
-                    writer.writerow([entity_type, a.true_id, b.true_id, fam.split("-")[0]])
+        for kind, ids in families:
+            for i, a in enumerate(ids):
+                for b in ids[i + 1:]:
+                    writer.writerow([entity_type, a, b, kind])

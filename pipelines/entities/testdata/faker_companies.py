@@ -31,14 +31,13 @@ and the GmbH it runs, one name, one address and phone).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipelines.entities.testdata.companies import COLUMNS
+from pipelines.entities.testdata.companies import write_set
 
 SYSTEMS = ("crm", "erp", "accounting")
 LOCALES = {"DE": "de_DE", "AT": "de_AT", "CH": "de_CH"}
@@ -359,38 +358,18 @@ def generate(out_dir: Path, companies: int = 1000, seed: int = 1, hard_share: fl
             add(system, copy, updated)
             if g.r.random() < 0.04:            # entered twice in one system
                 add(system, f, g.date())
-    _write(out_dir, rows, membership, firms, entity_type)
+    families: dict[str, list[Firm]] = {}
+    for f in sorted(firms, key=lambda f: f.true_id):
+        if f.family:
+            families.setdefault(f.family, []).append(f)
+    write_set(out_dir, rows, membership, [(m[0].kind, [f.true_id for f in m])
+                                          for m in sorted(families.values(), key=lambda m: m[0].true_id)], entity_type)
     kinds = {k: sum(f.kind == k for f in firms) for k in KINDS}
     return {"companies": len(firms), "records": len(membership),
             "hard_negative_companies": sum(f.family is not None for f in firms),
             **{f"companies_{k}": v for k, v in kinds.items()},
             **{f"companies_{c}": sum(f.site.country == c for f in firms) for c in LOCALES},
             **{f"records_{s}": len(rows[s]) for s in SYSTEMS}}
-
-
-def _write(out_dir: Path, rows: dict[str, list[dict[str, str]]], membership: list[tuple[str, str, str]],
-           firms: list[Firm], entity_type: str) -> None:
-    (out_dir / "ground_truth").mkdir(parents=True, exist_ok=True)
-    for system, records in rows.items():
-        with open(out_dir / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=COLUMNS[system])
-            writer.writeheader()
-            writer.writerows(records)
-    with open(out_dir / "ground_truth" / "entities.csv", "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["entity_type", "system", "source_id", "true_id"])
-        writer.writerows((entity_type, *m) for m in membership)
-    families: dict[str, list[Firm]] = {}
-    for f in sorted(firms, key=lambda f: f.true_id):
-        if f.family:
-            families.setdefault(f.family, []).append(f)
-    with open(out_dir / "ground_truth" / "hard_negatives.csv", "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["entity_type", "true_id_a", "true_id_b", "kind"])
-        for members in sorted(families.values(), key=lambda m: m[0].true_id):
-            for i, a in enumerate(members):
-                for b in members[i + 1:]:
-                    writer.writerow([entity_type, a.true_id, b.true_id, a.kind])
 
 
 def main() -> None:
