@@ -28,6 +28,7 @@ from pipelines.engines.connection import Connection
 from pipelines.entities.decisions import Constraints, item_status
 from pipelines.entities.spec import Attribute, EntitySpec
 from pipelines.entities.standardise import check_value
+from pipelines.entities.types import TYPES
 from pipelines.core.sql import render, table_expr, template, verbatim
 from pipelines.core.warehouse import insert_rows
 
@@ -531,10 +532,10 @@ def _sync_checks(inp, spec: EntitySpec | None = None) \
         for a in spec.declared:
             # a reference holds another entity's golden id: never proposed into a system's id column
             if a.name in mapped and a.type != "reference":
-                # the golden value's key by the type's own standardiser (IBAN/VAT ID: the compact
-                # form, which is the key of a valid one)
-                golden_key = g(a.name) if a.kind.python_check else \
-                    sqlglot.parse_one(a.kind.key(g(a.name).sql("duckdb"), a, spec.reference), read="duckdb")
+                # the golden value's key by the type's own standardiser (IBAN/VAT ID: the key of its
+                # compact form: "…MWST" and "…TVA" are one Swiss VAT ID, no proposal)
+                golden_key = sqlglot.parse_one(a.kind.key_of(g(a.name).sql("duckdb")), read="duckdb") if a.kind.python_check \
+                    else sqlglot.parse_one(a.kind.key(g(a.name).sql("duckdb"), a, spec.reference), read="duckdb")
                 guard = [present(a.name), *([g(valids[a.name])] if a.name in valids else []),
                          exp.NullSafeNEQ(this=s(a.key), expression=golden_key)]
                 checks.append((a.name, inp.columns[a.name], s(a.name), g(a.name), exp.and_(*guard)))
@@ -558,7 +559,9 @@ def _sync_checks(inp, spec: EntitySpec | None = None) \
     if "phone" in mapped:   # "0941/123" and "+49 941 123" are the same number: no proposal
         checks.append(("phone", inp.columns["phone"], s("phone"), g("phone"),
                        exp.and_(present("phone"), exp.NullSafeNEQ(this=s("phone_key"), expression=g("phone_key")))))
-    for attr in ("vat_id", "iban"):
-        if attr in mapped:
-            checks.append((attr, inp.columns[attr], s(attr), g(attr), exp.and_(present(attr), g(VALID_OF[attr]))))
+    for attr, key in (("vat_id", "vat_key"), ("iban", "iban_key")):
+        if attr in mapped:   # one number written two ways ("…MWST" / "…TVA"): no proposal
+            golden_key = sqlglot.parse_one(TYPES[attr].key_of(g(attr).sql("duckdb")), read="duckdb")
+            checks.append((attr, inp.columns[attr], s(attr), g(attr),
+                           exp.and_(present(attr), g(VALID_OF[attr]), exp.NullSafeNEQ(this=s(key), expression=golden_key))))
     return checks

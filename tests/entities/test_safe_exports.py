@@ -75,3 +75,36 @@ def test_query_csv_is_safe_to_open(tmp_path):
                          cwd=settings.project_dir, capture_output=True, text=True, check=True).stdout
     rows = list(csv.reader(out.splitlines()))
     assert rows[1] == ["'" + PAYLOAD, "-5", "-5"]
+
+
+def test_sync_proposes_no_other_spelling_of_one_vat_id(tmp_path):
+    """A Swiss VAT ID written "… MWST" in one system and "… TVA" in another is one number: no
+    system is asked to rewrite it (the key is compared, as for phone numbers); a system holding an
+    invalid one is still asked to take the golden value."""
+    data = tmp_path / "data"
+    _write(data, ["Huber Bau AG"], ["Huber Bau AG", "Huber Bau AG"])
+    with open(data / "crm.csv", encoding="utf-8") as fh:
+        crm = fh.read().replace(",,", ",CHE-116.281.710 MWST,", 1)
+    (data / "crm.csv").write_text(crm, encoding="utf-8")
+    rows = list(csv.DictReader(open(data / "erp.csv", encoding="utf-8", newline="")))
+    rows[0]["ust_id"], rows[1]["ust_id"] = "CHE-116.281.710 TVA", "CHE-116.281.711 TVA"     # the second: bad check digit
+    with open(data / "erp.csv", "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS["erp"])
+        writer.writeheader()
+        writer.writerows(rows)
+    spec = project(tmp_path / "work")
+    con = duckdb.connect(str(tmp_path / "work" / "w.duckdb"))
+    try:
+        standardise(con, spec, load(con, data))
+        assert con.execute(f"select source_system, vat_id, vat_id_valid from {spec.table('standardised')} "
+                           "order by unique_id").fetchall() == [
+            ("crm", "CHE116281710MWST", True), ("erp", "CHE116281710TVA", True), ("erp", "CHE116281711TVA", False)]
+        con.execute(f"""create table {spec.table('pairs')} as select 'crm:A-0' as unique_id_l, 'erp:0' as unique_id_r,
+                        0.99 as match_probability union all select 'erp:0', 'erp:1', 0.99""")
+        golden.resolve(con, spec, matching.connected_components(con, spec), "run-1")
+        golden.sync_proposals(con, spec, tmp_path / "target" / "sync" / "customer")
+        proposed = con.execute(f"select system, source_id, current_value from {spec.table('sync_proposals')} "
+                               "where attribute = 'vat_id' order by all").fetchall()
+    finally:
+        con.close()
+    assert proposed == [("erp", "1", "CHE116281711TVA")]
