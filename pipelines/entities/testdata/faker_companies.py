@@ -30,10 +30,7 @@ and the GmbH it runs, one name, one address and phone).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -373,17 +370,9 @@ def generate(out_dir: Path, companies: int = 1000, seed: int = 1, hard_share: fl
 
 
 def main() -> None:
-    from pipelines.entities.testdata.harness import run
+    from pipelines.entities.testdata.harness import main as run_generator
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--companies", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    if args.out.exists():
-        shutil.rmtree(args.out)
-    counts = generate(args.out / "data", companies=args.companies, seed=args.seed)
-    print(json.dumps({"data": counts, **run(args.out / "data", args.out / "work")}, indent=1, default=str))
+    run_generator(generate, companies=1000, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

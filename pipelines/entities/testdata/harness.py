@@ -91,16 +91,18 @@ def run(data_dir: Path, work: Path, entity_file: Path | None = None) -> dict[str
         con.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--companies", type=int, default=1500)
+def main(make=generate, companies: int = 1500, description: str = __doc__.splitlines()[0]) -> None:
+    """The command line of a generator (``make``: ``generate(out, companies=, seed=)``): a set
+    written to ``--out``/data, run through the shipped configuration, the figures as JSON."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--companies", type=int, default=companies)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.out.exists():
         shutil.rmtree(args.out)
-    counts = generate(args.out / "data", companies=args.companies, seed=args.seed)
-    print(json.dumps({"data": counts, **run(args.out / "data", args.out / "work")}, indent=1))
+    counts = make(args.out / "data", companies=args.companies, seed=args.seed)
+    print(json.dumps({"data": counts, **run(args.out / "data", args.out / "work")}, indent=1, default=str))
 
 
 if __name__ == "__main__":
