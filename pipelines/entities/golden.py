@@ -534,8 +534,9 @@ def _sync_checks(inp, spec: EntitySpec | None = None) \
             if a.name in mapped and a.type != "reference":
                 # the golden value's key by the type's own standardiser (IBAN/VAT ID: the key of its
                 # compact form: "…MWST" and "…TVA" are one Swiss VAT ID, no proposal)
-                golden_key = sqlglot.parse_one(a.kind.key_of(g(a.name).sql("duckdb")), read="duckdb") if a.kind.python_check \
-                    else sqlglot.parse_one(a.kind.key(g(a.name).sql("duckdb"), a, spec.reference), read="duckdb")
+                value = g(a.name).sql("duckdb")
+                golden_key = sqlglot.parse_one(a.kind.key_of(value) if a.kind.python_check
+                                               else a.kind.key(value, a, spec.reference), read="duckdb")
                 guard = [present(a.name), *([g(valids[a.name])] if a.name in valids else []),
                          exp.NullSafeNEQ(this=s(a.key), expression=golden_key)]
                 checks.append((a.name, inp.columns[a.name], s(a.name), g(a.name), exp.and_(*guard)))
