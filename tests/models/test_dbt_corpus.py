@@ -57,6 +57,10 @@ PACKAGE_MACROS = """
 """
 
 
+# the profile of every project written here: dbt-duckdb, a warehouse file in the project
+SHOP_PROFILE = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n"
+
+
 def write(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         path = root / name
@@ -68,7 +72,7 @@ def project(tmp_path: Path, sources_yml: str) -> Path:
     root = tmp_path / "shop"
     write(root, {
         "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
-        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "profiles.yml": SHOP_PROFILE,
         "dbt_packages/minipkg/dbt_project.yml": "name: minipkg\nconfig-version: 2\n",
         "dbt_packages/minipkg/macros/stack.sql": PACKAGE_MACROS,
         "files/orders.csv": "order_id,amount\n1,10\n2,25\n",
@@ -238,7 +242,7 @@ def test_a_model_whose_unit_test_fails_is_not_built(tmp_path):
     root = tmp_path / "shop"
     write(root, {
         "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
-        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "profiles.yml": SHOP_PROFILE,
         "seeds/orders.csv": "customer_id,amount\nC1,100\nC1,50\n",
         "models/daily.sql": "select customer_id, sum(amount) as revenue from {{ ref('orders') }} group by customer_id",
         "models/top.sql": "select * from {{ ref('daily') }}",
@@ -284,7 +288,7 @@ def test_a_package_materialization_no_model_uses_does_not_stop_the_project(tmp_p
     root = tmp_path / "shop"
     write(root, {
         "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
-        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "profiles.yml": SHOP_PROFILE,
         "dbt_packages/periods/dbt_project.yml": "name: periods\nconfig-version: 2\n",
         "dbt_packages/periods/macros/by_period.sql": MATERIALIZATION_PACKAGE,
         "seeds/sales.csv": "sold_on,amount\n2023-12-31,5\n2024-01-02,7\n",
@@ -314,7 +318,7 @@ def test_properties_of_a_model_the_project_does_not_have_are_a_warning_as_in_dbt
     root = tmp_path / "shop"
     write(root, {
         "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
-        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "profiles.yml": SHOP_PROFILE,
         "seeds/orders.csv": "id\n1\n",
         "models/stg_orders.sql": "select id from {{ ref('orders') }}",
         "models/props.yml": "version: 2\nmodels:\n  - name: stg_orders\n    columns:\n      - name: id\n"
@@ -344,7 +348,7 @@ def test_a_package_whose_models_the_project_disables_is_accepted(tmp_path):
                    "models:\n  obs:\n    +enabled: \"{{{{ var('with_obs', false) }}}}\"\n")
     write(root, {
         "dbt_project.yml": project_yml.format(on="false"),
-        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "profiles.yml": SHOP_PROFILE,
         "dbt_packages/obs/dbt_project.yml": "name: obs\nconfig-version: 2\n",
         "dbt_packages/obs/models/run_results.sql": "select 1 as run_id",
         "dbt_packages/obs/macros/helpers.sql": "{% macro twice(x) %}({{ x }} * 2){% endmacro %}",
@@ -370,7 +374,7 @@ def test_a_test_argument_rendered_from_a_list_var_is_a_list(tmp_path):
     root = tmp_path / "shop"
     write(root, {
         "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nvars:\n  codes: ['SE', 'NO']\n",
-        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "profiles.yml": SHOP_PROFILE,
         "seeds/countries.csv": "code\nSE\nNO\n",
         "seeds/props.yml": "version: 2\nseeds:\n  - name: countries\n    columns:\n      - name: code\n"
                            "        data_tests:\n          - accepted_values:\n"
@@ -452,7 +456,7 @@ def test_a_seed_meant_for_another_database_is_refused_not_loaded_into_this_one(t
     root = tmp_path / "shop"
     write(root, {
         "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nseeds:\n  shop:\n    +database: refdata\n",
-        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "profiles.yml": SHOP_PROFILE,
         "seeds/countries.csv": "code\nSE\n",
     })
     with pytest.raises(ProjectError) as err:
@@ -480,7 +484,7 @@ def test_a_packages_on_run_hooks_are_named_as_not_run(tmp_path):
     root = tmp_path / "shop"
     write(root, {
         "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\n",
-        "profiles.yml": "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n",
+        "profiles.yml": SHOP_PROFILE,
         "dbt_packages/obs/dbt_project.yml": "name: obs\nconfig-version: 2\non-run-start:\n  - \"select 1\"\n"
                                             "on-run-end: [\"{{ obs.upload() }}\"]\n",
         "dbt_packages/obs/macros/upload.sql": "{% macro upload() %}select 1{% endmacro %}",
