@@ -93,6 +93,9 @@ def synthesize_jaffle_orders(seeds: Path, n_orders: int, seed: int = 20) -> bool
     return True
 
 
+WAREHOUSE = "warehouse.duckdb"
+
+
 def prepare(project: Path, dest: Path) -> str:
     """A copy of the project with its own profiles.yml; returns the profile name."""
     if dest.exists():
@@ -102,7 +105,7 @@ def prepare(project: Path, dest: Path) -> str:
 
     profile = yaml.safe_load((dest / "dbt_project.yml").read_text(encoding="utf-8")).get("profile") or "default"
     (dest / "profiles.yml").write_text(yaml.safe_dump(
-        {profile: {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": "warehouse.duckdb", "threads": 4}}}}),
+        {profile: {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": WAREHOUSE, "threads": 4}}}}),
         encoding="utf-8")
     return profile
 
@@ -114,7 +117,7 @@ def setup(dest: Path, sql_file: Path) -> None:
     here = Path.cwd()
     os.chdir(dest)
     try:
-        con = duckdb.connect("warehouse.duckdb")
+        con = duckdb.connect(WAREHOUSE)
         try:
             con.execute(sql_file.read_text(encoding="utf-8"))
         finally:
@@ -154,7 +157,7 @@ def run_kontor(project: Path, vars_: str | None) -> dict:
                           capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     tests = {}
-    db = project / "warehouse.duckdb"
+    db = project / WAREHOUSE
     if db.is_file():
         import duckdb
 
@@ -182,6 +185,8 @@ def relations(db: Path) -> dict[str, tuple[list, Counter]]:
     it relative to the project, as dbt ran it)."""
     import duckdb
 
+    if not db.is_file():         # a run refused before it built anything (Kontor's check) has no warehouse
+        return {}
     here, db = Path.cwd(), db.resolve()
     os.chdir(db.parent)
     con = duckdb.connect(str(db), read_only=True)
@@ -193,12 +198,22 @@ def relations(db: Path) -> dict[str, tuple[list, Counter]]:
                 "and table_catalog = current_database()").fetchall():
             cols = con.execute("select column_name, data_type from information_schema.columns where table_schema = ? "
                                "and table_name = ? order by ordinal_position", [schema, table]).fetchall()
-            rows = Counter(con.execute(f'select * from "{schema}"."{table}"').fetchall())
+            rows = Counter(tuple(_hashable(v) for v in r)
+                           for r in con.execute(f'select * from "{schema}"."{table}"').fetchall())
             found[f"{schema}.{table}"] = ([list(c) for c in cols], rows)
         return found
     finally:
         con.close()
         os.chdir(here)
+
+
+def _hashable(value):
+    """LIST and STRUCT values (Python lists and dicts) as tuples, so rows can be counted."""
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _hashable(v)) for k, v in value.items())
+    return value
 
 
 def _rounded(rows: Counter) -> Counter:
@@ -255,7 +270,12 @@ def main() -> None:
     parser.add_argument("--synthesize-jaffle-orders", type=int, default=0)
     parser.add_argument("--setup-sql", type=Path, default=None,
                         help="DuckDB SQL run in each copy's warehouse before dbt and Kontor (sources to load)")
+    parser.add_argument("--database", default="warehouse",
+                        help="the DuckDB file's name without .duckdb, so its catalog: a project whose sources "
+                             "name `database: dev` needs dev, as its own profiles.yml has it")
     args = parser.parse_args()
+    global WAREHOUSE
+    WAREHOUSE = f"{args.database}.duckdb"
     sys.path.insert(0, str(ROOT))
     from benchmarks.models_vs_dbt import ensure_dbt_venv
 
@@ -280,7 +300,7 @@ def main() -> None:
             entry["dbt"] = run_dbt(dbt, dirs["dbt"], args.vars)
             log(f"{name}: kontor run")
             entry["kontor"] = run_kontor(dirs["kontor"], args.vars)
-            entry["tables"] = compare(dirs["dbt"] / "warehouse.duckdb", dirs["kontor"] / "warehouse.duckdb")
+            entry["tables"] = compare(dirs["dbt"] / WAREHOUSE, dirs["kontor"] / WAREHOUSE)
             entry["tests"] = compare_tests(entry["dbt"].pop("tests"), entry["kontor"].pop("tests"))
             entry["dbt"].pop("nodes", None)
             entry["agree"] = not (entry["tables"]["different"] or entry["tables"]["only_dbt"] or entry["tables"]["only_kontor"]
