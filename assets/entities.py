@@ -23,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.models import dagster_owners
 from assets.resources import StateStoreResource, WarehouseResource
 from pipelines.core.settings import Settings
 from pipelines.entities import stage
@@ -116,7 +117,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
     # an attribute referring to another entity (a contact's company) is looked up in its xref
     staging_keys += [key(a.options["entity"], "xref") for a in spec.declared or [] if a.type == "reference"]
     splink_dir = target_dir / "splink" / spec.name
-    owners = [spec.owner if ":" in str(spec.owner) or "@" in str(spec.owner) else f"team:{spec.owner}"] if spec.owner else None
+    owners = dagster_owners(spec.owner)
     common = {"group_name": "entities", "kinds": {"duckdb", "splink"}, "owners": owners}
 
     @dg.asset(key=key(spec.name, "standardised"), deps=staging_keys, code_version=spec.settings_hash,

@@ -12,6 +12,7 @@ incremental models from scratch.
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations
 # of asset functions at definition time and needs real types, not strings.
 import hashlib
+import re
 
 import dagster as dg
 
@@ -90,9 +91,26 @@ def model_spec_args(compiled: CompiledProject, name: str) -> dict:
         code_version=cm.code_version,
         kinds={"duckdb", "sql"},
         tags={"kontor/layer": model.schema, **tags},
-        owners=[owner if ":" in str(owner) or "@" in str(owner) else f"team:{owner}"] if owner else None,
+        owners=dagster_owners(owner),
         metadata=metadata,
     )
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+
+
+def dagster_owners(owner) -> list[str] | None:
+    """A model's ``owner`` (config or meta, one or a list) as Dagster takes owners: an e-mail
+    address or ``team:<name>``; anything else (dbt projects write ``'@ran'``, ``Data Team``) is a
+    team's name. Dagster refuses other owners, and the whole code location with them."""
+    if not owner:
+        return None
+    found = []
+    for one in owner if isinstance(owner, (list, tuple)) else [owner]:
+        one = str(one.get("email") or one.get("name") or "") if isinstance(one, dict) else str(one).strip()
+        if one:
+            found.append(one if one.startswith("team:") or _EMAIL.fullmatch(one) else f"team:{one}")
+    return found or None
 
 
 def build_model_asset(compiled: CompiledProject, name: str) -> dg.AssetsDefinition:

@@ -374,8 +374,9 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
         problems += rendered.problems
         # {{ config(...) }} keys are checked like the YAML ones: a typo such as materialised='table'
         # would otherwise be ignored silently and the model built as a view.
+        external = config.get("materialized") == "external"
         for key in rendered.config:
-            if key not in config_keys:
+            if key not in config_keys and not (external and key in _EXTERNAL_KEYS):
                 problems.append(Problem(model.rel_path, line_of(model.raw_sql, rf"\b{re.escape(key)}\s*="),
                                         f"unknown config {key!r}{did_you_mean(key, config_keys)}"))
         materialized = config.get("materialized")
@@ -384,6 +385,9 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
             problems.append(Problem(model.rel_path, line_of(model.raw_sql, r"materialized\s*="),
                                     f"materialization {materialized!r} is a custom materialization ({custom}), which "
                                     f"Kontor does not run; fix: use one of {', '.join(MATERIALIZATIONS)}" if custom else
+                                    "materialization 'external' is dbt-duckdb's (the model written to a file), which "
+                                    "Kontor does not write; fix: materialized='table' (a post-hook can COPY it to the "
+                                    "file)" if external else
                                     f"unknown materialization {materialized!r}; use one of {', '.join(MATERIALIZATIONS)}"))
         dialect = str(config.get("dialect", "duckdb"))
         deferred = not rendered.problems and not rendered.runtime and parses_to_one_query(rendered.sql, dialect)
@@ -455,6 +459,10 @@ def _with_ephemerals(sql: str, ephemerals: list[tuple[str, str]]) -> str:
     query.set("with_", exp.With(expressions=[_aliased(verbatim("\n" + e_sql + "\n"), e, exp.CTE)
                                              for e, e_sql in ephemerals]))
     return query.sql(dialect="duckdb")
+
+
+# dbt-duckdb's external materialization's own config keys: reported once, with the materialization
+_EXTERNAL_KEYS = {"format", "location", "delimiter", "options", "glue_register", "glue_database", "partition_by"}
 
 
 def _node(model: Model) -> dict[str, Any]:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from pipelines.core import yamlfile
 from pipelines.core.errors import Problem
@@ -55,9 +58,24 @@ def _tests(entry: Any, column: str | None, file: str, quote: bool = False) -> li
     return found
 
 
+def _source_value(value: Any, context: Mapping[str, Any], file: str, line: int | None,
+                  problems: list[Problem]) -> str | None:
+    """A source's ``schema``/``database``/``identifier`` as dbt renders it: Jinja with ``target``,
+    ``var`` and ``env_var`` (``schema: "{{ target.schema }}"``)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or "{{" not in value:
+        return str(value)
+    try:
+        return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(value).render(**context).strip()
+    except Exception as exc:  # noqa: BLE001 - reported at the line, as any Jinja error
+        problems.append(Problem(file, line, f"{value!r} cannot be rendered: {type(exc).__name__}: {exc}"))
+        return None
+
+
 def _properties(path: Path, file: str, props: dict[str, dict[str, ModelProperties]],
                 sources: dict[tuple[str, str], str], source_tests: list, unit_tests: list,
-                target_schema: str, problems: list[Problem]) -> None:
+                context: Mapping[str, Any], problems: list[Problem]) -> None:
     try:
         doc = yamlfile.load(path, file)
     except Exception as exc:  # ProjectError carries file:line already
@@ -88,12 +106,23 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
         if not isinstance(src, LineDict) or not isinstance(src.get("name"), str):
             problems.append(Problem(file, getattr(src, "line", doc.line), "a source needs a name"))
             continue
-        schema = str(src.get("schema") or src["name"])
+        schema = _source_value(src.get("schema"), context, file, src.line, problems) or src["name"]
+        own = context["target"]["database"]
         for table in src.get("tables") or []:
             if not isinstance(table, LineDict) or not isinstance(table.get("name"), str):
                 problems.append(Problem(file, getattr(table, "line", src.line), "a source table needs a name"))
                 continue
-            relation = f"{schema}.{table.get('identifier') or table['name']}"
+            # dbt-duckdb reads a source of another database from a file the profile attaches: Kontor
+            # has one DuckDB file, and reading the same schema there instead would be another table.
+            database = _source_value(table.get("database") or src.get("database"), context, file, table.line, problems)
+            if database and database != own:
+                problems.append(Problem(file, table.line if table.get("database") else src.line,
+                                        f"source {src['name']}.{table['name']}: database {database!r} is not the "
+                                        f"target's ({own!r}, its DuckDB file): a dbt project on Kontor reads one "
+                                        f"DuckDB file; fix: remove database: (or name the profile's path "
+                                        f"{database}.duckdb) and load the table into it"))
+            identifier = _source_value(table.get("identifier"), context, file, table.line, problems) or table["name"]
+            relation = f"{schema}.{identifier}"
             sources[(src["name"], table["name"])] = _external(src, table, schema, file, problems) or relation
             decls = _tests(table, None, file)
             for col in table.get("columns") or []:
@@ -102,6 +131,33 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
             source_tests += [(src["name"], table["name"], d) for d in decls]
     for ut in parsed.unit_tests or []:
         unit_tests.append((file, ut))
+    for metric in parsed.metrics or []:
+        if isinstance(metric, LineDict):
+            problems += _legacy_metric(metric, file)
+
+
+# dbt < 1.6's metrics (``type: count``, ``sql:``, ``model:``), which dbt 1.6 and later refuse
+# ("Parsing Error ... Additional properties are not allowed"): Kontor builds nothing from metrics,
+# but a project dbt would not run is not run here either.
+_LEGACY_METRIC_KEYS = ("model", "sql", "expression", "calculation_method", "timestamp", "time_grains",
+                       "dimensions", "window")
+_METRIC_TYPES = {"simple", "ratio", "cumulative", "derived", "conversion"}
+
+
+def _legacy_metric(metric: LineDict, file: str) -> list[Problem]:
+    name = metric.get("name", "?")
+    fix = ("; fix: declare its measure on a semantic model (semantic_models:) and the metric with "
+           "type simple, ratio, cumulative, derived or conversion (dbt's spec since 1.6)")
+    legacy = [k for k in _LEGACY_METRIC_KEYS if k in metric]
+    if legacy:
+        return [Problem(file, metric.key_line(legacy[0]) or metric.line,
+                        f"metric {name!r}: {', '.join(repr(k) for k in legacy)} belong to the legacy metrics spec, "
+                        f"which dbt (1.6 and later) refuses too{fix}")]
+    kind = metric.get("type")
+    if isinstance(kind, str) and kind.lower() not in _METRIC_TYPES:
+        return [Problem(file, metric.key_line("type") or metric.line,
+                        f"metric {name!r}: type {kind!r} is not a metric type of dbt's spec (dbt refuses it too){fix}")]
+    return []
 
 
 class ExternalSource(str):
@@ -197,16 +253,31 @@ def load_dbt_models(settings: Settings) -> ModelProject:
     source_tests: list = []
     unit_tests: list = []
     yaml_dirs = dbt.dirs("model") + dbt.dirs("seed") + dbt.dirs("snapshot") + dbt.dirs("macro") + dbt.dirs("test")
+    vars_ = project_vars(dbt, settings.env)
+
+    def env_var(name: str, default: str | None = None) -> str:
+        if name in settings.env:
+            return settings.env[name]
+        if default is None:
+            raise KeyError(f"env_var({name!r}) is not set and has no default")
+        return default
+
+    def var(name: str, default: Any = None) -> Any:
+        if name not in vars_ and default is None:
+            raise KeyError(f"var({name!r}) is not defined")
+        return vars_.get(name, default)
+    context = {"target": {"name": target.name, "schema": target.schema, "database": target.path.stem,
+                          "type": "duckdb", "profile_name": dbt.profile},
+               "env_var": env_var, "var": var}
     for d in yaml_dirs:
         for path in sorted(d.rglob("*.yml")) + sorted(d.rglob("*.yaml")) if d.is_dir() else []:
-            _properties(path, _rel(settings, path), props, sources, source_tests, unit_tests, target.schema, problems)
+            _properties(path, _rel(settings, path), props, sources, source_tests, unit_tests, context, problems)
 
     for key in ("on-run-start", "on-run-end"):
         if dbt.doc is not None and dbt.doc.get(key):
             problems.append(Problem(dbt.file, dbt.doc.key_line(key), f"{key} hooks are not supported yet; fix: move "
                                     "the statements into a model's pre-hook/post-hook or a macro the models call"))
     models: dict[str, Model] = {}
-    vars_ = project_vars(dbt, settings.env)
 
     def add(name: str, path: Path, rel: str, raw: str, folders: list[str], kind: str, offset: int = 0) -> None:
         if not _NAME.match(name):

@@ -176,16 +176,25 @@ class TestBuilder:
             model = _Where(_subquery(exp.select("*").from_(verbatim(relation)).where(verbatim(str(config["where"]))),
                                      "dbt_subquery").sql(dialect="duckdb"), model)
         rendered = self.renderer.call(macro, decl.file, kwargs | {"model": model},
-                                      node={"name": name, "resource_type": "test", "config": config})
+                                      node=self._node(name, decl.file, config))
         if rendered.problems:
             self.problems.extend(rendered.problems)
             return None
         return DbtTest(name, asset, relation, rendered.sql.strip(), config, decl.file, decl.line, refs + rendered.refs,
                        str(custom) if custom else prefix + test_name(short, namespace or None, node, naming, short=True))
 
+    def _node(self, name: str, file: str, config: dict) -> dict:
+        """dbt's ``model`` while a test renders: the test node (a package's macros read its
+        ``package_name``, ``unique_id`` ...)."""
+        package, tags = self.renderer.root_package, config.get("tags") or []
+        return {"name": name, "resource_type": "test", "config": config, "package_name": package,
+                "unique_id": f"test.{package}.{name}", "original_file_path": file, "path": file,
+                "fqn": [package, name], "tags": [tags] if isinstance(tags, str) else list(tags)}
+
     def singular(self, path: Path, display: str) -> DbtTest | None:
         raw = path.read_text(encoding="utf-8")
-        rendered = self.renderer.render(raw, display, "")
+        rendered = self.renderer.render(raw, display, "",
+                                        node=self._node(path.stem, display, self._project_config(path.stem)))
         if rendered.problems:
             self.problems.extend(rendered.problems)
             return None

@@ -505,7 +505,7 @@ class Renderer:
             "tojson": lambda o, **k: json.dumps(o, default=str), "fromjson": lambda s, default=None: json.loads(s) if s else default,
             "toyaml": lambda o, **k: yaml.safe_dump(o), "fromyaml": lambda s, default=None: yaml.safe_load(s) if s else default,
             "zip": zip, "set": set, "set_strict": set, "print": lambda *a: "",
-            "flags": _Flags(), "invocation_id": "kontor", "graph": {"nodes": {}, "sources": {}},
+            "flags": _Flags(), "invocation_id": "kontor", "graph": _Graph(),
             "run_started_at": datetime.datetime.now(datetime.timezone.utc), "model": _Model(st),
             "project_name": self.root_package, "builtins": {"ref": ref, "source": source, "config": config},
             "dbt_version": "1.9.0", "api": _Api(),
@@ -540,6 +540,15 @@ class Renderer:
         """A macro called with Python values (a generic test with its arguments), as a render."""
         return self._rendering(lambda: str(macro(**kwargs)), "", file, "", False, node)
 
+    def _relation_texts(self, out: Rendered) -> set[str]:
+        """The text of every relation ``ref()``/``source()`` rendered into ``out``."""
+        texts = {str(Relation.parse(self.relations.get(name, name))) for name in out.refs}
+        for key in out.sources:
+            relation = self.source_relations.get(key) if self.dbt_mode else None
+            if relation is not None and not hasattr(relation, "relation"):
+                texts.add(str(Relation.parse(relation)))
+        return texts
+
     def _rendering(self, run: Callable[[], str], raw: str, file: str, this: str, is_incremental: bool,
                    node: Mapping[str, Any] | None) -> Rendered:
         out = Rendered(sql="")
@@ -547,7 +556,7 @@ class Renderer:
         self._state.update(out=out, raw=raw, file=file, this=Relation.parse(this) if this else Relation("", ""),
                            incremental=is_incremental, model=dict(node or {}), package=None)
         try:
-            out.sql = run()
+            out.sql = _unglued(run(), self._relation_texts(out))
         except jinja2.TemplateSyntaxError as exc:
             out.problems.append(Problem(exc.filename or file, exc.lineno, f"Jinja syntax error: {exc.message}"))
         except _Return as ret:                 # return() at the top level of a model: its value is the SQL
@@ -567,6 +576,20 @@ class Renderer:
             self._state.clear()
             self._state.update(previous)
         return out
+
+
+_GLUED = re.compile(r"(?i)\b(?:from|join)\w")
+
+
+def _unglued(sql: str, relations: set[str]) -> str:
+    """``FROM{{ ref('x') }}`` is valid in dbt, whose relation starts with a quote
+    (``FROM"db"."main"."x"``); Kontor's ``main.x`` glued to the keyword is not: a space between."""
+    if not _GLUED.search(sql):
+        return sql
+    for text in relations:
+        if text and text[0] != '"':
+            sql = re.sub(rf"(?i)\b(from|join)(?={re.escape(text)}(?![\w.]))", r"\1 ", sql)
+    return sql
 
 
 class _Config:
@@ -675,9 +698,35 @@ class _Execute:
         return str(bool(self))
 
 
+class _Graph(Mapping):
+    """dbt's ``graph`` (the parsed manifest: ``graph.nodes``, ``graph.sources`` ...). Kontor has no
+    manifest to give: an empty one would make a macro that reads it (dbt-unit-testing's mocks,
+    a test generated per node) compute something else without a word, so reading it is refused at
+    the line that reads it."""
+
+    _KEYS = ("nodes", "sources", "exposures", "metrics", "groups", "semantic_models", "saved_queries",
+             "unit_tests", "macros")
+
+    def __getitem__(self, key: str) -> Any:
+        raise CompilerError(f"graph.{key} (dbt's parsed manifest) is not available on Kontor: a macro that "
+                            "reads it would compute something else here, so it is refused; fix: do without "
+                            "it (for dbt-unit-testing's mocks: dbt's own unit_tests:, which Kontor runs)")
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self[key]
+
+    def __iter__(self):
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+
 class _Flags:
     FULL_REFRESH = False
-    WHICH = "run"
+    WHICH = "build"          # a Kontor run builds models and runs their tests, as `dbt build`
     STORE_FAILURES = False
 
     def __getattr__(self, item: str) -> Any:
