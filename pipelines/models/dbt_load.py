@@ -303,7 +303,11 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                 list(path.relative_to(d).parts[:-1]), "model")
         for path in sorted(d.rglob("*.py")) if d.is_dir() else []:
             python_models[path.stem] = _rel(settings, path)
-            problems.append(Problem(_rel(settings, path), None, "Python models are not supported; fix: write the model in SQL"))
+            # at the model function dbt calls (``def model(dbt, session)``), else the file's first line
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            line = next((i for i, text in enumerate(lines, 1) if re.match(r"\s*def\s+model\s*\(", text)), 1)
+            problems.append(Problem(_rel(settings, path), line, "Python models are not supported; fix: write the "
+                                    "model in SQL"))
     for name, path, rel, body, offset, folders in _snapshots(settings, dbt, problems):
         add(name, path, rel, "\n" * offset + body, folders, "snapshot", offset)
     # Properties of a node the project does not have: dbt warns ("Did not find matching node for

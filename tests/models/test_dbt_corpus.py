@@ -185,7 +185,7 @@ def test_a_python_model_is_refused_once_not_its_properties_too(tmp_path):
     with pytest.raises(ProjectError) as err:
         build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
     assert [str(p) for p in err.value.problems] == [
-        "models/loader.py: Python models are not supported; fix: write the model in SQL",
+        "models/loader.py:1: Python models are not supported; fix: write the model in SQL",
         "models/loaded.sql:2: ref('loader') is the Python model models/loader.py, which Kontor does not run "
         "(see there)"]       # properties of 'loadr', which does not exist: a warning, as in dbt (test below)
 

@@ -225,3 +225,14 @@ def test_a_dbt_owner_dagster_would_refuse_is_a_team(tmp_path):
                                                 "      owner: '@ran'\n"})
     con = run_all(root, tmp_path)
     con.close()
+
+
+def test_a_python_model_is_refused_at_its_model_function(tmp_path):
+    """ran-codes/dbt-duckdb-demo's Python models import polars first: the refusal names the line
+    of ``def model(dbt, session)`` (before: the file alone, no line)."""
+    sources = "version: 2\nsources:\n  - name: pos\n    schema: main_raw\n    tables:\n      - name: orders\n"
+    root = shop(tmp_path, {"models/_sources.yml": sources,
+                           "models/py_orders.py": "import polars as pl\n\n\ndef model(dbt, session):\n"
+                                                  "    return dbt.ref('stg_orders').pl()\n"})
+    assert refused(root, tmp_path) == [
+        "models/py_orders.py:4: Python models are not supported; fix: write the model in SQL"]

@@ -198,7 +198,7 @@ def test_python_models_and_unknown_properties_are_refused(tmp_path):
         build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
     assert [str(p) for p in err.value.problems] == [
         "transform/marts/_props.yml:2: unknown key 'modles'; did you mean 'models'?",
-        "transform/marts/py_model.py: Python models are not supported; fix: write the model in SQL"]
+        "transform/marts/py_model.py:1: Python models are not supported; fix: write the model in SQL"]
 
 
 def test_snapshot_blocks_keep_history_in_dbt_columns(tmp_path):
