@@ -402,13 +402,51 @@ def _bottom_up(tree: exp.Expression, rule) -> exp.Expression:
     return tree
 
 
+def unique_cte_names(tree: exp.Expression) -> exp.Expression:
+    """A nested CTE renamed where its name is taken by another CTE of the statement. sqlglot
+    writes Spark SQL with every CTE at the top (Hive's rule), so two subqueries that each define
+    ``all_values`` (dbt's ``accepted_values`` test, used twice by its warn/error gate) became one
+    ``WITH all_values AS (...), all_values AS (...)``, which Spark refuses, and two different
+    definitions of one name would be one name for both. Its references in its own query are
+    renamed too, keeping the old name as their alias, so ``all_values.x`` still resolves.
+
+    >>> to_spark("select * from (with a as (select 1 x) select a.x from a) t, (with a as (select 2 x) select x from a) u")
+    'WITH a AS (SELECT 1 AS x), a__2 AS (SELECT 2 AS x) SELECT * FROM (SELECT a.x FROM a) AS t, (SELECT x FROM a__2 AS a) AS u'
+    """
+    withs = list(tree.find_all(exp.With))
+    taken = {cte.alias_or_name.lower() for w in withs for cte in w.expressions if w.parent is tree}
+    for with_ in withs:
+        if with_.parent is tree:
+            continue
+        for cte in with_.expressions:
+            name = cte.alias_or_name
+            if name.lower() not in taken:
+                taken.add(name.lower())
+                continue
+            n = 2
+            while f"{name}__{n}".lower() in taken:
+                n += 1
+            new = f"{name}__{n}"
+            taken.add(new.lower())
+            # not in its own body or an earlier CTE of its WITH: a name there is another relation
+            before = with_.expressions[:with_.expressions.index(cte) + 1]
+            for table in with_.parent.find_all(exp.Table):
+                if not table.args.get("db") and table.name.lower() == name.lower() \
+                        and not any(table.find_ancestor(exp.CTE) is c for c in before):
+                    if not table.alias:
+                        table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
+                    table.set("this", exp.to_identifier(new))
+            cte.set("alias", exp.TableAlias(this=exp.to_identifier(new)))
+    return tree
+
+
 def rewrite(tree: exp.Expression) -> exp.Expression:
     """Kontor's rules applied to a query parsed in DuckDB's dialect, one pass per rule."""
     lists = list_names(tree)
     tree = tree.copy()
     for rule in RULES:
         tree = _bottom_up(tree, (lambda node: list_length(node, lists)) if rule is list_length else rule)
-    return tree
+    return unique_cte_names(tree)
 
 
 def to_spark(sql: str, pretty: bool = False) -> str:

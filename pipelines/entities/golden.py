@@ -268,10 +268,54 @@ def resolve(con: Connection, spec: EntitySpec, clusters: str, run_id: str,
     n = lambda t: con.execute(_sql("count", relation=spec.table(t))).fetchall()[0][0]  # noqa: E731
     clusters_n, multi = con.execute(_sql("golden_counts", golden=spec.table("golden"))).fetchall()[0]
     open_items = con.execute(_sql("count_status", queue=spec.table("review_queue")), ["open"]).fetchall()[0][0]
-    for temp in ("_members", "_ids", "_cand", "_winners", "_golden_before", "_steward_merged", "_previous_xref"):
+    for temp in ("_members", "_ids", "_cand", "_winners", "_unit_fill", "_golden_before", "_steward_merged", "_previous_xref"):
         con.execute(_sql("drop_table", table=exp.to_table(temp)))
     return Resolved(golden=n("golden"), clusters=clusters_n, multi_member=multi, review_items=open_items,
                     conflicts=n("conflicts"), sync_proposals=0, events=events, overridden=overridden, changes=changes)
+
+
+def _qualified(key: str, table: str) -> exp.Expression:
+    """A key of ``KEY_OF`` / ``key_of`` on the record aliased ``table``."""
+    expr = _key_expr(key)
+    for column in expr.find_all(exp.Column):
+        column.set("table", exp.to_identifier(table))
+    return expr
+
+
+def _unit_fill(con: Connection, spec: EntitySpec) -> set[str]:
+    """``_unit_fill`` (golden_id, attribute, one column per part): for an attribute chosen as one
+    unit from one record (``address: {columns: [...]}``), the parts the winning record leaves empty,
+    taken from the cluster's members that state the same unit: every part both have agrees by key,
+    and at least one does. A part is filled only where those members agree on it, so a winning
+    address without a country gets the country its own street and postcode carry in another
+    system, never one of two. Parts with a validity flag are not filled. Returns the filled columns."""
+    keys, valids = key_of(spec), valid_of(spec)
+    units = [a for a in spec.attributes if len(a.columns) > 1]
+    parts = {a.name: [c for c in a.columns if c not in valids] for a in units}
+    columns = [c for a in units for c in parts[a.name]]
+    selects = []
+    for attr in units:
+        win = {c: _qualified(keys.get(c, c), "win") for c in attr.columns}
+        mem = {c: _qualified(keys.get(c, c), "m") for c in attr.columns}
+        consistent = [exp.or_(win[c].is_(exp.null()), mem[c].is_(exp.null()), win[c].eq(mem[c]))
+                      for c in attr.columns]
+        shares = exp.or_(*[win[c].eq(mem[c]) for c in attr.columns])
+        values = []
+        for c in columns:
+            if c in parts[attr.name]:
+                agreed = exp.func("count", exp.Distinct(expressions=[mem[c].copy()])).eq(exp.Literal.number(1))
+                value = exp.Case(ifs=[exp.If(this=agreed, true=exp.Min(this=exp.Case(ifs=[exp.If(
+                    this=mem[c].copy().is_(exp.null()).not_(), true=exp.column(c, table="m"))])))])
+            else:
+                value = exp.null()
+            values.append(exp.alias_(value, c, quoted=True))
+        selects.append(_query("unit_fill", attribute=exp.Literal.string(attr.name), parts=values,
+                              standardised=spec.table("standardised"), consistent=exp.and_(*consistent, shares)))
+    if not selects:
+        selects.append(exp.select(exp.column("golden_id"), exp.column("attribute")).from_("_winners").limit(0))
+    union = selects[0] if len(selects) == 1 else exp.union(*selects, distinct=False)
+    con.execute(_sql("temp_table_as", table="_unit_fill", query=union))
+    return set(columns)
 
 
 def build_tables(con: Connection, spec: EntitySpec, decided: Constraints) -> None:
@@ -286,14 +330,19 @@ def build_tables(con: Connection, spec: EntitySpec, decided: Constraints) -> Non
     winners = []
     valids = valid_of(spec)
 
-    def winning(attr: Attribute, column: str) -> exp.Expression:
+    def winning(attr: Attribute, column: str, filled: set[str] = frozenset()) -> exp.Expression:
+        value = exp.column(column, table="s")
+        if column in filled:     # a part the winning record lacks, from the members at the same place
+            value = exp.func("coalesce", value, exp.column(column, table="f"), dialect="duckdb")
         chosen = exp.Case(ifs=[exp.If(this=exp.column("attribute", table="w").eq(exp.Literal.string(attr.name)),
-                                      true=exp.column(column, table="s"))])
+                                      true=value)])
         return exp.alias_(exp.Max(this=chosen), column)
+
+    filled = _unit_fill(con, spec)
 
     for attr in spec.attributes:
         for col in attr.columns:
-            winners.append(winning(attr, col))
+            winners.append(winning(attr, col, filled))
             if col == "phone" and spec.declared is None:      # compared by number, not by how it is written
                 winners.append(winning(attr, "phone_key"))
             if col in valids:

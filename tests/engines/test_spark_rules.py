@@ -63,6 +63,11 @@ CASES = {
                                           "sqlglot writes LENGTH of a list"),
     "min_by_k": ("select min_by(x, y, 2) as lowest, max_by(x, y, 2) as highest from (values (1, 3), (2, 1), (3, 2)) as t(x, y)",
                  "sqlglot drops k: one value, not a list"),
+    # dbt's accepted_values test inside a warn/error gate, which reads the test's query twice;
+    # the second subquery's CTE of the same name is another query (a different count)
+    "nested_cte_names": ("select (select count(*) from (with all_values as (select 1 as v) select all_values.v from all_values)) as one, "
+                         "(select count(*) from (with all_values as (select 1 as v union all select 2) select v from all_values)) as two",
+                         "sqlglot hoists both CTEs to one WITH: Spark refuses the duplicate name"),
 }
 
 

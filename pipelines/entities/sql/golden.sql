@@ -4,6 +4,7 @@ with g as (
     select w.golden_id, :winners,
            list(distinct w.attribute) filter (where w.critical_conflict) as attributes_in_review
     from _winners w left join :standardised s on s.unique_id = w.unique_id
+    left join _unit_fill f on f.golden_id = w.golden_id and f.attribute = w.attribute
     group by 1
 ),
 m as (select m.golden_id, count(*) as member_count, list(distinct s.source_system order by s.source_system) as systems,
