@@ -17,7 +17,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from pipelines.engines import splink_backend
+from pipelines.engines import catalog, splink_backend
 from pipelines.engines.connection import Connection
 from pipelines.entities.spec import STANDARDISED, EntitySpec
 from pipelines.core.errors import KontorError
@@ -91,7 +91,7 @@ def _linker(con: Connection, spec: EntitySpec, settings: dict[str, Any] | str):
 
 def cleanup(con: Connection) -> None:
     con.execute(_sql("drop_schema", work=WORK))
-    for (name,) in con.execute(template(__file__, "input_views")).fetchall():
+    for name in catalog.temp_views(con, "_kontor_in_%"):     # Splink's own input views
         con.execute(_sql("drop_view", view=name))
 
 
@@ -604,7 +604,7 @@ def cluster_studio(con: Connection, spec: EntitySpec, model: dict[str, Any], out
     import random
 
     kept = _studio_name(spec)
-    if not con.execute(_sql("table_exists"), kept.split(".")).fetchall()[0][0]:
+    if not catalog.table_exists(con, *kept.split(".")):
         return None
     linker, inputs = _linker(con, spec, model)
     try:

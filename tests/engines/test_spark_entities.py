@@ -133,3 +133,29 @@ def test_splink_clusters_are_the_same_on_duckdb_and_spark(scored, name):
           f"{len(spark)} on Spark, {len(duck & spark)} identical")
     assert merged, "no cluster merges two records: the comparison would prove little"
     assert duck == spark
+
+
+def test_the_catalog_answers_alike_on_duckdb_and_spark(spark):
+    """What the entity stage asks of ``pipelines.engines.catalog`` (which tables exist, which
+    temporary tables), answered by DuckDB's catalog functions and by a ``SparkConnection`` alike."""
+    from pipelines.engines import catalog
+    from pipelines.engines.connection import connect
+    from pipelines.engines.spark_connection import SparkConnection
+
+    def answers(con) -> tuple[bool, ...]:
+        con.execute("create schema if not exists kontor_probe")
+        con.execute("create or replace table kontor_probe.t as select 1 as a")
+        con.execute("create or replace view kontor_probe.v as select 1 as a")
+        con.execute("create temp table _kontor_probe as select 1 as a")
+        try:
+            return (catalog.table_exists(con, "kontor_probe", "t"), catalog.table_exists(con, "kontor_probe", "v"),
+                    catalog.table_exists(con, "kontor_probe", "missing"),
+                    catalog.temp_table_exists(con, "_kontor_probe"), catalog.temp_table_exists(con, "_kontor_none"))
+        finally:
+            con.execute("drop table _kontor_probe")
+            con.execute("drop schema kontor_probe cascade")
+
+    with connect() as duck:
+        on_duckdb = answers(duck)
+    assert on_duckdb == (True, False, False, True, False)
+    assert answers(SparkConnection(spark)) == on_duckdb
