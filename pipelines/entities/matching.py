@@ -653,8 +653,10 @@ def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: Connectio
     hi = spec.thresholds["match_probability"]
     # the waterfall explains the pairs a steward has to look at: those nearest the match threshold
     nearest = exp.func("abs", exp.column("match_probability") - exp.convert(hi), dialect="duckdb")
-    closest = predictions.as_duckdbpyrelation().order(nearest.sql("duckdb")).limit(10)
-    records = [dict(zip(closest.columns, row)) for row in closest.fetchall()]
+    closest = con.execute(exp.select(exp.Star()).from_(table_expr(predictions.physical_name))
+                          .order_by(nearest).limit(10).sql("duckdb"))
+    names = [d[0] for d in closest.description]
+    records = [dict(zip(names, row)) for row in closest.fetchall()]
     if records:
         linker.visualisations.waterfall_chart(records, filter_nulls=False).save(str(files["waterfall"]), inline=True)
     else:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from pipelines.engines import splink_backend
+from pipelines.engines.connection import fetch_arrow
 from pipelines.engines.engine import _spark_rel
 from pipelines.engines.spark_connection import SparkConnection
 from pipelines.engines.spark_rules import to_spark
@@ -170,7 +171,7 @@ class BuildOnSpark:
         from pipelines.entities import golden
 
         spark = SparkConnection(self.session)
-        members = con.sql(exp.select("*").from_("_members").sql("duckdb")).to_arrow_table()
+        members = fetch_arrow(con, exp.select("*").from_("_members").sql("duckdb"))
         spark.temp_table("_members", members)
         try:
             golden.build_tables(spark, spec, decided)
