@@ -76,7 +76,7 @@ def scored(on_spark):
     out = {}
     for name in ENTITIES:
         started = time.perf_counter()
-        pairs = predict_on_spark(demo.engine.spark, entities[name], _model(demo, name))
+        pairs = predict_on_spark(demo.engine.splink(), entities[name], _model(demo, name))
         out[name] = pairs.toArrow()
         print(f"\n{name}: {out[name].num_rows} pairs scored on Spark in {time.perf_counter() - started:.1f} s")
     return demo, entities, out
@@ -115,7 +115,7 @@ def test_splink_clusters_are_the_same_on_duckdb_and_spark(scored, name):
     spec = entities[name]
     threshold = spec.thresholds["match_probability"]
     session = demo.engine.spark
-    on_spark = clusters_on_spark(session, session.table(spec.table("standardised")),
+    on_spark = clusters_on_spark(demo.engine.splink(), session.table(spec.table("standardised")),
                                  session.createDataFrame(pairs[name].to_pandas()), threshold)
     spark = _partition(on_spark.toLocalIterator())
     con = duckdb.connect()
