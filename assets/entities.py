@@ -84,6 +84,14 @@ def queue_markdown(items: list, open_items: int, attributes: tuple[str, ...] = Q
     return "\n".join(out)
 
 
+def _splink(con):
+    """Splink's backend on the DuckDB warehouse ``con``, as its engine builds it (the entity stage
+    takes it as given)."""
+    from pipelines.engines.engine import DuckDBEngine
+
+    return DuckDBEngine(con).splink()
+
+
 def _with_spark_as(spark: bool):
     """Decorator: ``asset_fn(context, warehouse, spark=None)`` as Dagster's asset function, taking
     the Spark resource when ``spark`` (Dagster reads the resources from the signature)."""
@@ -146,7 +154,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
         retrain = context.run.tags.get(RETRAIN_TAG, "").lower() == "true"
         with warehouse.connection() as con:
             trained = stage.train_on_spark(con, spark, spec, splink_dir, tmp_dir, retrain=retrain) if spark is not None \
-                else stage.train(con, spec, splink_dir, retrain=retrain)
+                else stage.train(con, spec, _splink(con), splink_dir, retrain=retrain)
         m_u = [(comp, lvl["label"], lvl["m"], lvl["u"]) for comp, levels in trained.training_log.get("m_u", {}).items()
                for lvl in levels]
         untrained = sorted({row[0] for row in m_u if row[2] is None or row[3] is None})
@@ -169,7 +177,7 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
     def _pairs(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spark=None) -> dg.MaterializeResult:
         with warehouse.connection() as con:
             scored = stage.score_on_spark(con, spark, spec, tmp_dir) if spark is not None \
-                else stage.score(con, spec, explain_dir=splink_dir)
+                else stage.score(con, spec, _splink(con), explain_dir=splink_dir)
         html = {name: dg.MetadataValue.path(str(splink_dir / f"{name}.html"))
                 for name in ("match_weights", "waterfall", "comparison_viewer")} if spark is None else {}
         return dg.MaterializeResult(metadata={
@@ -183,13 +191,16 @@ def build_entity_assets(spec: EntitySpec, compiled: CompiledProject, settings: S
         try:
             with warehouse.connection() as con:
                 # on Spark: survivorship and the golden, clusters, xref, conflicts tables computed there
-                resolved = stage.resolve_on_spark(con, spark, spec, context.run_id, tmp_dir, store) if spark is not None \
-                    else stage.resolve(con, spec, context.run_id, store)
+                # clustering runs on DuckDB either way, with Splink's backend there
+                splink = _splink(con)
+                resolved = stage.resolve_on_spark(con, spark, spec, splink, context.run_id, tmp_dir, store) \
+                    if spark is not None else stage.resolve(con, spec, splink, context.run_id, store)
         finally:
             store.close()
         evaluate = context.run.tags.get(EVALUATE_TAG, "").lower() == "true"
         with warehouse.connection() as con:
-            studio = stage.studio(con, spec, splink_dir)   # Splink's cluster studio on the resolved clusters
+            # Splink's cluster studio on the resolved clusters
+            studio = stage.studio(con, spec, _splink(con), splink_dir)
             done = stage.outcome(con, spec, data_dir if evaluate else None)
         accuracy, counts, open_items = done.accuracy, done.counts, done.open_items
         accuracy_md = dg.MetadataValue.json(accuracy) if accuracy else \

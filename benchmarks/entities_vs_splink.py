@@ -316,6 +316,7 @@ def fresh_copy(snapshot: Path, target: Path) -> None:
 
 def child_kontor(args) -> dict:
     """The entity stage through the engine functions, both entities, connect to close."""
+    from pipelines.engines.engine import DuckDBEngine
     from pipelines.entities import stage
 
     project = Path(args.project)
@@ -327,15 +328,16 @@ def child_kontor(args) -> dict:
     cpu0 = _cpu_s()
     started = time.perf_counter()
     con = steps.run("connect", connect, settings.warehouse_path, Path(args.tmp_dir))
+    splink = DuckDBEngine(con).splink()
     for name, spec in specs.items():
         explain_dir = settings.target_dir / "splink" / name if args.explain else None
         steps.run("standardise", stage.standardise, con, spec, relations)
-        trained = steps.run("train", stage.train, con, spec, settings.target_dir / "splink" / name)
-        steps.run("predict", stage.score, con, spec, trained.model, explain_dir=explain_dir)
-        clusters = steps.run("cluster", stage.cluster, con, spec)
-        resolved = steps.run("resolve", stage.resolve, con, spec, "benchmark", clusters=clusters)
+        trained = steps.run("train", stage.train, con, spec, splink, settings.target_dir / "splink" / name)
+        steps.run("predict", stage.score, con, spec, splink, trained.model, explain_dir=explain_dir)
+        clusters = steps.run("cluster", stage.cluster, con, spec, splink)
+        resolved = steps.run("resolve", stage.resolve, con, spec, splink, "benchmark", clusters=clusters)
         if explain_dir is not None:      # the cluster studio on the resolved clusters, as the resolve asset
-            steps.run("studio", stage.studio, con, spec, explain_dir)
+            steps.run("studio", stage.studio, con, spec, splink, explain_dir)
         steps.run("sync", stage.sync, con, spec, settings.target_dir / "sync" / name)
         counts[name] = {"trained": trained.trained_now, "training_s": trained.training_log.get("seconds"),
                         "lambda": trained.training_log.get("probability_two_random_records_match"),

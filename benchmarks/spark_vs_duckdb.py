@@ -94,6 +94,7 @@ def _finish(steps, started: float, cpu0: float, rss_before: float, stop, **extra
 def child_kontor_spark(args) -> dict:
     """The entity stage with its Spark steps, both entities."""
     from assets.spark import SparkResource
+    from pipelines.engines.engine import DuckDBEngine
     from pipelines.entities import stage
 
     project = Path(args.project)
@@ -111,13 +112,14 @@ def child_kontor_spark(args) -> dict:
     cpu0 = evs._cpu_s()
     started = time.perf_counter()
     con = steps.run("connect", evs.connect, settings.warehouse_path, Path(args.tmp_dir) / "duckdb")
+    splink = DuckDBEngine(con).splink()
     models = {}
     for name, spec in specs.items():
         steps.run("standardise", stage.standardise_on_spark, con, spark, spec, relations, tmp_dir)
-        trained = steps.run("train", stage.train, con, spec, settings.target_dir / "splink" / name)
+        trained = steps.run("train", stage.train, con, spec, splink, settings.target_dir / "splink" / name)
         scored = steps.run("predict", stage.score_on_spark, con, spark, spec, tmp_dir, trained.model)
-        clusters = steps.run("cluster", stage.cluster, con, spec)
-        resolved = steps.run("resolve", stage.resolve, con, spec, "benchmark", clusters=clusters)
+        clusters = steps.run("cluster", stage.cluster, con, spec, splink)
+        resolved = steps.run("resolve", stage.resolve, con, spec, splink, "benchmark", clusters=clusters)
         steps.run("sync", stage.sync, con, spec, settings.target_dir / "sync" / name)
         models[name] = trained.model
         counts[name] = {"trained": trained.trained_now, "pairs": scored.pairs, "matched": scored.matched,
@@ -256,6 +258,7 @@ def child_bare_spark(args) -> dict:
 def train_reference_models(prep: dict, scale_dir: Path) -> Path:
     """Kontor's trained model per entity (``stage.train`` on DuckDB, a copy of the snapshot): the
     model JSON the bare Spark script scores with."""
+    from pipelines.engines.engine import DuckDBEngine
     from pipelines.entities import stage
 
     path = scale_dir / "trained_models.json"
@@ -263,7 +266,7 @@ def train_reference_models(prep: dict, scale_dir: Path) -> Path:
     evs.fresh_copy(prep["snapshot"], db)
     con = evs.connect(db, scale_dir / "duckdb_tmp" / "train")
     try:
-        models = {name: stage.train(con, spec, scale_dir / "train_splink" / name).model
+        models = {name: stage.train(con, spec, DuckDBEngine(con).splink(), scale_dir / "train_splink" / name).model
                   for name, spec in prep["specs"].items()}
     finally:
         con.close()

@@ -11,6 +11,15 @@ file fails, and so does an entry whose file no longer needs it (remove it, so it
 A second scan keeps the ``Connection`` protocol honest: what a function calls on a parameter typed
 ``Connection`` (and on the cursor ``execute`` returns) must be a member of the protocol, so a new
 DuckDB call is added there, where every engine sees the demand.
+
+A third scan finds what assumes DuckDB without importing it: its catalog functions
+(``duckdb_tables()`` and the like, in SQL templates and in Python strings other than docstrings:
+``pipelines.engines.catalog`` asks them), Splink's backends created in place (``DuckDBAPI(``,
+``SparkAPI(``, Kontor's ``DuckDBSplink(``/``SparkSplink(``: ``Engine.splink()`` builds them, the
+entity stage takes one as a parameter) and DuckDB's relation API (``from_arrow``, ``insert_into``,
+``.pl()``, ``as_duckdbpyrelation`` ... anywhere; ``sql``, ``table``, ``query`` ... on a receiver
+named like a connection: rows move through ``connection.insert_arrow``/``fetch_arrow``/
+``fetch_polars`` and ``execute``). It has no allowlist.
 """
 from __future__ import annotations
 
@@ -163,3 +172,88 @@ def test_a_duckdb_connection_offers_everything_the_protocol_names(tmp_path):
     with connect(tmp_path / "sub" / "w.duckdb", threads=1) as con:
         assert con.execute("select current_setting('threads')").fetchone() == (1,)
     assert not isinstance(object(), Connection)
+
+
+# DuckDB's catalog functions, Splink's backends created in place, Splink's DuckDB-only relation
+_DUCKDB_ONLY_TEXT = re.compile(r"\bduckdb_(tables|views|columns|schemas|databases|constraints|indexes|functions|settings"
+                               r"|types|dependencies|extensions|sequences|memory|temporary_files)\s*\(|\bas_duckdbpyrelation\b"
+                               r"|\b(DuckDBAPI|SparkAPI)\s*\(")
+# DuckDB's relation API: names no other library here uses for something else
+RELATION_API = {"from_arrow", "from_df", "from_query", "from_parquet", "from_csv_auto", "insert_into",
+                "to_arrow_table", "fetchdf", "fetch_df", "fetch_record_batch", "pl", "as_duckdbpyrelation"}
+# ... and names that are DuckDB's relation API on a connection (Spark's session and sqlglot's
+# expressions have a ``sql``, an entity spec a ``table``)
+RELATION_ON_CONNECTION = {"sql", "table", "view", "query", "values", "arrow", "read_csv", "read_parquet", "read_json"}
+CONNECTION_NAMES = {"con", "conn", "connection", "cur", "cursor", "duck", "warehouse"}
+# Splink's backends and Kontor's wrappers of them: built by an engine (``Engine.splink()``) only
+BACKEND_BUILDERS = SPLINK_BACKENDS | {"DuckDBSplink", "SparkSplink"}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+
+
+def duckdb_assumptions(path: Path) -> list[str]:
+    """``line: what`` for each use of DuckDB's catalog functions, relation API or Splink's backends
+    in ``path`` (a ``.sql`` template: its text; Python: its strings but docstrings, and its calls)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".sql":
+        return [f"{n}: {m.group(0)}" for n, line in enumerate(text.splitlines(), 1)
+                for m in [_DUCKDB_ONLY_TEXT.search(line)] if m]
+    tree = ast.parse(text, str(path))
+    docstrings = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            found += [(node.lineno, m.group(0)) for m in _DUCKDB_ONLY_TEXT.finditer(node.value)]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            receiver = node.func.value
+            named = receiver.id if isinstance(receiver, ast.Name) else getattr(receiver, "attr", None)
+            if (node.func.attr in RELATION_API | BACKEND_BUILDERS
+                    or (node.func.attr in RELATION_ON_CONNECTION and named in CONNECTION_NAMES)):
+                found.append((node.lineno, f".{node.func.attr}("))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in BACKEND_BUILDERS:
+            found.append((node.lineno, f"{node.func.id}("))
+    return [f"{line}: {what}" for line, what in sorted(found)]
+
+
+def test_the_scan_sees_duckdb_assumptions(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        '"""Docs may name duckdb_tables() and DuckDBAPI(...)."""\n'
+        "def f(con, spec, session, expression):\n"
+        '    """nor is a function docstring a finding: duckdb_columns()"""\n'
+        "    con.execute('select count(*) from duckdb_tables() where schema_name = ?')\n"
+        "    rows = con.sql('select 1').fetchall()\n"
+        "    con.from_arrow(batch).insert_into('t')\n"
+        "    frame = self.con.table('x').pl()\n"
+        "    api = splink.DuckDBAPI(connection=con)\n"
+        "    api = SparkAPI(spark_session=session)\n"
+        "    predictions.as_duckdbpyrelation()\n"
+        "    # a comment on duckdb_views() is no finding\n"
+        "    spec.table('standardised'); session.sql('select 1'); expression.sql('duckdb')\n"
+        "    con.execute('select * from information_schema.tables')\n"
+        "    backend = DuckDBSplink(con); engine.splink()\n")
+    assert [f.split(":")[0] for f in duckdb_assumptions(sample)] == ["4", "5", "6", "6", "7", "7", "8", "9", "10", "14"]
+    template = tmp_path / "sample.sql"
+    template.write_text("-- all relations\nselect schema_name from duckdb_schemas()\nselect 1 from information_schema.tables\n")
+    assert duckdb_assumptions(template) == ["2: duckdb_schemas("]
+
+
+def duckdb_findings() -> dict[str, list[str]]:
+    files = [*(REPO / "pipelines").rglob("*.py"), *(REPO / "pipelines").rglob("*.sql"), *(REPO / "assets").rglob("*.py")]
+    out = {}
+    for path in sorted(files):
+        name = path.relative_to(REPO).as_posix()
+        if not name.startswith(ENGINES) and (found := duckdb_assumptions(path)):
+            out[name] = found
+    return out
+
+
+def test_nothing_outside_the_engine_assumes_duckdb():
+    found = duckdb_findings()
+    assert not found, ("outside pipelines/engines/, ask pipelines.engines.catalog what the warehouse holds, move rows "
+                       "with pipelines.engines.connection's insert_arrow/fetch_arrow/fetch_polars, and take Splink's "
+                       f"backend as a parameter (Engine.splink() builds it): {found}")

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pipelines.engines import catalog
 from pipelines.engines.connection import Connection
 
 # "one row per invoice", "One golden record per cluster", "(one row per ERP item)": the grain said
@@ -80,14 +81,7 @@ def current_comments(con: Connection) -> dict[tuple[str, str | None], str]:
     """(schema.table, column or None for the table itself) -> its comment, where it has one. A
     comment already in place is not written again: each ``COMMENT ON`` is a catalog change of its
     own, and a run that rebuilt a few tables would otherwise rewrite every comment of every table."""
-    rows = con.execute(
-        "select schema_name, table_name, null, comment from duckdb_tables() where database_name = current_database() "
-        "and comment is not null union all "
-        "select schema_name, view_name, null, comment from duckdb_views() where database_name = current_database() "
-        "and not internal and comment is not null union all "
-        "select schema_name, table_name, column_name, comment from duckdb_columns() "
-        "where database_name = current_database() and comment is not null").fetchall()
-    return {(f"{schema}.{name}", column): comment for schema, name, column, comment in rows}
+    return {(f"{schema}.{name}", column): comment for schema, name, column, comment in catalog.comments(con)}
 
 
 def apply_comments(con: Connection, docs: Iterable[TableDoc]) -> tuple[int, int]:
@@ -129,21 +123,10 @@ def apply_comments(con: Connection, docs: Iterable[TableDoc]) -> tuple[int, int]
 def read_comments(con: Connection, relation: str | None = None) -> list[dict]:
     """What the database says about its tables (all, or one ``schema.table``): comment, kind,
     rows (tables only: DuckDB's estimate), and the columns with type and comment."""
-    where, params = "", []
-    if relation:
-        where, params = " and schema_name = ? and name = ?", relation.split(".", 1)
-    sql = (
-        "select schema_name, name, kind, comment, estimated_size from ("
-        " select schema_name, table_name as name, 'table' as kind, comment, estimated_size from duckdb_tables()"
-        "  where database_name = current_database()"
-        " union all"
-        " select schema_name, view_name, 'view', comment, null from duckdb_views()"
-        "  where database_name = current_database() and not internal) where true" + where + " order by 1, 2")
+    wanted = relation.split(".", 1) if relation else (None, None)
     tables = []
-    for schema, name, kind, comment, size in con.execute(sql, params).fetchall():
-        cols = con.execute("select column_name, data_type, comment from duckdb_columns() where database_name = "
-                           "current_database() and schema_name = ? and table_name = ? order by column_index",
-                           [schema, name]).fetchall()
+    for schema, name, kind, comment, size in catalog.relations(con, *wanted):
+        cols = [c[2:] for c in catalog.columns(con, schema, name)]
         tables.append({"relation": f"{schema}.{name}", "kind": kind, "comment": comment or "", "rows": size,
                        "columns": [{"name": c, "type": t, "comment": d or ""} for c, t, d in cols]})
     return tables

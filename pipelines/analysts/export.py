@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from pipelines.core.csvsafe import neutralise_expr
 from pipelines.core.errors import KontorError
-from pipelines.engines.connection import Connection
+from pipelines.engines.connection import Connection, fetch_polars
 
 EXCEL_MAX_ROWS = 1_048_575
 _NUMBER = ("DECIMAL", "DOUBLE", "FLOAT", "REAL")
@@ -88,7 +88,7 @@ def export_table(con: Connection, relation: str, path: Path, fmt: str, german: b
             if rows > EXCEL_MAX_ROWS:
                 raise KontorError(f"{relation} has {rows:,} rows, more than an Excel sheet holds ({EXCEL_MAX_ROWS:,}); "
                                   "fix: --format parquet or csv")
-            frame = con.sql(exp.select("*").from_(table).sql("duckdb")).pl()
+            frame = fetch_polars(con, exp.select("*").from_(table).sql("duckdb"))
             frame.write_excel(tmp, worksheet=name[:31], autofit=True, freeze_panes=(1, 0))
         else:
             raise KontorError(f"unknown format {fmt!r}; fix: parquet, csv or xlsx")

@@ -35,6 +35,7 @@ from pipelines.core.errors import KontorError
 from pipelines.core.services import STATE_ENV, StateLocation, services_from_env
 from pipelines.core.settings import Settings
 from pipelines.core.sql import render, statements, template
+from pipelines.engines import catalog
 from pipelines.engines.connection import Connection
 
 URL_ENV, DIR_ENV = STATE_ENV["url"], STATE_ENV["dir"]
@@ -218,8 +219,7 @@ class StateStore:
     def _mirrored_until(self, con: Connection, comment: str) -> int | None:
         """The newest event id in the warehouse's copy of the audit log if it is a copy of this
         store up to there (0 when empty), else None."""
-        found = con.execute(template(__file__, "mirror_comment")).fetchall()
-        if not found or found[0][0] != comment:
+        if catalog.table_comment(con, "kontor", "audit_log") != comment:
             return None
         last = con.execute(template(__file__, "mirror_last_event")).fetchall()[0][0]
         if last == 0:

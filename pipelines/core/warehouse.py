@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipelines.core.templates import template   # not core.sql: `kontor query` need not import sqlglot
 # Opening a database is the engine's (pipelines/engines/connection.py); connect stays importable here
-from pipelines.engines.connection import Connection, connect
+from pipelines.engines.connection import Connection, connect, insert_arrow
 
 BOOKKEEPING_DDL = """
 create schema if not exists raw;
@@ -163,7 +163,7 @@ def insert_rows(con: Connection, table: str, rows) -> int:
         import pyarrow as pa
 
         batch = pa.table({f"c{i}": pa.array(list(column)) for i, column in enumerate(zip(*rows))})
-        con.from_arrow(batch).insert_into(table)
+        insert_arrow(con, table, batch)
     return len(rows)
 
 

@@ -48,10 +48,10 @@ class Connection(Protocol):
     ``execute`` returns the connection itself, a cursor whose rows the ``fetch*`` calls (and
     ``df``, ``to_arrow_reader``) read. ``register`` puts a Python object (an Arrow table, a pandas
     frame) in the catalog as a view; ``cursor`` is a second cursor on the same database for another
-    thread. ``sql`` and ``from_arrow`` return DuckDB's relation, whose own API three places use
-    (``insert_rows``: ``.insert_into``; ``kontor export``: ``.pl()``; the Spark resolve step:
-    ``.to_arrow_table()``). A new call here is a new demand on every engine: ``SparkConnection``
-    offers ``execute``, ``fetchall`` and ``from_arrow``.
+    thread. DuckDB's relation API is not part of it: rows go in and come out as Arrow through
+    :func:`insert_arrow`, :func:`fetch_arrow` and :func:`fetch_polars`, and what the warehouse holds
+    is asked of ``catalog``. A new call here is a new demand on every engine: ``SparkConnection``
+    offers ``execute`` and ``fetchall``.
     """
 
     @property
@@ -72,10 +72,6 @@ class Connection(Protocol):
     def df(self) -> pd.DataFrame: ...
 
     def to_arrow_reader(self, batch_size: int = ...) -> pa.RecordBatchReader: ...
-
-    def sql(self, query: str) -> Any: ...
-
-    def from_arrow(self, arrow_object: Any) -> Any: ...
 
     def register(self, view_name: str, python_object: Any) -> Connection: ...
 
@@ -104,6 +100,22 @@ def connect(path: Path | None = None, read_only: bool = False, memory_limit: str
         con.close()
         raise KontorError(f"pyproject.toml [tool.kontor]: {exc} (or set KONTOR_MEMORY_LIMIT)") from exc.__cause__
     return con
+
+
+def insert_arrow(con: Connection, table: str, batch: pa.Table) -> None:
+    """``insert into table`` the rows of ``batch``, columns by position (DuckDB's relation API;
+    a ``SparkConnection`` offers the same ``from_arrow(batch).insert_into(table)``)."""
+    con.from_arrow(batch).insert_into(table)
+
+
+def fetch_arrow(con: Connection, query: str) -> pa.Table:
+    """The rows of ``query`` as one Arrow table."""
+    return con.sql(query).to_arrow_table()
+
+
+def fetch_polars(con: Connection, query: str) -> Any:
+    """The rows of ``query`` as a polars DataFrame (DuckDB converts through Arrow)."""
+    return con.sql(query).pl()
 
 
 def set_limits(con: Connection, memory_limit: str | None, threads: int | None) -> None:

@@ -3,8 +3,9 @@
 The stages write their SQL once, in DuckDB's dialect; an engine runs it. ``DuckDBEngine`` runs it
 as it is; ``SparkEngine`` writes it as Spark SQL first (sqlglot plus ``spark_rules``). Both offer
 what the models stage needs: execute, create-or-replace a table or view (a failed build leaves
-the previous relation), read a relation or query to Arrow, list tables, load Parquet files.
-Nothing outside this package needs to know which engine it is.
+the previous relation), read a relation or query to Arrow, list tables, load Parquet files; and
+Splink's backend on the engine for the entity stage (``splink``). Nothing outside this package
+needs to know which engine it is.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from pipelines.engines.connection import Connection
+    from pipelines.engines.splink_backend import DuckDBSplink, SparkSplink
 
 NEW_PREFIX = "__kontor_new_"
 
@@ -73,6 +75,10 @@ class Engine:
         """A table from Parquet files (a file or a directory of them); returns its row count."""
         return self.create_or_replace(schema, name, _read_parquet(path)) or 0
 
+    def splink(self):
+        """Splink's backend on this engine (``splink_backend``), for the entity stage."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -114,6 +120,11 @@ class DuckDBEngine(Engine):
             return self.create_or_replace(schema, name, exp.select("*").from_(exp.to_identifier(view, quoted=True)).sql("duckdb")) or 0
         finally:
             self.con.unregister(view)
+
+    def splink(self) -> "DuckDBSplink":
+        from pipelines.engines.splink_backend import DuckDBSplink
+
+        return DuckDBSplink(self.con)
 
     def tables(self, schema: str | None = None) -> list[Relation]:
         rows = self.con.execute("select table_schema, table_name, table_type from information_schema.tables "
@@ -285,6 +296,11 @@ class SparkEngine(Engine):
                 if not table.isTemporary:
                     out.append(Relation(db, table.name, "view" if table.tableType == "VIEW" else "table"))
         return sorted(out, key=lambda r: (r.schema, r.name))
+
+    def splink(self, break_lineage_method: str = "persist") -> "SparkSplink":
+        from pipelines.engines.splink_backend import SparkSplink
+
+        return SparkSplink(self.spark, break_lineage_method)
 
     def load_parquet(self, schema: str, name: str, path: Path) -> int:
         self._sql(_create_schema(schema))

@@ -66,6 +66,11 @@ class SparkConnection:
     def from_arrow(self, batch: "pa.Table") -> "_Rows":
         return _Rows(self, batch)
 
+    @property
+    def spark_catalog(self) -> "_Catalog":
+        """What ``pipelines.engines.catalog`` asks of this connection, from Spark's catalog."""
+        return _Catalog(self)
+
     # -- statements -------------------------------------------------------------------------
     def _statement(self, node: exp.Expression) -> list[tuple]:
         if isinstance(node, exp.Create):
@@ -184,6 +189,21 @@ class _Rows:
 
     def insert_into(self, table: str) -> None:
         self.con.insert(table, self.batch)
+
+
+class _Catalog:
+    """``catalog.table_exists`` and ``catalog.temp_table_exists`` on Spark: a table is one in
+    Spark's catalog (not a view); a temporary table is a temporary table or view this connection
+    made (both are temporary views here, see the module)."""
+
+    def __init__(self, con: SparkConnection):
+        self.con = con
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return self.con.engine.kind_of(schema, table) == "table"
+
+    def temp_table_exists(self, name: str) -> bool:
+        return name in self.con.temps
 
 
 def _defs(columns: list[exp.Expression] | None) -> list[exp.ColumnDef]:

@@ -1,8 +1,12 @@
-"""Splink's backend for each engine: the entity stage builds its linkers on what these return.
+"""Splink's backend for each engine: the entity stage builds its linkers on what these give.
 
-Splink runs its own SQL through a "database API" object; which one follows from the engine, so it
-is built here and the entity stage takes it as given (``matching`` on DuckDB, ``entities/spark.py``
-on Spark). Splink is imported only when a backend is asked for.
+Splink runs its own SQL through a "database API" object; which one follows from the engine, so the
+engine builds the backend (``DuckDBEngine.splink``, ``SparkEngine.splink``) and the entity stage
+takes it as given: ``matching.train``, ``predict``, ``connected_components`` and
+``cluster_studio`` on DuckDB, ``entities/spark.py`` and ``spark_train.py`` on Spark. A backend
+hands out a fresh database API per linker (:meth:`api`): Splink caches the tables it computes on
+its API object, and a linker built after the stage dropped its work schema must not find them.
+Splink is imported only when an API is asked for.
 """
 from __future__ import annotations
 
@@ -14,19 +18,38 @@ if TYPE_CHECKING:
     from pipelines.engines.connection import Connection
 
 
-def on_duckdb(con: "Connection", output_schema: str) -> Any:
-    """Splink's ``DuckDBAPI`` on the warehouse connection, its tables in ``output_schema``."""
-    from splink import DuckDBAPI
+class DuckDBSplink:
+    """Splink's ``DuckDBAPI`` on the warehouse connection."""
 
-    return DuckDBAPI(connection=con, output_schema=output_schema)
+    name = "duckdb"
+
+    def __init__(self, con: "Connection"):
+        self.con = con
+
+    def api(self, work_schema: str) -> Any:
+        """A new ``DuckDBAPI``, its tables in ``work_schema``."""
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=self.con, output_schema=work_schema)
 
 
-def on_spark(session: "SparkSession", break_lineage_method: str) -> Any:
-    """Splink's ``SparkAPI`` on ``session``, with Kontor's UDFs standing in for DuckDB's functions
-    (Splink's jar functions are not used, so nothing is downloaded)."""
-    from splink import SparkAPI
+class SparkSplink:
+    """Splink's ``SparkAPI`` on a Spark session, with Kontor's UDFs standing in for DuckDB's
+    functions (Splink's jar functions are not used, so nothing is downloaded)."""
 
-    from pipelines.engines.spark_functions import register
+    name = "spark"
 
-    register(session)
-    return SparkAPI(spark_session=session, break_lineage_method=break_lineage_method, register_udfs_automatically=False)
+    def __init__(self, session: "SparkSession", break_lineage_method: str = "persist"):
+        self.session, self.break_lineage_method = session, break_lineage_method
+
+    def api(self, work_schema: str | None = None) -> Any:
+        """A new ``SparkAPI`` (its tables are temporary views: ``work_schema`` is not used).
+        ``break_lineage_method`` is Splink's: "persist" keeps intermediate tables in memory,
+        "parquet" needs a checkpoint directory."""
+        from splink import SparkAPI
+
+        from pipelines.engines.spark_functions import register
+
+        register(self.session)
+        return SparkAPI(spark_session=self.session, break_lineage_method=self.break_lineage_method,
+                        register_udfs_automatically=False)

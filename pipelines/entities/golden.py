@@ -24,6 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.core.csvsafe import neutralise_expr
+from pipelines.engines import catalog
 from pipelines.engines.connection import Connection
 from pipelines.entities.decisions import Constraints, item_status
 from pipelines.entities.spec import Attribute, EntitySpec
@@ -91,8 +92,7 @@ class Resolved:
 
 def _exists(con: Connection, table: str) -> bool:
     schema, name = table.split(".")
-    return bool(con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-                            [schema, name]).fetchall()[0][0])
+    return catalog.table_exists(con, schema, name)
 
 
 def new_id(prefix: str, seed: str, taken: set[str]) -> str:
@@ -421,7 +421,7 @@ def _review_queue(con: Connection, spec: EntitySpec, run_id: str, decided: Const
 
 
 def _temp_exists(con: Connection, name: str) -> bool:
-    return bool(con.execute(template(__file__, "temp_exists"), [name]).fetchall()[0][0])
+    return catalog.temp_table_exists(con, name)
 
 
 def _impact(spec: EntitySpec) -> exp.Expression:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from pipelines.engines import splink_backend
+from pipelines.engines import catalog
 from pipelines.engines.connection import Connection
 from pipelines.entities.spec import STANDARDISED, EntitySpec
 from pipelines.core.errors import KontorError
@@ -69,12 +69,13 @@ def _work(con: Connection, spec: EntitySpec) -> list[str]:
     return names
 
 
-def _linker(con: Connection, spec: EntitySpec, settings: dict[str, Any] | str):
-    """A Splink linker on the matchable records, and the registered input tables."""
+def _linker(con: Connection, spec: EntitySpec, settings: dict[str, Any] | str, splink: Any):
+    """A Splink linker on the matchable records, and the registered input tables; ``splink``:
+    Splink's backend on ``con`` (``pipelines.engines.splink_backend.DuckDBSplink``)."""
     from splink import Linker
 
     tables = _work(con, spec)
-    db_api = splink_backend.on_duckdb(con, WORK)
+    db_api = splink.api(WORK)
     if spec.splink["link_type"] == "dedupe_only":
         everything = "_kontor_in_" + spec.name + "_all"
         union = exp.union(*[exp.select("*").from_(exp.to_identifier(t, quoted=True)) for t in tables], distinct=False) \
@@ -91,7 +92,7 @@ def _linker(con: Connection, spec: EntitySpec, settings: dict[str, Any] | str):
 
 def cleanup(con: Connection) -> None:
     con.execute(_sql("drop_schema", work=WORK))
-    for (name,) in con.execute(template(__file__, "input_views")).fetchall():
+    for name in catalog.temp_views(con, "_kontor_in_%"):     # Splink's own input views
         con.execute(_sql("drop_view", view=name))
 
 
@@ -125,10 +126,11 @@ def latest_model(con: Connection, entity: str) -> tuple | None:
     return rows[0] if rows else None
 
 
-def ensure_model(con: Connection, spec: EntitySpec, out_dir: Path, retrain: bool = False,
+def ensure_model(con: Connection, spec: EntitySpec, out_dir: Path, splink: Any, retrain: bool = False,
                  on: Any = None) -> TrainedModel:
     """The current trained model; trains a new version when asked, when there is none, when the
-    settings changed or when the input drifted (on the engine ``on`` names, see :func:`train`).
+    settings changed or when the input drifted (with Splink's backend ``splink``, on the engine
+    ``on`` names, see :func:`train`).
     Each version is kept (table and JSON file) in the warehouse ``con``."""
     latest = latest_model(con, spec.name)
     current = fingerprint(con, spec)
@@ -145,7 +147,7 @@ def ensure_model(con: Connection, spec: EntitySpec, out_dir: Path, retrain: bool
             reason = f"input drifted: {reason}"
     if reason is None:
         return TrainedModel(latest[0], json.loads(latest[3]), False, "model is current", latest[4], json.loads(latest[5]))
-    model, log = train(con, spec, on)
+    model, log = train(con, spec, splink, on)
     version = (latest[0] if latest else 0) + 1
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"model_v{version}.json"
@@ -168,7 +170,7 @@ class TrainingError(KontorError):
 
 
 class OnDuckDB:
-    """Where :func:`train` runs: Splink's DuckDBAPI on the warehouse connection (the default).
+    """Where :func:`train` runs: the warehouse connection (the default), with Splink's DuckDBAPI.
     Another engine offers the same five calls (``entities/spark_train.py``: ``OnSpark``); the
     models they return are in DuckDB's dialect, the one the warehouse keeps."""
 
@@ -177,9 +179,10 @@ class OnDuckDB:
     def __init__(self, con: Connection, spec: EntitySpec):
         self.con, self.spec = con, spec
 
-    def linker(self, settings: dict[str, Any]):
-        """A Splink linker on the matchable records with ``settings`` (DuckDB's dialect)."""
-        return _linker(self.con, self.spec, settings)[0]
+    def linker(self, splink: Any, settings: dict[str, Any]):
+        """A Splink linker on the matchable records with ``settings`` (DuckDB's dialect), on
+        Splink's backend ``splink``."""
+        return _linker(self.con, self.spec, settings, splink)[0]
 
     def model(self, linker) -> dict[str, Any]:
         """The linker's settings and parameters, in DuckDB's dialect."""
@@ -196,9 +199,10 @@ class OnDuckDB:
         cleanup(self.con)
 
 
-def train(con: Connection, spec: EntitySpec, on: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def train(con: Connection, spec: EntitySpec, splink: Any, on: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Unsupervised training: λ from deterministic rules, u by random sampling, m by EM; on the
-    warehouse (``con``) or on the engine ``on`` names (:class:`OnDuckDB` by default).
+    warehouse (``con``) or on the engine ``on`` names (:class:`OnDuckDB` by default), with the
+    linkers on Splink's backend ``splink`` (``pipelines.engines.splink_backend``: the engine's).
 
     EM needs duplicates to learn from. On small or degenerate data (a few hundred records, no
     duplicates at all, a block without pairs) it drives λ to 0 and m probabilities below what a
@@ -215,7 +219,7 @@ def train(con: Connection, spec: EntitySpec, on: Any = None) -> tuple[dict[str, 
     t = spec.training
     log: dict[str, Any] = {"engine": on.name, "sessions": []}
     started = time.perf_counter()
-    linker = on.linker(spec.splink)
+    linker = on.linker(splink, spec.splink)
     try:
         model = on.model(linker)
         records = on.rows(_sql("count_matchable", standardised=table_expr(spec.table("standardised")),
@@ -232,7 +236,7 @@ def train(con: Connection, spec: EntitySpec, on: Any = None) -> tuple[dict[str, 
                 problem = str(exc).splitlines()[0]
             if problem:
                 log["probability_two_random_records_match_kept"] = problem
-                linker = on.linker(model)
+                linker = on.linker(splink, model)
             else:
                 model = on.model(linker)
         log["probability_two_random_records_match"] = model["probability_two_random_records_match"]
@@ -254,7 +258,7 @@ def train(con: Connection, spec: EntitySpec, on: Any = None) -> tuple[dict[str, 
                 linker.training.estimate_parameters_using_expectation_maximisation(on.rule(rule), max_pairs=t["em_max_pairs"])
             except Exception as exc:  # Splink: no pairs (EMTrainingException), λ or m out of range (ValueError)
                 session["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-                linker = on.linker(model)     # the session left the linker half-updated
+                linker = on.linker(splink, model)     # the session left the linker half-updated
                 continue
             model = on.model(linker)
     except TrainingError:
@@ -330,13 +334,14 @@ def apply_priors(model: dict[str, Any], spec: EntitySpec) -> dict[str, str]:
     return why
 
 
-def predict(con: Connection, spec: EntitySpec, model: dict[str, Any],
+def predict(con: Connection, spec: EntitySpec, model: dict[str, Any], splink: Any,
             explain_dir: Path | None = None) -> int:
-    """Score candidate pairs (≥ the review threshold) into ``entities.<entity>_pairs``; with
+    """Score candidate pairs (≥ the review threshold) into ``entities.<entity>_pairs`` with
+    Splink's backend ``splink`` (the engine's, on ``con``); with
     ``explain_dir``, also write Splink's charts and dashboards there (see :func:`explain`), and keep
     the scored pairs for :func:`cluster_studio` after the resolve step."""
     drop_studio(con, spec)       # the pairs an earlier run kept for its cluster studio
-    linker, inputs = _linker(con, spec, model)
+    linker, inputs = _linker(con, spec, model, splink)
     try:
         df = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
         if explain_dir is not None:
@@ -521,9 +526,10 @@ def _groups(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return {x: root(x) for x in list(parent)}
 
 
-def connected_components(con: Connection, spec: EntitySpec, must_link: list[tuple[str, str]] = (),
+def connected_components(con: Connection, spec: EntitySpec, splink: Any, must_link: list[tuple[str, str]] = (),
                          cannot_link: list[tuple[str, str]] = ()) -> str:
-    """Cluster every standardised record (``_clusters_raw``: unique_id, cluster_id) from the pairs
+    """Cluster every standardised record (``_clusters_raw``: unique_id, cluster_id), with Splink's
+    backend ``splink`` (the engine's, on ``con``), from the pairs
     at or above the match threshold, plus must-link pairs, minus cannot-link pairs and pairs a
     ``distinct_when`` rule keeps apart. ``_kept_apart`` lists the edges at or above the match
     threshold that ended up between clusters because of a rule, ``_bridges`` the records left on
@@ -543,7 +549,7 @@ def connected_components(con: Connection, spec: EntitySpec, must_link: list[tupl
     if cannot_link:
         insert_rows(con, WORK + ".cannot", [sorted(p) for p in cannot_link])
         con.execute(_sql("cannot_link_delete", work=WORK))
-    db_api = splink_backend.on_duckdb(con, WORK)
+    db_api = splink.api(WORK)
     try:
         clusters = cluster_pairwise_predictions_at_threshold(
             WORK + ".nodes", WORK + ".edges", db_api, node_id_column_name="unique_id",
@@ -592,9 +598,10 @@ def drop_studio(con: Connection, spec: EntitySpec) -> None:
     con.execute(_sql("drop_table", table=_studio_predictions(spec)))
 
 
-def cluster_studio(con: Connection, spec: EntitySpec, model: dict[str, Any], out_dir: Path,
+def cluster_studio(con: Connection, spec: EntitySpec, model: dict[str, Any], out_dir: Path, splink: Any,
                    sample_size: int = 20, seed: int = 0) -> Path | None:
-    """Splink's cluster studio (``cluster_studio.html`` under ``out_dir``) on the resolved clusters
+    """Splink's cluster studio (``cluster_studio.html`` under ``out_dir``; ``splink``: Splink's
+    backend on ``con``) on the resolved clusters
     (``entities.<e>_clusters``, golden id as cluster id) and the pairs the last :func:`predict` with
     ``explain_dir`` kept; None (and nothing written) without them. Sampled as Splink's
     ``by_cluster_size``: one cluster of each size of two or more (of a size, the one whose greatest
@@ -604,9 +611,9 @@ def cluster_studio(con: Connection, spec: EntitySpec, model: dict[str, Any], out
     import random
 
     kept = _studio_name(spec)
-    if not con.execute(_sql("table_exists"), kept.split(".")).fetchall()[0][0]:
+    if not catalog.table_exists(con, *kept.split(".")):
         return None
-    linker, inputs = _linker(con, spec, model)
+    linker, inputs = _linker(con, spec, model, splink)
     try:
         sizes = con.execute(_sql("studio_sample", clusters=table_expr(spec.table("clusters")))).fetchall()
         if len(sizes) > sample_size:
@@ -653,8 +660,10 @@ def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: Connectio
     hi = spec.thresholds["match_probability"]
     # the waterfall explains the pairs a steward has to look at: those nearest the match threshold
     nearest = exp.func("abs", exp.column("match_probability") - exp.convert(hi), dialect="duckdb")
-    closest = predictions.as_duckdbpyrelation().order(nearest.sql("duckdb")).limit(10)
-    records = [dict(zip(closest.columns, row)) for row in closest.fetchall()]
+    closest = con.execute(exp.select(exp.Star()).from_(table_expr(predictions.physical_name))
+                          .order_by(nearest).limit(10).sql("duckdb"))
+    names = [d[0] for d in closest.description]
+    records = [dict(zip(names, row)) for row in closest.fetchall()]
     if records:
         linker.visualisations.waterfall_chart(records, filter_nulls=False).save(str(files["waterfall"]), inline=True)
     else:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from pipelines.engines import splink_backend
+from pipelines.engines.connection import fetch_arrow
 from pipelines.engines.engine import _spark_rel
 from pipelines.engines.spark_connection import SparkConnection
 from pipelines.engines.spark_rules import to_spark
@@ -52,6 +52,8 @@ from pipelines.entities.standardise import standardise
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from pipelines.engines.splink_backend import SparkSplink
 
 
 def standardise_on_spark(session: "SparkSession", spec: EntitySpec, relations: dict[str, str]) -> int:
@@ -101,14 +103,14 @@ def _inputs(session: "SparkSession", spec: EntitySpec) -> list[str]:
     return names
 
 
-def spark_linker(session: "SparkSession", spec: EntitySpec, settings: dict[str, Any],
-                 break_lineage_method: str = "persist"):
-    """A Splink linker on Splink's SparkAPI over the matchable records (as ``matching._linker`` on
-    DuckDB), from ``settings`` in DuckDB's dialect (:func:`spark_model`)."""
+def spark_linker(splink: "SparkSplink", spec: EntitySpec, settings: dict[str, Any]):
+    """A Splink linker on Splink's SparkAPI (``splink``: the Spark engine's backend) over the
+    matchable records (as ``matching._linker`` on DuckDB), from ``settings`` in DuckDB's dialect
+    (:func:`spark_model`)."""
     from splink import Linker
 
-    db_api = splink_backend.on_spark(session, break_lineage_method)
-    tables = _inputs(session, spec)
+    db_api = splink.api()
+    tables = _inputs(splink.session, spec)
     if spec.splink["link_type"] == "dedupe_only":
         sdfs = [db_api.register(tables[0])]
     else:
@@ -116,26 +118,26 @@ def spark_linker(session: "SparkSession", spec: EntitySpec, settings: dict[str, 
     return Linker(sdfs, spark_model(settings), log_level=SPLINK_LOG_LEVEL)
 
 
-def predict_on_spark(session: "SparkSession", spec: EntitySpec, model: dict[str, Any],
-                     break_lineage_method: str = "persist") -> "DataFrame":
-    """Score candidate pairs (≥ the review threshold) with a trained model, as ``matching.predict``
-    does on DuckDB: a DataFrame of unique_id_l < unique_id_r, match_probability, match_weight,
-    system_l, system_r, the gammas and match_key. ``break_lineage_method``: Splink's ("persist"
-    keeps intermediate tables in memory; "parquet" needs a checkpoint directory)."""
-    linker = spark_linker(session, spec, model, break_lineage_method)
+def predict_on_spark(splink: "SparkSplink", spec: EntitySpec, model: dict[str, Any]) -> "DataFrame":
+    """Score candidate pairs (≥ the review threshold) with a trained model on Splink's backend
+    ``splink`` (``SparkEngine.splink()``), as ``matching.predict`` does on DuckDB: a DataFrame of
+    unique_id_l < unique_id_r, match_probability, match_weight, system_l, system_r, the gammas and
+    match_key."""
+    linker = spark_linker(splink, spec, model)
     predictions = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
     gammas = [exp.column("gamma_" + c["output_column_name"]) for c in model["comparisons"]]
-    return session.sql(to_spark(render(template(__file__, "scored_pairs"), gammas=gammas,
+    return splink.session.sql(to_spark(render(template(__file__, "scored_pairs"), gammas=gammas,
                                        predictions=exp.to_table(predictions.physical_name))))
 
 
-def clusters_on_spark(session: "SparkSession", nodes: "DataFrame", pairs: "DataFrame", threshold: float,
-                      break_lineage_method: str = "persist") -> "DataFrame":
+def clusters_on_spark(splink: "SparkSplink", nodes: "DataFrame", pairs: "DataFrame", threshold: float) -> "DataFrame":
     """Splink's connected components of ``pairs`` at or above ``threshold`` over ``nodes``
-    (unique_id): a DataFrame of unique_id, cluster_id (the smallest unique_id of the cluster)."""
+    (unique_id), on Splink's backend ``splink``: a DataFrame of unique_id, cluster_id (the
+    smallest unique_id of the cluster)."""
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    db_api = splink_backend.on_spark(session, break_lineage_method)
+    session = splink.session
+    db_api = splink.api()
     nodes.select("unique_id").createOrReplaceTempView("_kontor_nodes")
     pairs.select("unique_id_l", "unique_id_r", "match_probability").createOrReplaceTempView("_kontor_edges")
     clusters = cluster_pairwise_predictions_at_threshold(
@@ -170,7 +172,7 @@ class BuildOnSpark:
         from pipelines.entities import golden
 
         spark = SparkConnection(self.session)
-        members = con.sql(exp.select("*").from_("_members").sql("duckdb")).to_arrow_table()
+        members = fetch_arrow(con, exp.select("*").from_("_members").sql("duckdb"))
         spark.temp_table("_members", members)
         try:
             golden.build_tables(spark, spec, decided)

@@ -45,14 +45,15 @@ class OnSpark:
 
     name = "spark"
 
-    def __init__(self, session: "SparkSession", spec: EntitySpec, break_lineage_method: str = "persist"):
-        self.session, self.spec, self.break_lineage_method = session, spec, break_lineage_method
+    def __init__(self, session: "SparkSession", spec: EntitySpec):
+        self.session, self.spec = session, spec
         self.connection = SparkConnection(session)
         self.settings: dict[str, Any] | None = None
 
-    def linker(self, settings: dict[str, Any]):
+    def linker(self, splink: Any, settings: dict[str, Any]):
+        """A linker on Splink's backend ``splink`` (``SparkEngine.splink()``, on this session)."""
         self.settings = settings
-        return spark_linker(self.session, self.spec, settings, self.break_lineage_method)
+        return spark_linker(splink, self.spec, settings)
 
     def model(self, linker) -> dict[str, Any]:
         return duckdb_model(linker.misc.save_model_to_json(), self.settings)

@@ -1,7 +1,9 @@
 """The entity stage's entry point: standardise → train → score → resolve → sync, per entity.
 
-Each step is one function on the warehouse connection and the entity's spec; resolving also
-takes the state store (the stewards' decisions in, the run's audit events out). Dagster's assets
+Each step is one function on the warehouse connection and the entity's spec; the steps that run
+Splink (train, score, cluster, resolve, studio) also take Splink's backend, which the engine
+builds (``DuckDBEngine(con).splink()``: the stage never chooses it); resolving also takes the
+state store (the stewards' decisions in, the run's audit events out). Dagster's assets
 (``assets/entities.py``), the accuracy harness and the benchmarks call these, so the stage runs
 the same everywhere; what a step returns is plain data the caller shows as it likes.
 
@@ -91,21 +93,23 @@ def _declared_by_system(spec: EntitySpec, valid: list[str]) -> str:
             .from_(table_expr(spec.table("standardised"))).group_by("1").order_by("1").sql("duckdb"))
 
 
-def train(con: Connection, spec: EntitySpec, splink_dir: Path, retrain: bool = False) -> matching.TrainedModel:
+def train(con: Connection, spec: EntitySpec, splink: Any, splink_dir: Path, retrain: bool = False) -> matching.TrainedModel:
     """The current trained model: a new version when asked, when there is none, when the settings
     changed or the input drifted."""
-    return matching.ensure_model(con, spec, splink_dir, retrain=retrain)
+    return matching.ensure_model(con, spec, splink_dir, splink, retrain=retrain)
 
 
 def train_on_spark(con: Connection, spark: Any, spec: EntitySpec, splink_dir: Path, tmp_dir: Path,
                    retrain: bool = False) -> matching.TrainedModel:
-    """:func:`train` with Splink on Spark (``entities/spark_train.py``) from the standardised records
-    in Spark's catalog (copied there first when this run did not write them); the model, in
-    DuckDB's dialect, kept in the DuckDB warehouse ``con`` as on DuckDB."""
+    """:func:`train` with Splink on Spark (``entities/spark_train.py``, Splink's backend from the
+    Spark engine) from the standardised records in Spark's catalog (copied there first when this
+    run did not write them); the model, in DuckDB's dialect, kept in the DuckDB warehouse ``con``
+    as on DuckDB."""
     from pipelines.entities.spark_train import OnSpark
 
     spark.stage_inputs(con, [tuple(spec.table("standardised").split("."))], tmp_dir / "to_spark")
-    return matching.ensure_model(con, spec, splink_dir, retrain=retrain, on=OnSpark(spark.session(), spec))
+    return matching.ensure_model(con, spec, splink_dir, spark.engine().splink(), retrain=retrain,
+                                 on=OnSpark(spark.session(), spec))
 
 
 def spark_inputs(spec: EntitySpec, relations: dict[str, str]) -> list[tuple[str, str]]:
@@ -146,13 +150,13 @@ class Scored:
     matched: int                # of them, at or above the match threshold
 
 
-def score(con: Connection, spec: EntitySpec, model: dict[str, Any] | None = None,
+def score(con: Connection, spec: EntitySpec, splink: Any, model: dict[str, Any] | None = None,
           explain_dir: Path | None = None) -> Scored:
     """Score the candidate pairs with ``model`` (default: the latest trained version), Splink's
     charts under ``explain_dir`` when given (its cluster studio after :func:`resolve`: :func:`studio`)."""
     if model is None:
         model = json.loads(matching.latest_model(con, spec.name)[3])
-    rows = matching.predict(con, spec, model, explain_dir=explain_dir)
+    rows = matching.predict(con, spec, model, splink, explain_dir=explain_dir)
     matched = con.execute(_sql("count_matched_pairs", pairs=spec.table("pairs")),
                           [spec.thresholds["match_probability"]]).fetchall()[0][0]
     return Scored(rows, matched)
@@ -171,7 +175,7 @@ def score_on_spark(con: Connection, spark: Any, spec: EntitySpec, tmp_dir: Path,
     spark.stage_inputs(con, [tuple(spec.table("standardised").split("."))], tmp_dir / "to_spark")
     schema, name = spec.table("pairs").split(".")
     view = f"_kontor_pairs_{spec.name}"
-    predict_on_spark(spark.session(), spec, model).createOrReplaceTempView(view)
+    predict_on_spark(spark.engine().splink(), spec, model).createOrReplaceTempView(view)
     spark.engine().create_or_replace_spark(schema, name, exp.select("*").from_(exp.to_identifier(view, quoted=True)).sql("spark"))
     spark.session().catalog.dropTempView(view)
     spark.wrote(spec.table("pairs"))
@@ -181,11 +185,11 @@ def score_on_spark(con: Connection, spark: Any, spec: EntitySpec, tmp_dir: Path,
     return Scored(count(con, spec.table("pairs")), matched)
 
 
-def studio(con: Connection, spec: EntitySpec, out_dir: Path) -> Path | None:
+def studio(con: Connection, spec: EntitySpec, splink: Any, out_dir: Path) -> Path | None:
     """Splink's cluster studio under ``out_dir`` on the resolved clusters (after :func:`resolve`),
     when :func:`score` kept its pairs for it (with ``explain_dir``); None otherwise."""
     found = matching.latest_model(con, spec.name)
-    return matching.cluster_studio(con, spec, json.loads(found[3]), out_dir) if found is not None else None
+    return matching.cluster_studio(con, spec, json.loads(found[3]), out_dir, splink) if found is not None else None
 
 
 def decisions(store: StateStore | None, spec: EntitySpec) -> Constraints:
@@ -193,15 +197,15 @@ def decisions(store: StateStore | None, spec: EntitySpec) -> Constraints:
     return constraints(store.decisions(spec.name), spec.name) if store is not None else Constraints()
 
 
-def cluster(con: Connection, spec: EntitySpec, decided: Constraints | None = None) -> str:
+def cluster(con: Connection, spec: EntitySpec, splink: Any, decided: Constraints | None = None) -> str:
     """Cluster the scored pairs under the decisions and ``distinct_when`` rules; the temp table's name."""
     decided = decided or Constraints()
-    return matching.connected_components(con, spec, decided.must_link, decided.cannot_link)
+    return matching.connected_components(con, spec, splink, decided.must_link, decided.cannot_link)
 
 
-def resolve(con: Connection, spec: EntitySpec, run_id: str, store: StateStore | None = None,
+def resolve(con: Connection, spec: EntitySpec, splink: Any, run_id: str, store: StateStore | None = None,
             clusters: str | None = None, decided: Constraints | None = None, build=None) -> golden.Resolved:
-    """Cluster (unless ``clusters`` is given) and write clusters, golden records, xref, conflicts,
+    """Cluster (unless ``clusters`` is given; with Splink's backend ``splink``) and write clusters, golden records, xref, conflicts,
     review queue and id history in one transaction; with a state store, honour its decisions,
     take golden ids from its audit trail when the warehouse was rebuilt from scratch, and append
     the run's audit events (and mirror the store) before committing. ``build``: where survivorship
@@ -214,7 +218,7 @@ def resolve(con: Connection, spec: EntitySpec, run_id: str, store: StateStore | 
     previous = golden.replay_xref(store.audit(entity=spec.name, kind="xref_change")) \
         if store is not None and not golden._exists(con, spec.table("xref")) else None
     if clusters is None:
-        clusters = cluster(con, spec, decided)
+        clusters = cluster(con, spec, splink, decided)
     con.execute("begin transaction")
     try:
         resolved = golden.resolve(con, spec, clusters, run_id, decided, previous, build=build)
@@ -228,13 +232,14 @@ def resolve(con: Connection, spec: EntitySpec, run_id: str, store: StateStore | 
     return resolved
 
 
-def resolve_on_spark(con: Connection, spark: Any, spec: EntitySpec, run_id: str, tmp_dir: Path,
+def resolve_on_spark(con: Connection, spark: Any, spec: EntitySpec, splink: Any, run_id: str, tmp_dir: Path,
                      store: StateStore | None = None, clusters: str | None = None,
                      decided: Constraints | None = None) -> golden.Resolved:
     """:func:`resolve` with survivorship and the golden, clusters, xref and conflicts tables computed
     on Spark (``spark``: ``assets/spark.py``'s ``SparkResource``) by the same SQL
     (``entities.spark.BuildOnSpark``), from the standardised records and scored pairs in Spark's
-    catalog (copied there first when this run did not write them). Clustering under the decisions,
+    catalog (copied there first when this run did not write them). Clustering under the decisions
+    (with ``splink``, Splink's backend on the DuckDB warehouse ``con``),
     the stable golden ids and id history (from the DuckDB warehouse's xref, or the state store's
     audit trail after a rebuild), the steward overrides, the review queue and the audit events stay
     on DuckDB; the crash-safety contract is :func:`resolve`'s: the Spark results are written into
@@ -244,7 +249,7 @@ def resolve_on_spark(con: Connection, spark: Any, spec: EntitySpec, run_id: str,
 
     spark.stage_inputs(con, [tuple(spec.table(part).split(".")) for part in ("standardised", "pairs")],
                        tmp_dir / "to_spark")
-    return resolve(con, spec, run_id, store, clusters, decided, build=BuildOnSpark(spark.session()))
+    return resolve(con, spec, splink, run_id, store, clusters, decided, build=BuildOnSpark(spark.session()))
 
 
 def audit_events(spec: EntitySpec, resolved: golden.Resolved, run_id: str, first_build: bool) -> list[dict]:

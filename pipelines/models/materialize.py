@@ -14,6 +14,7 @@ from sqlglot import exp, parse_one
 from sqlglot.errors import ErrorLevel
 
 from pipelines.core.errors import KontorError
+from pipelines.engines import catalog as engine_catalog
 from pipelines.engines.connection import Connection
 from pipelines.models.compile import CompiledModel, CompiledProject
 from pipelines.core.sql import add_column, data_type, render, template, verbatim
@@ -69,11 +70,8 @@ def _insert_by_name(target: exp.Table, query: exp.Select) -> str:
 
 
 def relation_type(con: Connection, schema: str, name: str) -> str | None:
-    # DuckDB's catalog functions of the warehouse itself (information_schema.tables also lists
-    # temporary and attached relations); in a 200-model run as fast as information_schema
-    # (about 5 ms per model either way).
-    row = con.execute(template(__file__, "relation_type"), [schema, name]).fetchone()
-    return None if row is None else row[0]
+    # the warehouse's own relations, not temporary or attached ones (about 5 ms per model)
+    return engine_catalog.relation_kind(con, schema, name)
 
 
 def _columns(con: Connection, relation: str | exp.Expression) -> list[tuple[str, str]]:
@@ -302,8 +300,8 @@ class Catalog:
         self.refresh(con)
 
     def refresh(self, con: Connection) -> None:
-        self.schemas = {r[0] for r in con.execute(template(__file__, "catalog_schemas")).fetchall()}
-        self.relations = {(r[0], r[1]): r[2] for r in con.execute(template(__file__, "catalog_relations")).fetchall()}
+        self.schemas = engine_catalog.schemas(con)
+        self.relations = {(r[0], r[1]): r[2] for r in engine_catalog.relations(con)}
 
 
 def materialize(con: Connection, compiled: CompiledProject, name: str,

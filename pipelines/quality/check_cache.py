@@ -65,10 +65,10 @@ class SuiteVerdicts:
     def shapes(con: Connection) -> dict[tuple[str, str], list[list[str]]]:
         """(schema, table) -> its columns as ``[name, type]``, every relation of the catalog read in
         one query (``describe`` per suite binds each view again: most of a check's time in DuckDB)."""
-        from pipelines.core.sql import template
+        from pipelines.engines import catalog
 
         found: dict[tuple[str, str], list[list[str]]] = {}
-        for schema, table, column, kind in con.execute(template(__file__, "catalog_columns")).fetchall():
+        for schema, table, column, kind, _comment in catalog.columns(con):
             found.setdefault((schema, table), []).append([str(column), str(kind)])
         return found
 

@@ -53,6 +53,7 @@ from great_expectations.validator.validation_statistics import calc_validation_s
 from sqlglot import exp, parse_one
 from sqlglot.errors import ParseError
 
+from pipelines.engines import catalog
 from pipelines.engines.connection import Connection, EngineError
 from pipelines.quality.conditions import (
     FLOAT_TYPES,
@@ -151,7 +152,7 @@ class DuckDBGate:
         self.rel_sql = table.sql("duckdb")
         parts = relation.split(".")
         schema, name = (parts[0], parts[1]) if len(parts) == 2 else ("main", parts[0])
-        is_table = con.execute(template(__file__, "is_table"), [schema, name]).fetchall()[0][0] > 0
+        is_table = catalog.table_exists(con, schema, name)
         # ROW = position in `select * from <relation>`, i.e. pandas' RangeIndex after .df(). Tables
         # have rowid; views get a streaming row_number() (no sort, no extra cost).
         position = exp.column("rowid") if is_table else _streamed_position()

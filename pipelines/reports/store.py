@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from pipelines.core.sql import template
+from pipelines.engines import catalog
 from pipelines.engines.connection import Connection
 
 FACTS_DDL = template(__file__, "facts_table")      # the table, and the columns added since
@@ -165,9 +166,8 @@ def publish_facts(con: Connection, serving: Path) -> bool:
     con.execute(template(__file__, "publish_attach"), [str(tmp)])
     try:
         con.execute(template(__file__, "publish_schema"))
-        columns = template(__file__, "facts_columns")
-        here = con.execute(columns, [con.execute(template(__file__, "current_database")).fetchone()[0]]).fetchone()[0]
-        there = con.execute(columns, ["kontor_facts_publish"]).fetchone()[0]
+        here, there = (sorted(c[2] for c in catalog.columns(con, "reports", "facts", database=database))
+                       for database in (None, "kontor_facts_publish"))
         if there == here:           # keep the table and the comments the serving asset put on it
             con.execute(template(__file__, "publish_replace_rows"))
         else:

@@ -76,7 +76,7 @@ def scored(on_spark):
     out = {}
     for name in ENTITIES:
         started = time.perf_counter()
-        pairs = predict_on_spark(demo.engine.spark, entities[name], _model(demo, name))
+        pairs = predict_on_spark(demo.engine.splink(), entities[name], _model(demo, name))
         out[name] = pairs.toArrow()
         print(f"\n{name}: {out[name].num_rows} pairs scored on Spark in {time.perf_counter() - started:.1f} s")
     return demo, entities, out
@@ -115,7 +115,7 @@ def test_splink_clusters_are_the_same_on_duckdb_and_spark(scored, name):
     spec = entities[name]
     threshold = spec.thresholds["match_probability"]
     session = demo.engine.spark
-    on_spark = clusters_on_spark(session, session.table(spec.table("standardised")),
+    on_spark = clusters_on_spark(demo.engine.splink(), session.table(spec.table("standardised")),
                                  session.createDataFrame(pairs[name].to_pandas()), threshold)
     spark = _partition(on_spark.toLocalIterator())
     con = duckdb.connect()
@@ -133,3 +133,29 @@ def test_splink_clusters_are_the_same_on_duckdb_and_spark(scored, name):
           f"{len(spark)} on Spark, {len(duck & spark)} identical")
     assert merged, "no cluster merges two records: the comparison would prove little"
     assert duck == spark
+
+
+def test_the_catalog_answers_alike_on_duckdb_and_spark(spark):
+    """What the entity stage asks of ``pipelines.engines.catalog`` (which tables exist, which
+    temporary tables), answered by DuckDB's catalog functions and by a ``SparkConnection`` alike."""
+    from pipelines.engines import catalog
+    from pipelines.engines.connection import connect
+    from pipelines.engines.spark_connection import SparkConnection
+
+    def answers(con) -> tuple[bool, ...]:
+        con.execute("create schema if not exists kontor_probe")
+        con.execute("create or replace table kontor_probe.t as select 1 as a")
+        con.execute("create or replace view kontor_probe.v as select 1 as a")
+        con.execute("create temp table _kontor_probe as select 1 as a")
+        try:
+            return (catalog.table_exists(con, "kontor_probe", "t"), catalog.table_exists(con, "kontor_probe", "v"),
+                    catalog.table_exists(con, "kontor_probe", "missing"),
+                    catalog.temp_table_exists(con, "_kontor_probe"), catalog.temp_table_exists(con, "_kontor_none"))
+        finally:
+            con.execute("drop table _kontor_probe")
+            con.execute("drop schema kontor_probe cascade")
+
+    with connect() as duck:
+        on_duckdb = answers(duck)
+    assert on_duckdb == (True, False, False, True, False)
+    assert answers(SparkConnection(spark)) == on_duckdb

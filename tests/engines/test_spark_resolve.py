@@ -69,6 +69,7 @@ def project(tmp_path_factory, spark):
 
 def _resolve(project, engine: str, run_id: str, decided=None):
     from pipelines.core.warehouse import connect
+    from pipelines.engines.engine import DuckDBEngine
     from pipelines.entities import stage
 
     settings, spec, paths, spark = project
@@ -76,9 +77,10 @@ def _resolve(project, engine: str, run_id: str, decided=None):
     try:
         started = time.perf_counter()
         if engine == "spark":
-            resolved = stage.resolve_on_spark(con, spark, spec, run_id, settings.target_dir / "tmp", decided=decided)
+            resolved = stage.resolve_on_spark(con, spark, spec, DuckDBEngine(con).splink(), run_id,
+                                              settings.target_dir / "tmp", decided=decided)
         else:
-            resolved = stage.resolve(con, spec, run_id, decided=decided)
+            resolved = stage.resolve(con, spec, DuckDBEngine(con).splink(), run_id, decided=decided)
         print(f"\n{engine}: resolved {spec.name} in {time.perf_counter() - started:.1f} s: {resolved.golden} golden, "
               f"{resolved.conflicts} conflicts, {resolved.review_items} open items")
         return resolved

@@ -50,7 +50,7 @@ def trained(spark_demo, tmp_path_factory):
     schema, name = spec.table("standardised").split(".")
     copy_tables(spark_demo.duck, spark_demo.engine, [(schema, name)], tmp_path_factory.mktemp("train_to_spark"))
     started = time.perf_counter()
-    model, log = matching.train(spark_demo.duck.con, spec, on=OnSpark(spark_demo.engine.spark, spec))
+    model, log = matching.train(spark_demo.duck.con, spec, spark_demo.engine.splink(), on=OnSpark(spark_demo.engine.spark, spec))
     print(f"\n{ENTITY}: trained on Spark in {time.perf_counter() - started:.1f} s; sessions {log['sessions']}")
     rows = spark_demo.duck.con.execute("select model from entities._models where entity = ? order by version desc limit 1",
                                        [ENTITY]).fetchall()
@@ -78,6 +78,7 @@ def both_engines(trained, tmp_path_factory):
     """The Spark-trained model's pairs scored on DuckDB (a writable copy of the demo warehouse)
     and on Spark; and the DuckDB-trained model's pairs, as the demo run scored them."""
     from pipelines.core.warehouse import connect
+    from pipelines.engines.engine import DuckDBEngine
     from pipelines.entities import matching
     from pipelines.entities.spark import predict_on_spark
 
@@ -88,13 +89,13 @@ def both_engines(trained, tmp_path_factory):
     shutil.copy(demo.settings.warehouse_path, copy)
     con = connect(copy)
     try:
-        matching.predict(con, spec, model)
+        matching.predict(con, spec, model, DuckDBEngine(con).splink())
         duck = {(r[0], r[1]): r[2] for r in con.execute(
             f"select unique_id_l, unique_id_r, match_probability from {spec.table('pairs')}").fetchall()}
     finally:
         con.close()
     spark = {(r["unique_id_l"], r["unique_id_r"]): r["match_probability"]
-             for r in predict_on_spark(demo.engine.spark, spec, model).toArrow().to_pylist()}
+             for r in predict_on_spark(demo.engine.splink(), spec, model).toArrow().to_pylist()}
     return spec, before, duck, spark
 
 

@@ -10,6 +10,7 @@ import yaml
 from pipelines.entities import golden, matching
 from pipelines.entities.spec import load_entities
 from pipelines.entities.standardise import standardise
+from pipelines.engines.engine import DuckDBEngine
 from tests.conftest import REPO, make_project
 from tests.entities.test_small_data_training import contacts
 
@@ -59,9 +60,10 @@ def test_persons_of_another_system_join_the_crm_contact_of_their_golden_company(
                                  "where source_system = 'erp'").fetchall())
     assert companies == {"erp:E1": "C-0", "erp:E2": "C-1"}          # each linked to its golden company
 
-    model, _ = matching.train(con, spec)
-    matching.predict(con, spec, model)
-    golden.resolve(con, spec, matching.connected_components(con, spec), "test")
+    splink = DuckDBEngine(con).splink()
+    model, _ = matching.train(con, spec, splink)
+    matching.predict(con, spec, model, splink)
+    golden.resolve(con, spec, matching.connected_components(con, spec, splink), "test")
     of = dict(con.execute("select unique_id, golden_id from entities.contact_xref").fetchall())
     assert of["erp:E1"] == of[f"crm:{person[0]}"]
     assert of["erp:E2"] != of["erp:E1"] and all(of[f"crm:{n[0]}"] != of["erp:E1"] for n in namesakes)

@@ -15,6 +15,7 @@ from pipelines.entities import golden, matching
 from pipelines.entities.standardise import standardise
 from pipelines.entities.testdata.companies import COLUMNS
 from pipelines.entities.testdata.harness import load, project
+from pipelines.engines.engine import DuckDBEngine
 from tests.conftest import REPO, make_project
 
 # crm records: name, street; all at one address with one phone
@@ -50,7 +51,7 @@ def con(tmp_path):
 
 
 def _clusters(connection, spec, **kw) -> dict[str, str]:
-    table = matching.connected_components(connection, spec, **kw)
+    table = matching.connected_components(connection, spec, DuckDBEngine(connection).splink(), **kw)
     return dict(connection.execute(f"select unique_id, cluster_id from {table}").fetchall())
 
 

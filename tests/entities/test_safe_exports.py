@@ -13,6 +13,7 @@ from pipelines.entities import golden, matching
 from pipelines.entities.standardise import standardise
 from pipelines.entities.testdata.companies import COLUMNS
 from pipelines.entities.testdata.harness import load, project
+from pipelines.engines.engine import DuckDBEngine
 from tests.conftest import make_project
 
 PAYLOAD = "@SUM(1+1)*cmd|' /C calc'!A0"
@@ -49,7 +50,7 @@ def test_sync_proposals_csv_is_safe_to_open(tmp_path):
         con.execute(f"""create table {spec.table('pairs')} as select 'erp:0' as unique_id_l, 'erp:1' as unique_id_r,
                         0.99 as match_probability""")
         # a steward merged the oddly named CRM account into the company: its name is now a proposal
-        clusters = matching.connected_components(con, spec, must_link=[("crm:A-0", "erp:0")])
+        clusters = matching.connected_components(con, spec, DuckDBEngine(con).splink(), must_link=[("crm:A-0", "erp:0")])
         golden.resolve(con, spec, clusters, "run-1")
         files = golden.sync_proposals(con, spec, tmp_path / "target" / "sync" / "customer")
         in_table = con.execute(f"select current_value from {spec.table('sync_proposals')} "
@@ -101,7 +102,7 @@ def test_sync_proposes_no_other_spelling_of_one_vat_id(tmp_path):
             ("crm", "CHE116281710MWST", True), ("erp", "CHE116281710TVA", True), ("erp", "CHE116281711TVA", False)]
         con.execute(f"""create table {spec.table('pairs')} as select 'crm:A-0' as unique_id_l, 'erp:0' as unique_id_r,
                         0.99 as match_probability union all select 'erp:0', 'erp:1', 0.99""")
-        golden.resolve(con, spec, matching.connected_components(con, spec), "run-1")
+        golden.resolve(con, spec, matching.connected_components(con, spec, DuckDBEngine(con).splink()), "run-1")
         golden.sync_proposals(con, spec, tmp_path / "target" / "sync" / "customer")
         proposed = con.execute(f"select system, source_id, current_value from {spec.table('sync_proposals')} "
                                "where attribute = 'vat_id' order by all").fetchall()

@@ -13,6 +13,7 @@ import pytest
 from pipelines.entities import matching
 from pipelines.entities.spec import load_entities
 from pipelines.entities.standardise import standardise
+from pipelines.engines.engine import DuckDBEngine
 from tests.conftest import make_project
 
 MODEL = {"stg_contacts": ["id", "first", "last", "mail", "phone", "account", "title"]}
@@ -72,7 +73,7 @@ def _warehouse(rows: list[tuple], spec) -> duckdb.DuckDBPyConnection:
 def test_em_on_data_without_duplicates_trains_a_usable_model(tmp_path, seed, companies):
     spec = _spec(tmp_path)
     con = _warehouse(contacts(seed, companies), spec)
-    model, log = matching.train(con, spec)
+    model, log = matching.train(con, spec, DuckDBEngine(con).splink())
     # what EM could not estimate, or estimated against the type, came from the type's priors
     assert log["priors"], log
     for comparison in model["comparisons"]:
@@ -82,7 +83,7 @@ def test_em_on_data_without_duplicates_trains_a_usable_model(tmp_path, seed, com
         # no u: Splink's default)
         assert levels[0]["m_probability"] > levels[0].get("u_probability", 0), comparison
     # the model scores, and no two of these different people are merged
-    matching.predict(con, spec, model)
+    matching.predict(con, spec, model, DuckDBEngine(con).splink())
     merged = con.execute("select count(*) from entities.person_pairs where match_probability >= ?",
                          [spec.thresholds["match_probability"]]).fetchall()[0][0]
     assert merged == 0
@@ -91,7 +92,7 @@ def test_em_on_data_without_duplicates_trains_a_usable_model(tmp_path, seed, com
 def test_blocks_with_too_few_pairs_are_not_used_for_em(tmp_path):
     spec = _spec(tmp_path)
     con = _warehouse(contacts(4, 12), spec)
-    model, log = matching.train(con, spec)
+    model, log = matching.train(con, spec, DuckDBEngine(con).splink())
     assert [s.get("skipped", "").endswith(f"fewer than {matching.MIN_EM_PAIRS}") for s in log["sessions"]] == [True, True]
     priors = spec.declared[0].kind.priors(spec.declared[0])
     first_name = next(c for c in model["comparisons"] if c["output_column_name"] == "first_name")
@@ -104,9 +105,9 @@ def test_blocks_with_too_few_pairs_are_not_used_for_em(tmp_path):
 def test_no_record_one_record_one_pair_train_from_the_priors(tmp_path, rows):
     spec = _spec(tmp_path)
     con = _warehouse(rows, spec)
-    model, log = matching.train(con, spec)
+    model, log = matching.train(con, spec, DuckDBEngine(con).splink())
     assert len(log["priors"]) == len(spec.declared), log
-    assert matching.predict(con, spec, model) <= 1
+    assert matching.predict(con, spec, model, DuckDBEngine(con).splink()) <= 1
 
 
 def test_a_model_that_cannot_be_trained_names_the_file_and_the_fix(tmp_path):
@@ -125,7 +126,7 @@ inputs:""")
     con = _warehouse(contacts(1, 60), spec)
     with pytest.raises(matching.TrainingError, match=r"^models/entities/person.yml: training the person model failed: "
                                                      r".*; fix: check the comparison levels and blocking rules of 'splink:'"):
-        matching.train(con, spec)
+        matching.train(con, spec, DuckDBEngine(con).splink())
 
 
 def _two_system_project(root, hr_rows: list[tuple], crm_rows: list[tuple]):

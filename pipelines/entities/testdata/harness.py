@@ -20,6 +20,7 @@ import yaml
 from sqlglot import exp
 
 from pipelines.engines.connection import Connection, connect
+from pipelines.engines.engine import DuckDBEngine
 from pipelines.entities import stage
 from pipelines.entities.evaluate import evaluate, queue_figures
 from pipelines.entities.spec import EntitySpec, load_entities
@@ -78,9 +79,10 @@ def run(data_dir: Path, work: Path, entity_file: Path | None = None) -> dict[str
     try:
         relations = load(con, data_dir)
         records = stage.standardise(con, spec, relations).rows
-        trained = stage.train(con, spec, work / "splink", retrain=True)
-        pairs = stage.score(con, spec, trained.model).pairs
-        stage.resolve(con, spec, "harness")
+        splink = DuckDBEngine(con).splink()
+        trained = stage.train(con, spec, splink, work / "splink", retrain=True)
+        pairs = stage.score(con, spec, splink, trained.model).pairs
+        stage.resolve(con, spec, splink, "harness")
         result = evaluate(con, spec, data_dir) or {}
         result.update(queue_figures(con, spec, data_dir))
         result.update(records=records, scored_pairs=pairs, seconds=round(time.perf_counter() - started, 1))
