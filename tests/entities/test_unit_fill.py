@@ -9,6 +9,7 @@ import csv
 import duckdb
 import pytest
 
+from pipelines.engines.engine import DuckDBEngine
 from pipelines.entities import golden, matching
 from pipelines.entities.standardise import standardise
 from pipelines.entities.testdata.companies import COLUMNS
@@ -64,7 +65,7 @@ def resolved(tmp_path):
         select a.unique_id as unique_id_l, b.unique_id as unique_id_r, 0.99 as match_probability
         from {spec.table('standardised')} a join {spec.table('standardised')} b
           on a.unique_id < b.unique_id and split_part(a.name_key, ' ', 1) = split_part(b.name_key, ' ', 1)""")
-    matching.connected_components(con, spec)
+    matching.connected_components(con, spec, DuckDBEngine(con).splink())
     golden.resolve(con, spec, "_clusters_raw", "run-1")
     rows = con.execute(f"select display_name, street, house_number, postcode, city, country from {spec.table('golden')}").fetchall()
     yield {r[0].split()[0].lower(): r[1:] for r in rows}
