@@ -28,7 +28,7 @@ from pipelines.engines import catalog
 from pipelines.engines.connection import Connection
 from pipelines.entities.decisions import Constraints, item_status
 from pipelines.entities.spec import Attribute, EntitySpec
-from pipelines.entities.standardise import check_value
+from pipelines.entities.id_checks import check_value
 from pipelines.entities.types import TYPES
 from pipelines.core.sql import render, table_expr, template, verbatim
 from pipelines.core.warehouse import insert_rows

@@ -4,7 +4,9 @@ survivorship.
 - **Standardise**: ``standardise.standardise`` runs unchanged on a ``SparkConnection`` (DuckDB's
   connection API on Spark: its SQL through Kontor's rewrite layer, temporary tables as
   checkpointed temporary views). The IBAN and VAT-ID checks are Python over the distinct values
-  not seen before, collected to the driver as on DuckDB.
+  not seen before, run on the executors (``engines.mapped``: ``mapInArrow`` with
+  ``id_checks.check_value``, written into ``entities._id_checks`` by Spark): the driver never
+  holds the values, and the executors' Python needs python-stdnum and schwifty.
 - **Score**: Splink's ``SparkAPI`` with the trained model JSON (in DuckDB's dialect) written for Spark by :func:`spark_model`: every comparison level and blocking rule
   through the rewrite layer, so ``jaro_winkler_similarity`` is Kontor's function that equals
   DuckDB's (``engines.spark_functions``), not Spark's builtin of the same name, which differs.

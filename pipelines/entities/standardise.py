@@ -12,28 +12,20 @@ Splink and for "most frequent" in survivorship.
 """
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
 
 import sqlglot
 from sqlglot import exp
 
 from pipelines.engines.connection import Connection
+from pipelines.engines.mapped import start_mapped_insert
+from pipelines.entities.id_checks import checker, id_checks_version
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.types import TYPES, AttributeDecl
 from pipelines.core.sql import render, table_expr, template, verbatim
 from pipelines.core.warehouse import insert_rows
 
 ID_CHECKS_DDL = template(__file__, "id_checks_ddl")
-# The rules of the IBAN/VAT-ID checks: raise it when a check's verdict changes (2: a bare Swiss UID
-# is a valid VAT ID), so a warehouse's cached verdicts are made again rather than kept.
-ID_CHECK_RULES = 2
-
-
-def id_checks_version() -> str:
-    """What made the cached checks: Kontor's rules and the versions of the libraries that check."""
-    import schwifty
-    import stdnum
-    return f"rules {ID_CHECK_RULES}, python-stdnum {stdnum.__version__}, schwifty {schwifty.__version__}"
 
 
 def ensure_id_checks(con: Connection) -> None:
@@ -115,8 +107,9 @@ def standardise(con: Connection, spec: EntitySpec, relations: dict[str, str]) ->
     max_tail = 5 if rows else 0
 
     con.execute(_sql("temp_table_as", table="_std_raw", query=_union(spec, relations, ref.get("branch_prefixes") or [])))
-    # the IBAN/VAT-ID checks are Python: they run on a thread while DuckDB builds the keys
-    checks = _start_id_checks(con)
+    # the IBAN/VAT-ID checks are Python: on DuckDB on a thread while DuckDB builds the keys, on
+    # Spark on the executors (a Spark job of their own)
+    checks = _start_id_checks(con, template(__file__, "new_id_checks"))
     # the split and the name's keys once per distinct name (at 1M records about three in four are)
     split = COMPANY_NAME.split_sql(template(__file__, "std_name_values"), "_lf_lookup", max_tail)
     con.execute(_sql("std_names", split=verbatim("(" + split + ")"),
@@ -129,9 +122,7 @@ def standardise(con: Connection, spec: EntitySpec, relations: dict[str, str]) ->
         house_number=_expr(STREET.house_key("c.house0")), street_key=_expr(STREET.key("c.street0", no_decl, ref)),
         phone_key=_expr(PHONE.national_key("c.ph", ref)), email_key=_expr(EMAIL.key("c.email", no_decl, ref)),
         email_domain=_expr(EMAIL.domain("c.email", ref))))
-    new_checks = checks.result()
-    if new_checks:
-        insert_rows(con, "entities._id_checks", new_checks)
+    checks()
     con.execute(_sql("standardised", standardised=table_expr(out),
                      register_valid=_expr(REGISTER.valid("s.register_raw", no_decl)),
                      register_key=_expr(REGISTER.key("s.register_raw", no_decl, ref)),
@@ -141,20 +132,14 @@ def standardise(con: Connection, spec: EntitySpec, relations: dict[str, str]) ->
     return con.execute(_sql("count", relation=table_expr(out))).fetchall()[0][0]
 
 
-def check_value(kind: str, value: str) -> tuple[str | None, bool]:
-    """(compact form, valid) of an IBAN (``kind='iban'``) or VAT ID (``'vat_id'``), by its type."""
-    return TYPES[kind].check(value)
-
-
-def _start_id_checks(con: Connection) -> Future:
-    """Validate the IBANs (schwifty) and VAT IDs (python-stdnum) of ``_std_raw`` not seen before,
-    on a thread; the result is rows for ``entities._id_checks``, the cache that makes a re-run
-    check only new values."""
-    new = con.execute(template(__file__, "new_id_checks")).fetchall()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kontor-id-checks")
-    checks = pool.submit(lambda: [(kind, raw, *check_value(kind, raw)) for kind, raw in new])
-    pool.shutdown(wait=False)    # the thread ends with its one task; result() waits for it
-    return checks
+def _start_id_checks(con: Connection, new: str) -> Callable[[], None]:
+    """Validate the IBANs and VAT IDs that ``new`` (a query of kind, raw) finds, the values not
+    checked before, into ``entities._id_checks``: the cache that makes a re-run check only new
+    values. Returns the call that finishes it. Where the engine's rows are (``engines.mapped``):
+    on DuckDB on a thread of this process, on Spark on the executors, never collected to the
+    driver; the same ``check_value`` on both (``id_checks.checker``: it refuses libraries other
+    than the ones ``entities._id_checks_version`` names)."""
+    return start_mapped_insert(con, "entities._id_checks", new, checker(id_checks_version()))
 
 
 def standardise_declared(con: Connection, spec: EntitySpec, relations: dict[str, str]) -> int:
@@ -196,9 +181,7 @@ def standardise_declared(con: Connection, spec: EntitySpec, relations: dict[str,
         union = values[0]
         for part in values[1:]:
             union = exp.union(union, part, distinct=True)
-        new = con.execute(exp.except_(union, exp.select("kind", "raw").from_("entities._id_checks")).sql("duckdb")).fetchall()
-        if new:
-            insert_rows(con, "entities._id_checks", [(kind, raw, *check_value(kind, raw)) for kind, raw in new])
+        _start_id_checks(con, exp.except_(union, exp.select("kind", "raw").from_("entities._id_checks")).sql("duckdb"))()
     r = "r"
     selects = [exp.alias_(exp.DPipe(this=exp.DPipe(this=exp.column("source_system", table=r), expression=exp.Literal.string(":")),
                                     expression=exp.column("source_id", table=r)), "unique_id"),

@@ -15,7 +15,8 @@ An entity file without ``attributes:`` maps onto the fixed company schema (the c
 qualifiers of :class:`City`, the ISO code of :class:`Country`, the phone key of :class:`Phone`, the mail domain of :class:`Email`,
 the register number of :class:`RegisterNumber`). IBANs and VAT IDs are checked in Python
 (schwifty, python-stdnum) by ``standardise.py`` with the type's own ``check`` (``python_check``
-names it).
+names it), whose code is ``id_checks.py``'s: a module without Kontor's imports, which travels to
+Spark's executors when the checks run there.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from typing import Any, ClassVar
 from sqlglot import exp
 
 from pipelines.core.sql import render, template, verbatim
+from pipelines.entities import id_checks
 
 # Types whose equal keys identify one entity (used for deterministic training rules and as
 # blocking rules on their own).
@@ -453,12 +455,8 @@ class Iban(Identifier):
         return compact
 
     def check(self, value: str) -> tuple[str | None, bool]:
-        """(compact form, valid) by schwifty."""
-        from schwifty import IBAN
-        try:
-            return IBAN(value).compact, True
-        except Exception:  # schwifty raises several exception classes for invalid values
-            return None, False
+        """(compact form, valid) by schwifty (``id_checks.check_iban``)."""
+        return id_checks.check_iban(value)
 
 
 class VatId(Iban):
@@ -485,28 +483,9 @@ class VatId(Iban):
         return _sql("vat_key", value=compact)
 
     def check(self, value: str) -> tuple[str | None, bool]:
-        """(compact form, valid) by python-stdnum; stdnum.vatin knows non-EU numbers too (Swiss
-        CHE-...), stdnum.eu.vat does not. A Swiss one is valid without its 'MWST' / 'TVA' / 'IVA'
-        too (stdnum.ch.uid): master data often holds the bare UID (CHE-123.456.789) the VAT number
-        is made of. Only when written with 'CHE': nine digits alone are not taken for a Swiss UID.
-        A warehouse that checked a bare UID before this checks it again: the cache of the checks,
-        ``entities._id_checks``, is emptied when ``standardise.ID_CHECK_RULES`` or the library
-        versions change."""
-        from stdnum import vatin
-        from stdnum.ch import uid
-        try:
-            return vatin.validate(value), True
-        except Exception:  # stdnum raises InvalidFormat, InvalidComponent, ... for invalid values
-            pass
-        if value.strip().upper().startswith("CHE"):
-            try:
-                return uid.validate(value), True
-            except Exception:
-                pass
-        try:
-            return vatin.compact(value), False
-        except Exception:
-            return None, False
+        """(compact form, valid) by python-stdnum (``id_checks.check_vat_id``: a bare Swiss UID
+        'CHE-123.456.789' is valid too)."""
+        return id_checks.check_vat_id(value)
 
 
 class RegisterNumber(AttributeType):
