@@ -169,3 +169,14 @@ def test_on_spark_source_tests_take_the_spark_gate(tmp_path):
     assert not {"main/stg_customers", "main/customer_revenue"} & set(outcome.materialized)
     judged = {(a, r): ok for a, r, ok in rows(settings.warehouse_path, "select asset, rule, success from kontor.gate_results")}
     assert judged[("raw/orders", "source_relationships_shop_db_orders_customer_id__id__source_shop_db_customers_")] is True
+
+
+def test_selecting_the_source_alone_says_it_is_built_elsewhere(tmp_path):
+    from pipelines.core.errors import KontorError
+
+    root = project(tmp_path)
+    with pytest.raises(KontorError) as err:
+        run_pipeline(load_settings(root, env={"HOME": str(root)}), ["raw/customers"], history=False)
+    assert str(err.value) == ("--select 'raw/customers': raw/customers is loaded outside the project (a dbt source), "
+                              "so nothing of it is built here; its tests run in a complete kontor run; fix: select "
+                              "what reads it (raw/customers+)")
