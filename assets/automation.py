@@ -176,9 +176,11 @@ def build_alert_sensors(settings: Settings, assets: Sequence) -> list[dg.SensorD
     return [_on_failure, _on_success]
 
 
-def build_automation(settings: Settings, sources: SourcesProject, assets: Sequence):
-    """The sync job, its schedule and the sensors, for ``build_definitions``."""
-    job = dg.define_asset_job(SYNC_JOB, selection=SYNC_SELECTION,
+def build_automation(settings: Settings, sources: SourcesProject, assets: Sequence,
+                     checked: dg.AssetSelection | None = None):
+    """The sync job, its schedule and the sensors, for ``build_definitions``; ``checked``: checks
+    of assets nothing materialises (a dbt source's tests) that the job runs too."""
+    job = dg.define_asset_job(SYNC_JOB, selection=SYNC_SELECTION | checked if checked is not None else SYNC_SELECTION,
                               description="Daily sync: ingest, models, entities, gates, serving copy (no reports).")
     schedule = dg.ScheduleDefinition(
         name=f"{SYNC_JOB}_schedule", cron_schedule=SYNC_CRON, job=job, execution_timezone=TIMEZONE,

@@ -154,11 +154,14 @@ def build_gate_checks(suites: Sequence[Suite], assets: Sequence[dg.AssetsDefinit
 def build_dbt_test_checks(settings: Settings, compiled: CompiledProject, assets: Sequence[dg.AssetsDefinition],
                           row_keys: Mapping[str, Sequence[str]]) -> list[dg.AssetChecksDefinition]:
     """dbt's data_tests/tests and singular tests: one more gate per tested asset (``quality.stage.dbt_test_gates``)."""
-    in_layer = layer_models(compiled)     # tests of models run inside the model layer's step (assets/model_layer.py)
+    # tests of models, and of the sources nothing builds, run inside the model layer's step (assets/model_layer.py)
+    in_layer = layer_models(compiled) | stage.layer_sources(compiled)
     gates, problems = stage.dbt_test_gates(compiled, settings.relative, lambda asset: asset not in in_layer, row_keys)
     if problems:
         raise ProjectError(problems)
-    known = {k for a in assets for k in a.keys}
+    # a test reading a dbt source nothing materialises (relationships to a source) does not wait
+    # for that source's checks: dbt build blocks no test with a failed test
+    known = {k for a in assets if a.is_executable for k in a.keys}
     checks = [build_gate_check(g, known, settings.target_dir,
                                name=f"dbt_tests__{g.suite.schema}__{g.suite.table}" + ("__late" if g.late else ""),
                                blocking=not g.late)

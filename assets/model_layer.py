@@ -64,6 +64,7 @@ def build_model_layer(compiled: CompiledProject, gates: Sequence[Gate], unit_tes
         specs.append(dg.AssetSpec(**model_spec_args(compiled, name), skippable=True))
     check_specs = [_spec(g.suite, rule, known | {_key(a) for a in layer.assets.values()}, blocking=not g.late)
                    for g in gates for rule in g.suite.rules]
+    layer_sources = {g.suite.asset for g in gates} - set(layer.assets.values())
     check_specs += [dg.AssetCheckSpec(name=t.name, asset=_key(t.asset), blocking=True,
                                       description=f"dbt unit test ({t.file}:{t.line})",
                                       metadata={"declared_in": f"{t.file}:{t.line}"}) for t in unit_tests]
@@ -91,9 +92,14 @@ def build_model_layer(compiled: CompiledProject, gates: Sequence[Gate], unit_tes
             lines = [f"{asset}: {reason.splitlines()[0]}" for asset, reason in run.failures.items()]
             raise dg.Failure(description="; ".join(lines)[:4000], metadata=failed_assets(run.failures))
 
+    # A dbt source test is a check on the source's external asset (assets/models.py
+    # build_source_assets), which the step does not materialise: Dagster takes such checks as
+    # inputs of the step (dagster-dbt's source tests as checks pass the same keyword of
+    # dg.multi_asset), so they are judged in it before the models reading the source.
+    arbitrary = {"allow_arbitrary_check_specs": True} if layer_sources else {}
     multi = dg.multi_asset(specs=specs, check_specs=check_specs, can_subset=True, name=LAYER,
                            description="Every SQL model, built in dependency order in one step (assets/model_layer.py)"
-                                       + (" on Spark." if spark else "."))
+                                       + (" on Spark." if spark else "."), **arbitrary)
     if spark:
         from assets.spark import SparkResource
 

@@ -136,6 +136,20 @@ def build_seed_asset(seed: Seed) -> dg.AssetsDefinition:
     return _load
 
 
+def build_source_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
+    """A dbt project's sources that no seed or model builds (an EL tool or a loader script fills
+    them): external assets, so lineage shows them above the models reading them, and their dbt
+    source tests are asset checks on them (judged in the model layer's step before those models)."""
+    specs = []
+    for asset, (relation, declared) in stage.external_sources(compiled).items():
+        names = ", ".join(f"{src}.{table}" for src, table in declared)
+        specs.append(dg.AssetSpec(dg.AssetKey(asset.split("/")), group_name="sources", kinds={"duckdb"},
+                                  description=f"dbt source {names}: {relation}, loaded outside the project "
+                                              "(no seed or model builds it).",
+                                  metadata={"dagster/table_name": relation, "dbt_source": names}))
+    return [dg.AssetsDefinition(specs=specs)] if specs else []   # external: nothing here materialises them
+
+
 def build_model_assets(compiled: CompiledProject) -> list[dg.AssetsDefinition]:
     """One asset per model and seed: the layer of one step per model (``models_in_one_step = false``).
     The default, every model in one step, is ``assets/model_layer.py``."""

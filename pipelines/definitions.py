@@ -20,7 +20,7 @@ from assets.automation import build_automation
 from assets.checks import build_gates
 from assets.model_layer import build_model_layer
 from assets.entities import build_entity_assets
-from assets.models import build_model_assets, build_seed_asset
+from assets.models import build_model_assets, build_seed_asset, build_source_assets as build_dbt_source_assets
 from assets.reports import build_report_definitions
 from assets.resources import WarehouseResource, service_resources
 from assets.serving import build_serving_asset
@@ -115,9 +115,10 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
         built += entity_assets
         entity_checks += checks
     suites = quality.load(settings)   # read once for both
+    external = build_dbt_source_assets(compiled)    # dbt sources loaded outside the project
     if compiled.project.one_step:
         seeds = [build_seed_asset(s) for s in compiled.project.seeds.values()]
-        known = {key for a in [*built, *seeds] for key in a.keys}
+        known = {key for a in [*built, *seeds, *external] for key in a.keys}
         gates_in_step, unit_tests = quality.layer_gates(settings, compiled, suites)
         built = [*built, *seeds, build_model_layer(compiled, gates_in_step, unit_tests, known, settings.target_dir,
                                                    broken_models, spark)]
@@ -128,20 +129,25 @@ def build_definitions(settings: Settings, strict: bool = True) -> dg.Definitions
     serving = build_serving_asset(upstream, built, entity_docs(entities))
     assets = [*built, serving]
     reports = build_report_definitions(settings, assets, None if strict else problems)
-    gates = build_gates(settings, compiled, assets, None if strict else problems, suites, spark)
-    sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets])
+    gates = build_gates(settings, compiled, [*assets, *external], None if strict else problems, suites, spark)
+    # a dbt source's tests are checks of an asset no job materialises (it is loaded outside the
+    # project): the jobs select them besides the assets, so every run judges them
+    checked = dg.AssetSelection.checks_for_assets(*(k for a in external for k in a.keys)) if external else None
+    sync_job, sync_schedule, sensors = build_automation(settings, compiled.project.sources, [*assets, *reports.assets],
+                                                        checked)
     steward = [build_steward_job(settings)] if entities.entities or not strict else []
     apply_jobs, apply_sensors = build_apply(sorted(entities.entities), serving.key, steward[0]) if steward else ([], [])
     spot_assets, spot_checks, spot_jobs, spot_schedules = build_spot_checks(settings, entities.entities)
+    everything = dg.AssetSelection.all() - dg.AssetSelection.groups("steward", "reports")
     by_file: dict[str, list[Problem]] = {}
     for problem in problems:
         by_file.setdefault(problem.file, []).append(problem)
     return dg.Definitions(
-        assets=[*assets, *reports.assets, *spot_assets, *(broken_file_asset(file, found) for file, found in by_file.items())],
+        assets=[*assets, *external, *reports.assets, *spot_assets, *(broken_file_asset(file, found) for file, found in by_file.items())],
         asset_checks=[*gates, *entity_checks, *spot_checks],
         # the weekly spot checks run on their schedule, not with every run
         # the reports are partitioned by their periods: each runs in its own job (assets/reports.py)
-        jobs=[dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.groups("steward", "reports"),
+        jobs=[dg.define_asset_job(ALL_JOB, selection=everything | checked if checked is not None else everything,
                                   description="Everything but the reports: ingest, models, entities, gates, serving copy "
                                               "(kontor run then issues each report in its job report_<name>)."),
               sync_job, *reports.jobs, *steward, *apply_jobs, *spot_jobs],

@@ -105,7 +105,14 @@ def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.As
                               f"fix: {SELECTION_EXAMPLES}") from exc
         if not found:
             raise KontorError(f"--select {text!r} matches no asset; groups: {', '.join(groups)}; {SELECTION_EXAMPLES}")
-        keys |= found
+        # a dbt source loaded outside the project is an asset nothing builds: its tests run in
+        # a complete run, before the models reading it (a selection runs its models' tests only)
+        built = {k for k in found if graph.get(k).is_executable}
+        if not built:
+            raise KontorError(f"--select {text!r}: {', '.join(sorted(k.to_user_string() for k in found))} is loaded "
+                              "outside the project (a dbt source), so nothing of it is built here; its tests run "
+                              f"in a complete kontor run; fix: select what reads it ({text}+)")
+        keys |= built
     return sorted(keys | {SERVING_KEY}, key=lambda k: k.to_user_string())
 
 

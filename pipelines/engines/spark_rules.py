@@ -449,11 +449,34 @@ def rewrite(tree: exp.Expression) -> exp.Expression:
     return unique_cte_names(tree)
 
 
+def shared_ctes(tree: exp.Expression) -> exp.Expression:
+    """Spark's SQL has no WITH inside a subquery: sqlglot moves every CTE to the top, so one query
+    repeated in two subqueries (a dbt test's SQL with its CTEs, counted and selected) would define
+    its CTEs twice, which Spark refuses. A CTE equal to one defined before is dropped; both
+    copies read the one moved to the top. Differing CTEs of one name are left as they are.
+
+    >>> shared_ctes(sqlglot.parse_one("select * from (with c as (select 1) select * from c) x "
+    ...     "where (select count(*) from (with c as (select 1) select * from c) y) > 0")).sql("spark")
+    'WITH c AS (SELECT 1) SELECT * FROM (SELECT * FROM c) AS x WHERE (SELECT COUNT(*) FROM (SELECT * FROM c) AS y) > 0'
+    """
+    seen: dict[str, str] = {}
+    for cte in list(tree.find_all(exp.CTE)):
+        name, body = cte.alias_or_name, cte.this.sql(dialect="duckdb")
+        if seen.get(name) == body:
+            with_ = cte.parent
+            cte.pop()
+            if isinstance(with_, exp.With) and not with_.expressions:
+                with_.pop()
+        else:
+            seen.setdefault(name, body)
+    return tree
+
+
 def to_spark(sql: str, pretty: bool = False) -> str:
     """One DuckDB statement as Spark SQL; ``Untranslatable`` or sqlglot's ``UnsupportedError``
     when a part cannot be written for Spark."""
     tree = sqlglot.parse_one(sql, read="duckdb")
-    return rewrite(tree).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    return shared_ctes(rewrite(tree)).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
 def node_line(node: exp.Expression | None) -> int | None:

@@ -229,6 +229,8 @@ def _asset(compiled: CompiledProject, node: str) -> tuple[str, str]:
 
 def collect_tests(compiled: CompiledProject, display=lambda p: str(p)) -> tuple[list[DbtTest], list[Problem]]:
     """Every test of the project, rendered; disabled ones left out; problems at their lines."""
+    from pipelines.models.stage import external_sources
+
     builder = TestBuilder(compiled)
     tests: list[DbtTest] = []
     nodes = [(name, cm.model.properties) for name, cm in compiled.models.items()]
@@ -243,19 +245,24 @@ def collect_tests(compiled: CompiledProject, display=lambda p: str(p)) -> tuple[
             test = builder.generic(decl, name, asset, relation)
             if test is not None:
                 tests.append(test)
-    # Tests on a source run on the seed or model of the project that builds its relation (a
-    # source nothing here builds has no asset to gate: refused, not skipped).
+    # Tests on a source run on the seed or model of the project that builds its relation, or on
+    # the source's own external asset when nothing here builds it (an EL tool or a loader script
+    # filled it): judged before the models reading it, as dbt build runs them.
     builders = {seed.relation: name for name, seed in compiled.project.seeds.items()}
     builders |= {cm.model.relation: name for name, cm in compiled.models.items()}
+    external = {names: asset for asset, (_, declared) in external_sources(compiled).items() for names in declared}
     for src, table, decl in compiled.project.source_tests:
         relation = compiled.project.dbt_sources[(src, table)]
         node = builders.get(str(Relation.parse(relation))) or builders.get(relation)
-        if node is None:
-            builder.problems.append(Problem(decl.file, decl.line, f"test on source {src}.{table} ({relation}): no seed "
-                                            "or model of the project builds it, so there is no asset to gate; fix: "
-                                            "test the staging model that selects from it"))
+        if node is not None:
+            asset, _ = _asset(compiled, node)
+        elif (src, table) in external:
+            asset = external[(src, table)]
+        else:
+            builder.problems.append(Problem(decl.file, decl.line, f"test on source {src}.{table} ({relation}): it "
+                                            "is not a table of the warehouse (a file read in place), so there is no "
+                                            "relation to gate; fix: test the staging model that selects from it"))
             continue
-        asset, _ = _asset(compiled, node)
         test = builder.generic(decl, f"{src}_{table}", asset, relation, prefix="source_")
         if test is not None:
             tests.append(test)
@@ -343,6 +350,8 @@ def late_tests(compiled: CompiledProject, tests: list[DbtTest]) -> set[str]:
     """Tests that read a node downstream of the one they test (a relationships test from orders
     to customers, where customers refs orders). Blocking the tested node's children on them would
     be a cycle; dbt runs them after all their parents and blocks nothing with them."""
+    from pipelines.models.stage import external_sources
+
     children: dict[str, set[str]] = {}
     for name, cm in compiled.models.items():
         for ref in cm.refs:
@@ -358,9 +367,19 @@ def late_tests(compiled: CompiledProject, tests: list[DbtTest]) -> set[str]:
                     todo.append(child)
         return seen
 
+    readers: dict[str, set[str]] = {}      # an external source's asset -> the models reading it
+    external = {relation: asset for asset, (relation, _) in external_sources(compiled).items()}
+    for name, cm in compiled.models.items():
+        for src in cm.sources:
+            if compiled.project.dbt_sources.get(src) in external:
+                readers.setdefault(external[compiled.project.dbt_sources[src]], set()).add(name)
     late = set()
     for t in tests:
-        below = {_asset(compiled, n)[0] for n in descendants(by_asset[t.asset])}
+        if t.asset in by_asset:
+            below = {_asset(compiled, n)[0] for n in descendants(by_asset[t.asset])}
+        else:                   # a source nothing here builds: what reads it is below it
+            nodes = readers.get(t.asset, set())
+            below = {_asset(compiled, n)[0] for n in nodes.union(*(descendants(n) for n in nodes))}
         if below & set(t.deps):
             late.add(t.name)
     return late

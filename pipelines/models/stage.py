@@ -85,7 +85,42 @@ def _sources(cm: CompiledModel, compiled: CompiledProject) -> list[tuple[str, ..
         return [("raw", f"{system}__{table}") for system, table in cm.sources]
     builders = {s.relation: (s.schema, s.name) for s in project.seeds.values()}
     builders |= {c.model.relation: (c.model.schema, c.model.name) for c in compiled.models.values()}
-    return [builders[r] for r in (project.dbt_sources.get(src) for src in cm.sources) if r in builders]
+    external = {relation: tuple(asset.split("/")) for asset, (relation, _) in external_sources(compiled).items()}
+    found = (project.dbt_sources.get(src) for src in cm.sources)
+    return [builders.get(r) or external[r] for r in found if r in builders or r in external]
+
+
+def external_sources(compiled: CompiledProject) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """A dbt project's sources that no seed or model of it builds (an EL tool or a loader script
+    fills them), each a plain ``schema.identifier`` table: asset (``schema/identifier``, as a
+    model's) -> (relation, the (source, table) names declaring it). The model layer gives each an
+    external asset, which the models reading it depend on and its source tests gate
+    (``external_location`` sources, files read in place, are not tables: none here)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from pipelines.models.render import Relation
+
+    project = compiled.project
+    if project.dbt is None:
+        return {}
+    built = {s.relation for s in project.seeds.values()} | {c.model.relation for c in compiled.models.values()}
+    owned = {f"{s.schema}/{s.name}" for s in project.seeds.values()}
+    owned |= {f"{c.model.schema}/{n}" for n, c in compiled.models.items()}
+    out: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for name, relation in project.dbt_sources.items():
+        if relation in built or str(Relation.parse(relation)) in built:
+            continue
+        try:
+            table = sqlglot.parse_one(relation, into=exp.Table, read="duckdb")
+        except sqlglot.errors.ParseError:
+            continue
+        if not isinstance(table.this, exp.Identifier) or not table.db or table.catalog:
+            continue
+        asset = f"{table.db}/{table.name}"
+        if asset not in owned:
+            out.setdefault(asset, (relation, []))[1].append(name)
+    return out
 
 
 def unit_tests(con: Connection, compiled: CompiledProject, tests: Sequence, run_id: str,
@@ -154,6 +189,8 @@ class Layer:
             direct = {"/".join(d) for d in dependencies(self.compiled.models[n], self.compiled)}
             self.parents[n] = direct & in_layer
             self.upstream[n] = direct.union(*(self.upstream.get(by_asset[a], ()) for a in self.parents[n]))
+        # the dbt sources nothing here builds (asset -> relation): their tests are judged in the step
+        self.sources = {asset: relation for asset, (relation, _) in external_sources(self.compiled).items()}
         self.units: dict[str, list] = {}
         for t in self.unit_tests:
             self.units.setdefault(t.asset, []).append(t)
@@ -185,6 +222,7 @@ class LayerRun:
         self.catalog = Catalog(con)        # read once: this step is the warehouse's one writer
         if self.spark is not None:
             self.on_spark(con, [n for n in layer.models if n not in layer.broken and layer.assets[n] in self.selected])
+        yield from self.judge_ready(con)   # dbt build's order: the tests of sources before the models reading them
         for name in layer.models:
             asset = layer.assets[name]
             if asset not in self.selected:
@@ -222,7 +260,10 @@ class LayerRun:
         from pipelines.quality.spec import referenced_relations
 
         read = step_inputs(self.compiled, names)
+        external = {relation: asset for asset, (relation, _) in external_sources(self.compiled).items()}
         for gate in self.pending:
+            if gate.suite.relation in external:     # a source's tests: its table, as the models read it
+                read.append(tuple(external[gate.suite.relation].split("/", 1)))
             for rule in gate.suite.rules:
                 read += [tuple(r.split(".", 1)) for r in referenced_relations(rule, gate.suite.relation)]
         mine = {(self.compiled.models[n].model.schema, self.compiled.models[n].model.alias or n) for n in names}
@@ -293,6 +334,14 @@ class LayerRun:
         if missing:      # not evaluated: what it reads was not built; its results stay missing
             self.blocked.add(asset)
             self.log.warning(f"{asset}: gate {gate.suite.file} not evaluated, {', '.join(missing)} not built")
+            return
+        if asset in self.layer.sources and tuple(asset.lower().split("/", 1)) not in \
+                {(schema.lower(), name.lower()) for schema, name in self.catalog.relations}:
+            # dbt build: the source's tests error, the models reading it are skipped
+            self.failures[asset] = (f"source table {self.layer.sources[asset]} is not in the warehouse, so its tests "
+                                    "cannot run; fix: load it (the loader or EL tool that fills it) before the run")
+            self.log.error(f"{asset}: {self.failures[asset]}")
+            self.failed_tests.append(frozenset({asset}))
             return
         engine = self.spark.engine() if self.spark is not None else None
         outcome = judge_gate(con, gate, run_id=self.run_id, docs_target=self.target_dir, engine=engine, log=self.log)

@@ -103,9 +103,17 @@ def layer_models(compiled: CompiledProject) -> set[str]:
     return {f"{cm.model.schema}/{n}" for n, cm in compiled.models.items() if cm.materialized != "ephemeral"}
 
 
+def layer_sources(compiled: CompiledProject) -> set[str]:
+    """The external sources (``schema/name``: a dbt source no seed or model builds) whose tests the
+    one-step model layer judges before the models reading them, else none."""
+    from pipelines.models.stage import external_sources
+
+    return set(external_sources(compiled)) if compiled.project.one_step else set()
+
+
 def layer_gates(settings: Settings, compiled: CompiledProject, loaded: tuple[list, list] | None = None) -> tuple[list, list]:
     """(the gates the one-step model layer runs inside its step, its unit tests): ``expectations/*.yml``
-    and dbt's data tests on models, healthy files only (the Dagster layer reports the problems).
+    and dbt's data tests on models and on the sources nothing here builds, healthy files only (the Dagster layer reports the problems).
     ``loaded``: :func:`load`'s result, read once for both."""
     from dataclasses import replace
 
@@ -123,7 +131,8 @@ def layer_gates(settings: Settings, compiled: CompiledProject, loaded: tuple[lis
 
     gates = [Gate(s, keys.get(s.asset, ()), waits_for=waits_for(s))
              for s in suites if s.file not in broken and s.asset in models]
-    tested, _ = dbt_test_gates(compiled, settings.relative, lambda asset: asset in models, keys)
+    sources = layer_sources(compiled)
+    tested, _ = dbt_test_gates(compiled, settings.relative, lambda asset: asset in models or asset in sources, keys)
     gates += [replace(g, waits_for=waits_for(g.suite)) for g in tested]
     unit, problems = collect_unit_tests(compiled)
     return gates, [] if problems else [t for t in unit if t.asset in models]

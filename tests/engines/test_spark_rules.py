@@ -181,3 +181,14 @@ def test_dim_dates_calendar_columns_agree_over_two_years(spark):
     got = [tuple(r) for r in spark.sql(to_spark(sql)).collect()]
     assert len(expected) == 753 and got == expected
     assert expected[0][0] == dt.date(2023, 12, 20)
+
+
+def test_a_query_repeated_with_its_ctes_defines_them_once_for_spark():
+    """A dbt test's SQL is counted and selected (``dbt_tests._gated``): its CTEs appear twice,
+    and Spark, where sqlglot moves every CTE to the top, refuses a name defined twice."""
+    test = "with child as (select 1 as k), parent as (select 2 as k) select * from child"
+    sql = f"select * from ({test}) t where (select count(*) from ({test}) c) <> 0"
+    spark = to_spark(sql)
+    assert spark.count("child AS") == 1 and spark.count("parent AS") == 1, spark
+    other = "select * from (with c as (select 1 as k) select * from c) a, (with c as (select 2 as k) select * from c) b"
+    assert to_spark(other).count("c AS") == 2        # different CTEs of one name are not merged
