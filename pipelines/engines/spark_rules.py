@@ -407,27 +407,33 @@ def unique_cte_names(tree: exp.Expression) -> exp.Expression:
     writes Spark SQL with every CTE at the top (Hive's rule), so two subqueries that each define
     ``all_values`` (dbt's ``accepted_values`` test, used twice by its warn/error gate) became one
     ``WITH all_values AS (...), all_values AS (...)``, which Spark refuses, and two different
-    definitions of one name would be one name for both. Its references in its own query are
-    renamed too, keeping the old name as their alias, so ``all_values.x`` still resolves.
+    definitions of one name would be one name for both. A CTE equal to the one that has its name
+    is dropped (both subqueries read the one at the top); another is renamed, with its
+    references in its own query, which keep the old name as their alias, so ``all_values.x``
+    still resolves.
 
     >>> to_spark("select * from (with a as (select 1 x) select a.x from a) t, (with a as (select 2 x) select x from a) u")
     'WITH a AS (SELECT 1 AS x), a__2 AS (SELECT 2 AS x) SELECT * FROM (SELECT a.x FROM a) AS t, (SELECT x FROM a__2 AS a) AS u'
     """
     withs = list(tree.find_all(exp.With))
-    taken = {cte.alias_or_name.lower() for w in withs for cte in w.expressions if w.parent is tree}
+    taken = {cte.alias_or_name.lower(): cte.this.sql(dialect="duckdb")
+             for w in withs for cte in w.expressions if w.parent is tree}
     for with_ in withs:
         if with_.parent is tree:
             continue
-        for cte in with_.expressions:
-            name = cte.alias_or_name
+        for cte in list(with_.expressions):
+            name, body = cte.alias_or_name, cte.this.sql(dialect="duckdb")
             if name.lower() not in taken:
-                taken.add(name.lower())
+                taken[name.lower()] = body
+                continue
+            if taken[name.lower()] == body:        # the same query: defined once
+                cte.pop()
                 continue
             n = 2
             while f"{name}__{n}".lower() in taken:
                 n += 1
             new = f"{name}__{n}"
-            taken.add(new.lower())
+            taken[new.lower()] = body
             # not in its own body or an earlier CTE of its WITH: a name there is another relation
             before = with_.expressions[:with_.expressions.index(cte) + 1]
             for table in with_.parent.find_all(exp.Table):
@@ -437,6 +443,8 @@ def unique_cte_names(tree: exp.Expression) -> exp.Expression:
                         table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
                     table.set("this", exp.to_identifier(new))
             cte.set("alias", exp.TableAlias(this=exp.to_identifier(new)))
+        if not with_.expressions:
+            with_.pop()
     return tree
 
 
@@ -449,34 +457,11 @@ def rewrite(tree: exp.Expression) -> exp.Expression:
     return unique_cte_names(tree)
 
 
-def shared_ctes(tree: exp.Expression) -> exp.Expression:
-    """Spark's SQL has no WITH inside a subquery: sqlglot moves every CTE to the top, so one query
-    repeated in two subqueries (a dbt test's SQL with its CTEs, counted and selected) would define
-    its CTEs twice, which Spark refuses. A CTE equal to one defined before is dropped; both
-    copies read the one moved to the top. Differing CTEs of one name are left as they are.
-
-    >>> shared_ctes(sqlglot.parse_one("select * from (with c as (select 1) select * from c) x "
-    ...     "where (select count(*) from (with c as (select 1) select * from c) y) > 0")).sql("spark")
-    'WITH c AS (SELECT 1) SELECT * FROM (SELECT * FROM c) AS x WHERE (SELECT COUNT(*) FROM (SELECT * FROM c) AS y) > 0'
-    """
-    seen: dict[str, str] = {}
-    for cte in list(tree.find_all(exp.CTE)):
-        name, body = cte.alias_or_name, cte.this.sql(dialect="duckdb")
-        if seen.get(name) == body:
-            with_ = cte.parent
-            cte.pop()
-            if isinstance(with_, exp.With) and not with_.expressions:
-                with_.pop()
-        else:
-            seen.setdefault(name, body)
-    return tree
-
-
 def to_spark(sql: str, pretty: bool = False) -> str:
     """One DuckDB statement as Spark SQL; ``Untranslatable`` or sqlglot's ``UnsupportedError``
     when a part cannot be written for Spark."""
     tree = sqlglot.parse_one(sql, read="duckdb")
-    return shared_ctes(rewrite(tree)).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    return rewrite(tree).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
 def node_line(node: exp.Expression | None) -> int | None:
