@@ -274,6 +274,9 @@ class ReferenceSpec(Spec):
     default_calling_code: str | int | None = None
     display_spellings: Mapping = Field(default_factory=dict)
     countries: dict[str, list[str]] = {}
+    person_name_affixes: list[str] = []
+    person_name_generations: dict[str, list[str]] = {}
+    given_name_short_forms: dict[str, list[str]] = {}
 
     @field_validator("countries")
     @classmethod
@@ -579,7 +582,7 @@ class EntityFileSpec(Spec):
             elif attr.distinct and attr.decl(name).kind.different(attr.decl(name)) is None:
                 yield attr.key_line("distinct"), (
                     f"attribute {name!r}: type {attr.type!r} has no rule for 'different entities' (types with one: "
-                    "date, identifier, vat_id, register_number); remove 'distinct'")
+                    "date, identifier, vat_id, register_number, person_name); remove 'distinct'")
 
     def written(self, key: str) -> bool:
         """``key`` is in the file (valid or not)."""
@@ -685,7 +688,7 @@ def _entity(name: str, rel: str, spec: EntityFileSpec, docs: dict, reference: di
     systems = [i.system for i in inputs]
     splink_spec, splink_rel, splink_parent = _inherited(spec, docs, "splink", rel, problems)
     if splink_spec is None and declared:
-        splink_spec, found = validate(SplinkSpec, _lines(default_splink(declared, len(inputs)), spec.line), rel)
+        splink_spec, found = validate(SplinkSpec, _lines(default_splink(declared, len(inputs), reference), spec.line), rel)
         problems.extend(found)
         splink_rel, splink_parent = rel, spec
     splink = None
@@ -706,7 +709,7 @@ def _entity(name: str, rel: str, spec: EntityFileSpec, docs: dict, reference: di
     rules_spec, rules_rel, _ = _inherited(spec, docs, "distinct_when", rel, problems)
     distinct_when = _distinct_rules(rules_rel, rules_spec or [], problems, columns)
     # the types' own "different" rules, for attributes declared distinct: true
-    distinct_when += [DistinctRule(f"different {a.name}", a.kind.different(a)) for a in declared or []
+    distinct_when += [DistinctRule(f"different {a.name}", a.kind.different(a, reference, declared)) for a in declared or []
                       if a.distinct and a.kind.different(a)]
     surv_spec, surv_rel, _ = _inherited(spec, docs, "survivorship", rel, problems)
     if declared is not None and surv_spec is None:

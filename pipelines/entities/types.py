@@ -153,7 +153,8 @@ class AttributeType:
                 ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.92", "jaro-winkler >= 0.92", 0.1),
                 ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.8", "jaro-winkler >= 0.8", 0.1)]
 
-    def comparison(self, attr: AttributeDecl) -> dict[str, Any]:
+    def comparison(self, attr: AttributeDecl, reference: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The Splink comparison (``reference``: ``_reference.yml``, for types whose levels read it)."""
         return _levels(attr, self.levels(attr), self.fixed_different)
 
     def priors(self, attr: AttributeDecl) -> dict[str, float]:
@@ -164,9 +165,11 @@ class AttributeType:
         total = sum(m.values())
         return {label: value / total for label, value in m.items()}
 
-    def different(self, attr: AttributeDecl) -> str | None:
+    def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
+                  others: list[AttributeDecl] | None = None) -> str | None:
         """SQL on ``_l``/``_r``: evidence that two records are different entities (``distinct: true``),
-        or None where the type has none (two spellings of a name are no such evidence)."""
+        or None where the type has none (two spellings of a name are no such evidence). ``others``:
+        the entity's other declared attributes."""
         return None
 
 
@@ -174,17 +177,93 @@ class Text(AttributeType):
     name = "text"
 
 
+def name_key(text: str) -> str:
+    """A name as :func:`fold` and :func:`alnum` key it, in Python: 'Käthe' -> 'kaethe'."""
+    folded = text.lower()
+    for letter, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("é", "e"), ("è", "e")):
+        folded = folded.replace(letter, plain)
+    return re.sub(r"[^a-z0-9]", "", folded)
+
+
 class PersonName(AttributeType):
-    """A given name or surname: typos, transpositions and nicknames' first letters."""
+    """A given name or surname: typos, transpositions, short forms ('Hans' / 'Johannes',
+    ``_reference.yml``'s given_name_short_forms) and nicknames' first letters. The key leaves out
+    salutations, titles and generation suffixes (person_name_affixes): 'Dr. Hans' is 'hans'.
+
+    ``distinct: true`` (on a given name): two given names that are neither one spelling or a typo
+    apart, nor one part of the other (a second given name left out, 'Tina' of 'Christina'), nor
+    short forms of one name, nor the other record's surname (the two fields swapped), are two
+    persons (twins, spouses); so are a 'jun.' and a 'sen.' of one name (person_name_generations)."""
     name = "person_name"
 
     m_different = 0.02
 
-    def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
+    @staticmethod
+    def short_form_pairs(reference: dict[str, Any]) -> list[str]:
+        """'<key>|<key>' of every two forms of one entry of given_name_short_forms, both ways round."""
+        pairs: set[str] = set()
+        for full, shorts in (reference.get("given_name_short_forms") or {}).items():
+            keys = sorted({name_key(str(n)) for n in [full, *(shorts or [])]} - {""})
+            pairs.update(f"{a}|{b}" for a in keys for b in keys if a != b)
+        return sorted(pairs)
+
+    @classmethod
+    def short_forms(cls, reference: dict[str, Any]) -> exp.Expression:
+        """A DuckDB MAP of each form's key to the keys of the other forms of its entries."""
+        forms: dict[str, list[str]] = {}
+        for pair in cls.short_form_pairs(reference):
+            a, b = pair.split("|")
+            forms.setdefault(a, []).append(b)
+        forms = forms or {"": []}
+        return exp.func("map", exp.Array(expressions=[_text(k) for k in forms]),
+                        exp.Array(expressions=[exp.Array(expressions=[_text(v) for v in vs]) for vs in forms.values()]),
+                        dialect="duckdb")
+
+    def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
+        affixes = [_text(a) for a in reference.get("person_name_affixes") or []] or [_text("")]
+        return _sql("person_name_key", value=fold(raw), affixes=affixes)
+
+    def _short_form(self, reference: dict[str, Any] | None) -> str:
+        pairs = self.short_form_pairs(reference or {})
+        if not pairs:
+            return "false"
+        return exp.func("list_contains", exp.Array(expressions=[_text(p) for p in pairs]),
+                        verbatim("{k}_l || '|' || {k}_r"), dialect="duckdb").sql("duckdb")
+
+    def levels(self, attr: AttributeDecl, reference: dict[str, Any] | None = None) -> list[tuple[str, str, float]]:
         return [("{k}_l = {k}_r", "exact", 0.88),
                 ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit", 0.06),
+                (self._short_form(reference), "short form", 0.02),
                 ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.9", "jaro-winkler >= 0.9", 0.02),
                 ("jaro_winkler_similarity({k}_l, {k}_r) >= 0.75", "jaro-winkler >= 0.75", 0.02)]
+
+    def comparison(self, attr: AttributeDecl, reference: dict[str, Any] | None = None) -> dict[str, Any]:
+        return _levels(attr, self.levels(attr, reference), self.fixed_different)
+
+    def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
+                  others: list[AttributeDecl] | None = None) -> str | None:
+        reference = reference or {}
+        k = attr.key
+        swapped = [exp.func("coalesce", exp.or_(_side(k, "l").eq(_side(o.key, "r")), _side(k, "r").eq(_side(o.key, "l"))),
+                            exp.false(), dialect="duckdb")
+                   for o in others or [] if o.type == "person_name" and o.name != attr.name]
+        affixes = [_text(a) for a in reference.get("person_name_affixes") or []] or [_text("")]
+        words = {side: _sql("person_name_words", value=fold(f"{attr.name}_{side}"), affixes=affixes) for side in "lr"}
+        names = _sql("person_names_differ", left=f"{k}_l", right=f"{k}_r", words_left=words["l"],
+                     words_right=words["r"], short_forms=self.short_forms(reference),
+                     swapped=exp.or_(*swapped) if swapped else exp.false())
+        generations = reference.get("person_name_generations") or {}
+        young, old = (generations.get(g) or [] for g in ("junior", "senior"))
+        if not (young and old):
+            return names
+        # a suffix is written into either name field: read them all
+        fields = [attr.name] + [o.name for o in others or [] if o.type == "person_name" and o.name != attr.name]
+
+        def says(side: str, words: list[str]) -> str:
+            value = fold(exp.func("concat_ws", _text(" "), *(_side(f, side) for f in fields), dialect="duckdb").sql("duckdb"))
+            return _sql("person_name_says", value=value, words=[_text(w) for w in words])
+        return (f"({names}) or ({says('l', young)} and {says('r', old)}) "
+                f"or ({says('l', old)} and {says('r', young)})")
 
 
 class CompanyName(AttributeType):
@@ -429,7 +508,8 @@ class Identifier(AttributeType):
     def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
         return [("{k}_l = {k}_r", "exact", 0.95), ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit", 0.03)]
 
-    def different(self, attr: AttributeDecl) -> str | None:
+    def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
+                  others: list[AttributeDecl] | None = None) -> str | None:
         # more than a typo apart: another id, so another entity
         return f"damerau_levenshtein({attr.key}_l, {attr.key}_r) > 1"
 
@@ -446,7 +526,8 @@ class Iban(Identifier):
     def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
         return [("{k}_l = {k}_r", "exact", 0.7)]
 
-    def different(self, attr: AttributeDecl) -> str | None:
+    def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
+                  others: list[AttributeDecl] | None = None) -> str | None:
         return None         # companies change banks and keep two accounts: no evidence of two entities
 
     @staticmethod
@@ -472,7 +553,8 @@ class VatId(Iban):
     def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
         return [("{k}_l = {k}_r", "exact", 0.99)]
 
-    def different(self, attr: AttributeDecl) -> str | None:
+    def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
+                  others: list[AttributeDecl] | None = None) -> str | None:
         return _side(attr.key, "l").neq(_side(attr.key, "r")).sql("duckdb")        # keys are valid ids only
 
     @staticmethod
@@ -512,7 +594,8 @@ class RegisterNumber(AttributeType):
     def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
         return [("{k}_l = {k}_r", "exact", 0.99)]
 
-    def different(self, attr: AttributeDecl) -> str | None:
+    def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
+                  others: list[AttributeDecl] | None = None) -> str | None:
         return _side(attr.key, "l").neq(_side(attr.key, "r")).sql("duckdb")        # keys are valid register numbers only
 
 
@@ -577,6 +660,9 @@ class Date(AttributeType):
     validates = True
     options = ("formats",)
     default_formats = ("%Y-%m-%d", "%d.%m.%Y", "%Y%m%d")
+    # keys YYYYMMDD of one year whose day and month are each other's (a date read the other way round)
+    SWAPPED: ClassVar[str] = ("substr({k}_l, 1, 4) = substr({k}_r, 1, 4) and substr({k}_l, 5, 2) = substr({k}_r, 7, 2) "
+                              "and substr({k}_l, 7, 2) = substr({k}_r, 5, 2)")
 
     def _parsed(self, raw: str, attr: AttributeDecl) -> str:
         formats = attr.options.get("formats") or list(self.default_formats)
@@ -593,13 +679,17 @@ class Date(AttributeType):
     def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
         return [("{k}_l = {k}_r", "exact", 0.93),
                 ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one typo", 0.04),
+                (self.SWAPPED, "day and month swapped", 0.01),
                 ("substr({k}_l, 1, 6) = substr({k}_r, 1, 6)", "same month", 0.01)]
 
-    def different(self, attr: AttributeDecl) -> str | None:
+    def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
+                  others: list[AttributeDecl] | None = None) -> str | None:
         # two valid dates more than a typo apart: a person's birthday does not change (namesakes:
-        # father and son at one address)
-        return (f"{attr.name}_valid_l and {attr.name}_valid_r "
-                f"and damerau_levenshtein({attr.key}_l, {attr.key}_r) > 1")
+        # father and son at one address); day and month swapped is a typo too (12.03. / 03.12.),
+        # and so is the day before or after (29. / 30.; a birthday stored as a local midnight
+        # and read in UTC is the day before)
+        return _sql("date_differs", valid_l=f"{attr.name}_valid_l", valid_r=f"{attr.name}_valid_r",
+                    left=f"{attr.key}_l", right=f"{attr.key}_r", swapped=self.SWAPPED.format(k=attr.key))
 
 
 class Reference(AttributeType):
@@ -645,7 +735,7 @@ def _side(column: str, side: str) -> exp.Column:
     return exp.column(f"{column}_{side}")
 
 
-def default_splink(attrs: list[AttributeDecl], inputs: int) -> dict[str, Any]:
+def default_splink(attrs: list[AttributeDecl], inputs: int, reference: dict[str, Any] | None = None) -> dict[str, Any]:
     """Splink settings from the types: one comparison per attribute; blocking rules from the
     ``block: true`` attributes (every pair of them, so no block grows with one common value alone;
     a single block attribute blocks alone; two person-name block attributes also crosswise, for
@@ -672,7 +762,7 @@ def default_splink(attrs: list[AttributeDecl], inputs: int) -> dict[str, Any]:
               (len(blocks) == 1 and a is blocks[0])]
     return {"link_type": "dedupe_only" if inputs == 1 else "link_and_dedupe",
             "probability_two_random_records_match": 0.0001, "em_convergence": 0.0001, "max_iterations": 25,
-            "comparisons": [a.kind.comparison(a) for a in attrs],
+            "comparisons": [a.kind.comparison(a, reference) for a in attrs],
             "blocking_rules_to_generate_predictions": [{"blocking_rule": r, "sql_dialect": "duckdb"} for r in rules]}
 
 

@@ -105,3 +105,35 @@ coalesce(strftime(:parsed, '%Y%m%d'), nullif(regexp_replace(:value, '[^0-9]', ''
 
 -- name: number_key
 cast(try_cast(replace(:value, ',', '.') as double) as varchar);
+
+-- name: person_name_key
+-- a folded person name without its affixes (salutations, titles, generation suffixes), letters and digits
+nullif(regexp_replace(array_to_string(list_filter(string_split(regexp_replace(replace(:value, '.', ''), '[,;\s]+', ' ', 'g'), ' '),
+                                                  w -> not list_contains([:affixes], w)), ''), '[^a-z0-9]', '', 'g'), '');
+
+-- name: person_names_differ
+-- two given names of which no word of one is a word of the other as spelled, a typo apart, its
+-- beginning (a short form: 'Max', 'Chris'), its end ('Tina' of 'Christina') or a listed short
+-- form of it (also with a typo in one of the two: the forms of each, looked up in the map), and not
+-- the other record's surname (the two fields swapped)
+(:left is not null and :right is not null and damerau_levenshtein(:left, :right) > 1 and not (:swapped)
+ and not list_bool_or(list_transform(:words_left, lambda wl: list_bool_or(list_transform(:words_right, lambda wr:
+     wl = wr or damerau_levenshtein(wl, wr) <= 1 or jaro_winkler_similarity(wl, wr) >= 0.9
+     or (least(length(wl), length(wr)) >= 3 and (starts_with(wl, wr) or starts_with(wr, wl)))
+     or (least(length(wl), length(wr)) >= 4 and (ends_with(wl, wr) or ends_with(wr, wl)))
+     or coalesce(list_bool_or(list_transform(:short_forms[wl], lambda f: damerau_levenshtein(f, wr) <= 1)), false)
+     or coalesce(list_bool_or(list_transform(:short_forms[wr], lambda f: damerau_levenshtein(f, wl) <= 1)), false))))));
+
+-- name: person_name_words
+-- the words of a folded person name, without its affixes
+list_filter(string_split(regexp_replace(replace(coalesce(:value, ''), '.', ''), '[^a-z0-9]+', ' ', 'g'), ' '),
+            lambda w: w <> '' and not list_contains([:affixes], w));
+
+-- name: person_name_says
+-- whether a folded name holds one of the words (a generation suffix: 'jun', 'sen')
+list_has_any(string_split(regexp_replace(coalesce(:value, ''), '[^a-z-]+', ' ', 'g'), ' '), [:words]);
+
+-- name: date_differs
+-- two valid dates (keys YYYYMMDD) no typo, day/month swap or neighbouring day explains
+(:valid_l and :valid_r and damerau_levenshtein(:left, :right) > 1 and not (:swapped)
+ and coalesce(abs(date_diff('day', try_strptime(:left, '%Y%m%d'), try_strptime(:right, '%Y%m%d'))) > 1, true));

@@ -385,14 +385,16 @@ def generate(out_dir: Path, companies: int = 1500, seed: int = 1, hard_share: fl
 
 
 def write_set(out_dir: Path, rows: dict[str, list[dict[str, str]]], membership: list[tuple[str, str, str]],
-              families: list[tuple[str, list[str]]], entity_type: str) -> None:
+              families: list[tuple[str, list[str]]], entity_type: str,
+              columns: dict[str, list[str]] | None = None) -> None:
     """A generated set as the harness reads it: one CSV per system (``COLUMNS``), the ground truth
     (``ground_truth/entities.csv``) and every pair within a family of distinct companies, with the
-    family's kind (``ground_truth/hard_negatives.csv``); ``families``: (kind, true ids) in order."""
+    family's kind (``ground_truth/hard_negatives.csv``); ``families``: (kind, true ids) in order;
+    ``columns``: each system's columns, :data:`COLUMNS` unless given."""
     (out_dir / "ground_truth").mkdir(parents=True, exist_ok=True)
     for system, records in rows.items():
         with open(out_dir / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=COLUMNS[system])
+            writer = csv.DictWriter(fh, fieldnames=(columns or COLUMNS)[system])
             writer.writeheader()
             writer.writerows(records)
     with open(out_dir / "ground_truth" / "entities.csv", "w", encoding="utf-8", newline="") as fh:

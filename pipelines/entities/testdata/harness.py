@@ -2,7 +2,8 @@
 
 The entity file is the shipped ``models/entities/customer.yml`` (its Splink settings, training,
 thresholds, rules and survivorship as they are) with only ``inputs:`` and ``ground_truth:``
-replaced by the generator's three systems, so what is measured is the shipped configuration.
+replaced by the generator's three systems, so what is measured is the shipped configuration; a
+generator of another entity names its own file, inputs and columns (``faker_persons.py``).
 The engine functions run as the assets run them: standardise, train, predict, cluster, resolve.
 
     python -m pipelines.entities.testdata.harness --companies 1500 --seed 1 --out /tmp/gen
@@ -43,41 +44,45 @@ INPUTS = [
 ]
 
 
-def project(work: Path, entity_file: Path | None = None) -> EntitySpec:
-    """A throw-away project holding the shipped entity file with the generator's inputs."""
+def project(work: Path, entity_file: Path | None = None, entity: str = "customer",
+            inputs: list[dict[str, Any]] | None = None, columns: dict[str, list[str]] | None = None) -> EntitySpec:
+    """A throw-away project holding an entity file (the shipped ``customer.yml`` unless given) with
+    a generator's inputs (:data:`INPUTS` and the company columns unless given)."""
     models = work / "models" / "entities"
     models.mkdir(parents=True, exist_ok=True)
     (work / "pyproject.toml").write_text('[tool.kontor]\nname = "generated"\ndata_dir = "data"\ntarget_dir = "target"\n',
                                          encoding="utf-8")
     shutil.copy(REPO / "models" / "entities" / "_reference.yml", models / "_reference.yml")
     doc = yaml.safe_load((entity_file or REPO / "models" / "entities" / "customer.yml").read_text(encoding="utf-8"))
-    doc.update(entity="customer", inputs=INPUTS,
+    doc.update(entity=entity, inputs=inputs or INPUTS,
                ground_truth={"entities": "ground_truth/entities.csv", "hard_negatives": "ground_truth/hard_negatives.csv"})
-    (models / "customer.yml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (models / f"{entity}.yml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     settings = load_settings(work, env={})
-    columns = {f"gen_{s}": cols for s, cols in COLUMNS.items()}
-    loaded = load_entities(settings, columns)
+    loaded = load_entities(settings, {f"gen_{s}": cols for s, cols in (columns or COLUMNS).items()})
     if loaded.problems:
         raise ValueError("\n".join(str(p) for p in loaded.problems))
-    return loaded.entities["customer"]
+    return loaded.entities[entity]
 
 
-def load(con: Connection, data_dir: Path) -> dict[str, str]:
+def load(con: Connection, data_dir: Path, columns: dict[str, list[str]] | None = None) -> dict[str, str]:
     con.execute("create schema if not exists raw")
     relations = {}
-    for system in COLUMNS:
+    for system in columns or COLUMNS:
         table = exp.Table(this=exp.to_identifier(f"gen_{system}", quoted=True), db=exp.to_identifier("raw"))
         con.execute(render(template(stage.__file__, "harness_load"), table=table), [str(data_dir / f"{system}.csv")])
         relations[f"gen_{system}"] = table.sql("duckdb")
     return relations
 
 
-def run(data_dir: Path, work: Path, entity_file: Path | None = None) -> dict[str, Any]:
-    spec = project(work, entity_file)
+def run(data_dir: Path, work: Path, entity_file: Path | None = None, entity: str = "customer",
+        inputs: list[dict[str, Any]] | None = None, columns: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Standardise, train, score and resolve a generated set with an entity file (:func:`project`),
+    and measure the result against the set's ground truth."""
+    spec = project(work, entity_file, entity, inputs, columns)
     con = connect(work / "warehouse.duckdb")
     started = time.perf_counter()
     try:
-        relations = load(con, data_dir)
+        relations = load(con, data_dir, columns)
         records = stage.standardise(con, spec, relations).rows
         splink = DuckDBEngine(con).splink()
         trained = stage.train(con, spec, splink, work / "splink", retrain=True)
@@ -93,18 +98,20 @@ def run(data_dir: Path, work: Path, entity_file: Path | None = None) -> dict[str
         con.close()
 
 
-def main(make=generate, companies: int = 1500, description: str = __doc__.splitlines()[0]) -> None:
-    """The command line of a generator (``make``: ``generate(out, companies=, seed=)``): a set
-    written to ``--out``/data, run through the shipped configuration, the figures as JSON."""
+def main(make=generate, companies: int = 1500, description: str = __doc__.splitlines()[0], unit: str = "companies",
+         **entity: Any) -> None:
+    """The command line of a generator (``make``: ``generate(out, <unit>=, seed=)``): a set
+    written to ``--out``/data, run through the shipped configuration (or ``entity``: the
+    arguments of :func:`run` after ``work``), the figures as JSON."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--companies", type=int, default=companies)
+    parser.add_argument("--" + unit, type=int, default=companies)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.out.exists():
         shutil.rmtree(args.out)
-    counts = make(args.out / "data", companies=args.companies, seed=args.seed)
-    print(json.dumps({"data": counts, **run(args.out / "data", args.out / "work")}, indent=1, default=str))
+    counts = make(args.out / "data", **{unit: getattr(args, unit)}, seed=args.seed)
+    print(json.dumps({"data": counts, **run(args.out / "data", args.out / "work", **entity)}, indent=1, default=str))
 
 
 if __name__ == "__main__":
