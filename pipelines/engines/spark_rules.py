@@ -440,20 +440,89 @@ def unique_cte_names(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def rewrite(tree: exp.Expression) -> exp.Expression:
-    """Kontor's rules applied to a query parsed in DuckDB's dialect, one pass per rule."""
+def catalog_case(tree: exp.Expression, columns) -> exp.Expression:
+    """A projection that is a bare column (``select client_id from t``) is named as the column it
+    reads is spelled (DuckDB: ``CLIENT_ID`` when the seed's header says so); Spark names it as the
+    query spells it (``client_id``), so the model's columns would change case on Spark. Each such
+    projection gets its source column's spelling as alias, through CTEs, subqueries and ``*``;
+    ``columns(db, name)`` gives a catalog table's column names (None when not known: the
+    projection is left as written). Nothing is aliased where the spelling already agrees.
+
+    >>> to_spark("select client_id, t.info from t", columns=lambda db, name: ["CLIENT_ID", "Info"])
+    'SELECT client_id AS `CLIENT_ID`, t.info AS `Info` FROM t'
+    """
+    from sqlglot.optimizer.scope import Scope, traverse_scope
+
+    outputs: dict[int, list[str] | None] = {}
+
+    def names_of(source) -> list[str] | None:
+        if isinstance(source, exp.Table):
+            return columns(source.db or None, source.name)
+        if isinstance(source, Scope):
+            return outputs.get(id(source.expression))
+        return None
+
+    def select_names(scope: Scope) -> list[str] | None:
+        select = scope.expression
+        if isinstance(select, exp.SetOperation):
+            left = select.left
+            while isinstance(left, exp.SetOperation):
+                left = left.left
+            return outputs.get(id(left))
+        if not isinstance(select, exp.Select):
+            return None
+        names: list[str] = []
+        for projection in select.expressions:
+            if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)):
+                qualifier = projection.table if isinstance(projection, exp.Column) else ""
+                for alias, (_, source) in scope.selected_sources.items():
+                    if qualifier and alias.lower() != qualifier.lower():
+                        continue
+                    found = names_of(source)
+                    if found is None:
+                        return None
+                    names.extend(found)
+            else:
+                names.append(projection.alias_or_name)
+        return names
+
+    try:
+        scopes = traverse_scope(tree)
+    except Exception:  # noqa: BLE001 - a query sqlglot cannot scope keeps the query's spelling
+        return tree
+    for scope in scopes:
+        select = scope.expression
+        if isinstance(select, exp.Select):
+            for projection in select.expressions:
+                if not isinstance(projection, exp.Column) or isinstance(projection.this, exp.Star):
+                    continue
+                candidates = [source for alias, (_, source) in scope.selected_sources.items()
+                              if not projection.table or alias.lower() == projection.table.lower()]
+                spellings = {n for source in candidates for n in (names_of(source) or [])
+                             if n.lower() == projection.name.lower()}
+                if len(spellings) == 1 and (spelling := spellings.pop()) != projection.name:
+                    projection.replace(exp.alias_(projection.copy(), exp.to_identifier(spelling, quoted=True)))
+        outputs[id(select)] = select_names(scope)
+    return tree
+
+
+def rewrite(tree: exp.Expression, columns=None) -> exp.Expression:
+    """Kontor's rules applied to a query parsed in DuckDB's dialect, one pass per rule;
+    ``columns(db, name)``, a catalog's column names, lets ``catalog_case`` name columns as DuckDB does."""
     lists = list_names(tree)
     tree = tree.copy()
     for rule in RULES:
         tree = _bottom_up(tree, (lambda node: list_length(node, lists)) if rule is list_length else rule)
+    if columns is not None:
+        tree = catalog_case(tree, columns)
     return unique_cte_names(tree)
 
 
-def to_spark(sql: str, pretty: bool = False) -> str:
+def to_spark(sql: str, pretty: bool = False, columns=None) -> str:
     """One DuckDB statement as Spark SQL; ``Untranslatable`` or sqlglot's ``UnsupportedError``
-    when a part cannot be written for Spark."""
+    when a part cannot be written for Spark. ``columns(db, name)``: see ``catalog_case``."""
     tree = sqlglot.parse_one(sql, read="duckdb")
-    return rewrite(tree).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    return rewrite(tree, columns).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
 def node_line(node: exp.Expression | None) -> int | None:

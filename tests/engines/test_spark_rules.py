@@ -181,3 +181,31 @@ def test_dim_dates_calendar_columns_agree_over_two_years(spark):
     got = [tuple(r) for r in spark.sql(to_spark(sql)).collect()]
     assert len(expected) == 753 and got == expected
     assert expected[0][0] == dt.date(2023, 12, 20)
+
+
+# catalog_case needs the catalog: a seed whose header is upper case, read by lower-case names
+CATALOG_CASE_SQL = ("with source as (select * from seeds.raw_clients), renamed as (select client_id, source.info, "
+                    "client_id as id from source) select * from renamed")
+
+
+def test_a_bare_column_is_named_as_the_catalog_spells_it():
+    columns = {("seeds", "raw_clients"): ["CLIENT_ID", "Info"]}
+    written = to_spark(CATALOG_CASE_SQL, columns=lambda db, name: columns.get((db, name)))
+    assert "SELECT client_id AS `CLIENT_ID`, source.info AS `Info`, client_id AS id FROM source" in written
+    assert to_spark(CATALOG_CASE_SQL, columns=lambda db, name: None) == to_spark(CATALOG_CASE_SQL)
+
+
+@pytest.mark.spark
+def test_column_names_keep_the_catalogs_case_on_spark(spark):
+    from pipelines.engines.engine import SparkEngine
+
+    con = duckdb.connect()
+    con.execute('create schema seeds; create table seeds.raw_clients as select 1 as "CLIENT_ID", 2 as "Info"')
+    expected = [d[0] for d in con.execute(CATALOG_CASE_SQL).description]
+    assert expected == ["CLIENT_ID", "Info", "id"]
+    spark.sql("create database if not exists seeds")
+    spark.sql("drop table if exists seeds.raw_clients")
+    spark.sql("create table seeds.raw_clients using parquet as select 1 as CLIENT_ID, 2 as Info")
+    assert spark.sql(SparkEngine(spark).transpile(CATALOG_CASE_SQL)).columns == expected
+    plain = sqlglot.transpile(CATALOG_CASE_SQL, read="duckdb", write="spark")[0]
+    assert spark.sql(plain).columns != expected
