@@ -382,7 +382,54 @@ def ordered_list(node: exp.Expression) -> exp.Expression:
     return _spark("TRANSFORM(ARRAY_SORT(__p_c), __e -> __e.v)", c=collected)
 
 
-RULES = (generate_series, iso_calendar, decimal_division, list_index, list_length,
+_FILE_READERS = ("read_csv", "read_csv_auto", "read_json", "read_json_auto", "read_json_objects", "read_ndjson",
+                 "read_ndjson_auto", "read_ndjson_objects", "read_text", "read_blob", "read_xlsx", "st_read",
+                 "sniff_csv", "delta_scan", "iceberg_scan")
+
+
+def file_readers(node: exp.Expression) -> exp.Expression:
+    """DuckDB's file readers in ``FROM``: ``read_parquet('one/path')`` is Spark's
+    ``parquet.`one/path``` (sqlglot writes it so); a list of paths (sqlglot writes ``parquet.```,
+    an empty path) or anything else computed is refused, and so is every other reader
+    (``read_csv_auto``, ``read_json`` ...): Spark SQL has no table function that sniffs a file's
+    header and types as DuckDB does (``csv.`x.csv``` reads columns ``_c0`` ... as strings)."""
+    if not isinstance(node, exp.Table):
+        return node
+    reader = node.this
+    if isinstance(reader, exp.ReadParquet):
+        paths = reader.expressions
+        if len(paths) != 1 or not isinstance(paths[0], exp.Literal) or not paths[0].is_string:
+            raise Untranslatable("read_parquet of a list of files, a computed path or with options is not "
+                                 "translated to Spark; read one literal path (a glob works) or load the files as a source", node)
+        return node
+    name = "read_csv" if isinstance(reader, exp.ReadCSV) else reader.name.lower() if isinstance(reader, exp.Anonymous) else ""
+    if name in _FILE_READERS:
+        raise Untranslatable(f"{name}(...) (DuckDB's file reader) is not translated to Spark: Spark SQL has no reader "
+                             "that sniffs a file's columns and types as DuckDB's does; load the file as a seed or a source", node)
+    return node
+
+
+def _is_date(node: exp.Expression) -> bool:
+    """``node`` is visibly a DATE (a cast, ``current_date``, ``make_date``, ``last_day``)."""
+    node = node.unnest()
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        return node.to.is_type(exp.DataType.Type.DATE)
+    return isinstance(node, (exp.CurrentDate, exp.DateFromParts, exp.LastDay))
+
+
+def date_difference(node: exp.Expression) -> exp.Expression:
+    """``date - date`` is a number of days (BIGINT) in DuckDB; in Spark it is an INTERVAL DAY,
+    which reached the DuckDB copy as microseconds (1785 days became 154224000000000). Written as
+    ``DATEDIFF`` where both sides are visibly dates; the difference of two DATE columns is not
+    seen here, and ``kontor check`` reports a model where Spark computes an interval and DuckDB
+    does not (``pipelines.engines.explain``)."""
+    if isinstance(node, exp.Sub) and _is_date(node.this) and _is_date(node.expression):
+        return exp.cast(exp.Anonymous(this="DATEDIFF", expressions=[node.this.copy(), node.expression.copy()]),
+                        exp.DataType.build("bigint"))
+    return node
+
+
+RULES = (file_readers, date_difference, generate_series, iso_calendar, decimal_division, list_index, list_length,
          regex_replacement, regex_full_match, regex_extract, min_max_by_count, damerau_levenshtein_one, kontor_functions,
          unordered_row_number, struct_in_subquery, regexp_split, epoch_seconds, ordered_list)
 

@@ -63,6 +63,9 @@ CASES = {
                                           "sqlglot writes LENGTH of a list"),
     "min_by_k": ("select min_by(x, y, 2) as lowest, max_by(x, y, 2) as highest from (values (1, 3), (2, 1), (3, 2)) as t(x, y)",
                  "sqlglot drops k: one value, not a list"),
+    "date_difference": ("select date '2024-03-01' - date '2024-02-01' as days, "
+                        "current_date - cast(current_date - 365 as date) as year_days",
+                        "Spark subtracts dates as an INTERVAL DAY, not a number of days"),
     # dbt's accepted_values test inside a warn/error gate, which reads the test's query twice;
     # the second subquery's CTE of the same name is another query (a different count)
     "nested_cte_names": ("select (select count(*) from (with all_values as (select 1 as v) select all_values.v from all_values)) as one, "
@@ -116,6 +119,8 @@ def test_a_full_match_is_an_anchored_rlike():
     ("select regexp_replace(s, pattern_col, 'x') from t", "computed pattern"),
     ("select regexp_replace(s, 'a', 'x', 'gm') from t", "'m'"),
     ("select * from range(1, 5) as r(i)", "end-exclusive"),
+    ("select * from read_csv_auto('seeds/raw_sponsors.csv')", "read_csv_auto.*file reader"),
+    ("select * from read_parquet(['a.parquet', 'b.parquet'])", "list of files"),
 ])
 def test_what_cannot_be_translated_is_refused(sql, message):
     with pytest.raises(Untranslatable, match=message):
