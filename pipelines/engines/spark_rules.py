@@ -553,6 +553,44 @@ def catalog_case(tree: exp.Expression, columns) -> exp.Expression:
     return tree
 
 
+def _correlated(body: exp.Expression) -> bool:
+    """A CTE body that reads a column of a query around it: a column qualified by a name the body
+    does not define, or any column of a SELECT without FROM."""
+    defined = {t.alias_or_name.lower() for t in body.find_all(exp.Table)} | \
+        {q.alias.lower() for q in body.find_all(exp.Subquery) if q.alias} | \
+        {c.alias_or_name.lower() for c in body.find_all(exp.CTE)}
+    for column in body.find_all(exp.Column):
+        select = column.find_ancestor(exp.Select)
+        if column.table and column.table.lower() not in defined:
+            return True
+        if not column.table and select is not None and not select.args.get("from") and select is body.unnest():
+            return True
+    return False
+
+
+def correlated_ctes(tree: exp.Expression) -> exp.Expression:
+    """A CTE inside a subquery that reads the outer query's columns (a dbt macro's
+    ``(with adjusted as (select s.order_ts as dt, ...) select ... from adjusted)`` in a select
+    list) is written as a derived table where it is read: sqlglot hoists every CTE to the
+    statement's one WITH for Spark, where ``s`` is out of scope (Spark: UNRESOLVED_COLUMN)."""
+    for with_ in list(tree.find_all(exp.With)):
+        if with_.parent is tree or with_.parent is None:
+            continue
+        query = with_.parent
+        for cte in list(with_.expressions):
+            if not _correlated(cte.this):
+                continue
+            name = cte.alias_or_name.lower()
+            for table in list(query.find_all(exp.Table)):
+                if not table.args.get("db") and table.name.lower() == name and table.find_ancestor(exp.CTE) is not cte:
+                    alias = table.alias or cte.alias_or_name
+                    table.replace(exp.Subquery(this=cte.this.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias))))
+            cte.pop()
+        if not with_.expressions:
+            with_.pop()
+    return tree
+
+
 def rewrite(tree: exp.Expression, columns=None) -> exp.Expression:
     """Kontor's rules applied to a query parsed in DuckDB's dialect, one pass per rule;
     ``columns(db, name)``, a catalog's column names, lets ``catalog_case`` name columns as DuckDB does."""
@@ -562,7 +600,7 @@ def rewrite(tree: exp.Expression, columns=None) -> exp.Expression:
         tree = _bottom_up(tree, (lambda node: list_length(node, lists)) if rule is list_length else rule)
     if columns is not None:
         tree = catalog_case(tree, columns)
-    return unique_cte_names(tree)
+    return unique_cte_names(correlated_ctes(tree))
 
 
 def to_spark(sql: str, pretty: bool = False, columns=None) -> str:

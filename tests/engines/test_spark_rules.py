@@ -66,6 +66,10 @@ CASES = {
     "date_difference": ("select date '2024-03-01' - date '2024-02-01' as days, "
                         "current_date - cast(current_date - 365 as date) as year_days",
                         "Spark subtracts dates as an INTERVAL DAY, not a number of days"),
+    # EricLamphere/duckdb_dbt's fiscal_quarter macro: a CTE in a select list reading the row's column
+    "correlated_cte": ("select sum(q) as total from (select (with a as (select t.x + 1 as y, month(t.d) as m) "
+                       "select y * 2 + m from a) as q from (values (1, date '2024-03-01'), (2, date '2024-05-01')) as t(x, d))",
+                       "sqlglot hoists the CTE to the statement's WITH, where t is out of scope"),
     # dbt's accepted_values test inside a warn/error gate, which reads the test's query twice;
     # the second subquery's CTE of the same name is another query (a different count)
     "nested_cte_names": ("select (select count(*) from (with all_values as (select 1 as v) select all_values.v from all_values)) as one, "
