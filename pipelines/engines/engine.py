@@ -148,7 +148,19 @@ class SparkEngine(Engine):
         self.spark = session
 
     def transpile(self, sql: str) -> str:
-        return to_spark(sql)
+        return to_spark(sql, columns=self._catalog_columns)
+
+    def _catalog_columns(self, schema: str | None, name: str) -> list[str] | None:
+        """A table's column names as Spark's catalog spells them (``spark_rules.catalog_case``)."""
+        if not name:
+            return None
+        qualified = _spark_rel(schema, name) if schema else _spark_ident(name)
+        try:
+            if not self.spark.catalog.tableExists(qualified):
+                return None
+            return list(self.spark.table(qualified).columns)
+        except Exception:  # noqa: BLE001 - not a catalog table (a file, a function): spelled as written
+            return None
 
     def execute(self, sql: str) -> None:
         self.spark.sql(self.transpile(sql))

@@ -55,6 +55,22 @@ def _reads(sql: str) -> set[str]:
     return {f"{t.db}.{t.name}" for t in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Table) if t.db}
 
 
+def _intervals_only_on_spark(con, session, cm) -> list[str]:
+    """Columns of the model Spark types as an interval where DuckDB's empty catalog does not."""
+    from sqlglot import exp
+
+    from pipelines.engines.engine import _table
+
+    try:
+        duck = {str(row[0]).lower(): str(row[1]).upper() for row in
+                con.execute(exp.Describe(this=_table(cm.model.schema, cm.model.alias or cm.model.name)).sql("duckdb")).fetchall()}
+    except Exception:  # noqa: BLE001 - the model did not bind on DuckDB: its own check says why
+        return []
+    spark = session.table(_table(PREFIX + cm.model.schema, cm.model.alias or cm.model.name).sql("spark")).schema
+    return [field.name for field in spark.fields if "Interval" in type(field.dataType).__name__
+            and field.name.lower() in duck and "INTERVAL" not in duck[field.name.lower()]]
+
+
 def explain_problems(compiled: CompiledProject, session=None) -> list[Problem]:
     """Problems of the models Spark cannot plan; ``session`` defaults to a local one started here
     (and stopped after; none without Java: then nothing is explained). Models that do not
@@ -108,6 +124,12 @@ def explain_problems(compiled: CompiledProject, session=None) -> list[Problem]:
                 problems.append(Problem(cm.model.rel_path, _line(cm.model.raw_sql, message),
                                         f"Spark cannot plan the model: {message}; fix: write it so that both engines "
                                         "accept it, or add a rule to pipelines/engines/spark_rules.py"))
+            else:
+                for column in _intervals_only_on_spark(con, session, cm):
+                    problems.append(Problem(cm.model.rel_path, _line(cm.model.raw_sql, f"`{column}`"),
+                                            f"column {column} is an interval on Spark and a number on DuckDB "
+                                            "(date - date: DuckDB counts days, Spark makes an INTERVAL DAY); "
+                                            "fix: write date_diff('day', start, end), which both engines read as days"))
     finally:
         con.close()
         for schema in sorted(schemas):

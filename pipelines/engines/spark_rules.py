@@ -382,7 +382,54 @@ def ordered_list(node: exp.Expression) -> exp.Expression:
     return _spark("TRANSFORM(ARRAY_SORT(__p_c), __e -> __e.v)", c=collected)
 
 
-RULES = (generate_series, iso_calendar, decimal_division, list_index, list_length,
+_FILE_READERS = ("read_csv", "read_csv_auto", "read_json", "read_json_auto", "read_json_objects", "read_ndjson",
+                 "read_ndjson_auto", "read_ndjson_objects", "read_text", "read_blob", "read_xlsx", "st_read",
+                 "sniff_csv", "delta_scan", "iceberg_scan")
+
+
+def file_readers(node: exp.Expression) -> exp.Expression:
+    """DuckDB's file readers in ``FROM``: ``read_parquet('one/path')`` is Spark's
+    ``parquet.`one/path``` (sqlglot writes it so); a list of paths (sqlglot writes ``parquet.```,
+    an empty path) or anything else computed is refused, and so is every other reader
+    (``read_csv_auto``, ``read_json`` ...): Spark SQL has no table function that sniffs a file's
+    header and types as DuckDB does (``csv.`x.csv``` reads columns ``_c0`` ... as strings)."""
+    if not isinstance(node, exp.Table):
+        return node
+    reader = node.this
+    if isinstance(reader, exp.ReadParquet):
+        paths = reader.expressions
+        if len(paths) != 1 or not isinstance(paths[0], exp.Literal) or not paths[0].is_string:
+            raise Untranslatable("read_parquet of a list of files, a computed path or with options is not "
+                                 "translated to Spark; read one literal path (a glob works) or load the files as a source", node)
+        return node
+    name = "read_csv" if isinstance(reader, exp.ReadCSV) else reader.name.lower() if isinstance(reader, exp.Anonymous) else ""
+    if name in _FILE_READERS:
+        raise Untranslatable(f"{name}(...) (DuckDB's file reader) is not translated to Spark: Spark SQL has no reader "
+                             "that sniffs a file's columns and types as DuckDB's does; load the file as a seed or a source", node)
+    return node
+
+
+def _is_date(node: exp.Expression) -> bool:
+    """``node`` is visibly a DATE (a cast, ``current_date``, ``make_date``, ``last_day``)."""
+    node = node.unnest()
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        return node.to.is_type(exp.DataType.Type.DATE)
+    return isinstance(node, (exp.CurrentDate, exp.DateFromParts, exp.LastDay))
+
+
+def date_difference(node: exp.Expression) -> exp.Expression:
+    """``date - date`` is a number of days (BIGINT) in DuckDB; in Spark it is an INTERVAL DAY,
+    which reached the DuckDB copy as microseconds (1785 days became 154224000000000). Written as
+    ``DATEDIFF`` where both sides are visibly dates; the difference of two DATE columns is not
+    seen here, and ``kontor check`` reports a model where Spark computes an interval and DuckDB
+    does not (``pipelines.engines.explain``)."""
+    if isinstance(node, exp.Sub) and _is_date(node.this) and _is_date(node.expression):
+        return exp.cast(exp.Anonymous(this="DATEDIFF", expressions=[node.this.copy(), node.expression.copy()]),
+                        exp.DataType.build("bigint"))
+    return node
+
+
+RULES = (file_readers, date_difference, generate_series, iso_calendar, decimal_division, list_index, list_length,
          regex_replacement, regex_full_match, regex_extract, min_max_by_count, damerau_levenshtein_one, kontor_functions,
          unordered_row_number, struct_in_subquery, regexp_split, epoch_seconds, ordered_list)
 
@@ -448,20 +495,127 @@ def unique_cte_names(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def rewrite(tree: exp.Expression) -> exp.Expression:
-    """Kontor's rules applied to a query parsed in DuckDB's dialect, one pass per rule."""
+def catalog_case(tree: exp.Expression, columns) -> exp.Expression:
+    """A projection that is a bare column (``select client_id from t``) is named as the column it
+    reads is spelled (DuckDB: ``CLIENT_ID`` when the seed's header says so); Spark names it as the
+    query spells it (``client_id``), so the model's columns would change case on Spark. Each such
+    projection gets its source column's spelling as alias, through CTEs, subqueries and ``*``;
+    ``columns(db, name)`` gives a catalog table's column names (None when not known: the
+    projection is left as written). Nothing is aliased where the spelling already agrees.
+
+    >>> to_spark("select client_id, t.info from t", columns=lambda db, name: ["CLIENT_ID", "Info"])
+    'SELECT client_id AS `CLIENT_ID`, t.info AS `Info` FROM t'
+    """
+    from sqlglot.optimizer.scope import Scope, traverse_scope
+
+    outputs: dict[int, list[str] | None] = {}
+
+    def names_of(source) -> list[str] | None:
+        if isinstance(source, exp.Table):
+            return columns(source.db or None, source.name)
+        if isinstance(source, Scope):
+            return outputs.get(id(source.expression))
+        return None
+
+    def select_names(scope: Scope) -> list[str] | None:
+        select = scope.expression
+        if isinstance(select, exp.SetOperation):
+            left = select.left
+            while isinstance(left, exp.SetOperation):
+                left = left.left
+            return outputs.get(id(left))
+        if not isinstance(select, exp.Select):
+            return None
+        names: list[str] = []
+        for projection in select.expressions:
+            if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)):
+                qualifier = projection.table if isinstance(projection, exp.Column) else ""
+                for alias, (_, source) in scope.selected_sources.items():
+                    if qualifier and alias.lower() != qualifier.lower():
+                        continue
+                    found = names_of(source)
+                    if found is None:
+                        return None
+                    names.extend(found)
+            else:
+                names.append(projection.alias_or_name)
+        return names
+
+    try:
+        scopes = traverse_scope(tree)
+    except Exception:  # noqa: BLE001 - a query sqlglot cannot scope keeps the query's spelling
+        return tree
+    for scope in scopes:
+        select = scope.expression
+        if isinstance(select, exp.Select):
+            for projection in select.expressions:
+                if not isinstance(projection, exp.Column) or isinstance(projection.this, exp.Star):
+                    continue
+                candidates = [source for alias, (_, source) in scope.selected_sources.items()
+                              if not projection.table or alias.lower() == projection.table.lower()]
+                spellings = {n for source in candidates for n in (names_of(source) or [])
+                             if n.lower() == projection.name.lower()}
+                if len(spellings) == 1 and (spelling := spellings.pop()) != projection.name:
+                    projection.replace(exp.alias_(projection.copy(), exp.to_identifier(spelling, quoted=True)))
+        outputs[id(select)] = select_names(scope)
+    return tree
+
+
+def _correlated(body: exp.Expression) -> bool:
+    """A CTE body that reads a column of a query around it: a column qualified by a name the body
+    does not define, or any column of a SELECT without FROM."""
+    defined = {t.alias_or_name.lower() for t in body.find_all(exp.Table)} | \
+        {q.alias.lower() for q in body.find_all(exp.Subquery) if q.alias} | \
+        {c.alias_or_name.lower() for c in body.find_all(exp.CTE)}
+    for column in body.find_all(exp.Column):
+        select = column.find_ancestor(exp.Select)
+        if column.table and column.table.lower() not in defined:
+            return True
+        if not column.table and select is not None and not select.args.get("from") and select is body.unnest():
+            return True
+    return False
+
+
+def correlated_ctes(tree: exp.Expression) -> exp.Expression:
+    """A CTE inside a subquery that reads the outer query's columns (a dbt macro's
+    ``(with adjusted as (select s.order_ts as dt, ...) select ... from adjusted)`` in a select
+    list) is written as a derived table where it is read: sqlglot hoists every CTE to the
+    statement's one WITH for Spark, where ``s`` is out of scope (Spark: UNRESOLVED_COLUMN)."""
+    for with_ in list(tree.find_all(exp.With)):
+        if with_.parent is tree or with_.parent is None:
+            continue
+        query = with_.parent
+        for cte in list(with_.expressions):
+            if not _correlated(cte.this):
+                continue
+            name = cte.alias_or_name.lower()
+            for table in list(query.find_all(exp.Table)):
+                if not table.args.get("db") and table.name.lower() == name and table.find_ancestor(exp.CTE) is not cte:
+                    alias = table.alias or cte.alias_or_name
+                    table.replace(exp.Subquery(this=cte.this.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias))))
+            cte.pop()
+        if not with_.expressions:
+            with_.pop()
+    return tree
+
+
+def rewrite(tree: exp.Expression, columns=None) -> exp.Expression:
+    """Kontor's rules applied to a query parsed in DuckDB's dialect, one pass per rule;
+    ``columns(db, name)``, a catalog's column names, lets ``catalog_case`` name columns as DuckDB does."""
     lists = list_names(tree)
     tree = tree.copy()
     for rule in RULES:
         tree = _bottom_up(tree, (lambda node: list_length(node, lists)) if rule is list_length else rule)
-    return unique_cte_names(tree)
+    if columns is not None:
+        tree = catalog_case(tree, columns)
+    return unique_cte_names(correlated_ctes(tree))
 
 
-def to_spark(sql: str, pretty: bool = False) -> str:
+def to_spark(sql: str, pretty: bool = False, columns=None) -> str:
     """One DuckDB statement as Spark SQL; ``Untranslatable`` or sqlglot's ``UnsupportedError``
-    when a part cannot be written for Spark."""
+    when a part cannot be written for Spark. ``columns(db, name)``: see ``catalog_case``."""
     tree = sqlglot.parse_one(sql, read="duckdb")
-    return rewrite(tree).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    return rewrite(tree, columns).sql(dialect="spark", pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
 def node_line(node: exp.Expression | None) -> int | None:

@@ -281,6 +281,8 @@ class LayerRun:
         model = self.compiled.models[name].model
         exists = (model.schema, model.alias or model.name) in self.catalog.relations
         after = [t for t in tests if not exists and any(g.this for g in t.given)]
+        if self.spark is not None:
+            self._copy_given_back(con, [t for t in tests if t not in after])
         failed = False
         for test, passed, detail in unit_tests(con, self.compiled, [t for t in tests if t not in after],
                                                self.run_id, self.log):
@@ -299,10 +301,30 @@ class LayerRun:
             self.fail(asset, str(exc).strip() or type(exc).__name__)
             return
         yield Built(asset, built, lineage(self.compiled, name, save=False))     # saved once, at the end
+        if self.spark is not None:
+            self._copy_given_back(con, after)
         for test, passed, detail in unit_tests(con, self.compiled, after, self.run_id, self.log):
             if not passed:
                 self.blocked.add(asset)
             yield UnitTested(asset, test, passed, detail)
+
+    def _copy_given_back(self, con, tests: list) -> None:
+        """A unit test runs on DuckDB and reads its inputs' column types there; a model this run
+        built on Spark is in the DuckDB warehouse only after the step (or as an earlier run left
+        it), so each such input is copied back before the tests (before: "columns [...] are not
+        in the input (it has [])" on a first run); a test of ``this`` that runs after the build
+        gets the model itself."""
+        from pipelines.models.render import Relation
+
+        wanted = []
+        for test in tests:
+            for given in test.given:
+                rel = Relation.parse(given.relation)
+                pair = (rel.schema or "main", rel.identifier)
+                if self.spark.written(f"{pair[0]}.{pair[1]}") and pair not in wanted:
+                    wanted.append(pair)
+        if wanted:
+            self.spark.copy_back(con, wanted, self.target_dir / "tmp" / "from_spark")
 
     def _build_on_spark(self, name: str) -> Materialized:
         from pipelines.models.on_engine import build_model

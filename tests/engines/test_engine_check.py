@@ -86,3 +86,19 @@ def test_the_spark_resource_is_configured_from_the_project(tmp_path):
     assert "spark" not in build_definitions(make_project(tmp_path / "duck", with_models=True)).resources
     resource = build_definitions(env_settings).resources["spark"]
     assert "secret" not in repr(resource)        # an EnvVar, resolved only when the run starts
+
+
+def test_a_duckdb_file_reader_is_refused_at_its_line(tmp_path):
+    # as inato/dbt-duckdb-starter's stg_sponsors: Spark SQL has no reader that sniffs a CSV's header and types
+    settings = _spark_project(tmp_path)
+    (tmp_path / "models" / "staging" / "stg_sponsors.sql").write_text(
+        "with source as (\n"
+        "  -- the seed read directly\n"
+        "  select * from read_csv_auto('seeds/raw_sponsors.csv')\n"
+        ")\n"
+        "select * from source\n")
+    problems, _ = check_project(settings)
+    assert [str(p) for p in problems] == [
+        "models/staging/stg_sponsors.sql:3: cannot run on Spark: read_csv_auto(...) (DuckDB's file reader) is not "
+        "translated to Spark: Spark SQL has no reader that sniffs a file's columns and types as DuckDB's does; "
+        "load the file as a seed or a source"]

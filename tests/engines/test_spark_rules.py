@@ -63,6 +63,13 @@ CASES = {
                                           "sqlglot writes LENGTH of a list"),
     "min_by_k": ("select min_by(x, y, 2) as lowest, max_by(x, y, 2) as highest from (values (1, 3), (2, 1), (3, 2)) as t(x, y)",
                  "sqlglot drops k: one value, not a list"),
+    "date_difference": ("select date '2024-03-01' - date '2024-02-01' as days, "
+                        "current_date - cast(current_date - 365 as date) as year_days",
+                        "Spark subtracts dates as an INTERVAL DAY, not a number of days"),
+    # EricLamphere/duckdb_dbt's fiscal_quarter macro: a CTE in a select list reading the row's column
+    "correlated_cte": ("select sum(q) as total from (select (with a as (select t.x + 1 as y, month(t.d) as m) "
+                       "select y * 2 + m from a) as q from (values (1, date '2024-03-01'), (2, date '2024-05-01')) as t(x, d))",
+                       "sqlglot hoists the CTE to the statement's WITH, where t is out of scope"),
     # dbt's accepted_values test inside a warn/error gate, which reads the test's query twice;
     # the second subquery's CTE of the same name is another query (a different count)
     "nested_cte_names": ("select (select count(*) from (with all_values as (select 1 as v) select all_values.v from all_values)) as one, "
@@ -116,6 +123,8 @@ def test_a_full_match_is_an_anchored_rlike():
     ("select regexp_replace(s, pattern_col, 'x') from t", "computed pattern"),
     ("select regexp_replace(s, 'a', 'x', 'gm') from t", "'m'"),
     ("select * from range(1, 5) as r(i)", "end-exclusive"),
+    ("select * from read_csv_auto('seeds/raw_sponsors.csv')", "read_csv_auto.*file reader"),
+    ("select * from read_parquet(['a.parquet', 'b.parquet'])", "list of files"),
 ])
 def test_what_cannot_be_translated_is_refused(sql, message):
     with pytest.raises(Untranslatable, match=message):
@@ -194,3 +203,31 @@ def test_a_query_repeated_with_its_ctes_defines_them_once_for_spark():
     # different CTEs of one name are not merged: the second is renamed where it is read
     assert to_spark(other) == ("WITH c AS (SELECT 1 AS k), c__2 AS (SELECT 2 AS k) "
                                "SELECT * FROM (SELECT * FROM c) AS a, (SELECT * FROM c__2 AS c) AS b")
+
+
+# catalog_case needs the catalog: a seed whose header is upper case, read by lower-case names
+CATALOG_CASE_SQL = ("with source as (select * from seeds.raw_clients), renamed as (select client_id, source.info, "
+                    "client_id as id from source) select * from renamed")
+
+
+def test_a_bare_column_is_named_as_the_catalog_spells_it():
+    columns = {("seeds", "raw_clients"): ["CLIENT_ID", "Info"]}
+    written = to_spark(CATALOG_CASE_SQL, columns=lambda db, name: columns.get((db, name)))
+    assert "SELECT client_id AS `CLIENT_ID`, source.info AS `Info`, client_id AS id FROM source" in written
+    assert to_spark(CATALOG_CASE_SQL, columns=lambda db, name: None) == to_spark(CATALOG_CASE_SQL)
+
+
+@pytest.mark.spark
+def test_column_names_keep_the_catalogs_case_on_spark(spark):
+    from pipelines.engines.engine import SparkEngine
+
+    con = duckdb.connect()
+    con.execute('create schema seeds; create table seeds.raw_clients as select 1 as "CLIENT_ID", 2 as "Info"')
+    expected = [d[0] for d in con.execute(CATALOG_CASE_SQL).description]
+    assert expected == ["CLIENT_ID", "Info", "id"]
+    spark.sql("create database if not exists seeds")
+    spark.sql("drop table if exists seeds.raw_clients")
+    spark.sql("create table seeds.raw_clients using parquet as select 1 as CLIENT_ID, 2 as Info")
+    assert spark.sql(SparkEngine(spark).transpile(CATALOG_CASE_SQL)).columns == expected
+    plain = sqlglot.transpile(CATALOG_CASE_SQL, read="duckdb", write="spark")[0]
+    assert spark.sql(plain).columns != expected

@@ -412,3 +412,18 @@ def test_unsupported_unit_test_parts_are_refused_at_their_line(tmp_path, change,
     key = next(k for k, v in {"versions": "versions", "override_key": "env_var:", "unknown_macro": "cents_to_euro:",
                               "missing_fixture": "three_sales", "config_key": "schema: x"}.items() if v in problem)
     assert any(str(p).startswith(expected[key]) for p in problems), [str(p) for p in problems]
+
+
+@pytest.mark.spark
+def test_unit_tests_on_spark_read_their_inputs_built_on_spark(tmp_path):
+    """A unit test runs on DuckDB from its inputs' column types there; on Spark its ref()'d input
+    (and ``this``) is built on Spark and reaches the DuckDB warehouse only after the step, so a
+    first run found no columns ("are not in the input (it has [])", EricLamphere/duckdb_dbt)."""
+    root = unit_project(tmp_path)
+    settings = load_settings(root, env={"HOME": str(root), "KONTOR_ENGINE": "spark"})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    found = checks(result)
+    assert found["stamped_with_overrides"] == (True, "ERROR"), found
+    assert found["only_newer_sales_are_appended"] == (True, "ERROR"), found
+    assert query(settings.warehouse_path, "select distinct region from main.stamped_sales") == [("north",)]
