@@ -4,7 +4,6 @@ company schema and for a declared ``country`` attribute; a value not listed stay
 upper-cased."""
 from __future__ import annotations
 
-import csv
 
 import duckdb
 import pytest
@@ -14,7 +13,7 @@ from pipelines.core.spec import validate
 from pipelines.engines.spark_rules import to_spark
 from pipelines.entities.spec import ReferenceSpec, load_reference
 from pipelines.entities.standardise import standardise
-from pipelines.entities.testdata.companies import COLUMNS
+from pipelines.entities.testdata.companies import COLUMNS, write_systems
 from pipelines.entities.testdata.harness import load, project
 from pipelines.entities.types import TYPES, AttributeDecl
 from tests.conftest import REPO
@@ -68,15 +67,9 @@ def test_every_listed_spelling_gives_its_code(reference):
 
 def test_company_schema_country_is_its_iso_code(tmp_path):
     data = tmp_path / "data"
-    data.mkdir()
-    for system, cols in COLUMNS.items():
-        with open(data / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=cols)
-            writer.writeheader()
-            if system == "crm":
-                for i, land in enumerate(WRITTEN):
-                    writer.writerow({"crm_id": f"K-{i}", "firma": "Muster GmbH", "strasse_hnr": "Hauptstr. 1",
-                                     "plz": "93047", "ort": "Regensburg", "land": land, "geaendert": "2026-01-01 00:00:00"})
+    crm = [{"crm_id": f"K-{i}", "firma": "Muster GmbH", "strasse_hnr": "Hauptstr. 1", "plz": "93047", "ort": "Regensburg",
+            "land": land, "geaendert": "2026-01-01 00:00:00"} for i, land in enumerate(WRITTEN)]
+    write_systems(data, {system: crm if system == "crm" else [] for system in COLUMNS})
     spec = project(tmp_path / "work")
     con = duckdb.connect(str(tmp_path / "work" / "w.duckdb"))
     try:

@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.entities.decisions import prepare
 from pipelines.entities.standardise import standardise
-from pipelines.entities.testdata.companies import COLUMNS
+from pipelines.entities.testdata.companies import COLUMNS, write_systems
 from pipelines.entities.testdata.faker_companies import KINDS, generate
 from pipelines.entities.testdata.harness import load, project, run
 
@@ -49,20 +49,13 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 def test_legal_forms_postcode_prefixes_and_swiss_vat_ids_faker_writes(tmp_path):
     data = tmp_path / "data"
-    data.mkdir()
-    for system, cols in COLUMNS.items():
-        with open(data / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=cols)
-            writer.writeheader()
-            if system == "crm":
-                for i, (name, postcode) in enumerate(zip(NAMES, cycle(POSTCODES))):
-                    writer.writerow({"crm_id": f"K-{i}", "firma": name, "strasse_hnr": "Hauptstr. 1", "plz": postcode,
-                                     "ort": "Wien", "land": "", "ust_id": (list(VATS) + [""] * len(NAMES))[i], "email": "", "telefon": "",
-                                     "geaendert": "2026-01-01 00:00:00"})
-            if system == "accounting":
-                for i, name in enumerate(CUT):
-                    writer.writerow({"konto": str(i), "name": name, "plz": "93047", "ort": "Regensburg",
-                                     "geaendert": "2026-01-01 00:00:00"})
+    rows = {system: [] for system in COLUMNS}
+    rows["crm"] = [{"crm_id": f"K-{i}", "firma": name, "strasse_hnr": "Hauptstr. 1", "plz": postcode, "ort": "Wien",
+                    "land": "", "ust_id": (list(VATS) + [""] * len(NAMES))[i], "email": "", "telefon": "",
+                    "geaendert": "2026-01-01 00:00:00"} for i, (name, postcode) in enumerate(zip(NAMES, cycle(POSTCODES)))]
+    rows["accounting"] = [{"konto": str(i), "name": name, "plz": "93047", "ort": "Regensburg",
+                           "geaendert": "2026-01-01 00:00:00"} for i, name in enumerate(CUT)]
+    write_systems(data, rows)
     spec = project(tmp_path / "work")
     con = duckdb.connect(str(tmp_path / "work" / "w.duckdb"))
     try:

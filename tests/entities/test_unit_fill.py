@@ -4,15 +4,13 @@ probe (2,000 companies, seed 1): 175 of 316 golden records without a country had
 gave one at the same address (an Austrian company's golden record without 'AT')."""
 from __future__ import annotations
 
-import csv
-
 import duckdb
 import pytest
 
 from pipelines.engines.engine import DuckDBEngine
 from pipelines.entities import golden, matching
 from pipelines.entities.standardise import standardise
-from pipelines.entities.testdata.companies import COLUMNS
+from pipelines.entities.testdata.companies import COLUMNS, write_systems
 from pipelines.entities.testdata.harness import load, project
 
 CRM = "crm"        # crm_id, firma, strasse_hnr, plz, ort, land, ...
@@ -49,14 +47,7 @@ ROWS = [
 @pytest.fixture()
 def resolved(tmp_path):
     data = tmp_path / "data"
-    data.mkdir()
-    for system, cols in COLUMNS.items():
-        with open(data / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=cols)
-            writer.writeheader()
-            for row in ROWS:
-                if row[0] == system:
-                    writer.writerow(_row(*row))
+    write_systems(data, {system: [_row(*row) for row in ROWS if row[0] == system] for system in COLUMNS})
     spec = project(tmp_path / "work")
     con = duckdb.connect(str(tmp_path / "work" / "w.duckdb"))
     standardise(con, spec, load(con, data))

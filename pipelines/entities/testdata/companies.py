@@ -384,6 +384,18 @@ def generate(out_dir: Path, companies: int = 1500, seed: int = 1, hard_share: fl
             **{f"records_{s}": len(rows[s]) for s in SYSTEMS}}
 
 
+def write_systems(out_dir: Path, rows: dict[str, list[dict[str, str]]],
+                  columns: dict[str, list[str]] | None = None) -> None:
+    """One CSV per system of ``rows`` (its columns: ``columns`` or :data:`COLUMNS`; a column a
+    record leaves out is empty)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for system, records in rows.items():
+        with open(out_dir / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=(columns or COLUMNS)[system])
+            writer.writeheader()
+            writer.writerows(records)
+
+
 def write_set(out_dir: Path, rows: dict[str, list[dict[str, str]]], membership: list[tuple[str, str, str]],
               families: list[tuple[str, list[str]]], entity_type: str,
               columns: dict[str, list[str]] | None = None) -> None:
@@ -392,11 +404,7 @@ def write_set(out_dir: Path, rows: dict[str, list[dict[str, str]]], membership: 
     family's kind (``ground_truth/hard_negatives.csv``); ``families``: (kind, true ids) in order;
     ``columns``: each system's columns, :data:`COLUMNS` unless given."""
     (out_dir / "ground_truth").mkdir(parents=True, exist_ok=True)
-    for system, records in rows.items():
-        with open(out_dir / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=(columns or COLUMNS)[system])
-            writer.writeheader()
-            writer.writerows(records)
+    write_systems(out_dir, rows, columns)
     with open(out_dir / "ground_truth" / "entities.csv", "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["entity_type", "system", "source_id", "true_id"])
