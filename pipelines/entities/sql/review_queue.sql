@@ -65,7 +65,7 @@ bridge_best as (   -- per bridge, its strongest match in each cluster it matches
 ),
 ambiguous as (
     select 'record:' || b.bridge || ':ambiguous', 'record',
-           'matches ' || count(*) || ' companies that are kept apart (different entities by a rule): which one is it, '
+           'matches ' || count(*) || ' golden records that are kept apart (different entities by a rule): which one is it, '
            || 'if any?',
            list_prepend(any_value(mb.golden_id), list(b.golden_id order by b.golden_id)), max(b.p),
            list_prepend(any_value(:member_sb), list(:member_so order by b.golden_id)),
