@@ -454,33 +454,30 @@ def unique_cte_names(tree: exp.Expression) -> exp.Expression:
     writes Spark SQL with every CTE at the top (Hive's rule), so two subqueries that each define
     ``all_values`` (dbt's ``accepted_values`` test, used twice by its warn/error gate) became one
     ``WITH all_values AS (...), all_values AS (...)``, which Spark refuses, and two different
-    definitions of one name would be one name for both. A CTE equal to the one that has its name
-    is dropped (both subqueries read the one at the top); another is renamed, with its
-    references in its own query, which keep the old name as their alias, so ``all_values.x``
-    still resolves.
+    definitions of one name would be one name for both. It is renamed, with its references in its
+    own query, which keep the old name as their alias, so ``all_values.x`` still resolves. An
+    equal CTE is renamed too, not dropped: sqlglot hoists only under some roots (a SELECT, not a
+    UNION), and where it does not, the dropped copy would be missing from its branch (the
+    survivorship union read ``latest`` that was no longer there).
 
     >>> to_spark("select * from (with a as (select 1 x) select a.x from a) t, (with a as (select 2 x) select x from a) u")
     'WITH a AS (SELECT 1 AS x), a__2 AS (SELECT 2 AS x) SELECT * FROM (SELECT a.x FROM a) AS t, (SELECT x FROM a__2 AS a) AS u'
     """
     withs = list(tree.find_all(exp.With))
-    taken = {cte.alias_or_name.lower(): cte.this.sql(dialect="duckdb")
-             for w in withs for cte in w.expressions if w.parent is tree}
+    taken = {cte.alias_or_name.lower() for w in withs for cte in w.expressions if w.parent is tree}
     for with_ in withs:
         if with_.parent is tree:
             continue
-        for cte in list(with_.expressions):
-            name, body = cte.alias_or_name, cte.this.sql(dialect="duckdb")
+        for cte in with_.expressions:
+            name = cte.alias_or_name
             if name.lower() not in taken:
-                taken[name.lower()] = body
-                continue
-            if taken[name.lower()] == body:        # the same query: defined once
-                cte.pop()
+                taken.add(name.lower())
                 continue
             n = 2
             while f"{name}__{n}".lower() in taken:
                 n += 1
             new = f"{name}__{n}"
-            taken[new.lower()] = body
+            taken.add(new.lower())
             # not in its own body or an earlier CTE of its WITH: a name there is another relation
             before = with_.expressions[:with_.expressions.index(cte) + 1]
             for table in with_.parent.find_all(exp.Table):
@@ -490,8 +487,6 @@ def unique_cte_names(tree: exp.Expression) -> exp.Expression:
                         table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
                     table.set("this", exp.to_identifier(new))
             cte.set("alias", exp.TableAlias(this=exp.to_identifier(new)))
-        if not with_.expressions:
-            with_.pop()
     return tree
 
 
@@ -594,8 +589,6 @@ def correlated_ctes(tree: exp.Expression) -> exp.Expression:
                     alias = table.alias or cte.alias_or_name
                     table.replace(exp.Subquery(this=cte.this.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias))))
             cte.pop()
-        if not with_.expressions:
-            with_.pop()
     return tree
 
 

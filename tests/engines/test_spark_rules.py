@@ -192,13 +192,16 @@ def test_dim_dates_calendar_columns_agree_over_two_years(spark):
     assert expected[0][0] == dt.date(2023, 12, 20)
 
 
-def test_a_query_repeated_with_its_ctes_defines_them_once_for_spark():
+def test_a_query_repeated_with_its_ctes_defines_each_name_once_for_spark():
     """A dbt test's SQL is counted and selected (``dbt_tests._gated``): its CTEs appear twice,
     and Spark, where sqlglot moves every CTE to the top, refuses a name defined twice."""
     test = "with child as (select 1 as k), parent as (select 2 as k) select * from child"
     sql = f"select * from ({test}) t where (select count(*) from ({test}) c) <> 0"
-    spark = to_spark(sql)
-    assert spark.count("child AS") == 1 and spark.count("parent AS") == 1, spark
+    names = [cte.alias for cte in sqlglot.parse_one(to_spark(sql), read="spark").find_all(sqlglot.exp.CTE)]
+    assert sorted(names) == ["child", "child__2", "parent", "parent__2"], names
+    # under a UNION sqlglot does not hoist: each branch keeps its own CTEs, renamed or not
+    union = to_spark(f"{test} union all {test}")
+    assert union.count("WITH") == 2 and "FROM child__2 AS child" in union, union
     other = "select * from (with c as (select 1 as k) select * from c) a, (with c as (select 2 as k) select * from c) b"
     # different CTEs of one name are not merged: the second is renamed where it is read
     assert to_spark(other) == ("WITH c AS (SELECT 1 AS k), c__2 AS (SELECT 2 AS k) "
