@@ -393,6 +393,16 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
         deferred = not rendered.problems and not rendered.runtime and parses_to_one_query(rendered.sql, dialect)
         ast, parse_problems = _parse(model, rendered, dialect) if not rendered.problems and not rendered.runtime \
             and not deferred else (None, [])
+        if project.dbt is not None and parse_problems and parse_problems[0].message.startswith("SQL syntax error"):
+            # dbt parses Jinja, not SQL: a model DuckDB cannot parse fails when it runs and skips
+            # what is below it, the rest of the project builds. So does it here, DuckDB the judge
+            # (sqlglot may refuse what DuckDB reads); `kontor check` still names it.
+            for p in parse_problems:
+                warning = Problem(p.file, p.line, f"{p.message}; the model fails when it runs (as in dbt), "
+                                                  "what is below it is skipped")
+                if warning not in project.warnings:
+                    project.warnings.append(warning)
+            parse_problems = []
         problems += parse_problems
         sql = _to_duckdb(rendered.sql, dialect) if ast is not None or deferred else rendered.sql
         cm = CompiledModel(model, sql, rendered.refs, rendered.sources, config, ast,
