@@ -30,7 +30,7 @@ from pipelines.models.project import (
 from pipelines.core.settings import Settings
 from pipelines.core.errors import did_you_mean
 from pipelines.core.spec import validate
-from pipelines.models.spec import DbtPropertiesYml, dbt_config
+from pipelines.models.spec import METADATA_KEYS, READ_KEYS, DbtPropertiesYml, dbt_config
 from pipelines.sources.spec import SourcesProject
 from pipelines.core.yamlfile import LineDict
 
@@ -75,12 +75,18 @@ def _source_value(value: Any, context: Mapping[str, Any], file: str, line: int |
 
 def _properties(path: Path, file: str, props: dict[str, dict[str, ModelProperties]],
                 sources: dict[tuple[str, str], str], source_tests: list, unit_tests: list,
-                context: Mapping[str, Any], problems: list[Problem]) -> None:
+                context: Mapping[str, Any], problems: list[Problem], ignored: list[Problem]) -> None:
     try:
         doc = yamlfile.load(path, file)
     except Exception as exc:  # ProjectError carries file:line already
         problems.extend(getattr(exc, "problems", [Problem(file, None, str(exc))]))
         return
+    # dbt reads the top-level keys it knows and ignores the rest (a `tests:` written at the top
+    # level: its tests never run in dbt), so they are a warning here, not a refusal.
+    for key in [k for k in doc if k not in READ_KEYS | METADATA_KEYS] if isinstance(doc, LineDict) else []:
+        ignored.append(Problem(file, doc.key_line(key), f"unknown top-level key {key!r}"
+                               f"{did_you_mean(str(key), READ_KEYS | METADATA_KEYS)} (ignored, as dbt ignores it)"))
+        del doc[key]
     parsed, found = validate(DbtPropertiesYml, doc, file)
     problems += sorted(found, key=lambda p: p.line or 0)     # as the file reads
     if parsed is None:
@@ -252,6 +258,7 @@ def load_dbt_models(settings: Settings) -> ModelProject:
     sources: dict[tuple[str, str], str] = {}
     source_tests: list = []
     unit_tests: list = []
+    ignored: list[Problem] = []      # what dbt ignores without a word: warnings
     yaml_dirs = dbt.dirs("model") + dbt.dirs("seed") + dbt.dirs("snapshot") + dbt.dirs("macro") + dbt.dirs("test")
     vars_ = project_vars(dbt, settings.env)
 
@@ -271,7 +278,8 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                "env_var": env_var, "var": var}
     for d in yaml_dirs:
         for path in sorted(d.rglob("*.yml")) + sorted(d.rglob("*.yaml")) if d.is_dir() else []:
-            _properties(path, _rel(settings, path), props, sources, source_tests, unit_tests, context, problems)
+            _properties(path, _rel(settings, path), props, sources, source_tests, unit_tests, context, problems,
+                        ignored)
 
     for key in ("on-run-start", "on-run-end"):
         if dbt.doc is not None and dbt.doc.get(key):
@@ -312,7 +320,7 @@ def load_dbt_models(settings: Settings) -> ModelProject:
         add(name, path, rel, "\n" * offset + body, folders, "snapshot", offset)
     # Properties of a node the project does not have: dbt warns ("Did not find matching node for
     # patch") and goes on; so does Kontor (a stale entry of a deleted model stopped nothing in dbt).
-    warnings: list[Problem] = []
+    warnings: list[Problem] = list(ignored)
     for kind in ("models", "snapshots"):
         for name, p in props[kind].items():
             if name not in models and name not in python_models:

@@ -6,6 +6,8 @@ project written here:
   project builds (dbt 1.11 parses Jinja, not SQL: checked with dbt-duckdb on the same fixture,
   ``ERROR creating sql view model main.broken`` (DuckDB's parser error), ``SKIP relation main.below``); before: the whole
   project was refused;
+- a top-level key dbt does not know in a properties file (``tests:``) is ignored with a warning, as
+  dbt ignores it; before: refused;
 """
 from __future__ import annotations
 
@@ -13,9 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 
-from pipelines.core.errors import ProjectError
 from pipelines.core.settings import load_settings
 from pipelines.definitions import ALL_JOB, build_definitions
 
@@ -89,3 +89,20 @@ def test_kontor_check_names_the_syntax_error_as_a_warning(tmp_path):
     problems, summary = check_project(load_settings(root, env={"HOME": str(tmp_path)}))
     assert problems == []
     assert "warning: models/broken.sql:2: SQL syntax error" in summary, summary
+
+
+def test_an_unknown_top_level_key_of_a_properties_file_is_ignored_as_dbt_ignores_it(tmp_path):
+    """michaelkrot/dbt-duckdb-data: a ``tests:`` written at the top level of a properties file; dbt
+    ignores it (its test never runs) and builds the project; before: refused at that line."""
+    from pipelines.check import check_project
+
+    root = shop(tmp_path, {
+        "models/good.sql": "select id, amount from {{ ref('orders') }}\n",
+        "models/props.yml": "version: 2\nmodels:\n  - name: good\n    columns:\n      - name: id\n"
+                            "        data_tests: [not_null]\n\ntests:\n  - unique:\n      column_name: amount\n",
+    })
+    result = run_all(root, tmp_path)
+    assert checks(result) == {"not_null_good_id": True}
+    problems, summary = check_project(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert problems == []
+    assert "warning: models/props.yml:8: unknown top-level key 'tests'" in summary, summary
