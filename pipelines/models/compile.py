@@ -366,6 +366,9 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
                           if config.get("materialized") == "ephemeral"})
     config_keys = DBT_CONFIG_KEYS if project.dbt is not None else CONFIG_KEYS
     compiled: dict[str, CompiledModel] = {}
+    if project.dbt is not None:       # dbt's `graph`: what is compiled so far, then the whole project
+        complete: list[bool] = []
+        renderer.graph = functools.partial(_graph, project, compiled, complete, {})
     for model in project.models.values():
         if parsed and parsed.get(model.name, {}).get("enabled", True) is False:
             continue
@@ -431,7 +434,22 @@ def compile_project(project: ModelProject, display=lambda p: str(p), cache_dir: 
                                         f"ref({ref!r}) points at a disabled model (config enabled=false)"))
     order = _order(compiled, problems)
     _inline_ephemerals(compiled, order)
+    if project.dbt is not None:
+        complete.append(True)
     return CompiledProject(project, renderer, compiled, order, problems)
+
+
+def _graph(project: ModelProject, compiled: dict[str, CompiledModel], complete: list[bool],
+           kept: dict) -> tuple[dict, bool]:
+    """dbt's graph for the renderer; built once when the project is compiled, while it is being
+    compiled built afresh (each read then marks its model for a run-time render anyway)."""
+    from pipelines.models import dbt_graph
+
+    if complete:
+        if "graph" not in kept:
+            kept["graph"] = dbt_graph.build(project, compiled)
+        return kept["graph"], True
+    return dbt_graph.build(project, compiled), False
 
 
 EPHEMERAL_PREFIX = "__dbt__cte__"
@@ -479,7 +497,8 @@ def _node(model: Model) -> dict[str, Any]:
     """dbt's ``model`` in the Jinja context: enough of the node for macros that read it."""
     return {"name": model.name, "alias": model.alias or model.name, "schema": model.schema,
             "resource_type": model.resource_type, "fqn": model.fqn or [model.name],
-            "original_file_path": model.rel_path, "path": model.rel_path, "unique_id": f"model.{model.name}",
+            "original_file_path": model.rel_path, "path": model.rel_path,
+            "unique_id": ".".join([model.resource_type, *model.fqn[:1], model.name]),   # dbt's model.<package>.<name>
             "config": {**model.folder_config, **model.properties.config}, "package_name": (model.fqn or [""])[0],
             "tags": list(model.folder_config.get("tags", [])), "description": model.properties.description}
 

@@ -282,6 +282,8 @@ class Renderer:
         self.custom_materializations: dict[str, str] = {}
         self.files: set[str] = set()
         self.con = None                          # a warehouse connection while rendering at run time
+        # dbt's graph (dbt projects): () -> (graph, complete), set by compile_project
+        self.graph: Callable[[], tuple[dict, bool]] | None = None
         self._state: dict[str, Any] = {"out": Rendered(""), "raw": "", "file": "", "this": Relation("", ""),
                                        "incremental": False, "model": {}}
         self.namespaces: dict[str, dict[str, MacroCall]] = {}
@@ -505,7 +507,7 @@ class Renderer:
             "tojson": lambda o, **k: json.dumps(o, default=str), "fromjson": lambda s, default=None: json.loads(s) if s else default,
             "toyaml": lambda o, **k: yaml.safe_dump(o), "fromyaml": lambda s, default=None: yaml.safe_load(s) if s else default,
             "zip": zip, "set": set, "set_strict": set, "print": lambda *a: "",
-            "flags": _Flags(), "invocation_id": "kontor", "graph": _Graph(),
+            "flags": _Flags(), "invocation_id": "kontor", "graph": _Graph(self),
             "run_started_at": datetime.datetime.now(datetime.timezone.utc), "model": _Model(st),
             "project_name": self.root_package, "builtins": {"ref": ref, "source": source, "config": config},
             "dbt_version": "1.9.0", "api": _Api(),
@@ -699,18 +701,34 @@ class _Execute:
 
 
 class _Graph(Mapping):
-    """dbt's ``graph`` (the parsed manifest: ``graph.nodes``, ``graph.sources`` ...). Kontor has no
-    manifest to give: an empty one would make a macro that reads it (dbt-unit-testing's mocks,
-    a test generated per node) compute something else without a word, so reading it is refused at
-    the line that reads it."""
+    """dbt's ``graph`` (the parsed manifest): ``graph.nodes`` (models, snapshots, seeds) and
+    ``graph.sources`` as ``dbt_graph.build`` gives them. Read while the project is still being
+    compiled, it marks the model to be rendered again at run time with the whole graph (dbt reads it
+    when ``execute``). The other parts (tests, exposures, metrics, macros ...) are not given: an
+    empty one would make a macro that reads it compute something else without a word, so reading
+    it is refused at the line that reads it."""
 
     _KEYS = ("nodes", "sources", "exposures", "metrics", "groups", "semantic_models", "saved_queries",
              "unit_tests", "macros")
+    _GIVEN = ("nodes", "sources")
+
+    def __init__(self, renderer: Renderer):
+        self._r = renderer
 
     def __getitem__(self, key: str) -> Any:
-        raise CompilerError(f"graph.{key} (dbt's parsed manifest) is not available on Kontor: a macro that "
-                            "reads it would compute something else here, so it is refused; fix: do without "
-                            "it (for dbt-unit-testing's mocks: dbt's own unit_tests:, which Kontor runs)")
+        if key in self._GIVEN and self._r.graph is not None:
+            built, complete = self._r.graph()
+            if not complete:
+                self._r._mark_runtime()
+            return built[key]
+        raise CompilerError(f"graph.{key} (that part of dbt's parsed manifest) is not available on Kontor "
+                            "(graph.nodes holds the models, snapshots and seeds, graph.sources the sources; "
+                            "not the tests): a macro that reads it would compute something else here, so it is "
+                            "refused; fix: do without it (for dbt-unit-testing's mocks: dbt's own unit_tests:, "
+                            "which Kontor runs)")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self._KEYS else default
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_"):

@@ -8,6 +8,9 @@ project written here:
   project was refused;
 - a top-level key dbt does not know in a properties file (``tests:``) is ignored with a warning, as
   dbt ignores it; before: refused;
+- dbt's ``graph.nodes`` (models, snapshots, seeds) and ``graph.sources`` for the read-only uses of
+  packages and macros; a model that reads it while the project compiles renders again at run time
+  with the whole graph; the parts not given (tests, exposures ...) stay refused at their line;
 """
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
+from pipelines.core.errors import ProjectError
 from pipelines.core.settings import load_settings
 from pipelines.definitions import ALL_JOB, build_definitions
 
@@ -106,3 +111,64 @@ def test_an_unknown_top_level_key_of_a_properties_file_is_ignored_as_dbt_ignores
     problems, summary = check_project(load_settings(root, env={"HOME": str(tmp_path)}))
     assert problems == []
     assert "warning: models/props.yml:8: unknown top-level key 'tests'" in summary, summary
+
+
+GRAPH_MACROS = (         # dbt's graph is empty while it parses: macros read it only when executing
+    "{% macro upstream_of(name) %}\n"
+    "  {% if not execute %}{{ return('') }}{% endif %}\n"
+    "  {% set node = graph.nodes['model.' ~ project_name ~ '.' ~ name] %}\n"
+    "  {{ return(node.depends_on.nodes | sort | join(',')) }}\n"
+    "{% endmacro %}\n"
+    "{% macro tables_tagged(tag) %}\n"
+    "  {% set names = [] %}\n"
+    "  {% for node in (graph.nodes.values() if execute else []) | selectattr('resource_type', 'equalto', 'model') %}\n"
+    "    {% if tag in node.tags and node.config.materialized == 'table' %}{% do names.append(node.name) %}{% endif %}\n"
+    "  {% endfor %}\n"
+    "  {{ return(names | sort | join(',')) }}\n"
+    "{% endmacro %}\n"
+    "{% macro me() %}{{ return(graph.nodes[model.unique_id].name if execute else '') }}{% endmacro %}\n"
+    "{% macro source_names() %}\n"
+    "  {{ return(graph.sources.values() | map(attribute='relation_name') | join(',') if execute else '') }}\n"
+    "{% endmacro %}\n"
+    "{% macro seed_names() %}\n"
+    "  {{ return(graph.nodes.values() | selectattr('resource_type', 'equalto', 'seed') | map(attribute='name')\n"
+    "            | join(',') if execute else '') }}\n"
+    "{% endmacro %}\n")
+
+
+def test_graph_nodes_and_sources_are_dbts_for_read_only_uses(tmp_path):
+    """Packages and project macros walk ``graph.nodes.values()`` (``depends_on``, ``tags``,
+    ``config.materialized``) and look a node up by ``model.unique_id``; before, any read of
+    ``graph`` was refused at its line (dbt-duckdb on this project writes the same ``report``)."""
+    root = shop(tmp_path, {
+        "dbt_project.yml": "name: shop\nconfig-version: 2\nprofile: shop\nmodels:\n  shop:\n    marts:\n"
+                           "      +materialized: table\n      +tags: [finance]\n",
+        "models/_sources.yml": "version: 2\nsources:\n  - name: pos\n    schema: main\n    tables:\n"
+                               "      - name: orders\n",
+        "macros/graph.sql": GRAPH_MACROS,
+        "models/stg_orders.sql": "select * from {{ source('pos', 'orders') }}\n",
+        "models/marts/revenue.sql": "select sum(amount) as total from {{ ref('stg_orders') }}\n",
+        "models/marts/counts.sql": "select count(*) as n from {{ ref('stg_orders') }} cross join {{ ref('revenue') }}\n",
+        "models/report.sql": (
+            "select '{{ upstream_of('counts') }}' as counts_reads, '{{ tables_tagged('finance') }}' as finance_tables,\n"
+            "       '{{ me() }}' as me, '{{ source_names() }}' as sources, '{{ seed_names() }}' as seeds\n"),
+    })
+    run_all(root, tmp_path)
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        got = con.execute("select * from main.report").fetchall()
+    finally:
+        con.close()
+    assert got == [("model.shop.revenue,model.shop.stg_orders", "counts,revenue", "report",
+                    '"warehouse"."main"."orders"', "orders")]
+
+
+def test_graph_parts_kontor_does_not_give_are_refused_where_read(tmp_path):
+    root = shop(tmp_path, {
+        "macros/exp.sql": "{% macro n_exposures() %}\n  {{ return(graph.exposures | length) }}\n{% endmacro %}\n",
+        "models/good.sql": "select {{ n_exposures() }} as n\n",
+    })
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert [str(p) for p in err.value.problems][0].startswith(
+        "macros/exp.sql:2: graph.exposures (that part of dbt's parsed manifest) is not available on Kontor")
