@@ -89,12 +89,16 @@ def _is_gate_failure(event: dg.DagsterEvent) -> bool:
     return False
 
 
-def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.AssetKey] | None:
+def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> tuple[list[dg.AssetKey] | None, set]:
+    """(the assets to build, the checks of the dbt sources the selection names). A dbt source loaded
+    outside the project is an asset nothing builds; as in ``dbt build --select source:x+`` (or
+    ``+model``), a selection that takes it in runs its tests, before the models reading it."""
     if not select:
-        return None
+        return None, set()
     graph = defs.resolve_asset_graph()
     groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()} - {None})
     keys: set[dg.AssetKey] = set()
+    sources: set[dg.AssetKey] = set()
     for text in select:
         dagster_text = selection_text(text, [k.to_user_string() for k in graph.get_all_asset_keys()], groups)
         try:
@@ -105,15 +109,18 @@ def _selection(defs: dg.Definitions, select: Sequence[str] | None) -> list[dg.As
                               f"fix: {SELECTION_EXAMPLES}") from exc
         if not found:
             raise KontorError(f"--select {text!r} matches no asset; groups: {', '.join(groups)}; {SELECTION_EXAMPLES}")
-        # a dbt source loaded outside the project is an asset nothing builds: its tests run in
-        # a complete run, before the models reading it (a selection runs its models' tests only)
-        built = {k for k in found if graph.get(k).is_executable}
-        if not built:
-            raise KontorError(f"--select {text!r}: {', '.join(sorted(k.to_user_string() for k in found))} is loaded "
-                              "outside the project (a dbt source), so nothing of it is built here; its tests run "
-                              f"in a complete kontor run; fix: select what reads it ({text}+)")
-        keys |= built
-    return sorted(keys | {SERVING_KEY}, key=lambda k: k.to_user_string())
+        keys |= {k for k in found if graph.get(k).is_executable}
+        sources |= {k for k in found if not graph.get(k).is_executable}
+        if dagster_text.lstrip()[:1] in ("+", "*"):     # upstream: Dagster leaves out the sources above
+            sources |= {p for k in found for p in graph.get(k).parent_keys if not graph.get(p).is_executable}
+    checks = {c for c in graph.asset_check_keys if c.asset_key in sources}
+    if not keys and not checks:
+        raise KontorError(f"--select {', '.join(map(repr, select))}: {', '.join(sorted(k.to_user_string() for k in sources))} "
+                          "is loaded outside the project (a dbt source) and has no tests, so nothing of it is built "
+                          "or checked here; fix: select what reads it (add + after it)")
+    if checks:      # the selected assets' own checks as well: a subset names every check it runs
+        checks |= {c for c in graph.asset_check_keys if c.asset_key in keys}
+    return sorted(keys | {SERVING_KEY}, key=lambda k: k.to_user_string()), checks
 
 
 def check_warehouse(settings: Settings, run_id: str) -> None:
@@ -173,7 +180,10 @@ def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Ca
         for a in graph.assets_defs if a.is_executable and len(a.keys) == 1
     }
     reports = report_assets(settings, defs)
-    selected = _selection(defs, select)
+    selected, source_checks = _selection(defs, select)
+    if source_checks:      # tests of dbt sources the selection takes in: a subset that names its checks
+        job = job.get_subset(asset_selection={k for k in selected if k not in reports},
+                             asset_check_selection=source_checks)
     main = None if selected is None else [k for k in selected if k not in reports]
     wanted = sorted(reports, key=lambda k: k.to_user_string()) if selected is None else \
         [k for k in selected if k in reports]
@@ -239,7 +249,8 @@ def _run_pipeline(settings: Settings, select: Sequence[str] | None, on_event: Ca
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     try:
         result = job.execute_in_process(instance=instance, run_id=outcome.run_id, raise_on_error=False,
-                                        asset_selection=main, run_config=quiet, tags=tags)
+                                        asset_selection=None if source_checks else main, run_config=quiet,
+                                        tags=tags)
         success = result.success
         # Steps below a failed step or a failed blocking gate are not executed and emit no event.
         failed = {f.split(": ", 1)[0] for f in outcome.failures}

@@ -31,7 +31,7 @@ from pipelines.core.errors import Problem
 from pipelines.core.sql import render, template, verbatim
 from pipelines.models.compile import CompiledProject
 from pipelines.models.project import TestDecl
-from pipelines.models.render import Relation
+from pipelines.models.render import ExternalRelation, Relation
 from pipelines.quality.spec import Rule, Suite
 from pipelines.core.errors import did_you_mean
 
@@ -145,7 +145,10 @@ class TestBuilder:
             return [self._arg(v, decl, refs) for v in value]
         return value
 
-    def generic(self, decl: TestDecl, node: str, asset: str, relation: str, prefix: str = "") -> DbtTest | None:
+    def generic(self, decl: TestDecl, node: str, asset: str, relation: str, prefix: str = "",
+                model: Relation | None = None) -> DbtTest | None:
+        """``model``: what the test's ``model`` argument renders as, when not ``relation`` (a source
+        read in place: its location, the gate's ``relation`` a view over it)."""
         test, args, custom = _split(decl)
         if test is None:
             self.problems.append(Problem(decl.file, decl.line, "a test is a name (unique) or a mapping "
@@ -171,9 +174,9 @@ class TestBuilder:
         kwargs = {k: self._arg(v, decl, refs) for k, v in args.items()}
         if decl.column:
             kwargs["column_name"] = f'"{decl.column}"' if decl.column_quote else decl.column
-        model = Relation.parse(relation)
+        model = model if model is not None else Relation.parse(relation)
         if config.get("where"):
-            model = _Where(_subquery(exp.select("*").from_(verbatim(relation)).where(verbatim(str(config["where"]))),
+            model = _Where(_subquery(exp.select("*").from_(verbatim(str(model))).where(verbatim(str(config["where"]))),
                                      "dbt_subquery").sql(dialect="duckdb"), model)
         rendered = self.renderer.call(macro, decl.file, kwargs | {"model": model},
                                       node=self._node(name, decl.file, config))
@@ -208,6 +211,25 @@ class TestBuilder:
         asset, relation = _asset(self.compiled, max(nodes, key=lambda n: rank.get(n, -1)))
         config = {**self._project_config(path.stem), **rendered.config}
         return DbtTest(path.stem, asset, relation, rendered.sql.strip(), config, display, 1, nodes)
+
+
+def in_place_view(source: str, table: str) -> str:
+    """The temporary view a test of a source read in place (``external_location``) is gated on:
+    dbt's test reads the files; the gate needs a relation to describe."""
+    return "kontor.__source__" + re.sub(r"\W", "_", f"{source}__{table}")
+
+
+def in_place_views(compiled: CompiledProject) -> dict[str, tuple[str, str]]:
+    """view name -> (the statement creating it, the one dropping it), one per tested in-place source."""
+    out = {}
+    for src, table, _ in compiled.project.source_tests:
+        relation = compiled.project.dbt_sources.get((src, table))
+        if hasattr(relation, "relation"):
+            view = exp.table_(in_place_view(src, table).split(".")[1], db="kontor", quoted=True)
+            out[in_place_view(src, table)] = (
+                render(template(__file__, "in_place_view"), view=view, location=verbatim(str(relation))),
+                render(template(__file__, "drop_in_place_view"), view=view.copy()))
+    return out
 
 
 class _Where(str):
@@ -253,17 +275,21 @@ def collect_tests(compiled: CompiledProject, display=lambda p: str(p)) -> tuple[
     external = {names: asset for asset, (_, declared) in external_sources(compiled).items() for names in declared}
     for src, table, decl in compiled.project.source_tests:
         relation = compiled.project.dbt_sources[(src, table)]
-        node = builders.get(str(Relation.parse(relation))) or builders.get(relation)
-        if node is not None:
+        model = None
+        if hasattr(relation, "relation"):       # dbt-duckdb's external_location: the files, read in place
+            asset = external[(src, table)]
+            model = ExternalRelation(str(relation), relation.relation)
+            relation = in_place_view(src, table)
+        elif (node := builders.get(str(Relation.parse(relation))) or builders.get(relation)) is not None:
             asset, _ = _asset(compiled, node)
         elif (src, table) in external:
             asset = external[(src, table)]
         else:
-            builder.problems.append(Problem(decl.file, decl.line, f"test on source {src}.{table} ({relation}): it "
-                                            "is not a table of the warehouse (a file read in place), so there is no "
-                                            "relation to gate; fix: test the staging model that selects from it"))
+            builder.problems.append(Problem(decl.file, decl.line, f"test on source {src}.{table} ({relation}): "
+                                            "it is not a relation Kontor can gate; fix: test the staging model "
+                                            "that selects from it"))
             continue
-        test = builder.generic(decl, f"{src}_{table}", asset, relation, prefix="source_")
+        test = builder.generic(decl, f"{src}_{table}", asset, relation, prefix="source_", model=model)
         if test is not None:
             tests.append(test)
     for path in compiled.project.singular_tests:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.core.templates import template
-from pipelines.engines.connection import Connection
+from pipelines.engines.connection import Connection, EngineError
 from pipelines.models.compile import CompiledModel, CompiledProject
 from pipelines.models.materialize import Catalog, Materialized, build_seed, materialize
 from pipelines.quality.stage import Gate, judge as judge_gate
@@ -95,7 +95,8 @@ def external_sources(compiled: CompiledProject) -> dict[str, tuple[str, list[tup
     fills them), each a plain ``schema.identifier`` table: asset (``schema/identifier``, as a
     model's) -> (relation, the (source, table) names declaring it). The model layer gives each an
     external asset, which the models reading it depend on and its source tests gate
-    (``external_location`` sources, files read in place, are not tables: none here)."""
+    (an ``external_location`` source, files read in place, only when it has tests: they are gated
+    on a temporary view over the files, ``dbt_tests.in_place_views``)."""
     import sqlglot
     from sqlglot import exp
 
@@ -108,7 +109,15 @@ def external_sources(compiled: CompiledProject) -> dict[str, tuple[str, list[tup
     owned = {f"{s.schema}/{s.name}" for s in project.seeds.values()}
     owned |= {f"{c.model.schema}/{n}" for n, c in compiled.models.items()}
     out: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    tested = {(src, table) for src, table, _ in project.source_tests}
     for name, relation in project.dbt_sources.items():
+        if hasattr(relation, "relation"):
+            # read in place (dbt-duckdb's external_location): an asset of its own when tested, so
+            # its tests are judged before the models reading it, as dbt build runs them
+            schema, _, identifier = relation.relation.rpartition(".")
+            if name in tested and f"{schema}/{identifier}" not in owned:
+                out.setdefault(f"{schema}/{identifier}", (relation, []))[1].append(name)
+            continue
         if relation in built or str(Relation.parse(relation)) in built:
             continue
         try:
@@ -357,7 +366,8 @@ class LayerRun:
             self.blocked.add(asset)
             self.log.warning(f"{asset}: gate {gate.suite.file} not evaluated, {', '.join(missing)} not built")
             return
-        if asset in self.layer.sources and tuple(asset.lower().split("/", 1)) not in \
+        if asset in self.layer.sources and not hasattr(self.layer.sources[asset], "relation") \
+                and tuple(asset.lower().split("/", 1)) not in \
                 {(schema.lower(), name.lower()) for schema, name in self.catalog.relations}:
             # dbt build: the source's tests error, the models reading it are skipped
             self.failures[asset] = (f"source table {self.layer.sources[asset]} is not in the warehouse, so its tests "
@@ -366,7 +376,17 @@ class LayerRun:
             self.failed_tests.append(frozenset({asset}))
             return
         engine = self.spark.engine() if self.spark is not None else None
-        outcome = judge_gate(con, gate, run_id=self.run_id, docs_target=self.target_dir, engine=engine, log=self.log)
+        try:
+            outcome = judge_gate(con, gate, run_id=self.run_id, docs_target=self.target_dir, engine=engine, log=self.log)
+        except EngineError as exc:
+            if not gate.before:
+                raise
+            # a source read in place whose files cannot be read: its tests error (as in dbt build),
+            # the models reading it are skipped
+            self.failures[asset] = f"source {self.layer.sources.get(asset, asset)} cannot be read: {exc}"
+            self.log.error(f"{asset}: {self.failures[asset]}")
+            self.failed_tests.append(frozenset({asset}))
+            return
         yield Judged(gate, outcome)
         if outcome.failed_errors and gate.late:
             self.failures[asset] = "; ".join(f"check {o.rule.name!r} failed ({o.summary})" for o in outcome.failed_errors)

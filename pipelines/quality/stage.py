@@ -39,6 +39,7 @@ class Gate:
     after: tuple[str, ...] = ()          # statements after the suite (dbt's store_failures)
     waits_for: frozenset = frozenset()   # other models of the layer (asset strings) the rules read
     late: bool = False                   # reads a model downstream of its own: blocks nothing, fails the step
+    before: tuple[str, ...] = ()         # statements before the suite (the view over a source read in place)
 
 
 def load(settings: Settings) -> tuple[list[Suite], list[Problem]]:
@@ -79,7 +80,7 @@ def dbt_test_gates(compiled: CompiledProject, display: Callable = str, keep: Cal
     """dbt's data_tests/tests and singular tests on the assets ``keep`` keeps, as gates: one per
     tested asset, those that read a model downstream of their own apart (``late``: dbt runs them
     last); none when a test has problems (``pipelines/models/dbt_tests.py``)."""
-    from pipelines.models.dbt_tests import collect_tests, late_tests, test_suites
+    from pipelines.models.dbt_tests import collect_tests, in_place_views, late_tests, test_suites
 
     tests, problems = collect_tests(compiled, display)
     if problems:
@@ -88,11 +89,14 @@ def dbt_test_gates(compiled: CompiledProject, display: Callable = str, keep: Cal
     late = late_tests(compiled, tests)
     target_schema = (compiled.project.target or {}).get("schema", "main")
     gates = []
+    views = in_place_views(compiled)
     for is_late in (False, True):
         group = [t for t in tests if (t.name in late) == is_late]
         for s in test_suites(group):
             after = store_failures([t for t in group if t.asset == s.asset and t.store_failures], target_schema)
-            gates.append(Gate(s, tuple((keys or {}).get(s.asset, ())), after, late=is_late))
+            before, drop = views.get(s.relation, (None, None))
+            gates.append(Gate(s, tuple((keys or {}).get(s.asset, ())), after + ((drop,) if drop else ()),
+                              late=is_late, before=(before,) if before else ()))
     return gates, []
 
 
@@ -147,6 +151,8 @@ def judge(con: Connection, gate: Gate, *, run_id: str, docs_target: Path | None,
     from pipelines.quality.runner import run_suite
 
     asset = gate.suite.asset
+    for sql in gate.before:
+        (con if engine is None else engine).execute(sql)
     outcome = run_suite(con, gate.suite, run_id=run_id, row_key=list(gate.row_key) or no_key,
                         docs_target=docs_target, engine=engine)
     if engine is not None and gate.after:

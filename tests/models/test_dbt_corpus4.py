@@ -172,3 +172,38 @@ def test_graph_parts_kontor_does_not_give_are_refused_where_read(tmp_path):
         build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
     assert [str(p) for p in err.value.problems][0].startswith(
         "macros/exp.sql:2: graph.exposures (that part of dbt's parsed manifest) is not available on Kontor")
+
+
+def in_place(tmp_path: Path, rows: str) -> Path:
+    """A source dbt-duckdb reads where it lies (``external_location``), with tests on it."""
+    return shop(tmp_path, {
+        "data/customers.csv": rows,
+        "models/_sources.yml": (            # absolute: a test runs from the repository, not the project
+            "version: 2\nsources:\n  - name: files\n    meta:\n      external_location: \"read_csv('"
+            + str(tmp_path / "shop" / "data") + "/{name}.csv')\"\n"
+            "    tables:\n      - name: customers\n        columns:\n          - name: id\n"
+            "            data_tests: [unique, not_null]\n          - name: tier\n            data_tests:\n"
+            "              - accepted_values:\n                  arguments:\n                    values: [a, b]\n"),
+        "models/stg_customers.sql": "select id, tier from {{ source('files', 'customers') }}\n",
+        "models/other.sql": "select * from {{ ref('orders') }}\n",
+    })
+
+
+def test_tests_on_a_source_read_in_place_run_before_its_readers(tmp_path):
+    """ran-codes/dbt-duckdb-demo's tests on an ``external_location`` source were refused at their
+    line; dbt runs them on the files before the models reading them. Checked with dbt-duckdb on
+    this project: the three pass, and with a NULL id ``source_not_null_files_customers_id`` fails
+    and ``stg_customers`` is skipped."""
+    root = in_place(tmp_path, "id,tier\n1,a\n2,b\n")
+    result = run_all(root, tmp_path)
+    assert checks(result) == {"source_unique_files_customers_id": True, "source_not_null_files_customers_id": True,
+                              "source_accepted_values_files_customers_tier__a__b": True}
+    assert relations(root) == {"main.orders", "main.stg_customers", "main.other"}
+
+
+def test_a_failing_test_on_a_source_read_in_place_skips_its_readers(tmp_path):
+    root = in_place(tmp_path, "id,tier\n1,a\n,b\n")
+    result = run_all(root, tmp_path, success=False)
+    assert checks(result) == {"source_unique_files_customers_id": True, "source_not_null_files_customers_id": False,
+                              "source_accepted_values_files_customers_tier__a__b": True}
+    assert relations(root) == {"main.orders", "main.other"}

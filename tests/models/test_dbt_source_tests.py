@@ -171,12 +171,32 @@ def test_on_spark_source_tests_take_the_spark_gate(tmp_path):
     assert judged[("raw/orders", "source_relationships_shop_db_orders_customer_id__id__source_shop_db_customers_")] is True
 
 
-def test_selecting_the_source_alone_says_it_is_built_elsewhere(tmp_path):
-    from pipelines.core.errors import KontorError
+def judged(root: Path) -> set[tuple[str, str]]:
+    return {(a, r) for a, r in rows(load_settings(root, env={"HOME": str(root)}).warehouse_path,
+                                    "select asset, rule from kontor.gate_results")}
 
+
+@pytest.mark.parametrize("select, tests, models", [
+    # dbt build --select source:shop_db.customers: the source's tests alone (before: refused)
+    (["raw/customers"], {t for t in SOURCE_TESTS if t[0] == "raw/customers"}, set()),
+    # --select source:shop_db.customers+: its tests, then what reads it (before: the models only)
+    (["raw/customers+"], {t for t in SOURCE_TESTS if t[0] == "raw/customers"}, {"main/stg_customers",
+                                                                               "main/customer_revenue"}),
+    (["raw/orders+"], {t for t in SOURCE_TESTS if t[0] == "raw/orders"}, {"main/stg_orders", "main/customer_revenue"}),
+    # --select +stg_orders: the source above it is selected, so are its tests (before: none)
+    (["+main/stg_orders"], {t for t in SOURCE_TESTS if t[0] == "raw/orders"}, {"main/stg_orders"}),
+    # --select stg_orders: the source is not selected, nor its tests (as dbt's indirect selection)
+    (["main/stg_orders"], set(), {"main/stg_orders"}),
+])
+def test_a_selection_runs_the_tests_of_the_sources_it_takes_in(tmp_path, select, tests, models):
     root = project(tmp_path)
-    with pytest.raises(KontorError) as err:
-        run_pipeline(load_settings(root, env={"HOME": str(root)}), ["raw/customers"], history=False)
-    assert str(err.value) == ("--select 'raw/customers': raw/customers is loaded outside the project (a dbt source), "
-                              "so nothing of it is built here; its tests run in a complete kontor run; fix: select "
-                              "what reads it (raw/customers+)")
+    settings = load_settings(root, env={"HOME": str(root)})
+    assert run_pipeline(settings, None, history=False).success     # everything once: the selection reads it
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("delete from kontor.gate_results")
+    con.close()
+    outcome = run_pipeline(settings, select, history=False)
+    assert outcome.success, outcome.failures
+    assert {a for a, _ in judged(root)} - {"raw/customers", "raw/orders"} <= models
+    assert {t for t in judged(root) if t[0].startswith("raw/")} == tests
+    assert set(outcome.materialized) - {"kontor/serving_copy"} == models

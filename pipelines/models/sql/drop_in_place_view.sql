@@ -1,0 +1,2 @@
+-- the view over a source read in place, once its tests are judged
+drop view if exists :view
