@@ -129,7 +129,7 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
                                         f"{database}.duckdb) and load the table into it"))
             identifier = _source_value(table.get("identifier"), context, file, table.line, problems) or table["name"]
             relation = f"{schema}.{identifier}"
-            sources[(src["name"], table["name"])] = _external(src, table, schema, file, problems) or relation
+            sources[(src["name"], table["name"])] = _external(src, table, schema, file, problems, context) or relation
             decls = _tests(table, None, file)
             for col in table.get("columns") or []:
                 if isinstance(col, LineDict) and isinstance(col.get("name"), str):
@@ -178,7 +178,8 @@ _SOURCE_CONFIG_KEYS = {"enabled", "meta", "tags", "freshness", "loaded_at_field"
                        "docs", "quoting"}
 
 
-def _external(src: LineDict, table: LineDict, schema: str, file: str, problems: list[Problem]) -> str | None:
+def _external(src: LineDict, table: LineDict, schema: str, file: str, problems: list[Problem],
+              context: Mapping[str, Any] | None = None) -> str | None:
     """dbt-duckdb's ``SourceConfig``: the source's, then the table's meta and config keys, merged as
     dbt merges them; ``external_location`` formatted with them (``formatter`` newstyle, oldstyle or
     template) is what ``source()`` renders; ``plugin`` sources are refused."""
@@ -199,6 +200,12 @@ def _external(src: LineDict, table: LineDict, schema: str, file: str, problems: 
     if "external_location" not in meta:
         return None
     template, formatter = str(meta["external_location"]), meta.get("formatter", "newstyle")
+    if "{{" in template and context is not None:
+        # dbt renders the properties' Jinja first (`{{ env_var('DATA_DIR') }}/{name}.csv`), then
+        # dbt-duckdb formats the result
+        template = _source_value(template, context, file, line, problems)
+        if template is None:
+            return None
     values = {"name": table["name"], "identifier": table.get("identifier") or table["name"], "schema": schema,
               "database": None, "tags": list(table.get("tags") or []), **meta}
     try:

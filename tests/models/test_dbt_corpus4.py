@@ -11,6 +11,9 @@ project written here:
 - dbt's ``graph.nodes`` (models, snapshots, seeds) and ``graph.sources`` for the read-only uses of
   packages and macros; a model that reads it while the project compiles renders again at run time
   with the whole graph; the parts not given (tests, exposures ...) stay refused at their line;
+- tests on a source read in place (``external_location``) run before its readers (before: refused);
+- Jinja in an ``external_location`` is rendered before dbt-duckdb's formatting (before: ``{{`` was
+  read as an escaped brace);
 """
 from __future__ import annotations
 
@@ -207,3 +210,25 @@ def test_a_failing_test_on_a_source_read_in_place_skips_its_readers(tmp_path):
     assert checks(result) == {"source_unique_files_customers_id": True, "source_not_null_files_customers_id": False,
                               "source_accepted_values_files_customers_tier__a__b": True}
     assert relations(root) == {"main.orders", "main.other"}
+
+
+def test_jinja_in_an_external_location_is_rendered_before_it_is_formatted(tmp_path):
+    """aboyalejandro/data-stack-to-go-duckdb-dbt: ``external_location: "read_csv('{{ env_var('INPUT_FILES_PATH')
+    }}/{name}.csv')"``; dbt renders the Jinja, dbt-duckdb then fills ``{name}``. Before, Python's format
+    read ``{{`` as an escaped brace and the model's SQL held ``{ env_var(...) }``."""
+    root = shop(tmp_path, {
+        "data/customers.csv": "id,tier\n1,a\n2,b\n",
+        "models/_sources.yml": (
+            "version: 2\nsources:\n  - name: files\n    meta:\n      external_location: "
+            "\"read_csv('{{ env_var('INPUT_FILES_PATH') }}/{name}.csv')\"\n    tables:\n      - name: customers\n"),
+        "models/stg_customers.sql": "select id, tier from {{ source('files', 'customers') }}\n",
+    })
+    settings = load_settings(root, env={"HOME": str(tmp_path), "INPUT_FILES_PATH": str(root / "data")})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("select * from main.stg_customers order by 1").fetchall() == [(1, "a"), (2, "b")]
+    finally:
+        con.close()
