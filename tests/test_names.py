@@ -76,7 +76,7 @@ def test_run_select_takes_every_form(project: Path):
         defs = build_definitions(load_settings(project, env={}))
 
     def selected(text: str) -> list[str]:
-        return [k.to_user_string() for k in _selection(defs, [text]) if k.to_user_string() != "kontor/serving_copy"]
+        return [k.to_user_string() for k in _selection(defs, [text])[0] if k.to_user_string() != "kontor/serving_copy"]
 
     assert selected("fct_orders") == selected("marts.fct_orders") == selected("marts/fct_orders") == ["marts/fct_orders"]
     assert selected("+fct_orders") == ["marts/fct_orders", "raw/shop__orders", "staging/stg_orders"]
