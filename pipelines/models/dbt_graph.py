@@ -62,11 +62,14 @@ def build(project: ModelProject, compiled: Mapping[str, Any]) -> dict[str, dict[
     out_sources: dict[str, dict[str, Any]] = {}
     for (src, table), relation in project.dbt_sources.items():
         schema, _, identifier = str(getattr(relation, "relation", relation)).rpartition(".")
+        if hasattr(relation, "database"):          # another database's (render.ForeignSource)
+            schema, identifier = relation.schema, relation.identifier
         out_sources[source_ids[(src, table)]] = {
             "unique_id": source_ids[(src, table)], "resource_type": "source", "package_name": package,
             "source_name": src, "name": table, "identifier": identifier.strip('"'), "schema": schema.strip('"'),
-            "database": database, "fqn": [package, src, table], "relation_name": str(relation)
-            if hasattr(relation, "relation") else _quoted(database, schema.strip('"'), identifier.strip('"')),
+            "database": getattr(relation, "database", database), "fqn": [package, src, table], "relation_name": str(relation)
+            if hasattr(relation, "relation") else _quoted(getattr(relation, "database", database), schema.strip('"'),
+                                                          identifier.strip('"')),
             "config": {"enabled": True}, "meta": {}, "tags": [], "columns": {}, "description": "", "loader": ""}
     return {"nodes": nodes, "sources": out_sources}
 

@@ -33,6 +33,7 @@ from pipelines.core.spec import validate
 from pipelines.models.spec import METADATA_KEYS, READ_KEYS, DbtPropertiesYml, dbt_config
 from pipelines.sources.spec import SourcesProject
 from pipelines.core.yamlfile import LineDict
+from pipelines.models.render import ForeignSource
 
 log = logging.getLogger("kontor.models")
 
@@ -121,14 +122,18 @@ def _properties(path: Path, file: str, props: dict[str, dict[str, ModelPropertie
             # dbt-duckdb reads a source of another database from a file the profile attaches: Kontor
             # has one DuckDB file, and reading the same schema there instead would be another table.
             database = _source_value(table.get("database") or src.get("database"), context, file, table.line, problems)
-            if database and database != own:
-                problems.append(Problem(file, table.line if table.get("database") else src.line,
-                                        f"source {src['name']}.{table['name']}: database {database!r} is not the "
-                                        f"target's ({own!r}, its DuckDB file): a dbt project on Kontor reads one "
-                                        f"DuckDB file; fix: remove database: (or name the profile's path "
-                                        f"{database}.duckdb) and load the table into it"))
             identifier = _source_value(table.get("identifier"), context, file, table.line, problems) or table["name"]
             relation = f"{schema}.{identifier}"
+            if database and database != own:
+                # named by its three parts: a model reading it fails when it runs (as in dbt when
+                # that database is not attached), the rest builds; never the same schema of this file
+                ignored.append(Problem(file, table.line if table.get("database") else src.line,
+                                       f"source {src['name']}.{table['name']}: database {database!r} is not the "
+                                       f"target's ({own!r}, its DuckDB file): a dbt project on Kontor reads one "
+                                       f"DuckDB file, so the models reading it fail when they run; fix: remove "
+                                       f"database: (or name the profile's path {database}.duckdb) and load the "
+                                       "table into it"))
+                relation = ForeignSource(database, schema, identifier)
             sources[(src["name"], table["name"])] = _external(src, table, schema, file, problems, context) or relation
             decls = _tests(table, None, file)
             for col in table.get("columns") or []:

@@ -75,6 +75,8 @@ class Relation(str):
 
     @classmethod
     def parse(cls, text: str) -> Relation:
+        if isinstance(text, ForeignSource):
+            return ForeignRelation(text.database, text.schema, text.identifier)
         schema, _, name = str(text).rpartition(".")
         return cls(schema, name)
 
@@ -117,6 +119,34 @@ class Relation(str):
 
 
 collections.abc.Mapping.register(Relation)
+
+
+class ForeignSource(str):
+    """A dbt source in another database than the target's (``database: other``): Kontor has one
+    DuckDB file, so it is named by its three parts and a model reading it fails when it runs, as in
+    dbt without that database attached."""
+
+    def __new__(cls, database: str, schema: str, identifier: str) -> ForeignSource:
+        obj = super().__new__(cls, f"{database}.{schema}.{identifier}")
+        obj.database, obj.schema, obj.identifier = database, schema, identifier
+        return obj
+
+
+class ForeignRelation(Relation):
+    """``source()`` of a :class:`ForeignSource`: ``database.schema.identifier``."""
+
+    def __new__(cls, database: str, schema: str, identifier: str) -> ForeignRelation:
+        text = exp.table_(exp.to_identifier(identifier), db=exp.to_identifier(schema),
+                          catalog=exp.to_identifier(database)).sql("duckdb")
+        obj = str.__new__(cls, text)
+        obj.schema, obj.identifier, obj.database = schema, identifier, database
+        return obj
+
+    def include(self, database: bool = True, schema: bool = True, identifier: bool = True) -> Relation:
+        return self
+
+    def dbt_rendered(self, database: str | None) -> str:
+        return ".".join('"' + str(p).replace('"', '""') + '"' for p in (self.database, self.schema, self.identifier))
 
 
 class ExternalRelation(Relation):

@@ -76,22 +76,33 @@ def test_a_sources_schema_and_database_are_rendered_as_dbt_renders_them(tmp_path
         con.close()
 
 
-def test_a_source_in_another_database_is_refused_at_its_line(tmp_path):
+def test_a_source_in_another_database_fails_its_readers_when_they_run(tmp_path):
     """udemy's ``database: dev`` (its profile's file) is the target's own database when the
-    profile names dev.duckdb; here the profile's file is warehouse.duckdb."""
+    profile names dev.duckdb; here the profile's file is warehouse.duckdb. Refused at its line
+    after the third batch; since the fourth a warning, the source named by its three parts, so
+    the models reading it fail when they run and the rest builds, as in dbt (simran-basu's
+    ``database: workspace`` source: dbt fails its 2 readers with 'Catalog Error' and builds the rest)."""
+    from pipelines.check import check_project
+
     root = shop(tmp_path, {"models/_sources.yml": (
         "version: 2\nsources:\n  - name: pos\n    schema: main_raw\n    database: dev\n    tables:\n"
-        "      - name: orders\n")})
-    assert refused(root, tmp_path) == [
-        "models/_sources.yml:3: source pos.orders: database 'dev' is not the target's ('warehouse', its DuckDB "
-        "file): a dbt project on Kontor reads one DuckDB file; fix: remove database: (or name the profile's "
-        "path dev.duckdb) and load the table into it"]
-    # a table's own database wins over its source's, and is reported at the table
-    write(root, {"models/_sources.yml": (
-        "version: 2\nsources:\n  - name: pos\n    schema: main_raw\n    tables:\n"
-        "      - name: orders\n        database: refdata\n")})
-    assert [p.split(": database")[0] for p in refused(root, tmp_path)] == [
-        "models/_sources.yml:6: source pos.orders"]
+        "      - name: orders\n"),
+        "models/other.sql": "select * from {{ ref('orders') }}\n"})
+    problems, summary = check_project(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert problems == []
+    assert ("warning: models/_sources.yml:3: source pos.orders: database 'dev' is not the target's ('warehouse', "
+            "its DuckDB file)") in summary, summary
+    settings = load_settings(root, env={"HOME": str(tmp_path)})
+    result = build_definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    failed = " ".join(str(e.event_specific_data.error.message) for e in result.all_events if e.is_step_failure)
+    assert "main/stg_orders: Catalog Error" in failed and "dev.main_raw.orders" in failed, failed
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from main.other").fetchone() == (2,)
+    finally:
+        con.close()
 
 
 METRICS_NOW = """version: 2
