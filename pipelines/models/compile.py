@@ -79,6 +79,8 @@ class CompiledProject:
     models: dict[str, CompiledModel]
     order: list[str]
     problems: list[Problem] = field(default_factory=list)
+    # dbt tests rendered again when judged (``dbt_tests.rendered_now``): name -> DbtTest
+    runtime_tests: dict[str, Any] = field(default_factory=dict)
     cache_dir: Path | None = None     # where run-time results computed from the files alone are kept (target/)
 
     @cached_property

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from pipelines.core.errors import Problem
+from pipelines.core.errors import KontorError, Problem
 from pipelines.core.sql import render, template, verbatim
 from pipelines.models.compile import CompiledProject
 from pipelines.models.project import TestDecl
@@ -64,6 +64,9 @@ class DbtTest:
     refs: list[str] = field(default_factory=list)
     table_name: str = ""          # store_failures: dbt's relation name for it
     deps: list[str] = field(default_factory=list)       # asset keys of the other nodes it reads
+    # its Jinja asked the warehouse or `execute` (dbt_utils.equality, dbt_expectations' column
+    # tests): () -> the Rendered of it again, called with the warehouse when it is judged
+    again: Any = field(default=None, repr=False, compare=False)
 
     @property
     def severity(self) -> str:
@@ -178,13 +181,16 @@ class TestBuilder:
         if config.get("where"):
             model = _Where(_subquery(exp.select("*").from_(verbatim(str(model))).where(verbatim(str(config["where"]))),
                                      "dbt_subquery").sql(dialect="duckdb"), model)
-        rendered = self.renderer.call(macro, decl.file, kwargs | {"model": model},
-                                      node=self._node(name, decl.file, config))
+        node_ = self._node(name, decl.file, config)
+        rendered = self.renderer.call(macro, decl.file, kwargs | {"model": model}, node=node_)
         if rendered.problems:
             self.problems.extend(rendered.problems)
             return None
-        return DbtTest(name, asset, relation, rendered.sql.strip(), config, decl.file, decl.line, refs + rendered.refs,
+        test = DbtTest(name, asset, relation, rendered.sql.strip(), config, decl.file, decl.line, refs + rendered.refs,
                        str(custom) if custom else prefix + test_name(short, namespace or None, node, naming, short=True))
+        if rendered.runtime:
+            test.again = lambda: self.renderer.call(macro, decl.file, kwargs | {"model": model}, node=node_)
+        return test
 
     def _node(self, name: str, file: str, config: dict) -> dict:
         """dbt's ``model`` while a test renders: the test node (a package's macros read its
@@ -210,7 +216,11 @@ class TestBuilder:
         rank = {n: i for i, n in enumerate(self.compiled.order)}
         asset, relation = _asset(self.compiled, max(nodes, key=lambda n: rank.get(n, -1)))
         config = {**self._project_config(path.stem), **rendered.config}
-        return DbtTest(path.stem, asset, relation, rendered.sql.strip(), config, display, 1, nodes)
+        test = DbtTest(path.stem, asset, relation, rendered.sql.strip(), config, display, 1, nodes)
+        if rendered.runtime:
+            node = self._node(path.stem, display, self._project_config(path.stem))
+            test.again = lambda: self.renderer.render(raw, display, "", node=node)
+        return test
 
 
 def in_place_view(source: str, table: str) -> str:
@@ -297,6 +307,7 @@ def collect_tests(compiled: CompiledProject, display=lambda p: str(p)) -> tuple[
         if test is not None:
             tests.append(test)
     tests = [t for t in tests if t.config.get("enabled", True) is not False]
+    compiled.runtime_tests = {t.name: t for t in tests if t.again is not None}
     for t in tests:
         t.deps = list(dict.fromkeys(a for a, _ in (_asset(compiled, r) for r in t.refs
                                                    if r in compiled.models or r in compiled.project.seeds) if a != t.asset))
@@ -354,6 +365,35 @@ def _rules(test: DbtTest) -> list[Rule]:
     if warn_if != error_if:      # failures that warn without erroring: their own non-blocking check
         rules.append(rule(f"{test.name}__warn", warn_if, "warn"))
     return rules
+
+
+def rendered_now(con, compiled: CompiledProject, gate):
+    """``gate`` with the rules of its tests that query the warehouse (or read ``execute``) rendered
+    again on ``con``, as dbt renders a test when it runs it; the gate itself when it has none."""
+    from dataclasses import replace
+
+    again = compiled.runtime_tests
+    if not any(r.meta.get("dbt_test") in again for r in gate.suite.rules):
+        return gate
+    renderer = compiled.renderer
+    rules = []
+    for rule in gate.suite.rules:
+        test = again.get(rule.meta.get("dbt_test"))
+        if test is None:
+            rules.append(rule)
+            continue
+        renderer.con = con
+        try:
+            rendered = test.again()
+        finally:
+            renderer.con = None
+        if rendered.problems:
+            raise KontorError("\n".join(str(p) for p in rendered.problems))
+        fresh = replace(test, sql=rendered.sql.strip())
+        condition = str(test.config.get("warn_if", "!=0")) if rule.name.endswith("__warn") or test.severity == "warn" \
+            else str(test.config.get("error_if", "!=0"))
+        rules.append(replace(rule, kwargs={**rule.kwargs, "unexpected_rows_query": _gated(fresh, condition)}))
+    return replace(gate, suite=replace(gate.suite, rules=tuple(rules)))
 
 
 def test_suites(tests: list[DbtTest]) -> list[DbtSuite]:

@@ -289,7 +289,11 @@ class Renderer:
                  dispatch: list | None = None, bytecode_cache: "jinja2.BytecodeCache | None" = None,
                  refused: Mapping[str, str] | None = None):
         self.bytecode_cache = bytecode_cache     # the macro files' compiled code too (before they load)
-        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        # dbt renders with Jinja's default Undefined: an unset name prints '' (dbt_utils.at_least_one
+        # prints `select_gb_cols`, set only with group_by_columns); reading into it or calling it
+        # still fails. Kontor's own projects keep the strict kind, which names the typo.
+        self.env = jinja2.Environment(undefined=jinja2.Undefined if packages is not None else jinja2.StrictUndefined,
+                                      keep_trailing_newline=True,
                                       autoescape=False,  # SQL, not HTML
                                       extensions=[jinja2.ext.do, jinja2.ext.loopcontrols])
         self.relations = relations              # model or seed name -> schema.name

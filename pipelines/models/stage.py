@@ -376,6 +376,10 @@ class LayerRun:
             self.failed_tests.append(frozenset({asset}))
             return
         engine = self.spark.engine() if self.spark is not None else None
+        if self.compiled.runtime_tests:
+            from pipelines.models.dbt_tests import rendered_now
+
+            gate = rendered_now(con, self.compiled, gate)
         try:
             outcome = judge_gate(con, gate, run_id=self.run_id, docs_target=self.target_dir, engine=engine, log=self.log)
         except EngineError as exc:

@@ -14,6 +14,10 @@ project written here:
 - tests on a source read in place (``external_location``) run before its readers (before: refused);
 - Jinja in an ``external_location`` is rendered before dbt-duckdb's formatting (before: ``{{`` was
   read as an escaped brace);
+- a test whose Jinja asks the warehouse (``adapter.get_columns_in_relation``, ``execute``) is rendered
+  again when it runs, as dbt renders it then (before: what it rendered while compiling was judged);
+- an unset name prints '' as in dbt's Jinja (before: Kontor's strict Jinja refused dbt_utils 1.4's
+  ``at_least_one``);
 """
 from __future__ import annotations
 
@@ -232,3 +236,43 @@ def test_jinja_in_an_external_location_is_rendered_before_it_is_formatted(tmp_pa
         assert con.execute("select * from main.stg_customers order by 1").fetchall() == [(1, "a"), (2, "b")]
     finally:
         con.close()
+
+
+def test_a_test_that_asks_the_warehouse_is_rendered_when_it_runs(tmp_path):
+    """dbt_expectations' ``expect_column_to_exist`` (and dbt_utils.equality) read the model's columns
+    with ``adapter.get_columns_in_relation``, which answers only when ``execute``: dbt renders a test
+    when it runs it. Before, Kontor kept what it rendered while compiling (no columns: here every
+    test failed, in aboyalejandro/data-stack-to-go-duckdb-dbt the SQL was empty and unreadable)."""
+    root = shop(tmp_path, {
+        "macros/has_column.sql": (
+            "{% test has_column(model, column_name) %}\n"
+            "{% set names = adapter.get_columns_in_relation(model) | map(attribute='name') | list %}\n"
+            "select 1 as missing where {{ 'false' if column_name in names else 'true' }}\n"
+            "{% endtest %}\n"),
+        "models/good.sql": "select id, amount from {{ ref('orders') }}\n",
+        "models/props.yml": "version: 2\nmodels:\n  - name: good\n    columns:\n      - name: id\n"
+                            "        data_tests: [has_column]\n      - name: nope\n        data_tests: [has_column]\n",
+    })
+    result = run_all(root, tmp_path, success=False)
+    assert checks(result) == {"has_column_good_id": True, "has_column_good_nope": False}
+
+
+def test_an_unset_name_prints_nothing_as_in_dbt(tmp_path):
+    """dbt_utils 1.4's ``at_least_one`` prints ``{{ select_gb_cols }}``, set only when
+    ``group_by_columns`` is given: dbt's Jinja prints an unset name as ''; Kontor's strict Jinja
+    refused the project (michaelkrot/dbt-duckdb-data). Reading into it still fails."""
+    root = shop(tmp_path, {
+        "macros/at_least.sql": (
+            "{% test at_least_one_row(model, column_name, group_by_columns=[]) %}\n"
+            "{% if group_by_columns | length > 0 %}{% set select_gb_cols = group_by_columns | join(',') ~ ',' %}{% endif %}\n"
+            "select {{ select_gb_cols }} count({{ column_name }}) as n from {{ model }} having count({{ column_name }}) = 0\n"
+            "{% endtest %}\n"),
+        "models/good.sql": "select id, amount from {{ ref('orders') }}\n",
+        "models/props.yml": "version: 2\nmodels:\n  - name: good\n    columns:\n      - name: id\n"
+                            "        data_tests: [at_least_one_row]\n",
+    })
+    assert checks(run_all(root, tmp_path)) == {"at_least_one_row_good_id": True}
+    write(root, {"models/bad.sql": "select {{ nothing.here }} as x\n"})
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert "models/bad.sql:1" in str(err.value.problems[0]) and "'nothing' is undefined" in str(err.value.problems[0])
