@@ -235,6 +235,32 @@ def _external(src: LineDict, table: LineDict, schema: str, file: str, problems: 
     return external
 
 
+def _run_hooks(dbt: DbtProject, problems: list[Problem]) -> dict[str, list[tuple[str, int]]]:
+    """``on-run-start``/``on-run-end`` of dbt_project.yml: (statement, line) each, a string or a
+    list, run by the model layer's step before its first model and after its last (dbt: at the
+    start and end of ``dbt build``). Checked here: Jinja syntax, and on-run-end's ``results``
+    (dbt's run results, which Kontor has not got in that form), refused at the line."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for key in ("on-run-start", "on-run-end"):
+        value = dbt.doc.get(key) if dbt.doc is not None else None
+        if not value:
+            continue
+        line = dbt.doc.key_line(key)
+        for text in value if isinstance(value, list) else [value]:
+            text = str(text)
+            try:
+                jinja2.Environment(extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"]).parse(text)
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(Problem(dbt.file, line, f"{key}: Jinja syntax error: {exc.message}"))
+                continue
+            if key == "on-run-end" and re.search(r"\bresults\b", text):
+                problems.append(Problem(dbt.file, line, f"{key} reads `results` (dbt's run results), which Kontor "
+                                        "does not give; fix: do without it (`schemas` and `database_schemas` are given)"))
+                continue
+            out.setdefault(key, []).append((text, line))
+    return out
+
+
 def _docs_blocks(dirs: list[Path]) -> dict[str, str]:
     from pipelines.models.render import _DOCS_BLOCK
 
@@ -293,10 +319,7 @@ def load_dbt_models(settings: Settings) -> ModelProject:
             _properties(path, _rel(settings, path), props, sources, source_tests, unit_tests, context, problems,
                         ignored)
 
-    for key in ("on-run-start", "on-run-end"):
-        if dbt.doc is not None and dbt.doc.get(key):
-            problems.append(Problem(dbt.file, dbt.doc.key_line(key), f"{key} hooks are not supported yet; fix: move "
-                                    "the statements into a model's pre-hook/post-hook or a macro the models call"))
+    run_hooks = _run_hooks(dbt, problems)
     models: dict[str, Model] = {}
 
     def add(name: str, path: Path, rel: str, raw: str, folders: list[str], kind: str, offset: int = 0) -> None:
@@ -361,12 +384,12 @@ def load_dbt_models(settings: Settings) -> ModelProject:
     package_models: list[tuple[str, str, Any]] = []
     for package in dbt.packages:
         # A package's on-run hooks (elementary's upload of run results) are its own bookkeeping,
-        # which dbt runs and Kontor does not: said, not refused (the root project's hooks are).
+        # which dbt runs and Kontor does not: said, not refused (the root project's run).
         for key in ("on-run-start", "on-run-end"):
             if package.doc is not None and package.doc.get(key):
                 warnings.append(Problem(_rel(settings, Path(package.file)), package.doc.key_line(key),
-                                        f"{key} hooks of package {package.name!r} are not run (Kontor runs no "
-                                        "on-run hooks); what they would write is not written"))
+                                        f"{key} hooks of package {package.name!r} are not run (Kontor runs only "
+                                        "the project's own); what they would write is not written"))
         for d in package.dirs("model"):
             for path in sorted(d.rglob("*.sql")) if d.is_dir() else []:
                 fqn = [*path.relative_to(d).parts[:-1], path.stem]
@@ -385,7 +408,7 @@ def load_dbt_models(settings: Settings) -> ModelProject:
                 (macro_files if "generic" in folders else singular).append(path)
     project = ModelProject(settings.project_dir, models, seeds, macro_files, SourcesProject((), {}), vars_, problems,
                            {}, dbt=dbt, dbt_sources=sources, singular_tests=singular, unit_tests=unit_tests,
-                           source_tests=source_tests, refused_models=python_models)
+                           source_tests=source_tests, refused_models=python_models, run_hooks=run_hooks)
     project.warnings = warnings
     project.package_models = package_models
     for warning in warnings:

@@ -130,6 +130,8 @@ class ModelProject:
     # dbt packages' models: (package, its dbt_project.yml, `enabled` as configured, maybe Jinja)
     package_models: list[tuple[str, str, Any]] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)     # reported, not refused (dbt warns too)
+    # dbt's on-run-start / on-run-end of dbt_project.yml: key -> [(statement, line)]
+    run_hooks: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     def model(self, name: str) -> Model:
         return self.models[name]

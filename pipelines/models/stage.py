@@ -231,6 +231,7 @@ class LayerRun:
         self.catalog = Catalog(con)        # read once: this step is the warehouse's one writer
         if self.spark is not None:
             self.on_spark(con, [n for n in layer.models if n not in layer.broken and layer.assets[n] in self.selected])
+        self.run_hooks(con, "on-run-start")
         yield from self.judge_ready(con)   # dbt build's order: the tests of sources before the models reading them
         for name in layer.models:
             asset = layer.assets[name]
@@ -248,10 +249,48 @@ class LayerRun:
             self.done.add(asset)
             yield from self.judge_ready(con)
         yield from self.judge_ready(con, final=True)
+        self.run_hooks(con, "on-run-end")
         if self.spark is not None:
             copied = self.spark.copy_back(con, self.built, self.target_dir / "tmp" / "from_spark")
             self.log.info(f"copied {len(copied)} model(s) from Spark into the DuckDB warehouse")
         self.compiled.lineage.save()
+
+    def run_hooks(self, con, key: str) -> None:
+        """dbt_project.yml's ``on-run-start``/``on-run-end``, rendered with the warehouse (on-run-end
+        also sees ``schemas`` and ``database_schemas``: those of the models built) and run on it;
+        a failing one fails the step, naming its line."""
+        import json
+
+        from pipelines.core.errors import KontorError
+
+        hooks = self.compiled.project.run_hooks.get(key, [])
+        if not hooks:
+            return
+        project, renderer = self.compiled.project, self.compiled.renderer
+        schemas = sorted({self.compiled.models[n].model.schema for n in self.layer.models
+                          if n in self.compiled.models and self.layer.assets[n] in self.built_assets()})
+        database = str((project.target or {}).get("database") or "")
+        prefix = "" if key == "on-run-start" else \
+            "{% set schemas = " + json.dumps(schemas) + " %}{% set database_schemas = " + \
+            json.dumps([[database, s] for s in schemas]) + " %}"
+        file = project.dbt.file if project.dbt is not None else "dbt_project.yml"
+        for text, line in hooks:
+            renderer.con = con
+            try:
+                rendered = renderer.render(prefix + text, file, "")
+            finally:
+                renderer.con = None
+            try:
+                if rendered.problems:
+                    raise KontorError("; ".join(p.message for p in rendered.problems))
+                if rendered.sql.strip():
+                    con.execute(rendered.sql)
+            except (KontorError, EngineError) as exc:
+                raise KontorError(f"{file}:{line}: {key} failed: {exc}") from exc
+            self.log.info(f"{key} ({file}:{line}) ran")
+
+    def built_assets(self) -> set[str]:
+        return set(self.done) - self.blocked
 
     def fail(self, asset: str, reason: str) -> None:
         self.failures[asset] = reason

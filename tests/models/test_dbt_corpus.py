@@ -495,9 +495,9 @@ def test_a_packages_on_run_hooks_are_named_as_not_run(tmp_path):
     assert problems == []
     assert summary.splitlines()[1:] == [
         "warning: dbt_packages/obs/dbt_project.yml:3: on-run-start hooks of package 'obs' are not run "
-        "(Kontor runs no on-run hooks); what they would write is not written",
+        "(Kontor runs only the project's own); what they would write is not written",
         "warning: dbt_packages/obs/dbt_project.yml:5: on-run-end hooks of package 'obs' are not run "
-        "(Kontor runs no on-run hooks); what they would write is not written"]
+        "(Kontor runs only the project's own); what they would write is not written"]
     con = run_all(root, tmp_path)
     try:
         assert con.execute("select * from main.stg_orders").fetchall() == [(1,)]

@@ -18,6 +18,8 @@ project written here:
   again when it runs, as dbt renders it then (before: what it rendered while compiling was judged);
 - an unset name prints '' as in dbt's Jinja (before: Kontor's strict Jinja refused dbt_utils 1.4's
   ``at_least_one``);
+- ``on-run-start``/``on-run-end`` run around the models (before: refused at their line), an
+  ``on-run-end`` reading ``results`` refused there;
 """
 from __future__ import annotations
 
@@ -276,3 +278,35 @@ def test_an_unset_name_prints_nothing_as_in_dbt(tmp_path):
     with pytest.raises(ProjectError) as err:
         build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
     assert "models/bad.sql:1" in str(err.value.problems[0]) and "'nothing' is undefined" in str(err.value.problems[0])
+
+
+def test_on_run_start_and_on_run_end_run_around_the_models(tmp_path):
+    """dbt-duckdb projects create DuckDB macros or schemas in ``on-run-start`` and log or export in
+    ``on-run-end``; before, both were refused at their line. Checked with dbt-duckdb on this project:
+    the same ``doubled`` and ``run_log`` (``schemas`` of what was built)."""
+    root = shop(tmp_path, {
+        "dbt_project.yml": ("name: shop\nconfig-version: 2\nprofile: shop\n"
+                            "on-run-start:\n  - \"create or replace macro twice(x) as x * 2\"\n"
+                            "  - \"create schema if not exists {{ target.schema }}_logs\"\n"
+                            "on-run-end: \"create or replace table {{ target.schema }}_logs.run_log as "
+                            "select '{{ schemas | join(',') }}' as built_in\"\n"),
+        "models/doubled.sql": "select id, twice(amount) as amount from {{ ref('orders') }}\n",
+    })
+    run_all(root, tmp_path)
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("select * from main.doubled order by 1").fetchall() == [(1, 20), (2, 50)]
+        assert con.execute("select * from main_logs.run_log").fetchall() == [("main",)]
+    finally:
+        con.close()
+
+
+def test_on_run_end_reading_results_is_refused_at_its_line(tmp_path):
+    root = shop(tmp_path, {
+        "dbt_project.yml": ("name: shop\nconfig-version: 2\nprofile: shop\n"
+                            "on-run-end:\n  - \"{% for r in results %}select 1;{% endfor %}\"\n"),
+        "models/good.sql": "select 1 as x\n",
+    })
+    with pytest.raises(ProjectError) as err:
+        build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert str(err.value.problems[0]).startswith("dbt_project.yml:4: on-run-end reads `results`")

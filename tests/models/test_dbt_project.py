@@ -278,12 +278,14 @@ def test_unsupported_configs_are_refused_at_their_line(tmp_path):
     root = copy(tmp_path)
     model = root / "transform" / "marts" / "sales_log.sql"
     model.write_text(model.read_text().replace("incremental_strategy='delete+insert'", "incremental_strategy='insert_overwrite'"))
-    (root / "dbt_project.yml").write_text((root / "dbt_project.yml").read_text() + "\non-run-start:\n  - \"select 1\"\n")
+    # on-run hooks run since the fourth batch (test_dbt_corpus4.py); one reading `results` is refused
+    (root / "dbt_project.yml").write_text((root / "dbt_project.yml").read_text()
+                                          + "\non-run-end:\n  - \"{{ results | length }}\"\n")
     with pytest.raises(ProjectError) as err:
         build_definitions(load_settings(root, env={"HOME": str(root)}))
     assert [str(p) for p in err.value.problems] == [
-        "dbt_project.yml:35: on-run-start hooks are not supported yet; fix: move the statements into a model's "
-        "pre-hook/post-hook or a macro the models call",
+        "dbt_project.yml:35: on-run-end reads `results` (dbt's run results), which Kontor does not give; fix: do "
+        "without it (`schemas` and `database_schemas` are given)",
         "transform/marts/sales_log.sql:1: incremental_strategy 'insert_overwrite' is not supported on DuckDB; "
         "use one of append, merge, delete+insert"]
 
