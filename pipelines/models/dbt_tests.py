@@ -159,7 +159,11 @@ class TestBuilder:
             return None
         namespace, _, short = test.rpartition(".")
         macro = self.renderer.macro(f"test_{short}", namespace or None)
-        if macro is None:
+        # dbt parses a test of a package that is not installed and errors it alone when it runs
+        # ("'dbt_utils' is undefined"), the rest of the project builds: so here (below)
+        missing = macro is None and bool(namespace) and namespace not in self.renderer.namespaces \
+            and self.compiled.project.dbt is not None
+        if macro is None and not missing:
             known = {m.removeprefix("test_") for ns in self.renderer.namespaces.values() for m in ns if m.startswith("test_")}
             self.problems.append(Problem(decl.file, decl.line, f"unknown test {test!r}{did_you_mean(short, known)}"
                                          + ("; fix: install the package under dbt_packages/" if namespace else "")))
@@ -173,6 +177,14 @@ class TestBuilder:
                 self.problems.append(Problem(decl.file, decl.line, f"unknown test config {key!r}{did_you_mean(key, TEST_CONFIGS)}"))
         naming = dict(args) | ({"column_name": decl.column} if decl.column else {})
         name = str(custom) if custom else prefix + test_name(short, namespace or None, node, naming)
+        if missing:
+            message = (f"test {test!r}: package {namespace!r} is not installed under dbt_packages/, so this test "
+                       "errors when it runs (as in dbt); fix: install the package (dbt deps)")
+            if Problem(decl.file, decl.line, message) not in self.compiled.project.warnings:
+                self.compiled.project.warnings.append(Problem(decl.file, decl.line, message))
+            sql = exp.select(exp.func("error", exp.Literal.string(f"{decl.file}:{decl.line}: {message}"))).sql("duckdb")
+            return DbtTest(name, asset, relation, sql, config, decl.file, decl.line, [],
+                           prefix + test_name(short, namespace, node, naming, short=True))
         refs: list[str] = []
         kwargs = {k: self._arg(v, decl, refs) for k, v in args.items()}
         if decl.column:

@@ -20,6 +20,7 @@ project written here:
   ``at_least_one``);
 - ``on-run-start``/``on-run-end`` run around the models (before: refused at their line), an
   ``on-run-end`` reading ``results`` refused there;
+- a test of a package that is not installed errors alone when it runs, as in dbt (before: refused);
 """
 from __future__ import annotations
 
@@ -310,3 +311,30 @@ def test_on_run_end_reading_results_is_refused_at_its_line(tmp_path):
     with pytest.raises(ProjectError) as err:
         build_definitions(load_settings(root, env={"HOME": str(tmp_path)}))
     assert str(err.value.problems[0]).startswith("dbt_project.yml:4: on-run-end reads `results`")
+
+
+MISSING_PACKAGE = {
+    "models/good.sql": "select id, amount from {{ ref('orders') }}\n",
+    "models/below.sql": "select * from {{ ref('good') }}\n",
+    "models/other.sql": "select 1 as x\n",
+    "models/props.yml": ("version: 2\nmodels:\n  - name: good\n    columns:\n      - name: amount\n"
+                         "        data_tests:\n          - not_null\n          - dbt_utils.accepted_range:\n"
+                         "              arguments:\n                min_value: 0\n"),
+}
+
+
+def test_a_test_of_a_package_not_installed_errors_alone(tmp_path):
+    """salmabenslimane/dbt-DuckDB-ETL tests with ``dbt_utils.accepted_range`` and installs no
+    package: dbt parses the project, errors that test when it runs (``'dbt_utils' is undefined``)
+    and skips what is below its model, the rest builds (checked with dbt-duckdb on this project);
+    before, Kontor refused the project at the test's line."""
+    from pipelines.check import check_project
+
+    root = shop(tmp_path, MISSING_PACKAGE)
+    problems, summary = check_project(load_settings(root, env={"HOME": str(tmp_path)}))
+    assert problems == []
+    assert "warning: models/props.yml:8: test 'dbt_utils.accepted_range': package 'dbt_utils' is not installed" \
+        in summary, summary
+    result = run_all(root, tmp_path, success=False)
+    assert checks(result) == {"not_null_good_amount": True, "dbt_utils_accepted_range_good_amount__0": False}
+    assert relations(root) == {"main.orders", "main.good", "main.other"}
