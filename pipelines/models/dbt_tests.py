@@ -204,6 +204,9 @@ class TestBuilder:
             test.again = lambda: self.renderer.call(macro, decl.file, kwargs | {"model": model}, node=node_)
         return test
 
+    def _source_asset(self, key: tuple[str, str]) -> tuple[str, str] | None:
+        return _source_relation_asset(self.compiled, key)
+
     def _node(self, name: str, file: str, config: dict) -> dict:
         """dbt's ``model`` while a test renders: the test node (a package's macros read its
         ``package_name``, ``unique_id`` ...)."""
@@ -221,12 +224,18 @@ class TestBuilder:
             return None
         nodes = [r for r in rendered.refs if r in self.compiled.models or r in self.compiled.project.seeds]
         if not nodes:
-            self.problems.append(Problem(display, None, "a singular test must ref() the model it tests"))
-            return None
-        # dbt ties a singular test to no node in particular: it runs once all it reads is built.
-        # It belongs here to the node it reads that is built last (a seed before every model).
-        rank = {n: i for i, n in enumerate(self.compiled.order)}
-        asset, relation = _asset(self.compiled, max(nodes, key=lambda n: rank.get(n, -1)))
+            # a test of sources only (dbt runs it too): on the first source's builder or external asset
+            found = next(filter(None, (self._source_asset(key) for key in rendered.sources)), None)
+            if found is None:
+                self.problems.append(Problem(display, None, "a singular test must ref() the model it tests (or "
+                                             "read a source that is a table of the warehouse)"))
+                return None
+            asset, relation = found
+        else:
+            # dbt ties a singular test to no node in particular: it runs once all it reads is built.
+            # It belongs here to the node it reads that is built last (a seed before every model).
+            rank = {n: i for i, n in enumerate(self.compiled.order)}
+            asset, relation = _asset(self.compiled, max(nodes, key=lambda n: rank.get(n, -1)))
         config = {**self._project_config(path.stem), **rendered.config}
         test = DbtTest(path.stem, asset, relation, rendered.sql.strip(), config, display, 1, nodes)
         if rendered.runtime:
@@ -252,6 +261,23 @@ def in_place_views(compiled: CompiledProject) -> dict[str, tuple[str, str]]:
                 render(template(__file__, "in_place_view"), view=view, location=verbatim(str(relation))),
                 render(template(__file__, "drop_in_place_view"), view=view.copy()))
     return out
+
+
+def _source_relation_asset(compiled: CompiledProject, key: tuple[str, str]) -> tuple[str, str] | None:
+    """(asset, relation) of a dbt source: the seed or model that builds it, else its external
+    asset (a table something outside the project fills); None for a source read in place."""
+    from pipelines.models.stage import external_sources
+
+    relation = compiled.project.dbt_sources.get(key)
+    if relation is None or hasattr(relation, "relation") or hasattr(relation, "database"):
+        return None
+    builders = {seed.relation: name for name, seed in compiled.project.seeds.items()}
+    builders |= {cm.model.relation: name for name, cm in compiled.models.items()}
+    node = builders.get(str(Relation.parse(relation))) or builders.get(relation)
+    if node is not None:
+        return _asset(compiled, node)
+    external = {names: asset for asset, (_, declared) in external_sources(compiled).items() for names in declared}
+    return (external[key], str(relation)) if key in external else None
 
 
 class _Where(str):

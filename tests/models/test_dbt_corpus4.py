@@ -21,6 +21,7 @@ project written here:
 - ``on-run-start``/``on-run-end`` run around the models (before: refused at their line), an
   ``on-run-end`` reading ``results`` refused there;
 - a test of a package that is not installed errors alone when it runs, as in dbt (before: refused);
+- a singular test that reads sources only runs before their readers (before: refused);
 """
 from __future__ import annotations
 
@@ -338,3 +339,22 @@ def test_a_test_of_a_package_not_installed_errors_alone(tmp_path):
     result = run_all(root, tmp_path, success=False)
     assert checks(result) == {"not_null_good_amount": True, "dbt_utils_accepted_range_good_amount__0": False}
     assert relations(root) == {"main.orders", "main.good", "main.other"}
+
+
+def test_a_singular_test_of_a_source_alone_runs_before_its_readers(tmp_path):
+    """``tests/assert_positive.sql: select * from {{ source('pos', 'orders') }} where amount < 0``
+    refs no model; dbt runs it (its node depends on the source). Before: refused ('a singular test
+    must ref() the model it tests')."""
+    root = shop(tmp_path, {
+        "models/_sources.yml": "version: 2\nsources:\n  - name: pos\n    schema: main_raw\n    tables:\n"
+                               "      - name: orders\n",
+        "models/stg_orders.sql": "select * from {{ source('pos', 'orders') }}\n",
+        "tests/assert_positive.sql": "select * from {{ source('pos', 'orders') }} where amount < 0\n",
+        "tests/assert_small.sql": "select * from {{ source('pos', 'orders') }} where amount > 20\n",
+    })
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    con.execute("create schema main_raw; create table main_raw.orders as select * from (values (1, 10), (2, 25)) t(id, amount)")
+    con.close()
+    result = run_all(root, tmp_path, success=False)
+    assert checks(result) == {"assert_positive": True, "assert_small": False}
+    assert relations(root) == {"main.orders"}        # stg_orders is below the failed test
