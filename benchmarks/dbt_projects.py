@@ -169,9 +169,11 @@ def run_kontor(project: Path, vars_: str | None) -> dict:
                     "select rule, severity, success, unexpected_count from kontor.gate_results").fetchall() if has else []):
                 name = rule.removesuffix("__warn")
                 status = "pass" if success else ("fail" if severity == "error" else "warn")
+                if status == "fail" and unexpected is None:
+                    status = "error"       # its query could not run (dbt: the test's status `error`)
                 prev = tests.get(name, {"status": "pass"})["status"]
-                # dbt reports one status per test: fail over warn over pass
-                rank = {"pass": 0, "warn": 1, "fail": 2}
+                # dbt reports one status per test: error over fail over warn over pass
+                rank = {"pass": 0, "warn": 1, "fail": 2, "error": 3}
                 if name not in tests or rank[status] > rank[prev]:
                     tests[name] = {"status": status, "failures": unexpected}
         finally:
