@@ -414,7 +414,8 @@ class LayerRun:
             self.log.error(f"{asset}: {self.failures[asset]}")
             self.failed_tests.append(frozenset({asset}))
             return
-        engine = self.spark.engine() if self.spark is not None else None
+        # a source read in place is gated on a DuckDB view over its files: judged on DuckDB, also in a Spark run
+        engine = self.spark.engine() if self.spark is not None and not gate.before else None
         if self.compiled.runtime_tests:
             from pipelines.models.dbt_tests import rendered_now
 

@@ -358,3 +358,17 @@ def test_a_singular_test_of_a_source_alone_runs_before_its_readers(tmp_path):
     result = run_all(root, tmp_path, success=False)
     assert checks(result) == {"assert_positive": True, "assert_small": False}
     assert relations(root) == {"main.orders"}        # stg_orders is below the failed test
+
+
+def test_on_spark_a_source_read_in_place_is_still_judged_on_duckdb(tmp_path):
+    """Its view over the files is DuckDB's: in a Spark run that gate is judged on the DuckDB
+    warehouse (before this: the view's SQL went to Spark, which has no read_csv)."""
+    from pipelines.run import run_pipeline
+
+    root = in_place(tmp_path, "id,tier\n1,a\n,b\n")
+    outcome = run_pipeline(load_settings(root, env={"HOME": str(tmp_path), "KONTOR_ENGINE": "spark"}), None,
+                           history=False)
+    assert not outcome.success
+    assert outcome.gate_failures == ["files/customers: check 'source_not_null_files_customers_id' failed "
+                                     "(1 of 2 rows unexpected)"]
+    assert "main/other" in outcome.materialized and "main/stg_customers" not in outcome.materialized
