@@ -99,7 +99,10 @@ def test_distinct_brings_the_types_different_rule(tmp_path):
     text = GOOD.replace("{type: date, formats: ['%d.%m.%Y'], block: true}",
                         "{type: date, formats: ['%d.%m.%Y'], block: true, distinct: true}")
     spec = _load(tmp_path / "a", text).entities["person"]
-    assert [r.name for r in spec.distinct_when] == ["different born"]
+    # and, as the entity names and places persons, a match on nothing but their names and birthday
+    # joins nothing by itself (types.type_rules)
+    assert [(r.name, r.scope) for r in spec.distinct_when] == [
+        ("different born", "cluster"), ("different city and no iban or email in common", "match")]
     # more than a typo apart,
     # the day before or after, or day and month read the other way round
     sql = spec.distinct_when[0].sql.lower()
