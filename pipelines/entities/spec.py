@@ -504,7 +504,7 @@ class DistinctRuleSpec(Spec):
     also holds: conflicting evidence."""
 
     what: ClassVar[str] = "distinct_when rule"
-    shape: ClassVar[str] = "a mapping: rule, sql_condition, review_when"
+    shape: ClassVar[str] = "a mapping: rule, sql_condition, review_when, scope"
 
     rule: str = Field(min_length=1, description="its name")
     sql_condition: str = Field(description="SQL on <column>_l / <column>_r")
@@ -567,7 +567,7 @@ class EntityFileSpec(Spec):
     thresholds: ThresholdsSpec | None = None
     distinct_when: list[DistinctRuleSpec] | None = Field(
         None, description="a list of rules (rule: <name>, sql_condition: <SQL on column_l / column_r>, "
-                          "review_when: <SQL>)")
+                          "review_when: <SQL>, scope: cluster | match)")
     survivorship: SurvivorshipSpec | None = None
     ground_truth: dict[str, str] = {}
 
