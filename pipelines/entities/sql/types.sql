@@ -127,7 +127,7 @@ nullif(regexp_replace(array_to_string(list_filter(string_split(regexp_replace(re
 -- name: person_name_swapped
 -- one record's name field holds what the other record's other name field holds (:differ: the two
 -- names differ as person_names_differ reads them)
-(:other is not null and not coalesce(:differ, false))
+(:other is not null and not coalesce(:differ, false));
 
 -- name: person_name_words
 -- the words of a folded person name, without its affixes
