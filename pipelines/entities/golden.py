@@ -160,12 +160,13 @@ def _rule_key(rule: str) -> str:
             # values more than a typo apart are different values (a move, a new mailbox): the one
             # whose newest record is newest wins; spelling variants of it share its date
             "latest_change": "-latest",
-            # spelled out rather than abbreviated ('Str.'), mixed rather than upper case, umlauts
+            # spelled out rather than abbreviated ('Str.'), mixed rather than upper or lower case, umlauts
             # rather than their transliteration: the form a person would write in a letter
             # a typo makes a rare word: prefer the value whose rarest word is most common in the
             # entity's values of this attribute ("Elstomertechnik" once, "Elastomertechnik" often)
             "common_spelling": "-rarest",
             "well_formed": "4 * (value = upper(value) and value <> lower(value))::int"
+                           " + 4 * (value = lower(value) and value <> upper(value))::int"
                            " + 2 * length(regexp_extract_all(value, '[A-Za-zäöüß]\\.'))"
                            " - length(regexp_extract_all(value, '[äöüßÄÖÜ]'))"}[rule]
 

@@ -466,23 +466,25 @@ def distinct_sql(spec: EntitySpec, left: str = "l", right: str = "r") -> tuple[s
     return tuple(e.sql(dialect="duckdb") for e in distinct_exprs(spec, left, right))
 
 
-def distinct_flags(spec: EntitySpec, left: str = "l", right: str = "r") \
+def distinct_flags(spec: EntitySpec, left: str = "l", right: str = "r", scope: str | None = None) \
         -> tuple[list[exp.Expression], exp.Expression, exp.Expression]:
     """:func:`distinct_exprs` in two stages, so that each rule's condition is evaluated once per pair
     (``distinct_exprs`` names every condition twice: in the rules that fire and in whether one asks
     for review). Returns (the select list of flags ``_f<i>`` (the rule fires) and ``_w<i>`` (it
     fires and its ``review_when`` holds), on the records aliased ``left`` and ``right``; the rules
-    that fire and whether one asks for review, on those flags)."""
-    if not spec.distinct_when:
+    that fire and whether one asks for review, on those flags). ``scope``: only the rules of that
+    scope (``cluster``, ``match``)."""
+    rules = [r for r in spec.distinct_when if scope is None or r.scope == scope]
+    if not rules:
         return [], _no_rules(), exp.false()
     flags = []
-    for i, r in enumerate(spec.distinct_when):
+    for i, r in enumerate(rules):
         flags.append(exp.alias_(_coalesce_false(_on_pair_expr(r.sql, left, right, spec.columns)), f"_f{i}"))
         flags.append(exp.alias_(_coalesce_false(_on_pair_expr(r.review_when, left, right, spec.columns)), f"_w{i}"))
-    fired = _fired([(exp.column(f"_f{i}"), r.name) for i, r in enumerate(spec.distinct_when)])
+    fired = _fired([(exp.column(f"_f{i}"), r.name) for i, r in enumerate(rules)])
     # coalesce(a and b, false) = coalesce(a, false) and coalesce(b, false)
     listed = exp.or_(*[exp.paren(exp.and_(exp.column(f"_f{i}"), exp.column(f"_w{i}")))
-                       for i in range(len(spec.distinct_when))])
+                       for i in range(len(rules))])
     return flags, fired, listed
 
 
@@ -492,9 +494,9 @@ def _rule_conflicts(con: Connection, spec: EntitySpec, must_link: list[tuple[str
     cluster is checked, not only the scored edges, so no chain of matches can join two records a
     rule keeps apart. Records a steward merged are exempt: a steward's decision wins over a rule."""
     con.execute(_sql("rule_pairs_create", work=WORK))
-    if not spec.distinct_when:
+    if not any(r.scope == "cluster" for r in spec.distinct_when):
         return 0
-    flags, fired, listed = distinct_flags(spec)
+    flags, fired, listed = distinct_flags(spec, scope="cluster")
     con.execute(_sql("rule_pairs_insert", work=WORK, standardised=table_expr(spec.table("standardised")),
                      flags=flags, fired=fired, listed=listed))
     if must_link:      # a steward's merge group (must-link pairs, transitively) is never split by a rule
@@ -526,6 +528,19 @@ def _groups(pairs: list[tuple[str, str]]) -> dict[str, str]:
     return {x: root(x) for x in list(parent)}
 
 
+def _weak_matches(con: Connection, spec: EntitySpec) -> int:
+    """Edges on which a ``distinct_when`` rule of scope ``match`` fires, moved out of the edges into
+    ``{WORK}.weak`` (unique_id_l, unique_id_r, match_probability, rules, listed): such a match does
+    not join its records by itself. A steward's merge (must-link, added after) still does."""
+    if not any(r.scope == "match" for r in spec.distinct_when):
+        return 0
+    flags, fired, listed = distinct_flags(spec, scope="match")
+    con.execute(_sql("weak_edges", work=WORK, standardised=table_expr(spec.table("standardised")),
+                     flags=flags, fired=fired, listed=listed))
+    con.execute(_sql("weak_edges_delete", work=WORK))
+    return con.execute(_sql("work_count", table=_work_table("weak"))).fetchall()[0][0]
+
+
 def connected_components(con: Connection, spec: EntitySpec, splink: Any, must_link: list[tuple[str, str]] = (),
                          cannot_link: list[tuple[str, str]] = ()) -> str:
     """Cluster every standardised record (``_clusters_raw``: unique_id, cluster_id), with Splink's
@@ -541,6 +556,7 @@ def connected_components(con: Connection, spec: EntitySpec, splink: Any, must_li
     con.execute(_sql("create_schema", work=WORK))
     con.execute(_sql("nodes", work=WORK, standardised=table_expr(spec.table("standardised"))))
     con.execute(_sql("edges", work=WORK, pairs=table_expr(spec.table("pairs"))), [threshold])
+    weak = _weak_matches(con, spec)
     con.execute(_sql("pair_table", table=_work_table("must")))
     con.execute(_sql("pair_table", table=_work_table("cannot")))
     if must_link:
@@ -562,6 +578,8 @@ def connected_components(con: Connection, spec: EntitySpec, splink: Any, must_li
             _enforce_cannot_link(con)
         # edges Splink would have merged that a rule kept apart, directly or through a third record
         con.execute(_sql("kept_apart", work=WORK, ruled=exp.true() if ruled else exp.false()))
+        if weak:        # matches a rule of scope 'match' took out, if nothing else joined their records
+            con.execute(_sql("kept_apart_weak", work=WORK))
     finally:
         cleanup(con)
     return "_clusters_raw"

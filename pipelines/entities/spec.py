@@ -31,7 +31,7 @@ from pipelines.core.settings import Settings
 from pipelines.core.spec import Mapping, Spec, plain, validate
 from pipelines.core.yamlfile import LineDict, LineList
 from pipelines.entities.splink_check import SplinkAnswers
-from pipelines.entities.types import TYPES, AttributeDecl, default_splink, default_training
+from pipelines.entities.types import TYPES, AttributeDecl, default_splink, default_training, type_rules
 
 # The shared schema every system's record is mapped onto.
 SHARED = ("name", "legal_form", "street", "house_number", "postcode", "city", "country",
@@ -93,6 +93,9 @@ class DistinctRule:
     name: str
     sql: str
     review_when: str = "true"
+    # "cluster": no two records of one golden record may fire it; "match": a match on which it
+    # fires does not join the two records by itself (another chain of matches still may)
+    scope: str = "cluster"
 
 
 @dataclass
@@ -142,7 +145,9 @@ class EntitySpec:
         # Splink's own default, as before the key existed: the same model, so no retraining
         training = {k: v for k, v in self.training.items()
                     if not (k == "u_min_count_per_level" and v == U_MIN_COUNT_PER_LEVEL)}
-        parts = [self.splink, training, self.reference, [r.__dict__ for r in self.distinct_when],
+        # a rule's default scope, as before the key existed: the same hash
+        rules = [{k: v for k, v in r.__dict__.items() if not (k == "scope" and v == "cluster")} for r in self.distinct_when]
+        parts = [self.splink, training, self.reference, rules,
                  [i.__dict__ for i in self.inputs]]
         if self.declared is not None:       # the company path's hash stays as it was
             parts.append([a.__dict__ for a in self.declared])
@@ -499,11 +504,14 @@ class DistinctRuleSpec(Spec):
     also holds: conflicting evidence."""
 
     what: ClassVar[str] = "distinct_when rule"
-    shape: ClassVar[str] = "a mapping: rule, sql_condition, review_when"
+    shape: ClassVar[str] = "a mapping: rule, sql_condition, review_when, scope"
 
     rule: str = Field(min_length=1, description="its name")
     sql_condition: str = Field(description="SQL on <column>_l / <column>_r")
     review_when: str | bool = Field(True, description="SQL on the pair, or true / false")
+    scope: Literal["cluster", "match"] = Field(
+        "cluster", description="cluster (no two records of a golden record may fire it) or match (a match on which "
+                               "it fires joins nothing by itself)")
 
 
 class SurvivorshipAttributeSpec(Spec):
@@ -559,7 +567,7 @@ class EntityFileSpec(Spec):
     thresholds: ThresholdsSpec | None = None
     distinct_when: list[DistinctRuleSpec] | None = Field(
         None, description="a list of rules (rule: <name>, sql_condition: <SQL on column_l / column_r>, "
-                          "review_when: <SQL>)")
+                          "review_when: <SQL>, scope: cluster | match)")
     survivorship: SurvivorshipSpec | None = None
     ground_truth: dict[str, str] = {}
 
@@ -709,8 +717,9 @@ def _entity(name: str, rel: str, spec: EntityFileSpec, docs: dict, reference: di
     rules_spec, rules_rel, _ = _inherited(spec, docs, "distinct_when", rel, problems)
     distinct_when = _distinct_rules(rules_rel, rules_spec or [], problems, columns)
     # the types' own "different" rules, for attributes declared distinct: true
-    distinct_when += [DistinctRule(f"different {a.name}", a.kind.different(a, reference, declared)) for a in declared or []
-                      if a.distinct and a.kind.different(a)]
+    # the types' own rules: "different <attr>" for attributes declared distinct: true, and the
+    # match of persons that nothing but their names corroborates (types.type_rules)
+    distinct_when += [DistinctRule(**r) for r in type_rules(declared or [], reference)]
     surv_spec, surv_rel, _ = _inherited(spec, docs, "survivorship", rel, problems)
     if declared is not None and surv_spec is None:
         # defaults from the types: each attribute's own rules, critical as declared
@@ -885,7 +894,8 @@ def _distinct_rules(rel: str, specs: list[DistinctRuleSpec], problems: list[Prob
             review_when = "true" if review_when else "false"
         else:
             _check_columns(rel, item.key_line("review_when"), review_when, "distinct_when review_when", problems, columns)
-        rules.append(DistinctRule(item.rule, " ".join(item.sql_condition.split()), " ".join(review_when.split())))
+        rules.append(DistinctRule(item.rule, " ".join(item.sql_condition.split()), " ".join(review_when.split()),
+                                  item.scope))
     return rules
 
 

@@ -26,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import sqlglot
 from sqlglot import exp
 
 from pipelines.core.sql import render, template, verbatim
@@ -34,6 +35,11 @@ from pipelines.entities import id_checks
 # Types whose equal keys identify one entity (used for deterministic training rules and as
 # blocking rules on their own).
 IDENTIFYING = ("identifier", "iban", "vat_id", "register_number", "email")
+# Types that place an entity (its address, the company a contact works for): persons of one name
+# are told apart by them, and they change (a move, a new employer).
+LOCATING = ("street", "postcode", "city", "reference")
+# Types whose equal values say "one person" beside a name: what corroborates a match of persons.
+CORROBORATING = IDENTIFYING + ("phone",)
 
 
 @functools.cache
@@ -123,6 +129,12 @@ def _levels(attr: AttributeDecl, levels: list[tuple[str, str, float]], fixed_els
             "comparison_levels": out}
 
 
+# The survivorship of a value people read (a name, a street, a city): of one value's spellings (one
+# key), the one most records write, then the one a person would write in a letter (mixed case,
+# umlauts, spelled out: 'Volkan' over 'VOLKAN', 'Müller' over 'Mueller'), then the systems' order.
+SPELLED = ("valid_only", "most_frequent", "common_spelling", "well_formed", "source_priority", "most_recent")
+
+
 class AttributeType:
     """A text value compared exactly, then by Jaro-Winkler."""
     name: ClassVar[str] = "text"
@@ -172,6 +184,14 @@ class AttributeType:
         the entity's other declared attributes."""
         return None
 
+    def agrees(self, attr: AttributeDecl) -> str:
+        """SQL on ``_l``/``_r``: the two values are at one of the comparison's agreement levels."""
+        return " or ".join(f"({c.format(k=attr.key)})" for c, _, _ in self.levels(attr))
+
+    def same(self, attr: AttributeDecl) -> str:
+        """SQL on ``_l``/``_r``: the two values are one value (the first agreement level)."""
+        return self.levels(attr)[0][0].format(k=attr.key)
+
 
 class Text(AttributeType):
     name = "text"
@@ -195,6 +215,7 @@ class PersonName(AttributeType):
     short forms of one name, nor the other record's surname (the two fields swapped), are two
     persons (twins, spouses); so are a 'jun.' and a 'sen.' of one name (person_name_generations)."""
     name = "person_name"
+    survivorship = SPELLED
 
     m_different = 0.02
 
@@ -243,15 +264,25 @@ class PersonName(AttributeType):
     def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
                   others: list[AttributeDecl] | None = None) -> str | None:
         reference = reference or {}
-        k = attr.key
-        swapped = [exp.func("coalesce", exp.or_(_side(k, "l").eq(_side(o.key, "r")), _side(k, "r").eq(_side(o.key, "l"))),
-                            exp.false(), dialect="duckdb")
-                   for o in others or [] if o.type == "person_name" and o.name != attr.name]
         affixes = [_text(a) for a in reference.get("person_name_affixes") or []] or [_text("")]
-        words = {side: _sql("person_name_words", value=fold(f"{attr.name}_{side}"), affixes=affixes) for side in "lr"}
-        names = _sql("person_names_differ", left=f"{k}_l", right=f"{k}_r", words_left=words["l"],
-                     words_right=words["r"], short_forms=self.short_forms(reference),
-                     swapped=exp.or_(*swapped) if swapped else exp.false())
+        short_forms = self.short_forms(reference)
+
+        def differ(one: AttributeDecl, side: str, other: AttributeDecl, other_side: str,
+                   swapped: exp.Expression) -> str:
+            words = [_sql("person_name_words", value=fold(f"{a.name}_{s}"), affixes=affixes)
+                     for a, s in ((one, side), (other, other_side))]
+            return _sql("person_names_differ", left=f"{one.key}_{side}", right=f"{other.key}_{other_side}",
+                        words_left=words[0], words_right=words[1], short_forms=short_forms, swapped=swapped)
+
+        # the two fields swapped: each record's given name is the other's surname as the rule reads
+        # names (a typo, a left-out second name or a short form apart: 'Rabl' / 'Rbl', 'Bernhard' /
+        # 'Bernd'), both ways round ('Hans Hansen' is no swap of 'Peter Hansen')
+        def crossed(o: AttributeDecl, side: str, o_side: str) -> exp.Expression:
+            return verbatim(_sql("person_name_swapped", other=f"{o.key}_{o_side}",
+                                 differ=differ(attr, side, o, o_side, exp.false())))
+        swapped = [exp.and_(crossed(o, "l", "r"), crossed(o, "r", "l"))
+                   for o in others or [] if o.type == "person_name" and o.name != attr.name]
+        names = differ(attr, "l", attr, "r", exp.or_(*swapped) if swapped else exp.false())
         generations = reference.get("person_name_generations") or {}
         young, old = (generations.get(g) or [] for g in ("junior", "senior"))
         if not (young and old):
@@ -360,6 +391,7 @@ class CompanyName(AttributeType):
 class Street(AttributeType):
     """Street (with or without house number); ``_reference.yml``'s street abbreviations apply."""
     name = "street"
+    survivorship = SPELLED
 
     # a trailing house number: '12', '12a', '12 - 14b'
     HOUSE_NUMBER: ClassVar[str] = "\\s(\\d+\\s*[a-zA-Z]?(\\s*-\\s*\\d+\\s*[a-zA-Z]?)?)$"
@@ -412,10 +444,16 @@ class Postcode(AttributeType):
                 ("damerau_levenshtein({k}_l, {k}_r) <= 1", "one edit", 0.03),
                 ("substr({k}_l, 1, 3) = substr({k}_r, 1, 3)", "same area (first 3)", 0.04)]
 
+    def agrees(self, attr: AttributeDecl) -> str:
+        # one edit or the first three digits apart is another place as often as a typo ('8449' /
+        # '8249' are two towns): where an address is compared, street and city carry the typos
+        return self.same(attr)
+
 
 class City(AttributeType):
     """A city; ``_reference.yml``'s city_aliases map other spellings onto one key."""
     name = "city"
+    survivorship = SPELLED
 
     @staticmethod
     def without_qualifiers(raw: str) -> str:
@@ -652,6 +690,9 @@ class Phone(AttributeType):
     def levels(self, attr: AttributeDecl) -> list[tuple[str, str, float]]:
         return [("{k}_l = {k}_r", "exact", 0.6), ("right({k}_l, 8) = right({k}_r, 8)", "last 8 digits", 0.1)]
 
+    def same(self, attr: AttributeDecl) -> str:
+        return self.agrees(attr)        # a number with and without its country code is one number
+
 
 class Date(AttributeType):
     """A date in one of ``formats`` (strptime); the key is YYYYMMDD, or the digits as written when
@@ -774,3 +815,54 @@ def default_training(attrs: list[AttributeDecl]) -> dict[str, Any]:
     if blocks:
         deterministic.append(_same(*((a.key, a.key) for a in blocks)))
     return {"deterministic_rules": deterministic, "em_blocking_rules": [_same((a.key, a.key)) for a in blocks]}
+
+
+def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """The ``distinct_when`` rules the types give an entity declared by ``attributes:`` (name, sql,
+    review_when, scope), each SQL on ``<column>_l`` / ``<column>_r``:
+
+    - ``different <attr>`` for each attribute declared ``distinct: true`` (the type's
+      :meth:`AttributeType.different`). Such a pair Splink would have merged is conflicting
+      evidence for a steward only when something of one individual agrees: an identifying
+      attribute (an e-mail address, an id, an IBAN) is equal and every other distinct attribute
+      is known on both and not different. Twins at one address, spouses with one family mailbox,
+      father and son with one phone are no such conflict: they are a household.
+    - for an entity that names persons (a ``person_name`` attribute) and places them (an address,
+      an employer: :data:`LOCATING`): a match on which every placing attribute known on both
+      disagrees and nothing of :data:`CORROBORATING` (e-mail, phone, ids) is shared. A person
+      who moved and a namesake with one birthday look the same to the name and the birthday;
+      such a match does not merge by itself (scope ``match``: another chain of matches still
+      may) and goes to review.
+    """
+    reference = reference or {}
+
+    def sql(text: str) -> exp.Expression:
+        return exp.paren(sqlglot.parse_one(text, read="duckdb"))
+
+    def holds(text: str) -> exp.Expression:
+        return exp.func("coalesce", sql(text), exp.false(), dialect="duckdb")
+
+    def known(a: AttributeDecl) -> exp.Expression:
+        return exp.and_(*(_side(a.key, side).is_(exp.null()).not_() for side in "lr"))
+
+    distinct = [(a, a.kind.different(a, reference, declared)) for a in declared if a.distinct]
+    distinct = [(a, rule) for a, rule in distinct if rule]
+    identifying = [a for a in declared if a.type in IDENTIFYING]
+    rules = []
+    for attr, rule in distinct:
+        review: exp.Expression = exp.false()
+        if identifying:
+            review = exp.and_(exp.paren(exp.or_(*(holds(a.kind.same(a)) for a in identifying))),
+                              *(exp.and_(known(o), exp.not_(holds(other))) for o, other in distinct if o is not attr))
+        rules.append({"name": "different " + attr.name, "sql": rule, "review_when": review.sql("duckdb"),
+                      "scope": "cluster"})
+    locating = [a for a in declared if a.type in LOCATING]
+    corroborating = [a for a in declared if a.type in CORROBORATING]
+    if locating and any(a.type == "person_name" for a in declared):
+        compared = exp.paren(exp.or_(*(exp.paren(known(a)) for a in locating)))
+        condition = exp.and_(compared, *(exp.not_(holds(a.kind.agrees(a))) for a in locating),
+                             *(exp.not_(holds(a.kind.same(a))) for a in corroborating))
+        name = "different " + "/".join(a.name for a in locating) + \
+            (" and no " + " or ".join(a.name for a in corroborating) + " in common" if corroborating else "")
+        rules.append({"name": name, "sql": condition.sql("duckdb"), "review_when": "true", "scope": "match"})
+    return rules

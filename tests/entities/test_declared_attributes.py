@@ -99,7 +99,10 @@ def test_distinct_brings_the_types_different_rule(tmp_path):
     text = GOOD.replace("{type: date, formats: ['%d.%m.%Y'], block: true}",
                         "{type: date, formats: ['%d.%m.%Y'], block: true, distinct: true}")
     spec = _load(tmp_path / "a", text).entities["person"]
-    assert [r.name for r in spec.distinct_when] == ["different born"]
+    # and, as the entity names and places persons, a match on nothing but their names and birthday
+    # joins nothing by itself (types.type_rules)
+    assert [(r.name, r.scope) for r in spec.distinct_when] == [
+        ("different born", "cluster"), ("different city and no iban or email in common", "match")]
     # more than a typo apart,
     # the day before or after, or day and month read the other way round
     sql = spec.distinct_when[0].sql.lower()
@@ -175,3 +178,14 @@ inputs:
                             join entities.firm_standardised r on l.source_id < r.source_id
                             where len({fired}) > 0 order by all""").fetchall()
     assert apart == [("1", "3"), ("2", "3")]        # an unreadable number is no evidence either way
+
+
+def test_a_written_rule_may_take_the_scope_of_a_match(tmp_path):
+    rules = """distinct_when:
+  - {rule: other city, sql_condition: 'city_key_l <> city_key_r', scope: match}
+  - {rule: other iban, sql_condition: 'iban_key_l <> iban_key_r'}
+"""
+    spec = _load(tmp_path / "a", GOOD + rules).entities["person"]
+    assert [(r.name, r.scope) for r in spec.distinct_when][:2] == [("other city", "match"), ("other iban", "cluster")]
+    problems = [str(p) for p in _load(tmp_path / "b", GOOD + rules.replace("scope: match", "scope: edge")).problems]
+    assert any(p.startswith("models/entities/person.yml:13:") and "scope" in p for p in problems), problems

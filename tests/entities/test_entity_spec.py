@@ -103,6 +103,6 @@ inputs:
     assert spec.thresholds == {"match_probability": 0.8, "review_probability": 0.05, "max_cluster_size": 3}
     assert spec.training["recall"] == 0.85 and spec.training["drift"] == {"records_change": 0.25, "null_share_change": 0.1}
     assert [(a.name, a.rules) for a in spec.attributes] == [
-        ("surname", ("valid_only", "most_frequent", "source_priority", "most_recent")),
+        ("surname", ("valid_only", "most_frequent", "common_spelling", "well_formed", "source_priority", "most_recent")),
         ("born", ("valid_only", "most_frequent", "source_priority", "most_recent"))]
     assert spec.critical == ("surname",) and spec.id_prefix == "P"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -32,11 +33,14 @@ SAME = [(("Dr. Hans", "Müller-Lüdenscheidt", "12.03.1985"), ("Johannes", "MUEL
         (("Meier", "Stefan", ""), ("Stefan", "Meier", "")),                                 # fields swapped
         (("Prof. Dr. Ursula", "Keller", ""), ("Ursula", "Keller", "")),
         (("Lukas", "Steiner jun.", ""), ("Lukas jun.", "Steiner", "")),
-        (("Seppp", "Blümel", "30.08.1984"), ("Josef", "Bluemel", "1984-08-29"))]                # typo in a short form; the day after
+        (("Seppp", "Blümel", "30.08.1984"), ("Josef", "Bluemel", "1984-08-29")),                # typo in a short form; the day after
+        (("Rabl", "Leandra Sarah", ""), ("Leandra", "Rbl", "")),                            # fields swapped, and a typo
+        (("Bloch", "Bernhard", ""), ("bernd", "bkoch", ""))]                                # swapped, a typo, a short form
 OTHER = [(("Anna", "Huber", "12.03.1985"), ("Lena", "Huber", "12.03.1985")),                 # twins
          (("Peter", "Weber", ""), ("Sabine", "Weber", "")),                                  # spouses
          (("Lukas", "Steiner jun.", ""), ("Lukas sen.", "Steiner", "")),                     # father and son
-         (("Thomas", "Müller", "01.02.1960"), ("Thomas", "Müller", "01.02.1986"))]
+         (("Thomas", "Müller", "01.02.1960"), ("Thomas", "Müller", "01.02.1986")),
+         (("Hans", "Hansen", ""), ("Peter", "Hansen", ""))]                                  # a given name like a surname is no swap
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -79,7 +83,76 @@ def test_titles_short_forms_swaps_and_look_alikes(tmp_path):
     assert "'hans|johannes'" in short and "'josef|sepp'" in short
     assert {i: rules[str(i)] for i in range(len(SAME))} == dict.fromkeys(range(len(SAME)), []), rules
     assert [rules[str(len(SAME) + i)] for i in range(len(OTHER))] == [
-        ["different first_name"], ["different first_name"], ["different first_name"], ["different date_of_birth"]], rules
+        ["different first_name"], ["different first_name"], ["different first_name"], ["different date_of_birth"],
+        ["different first_name"]], rules
+
+
+# (crm record, erp record): given name, surname, birthday, e-mail, phone, street, postcode, city; and
+# what the type rules say of the two: the rules that keep them in two golden records, whether that
+# is conflicting evidence for a steward, whether their match alone may join them
+HOUSEHOLDS = [
+    # twins: one surname, address, phone and birthday, each a mailbox of their own: a household
+    ((("Anna", "Huber", "12.03.1985", "anna.huber@gmx.de", "0941 123456", "Hauptstr. 1", "93047", "Regensburg"),
+      ("Lena", "Huber", "12.03.1985", "lena.huber@web.de", "0941 123456", "Hauptstraße 1", "93047", "Regensburg")),
+     (["different first_name"], False, False)),
+    # spouses with one family mailbox, one birthday unknown: a household too
+    ((("Peter", "Weber", "01.02.1970", "familie.weber@gmx.de", "", "Ringstr. 4", "80331", "München"),
+      ("Sabine", "Weber", "", "familie.weber@gmx.de", "", "Ringstraße 4", "80331", "München")),
+     (["different first_name"], False, False)),
+    # one person: a typo in each given name, one personal mailbox and birthday: a steward decides
+    ((("Matcel", "Schaffer", "15.03.1940", "marcel.schaffer@kabsi.at", "", "Windhagerstr. 34", "2400", "Wiener Neustadt"),
+      ("Marrcel", "Schaffer", "15.03.1940", "marcel.schaffer@kabsi.at", "", "Windhagerstr. 34", "2400", "Wiener Neustadt")),
+     (["different first_name"], True, False)),
+    # namesakes of one birthday in two cities, nothing else in common: not merged by the match alone
+    ((("Thomas", "Müller", "01.02.1960", "thomas.mueller@gmx.de", "030 123456", "Lindenweg 3", "10115", "Berlin"),
+      ("Thomas", "Müller", "01.02.1960", "t.mueller@web.de", "089 654321", "Gartenstr. 9", "80331", "München")),
+     ([], False, True)),
+    # one person who moved and kept the e-mail address: corroborated
+    ((("Thomas", "Meier", "01.02.1960", "thomas.meier@gmx.de", "030 123456", "Lindenweg 3", "10115", "Berlin"),
+      ("Thomas", "Meier", "01.02.1960", "thomas.meier@gmx.de", "089 654321", "Gartenstr. 9", "80331", "München")),
+     ([], False, False)),
+    # one name at one address, no birthday (a father and son, or one person): the address corroborates
+    ((("Lukas", "Steiner", "", "", "0662 111222", "Bahnhofstr. 2", "5020", "Salzburg"),
+      ("Lukas", "Steiner", "", "", "", "Bahnhofstraße 2", "5020", "Salzburg")),
+     ([], False, False)),
+]
+
+
+def test_households_are_no_conflict_and_namesakes_are_not_merged_by_a_match_alone(tmp_path):
+    """The person types' rules (``types.type_rules``): a given name or birthday that differs keeps two
+    records apart, and is conflicting evidence for a steward only where something of one person
+    (a personal e-mail address, with the birthday known on both and equal) says otherwise; a match
+    of persons on name and birthday alone, their addresses apart and no e-mail, phone or id shared,
+    joins nothing by itself (scope 'match') and goes to review."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for system, cols in COLUMNS.items():
+        with open(data / f"{system}.csv", "w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=cols)
+            writer.writeheader()
+            if system == "shop":
+                continue
+            for i, (pair, _) in enumerate(HOUSEHOLDS):
+                first, last, born, mail, phone, street, postcode, city = pair[0 if system == "crm" else 1]
+                row = {"vorname": first, "nachname": last, "email": mail, "telefon": phone, "plz": postcode, "ort": city,
+                       "geaendert": "2026-01-01 00:00:00"}
+                row.update({"kontakt_id": str(i), "geburtsdatum": born, "strasse_hnr": street} if system == "crm" else
+                           {"debitor_nr": str(i), "geb_datum": born, "strasse": street})
+                writer.writerow(row)
+    spec = project(tmp_path / "work", ENTITY_FILE, "person", INPUTS, COLUMNS)
+    assert [r.scope for r in spec.distinct_when] == ["cluster", "cluster", "match"], spec.distinct_when
+    cluster = distinct_sql(replace(spec, distinct_when=[r for r in spec.distinct_when if r.scope == "cluster"]))
+    match, _ = distinct_sql(replace(spec, distinct_when=[r for r in spec.distinct_when if r.scope == "match"]))
+    con = duckdb.connect(str(tmp_path / "work" / "w.duckdb"))
+    try:
+        standardise(con, spec, load(con, data, COLUMNS))
+        t = spec.table("standardised")
+        said = {int(i): (fired, listed, len(weak) > 0) for i, fired, listed, weak in con.execute(
+            f"select l.source_id, {cluster[0]}, {cluster[1]}, {match} from {t} l join {t} r on l.source_id = r.source_id "
+            "where l.source_system = 'crm' and r.source_system = 'erp'").fetchall()}
+    finally:
+        con.close()
+    assert said == {i: expected for i, (_, expected) in enumerate(HOUSEHOLDS)}, said
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +201,21 @@ def measured(tmp_path_factory, generated) -> dict:
             [str(out / "ground_truth" / "hard_negatives.csv")]).fetchall())
         result["golden_countries"] = dict(con.execute("select country, count(*) from entities.person_golden "
                                                       "group by country").fetchall())
+        # golden names written in one case (upper or lower) where a member writes the same letters mixed
+        result["single_case_golden_names"] = con.execute(
+            "with m as (select c.golden_id, s.first_name, s.last_name from entities.person_clusters c "
+            "  join entities.person_standardised s using (unique_id)) "
+            "select count(*) filter (where exists (select 1 from m where m.golden_id = g.golden_id and "
+            "  m.first_name <> g.first_name and lower(m.first_name) = lower(g.first_name) and "
+            "  m.first_name not in (upper(m.first_name), lower(m.first_name)))), "
+            "count(*) filter (where exists (select 1 from m where m.golden_id = g.golden_id and "
+            "  m.last_name <> g.last_name and lower(m.last_name) = lower(g.last_name) and "
+            "  m.last_name not in (upper(m.last_name), lower(m.last_name)))) "
+            "from entities.person_golden g").fetchall()[0]
+        # open pair items that name the same two golden records as another one
+        result["repeated_queue_pairs"] = con.execute(
+            "select count(*) - count(distinct list_sort(golden_ids)) from entities.person_review_queue "
+            "where kind = 'pair'").fetchall()[0][0]
     finally:
         con.close()
     print(f"\nfaker person probe ({PERSONS} persons, seed {SEED}, {result['records']} records): f1 {result['f1']} "
@@ -139,22 +227,36 @@ def measured(tmp_path_factory, generated) -> dict:
 
 
 def test_faker_persons_f1(measured):
-    # measured on seeds 1 / 2 / 3: 0.9446 / 0.9362 / 0.9049 (README); every wrong merge is a pair of
-    # look-alikes, and seed 3's namesakes of one birthday cost it the most. The gate is seed 1's
-    # figure less a margin for runs of the same data
-    assert measured["f1"] >= 0.93, measured
+    # measured on seeds 1 / 2 / 3: 0.9664 / 0.9542 / 0.9536 (README; before the rules of
+    # types.type_rules 0.9446 / 0.9362 / 0.9049). The gate holds for every one of the three seeds
+    assert measured["f1"] >= 0.95, measured
 
 
 def test_faker_persons_look_alikes_kept_apart(measured):
     # twins, spouses and namesakes across the borders: never one person (0 on seeds 1 / 2 / 3).
     # Father and son: only through records with neither birthday nor "jun." / "sen." (2 / 4 / 2
-    # of 18 pairs). Namesakes of one birthday in two cities (name and birthday equal, address,
-    # phone and mailbox not; 9 / 10 / 23 pairs merged) are the case left open: Splink weighs the
-    # equal name and birthday above three disagreeing address fields, e-mail and phone.
+    # of 18 pairs). Namesakes of one birthday in two cities: a match on name and birthday alone
+    # joins nothing (0 / 2 / 1 of 31 / 37 / 33 pairs, before 9 / 10 / 23); the pairs left are
+    # namesakes to whom the generator gave one e-mail address, which no steward could tell apart.
+    # All look-alike pairs merged: 2 / 6 / 3 of 126 / 124 / 126 (1.6 / 4.8 / 2.4 %)
     kinds = measured["merged_by_kind"]
     assert kinds["twins"] == kinds["spouses"] == kinds["cross_border"] == 0, kinds
-    assert kinds["father_son"] <= 4, kinds
-    assert measured["hard_negatives_merged"] <= 0.12 * measured["hard_negatives"], measured
+    assert kinds["father_son"] <= 4 and kinds["namesakes"] <= 2, kinds
+    assert measured["hard_negatives_merged"] <= 0.05 * measured["hard_negatives"], measured
+
+
+def test_faker_persons_review_queue_lists_what_needs_a_human(measured):
+    # 32.8 / 27.8 / 41.4 open items per 1,000 records on seeds 1 / 2 / 3, precision 0.47 / 0.51 /
+    # 0.46 (before: 158.1 / 138.2 / 121.4 at 0.13 / 0.10 / 0.20, each household pair listed once
+    # per two records). What is left that needed no human is mostly namesakes of one birthday,
+    # which a steward has to see: name and birthday cannot tell a person who moved from a namesake
+    assert measured["review_items_per_1000_records"] <= 45 and measured["review_precision"] >= 0.4, measured
+    assert measured["repeated_queue_pairs"] == 0, measured
+
+
+def test_faker_persons_golden_names_take_the_mixed_case_spelling(measured):
+    # 20 given names and 14 surnames in upper case on seed 1 before (ERP spelling by source priority)
+    assert measured["single_case_golden_names"] == (0, 0), measured
 
 
 def test_faker_persons_golden_records_name_countries_by_iso_code(measured):

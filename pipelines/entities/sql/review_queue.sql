@@ -28,7 +28,7 @@ oversized as (
 band as (
     select 'pair:' || p.unique_id_l || '|' || p.unique_id_r, 'pair',
            'match probability ' || round(p.match_probability, 3) || :band_reason,
-           [ml.golden_id, mr.golden_id], p.match_probability,
+           [ml.golden_id, mr.golden_id] as golden_ids, p.match_probability,
            [:member_sl, :member_sr], p.match_probability * (il.impact + ir.impact)
     from :pairs p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
     join :standardised sl on sl.unique_id = p.unique_id_l join :standardised sr on sr.unique_id = p.unique_id_r
@@ -36,14 +36,19 @@ band as (
     where p.match_probability >= :lo and p.match_probability < :hi and ml.golden_id <> mr.golden_id
       -- a rule that says they are different entities settles it, unless its review_when holds
       and (len(:fired) = 0 or :listed)
+    -- one item per two golden records: their strongest pair in the band
+    qualify row_number() over (partition by least(ml.golden_id, mr.golden_id), greatest(ml.golden_id, mr.golden_id)
+                               order by p.match_probability desc, p.unique_id_l, p.unique_id_r) = 1
 ),
 kept_apart as (
-    -- Splink would have merged them, a distinct_when rule says they are different entities
+    -- Splink would have merged them, a distinct_when rule says they are different entities: one
+    -- item per two golden records (their strongest match, the rules of every pair between them)
     select 'pair:' || k.unique_id_l || '|' || k.unique_id_r, 'pair',
            'conflicting evidence: match probability ' || round(k.match_probability, 3) || ' but '
-           || coalesce(nullif(array_to_string(k.rules, ', '), ''), 'a rule between their clusters')
+           || coalesce(nullif(array_to_string(list_sort(list_distinct(flatten(list(k.rules) over golden_pair))), ', '), ''),
+                       'a rule between their clusters')
            || ': kept apart',
-           [ml.golden_id, mr.golden_id], k.match_probability,
+           [ml.golden_id, mr.golden_id] as golden_ids, k.match_probability,
            [:member_sl, :member_sr], :chance_conflict * (il.impact + ir.impact)
     from :kept k join _members ml on ml.unique_id = k.unique_id_l join _members mr on mr.unique_id = k.unique_id_r
     join :standardised sl on sl.unique_id = k.unique_id_l join :standardised sr on sr.unique_id = k.unique_id_r
@@ -52,6 +57,9 @@ kept_apart as (
       -- a record matching into several groups is one item (ambiguous), not one per match
       and (len(k.rules) > 0 or (k.unique_id_l not in (select unique_id from :bridges)
                                 and k.unique_id_r not in (select unique_id from :bridges)))
+    window golden_pair as (partition by least(ml.golden_id, mr.golden_id), greatest(ml.golden_id, mr.golden_id))
+    qualify row_number() over (partition by least(ml.golden_id, mr.golden_id), greatest(ml.golden_id, mr.golden_id)
+                               order by k.match_probability desc, k.unique_id_l, k.unique_id_r) = 1
 ),
 bridge_edges as (
     select b.unique_id as bridge, case when k.unique_id_l = b.unique_id then k.unique_id_r else k.unique_id_l end as other,
@@ -81,7 +89,10 @@ nameless as (
     from :standardised s join _members m using (unique_id) join impact i on i.golden_id = m.golden_id
     where not (:matchable)
 ),
-items as (select * from critical union all select * from oversized union all select * from band
+items as (select * from critical union all select * from oversized
+          -- two golden records listed as kept apart are not listed again for a weaker pair in the band
+          union all select * from band b where not exists (select 1 from kept_apart k
+                                                           where list_sort(k.golden_ids) = list_sort(b.golden_ids))
           union all select * from kept_apart union all select * from ambiguous union all select * from nameless)
 select item_id, kind, reason, row_number() over (order by cost desc, item_id)::integer as priority, golden_ids,
        match_probability, members, 'open' as status, :run_id as run_id, now() as listed_at,

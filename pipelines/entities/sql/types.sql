@@ -124,6 +124,11 @@ nullif(regexp_replace(array_to_string(list_filter(string_split(regexp_replace(re
      or coalesce(list_bool_or(list_transform(:short_forms[wl], lambda f: damerau_levenshtein(f, wr) <= 1)), false)
      or coalesce(list_bool_or(list_transform(:short_forms[wr], lambda f: damerau_levenshtein(f, wl) <= 1)), false))))));
 
+-- name: person_name_swapped
+-- one record's name field holds what the other record's other name field holds (:differ: the two
+-- names differ as person_names_differ reads them)
+(:other is not null and not coalesce(:differ, false));
+
 -- name: person_name_words
 -- the words of a folded person name, without its affixes
 list_filter(string_split(regexp_replace(replace(coalesce(:value, ''), '.', ''), '[^a-z0-9]+', ' ', 'g'), ' '),
