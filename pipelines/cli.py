@@ -448,12 +448,11 @@ def steward_show(
     out = Console(width=1000) if not sys.stdout.isatty() else Console()
     if found["reason"]:
         out.print(f"[bold]{item}[/]: {found['reason']}")
-    golden = Table("golden id", "name", "street", "no", "postcode", "city", "VAT ID", "IBAN", "in review", title="golden")
+    golden = Table(*found["golden_columns"], title="golden")
     for g in found["golden"]:
         golden.add_row(*[", ".join(v) if isinstance(v, list) else str(v if v is not None else "") for v in g])
     out.print(golden)
-    records = Table("golden id", "record", "system", "name", "street", "postcode", "city", "VAT ID", "valid", "IBAN", "valid",
-                    "e-mail", "phone", "updated", title="records")
+    records = Table(*found["record_columns"], title="records")
     for r in found["records"]:
         records.add_row(*[str(v if v is not None else "") for v in r])
     out.print(records)

@@ -16,7 +16,6 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
@@ -27,7 +26,6 @@ from pipelines.core.settings import Settings
 from pipelines.core.state import StateStore
 
 JOB = "steward_decision"
-ATTRIBUTES = ("name", "street", "postcode", "city", "vat_id", "iban", "email", "phone")
 LOCATIONS = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
     name location { name } jobs { name } } } } }"""
 LAUNCH = """mutation Launch($params: ExecutionParams!) { launchRun(executionParams: $params) {
@@ -60,7 +58,7 @@ QUEUE = jinja2.Environment(autoescape=True).from_string("""
 {% for i in items %}<tr class="{{ i.status }}"><td>{{ i.rank or '' }}</td><td class="{{ i.status }}">{{ i.status }}</td>
 <td><a href="/item?entity={{ entity|urlencode }}&amp;id={{ i.item_id|urlencode }}">{{ i.item_id }}</a></td>
 <td>{{ i.reason }}</td><td>{{ '%.3f'|format(i.match_probability) if i.match_probability is not none else '' }}</td>
-<td>{{ i.members|map(attribute='name')|select|join(' · ') }}</td></tr>{% endfor %}
+<td>{{ i.members|map(attribute='label')|select|join(' · ') }}</td></tr>{% endfor %}
 </table>{% endfor %}""")
 
 ITEM = jinja2.Environment(autoescape=True).from_string("""
@@ -118,8 +116,9 @@ class Dagster:
         return status, [e["error"]["message"] for e in events if e["__typename"] == "ExecutionStepFailureEvent"]
 
 
-def actions(item: dict) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The buttons an item offers: (label, the decision's fields); no id is ever typed."""
+def actions(item: dict, noun: str = "company") -> list[tuple[str, list[tuple[str, str]]]]:
+    """The buttons an item offers: (label, the decision's fields); no id is ever typed. ``noun``
+    names what one golden record is (a company; a declared entity's name, e.g. contact)."""
     kind, _, rest = item["item_id"].partition(":")
     members = item["members"] or []
     if item["status"] == "decided":
@@ -130,8 +129,9 @@ def actions(item: dict) -> list[tuple[str, list[tuple[str, str]]]]:
         return []
     if kind == "pair":
         a, _, b = rest.partition("|")
-        return [("Same company: merge", [("action", "merge"), ("targets", f"{a}|{b}")]),
-                ("Different companies: keep apart", [("action", "distinct"), ("targets", f"{a}|{b}")])]
+        return [(f"Same {noun}: merge", [("action", "merge"), ("targets", f"{a}|{b}")]),
+                (f"Different {'companies' if noun == 'company' else noun + 's'}: keep apart",
+                 [("action", "distinct"), ("targets", f"{a}|{b}")])]
     if kind == "cluster" and not rest.endswith(":size"):
         golden, _, attribute = rest.rpartition(":")
         values = sorted({str(m.get(attribute)) for m in members if m.get(attribute)})
@@ -139,9 +139,18 @@ def actions(item: dict) -> list[tuple[str, list[tuple[str, str]]]]:
                                            ("value", v)]) for v in values]
     uids = [m["unique_id"] for m in members]
     if kind == "cluster":
-        return [("All one company: confirm", [("action", "merge"), ("targets", "|".join(uids))])] + \
+        return [(f"All one {noun}: confirm", [("action", "merge"), ("targets", "|".join(uids))])] + \
                [(f"Split off {m['system']} {m['source_id']}", [("action", "split"), ("targets", m["unique_id"])]) for m in members]
     return []       # a record without a usable name: nothing to choose between; split or merge on the CLI
+
+
+def _label(member: dict) -> str:
+    """A record's name in the queue's list: the company's name, or a declared entity's first two
+    attributes as the review queue holds them (a contact's given name and surname)."""
+    if "name" in member:
+        return member["name"] or ""
+    values = [v for k, v in member.items() if k not in ("unique_id", "system", "source_id")][:2]
+    return " ".join(str(v) for v in values if v)
 
 
 class ReviewApp:
@@ -160,6 +169,8 @@ class ReviewApp:
         from pipelines.stewards.stewardship import queue
 
         items = queue(self.settings, None, "all")
+        for i in items:
+            i["members"] = [{**m, "label": _label(m)} for m in i["members"] or []]
         order = {"pending": 0, "open": 1, "decided": 2}
         groups: dict[str, list] = {}
         for i in sorted(items, key=lambda i: order[i["status"]]):
@@ -170,8 +181,10 @@ class ReviewApp:
         from pipelines.stewards.stewardship import item_with_origins
 
         item = item_with_origins(self.settings, entity, item_id)
-        differing = [a for a in ATTRIBUTES if len({str(m.get(a) or "") for m in item["members"]}) > 1]
-        return ITEM.render(item=item, entity=entity, attributes=ATTRIBUTES, differing=differing, actions=actions(item))
+        attributes = item["attributes"]
+        differing = [a for a in attributes if len({str(m.get(a) or "") for m in item["members"]}) > 1]
+        return ITEM.render(item=item, entity=entity, attributes=attributes, differing=differing,
+                           actions=actions(item, item["noun"]))
 
     def decide(self, identity: Identity, form: dict[str, str]) -> tuple[bool, str]:
         """Launch the steward job for the form's decision; (ok, what happened)."""

@@ -191,21 +191,46 @@ def show(settings: Settings, entity: str, item: str) -> dict[str, Any]:
             reason = None
         if not golden_ids:
             raise KontorError(f"{item!r} is neither a review item, a golden id nor a record of {entity}; see kontor steward list")
-        records = con.execute(entity_sql("item_records", clusters=spec.table("clusters"),
-                                         standardised=spec.table("standardised")), [golden_ids]).fetchall()
-        golden = con.execute(entity_sql("item_golden", golden=spec.table("golden")), [golden_ids]).fetchall()
+        records = con.execute(_declared_sql(spec, "item_records", "s", clusters=spec.table("clusters"),
+                                            standardised=spec.table("standardised")), [golden_ids]).fetchall()
+        golden = con.execute(_declared_sql(spec, "item_golden", None, golden=spec.table("golden")), [golden_ids]).fetchall()
         conflicts = con.execute(entity_sql("item_conflicts", conflicts=spec.table("conflicts")), [golden_ids]).fetchall()
-    return {"item": item, "reason": reason, "golden": golden, "records": records, "conflicts": conflicts}
+    names = shown_attributes(spec)
+    return {"item": item, "reason": reason, "golden": golden, "records": records, "conflicts": conflicts,
+            "golden_columns": ("golden id", "name", "street", "no", "postcode", "city", "VAT ID", "IBAN", "in review")
+            if spec.declared is None else ("golden id", "name", *names, "in review"),
+            "record_columns": ("golden id", "record", "system", "name", "street", "postcode", "city", "VAT ID", "valid",
+                               "IBAN", "valid", "e-mail", "phone", "updated")
+            if spec.declared is None else ("golden id", "record", "system", *names, "updated")}
+
+
+# what a steward compares for an entity of the company schema (declared entities: their attributes)
+COMPANY_ATTRIBUTES = ("name", "street", "postcode", "city", "vat_id", "iban", "email", "phone")
+
+
+def shown_attributes(spec: EntitySpec) -> tuple[str, ...]:
+    """The attributes a steward sees of each record, in the entity file's order."""
+    return COMPANY_ATTRIBUTES if spec.declared is None else tuple(a.name for a in spec.declared)
+
+
+def _declared_sql(spec: EntitySpec, name: str, alias: str | None, **tables: str) -> str:
+    """Template ``name`` for the company schema, ``name_declared`` with the declared attributes
+    (as text, as the review queue holds them) for an entity declared by attributes."""
+    if spec.declared is None:
+        return entity_sql(name, **tables)
+    attributes = [exp.cast(exp.column(a.name, table=alias), "varchar").as_(a.name) for a in spec.declared]
+    return entity_sql(f"{name}_declared", **tables, attributes=attributes)
 
 
 def item_with_origins(settings: Settings, entity: str, item_id: str) -> dict[str, Any]:
     """One item of the live queue with its records as they are now: golden id and where each came
-    from (the extract's file and line when the raw table still holds it, else the system's id)."""
+    from (the extract's file and line when the raw table still holds it, else the system's id);
+    ``attributes`` the ones a steward compares, ``noun`` what one golden record is."""
     spec = _spec(settings, entity)
     found = [i for i in queue(settings, entity, "all") if i["item_id"] == item_id]
     if not found:
         raise KontorError(f"{item_id!r} is not in the review queue of {entity}; see kontor steward list --status all")
-    item = dict(found[0])
+    item = dict(found[0], attributes=shown_attributes(spec), noun="company" if spec.declared is None else entity)
     uids = [m["unique_id"] for m in item["members"] or []]
     if item["kind"] == "decision":     # an approval: the records of the decision
         decision = next((d for d in state_decisions(settings, entity) if f"decision:{d['decision_id']}" == item_id), None)
@@ -239,12 +264,13 @@ def raw_ids(settings: Settings, spec: EntitySpec) -> dict[str, tuple[str, str]]:
 
 def _origin(con: Connection, spec: EntitySpec, uid: str, member: dict | None,
             ids: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
-    row = con.execute(entity_sql("record_origin", standardised=spec.table("standardised"),
-                                 clusters=spec.table("clusters")), [uid]).fetchone()
+    row = con.execute(_declared_sql(spec, "record_origin", "s", standardised=spec.table("standardised"),
+                                    clusters=spec.table("clusters")), [uid]).fetchone()
     if row is None:
         return {"unique_id": uid, "system": uid.partition(":")[0], "source_id": uid.partition(":")[2],
                 "origin": "no longer in the data", "golden_id": None}
-    keys = ("system", "source_id", "name", "street", "postcode", "city", "vat_id", "iban", "email", "phone", "golden_id")
+    keys = (("system", "source_id", "name", "street", "postcode", "city", "vat_id", "iban", "email", "phone", "golden_id")
+            if spec.declared is None else ("system", "source_id", "golden_id", *shown_attributes(spec)))
     out = {**(member or {}), **dict(zip(keys, row)), "unique_id": uid}
     where = (ids or {}).get(out["system"])
     out["origin"] = (_file_line(con, *where, out["source_id"]) if where else None) or f"{out['system']} id {out['source_id']}"

@@ -334,3 +334,71 @@ def test_weekly_spot_checks_estimate_the_precision_of_automatic_merges(project):
     assert evidence == [("entities/contact_spot_check_precision", True, 0),    # shipped entities, none judged
                         ("entities/customer_spot_check_precision", False, meta["judged"].value),
                         ("entities/supplier_spot_check_precision", True, 0)]
+
+
+
+@pytest.fixture(scope="module")
+def contact_project(tmp_path_factory, demo_data):
+    """The demo with one CRM contact written twice at one company (other e-mail, phone and job
+    title), and the contact entity's match threshold raised so that the pair lands in review."""
+    settings = make_project(tmp_path_factory.mktemp("contact") / "p", with_models=True)
+    shutil.copytree(demo_data, settings.data_dir, dirs_exist_ok=True)
+    contacts = settings.data_dir / "crm" / "contacts.csv"
+    header, first = contacts.read_text(encoding="utf-8").splitlines()[:2]
+    row = dict(zip(header.split(","), first.split(",")))
+    row.update(contact_id="CON-9999999", email="", phone="0171 5550777", position="Vertrieb",
+               modified_at="2026-09-04 08:00:00")
+    with contacts.open("a", encoding="utf-8") as f:
+        f.write(",".join(row[c] for c in header.split(",")) + "\n")
+    spec = settings.project_dir / "models" / "entities" / "contact.yml"
+    spec.write_text(spec.read_text(encoding="utf-8") + "\nthresholds: {match_probability: 0.9999}\n", encoding="utf-8")
+    assert run_pipeline(settings, ["+group:entities"]).success
+    return settings, row
+
+
+def test_a_steward_sees_the_records_of_an_entity_declared_by_attributes(project):
+    """The contact entity has no company columns (name_raw, vat_id, ...): what the steward's CLI
+    and review page show of its records comes from its declared attributes (before, both failed
+    with a binder error on name_raw)."""
+    from pipelines.stewards.stewardship import show
+
+    [(golden_id, n)] = _rows(project, "select golden_id, count(*) from entities.contact_xref "
+                                      "group by 1 order by 2 desc, 1 limit 1")
+    found = show(project, "contact", golden_id)
+    assert found["record_columns"][:3] == ("golden id", "record", "system")
+    assert {"first_name", "last_name", "email"} <= set(found["record_columns"])
+    assert len(found["records"]) == n and all(len(r) == len(found["record_columns"]) for r in found["records"])
+    [golden] = found["golden"]
+    assert len(golden) == len(found["golden_columns"]) and golden[0] == golden_id
+    first, last = _rows(project, "select first_name, last_name from entities.contact_golden where golden_id = ?",
+                        [golden_id])[0]
+    row = dict(zip(found["golden_columns"], golden))
+    assert (row["first_name"], row["last_name"]) == (first, last)
+
+    cli = subprocess.run([sys.executable, "-m", "pipelines.cli", "steward", "show", golden_id, "--entity", "contact"],
+                         env=dict(os.environ, KONTOR_PROJECT_DIR=str(project.project_dir)), capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert "first_name" in cli.stdout and str(last) in cli.stdout
+
+
+
+def test_the_review_page_shows_a_contact_pair_by_its_attributes(contact_project):
+    from pipelines.stewards.review import ReviewApp
+    from pipelines.stewards.stewardship import item_with_origins
+
+    settings, row = contact_project
+    [pair] = [i for i in queue(settings, "contact", "all") if "crm:CON-9999999" in i["item_id"]]
+    assert pair["kind"] == "pair" and pair["status"] == "open"
+    item = item_with_origins(settings, "contact", pair["item_id"])
+    assert item["noun"] == "contact" and item["attributes"][:2] == ("first_name", "last_name")
+    assert sorted(m["source_id"] for m in item["members"]) == sorted([row["contact_id"], "CON-0000001"])
+    for m in item["members"]:
+        assert (m["first_name"], m["last_name"]) == (row["first_name"], row["last_name"])
+        assert m["origin"].startswith("contacts.csv:")        # the extract's file:line
+    app = ReviewApp(settings, "http://127.0.0.1:9")
+    page = app.item_page("contact", pair["item_id"])
+    assert "<th>first_name</th>" in page and "<th>vat_id</th>" not in page
+    assert '<tr class="diff"><th>phone</th>' in page and '<tr class="diff"><th>first_name</th>' not in page
+    assert "Same contact: merge" in page and "Different contacts: keep apart" in page and "company: merge" not in page
+    listed = app.queue_page()
+    assert f"{row['first_name']} {row['last_name']} · {row['first_name']} {row['last_name']}" in listed
