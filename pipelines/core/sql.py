@@ -114,7 +114,9 @@ def render(sql: str, dialect: str = "duckdb", /, **names: str | exp.Expression |
             placeholder.replace([item.copy() for item in lists[placeholder.name]])
         elif placeholder.name in values:
             placeholder.replace(values[placeholder.name].copy())
-    return tree.sql(dialect=dialect)
+    # the tree is this call's own (the cached template and every value copied in): written without
+    # the generator's copy of it, the largest part of a render (a survivorship statement's tree)
+    return tree.sql(dialect=dialect, copy=False)
 
 
 def statements(sql: str) -> list[str]:

@@ -48,7 +48,7 @@ from pipelines.engines.engine import _spark_rel
 from pipelines.engines.spark_connection import SparkConnection
 from pipelines.engines.spark_rules import to_spark
 from pipelines.core.sql import render, table_expr, template
-from pipelines.entities.matching import SPLINK_LOG_LEVEL, _where
+from pipelines.entities.matching import SPLINK_LOG_LEVEL, SPLINK_VALIDATE_SETTINGS, _where
 from pipelines.entities.spec import EntitySpec
 from pipelines.entities.standardise import standardise
 
@@ -117,7 +117,7 @@ def spark_linker(splink: "SparkSplink", spec: EntitySpec, settings: dict[str, An
         sdfs = [db_api.register(tables[0])]
     else:
         sdfs = [db_api.register(t, dataset_display_name=system) for t, system in zip(tables, spec.systems)]
-    return Linker(sdfs, spark_model(settings), log_level=SPLINK_LOG_LEVEL)
+    return Linker(sdfs, spark_model(settings), log_level=SPLINK_LOG_LEVEL, validate_settings=SPLINK_VALIDATE_SETTINGS)
 
 
 def predict_on_spark(splink: "SparkSplink", spec: EntitySpec, model: dict[str, Any]) -> "DataFrame":
