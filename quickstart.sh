@@ -4,7 +4,8 @@
 #   ./quickstart.sh              set-up, demo data, full run
 #   ./quickstart.sh --setup-only only the set-up (used by CI before the tests)
 #   KONTOR_EXTRAS=dev,spark ./quickstart.sh --setup-only   also pyspark, for engine = "spark"
-#                                (.ci/run does this; Java 17 comes from Debian's openjdk-17-jre-headless)
+#                                (.ci/run does this; Java 17 comes from Debian's openjdk-17-jdk-headless, whose
+#                                javac builds the jar of Kontor's string functions on first use)
 set -euo pipefail
 cd "$(dirname "$0")"
 

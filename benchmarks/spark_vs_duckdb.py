@@ -23,7 +23,8 @@ copied). Added here, each in a fresh subprocess on a fresh copy of the snapshot:
   the match threshold. Splink's settings call ``jaro_winkler_similarity`` and
   ``damerau_levenshtein``: Spark 4's builtin of the first gives other values than DuckDB's and
   Spark has no second, so the script registers Kontor's DuckDB-identical UDFs
-  (``pipelines/engines/spark_functions.register``, ``kontor_*`` names) and calls them instead;
+  (``pipelines/engines/spark_functions.register``, ``kontor_*`` names: the Java UDFs of Kontor's jar,
+  which ``start_session`` gives the session, as the stage gets them) and calls them instead;
   that and the session (``start_session`` with the same ``SparkConfig``) are all it takes from Kontor.
 
 Ratios. ``bare_spark`` does not train (it scores with the trained model), so
@@ -81,13 +82,66 @@ def _session_settings(session) -> dict:
     return {k: value(k) for k in keys}
 
 
-def _finish(steps, started: float, cpu0: float, rss_before: float, stop, **extra) -> dict:
+class SparkCpu:
+    """CPU seconds of the session's JVM and of its descendants (Spark's Python workers, which run
+    Python UDFs), read from /proc: in total since ``start()`` and around the steps passed through
+    ``around``. A live process's utime + stime plus its reaped children's: the sum over the tree
+    is the tree's CPU."""
+
+    def __init__(self, session) -> None:
+        proc = getattr(getattr(session.sparkContext, "_gateway", None), "proc", None)
+        self.root = proc.pid if proc is not None else None     # spark-submit execs into the JVM
+        self.steps: dict[str, dict[str, float]] = {}
+        self.first = self.now()
+
+    def now(self) -> dict[str, float]:
+        if self.root is None:
+            return {}
+        tick = os.sysconf("SC_CLK_TCK")
+        parents, cpu = {}, {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            parents[int(entry)] = int(fields[1])
+            cpu[int(entry)] = sum(int(x) for x in fields[11:15]) / tick
+
+        def below(pid: int) -> bool:
+            while pid > 1:
+                pid = parents.get(pid, 0)
+                if pid == self.root:
+                    return True
+            return False
+        return {"jvm": cpu.get(self.root, 0.0), "python_workers": sum(c for p, c in cpu.items() if p != self.root and below(p))}
+
+    def since(self, before: dict[str, float]) -> dict[str, float]:
+        after = self.now()
+        return {k: round(after[k] - before.get(k, 0.0), 2) for k in after}
+
+    def around(self, name: str, fn, *a, **kw):
+        before = self.now()
+        try:
+            return fn(*a, **kw)
+        finally:
+            for k, v in self.since(before).items():
+                self.steps.setdefault(name, {}).setdefault(k, 0.0)
+                self.steps[name][k] = round(self.steps[name][k] + v, 2)
+
+
+def _finish(steps, started: float, cpu0: float, rss_before: float, stop, spark_cpu: SparkCpu, **extra) -> dict:
     """A Spark child's measurements: elapsed_s from after the session start to before its stop."""
     elapsed = time.perf_counter() - started
     cpu = evs._cpu_s() - cpu0
+    tree = spark_cpu.since(spark_cpu.first)
     peak = evs._rss_mb()
     steps.run("session_stop", stop)
-    return {"elapsed_s": elapsed, "cpu_s_driver": cpu, "peak_rss_mb": peak, "rss_before_mb": rss_before,
+    return {"elapsed_s": elapsed, "cpu_s_driver": cpu, "cpu_s_jvm": tree.get("jvm"),
+            "cpu_s_python_workers": tree.get("python_workers"), "spark_cpu_steps": spark_cpu.steps,
+            "peak_rss_mb": peak, "rss_before_mb": rss_before,
             "steps": steps.seconds, "rss_growth_mb": steps.rss_growth, **extra, "loadavg": os.getloadavg()}
 
 
@@ -110,14 +164,17 @@ def child_kontor_spark(args) -> dict:
     tmp_dir = settings.target_dir / "tmp"
     counts: dict = {}
     cpu0 = evs._cpu_s()
+    spark_cpu = SparkCpu(spark.session())
     started = time.perf_counter()
     con = steps.run("connect", evs.connect, settings.warehouse_path, Path(args.tmp_dir) / "duckdb")
     splink = DuckDBEngine(con).splink()
     models = {}
     for name, spec in specs.items():
-        steps.run("standardise", stage.standardise_on_spark, con, spark, spec, relations, tmp_dir)
+        steps.run("standardise", spark_cpu.around, "standardise", stage.standardise_on_spark, con, spark, spec,
+                  relations, tmp_dir)
         trained = steps.run("train", stage.train, con, spec, splink, settings.target_dir / "splink" / name)
-        scored = steps.run("predict", stage.score_on_spark, con, spark, spec, tmp_dir, trained.model)
+        scored = steps.run("predict", spark_cpu.around, "predict", stage.score_on_spark, con, spark, spec, tmp_dir,
+                           trained.model)
         clusters = steps.run("cluster", stage.cluster, con, spec, splink)
         resolved = steps.run("resolve", stage.resolve, con, spec, splink, "benchmark", clusters=clusters)
         steps.run("sync", stage.sync, con, spec, settings.target_dir / "sync" / name)
@@ -129,8 +186,11 @@ def child_kontor_spark(args) -> dict:
     if args.models_file:
         reference = json.loads(Path(args.models_file).read_text())
         compared = {n: model_difference(models[n], reference[n]) for n in models}
-    return _finish(steps, started, cpu0, rss_before, lambda: spark.teardown_after_execution(None),
+    from pipelines.engines.spark_functions import register
+
+    return _finish(steps, started, cpu0, rss_before, lambda: spark.teardown_after_execution(None), spark_cpu,
                    session_start_s=steps.seconds["session_start"], counts=counts, code=code,
+                   string_functions=register(spark.session()),     # what the stage registered: "java" or "pandas"
                    model_same_as_bare_spark=None if compared is None else all(c["same"] for c in compared.values()),
                    model_difference=compared, spark_settings=session_settings)
 
@@ -190,8 +250,9 @@ def child_bare_spark(args) -> dict:
     parquet = Path(args.tmp_dir) / "parquet"
     parquet.mkdir(parents=True, exist_ok=True)
     cpu0 = evs._cpu_s()
+    spark_cpu = SparkCpu(session)
     started = time.perf_counter()
-    register(session)
+    functions = register(session)
     results = {}
     apis = {}
     for name, s in settings.items():
@@ -231,8 +292,9 @@ def child_bare_spark(args) -> dict:
         log(f"bare_spark {name}: load, linker, predict, cluster")
         views = steps.run("load", load)
         linker = steps.run("linker", make_linker, views)
-        pred = steps.run("predict", linker.inference.predict, threshold_match_probability=th["review_probability"])
-        pred = steps.run("predict", materialise, pred)
+        pred = steps.run("predict", spark_cpu.around, "predict", linker.inference.predict,
+                         threshold_match_probability=th["review_probability"])
+        pred = steps.run("predict", spark_cpu.around, "predict", materialise, pred)
         clusters = steps.run("cluster", linker.clustering.cluster_pairwise_predictions_at_threshold, pred,
                              threshold_match_probability=th["match_probability"])
         # Splink's tables are lazy only as far as the break-lineage steps go: count them inside the timing
@@ -245,8 +307,8 @@ def child_bare_spark(args) -> dict:
             .write.mode("overwrite").parquet(str(out_dir / f"{name}_predictions"))
         session.table(r["clusters"]).select("unique_id", "cluster_id") \
             .write.mode("overwrite").parquet(str(out_dir / f"{name}_clusters"))
-    out = _finish(steps, started, cpu0, rss_before, session.stop, session_start_s=steps.seconds["session_start"],
-                  tables=results, spark_settings=session_settings)
+    out = _finish(steps, started, cpu0, rss_before, session.stop, spark_cpu, session_start_s=steps.seconds["session_start"],
+                  tables=results, spark_settings=session_settings, string_functions=functions)
     out["elapsed_s"] = elapsed_end - started
     return out
 
@@ -376,6 +438,11 @@ def measure_scale(scale: float, repeats: int, variants: list[str], workdir: Path
             out[kind]["spark_settings"] = runs[kind][-1]["spark_settings"]
             out[kind]["session_start_median_s"] = evs.med([r["session_start_s"] for r in runs[kind]])
             out[kind]["cpu_driver_median_s"] = evs.med([r["cpu_s_driver"] for r in runs[kind]])
+            if all(r.get("cpu_s_jvm") is not None for r in runs[kind]):
+                out[kind]["cpu_jvm_median_s"] = evs.med([r["cpu_s_jvm"] for r in runs[kind]])
+                out[kind]["cpu_python_workers_median_s"] = evs.med([r["cpu_s_python_workers"] for r in runs[kind]])
+                out[kind]["spark_cpu_steps_last_run"] = runs[kind][-1]["spark_cpu_steps"]
+            out[kind]["string_functions"] = runs[kind][-1].get("string_functions")
         if kind in ("kontor", "kontor_spark"):
             out[kind]["standardised_identical_to_bare_input"] = all(r["standardised_identical"] for r in runs[kind])
         if kind == "kontor_spark":
@@ -460,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
                             f"on {args.master}), train/cluster/resolve/sync on DuckDB",
             "bare_spark": "plain Splink 5 on SparkAPI: standardised table loaded from the snapshot (Parquet), Kontor's "
                           "trained model JSON as spark_model writes it for Spark, Kontor's DuckDB-identical jaro_winkler_similarity "
-                          "and damerau_levenshtein UDFs, predict at the review threshold, cluster at the match threshold",
+                          "and damerau_levenshtein UDFs (spark_functions.register, as the stage), predict at the review "
+                          "threshold, cluster at the match threshold",
         },
         "scales": results,
         "targets": TARGETS,
@@ -476,7 +544,11 @@ def main(argv: list[str] | None = None) -> int:
             "stop excluded from both (session_start_median_s reported apart)",
             "ratio_kontor_spark_to_bare_spark leaves kontor_spark's DuckDB training out (bare_spark scores with the "
             "trained model and does not train); ratio_kontor_spark_total_to_bare_spark keeps it",
-            "Spark variants' cpu is the driver process's only (the JVM's is not counted): cpu_driver_median_s",
+            "Spark variants' cpu: the driver process's (cpu_driver_median_s), the session's JVM's (cpu_jvm_median_s) "
+            "and its Python workers' (cpu_python_workers_median_s, where Python UDFs run), from /proc over the "
+            "timed part; spark_cpu_steps_last_run per step (standardise, predict)",
+            "string_functions: how Kontor's jaro/jaro-winkler/damerau-levenshtein ran: 'java' (the jar, "
+            "pipelines/engines/spark_jar.py) or 'pandas' (Python workers); both variants register them the same way",
             "F1 is pairwise over clusters, pipelines.entities.evaluate.evaluate for every variant",
             "both Spark variants start their session with Kontor's start_session and the same SparkConfig: "
             "spark_settings per variant, spark_settings_same; bare_spark writes Splink's predictions as Parquet "

@@ -4,20 +4,28 @@ Spark 4's builtin ``jaro_winkler_similarity`` gives other values than DuckDB's o
 all name pairs, and a temporary function cannot shadow a builtin; Splink's jar differs too. So the
 rewrite layer (``spark_rules.kontor_functions``) writes DuckDB's ``jaro_similarity``,
 ``jaro_winkler_similarity`` and ``damerau_levenshtein`` as ``kontor_*`` functions, registered here
-as pandas UDFs (Arrow batches; no jar, so they work over Spark Connect as well).
+as Java UDFs from Kontor's own jar (``spark_jar``: built from ``pipelines/engines/java`` on first
+use, given to the session by ``spark_session.start_session``; over Spark Connect uploaded as an
+artifact), so Splink's comparisons run in the JVM. Where there is no jar (no ``javac``, a session
+started without it) they are the pandas UDFs below, with the same values, evaluated row by row in
+Python workers (many times slower: benchmarks/README.md, spark_vs_duckdb.py): the log says so once.
 
 The algorithms are DuckDB's (its vendored rapidfuzz Jaro-Winkler; Damerau-Levenshtein with
 adjacent transpositions, unrestricted edits), on Unicode code points, with DuckDB's arithmetic in
-the same order so that the doubles are bit-identical: ``tests/engines/test_spark_functions.py``
-compares them with DuckDB on every pair of a word list, and on Spark.
+the same order so that the doubles are bit-identical; the Java classes are ports of these functions.
+``tests/engines/test_spark_functions.py`` compares both with DuckDB on every pair of a word list.
 """
 from __future__ import annotations
 
+import logging
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+LOG = logging.getLogger("kontor.engines")
+_SAID: set[str] = set()        # what the log has said already (once per process)
 
 # DuckDB's name -> Kontor's name on Spark
 FUNCTIONS = {
@@ -98,8 +106,63 @@ def damerau_levenshtein(a: str, b: str) -> int:
     return d[len(a) + 1][len(b) + 1]
 
 
-def register(session: "SparkSession") -> None:
-    """Register Kontor's functions (``FUNCTIONS``' values) in ``session``; NULL in, NULL out."""
+def register(session: "SparkSession") -> str:
+    """Register Kontor's functions (``FUNCTIONS``' values) in ``session``, NULL in, NULL out: the
+    jar's Java UDFs ("java") if the session can load them, else the pandas UDFs ("pandas"), which
+    give the same values slower; the log says once per process why."""
+    reason = _register_java(session)
+    if reason is None:
+        return "java"
+    message = ("Kontor's string functions on Spark are pandas UDFs, evaluated in Python workers (much "
+               f"slower than the Java UDFs, the same values): {reason}")
+    if message not in _SAID:
+        _SAID.add(message)
+        LOG.warning(message)
+    _register_pandas(session)
+    return "pandas"
+
+
+def _register_java(session: "SparkSession") -> str | None:
+    """The jar's functions registered in ``session``; None, or why not."""
+    from pyspark.sql.types import DoubleType, IntegerType
+
+    from pipelines.engines.spark_jar import CLASSES, functions_jar
+
+    jar = functions_jar()
+    if jar.path is None:
+        return jar.reason
+
+    def attempt() -> None:
+        for name, (java_class, kind) in CLASSES.items():
+            session.udf.registerJavaFunction(name, java_class, DoubleType() if kind == "double" else IntegerType())
+
+    try:
+        attempt()
+        return None
+    except Exception as exc:  # noqa: BLE001 - Spark's error says which class it could not load
+        error = exc
+    if _is_connect(session):
+        # a Spark Connect session that was not started by start_session: upload the jar now
+        try:
+            session.addArtifacts(str(jar.path))
+            attempt()
+            return None
+        except Exception as exc:  # noqa: BLE001
+            error = exc
+    first = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+    return (f"the session cannot load {jar.path.name} ({first}); fix: start the session with "
+            "pipelines.engines.spark_session.start_session, or give it the jar (spark.jars)")
+
+
+def _is_connect(session: "SparkSession") -> bool:
+    try:
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError:     # pyspark without Spark Connect's client dependencies
+        return False
+    return isinstance(session, ConnectSession)
+
+
+def _register_pandas(session: "SparkSession") -> None:
     import sys
 
     import pandas as pd

@@ -16,6 +16,10 @@ Secrets (a Spark Connect token in the URL) come only from the environment: ``KON
 A local master keeps its catalog for the session only (Spark's in-memory catalog): its warehouse
 directory, ``<target>/spark/warehouse`` by default, is emptied when a session starts, so no table
 directory of an earlier session blocks a new table of the same name.
+
+The session gets the jar of Kontor's string functions (``spark_jar``, built on first use with the
+JDK's ``javac``): in ``spark.jars`` (added to any the project sets), or over Spark Connect uploaded
+as an artifact of the session; ``spark_functions.register`` registers its classes.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.core.errors import KontorError
 from pipelines.core.settings import Settings, tool_table
+from pipelines.engines.spark_jar import functions_jar
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -132,7 +137,7 @@ def start_session(config: SparkConfig) -> "SparkSession":
         for key, value in LOCAL_CONF.items() if config.local else ():
             builder = builder.config(key, value)
         if config.local:
-            # Python UDFs (Kontor's string functions) run in this interpreter, with its pandas;
+            # Python UDFs (the ID checks, the string functions without their jar) run in this interpreter;
             # pyspark reads the worker's interpreter from the environment when the context starts
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         if config.warehouse_dir:
@@ -142,11 +147,26 @@ def start_session(config: SparkConfig) -> "SparkSession":
             Path(config.warehouse_dir).mkdir(parents=True, exist_ok=True)
             builder = builder.config("spark.sql.warehouse.dir", str(Path(config.warehouse_dir).resolve()))
     builder = builder.appName(config.app_name)
-    for key, value in {**DEFAULT_CONF, **config.conf}.items():
+    conf = {**DEFAULT_CONF, **config.conf}
+    jar = functions_jar().path          # Kontor's string functions (spark_jar); None: pandas UDFs instead
+    if jar is not None and not config.remote:
+        conf["spark.jars"] = ",".join(j for j in (conf.get("spark.jars"), str(jar)) if j)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
+    if jar is not None and config.remote:
+        _upload(session, jar)
     if not config.remote:
         session.sparkContext.setLogLevel("ERROR")     # Spark's INFO/WARN lines are not the user's to act on
     # pyspark logs every failed query's JVM stack trace as JSON; Kontor reports the error itself.
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     return session
+
+
+def _upload(session: "SparkSession", jar: Path) -> None:
+    """The jar onto the Spark Connect server's class path for this session. A server that refuses
+    it leaves the session without: ``spark_functions.register`` then says so and uses pandas UDFs."""
+    try:
+        session.addArtifacts(str(jar))
+    except Exception as exc:  # noqa: BLE001 - register() reports what it means
+        logging.getLogger("kontor.engines").info("Spark Connect: %s not uploaded: %s", jar.name, exc)

@@ -128,3 +128,49 @@ def test_with_train_true_the_model_is_trained_through_spark_connect(runs, connec
     assert model["sql_dialect"] == "duckdb"
     assert not (remote / "target" / "spark").exists() or not any((remote / "target" / "spark").rglob("*.parquet")), \
         "the client wrote Spark tables itself: the session was not the remote one"
+
+
+_FUNCTIONS_CLIENT = """
+import json, sys
+import pyarrow as pa
+sys.path.insert(0, sys.argv[2])
+from engines.test_spark_functions import _duckdb, _pairs
+from pipelines.engines.spark_functions import register
+from pipelines.engines.spark_rules import to_spark
+from pipelines.engines.spark_session import SparkConfig, start_session
+
+session = start_session(SparkConfig(remote=sys.argv[1]))
+kind = register(session)
+pairs = _pairs()
+expected = {(a, b): (j, jw, dl) for a, b, j, jw, dl in _duckdb(pairs)}
+session.createDataFrame(pa.table({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]})) \\
+    .createOrReplaceTempView("_kontor_pairs")
+query = session.sql(to_spark("select a, b, jaro_similarity(a, b) as j, jaro_winkler_similarity(a, b) as jw, "
+                             "damerau_levenshtein(a, b) as dl from _kontor_pairs"))
+got = {(r["a"], r["b"]): (r["j"], r["jw"], r["dl"]) for r in query.toArrow().to_pylist()}
+session.range(100).selectExpr("cast(id as string) as a", "cast(id * 7 as string) as b").createOrReplaceTempView("_kontor_computed")
+plan = session.sql(to_spark("select jaro_winkler_similarity(a, b) as jw, damerau_levenshtein(a, b) as dl "
+                            "from _kontor_computed"))._explain_string(extended=True)
+print(json.dumps({"kind": kind, "pairs": len(expected), "wrong": sum(got.get(k) != v for k, v in expected.items()),
+                  "python_in_plan": "EvalPython" in plan, "udf_in_plan": "kontor_jaro_winkler_similarity" in plan}))
+session.stop()
+"""
+
+
+def test_kontors_functions_reach_the_connect_server_as_java_udfs(connect_url, tmp_path):
+    """A Spark Connect client (no JVM of its own) that can build Kontor's jar uploads it with the
+    session (``start_session``: ``addArtifacts``); the server runs the Java UDFs, no Python worker
+    in its plan, with DuckDB's values on every pair of the word list."""
+    import json
+
+    tests = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "KONTOR_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": os.pathsep.join(
+        [str(tests.parent), str(tests)]), "SPARK_HOME": str(tmp_path / "no-spark-here")}
+    env.pop("SPARK_REMOTE", None)
+    done = subprocess.run([sys.executable, "-c", _FUNCTIONS_CLIENT, connect_url, str(tests)], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["kind"] == "java", done.stderr[-3000:]
+    assert result["pairs"] > 9000 and result["wrong"] == 0
+    assert result["udf_in_plan"] and not result["python_in_plan"]

@@ -73,18 +73,19 @@ def scored(on_spark):
     from pipelines.entities.spark import predict_on_spark
 
     demo, entities, _ = on_spark
-    out = {}
+    out, plans = {}, {}
     for name in ENTITIES:
         started = time.perf_counter()
         pairs = predict_on_spark(demo.engine.splink(), entities[name], _model(demo, name))
+        plans[name] = pairs._jdf.queryExecution().executedPlan().toString()
         out[name] = pairs.toArrow()
         print(f"\n{name}: {out[name].num_rows} pairs scored on Spark in {time.perf_counter() - started:.1f} s")
-    return demo, entities, out
+    return demo, entities, out, plans
 
 
 @pytest.mark.parametrize("name", ENTITIES)
 def test_a_duckdb_trained_model_scores_the_same_pairs_on_spark(scored, name):
-    demo, entities, pairs = scored
+    demo, entities, pairs, _ = scored
     duck = {(r["unique_id_l"], r["unique_id_r"]): r for r in demo.duck.to_arrow(f"select * from {entities[name].table('pairs')}").to_pylist()}
     spark = {(r["unique_id_l"], r["unique_id_r"]): r for r in pairs[name].to_pylist()}
     assert len(duck) > 0
@@ -95,6 +96,15 @@ def test_a_duckdb_trained_model_scores_the_same_pairs_on_spark(scored, name):
     columns = [c for c in pairs[name].column_names if c.startswith("gamma_")] + ["system_l", "system_r", "match_key"]
     wrong = [(k, c) for k in duck for c in columns if duck[k][c] != spark[k][c]]
     assert not wrong, wrong[:5]
+
+
+@pytest.mark.parametrize("name", ENTITIES)
+def test_the_scoring_plan_runs_kontors_functions_in_the_jvm(scored, name):
+    """Splink's comparisons call Kontor's string functions as the jar's Java UDFs: the executed
+    plan of the scored pairs (Splink's persisted predictions within) has no Python UDF."""
+    plan = scored[3][name]
+    assert "kontor_jaro_winkler_similarity" in plan, plan[:3000]
+    assert "ArrowEvalPython" not in plan and "BatchEvalPython" not in plan, plan[:3000]
 
 
 def _partition(rows) -> set[frozenset]:
@@ -111,7 +121,7 @@ def test_splink_clusters_are_the_same_on_duckdb_and_spark(scored, name):
 
     from pipelines.entities.spark import clusters_on_spark
 
-    demo, entities, pairs = scored
+    demo, entities, pairs, _ = scored
     spec = entities[name]
     threshold = spec.thresholds["match_probability"]
     session = demo.engine.spark
