@@ -35,14 +35,7 @@ from pipelines.core.errors import ProjectError
 from pipelines.core.settings import load_settings
 from pipelines.definitions import ALL_JOB, build_definitions
 
-PROFILE = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n"
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+from tests.models.test_dbt_corpus3 import PROFILE, write
 
 
 def shop(tmp_path: Path, files: dict[str, str]) -> Path:
