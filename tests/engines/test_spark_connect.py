@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from conftest import make_project
-from engines.test_spark_run import model_differences, retrain_supplier_with_train_true
+from engines.test_spark_run import ENTITY_TABLES, entity_differences, model_differences, retrain_supplier_with_train_true
 
 pytestmark = pytest.mark.spark
 
@@ -103,6 +103,21 @@ def test_every_model_built_through_spark_connect_equals_the_duckdb_run(runs):
     compared, differences = model_differences(duck, remote)
     assert compared == 26
     assert not differences, "\n".join(differences)
+
+
+def test_the_entity_stage_through_spark_connect_equals_the_duckdb_run(runs):
+    """Standardisation (the IBAN and VAT-ID checks too: ``mapInArrow`` on the server's executors)
+    and scoring ran on the Connect server; every entity table equals the DuckDB run's."""
+    duck, remote = runs
+    with duckdb.connect(str(remote / "target" / "warehouse.duckdb"), read_only=True) as con:
+        checked = con.execute("select count(*) filter (where iban_valid is not null), "
+                              "count(*) filter (where vat_id_valid is not null), "
+                              "count(*) filter (where iban_valid = false or vat_id_valid = false) "
+                              "from entities.customer_standardised").fetchone()
+    assert checked[0] > 0 and checked[1] > 0 and checked[2] > 0, checked      # valid and invalid ids were judged
+    compared, differences = entity_differences(duck, remote)
+    assert not differences, "\n".join(differences)
+    assert compared >= ENTITY_TABLES - 5, f"only {compared} entity tables hold rows: the comparison would prove little"
 
 
 def test_the_gates_judge_alike_through_spark_connect(runs):

@@ -240,14 +240,11 @@ def _entity_rows(con, table: str) -> tuple[list[str], list[tuple]]:
     return columns, sorted(rows, key=lambda r: repr(_floats_out(r)))
 
 
-def test_the_entity_stage_ran_on_spark_and_every_entity_table_equals_the_duckdb_run(runs):
-    duck, spark = runs
-    warehouse = spark / "target" / "spark" / "warehouse" / "entities.db"
-    for entity in ("customer", "supplier", "contact"):
-        for part in ("standardised", "pairs"):
-            assert list((warehouse / f"{entity}_{part}").glob("*.parquet")), f"{entity}_{part} not written by Spark"
+def entity_differences(duck: Path, other: Path) -> tuple[int, list[str]]:
+    """(entity tables compared that hold rows, differences) between two projects' warehouses: every
+    table of the ``entities`` schema and the models table, row by row, floats within TOLERANCE."""
     left = duckdb.connect(str(duck / "target" / "warehouse.duckdb"), read_only=True)
-    right = duckdb.connect(str(spark / "target" / "warehouse.duckdb"), read_only=True)
+    right = duckdb.connect(str(other / "target" / "warehouse.duckdb"), read_only=True)
     listed = "select table_name from information_schema.tables where table_schema = 'entities' order by 1"
     tables = [t for (t,) in left.execute(listed).fetchall() if not t.startswith("_")]
     assert len(tables) == ENTITY_TABLES, tables
@@ -266,6 +263,16 @@ def test_the_entity_stage_ran_on_spark_and_every_entity_table_equals_the_duckdb_
                 x, y = wrong[0]
                 differences.append(f"{table}: {len(wrong)} of {len(a)} rows differ, e.g. in "
                                    f"{[(c, u, v) for c, u, v in zip(columns, x, y) if not _close(u, v)]}"[:2000])
+    return compared, differences
+
+
+def test_the_entity_stage_ran_on_spark_and_every_entity_table_equals_the_duckdb_run(runs):
+    duck, spark = runs
+    warehouse = spark / "target" / "spark" / "warehouse" / "entities.db"
+    for entity in ("customer", "supplier", "contact"):
+        for part in ("standardised", "pairs"):
+            assert list((warehouse / f"{entity}_{part}").glob("*.parquet")), f"{entity}_{part} not written by Spark"
+    compared, differences = entity_differences(duck, spark)
     assert not differences, "\n".join(differences)
     # at this scale 5 tables are empty on both runs (the contacts' pairs, conflicts, queue and sync
     # proposals; the customers' queue)
