@@ -376,7 +376,8 @@ def _review_queue(con: Connection, spec: EntitySpec, run_id: str, decided: Const
     lo, hi = spec.thresholds["review_probability"], spec.thresholds["match_probability"]
     max_size = spec.thresholds["max_cluster_size"]
     kept = exp.to_table("_kept_apart") if _temp_exists(con, "_kept_apart") else _query("no_kept_apart").subquery()
-    fired, listed = distinct_exprs(spec, "sl", "sr")
+    # on the aliases the clustering step's rules use (l, r): each rule's SQL is rewritten for them once a run
+    fired, listed = distinct_exprs(spec, "l", "r")
     bridges = exp.to_table("_bridges") if _temp_exists(con, "_bridges") else _query("no_bridges").subquery()
 
     def member(s: str) -> exp.Expression:
@@ -403,7 +404,7 @@ def _review_queue(con: Connection, spec: EntitySpec, run_id: str, decided: Const
         oversized_reason=exp.Literal.string(" records (more than " + str(max_size)
                                             + "), held together by a chain of matches"),
         band_reason=exp.Literal.string(" in the review band [" + str(lo) + ", " + str(hi) + ")"),
-        **{f"member_{alias}": member(alias) for alias in ("s", "sl", "sr", "sb", "so")}))
+        **{f"member_{alias}": member(alias) for alias in ("s", "l", "r", "sb", "so")}))
     # what stewards decided is no longer open: pairs they merged or kept apart, clusters they merged
     con.execute(template(__file__, "decided_pairs"))
     pairs = [tuple(sorted(p)) for p in [*decided.must_link, *decided.cannot_link]]

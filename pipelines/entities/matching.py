@@ -6,6 +6,7 @@ stays its own cluster and is listed for review.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -423,7 +424,15 @@ def _join_apart(nodes: dict[str, str], edges: list[tuple[str, str]], apart: dict
 def _on_pair_expr(condition: str, left: str = "l", right: str = "r",
                   columns: tuple[str, ...] = STANDARDISED) -> exp.Expression:
     """A ``distinct_when`` condition on the records aliased ``left`` and ``right``: ``x_l`` becomes
-    ``<left>.x``, ``r.x`` becomes ``<right>.x``."""
+    ``<left>.x``, ``r.x`` becomes ``<right>.x``; SQL text, put into a statement as it is
+    (``verbatim``). Parsed once per condition and aliases: a rule the types write can be tens of
+    thousands of characters (a person name's), and parsing, copying and writing its tree again
+    for each statement took seconds a run."""
+    return verbatim(_on_pair_sql(condition, left, right, columns))
+
+
+@functools.lru_cache(maxsize=256)
+def _on_pair_sql(condition: str, left: str, right: str, columns: tuple[str, ...]) -> str:
     alias = {"l": left, "r": right}
 
     def rename(node: exp.Expression) -> exp.Expression:
@@ -434,7 +443,7 @@ def _on_pair_expr(condition: str, left: str = "l", right: str = "r",
                 return exp.column(node.name, table=alias[node.table])
         return node
 
-    return sqlglot.parse_one(condition, read="duckdb").transform(rename)
+    return sqlglot.parse_one(condition, read="duckdb").transform(rename, copy=False).sql("duckdb")
 
 
 def _fired(whens: list[tuple[exp.Expression, str]]) -> exp.Expression:

@@ -265,7 +265,8 @@ class PersonName(AttributeType):
                   others: list[AttributeDecl] | None = None) -> str | None:
         reference = reference or {}
         affixes = [_text(a) for a in reference.get("person_name_affixes") or []] or [_text("")]
-        short_forms = self.short_forms(reference)
+        # the map of short forms, bound once (with_short_forms) where the rule names it six times
+        short_forms = verbatim("short_forms")
 
         def differ(one: AttributeDecl, side: str, other: AttributeDecl, other_side: str,
                    swapped: exp.Expression) -> str:
@@ -286,15 +287,16 @@ class PersonName(AttributeType):
         generations = reference.get("person_name_generations") or {}
         young, old = (generations.get(g) or [] for g in ("junior", "senior"))
         if not (young and old):
-            return names
+            return _sql("with_short_forms", short_forms=self.short_forms(reference), body=names)
         # a suffix is written into either name field: read them all
         fields = [attr.name] + [o.name for o in others or [] if o.type == "person_name" and o.name != attr.name]
 
         def says(side: str, words: list[str]) -> str:
             value = fold(exp.func("concat_ws", _text(" "), *(_side(f, side) for f in fields), dialect="duckdb").sql("duckdb"))
             return _sql("person_name_says", value=value, words=[_text(w) for w in words])
-        return (f"({names}) or ({says('l', young)} and {says('r', old)}) "
-                f"or ({says('l', old)} and {says('r', young)})")
+        return _sql("with_short_forms", short_forms=self.short_forms(reference),
+                    body=f"({names}) or ({says('l', young)} and {says('r', old)}) "
+                         f"or ({says('l', old)} and {says('r', young)})")
 
 
 class CompanyName(AttributeType):
@@ -839,8 +841,9 @@ def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None =
     def sql(text: str) -> exp.Expression:
         return exp.paren(sqlglot.parse_one(text, read="duckdb"))
 
-    def holds(text: str) -> exp.Expression:
-        return exp.func("coalesce", sql(text), exp.false(), dialect="duckdb")
+    def holds(condition: str | exp.Expression) -> exp.Expression:
+        return exp.func("coalesce", sql(condition) if isinstance(condition, str) else condition, exp.false(),
+                        dialect="duckdb")
 
     def known(a: AttributeDecl) -> exp.Expression:
         return exp.and_(*(_side(a.key, side).is_(exp.null()).not_() for side in "lr"))
@@ -853,7 +856,10 @@ def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None =
         review: exp.Expression = exp.false()
         if identifying:
             review = exp.and_(exp.paren(exp.or_(*(holds(a.kind.same(a)) for a in identifying))),
-                              *(exp.and_(known(o), exp.not_(holds(other))) for o, other in distinct if o is not attr))
+                              # the other rules as the types wrote them: parsed, a rule on person names
+                              # took seconds
+                              *(exp.and_(known(o), exp.not_(holds(exp.paren(verbatim(other)))))
+                                for o, other in distinct if o is not attr))
         rules.append({"name": "different " + attr.name, "sql": rule, "review_when": review.sql("duckdb"),
                       "scope": "cluster"})
     locating = [a for a in declared if a.type in LOCATING]

@@ -29,9 +29,9 @@ band as (
     select 'pair:' || p.unique_id_l || '|' || p.unique_id_r, 'pair',
            'match probability ' || round(p.match_probability, 3) || :band_reason,
            [ml.golden_id, mr.golden_id] as golden_ids, p.match_probability,
-           [:member_sl, :member_sr], p.match_probability * (il.impact + ir.impact)
+           [:member_l, :member_r], p.match_probability * (il.impact + ir.impact)
     from :pairs p join _members ml on ml.unique_id = p.unique_id_l join _members mr on mr.unique_id = p.unique_id_r
-    join :standardised sl on sl.unique_id = p.unique_id_l join :standardised sr on sr.unique_id = p.unique_id_r
+    join :standardised l on l.unique_id = p.unique_id_l join :standardised r on r.unique_id = p.unique_id_r
     join impact il on il.golden_id = ml.golden_id join impact ir on ir.golden_id = mr.golden_id
     where p.match_probability >= :lo and p.match_probability < :hi and ml.golden_id <> mr.golden_id
       -- a rule that says they are different entities settles it, unless its review_when holds
@@ -49,9 +49,9 @@ kept_apart as (
                        'a rule between their clusters')
            || ': kept apart',
            [ml.golden_id, mr.golden_id] as golden_ids, k.match_probability,
-           [:member_sl, :member_sr], :chance_conflict * (il.impact + ir.impact)
+           [:member_l, :member_r], :chance_conflict * (il.impact + ir.impact)
     from :kept k join _members ml on ml.unique_id = k.unique_id_l join _members mr on mr.unique_id = k.unique_id_r
-    join :standardised sl on sl.unique_id = k.unique_id_l join :standardised sr on sr.unique_id = k.unique_id_r
+    join :standardised l on l.unique_id = k.unique_id_l join :standardised r on r.unique_id = k.unique_id_r
     join impact il on il.golden_id = ml.golden_id join impact ir on ir.golden_id = mr.golden_id
     where k.listed and ml.golden_id <> mr.golden_id
       -- a record matching into several groups is one item (ambiguous), not one per match
