@@ -829,6 +829,15 @@ def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None =
       attribute (an e-mail address, an id, an IBAN) is equal and every other distinct attribute
       is known on both and not different. Twins at one address, spouses with one family mailbox,
       father and son with one phone are no such conflict: they are a household.
+    - for an entity that names persons and has e-mail addresses: two records with an address
+      each, not the same one, and nothing else of one individual in common (an identifying
+      attribute agreeing: an id, an IBAN; an attribute declared ``distinct: true`` other than a
+      name, a birthday, agreeing), while no other rule keeps them apart (``different email and no
+      <attrs> in common``). Father and son of one name at one address, a birthday on one record
+      only, each with his own mailbox: name, address and household phone say one person,
+      nothing of his own does. They are kept apart (no chain of matches joins them either) and
+      go to review, as is one person with two mailboxes and no birthday on both: merging two
+      persons is the costlier error, a review item costs seconds.
     - for an entity that names persons (a ``person_name`` attribute) and places them (an address,
       an employer: :data:`LOCATING`): a match on which every placing attribute known on both
       disagrees and nothing of :data:`CORROBORATING` (e-mail, phone, ids) is shared. A person
@@ -862,9 +871,22 @@ def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None =
                                 for o, other in distinct if o is not attr))
         rules.append({"name": "different " + attr.name, "sql": rule, "review_when": review.sql("duckdb"),
                       "scope": "cluster"})
+    persons = any(a.type == "person_name" for a in declared)
+    mailboxes = [a for a in declared if a.type == "email"]
+    if persons and mailboxes:
+        own = [(a, rule) for a, rule in distinct if a.type != "person_name"]
+        agree = [holds(a.kind.same(a)) for a in mailboxes] + \
+            [holds(a.kind.agrees(a)) for a in identifying if a.type != "email"] + \
+            [exp.and_(holds(a.kind.agrees(a)), exp.not_(holds(rule))) for a, rule in own]
+        condition = exp.and_(exp.paren(exp.or_(*(exp.paren(known(a)) for a in mailboxes))),
+                             exp.not_(exp.paren(exp.or_(*agree))), *(exp.not_(holds(rule)) for _, rule in distinct))
+        others = [a.name for a in identifying if a.type != "email"] + [a.name for a, _ in own]
+        rules.append({"name": "different " + "/".join(a.name for a in mailboxes) +
+                      (" and no " + " or ".join(others) + " in common" if others else ""),
+                      "sql": condition.sql("duckdb"), "review_when": "true", "scope": "cluster"})
     locating = [a for a in declared if a.type in LOCATING]
     corroborating = [a for a in declared if a.type in CORROBORATING]
-    if locating and any(a.type == "person_name" for a in declared):
+    if locating and persons:
         compared = exp.paren(exp.or_(*(exp.paren(known(a)) for a in locating)))
         condition = exp.and_(compared, *(exp.not_(holds(a.kind.agrees(a))) for a in locating),
                              *(exp.not_(holds(a.kind.same(a))) for a in corroborating))

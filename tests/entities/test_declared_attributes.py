@@ -99,10 +99,12 @@ def test_distinct_brings_the_types_different_rule(tmp_path):
     text = GOOD.replace("{type: date, formats: ['%d.%m.%Y'], block: true}",
                         "{type: date, formats: ['%d.%m.%Y'], block: true, distinct: true}")
     spec = _load(tmp_path / "a", text).entities["person"]
-    # and, as the entity names and places persons, a match on nothing but their names and birthday
-    # joins nothing by itself (types.type_rules)
+    # and, as the entity names persons: two mailboxes with nothing else of one person in common
+    # keep two records apart; as it places them too, a match on nothing but their names and
+    # birthday joins nothing by itself (types.type_rules)
     assert [(r.name, r.scope) for r in spec.distinct_when] == [
-        ("different born", "cluster"), ("different city and no iban or email in common", "match")]
+        ("different born", "cluster"), ("different email and no iban or born in common", "cluster"),
+        ("different city and no iban or email in common", "match")]
     # more than a typo apart,
     # the day before or after, or day and month read the other way round
     sql = spec.distinct_when[0].sql.lower()

@@ -115,6 +115,16 @@ HOUSEHOLDS = [
     ((("Lukas", "Steiner", "", "", "0662 111222", "Bahnhofstr. 2", "5020", "Salzburg"),
       ("Lukas", "Steiner", "", "", "", "Bahnhofstraße 2", "5020", "Salzburg")),
      ([], False, False)),
+    # father and son of one name, address and phone, one birthday unknown, a mailbox each: nothing
+    # of one person in common, kept apart, and a steward decides
+    ((("Harry", "Holzapfel", "", "harryholzapfel43@gmail.com", "09719 910004", "Lachmannweg 103", "47861", "Sonneberg"),
+      ("Harry", "Holzapfel", "22.01.1977", "harryholzapfel77@aol.de", "09719 910004", "Lachmannweg 103", "47861",
+       "Sonneberg")),
+     (["different email and no date_of_birth in common"], True, False)),
+    # one person with two mailboxes: the birthday on both says one person
+    ((("Harry", "Holzapfel", "22.01.1977", "harryholzapfel77@aol.de", "", "Lachmannweg 103", "47861", "Sonneberg"),
+      ("Harry", "Holzapfel", "1977-01-22", "h.holzapfel@web.de", "", "Lachmannweg 103", "47861", "Sonneberg")),
+     ([], False, False)),
 ]
 
 
@@ -140,7 +150,7 @@ def test_households_are_no_conflict_and_namesakes_are_not_merged_by_a_match_alon
                            {"debitor_nr": str(i), "geb_datum": born, "strasse": street})
                 writer.writerow(row)
     spec = project(tmp_path / "work", ENTITY_FILE, "person", INPUTS, COLUMNS)
-    assert [r.scope for r in spec.distinct_when] == ["cluster", "cluster", "match"], spec.distinct_when
+    assert [r.scope for r in spec.distinct_when] == ["cluster", "cluster", "cluster", "match"], spec.distinct_when
     cluster = distinct_sql(replace(spec, distinct_when=[r for r in spec.distinct_when if r.scope == "cluster"]))
     match, _ = distinct_sql(replace(spec, distinct_when=[r for r in spec.distinct_when if r.scope == "match"]))
     con = duckdb.connect(str(tmp_path / "work" / "w.duckdb"))
@@ -182,6 +192,15 @@ def test_generator_is_reproducible_and_has_its_noise_and_look_alikes(tmp_path, g
     assert any(g.startswith(("Dr. ", "Prof. ", "Mag. ", "Dipl.-Ing. ")) for g in given)
     assert any(r["geburtsdatum"].count(".") == 2 and len(r["geburtsdatum"]) < 10 for r in crm)     # 1.2.1985
     assert any(r["telefon"].startswith("0049") for r in crm + erp) and any("/" in r["telefon"] for r in crm + erp)
+    # a mailbox is one person's (namesakes of one birthday too: a provider gives an address once),
+    # but for the spouses' family mailbox
+    person = {(t["system"], t["source_id"]): t["true_id"] for t in truth}
+    owners: dict[str, set[str]] = {}
+    for system, rows, key in (("crm", crm, "kontakt_id"), ("erp", erp, "debitor_nr"), ("shop", shop, "konto_id")):
+        for r in rows:
+            if r["email"]:
+                owners.setdefault(r["email"].lower(), set()).add(person[system, r[key]])
+    assert {m.split(".")[0] for m, who in owners.items() if len(who) > 1} == {"familie"}, owners
 
 
 @pytest.fixture(scope="module")
@@ -227,30 +246,34 @@ def measured(tmp_path_factory, generated) -> dict:
 
 
 def test_faker_persons_f1(measured):
-    # measured on seeds 1 / 2 / 3: 0.9664 / 0.9542 / 0.9536 (README; before the rules of
-    # types.type_rules 0.9446 / 0.9362 / 0.9049). The gate holds for every one of the three seeds
-    assert measured["f1"] >= 0.95, measured
+    # measured on seeds 1 / 2 / 3: 0.9720 / 0.9702 / 0.9628 (README; before the rule that two
+    # mailboxes with nothing else of one person in common keep two records apart 0.9664 / 0.9542 /
+    # 0.9536, before the rules of types.type_rules 0.9446 / 0.9362 / 0.9049). The gate holds for
+    # every one of the three seeds
+    assert measured["f1"] >= 0.96, measured
 
 
 def test_faker_persons_look_alikes_kept_apart(measured):
-    # twins, spouses and namesakes across the borders: never one person (0 on seeds 1 / 2 / 3).
-    # Father and son: only through records with neither birthday nor "jun." / "sen." (2 / 4 / 2
-    # of 18 pairs). Namesakes of one birthday in two cities: a match on name and birthday alone
-    # joins nothing (0 / 2 / 1 of 31 / 37 / 33 pairs, before 9 / 10 / 23); the pairs left are
-    # namesakes to whom the generator gave one e-mail address, which no steward could tell apart.
-    # All look-alike pairs merged: 2 / 6 / 3 of 126 / 124 / 126 (1.6 / 4.8 / 2.4 %)
+    # twins, spouses, namesakes and namesakes across the borders: never one person (0 on seeds
+    # 1 / 2 / 3). Father and son: a mailbox each and no birthday known on both keeps them apart
+    # (types.type_rules); left merged (0 / 0 / 2 of 18 pairs, before 2 / 4 / 2) are those of
+    # whom no two records have an e-mail address or a birthday each, nothing a steward could go
+    # by either. All look-alike pairs merged: 0 / 0 / 2 of 126 / 124 / 126 (0 / 0 / 1.6 %;
+    # before 2 / 6 / 3, 1.6 / 4.8 / 2.4 %, with namesakes the generator gave one mailbox)
     kinds = measured["merged_by_kind"]
-    assert kinds["twins"] == kinds["spouses"] == kinds["cross_border"] == 0, kinds
-    assert kinds["father_son"] <= 4 and kinds["namesakes"] <= 2, kinds
-    assert measured["hard_negatives_merged"] <= 0.05 * measured["hard_negatives"], measured
+    assert kinds["twins"] == kinds["spouses"] == kinds["cross_border"] == kinds["namesakes"] == 0, kinds
+    assert kinds["father_son"] <= 2, kinds
+    assert measured["hard_negatives_merged"] <= 0.02 * measured["hard_negatives"], measured
 
 
 def test_faker_persons_review_queue_lists_what_needs_a_human(measured):
-    # 32.8 / 27.8 / 41.4 open items per 1,000 records on seeds 1 / 2 / 3, precision 0.47 / 0.51 /
-    # 0.46 (before: 158.1 / 138.2 / 121.4 at 0.13 / 0.10 / 0.20, each household pair listed once
-    # per two records). What is left that needed no human is mostly namesakes of one birthday,
-    # which a steward has to see: name and birthday cannot tell a person who moved from a namesake
-    assert measured["review_items_per_1000_records"] <= 45 and measured["review_precision"] >= 0.4, measured
+    # 36.0 / 32.3 / 40.0 open items per 1,000 records on seeds 1 / 2 / 3, precision 0.34 / 0.32 /
+    # 0.34 (before the mailbox rule 32.8 / 27.8 / 41.4 at 0.47 / 0.51 / 0.46; before the rules of
+    # types.type_rules 158.1 / 138.2 / 121.4 at 0.13 / 0.10 / 0.20). The items added are father
+    # and son kept apart by their mailboxes, which a steward has to see (another mailbox is no
+    # proof: people have two); what is left that needed no human is mostly those and namesakes of
+    # one birthday: name and birthday cannot tell a person who moved from a namesake
+    assert measured["review_items_per_1000_records"] <= 45 and measured["review_precision"] >= 0.3, measured
     assert measured["repeated_queue_pairs"] == 0, measured
 
 

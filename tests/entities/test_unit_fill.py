@@ -41,6 +41,10 @@ ROWS = [
     (CRM, "M-1", "Moser Druck GmbH", "Neue Str. 5", "8001", "Zürich", "", "2025-01-01"),
     (CRM, "M-2", "Moser Druck GmbH", "Neue Str. 5", "8001", "Zürich", "", "2025-01-02"),
     (ACC, "4004", "Moser Druck GmbH", "Alte Gasse 9", "8001", "Zürich", "CH", "2019-01-01"),
+    # Huhn: one address, written "Pl." in the newer records and "Platz" in the one with a country
+    (CRM, "H-1", "Huhn Metall GmbH", "Huhnpl. 109", "37587", "Melsungen", "", "2025-01-01"),
+    (CRM, "H-2", "Huhn Metall GmbH", "Huhnpl. 109", "37587", "Melsungen", "", "2025-01-02"),
+    (ACC, "4005", "Huhn Metall GmbH", "Huhnplatz 109", "37587", "Melsungen", "DE", "2020-01-01"),
 ]
 
 
@@ -79,3 +83,11 @@ def test_a_member_at_another_address_fills_nothing(resolved):
     street, number, postcode, city, country = resolved["moser"]
     assert street.startswith("Neue")
     assert country is None
+
+
+def test_a_street_abbreviated_pl_is_the_same_address(resolved):
+    # 'Huhnpl.' and 'Huhnplatz' are one street key (_reference.yml's street_abbreviations); on the
+    # Faker probe (2,000 companies, seed 1) 4 of the 14 golden records without a country whose
+    # members gave one were such addresses
+    street, number, postcode, city, country = resolved["huhn"]
+    assert (number, postcode, country) == ("109", "37587", "DE")

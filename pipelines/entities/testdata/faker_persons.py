@@ -23,7 +23,8 @@ addresses in other case, phone numbers as "+49 941 123456", "0049 941 123456", "
 Hard negatives (distinct persons who look alike), at least a fifth of the persons, :data:`KINDS`:
 ``father_son`` (one name, one address and phone, birth dates decades apart, "jun." / "sen." in
 some records), ``twins`` (one surname, address, phone and birth date, other given names),
-``namesakes`` (a common name and one birth date, other cities), ``spouses`` (one surname,
+``namesakes`` (a common name and one birth date, other cities, each a mailbox of their own: a
+provider gives an address to one person only), ``spouses`` (one surname,
 address, phone and family mailbox, other given names and birth dates), ``cross_border`` (one name
 and birth year in Germany, Austria and Switzerland).
 
@@ -161,6 +162,7 @@ class FakerPersons:
             self.fakers[country] = f
         self.serial = 0
         self.taken: set[tuple[str, str]] = set()
+        self.mailboxes: set[str] = set()
 
     def _id(self) -> str:
         self.serial += 1
@@ -215,7 +217,13 @@ class FakerPersons:
         local = r.choice([f"{given}.{surname}", f"{given[0]}.{surname}", f"{given}{surname}{born.year % 100:02d}",
                           f"{surname}.{given}", f"{given}.{surname}{r.randint(1, 99)}"])
         local = _umlauts(local, random.Random(0)).lower().replace(" ", "").replace("-", "")
-        return f"{local}@{f.free_email_domain()}"
+        domain = f.free_email_domain()
+        address, number = f"{local}@{domain}", 1
+        while address in self.mailboxes:        # a provider gives an address to one person only
+            number += 1
+            address = f"{local}{number}@{domain}"
+        self.mailboxes.add(address)
+        return address
 
     def person(self, country: str | None = None, sex: str | None = None, **fixed) -> Person:
         country = country or self.country()
