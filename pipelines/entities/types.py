@@ -877,9 +877,10 @@ def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None =
         own = [(a, rule) for a, rule in distinct if a.type != "person_name"]
         agree = [holds(a.kind.same(a)) for a in mailboxes] + \
             [holds(a.kind.agrees(a)) for a in identifying if a.type != "email"] + \
-            [exp.and_(holds(a.kind.agrees(a)), exp.not_(holds(rule))) for a, rule in own]
+            [exp.and_(holds(a.kind.agrees(a)), exp.not_(holds(exp.paren(verbatim(rule))))) for a, rule in own]
         condition = exp.and_(exp.paren(exp.or_(*(exp.paren(known(a)) for a in mailboxes))),
-                             exp.not_(exp.paren(exp.or_(*agree))), *(exp.not_(holds(rule)) for _, rule in distinct))
+                             exp.not_(exp.paren(exp.or_(*agree))),
+                             *(exp.not_(holds(exp.paren(verbatim(rule)))) for _, rule in distinct))
         others = [a.name for a in identifying if a.type != "email"] + [a.name for a, _ in own]
         rules.append({"name": "different " + "/".join(a.name for a in mailboxes) +
                       (" and no " + " or ".join(others) + " in common" if others else ""),
