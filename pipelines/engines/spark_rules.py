@@ -210,6 +210,38 @@ def kontor_functions(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _string_literal(node: exp.Expression) -> exp.Literal | None:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node if isinstance(node, exp.Literal) and node.is_string else None
+
+
+def simple_case_lookup(node: exp.Expression) -> exp.Expression:
+    """``CASE x WHEN 'a' THEN 'A' WHEN 'b' THEN 'B' ... [ELSE e] END`` (strings to strings, as the
+    country type maps spellings onto ISO codes) as one map lookup of ``x``. Spark parses a simple
+    CASE into one comparison per WHEN, each with a copy of ``x``, so a computed ``x`` (the country
+    type's folded value: lower, six replaces, a regex) was evaluated once per WHEN until one
+    matched, about 200 times a row, where DuckDB evaluates it once; and the expanded expression
+    outgrew Java's 64 KB method limit, so Spark compiled the whole statement's code, failed and
+    ran it interpreted. The same result: the first WHEN of a value wins, a NULL ``x`` or a value no
+    WHEN names gives the ELSE (``try_element_at``: NULL for a missing key)."""
+    if not isinstance(node, exp.Case) or node.this is None or isinstance(node.this, (exp.Column, exp.Literal)):
+        return node
+    pairs: dict[str, exp.Literal] = {}
+    for branch in node.args.get("ifs") or []:
+        key, value = _string_literal(branch.this), _string_literal(branch.args["true"])
+        if key is None or value is None:
+            return node
+        pairs.setdefault(key.this, value)
+    if not pairs:
+        return node
+    entries = [part for key, value in pairs.items() for part in (exp.Literal.string(key), value.copy())]
+    lookup = exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[exp.Anonymous(this="MAP", expressions=entries),
+                                                               node.this.copy()])
+    default = node.args.get("default")
+    return exp.func("coalesce", lookup, default.copy(), dialect="spark") if default is not None else lookup
+
+
 def regex_replacement(node: exp.Expression) -> exp.Expression:
     """DuckDB (RE2): back-references ``\\1`` and a literal ``$``; Java: ``$1`` and ``\\$``. Left as
     they are, Java reads ``\\1`` as a literal 1. DuckDB replaces the first match unless the options
@@ -431,7 +463,7 @@ def date_difference(node: exp.Expression) -> exp.Expression:
 
 RULES = (file_readers, date_difference, generate_series, iso_calendar, decimal_division, list_index, list_length,
          regex_replacement, regex_full_match, regex_extract, min_max_by_count, damerau_levenshtein_one, kontor_functions,
-         unordered_row_number, struct_in_subquery, regexp_split, epoch_seconds, ordered_list)
+         unordered_row_number, struct_in_subquery, regexp_split, epoch_seconds, ordered_list, simple_case_lookup)
 
 
 def _bottom_up(tree: exp.Expression, rule) -> exp.Expression:
@@ -566,7 +598,8 @@ def _correlated(body: exp.Expression) -> bool:
         select = column.find_ancestor(exp.Select)
         if column.table and column.table.lower() not in defined:
             return True
-        if not column.table and select is not None and not select.args.get("from") and select is body.unnest():
+        if not column.table and select is not None and not (select.args.get("from_") or select.args.get("from")) \
+                and select is body.unnest():
             return True
     return False
 
