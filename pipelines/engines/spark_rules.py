@@ -178,6 +178,9 @@ def damerau_levenshtein_one(node: exp.Expression) -> exp.Expression:
     that one statement most of the standardise step on Spark. Exactly one edit is one insertion,
     deletion or substitution (Spark's ``levenshtein`` = 1, on code points as DuckDB's) or one swap
     of two adjacent, different characters (equal lengths, the swap gives ``b``); NULL in, NULL out.
+    A swap is two substitutions, so only a pair at Levenshtein distance 2 is tried for one: the
+    swap test is a lambda, which Spark interprets row by row (most of the split's CPU on Spark when
+    every pair of equal length tried it).
     ``tests/engines/test_spark_functions.py`` compares it with DuckDB on every pair of a word list."""
     if not isinstance(node, exp.EQ):
         return node
@@ -191,7 +194,7 @@ def damerau_levenshtein_one(node: exp.Expression) -> exp.Expression:
     return exp.paren(_spark(
         "CASE WHEN __p_a IS NULL OR __p_b IS NULL THEN NULL"
         " WHEN LEVENSHTEIN(__p_a, __p_b) = 1 THEN TRUE"
-        " WHEN LENGTH(__p_a) < 2 OR LENGTH(__p_a) <> LENGTH(__p_b) THEN FALSE"
+        " WHEN LENGTH(__p_a) < 2 OR LENGTH(__p_a) <> LENGTH(__p_b) OR LEVENSHTEIN(__p_a, __p_b) <> 2 THEN FALSE"
         " ELSE EXISTS(SEQUENCE(1, LENGTH(__p_a) - 1), __ki -> SUBSTRING(__p_a, __ki, 1) <> SUBSTRING(__p_a, __ki + 1, 1)"
         " AND CONCAT(SUBSTRING(__p_a, 1, __ki - 1), SUBSTRING(__p_a, __ki + 1, 1), SUBSTRING(__p_a, __ki, 1),"
         " SUBSTRING(__p_a, __ki + 2)) = __p_b) END", a=a, b=b), copy=False)
@@ -208,6 +211,38 @@ def kontor_functions(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Anonymous) and node.name.lower() in FUNCTIONS:
         return exp.Anonymous(this=FUNCTIONS[node.name.lower()], expressions=[a.copy() for a in node.expressions])
     return node
+
+
+def _string_literal(node: exp.Expression) -> exp.Literal | None:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node if isinstance(node, exp.Literal) and node.is_string else None
+
+
+def simple_case_lookup(node: exp.Expression) -> exp.Expression:
+    """``CASE x WHEN 'a' THEN 'A' WHEN 'b' THEN 'B' ... [ELSE e] END`` (strings to strings, as the
+    country type maps spellings onto ISO codes) as one map lookup of ``x``. Spark parses a simple
+    CASE into one comparison per WHEN, each with a copy of ``x``, so a computed ``x`` (the country
+    type's folded value: lower, six replaces, a regex) was evaluated once per WHEN until one
+    matched, about 200 times a row, where DuckDB evaluates it once; and the expanded expression
+    outgrew Java's 64 KB method limit, so Spark compiled the whole statement's code, failed and
+    ran it interpreted. The same result: the first WHEN of a value wins, a NULL ``x`` or a value no
+    WHEN names gives the ELSE (``try_element_at``: NULL for a missing key)."""
+    if not isinstance(node, exp.Case) or node.this is None or isinstance(node.this, (exp.Column, exp.Literal)):
+        return node
+    pairs: dict[str, exp.Literal] = {}
+    for branch in node.args.get("ifs") or []:
+        key, value = _string_literal(branch.this), _string_literal(branch.args["true"])
+        if key is None or value is None:
+            return node
+        pairs.setdefault(key.this, value)
+    if not pairs:
+        return node
+    entries = [part for key, value in pairs.items() for part in (exp.Literal.string(key), value.copy())]
+    lookup = exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[exp.Anonymous(this="MAP", expressions=entries),
+                                                               node.this.copy()])
+    default = node.args.get("default")
+    return exp.func("coalesce", lookup, default.copy(), dialect="spark") if default is not None else lookup
 
 
 def regex_replacement(node: exp.Expression) -> exp.Expression:
@@ -431,7 +466,7 @@ def date_difference(node: exp.Expression) -> exp.Expression:
 
 RULES = (file_readers, date_difference, generate_series, iso_calendar, decimal_division, list_index, list_length,
          regex_replacement, regex_full_match, regex_extract, min_max_by_count, damerau_levenshtein_one, kontor_functions,
-         unordered_row_number, struct_in_subquery, regexp_split, epoch_seconds, ordered_list)
+         unordered_row_number, struct_in_subquery, regexp_split, epoch_seconds, ordered_list, simple_case_lookup)
 
 
 def _bottom_up(tree: exp.Expression, rule) -> exp.Expression:
@@ -566,7 +601,8 @@ def _correlated(body: exp.Expression) -> bool:
         select = column.find_ancestor(exp.Select)
         if column.table and column.table.lower() not in defined:
             return True
-        if not column.table and select is not None and not select.args.get("from") and select is body.unnest():
+        if not column.table and select is not None and not (select.args.get("from_") or select.args.get("from")) \
+                and select is body.unnest():
             return True
     return False
 

@@ -118,6 +118,24 @@ def test_a_full_match_is_an_anchored_rlike():
     assert to_spark("select regexp_full_match(p, '[0-9]{5}') from t") == "SELECT p RLIKE '^(?:[0-9]{5})\\\\z' FROM t"
 
 
+def test_a_simple_case_over_a_computed_value_is_one_map_lookup():
+    """Spark would compare a copy of ``lower(x)`` per WHEN (the country type's CASE: about 200)."""
+    assert to_spark("select case lower(x) when 'a' then 'A' when ('b') then 'B' when 'a' then 'Z' else upper(x) end, "
+                    "case lower(x) when 'a' then 'A' end from t") == \
+        "SELECT COALESCE(TRY_ELEMENT_AT(MAP('a', 'A', 'b', 'B'), LOWER(x)), UPPER(x)), TRY_ELEMENT_AT(MAP('a', 'A'), LOWER(x)) FROM t"
+    # a column is cheap to compare, a computed THEN is not a constant: as written
+    assert to_spark("select case x when 'a' then 'A' end, case lower(x) when 'a' then y end from t") == \
+        "SELECT CASE x WHEN 'a' THEN 'A' END, CASE LOWER(x) WHEN 'a' THEN y END FROM t"
+
+
+def test_a_cte_in_a_subquery_that_reads_only_its_own_tables_stays_a_cte():
+    """Only a CTE that reads the outer row becomes a derived table (``correlated_ctes``); one with
+    a FROM of its own stays a CTE (sqlglot 30 names the FROM ``from_``: read as ``from``, every CTE
+    with a bare column was copied into each place that reads it, and Spark computed it as often)."""
+    sql = to_spark("select * from (with t as (select a from s where a > 0) select t.a from t join t as u on t.a = u.a) as n")
+    assert sql.startswith("WITH t AS (SELECT a FROM s WHERE a > 0) SELECT") and sql.count("FROM s") == 1, sql
+
+
 @pytest.mark.parametrize("sql, message", [
     ("select regexp_full_match(s, pattern_col) from t", "computed pattern"),
     ("select regexp_replace(s, pattern_col, 'x') from t", "computed pattern"),
@@ -190,6 +208,20 @@ def test_dim_dates_calendar_columns_agree_over_two_years(spark):
     got = [tuple(r) for r in spark.sql(to_spark(sql)).collect()]
     assert len(expected) == 753 and got == expected
     assert expected[0][0] == dt.date(2023, 12, 20)
+
+
+@pytest.mark.spark
+def test_a_simple_case_as_a_map_lookup_agrees_with_duckdb(spark):
+    """A listed value, an unlisted one (ELSE, or NULL without it), NULL, a value two WHENs name
+    (the first wins) and one whose THEN is the empty string."""
+    sql = ("select x, case lower(x) when 'de' then 'DE' when 'deutschland' then 'DE' when 'a' then 'AT' "
+           "when 'de' then 'XX' when 'leer' then '' else upper(x) || '?' end as coded, "
+           "case lower(x) when 'de' then 'DE' end as bare "
+           "from (values ('De'), ('DEUTSCHLAND'), ('A'), ('Frankreich'), (null), ('leer')) as t(x) order by x nulls first")
+    assert "TRY_ELEMENT_AT" in to_spark(sql)
+    expected = [tuple(r) for r in duckdb.connect().execute(sql).fetchall()]
+    assert [tuple(r) for r in spark.sql(to_spark(sql)).collect()] == expected
+    assert expected[0] == (None, None, None) and ("Frankreich", "FRANKREICH?", None) in expected
 
 
 def test_a_query_repeated_with_its_ctes_defines_each_name_once_for_spark():
