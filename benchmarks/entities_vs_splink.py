@@ -103,19 +103,22 @@ def _cpu_s() -> float:
 
 
 class Steps:
-    """Wall time and peak-RSS growth per step (VmHWM only grows, so growth says who raised it)."""
+    """Wall time, CPU seconds and peak-RSS growth per step (VmHWM only grows, so growth says who
+    raised it)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
         self.rss_growth: dict[str, float] = {}
         self._hwm = _rss_mb()
 
     def run(self, name: str, fn, *a, **kw):
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), _cpu_s()
         try:
             return fn(*a, **kw)
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + _cpu_s() - cpu0
             hwm = _rss_mb()
             if hwm > self._hwm:
                 self.rss_growth[name] = round(self.rss_growth.get(name, 0.0) + hwm - self._hwm, 1)
@@ -130,7 +133,7 @@ def _close_and_report(con, steps: Steps, started: float, cpu0: float, rss_before
     return {"elapsed_s": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu0,
             "before_close_s": before_close - started, "peak_rss_mb": _rss_mb(),
             "peak_rss_before_close_mb": peak_before_close, "rss_before_mb": rss_before,
-            "steps": steps.seconds, "rss_growth_mb": steps.rss_growth, **extra, "loadavg": os.getloadavg()}
+            "steps": steps.seconds, "steps_cpu": steps.cpu_seconds, "rss_growth_mb": steps.rss_growth, **extra, "loadavg": os.getloadavg()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -634,6 +637,7 @@ def summarise(runs: list[dict]) -> dict:
     if "steps" in runs[0]:
         names = list(runs[0]["steps"])
         out["steps_median_s"] = {k: med([r["steps"].get(k, 0.0) for r in runs]) for k in names}
+        out["steps_cpu_median_s"] = {k: med([r["steps_cpu"].get(k, 0.0) for r in runs]) for k in names}
         out["peak_rss_growth_mb_last_run"] = runs[-1]["rss_growth_mb"]
     if "step_s" in runs[0]:
         names = list(runs[0]["step_s"])

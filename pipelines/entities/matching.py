@@ -26,6 +26,8 @@ from pipelines.core.sql import render, table_expr, template, verbatim
 from pipelines.core.warehouse import insert_rows
 
 WORK = "_splink"
+# the scored pairs kept for the cluster studio, in the studio's schema (``_studio_schema``)
+STUDIO_PAIRS = "pairs"
 # Splink's own loggers are chatty; untrained parameters are reported in the model asset's metadata.
 SPLINK_LOG_LEVEL = logging.ERROR
 # Splink's settings validation only logs warnings, which SPLINK_LOG_LEVEL drops; it parses every
@@ -74,13 +76,14 @@ def _work(con: Connection, spec: EntitySpec) -> list[str]:
     return names
 
 
-def _linker(con: Connection, spec: EntitySpec, settings: dict[str, Any] | str, splink: Any):
+def _linker(con: Connection, spec: EntitySpec, settings: dict[str, Any] | str, splink: Any, work: str = WORK):
     """A Splink linker on the matchable records, and the registered input tables; ``splink``:
-    Splink's backend on ``con`` (``pipelines.engines.splink_backend.DuckDBSplink``)."""
+    Splink's backend on ``con`` (``pipelines.engines.splink_backend.DuckDBSplink``), its tables in
+    the schema ``work``."""
     from splink import Linker
 
     tables = _work(con, spec)
-    db_api = splink.api(WORK)
+    db_api = splink.api(work)
     if spec.splink["link_type"] == "dedupe_only":
         everything = "_kontor_in_" + spec.name + "_all"
         union = exp.union(*[exp.select("*").from_(exp.to_identifier(t, quoted=True)) for t in tables], distinct=False) \
@@ -344,9 +347,10 @@ def predict(con: Connection, spec: EntitySpec, model: dict[str, Any], splink: An
     """Score candidate pairs (≥ the review threshold) into ``entities.<entity>_pairs`` with
     Splink's backend ``splink`` (the engine's, on ``con``); with
     ``explain_dir``, also write Splink's charts and dashboards there (see :func:`explain`), and keep
-    the scored pairs for :func:`cluster_studio` after the resolve step."""
+    Splink's scored pairs for :func:`cluster_studio` after the resolve step (Splink works in the
+    studio's schema then, :func:`_studio_schema`, and its predictions stay there)."""
     drop_studio(con, spec)       # the pairs an earlier run kept for its cluster studio
-    linker, inputs = _linker(con, spec, model, splink)
+    linker, inputs = _linker(con, spec, model, splink, WORK if explain_dir is None else _studio_schema(spec))
     try:
         df = linker.inference.predict(threshold_match_probability=spec.thresholds["review_probability"])
         if explain_dir is not None:
@@ -354,6 +358,11 @@ def predict(con: Connection, spec: EntitySpec, model: dict[str, Any], splink: An
         gammas = ["gamma_" + c["output_column_name"] for c in model["comparisons"]]
         scored = _sql("scored_pairs", gammas=gammas, predictions=table_expr(df.physical_name))
         con.execute(_sql("pairs", pairs=table_expr(spec.table("pairs")), scored=exp.paren(verbatim(scored))))
+        if explain_dir is not None:
+            _keep_for_studio(con, spec, df)      # the cluster studio follows the resolve step
+    except BaseException:
+        drop_studio(con, spec)
+        raise
     finally:
         cleanup(con)
     return con.execute(_sql("work_count", table=table_expr(spec.table("pairs")))).fetchall()[0][0]
@@ -607,26 +616,28 @@ def _offline(path: Path) -> None:
     path.write_text(_EXTERNAL_LINK.sub("", path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
+def _studio_schema(spec: EntitySpec) -> str:
+    """Splink's scratch schema when :func:`predict` draws charts: its scored pairs stay there, as
+    ``<schema>.pairs``, until :func:`cluster_studio` has drawn the resolved clusters."""
+    return f"{WORK}_{spec.name}_studio"
+
+
 def _keep_for_studio(con: Connection, spec: EntitySpec, predictions) -> None:
-    """Keep the scored pairs with every column Splink's cluster studio shows
-    (``entities._<e>_studio_pairs``) until the resolve step has clustered: :func:`cluster_studio`
-    draws the resolved clusters, and drops them."""
-    con.execute(_sql("table_as", table=_studio_predictions(spec), query=exp.select(exp.Star()).from_(
-        table_expr(predictions.physical_name))))
-
-
-def _studio_predictions(spec: EntitySpec) -> exp.Table:
-    return table_expr(_studio_name(spec))
-
-
-def _studio_name(spec: EntitySpec) -> str:
-    schema, table = spec.table("studio_pairs").split(".")
-    return f"{schema}._{table}"
+    """Keep Splink's scored pairs, every column the cluster studio shows, where Splink wrote them
+    (:func:`_studio_schema`, renamed ``pairs``) rather than a copy of them: everything else Splink
+    left in that schema is dropped."""
+    schema = _studio_schema(spec)
+    for _, name, kind, *_ in catalog.relations(con, schema):
+        if name != predictions.physical_name:
+            drop = ("drop_table", "table") if kind == "table" else ("drop_view", "view")
+            con.execute(_sql(drop[0], **{drop[1]: table_expr(f"{schema}.{name}")}))
+    con.execute(_sql("rename_table", table=table_expr(f"{schema}.{predictions.physical_name}"),
+                     new_name=exp.to_identifier(STUDIO_PAIRS)))
 
 
 def drop_studio(con: Connection, spec: EntitySpec) -> None:
     """The pairs an earlier scoring kept for the cluster studio, dropped (scoring on Spark keeps none)."""
-    con.execute(_sql("drop_table", table=_studio_predictions(spec)))
+    con.execute(_sql("drop_schema", work=_studio_schema(spec)))
 
 
 def cluster_studio(con: Connection, spec: EntitySpec, model: dict[str, Any], out_dir: Path, splink: Any,
@@ -641,8 +652,8 @@ def cluster_studio(con: Connection, spec: EntitySpec, model: dict[str, Any], out
     and only the sampled clusters' records are read; the kept pairs are dropped."""
     import random
 
-    kept = _studio_name(spec)
-    if not catalog.table_exists(con, *kept.split(".")):
+    kept = f"{_studio_schema(spec)}.{STUDIO_PAIRS}"
+    if not catalog.table_exists(con, _studio_schema(spec), STUDIO_PAIRS):
         return None
     linker, inputs = _linker(con, spec, model, splink)
     try:
@@ -682,8 +693,8 @@ def cluster_studio(con: Connection, spec: EntitySpec, model: dict[str, Any], out
 def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: Connection,
             inputs: list) -> dict[str, Path]:
     """Match-weight chart, waterfall of the closest calls and comparison viewer, as self-contained
-    HTML (no CDN, no web fonts) under ``out_dir``; the scored pairs kept for the cluster studio,
-    which shows the resolved clusters (:func:`cluster_studio`). ``con`` and ``inputs``: the linker's
+    HTML (no CDN, no web fonts) under ``out_dir`` (the cluster studio, which shows the resolved
+    clusters, follows the resolve step: :func:`cluster_studio`). ``con`` and ``inputs``: the linker's
     connection and registered input tables (:func:`_linker`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {name: out_dir / f"{name}.html" for name in ("match_weights", "waterfall", "comparison_viewer")}
@@ -702,5 +713,4 @@ def explain(linker, predictions, spec: EntitySpec, out_dir: Path, con: Connectio
     linker.visualisations.comparison_viewer_dashboard(predictions, str(files["comparison_viewer"]), overwrite=True,
                                                       num_example_rows=2)
     _offline(files["comparison_viewer"])
-    _keep_for_studio(con, spec, predictions)      # the cluster studio follows the resolve step
     return files

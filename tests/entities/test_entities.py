@@ -117,7 +117,8 @@ def test_golden_records_explain_themselves(demo_project):
     con = duckdb.connect(str(demo_project.warehouse_path), read_only=True)
     try:
         sizes = dict(con.execute("select golden_id, count(*) from entities.customer_clusters group by 1 having count(*) > 1").fetchall())
-        kept = con.execute("select count(*) from duckdb_tables() where table_name like '%studio%'").fetchall()[0][0]
+        kept = con.execute("select count(*) from duckdb_tables() where table_name like '%studio%' "
+                           "or schema_name like '%studio%'").fetchall()[0][0]
     finally:
         con.close()
     assert shown and all(name == f"Cluster ID: {gid}, size:  {sizes[gid]}" for gid, name in shown.items()), shown

@@ -1,0 +1,2 @@
+-- a table renamed within its schema
+alter table :table rename to :new_name
