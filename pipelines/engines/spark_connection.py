@@ -25,7 +25,6 @@ loud, never a silent half-translation.
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
@@ -87,7 +86,7 @@ class SparkConnection:
             self._insert_query(node)
             return []
         if isinstance(node, exp.Query):
-            table = self._query(node.sql(dialect="duckdb")).toArrow()
+            table = self.spark.sql(to_spark(node.sql(dialect="duckdb"))).toArrow()
             return list(zip(*(column.to_pylist() for column in table.columns))) if table.num_columns else []
         raise KontorError(f"SparkConnection: {node.key} statements are not translated to Spark: "
                           f"{node.sql(dialect='duckdb')[:120]}")
@@ -108,10 +107,8 @@ class SparkConnection:
             if table.db:
                 raise KontorError(f"SparkConnection: a temporary {kind.lower()} in schema {table.db}")
             if query is not None:
-                if kind == "VIEW":
-                    self._temp(table.name, self.spark.sql(to_spark(query.sql(dialect="duckdb"))))
-                else:
-                    self._temp(table.name, self._query(query.sql(dialect="duckdb")).localCheckpoint())
+                df = self.spark.sql(to_spark(query.sql(dialect="duckdb")))
+                self._temp(table.name, df if kind == "VIEW" else df.localCheckpoint())
             else:
                 self._temp(table.name, self.spark.createDataFrame([], _schema(columns)), local=True)
             return
@@ -151,42 +148,10 @@ class SparkConnection:
 
     def _insert_query(self, node: exp.Insert) -> None:
         table = node.this
-        self._append(table.db, table.name, self._query(node.expression.sql(dialect="duckdb")))
+        df = self.spark.sql(to_spark(node.expression.sql(dialect="duckdb")))
+        self._append(table.db, table.name, df)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _query(self, sql: str) -> "DataFrame":
-        """A query (DuckDB SQL) as a DataFrame whose CTEs read more than once are computed once.
-        DuckDB materialises such a CTE; Spark inlines every deterministic CTE into each place that
-        reads it, so it computed the legal-form split's word lists three times for one statement.
-        Each such CTE of a WITH no other WITH encloses (in the order written: a later one may
-        read it) becomes a checkpointed temporary view, read by the rest of the statement in its place and
-        dropped once the statement's plan is analysed (the plan keeps the checkpoint)."""
-        spark_sql = to_spark(sql)
-        tree = sqlglot.parse_one(spark_sql, read="spark")
-        reads = Counter(t.name for t in tree.find_all(exp.Table) if not t.db)
-        shared = [(with_, cte) for with_ in tree.find_all(exp.With) if not with_.args.get("recursive") and _outermost(with_)
-                  for cte in with_.expressions if reads[cte.alias] > 1]
-        if not shared:
-            return self.spark.sql(spark_sql)
-        views: list[str] = []
-        try:
-            for with_, cte in shared:
-                view = f"__kontor_cte_{len(views)}_{cte.alias}"
-                self.spark.sql(_standalone(with_, cte).sql(dialect="spark")).localCheckpoint().createOrReplaceTempView(view)
-                views.append(view)
-                for table in with_.parent.find_all(exp.Table):
-                    if not table.db and table.name == cte.alias:
-                        table.set("this", exp.to_identifier(view, quoted=True))
-                        if not table.alias:
-                            table.set("alias", exp.TableAlias(this=exp.to_identifier(cte.alias, quoted=True)))
-                cte.pop()
-                if not with_.expressions:
-                    with_.pop()
-            return self.spark.sql(tree.sql(dialect="spark"))
-        finally:
-            for view in views:
-                self.spark.catalog.dropTempView(view)
-
     def _temp(self, name: str, df: "DataFrame", local: bool = False) -> None:
         df.createOrReplaceTempView(name)
         self.temps.add(name)
@@ -235,7 +200,7 @@ class SparkConnection:
         target = self.spark.table(_spark_rel(tree.db, tree.name))
         schema = to_arrow_schema(target.schema)
         cloudpickle.register_pickle_by_value(sys.modules[fn.__module__])
-        rows = self._query(query)
+        rows = self.spark.sql(to_spark(query))
         # as many tasks as the query's last shuffle has partitions (adaptive execution keeps them
         # for parallelism, down to 1 MB each); a repartition of its own was slower here
         mapped = rows.mapInArrow(_mapper(fn, len(rows.columns), schema), target.schema)
@@ -246,28 +211,6 @@ class SparkConnection:
             if message is None:
                 raise
             raise KontorError(f"{table}: a Python function on Spark's executors failed: {message}") from None
-
-
-def _outermost(with_: exp.With) -> bool:
-    """A WITH no other WITH encloses (the statement's, or a subquery's outside every CTE): its
-    CTEs read only tables and the CTEs before them in it."""
-    node = with_.parent.parent if with_.parent is not None else None
-    while node is not None:
-        if any(isinstance(value, exp.With) for value in node.args.values()):
-            return False
-        node = node.parent
-    return True
-
-
-def _standalone(with_: exp.With, cte: exp.CTE) -> exp.Query:
-    """The query of ``cte`` (of an outermost WITH) with the CTEs before it in its WITH (those not
-    computed already), which it may read."""
-    earlier = with_.expressions[:with_.expressions.index(cte)]
-    body = cte.this.copy()
-    own = body.args.get(with_.arg_key)
-    if earlier:
-        body.set(with_.arg_key, exp.With(expressions=[*(c.copy() for c in earlier), *(own.expressions if own else [])]))
-    return body
 
 
 def _mapper(fn, width: int, schema: "pa.Schema"):

@@ -169,28 +169,3 @@ def test_the_catalog_answers_alike_on_duckdb_and_spark(spark):
         on_duckdb = answers(duck)
     assert on_duckdb == (True, False, False, True, False)
     assert answers(SparkConnection(spark)) == on_duckdb
-
-
-def test_a_cte_read_more_than_once_is_computed_once_on_spark(spark):
-    """Spark inlines a CTE wherever it is read (the legal-form split's ``t`` and ``tails``: two and
-    three times); ``SparkConnection`` computes it once, as DuckDB does, in the statement's WITH or
-    in a subquery's: the statement's plan reads the CTE's checkpoint, never its source, and the
-    rows are DuckDB's."""
-    from pipelines.engines.spark_connection import SparkConnection
-
-    ctes = "with c as (select id, id * 2 as d from _kontor_cte_source where id > 1), e as (select id, d from c where d > 6) "
-    union = "select a.id, b.d from c as a join c as b on a.id = b.id union all select id, d from e"
-    statements = [f"{ctes}{union} order by 1, 2", f"select n.id, n.d from ({ctes}{union}) as n order by 1, 2"]
-    spark.range(6).createOrReplaceTempView("_kontor_cte_source")
-    try:
-        for sql in statements:
-            with duckdb.connect() as duck:
-                duck.execute("create table _kontor_cte_source as select range as id from range(6)")
-                expected = duck.execute(sql).fetchall()
-            frame = SparkConnection(spark)._query(sql)
-            plan = frame._jdf.queryExecution().optimizedPlan().toString()
-            assert [tuple(r) for r in frame.collect()] == expected
-            assert len(expected) == 6 and "Range" not in plan, plan
-    finally:
-        spark.catalog.dropTempView("_kontor_cte_source")
-    assert not [v for v in spark.catalog.listTables() if v.name.startswith("__kontor_cte")]
