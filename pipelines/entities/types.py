@@ -213,7 +213,9 @@ class PersonName(AttributeType):
     ``distinct: true`` (on a given name): two given names that are neither one spelling or a typo
     apart, nor one part of the other (a second given name left out, 'Tina' of 'Christina'), nor
     short forms of one name, nor the other record's surname (the two fields swapped), are two
-    persons (twins, spouses); so are a 'jun.' and a 'sen.' of one name (person_name_generations)."""
+    persons (twins, spouses); so are two records of one name that state two generations ('jun.' /
+    'sen.', 'd. J.' / 'd. Ä.': person_name_generations, read after the first word of either name
+    field, so a given name 'Jun' is none). A suffix on one record only: :func:`type_rules`."""
     name = "person_name"
     survivorship = SPELLED
 
@@ -240,9 +242,50 @@ class PersonName(AttributeType):
                         exp.Array(expressions=[exp.Array(expressions=[_text(v) for v in vs]) for vs in forms.values()]),
                         dialect="duckdb")
 
+    @staticmethod
+    def generations(reference: dict[str, Any] | None) -> dict[str, list[str]]:
+        """generation -> the keys of its spellings (``_reference.yml``'s person_name_generations:
+        'jun.' -> 'jun', 'd. Ä.' -> 'dae')."""
+        return {g: sorted({name_key(w) for w in words or []} - {""})
+                for g, words in ((reference or {}).get("person_name_generations") or {}).items()}
+
+    @staticmethod
+    def joined(value: str, reference: dict[str, Any] | None) -> str:
+        """SQL: a folded name with each generation suffix of more than one word written as one word,
+        its key ('hans d. j.' -> 'hans dj')."""
+        for words in ((reference or {}).get("person_name_generations") or {}).values():
+            for spelling in words or []:
+                parts = [name_key(w) for w in str(spelling).split()]
+                parts = [w for w in parts if w]
+                if len(parts) > 1:
+                    value = _rules(value, [[r"\b" + r"\.?\s*".join(parts) + r"\b\.?", "".join(parts)]])
+        return value
+
+    @classmethod
+    def affixes(cls, reference: dict[str, Any] | None) -> list[exp.Expression]:
+        """person_name_affixes and the generation suffixes' keys, as literals."""
+        words = list((reference or {}).get("person_name_affixes") or [])
+        words += [w for keys in cls.generations(reference).values() for w in keys if w not in words]
+        return [_text(a) for a in words] or [_text("")]
+
+    @classmethod
+    def generation(cls, fields: list[str], side: str, reference: dict[str, Any] | None) -> str | None:
+        """SQL on ``_l``/``_r``: the generations the record's name ``fields`` state, as a string
+        ('' for none: 'junior', 'senior', 'junior,senior'), or None without person_name_generations."""
+        said = []
+        for generation, words in cls.generations(reference).items():
+            if not words:
+                continue
+            says = [_sql("person_name_says", value=cls.joined(fold(_side(f, side).sql("duckdb")), reference),
+                         words=[_text(w) for w in words]) for f in fields]
+            said.append(exp.Case(ifs=[exp.If(this=exp.paren(verbatim(" or ".join(f"({x})" for x in says))),
+                                             true=_text(generation))]))
+        if not said:
+            return None
+        return exp.func("concat_ws", _text(","), *said, dialect="duckdb").sql("duckdb")
+
     def key(self, raw: str, attr: AttributeDecl, reference: dict[str, Any]) -> str:
-        affixes = [_text(a) for a in reference.get("person_name_affixes") or []] or [_text("")]
-        return _sql("person_name_key", value=fold(raw), affixes=affixes)
+        return _sql("person_name_key", value=self.joined(fold(raw), reference), affixes=self.affixes(reference))
 
     def _short_form(self, reference: dict[str, Any] | None) -> str:
         pairs = self.short_form_pairs(reference or {})
@@ -264,13 +307,13 @@ class PersonName(AttributeType):
     def different(self, attr: AttributeDecl, reference: dict[str, Any] | None = None,
                   others: list[AttributeDecl] | None = None) -> str | None:
         reference = reference or {}
-        affixes = [_text(a) for a in reference.get("person_name_affixes") or []] or [_text("")]
+        affixes = self.affixes(reference)
         # the map of short forms, bound once (with_short_forms) where the rule names it six times
         short_forms = verbatim("short_forms")
 
         def differ(one: AttributeDecl, side: str, other: AttributeDecl, other_side: str,
                    swapped: exp.Expression) -> str:
-            words = [_sql("person_name_words", value=fold(f"{a.name}_{s}"), affixes=affixes)
+            words = [_sql("person_name_words", value=self.joined(fold(f"{a.name}_{s}"), reference), affixes=affixes)
                      for a, s in ((one, side), (other, other_side))]
             return _sql("person_names_differ", left=f"{one.key}_{side}", right=f"{other.key}_{other_side}",
                         words_left=words[0], words_right=words[1], short_forms=short_forms, swapped=swapped)
@@ -284,19 +327,14 @@ class PersonName(AttributeType):
         swapped = [exp.and_(crossed(o, "l", "r"), crossed(o, "r", "l"))
                    for o in others or [] if o.type == "person_name" and o.name != attr.name]
         names = differ(attr, "l", attr, "r", exp.or_(*swapped) if swapped else exp.false())
-        generations = reference.get("person_name_generations") or {}
-        young, old = (generations.get(g) or [] for g in ("junior", "senior"))
-        if not (young and old):
-            return _sql("with_short_forms", short_forms=self.short_forms(reference), body=names)
-        # a suffix is written into either name field: read them all
+        # a suffix is written into either name field: read them all; two records that each state a
+        # generation, not the same ('jun.' / 'sen.'), are two persons
         fields = [attr.name] + [o.name for o in others or [] if o.type == "person_name" and o.name != attr.name]
-
-        def says(side: str, words: list[str]) -> str:
-            value = fold(exp.func("concat_ws", _text(" "), *(_side(f, side) for f in fields), dialect="duckdb").sql("duckdb"))
-            return _sql("person_name_says", value=value, words=[_text(w) for w in words])
+        left, right = (self.generation(fields, side, reference) for side in "lr")
+        if left is None:
+            return _sql("with_short_forms", short_forms=self.short_forms(reference), body=names)
         return _sql("with_short_forms", short_forms=self.short_forms(reference),
-                    body=f"({names}) or ({says('l', young)} and {says('r', old)}) "
-                         f"or ({says('l', old)} and {says('r', young)})")
+                    body=f"({names}) or ({left} <> '' and {right} <> '' and {left} <> {right})")
 
 
 class CompanyName(AttributeType):
@@ -838,6 +876,14 @@ def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None =
       nothing of his own does. They are kept apart (no chain of matches joins them either) and
       go to review, as is one person with two mailboxes and no birthday on both: merging two
       persons is the costlier error, a review item costs seconds.
+    - for an entity with a person name declared ``distinct: true`` and generation suffixes
+      (``_reference.yml``'s person_name_generations): a suffix ("jun.", "sen.", "d. J.") on one
+      record only, where that record holds nothing of its own (no e-mail address, id or birthday
+      known: nothing but the suffix says whose it is). Father and son of one name at one address,
+      the son's record with "jun." and nothing else of his: kept apart and listed for review. A
+      suffixed record that has an e-mail address or birthday is tied to its person by them, and a
+      record without a suffix that matches both father and son is left on its own by the
+      clustering (a bridge): keeping that one from the son would send it to the father.
     - for an entity that names persons (a ``person_name`` attribute) and places them (an address,
       an employer: :data:`LOCATING`): a match on which every placing attribute known on both
       disagrees and nothing of :data:`CORROBORATING` (e-mail, phone, ids) is shared. A person
@@ -884,6 +930,22 @@ def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None =
         others = [a.name for a in identifying if a.type != "email"] + [a.name for a, _ in own]
         rules.append({"name": "different " + "/".join(a.name for a in mailboxes) +
                       (" and no " + " or ".join(others) + " in common" if others else ""),
+                      "sql": condition.sql("duckdb"), "review_when": "true", "scope": "cluster"})
+    names = [a for a in declared if a.type == "person_name"]
+    told = [PersonName.generation([a.name for a in names], side, reference) for side in "lr"]
+    if any(a.distinct for a in names) and told[0] is not None:
+        own = [a for a, _ in distinct if a.type != "person_name"]
+        personal = identifying + own
+
+        def alone(side: str, other: str) -> exp.Expression:
+            # this record states a generation, the other none, and this one holds nothing of its own
+            # (no e-mail address, id or birthday): nothing but the suffix says whose record it is
+            return exp.and_(sql(f"{told['lr'.index(side)]} <> ''"), sql(f"{told['lr'.index(other)]} = ''"),
+                            *(_side(a.key, side).is_(exp.null()) for a in personal))
+        condition = exp.and_(exp.paren(exp.or_(alone("l", "r"), alone("r", "l"))),
+                             *(exp.not_(holds(exp.paren(verbatim(rule)))) for _, rule in distinct))
+        rules.append({"name": "generation suffix on one record only" +
+                      (", no " + " or ".join(a.name for a in personal) + " on it" if personal else ""),
                       "sql": condition.sql("duckdb"), "review_when": "true", "scope": "cluster"})
     locating = [a for a in declared if a.type in LOCATING]
     corroborating = [a for a in declared if a.type in CORROBORATING]

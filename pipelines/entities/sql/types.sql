@@ -142,8 +142,10 @@ list_filter(string_split(regexp_replace(replace(coalesce(:value, ''), '.', ''), 
             lambda w: w <> '' and not list_contains([:affixes], w));
 
 -- name: person_name_says
--- whether a folded name holds one of the words (a generation suffix: 'jun', 'sen')
-list_has_any(string_split(regexp_replace(coalesce(:value, ''), '[^a-z-]+', ' ', 'g'), ' '), [:words]);
+-- whether a folded name holds one of the words (a generation suffix: 'jun', 'sen') after its first
+-- word ('Müller jun.', 'Hans jun.'; a given name 'Jun' is no suffix)
+list_transform([list_filter(string_split(regexp_replace(coalesce(:value, ''), '[^a-z-]+', ' ', 'g'), ' '), lambda w: w <> '')],
+               lambda ws: list_has_any(list_slice(ws, 2, len(ws)), [:words]))[1];
 
 -- name: date_differs
 -- two valid dates (keys YYYYMMDD) no typo, day/month swap or neighbouring day explains
