@@ -38,6 +38,8 @@ IDENTIFYING = ("identifier", "iban", "vat_id", "register_number", "email")
 # Types that place an entity (its address, the company a contact works for): persons of one name
 # are told apart by them, and they change (a move, a new employer).
 LOCATING = ("street", "postcode", "city", "reference")
+# The places a person name blocks with, narrowest first (default_splink).
+PLACES = ("postcode", "city", "reference")
 # Types whose equal values say "one person" beside a name: what corroborates a match of persons.
 CORROBORATING = IDENTIFYING + ("phone",)
 
@@ -821,7 +823,9 @@ def default_splink(attrs: list[AttributeDecl], inputs: int, reference: dict[str,
     ``block: true`` attributes (every pair of them, so no block grows with one common value alone;
     a single block attribute blocks alone; two person-name block attributes also crosswise, for
     swapped given name and surname), an address block (each street attribute with each postcode
-    and city attribute) and identifying types declared critical (alone)."""
+    and city attribute), each person-name block attribute with the entity's narrowest place
+    (:data:`PLACES`: a postcode, else a city, else a reference) unless that place is block itself,
+    and identifying types declared critical (alone)."""
     blocks = [a for a in attrs if a.block]
     rules: list[str] = []
     if len(blocks) == 1:
@@ -839,6 +843,12 @@ def default_splink(attrs: list[AttributeDecl], inputs: int, reference: dict[str,
     for street in (a for a in attrs if a.type == "street"):
         for place in (a for a in attrs if a.type in ("postcode", "city")):
             rules.append(_same((street.key, street.key), (place.key, place.key)))
+    # each name part with the narrowest place the entity has (a postcode, else a city, else the
+    # record it belongs to: a contact's company), so a typo in the other name part is compared
+    # without a birthday, e-mail or phone agreeing; a place declared block pairs with it already
+    places = [a for t in PLACES for a in attrs if a.type == t][:1]
+    for name in (a for a in blocks if a.type == "person_name"):
+        rules += [_same((name.key, name.key), (p.key, p.key)) for p in places if not p.block]
     rules += [_same((a.key, a.key)) for a in attrs if a.type in IDENTIFYING and a.critical and not
               (len(blocks) == 1 and a is blocks[0])]
     return {"link_type": "dedupe_only" if inputs == 1 else "link_and_dedupe",
@@ -940,7 +950,7 @@ def type_rules(declared: list[AttributeDecl], reference: dict[str, Any] | None =
         def alone(side: str, other: str) -> exp.Expression:
             # this record states a generation, the other none, and this one holds nothing of its own
             # (no e-mail address, id or birthday): nothing but the suffix says whose record it is
-            return exp.and_(sql(f"{told['lr'.index(side)]} <> ''"), sql(f"{told['lr'.index(other)]} = ''"),
+            return exp.and_(sql(told["lr".index(side)]).neq(_text("")), sql(told["lr".index(other)]).eq(_text("")),
                             *(_side(a.key, side).is_(exp.null()) for a in personal))
         condition = exp.and_(exp.paren(exp.or_(alone("l", "r"), alone("r", "l"))),
                              *(exp.not_(holds(exp.paren(verbatim(rule)))) for _, rule in distinct))

@@ -57,12 +57,15 @@ def test_persons_of_another_system_join_the_crm_contact_of_their_golden_company(
         ("E2", "100002", person[1], person[2], None),                                  # a namesake at company C-1
         # the same person with a typo in the surname: compared through the phone, as names alone block
         ("E3", "100001", person[1], person[2][:2] + "e" + person[2][2:], person[4]),
+        # the same person with a typo in the surname and no phone: compared through the given name
+        # and the company (types.default_splink: a name part with the narrowest place)
+        ("E5", "100001", person[1], person[2] + person[2][-1], None),
         # her relative at the same firm and phone, another given name: another person
         ("E4", "100001", "Ottokar" if person[1] != "Ottokar" else "Wendelin", person[2], person[4])])
-    assert standardise(con, spec, {"stg_crm__contacts": "crm", "stg_erp__contacts": "erp"}) == len(crm) + 4
+    assert standardise(con, spec, {"stg_crm__contacts": "crm", "stg_erp__contacts": "erp"}) == len(crm) + 5
     companies = dict(con.execute("select unique_id, company from entities.contact_standardised "
                                  "where source_system = 'erp'").fetchall())
-    assert companies == {"erp:E1": "C-0", "erp:E2": "C-1", "erp:E3": "C-0", "erp:E4": "C-0"}    # each linked to its golden company
+    assert companies == {"erp:E1": "C-0", "erp:E2": "C-1", "erp:E3": "C-0", "erp:E4": "C-0", "erp:E5": "C-0"}    # each linked to its golden company
 
     splink = DuckDBEngine(con).splink()
     model, _ = matching.train(con, spec, splink)
@@ -71,8 +74,8 @@ def test_persons_of_another_system_join_the_crm_contact_of_their_golden_company(
     of = dict(con.execute("select unique_id, golden_id from entities.contact_xref").fetchall())
     assert of["erp:E1"] == of[f"crm:{person[0]}"]
     assert of["erp:E2"] != of["erp:E1"] and all(of[f"crm:{n[0]}"] != of["erp:E1"] for n in namesakes)
-    assert of["erp:E3"] == of["erp:E1"]
+    assert of["erp:E3"] == of["erp:E1"] == of["erp:E5"]
     row = con.execute("select company, member_count, systems from entities.contact_golden where golden_id = ?",
                       [of["erp:E1"]]).fetchall()
-    assert row == [("C-0", 3, ["crm", "erp"])]
+    assert row == [("C-0", 4, ["crm", "erp"])]
     assert of["erp:E4"] != of["erp:E1"]

@@ -42,6 +42,11 @@ def test_defaults_come_from_the_types(tmp_path):
     assert "l.given_name_key = r.surname_key AND l.surname_key = r.given_name_key" in rules      # swapped names
     assert "l.iban_key = r.iban_key" in rules                     # a critical identifier blocks alone
     assert not any(r == "l.surname_key = r.surname_key" for r in rules)    # no block on one common value
+    # each name part with the narrowest place (here the city): a typo in the other name part, and
+    # neither birthday nor e-mail, is still compared
+    assert "l.given_name_key = r.given_name_key AND l.city_key = r.city_key" in rules
+    assert "l.surname_key = r.surname_key AND l.city_key = r.city_key" in rules
+    assert not any("born_key" in r and "city_key" in r for r in rules)
     assert [c["output_column_name"] for c in spec.splink["comparisons"]] == \
         ["given_name", "surname", "born", "iban", "email", "city"]
     surname = spec.splink["comparisons"][1]["comparison_levels"]

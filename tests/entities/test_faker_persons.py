@@ -262,29 +262,33 @@ def measured(tmp_path_factory, generated) -> dict:
 
 
 def test_faker_persons_f1(measured):
-    # measured on seeds 1 / 2 / 3: 0.9720 / 0.9702 / 0.9628 (README; before the rule that two
-    # mailboxes with nothing else of one person in common keep two records apart 0.9664 / 0.9542 /
-    # 0.9536, before the rules of types.type_rules 0.9446 / 0.9362 / 0.9049). The gate holds for
-    # every one of the three seeds
-    assert measured["f1"] >= 0.96, measured
+    # measured on seeds 1 / 2 / 3: 0.9783 / 0.9718 / 0.9707 (README; before each name part
+    # blocked with the postcode 0.9720 / 0.9702 / 0.9628, before the rule that two mailboxes with
+    # nothing else of one person in common keep two records apart 0.9664 / 0.9542 / 0.9536, before
+    # the rules of types.type_rules 0.9446 / 0.9362 / 0.9049). The gate holds for every one of the
+    # three seeds
+    assert measured["f1"] >= 0.97, measured
 
 
 def test_faker_persons_look_alikes_kept_apart(measured):
     # twins, spouses, namesakes and namesakes across the borders: never one person (0 on seeds
     # 1 / 2 / 3). Father and son: a mailbox each and no birthday known on both keeps them apart
-    # (types.type_rules); left merged (0 / 0 / 2 of 18 pairs, before 2 / 4 / 2) are those of
-    # whom no two records have an e-mail address or a birthday each, nothing a steward could go
-    # by either. All look-alike pairs merged: 0 / 0 / 2 of 126 / 124 / 126 (0 / 0 / 1.6 %;
-    # before 2 / 6 / 3, 1.6 / 4.8 / 2.4 %, with namesakes the generator gave one mailbox)
+    # (types.type_rules), and so does a "jun." on a record with nothing of the son's own; left
+    # merged (0 / 0 / 1 of 18 pairs; before the suffix rule 0 / 0 / 2, before the mailbox rule
+    # 2 / 4 / 2) is one whose two records hold a birthday and an e-mail address without a year,
+    # one each, and no suffix: nothing a steward could go by either. All look-alike pairs merged:
+    # 0 / 0 / 1 of 126 / 124 / 126 (0 / 0 / 0.8 %; before 0 / 0 / 2, before the mailbox rule
+    # 2 / 6 / 3, with namesakes the generator gave one mailbox)
     kinds = measured["merged_by_kind"]
     assert kinds["twins"] == kinds["spouses"] == kinds["cross_border"] == kinds["namesakes"] == 0, kinds
-    assert kinds["father_son"] <= 2, kinds
-    assert measured["hard_negatives_merged"] <= 0.02 * measured["hard_negatives"], measured
+    assert kinds["father_son"] <= 1, kinds
+    assert measured["hard_negatives_merged"] <= 0.01 * measured["hard_negatives"], measured
 
 
 def test_faker_persons_review_queue_lists_what_needs_a_human(measured):
-    # 36.0 / 32.3 / 40.0 open items per 1,000 records on seeds 1 / 2 / 3, precision 0.34 / 0.32 /
-    # 0.34 (before the mailbox rule 32.8 / 27.8 / 41.4 at 0.47 / 0.51 / 0.46; before the rules of
+    # 36.0 / 33.6 / 40.7 open items per 1,000 records on seeds 1 / 2 / 3, precision 0.34 / 0.35 /
+    # 0.33 (before the name-and-postcode block and the suffix rule 36.0 / 32.3 / 40.0 at 0.34 /
+    # 0.32 / 0.34; before the mailbox rule 32.8 / 27.8 / 41.4 at 0.47 / 0.51 / 0.46; before the rules of
     # types.type_rules 158.1 / 138.2 / 121.4 at 0.13 / 0.10 / 0.20). The items added are father
     # and son kept apart by their mailboxes, which a steward has to see (another mailbox is no
     # proof: people have two); what is left that needed no human is mostly those and namesakes of
