@@ -1,0 +1,2 @@
+-- a table the previous serving copy does not have (its definition is checked afterwards)
+create table :target as select * from :source
