@@ -74,7 +74,9 @@ def test_only_changed_tables_are_written_again_and_the_copy_equals_a_whole_copy(
         create or replace table marts.revenue as select customer, sum(amount) as total from raw.orders group by 1 order by 1;
         create or replace table marts.ordered as select range as n from range(100) order by n desc;
         create schema entities;
-        create table entities.golden (golden_id varchar, name varchar, members integer[]);
+        create table entities.golden (golden_id varchar primary key, name varchar not null, members integer[] default []);
+        create table checked (n integer default 7 check (n > 0));
+        insert into checked values (1), (default);
         insert into entities.golden values ('g1', 'Müller GmbH', [1, 2]), ('g2', 'O''Brien "Ltd"', []);
         comment on table entities.golden is 'One row per golden id';
         comment on column entities.golden.name is 'The surviving name';
@@ -82,7 +84,8 @@ def test_only_changed_tables_are_written_again_and_the_copy_equals_a_whole_copy(
     """)
     done = publish(con, serving)
     assert done.incremental, done.full_because
-    assert done.copied == ["entities.golden", "marts.ordered", "marts.revenue", 'raw.new table.with dots', "raw.orders"]
+    assert done.copied == ["entities.golden", "main.checked", "marts.ordered", "marts.revenue", 'raw.new table.with dots',
+                           "raw.orders"]
     assert done.kept == 1                                   # raw.untouched: the previous copy's
     same_database(serving, whole_copy(con, tmp_path / "whole1.duckdb"))
     assert holder.execute("select count(*) from raw.orders").fetchone()[0] == 2000      # the old copy, whole
@@ -212,3 +215,25 @@ def test_a_run_that_changed_some_relations_publishes_only_those(tmp_path: Path):
     reader = duckdb.connect(str(settings.serving_path), read_only=True)
     assert reader.execute("select count(*) from raw.shop__orders").fetchone()[0] == 5       # both deliveries
     reader.close()
+
+
+def test_facts_published_between_runs_are_written_again_by_the_next_run(tmp_path: Path):
+    """``kontor report`` puts reports.facts into the serving copy at once (``publish_facts``): the
+    next run's copy still builds on it, writing reports.facts again, and equals a whole copy."""
+    from pipelines.reports.store import FACTS_DDL, publish_facts
+
+    con = warehouse(tmp_path)
+    con.execute(FACTS_DDL)
+    serving = tmp_path / "serving.duckdb"
+    publish(con, serving)
+    con.execute("insert into reports.facts (report, period, version, kpi, measure, value, sql_file, computed_at) "
+                "values ('monthly', '2026-10', 1, 'revenue', 'value', 12.5, 'revenue.sql', now())")
+    assert publish_facts(con, serving)
+    reader = duckdb.connect(str(serving), read_only=True)
+    assert reader.execute("select count(*) from reports.facts").fetchone()[0] == 1
+    reader.close()
+    con.execute("update raw.orders set amount = 1 where id = 1")
+    done = publish(con, serving)
+    assert done.incremental, done.full_because
+    assert done.copied == ["raw.orders", "reports.facts"]
+    same_database(serving, whole_copy(con, tmp_path / "whole.duckdb"))

@@ -239,7 +239,7 @@ def publish(con: Connection, serving: Path, storage_version: str | None = SERVIN
     result, tag = None, None
     if incremental:
         try:
-            result, tag = _publish_changes(con, serving, tmp, state, tables)
+            result, tag = _publish_changes(con, serving, tmp, state, source, tables)
         except _Unsure as why:
             result = Published(serving, False, full_because=str(why))
         except EngineError as error:      # the copy unreadable, a table the copy cannot take ...
@@ -320,7 +320,26 @@ def _read_manifest(serving: Path) -> dict | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-def _publish_changes(con: Connection, serving: Path, tmp: Path, state: dict,
+def serving_identity(serving: Path) -> list[int] | None:
+    """The serving copy's file identity now (None: there is none), for :func:`serving_edited`."""
+    return _identity(serving) if serving.is_file() else None
+
+
+def serving_edited(serving: Path, before: list[int] | None, tables: set[tuple[str, str]]) -> None:
+    """The serving copy that had identity ``before`` was replaced by one in which only ``tables``
+    differ (``publish_facts``): its record carries over, without those tables' fingerprints, so
+    the next publish writes them again and keeps the rest. Without a record of the copy as it was
+    before, none is left (the next publish copies everything)."""
+    manifest = _read_manifest(serving)
+    if manifest is None or before is None or manifest.get("serving") != before:
+        _manifest_path(serving).unlink(missing_ok=True)
+        return
+    manifest["tables"] = [t for t in manifest.get("tables", []) if (t[0], t[1]) not in tables]
+    manifest["serving"] = _identity(serving)
+    _write_manifest(serving, manifest)
+
+
+def _publish_changes(con: Connection, serving: Path, tmp: Path, state: dict, source: str,
                      tables: dict[tuple[str, str], list[int] | None]) -> tuple[Published, str]:
     """The new serving copy as the previous one with only what changed written again. Raises
     ``_Unsure`` (nothing left behind) unless all of this holds: the previous copy exists, its
@@ -330,8 +349,9 @@ def _publish_changes(con: Connection, serving: Path, tmp: Path, state: dict,
     sequence, macro and type exactly as the copy does (definitions and comments), but for tables
     (and schemas holding only them) the copy lacks. Then, on a file copy of the previous copy,
     tables whose fingerprint differs from the manifest's get the warehouse's rows (their
-    definition and comments are the warehouse's already), new tables are added with their
-    comments, the rest stay; and the result must define everything exactly as the warehouse does."""
+    definition and comments are the warehouse's already), new tables are created as the
+    warehouse's catalog writes them, filled and commented, the rest stay; and the result must
+    define everything exactly as the warehouse does. ``source``: the warehouse's database name."""
     from pipelines.core.sql import render
     from pipelines.engines import catalog
 
@@ -366,26 +386,40 @@ def _publish_changes(con: Connection, serving: Path, tmp: Path, state: dict,
                           + ".".join(str(part) for part in differ[1:4] if part is not None))
         # a table without a fingerprint (one its rows could not be hashed) is always written again
         changed = sorted(t for t in tables if t not in added and (tables[t] is None or before.get(t) != tables[t]))
-        statements = [render(template(__file__, "publish_add_schema"), schema=_table("kontor_publish", s))
-                      for s in sorted(new_schemas)]
+        schemas = [render(template(__file__, "publish_add_schema"), schema=_table("kontor_publish", s))
+                   for s in sorted(new_schemas)]
+        statements = []
         for schema, name in changed:
             target = _table(schema, name, "kontor_publish")
             statements += [render(template(__file__, "publish_delete_rows"), target=target),
                            render(template(__file__, "publish_insert_rows"), target=target,
-                                  source=_table(schema, name))]
+                                  source=_table(schema, name, source))]
+        # A new table is created by its own CREATE statement as the warehouse's catalog writes it
+        # (constraints, defaults and all; it names schema and table, not the database), run with
+        # the copy as the default database; then filled and commented.
+        ddl = {(r[1], r[2]): r[4] for r in here if r[0] == "table"}
+        created = [ddl[t] for t in sorted(added)]
         for schema, name in sorted(added):
-            statements.append(render(template(__file__, "publish_add_table"),
-                                     target=_table(schema, name, "kontor_publish"),
-                                     source=_table(schema, name)))
+            statements.append(render(template(__file__, "publish_insert_rows"), target=_table(schema, name, "kontor_publish"),
+                                     source=_table(schema, name, source)))
         statements += _comments_of(con, added)
         con.execute("begin transaction")
         try:
+            for statement in schemas:
+                con.execute(statement)
+            if created:
+                con.execute(render(template(__file__, "publish_use"), database="kontor_publish"))
+                for statement in created:
+                    con.execute(statement)
+                con.execute(render(template(__file__, "publish_use"), database=source))
             for statement in statements:
                 con.execute(statement)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
+        finally:        # the warehouse the default database again, whatever happened
+            con.execute(render(template(__file__, "publish_use"), database=source))
         if catalog.definitions(con, "kontor_publish") != here:
             raise _Unsure("the tables added to the previous copy are not defined as in the warehouse")
         done = True
