@@ -215,7 +215,7 @@ def publish(con: Connection, serving: Path, storage_version: str | None = SERVIN
     definition or a comment changed, a relation dropped, the previous copy edited or unknown) the
     whole warehouse is copied (``COPY FROM DATABASE``). Either way readers see the old copy or
     the new one, never a mixture. Beside the copy, ``.<name>.manifest.json`` records each table's
-    fingerprint (:data:`_fingerprint` of the warehouse's rows at copy time) and the copy's file
+    fingerprint (:func:`_fingerprint` of the warehouse's rows at copy time) and the copy's file
     identity, which is what the next publish compares against.
 
     Runs on the writer's own connection: a second handle on the warehouse file would hit
