@@ -10,7 +10,7 @@ import dagster as dg
 from assets.resources import WarehouseResource
 from pipelines.analysts.docs import TableDoc, apply_comments
 from pipelines.sources.ingest import LINEAGE_COLUMNS
-from pipelines.core.warehouse import BOOKKEEPING_DOCS, publish_serving
+from pipelines.core.warehouse import BOOKKEEPING_DOCS, publish
 
 SERVING_KEY = dg.AssetKey(["kontor", "serving_copy"])
 
@@ -72,7 +72,8 @@ def build_serving_asset(upstream: Sequence[dg.AssetKey], documented: Sequence[dg
         group_name="serving",
         kinds={"duckdb"},
         description="target/serving.duckdb: a consistent copy of the warehouse for analysts "
-                    "(kontor query, DuckDB CLI), replaced atomically after a successful run; every table "
+                    "(kontor query, DuckDB CLI), replaced atomically after a successful run (built on the "
+                    "previous copy: only tables whose rows changed are written again); every table "
                     "and column described in the project's YAML carries its description as a comment.",
     )
     def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -80,7 +81,8 @@ def build_serving_asset(upstream: Sequence[dg.AssetKey], documented: Sequence[dg
             # Models are replaced on every build, and their comments with them: written again here,
             # so the warehouse and the copy published from it carry every description.
             tables_commented, columns_commented = apply_comments(con, docs)
-            path = publish_serving(con, Path(warehouse.serving_path))
+            published = publish(con, Path(warehouse.serving_path))
+            path = published.path
             tables = con.execute(
                 "select count(*) from information_schema.tables where table_schema not in ('information_schema', 'pg_catalog')"
             ).fetchone()[0]
@@ -90,6 +92,11 @@ def build_serving_asset(upstream: Sequence[dg.AssetKey], documented: Sequence[dg
             "size_bytes": path.stat().st_size,
             "tables_described": tables_commented,
             "columns_described": columns_commented,
+            # built on the previous copy (only the tables whose rows changed written again), or whole
+            "incremental": published.incremental,
+            "tables_copied": len(published.copied),
+            "tables_kept": published.kept,
+            **({"whole_copy_because": published.full_because} if not published.incremental else {}),
         })
 
     return _publish

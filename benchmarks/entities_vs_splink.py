@@ -27,9 +27,12 @@ Prints one JSON object on stdout (progress goes to stderr). Per demo scale:
      predict at the review threshold, connected components at the match threshold. No
      standardisation, no golden records. Only ``duckdb`` and ``splink`` are imported.
    - ``dagster``: ``run_pipeline(settings, ['group:entities'])``, what ``kontor run`` does: the
-     same engine plus HTML, asset metadata, the Dagster event log and the serving copy of the
-     whole warehouse (its step time is reported apart); no ground-truth evaluation (``kontor run``
-     evaluates only with ``--evaluate``; the accuracy below is computed apart, after the run).
+     same engine plus HTML, asset metadata, the Dagster event log and the serving copy (its step
+     time and its CPU seconds, comments and copy, are reported apart); no ground-truth evaluation
+     (``kontor run`` evaluates only with ``--evaluate``; the accuracy below is computed apart,
+     after the run). It starts from the serving copy the raw/staging build published (kept in
+     ``raw_staging_serving/`` with its record), as a user's run after loading does: since the
+     serving copy is built on the previous one, only what the entity group wrote is copied.
 4. Pairwise precision/recall/F1 against ``data/ground_truth/entities.csv``: Kontor's with
    ``pipelines.entities.evaluate.evaluate`` on its ``entities.<e>_clusters``; bare Splink's with the
    same function on its clusters (``cluster_id`` as the golden id), golden-value checks left out.
@@ -56,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # the project's environment; from a checkout without its own .venv (a git worktree), this interpreter
 PY = ROOT / ".venv" / "bin" / "python" if (ROOT / ".venv" / "bin" / "python").exists() else Path(sys.executable)
 SEED = 42
-PREP_VERSION = 1
+PREP_VERSION = 2       # 2: the raw/staging build's serving copy is kept (raw_staging_serving/)
 # issue 18: a full `kontor run` of the entity group (the `dagster` variant) at most 1.15x bare Splink at
 # 1M source records and 1.5x at 10k, peak RSS below 6 GB at 1M; the engine alone at most 1.25x; same F1
 TARGETS = {"ratio_dagster_to_bare_at_10k": 1.5, "ratio_dagster_to_bare_at_1m": 1.15, "ratio_kontor_to_bare": 1.25,
@@ -218,9 +221,11 @@ def prepare(scale_dir: Path, scale: float, rebuild: bool) -> dict:
     project = scale_dir / "project"
     raw_snap = scale_dir / "raw_staging.duckdb"
     dagster_snap = scale_dir / "dagster_home_snapshot"
+    serving_snap = scale_dir / "raw_staging_serving"
     meta_path = scale_dir / "prepared.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    fresh = (not rebuild and raw_snap.is_file() and dagster_snap.is_dir() and meta.get("scale") == scale
+    fresh = (not rebuild and raw_snap.is_file() and dagster_snap.is_dir() and serving_snap.is_dir()
+             and meta.get("scale") == scale
              and meta.get("seed") == SEED and meta.get("version") == PREP_VERSION)
     write_project(project)
     settings = None
@@ -241,6 +246,16 @@ def prepare(scale_dir: Path, scale: float, rebuild: bool) -> dict:
         shutil.copy(settings.warehouse_path, raw_snap)
         shutil.rmtree(dagster_snap, ignore_errors=True)
         shutil.copytree(settings.dagster_home, dagster_snap)
+        # The serving copy the build published (and the record of how, beside it since the serving
+        # copy is built on the previous one): a `kontor run` of the entity group starts from it, as
+        # a user's run after loading would. A hard link: the same file (inode, size, modification
+        # time), which the record names; runs replace target/serving.duckdb by rename and never
+        # write this file.
+        shutil.rmtree(serving_snap, ignore_errors=True)
+        serving_snap.mkdir()
+        os.link(settings.serving_path, serving_snap / settings.serving_path.name)
+        for record in settings.serving_path.parent.glob(f".{settings.serving_path.name}.manifest.json"):
+            shutil.copy(record, serving_snap / record.name)
         meta = {"version": PREP_VERSION, "scale": scale, "seed": SEED, "generate_s": None if gen_s is None else round(gen_s, 1),
                 "raw_staging_build_s": round(load_s, 1), "manifest_files": manifest["files"],
                 "true_entities": manifest.get("true_entities")}
@@ -293,6 +308,7 @@ def prepare(scale_dir: Path, scale: float, rebuild: bool) -> dict:
     files = meta["manifest_files"]
     source_records = {e: {f: files[f]["rows"] for f in fs} for e, fs in MASTER_FILES.items()}
     return {"project": project, "snapshot": snap, "dagster_snapshot": dagster_snap, "specs": specs,
+            "serving_snapshot": serving_snap,
             "settings": settings,
             "info": {"scale": scale, "seed": SEED,
                      "source_records": sum(sum(v.values()) for v in source_records.values()),
@@ -472,6 +488,29 @@ def child_standardise_profile(args) -> dict:
             "seconds": dict(sorted(seconds.items(), key=lambda kv: -kv[1])), "peak_rss_mb": _rss_mb()}
 
 
+def _time_serving_step() -> dict:
+    """CPU seconds (this process's, DuckDB's threads included) of the serving step's two parts,
+    filled in while the run goes: the comments (``apply_comments``) and the copy (``publish``, or
+    ``publish_serving`` in code before the copy was built on the previous one)."""
+    import assets.serving as serving_asset
+
+    spent = {"comments": 0.0, "copy": 0.0}
+
+    def timed(part, fn):
+        def wrapper(*a, **kw):
+            c0 = _cpu_s()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[part] += _cpu_s() - c0
+        return wrapper
+
+    serving_asset.apply_comments = timed("comments", serving_asset.apply_comments)
+    name = "publish" if hasattr(serving_asset, "publish") else "publish_serving"
+    setattr(serving_asset, name, timed("copy", getattr(serving_asset, name)))
+    return spent
+
+
 def child_dagster(args) -> dict:
     """``run_pipeline(settings, ['group:entities'])``, as ``kontor run --select group:entities``."""
     from pipelines.run import instance_for, run_pipeline
@@ -480,6 +519,7 @@ def child_dagster(args) -> dict:
     project = Path(args.project)
     code = code_fingerprint(project)
     settings = load_settings(project, env={})
+    serving_cpu = _time_serving_step()
     rss_before = _rss_mb()
     cpu0 = _cpu_s()
     started = time.perf_counter()
@@ -496,15 +536,19 @@ def child_dagster(args) -> dict:
         events = [e for e in instance.all_logs(outcome.run_id) if e.dagster_event is not None]
     finally:
         instance.dispose()
-    starts, steps = {}, {}
+    starts, steps, serving = {}, {}, {}
     for e in events:
         et = e.dagster_event.event_type
+        if et == DagsterEventType.ASSET_MATERIALIZATION and "serving" in (e.step_key or ""):
+            serving = {k: v.value for k, v in e.asset_materialization.metadata.items()
+                       if k in ("incremental", "tables", "tables_copied", "tables_kept", "whole_copy_because", "size_bytes")}
         if et == DagsterEventType.STEP_START:
             starts[e.step_key] = e.timestamp
         elif et in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and e.step_key in starts:
             steps[e.step_key] = e.timestamp - starts[e.step_key]
     return {"elapsed_s": elapsed, "cpu_s": cpu, "peak_rss_mb": peak, "rss_before_mb": rss_before, "step_s": steps,
             "serving_step_s": sum(v for k, v in steps.items() if "serving" in k),
+            "serving_cpu_s": serving_cpu, "serving": serving,
             "materialized": len(outcome.materialized), "code": code, "loadavg": os.getloadavg()}
 
 
@@ -525,7 +569,8 @@ def run_child(kind: str, prep: dict, scale_dir: Path, tag: str) -> dict:
         shutil.rmtree(target / sub, ignore_errors=True)
     # the steward state store (SQLite under state/): no decisions and no audit trail, every run alike
     shutil.rmtree(project / "state", ignore_errors=True)
-    for p in (settings.serving_path, Path(str(settings.warehouse_path) + ".tmp")):
+    serving_files = [settings.serving_path, settings.serving_path.with_name(f".{settings.serving_path.name}.manifest.json")]
+    for p in (*serving_files, Path(str(settings.warehouse_path) + ".tmp")):
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     tmp_dir = scale_dir / "duckdb_tmp" / f"{kind}_{tag}"
     shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -544,6 +589,11 @@ def run_child(kind: str, prep: dict, scale_dir: Path, tag: str) -> dict:
             home = settings.dagster_home
             shutil.rmtree(home, ignore_errors=True)
             shutil.copytree(prep["dagster_snapshot"], home)
+            # the serving copy the raw/staging build left (and its record), as a user's run finds it
+            for p in serving_files:
+                kept = prep["serving_snapshot"] / p.name
+                if kept.is_file():
+                    os.link(kept, p) if p == settings.serving_path else shutil.copy(kept, p)
             os.sync()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=str(scale_dir), env=_env())
     if done.returncode != 0:
@@ -643,6 +693,11 @@ def summarise(runs: list[dict]) -> dict:
         names = list(runs[0]["step_s"])
         out["dagster_steps_median_s"] = {k: med([r["step_s"].get(k, 0.0) for r in runs]) for k in names}
         out["serving_step_median_s"] = med([r["serving_step_s"] for r in runs])
+        if all("serving_cpu_s" in r for r in runs):
+            out["serving_cpu_median_s"] = {part: med([r["serving_cpu_s"][part] for r in runs])
+                                           for part in runs[0]["serving_cpu_s"]}
+            out["serving_cpu_all_s"] = [{k: round(v, 2) for k, v in r["serving_cpu_s"].items()} for r in runs]
+            out["serving_last_run"] = runs[-1].get("serving")
         out["without_serving_median_s"] = med([r["elapsed_s"] - r["serving_step_s"] for r in runs])
     out["spill_dir_left_mb_max"] = max(r.get("spill_dir_left_mb", 0.0) for r in runs)
     return out

@@ -64,7 +64,7 @@ def test_publish_is_atomic_for_readers(tmp_path: Path):
     assert holder.execute("select count(*) from t").fetchone()[0] == 1           # old snapshot, whole
     out, err = read_in_process(serving).communicate(timeout=60)
     assert out.split() == ["100000", str(sum(range(100000)))], err               # new snapshot, whole
-    assert not list(tmp_path.glob(".serving*"))                                  # no temp file left
+    assert not list(tmp_path.glob(".serving*.tmp*"))                             # no temp file left
 
 
 def test_many_readers_while_publishing(tmp_path: Path):

@@ -7,12 +7,15 @@ opens either the old or the new file, never a half-written one.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.core.templates import template   # not core.sql: `kontor query` need not import sqlglot
 # Opening a database is the engine's (pipelines/engines/connection.py); connect stays importable here
-from pipelines.engines.connection import Connection, connect, insert_arrow
+from pipelines.engines.connection import Connection, EngineError, connect, insert_arrow
 
 BOOKKEEPING_DDL = """
 create schema if not exists raw;
@@ -178,14 +181,47 @@ def ensure_bookkeeping(con: Connection) -> None:
 SERVING_STORAGE_VERSION = "v1.4.0"
 
 
+@dataclass
+class Published:
+    """What ``publish`` did: the serving copy's path; ``incremental``: built from the previous copy
+    (a file copy of it with the changed tables' rows replaced and the new tables added), else the
+    whole warehouse copied, for the reason ``full_because``; ``copied``: the tables whose rows were
+    written (``schema.name``; every table for a whole copy); ``kept``: tables kept as they were."""
+    path: Path
+    incremental: bool
+    copied: list[str] = field(default_factory=list)
+    kept: int = 0
+    full_because: str | None = None
+
+
+class _Unsure(Exception):
+    """The previous serving copy cannot be trusted to build on: copy the whole warehouse."""
+
+
 def publish_serving(con: Connection, serving: Path,
                     storage_version: str | None = SERVING_STORAGE_VERSION) -> Path:
+    """Copy the writer's database to ``serving`` atomically (see :func:`publish`)."""
+    return publish(con, serving, storage_version).path
+
+
+def publish(con: Connection, serving: Path, storage_version: str | None = SERVING_STORAGE_VERSION,
+            incremental: bool = True) -> Published:
     """Copy the writer's database to ``serving`` atomically: build beside it, fsync, rename;
     written in ``storage_version`` (None: the running DuckDB's own).
+
+    Where the previous copy can be built on (``incremental``; see :func:`_publish_changes`), the
+    new one is a file copy of it in which only the tables whose rows changed since are written
+    again, and tables the warehouse gained added; otherwise (the first copy, a table's or view's
+    definition or a comment changed, a relation dropped, the previous copy edited or unknown) the
+    whole warehouse is copied (``COPY FROM DATABASE``). Either way readers see the old copy or
+    the new one, never a mixture. Beside the copy, ``.<name>.manifest.json`` records each table's
+    fingerprint (:func:`_fingerprint` of the warehouse's rows at copy time) and the copy's file
+    identity, which is what the next publish compares against.
 
     Runs on the writer's own connection: a second handle on the warehouse file would hit
     DuckDB's lock.
     """
+    from pipelines.engines import catalog
 
     serving.parent.mkdir(parents=True, exist_ok=True)
     tmp = serving_tmp(serving)
@@ -195,20 +231,234 @@ def publish_serving(con: Connection, serving: Path,
     for stale in serving.parent.glob(f".{serving.name}.*.tmp*"):
         stale.unlink(missing_ok=True)
     source = con.execute(template(__file__, "current_database")).fetchone()[0]
-    if storage_version:
-        con.execute(template(__file__, "publish_attach_versioned"), [str(tmp), storage_version])
-    else:
-        con.execute(template(__file__, "publish_attach"), [str(tmp)])
-    try:
-        # sqlglot reads COPY FROM DATABASE as a COPY of a query, so this one statement is not a
-        # template: the database's name goes through ident(), as render would quote it
-        from pipelines.core.sql import ident
+    path, _format, version = catalog.database_info(con)
+    tables = {(schema, name): _fingerprint(con, (schema, name))
+              for schema, name, kind, *_ in catalog.relations(con) if kind == "table"}
+    state = {"format": MANIFEST_FORMAT, "engine": version, "storage_version": storage_version,
+             "warehouse": str(Path(path).resolve()) if path else None}
+    result, tag = None, None
+    if incremental:
+        try:
+            result, tag = _publish_changes(con, serving, tmp, state, source, tables)
+        except _Unsure as why:
+            result = Published(serving, False, full_because=str(why))
+        except EngineError as error:      # the copy unreadable, a table the copy cannot take ...
+            result = Published(serving, False, full_because=f"building on the previous copy failed: {error}")
+    if result is None or not result.incremental:
+        for leftover in (tmp, Path(f"{tmp}.wal")):
+            leftover.unlink(missing_ok=True)
+        if storage_version:
+            con.execute(template(__file__, "publish_attach_versioned"), [str(tmp), storage_version])
+        else:
+            con.execute(template(__file__, "publish_attach"), [str(tmp)])
+        try:
+            # sqlglot reads COPY FROM DATABASE as a COPY of a query, so this one statement is not a
+            # template: the database's name goes through ident(), as render would quote it
+            from pipelines.core.sql import ident
 
-        con.execute(f"copy from database {ident(source)} to kontor_publish")
+            con.execute(f"copy from database {ident(source)} to kontor_publish")
+            tag = catalog.database_info(con, "kontor_publish")[1]
+        finally:
+            con.execute(template(__file__, "publish_detach"))
+        result = Published(serving, False, copied=sorted(f"{s}.{n}" for s, n in tables),
+                           full_because=result.full_because if result else "asked for a whole copy")
+    _manifest_path(serving).unlink(missing_ok=True)    # the copy it describes is about to go
+    replace_serving(tmp, serving)
+    _write_manifest(serving, {**state, "storage_tag": tag, "serving": _identity(serving),
+                              "tables": [[s, n, *fp] for (s, n), fp in sorted(tables.items()) if fp is not None]})
+    return result
+
+
+# Kept beside the serving copy: what it was built from. A new format (or DuckDB version: its hash
+# function may change) makes the next publish copy everything.
+MANIFEST_FORMAT = 1
+
+
+def _fingerprint(con: Connection, relation: tuple[str, str]) -> list[int] | None:
+    """Row count, sum and xor of each row's hash (its position included): the same numbers for the
+    same rows in the same order; a changed row, one more or fewer, another order give others (but
+    for a chance of about 2^-64). Reads every row: about a tenth of copying it."""
+    from pipelines.core.sql import render
+
+    sql = render(template(__file__, "publish_fingerprint"), relation=_table(*relation))
+    try:
+        count, total, xor = con.execute(sql).fetchone()
+    except EngineError:     # a column type DuckDB cannot hash: the table is copied every time
+        return None
+    return [int(count), int(total or 0), int(xor or 0)]
+
+
+def _table(schema: str, name: str, database: str | None = None):
+    """``[database.]schema.name`` as a sqlglot table, each part quoted (a dot in a name stays in it)."""
+    from sqlglot import exp
+
+    return exp.table_(name, db=schema, catalog=database, quoted=True)
+
+
+def _manifest_path(serving: Path) -> Path:
+    return serving.with_name(f".{serving.name}.manifest.json")
+
+
+def _identity(path: Path) -> list[int]:
+    """The file as the file system knows it: a copy replaced, edited or touched has another."""
+    st = path.stat()
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _write_manifest(serving: Path, manifest: dict) -> None:
+    target = _manifest_path(serving)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(manifest), encoding="utf-8")
+    os.replace(partial, target)
+
+
+def _read_manifest(serving: Path) -> dict | None:
+    try:
+        manifest = json.loads(_manifest_path(serving).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def serving_identity(serving: Path) -> list[int] | None:
+    """The serving copy's file identity now (None: there is none), for :func:`serving_edited`."""
+    return _identity(serving) if serving.is_file() else None
+
+
+def serving_edited(serving: Path, before: list[int] | None, tables: set[tuple[str, str]]) -> None:
+    """The serving copy that had identity ``before`` was replaced by one in which only ``tables``
+    differ (``publish_facts``): its record carries over, without those tables' fingerprints, so
+    the next publish writes them again and keeps the rest. Without a record of the copy as it was
+    before, none is left (the next publish copies everything)."""
+    manifest = _read_manifest(serving)
+    if manifest is None or before is None or manifest.get("serving") != before:
+        _manifest_path(serving).unlink(missing_ok=True)
+        return
+    manifest["tables"] = [t for t in manifest.get("tables", []) if (t[0], t[1]) not in tables]
+    manifest["serving"] = _identity(serving)
+    _write_manifest(serving, manifest)
+
+
+def _publish_changes(con: Connection, serving: Path, tmp: Path, state: dict, source: str,
+                     tables: dict[tuple[str, str], list[int] | None]) -> tuple[Published, str]:
+    """The new serving copy as the previous one with only what changed written again. Raises
+    ``_Unsure`` (nothing left behind) unless all of this holds: the previous copy exists, its
+    manifest was written for this very file (same inode, size and modification time: not replaced
+    or edited since), by the same manifest format, DuckDB version and storage format, from the
+    same warehouse file; and the warehouse defines every schema, table, view, column, index,
+    sequence, macro and type exactly as the copy does (definitions and comments), but for tables
+    (and schemas holding only them) the copy lacks. Then, on a file copy of the previous copy,
+    tables whose fingerprint differs from the manifest's get the warehouse's rows (their
+    definition and comments are the warehouse's already), new tables are created as the
+    warehouse's catalog writes them, filled and commented, the rest stay; and the result must
+    define everything exactly as the warehouse does. ``source``: the warehouse's database name."""
+    from pipelines.core.sql import render
+    from pipelines.engines import catalog
+
+    manifest = _read_manifest(serving)
+    if not serving.is_file() or manifest is None:
+        raise _Unsure("no previous serving copy (or no record of how it was built)")
+    for key in ("format", "engine", "storage_version", "warehouse"):
+        if manifest.get(key) != state[key]:
+            raise _Unsure(f"the previous copy was built with another {key} ({manifest.get(key)!r}, now {state[key]!r})")
+    if manifest.get("serving") != _identity(serving):
+        raise _Unsure("the serving copy was replaced or changed after it was published")
+    before = {(s, n): fp for s, n, *fp in manifest.get("tables", [])}
+    shutil.copyfile(serving, tmp)
+    if manifest.get("serving") != _identity(serving):       # changed while it was being copied
+        tmp.unlink(missing_ok=True)
+        raise _Unsure("the serving copy changed while it was being copied")
+    con.execute(template(__file__, "publish_attach"), [str(tmp)])
+    done = False
+    try:
+        tag = catalog.database_info(con, "kontor_publish")[1]
+        if tag != manifest.get("storage_tag"):
+            raise _Unsure(f"the previous copy's storage format is {tag!r}, not {manifest.get('storage_tag')!r}")
+        here, there = catalog.definitions(con), catalog.definitions(con, "kontor_publish")
+        tables_there = {(r[1], r[2]) for r in there if r[0] == "table"}
+        added = {t for t in tables if t not in tables_there}
+        schemas_there = {r[1] for r in there if r[0] == "schema"}
+        new_schemas = {s for s, _ in added if s not in schemas_there}
+        rest = {r for r in here if not _of_added(r, added, new_schemas)}
+        if rest != there:
+            differ = sorted(rest ^ there, key=lambda r: tuple(map(str, r)))[0]
+            raise _Unsure(f"the warehouse's definitions differ from the copy's: {differ[0]} "
+                          + ".".join(str(part) for part in differ[1:4] if part is not None))
+        # a table without a fingerprint (one its rows could not be hashed) is always written again
+        changed = sorted(t for t in tables if t not in added and (tables[t] is None or before.get(t) != tables[t]))
+        schemas = [render(template(__file__, "publish_add_schema"), schema=_table("kontor_publish", s))
+                   for s in sorted(new_schemas)]
+        statements = []
+        for schema, name in changed:
+            target = _table(schema, name, "kontor_publish")
+            statements += [render(template(__file__, "publish_delete_rows"), target=target),
+                           render(template(__file__, "publish_insert_rows"), target=target,
+                                  source=_table(schema, name, source))]
+        # A new table is created by its own CREATE statement as the warehouse's catalog writes it
+        # (constraints, defaults and all; it names schema and table, not the database), run with
+        # the copy as the default database; then filled and commented.
+        ddl = {(r[1], r[2]): r[4] for r in here if r[0] == "table"}
+        created = [ddl[t] for t in sorted(added)]
+        for schema, name in sorted(added):
+            statements.append(render(template(__file__, "publish_insert_rows"), target=_table(schema, name, "kontor_publish"),
+                                     source=_table(schema, name, source)))
+        statements += _comments_of(con, added)
+        con.execute("begin transaction")
+        try:
+            for statement in schemas:
+                con.execute(statement)
+            if created:
+                con.execute(render(template(__file__, "publish_use"), database="kontor_publish"))
+                for statement in created:
+                    con.execute(statement)
+                con.execute(render(template(__file__, "publish_use"), database=source))
+            for statement in statements:
+                con.execute(statement)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:        # the warehouse the default database again, whatever happened
+            con.execute(render(template(__file__, "publish_use"), database=source))
+        if catalog.definitions(con, "kontor_publish") != here:
+            raise _Unsure("the tables added to the previous copy are not defined as in the warehouse")
+        done = True
     finally:
         con.execute(template(__file__, "publish_detach"))
-    replace_serving(tmp, serving)
-    return serving
+        if not done:
+            for leftover in (tmp, Path(f"{tmp}.wal")):
+                leftover.unlink(missing_ok=True)
+    return Published(serving, True, copied=sorted(f"{s}.{n}" for s, n in [*changed, *added]),
+                     kept=len(tables) - len(changed) - len(added)), tag
+
+
+def _of_added(row: tuple, added: set[tuple[str, str]], new_schemas: set[str]) -> bool:
+    """Whether a row of ``catalog.definitions`` describes a table the copy lacks (or one of its
+    columns, or a schema that holds nothing else)."""
+    kind, schema, name = row[:3]
+    if kind == "schema":
+        return schema in new_schemas
+    return kind in ("table", "column") and (schema, name) in added
+
+
+def _comments_of(con: Connection, added: set[tuple[str, str]]) -> list[str]:
+    """``COMMENT ON`` statements giving the added tables and their columns in the copy the
+    warehouse's comments."""
+    from sqlglot import exp
+
+    from pipelines.engines import catalog
+
+    out = []
+    for schema, name, column, comment in catalog.comments(con):
+        if (schema, name) not in added:
+            continue
+        if column is None:
+            target = exp.table_(name, db=schema, catalog="kontor_publish", quoted=True)
+            out.append(exp.Comment(this=target, kind="TABLE", expression=exp.Literal.string(comment)).sql("duckdb"))
+        else:
+            target = exp.column(column, table=name, db=schema, catalog="kontor_publish", quoted=True)
+            out.append(exp.Comment(this=target, kind="COLUMN", expression=exp.Literal.string(comment)).sql("duckdb"))
+    return out
 
 
 def serving_tmp(serving: Path) -> Path:

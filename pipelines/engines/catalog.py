@@ -57,6 +57,22 @@ def comments(con: "Connection") -> list[tuple]:
     return con.execute(template(__file__, "catalog_comments")).fetchall()
 
 
+def definitions(con: "Connection", database: str | None = None) -> set[tuple]:
+    """What defines the warehouse's (or an attached ``database``'s) objects, comments included:
+    (kind, schema, name, column, definition, comment) per schema, table (its ``CREATE``
+    statement), view, column (of a table or view; its type), index, sequence, macro and type. Two databases with equal
+    sets define the same relations; their rows may still differ."""
+    return set(con.execute(template(__file__, "catalog_definitions"), [database]).fetchall())
+
+
+def database_info(con: "Connection", database: str | None = None) -> tuple[str | None, str | None, str]:
+    """(file, storage format, engine version) of the warehouse or an attached ``database``: the
+    format as DuckDB tags it (``v1.4.0+``: readable by DuckDB 1.4 and later), the version of the
+    DuckDB running now."""
+    found = con.execute(template(__file__, "catalog_database"), [database]).fetchall()
+    return tuple(found[0]) if found else (None, None, "")
+
+
 def table_comment(con: "Connection", schema: str, table: str) -> str | None:
     """The comment of table ``schema.table`` (in any database of the connection), None without one."""
     found = con.execute(template(__file__, "catalog_table_comment"), [schema, table]).fetchall()

@@ -157,11 +157,12 @@ def publish_facts(con: Connection, serving: Path) -> bool:
     of the serving copy stays what the last successful run published, so a report issued after a
     failed run never publishes that run's unchecked tables. Returns False when there is no serving
     copy yet (the first successful run publishes everything)."""
-    from pipelines.core.warehouse import replace_serving, serving_tmp
+    from pipelines.core.warehouse import replace_serving, serving_edited, serving_identity, serving_tmp
 
     if not serving.is_file():
         return False
     tmp = serving_tmp(serving)          # the temp name publish_serving cleans up after a crash
+    before = serving_identity(serving)
     shutil.copyfile(serving, tmp)
     con.execute(template(__file__, "publish_attach"), [str(tmp)])
     try:
@@ -175,4 +176,6 @@ def publish_facts(con: Connection, serving: Path) -> bool:
     finally:
         con.execute(template(__file__, "publish_detach"))
     replace_serving(tmp, serving)
+    # the next publish builds on this copy, writing reports.facts again (its record says so)
+    serving_edited(serving, before, {("reports", "facts")})
     return True
