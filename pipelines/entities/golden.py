@@ -233,7 +233,7 @@ def survivorship(con: Connection, spec: EntitySpec) -> None:
             "survivorship", candidates=_candidates(spec, attr),
             rarity=rarity if "common_spelling" in rules else no_rarity,
             latest=latest if "latest_change" in rules else no_latest,
-            rule_cols=rule_cols, order=[*keys, exp.column("unique_id")],
+            rule_cols=rule_cols, order=[*[exp.column(f"r{i}") for i in range(len(keys))], exp.column("unique_id")],
             filter=exp.column("valid") if valid_only else exp.true(), critical=conflict,
             runner=_case([(differs("s2", i), r) for i, r in enumerate(rules)]),
             valid_only=exp.true() if valid_only else exp.false(),

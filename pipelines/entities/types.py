@@ -83,10 +83,50 @@ def upper_alnum(sql: str) -> str:
     return _sql("upper_alnum", value=sql)
 
 
+def _needs_dot(pattern: str) -> bool:
+    """Whether every match of the regular expression ``pattern`` holds a '.': an escaped dot outside
+    any group, class or top-level alternation and not made optional by a quantifier ('\\bstb\\.' yes,
+    '\\s(u\\.|und)\\s' no). A conservative reading: False where unsure."""
+    depth, i, found, in_class = 0, 0, False, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if pattern[i + 1:i + 2] == "." and depth == 0 and not in_class and pattern[i + 2:i + 3] not in ("?", "*", "{"):
+                found = True
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            i += 1 + (pattern[i + 1:i + 2] == "^")
+            i += pattern[i:i + 1] == "]"        # a ']' first in a class is one of its characters
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return False
+        i += 1
+    return found
+
+
 def _rules(expr: str, rules: list[list[str]]) -> str:
-    for pattern, replacement in rules:
-        expr = _sql("rule", value=expr, pattern=_text(pattern), replacement=_text(replacement))
-    return expr
+    """SQL: ``rules`` ([pattern, replacement]) applied in order to ``expr``. On a column, a value
+    without a '.' skips the rules that need one ('\\bstb\\.', most abbreviations): the same result
+    (no replacement writes a '.'), a few regular expressions per value instead of all of them."""
+    def chain(kept: list[list[str]]) -> str:
+        out = expr
+        for pattern, replacement in kept:
+            out = _sql("rule", value=out, pattern=_text(pattern), replacement=_text(replacement))
+        return out
+
+    undotted = [r for r in rules if not _needs_dot(r[0])]
+    if len(undotted) == len(rules) or not re.fullmatch(r"[A-Za-z_][\w.]*", expr) \
+            or any("." in replacement for _, replacement in rules):
+        return chain(rules)
+    return _sql("unless_dot", value=expr, dotted=chain(rules), undotted=chain(undotted))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ near as (
            on a.golden_id = b.golden_id
           and (a.key is not distinct from b.key
                or (abs(length(a.key) - length(b.key)) <= :edits
-                   and damerau_levenshtein(a.key, b.key) <= :edits))
+                   -- Levenshtein's distance (5 times cheaper) decides where it can: the edit
+                   -- distance with swaps is at most it and at least half of it
+                   and (levenshtein(a.key, b.key) <= :edits
+                        or (levenshtein(a.key, b.key) <= 2 * :edits and damerau_levenshtein(a.key, b.key) <= :edits))))
     group by 1, 2
 )
 select c0.unique_id, s.latest from c0 join near s on s.golden_id = c0.golden_id and s.key is not distinct from c0.key

@@ -15,13 +15,33 @@ tails as (
                           '^(g?mbh)(u|und)?[a-z]{1,3}kg$', 'gmbhundcokg') as tail_key
     from t, unnest(range(1, least(:max_tail, len(tok) - 1) + 1)) as r(k)
 ),
+-- every string one edit away from a full spelling of at least :min_fuzzy characters (a few
+-- thousand per spelling): a letter or digit, the only characters of a tail key, inserted before
+-- position i + 1 or put in place of position i, position i left out, or it and the next swapped
+pos as (select lf_key, unnest(range(0, length(lf_key) + 1)) as i
+        from (select distinct lf_key from :lookup where is_full and length(lf_key) >= :min_fuzzy) f),
+pos_ch as (select lf_key, i, unnest(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q',
+                                     'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', '0', '1', '2', '3', '4', '5', '6',
+                                     '7', '8', '9']) as ch from pos),
+near as (
+    select lf_key, substr(lf_key, 1, i) || ch || substr(lf_key, i + 1) as variant from pos_ch
+    union all
+    select lf_key, substr(lf_key, 1, i - 1) || ch || substr(lf_key, i + 1) from pos_ch where i >= 1
+    union all
+    select lf_key, substr(lf_key, 1, i - 1) || substr(lf_key, i + 1) from pos where i >= 1
+    union all
+    select lf_key, substr(lf_key, 1, i - 1) || substr(lf_key, i + 1, 1) || substr(lf_key, i, 1) || substr(lf_key, i + 2)
+    from pos where i >= 1 and i < length(lf_key)
+),
 typos as (
-    -- each distinct tail once, against the full spellings of about its length (a hash join)
+    -- each distinct tail once, found among those strings by a hash join (rather than an edit
+    -- distance to every full spelling of about its length), then checked
     select d.tail_key, l.legal_form
-    from (select distinct tail_key, length(tail_key) as n from tails) d
-    join (select lf_key, legal_form, unnest([length(lf_key) - 1, length(lf_key), length(lf_key) + 1]) as n
-          from :lookup where is_full and length(lf_key) >= :min_fuzzy) l using (n)
-    where d.tail_key <> l.lf_key and damerau_levenshtein(d.tail_key, l.lf_key) = 1
+    from (select distinct tail_key from tails) d
+    join (select distinct lf_key, variant from near) v on v.variant = d.tail_key
+    join :lookup l on l.lf_key = v.lf_key
+    where l.is_full and length(l.lf_key) >= :min_fuzzy
+      and d.tail_key <> l.lf_key and damerau_levenshtein(d.tail_key, l.lf_key) = 1
 ),
 hits as (
     -- the longest tail that is a legal form (for cut names: the beginning of one), else one

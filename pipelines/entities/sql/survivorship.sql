@@ -13,7 +13,8 @@ select * from (
            from c0 join k on k.golden_id = c0.golden_id and k.key is not distinct from c0.key
            left join rarity r using (unique_id) left join latest l using (unique_id)),
     c as (select c1.*, nd.distinct_valid, nd.distinct_all, :rule_cols from c1 join nd using (golden_id)),
-    -- only the first two are read (winner, runner-up): the rest is not kept
+    -- only the first two are read (winner, runner-up): the rest is not kept; ordered by the rule
+    -- columns of c (:order), each computed once per candidate
     ranked as (select * from (select *, row_number() over (partition by golden_id order by :order) as rank_valid
                               from c where :filter) where rank_valid <= 2),
     w as (select * from ranked where rank_valid = 1),

@@ -10,6 +10,9 @@ nullif(regexp_replace(:value, '[^a-z0-9]', '', 'g'), '');
 -- name: rule
 regexp_replace(:value, :pattern, :replacement, 'g');
 
+-- name: unless_dot
+case when :value like '%.%' then :dotted else :undotted end;
+
 -- name: upper_alnum
 nullif(upper(regexp_replace(:value, '[^A-Za-z0-9]', '', 'g')), '');
 
