@@ -186,7 +186,7 @@ def test_a_parquet_table_is_copied_into_duckdb_from_its_own_files(spark, tmp_pat
     con.execute("create schema if not exists kontor_copy")
     try:
         con.execute("create or replace table kontor_copy.t as select id, cast(id * 2 as varchar) as d, "
-                    "timestamp '2026-01-02 03:04:05' as ts from range(50) as r(id) order by id desc")
+                    "timestamp '2026-01-02 03:04:05' as ts from generate_series(0, 49) as r(id) order by id desc")
         spark.sql("create or replace view kontor_copy.v as select * from kontor_copy.t")
         engine = SparkEngine(spark)
         files = engine.parquet_files("kontor_copy", "t")
