@@ -142,7 +142,8 @@ def _finish(steps, started: float, cpu0: float, rss_before: float, stop, spark_c
     return {"elapsed_s": elapsed, "cpu_s_driver": cpu, "cpu_s_jvm": tree.get("jvm"),
             "cpu_s_python_workers": tree.get("python_workers"), "spark_cpu_steps": spark_cpu.steps,
             "peak_rss_mb": peak, "rss_before_mb": rss_before,
-            "steps": steps.seconds, "rss_growth_mb": steps.rss_growth, **extra, "loadavg": os.getloadavg()}
+            "steps": steps.seconds, "steps_cpu": steps.cpu_seconds, "rss_growth_mb": steps.rss_growth, **extra,
+            "loadavg": os.getloadavg()}
 
 
 def child_kontor_spark(args) -> dict:

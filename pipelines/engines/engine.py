@@ -45,7 +45,10 @@ def _create_schema(schema: str) -> exp.Create:
 
 
 def _read_parquet(path) -> str:
-    return exp.select("*").from_(exp.func("read_parquet", exp.Literal.string(str(path)), dialect="duckdb")).sql("duckdb")
+    """``select * from read_parquet(...)`` of a path (a file or a glob) or a list of files."""
+    files = exp.Array(expressions=[exp.Literal.string(str(p)) for p in path]) if isinstance(path, list) \
+        else exp.Literal.string(str(path))
+    return exp.select("*").from_(exp.func("read_parquet", files, dialect="duckdb")).sql("duckdb")
 
 
 class Engine:
@@ -111,6 +114,11 @@ class DuckDBEngine(Engine):
         # a directory is what Spark writes: part files beside _SUCCESS
         files = path / "*.parquet" if path.is_dir() else path
         return self.create_or_replace(schema, name, _read_parquet(files)) or 0
+
+    def load_parquet_files(self, schema: str, name: str, files: list[Path]) -> int:
+        """A table from a list of Parquet files (a Spark table's own: ``SparkEngine.parquet_files``),
+        read in the list's order; returns its row count."""
+        return self.create_or_replace(schema, name, _read_parquet([str(f) for f in files])) or 0
 
     def load_arrow(self, schema: str, name: str, table: pa.Table) -> int:
         """A table from an Arrow table (what a Spark Connect session sends back); returns its rows."""
@@ -241,6 +249,26 @@ class SparkEngine(Engine):
             self._sql(_drop(existing, target))
         self._sql(exp.Alter(this=staged, kind="TABLE", actions=[exp.AlterRename(this=target)]))
         return self.spark.table(target.sql("spark")).count()
+
+    def parquet_files(self, schema: str, name: str) -> list[Path] | None:
+        """The local files of ``schema.name`` when it is a Spark Parquet table without partition
+        or bucket columns (its files then hold all of its columns, as written): a copy can read
+        them as they are, in part-file order. None otherwise (a view, another format, a
+        partitioned table, files not on this machine's file system, no files)."""
+        from urllib.parse import unquote, urlparse
+
+        if self._kind(schema, name) != "table" or self.provider(schema, name) != "parquet":
+            return None
+        qualified = _spark_rel(schema, name)
+        if any(c.isPartition or c.isBucket for c in self.spark.catalog.listColumns(qualified)):
+            return None
+        files = []
+        for uri in self.spark.table(qualified).inputFiles():
+            parsed = urlparse(uri)
+            if parsed.scheme not in ("", "file"):
+                return None
+            files.append(Path(unquote(parsed.path)))
+        return sorted(files) or None
 
     def write_parquet(self, schema: str, name: str, path: Path) -> int:
         """The relation written as Parquet files into directory ``path``; returns its row count."""
@@ -376,9 +404,10 @@ def copy_tables(source: DuckDBEngine, target: Engine, relations: list[tuple[str,
 
 
 def copy_to_duckdb(source: SparkEngine, target: DuckDBEngine, relations: list[tuple[str, str]], tmp_dir: Path) -> dict[str, int]:
-    """Copy Spark relations (tables or views) into the DuckDB warehouse as tables, through Parquet
-    files in ``tmp_dir`` (removed afterwards), or from a Spark Connect server as one Arrow table
-    over the connection; each swapped in within one DuckDB transaction.
+    """Copy Spark relations (tables or views) into the DuckDB warehouse as tables: a Spark Parquet
+    table from its own files (``SparkEngine.parquet_files``), anything else through Parquet files
+    Spark writes into ``tmp_dir`` (removed afterwards), or from a Spark Connect server as one Arrow
+    table over the connection; each swapped in within one DuckDB transaction.
     Returns the rows per ``schema.name``; a count that differs raises."""
     from pipelines.core.errors import KontorError
 
@@ -389,6 +418,9 @@ def copy_to_duckdb(source: SparkEngine, target: DuckDBEngine, relations: list[tu
             if _remote(source):
                 arrow = source.spark.table(_spark_rel(schema, name)).toArrow()
                 expected, rows = arrow.num_rows, target.load_arrow(schema, name, arrow)
+            elif files := source.parquet_files(schema, name):
+                # a Parquet table: its own files, not a copy of them (Spark read and wrote every row)
+                expected, rows = source.count(schema, name), target.load_parquet_files(schema, name, files)
             else:
                 path = (tmp_dir / f"{schema}__{name}").resolve()
                 expected = source.write_parquet(schema, name, path)

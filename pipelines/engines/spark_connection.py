@@ -9,7 +9,8 @@ tables, ``create or replace table``, ``insert_rows`` (``from_arrow(batch).insert
 - a temporary table is a temporary view over a checkpointed DataFrame: a snapshot, as in DuckDB
   (a view over the query would be recomputed, and see later changes of its inputs);
 - ``create or replace table s.t as ...`` goes through ``SparkEngine.create_or_replace`` (built
-  under a new name, then swapped); ``create table if not exists`` with columns becomes a Parquet
+  under a new name, then swapped), without a final ORDER BY: a Spark Parquet table keeps no row
+  order (a read packs its files largest first), so its readers sort (the copies into DuckDB); ``create table if not exists`` with columns becomes a Parquet
   table (constraints are dropped: Spark's file tables enforce none, Kontor writes these tables
   itself);
 - inserting rows into a temporary table replaces its snapshot with one that has them; rows from
@@ -116,7 +117,7 @@ class SparkConnection:
             if kind == "VIEW":
                 self.engine.create_or_replace(table.db, table.name, query.sql(dialect="duckdb"), kind="view")
             else:
-                self.engine.create_or_replace(table.db, table.name, query.sql(dialect="duckdb"))
+                self.engine.create_or_replace(table.db, table.name, _unordered(query).sql(dialect="duckdb"))
             return
         exists = bool(node.args.get("exists"))
         if not exists:
@@ -211,6 +212,20 @@ class SparkConnection:
             if message is None:
                 raise
             raise KontorError(f"{table}: a Python function on Spark's executors failed: {message}") from None
+
+
+def _unordered(query: exp.Expression) -> exp.Expression:
+    """The query of a ``create table ... as`` without its final ORDER BY, when nothing but the
+    rows' order depends on it (no LIMIT or OFFSET). DuckDB keeps a table's rows in the order
+    written; a Spark Parquet table does not (a read packs its files largest first), so on Spark the
+    sort was a sampling job and a shuffle for an order no reader gets. What needs the order sorts
+    when it reads: the copies back into DuckDB do (``stage._copied_back``, ``spark._to_duckdb``)."""
+    if not isinstance(query, exp.Query) or query.args.get("order") is None \
+            or any(query.args.get(key) is not None for key in ("limit", "offset", "fetch")):
+        return query
+    query = query.copy()
+    query.set("order", None)
+    return query
 
 
 def _mapper(fn, width: int, schema: "pa.Schema"):

@@ -169,3 +169,37 @@ def test_the_catalog_answers_alike_on_duckdb_and_spark(spark):
         on_duckdb = answers(duck)
     assert on_duckdb == (True, False, False, True, False)
     assert answers(SparkConnection(spark)) == on_duckdb
+
+
+def test_a_parquet_table_is_copied_into_duckdb_from_its_own_files(spark, tmp_path):
+    """``copy_to_duckdb`` reads a Spark Parquet table's own files (``SparkEngine.parquet_files``)
+    instead of having Spark read and write every row into a copy; a view still goes through a
+    copy Spark writes. The same rows arrive either way. A ``create table ... as ... order by``
+    through ``SparkConnection`` leaves the sort out (a Parquet table keeps no order), not a LIMIT
+    or OFFSET that needs it; the rows are the query's."""
+    from pipelines.engines.connection import connect
+    from pipelines.engines.engine import DuckDBEngine, SparkEngine, copy_to_duckdb
+    from pipelines.engines.spark_connection import SparkConnection, _unordered
+    import sqlglot
+
+    con = SparkConnection(spark)
+    con.execute("create schema if not exists kontor_copy")
+    try:
+        con.execute("create or replace table kontor_copy.t as select id, cast(id * 2 as varchar) as d, "
+                    "timestamp '2026-01-02 03:04:05' as ts from generate_series(0, 49) as r(id) order by id desc")
+        spark.sql("create or replace view kontor_copy.v as select * from kontor_copy.t")
+        engine = SparkEngine(spark)
+        files = engine.parquet_files("kontor_copy", "t")
+        assert files and all(f.is_file() and f.suffix == ".parquet" for f in files)
+        assert engine.parquet_files("kontor_copy", "v") is None
+        with connect() as duck:
+            copied = copy_to_duckdb(engine, DuckDBEngine(duck), [("kontor_copy", "t"), ("kontor_copy", "v")], tmp_path / "c")
+            assert copied == {"kontor_copy.t": 50, "kontor_copy.v": 50}
+            rows = [duck.execute(f"select id, d, ts from kontor_copy.{n} order by id").fetchall() for n in ("t", "v")]
+        assert rows[0] == rows[1] and len(rows[0]) == 50 and rows[0][3][1] == "6"
+    finally:
+        spark.sql("drop schema kontor_copy cascade")
+    tree = sqlglot.parse_one("select a from t order by a", read="duckdb")
+    assert _unordered(tree).sql("duckdb") == "SELECT a FROM t"
+    for kept in ("select a from t order by a limit 3", "select a from t order by a offset 2"):
+        assert _unordered(sqlglot.parse_one(kept, read="duckdb")).sql("duckdb") == sqlglot.parse_one(kept, read="duckdb").sql("duckdb")
