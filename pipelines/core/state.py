@@ -22,6 +22,7 @@ import decimal
 import json
 import sqlite3
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator, Mapping
@@ -366,11 +367,26 @@ class _Sqlite:
                                          check_same_thread=False)
             self._conn.row_factory = sqlite3.Row
             for statement in statements(template(__file__, "state_sqlite_pragmas")):
-                self._conn.execute(statement)
+                self._pragma(statement)
             self._install()
         except (OSError, sqlite3.Error) as exc:
             raise KontorError(f"state store {path}: cannot open ({exc}); fix: make {path.parent} writable, "
                               f"or set {DIR_ENV} (or {URL_ENV} for PostgreSQL)") from None
+
+    def _pragma(self, statement: str) -> None:
+        """Run one connection pragma. Switching a new file to WAL needs the database to itself, and
+        SQLite answers "database is locked" at once, without the busy timeout, when another process
+        opens the same new file at that moment (measured: 33 of 200 two-process starts); so that
+        pragma is retried until the busy timeout has passed."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                self._conn.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _install(self) -> None:
         present = {name for (name,) in self._conn.execute(template(__file__, "state_sqlite_triggers")).fetchall()}
