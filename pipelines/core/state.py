@@ -376,8 +376,9 @@ class _Sqlite:
     def _pragma(self, statement: str) -> None:
         """Run one connection pragma. Switching a new file to WAL needs the database to itself, and
         SQLite answers "database is locked" at once, without the busy timeout, when another process
-        opens the same new file at that moment (measured: 33 of 200 two-process starts); so that
-        pragma is retried until the busy timeout has passed."""
+        opens the same new file at that moment (measured: 33 of 200 two-process starts); so a pragma
+        that finds the database locked is retried until the busy timeout has passed (only the WAL
+        switch was seen to need it)."""
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
         while True:
             try:
